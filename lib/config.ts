@@ -1,0 +1,364 @@
+/**
+ * The one configuration module: every environment variable of the contract
+ * (`shared/contract.md`) is read here, validated with zod, and turned into one typed object.
+ *
+ * Rules:
+ * - production refuses to start on any missing or malformed variable, naming every problem in
+ *   one message ({@link ConfigError});
+ * - development and test generate `APP_SECRET` and `ENCRYPTION_KEY` once and keep them in
+ *   `DATA_DIR/secrets.json` (mode 0600), so a fresh clone starts with no setup;
+ * - an upstream that is not configured is served by the built-in sandbox outside production.
+ */
+import { z } from "zod";
+import { join, resolve } from "node:path";
+
+export type Environment = "development" | "test" | "production";
+export type Upstream = "ai" | "whatsapp" | "paynow" | "smtp" | "slack" | "telegram";
+
+export interface Config {
+  env: Environment;
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl?: string;
+  kvPath: string;
+  appSecret: string;
+  /** 32 raw bytes for AES-256-GCM. */
+  encryptionKey: Uint8Array;
+  admin?: { email: string; password: string };
+  logLevel: "debug" | "info" | "warn" | "error";
+  ai: {
+    provider: "openai" | "anthropic";
+    openai: { apiKey?: string; baseUrl: string; model: string; embeddingModel: string };
+    anthropic: { apiKey?: string; baseUrl: string; model: string };
+  };
+  whatsapp: {
+    provider: "meta" | "twilio";
+    meta: {
+      token?: string;
+      phoneNumberId?: string;
+      appSecret?: string;
+      verifyToken?: string;
+      graphUrl: string;
+      apiVersion: string;
+    };
+    twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
+  };
+  paynow: {
+    usd?: { integrationId: string; integrationKey: string };
+    zig?: { integrationId: string; integrationKey: string };
+    authEmail?: string;
+    baseUrl: string;
+  };
+  smtp: { url?: string; from?: string };
+  slack: { token?: string; apiUrl: string };
+  telegram: { botToken?: string; apiUrl: string };
+  corsOrigins: string[];
+  tzMetrics: string;
+  /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
+  sandboxed: Upstream[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Configuration refused (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+const optionalText = z.string().trim().transform((s) => s === "" ? undefined : s).optional();
+const url = z.url({ protocol: /^https?$/ });
+const optionalUrl = z.string().trim().transform((s) => s === "" ? undefined : s).pipe(
+  url.optional(),
+)
+  .optional();
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The raw variables, exactly as named in the contract. */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  HURUKURO_ENV: z.enum(["development", "test", "production"]).default("development"),
+  PUBLIC_URL: optionalUrl,
+  DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: optionalText.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+  ),
+  DENO_KV_PATH: optionalText,
+  APP_SECRET: optionalText.pipe(
+    z.string().refine((s) => new TextEncoder().encode(s).length >= 32, "must be at least 32 bytes")
+      .optional(),
+  ),
+  ENCRYPTION_KEY: optionalText.pipe(
+    z.string().refine((s) => decodeBase64Length(s) === 32, "must be base64 of exactly 32 bytes")
+      .optional(),
+  ),
+  ADMIN_EMAIL: optionalText.pipe(z.email().optional()),
+  ADMIN_PASSWORD: optionalText.pipe(
+    z.string().min(12, "must be at least 12 characters").optional(),
+  ),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  AI_PROVIDER: z.enum(["openai", "anthropic"]).default("openai"),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: optionalUrl,
+  OPENAI_MODEL: optionalText,
+  OPENAI_EMBEDDING_MODEL: optionalText,
+  ANTHROPIC_API_KEY: optionalText,
+  ANTHROPIC_BASE_URL: optionalUrl,
+  ANTHROPIC_MODEL: optionalText,
+  WHATSAPP_PROVIDER: z.enum(["meta", "twilio"]).default("meta"),
+  WHATSAPP_TOKEN: optionalText,
+  WHATSAPP_PHONE_NUMBER_ID: optionalText,
+  WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_VERIFY_TOKEN: optionalText,
+  WHATSAPP_GRAPH_URL: optionalUrl,
+  WHATSAPP_API_VERSION: optionalText.pipe(
+    z.string().regex(/^v\d+\.\d+$/, "must look like v21.0").optional(),
+  ),
+  TWILIO_ACCOUNT_SID: optionalText,
+  TWILIO_AUTH_TOKEN: optionalText,
+  TWILIO_WHATSAPP_FROM: optionalText,
+  TWILIO_API_URL: optionalUrl,
+  PAYNOW_INTEGRATION_ID: optionalText,
+  PAYNOW_INTEGRATION_KEY: optionalText,
+  PAYNOW_ZIG_INTEGRATION_ID: optionalText,
+  PAYNOW_ZIG_INTEGRATION_KEY: optionalText,
+  PAYNOW_AUTH_EMAIL: optionalText.pipe(z.email().optional()),
+  PAYNOW_BASE_URL: optionalUrl,
+  SMTP_URL: optionalText.pipe(
+    z.string().regex(/^smtps?:\/\/.+/, "must look like smtp://user:pass@host:port").optional(),
+  ),
+  MAIL_FROM: optionalText,
+  SLACK_TOKEN: optionalText,
+  SLACK_API_URL: optionalUrl,
+  TELEGRAM_BOT_TOKEN: optionalText,
+  TELEGRAM_API_URL: optionalUrl,
+  CORS_ORIGINS: z.string().default("").transform((s) =>
+    s.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)
+  ).pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
+  SANDBOX: z.enum(["", "0", "1"]).default(""),
+});
+
+type RawEnv = z.infer<typeof EnvSchema>;
+
+function decodeBase64Length(s: string): number {
+  try {
+    return atob(s).length;
+  } catch {
+    return -1;
+  }
+}
+
+function decodeBase64(s: string): Uint8Array {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+function randomBase64(bytes: number): string {
+  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))));
+}
+
+/** Which upstreams have what they need to talk to the real service. */
+function configuredUpstreams(raw: RawEnv): Record<Upstream, string[]> {
+  const missing = (pairs: [string, unknown][]) => pairs.filter(([, v]) => !v).map(([k]) => k);
+  return {
+    ai: raw.AI_PROVIDER === "openai"
+      ? missing([["OPENAI_API_KEY", raw.OPENAI_API_KEY]])
+      : missing([["ANTHROPIC_API_KEY", raw.ANTHROPIC_API_KEY], [
+        "ANTHROPIC_MODEL",
+        raw.ANTHROPIC_MODEL,
+      ]]),
+    whatsapp: raw.WHATSAPP_PROVIDER === "meta"
+      ? missing([
+        ["WHATSAPP_TOKEN", raw.WHATSAPP_TOKEN],
+        ["WHATSAPP_PHONE_NUMBER_ID", raw.WHATSAPP_PHONE_NUMBER_ID],
+        ["WHATSAPP_APP_SECRET", raw.WHATSAPP_APP_SECRET],
+        ["WHATSAPP_VERIFY_TOKEN", raw.WHATSAPP_VERIFY_TOKEN],
+      ])
+      : missing([
+        ["TWILIO_ACCOUNT_SID", raw.TWILIO_ACCOUNT_SID],
+        ["TWILIO_AUTH_TOKEN", raw.TWILIO_AUTH_TOKEN],
+        ["TWILIO_WHATSAPP_FROM", raw.TWILIO_WHATSAPP_FROM],
+      ]),
+    paynow: missing([
+      ["PAYNOW_INTEGRATION_ID", raw.PAYNOW_INTEGRATION_ID],
+      ["PAYNOW_INTEGRATION_KEY", raw.PAYNOW_INTEGRATION_KEY],
+      ["PAYNOW_AUTH_EMAIL", raw.PAYNOW_AUTH_EMAIL],
+    ]),
+    smtp: missing([["SMTP_URL", raw.SMTP_URL], ["MAIL_FROM", raw.MAIL_FROM]]),
+    // Slack and Telegram are optional notification channels: unconfigured means switched off in
+    // production, sandboxed elsewhere.
+    slack: missing([["SLACK_TOKEN", raw.SLACK_TOKEN]]),
+    telegram: missing([["TELEGRAM_BOT_TOKEN", raw.TELEGRAM_BOT_TOKEN]]),
+  };
+}
+
+const REQUIRED_IN_PRODUCTION: Upstream[] = ["ai", "whatsapp", "paynow", "smtp"];
+
+export interface LoadOptions {
+  /** Where generated development secrets are kept; `false` keeps them in memory only. */
+  persistSecrets?: boolean;
+}
+
+/**
+ * Reads and validates the configuration. Throws {@link ConfigError} naming every problem.
+ * @example const config = await loadConfig(Deno.env.toObject());
+ */
+export async function loadConfig(
+  env: Record<string, string | undefined>,
+  options: LoadOptions = {},
+): Promise<Config> {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "environment"}: ${i.message}`),
+    );
+  }
+  const raw = parsed.data;
+  const problems: string[] = [];
+  const production = raw.HURUKURO_ENV === "production";
+  const gaps = configuredUpstreams(raw);
+
+  if (
+    (raw.PAYNOW_ZIG_INTEGRATION_ID === undefined) !== (raw.PAYNOW_ZIG_INTEGRATION_KEY === undefined)
+  ) {
+    problems.push("PAYNOW_ZIG_INTEGRATION_ID and PAYNOW_ZIG_INTEGRATION_KEY go together");
+  }
+  if ((raw.ADMIN_EMAIL === undefined) !== (raw.ADMIN_PASSWORD === undefined)) {
+    problems.push("ADMIN_EMAIL and ADMIN_PASSWORD go together");
+  }
+  if (production) {
+    if (raw.SANDBOX === "1") problems.push("SANDBOX: the sandbox is never allowed in production");
+    if (!raw.APP_SECRET) problems.push("APP_SECRET: required in production");
+    if (!raw.ENCRYPTION_KEY) problems.push("ENCRYPTION_KEY: required in production");
+    if (!raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
+    for (const upstream of REQUIRED_IN_PRODUCTION) {
+      for (const name of gaps[upstream]) {
+        problems.push(`${name}: required in production (${upstream} would otherwise be sandboxed)`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = resolve(raw.DATA_DIR);
+  const secrets = production
+    ? { appSecret: raw.APP_SECRET!, encryptionKey: raw.ENCRYPTION_KEY! }
+    : await developmentSecrets(dataDir, raw, options.persistSecrets ?? true);
+
+  const sandboxAllowed = !production && raw.SANDBOX !== "0";
+  const sandboxed = sandboxAllowed
+    ? (Object.keys(gaps) as Upstream[]).filter((u) => gaps[u].length > 0)
+    : [];
+
+  return {
+    env: raw.HURUKURO_ENV,
+    host: raw.HOST,
+    port: raw.PORT,
+    publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ""),
+    dataDir,
+    databaseUrl: raw.DATABASE_URL,
+    kvPath: resolve(raw.DENO_KV_PATH ?? join(dataDir, "kv.sqlite3")),
+    appSecret: secrets.appSecret,
+    encryptionKey: decodeBase64(secrets.encryptionKey),
+    admin: raw.ADMIN_EMAIL ? { email: raw.ADMIN_EMAIL, password: raw.ADMIN_PASSWORD! } : undefined,
+    logLevel: raw.LOG_LEVEL,
+    ai: {
+      provider: raw.AI_PROVIDER,
+      openai: {
+        apiKey: raw.OPENAI_API_KEY,
+        baseUrl: raw.OPENAI_BASE_URL ?? "https://api.openai.com/v1",
+        model: raw.OPENAI_MODEL ?? "gpt-4o-mini",
+        embeddingModel: raw.OPENAI_EMBEDDING_MODEL ?? "text-embedding-3-small",
+      },
+      anthropic: {
+        apiKey: raw.ANTHROPIC_API_KEY,
+        baseUrl: raw.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com",
+        model: raw.ANTHROPIC_MODEL ?? "claude-sonnet-4-5",
+      },
+    },
+    whatsapp: {
+      provider: raw.WHATSAPP_PROVIDER,
+      meta: {
+        token: raw.WHATSAPP_TOKEN,
+        phoneNumberId: raw.WHATSAPP_PHONE_NUMBER_ID,
+        appSecret: raw.WHATSAPP_APP_SECRET,
+        verifyToken: raw.WHATSAPP_VERIFY_TOKEN,
+        graphUrl: raw.WHATSAPP_GRAPH_URL ?? "https://graph.facebook.com",
+        apiVersion: raw.WHATSAPP_API_VERSION ?? "v21.0",
+      },
+      twilio: {
+        accountSid: raw.TWILIO_ACCOUNT_SID,
+        authToken: raw.TWILIO_AUTH_TOKEN,
+        from: raw.TWILIO_WHATSAPP_FROM,
+        apiUrl: raw.TWILIO_API_URL ?? "https://api.twilio.com",
+      },
+    },
+    paynow: {
+      usd: raw.PAYNOW_INTEGRATION_ID && raw.PAYNOW_INTEGRATION_KEY
+        ? { integrationId: raw.PAYNOW_INTEGRATION_ID, integrationKey: raw.PAYNOW_INTEGRATION_KEY }
+        : undefined,
+      zig: raw.PAYNOW_ZIG_INTEGRATION_ID && raw.PAYNOW_ZIG_INTEGRATION_KEY
+        ? {
+          integrationId: raw.PAYNOW_ZIG_INTEGRATION_ID,
+          integrationKey: raw.PAYNOW_ZIG_INTEGRATION_KEY,
+        }
+        : undefined,
+      authEmail: raw.PAYNOW_AUTH_EMAIL,
+      baseUrl: raw.PAYNOW_BASE_URL ?? "https://www.paynow.co.zw",
+    },
+    smtp: { url: raw.SMTP_URL, from: raw.MAIL_FROM },
+    slack: { token: raw.SLACK_TOKEN, apiUrl: raw.SLACK_API_URL ?? "https://slack.com/api" },
+    telegram: {
+      botToken: raw.TELEGRAM_BOT_TOKEN,
+      apiUrl: raw.TELEGRAM_API_URL ?? "https://api.telegram.org",
+    },
+    corsOrigins: raw.CORS_ORIGINS,
+    tzMetrics: raw.TZ_METRICS,
+    sandboxed,
+  };
+}
+
+const Secrets = z.object({ APP_SECRET: z.string().min(32), ENCRYPTION_KEY: z.string() });
+
+/**
+ * Development/test: the variables win; otherwise secrets are generated once and kept in
+ * `DATA_DIR/secrets.json` so that sessions and encrypted data survive a restart.
+ */
+async function developmentSecrets(
+  dataDir: string,
+  raw: RawEnv,
+  persist: boolean,
+): Promise<{ appSecret: string; encryptionKey: string }> {
+  let stored: z.infer<typeof Secrets> | undefined;
+  const file = join(dataDir, "secrets.json");
+  if (persist) {
+    try {
+      stored = Secrets.parse(JSON.parse(await Deno.readTextFile(file)));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new ConfigError([`${file}: unreadable (${(error as Error).message}); delete it`]);
+      }
+    }
+  }
+  const generated = stored ?? { APP_SECRET: randomBase64(48), ENCRYPTION_KEY: randomBase64(32) };
+  if (persist && !stored) {
+    await Deno.mkdir(dataDir, { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(generated, null, 2) + "\n", { mode: 0o600 });
+  }
+  return {
+    appSecret: raw.APP_SECRET ?? generated.APP_SECRET,
+    encryptionKey: raw.ENCRYPTION_KEY ?? generated.ENCRYPTION_KEY,
+  };
+}

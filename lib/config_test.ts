@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "./config.ts";
+
+async function withDataDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("defaults follow the contract", async () => {
+  await withDataDir(async (dir) => {
+    const config = await loadConfig({ DATA_DIR: dir });
+    assert.equal(config.env, "development");
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.publicUrl, "http://127.0.0.1:8000");
+    assert.equal(config.kvPath, join(dir, "kv.sqlite3"));
+    assert.equal(config.tzMetrics, "Africa/Harare");
+    assert.equal(config.ai.openai.baseUrl, "https://api.openai.com/v1");
+    assert.equal(config.paynow.baseUrl, "https://www.paynow.co.zw");
+    assert.equal(config.encryptionKey.length, 32);
+    assert.deepEqual(config.corsOrigins, []);
+    assert.ok(config.sandboxed.includes("paynow"));
+  });
+});
+
+Deno.test("development generates secrets once and keeps them in DATA_DIR", async () => {
+  await withDataDir(async (dir) => {
+    const first = await loadConfig({ DATA_DIR: dir });
+    const second = await loadConfig({ DATA_DIR: dir });
+    assert.equal(first.appSecret, second.appSecret);
+    assert.deepEqual(first.encryptionKey, second.encryptionKey);
+    assert.ok(first.appSecret.length >= 32);
+    const stat = await Deno.stat(join(dir, "secrets.json"));
+    assert.equal(stat.mode! & 0o777, 0o600);
+  });
+});
+
+Deno.test("production names every missing or malformed variable in one error", async () => {
+  await withDataDir(async (dir) => {
+    const error = await loadConfig({ DATA_DIR: dir, HURUKURO_ENV: "production", SANDBOX: "1" })
+      .then(() => null, (e) => e);
+    assert.ok(error instanceof ConfigError);
+    const text = error.message;
+    for (
+      const name of [
+        "SANDBOX",
+        "APP_SECRET",
+        "ENCRYPTION_KEY",
+        "PUBLIC_URL",
+        "OPENAI_API_KEY",
+        "WHATSAPP_TOKEN",
+        "WHATSAPP_APP_SECRET",
+        "PAYNOW_INTEGRATION_ID",
+        "PAYNOW_INTEGRATION_KEY",
+        "PAYNOW_AUTH_EMAIL",
+        "SMTP_URL",
+        "MAIL_FROM",
+      ]
+    ) assert.ok(text.includes(name), `${name} not named in:\n${text}`);
+    // Nothing was written: production never generates secrets.
+    await assert.rejects(Deno.stat(join(dir, "secrets.json")), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("malformed values are refused with the variable's name", async () => {
+  const error = await loadConfig({
+    PORT: "eighty",
+    ENCRYPTION_KEY: "c2hvcnQ=",
+    CORS_ORIGINS: "https://app.example,not a url",
+    TZ_METRICS: "Mars/Olympus",
+    DATABASE_URL: "mysql://x",
+  }, { persistSecrets: false }).then(() => null, (e) => e);
+  assert.ok(error instanceof ConfigError);
+  for (const name of ["PORT", "ENCRYPTION_KEY", "CORS_ORIGINS", "TZ_METRICS", "DATABASE_URL"]) {
+    assert.ok(error.problems.some((p: string) => p.startsWith(name)), `${name}: ${error.message}`);
+  }
+});
+
+Deno.test("a fully configured production environment loads with no sandbox", async () => {
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+  const config = await loadConfig({
+    HURUKURO_ENV: "production",
+    APP_SECRET: "x".repeat(40),
+    ENCRYPTION_KEY: key,
+    PUBLIC_URL: "https://hurukuro.example/",
+    OPENAI_API_KEY: "sk-test",
+    WHATSAPP_TOKEN: "t",
+    WHATSAPP_PHONE_NUMBER_ID: "1",
+    WHATSAPP_APP_SECRET: "s",
+    WHATSAPP_VERIFY_TOKEN: "v",
+    PAYNOW_INTEGRATION_ID: "1201",
+    PAYNOW_INTEGRATION_KEY: "k",
+    PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
+    SMTP_URL: "smtp://u:p@mail.example:587",
+    MAIL_FROM: "Hurukuro <no-reply@hurukuro.example>",
+    CORS_ORIGINS: "https://app.hurukuro.example/, https://web.hurukuro.example",
+  });
+  assert.deepEqual(config.sandboxed, []);
+  assert.equal(config.publicUrl, "https://hurukuro.example");
+  assert.deepEqual(config.corsOrigins, [
+    "https://app.hurukuro.example",
+    "https://web.hurukuro.example",
+  ]);
+  assert.equal(config.paynow.usd?.integrationId, "1201");
+  assert.equal(config.paynow.zig, undefined);
+});

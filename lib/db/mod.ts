@@ -1,0 +1,154 @@
+/**
+ * The one database access module. Everything durable lives in Postgres, reached through
+ * postgres.js: a pool against `DATABASE_URL`, or one connection to the embedded PGlite.
+ *
+ * The two back ends differ in a few behaviours (advisory locks, LISTEN/NOTIFY, row-claiming
+ * with SKIP LOCKED); those differences live behind {@link Database.tryWithLock} and
+ * {@link Database.notify}/{@link Database.listen} so callers never branch on the back end.
+ */
+import postgres from "postgres";
+import { join } from "node:path";
+import { startEmbeddedPostgres } from "./embedded.ts";
+import type { Logger } from "../observability/log.ts";
+
+export type Sql = postgres.Sql<Record<string, never>>;
+export type DatabaseKind = "embedded" | "server";
+
+export interface Database {
+  sql: Sql;
+  kind: DatabaseKind;
+  /**
+   * Runs `fn` only if no other holder (in this process or, on a real server, in any process on
+   * the same database) holds `name`; returns `{ ran: false }` otherwise. The embedded database
+   * serves one process only, so an in-process mutex is the whole story there.
+   */
+  tryWithLock<T>(
+    name: string,
+    fn: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }>;
+  /** Publishes to every listener of `channel` (across processes on a real server). */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Subscribes to `channel`; returns the unsubscribe function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** `true` when a trivial query answers within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl?: string;
+  /** Where the embedded database lives (`DATA_DIR/pg`); `null` → in memory (tests). */
+  embeddedDir?: string | null;
+  log: Logger;
+  /** Pool size against a real server. */
+  max?: number;
+}
+
+const quiet = { onnotice: () => {} };
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const sql = postgres(options.databaseUrl, { max: options.max ?? 10, ...quiet }) as Sql;
+    return serverDatabase(sql, () => Promise.resolve());
+  }
+  const dir = options.embeddedDir === undefined ? join("data", "pg") : options.embeddedDir;
+  const started = performance.now();
+  const embedded = await startEmbeddedPostgres(dir);
+  options.log.info("embedded database ready", {
+    dir: dir ?? "memory",
+    ms: Math.round(performance.now() - started),
+  });
+  const sql = postgres({
+    host: embedded.host,
+    port: embedded.port,
+    user: "postgres",
+    database: "postgres",
+    max: 1, // never more: see lib/db/embedded.ts
+    ...quiet,
+  }) as Sql;
+  return embeddedDatabase(sql, embedded.stop);
+}
+
+async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      sql`select 1 as ok`.then((rows) => rows[0]?.ok === 1),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs)),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function serverDatabase(sql: Sql, stop: () => Promise<void>): Database {
+  return {
+    sql,
+    kind: "server",
+    async tryWithLock(name, fn) {
+      const conn = await sql.reserve();
+      try {
+        const [{ locked }] = await conn`select pg_try_advisory_lock(hashtext(${name})) as locked`;
+        if (!locked) return { ran: false };
+        try {
+          return { ran: true, value: await fn() };
+        } finally {
+          await conn`select pg_advisory_unlock(hashtext(${name}))`;
+        }
+      } finally {
+        conn.release();
+      }
+    },
+    async notify(channel, payload) {
+      await sql.notify(channel, payload);
+    },
+    async listen(channel, onPayload) {
+      const { unlisten } = await sql.listen(channel, onPayload);
+      return unlisten;
+    },
+    ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
+    async close() {
+      await sql.end({ timeout: 5 });
+      await stop();
+    },
+  };
+}
+
+function embeddedDatabase(sql: Sql, stop: () => Promise<void>): Database {
+  // One process owns the embedded database (lib/db/embedded.ts takes a file lock), so process-
+  // local structures are exact here: advisory locks and LISTEN do not work through the socket.
+  const held = new Set<string>();
+  const bus = new EventTarget();
+  return {
+    sql,
+    kind: "embedded",
+    async tryWithLock(name, fn) {
+      if (held.has(name)) return { ran: false };
+      held.add(name);
+      try {
+        return { ran: true, value: await fn() };
+      } finally {
+        held.delete(name);
+      }
+    },
+    notify(channel, payload) {
+      bus.dispatchEvent(new MessageEvent(channel, { data: payload }));
+      return Promise.resolve();
+    },
+    listen(channel, onPayload) {
+      const handler = (e: Event) => onPayload((e as MessageEvent<string>).data);
+      bus.addEventListener(channel, handler);
+      return Promise.resolve(() => {
+        bus.removeEventListener(channel, handler);
+        return Promise.resolve();
+      });
+    },
+    ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
+    async close() {
+      await sql.end({ timeout: 5 });
+      await stop();
+    },
+  };
+}

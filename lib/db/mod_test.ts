@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { freshDatabase } from "../../tests/harness.ts";
+
+Deno.test("tryWithLock excludes a second holder of the same name, not of another", async () => {
+  const { db, close } = await freshDatabase();
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    const first = db.tryWithLock("cron:demo", () => held.then(() => "first"));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await db.tryWithLock("cron:demo", () => Promise.resolve("second")), {
+      ran: false,
+    });
+    assert.deepEqual(await db.tryWithLock("cron:other", () => Promise.resolve(1)), {
+      ran: true,
+      value: 1,
+    });
+    release();
+    assert.deepEqual(await first, { ran: true, value: "first" });
+    // Released: the name can be taken again.
+    assert.deepEqual(await db.tryWithLock("cron:demo", () => Promise.resolve(2)), {
+      ran: true,
+      value: 2,
+    });
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("notify reaches listeners of the channel until they unlisten", async () => {
+  const { db, close } = await freshDatabase();
+  try {
+    const got: string[] = [];
+    const unlisten = await db.listen("wallet_updated", (p) => got.push(p));
+    await db.notify("wallet_updated", "u1");
+    await db.notify("other", "x");
+    for (let i = 0; i < 50 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    await unlisten();
+    await db.notify("wallet_updated", "u2");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got, ["u1"]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("ping answers true while up and false once closed", async () => {
+  const { db, close } = await freshDatabase();
+  assert.equal(await db.ping(), true);
+  await close();
+  assert.equal(await db.ping(500), false);
+});

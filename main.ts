@@ -1,0 +1,153 @@
+/**
+ * Hurukuro's entry point: wires configuration, database, KV, the island build and the routes,
+ * serves HTTP, and shuts everything down in order on SIGINT/SIGTERM.
+ *
+ * `start()` is also what the test harness calls, so tests run the very same wiring.
+ */
+import { webConfig } from "./fresh.config.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
+import { type Database, openDatabase } from "./lib/db/mod.ts";
+import { DataDirInUseError } from "./lib/db/embedded.ts";
+import { migrate, MIGRATIONS_DIR } from "./lib/db/migrate.ts";
+import type { QueueStats } from "./lib/health.ts";
+import { buildIslands } from "./lib/islands/build.ts";
+import { openKv } from "./lib/kv/mod.ts";
+import { createLogger, type Logger } from "./lib/observability/log.ts";
+import { createMetrics } from "./lib/observability/metrics.ts";
+import { createApp } from "./routes/_app.tsx";
+import type { Hono } from "hono";
+import { parse as parseDotenv } from "dotenv";
+import { join } from "node:path";
+
+export const VERSION = "0.1.0";
+
+export interface StartOptions {
+  /** Environment variables; defaults to the process environment. */
+  env?: Record<string, string | undefined>;
+  log?: Logger;
+  /** Overrides where the embedded database lives; `null` runs it in memory. */
+  embeddedDir?: string | null;
+  /** Overrides the KV path; `null` runs KV in memory. */
+  kvPath?: string | null;
+  migrationsDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  config: Config;
+  db: Database;
+  kv: Deno.Kv;
+  app: Hono;
+  log: Logger;
+  /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+}
+
+export async function start(options: StartOptions = {}): Promise<RunningServer> {
+  const config = await loadConfig(options.env ?? Deno.env.toObject());
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const web = webConfig(config);
+  const startedAt = performance.now();
+
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    closers.length = 0;
+  };
+  try {
+    const db = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      embeddedDir: options.embeddedDir === undefined
+        ? join(config.dataDir, "pg")
+        : options.embeddedDir,
+      log,
+    });
+    closers.push(() => db.close());
+    const applied = await migrate(db.sql, options.migrationsDir ?? MIGRATIONS_DIR);
+    if (applied.length > 0) log.info("migrations applied", { versions: applied });
+
+    const kv = await openKv(options.kvPath === undefined ? config.kvPath : options.kvPath);
+    closers.push(() => Promise.resolve(kv.close()));
+
+    const build = await buildIslands(web.islands);
+    if (build.built) log.info("islands built", { ms: Math.round(build.ms) });
+
+    const queueStats = (): Promise<QueueStats> =>
+      Promise.resolve({ backlog: 0, inFlight: 0, deadLetters: 0 });
+    const app = createApp({
+      config,
+      db,
+      kv,
+      log,
+      metrics: createMetrics(),
+      queueStats,
+      version: VERSION,
+    }, { bodyLimit: web.bodyLimit });
+
+    const server = Deno.serve({
+      hostname: web.hostname,
+      port: web.port,
+      onListen: () => {},
+    }, app.fetch);
+    closers.push(async () => {
+      // Stops accepting and waits for in-flight requests, bounded by the grace period.
+      await Promise.race([
+        server.shutdown(),
+        new Promise((resolve) => setTimeout(resolve, web.shutdownGraceMs)),
+      ]);
+    });
+    const addr = server.addr as Deno.NetAddr;
+    const url = `http://${addr.hostname}:${addr.port}`;
+    log.info("listening", {
+      url,
+      env: config.env,
+      database: db.kind,
+      sandbox: config.sandboxed,
+      startupMs: Math.round(performance.now() - startedAt),
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      config,
+      db,
+      kv,
+      app,
+      log,
+      finished: server.finished,
+      shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** The process environment over the optional `.env` file (the environment wins). */
+async function processEnv(): Promise<Record<string, string>> {
+  try {
+    return { ...parseDotenv(await Deno.readTextFile(".env")), ...Deno.env.toObject() };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return Deno.env.toObject();
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    const running = await start({ env: await processEnv() });
+    console.log(`Hurukuro is running at ${running.url}`);
+    const stop = () => {
+      running.shutdown().then(() => Deno.exit(0));
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
+      console.error(error.message);
+      Deno.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The URL map: every route module is mounted here, in one place, behind the shared middleware
+ * (request id, access log + metrics, security headers, CORS for `/api`, body limit) and the one
+ * error handler that turns {@link AppError} into the JSON envelope or an HTML page.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { serveStatic } from "hono/deno";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
+import { secureHeaders } from "hono/secure-headers";
+import { AppError } from "../lib/http/errors.ts";
+import type { AppContext } from "./_context.ts";
+import { renderPage } from "./_render.tsx";
+import { apiV1Routes } from "./api/v1/mod.ts";
+import { healthRoutes } from "./health.ts";
+import { homeRoutes } from "./index.tsx";
+import { metricsRoutes } from "./metrics.ts";
+
+const STATIC_ROOT = new URL("../", import.meta.url).pathname;
+
+const isApi = (c: Context) => c.req.path.startsWith("/api/");
+
+function errorResponse(c: Context, error: AppError): Response {
+  for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
+  if (isApi(c)) return c.json(error.toJSON(), error.status as 400);
+  return renderPage(
+    c,
+    {
+      title: error.status === 404 ? "Not found" : "Something went wrong",
+      body: (
+        <div class="error-page">
+          <h1>{error.status === 404 ? "Page not found" : "Something went wrong"}</h1>
+          <p>{error.message}</p>
+          <p>
+            <a href="/">Back to the home page</a>
+          </p>
+        </div>
+      ),
+    },
+    error.status === 404 || error.status === 400 || error.status === 403 ||
+      error.status === 503
+      ? error.status
+      : 500,
+  );
+}
+
+export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono {
+  const app = new Hono();
+
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    // Unmatched paths only reach the catch-all middleware: one label for all of them keeps
+    // the metric's cardinality bounded whatever URLs scanners try.
+    const matched = routePath(c);
+    const route = !matched || matched === "/*" ? "unmatched" : matched;
+    const labels = { method: c.req.method, route };
+    ctx.metrics.httpRequests.inc({ ...labels, status: String(c.res.status) });
+    ctx.metrics.httpDuration.observe(labels, seconds);
+    if (c.req.path !== "/health" && c.req.path !== "/metrics") {
+      ctx.log.info("request", {
+        requestId: c.get("requestId"),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(seconds * 1e4) / 10,
+      });
+    }
+  });
+  app.use(secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      frameAncestors: ["'none'"],
+      formAction: ["'self'"],
+      baseUri: ["'self'"],
+      objectSrc: ["'none'"],
+    },
+    referrerPolicy: "strict-origin-when-cross-origin",
+    strictTransportSecurity: ctx.config.env === "production" ? "max-age=31536000" : false,
+  }));
+  app.use(
+    "/api/*",
+    cors({
+      origin: (origin) => ctx.config.corsOrigins.includes(origin) ? origin : null,
+      credentials: true,
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+      exposeHeaders: ["Retry-After", "X-Request-Id"],
+      maxAge: 600,
+    }),
+  );
+  app.use(bodyLimit({
+    maxSize: options.bodyLimit,
+    onError: () => {
+      throw new AppError(
+        "payload_too_large",
+        `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
+      );
+    },
+  }));
+
+  app.use(
+    "/static/*",
+    serveStatic({
+      root: STATIC_ROOT,
+      onFound: (path, c) => {
+        // Built bundles carry a content hash in their name, so they never change.
+        const immutable = path.includes("/static/build/") && /-[A-Z0-9]{8}\.js$/.test(path);
+        c.header("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
+      },
+    }),
+  );
+  app.route("/", healthRoutes(ctx));
+  app.route("/", metricsRoutes(ctx));
+  app.route("/", homeRoutes(ctx));
+  app.route("/api/v1", apiV1Routes(ctx));
+
+  app.notFound((c) =>
+    errorResponse(c, new AppError("not_found", `Nothing is served at ${c.req.path}.`))
+  );
+  app.onError((error, c) => {
+    if (error instanceof AppError) return errorResponse(c, error);
+    if (error instanceof HTTPException && error.status < 500) {
+      const code = error.status === 404 ? "not_found" : "bad_request";
+      return errorResponse(c, new AppError(code, error.message || "The request was not valid."));
+    }
+    ctx.log.error("unhandled error", {
+      requestId: c.get("requestId"),
+      path: c.req.path,
+      error: { message: error.message, stack: error.stack },
+    });
+    return errorResponse(
+      c,
+      new AppError("internal", "Something went wrong on our side. Please try again shortly."),
+    );
+  });
+  return app;
+}

@@ -1,0 +1,18 @@
+/**
+ * What every route module receives: the app's long-lived dependencies. Built once in main.ts.
+ */
+import type { Config } from "../lib/config.ts";
+import type { Database } from "../lib/db/mod.ts";
+import type { QueueStats } from "../lib/health.ts";
+import type { Logger } from "../lib/observability/log.ts";
+import type { AppMetrics } from "../lib/observability/metrics.ts";
+
+export interface AppContext {
+  config: Config;
+  db: Database;
+  kv: Deno.Kv;
+  log: Logger;
+  metrics: AppMetrics;
+  queueStats: () => Promise<QueueStats>;
+  version: string;
+}

@@ -1,0 +1,36 @@
+/** The page shell every server-rendered page shares (Fresh's `_app`/`_layout` role). */
+import type { ComponentChildren } from "preact";
+import { islandManifest } from "../lib/islands/manifest.ts";
+
+export interface LayoutProps {
+  title: string;
+  children: ComponentChildren;
+  /** Upstreams served by the sandbox: shown as a banner so nobody mistakes it for production. */
+  sandboxed?: string[];
+}
+
+export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{title === "Hurukuro" ? title : `${title} · Hurukuro`}</title>
+        <link rel="stylesheet" href="/static/app.css" />
+        <script type="module" src={islandManifest().entry} />
+      </head>
+      <body>
+        {sandboxed.length > 0 && (
+          <div class="sandbox-banner" role="note">
+            Sandbox: {sandboxed.join(", ")}{" "}
+            answered by built-in test services. No real money or messages.
+          </div>
+        )}
+        <header class="site">
+          <a href="/" class="brand">Hurukuro</a>
+        </header>
+        <main>{children}</main>
+      </body>
+    </html>
+  );
+}

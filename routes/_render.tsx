@@ -1,0 +1,15 @@
+/** Server-side rendering of a page with Preact, wrapped in the shared layout. */
+import type { Context } from "hono";
+import type { ComponentChildren } from "preact";
+import { renderToString } from "preact-render-to-string";
+import { Layout } from "./_layout.tsx";
+
+export function renderPage(
+  c: Context,
+  page: { title: string; body: ComponentChildren; sandboxed?: string[] },
+  status: 200 | 400 | 403 | 404 | 500 | 503 = 200,
+): Response {
+  const html = "<!doctype html>" +
+    renderToString(<Layout title={page.title} sandboxed={page.sandboxed}>{page.body}</Layout>);
+  return c.html(html, status);
+}

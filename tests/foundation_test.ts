@@ -1,0 +1,233 @@
+/**
+ * End to end through HTTP: the operations surface, error envelopes, CORS, limits, logging,
+ * start-up refusals and shutdown, on whichever database back end the run uses.
+ */
+import assert from "node:assert/strict";
+import { denoCommand, startTestApp } from "./harness.ts";
+
+Deno.test("GET /health answers 200 with each dependency, then 503 once the database is down", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/health");
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.status, "ok");
+    assert.equal(body.database.status, "ok");
+    assert.equal(body.database.kind, Deno.env.get("DATABASE_URL") ? "server" : "embedded");
+    assert.equal(body.kv.status, "ok");
+    assert.equal(body.queue.status, "ok");
+    assert.equal(typeof body.queue.backlog, "number");
+
+    await app.server.db.close();
+    const down = await app.fetch("/health");
+    assert.equal(down.status, 503);
+    const downBody = await down.json();
+    assert.equal(downBody.status, "degraded");
+    assert.equal(downBody.database.status, "down");
+    assert.equal(downBody.queue.status, "unknown");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("GET /metrics speaks Prometheus text and counts requests by route pattern", async () => {
+  const app = await startTestApp();
+  try {
+    await (await app.fetch("/health")).body?.cancel();
+    await (await app.fetch("/api/v1/status")).body?.cancel();
+    await (await app.fetch("/no/such/page")).body?.cancel();
+    const res = await app.fetch("/metrics");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+    const text = await res.text();
+    assert.match(
+      text,
+      /hurukuro_http_requests_total\{method="GET",route="\/health",status="200"\} 1/,
+    );
+    assert.match(text, /route="\/api\/v1\/status",status="200"\} 1/);
+    assert.match(text, /route="unmatched",status="404"\} 1/);
+    assert.match(text, /hurukuro_http_request_duration_seconds_bucket/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("/api errors use the JSON envelope; pages get an HTML error page", async () => {
+  const app = await startTestApp();
+  try {
+    const api = await app.fetch("/api/v1/nothing-here");
+    assert.equal(api.status, 404);
+    const body = await api.json();
+    assert.equal(body.error.code, "not_found");
+    assert.equal(typeof body.error.message, "string");
+
+    const page = await app.fetch("/nothing-here");
+    assert.equal(page.status, 404);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    const html = await page.text();
+    assert.match(html, /^<!doctype html>/);
+    assert.match(html, /Page not found/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("oversized bodies get 413 in the envelope, never a 500", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/api/v1/status", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(5 * 1024 * 1024),
+    });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, "payload_too_large");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("CORS allows the configured frontend origins with credentials, and no others", async () => {
+  const app = await startTestApp({ env: { CORS_ORIGINS: "https://app.hurukuro.example" } });
+  try {
+    const preflight = await app.fetch("/api/v1/status", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.hurukuro.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
+    });
+    await preflight.body?.cancel();
+    assert.equal(
+      preflight.headers.get("access-control-allow-origin"),
+      "https://app.hurukuro.example",
+    );
+    assert.equal(preflight.headers.get("access-control-allow-credentials"), "true");
+
+    const foreign = await app.fetch("/api/v1/status", {
+      headers: { origin: "https://evil.example" },
+    });
+    await foreign.body?.cancel();
+    assert.equal(foreign.headers.get("access-control-allow-origin"), null);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("pages carry security headers and render islands with their props", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/");
+    assert.equal(res.status, 200);
+    const csp = res.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    const html = await res.text();
+    const island = html.match(/data-island="HealthStatus" data-island-src="([^"]+)"/);
+    assert.ok(island, "the island is marked");
+    const props = html.match(
+      /<script type="application\/json" id="island-1-props">([^<]*)<\/script>/,
+    );
+    assert.equal(JSON.parse(props![1]).initial, "ok");
+    const entry = html.match(/<script type="module" src="([^"]+)"/)![1];
+    for (const src of [entry, island[1]]) {
+      const js = await app.fetch(src);
+      assert.equal(js.status, 200, src);
+      assert.match(js.headers.get("content-type") ?? "", /javascript/);
+      assert.match(js.headers.get("cache-control") ?? "", /immutable/);
+      await js.body?.cancel();
+    }
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("every request is logged with a request id, and no phone or e-mail reaches the log", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/api/v1/users/+263771234567/tendai@example.com");
+    await res.body?.cancel();
+    const requestId = res.headers.get("x-request-id");
+    assert.ok(requestId);
+    const line = app.logs.map((l) => JSON.parse(l)).find((l) => l.msg === "request");
+    assert.equal(line.requestId, requestId);
+    assert.equal(line.status, 404);
+    const all = app.logs.join("\n");
+    assert.ok(!all.includes("771234567"), all);
+    assert.ok(!all.includes("tendai@example.com"), all);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("shutdown finishes in-flight requests, then stops listening", async () => {
+  const app = await startTestApp();
+  let released = false;
+  app.server.app.get("/__test/slow", async (c) => {
+    await new Promise((r) => setTimeout(r, 300));
+    released = true;
+    return c.text("finished");
+  });
+  const inFlight = app.fetch("/__test/slow");
+  await new Promise((r) => setTimeout(r, 50));
+  await app.server.shutdown();
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "finished");
+  assert.ok(released);
+  await assert.rejects(fetch(app.url + "/health"));
+  await app.close();
+});
+
+Deno.test("a production start with missing secrets is refused, naming every variable", async () => {
+  const dataDir = await Deno.makeTempDir();
+  try {
+    const out = await denoCommand(["run", "-A", "main.ts"], {
+      HURUKURO_ENV: "production",
+      DATA_DIR: dataDir,
+      PORT: "0",
+      OPENAI_API_KEY: "sk-real",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 78, stderr);
+    for (
+      const name of [
+        "APP_SECRET",
+        "ENCRYPTION_KEY",
+        "PUBLIC_URL",
+        "PAYNOW_INTEGRATION_ID",
+        "SMTP_URL",
+      ]
+    ) {
+      assert.ok(stderr.includes(name), `${name} missing from: ${stderr}`);
+    }
+    assert.ok(!stderr.includes("OPENAI_API_KEY"), "a configured variable is not reported");
+    assert.ok(!stderr.includes("    at "), "no stack trace");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "a second process on the same DATA_DIR is refused with a clear message",
+  ignore: Boolean(Deno.env.get("DATABASE_URL")), // the lock guards the embedded database only
+  async fn() {
+    const app = await startTestApp();
+    try {
+      const out = await denoCommand(["run", "-A", "main.ts"], {
+        HURUKURO_ENV: "test",
+        DATA_DIR: app.dataDir,
+        PORT: "0",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 78, stderr);
+      assert.match(stderr, /already in use by another Hurukuro process/);
+      // The first instance is unharmed.
+      assert.equal((await app.fetch("/health")).status, 200);
+    } finally {
+      await app.close();
+    }
+  },
+});
