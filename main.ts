@@ -10,6 +10,11 @@ import { type Database, openDatabase } from "./lib/db/mod.ts";
 import { DataDirInUseError } from "./lib/db/embedded.ts";
 import { migrate, MIGRATIONS_DIR } from "./lib/db/migrate.ts";
 import type { QueueStats } from "./lib/health.ts";
+import { countDeadLetters } from "./lib/jobs/dead_letters.ts";
+import { CronScheduler } from "./lib/jobs/cron.ts";
+import { JobQueue } from "./lib/jobs/queue.ts";
+import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
+import { crons as cronJobs, handlers as jobHandlers } from "./jobs/mod.ts";
 import { buildIslands } from "./lib/islands/build.ts";
 import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
@@ -30,6 +35,13 @@ export interface StartOptions {
   /** Overrides the KV path; `null` runs KV in memory. */
   kvPath?: string | null;
   migrationsDir?: string;
+  /** Extra job handlers and schedules (tests), added to those of jobs/mod.ts. */
+  extraHandlers?: JobHandler[];
+  extraCrons?: CronJob[];
+  /** Per-lane concurrency overrides for the job queue. */
+  concurrency?: Partial<Record<Lane, number>>;
+  /** Register the minute tick with Deno.cron (tests call `scheduler.tick` themselves). */
+  cron?: boolean;
 }
 
 export interface RunningServer {
@@ -39,6 +51,8 @@ export interface RunningServer {
   kv: Deno.Kv;
   app: Hono;
   log: Logger;
+  queue: JobQueue;
+  scheduler: CronScheduler;
   /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
   shutdown(): Promise<void>;
   finished: Promise<void>;
@@ -73,14 +87,46 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const build = await buildIslands(web.islands);
     if (build.built) log.info("islands built", { ms: Math.round(build.ms) });
 
-    const queueStats = (): Promise<QueueStats> =>
-      Promise.resolve({ backlog: 0, inFlight: 0, deadLetters: 0 });
+    const metrics = createMetrics();
+    const queue = new JobQueue({
+      kv,
+      db,
+      log,
+      config,
+      metrics: metrics.jobs,
+      handlers: [...jobHandlers, ...(options.extraHandlers ?? [])],
+      concurrency: options.concurrency,
+    });
+    const scheduler = new CronScheduler({
+      db,
+      log,
+      context: queue.context,
+      crons: [...cronJobs, ...(options.extraCrons ?? [])],
+      defaultTimeZone: config.tzMetrics,
+    });
+    queue.start();
+    // Work recorded in Postgres whose message was lost (KV file gone, process killed) is queued
+    // again at once rather than at the reconciler's next tick.
+    const requeued = await queue.reconcile();
+    if (requeued > 0) log.warn("overdue work re-queued at start", { count: requeued });
+    // Closed in reverse order: schedules stop, then running jobs finish, then KV closes.
+    closers.push(() => queue.stop(web.shutdownGraceMs));
+    if (options.cron ?? true) {
+      scheduler.start();
+      closers.push(() => scheduler.stop(web.shutdownGraceMs));
+    }
+
+    const queueStats = async (): Promise<QueueStats> => ({
+      backlog: await queue.backlog(),
+      inFlight: queue.inFlight,
+      deadLetters: await countDeadLetters(db),
+    });
     const app = createApp({
       config,
       db,
       kv,
       log,
-      metrics: createMetrics(),
+      metrics,
       queueStats,
       version: VERSION,
     }, { bodyLimit: web.bodyLimit });
@@ -115,6 +161,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       kv,
       app,
       log,
+      queue,
+      scheduler,
       finished: server.finished,
       shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),
     };

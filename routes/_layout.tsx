@@ -16,6 +16,7 @@ export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{title === "Hurukuro" ? title : `${title} · Hurukuro`}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href="/static/app.css" />
         <script type="module" src={islandManifest().entry} />
       </head>

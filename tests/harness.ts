@@ -10,7 +10,7 @@
 import postgres from "postgres";
 import { join } from "node:path";
 import { cp } from "node:fs/promises";
-import { type RunningServer, start } from "../main.ts";
+import { type RunningServer, start, type StartOptions } from "../main.ts";
 import { startEmbeddedPostgres } from "../lib/db/embedded.ts";
 import { type Database, openDatabase } from "../lib/db/mod.ts";
 import { migrate, MIGRATIONS_DIR, readMigrations } from "../lib/db/migrate.ts";
@@ -33,6 +33,11 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Keep KV in a file under the app's data dir instead of memory. */
   kvFile?: boolean;
+  extraHandlers?: StartOptions["extraHandlers"];
+  extraCrons?: StartOptions["extraCrons"];
+  concurrency?: StartOptions["concurrency"];
+  /** Run on this storage (and leave it in place at close) instead of a fresh one. */
+  storage?: TestStorage;
 }
 
 /** A PGlite data directory, migrated (or left empty), made once and copied for each test. */
@@ -98,50 +103,91 @@ export async function freshDatabase(): Promise<{ db: Database; close(): Promise<
   };
 }
 
-export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+/**
+ * Where an app keeps its data: a fresh temp `DATA_DIR` (holding a copy of the migrated template
+ * database when embedded) and, with `DATABASE_URL`, a fresh database on that server. Several
+ * apps can use one storage in turn (restart tests); `cleanup` removes it.
+ */
+export interface TestStorage {
+  dataDir: string;
+  /** Variables that point an app (in-process or a child process) at this storage. */
+  env: Record<string, string>;
+  /** Opens this storage's database directly (no app running on it when embedded). */
+  openDatabase(): Promise<Database>;
+  cleanup(): Promise<void>;
+}
+
+export async function prepareStorage(): Promise<TestStorage> {
   const dataDir = await Deno.makeTempDir({ prefix: "hurukuro-test-" });
   const serverUrl = Deno.env.get("DATABASE_URL");
-  let dropDatabase = () => Promise.resolve();
+  const log = memoryLogger("warn");
+  if (serverUrl) {
+    const fresh = await freshServerDatabase(serverUrl);
+    return {
+      dataDir,
+      env: { DATA_DIR: dataDir, DATABASE_URL: fresh.url },
+      openDatabase: () => openDatabase({ databaseUrl: fresh.url, log, max: 4 }),
+      async cleanup() {
+        await fresh.drop();
+        await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      },
+    };
+  }
+  await cp(join(await templateDir(), "pg"), join(dataDir, "pg"), { recursive: true });
+  return {
+    dataDir,
+    env: { DATA_DIR: dataDir },
+    openDatabase: () => openDatabase({ embeddedDir: join(dataDir, "pg"), log }),
+    cleanup: () => Deno.remove(dataDir, { recursive: true }).catch(() => {}),
+  };
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const ownStorage = !options.storage;
+  const storage = options.storage ?? await prepareStorage();
   const env: Record<string, string> = {
     HURUKURO_ENV: "test",
     HOST: "127.0.0.1",
     PORT: "0",
-    DATA_DIR: dataDir,
     LOG_LEVEL: "debug",
+    ...storage.env,
     ...options.env,
   };
-  if (serverUrl) {
-    const fresh = await freshServerDatabase(serverUrl);
-    env.DATABASE_URL = fresh.url;
-    dropDatabase = fresh.drop;
-  } else {
-    await cp(join(await templateDir(), "pg"), join(dataDir, "pg"), { recursive: true });
-  }
   const log = memoryLogger("debug");
   let server: RunningServer;
   try {
-    server = await start({ env, log, kvPath: options.kvFile ? undefined : null });
+    server = await start({
+      env,
+      log,
+      kvPath: options.kvFile ? undefined : null,
+      cron: false,
+      extraHandlers: options.extraHandlers,
+      extraCrons: options.extraCrons,
+      concurrency: options.concurrency,
+    });
   } catch (error) {
-    await dropDatabase();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    if (ownStorage) await storage.cleanup();
     throw error;
   }
   return {
     url: server.url,
     server,
     logs: log.lines,
-    dataDir,
+    dataDir: storage.dataDir,
     fetch: (path, init) => fetch(server.url + path, init),
     async close() {
       await server.shutdown();
-      await dropDatabase();
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      if (ownStorage) await storage.cleanup();
     },
   };
 }
 
 /** Runs the project's own Deno on `args` as a child process (for start-up and crash tests). */
-export function denoCommand(args: string[], env: Record<string, string>): Deno.Command {
+export function denoCommand(
+  args: string[],
+  env: Record<string, string>,
+  options: { stderr?: "piped" | "null" } = {},
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -155,6 +201,6 @@ export function denoCommand(args: string[], env: Record<string, string>): Deno.C
     },
     clearEnv: true,
     stdout: "piped",
-    stderr: "piped",
+    stderr: options.stderr ?? "piped",
   });
 }

@@ -4,8 +4,18 @@
  */
 import client from "prom-client";
 
+export interface JobMetrics {
+  enqueued: client.Counter<"job">;
+  succeeded: client.Counter<"job">;
+  failed: client.Counter<"job">;
+  retried: client.Counter<"job">;
+  deadLettered: client.Counter<"job">;
+  duration: client.Histogram<"job">;
+}
+
 export interface AppMetrics {
   registry: client.Registry;
+  jobs: JobMetrics;
   httpRequests: client.Counter<"method" | "route" | "status">;
   httpDuration: client.Histogram<"method" | "route">;
 }
@@ -13,8 +23,24 @@ export interface AppMetrics {
 export function createMetrics(): AppMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: "hurukuro_" });
+  const jobCounter = (name: string, help: string) =>
+    new client.Counter({ name, help, labelNames: ["job"], registers: [registry] });
   return {
     registry,
+    jobs: {
+      enqueued: jobCounter("hurukuro_jobs_enqueued_total", "Jobs queued"),
+      succeeded: jobCounter("hurukuro_jobs_succeeded_total", "Job attempts that succeeded"),
+      failed: jobCounter("hurukuro_jobs_failed_total", "Job attempts that threw"),
+      retried: jobCounter("hurukuro_jobs_retried_total", "Failed attempts queued again"),
+      deadLettered: jobCounter("hurukuro_jobs_dead_lettered_total", "Jobs that exhausted retries"),
+      duration: new client.Histogram({
+        name: "hurukuro_job_duration_seconds",
+        help: "Time a job attempt took",
+        labelNames: ["job"],
+        buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60],
+        registers: [registry],
+      }),
+    },
     httpRequests: new client.Counter({
       name: "hurukuro_http_requests_total",
       help: "HTTP requests answered, by route pattern and status",

@@ -1,0 +1,133 @@
+/**
+ * Schedules. One `Deno.cron` per process fires every minute; for each declared schedule whose
+ * pattern matches that minute in its time zone (npm `croner` does the time-zone arithmetic,
+ * which `Deno.cron` cannot: it reads patterns in UTC), the tick is claimed in Postgres and run.
+ *
+ * Exactly once across instances: the claim is an insert into `cron_runs` keyed by
+ * (name, minute); only the instance whose insert lands runs the tick. A second guard,
+ * `tryWithLock`, skips a tick while the previous run of the same schedule is still going
+ * (advisory lock on a real server, in-process mutex on the embedded database).
+ */
+import { Cron } from "croner";
+import type { Database } from "../db/mod.ts";
+import type { Logger } from "../observability/log.ts";
+import type { CronJob, JobContext } from "./types.ts";
+
+export interface CronSchedulerOptions {
+  db: Database;
+  log: Logger;
+  context: JobContext;
+  crons: CronJob[];
+  defaultTimeZone: string;
+  /** Names this process in `cron_runs` (host:pid). */
+  instance?: string;
+}
+
+export type TickOutcome = "ran" | "failed" | "claimed-elsewhere" | "still-running";
+
+export class CronScheduler {
+  readonly #options: CronSchedulerOptions;
+  readonly #patterns: Map<string, Cron>;
+  readonly #abort = new AbortController();
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(options: CronSchedulerOptions) {
+    this.#options = options;
+    this.#patterns = new Map();
+    for (const cron of options.crons) {
+      if (this.#patterns.has(cron.name)) throw new Error(`cron ${cron.name} declared twice`);
+      this.#patterns.set(
+        cron.name,
+        new Cron(cron.schedule, {
+          timezone: cron.timeZone ?? options.defaultTimeZone,
+          paused: true,
+        }),
+      );
+    }
+  }
+
+  get instance(): string {
+    return this.#options.instance ?? `${Deno.hostname()}:${Deno.pid}`;
+  }
+
+  /** Registers the minute tick with Deno.cron (once per process). */
+  start(): void {
+    Deno.cron(
+      `hurukuro-minute-${this.instance}`,
+      "* * * * *",
+      { signal: this.#abort.signal },
+      () => {
+        const run = this.tick(new Date());
+        this.#running.add(run);
+        return run.finally(() => this.#running.delete(run)).then(() => {});
+      },
+    );
+  }
+
+  /** Names of the schedules due in the minute containing `now`. */
+  due(now: Date): CronJob[] {
+    const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+    return this.#options.crons.filter((cron) =>
+      this.#patterns.get(cron.name)!.nextRun(new Date(minute.getTime() - 1))?.getTime() ===
+        minute.getTime()
+    );
+  }
+
+  /** Runs every schedule due in the minute containing `now`. */
+  async tick(now: Date): Promise<Record<string, TickOutcome>> {
+    const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+    const outcomes: Record<string, TickOutcome> = {};
+    await Promise.all(
+      this.due(minute).map(async (cron) => {
+        outcomes[cron.name] = await this.runTick(cron, minute);
+      }),
+    );
+    return outcomes;
+  }
+
+  /** Claims and runs one tick of `cron` scheduled for `scheduledFor`. */
+  async runTick(cron: CronJob, scheduledFor: Date): Promise<TickOutcome> {
+    const { db, log } = this.#options;
+    const claimed = await db.sql`
+      insert into cron_runs (name, scheduled_for, instance)
+      values (${cron.name}, ${scheduledFor}, ${this.instance})
+      on conflict do nothing
+      returning name`;
+    if (claimed.length === 0) return "claimed-elsewhere";
+    const started = performance.now();
+    let error: Error | undefined;
+    const result = await db.tryWithLock(`cron:${cron.name}`, async () => {
+      try {
+        await cron.run(this.#options.context, undefined, { scheduledFor });
+      } catch (e) {
+        error = e as Error;
+      }
+    });
+    const status = !result.ran ? "skipped" : error ? "failed" : "ok";
+    await db.sql`update cron_runs set finished_at = now(), status = ${status},
+                   error = ${error?.message ?? null}
+                 where name = ${cron.name} and scheduled_for = ${scheduledFor}`;
+    const ms = Math.round(performance.now() - started);
+    if (!result.ran) {
+      log.warn("cron tick skipped: the previous run is still going", { cron: cron.name });
+      return "still-running";
+    }
+    if (error) {
+      log.error("cron tick failed", { cron: cron.name, ms, error: error.message });
+      return "failed";
+    }
+    log.info("cron tick done", { cron: cron.name, ms });
+    return "ran";
+  }
+
+  /** Stops the minute tick and waits (bounded) for running ticks. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#abort.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#running]),
+      new Promise((r) => timer = setTimeout(r, graceMs)),
+    ]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * What a job type is. The name, payload schema, lane and retry policy live in `lib/` next to the
+ * domain that enqueues the job; the handler that does the work lives in `jobs/` and is bound to
+ * the type there. So `lib/` can enqueue without importing `jobs/` (no import circle).
+ */
+import type { z } from "zod";
+import type { Database } from "../db/mod.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Config } from "../config.ts";
+
+/** Each lane has its own concurrency limit: slow LLM calls never starve payment polls. */
+export type Lane = "default" | "llm" | "notifications" | "payments";
+
+export const LANE_CONCURRENCY: Record<Lane, number> = {
+  default: 16,
+  llm: 4,
+  notifications: 8,
+  payments: 16,
+};
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  /** Delay before attempt n+1 is `backoffMs[n-1]` (the last value repeats). */
+  backoffMs: number[];
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  backoffMs: [1_000, 5_000, 30_000, 120_000],
+};
+
+export interface JobType<S extends z.ZodType = z.ZodType> {
+  name: string;
+  schema: S;
+  lane: Lane;
+  retry: RetryPolicy;
+}
+
+export function jobType<S extends z.ZodType>(
+  def: { name: string; schema: S; lane?: Lane; retry?: Partial<RetryPolicy> },
+): JobType<S> {
+  if (!/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/.test(def.name)) {
+    throw new Error(`job name ${def.name}: use dotted lower-case words, e.g. payments.poll`);
+  }
+  return {
+    name: def.name,
+    schema: def.schema,
+    lane: def.lane ?? "default",
+    retry: { ...DEFAULT_RETRY, ...def.retry },
+  };
+}
+
+export interface EnqueueOptions {
+  /** Milliseconds to wait before delivery (≤ 30 days). */
+  delay?: number;
+  /** A second enqueue with the same key (while the key lives) is a no-op. */
+  dedupeKey?: string;
+  /** How long the dedupe key lives; default 24 h. */
+  dedupeTtlMs?: number;
+}
+
+export interface Enqueuer {
+  enqueue<S extends z.ZodType>(
+    type: JobType<S>,
+    payload: z.input<S>,
+    options?: EnqueueOptions,
+  ): Promise<{ id: string; deduplicated: boolean }>;
+}
+
+/** What a handler (or a cron tick, or a reconciler) receives. */
+export interface JobContext extends Enqueuer {
+  /** Re-queues overdue recorded work of every job type that can find it; returns the count. */
+  reconcile(): Promise<number>;
+  config: Config;
+  db: Database;
+  kv: Deno.Kv;
+  log: Logger;
+}
+
+export interface JobMeta {
+  id: string;
+  attempt: number;
+}
+
+export interface JobHandler<S extends z.ZodType = z.ZodType> {
+  type: JobType<S>;
+  handle(payload: z.output<S>, ctx: JobContext, meta: JobMeta): Promise<void>;
+  /**
+   * Finds work recorded in Postgres whose job is overdue (lost with a KV file, or with a process
+   * that died) and claims it, returning the payloads to enqueue again. Run by the reconciler.
+   */
+  reconcile?(ctx: JobContext): Promise<{ payload: z.input<S>; dedupeKey?: string }[]>;
+}
+
+/** Binds a handler to its type (in `jobs/`). */
+export function defineHandler<S extends z.ZodType>(
+  type: JobType<S>,
+  handle: JobHandler<S>["handle"],
+  extra: { reconcile?: JobHandler<S>["reconcile"] } = {},
+): JobHandler<S> {
+  return { type, handle, ...extra };
+}
+
+/** A schedule: a cron pattern read in the metrics time zone (TZ_METRICS) unless it names one. */
+export interface CronJob<A extends z.ZodType = z.ZodType> {
+  name: string;
+  /** Five-field cron pattern, e.g. `"10 0 * * *"` (00:10 every day). */
+  schedule: string;
+  timeZone?: string;
+  /** Arguments accepted when run by hand (`deno task job <name> --from …`). */
+  args?: A;
+  run(ctx: JobContext, args: z.output<A> | undefined, tick: { scheduledFor: Date | null }): Promise<
+    void
+  >;
+}
+
+export function defineCron<A extends z.ZodType>(def: CronJob<A>): CronJob<A> {
+  return def;
+}

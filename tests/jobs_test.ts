@@ -1,0 +1,336 @@
+/**
+ * The job runtime end to end, on whichever database back end the run uses: retries, dead
+ * letters, dedupe, crash and KV-loss recovery, cron ticks across instances, metrics.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import {
+  attempts,
+  createTestTables,
+  flakyJob,
+  recordedWorkJob,
+  sideEffectJob,
+  testHandlers,
+} from "./fixtures/test_jobs.ts";
+import { listDeadLetters, retryDeadLetter } from "../lib/jobs/dead_letters.ts";
+import { JobValidationError } from "../lib/jobs/queue.ts";
+import { CronScheduler } from "../lib/jobs/cron.ts";
+import { defineCron } from "../lib/jobs/types.ts";
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function jobApp(options: Parameters<typeof startTestApp>[0] = {}): Promise<TestApp> {
+  const app = await startTestApp({ extraHandlers: testHandlers, ...options });
+  await createTestTables(app.server.db);
+  return app;
+}
+
+const sideEffects = async (app: TestApp) =>
+  await app.server.db.sql<{ key: string; runs: number }[]>`
+    select key, runs from test_side_effects order by key`;
+
+Deno.test("a job that fails twice then succeeds runs 3 times and its side effect happens once", async () => {
+  const app = await jobApp();
+  try {
+    await app.server.queue.enqueue(flakyJob, { key: "flaky-1", failures: 2 });
+    const rows = await waitFor("the side effect", async () => {
+      const rows = await sideEffects(app);
+      return rows.length > 0 && rows;
+    });
+    await new Promise((r) => setTimeout(r, 200)); // room for a wrong extra run to show up
+    assert.equal(attempts.get("flaky-1"), 3);
+    assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [["flaky-1", 1]]);
+    assert.equal(rows.length, 1);
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
+    assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 1/);
+    assert.ok(app.logs.some((l) => l.includes('"msg":"job done"') && l.includes('"ms":')));
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a job that always fails is dead-lettered with its last error, and a retry runs it again", async () => {
+  const app = await jobApp();
+  try {
+    await app.server.queue.enqueue(flakyJob, { key: "doomed", failures: 99 });
+    const [dead] = await waitFor("the dead letter", async () => {
+      const rows = await listDeadLetters(app.server.db);
+      return rows.length > 0 && rows;
+    });
+    assert.equal(dead.job, "test.flaky");
+    assert.equal(dead.attempts, 3);
+    assert.equal(dead.lastError, "planned failure 3 of doomed");
+    assert.deepEqual(dead.payload, { key: "doomed", failures: 99 });
+    const health = await (await app.fetch("/health")).json();
+    assert.equal(health.queue.deadLetters, 1);
+
+    const before = attempts.get("doomed")!;
+    assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), true);
+    assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), false);
+    await waitFor(
+      "the retried job to run",
+      () => Promise.resolve(attempts.get("doomed")! > before),
+    );
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.flaky"\} 1/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("1,000 enqueues over 200 distinct dedupe keys execute 200 times", async () => {
+  const app = await jobApp({ concurrency: { llm: 32 } });
+  try {
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        app.server.queue.enqueue(
+          sideEffectJob,
+          { key: `d${i % 200}` },
+          { dedupeKey: `d${i % 200}` },
+        )),
+    );
+    assert.equal(results.filter((r) => !r.deduplicated).length, 200);
+    await waitFor("200 side effects", async () => (await sideEffects(app)).length === 200);
+    await new Promise((r) => setTimeout(r, 300));
+    const rows = await sideEffects(app);
+    assert.equal(rows.length, 200);
+    assert.ok(rows.every((r) => r.runs === 1), "no key ran twice");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a bad payload or delay is refused at the call and never queued", async () => {
+  const app = await jobApp();
+  try {
+    await assert.rejects(
+      // @ts-expect-error: the type system refuses it too
+      app.server.queue.enqueue(sideEffectJob, { key: 42 }),
+      (e) => e instanceof JobValidationError && /key/.test(e.message),
+    );
+    await assert.rejects(
+      app.server.queue.enqueue(sideEffectJob, { key: "x" }, { delay: 31 * 24 * 3600 * 1000 }),
+      JobValidationError,
+    );
+    assert.equal(await app.server.queue.backlog(), 0);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a delayed job waits for its delay; the backlog counts it until it is done", async () => {
+  const app = await jobApp();
+  try {
+    const queuedAt = Date.now();
+    await app.server.queue.enqueue(sideEffectJob, { key: "later" }, { delay: 400 });
+    assert.equal(await app.server.queue.backlog(), 1);
+    const [row] = await waitFor("the delayed job", async () => {
+      const rows = await app.server.db.sql`select at from test_side_effects where key = 'later'`;
+      return rows.length > 0 && rows;
+    });
+    assert.ok(row.at.getTime() - queuedAt >= 390, `ran after ${row.at.getTime() - queuedAt} ms`);
+    await waitFor("the backlog to drain", async () => (await app.server.queue.backlog()) === 0);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("lanes bound concurrency: 12 slow llm jobs never run more than 4 at once", async () => {
+  const app = await jobApp({ concurrency: { llm: 4 } });
+  try {
+    let peak = 0;
+    const sample = setInterval(() => peak = Math.max(peak, app.server.queue.inFlight), 5);
+    await app.server.queue.enqueueMany(
+      sideEffectJob,
+      Array.from({ length: 12 }, (_, i) => ({ payload: { key: `lane${i}`, sleepMs: 100 } })),
+    );
+    await waitFor("12 side effects", async () => (await sideEffects(app)).length === 12);
+    clearInterval(sample);
+    assert.ok(peak <= 4, `peak ${peak}`);
+    assert.ok(peak >= 2, `peak ${peak}: the lane ran jobs concurrently`);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("SIGKILL with 100 jobs queued: after a restart all 100 complete, none twice", async () => {
+  const storage = await prepareStorage();
+  const done = new Set<string>();
+  const spawnWorker = (extra: Record<string, string>) => {
+    const child = denoCommand(
+      ["run", "-A", "tests/fixtures/job_worker.ts"],
+      { HURUKURO_ENV: "test", PORT: "0", LOG_LEVEL: "info", ...storage.env, ...extra },
+      { stderr: "null" },
+    ).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream());
+    (async () => {
+      let buffer = "";
+      for await (const chunk of lines) {
+        buffer += chunk;
+        const parts = buffer.split("\n");
+        buffer = parts.pop()!;
+        for (const line of parts) {
+          if (line.includes('"msg":"job done"')) done.add(JSON.parse(line).id);
+        }
+      }
+    })();
+    return child;
+  };
+  try {
+    const first = spawnWorker({ ENQUEUE: "100" });
+    await waitFor("10 jobs done before the kill", () => Promise.resolve(done.size >= 10), 60_000);
+    first.kill("SIGKILL");
+    await first.status;
+    const doneBeforeKill = done.size;
+    assert.ok(doneBeforeKill < 100, "the kill came while jobs were still queued");
+    // KV leases a delivered message for a few seconds; a restart after the lease expired finds
+    // the killed process's messages at once (a restart before it, within KV's next sweep).
+    await new Promise((r) => setTimeout(r, 6_000));
+
+    const second = spawnWorker({});
+    await waitFor("all 100 jobs done", () => Promise.resolve(done.size === 100), 90_000);
+    second.kill("SIGTERM");
+    await second.status;
+
+    const db = await storage.openDatabase();
+    try {
+      const rows = await db.sql`select key, runs from test_side_effects`;
+      assert.equal(rows.length, 100);
+      assert.deepEqual(
+        new Set(rows.map((r) => r.key)),
+        new Set(Array.from({ length: 100 }, (_, i) => `k${i}`)),
+      );
+      // A job killed mid-run is run again (that is the point); one that had finished is not.
+      const reruns = rows.filter((r) => r.runs > 1).length;
+      assert.ok(reruns <= 4, `${reruns} jobs ran twice; at most the 4 in flight at the kill may`);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await storage.cleanup();
+  }
+});
+
+Deno.test("KV file deleted while recorded work is pending: the reconciler completes it, once", async () => {
+  const storage = await prepareStorage();
+  try {
+    const first = await jobApp({ storage, kvFile: true });
+    const ids = ["w1", "w2", "w3"];
+    for (const id of ids) {
+      await first.server.db.sql`insert into test_work (id, due_at)
+                                values (${id}, now() + interval '300 milliseconds')`;
+      const [row] = await first.server.db.sql`select due_at from test_work where id = ${id}`;
+      await first.server.queue.enqueue(recordedWorkJob, { id }, {
+        delay: 60_000,
+        dedupeKey: `${id}@${row.due_at.toISOString()}`,
+      });
+    }
+    await first.close();
+    await Deno.remove(join(storage.dataDir, "kv.sqlite3"));
+    await new Promise((r) => setTimeout(r, 350)); // the work is now overdue
+
+    const second = await jobApp({ storage, kvFile: true });
+    try {
+      await second.server.queue.reconcile();
+      await waitFor("the recorded work to be done", async () => {
+        const [{ n }] = await second.server.db.sql`
+          select count(*)::int as n from test_work where done_at is not null`;
+        return n === 3;
+      });
+      // A second sweep finds nothing: the work is claimed and done.
+      assert.equal(await second.server.queue.reconcile(), 0);
+      await new Promise((r) => setTimeout(r, 200));
+      const rows = await second.server.db.sql`select id, runs from test_work order by id`;
+      assert.deepEqual(rows.map((r) => [r.id, r.runs]), [["w1", 1], ["w2", 1], ["w3", 1]]);
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await storage.cleanup();
+  }
+});
+
+Deno.test({
+  name: "two instances on one database run each cron tick once",
+  async fn() {
+    const storage = await prepareStorage();
+    try {
+      let runs = 0;
+      const everyMinute = defineCron({
+        name: "test.every_minute",
+        schedule: "* * * * *",
+        run: async () => {
+          runs++;
+          await new Promise((r) => setTimeout(r, 50));
+        },
+      });
+      const a = await startTestApp({ storage, extraCrons: [everyMinute] });
+      // On the embedded database one process owns the data: the second "instance" shares the
+      // first one's database handle, exactly as two schedulers in one process would.
+      const bDb = storage.env.DATABASE_URL ? await storage.openDatabase() : a.server.db;
+      const b = new CronScheduler({
+        db: bDb,
+        log: a.server.log,
+        context: a.server.queue.context,
+        crons: [everyMinute],
+        defaultTimeZone: "Africa/Harare",
+        instance: "second",
+      });
+      try {
+        for (let minute = 0; minute < 3; minute++) {
+          const at = new Date(Date.UTC(2026, 10, 23, 10, minute, 0, 5));
+          const outcomes = await Promise.all([a.server.scheduler.tick(at), b.tick(at)]);
+          const names = outcomes.map((o) => o["test.every_minute"]).sort();
+          assert.deepEqual(names, ["claimed-elsewhere", "ran"]);
+        }
+        assert.equal(runs, 3);
+        const rows = await a.server.db.sql`select count(*)::int as n from cron_runs
+                                           where name = 'test.every_minute' and status = 'ok'`;
+        assert.equal(rows[0].n, 3);
+      } finally {
+        if (bDb !== a.server.db) await bDb.close();
+        await a.close();
+      }
+    } finally {
+      await storage.cleanup();
+    }
+  },
+});
+
+Deno.test("schedules are read in their time zone: 00:10 in Harare is 22:10 UTC", async () => {
+  const app = await startTestApp();
+  try {
+    const nightly = defineCron({
+      name: "test.nightly",
+      schedule: "10 0 * * *",
+      run: async () => {},
+    });
+    const scheduler = new CronScheduler({
+      db: app.server.db,
+      log: app.server.log,
+      context: app.server.queue.context,
+      crons: [nightly],
+      defaultTimeZone: "Africa/Harare",
+    });
+    assert.deepEqual(scheduler.due(new Date("2026-11-23T22:10:30Z")).map((c) => c.name), [
+      "test.nightly",
+    ]);
+    assert.deepEqual(scheduler.due(new Date("2026-11-24T00:10:00Z")), []);
+  } finally {
+    await app.close();
+  }
+});
