@@ -334,3 +334,53 @@ Deno.test("schedules are read in their time zone: 00:10 in Harare is 22:10 UTC",
     await app.close();
   }
 });
+
+Deno.test("graceful stop: running jobs finish, waiting ones are delivered after the restart", async () => {
+  const storage = await prepareStorage();
+  try {
+    const first = await jobApp({ storage, kvFile: true, concurrency: { llm: 2 } });
+    await first.server.queue.enqueueMany(
+      sideEffectJob,
+      Array.from({ length: 6 }, (_, i) => ({ payload: { key: `g${i}`, sleepMs: 300 } })),
+    );
+    await waitFor("two jobs running", () => Promise.resolve(first.server.queue.inFlight === 2));
+    await first.close();
+    const db = await storage.openDatabase();
+    const afterStop = await db.sql`select key from test_side_effects`;
+    await db.close();
+    assert.equal(afterStop.length, 2, "the two running jobs finished during the stop");
+
+    // The rest were delivered but never acknowledged: KV hands them out again once their
+    // lease (a few seconds) has expired.
+    await new Promise((r) => setTimeout(r, 6_000));
+    const second = await jobApp({ storage, kvFile: true });
+    try {
+      await waitFor(
+        "all six side effects",
+        async () => (await sideEffects(second)).length === 6,
+        30_000,
+      );
+      assert.ok((await sideEffects(second)).every((r) => r.runs === 1));
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await storage.cleanup();
+  }
+});
+
+Deno.test("deno task job runs a schedule by hand, and names what it cannot run", async () => {
+  const storage = await prepareStorage();
+  try {
+    const env = { HURUKURO_ENV: "test", ...storage.env };
+    const ok = await denoCommand(["run", "-A", "tasks/job.ts", "jobs:reconcile"], env).output();
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    assert.match(new TextDecoder().decode(ok.stdout), /jobs:reconcile done in \d+ ms/);
+
+    const unknown = await denoCommand(["run", "-A", "tasks/job.ts", "no.such.job"], env).output();
+    assert.equal(unknown.code, 2);
+    assert.match(new TextDecoder().decode(unknown.stderr), /no schedule or job named no.such.job/);
+  } finally {
+    await storage.cleanup();
+  }
+});

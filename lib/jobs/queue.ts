@@ -44,6 +44,9 @@ interface Envelope {
   enqueuedAt: number;
 }
 
+/** Never settles: leaves a KV delivery unacknowledged, so it is redelivered after a restart. */
+const NEVER = new Promise<void>(() => {});
+
 export class JobValidationError extends Error {
   override name = "JobValidationError";
 }
@@ -73,10 +76,10 @@ export class JobQueue {
   readonly #metrics: JobMetrics;
   readonly #handlers = new Map<string, JobHandler>();
   readonly #lanes: Record<Lane, LimitFunction>;
-  readonly #inFlight = new Set<Promise<unknown>>();
   readonly context: JobContext;
   #listening: Promise<void> | null = null;
-  #running = 0;
+  /** Handlers running now; deliveries still waiting for their lane are not here. */
+  readonly #running = new Set<Promise<void>>();
   #stopping = false;
   /** Completions are committed in small batches: one KV commit per job would halve throughput. */
   #pendingDone: string[] = [];
@@ -238,10 +241,8 @@ export class JobQueue {
 
   #deliver(message: unknown): Promise<void> {
     const envelope = message as Envelope;
-    if (this.#stopping) {
-      // Not acknowledged: KV keeps the message and delivers it again after the restart.
-      return new Promise(() => {});
-    }
+    // Not acknowledged: KV keeps the message and delivers it again after the restart.
+    if (this.#stopping) return NEVER;
     if (envelope?.v !== 1 || typeof envelope.job !== "string") {
       this.#log.error("job message of unknown shape dropped", { message: String(message) });
       return Promise.resolve();
@@ -252,16 +253,13 @@ export class JobQueue {
       this.#log.error("no handler for job", { job: envelope.job, id: envelope.id });
       return Promise.reject(new Error(`no handler for ${envelope.job}`));
     }
-    const run = this.#lanes[handler.type.lane](async () => {
-      this.#running++;
-      try {
-        await this.#run(handler, envelope);
-      } finally {
-        this.#running--;
-      }
+    return this.#lanes[handler.type.lane](() => {
+      // A delivery that waited for its lane while we began stopping is left unacknowledged.
+      if (this.#stopping) return NEVER;
+      const run = this.#run(handler, envelope);
+      this.#running.add(run);
+      return run.finally(() => this.#running.delete(run));
     });
-    this.#inFlight.add(run);
-    return run.finally(() => this.#inFlight.delete(run));
   }
 
   async #run(handler: JobHandler, envelope: Envelope): Promise<void> {
@@ -364,7 +362,7 @@ export class JobQueue {
 
   /** Handlers running now (deliveries waiting for their lane are not counted). */
   get inFlight(): number {
-    return this.#running;
+    return this.#running.size;
   }
 
   /** Stops taking deliveries and waits (at most `graceMs`) for handlers already running. */
@@ -372,7 +370,7 @@ export class JobQueue {
     this.#stopping = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.allSettled([...this.#inFlight]),
+      Promise.allSettled([...this.#running]),
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);

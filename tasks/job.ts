@@ -1,0 +1,122 @@
+/**
+ * `deno task job <name> [args]`: runs a schedule or a job by hand, in this process, e.g. to
+ * backfill (`deno task job metrics:daily --from 2026-01-01 --to 2026-01-31`).
+ *
+ * - a schedule's arguments come as `--name value` flags, validated by its `args` schema;
+ * - a job type takes its payload as one JSON argument and runs its handler once;
+ * - `deno task job` alone lists what can be run.
+ *
+ * On the embedded database the server must be stopped first (one process owns the data dir);
+ * against `DATABASE_URL` it runs beside running servers.
+ */
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "../lib/config.ts";
+import { DataDirInUseError } from "../lib/db/embedded.ts";
+import { migrate } from "../lib/db/migrate.ts";
+import { openDatabase } from "../lib/db/mod.ts";
+import { JobQueue } from "../lib/jobs/queue.ts";
+import { openKv } from "../lib/kv/mod.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { createMetrics } from "../lib/observability/metrics.ts";
+import { crons, handlers } from "../jobs/mod.ts";
+
+/** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
+export function parseFlags(argv: string[]): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) {
+      throw new Error(`unexpected argument ${arg}: flags look like --name value`);
+    }
+    const [name, inline] = arg.slice(2).split("=", 2);
+    if (inline !== undefined) flags[name] = inline;
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith("--")) flags[name] = argv[++i];
+    else flags[name] = "true";
+  }
+  return flags;
+}
+
+function usage(): string {
+  const lines = [
+    "usage: deno task job <name> [--flag value ...] | <job.type> '<json payload>'",
+    "",
+  ];
+  lines.push("schedules:");
+  for (const c of crons) lines.push(`  ${c.name.padEnd(24)} ${c.schedule}`);
+  lines.push("job types:");
+  for (const h of handlers) lines.push(`  ${h.type.name}`);
+  return lines.join("\n");
+}
+
+async function main(args: string[]): Promise<number> {
+  const [rawName, ...rest] = args;
+  if (!rawName || rawName === "--help") {
+    console.log(usage());
+    return rawName ? 0 : 2;
+  }
+  const name = rawName.replaceAll(":", ".");
+  const cron = crons.find((c) => c.name === name);
+  const handler = handlers.find((h) => h.type.name === name);
+  if (!cron && !handler) {
+    console.error(`no schedule or job named ${rawName}\n\n${usage()}`);
+    return 2;
+  }
+
+  const config = await loadConfig(Deno.env.toObject());
+  const log = createLogger({ level: config.logLevel });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    embeddedDir: join(config.dataDir, "pg"),
+    log,
+  });
+  const kv = await openKv(config.kvPath);
+  try {
+    await migrate(db.sql);
+    const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
+    const started = performance.now();
+    if (cron) {
+      let args: unknown = undefined;
+      if (cron.args) {
+        const parsed = cron.args.safeParse(parseFlags(rest));
+        if (!parsed.success) {
+          const problems = parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`);
+          console.error(`${rawName}: ${problems.join("; ")}`);
+          return 2;
+        }
+        args = parsed.data;
+      }
+      await cron.run(queue.context, args, { scheduledFor: null });
+    } else {
+      const payload = handler!.type.schema.safeParse(JSON.parse(rest[0] ?? "{}"));
+      if (!payload.success) {
+        console.error(`${rawName}: invalid payload: ${payload.error.message}`);
+        return 2;
+      }
+      await handler!.handle(payload.data, queue.context, {
+        id: `manual-${crypto.randomUUID()}`,
+        attempt: 1,
+      });
+    }
+    console.log(`${rawName} done in ${Math.round(performance.now() - started)} ms`);
+    return 0;
+  } finally {
+    kv.close();
+    await db.close();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
+      console.error(error.message);
+      Deno.exit(78);
+    }
+    if (error instanceof SyntaxError) {
+      console.error(`the payload is not valid JSON: ${error.message}`);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+}
