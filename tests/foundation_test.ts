@@ -3,7 +3,7 @@
  * start-up refusals and shutdown, on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { denoCommand, startTestApp } from "./harness.ts";
+import { denoCommand, prepareStorage, startTestApp } from "./harness.ts";
 
 Deno.test("GET /health answers 200 with each dependency, then 503 once the database is down", async () => {
   const app = await startTestApp();
@@ -230,4 +230,41 @@ Deno.test({
       await app.close();
     }
   },
+});
+
+Deno.test("the start command serves /health, runs its schedules, and stops cleanly on SIGTERM", async () => {
+  const storage = await prepareStorage();
+  try {
+    const child = denoCommand(["run", "-A", "main.ts"], {
+      ...storage.env,
+      HURUKURO_ENV: "development",
+      PORT: "0",
+      LOG_LEVEL: "info",
+    }, { stderr: "null" }).spawn();
+    const reader = child.stdout.getReader();
+    const decoder = new TextDecoder();
+    let out = "";
+    const deadline = Date.now() + 30_000;
+    while (!/running at (http:\S+)/.test(out) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += decoder.decode(value, { stream: true });
+    }
+    const url = out.match(/running at (http:\S+)/)?.[1];
+    assert.ok(url, `no URL printed:\n${out}`);
+    const health = await fetch(url + "/health");
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += decoder.decode(value, { stream: true });
+    }
+    const status = await child.status;
+    assert.equal(status.code, 0, out);
+    assert.match(out, /"msg":"stopped"/);
+  } finally {
+    await storage.cleanup();
+  }
 });

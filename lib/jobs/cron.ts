@@ -52,8 +52,9 @@ export class CronScheduler {
 
   /** Registers the minute tick with Deno.cron (once per process). */
   start(): void {
+    // Deno.cron names allow letters, digits, spaces, hyphens and underscores only.
     Deno.cron(
-      `hurukuro-minute-${this.instance}`,
+      `hurukuro-minute-${this.instance.replace(/[^A-Za-z0-9_-]/g, "_")}`,
       "* * * * *",
       { signal: this.#abort.signal },
       () => {
