@@ -14,13 +14,16 @@ import { countDeadLetters } from "./lib/jobs/dead_letters.ts";
 import { CronScheduler } from "./lib/jobs/cron.ts";
 import { JobQueue } from "./lib/jobs/queue.ts";
 import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
-import { crons as cronJobs, handlers as jobHandlers } from "./jobs/mod.ts";
+import { crons as cronJobs, jobHandlers } from "./jobs/mod.ts";
+import { startUpstreams } from "./lib/sandbox.ts";
+import { ensureAdmin } from "./lib/accounts/users.ts";
 import { buildIslands } from "./lib/islands/build.ts";
 import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
 import type { Hono } from "hono";
+import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
 import { join } from "node:path";
 
@@ -49,7 +52,7 @@ export interface RunningServer {
   config: Config;
   db: Database;
   kv: Deno.Kv;
-  app: Hono;
+  app: Hono<AuthEnv>;
   log: Logger;
   queue: JobQueue;
   scheduler: CronScheduler;
@@ -87,6 +90,15 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const build = await buildIslands(web.islands);
     if (build.built) log.info("islands built", { ms: Math.round(build.ms) });
 
+    if (config.admin) {
+      const admin = await ensureAdmin(db.sql, config.admin);
+      if (admin === "created") {
+        log.info("first admin account created", { email: config.admin.email });
+      }
+    }
+    const upstreams = await startUpstreams(config, log);
+    closers.push(() => upstreams.close());
+
     const metrics = createMetrics();
     const queue = new JobQueue({
       kv,
@@ -94,7 +106,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       config,
       metrics: metrics.jobs,
-      handlers: [...jobHandlers, ...(options.extraHandlers ?? [])],
+      handlers: [...jobHandlers(upstreams), ...(options.extraHandlers ?? [])],
       concurrency: options.concurrency,
     });
     const scheduler = new CronScheduler({
@@ -128,6 +140,12 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       metrics,
       queueStats,
+      jobs: queue,
+      // The WhatsApp channel delivers these; until it is wired the code is only recorded.
+      sendPhoneCode: (phone) => {
+        log.warn("phone-link code created; WhatsApp delivery is not wired yet", { phone });
+        return Promise.resolve();
+      },
       version: VERSION,
     }, { bodyLimit: web.bodyLimit });
 

@@ -15,7 +15,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { AppError } from "../lib/http/errors.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
-import { apiV1Routes } from "./api/v1/mod.ts";
+import { apiRoutes } from "./api/mod.ts";
+import { authenticate, type AuthEnv } from "./_auth.ts";
+import { accountRoutes } from "./account.tsx";
 import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
@@ -48,8 +50,8 @@ function errorResponse(c: Context, error: AppError): Response {
   );
 }
 
-export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono {
-  const app = new Hono();
+export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
 
   app.use(requestId());
   app.use(async (c, next) => {
@@ -73,7 +75,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
       });
     }
   });
-  app.use(secureHeaders({
+  const strictHeaders = secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
       scriptSrc: ["'self'"],
@@ -87,7 +89,23 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     },
     referrerPolicy: "strict-origin-when-cross-origin",
     strictTransportSecurity: ctx.config.env === "production" ? "max-age=31536000" : false,
-  }));
+  });
+  // Swagger UI sets inline styles; its page (and only it) allows them.
+  const docsHeaders = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", "data:"],
+      frameAncestors: ["'none'"],
+      objectSrc: ["'none'"],
+    },
+    referrerPolicy: "strict-origin-when-cross-origin",
+    strictTransportSecurity: ctx.config.env === "production" ? "max-age=31536000" : false,
+  });
+  app.use((c, next) =>
+    c.req.path.startsWith("/api/docs") ? docsHeaders(c, next) : strictHeaders(c, next)
+  );
   const corsForFrontend = cors({
     origin: (origin) => ctx.config.corsOrigins.includes(origin) ? origin : null,
     credentials: true,
@@ -131,7 +149,15 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", healthRoutes(ctx));
   app.route("/", metricsRoutes(ctx));
   app.route("/", homeRoutes(ctx));
-  app.route("/api/v1", apiV1Routes(ctx));
+  app.use(
+    "*",
+    (c, next) =>
+      c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics"
+        ? next()
+        : authenticate(ctx)(c, next),
+  );
+  app.route("/", apiRoutes(ctx));
+  app.route("/", accountRoutes(ctx));
 
   app.notFound((c) =>
     errorResponse(c, new AppError("not_found", `Nothing is served at ${c.req.path}.`))

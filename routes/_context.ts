@@ -2,6 +2,7 @@
  * What every route module receives: the app's long-lived dependencies. Built once in main.ts.
  */
 import type { Config } from "../lib/config.ts";
+import type { Enqueuer } from "../lib/jobs/types.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
@@ -14,5 +15,8 @@ export interface AppContext {
   log: Logger;
   metrics: AppMetrics;
   queueStats: () => Promise<QueueStats>;
+  jobs: Enqueuer;
+  /** Sends a phone-linking code to a WhatsApp number. */
+  sendPhoneCode(phoneE164: string, code: string): Promise<void>;
   version: string;
 }

@@ -18,7 +18,12 @@ import { JobQueue } from "../lib/jobs/queue.ts";
 import { openKv } from "../lib/kv/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { createMetrics } from "../lib/observability/metrics.ts";
-import { crons, handlers } from "../jobs/mod.ts";
+import { crons, jobHandlers } from "../jobs/mod.ts";
+import { startUpstreams } from "../lib/sandbox.ts";
+import type { Mailer } from "../lib/mail/send.ts";
+
+/** Job types by name; listing needs no live services. */
+const jobNames = () => jobHandlers({ mailer: {} as Mailer }).map((h) => h.type.name);
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
 export function parseFlags(argv: string[]): Record<string, string> {
@@ -44,7 +49,7 @@ function usage(): string {
   lines.push("schedules:");
   for (const c of crons) lines.push(`  ${c.name.padEnd(24)} ${c.schedule}`);
   lines.push("job types:");
-  for (const h of handlers) lines.push(`  ${h.type.name}`);
+  for (const name of jobNames()) lines.push(`  ${name}`);
   return lines.join("\n");
 }
 
@@ -56,8 +61,7 @@ async function main(args: string[]): Promise<number> {
   }
   const name = rawName.replaceAll(":", ".");
   const cron = crons.find((c) => c.name === name);
-  const handler = handlers.find((h) => h.type.name === name);
-  if (!cron && !handler) {
+  if (!cron && !jobNames().includes(name)) {
     console.error(`no schedule or job named ${rawName}\n\n${usage()}`);
     return 2;
   }
@@ -70,8 +74,11 @@ async function main(args: string[]): Promise<number> {
     log,
   });
   const kv = await openKv(config.kvPath);
+  const upstreams = await startUpstreams(config, log);
   try {
     await migrate(db.sql);
+    const handlers = jobHandlers(upstreams);
+    const handler = handlers.find((h) => h.type.name === name);
     const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
     const started = performance.now();
     if (cron) {
@@ -100,6 +107,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`${rawName} done in ${Math.round(performance.now() - started)} ms`);
     return 0;
   } finally {
+    await upstreams.close();
     kv.close();
     await db.close();
   }

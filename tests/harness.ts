@@ -123,6 +123,10 @@ export async function prepareStorage(): Promise<TestStorage> {
   const log = memoryLogger("warn");
   if (serverUrl) {
     const fresh = await freshServerDatabase(serverUrl);
+    // Migrated like the embedded template, so both back ends start from the same schema.
+    const migrator = postgres(fresh.url, { max: 1, onnotice: () => {} });
+    await migrate(migrator as never, MIGRATIONS_DIR);
+    await migrator.end();
     return {
       dataDir,
       env: { DATA_DIR: dataDir, DATABASE_URL: fresh.url },

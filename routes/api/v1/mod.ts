@@ -1,8 +1,17 @@
 /** `/api/v1`: the REST API of the web frontend. One module per area, mounted here. */
-import { Hono } from "hono";
 import type { AppContext } from "../../_context.ts";
+import { apiRouter } from "../_openapi.ts";
+import { apiKeyRoutes } from "./api_keys.ts";
+import { authRoutes } from "./auth.ts";
+import { meRoutes } from "./me.ts";
 import { statusRoutes } from "./status.ts";
+import { walletRoutes } from "./wallet.ts";
 
-export function apiV1Routes(ctx: AppContext): Hono {
-  return new Hono().route("/", statusRoutes(ctx));
+export function apiV1Routes(ctx: AppContext) {
+  return apiRouter()
+    .route("/", statusRoutes(ctx))
+    .route("/", authRoutes(ctx))
+    .route("/", meRoutes(ctx))
+    .route("/", walletRoutes(ctx))
+    .route("/", apiKeyRoutes(ctx));
 }

@@ -1,0 +1,30 @@
+/**
+ * Operator-editable settings, one JSON value per key in `settings`, each with a zod schema and
+ * a default (the admin screen edits them).
+ */
+import { z } from "zod";
+import type { Sql } from "../db/mod.ts";
+
+const SETTINGS = {
+  /** Tokens every new account receives. */
+  signup_grant_tokens: { schema: z.number().int().min(0), default: 0 },
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+type Value<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["schema"]>;
+
+export async function getSetting<K extends SettingKey>(sql: Sql, key: K): Promise<Value<K>> {
+  const [row] = await sql`select value from settings where key = ${key}`;
+  const parsed = SETTINGS[key].schema.safeParse(row?.value);
+  return (parsed.success ? parsed.data : SETTINGS[key].default) as Value<K>;
+}
+
+export async function setSetting<K extends SettingKey>(
+  sql: Sql,
+  key: K,
+  value: Value<K>,
+): Promise<void> {
+  const parsed = SETTINGS[key].schema.parse(value);
+  await sql`insert into settings (key, value) values (${key}, ${sql.json(parsed as never)})
+            on conflict (key) do update set value = excluded.value, updated_at = now()`;
+}

@@ -1,0 +1,61 @@
+/**
+ * Tiers: a requests-per-minute limit and a daily token cap per user (0 = no cap). The day is
+ * counted in TZ_METRICS (Africa/Harare by default), as people there live it.
+ */
+import type { Sql } from "../db/mod.ts";
+import { AppError } from "../http/errors.ts";
+
+export interface Tier {
+  name: string;
+  requestsPerMinute: number;
+  dailyTokenCap: number;
+}
+
+export async function listTiers(sql: Sql): Promise<Tier[]> {
+  const rows =
+    await sql`select name, requests_per_minute, daily_token_cap from tiers order by position`;
+  return rows.map((r) => ({
+    name: r.name,
+    requestsPerMinute: r.requests_per_minute,
+    dailyTokenCap: Number(r.daily_token_cap),
+  }));
+}
+
+/** Tiers change rarely (an admin edits them): a few seconds of caching saves a query per request. */
+export function tierCache(sql: Sql, ttlMs = 5_000): (name: string) => Promise<Tier> {
+  let cached: { at: number; tiers: Map<string, Tier> } | undefined;
+  return async (name) => {
+    if (!cached || Date.now() - cached.at > ttlMs) {
+      cached = { at: Date.now(), tiers: new Map((await listTiers(sql)).map((t) => [t.name, t])) };
+    }
+    const tier = cached.tiers.get(name) ?? cached.tiers.get("free");
+    if (!tier) throw new Error(`tier ${name} is not defined`);
+    return tier;
+  };
+}
+
+/** Wallet tokens the user spent today (local day in `timeZone`). */
+export async function tokensUsedToday(sql: Sql, userId: string, timeZone: string): Promise<number> {
+  const [row] = await sql`
+    select coalesce(sum(amount), 0)::bigint as used from ledger_entries
+    where user_id = ${userId} and kind = 'usage_debit'
+      and created_at >= (date_trunc('day', now() at time zone ${timeZone}) at time zone ${timeZone})`;
+  return Number(row.used);
+}
+
+/** Refuses work that would take the user over their tier's daily cap. */
+export async function assertWithinDailyCap(
+  sql: Sql,
+  input: { userId: string; tier: Tier; estimate: number; timeZone: string },
+): Promise<void> {
+  if (input.tier.dailyTokenCap === 0) return;
+  const used = await tokensUsedToday(sql, input.userId, input.timeZone);
+  if (used + input.estimate > input.tier.dailyTokenCap) {
+    throw new AppError(
+      "rate_limited",
+      `You have used ${used} of your ${input.tier.dailyTokenCap} tokens for today on the ${input.tier.name} plan. ` +
+        `The allowance renews at midnight.`,
+      { used, cap: input.tier.dailyTokenCap },
+    );
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Accounts: sign-up, authentication, profile, the first admin. A user's wallet account is
+ * created in the same transaction as the user, with the signup grant (a setting, default 0).
+ */
+import type { Sql } from "../db/mod.ts";
+import { AppError } from "../http/errors.ts";
+import { ensureUserAccount, postInTransaction } from "../wallet/ledger.ts";
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
+import { getSetting } from "./settings.ts";
+
+export type Role = "user" | "admin";
+
+export interface User {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+  phone: string | null;
+  role: Role;
+  tier: string;
+  disabled: boolean;
+  createdAt: Date;
+}
+
+const COLUMNS = "id, email, display_name, phone, role, tier, disabled_at, created_at";
+
+function toUser(row: Record<string, unknown>): User {
+  return {
+    id: row.id as string,
+    email: row.email as string | null,
+    displayName: row.display_name as string | null,
+    phone: row.phone as string | null,
+    role: row.role as Role,
+    tier: row.tier as string,
+    disabled: row.disabled_at !== null,
+    createdAt: row.created_at as Date,
+  };
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    throw new AppError(
+      "validation_failed",
+      `Choose a password of at least ${MIN_PASSWORD_LENGTH} characters.`,
+      { field: "password" },
+    );
+  }
+}
+
+export async function createUser(
+  sql: Sql,
+  input: { email: string; password: string; displayName?: string | null; role?: Role },
+): Promise<User> {
+  checkPassword(input.password);
+  const email = normaliseEmail(input.email);
+  const passwordHash = await hashPassword(input.password);
+  const grant = await getSetting(sql, "signup_grant_tokens");
+  try {
+    return await sql.begin(async (tx) => {
+      const [row] = await tx.unsafe(
+        `insert into users (email, password_hash, display_name, role)
+         values ($1, $2, $3, $4) returning ${COLUMNS}`,
+        [email, passwordHash, input.displayName?.trim() || null, input.role ?? "user"],
+      );
+      await ensureUserAccount(tx, row.id);
+      if (grant > 0) {
+        await postInTransaction(tx, {
+          userId: row.id,
+          kind: "signup_grant",
+          delta: grant,
+          idempotencyKey: `signup:${row.id}`,
+          description: "Welcome tokens",
+        });
+      }
+      return toUser(row);
+    });
+  } catch (error) {
+    if ((error as { code?: string }).code === "23505") {
+      throw new AppError(
+        "conflict",
+        "An account with this e-mail already exists. Log in instead.",
+        {
+          field: "email",
+        },
+      );
+    }
+    throw error;
+  }
+}
+
+const WRONG = "Wrong e-mail or password.";
+
+/** The user with this e-mail and password; one generic error otherwise, in constant time. */
+export async function authenticate(sql: Sql, email: string, password: string): Promise<User> {
+  const [row] = await sql.unsafe(
+    `select ${COLUMNS}, password_hash from users where lower(email) = $1`,
+    [normaliseEmail(email)],
+  );
+  const ok = await verifyPassword(password, row?.password_hash ?? null);
+  if (!row || !ok) throw new AppError("unauthorized", WRONG);
+  if (row.disabled_at) {
+    throw new AppError("forbidden", "This account is disabled. Contact support to restore it.");
+  }
+  return toUser(row);
+}
+
+export async function getUser(sql: Sql, id: string): Promise<User | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const [row] = await sql.unsafe(`select ${COLUMNS} from users where id = $1`, [id]);
+  return row ? toUser(row) : null;
+}
+
+export async function updateProfile(
+  sql: Sql,
+  id: string,
+  changes: { displayName?: string | null },
+): Promise<User> {
+  const [row] = await sql.unsafe(
+    `update users set display_name = $2, updated_at = now() where id = $1 returning ${COLUMNS}`,
+    [id, changes.displayName?.trim() || null],
+  );
+  if (!row) throw new AppError("not_found", "This account does not exist.");
+  return toUser(row);
+}
+
+export async function setPassword(sql: Sql, id: string, password: string): Promise<void> {
+  checkPassword(password);
+  const hash = await hashPassword(password);
+  await sql`update users set password_hash = ${hash}, updated_at = now() where id = ${id}`;
+}
+
+/** Creates the first admin from ADMIN_EMAIL/ADMIN_PASSWORD when no account has that e-mail. */
+export async function ensureAdmin(
+  sql: Sql,
+  admin: { email: string; password: string },
+): Promise<"created" | "exists"> {
+  const [row] = await sql`select id from users where lower(email) = ${normaliseEmail(admin.email)}`;
+  if (row) return "exists";
+  await createUser(sql, { email: admin.email, password: admin.password, role: "admin" });
+  return "created";
+}

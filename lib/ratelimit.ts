@@ -1,0 +1,58 @@
+/**
+ * Fixed-window rate limiting on Deno KV. The count is read and raised with an atomic
+ * compare-and-set, so concurrent requests are counted exactly: the 61st request of a minute on
+ * a 60-per-minute limit is refused, whatever arrives at the same moment.
+ */
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets (what `Retry-After` says). */
+  retryAfterSeconds: number;
+}
+
+/** Per-bucket promise chains: hits in this process take turns, so they never race each other
+ * on the compare-and-set; only hits from other processes can (and then retry). */
+const turns = new Map<string, Promise<unknown>>();
+
+export function hitRateLimit(
+  kv: Deno.Kv,
+  bucket: string[],
+  limit: number,
+  windowMs = 60_000,
+  now?: number,
+): Promise<RateDecision> {
+  const id = bucket.join("\u0000");
+  const run = (turns.get(id) ?? Promise.resolve()).then(() =>
+    hit(kv, bucket, limit, windowMs, now ?? Date.now())
+  );
+  const settled = run.catch(() => {});
+  turns.set(id, settled);
+  settled.then(() => {
+    if (turns.get(id) === settled) turns.delete(id);
+  });
+  return run;
+}
+
+async function hit(
+  kv: Deno.Kv,
+  bucket: string[],
+  limit: number,
+  windowMs = 60_000,
+  now: number,
+): Promise<RateDecision> {
+  const windowStart = Math.floor(now / windowMs) * windowMs;
+  const key = ["ratelimit", ...bucket, windowStart];
+  const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const current = await kv.get<number>(key);
+    const count = current.value ?? 0;
+    if (count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSeconds };
+    const res = await kv.atomic().check(current).set(key, count + 1, { expireIn: windowMs * 2 })
+      .commit();
+    if (res.ok) return { allowed: true, limit, remaining: limit - count - 1, retryAfterSeconds };
+    await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+  }
+  // Extreme contention on one key: refusing is the safe answer.
+  return { allowed: false, limit, remaining: 0, retryAfterSeconds };
+}

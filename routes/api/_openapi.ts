@@ -1,0 +1,93 @@
+/**
+ * The API's shared pieces: an `OpenAPIHono` factory whose validation failures become our error
+ * envelope (naming each field), and the schemas every route reuses. Routes are declared with
+ * `createRoute` so the OpenAPI document is generated from the very zod schemas that validate
+ * requests: a route cannot drift from its documentation.
+ */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { AppError } from "../../lib/http/errors.ts";
+import type { AuthEnv } from "../_auth.ts";
+
+export { z };
+
+export function apiRouter(): OpenAPIHono<AuthEnv> {
+  return new OpenAPIHono<AuthEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const issues = result.error.issues.map((i) => ({
+        field: i.path.join(".") || (i.code === "unrecognized_keys" ? "body" : "request"),
+        message: i.code === "unrecognized_keys"
+          ? `unknown field${i.keys.length > 1 ? "s" : ""}: ${i.keys.join(", ")}`
+          : i.message,
+      }));
+      throw new AppError(
+        "validation_failed",
+        issues.map((i) => `${i.field}: ${i.message}`).join("; "),
+        { issues },
+      );
+    },
+  });
+}
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string().openapi({ example: "validation_failed" }),
+    message: z.string().openapi({ example: "email: Invalid email address" }),
+    details: z.unknown().optional(),
+  }),
+}).openapi("Error");
+
+const error = (description: string) => ({
+  description,
+  content: { "application/json": { schema: ErrorSchema } },
+});
+
+/** The error answers any route may give. */
+export const errors = {
+  400: error("The request is not valid; `message` names each field"),
+  401: error("Not signed in, or the token/key is not valid"),
+  413: error("The body is too large"),
+  429: error("Too many requests; see the Retry-After header"),
+};
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const bearer = [{ bearer: [] }];
+
+export const UserSchema = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  displayName: z.string().nullable(),
+  phone: z.string().nullable().openapi({ example: "+263771234567" }),
+  role: z.enum(["user", "admin"]),
+  tier: z.string(),
+  createdAt: z.string().openapi({ format: "date-time" }),
+}).openapi("User");
+
+export function userJson(u: {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+  phone: string | null;
+  role: "user" | "admin";
+  tier: string;
+  createdAt: Date;
+}): z.infer<typeof UserSchema> {
+  return {
+    id: u.id,
+    email: u.email,
+    displayName: u.displayName,
+    phone: u.phone,
+    role: u.role,
+    tier: u.tier,
+    createdAt: u.createdAt.toISOString(),
+  };
+}

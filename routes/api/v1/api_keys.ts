@@ -1,0 +1,92 @@
+/** `/api/v1/api-keys`: keys for programmatic clients, shown once, revocable. */
+import { createRoute } from "@hono/zod-openapi";
+import { createApiKey, listApiKeys, revokeApiKey } from "../../../lib/accounts/credentials.ts";
+import { AppError } from "../../../lib/http/errors.ts";
+import { requireAuth } from "../../_auth.ts";
+import type { AppContext } from "../../_context.ts";
+import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+
+const tags = ["api-keys"];
+
+const ApiKey = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string().openapi({ description: "The key's first characters, to recognise it" }),
+  createdAt: z.string().openapi({ format: "date-time" }),
+  lastUsedAt: z.string().nullable().openapi({ format: "date-time" }),
+}).openapi("ApiKey");
+
+const keyJson = (
+  k: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null },
+) => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.prefix,
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+});
+
+export function apiKeyRoutes(ctx: AppContext) {
+  const app = apiRouter();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api-keys",
+      tags,
+      security: bearer,
+      summary: "Create an API key (the secret is shown in this answer only)",
+      request: { body: jsonBody(z.strictObject({ name: z.string().trim().min(1).max(60) })) },
+      responses: {
+        201: json(ApiKey.extend({ key: z.string().openapi({ example: "hk_…" }) }), "The new key"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const auth = requireAuth(c);
+      if (auth.via === "api_key") {
+        throw new AppError("forbidden", "API keys cannot create other API keys; sign in instead.");
+      }
+      const key = await createApiKey(ctx.db.sql, auth.user.id, c.req.valid("json").name);
+      return c.json({ ...keyJson(key), key: key.key }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api-keys",
+      tags,
+      security: bearer,
+      summary: "The signed-in user's live keys",
+      responses: { 200: json(z.object({ keys: z.array(ApiKey) }), "Keys"), ...errors },
+    }),
+    async (c) => {
+      const keys = await listApiKeys(ctx.db.sql, requireAuth(c).user.id);
+      return c.json({ keys: keys.map(keyJson) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api-keys/{id}",
+      tags,
+      security: bearer,
+      summary: "Revoke a key",
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key"), ...errors },
+    }),
+    async (c) => {
+      const revoked = await revokeApiKey(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("param").id,
+      );
+      if (!revoked) throw new AppError("not_found", "This API key does not exist.");
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,164 @@
+/**
+ * `/api/v1/auth`: sign-up, log-in, token refresh, log-out and password reset for programmatic
+ * clients and the separate web frontend (browsers using our own pages get a cookie instead:
+ * routes/account.tsx).
+ */
+import { createRoute } from "@hono/zod-openapi";
+import {
+  issueRefreshToken,
+  revokeRefreshFamily,
+  rotateRefreshToken,
+} from "../../../lib/accounts/credentials.ts";
+import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "../../../lib/accounts/jwt.ts";
+import { completePasswordReset } from "../../../lib/accounts/password_reset.ts";
+import { authenticate, createUser, getUser, type User } from "../../../lib/accounts/users.ts";
+import { AppError } from "../../../lib/http/errors.ts";
+import { requestPasswordReset } from "../../_mail.ts";
+import type { AppContext } from "../../_context.ts";
+import { apiRouter, errors, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
+
+const Email = z.email().max(254).openapi({ example: "tendai@example.com" });
+const Password = z.string().min(8, "choose at least 8 characters").max(256);
+
+const Session = z.object({
+  user: UserSchema,
+  tokenType: z.literal("Bearer"),
+  accessToken: z.string(),
+  expiresIn: z.number().int().openapi({ description: "Seconds the access token lives" }),
+  refreshToken: z.string(),
+}).openapi("Session");
+
+async function session(ctx: AppContext, user: User, refreshToken?: string) {
+  return {
+    user: userJson(user),
+    tokenType: "Bearer" as const,
+    accessToken: await signAccessToken(ctx.config.appSecret, { sub: user.id, role: user.role }),
+    expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+    refreshToken: refreshToken ?? await issueRefreshToken(ctx.db.sql, user.id),
+  };
+}
+
+const tags = ["auth"];
+
+export function authRoutes(ctx: AppContext) {
+  const app = apiRouter();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/signup",
+      tags,
+      summary: "Create an account",
+      request: {
+        body: jsonBody(z.strictObject({
+          email: Email,
+          password: Password,
+          displayName: z.string().trim().max(80).optional(),
+        })),
+      },
+      responses: {
+        201: json(Session, "The new account, signed in"),
+        409: json(z.any(), "An account with this e-mail exists"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const user = await createUser(ctx.db.sql, body);
+      ctx.log.info("account created", { userId: user.id, email: user.email });
+      return c.json(await session(ctx, user), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/login",
+      tags,
+      summary: "Log in with e-mail and password",
+      request: { body: jsonBody(z.strictObject({ email: Email, password: z.string().max(256) })) },
+      responses: { 200: json(Session, "Signed in"), ...errors },
+    }),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      const user = await authenticate(ctx.db.sql, email, password);
+      return c.json(await session(ctx, user), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/refresh",
+      tags,
+      summary: "Exchange a refresh token for new tokens",
+      description:
+        "Refresh tokens rotate: each is good once. Presenting one that was already used revokes every token of that sign-in.",
+      request: { body: jsonBody(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
+      responses: { 200: json(Session, "New tokens"), ...errors },
+    }),
+    async (c) => {
+      const rotated = await rotateRefreshToken(ctx.db.sql, c.req.valid("json").refreshToken);
+      const user = await getUser(ctx.db.sql, rotated.userId);
+      if (!user || user.disabled) throw new AppError("unauthorized", "Please log in again.");
+      return c.json(await session(ctx, user, rotated.refreshToken), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/logout",
+      tags,
+      summary: "Log out: revoke the refresh token and every token of its sign-in",
+      request: { body: jsonBody(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
+      responses: { 204: { description: "Logged out" }, ...errors },
+    }),
+    async (c) => {
+      await revokeRefreshFamily(ctx.db.sql, c.req.valid("json").refreshToken);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/password-reset",
+      tags,
+      summary: "E-mail a password reset link",
+      description: "Always answers 202, whether or not the e-mail has an account.",
+      request: { body: jsonBody(z.strictObject({ email: Email })) },
+      responses: { 202: json(z.object({ message: z.string() }), "Accepted"), ...errors },
+    }),
+    async (c) => {
+      await requestPasswordReset(ctx, c.req.valid("json").email);
+      return c.json({
+        message:
+          "If an account uses this e-mail, a reset link is on its way. It works once, for 30 minutes.",
+      }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/auth/password-reset/confirm",
+      tags,
+      summary: "Set a new password with the token from the e-mailed link",
+      request: {
+        body: jsonBody(z.strictObject({ token: z.string().min(1).max(200), password: Password })),
+      },
+      responses: {
+        204: { description: "Password changed; every session is signed out" },
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { token, password } = c.req.valid("json");
+      await completePasswordReset(ctx.db.sql, token, password);
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,96 @@
+/** `/api/v1/me`: the signed-in user's profile and phone linking. */
+import { createRoute } from "@hono/zod-openapi";
+import { confirmPhoneLink, startPhoneLink } from "../../../lib/accounts/phone_link.ts";
+import { getUser, updateProfile } from "../../../lib/accounts/users.ts";
+import { AppError } from "../../../lib/http/errors.ts";
+import { parseZimbabweMobile } from "../../../lib/paynow/phone.ts";
+import { requireAuth } from "../../_auth.ts";
+import type { AppContext } from "../../_context.ts";
+import { apiRouter, bearer, errors, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
+
+const tags = ["me"];
+
+export function meRoutes(ctx: AppContext) {
+  const app = apiRouter();
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/me",
+      tags,
+      security: bearer,
+      summary: "The signed-in user",
+      responses: { 200: json(UserSchema, "The user"), ...errors },
+    }),
+    (c) => c.json(userJson(requireAuth(c).user), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/me",
+      tags,
+      security: bearer,
+      summary: "Update the profile",
+      request: {
+        body: jsonBody(z.strictObject({ displayName: z.string().trim().max(80).nullable() })),
+      },
+      responses: { 200: json(UserSchema, "The updated user"), ...errors },
+    }),
+    async (c) => {
+      const auth = requireAuth(c);
+      const user = await updateProfile(ctx.db.sql, auth.user.id, c.req.valid("json"));
+      return c.json(userJson(user), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/me/phone",
+      tags,
+      security: bearer,
+      summary: "Send a 6-digit code to a WhatsApp number to link it",
+      request: {
+        body: jsonBody(z.strictObject({
+          phone: z.string().max(20).openapi({ example: "0771234567" }),
+        })),
+      },
+      responses: {
+        202: json(z.object({ phone: z.string(), expiresInMinutes: z.number() }), "Code sent"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const auth = requireAuth(c);
+      const phone = parseZimbabweMobile(c.req.valid("json").phone);
+      if (!phone.ok) {
+        throw new AppError("validation_failed", `phone: ${phone.message}`, { field: "phone" });
+      }
+      const { code } = await startPhoneLink(ctx.db.sql, auth.user.id, phone.e164);
+      await ctx.sendPhoneCode(phone.e164, code);
+      return c.json({ phone: phone.e164, expiresInMinutes: 10 }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/me/phone/verify",
+      tags,
+      security: bearer,
+      summary: "Confirm the code and link the number",
+      request: {
+        body: jsonBody(z.strictObject({ code: z.string().regex(/^\d{6}$/, "six digits") })),
+      },
+      responses: { 200: json(UserSchema, "The user, with the phone linked"), ...errors },
+    }),
+    async (c) => {
+      const auth = requireAuth(c);
+      await confirmPhoneLink(ctx.db.sql, auth.user.id, c.req.valid("json").code);
+      return c.json(userJson((await getUser(ctx.db.sql, auth.user.id))!), 200);
+    },
+  );
+
+  return app;
+}
