@@ -374,3 +374,124 @@ Deno.test("the OpenAPI document validates and lists every /api/v1 route", async 
     await app.close();
   }
 });
+
+Deno.test("linking a phone: a 6-digit code, five attempts, ten minutes", async () => {
+  const app = await startTestApp();
+  try {
+    const alice = await signup(app);
+    const headers = bearer(alice.accessToken);
+    const bad = await app.fetch("/api/v1/me/phone", json({ phone: "12345" }, headers));
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /^phone:/);
+
+    const sent = await app.fetch("/api/v1/me/phone", json({ phone: "077 123 4567" }, headers));
+    assert.equal(sent.status, 202);
+    assert.equal((await sent.json()).phone, "+263771234567");
+    const [link] = await app.server.db.sql`select code_hash from phone_links`;
+    assert.doesNotMatch(link.code_hash, /^\d{6}$/, "only a hash of the code is stored");
+
+    // The code travels over WhatsApp; here a fresh link is made directly to know its code.
+    const { startPhoneLink } = await import("../lib/accounts/phone_link.ts");
+    const { code } = await startPhoneLink(app.server.db.sql, alice.user.id, "+263771234567");
+    assert.match(code, /^\d{6}$/);
+    const wrongCode = code === "000000" ? "000001" : "000000";
+    for (let left = 4; left >= 1; left--) {
+      const res = await app.fetch("/api/v1/me/phone/verify", json({ code: wrongCode }, headers));
+      assert.equal(res.status, 400);
+      assert.match((await res.json()).error.message, new RegExp(`${left} attempts? left`));
+    }
+    await (await app.fetch("/api/v1/me/phone/verify", json({ code: wrongCode }, headers))).body
+      ?.cancel();
+    const locked = await app.fetch("/api/v1/me/phone/verify", json({ code }, headers));
+    assert.equal(locked.status, 429, "after five wrong codes even the right one is refused");
+
+    await app.fetch("/api/v1/me/phone", json({ phone: "0771234567" }, headers));
+    const [fresh] = await app.server.db
+      .sql`select id, code_hash from phone_links order by created_at desc limit 1`;
+    await app.server.db
+      .sql`update phone_links set expires_at = now() - interval '1 second' where id = ${fresh.id}`;
+    const expired = await app.fetch("/api/v1/me/phone/verify", json({ code: "123456" }, headers));
+    assert.equal(expired.status, 400);
+    assert.match((await expired.json()).error.message, /expired/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("the first admin comes from ADMIN_EMAIL/ADMIN_PASSWORD, once", async () => {
+  const app = await startTestApp({
+    env: { ADMIN_EMAIL: "boss@hurukuro.example", ADMIN_PASSWORD: "a long admin passphrase" },
+  });
+  try {
+    const login = await app.fetch(
+      "/api/v1/auth/login",
+      json({ email: "boss@hurukuro.example", password: "a long admin passphrase" }),
+    );
+    assert.equal(login.status, 200);
+    assert.equal((await login.json()).user.role, "admin");
+    const { ensureAdmin } = await import("../lib/accounts/users.ts");
+    assert.equal(
+      await ensureAdmin(app.server.db.sql, {
+        email: "BOSS@hurukuro.example",
+        password: "other password",
+      }),
+      "exists",
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("anonymous callers are limited per IP address", async () => {
+  const app = await startTestApp();
+  try {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const res = await app.fetch(
+        "/api/v1/auth/login",
+        json({ email: "x@example.com", password: "wrong one" }),
+      );
+      await res.body?.cancel();
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses.slice(0, 30).filter((s) => s !== 401), []);
+    assert.equal(statuses[30], 429);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("the daily token cap of a tier refuses work past it, in a sentence", async () => {
+  const app = await startTestApp();
+  try {
+    const alice = await signup(app);
+    const { post } = await import("../lib/wallet/ledger.ts");
+    const { assertWithinDailyCap, listTiers } = await import("../lib/accounts/tiers.ts");
+    const sql = app.server.db.sql;
+    await post(sql, {
+      userId: alice.user.id,
+      kind: "purchase_credit",
+      delta: 30_000,
+      idempotencyKey: "p",
+      description: "x",
+    });
+    await post(sql, {
+      userId: alice.user.id,
+      kind: "usage_debit",
+      delta: -19_000,
+      idempotencyKey: "u",
+      description: "x",
+    });
+    const free = (await listTiers(sql)).find((t) => t.name === "free")!;
+    const input = { userId: alice.user.id, tier: free, timeZone: "Africa/Harare" };
+    await assertWithinDailyCap(sql, { ...input, estimate: 1_000 });
+    await assert.rejects(
+      assertWithinDailyCap(sql, { ...input, estimate: 1_001 }),
+      /used 19000 of your 20000 tokens for today on the free plan/,
+    );
+  } finally {
+    await app.close();
+  }
+});

@@ -53,6 +53,23 @@ async function templateDir(migrated = true): Promise<string> {
     await Deno.stat(join(dir, "READY"));
     return dir;
   } catch { /* build it below */ }
+  // Test files may run in parallel processes: one builds the template, the others wait.
+  await Deno.mkdir(CACHE, { recursive: true });
+  const lock = await Deno.open(join(CACHE, "template.lock"), { create: true, write: true });
+  await lock.lock(true);
+  try {
+    try {
+      await Deno.stat(join(dir, "READY"));
+      return dir; // another process built it while this one waited
+    } catch { /* still missing: this process builds it */ }
+    return await buildTemplate(dir, migrated);
+  } finally {
+    await lock.unlock();
+    lock.close();
+  }
+}
+
+async function buildTemplate(dir: string, migrated: boolean): Promise<string> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   const embedded = await startEmbeddedPostgres(join(dir, "pg"));
   const sql = postgres({ host: embedded.host, port: embedded.port, max: 1, onnotice: () => {} });
