@@ -165,13 +165,16 @@ Deno.test("every request is logged with a request id, and no phone or e-mail rea
 Deno.test("shutdown finishes in-flight requests, then stops listening", async () => {
   const app = await startTestApp();
   let released = false;
+  let started!: () => void;
+  const handlerStarted = new Promise<void>((r) => started = r);
   app.server.app.get("/__test/slow", async (c) => {
+    started();
     await new Promise((r) => setTimeout(r, 300));
     released = true;
     return c.text("finished");
   });
   const inFlight = app.fetch("/__test/slow");
-  await new Promise((r) => setTimeout(r, 50));
+  await handlerStarted; // the request is being handled: now it counts as in flight
   await app.server.shutdown();
   const res = await inFlight;
   assert.equal(res.status, 200);
