@@ -17,6 +17,8 @@ import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
 import { crons as cronJobs, jobHandlers } from "./jobs/mod.ts";
 import { startUpstreams } from "./lib/sandbox.ts";
 import { ensureAdmin } from "./lib/accounts/users.ts";
+import { startEventHub } from "./lib/events.ts";
+import type { PaymentDeps } from "./lib/payments/payments.ts";
 import { buildIslands } from "./lib/islands/build.ts";
 import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
@@ -56,13 +58,15 @@ export interface RunningServer {
   log: Logger;
   queue: JobQueue;
   scheduler: CronScheduler;
+  payments: () => PaymentDeps;
   /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
   shutdown(): Promise<void>;
   finished: Promise<void>;
 }
 
 export async function start(options: StartOptions = {}): Promise<RunningServer> {
-  const config = await loadConfig(options.env ?? Deno.env.toObject());
+  const env = options.env ?? Deno.env.toObject();
+  const config = await loadConfig(env);
   const log = options.log ?? createLogger({ level: config.logLevel });
   const web = webConfig(config);
   const startedAt = performance.now();
@@ -99,6 +103,12 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const upstreams = await startUpstreams(config, log);
     closers.push(() => upstreams.close());
 
+    const events = await startEventHub(db, log);
+    closers.push(() => events.close());
+    // Payments need the queue (to schedule polls) and the queue's handlers need payments.
+    let paymentDeps: PaymentDeps | undefined;
+    const payments = () => paymentDeps!;
+
     const metrics = createMetrics();
     const queue = new JobQueue({
       kv,
@@ -106,7 +116,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       config,
       metrics: metrics.jobs,
-      handlers: [...jobHandlers(upstreams), ...(options.extraHandlers ?? [])],
+      handlers: [...jobHandlers({ ...upstreams, payments }), ...(options.extraHandlers ?? [])],
       concurrency: options.concurrency,
     });
     const scheduler = new CronScheduler({
@@ -116,6 +126,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       crons: [...cronJobs, ...(options.extraCrons ?? [])],
       defaultTimeZone: config.tzMetrics,
     });
+    paymentDeps = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
     queue.start();
     // Work recorded in Postgres whose message was lost (KV file gone, process killed) is queued
     // again at once rather than at the reconciler's next tick.
@@ -141,6 +152,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       metrics,
       queueStats,
       jobs: queue,
+      events,
+      payments,
       // The WhatsApp channel delivers these; until it is wired the code is only recorded.
       sendPhoneCode: (phone) => {
         log.warn("phone-link code created; WhatsApp delivery is not wired yet", { phone });
@@ -163,6 +176,11 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     });
     const addr = server.addr as Deno.NetAddr;
     const url = `http://${addr.hostname}:${addr.port}`;
+    // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
+    if (!env.PUBLIC_URL && config.port === 0) {
+      config.publicUrl = url;
+      paymentDeps.publicUrl = url;
+    }
     log.info("listening", {
       url,
       env: config.env,
@@ -181,6 +199,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       queue,
       scheduler,
+      payments,
       finished: server.finished,
       shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),
     };

@@ -5,16 +5,21 @@
  */
 import type { CronJob, JobHandler } from "../lib/jobs/types.ts";
 import type { Mailer } from "../lib/mail/send.ts";
+import type { PaymentDeps } from "../lib/payments/payments.ts";
+import { paymentsCleanupCron } from "./payments_cleanup.ts";
+import { paymentsPollHandler } from "./payments_poll.ts";
 import { emailSendHandler } from "./email_send.ts";
 import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
 
 export interface JobServices {
   mailer: Mailer;
+  /** Built after the queue exists (payments enqueue their next poll), hence a function. */
+  payments: () => PaymentDeps;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
-  return [emailSendHandler(services.mailer)];
+  return [emailSendHandler(services.mailer), paymentsPollHandler(services.payments)];
 }
 
-export const crons: CronJob[] = [reconcileCron, walletSweepCron];
+export const crons: CronJob[] = [reconcileCron, walletSweepCron, paymentsCleanupCron];

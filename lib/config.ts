@@ -285,7 +285,7 @@ export async function loadConfig(
       anthropic: {
         apiKey: raw.ANTHROPIC_API_KEY,
         baseUrl: raw.ANTHROPIC_BASE_URL ?? "https://api.anthropic.com",
-        model: raw.ANTHROPIC_MODEL ?? "claude-sonnet-4-5",
+        model: raw.ANTHROPIC_MODEL ?? "claude-sonnet-4-6",
       },
     },
     whatsapp: {

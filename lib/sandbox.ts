@@ -8,9 +8,13 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./observability/log.ts";
 import { createMailer, type Mailer } from "./mail/send.ts";
 import { startFakeSmtp } from "../tests/fakes/smtp.ts";
+import { startFakePaynow } from "../tests/fakes/paynow.ts";
+import { PaynowClient } from "./paynow/mod.ts";
+import type { PaynowGateway } from "./payments/payments.ts";
 
 export interface UpstreamServices {
   mailer: Mailer;
+  paynow: PaynowGateway;
   close(): Promise<void>;
 }
 
@@ -31,8 +35,33 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
   }
   const mailer = createMailer(smtpUrl, from);
   closers.push(() => mailer.close());
+
+  let paynow: PaynowGateway;
+  if (config.sandboxed.includes("paynow")) {
+    // Two integrations, as production may have: USD and ZiG, each with its own key.
+    const keys = { "sandbox-usd": crypto.randomUUID(), "sandbox-zig": crypto.randomUUID() };
+    const fake = await startFakePaynow({ integrations: keys });
+    closers.push(() => fake.close());
+    const client = (id: keyof typeof keys) =>
+      new PaynowClient({ integrationId: id, integrationKey: keys[id], baseUrl: fake.url });
+    paynow = {
+      clients: { USD: client("sandbox-usd"), ZiG: client("sandbox-zig") },
+      authEmail: "sandbox@hurukuro.invalid",
+    };
+    log.warn("sandbox: payments go to the built-in Paynow (test numbers 0771111111 pay)", {
+      url: fake.url,
+    });
+  } else {
+    const client = (i: { integrationId: string; integrationKey: string } | undefined) =>
+      i && new PaynowClient({ ...i, baseUrl: config.paynow.baseUrl });
+    paynow = {
+      clients: { USD: client(config.paynow.usd), ZiG: client(config.paynow.zig) },
+      authEmail: config.paynow.authEmail ?? "",
+    };
+  }
   return {
     mailer,
+    paynow,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -18,6 +18,7 @@ import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
+import { paynowRoutes } from "./paynow.tsx";
 import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
@@ -156,6 +157,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
         ? next()
         : authenticate(ctx)(c, next),
   );
+  app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", accountRoutes(ctx));
 

@@ -3,6 +3,8 @@
  */
 import type { Config } from "../lib/config.ts";
 import type { Enqueuer } from "../lib/jobs/types.ts";
+import type { EventHub } from "../lib/events.ts";
+import type { PaymentDeps } from "../lib/payments/payments.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
@@ -16,6 +18,8 @@ export interface AppContext {
   metrics: AppMetrics;
   queueStats: () => Promise<QueueStats>;
   jobs: Enqueuer;
+  events: EventHub;
+  payments: () => PaymentDeps;
   /** Sends a phone-linking code to a WhatsApp number. */
   sendPhoneCode(phoneE164: string, code: string): Promise<void>;
   version: string;

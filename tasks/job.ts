@@ -21,9 +21,13 @@ import { createMetrics } from "../lib/observability/metrics.ts";
 import { crons, jobHandlers } from "../jobs/mod.ts";
 import { startUpstreams } from "../lib/sandbox.ts";
 import type { Mailer } from "../lib/mail/send.ts";
+import type { PaymentDeps } from "../lib/payments/payments.ts";
 
 /** Job types by name; listing needs no live services. */
-const jobNames = () => jobHandlers({ mailer: {} as Mailer }).map((h) => h.type.name);
+const jobNames = () =>
+  jobHandlers({ mailer: {} as Mailer, payments: () => ({}) as PaymentDeps }).map((h) =>
+    h.type.name
+  );
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
 export function parseFlags(argv: string[]): Record<string, string> {
@@ -77,9 +81,11 @@ async function main(args: string[]): Promise<number> {
   const upstreams = await startUpstreams(config, log);
   try {
     await migrate(db.sql);
-    const handlers = jobHandlers(upstreams);
+    let deps: PaymentDeps | undefined;
+    const handlers = jobHandlers({ ...upstreams, payments: () => deps! });
     const handler = handlers.find((h) => h.type.name === name);
     const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
+    deps = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
     const started = performance.now();
     if (cron) {
       let args: unknown = undefined;

@@ -8,6 +8,8 @@ import type { Sql } from "../db/mod.ts";
 const SETTINGS = {
   /** Tokens every new account receives. */
   signup_grant_tokens: { schema: z.number().int().min(0), default: 0 },
+  /** Minutes a payment may stay unsettled before it is marked expired. */
+  payment_expiry_minutes: { schema: z.number().int().min(1).max(24 * 60), default: 30 },
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -28,7 +28,12 @@ export interface LoggerOptions {
 }
 
 const encoder = new TextEncoder();
-const stdoutSink = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+const stdoutSink = (line: string) => {
+  const bytes = encoder.encode(line + "\n");
+  for (let written = 0; written < bytes.length;) {
+    written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+};
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
@@ -42,7 +47,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       msg: maskText(message),
       ...(maskDeep({ ...base, ...fields }) as LogFields),
     };
-    sink(JSON.stringify(record));
+    try {
+      sink(JSON.stringify(record));
+    } catch { /* a broken sink must not break the work being logged */ }
   };
   return {
     debug: (m, f) => write("debug", m, f),

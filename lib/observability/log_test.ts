@@ -24,3 +24,14 @@ Deno.test("no log line carries a raw phone number or e-mail, wherever it appears
     assert.ok(!text.includes(raw), `${raw} leaked: ${text}`);
   }
 });
+
+Deno.test("a sink that throws (stdout closed under us) never breaks the caller", async () => {
+  const { createLogger } = await import("./log.ts");
+  const log = createLogger({
+    sink: () => {
+      throw new Deno.errors.BrokenPipe("stdout closed");
+    },
+  });
+  log.info("still fine");
+  log.error("still fine", { error: new Error("x") });
+});

@@ -6,6 +6,8 @@ import { authRoutes } from "./auth.ts";
 import { meRoutes } from "./me.ts";
 import { statusRoutes } from "./status.ts";
 import { walletRoutes } from "./wallet.ts";
+import { paymentRoutes } from "./payments.ts";
+import { eventRoutes } from "./events.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -13,5 +15,7 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", authRoutes(ctx))
     .route("/", meRoutes(ctx))
     .route("/", walletRoutes(ctx))
-    .route("/", apiKeyRoutes(ctx));
+    .route("/", apiKeyRoutes(ctx))
+    .route("/", paymentRoutes(ctx))
+    .route("/", eventRoutes(ctx));
 }

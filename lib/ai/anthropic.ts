@@ -1,0 +1,228 @@
+/**
+ * Anthropic's Messages API through the official `@anthropic-ai/sdk`, streamed.
+ *
+ * The API differs from OpenAI's in ways this file absorbs: system prompts go in `system`, not
+ * among the messages; `max_tokens` is required; input tokens arrive in `message_start` and
+ * output tokens in `message_delta` (cumulative); errors are `{type:"error", error:{type,
+ * message}}`, with 529 for "overloaded". There is no embeddings API.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import {
+  AiError,
+  AiNotSupportedError,
+  AiRateLimitError,
+  AiTimeoutError,
+  AiUpstreamError,
+  errorFromHttp,
+} from "./errors.ts";
+import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings } from "./retry.ts";
+import { collect, DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
+import { estimateTokens } from "./tokens.ts";
+import type {
+  AiProvider,
+  ChatMessage,
+  Completion,
+  Embeddings,
+  FinishReason,
+  StreamEvent,
+  StreamOptions,
+} from "./types.ts";
+
+export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+
+export interface AnthropicConfig {
+  apiKey: string;
+  /** Without `/v1`: the SDK appends `/v1/messages`. Default: Anthropic itself. */
+  baseUrl?: string;
+  model: string;
+  temperature?: number;
+  /** Anthropic requires a cap; {@link DEFAULT_MAX_OUTPUT_TOKENS} when none is configured. */
+  maxOutputTokens?: number;
+  timeoutMs?: number;
+  retry?: Partial<RetrySettings>;
+}
+
+export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
+export class AnthropicProvider implements AiProvider {
+  readonly name = "anthropic";
+  readonly model: string;
+  readonly #client: Anthropic;
+  readonly #config: AnthropicConfig;
+  readonly #retry: RetrySettings;
+
+  constructor(config: AnthropicConfig) {
+    this.#config = config;
+    this.model = config.model;
+    this.#retry = { ...DEFAULT_RETRY, ...config.retry };
+    this.#client = new Anthropic({
+      apiKey: config.apiKey,
+      // Explicit, so ANTHROPIC_BASE_URL in the environment cannot redirect us.
+      baseURL: config.baseUrl ?? ANTHROPIC_BASE_URL,
+      maxRetries: 0,
+    });
+  }
+
+  stream(
+    messages: readonly ChatMessage[],
+    options: StreamOptions = {},
+    signal?: AbortSignal,
+  ): AsyncIterable<StreamEvent> {
+    const client = this.#client;
+    const body = this.#requestBody(messages, options);
+    return driveStream({
+      provider: "anthropic",
+      async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
+        const events = await client.messages.create(body, { signal: attemptSignal });
+        let stopped = false;
+        for await (const event of events) {
+          switch (event.type) {
+            case "message_start": {
+              const usage = event.message.usage;
+              yield {
+                type: "usage",
+                inputTokens: inputTokensOf(usage),
+              };
+              break;
+            }
+            case "content_block_delta":
+              if (event.delta.type === "text_delta") {
+                yield { type: "delta", text: event.delta.text };
+              }
+              break;
+            case "message_delta":
+              yield {
+                type: "usage",
+                // Recent API versions repeat the (final) input count here.
+                inputTokens: event.usage.input_tokens == null
+                  ? undefined
+                  : inputTokensOf(event.usage),
+                outputTokens: event.usage.output_tokens,
+              };
+              if (event.delta.stop_reason) {
+                stopped = true;
+                yield { type: "finish", reason: finishReason(event.delta.stop_reason) };
+              }
+              break;
+            case "message_stop":
+              // Normally message_delta gave the stop reason already; this makes sure we end.
+              if (!stopped) yield { type: "finish", reason: "stop" };
+              return;
+          }
+        }
+      },
+      classify: classifyAnthropicError,
+      estimateInput: () => estimateTokens(messages),
+      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      retry: this.#retry,
+      signal,
+    });
+  }
+
+  complete(
+    messages: readonly ChatMessage[],
+    options?: StreamOptions,
+    signal?: AbortSignal,
+  ): Promise<Completion> {
+    return collect(this.stream(messages, options, signal));
+  }
+
+  countTokens(input: readonly ChatMessage[] | string): number {
+    return estimateTokens(input);
+  }
+
+  embed(_texts: readonly string[], _signal?: AbortSignal): Promise<Embeddings> {
+    return Promise.reject(
+      new AiNotSupportedError("Anthropic has no embeddings API", { provider: "anthropic" }),
+    );
+  }
+
+  #requestBody(messages: readonly ChatMessage[], options: StreamOptions) {
+    const config = this.#config;
+    const { system, turns } = splitSystem(messages);
+    const temperature = options.temperature ?? config.temperature;
+    return {
+      model: options.model ?? config.model,
+      max_tokens: options.maxOutputTokens ?? config.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      messages: turns,
+      stream: true as const,
+      ...(system ? { system } : {}),
+      // Anthropic accepts 0–1 where OpenAI accepts 0–2; one configuration serves both.
+      ...(temperature === undefined ? {} : { temperature: Math.min(1, temperature) }),
+    };
+  }
+}
+
+/**
+ * System turns go to `system` (joined, in order); the others stay, with consecutive turns of one
+ * role merged, since the API wants user and assistant to alternate.
+ */
+export function splitSystem(messages: readonly ChatMessage[]): {
+  system: string;
+  turns: { role: "user" | "assistant"; content: string }[];
+} {
+  const system: string[] = [];
+  const turns: { role: "user" | "assistant"; content: string }[] = [];
+  for (const message of messages) {
+    if (message.role === "system") {
+      system.push(message.content);
+      continue;
+    }
+    const last = turns.at(-1);
+    if (last?.role === message.role) last.content += "\n\n" + message.content;
+    else turns.push({ role: message.role, content: message.content });
+  }
+  return { system: system.join("\n\n"), turns };
+}
+
+type InputUsage = {
+  input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+};
+
+/** Cached prompt tokens are input too (billed at other rates upstream; we bill them as input). */
+function inputTokensOf(usage: InputUsage): number {
+  return (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) +
+    (usage.cache_read_input_tokens ?? 0);
+}
+
+function finishReason(reason: string): FinishReason {
+  if (reason === "end_turn" || reason === "stop_sequence") return "stop";
+  if (reason === "max_tokens" || reason === "model_context_window_exceeded") return "length";
+  return "other";
+}
+
+// "prompt is too long: 208310 tokens > 200000 maximum"
+const CONTEXT_TOO_LONG = /prompt is too long|context[ _-]?(length|window)|too many tokens/i;
+
+/** Maps what `@anthropic-ai/sdk` throws to our typed errors. */
+export function classifyAnthropicError(error: unknown): AiError {
+  if (error instanceof AiError) return error;
+  const options = { provider: "anthropic" as const, cause: error };
+  if (error instanceof Anthropic.APIConnectionTimeoutError) {
+    return new AiTimeoutError(error.message, options);
+  }
+  if (error instanceof Anthropic.APIError) {
+    const apiMessage = error.apiMessage ?? error.message;
+    const contextTooLong = CONTEXT_TOO_LONG.test(apiMessage) ||
+      /prompt_too_long|context/.test(error.errorCode ?? "");
+    if (typeof error.status === "number") {
+      return errorFromHttp({
+        provider: "anthropic",
+        status: error.status,
+        message: error.message,
+        retryAfterMs: parseRetryAfter(error.headers),
+        contextTooLong: error.status === 400 && contextTooLong,
+        // "Your credit balance is too low": a 400 of type billing_error. Paying fixes it.
+        quota: error.type === "billing_error",
+        cause: error,
+      });
+    }
+    // An `event: error` inside the stream: the type says what went wrong.
+    if (error.type === "rate_limit_error") {
+      return new AiRateLimitError(error.message, false, options);
+    }
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new AiUpstreamError(message, options);
+}

@@ -1,0 +1,216 @@
+/**
+ * OpenAI, and every server that speaks its Chat Completions API (Ollama, llama.cpp server, vLLM,
+ * OpenRouter, …) through the official `openai` SDK with a configurable `baseURL`.
+ *
+ * Usage is requested in the stream (`stream_options.include_usage`) because that is what we
+ * bill; servers that ignore the option get their usage counted locally, marked estimated.
+ */
+import OpenAI from "openai";
+import {
+  AiContextTooLongError,
+  AiError,
+  AiTimeoutError,
+  AiUpstreamError,
+  errorFromHttp,
+} from "./errors.ts";
+import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings, withRetry } from "./retry.ts";
+import {
+  AttemptSignal,
+  collect,
+  DEFAULT_TIMEOUT_MS,
+  driveStream,
+  type UpstreamEvent,
+} from "./stream.ts";
+import { countTextTokens, estimateTokens } from "./tokens.ts";
+import type {
+  AiProvider,
+  ChatMessage,
+  Completion,
+  Embeddings,
+  FinishReason,
+  StreamEvent,
+  StreamOptions,
+} from "./types.ts";
+
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+export interface OpenAiConfig {
+  apiKey: string;
+  /** Including the version path, e.g. `http://localhost:11434/v1`. Default: OpenAI itself. */
+  baseUrl?: string;
+  model: string;
+  embeddingModel?: string;
+  temperature?: number;
+  maxOutputTokens?: number;
+  timeoutMs?: number;
+  retry?: Partial<RetrySettings>;
+  /**
+   * How the output cap is sent. OpenAI's reasoning models reject `max_tokens` and want
+   * `max_completion_tokens`; many compatible servers know only `max_tokens`. Default: the former
+   * for api.openai.com, the latter elsewhere.
+   */
+  maxTokensParam?: "max_tokens" | "max_completion_tokens";
+}
+
+export class OpenAiProvider implements AiProvider {
+  readonly name = "openai";
+  readonly model: string;
+  readonly #client: OpenAI;
+  readonly #config: OpenAiConfig;
+  readonly #retry: RetrySettings;
+
+  constructor(config: OpenAiConfig) {
+    this.#config = config;
+    this.model = config.model;
+    this.#retry = { ...DEFAULT_RETRY, ...config.retry };
+    const baseURL = config.baseUrl ?? OPENAI_BASE_URL;
+    this.#client = new OpenAI({
+      apiKey: config.apiKey,
+      baseURL,
+      // Explicit, so OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment are not picked up.
+      organization: null,
+      project: null,
+      // We retry ourselves (see retry.ts); the SDK would count attempts a second time.
+      maxRetries: 0,
+    });
+  }
+
+  stream(
+    messages: readonly ChatMessage[],
+    options: StreamOptions = {},
+    signal?: AbortSignal,
+  ): AsyncIterable<StreamEvent> {
+    const client = this.#client;
+    const body = this.#requestBody(messages, options);
+    return driveStream({
+      provider: "openai",
+      async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
+        const chunks = await client.chat.completions.create(body, { signal: attemptSignal });
+        for await (const chunk of chunks) {
+          if (chunk.usage) {
+            yield {
+              type: "usage",
+              inputTokens: chunk.usage.prompt_tokens,
+              outputTokens: chunk.usage.completion_tokens,
+            };
+          }
+          const choice = chunk.choices?.[0];
+          if (choice?.delta?.content) yield { type: "delta", text: choice.delta.content };
+          if (choice?.finish_reason) {
+            yield { type: "finish", reason: finishReason(choice.finish_reason) };
+          }
+        }
+      },
+      classify: classifyOpenAiError,
+      estimateInput: () => estimateTokens(messages),
+      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      retry: this.#retry,
+      signal,
+    });
+  }
+
+  complete(
+    messages: readonly ChatMessage[],
+    options?: StreamOptions,
+    signal?: AbortSignal,
+  ): Promise<Completion> {
+    return collect(this.stream(messages, options, signal));
+  }
+
+  countTokens(input: readonly ChatMessage[] | string): number {
+    return estimateTokens(input);
+  }
+
+  async embed(texts: readonly string[], signal?: AbortSignal): Promise<Embeddings> {
+    if (texts.length === 0) return { vectors: [], usage: { inputTokens: 0, estimated: false } };
+    const model = this.#config.embeddingModel ?? "text-embedding-3-small";
+    const timeoutMs = this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const response = await withRetry(
+      async () => {
+        const attempt = new AttemptSignal(signal, timeoutMs);
+        attempt.arm();
+        try {
+          // No encoding_format: the SDK then asks for base64 (a quarter of the JSON size) and
+          // decodes it to floats itself; it also copes with servers that answer floats anyway.
+          return await this.#client.embeddings.create({ model, input: [...texts] }, {
+            signal: attempt.signal,
+          });
+        } catch (error) {
+          throw attempt.failure(error) ?? error;
+        } finally {
+          attempt.dispose();
+        }
+      },
+      (error) => error instanceof AiError ? error : classifyOpenAiError(error),
+      this.#retry,
+      signal,
+    );
+    const data = [...response.data].sort((a, b) => a.index - b.index);
+    const promptTokens = response.usage?.prompt_tokens;
+    return {
+      vectors: data.map((item) => Array.from(item.embedding)),
+      usage: promptTokens === undefined
+        ? { inputTokens: texts.reduce((n, t) => n + countTextTokens(t), 0), estimated: true }
+        : { inputTokens: promptTokens, estimated: false },
+    };
+  }
+
+  #requestBody(messages: readonly ChatMessage[], options: StreamOptions) {
+    const config = this.#config;
+    const maxTokens = options.maxOutputTokens ?? config.maxOutputTokens;
+    const maxTokensParam = config.maxTokensParam ??
+      (new URL(config.baseUrl ?? OPENAI_BASE_URL).hostname === "api.openai.com"
+        ? "max_completion_tokens"
+        : "max_tokens");
+    const temperature = options.temperature ?? config.temperature;
+    return {
+      model: options.model ?? config.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      stream: true as const,
+      stream_options: { include_usage: true },
+      ...(temperature === undefined ? {} : { temperature }),
+      ...(maxTokens === undefined ? {} : { [maxTokensParam]: maxTokens }),
+    };
+  }
+}
+
+function finishReason(reason: string): FinishReason {
+  if (reason === "stop") return "stop";
+  if (reason === "length") return "length";
+  return "other";
+}
+
+// vLLM: "This model's maximum context length is 4096 tokens"; llama.cpp: "the request exceeds
+// the available context size"; OpenRouter: "This endpoint's maximum context length is …".
+const CONTEXT_TOO_LONG = /context[ _-]?(length|size|window)|maximum context|too many tokens/i;
+
+/** Maps what the `openai` SDK throws to our typed errors. */
+export function classifyOpenAiError(error: unknown): AiError {
+  const options = { provider: "openai" as const, cause: error };
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new AiTimeoutError(error.message, options);
+  }
+  if (error instanceof OpenAI.APIError) {
+    const status = error.status;
+    const contextTooLong = error.code === "context_length_exceeded" ||
+      ((status === undefined || status === 400 || status === 413) &&
+        CONTEXT_TOO_LONG.test(error.message));
+    if (typeof status === "number") {
+      return errorFromHttp({
+        provider: "openai",
+        status,
+        message: error.message,
+        retryAfterMs: parseRetryAfter(error.headers),
+        contextTooLong,
+        quota: error.code === "insufficient_quota" || error.type === "insufficient_quota",
+        cause: error,
+      });
+    }
+    // An error event inside the stream (`data: {"error": …}`) has no status.
+    if (contextTooLong) return new AiContextTooLongError(error.message, options);
+  }
+  // Connection refused or reset, a body cut short, an in-stream error event, malformed JSON in
+  // the stream: all of them "the upstream let us down", worth another attempt.
+  const message = error instanceof Error ? error.message : String(error);
+  return new AiUpstreamError(message, options);
+}

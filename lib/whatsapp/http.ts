@@ -1,0 +1,147 @@
+/**
+ * Outbound HTTP shared by the providers: one timeout per call (covering the body too), network
+ * failures turned into `WhatsAppError("network")`, size-capped body reads, `Retry-After`.
+ */
+import { type ProviderName, WhatsAppError } from "./types.ts";
+
+export interface HttpContext {
+  provider: ProviderName;
+  fetch: typeof fetch;
+  timeoutMs: number;
+}
+
+/**
+ * `fetch` with a deadline. The returned response's body is still under the same deadline, so a
+ * provider that stalls mid-download cannot hang a job.
+ */
+export async function call(ctx: HttpContext, url: string, init: RequestInit): Promise<Response> {
+  const signal = AbortSignal.timeout(ctx.timeoutMs);
+  try {
+    return await ctx.fetch(url, { ...init, signal });
+  } catch (cause) {
+    const timedOut = signal.aborted;
+    throw new WhatsAppError(
+      "network",
+      timedOut
+        ? `${ctx.provider}: no answer from ${new URL(url).host} within ${ctx.timeoutMs} ms`
+        : `${ctx.provider}: could not reach ${new URL(url).host}`,
+      { provider: ctx.provider, cause },
+    );
+  }
+}
+
+/** The body as JSON, or `undefined` if it is not JSON (error pages, proxies). Never throws. */
+export async function readJson(ctx: HttpContext, response: Response): Promise<unknown> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (cause) {
+    throw new WhatsAppError("network", `${ctx.provider}: the answer was cut off`, {
+      provider: ctx.provider,
+      status: response.status,
+      cause,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a body but stops as soon as it passes `maxBytes`, so an oversized attachment costs at
+ * most `maxBytes` of memory whatever `Content-Length` claimed (or omitted).
+ */
+export async function readCapped(
+  ctx: HttpContext,
+  response: Response,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const tooLarge = (size: string) =>
+    new WhatsAppError(
+      "media_too_large",
+      `${ctx.provider}: media is ${size}, over the ${maxBytes}-byte limit`,
+      { provider: ctx.provider, status: response.status },
+    );
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge(`${declared} bytes`);
+  }
+  if (!response.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel();
+        throw tooLarge(`more than ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } catch (cause) {
+    if (cause instanceof WhatsAppError) throw cause;
+    throw new WhatsAppError("network", `${ctx.provider}: media download was cut off`, {
+      provider: ctx.provider,
+      cause,
+    });
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** `Retry-After` (seconds or an HTTP date) in milliseconds, if present and sane. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Loose JSON access without `any`: the providers' answers are untrusted shapes. */
+export type Json = Record<string, unknown>;
+
+export function obj(value: unknown): Json | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? value as Json
+    : undefined;
+}
+
+export function arr(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A non-empty string, or undefined. Numbers are accepted as their decimal text. */
+export function str(value: unknown): string | undefined {
+  if (typeof value === "string") return value === "" ? undefined : value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+export function num(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string" && value.trim() !== "") {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** Any phone notation ("263771234567", "whatsapp:+263 77 123 4567") → "+263771234567". */
+export function e164(value: string | undefined): string {
+  const digits = (value ?? "").replace(/^whatsapp:/i, "").replace(/\D/g, "");
+  return digits ? `+${digits}` : "";
+}

@@ -1,0 +1,192 @@
+/**
+ * `/api/v1/packages` and `/api/v1/payments`: what can be bought, and buying it with Paynow
+ * (web redirect, or EcoCash/OneMoney/InnBucks express checkout on the phone).
+ */
+import { createRoute } from "@hono/zod-openapi";
+import { AppError } from "../../../lib/http/errors.ts";
+import { listBuyablePackages } from "../../../lib/payments/packages.ts";
+import {
+  getPaymentForUser,
+  listPaymentsForUser,
+  offeredCurrencies,
+  type Payment,
+  startPayment,
+} from "../../../lib/payments/payments.ts";
+import { requireAuth } from "../../_auth.ts";
+import type { AppContext } from "../../_context.ts";
+import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+
+const PackageSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  tokens: z.number().int(),
+  prices: z.partialRecord(z.enum(["USD", "ZiG"]), z.string()).openapi({ example: { USD: "1.00" } }),
+}).openapi("TokenPackage");
+
+const PaymentSchema = z.object({
+  id: z.uuid(),
+  status: z.enum(["created", "sent", "paid", "cancelled", "failed", "expired"]),
+  packageId: z.uuid(),
+  tokens: z.number().int(),
+  currency: z.enum(["USD", "ZiG"]),
+  amount: z.string().openapi({ example: "1.00" }),
+  method: z.enum(["web", "ecocash", "onemoney", "innbucks"]),
+  phone: z.string().nullable(),
+  reference: z.string(),
+  redirectUrl: z.string().nullable().openapi({ description: "web: send the user here to pay" }),
+  instructions: z.string().nullable().openapi({ description: "express: what to tell the user" }),
+  error: z.string().nullable().openapi({ description: "why the payment failed, in plain words" }),
+  credited: z.boolean(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+}).openapi("Payment");
+
+export function paymentJson(p: Payment): z.infer<typeof PaymentSchema> {
+  return {
+    id: p.id,
+    status: p.status,
+    packageId: p.packageId,
+    tokens: p.tokens,
+    currency: p.currency,
+    amount: p.amount,
+    method: p.method,
+    phone: p.phone,
+    reference: p.reference,
+    redirectUrl: p.browserUrl,
+    instructions: p.instructions,
+    error: p.error,
+    credited: p.credited,
+    createdAt: p.createdAt.toISOString(),
+    expiresAt: p.expiresAt.toISOString(),
+  };
+}
+
+const tags = ["payments"];
+
+export function paymentRoutes(ctx: AppContext) {
+  const app = apiRouter();
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/packages",
+      tags,
+      summary: "Token packages that can be bought, with prices in the offered currencies",
+      responses: { 200: json(z.object({ packages: z.array(PackageSchema) }), "Packages") },
+    }),
+    async (c) => {
+      const currencies = offeredCurrencies(ctx.payments().paynow);
+      const packages = await listBuyablePackages(ctx.db.sql, currencies);
+      return c.json({
+        packages: packages.map(({ id, name, tokens, prices }) => ({ id, name, tokens, prices })),
+      }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/payments",
+      tags,
+      security: bearer,
+      summary: "Buy a package",
+      description:
+        "`web` answers a `redirectUrl` for Paynow's page; `ecocash`/`onemoney`/`innbucks` push a prompt to `phone` and answer `instructions`. " +
+        "Send an `Idempotency-Key` header to make a retried request return the same payment. " +
+        "Follow the status with GET /payments/{id} or the `payment.updated` event on /events.",
+      request: {
+        headers: z.object({ "idempotency-key": z.string().min(8).max(100).optional() }),
+        body: jsonBody(z.strictObject({
+          packageId: z.uuid(),
+          method: z.enum(["web", "ecocash", "onemoney", "innbucks"]),
+          currency: z.enum(["USD", "ZiG"]).optional(),
+          phone: z.string().max(20).optional().openapi({ example: "0771234567" }),
+        })),
+      },
+      responses: {
+        201: json(
+          PaymentSchema,
+          "The payment (status `sent`, or `failed` with `error` if Paynow refused it)",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const auth = requireAuth(c);
+      const body = c.req.valid("json");
+      if (body.method !== "web" && !body.phone) {
+        throw new AppError(
+          "validation_failed",
+          "phone: the number to pay from is needed for mobile money",
+          {
+            field: "phone",
+          },
+        );
+      }
+      const payment = await startPayment(ctx.payments(), {
+        userId: auth.user.id,
+        ...body,
+        channel: auth.via === "api_key" ? "api" : "web",
+        idempotencyKey: c.req.valid("header")["idempotency-key"],
+      });
+      return c.json(paymentJson(payment), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/payments",
+      tags,
+      security: bearer,
+      summary: "The signed-in user's payments, newest first",
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          before: z.iso.datetime().optional().openapi({
+            description: "`createdAt` of the last payment seen",
+          }),
+        }),
+      },
+      responses: {
+        200: json(z.object({ payments: z.array(PaymentSchema) }), "Payments"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { limit, before } = c.req.valid("query");
+      const payments = await listPaymentsForUser(ctx.db.sql, requireAuth(c).user.id, {
+        limit,
+        before: before ? new Date(before) : undefined,
+      });
+      return c.json({ payments: payments.map(paymentJson) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/payments/{id}",
+      tags,
+      security: bearer,
+      summary: "One payment",
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: {
+        200: json(PaymentSchema, "The payment"),
+        404: json(z.any(), "No such payment"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const payment = await getPaymentForUser(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("param").id,
+      );
+      if (!payment) throw new AppError("not_found", "This payment does not exist.");
+      return c.json(paymentJson(payment), 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,86 @@
+/**
+ * Paynow's two URLs: the result URL it POSTs status updates to (server to server) and the
+ * return URL the payer's browser lands on. Result POSTs are unreliable and unauthenticated but
+ * for their hash, so one is never acted on directly: its hash is checked, then the payment is
+ * polled, and only what the poll says changes anything.
+ */
+import { Hono } from "hono";
+import { Island } from "../lib/islands/island.tsx";
+import { paymentPollJob } from "../lib/payments/jobs.ts";
+import { paymentForResult, toPayment } from "../lib/payments/payments.ts";
+import { PaynowError } from "../lib/paynow/mod.ts";
+import PaymentStatus from "../islands/PaymentStatus.tsx";
+import type { AuthEnv } from "./_auth.ts";
+import type { AppContext } from "./_context.ts";
+import { renderPage } from "./_render.tsx";
+import { notFound } from "../lib/http/errors.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+
+  /** https://developers.paynow.co.zw — "Status Update": form-encoded, signed with the key. */
+  app.post("/api/paynow/result", async (c) => {
+    const body = await c.req.text();
+    let found;
+    try {
+      found = await paymentForResult(ctx.db.sql, ctx.payments().paynow, body);
+    } catch (error) {
+      if (error instanceof PaynowError) {
+        ctx.log.warn("Paynow result POST refused", { reason: error.code, error: error.message });
+        return c.text("Invalid hash", 400);
+      }
+      throw error;
+    }
+    if (!found) {
+      ctx.log.warn("Paynow result POST for an unknown payment ignored");
+      return c.text("OK"); // nothing to retry for: stop Paynow's re-sends
+    }
+    await ctx.jobs.enqueue(paymentPollJob, { paymentId: found.payment.id }, {
+      dedupeKey: `${found.payment.id}:result:${found.status.status.toLowerCase()}`,
+      dedupeTtlMs: 10 * 60_000,
+    });
+    ctx.log.info("Paynow result POST accepted; confirming by poll", {
+      paymentId: found.payment.id,
+      paynowStatus: found.status.status,
+    });
+    return c.text("OK");
+  });
+
+  /** The payment's public status, by its unguessable id (the return page polls it). */
+  app.get("/pay/status/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!UUID.test(id)) throw notFound("This payment");
+    const [row] = await ctx.db.sql`select * from payments where id = ${id}`;
+    if (!row) throw notFound("This payment");
+    const p = toPayment(row);
+    c.header("Cache-Control", "no-store");
+    return c.json({ id: p.id, status: p.status, tokens: p.tokens });
+  });
+
+  app.get("/pay/return", async (c) => {
+    const id = c.req.query("payment") ?? "";
+    const [row] = UUID.test(id) ? await ctx.db.sql`select * from payments where id = ${id}` : [];
+    if (!row) throw notFound("This payment");
+    const p = toPayment(row);
+    return renderPage(c, {
+      title: "Your payment",
+      sandboxed: ctx.config.sandboxed,
+      body: (
+        <>
+          <h1>Your payment</h1>
+          <p>
+            {p.tokens} tokens for {p.currency} {p.amount}
+          </p>
+          <Island
+            of={PaymentStatus}
+            props={{ paymentId: p.id, status: p.status, tokens: p.tokens }}
+          />
+        </>
+      ),
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,690 @@
+/**
+ * A fake WhatsApp Cloud API (Graph API) on a real loopback port, for tests and the sandbox.
+ *
+ * Speaks the wire format of shared/protocols.md §2 and refuses what Meta refuses, with Meta's
+ * error shape (`{error:{message,type,code,error_data:{details},fbtrace_id}}`), so a menu that
+ * breaks a limit fails here and not in production:
+ *
+ * - `POST /{version}/{phone-number-id}/messages` — send (text, interactive button/list,
+ *   template, media by id or link) or mark read (+ typing indicator). Bearer token checked.
+ * - `GET /{version}/{media-id}` → `{url, mime_type, sha256, file_size, id}`; the URL serves the
+ *   bytes to the same bearer for `mediaUrlTtlMs` (5 minutes, like Meta).
+ * - `GET /_fake/messages`, `POST /_fake/reset` — for a person poking at the sandbox.
+ *
+ * Test controls: {@link FakeGraphApi.failNext} (429/130429, 131056, 131047, 500, 401 for the
+ * next N calls), {@link FakeGraphApi.closeWindow} (24-hour window closed for a user: only
+ * templates pass, as error 131047), {@link FakeGraphApi.addMedia}, and
+ * {@link FakeGraphApi.waitForMessages}.
+ *
+ * One deliberate simplification: real Meta usually accepts an out-of-window message and reports
+ * 131047 later in a `failed` status webhook; the fake refuses it at once, which exercises the
+ * same error kind through the synchronous path.
+ *
+ * @example
+ * await using graph = await startFakeGraphApi();
+ * const meta = new MetaCloudProvider({ graphUrl: graph.url, accessToken: graph.accessToken, … });
+ * graph.failNext(2, "rate_limit");
+ * // … run the reply job …
+ * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
+ */
+
+export interface FakeGraphOptions {
+  /** The bearer token to accept (default "test-graph-token"). */
+  accessToken?: string;
+  /** If set, sends to other phone-number ids fail like Meta's unknown-object error. */
+  phoneNumberIds?: string[];
+  /** How long a media URL works (default 5 minutes). */
+  mediaUrlTtlMs?: number;
+  /** Larger request bodies get 413 (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Oldest records are dropped beyond this many (default 10 000), so a sandbox can run for days. */
+  maxRecords?: number;
+  /** Default 0 (any free port). */
+  port?: number;
+}
+
+/** One message a client sent, as the fake understood it. */
+export interface RecordedMessage {
+  /** The `wamid.…` the fake answered with. */
+  id: string;
+  phoneNumberId: string;
+  /** As sent (`to` field). */
+  to: string;
+  type: string;
+  /** Text, interactive body text, or template name: what a test usually asserts on. */
+  text: string;
+  /** The full JSON payload. */
+  payload: Record<string, unknown>;
+  receivedAt: number;
+}
+
+export interface RecordedRead {
+  phoneNumberId: string;
+  messageId: string;
+  typing: boolean;
+  receivedAt: number;
+}
+
+/** A request the fake refused, with the error it answered. */
+export interface RecordedRejection {
+  path: string;
+  status: number;
+  code: number;
+  details: string;
+  payload: unknown;
+}
+
+export type GraphFailure =
+  | "rate_limit"
+  | "pair_rate_limit"
+  | "outside_window"
+  | "server_error"
+  | "unauthorized";
+
+interface PendingFailure {
+  kind: GraphFailure;
+  retryAfterSeconds?: number;
+  scope: "sends" | "all";
+}
+
+interface StoredMedia {
+  bytes: Uint8Array;
+  mimeType: string;
+  sha256: string;
+}
+
+type Json = Record<string, unknown>;
+
+const LIMITS = {
+  text: 4096,
+  interactiveBody: 1024,
+  header: 60,
+  footer: 60,
+  buttonTitle: 20,
+  buttonId: 256,
+  listButton: 20,
+  sections: 10,
+  rows: 10,
+  sectionTitle: 24,
+  rowTitle: 24,
+  rowId: 200,
+  rowDescription: 72,
+};
+
+class GraphError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly details = "",
+    readonly extra: Json = {},
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Meta's "(#100) Invalid parameter" with the reason in `error_data.details`. */
+const invalid = (details: string) => new GraphError(400, 100, "(#100) Invalid parameter", details);
+
+const isObj = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function randomId(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw)).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class FakeGraphApi {
+  readonly accessToken: string;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #options: Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port">> & {
+    phoneNumberIds?: string[];
+  };
+  readonly #messages: RecordedMessage[] = [];
+  readonly #reads: RecordedRead[] = [];
+  readonly #rejections: RecordedRejection[] = [];
+  readonly #failures: PendingFailure[] = [];
+  readonly #closedWindows = new Set<string>();
+  readonly #media = new Map<string, StoredMedia>();
+  readonly #listeners = new Set<(message: RecordedMessage) => void>();
+  #requests = 0;
+
+  private constructor(options: FakeGraphOptions) {
+    this.accessToken = options.accessToken ?? "test-graph-token";
+    this.#options = {
+      accessToken: this.accessToken,
+      mediaUrlTtlMs: options.mediaUrlTtlMs ?? 5 * 60_000,
+      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+      maxRecords: options.maxRecords ?? 10_000,
+      ...(options.phoneNumberIds ? { phoneNumberIds: options.phoneNumberIds } : {}),
+    };
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+  }
+
+  static start(options: FakeGraphOptions = {}): Promise<FakeGraphApi> {
+    return Promise.resolve(new FakeGraphApi(options));
+  }
+
+  /** Base URL to configure as the Graph URL, e.g. `http://127.0.0.1:43121`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Messages sent so far, oldest first. */
+  get messages(): readonly RecordedMessage[] {
+    return this.#messages;
+  }
+
+  get reads(): readonly RecordedRead[] {
+    return this.#reads;
+  }
+
+  get rejections(): readonly RecordedRejection[] {
+    return this.#rejections;
+  }
+
+  /** Every HTTP request received, failed or not. */
+  get requestCount(): number {
+    return this.#requests;
+  }
+
+  /**
+   * The next `count` calls fail as `kind`. `scope: "sends"` (default) counts only message sends,
+   * so a mark-read before the reply does not use up the failures a retry test relies on.
+   */
+  failNext(
+    count: number,
+    kind: GraphFailure = "rate_limit",
+    options: { retryAfterSeconds?: number; scope?: "sends" | "all" } = {},
+  ): void {
+    for (let i = 0; i < count; i++) {
+      this.#failures.push({
+        kind,
+        scope: options.scope ?? "sends",
+        ...(options.retryAfterSeconds === undefined
+          ? {}
+          : { retryAfterSeconds: options.retryAfterSeconds }),
+      });
+    }
+  }
+
+  /** The 24-hour window with this user (any notation) is closed: only templates get through. */
+  closeWindow(to: string): void {
+    this.#closedWindows.add(digits(to));
+  }
+
+  openWindow(to: string): void {
+    this.#closedWindows.delete(digits(to));
+  }
+
+  /** Stores bytes as an uploaded user attachment; returns its media id. */
+  async addMedia(bytes: Uint8Array, mimeType: string): Promise<string> {
+    const id = String(1e15 + Math.floor(Math.random() * 8e15));
+    this.#media.set(id, { bytes, mimeType, sha256: await sha256Hex(bytes) });
+    return id;
+  }
+
+  /** Called for every recorded message; returns an unsubscribe function. */
+  onMessage(listener: (message: RecordedMessage) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Resolves with the recorded messages (to `to`, if given, in any notation) once there are at
+   * least `count`; rejects after `timeoutMs` saying what did arrive.
+   */
+  waitForMessages(
+    count: number,
+    options: { to?: string; timeoutMs?: number } = {},
+  ): Promise<RecordedMessage[]> {
+    const matching = () =>
+      options.to === undefined
+        ? [...this.#messages]
+        : this.#messages.filter((m) => digits(m.to) === digits(options.to!));
+    const now = matching();
+    if (now.length >= count) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        const got = matching();
+        reject(
+          new Error(
+            `fake Graph API: waited for ${count} message(s)${
+              options.to ? ` to ${options.to}` : ""
+            }, got ${got.length}: ${JSON.stringify(got.map((m) => m.text.slice(0, 60)))}`,
+          ),
+        );
+      }, options.timeoutMs ?? 5_000);
+      const unsubscribe = this.onMessage(() => {
+        const got = matching();
+        if (got.length >= count) {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(got);
+        }
+      });
+    });
+  }
+
+  /** Forgets messages, reads, rejections, failures, closed windows and media. */
+  reset(): void {
+    this.#messages.length = 0;
+    this.#reads.length = 0;
+    this.#rejections.length = 0;
+    this.#failures.length = 0;
+    this.#closedWindows.clear();
+    this.#media.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  async #handle(request: Request): Promise<Response> {
+    this.#requests++;
+    const url = new URL(request.url);
+    let payload: unknown;
+    try {
+      if (url.pathname === "/_fake/messages" && request.method === "GET") {
+        return Response.json({ messages: this.#messages, reads: this.#reads });
+      }
+      if (url.pathname === "/_fake/reset" && request.method === "POST") {
+        this.reset();
+        return Response.json({ success: true });
+      }
+      const parts = url.pathname.split("/").filter(Boolean);
+      if (parts[0] === "_media" && parts.length === 2 && request.method === "GET") {
+        this.#checkToken(request);
+        return this.#serveMediaBytes(parts[1], url);
+      }
+      if (!/^v\d+\.\d+$/.test(parts[0] ?? "")) {
+        throw new GraphError(400, 2500, `Unknown path components: ${url.pathname}`);
+      }
+      this.#checkToken(request);
+      if (parts.length === 3 && parts[2] === "messages" && request.method === "POST") {
+        payload = await this.#readJson(request);
+        return this.#postMessages(parts[1], payload);
+      }
+      if (parts.length === 2 && request.method === "GET") {
+        return this.#describeMedia(parts[1]);
+      }
+      throw new GraphError(
+        400,
+        100,
+        `Unsupported ${request.method.toLowerCase()} request. Object with ID '${
+          parts[1] ?? ""
+        }' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+        "",
+        { error_subcode: 33 },
+      );
+    } catch (error) {
+      const e = error instanceof GraphError
+        ? error
+        : new GraphError(500, 1, "An unknown error has occurred.", String(error), {
+          is_transient: true,
+        });
+      this.#record(this.#rejections, {
+        path: url.pathname,
+        status: e.status,
+        code: e.code,
+        details: e.details,
+        payload,
+      });
+      return graphError(e);
+    }
+  }
+
+  #checkToken(request: Request): void {
+    const header = request.headers.get("authorization") ?? "";
+    if (header !== `Bearer ${this.accessToken}`) {
+      throw new GraphError(
+        401,
+        190,
+        header
+          ? "Invalid OAuth access token - Cannot parse access token"
+          : "An active access token must be used to query information about the current user.",
+      );
+    }
+  }
+
+  async #readJson(request: Request): Promise<unknown> {
+    const declared = Number(request.headers.get("content-length") ?? 0);
+    if (declared > this.#options.maxBodyBytes) {
+      await request.body?.cancel();
+      throw new GraphError(413, 100, "Request body too large");
+    }
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.length > this.#options.maxBodyBytes) {
+      throw new GraphError(413, 100, "Request body too large");
+    }
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw invalid("The request body is not valid JSON");
+    }
+  }
+
+  #takeFailure(isSend: boolean): PendingFailure | undefined {
+    const index = this.#failures.findIndex((f) => f.scope === "all" || isSend);
+    return index === -1 ? undefined : this.#failures.splice(index, 1)[0];
+  }
+
+  #postMessages(phoneNumberId: string, payload: unknown): Response {
+    if (this.#options.phoneNumberIds && !this.#options.phoneNumberIds.includes(phoneNumberId)) {
+      throw new GraphError(
+        400,
+        100,
+        `Unsupported post request. Object with ID '${phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+        "",
+        { error_subcode: 33 },
+      );
+    }
+    if (!isObj(payload)) throw invalid("The request body must be a JSON object");
+    if (payload.messaging_product !== "whatsapp") {
+      throw invalid("The parameter messaging_product is required and must be 'whatsapp'");
+    }
+    const isRead = payload.status === "read";
+    const failure = this.#takeFailure(!isRead);
+    if (failure) throw failureError(failure);
+
+    if (isRead) {
+      if (typeof payload.message_id !== "string" || !payload.message_id) {
+        throw invalid("The parameter message_id is required");
+      }
+      const typing = payload.typing_indicator;
+      if (typing !== undefined && (!isObj(typing) || typing.type !== "text")) {
+        throw invalid("typing_indicator.type must be 'text'");
+      }
+      this.#record(this.#reads, {
+        phoneNumberId,
+        messageId: payload.message_id,
+        typing: typing !== undefined,
+        receivedAt: Date.now(),
+      });
+      return Response.json({ success: true });
+    }
+
+    const to = typeof payload.to === "string" ? payload.to : "";
+    if (!/^\+?\d{6,15}$/.test(to)) {
+      throw invalid("The parameter to is required and must be a phone number");
+    }
+    const type = typeof payload.type === "string" ? payload.type : "text";
+    const text = validateMessage(type, payload);
+    if (type !== "template" && this.#closedWindows.has(digits(to))) {
+      throw new GraphError(
+        400,
+        131047,
+        "(#131047) Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+      );
+    }
+    const id = `wamid.${randomId(30)}`;
+    const message: RecordedMessage = {
+      id,
+      phoneNumberId,
+      to,
+      type,
+      text,
+      payload,
+      receivedAt: Date.now(),
+    };
+    this.#record(this.#messages, message);
+    for (const listener of this.#listeners) {
+      try {
+        listener(message);
+      } catch { /* a listener's bug is not the client's error */ }
+    }
+    return Response.json({
+      messaging_product: "whatsapp",
+      contacts: [{ input: to, wa_id: digits(to) }],
+      messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
+    });
+  }
+
+  #describeMedia(id: string): Response {
+    const media = this.#media.get(id);
+    if (!media) {
+      throw new GraphError(
+        400,
+        100,
+        `Unsupported get request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+        "",
+        { error_subcode: 33 },
+      );
+    }
+    const expires = Date.now() + this.#options.mediaUrlTtlMs;
+    return Response.json({
+      messaging_product: "whatsapp",
+      url: `${this.url}/_media/${id}?ext=${expires}&hash=${randomId(12)}`,
+      mime_type: media.mimeType,
+      sha256: media.sha256,
+      file_size: media.bytes.length,
+      id,
+    });
+  }
+
+  #serveMediaBytes(id: string, url: URL): Response {
+    const media = this.#media.get(id);
+    const expires = Number(url.searchParams.get("ext"));
+    if (!media || !(expires > Date.now())) {
+      // Meta's CDN answers an expired or unknown URL with a bare 404.
+      return new Response("Not Found", { status: 404 });
+    }
+    return new Response(media.bytes as Uint8Array<ArrayBuffer>, {
+      headers: { "content-type": media.mimeType, "content-length": String(media.bytes.length) },
+    });
+  }
+
+  #record<T>(list: T[], item: T): void {
+    list.push(item);
+    if (list.length > this.#options.maxRecords) {
+      list.splice(0, list.length - this.#options.maxRecords);
+    }
+  }
+}
+
+/** Starts a fake Graph API on a free loopback port. */
+export function startFakeGraphApi(options: FakeGraphOptions = {}): Promise<FakeGraphApi> {
+  return FakeGraphApi.start(options);
+}
+
+function digits(phone: string): string {
+  return phone.replace(/\D/g, "");
+}
+
+function graphError(e: GraphError): Response {
+  return Response.json(
+    {
+      error: {
+        message: e.message,
+        type: "OAuthException",
+        code: e.code,
+        ...e.extra,
+        ...(e.details ? { error_data: { messaging_product: "whatsapp", details: e.details } } : {}),
+        fbtrace_id: randomId(15),
+      },
+    },
+    {
+      status: e.status,
+      headers: e.retryAfterSeconds === undefined
+        ? {}
+        : { "retry-after": String(e.retryAfterSeconds) },
+    },
+  );
+}
+
+function failureError(failure: PendingFailure): GraphError {
+  switch (failure.kind) {
+    case "rate_limit":
+      return new GraphError(
+        429,
+        130429,
+        "(#130429) Rate limit hit",
+        "Cloud API message throughput has been reached.",
+        {},
+        failure.retryAfterSeconds,
+      );
+    case "pair_rate_limit":
+      return new GraphError(
+        400,
+        131056,
+        "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        "Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.",
+      );
+    case "outside_window":
+      return new GraphError(
+        400,
+        131047,
+        "(#131047) Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
+      );
+    case "server_error":
+      return new GraphError(500, 1, "An unknown error has occurred.", "", { is_transient: true });
+    case "unauthorized":
+      return new GraphError(401, 190, "Error validating access token: Session has expired.");
+  }
+}
+
+/** Checks one send payload against Meta's rules; returns the text a test asserts on. */
+function validateMessage(type: string, payload: Json): string {
+  const part = payload[type];
+  if (!isObj(part)) throw invalid(`The parameter ${type} is required for type ${type}`);
+  const context = payload.context;
+  if (context !== undefined && (!isObj(context) || typeof context.message_id !== "string")) {
+    throw invalid("context.message_id must be a string");
+  }
+  switch (type) {
+    case "text": {
+      const body = part.body;
+      if (typeof body !== "string" || !body.trim()) throw invalid("text.body is required");
+      if (body.length > LIMITS.text) {
+        throw invalid(`text.body is ${body.length} characters; the maximum is ${LIMITS.text}`);
+      }
+      return body;
+    }
+    case "interactive":
+      return validateInteractive(part);
+    case "template": {
+      if (typeof part.name !== "string" || !part.name) throw invalid("template.name is required");
+      if (!isObj(part.language) || typeof part.language.code !== "string") {
+        throw invalid("template.language.code is required");
+      }
+      return part.name;
+    }
+    case "image":
+    case "document":
+    case "audio":
+    case "video":
+    case "sticker": {
+      if (typeof part.id !== "string" && typeof part.link !== "string") {
+        throw invalid(`${type} needs an id or a link`);
+      }
+      return typeof part.caption === "string" ? part.caption : "";
+    }
+    default:
+      throw invalid(`Unsupported message type ${type}`);
+  }
+}
+
+function textOf(value: unknown, what: string, max: number, required = true): string {
+  if (value === undefined && !required) return "";
+  if (typeof value !== "string" || !value.trim()) throw invalid(`${what} is required`);
+  if (value.length > max) {
+    throw invalid(`${what} is ${value.length} characters; the maximum is ${max}`);
+  }
+  return value;
+}
+
+function validateInteractive(part: Json): string {
+  const body = textOf(
+    isObj(part.body) ? part.body.text : undefined,
+    "interactive.body.text",
+    LIMITS.interactiveBody,
+  );
+  if (part.header !== undefined) {
+    if (!isObj(part.header) || part.header.type !== "text") {
+      throw invalid("interactive.header.type must be 'text' here");
+    }
+    textOf(part.header.text, "interactive.header.text", LIMITS.header);
+  }
+  if (part.footer !== undefined) {
+    textOf(
+      isObj(part.footer) ? part.footer.text : undefined,
+      "interactive.footer.text",
+      LIMITS.footer,
+    );
+  }
+  const action = isObj(part.action) ? part.action : undefined;
+  if (!action) throw invalid("interactive.action is required");
+
+  if (part.type === "button") {
+    const buttons = Array.isArray(action.buttons) ? action.buttons : [];
+    if (buttons.length < 1 || buttons.length > 3) {
+      throw invalid(`action.buttons must have 1 to 3 buttons, got ${buttons.length}`);
+    }
+    const titles = new Set<string>();
+    const ids = new Set<string>();
+    for (const button of buttons) {
+      const reply = isObj(button) && button.type === "reply" && isObj(button.reply)
+        ? button.reply
+        : undefined;
+      if (!reply) throw invalid("each button must be {type:'reply', reply:{id,title}}");
+      const id = textOf(reply.id, "button id", LIMITS.buttonId);
+      const title = textOf(reply.title, "button title", LIMITS.buttonTitle);
+      if (titles.has(title)) throw invalid(`button titles must be unique: '${title}'`);
+      if (ids.has(id)) throw invalid(`button ids must be unique: '${id}'`);
+      titles.add(title);
+      ids.add(id);
+    }
+    return body;
+  }
+  if (part.type === "list") {
+    textOf(action.button, "action.button", LIMITS.listButton);
+    const sections = Array.isArray(action.sections) ? action.sections : [];
+    if (sections.length < 1 || sections.length > LIMITS.sections) {
+      throw invalid(`action.sections must have 1 to ${LIMITS.sections} sections`);
+    }
+    const ids = new Set<string>();
+    let rows = 0;
+    for (const section of sections) {
+      if (!isObj(section) || !Array.isArray(section.rows) || section.rows.length === 0) {
+        throw invalid("each section needs rows");
+      }
+      textOf(section.title, "section title", LIMITS.sectionTitle, sections.length > 1);
+      for (const row of section.rows) {
+        if (!isObj(row)) throw invalid("each row must be an object");
+        const id = textOf(row.id, "row id", LIMITS.rowId);
+        textOf(row.title, "row title", LIMITS.rowTitle);
+        textOf(row.description, "row description", LIMITS.rowDescription, false);
+        if (ids.has(id)) throw invalid(`row ids must be unique: '${id}'`);
+        ids.add(id);
+        rows++;
+      }
+    }
+    if (rows > LIMITS.rows) {
+      throw invalid(`a list can have at most ${LIMITS.rows} rows, got ${rows}`);
+    }
+    return body;
+  }
+  throw invalid(`Unsupported interactive type ${String(part.type)}`);
+}

@@ -1,0 +1,385 @@
+/**
+ * Buying tokens end to end against the fake Paynow (tests/fakes/paynow.ts): express and web
+ * checkout, result POSTs lost, duplicated and forged, polling, expiry, a crash mid-way, and the
+ * live events that tell the user. Runs on whichever database back end the run uses.
+ */
+import assert from "node:assert/strict";
+import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import { type FakePaynow, type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
+import { pollPayment } from "../lib/payments/payments.ts";
+
+const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
+
+async function setup(options: Partial<FakePaynowOptions> = {}) {
+  const paynow = await startFakePaynow({
+    integrations: { "1201": KEY },
+    timeScale: 0.01,
+    ...options,
+  });
+  const app = await startTestApp({
+    env: {
+      PAYNOW_INTEGRATION_ID: "1201",
+      PAYNOW_INTEGRATION_KEY: KEY,
+      PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
+      PAYNOW_BASE_URL: paynow.url,
+    },
+  });
+  const signup = await app.fetch("/api/v1/auth/signup", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      email: `buyer-${crypto.randomUUID()}@example.com`,
+      password: "long enough",
+    }),
+  });
+  const { accessToken, user } = await signup.json();
+  const auth = { authorization: `Bearer ${accessToken}` };
+  const [pkg] = (await (await app.fetch("/api/v1/packages")).json()).packages;
+  return {
+    paynow,
+    app,
+    auth,
+    userId: user.id as string,
+    pkg: pkg as { id: string; tokens: number; prices: { USD: string } },
+    async close() {
+      await app.close();
+      await paynow.close();
+    },
+  };
+}
+
+async function buy(
+  app: TestApp,
+  auth: Record<string, string>,
+  body: Record<string, unknown>,
+  key?: string,
+) {
+  const res = await app.fetch("/api/v1/payments", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...auth,
+      ...(key ? { "idempotency-key": key } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return await res.json();
+}
+
+async function waitForStatus(
+  app: TestApp,
+  auth: Record<string, string>,
+  id: string,
+  status: string,
+  ms = 20_000,
+) {
+  const until = Date.now() + ms;
+  let last = "";
+  while (Date.now() < until) {
+    // The return page's status URL: public by the payment's unguessable id, not rate limited.
+    last = (await (await app.fetch(`/pay/status/${id}`)).json()).status;
+    if (last === status) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`payment stayed ${last}, expected ${status}`);
+}
+
+const balance = async (app: TestApp, auth: Record<string, string>) =>
+  (await (await app.fetch("/api/v1/wallet", { headers: auth })).json()).balance as number;
+
+/** Reads `event:` names from the user's SSE stream until `count` arrived. */
+async function collectEvents(app: TestApp, auth: Record<string, string>) {
+  const controller = new AbortController();
+  const res = await app.fetch("/api/v1/events", { headers: auth, signal: controller.signal });
+  assert.equal(res.headers.get("content-type")?.split(";")[0], "text/event-stream");
+  const events: { event: string; data: Record<string, unknown> }[] = [];
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = block.match(/^event: (.+)$/m)?.[1];
+          const data = block.match(/^data: (.+)$/m)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    } catch { /* aborted */ }
+  })();
+  // Wait for the stream's first event so no later event can be missed.
+  while (!events.some((e) => e.event === "ready")) await new Promise((r) => setTimeout(r, 10));
+  return {
+    events,
+    async close() {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+Deno.test("EcoCash 0771111111 → paid, credited once, events sent; the user sees it live", async () => {
+  const t = await setup();
+  try {
+    const stream = await collectEvents(t.app, t.auth);
+    const payment = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "ecocash",
+      phone: "0771111111",
+    });
+    assert.equal(payment.status, "sent");
+    assert.match(payment.instructions ?? "", /./);
+    assert.equal(payment.phone, "+263771111111");
+    assert.equal(
+      t.paynow.payment(payment.reference)?.phone,
+      "0771111111",
+      "Paynow gets the local form",
+    );
+    await waitForStatus(t.app, t.auth, payment.id, "paid");
+    assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
+    const start = Date.now();
+    while (!stream.events.some((e) => e.event === "wallet.updated") && Date.now() - start < 5_000) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stream.close();
+    const paidEvent = stream.events.find((e) =>
+      e.event === "payment.updated" && e.data.status === "paid"
+    );
+    assert.ok(paidEvent, JSON.stringify(stream.events));
+    const walletEvent = stream.events.find((e) => e.event === "wallet.updated");
+    assert.equal(walletEvent?.data.balance, t.pkg.tokens);
+    const events = await t.app.server.db.sql`select source, status_to from payment_events
+                                              where payment_id = ${payment.id} order by id`;
+    assert.equal(events[0].source, "initiate");
+    assert.ok(events.some((e) => e.status_to === "paid"));
+    const credits = await t.app.server.db
+      .sql`select count(*)::int as n from ledger_entries where kind = 'purchase_credit'`;
+    assert.equal(credits[0].n, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("0773333333 → cancelled, nothing credited; 0774444444 → Paynow's error, nothing pending", async () => {
+  const t = await setup();
+  try {
+    const cancelled = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "ecocash",
+      phone: "0773333333",
+    });
+    await waitForStatus(t.app, t.auth, cancelled.id, "cancelled");
+    const refused = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "onemoney",
+      phone: "0774444444",
+    });
+    assert.equal(refused.status, "failed");
+    assert.match(refused.error, /Insufficient balance/);
+    assert.equal(await balance(t.app, t.auth), 0);
+    const [{ n }] = await t.app.server.db
+      .sql`select count(*)::int as n from payments where status in ('created', 'sent')`;
+    assert.equal(n, 0, "no payment left pending");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("result POSTs never arrive: polling alone settles the payment", async () => {
+  const t = await setup({ behaviour: { loseResultPosts: true } });
+  try {
+    const payment = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "ecocash",
+      phone: "0771111111",
+    });
+    await waitForStatus(t.app, t.auth, payment.id, "paid", 15_000);
+    assert.ok(t.paynow.resultPosts.every((p) => p.lost));
+    const [row] = await t.app.server.db.sql`select count(*)::int as n from payment_events
+                                            where payment_id = ${payment.id} and source = 'poll'`;
+    assert.ok(row.n >= 1);
+    assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("5 duplicate result POSTs and the polls after them credit once", async () => {
+  const t = await setup({ behaviour: { duplicateResultPosts: 5 } });
+  try {
+    const payment = await buy(t.app, t.auth, { packageId: t.pkg.id, method: "web" });
+    assert.match(payment.redirectUrl, /^http:\/\/127\.0\.0\.1/);
+    await t.paynow.complete(payment.reference, "Paid");
+    await waitForStatus(t.app, t.auth, payment.id, "paid");
+    await pollPayment(t.app.server.payments(), payment.id);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(t.paynow.resultPosts.filter((p) => p.httpStatus === 200).length >= 6);
+    assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
+    const [{ n }] = await t.app.server.db
+      .sql`select count(*)::int as n from ledger_entries where kind = 'purchase_credit'`;
+    assert.equal(n, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a forged result POST (bad hash) is refused with 400 and changes nothing", async () => {
+  const t = await setup();
+  try {
+    const payment = await buy(t.app, t.auth, { packageId: t.pkg.id, method: "web" });
+    await t.paynow.postResult(payment.reference, { forged: true, status: "Paid" });
+    const forged = t.paynow.resultPosts.find((p) => p.forged);
+    assert.equal(forged?.httpStatus, 400);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await (await t.app.fetch(`/api/v1/payments/${payment.id}`, { headers: t.auth }))
+      .json();
+    assert.equal(after.status, "sent");
+    assert.equal(await balance(t.app, t.auth), 0);
+    assert.ok(t.app.logs.some((l) => l.includes("Paynow result POST refused")));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a payment that never settles becomes expired after its window", async () => {
+  const t = await setup();
+  try {
+    const payment = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "ecocash",
+      phone: "0775555555",
+    });
+    await t.app.server.db
+      .sql`update payments set expires_at = now() - interval '1 second' where id = ${payment.id}`;
+    const payments = t.app.server.payments();
+    const after = await pollPayment(payments, payment.id);
+    assert.equal(after.status, "expired");
+    assert.equal(await balance(t.app, t.auth), 0);
+    // Paynow pays late: the payment stays expired and nothing is credited without an admin.
+    await t.paynow.complete(payment.reference, "Paid");
+    assert.equal((await pollPayment(payments, payment.id)).status, "expired");
+    assert.equal(await balance(t.app, t.auth), 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an Idempotency-Key makes a retried POST return the same payment", async () => {
+  const t = await setup();
+  try {
+    const body = { packageId: t.pkg.id, method: "ecocash", phone: "0771111111" };
+    const [a, b] = await Promise.all([
+      buy(t.app, t.auth, body, "retry-key-123"),
+      buy(t.app, t.auth, body, "retry-key-123"),
+    ]);
+    assert.equal(a.id, b.id);
+    const [{ n }] = await t.app.server.db.sql`select count(*)::int as n from payments`;
+    assert.equal(n, 1);
+    const bad = await t.app.fetch("/api/v1/payments", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...t.auth },
+      body: JSON.stringify({ packageId: t.pkg.id, method: "ecocash", phone: "12345" }),
+    });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).error.message, /phone/);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("SIGKILL while a payment is being polled: after the restart the poll resumes and settles", async () => {
+  const paynow = await startFakePaynow({
+    integrations: { "1201": KEY },
+    phones: { "0775555555": { status: "Paid", afterMs: 4_000 } },
+    behaviour: { loseResultPosts: true },
+  });
+  const storage = await prepareStorage();
+  const env = {
+    ...storage.env,
+    HURUKURO_ENV: "test",
+    PORT: "0",
+    LOG_LEVEL: "warn",
+    PAYNOW_INTEGRATION_ID: "1201",
+    PAYNOW_INTEGRATION_KEY: KEY,
+    PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
+    PAYNOW_BASE_URL: paynow.url,
+  };
+  const spawn = async () => {
+    const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
+    const reader = child.stdout.getReader();
+    let out = "";
+    while (!/running at (\S+)/.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`server exited:\n${out}`);
+      out += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    // Closing our end would only prove that logging survives a broken pipe (it does); keep
+    // reading so the server runs as it would under a supervisor.
+    child.stdout.pipeTo(new WritableStream()).catch(() => {});
+    return { child, url: out.match(/running at (\S+)/)![1] };
+  };
+  try {
+    const first = await spawn();
+    const signup = await (await fetch(first.url + "/api/v1/auth/signup", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "killed@example.com", password: "long enough" }),
+    })).json();
+    const auth = {
+      authorization: `Bearer ${signup.accessToken}`,
+      "content-type": "application/json",
+    };
+    const [pkg] = (await (await fetch(first.url + "/api/v1/packages")).json()).packages;
+    const payment = await (await fetch(first.url + "/api/v1/payments", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ packageId: pkg.id, method: "ecocash", phone: "0775555555" }),
+    })).json();
+    assert.equal(payment.status, "sent");
+    first.child.kill("SIGKILL");
+    await first.child.status;
+
+    const second = await spawn();
+    try {
+      const until = Date.now() + 30_000;
+      let status = "";
+      while (Date.now() < until && status !== "paid") {
+        // The return page's status URL: not rate limited like the API.
+        status = (await (await fetch(`${second.url}/pay/status/${payment.id}`)).json()).status;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(status, "paid");
+      const wallet = await (await fetch(second.url + "/api/v1/wallet", { headers: auth })).json();
+      assert.equal(wallet.balance, pkg.tokens);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.child.status;
+    }
+  } finally {
+    await paynow.close();
+    await storage.cleanup();
+  }
+});
+
+Deno.test("the return page shows the payment live through its island; unknown ids are 404", async () => {
+  const t = await setup();
+  try {
+    const payment = await buy(t.app, t.auth, { packageId: t.pkg.id, method: "web" });
+    const page = await t.app.fetch(`/pay/return?payment=${payment.id}`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /data-island="PaymentStatus"/);
+    assert.match(html, /Waiting for Paynow to confirm your payment/);
+    assert.equal((await t.app.fetch(`/pay/return?payment=${crypto.randomUUID()}`)).status, 404);
+    assert.equal((await t.app.fetch("/pay/status/not-a-uuid")).status, 404);
+  } finally {
+    await t.close();
+  }
+});
