@@ -106,8 +106,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const events = await startEventHub(db, log);
     closers.push(() => events.close());
     // Payments need the queue (to schedule polls) and the queue's handlers need payments.
-    let paymentDeps: PaymentDeps | undefined;
-    const payments = () => paymentDeps!;
+    const late: { payments?: PaymentDeps } = {};
+    const payments = () => late.payments!;
 
     const metrics = createMetrics();
     const queue = new JobQueue({
@@ -126,7 +126,14 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       crons: [...cronJobs, ...(options.extraCrons ?? [])],
       defaultTimeZone: config.tzMetrics,
     });
-    paymentDeps = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
+    const paymentDeps: PaymentDeps = {
+      db,
+      jobs: queue,
+      log,
+      paynow: upstreams.paynow,
+      publicUrl: config.publicUrl,
+    };
+    late.payments = paymentDeps;
     queue.start();
     // Work recorded in Postgres whose message was lost (KV file gone, process killed) is queued
     // again at once rather than at the reconciler's next tick.

@@ -81,11 +81,11 @@ async function main(args: string[]): Promise<number> {
   const upstreams = await startUpstreams(config, log);
   try {
     await migrate(db.sql);
-    let deps: PaymentDeps | undefined;
-    const handlers = jobHandlers({ ...upstreams, payments: () => deps! });
+    const late: { payments?: PaymentDeps } = {};
+    const handlers = jobHandlers({ ...upstreams, payments: () => late.payments! });
     const handler = handlers.find((h) => h.type.name === name);
     const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
-    deps = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
+    late.payments = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
     const started = performance.now();
     if (cron) {
       let args: unknown = undefined;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
-import { type FakePaynow, type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
+import { type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
 import { pollPayment } from "../lib/payments/payments.ts";
 
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
@@ -69,7 +69,6 @@ async function buy(
 
 async function waitForStatus(
   app: TestApp,
-  auth: Record<string, string>,
   id: string,
   status: string,
   ms = 20_000,
@@ -141,7 +140,7 @@ Deno.test("EcoCash 0771111111 → paid, credited once, events sent; the user see
       "0771111111",
       "Paynow gets the local form",
     );
-    await waitForStatus(t.app, t.auth, payment.id, "paid");
+    await waitForStatus(t.app, payment.id, "paid");
     assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
     const start = Date.now();
     while (!stream.events.some((e) => e.event === "wallet.updated") && Date.now() - start < 5_000) {
@@ -174,7 +173,7 @@ Deno.test("0773333333 → cancelled, nothing credited; 0774444444 → Paynow's e
       method: "ecocash",
       phone: "0773333333",
     });
-    await waitForStatus(t.app, t.auth, cancelled.id, "cancelled");
+    await waitForStatus(t.app, cancelled.id, "cancelled");
     const refused = await buy(t.app, t.auth, {
       packageId: t.pkg.id,
       method: "onemoney",
@@ -199,7 +198,7 @@ Deno.test("result POSTs never arrive: polling alone settles the payment", async 
       method: "ecocash",
       phone: "0771111111",
     });
-    await waitForStatus(t.app, t.auth, payment.id, "paid", 15_000);
+    await waitForStatus(t.app, payment.id, "paid", 15_000);
     assert.ok(t.paynow.resultPosts.every((p) => p.lost));
     const [row] = await t.app.server.db.sql`select count(*)::int as n from payment_events
                                             where payment_id = ${payment.id} and source = 'poll'`;
@@ -216,7 +215,7 @@ Deno.test("5 duplicate result POSTs and the polls after them credit once", async
     const payment = await buy(t.app, t.auth, { packageId: t.pkg.id, method: "web" });
     assert.match(payment.redirectUrl, /^http:\/\/127\.0\.0\.1/);
     await t.paynow.complete(payment.reference, "Paid");
-    await waitForStatus(t.app, t.auth, payment.id, "paid");
+    await waitForStatus(t.app, payment.id, "paid");
     await pollPayment(t.app.server.payments(), payment.id);
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(t.paynow.resultPosts.filter((p) => p.httpStatus === 200).length >= 6);
