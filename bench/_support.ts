@@ -341,5 +341,11 @@ export function ms(n: number): string {
   return n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0);
 }
 
+/** Nearest-rank percentile of sorted values; NaN when there are none. */
+export function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
 /** Seconds with two decimals. */
 export const seconds = (msValue: number) => `${(msValue / 1000).toFixed(2)} s`;

@@ -20,6 +20,7 @@ import {
   makeTempDir,
   ms,
   ownCpuSeconds,
+  percentile,
   processCpuSeconds,
   ROOT,
   seconds,
@@ -107,12 +108,6 @@ interface Figures {
   generatorCpu: number;
   /** CPU the rest of the machine (other processes) used meanwhile, likewise; null if unknown. */
   otherCpu: number | null;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /** Warm-up, then the measured run, against `server.url + path`. */

@@ -21,6 +21,9 @@ export interface BenchModule {
 /** Every benchmark, in the order they run. */
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   http: () => import("./http.ts"),
+  jobs: () => import("./jobs.ts"),
+  admin: () => import("./admin.ts"),
+  metrics: () => import("./metrics.ts"),
 };
 
 function usage(): string {

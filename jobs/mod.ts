@@ -9,6 +9,7 @@ import type { PaymentDeps } from "../lib/payments/payments.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
 import { paymentsPollHandler } from "./payments_poll.ts";
 import { emailSendHandler } from "./email_send.ts";
+import { metricsDailyCron } from "./metrics_daily.ts";
 import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
 
@@ -22,4 +23,9 @@ export function jobHandlers(services: JobServices): JobHandler[] {
   return [emailSendHandler(services.mailer), paymentsPollHandler(services.payments)];
 }
 
-export const crons: CronJob[] = [reconcileCron, walletSweepCron, paymentsCleanupCron];
+export const crons: CronJob[] = [
+  reconcileCron,
+  walletSweepCron,
+  paymentsCleanupCron,
+  metricsDailyCron,
+];

@@ -18,6 +18,7 @@ import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
+import { adminRoutes } from "./admin/mod.tsx";
 import { paynowRoutes } from "./paynow.tsx";
 import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
@@ -160,6 +161,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", accountRoutes(ctx));
+  app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>
     errorResponse(c, new AppError("not_found", `Nothing is served at ${c.req.path}.`))

@@ -1,0 +1,287 @@
+/**
+ * The admin overview's trends: headline figures with their change against the previous period,
+ * and chart.js charts of the daily figures. The range (30/90/365 days) switches in place: the
+ * island fetches `/admin/api/metrics?range=…` and redraws, without reloading the page.
+ *
+ * chart.js is imported here only, so it lands in this island's chunk and nowhere else. Charts
+ * draw on canvas without animation, and chart.js injects no stylesheet, so the page's strict
+ * CSP (no inline script or style) holds.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  type ChartConfiguration,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+} from "chart.js";
+import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
+
+Chart.register(
+  BarController,
+  BarElement,
+  CategoryScale,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+);
+
+export interface MetricsChartProps {
+  initial: OverviewData;
+  ranges: number[];
+}
+
+type Values = (number | null)[];
+
+interface ChartDef {
+  key: string;
+  title: string;
+  type: "line" | "bar";
+  lines: { label: string; color: string; values: (d: OverviewData) => Values; axis?: "y1" }[];
+}
+
+const sumOf = (d: OverviewData, names: SeriesName[]) =>
+  d.days.map((_, i) => names.reduce((s, n) => s + (d.series[n][i] ?? 0), 0));
+
+const CHARTS: ChartDef[] = [
+  {
+    key: "users",
+    title: "Users",
+    type: "line",
+    lines: [
+      { label: "New", color: "#0b7a53", values: (d) => d.series.usersNew },
+      { label: "Active", color: "#2f6fdb", values: (d) => d.series.usersActive },
+      {
+        label: "Active on WhatsApp",
+        color: "#25a244",
+        values: (d) => d.series.usersActiveWhatsapp,
+      },
+    ],
+  },
+  {
+    key: "messages",
+    title: "Messages",
+    type: "bar",
+    lines: [
+      { label: "In", color: "#2f6fdb", values: (d) => d.series.messagesIn },
+      { label: "Out", color: "#9bb8ef", values: (d) => d.series.messagesOut },
+    ],
+  },
+  {
+    key: "payments",
+    title: "Payments",
+    type: "bar",
+    lines: [
+      { label: "Started", color: "#c9c9c2", values: (d) => d.series.paymentsStarted },
+      { label: "Paid", color: "#0b7a53", values: (d) => d.series.paymentsPaid },
+      {
+        label: "Not paid",
+        color: "#b42318",
+        values: (d) => sumOf(d, ["paymentsCancelled", "paymentsFailed", "paymentsExpired"]),
+      },
+    ],
+  },
+  {
+    key: "revenue",
+    title: "Revenue",
+    type: "line",
+    lines: [
+      { label: "USD", color: "#0b7a53", values: (d) => d.series.revenueUsd },
+      {
+        label: "ZiG (right axis)",
+        color: "#b26b00",
+        values: (d) => d.series.revenueZig,
+        axis: "y1",
+      },
+    ],
+  },
+  {
+    key: "tokens",
+    title: "Wallet tokens",
+    type: "line",
+    lines: [
+      { label: "Sold", color: "#0b7a53", values: (d) => d.series.tokensSold },
+      { label: "Used", color: "#7a3fd1", values: (d) => d.series.tokensUsed },
+    ],
+  },
+  {
+    key: "latency",
+    title: "AI latency p95 (ms)",
+    type: "line",
+    lines: [
+      { label: "Full answer", color: "#b26b00", values: (d) => d.series.latencyP95 },
+      { label: "First token", color: "#2f6fdb", values: (d) => d.series.ttftP95 },
+    ],
+  },
+];
+
+function config(def: ChartDef, d: OverviewData): ChartConfiguration {
+  const twoAxes = def.lines.some((l) => l.axis === "y1");
+  return {
+    type: def.type,
+    data: {
+      labels: d.days.map((day) => day.slice(5)),
+      datasets: def.lines.map((l) => ({
+        label: l.label,
+        data: l.values(d),
+        borderColor: l.color,
+        backgroundColor: l.color,
+        borderWidth: 2,
+        pointRadius: d.days.length > 90 ? 0 : 2,
+        spanGaps: true,
+        yAxisID: l.axis ?? "y",
+      })),
+    },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+      scales: {
+        x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } },
+        y: { beginAtZero: true },
+        ...(twoAxes
+          ? { y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } }
+          : {}),
+      },
+    },
+  } as ChartConfiguration;
+}
+
+function formatValue(k: Kpi, v: number | null): string {
+  if (v === null) return "—";
+  switch (k.format) {
+    case "money":
+      return `${k.unit} ${
+        v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })
+      }`;
+    case "percent":
+      return `${(v * 100).toFixed(1)} %`;
+    case "ms":
+      return `${Math.round(v).toLocaleString("en-US")} ms`;
+    default:
+      return Math.round(v * 10) / 10 === Math.round(v)
+        ? Math.round(v).toLocaleString("en-US")
+        : v.toLocaleString("en-US", { maximumFractionDigits: 1 });
+  }
+}
+
+function Change({ k }: { k: Kpi }) {
+  if (k.change === null) return <small class="change">no earlier figure</small>;
+  const up = k.change > 0;
+  const good = k.change === 0 ? "" : up === k.higherIsBetter ? "good" : "bad";
+  const pct = Math.abs(k.change * 100);
+  return (
+    <small class={`change ${good}`}>
+      {k.change === 0 ? "±" : up ? "▲" : "▼"} {pct >= 10 ? pct.toFixed(0) : pct.toFixed(1)} %{" "}
+      vs previous
+    </small>
+  );
+}
+
+export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
+  const [data, setData] = useState(initial);
+  const [loading, setLoading] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [drawn, setDrawn] = useState<number | null>(null);
+  const canvases = useRef<Record<string, HTMLCanvasElement | null>>({});
+  const charts = useRef<Record<string, Chart>>({});
+
+  useEffect(() => {
+    for (const def of CHARTS) {
+      const canvas = canvases.current[def.key];
+      if (!canvas) continue;
+      const next = config(def, data);
+      const chart = charts.current[def.key];
+      if (chart) {
+        chart.data = next.data;
+        chart.options = next.options!;
+        chart.update();
+      } else {
+        charts.current[def.key] = new Chart(canvas, next);
+      }
+    }
+    setDrawn(data.range);
+  }, [data]);
+
+  useEffect(() => () => {
+    for (const chart of Object.values(charts.current)) chart.destroy();
+  }, []);
+
+  async function choose(range: number) {
+    if (range === data.range || loading) return;
+    setLoading(true);
+    setProblem(null);
+    try {
+      const res = await fetch(`/admin/api/metrics?range=${range}`, {
+        headers: { accept: "application/json" },
+      });
+      if (!res.ok) throw new Error(`status ${res.status}`);
+      setData(await res.json());
+      const url = new URL(location.href);
+      url.searchParams.set("range", String(range));
+      history.replaceState(null, "", url);
+    } catch {
+      setProblem("The figures could not be loaded. Try again.");
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  return (
+    <div class="metrics" data-range={data.range} data-drawn={drawn ?? undefined}>
+      <div class="range-switch" role="group" aria-label="Period">
+        {ranges.map((r) => (
+          <button
+            type="button"
+            aria-pressed={r === data.range}
+            disabled={loading}
+            onClick={() => choose(r)}
+          >
+            {r} days
+          </button>
+        ))}
+        <span class="muted">
+          {data.from} to {data.to}
+        </span>
+      </div>
+      {problem && <p class="form-error" role="alert">{problem}</p>}
+      <div class="kpis">
+        {data.kpis.map((k) => (
+          <div class="kpi" data-kpi={k.key}>
+            <span class="kpi-label">{k.label}</span>
+            <strong>{formatValue(k, k.value)}</strong>
+            <Change k={k} />
+          </div>
+        ))}
+      </div>
+      <div class="charts">
+        {CHARTS.map((def) => (
+          <figure class="chart">
+            <figcaption>{def.title}</figcaption>
+            <div class="chart-box">
+              <canvas
+                ref={(el) => {
+                  canvases.current[def.key] = el;
+                }}
+                data-chart={def.key}
+                role="img"
+                aria-label={`${def.title}, last ${data.range} days`}
+              />
+            </div>
+          </figure>
+        ))}
+      </div>
+    </div>
+  );
+}

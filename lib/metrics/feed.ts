@@ -1,0 +1,190 @@
+/**
+ * The admin live feed: payments changing status and jobs dying, as they happen, for the
+ * dashboard's SSE stream (`/admin/api/feed`).
+ *
+ * It reads the durable records rather than listening for notifications: `payment_events`
+ * (every transition, by its identity key) and open `job_failures` (by `last_seen`, on their
+ * partial index). So it sees what every instance did, on both database back ends, without any
+ * other module having to publish anything; the price is a delay of up to one poll interval.
+ * One poller per process runs only while at least one admin has the feed open.
+ *
+ * Commit order is not id order on a busy server (a transaction holding a lower id can commit
+ * after a higher one is read), so each poll looks a little behind its cursor and drops what it
+ * already delivered.
+ */
+import type { Sql } from "../db/mod.ts";
+import type { Logger } from "../observability/log.ts";
+
+export interface FeedEvent {
+  /** Unique per event: `payment_event:<id>` or `job_failure:<id>:<last_seen ms>`. */
+  id: string;
+  at: string;
+  kind: "payment" | "job";
+  level: "info" | "warn" | "error";
+  title: string;
+  detail: string;
+  /** The admin page about it. */
+  href: string;
+}
+
+export interface AdminFeed {
+  /** Calls `fn` with each new event; returns the unsubscribe function. */
+  subscribe(fn: (e: FeedEvent) => void): () => void;
+  /** The latest events (oldest first), for a client that just connected. */
+  recent(): Promise<FeedEvent[]>;
+  /** Subscribers now (tests). */
+  readonly size: number;
+  /** Stops polling; the feed can still be subscribed again later. */
+  close(): void;
+}
+
+const LOOK_BEHIND_IDS = 100;
+const LOOK_BEHIND_MS = 10_000;
+const RECENT = 20;
+
+const PAYMENT_EVENTS = (sql: Sql) =>
+  sql`
+  select e.id, e.payment_id, e.source, e.status_from, e.status_to, e.note, e.created_at,
+         p.amount, p.currency, p.method, p.reference, p.flag
+  from payment_events e join payments p on p.id = e.payment_id`;
+
+function paymentEvent(r: Record<string, unknown>): FeedEvent | null {
+  const flagged = typeof r.note === "string" && r.note.startsWith("flagged");
+  const to = r.status_to as string | null;
+  if (!to && !flagged) return null; // polls that changed nothing
+  const money = `${r.currency} ${r.amount} via ${r.method}`;
+  const level = flagged ? "error" : to === "paid" || to === "sent" ? "info" : "warn";
+  const title = flagged
+    ? `Payment flagged: ${String(r.note).replace(/^flagged:\s*/, "")}`
+    : to === "sent"
+    ? "Payment started"
+    : `Payment ${to}`;
+  return {
+    id: `payment_event:${r.id}`,
+    at: (r.created_at as Date).toISOString(),
+    kind: "payment",
+    level,
+    title,
+    detail: `${money} · ${r.reference}${r.note && !flagged ? ` · ${r.note}` : ""}`,
+    href: `/admin/payments/${r.payment_id}`,
+  };
+}
+
+function jobEvent(r: Record<string, unknown>): FeedEvent {
+  return {
+    id: `job_failure:${r.id}:${(r.last_seen as Date).getTime()}`,
+    at: (r.last_seen as Date).toISOString(),
+    kind: "job",
+    level: "error",
+    title: `Job dead-lettered: ${r.job}`,
+    detail: `after ${r.attempts} attempts: ${String(r.last_error).slice(0, 200)}`,
+    href: "/admin/jobs",
+  };
+}
+
+export function createAdminFeed(
+  sql: Sql,
+  options: { log: Logger; intervalMs?: number },
+): AdminFeed {
+  const intervalMs = options.intervalMs ?? 1000;
+  const subscribers = new Set<(e: FeedEvent) => void>();
+  const delivered = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cursor: { eventId: number; lastSeen: Date } | null = null;
+  let ready: Promise<void> = Promise.resolve();
+  let polling: Promise<void> | null = null;
+
+  const remember = (id: string) => {
+    delivered.add(id);
+    if (delivered.size > 5000) delivered.delete(delivered.values().next().value!);
+  };
+
+  async function start() {
+    const [row] = await sql`
+      select coalesce((select max(id) from payment_events), 0)::bigint as id, now() as now`;
+    cursor = { eventId: Number(row.id), lastSeen: row.now };
+  }
+
+  async function poll() {
+    await ready;
+    if (!cursor) await start(); // the first start failed
+    const c = cursor!;
+    const [payments, jobs] = await Promise.all([
+      sql`${PAYMENT_EVENTS(sql)}
+          where e.id > ${Math.max(0, c.eventId - LOOK_BEHIND_IDS)}
+          order by e.id limit 500`,
+      sql`select id, job, attempts, last_error, last_seen from job_failures
+          where status = 'dead' and last_seen > ${new Date(c.lastSeen.getTime() - LOOK_BEHIND_MS)}
+          order by last_seen limit 200`,
+    ]);
+    const fresh: FeedEvent[] = [];
+    for (const r of payments) {
+      c.eventId = Math.max(c.eventId, Number(r.id));
+      const e = paymentEvent(r);
+      if (e && !delivered.has(e.id)) fresh.push(e);
+      if (e) remember(e.id);
+    }
+    for (const r of jobs) {
+      if (r.last_seen > c.lastSeen) c.lastSeen = r.last_seen;
+      const e = jobEvent(r);
+      if (!delivered.has(e.id)) fresh.push(e);
+      remember(e.id);
+    }
+    fresh.sort((a, b) => a.at.localeCompare(b.at));
+    for (const e of fresh) for (const fn of subscribers) fn(e);
+  }
+
+  function schedule() {
+    timer = setTimeout(() => {
+      polling = poll()
+        .catch((error) => options.log.error("admin feed poll failed", { error }))
+        .finally(() => {
+          polling = null;
+          if (subscribers.size > 0) schedule();
+          else timer = undefined;
+        });
+    }, intervalMs);
+  }
+
+  return {
+    subscribe(fn) {
+      subscribers.add(fn);
+      if (!timer && !polling) {
+        // The cursor starts at "now" when the first admin connects; `recent()` shows the past.
+        cursor = null;
+        ready = start().catch((error) => options.log.error("admin feed start failed", { error }));
+        schedule();
+      }
+      return () => {
+        subscribers.delete(fn);
+        if (subscribers.size === 0 && timer) {
+          clearTimeout(timer);
+          timer = undefined;
+        }
+      };
+    },
+    async recent() {
+      const [payments, jobs] = await Promise.all([
+        sql`${PAYMENT_EVENTS(sql)}
+            where e.status_to is not null or e.note like 'flagged%'
+            order by e.id desc limit ${RECENT}`,
+        sql`select id, job, attempts, last_error, last_seen from job_failures
+            where status = 'dead' order by last_seen desc limit ${RECENT}`,
+      ]);
+      const events = [
+        ...payments.map(paymentEvent).filter((e): e is FeedEvent => e !== null),
+        ...jobs.map(jobEvent),
+      ];
+      for (const e of events) remember(e.id);
+      return events.sort((a, b) => a.at.localeCompare(b.at)).slice(-RECENT);
+    },
+    get size() {
+      return subscribers.size;
+    },
+    close() {
+      subscribers.clear();
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Admin forms: every POST carries the page's CSRF token (`_csrf`), checked before anything is
+ * read from the form; the answer is a redirect (303) back to the page with a notice or problem
+ * code, so a reload never posts twice.
+ */
+import type { Context } from "hono";
+import { type AuthEnv, checkCsrf } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+
+/** The form's string fields, after its CSRF token was checked. */
+export async function adminForm(
+  c: Context<AuthEnv>,
+  ctx: AppContext,
+): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const values = Object.fromEntries(
+    Object.entries(body).filter(([, v]) => typeof v === "string"),
+  ) as Record<string, string>;
+  await checkCsrf(c, ctx, values._csrf);
+  return values;
+}
+
+/** Back to `path` with a notice (`{ notice: "saved" }`) or a problem (`{ problem: "reason" }`). */
+export function back(
+  c: Context,
+  path: string,
+  outcome: { notice: string } | { problem: string },
+): Response {
+  const [key, code] = Object.entries(outcome)[0];
+  const sep = path.includes("?") ? "&" : "?";
+  return c.redirect(`${path}${sep}${key}=${encodeURIComponent(code)}`, 303);
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `%` and `_` match literally in an ILIKE pattern built from user input. */
+export const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (m) => "\\" + m)}%`;

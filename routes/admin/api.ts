@@ -1,0 +1,75 @@
+/**
+ * The admin islands' endpoints (same session and guard as the pages, JSON or SSE):
+ *
+ * - `GET /admin/api/metrics?range=30|90|365` → the overview's series and headline figures;
+ * - `GET /admin/api/feed` → Server-Sent Events: `ready`, then the recent events and each new one
+ *   as `feed` (payments changing status, jobs dead-lettered; lib/metrics/feed.ts), with a
+ *   heartbeat comment every 15 s so proxies keep the stream open.
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { AppError } from "../../lib/http/errors.ts";
+import { yesterday } from "../../lib/metrics/daily.ts";
+import { createAdminFeed, type FeedEvent } from "../../lib/metrics/feed.ts";
+import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+
+export const FEED_HEARTBEAT_MS = 15_000;
+
+export function adminApiRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  // One poller per app, running only while an admin has the feed open.
+  const feed = createAdminFeed(ctx.db.sql, { log: ctx.log });
+
+  app.get("/api/metrics", async (c) => {
+    const range = Number(c.req.query("range") ?? 30);
+    if (!isRange(range)) {
+      throw new AppError("validation_failed", `range must be one of ${RANGES.join(", ")}.`);
+    }
+    const data = await overview(ctx.db.sql, {
+      range,
+      yesterday: yesterday(new Date(), ctx.config.tzMetrics),
+    });
+    return c.json(data);
+  });
+
+  app.get("/api/feed", (c) =>
+    streamSSE(c, async (stream) => {
+      const queue: FeedEvent[] = [];
+      let wake: (() => void) | null = null;
+      // Subscribed before the recent events are read: nothing falls between the two (the feed
+      // drops what `recent` already returned).
+      const unsubscribe = feed.subscribe((e) => {
+        queue.push(e);
+        wake?.();
+      });
+      stream.onAbort(() => wake?.());
+      try {
+        await stream.writeSSE({ event: "ready", data: "{}" });
+        for (const e of await feed.recent()) {
+          await stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id });
+        }
+        while (!stream.aborted && !stream.closed) {
+          const next = queue.shift();
+          if (next) {
+            await stream.writeSSE({ event: "feed", data: JSON.stringify(next), id: next.id });
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, FEED_HEARTBEAT_MS);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = null;
+          if (queue.length === 0 && !stream.aborted) await stream.write(": heartbeat\n\n");
+        }
+      } finally {
+        unsubscribe();
+      }
+    }));
+
+  return app;
+}

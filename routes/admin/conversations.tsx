@@ -1,0 +1,154 @@
+/**
+ * `/admin/conversations`: read-only. Find conversations by title or by the person (e-mail,
+ * phone, name) and read them, with phone numbers and e-mail addresses masked wherever they
+ * appear (lib/observability/mask.ts), messages included: support needs the exchange, not the
+ * personal data.
+ */
+import { Hono } from "hono";
+import { notFound } from "../../lib/http/errors.ts";
+import { maskText } from "../../lib/observability/mask.ts";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { likePattern, UUID } from "./_forms.ts";
+import { adminPage, PAGE_SIZE, pageOf, Pager, Table, Time } from "./_layout.tsx";
+
+export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+  const tz = ctx.config.tzMetrics;
+
+  app.get("/conversations", async (c) => {
+    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const { page, offset, limit } = pageOf(c);
+    const pattern = likePattern(q);
+    // People are matched through users_search (the trigram index); newest first on
+    // conversations_created.
+    const rows = await sql`
+      select c.id, c.mode, c.channel, c.title, c.created_at, c.last_activity_at, c.closed_at,
+             u.id as user_id, u.email, u.phone,
+             (select count(*)::int from messages m where m.conversation_id = c.id) as messages
+      from conversations c join users u on u.id = c.user_id
+      ${
+      q
+        ? sql`where c.title ilike ${pattern} or c.user_id in (
+                select id from users
+                where (coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' ||
+                       coalesce(display_name, '')) ilike ${pattern})`
+        : sql``
+    }
+      order by c.created_at desc
+      limit ${limit + 1} offset ${offset}`;
+    return adminPage(c, ctx, {
+      title: "Conversations",
+      section: "/admin/conversations",
+      children: (
+        <>
+          <form method="get" action="/admin/conversations" class="filters" role="search">
+            <label>
+              Search
+              <input
+                type="search"
+                name="q"
+                value={q}
+                placeholder="title, e-mail, phone or name"
+                autocomplete="off"
+              />
+            </label>
+            <button type="submit">Search</button>
+          </form>
+          <Table label="Conversations">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Person</th>
+                <th>Channel</th>
+                <th>Mode</th>
+                <th>Title</th>
+                <th class="num">Messages</th>
+                <th>Last activity</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.slice(0, limit).map((r) => (
+                <tr>
+                  <td>
+                    <a href={`/admin/conversations/${r.id}`}>
+                      <Time at={r.created_at} tz={tz} />
+                    </a>
+                  </td>
+                  <td data-testid="person">{maskText(r.phone ?? r.email ?? "")}</td>
+                  <td>{r.channel}</td>
+                  <td>{r.mode}</td>
+                  <td>{maskText(r.title ?? "")}</td>
+                  <td class="num">{r.messages}</td>
+                  <td>
+                    <Time at={r.last_activity_at} tz={tz} />
+                  </td>
+                </tr>
+              ))}
+              {rows.length === 0 && (
+                <tr>
+                  <td colSpan={7}>No conversations match.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          <Pager c={c} page={page} hasMore={rows.length > limit} />
+        </>
+      ),
+    });
+  });
+
+  app.get("/conversations/:id", async (c) => {
+    const id = c.req.param("id");
+    const [conv] = UUID.test(id)
+      ? await sql`select c.*, u.email, u.phone from conversations c
+                  join users u on u.id = c.user_id where c.id = ${id}`
+      : [];
+    if (!conv) throw notFound("This conversation");
+    const { page } = pageOf(c);
+    const limit = PAGE_SIZE * 2; // messages are short: twice a table's page
+    const messages = await sql`
+      select role, content, status, model, tokens_in, tokens_out, cost, latency_ms, ttft_ms,
+             error_code, created_at
+      from messages where conversation_id = ${id}
+      order by created_at, id limit ${limit + 1} offset ${(page - 1) * limit}`;
+    return adminPage(c, ctx, {
+      title: maskText(conv.title ?? "Conversation"),
+      section: "/admin/conversations",
+      children: (
+        <>
+          <p>
+            {maskText(conv.phone ?? conv.email ?? "")} · {conv.channel} · {conv.mode} · started{" "}
+            <Time at={conv.created_at} tz={tz} /> ·{" "}
+            <a href={`/admin/users/${conv.user_id}`}>the person's account</a>
+          </p>
+          {conv.summary && <p class="muted">Summary: {maskText(conv.summary)}</p>}
+          <ol class="transcript">
+            {messages.slice(0, limit).map((m) => (
+              <li class={`msg msg-${m.role}`}>
+                <div class="msg-meta">
+                  <strong>{m.role === "user" ? "Person" : "Assistant"}</strong>{" "}
+                  <Time at={m.created_at} tz={tz} />
+                  {m.role === "assistant" && (
+                    <>
+                      {" "}· {m.model ?? "?"} · {m.tokens_in ?? "?"} in / {m.tokens_out ?? "?"}{" "}
+                      out · {m.cost ?? 0} tokens charged
+                      {m.latency_ms !== null &&
+                        ` · ${m.latency_ms} ms (first token ${m.ttft_ms} ms)`}
+                    </>
+                  )}
+                  {m.status !== "complete" && <span class="badge bad">{m.status}</span>}
+                </div>
+                <p class="msg-text">{maskText(m.content)}</p>
+              </li>
+            ))}
+          </ol>
+          <Pager c={c} page={page} hasMore={messages.length > limit} />
+        </>
+      ),
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,159 @@
+/**
+ * `/admin/jobs`: the queue's backlog and the dead letters (jobs that exhausted their retries,
+ * lib/jobs/dead_letters.ts), each of which an admin retries (queued again as a fresh job) or
+ * discards. Both are audited.
+ */
+import { Hono } from "hono";
+import {
+  discardDeadLetter,
+  listDeadLetters,
+  retryDeadLetter,
+} from "../../lib/jobs/dead_letters.ts";
+import type { JobQueue } from "../../lib/jobs/queue.ts";
+import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { audit } from "./_audit.ts";
+import { adminForm, back, UUID } from "./_forms.ts";
+import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
+
+/**
+ * The app's enqueuer is the job queue itself (main.ts); a dead-letter retry needs its
+ * enqueue-by-name. AppContext types it as the narrower `Enqueuer`.
+ */
+function queueOf(ctx: AppContext): JobQueue {
+  const jobs = ctx.jobs as Partial<JobQueue>;
+  if (typeof jobs.enqueueByName !== "function") {
+    throw new Error("the app's enqueuer cannot queue by name: retries need the JobQueue");
+  }
+  return jobs as JobQueue;
+}
+
+export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+  const tz = ctx.config.tzMetrics;
+
+  app.get("/jobs", async (c) => {
+    const rawBefore = c.req.query("before");
+    const before = rawBefore && !Number.isNaN(Date.parse(rawBefore))
+      ? new Date(rawBefore)
+      : undefined;
+    const [stats, dead] = await Promise.all([
+      ctx.queueStats(),
+      listDeadLetters(ctx.db, { limit: PAGE_SIZE + 1, before }),
+    ]);
+    const csrf = await pageCsrfToken(c, ctx);
+    const shown = dead.slice(0, PAGE_SIZE);
+    return adminPage(c, ctx, {
+      title: "Jobs",
+      section: "/admin/jobs",
+      children: (
+        <>
+          <div class="kpis">
+            <div class="kpi">
+              <span class="kpi-label">Backlog</span>
+              <strong data-testid="backlog">{formatCount(stats.backlog)}</strong>
+              <small>queued, not yet finished</small>
+            </div>
+            <div class="kpi">
+              <span class="kpi-label">Running here</span>
+              <strong>{formatCount(stats.inFlight)}</strong>
+              <small>on this instance</small>
+            </div>
+            <div class="kpi">
+              <span class="kpi-label">Dead letters</span>
+              <strong data-testid="dead-letters">{formatCount(stats.deadLetters)}</strong>
+              <small>waiting for an admin</small>
+            </div>
+          </div>
+          <h2>Dead letters</h2>
+          <Table label="Dead letters">
+            <thead>
+              <tr>
+                <th>Last failed</th>
+                <th>Job</th>
+                <th class="num">Attempts</th>
+                <th>Last error</th>
+                <th>Payload</th>
+                <th>Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((d) => (
+                <tr>
+                  <td>
+                    <Time at={d.lastSeen} tz={tz} />
+                    <br />
+                    <small>
+                      first <Time at={d.firstSeen} tz={tz} />
+                    </small>
+                  </td>
+                  <td>
+                    <code>{d.job}</code>
+                  </td>
+                  <td class="num">{d.attempts}</td>
+                  <td class="error-text">{d.lastError}</td>
+                  <td>
+                    <Json value={d.payload} />
+                  </td>
+                  <td class="row-actions">
+                    <form method="post" action={`/admin/jobs/dead/${d.id}/retry`}>
+                      <input type="hidden" name="_csrf" value={csrf} />
+                      <button type="submit">Retry</button>
+                    </form>
+                    <form method="post" action={`/admin/jobs/dead/${d.id}/discard`}>
+                      <input type="hidden" name="_csrf" value={csrf} />
+                      <button type="submit" class="danger">Discard</button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+              {shown.length === 0 && (
+                <tr>
+                  <td colSpan={6}>No dead letters.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          {(dead.length > PAGE_SIZE || before) && (
+            <nav class="pager">
+              {before && <a href="/admin/jobs">← Newest</a>}
+              {dead.length > PAGE_SIZE && (
+                <a
+                  href={`/admin/jobs?before=${
+                    encodeURIComponent(shown[shown.length - 1].lastSeen.toISOString())
+                  }`}
+                >
+                  Older →
+                </a>
+              )}
+            </nav>
+          )}
+        </>
+      ),
+    });
+  });
+
+  for (const action of ["retry", "discard"] as const) {
+    app.post(`/jobs/dead/:id/${action}`, async (c) => {
+      const id = c.req.param("id");
+      await adminForm(c, ctx);
+      if (!UUID.test(id)) return back(c, "/admin/jobs", { problem: "gone" });
+      const [row] = await sql`select job, attempts, status from job_failures where id = ${id}`;
+      const done = action === "retry"
+        ? await retryDeadLetter(ctx.db, queueOf(ctx), id)
+        : await discardDeadLetter(ctx.db, id);
+      if (!done || !row) return back(c, "/admin/jobs", { problem: "gone" });
+      await audit(sql, c, {
+        action: `job.${action}`,
+        targetType: "job_failure",
+        targetId: id,
+        before: { status: row.status, job: row.job, attempts: row.attempts },
+        after: { status: action === "retry" ? "retried" : "discarded" },
+      });
+      return back(c, "/admin/jobs", { notice: action === "retry" ? "retried" : "discarded" });
+    });
+  }
+
+  return app;
+}

@@ -1,0 +1,57 @@
+/**
+ * `/admin`: the dashboard admins run the service from. One module per area, all behind one
+ * guard:
+ *
+ * - signed out → a redirect to `/login?next=…` (pages) or 404 (`/admin/api/…`);
+ * - signed in but not an admin, or not through a browser session (API keys and access tokens
+ *   never reach the dashboard: its forms are protected by the session's CSRF token and admin
+ *   sessions expire after 8 hours) → the same 404 as any unknown URL, so the area's existence
+ *   is not revealed.
+ *
+ * Every form carries the CSRF token (checked in `_forms.ts`), every change is audited
+ * (`_audit.ts`), and admin pages are never cached.
+ */
+import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "../../lib/http/errors.ts";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { adminApiRoutes } from "./api.ts";
+import { auditRoutes } from "./audit.tsx";
+import { conversationRoutes } from "./conversations.tsx";
+import { jobRoutes } from "./jobs.tsx";
+import { overviewRoutes } from "./overview.tsx";
+import { paymentRoutes } from "./payments.tsx";
+import { settingsRoutes } from "./settings.tsx";
+import { userRoutes } from "./users.tsx";
+
+export function requireAdmin(): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    const auth = c.get("auth");
+    const api = c.req.path.startsWith("/admin/api/");
+    if (!auth && !api && c.req.method === "GET") {
+      const url = new URL(c.req.url);
+      return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+    }
+    if (!auth || auth.user.role !== "admin" || auth.via !== "session") {
+      throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
+    }
+    c.header("Cache-Control", "no-store");
+    await next();
+  };
+}
+
+/** Mounted at `/admin` in routes/_app.tsx. */
+export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  app.use("*", requireAdmin());
+  app.route("/", overviewRoutes(ctx));
+  app.route("/", userRoutes(ctx));
+  app.route("/", paymentRoutes(ctx));
+  app.route("/", conversationRoutes(ctx));
+  app.route("/", jobRoutes(ctx));
+  app.route("/", settingsRoutes(ctx));
+  app.route("/", auditRoutes(ctx));
+  app.route("/", adminApiRoutes(ctx));
+  return app;
+}

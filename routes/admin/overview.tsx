@@ -1,0 +1,78 @@
+/**
+ * `/admin`: today so far (live queries over today's rows, the same computation as the nightly
+ * figures) and the last 30/90/365 days from `daily_metrics` as charts with headline figures
+ * compared with the period before (islands/MetricsChart.tsx switches the range through
+ * `/admin/api/metrics` without reloading), beside the live feed (islands/LiveFeed.tsx).
+ */
+import { Hono } from "hono";
+import LiveFeed from "../../islands/LiveFeed.tsx";
+import MetricsChart from "../../islands/MetricsChart.tsx";
+import { Island } from "../../lib/islands/island.tsx";
+import { computeDay, yesterday } from "../../lib/metrics/daily.ts";
+import { dayIn } from "../../lib/metrics/days.ts";
+import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { adminPage, formatCount } from "./_layout.tsx";
+
+export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+  const tz = ctx.config.tzMetrics;
+
+  app.get("/", async (c) => {
+    const asked = Number(c.req.query("range") ?? 30);
+    const range = isRange(asked) ? asked : 30;
+    const now = new Date();
+    const today = dayIn(now, tz);
+    const [figures, data] = await Promise.all([
+      computeDay(sql, today, tz),
+      overview(sql, { range, yesterday: yesterday(now, tz) }),
+    ]);
+    const get = (metric: string, dims = "") =>
+      Number(figures.find((f) => f.metric === metric && f.dims === dims)?.value ?? 0);
+    const cards: [string, string][] = [
+      ["New users", formatCount(get("users.new"))],
+      ["Active users", formatCount(get("users.active"))],
+      [
+        "Messages in / out",
+        `${formatCount(get("messages.in"))} / ${formatCount(get("messages.out"))}`,
+      ],
+      ["Payments paid", formatCount(get("payments.paid"))],
+      ["Revenue USD", get("payments.paid_amount", "currency=USD").toFixed(2)],
+      ["Revenue ZiG", get("payments.paid_amount", "currency=ZiG").toFixed(2)],
+      ["Tokens used", formatCount(get("wallet.tokens_used"))],
+      ["Dead-lettered jobs", formatCount(get("jobs.dead_lettered"))],
+    ];
+    return adminPage(c, ctx, {
+      title: "Overview",
+      section: "/admin",
+      children: (
+        <div class="overview">
+          <section aria-labelledby="today">
+            <h2 id="today">Today so far ({today}, {tz})</h2>
+            <div class="kpis" data-testid="today">
+              {cards.map(([label, value]) => (
+                <div class="kpi">
+                  <span class="kpi-label">{label}</span>
+                  <strong>{value}</strong>
+                </div>
+              ))}
+            </div>
+          </section>
+          <div class="overview-grid">
+            <section aria-label="Trends">
+              <Island of={MetricsChart} props={{ initial: data, ranges: [...RANGES] }} />
+            </section>
+            <aside aria-labelledby="feed">
+              <h2 id="feed">Live</h2>
+              <Island of={LiveFeed} props={{ max: 30 }} />
+            </aside>
+          </div>
+        </div>
+      ),
+    });
+  });
+
+  return app;
+}

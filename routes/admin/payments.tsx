@@ -1,0 +1,286 @@
+/**
+ * `/admin/payments`: payments filtered by status, method, currency, dates (days in TZ_METRICS)
+ * or flag; one payment with every raw message exchanged with Paynow (`payment_events`), and
+ * "Poll now", which asks Paynow at once through the same code as the polling schedule.
+ * Flagged payments (amount mismatch, cancelled or refunded after paid) have their own tab.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { notFound } from "../../lib/http/errors.ts";
+import { dayBounds } from "../../lib/metrics/daily.ts";
+import { isDay } from "../../lib/metrics/days.ts";
+import { isFinal, type PaymentStatus, pollPayment } from "../../lib/payments/payments.ts";
+import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { audit } from "./_audit.ts";
+import { adminForm, back, UUID } from "./_forms.ts";
+import { adminPage, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
+
+const STATUSES = ["created", "sent", "paid", "cancelled", "failed", "expired"];
+const METHODS = ["web", "ecocash", "onemoney", "innbucks"];
+const CURRENCIES = ["USD", "ZiG"];
+
+function Select(props: { name: string; label: string; options: string[]; value: string }) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        <option value="">any</option>
+        {props.options.map((o) => (
+          <option key={o} value={o} selected={o === props.value}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+  const tz = ctx.config.tzMetrics;
+
+  async function filters(c: Context) {
+    const pick = (name: string, allowed: string[]) => {
+      const v = c.req.query(name) ?? "";
+      return allowed.includes(v) ? v : "";
+    };
+    const day = (name: string) => {
+      const v = c.req.query(name) ?? "";
+      return isDay(v) ? v : "";
+    };
+    const f = {
+      status: pick("status", STATUSES),
+      method: pick("method", METHODS),
+      currency: pick("currency", CURRENCIES),
+      from: day("from"),
+      to: day("to"),
+      flagged: c.req.query("flagged") === "1",
+      q: (c.req.query("q") ?? "").trim().slice(0, 64),
+    };
+    const conditions = [];
+    if (f.status) conditions.push(sql`p.status = ${f.status}`);
+    if (f.method) conditions.push(sql`p.method = ${f.method}`);
+    if (f.currency) conditions.push(sql`p.currency = ${f.currency}`);
+    if (f.from) conditions.push(sql`p.created_at >= ${(await dayBounds(sql, f.from, tz)).start}`);
+    if (f.to) conditions.push(sql`p.created_at < ${(await dayBounds(sql, f.to, tz)).end}`);
+    if (f.flagged) conditions.push(sql`p.flag is not null`);
+    if (f.q) conditions.push(sql`(p.reference = ${f.q} or p.paynow_reference = ${f.q})`);
+    const where = conditions.length === 0 ? sql`` : conditions.slice(1).reduce(
+      (acc, cond) => sql`${acc} and ${cond}`,
+      sql`where ${conditions[0]}`,
+    );
+    return { f, where };
+  }
+
+  app.get("/payments", async (c) => {
+    const { f, where } = await filters(c);
+    const { page, offset, limit } = pageOf(c);
+    const rows = await sql`
+      select p.id, p.status, p.currency, p.amount, p.method, p.tokens, p.flag, p.reference,
+             p.channel, p.created_at, p.settled_at, u.email, u.id as user_id
+      from payments p join users u on u.id = p.user_id
+      ${where}
+      order by p.created_at desc
+      limit ${limit + 1} offset ${offset}`;
+    return adminPage(c, ctx, {
+      title: f.flagged ? "Flagged payments" : "Payments",
+      section: "/admin/payments",
+      children: (
+        <>
+          <nav class="tabs">
+            <a href="/admin/payments" aria-current={f.flagged ? undefined : "page"}>All</a>
+            <a href="/admin/payments?flagged=1" aria-current={f.flagged ? "page" : undefined}>
+              Flagged
+            </a>
+          </nav>
+          <form method="get" action="/admin/payments" class="filters">
+            {f.flagged && <input type="hidden" name="flagged" value="1" />}
+            <Select name="status" label="Status" options={STATUSES} value={f.status} />
+            <Select name="method" label="Method" options={METHODS} value={f.method} />
+            <Select name="currency" label="Currency" options={CURRENCIES} value={f.currency} />
+            <label>
+              From
+              <input type="date" name="from" value={f.from} />
+            </label>
+            <label>
+              To
+              <input type="date" name="to" value={f.to} />
+            </label>
+            <label>
+              Reference
+              <input type="search" name="q" value={f.q} autocomplete="off" />
+            </label>
+            <button type="submit">Filter</button>
+          </form>
+          <Table label="Payments">
+            <thead>
+              <tr>
+                <th>Started</th>
+                <th>Status</th>
+                <th class="num">Amount</th>
+                <th>Method</th>
+                <th class="num">Tokens</th>
+                <th>User</th>
+                <th>Reference</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.slice(0, limit).map((p) => (
+                <tr>
+                  <td>
+                    <a href={`/admin/payments/${p.id}`}>
+                      <Time at={p.created_at} tz={tz} />
+                    </a>
+                  </td>
+                  <td>
+                    <span class={`status-${p.status}`}>{p.status}</span>
+                    {p.flag && <span class="badge bad">{p.flag}</span>}
+                  </td>
+                  <td class="num">{p.currency} {p.amount}</td>
+                  <td>{p.method}</td>
+                  <td class="num">{formatCount(Number(p.tokens))}</td>
+                  <td>
+                    <a href={`/admin/users/${p.user_id}`}>{p.email ?? "(no e-mail)"}</a>
+                  </td>
+                  <td>
+                    <code>{p.reference}</code>
+                  </td>
+                </tr>
+              ))}
+              {rows.length === 0 && (
+                <tr>
+                  <td colSpan={7}>No payments match.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          <Pager c={c} page={page} hasMore={rows.length > limit} />
+        </>
+      ),
+    });
+  });
+
+  app.get("/payments/:id", async (c) => {
+    const id = c.req.param("id");
+    const [p] = UUID.test(id)
+      ? await sql`select p.*, u.email from payments p join users u on u.id = p.user_id
+                  where p.id = ${id}`
+      : [];
+    if (!p) throw notFound("This payment");
+    const events = await sql`select * from payment_events where payment_id = ${id} order by id`;
+    const final = isFinal(p.status as PaymentStatus);
+    return adminPage(c, ctx, {
+      title: `Payment ${p.reference}`,
+      section: "/admin/payments",
+      children: (
+        <>
+          <dl class="facts">
+            <dt>Status</dt>
+            <dd data-testid="payment-status">
+              {p.status}
+              {p.flag && <span class="badge bad">{p.flag}</span>}
+            </dd>
+            <dt>Amount</dt>
+            <dd>{p.currency} {p.amount} for {formatCount(Number(p.tokens))} tokens</dd>
+            <dt>Method</dt>
+            <dd>{p.method} ({p.channel})</dd>
+            <dt>User</dt>
+            <dd>
+              <a href={`/admin/users/${p.user_id}`}>{p.email ?? p.user_id}</a>
+            </dd>
+            <dt>Paynow reference</dt>
+            <dd>{p.paynow_reference ?? "—"}</dd>
+            <dt>Started</dt>
+            <dd>
+              <Time at={p.created_at} tz={tz} />
+            </dd>
+            <dt>Settled</dt>
+            <dd>
+              <Time at={p.settled_at} tz={tz} />
+            </dd>
+            <dt>Polls</dt>
+            <dd>
+              {p.poll_count}, next <Time at={p.next_poll_at} tz={tz} />
+            </dd>
+            <dt>Credited</dt>
+            <dd>{p.credited_entry_id ? "yes" : "no"}</dd>
+            {p.error && (
+              <>
+                <dt>Error</dt>
+                <dd>{p.error}</dd>
+              </>
+            )}
+          </dl>
+          {!final && (
+            <form method="post" action={`/admin/payments/${id}/poll`}>
+              <input type="hidden" name="_csrf" value={await pageCsrfToken(c, ctx)} />
+              <button type="submit">Poll now</button>
+            </form>
+          )}
+          <h2>Messages with Paynow</h2>
+          <Table label="Payment events">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Source</th>
+                <th>Paynow status</th>
+                <th>Transition</th>
+                <th>Note</th>
+                <th>Raw</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((e) => (
+                <tr>
+                  <td>
+                    <Time at={e.created_at} tz={tz} />
+                  </td>
+                  <td>{e.source}</td>
+                  <td>{e.paynow_status ?? ""}</td>
+                  <td>{e.status_to ? `${e.status_from} → ${e.status_to}` : ""}</td>
+                  <td>{e.note ?? ""}</td>
+                  <td>{e.raw ? <pre class="raw">{e.raw}</pre> : ""}</td>
+                </tr>
+              ))}
+              {events.length === 0 && (
+                <tr>
+                  <td colSpan={6}>No messages yet.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          <details>
+            <summary>Row</summary>
+            <Json value={{ ...p, poll_url: p.poll_url ? "(set)" : null }} />
+          </details>
+        </>
+      ),
+    });
+  });
+
+  app.post("/payments/:id/poll", async (c) => {
+    const id = c.req.param("id");
+    await adminForm(c, ctx);
+    const page = `/admin/payments/${id}`;
+    const [row] = UUID.test(id) ? await sql`select status from payments where id = ${id}` : [];
+    if (!row) throw notFound("This payment");
+    if (isFinal(row.status)) return back(c, page, { problem: "final" });
+    let after: string;
+    try {
+      after = (await pollPayment(ctx.payments(), id)).status;
+    } catch (error) {
+      ctx.log.warn("admin poll failed", { paymentId: id, error });
+      return back(c, page, { problem: "paynow" });
+    }
+    await audit(sql, c, {
+      action: "payment.poll",
+      targetType: "payment",
+      targetId: id,
+      before: { status: row.status },
+      after: { status: after },
+    });
+    return back(c, page, { notice: "polled" });
+  });
+
+  return app;
+}

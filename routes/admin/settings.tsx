@@ -1,0 +1,330 @@
+/**
+ * `/admin/settings`: token packages and their prices, tiers (per-minute limit, daily cap), the
+ * operator settings (signup grant, payment expiry), and the AI configurations.
+ *
+ * AI configurations are listed read-only: their storage (lib/ai, encrypted API keys) is being
+ * built; editing arrives with it. API keys are write-only there: this page only says whether
+ * one is set.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { getSetting, setSetting } from "../../lib/accounts/settings.ts";
+import { listTiers } from "../../lib/accounts/tiers.ts";
+import type { Sql } from "../../lib/db/mod.ts";
+import { notFound } from "../../lib/http/errors.ts";
+import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { audit } from "./_audit.ts";
+import { adminForm, back, UUID } from "./_forms.ts";
+import { adminPage, formatCount, Table } from "./_layout.tsx";
+
+const PAGE = "/admin/settings";
+
+const price = z.string().trim().transform((s) => s === "" ? null : s).pipe(
+  z.string().regex(/^\d{1,8}(\.\d{1,2})?$/).refine((s) => Number(s) > 0).nullable(),
+);
+const wholeNumber = (min: number, max: number) =>
+  z.string().trim().regex(/^\d{1,12}$/).transform(Number).pipe(z.number().int().min(min).max(max));
+
+const PackageForm = z.object({
+  name: z.string().trim().min(1).max(80),
+  tokens: wholeNumber(1, 1_000_000_000),
+  price_usd: price,
+  price_zig: price,
+  position: wholeNumber(0, 1000),
+  active: z.string().optional().transform((v) => v === "on"),
+}).refine((p) => p.price_usd !== null || p.price_zig !== null);
+
+const TierForm = z.object({
+  requests_per_minute: wholeNumber(1, 100_000),
+  daily_token_cap: wholeNumber(0, 1_000_000_000_000),
+});
+
+const SettingsForm = z.object({
+  signup_grant_tokens: wholeNumber(0, 1_000_000_000),
+  payment_expiry_minutes: wholeNumber(1, 24 * 60),
+});
+
+const PACKAGE_COLUMNS = "id, name, tokens, price_usd, price_zig, active, position";
+
+const packageState = (r: Record<string, unknown>) => ({
+  name: r.name,
+  tokens: Number(r.tokens),
+  price_usd: r.price_usd === null ? null : String(r.price_usd),
+  price_zig: r.price_zig === null ? null : String(r.price_zig),
+  active: r.active,
+  position: r.position,
+});
+
+function PackageFields(
+  props: { values?: Record<string, unknown>; csrf: string; submit: string },
+) {
+  const v = props.values ?? { active: true, position: 0 };
+  const str = (x: unknown) => x === null || x === undefined ? "" : String(x);
+  return (
+    <>
+      <input type="hidden" name="_csrf" value={props.csrf} />
+      <label>
+        Name <input name="name" value={str(v.name)} required maxLength={80} />
+      </label>
+      <label>
+        Tokens <input name="tokens" value={str(v.tokens)} inputMode="numeric" required />
+      </label>
+      <label>
+        Price USD <input name="price_usd" value={str(v.price_usd)} inputMode="decimal" />
+      </label>
+      <label>
+        Price ZiG <input name="price_zig" value={str(v.price_zig)} inputMode="decimal" />
+      </label>
+      <label>
+        Order <input name="position" value={str(v.position)} inputMode="numeric" />
+      </label>
+      <label class="check">
+        <input type="checkbox" name="active" checked={Boolean(v.active)} /> On sale
+      </label>
+      <button type="submit">{props.submit}</button>
+    </>
+  );
+}
+
+export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+
+  app.get("/settings", async (c) => {
+    const [packages, tiers, grant, expiry, aiConfigs] = await Promise.all([
+      sql.unsafe(`select ${PACKAGE_COLUMNS} from token_packages order by position, tokens`),
+      listTiers(sql),
+      getSetting(sql, "signup_grant_tokens"),
+      getSetting(sql, "payment_expiry_minutes"),
+      sql`select name, provider, model, base_url, api_key_encrypted is not null as has_key,
+                 temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
+                 active, is_default
+          from ai_configs order by is_default desc, name`,
+    ]);
+    const csrf = await pageCsrfToken(c, ctx);
+    return adminPage(c, ctx, {
+      title: "Settings",
+      section: PAGE,
+      children: (
+        <>
+          <h2>Token packages</h2>
+          <p class="muted">
+            A currency is offered only when its Paynow integration is configured.
+          </p>
+          <div class="cards">
+            {packages.map((p) => (
+              <form method="post" action={`/admin/settings/packages/${p.id}`} class="card stack">
+                <h3>{p.name}</h3>
+                <PackageFields values={p} csrf={csrf} submit="Save package" />
+              </form>
+            ))}
+            <form method="post" action="/admin/settings/packages" class="card stack">
+              <h3>New package</h3>
+              <PackageFields csrf={csrf} submit="Add package" />
+            </form>
+          </div>
+
+          <h2>Tiers</h2>
+          <div class="cards">
+            {tiers.map((t) => (
+              <form method="post" action={`/admin/settings/tiers/${t.name}`} class="card stack">
+                <h3>{t.name}</h3>
+                <input type="hidden" name="_csrf" value={csrf} />
+                <label>
+                  Requests a minute
+                  <input
+                    name="requests_per_minute"
+                    value={String(t.requestsPerMinute)}
+                    inputMode="numeric"
+                  />
+                </label>
+                <label>
+                  Daily token cap (0 = none)
+                  <input
+                    name="daily_token_cap"
+                    value={String(t.dailyTokenCap)}
+                    inputMode="numeric"
+                  />
+                </label>
+                <button type="submit">Save tier</button>
+              </form>
+            ))}
+          </div>
+
+          <h2>Accounts and payments</h2>
+          <form method="post" action="/admin/settings/values" class="card stack narrow">
+            <input type="hidden" name="_csrf" value={csrf} />
+            <label>
+              Signup grant (tokens for every new account)
+              <input name="signup_grant_tokens" value={String(grant)} inputMode="numeric" />
+            </label>
+            <label>
+              Minutes before an unpaid payment expires
+              <input name="payment_expiry_minutes" value={String(expiry)} inputMode="numeric" />
+            </label>
+            <button type="submit">Save</button>
+          </form>
+
+          <h2>AI configurations</h2>
+          <p class="muted">
+            Read-only for now: editing arrives with the AI configuration storage. API keys are
+            write-only; this page shows only whether one is set.
+          </p>
+          <Table label="AI configurations">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Provider</th>
+                <th>Model</th>
+                <th>Base URL</th>
+                <th>API key</th>
+                <th class="num">Temperature</th>
+                <th class="num">Max output</th>
+                <th class="num">Price in / out per 1k</th>
+                <th>State</th>
+              </tr>
+            </thead>
+            <tbody>
+              {aiConfigs.map((a) => (
+                <tr>
+                  <td>{a.name}</td>
+                  <td>{a.provider}</td>
+                  <td>{a.model}</td>
+                  <td>{a.base_url ?? "default"}</td>
+                  <td>{a.has_key ? "set" : "not set"}</td>
+                  <td class="num">{a.temperature}</td>
+                  <td class="num">{formatCount(a.max_output_tokens)}</td>
+                  <td class="num">{a.price_input_per_1k} / {a.price_output_per_1k}</td>
+                  <td>
+                    {a.active ? "active" : "off"}
+                    {a.is_default && <span class="badge">default</span>}
+                  </td>
+                </tr>
+              ))}
+              {aiConfigs.length === 0 && (
+                <tr>
+                  <td colSpan={9}>
+                    None stored: the provider comes from the environment (AI_PROVIDER).
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+        </>
+      ),
+    });
+  });
+
+  app.post("/settings/packages/:id", async (c) => {
+    const id = c.req.param("id");
+    const form = await adminForm(c, ctx);
+    if (!UUID.test(id)) throw notFound("This package");
+    const parsed = PackageForm.safeParse(form);
+    if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
+    const p = parsed.data;
+    const outcome = await sql.begin(async (tx) => {
+      const [before] = await tx.unsafe(
+        `select ${PACKAGE_COLUMNS} from token_packages where id = $1 for update`,
+        [id],
+      );
+      if (!before) throw notFound("This package");
+      const [after] = await tx.unsafe(
+        `update token_packages set name = $2, tokens = $3, price_usd = $4, price_zig = $5,
+           position = $6, active = $7, updated_at = now()
+         where id = $1 returning ${PACKAGE_COLUMNS}`,
+        [id, p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
+      );
+      const [b, a] = [packageState(before), packageState(after)];
+      if (JSON.stringify(a) === JSON.stringify(b)) return "unchanged";
+      await audit(tx, c, {
+        action: "package.update",
+        targetType: "token_package",
+        targetId: id,
+        before: b,
+        after: a,
+      });
+      return "saved";
+    });
+    return back(c, PAGE, { notice: outcome });
+  });
+
+  app.post("/settings/packages", async (c) => {
+    const form = await adminForm(c, ctx);
+    const parsed = PackageForm.safeParse(form);
+    if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
+    const p = parsed.data;
+    await sql.begin(async (tx) => {
+      const [row] = await tx.unsafe(
+        `insert into token_packages (name, tokens, price_usd, price_zig, position, active)
+         values ($1, $2, $3, $4, $5, $6) returning ${PACKAGE_COLUMNS}`,
+        [p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
+      );
+      await audit(tx, c, {
+        action: "package.create",
+        targetType: "token_package",
+        targetId: row.id,
+        after: packageState(row),
+      });
+    });
+    return back(c, PAGE, { notice: "created" });
+  });
+
+  app.post("/settings/tiers/:name", async (c) => {
+    const name = c.req.param("name");
+    const form = await adminForm(c, ctx);
+    const parsed = TierForm.safeParse(form);
+    if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
+    const t = parsed.data;
+    const outcome = await sql.begin(async (tx) => {
+      const [before] = await tx`select requests_per_minute, daily_token_cap from tiers
+                                where name = ${name} for update`;
+      if (!before) throw notFound("This tier");
+      const b = {
+        requests_per_minute: before.requests_per_minute,
+        daily_token_cap: Number(before.daily_token_cap),
+      };
+      if (JSON.stringify(b) === JSON.stringify(t)) return "unchanged";
+      await tx`update tiers set requests_per_minute = ${t.requests_per_minute},
+                 daily_token_cap = ${t.daily_token_cap} where name = ${name}`;
+      await audit(tx, c, {
+        action: "tier.update",
+        targetType: "tier",
+        targetId: name,
+        before: b,
+        after: t,
+      });
+      return "saved";
+    });
+    return back(c, PAGE, { notice: outcome });
+  });
+
+  app.post("/settings/values", async (c) => {
+    const form = await adminForm(c, ctx);
+    const parsed = SettingsForm.safeParse(form);
+    if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
+    const changed = await sql.begin(async (tx) => {
+      // setSetting takes the pool's type; a transaction answers the same queries.
+      const t = tx as unknown as Sql;
+      let n = 0;
+      for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
+        const before = await getSetting(t, key);
+        const after = parsed.data[key];
+        if (before === after) continue;
+        await setSetting(t, key, after);
+        await audit(tx, c, {
+          action: "setting.update",
+          targetType: "setting",
+          targetId: key,
+          before: { value: before },
+          after: { value: after },
+        });
+        n++;
+      }
+      return n;
+    });
+    return back(c, PAGE, { notice: changed > 0 ? "saved" : "unchanged" });
+  });
+
+  return app;
+}

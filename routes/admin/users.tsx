@@ -1,0 +1,426 @@
+/**
+ * `/admin/users`: find people by e-mail, phone or name; see one with their wallet ledger and
+ * payments; adjust their balance (through the ledger, as an `admin_adjustment` carrying the
+ * admin's id and reason), change their tier, disable or enable them. Each change is audited.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { listTiers } from "../../lib/accounts/tiers.ts";
+import { getUser } from "../../lib/accounts/users.ts";
+import { publish } from "../../lib/events.ts";
+import { AppError, notFound } from "../../lib/http/errors.ts";
+import { maskPhone } from "../../lib/observability/mask.ts";
+import { randomToken } from "../../lib/security/tokens.ts";
+import { getBalance, postInTransaction } from "../../lib/wallet/ledger.ts";
+import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { audit } from "./_audit.ts";
+import { adminForm, back, likePattern, UUID } from "./_forms.ts";
+import { adminPage, formatCount, pageOf, Pager, Table, Time } from "./_layout.tsx";
+
+const Reason = z.string().trim().min(3).max(500);
+
+const Adjustment = z.object({
+  delta: z.string().trim().regex(/^[+-]?\d{1,10}$/).transform(Number)
+    .refine((n) => n !== 0 && Math.abs(n) <= 1_000_000_000),
+  reason: Reason,
+  // Generated with the form: a double submit posts one entry (the ledger's idempotency key).
+  nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+});
+
+export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const sql = ctx.db.sql;
+  const tz = ctx.config.tzMetrics;
+
+  app.get("/users", async (c) => {
+    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const { page, offset, limit } = pageOf(c);
+    // The expression is the one indexed by users_search (migrations/0005_admin.sql).
+    const rows = await sql`
+      select u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
+             u.created_at, a.balance
+      from users u left join ledger_accounts a on a.user_id = u.id
+      ${
+      q
+        ? sql`where (coalesce(u.email, '') || ' ' || coalesce(u.phone, '') || ' ' ||
+                     coalesce(u.display_name, '')) ilike ${likePattern(q)}`
+        : sql``
+    }
+      order by u.created_at desc
+      limit ${limit + 1} offset ${offset}`;
+    return adminPage(c, ctx, {
+      title: "Users",
+      section: "/admin/users",
+      children: (
+        <>
+          <form method="get" action="/admin/users" class="filters" role="search">
+            <label>
+              Search
+              <input
+                type="search"
+                name="q"
+                value={q}
+                placeholder="e-mail, phone or name"
+                autocomplete="off"
+              />
+            </label>
+            <button type="submit">Search</button>
+          </form>
+          <Table label="Users">
+            <thead>
+              <tr>
+                <th>E-mail</th>
+                <th>Name</th>
+                <th>Phone</th>
+                <th>Tier</th>
+                <th class="num">Balance</th>
+                <th>Joined</th>
+                <th>Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.slice(0, limit).map((u) => (
+                <tr>
+                  <td>
+                    <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
+                    {u.role === "admin" && <span class="badge">admin</span>}
+                  </td>
+                  <td>{u.display_name ?? ""}</td>
+                  <td>{u.phone ? maskPhone(u.phone) : ""}</td>
+                  <td>{u.tier}</td>
+                  <td class="num">{u.balance === null ? "—" : formatCount(Number(u.balance))}</td>
+                  <td>
+                    <Time at={u.created_at} tz={tz} />
+                  </td>
+                  <td>{u.disabled_at ? <span class="badge bad">disabled</span> : "active"}</td>
+                </tr>
+              ))}
+              {rows.length === 0 && (
+                <tr>
+                  <td colSpan={7}>No users match.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          <Pager c={c} page={page} hasMore={rows.length > limit} />
+        </>
+      ),
+    });
+  });
+
+  app.get("/users/:id", async (c) => {
+    const id = c.req.param("id");
+    const user = UUID.test(id) ? await getUser(sql, id) : null;
+    if (!user) throw notFound("This user");
+    const before = /^\d{1,19}$/.test(c.req.query("before") ?? "") ? c.req.query("before")! : null;
+    const [wallet, tiers, entries, payments, trail] = await Promise.all([
+      getBalance(sql, id).catch(() => null),
+      listTiers(sql),
+      sql`
+        select e.seq, e.kind, e.amount, e.description, e.created_at,
+               e.credit_account = a.id as credited, adm.email as admin_email
+        from ledger_entries e
+        join ledger_accounts a on a.user_id = e.user_id
+        left join users adm on adm.id = e.admin_id
+        where e.user_id = ${id} ${before ? sql`and e.seq < ${before}` : sql``}
+        order by e.seq desc limit 21`,
+      sql`select id, status, currency, amount, method, tokens, flag, created_at from payments
+          where user_id = ${id} order by created_at desc limit 10`,
+      sql`select l.action, l.reason, l.at, adm.email as actor from audit_log l
+          left join users adm on adm.id = l.actor_id
+          where l.target_type = 'user' and l.target_id = ${id}
+          order by l.at desc limit 10`,
+    ]);
+    const csrf = await pageCsrfToken(c, ctx);
+    const self = c.get("auth")!.user.id === id;
+    return adminPage(c, ctx, {
+      title: user.email ?? user.phone ?? user.id,
+      section: "/admin/users",
+      children: (
+        <>
+          <dl class="facts">
+            <dt>Name</dt>
+            <dd>{user.displayName ?? "—"}</dd>
+            <dt>Phone</dt>
+            <dd>{user.phone ?? "—"}</dd>
+            <dt>Role</dt>
+            <dd>{user.role}</dd>
+            <dt>Tier</dt>
+            <dd data-testid="tier">{user.tier}</dd>
+            <dt>Status</dt>
+            <dd data-testid="status">{user.disabled ? "disabled" : "active"}</dd>
+            <dt>Joined</dt>
+            <dd>
+              <Time at={user.createdAt} tz={tz} />
+            </dd>
+            <dt>Balance</dt>
+            <dd>
+              <strong data-testid="balance">{wallet ? wallet.balance : "—"}</strong>
+              {wallet && wallet.reserved > 0 && ` (${wallet.reserved} reserved)`}
+            </dd>
+          </dl>
+
+          <div class="cards actions">
+            <form method="post" action={`/admin/users/${id}/adjust`} class="card stack">
+              <h2>Adjust balance</h2>
+              <input type="hidden" name="_csrf" value={csrf} />
+              <input type="hidden" name="nonce" value={randomToken(18)} />
+              <label>
+                Tokens (negative to take away)
+                <input name="delta" type="text" inputMode="numeric" required pattern="[+\-]?\d+" />
+              </label>
+              <label>
+                Reason (required, kept in the ledger and the audit log)
+                <input name="reason" type="text" required minLength={3} maxLength={500} />
+              </label>
+              <button type="submit">Adjust</button>
+            </form>
+            <form method="post" action={`/admin/users/${id}/tier`} class="card stack">
+              <h2>Tier</h2>
+              <input type="hidden" name="_csrf" value={csrf} />
+              <label>
+                Tier
+                <select name="tier">
+                  {tiers.map((t) => (
+                    <option value={t.name} selected={t.name === user.tier}>
+                      {t.name} ({t.requestsPerMinute}/min,{" "}
+                      {t.dailyTokenCap ? `${t.dailyTokenCap} tokens a day` : "no daily cap"})
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button type="submit">Change tier</button>
+            </form>
+            {!self && (
+              <form
+                method="post"
+                action={`/admin/users/${id}/${user.disabled ? "enable" : "disable"}`}
+                class="card stack"
+              >
+                <h2>{user.disabled ? "Enable" : "Disable"} account</h2>
+                <input type="hidden" name="_csrf" value={csrf} />
+                <label>
+                  Reason
+                  <input name="reason" type="text" required minLength={3} maxLength={500} />
+                </label>
+                <button type="submit" class={user.disabled ? "" : "danger"}>
+                  {user.disabled ? "Enable" : "Disable"}
+                </button>
+              </form>
+            )}
+          </div>
+
+          <h2>Wallet ledger</h2>
+          <Table label="Ledger">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Kind</th>
+                <th class="num">Tokens</th>
+                <th>Description</th>
+                <th>By</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.slice(0, 20).map((e) => (
+                <tr>
+                  <td>
+                    <Time at={e.created_at} tz={tz} />
+                  </td>
+                  <td>{e.kind.replace("_", " ")}</td>
+                  <td class={`num ${e.credited ? "good" : "bad"}`}>
+                    {e.credited ? "+" : "−"}
+                    {formatCount(Number(e.amount))}
+                  </td>
+                  <td>{e.description}</td>
+                  <td>{e.admin_email ?? ""}</td>
+                </tr>
+              ))}
+              {entries.length === 0 && (
+                <tr>
+                  <td colSpan={5}>No entries.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+          {(entries.length > 20 || before) && (
+            <nav class="pager">
+              {before && <a href={`/admin/users/${id}`}>← Newest</a>}
+              {entries.length > 20 && (
+                <a href={`/admin/users/${id}?before=${entries[19].seq}`}>Older →</a>
+              )}
+            </nav>
+          )}
+
+          <h2>Payments</h2>
+          <Table label="Payments">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Status</th>
+                <th class="num">Amount</th>
+                <th>Method</th>
+                <th class="num">Tokens</th>
+              </tr>
+            </thead>
+            <tbody>
+              {payments.map((p) => (
+                <tr>
+                  <td>
+                    <a href={`/admin/payments/${p.id}`}>
+                      <Time at={p.created_at} tz={tz} />
+                    </a>
+                  </td>
+                  <td>
+                    {p.status}
+                    {p.flag && <span class="badge bad">{p.flag}</span>}
+                  </td>
+                  <td class="num">{p.currency} {p.amount}</td>
+                  <td>{p.method}</td>
+                  <td class="num">{formatCount(Number(p.tokens))}</td>
+                </tr>
+              ))}
+              {payments.length === 0 && (
+                <tr>
+                  <td colSpan={5}>No payments.</td>
+                </tr>
+              )}
+            </tbody>
+          </Table>
+
+          <h2>Admin changes</h2>
+          <ul class="trail">
+            {trail.map((t) => (
+              <li>
+                <Time at={t.at} tz={tz} /> {t.actor}: {t.action}
+                {t.reason && <>— {t.reason}</>}
+              </li>
+            ))}
+            {trail.length === 0 && <li>None.</li>}
+          </ul>
+          <p>
+            <a href={`/admin/audit?target_type=user&target_id=${id}`}>Full audit trail</a>
+          </p>
+        </>
+      ),
+    });
+  });
+
+  app.post("/users/:id/adjust", async (c) => {
+    const id = c.req.param("id");
+    const form = await adminForm(c, ctx);
+    const page = `/admin/users/${id}`;
+    if (!UUID.test(id) || !(await getUser(sql, id))) throw notFound("This user");
+    const parsed = Adjustment.safeParse(form);
+    if (!parsed.success) {
+      const field = parsed.error.issues[0].path[0];
+      const problem = field === "reason" ? "reason" : field === "delta" ? "amount" : "invalid";
+      return back(c, page, { problem });
+    }
+    const { delta, reason, nonce } = parsed.data;
+    const admin = c.get("auth")!.user;
+    let balance: number;
+    try {
+      balance = await sql.begin(async (tx) => {
+        const result = await postInTransaction(tx, {
+          userId: id,
+          kind: "admin_adjustment",
+          delta,
+          idempotencyKey: `admin:${nonce}`,
+          description: reason,
+          reference: { adminId: admin.id },
+          adminId: admin.id,
+        });
+        if (result.applied) {
+          await audit(tx, c, {
+            action: "user.adjust_balance",
+            targetType: "user",
+            targetId: id,
+            before: { balance: result.balance - delta },
+            after: { balance: result.balance, delta, entryId: result.entry.id },
+            reason,
+          });
+        }
+        return result.balance;
+      });
+    } catch (error) {
+      if (error instanceof AppError && error.code === "insufficient_balance") {
+        return back(c, page, { problem: "insufficient" });
+      }
+      throw error;
+    }
+    await publish(ctx.db, {
+      userId: id,
+      type: "wallet.updated",
+      data: { balance, reason: "admin_adjustment" },
+    }).catch((error) => ctx.log.error("wallet event failed", { error }));
+    ctx.log.info("admin adjusted a balance", { adminId: admin.id, userId: id, delta });
+    return back(c, page, { notice: "adjusted" });
+  });
+
+  app.post("/users/:id/tier", async (c) => {
+    const id = c.req.param("id");
+    const form = await adminForm(c, ctx);
+    const page = `/admin/users/${id}`;
+    if (!UUID.test(id)) throw notFound("This user");
+    const tier = form.tier ?? "";
+    const changed = await sql.begin(async (tx) => {
+      const [user] = await tx`select tier from users where id = ${id} for update`;
+      if (!user) throw notFound("This user");
+      const [known] = await tx`select name from tiers where name = ${tier}`;
+      if (!known) return "invalid";
+      if (user.tier === tier) return "unchanged";
+      await tx`update users set tier = ${tier}, updated_at = now() where id = ${id}`;
+      await audit(tx, c, {
+        action: "user.change_tier",
+        targetType: "user",
+        targetId: id,
+        before: { tier: user.tier },
+        after: { tier },
+      });
+      return "changed";
+    });
+    if (changed === "invalid") return back(c, page, { problem: "tier" });
+    return back(c, page, { notice: changed === "changed" ? "tier" : "unchanged" });
+  });
+
+  for (const action of ["disable", "enable"] as const) {
+    app.post(`/users/:id/${action}`, async (c) => {
+      const id = c.req.param("id");
+      const form = await adminForm(c, ctx);
+      const page = `/admin/users/${id}`;
+      if (!UUID.test(id)) throw notFound("This user");
+      const reason = Reason.safeParse(form.reason);
+      if (!reason.success) return back(c, page, { problem: "reason" });
+      if (action === "disable" && id === c.get("auth")!.user.id) {
+        return back(c, page, { problem: "self" });
+      }
+      const done = await sql.begin(async (tx) => {
+        const [user] = await tx`select disabled_at from users where id = ${id} for update`;
+        if (!user) throw notFound("This user");
+        if ((user.disabled_at !== null) === (action === "disable")) return false;
+        await tx`update users set disabled_at = ${action === "disable" ? new Date() : null},
+                   updated_at = now() where id = ${id}`;
+        if (action === "disable") {
+          // Signed out everywhere: enabling the account later does not revive old sign-ins.
+          await tx`update sessions set revoked_at = now() where user_id = ${id} and revoked_at is null`;
+          await tx`update refresh_tokens set revoked_at = now()
+                   where user_id = ${id} and revoked_at is null`;
+        }
+        await audit(tx, c, {
+          action: `user.${action}`,
+          targetType: "user",
+          targetId: id,
+          before: { disabled: user.disabled_at !== null },
+          after: { disabled: action === "disable" },
+          reason: reason.data,
+        });
+        return true;
+      });
+      return back(c, page, { notice: done ? `${action}d` : "unchanged" });
+    });
+  }
+
+  return app;
+}
