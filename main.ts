@@ -16,6 +16,8 @@ import { JobQueue } from "./lib/jobs/queue.ts";
 import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
 import { crons as cronJobs, jobHandlers } from "./jobs/mod.ts";
 import { startUpstreams } from "./lib/sandbox.ts";
+import { seedDefaultConfig } from "./lib/chat/configs.ts";
+import { runtimeOf } from "./lib/chat/answer.ts";
 import { ensureAdmin } from "./lib/accounts/users.ts";
 import { startEventHub } from "./lib/events.ts";
 import type { PaymentDeps } from "./lib/payments/payments.ts";
@@ -102,6 +104,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     }
     const upstreams = await startUpstreams(config, log);
     closers.push(() => upstreams.close());
+    await seedDefaultConfig(db.sql, config, upstreams.ai);
 
     const events = await startEventHub(db, log);
     closers.push(() => events.close());
@@ -181,6 +184,9 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         new Promise((resolve) => setTimeout(resolve, web.shutdownGraceMs)),
       ]);
     });
+    // Answers still streaming stop first (billed for what they generated), so their readers
+    // end and the server's drain above does not wait on them.
+    closers.push(() => Promise.resolve(runtimeOf({ db, kv, log, config }).streams.abortAll()));
     const addr = server.addr as Deno.NetAddr;
     const url = `http://${addr.hostname}:${addr.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.

@@ -9,12 +9,15 @@ import type { Logger } from "./observability/log.ts";
 import { createMailer, type Mailer } from "./mail/send.ts";
 import { startFakeSmtp } from "../tests/fakes/smtp.ts";
 import { startFakePaynow } from "../tests/fakes/paynow.ts";
+import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { PaynowClient } from "./paynow/mod.ts";
 import type { PaynowGateway } from "./payments/payments.ts";
 
 export interface UpstreamServices {
   mailer: Mailer;
   paynow: PaynowGateway;
+  /** Set when the AI upstream is sandboxed: the fake OpenAI-compatible server to use. */
+  ai?: { baseUrl: string; apiKey: string; model: string };
   close(): Promise<void>;
 }
 
@@ -59,9 +62,22 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
       authEmail: config.paynow.authEmail ?? "",
     };
   }
+  let ai: UpstreamServices["ai"];
+  if (config.sandboxed.includes("ai")) {
+    // Paced like a real model, so the web chat visibly streams (quicker under test).
+    const fake = await startFakeOpenAI(
+      config.env === "test"
+        ? { firstTokenDelayMs: 5, deltaDelayMs: 2 }
+        : { firstTokenDelayMs: 300, deltaDelayMs: 30 },
+    );
+    closers.push(() => fake.close());
+    ai = { baseUrl: fake.baseUrl, apiKey: fake.apiKey, model: "gpt-4o-mini" };
+    log.warn("sandbox: AI answers come from the built-in simulated model", { url: fake.url });
+  }
   return {
     mailer,
     paynow,
+    ai,
     async close() {
       for (const close of closers.reverse()) await close();
     },

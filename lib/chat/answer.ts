@@ -1,0 +1,427 @@
+/**
+ * One answer, from the user's message to the settled bill:
+ *
+ * 1. *prepare* (before any model call; its failures are the caller's 402/429/503): pick or start
+ *    the conversation, keep the user's message, assemble the context within the budget, check the
+ *    daily cap, reserve the estimate (prompt + the most the answer may cost) from the wallet and
+ *    record the assistant message as `streaming`;
+ * 2. *run*: stream from the provider to a sink, then settle: the reported usage × the
+ *    configuration's prices (an aborted answer: what was generated; a failure: nothing, the
+ *    reservation released), store model, tokens, cost, latency and time to first token on the
+ *    message, and tell the user's other screens (`wallet.updated`). Never throws.
+ */
+import {
+  AiAbortedError,
+  AiContextTooLongError,
+  AiError,
+  AiNotConfiguredError,
+  type ChatMessage,
+  countTextTokens,
+  estimateTokens,
+  type FinishReason,
+  type Usage,
+} from "../ai/mod.ts";
+import { getUser } from "../accounts/users.ts";
+import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
+import type { Config } from "../config.ts";
+import type { Database } from "../db/mod.ts";
+import { publish } from "../events.ts";
+import { AppError } from "../http/errors.ts";
+import type { Logger } from "../observability/log.ts";
+import { getBalance } from "../wallet/ledger.ts";
+import { release, type Reservation, reserve, settle } from "../wallet/reservations.ts";
+import { type ActiveAi, AiConfigCache } from "./configs.ts";
+import { assembleContext, priceOf } from "./context.ts";
+import {
+  type Channel,
+  type ChatSettings,
+  chatSettings,
+  type Conversation,
+  createConversation,
+  findOpenConversation,
+  getConversation,
+  historyTurns,
+  isOpen,
+  type Mode,
+} from "./conversations.ts";
+import { chatCodeOf, ChatError, type ChatErrorCode, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
+import { StreamRegistry } from "./streams.ts";
+
+/** What the chat needs from the application. The WhatsApp bot builds it from its own context. */
+export interface ChatServices {
+  db: Database;
+  kv: Deno.Kv;
+  log: Logger;
+  config: Config;
+}
+
+/** Per-database state shared by every caller in this process (config cache, live streams). */
+export interface ChatRuntime {
+  ai: AiConfigCache;
+  streams: StreamRegistry;
+  tiers: ReturnType<typeof tierCache>;
+  settings(): Promise<ChatSettings>;
+}
+
+const runtimes = new WeakMap<Database, ChatRuntime>();
+
+export function runtimeOf(s: ChatServices): ChatRuntime {
+  let runtime = runtimes.get(s.db);
+  if (!runtime) {
+    let cached: { at: number; value: Promise<ChatSettings> } | undefined;
+    runtime = {
+      ai: new AiConfigCache(s.db.sql, s.config.encryptionKey),
+      streams: new StreamRegistry(),
+      tiers: tierCache(s.db.sql),
+      settings: () => {
+        if (!cached || Date.now() - cached.at > 1_000) {
+          cached = { at: Date.now(), value: chatSettings(s.db.sql) };
+        }
+        return cached.value;
+      },
+    };
+    runtimes.set(s.db, runtime);
+  }
+  return runtime;
+}
+
+export interface AnswerInput {
+  userId: string;
+  mode: Mode;
+  channel: Channel;
+  text: string;
+  /** Continue this conversation (web); otherwise the open one on the channel, or a new one. */
+  conversationId?: string;
+}
+
+export interface PreparedAnswer {
+  conversation: Conversation;
+  userMessageId: string;
+  messageId: string;
+  ai: ActiveAi;
+  mode: Mode;
+  messages: ChatMessage[];
+  inputEstimate: number;
+  turnsKept: number;
+  maxOutputTokens: number;
+  reservation: Reservation | null;
+  startedAt: number;
+}
+
+export const MAX_MESSAGE_CHARS = 16_000;
+
+/** Where a user with too few tokens is sent. */
+export function topUpUrl(config: Config): string {
+  return `${config.publicUrl}/account#top-up`;
+}
+
+/** Step 1; throws {@link ChatError} (or `AppError` not_found for a foreign conversation). */
+export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
+  const startedAt = performance.now();
+  const sql = s.db.sql;
+  const runtime = runtimeOf(s);
+  const text = input.text.trim();
+  if (!text) throw new AppError("validation_failed", "text: write a message first.");
+  if (text.length > MAX_MESSAGE_CHARS) {
+    throw new AppError(
+      "validation_failed",
+      `text: a message may have at most ${MAX_MESSAGE_CHARS} characters.`,
+    );
+  }
+  const settings = await runtime.settings();
+
+  let conversation: Conversation | null = null;
+  let mode = input.mode;
+  if (input.conversationId) {
+    const chosen = await getConversation(sql, input.userId, input.conversationId);
+    if (!chosen) throw new AppError("not_found", "This conversation does not exist.");
+    mode = chosen.mode;
+    // An idled-out or closed chat (and any essay, which holds one question) continues in a new
+    // conversation: the caller learns its id from the answer.
+    if (isOpen(chosen, settings)) conversation = chosen;
+  } else if (mode === "chat") {
+    conversation = await findOpenConversation(sql, {
+      userId: input.userId,
+      channel: input.channel,
+      idleTtlMinutes: settings.idleTtlMinutes,
+    });
+  }
+  const history = conversation ? await historyTurns(sql, conversation.id) : [];
+  conversation ??= await createConversation(sql, {
+    userId: input.userId,
+    mode,
+    channel: input.channel,
+    title: titleOf(text),
+  });
+
+  // The user's message is kept whatever happens next.
+  const [userMessage] = await sql`
+    with touched as (
+      update conversations set last_activity_at = now(), title = coalesce(title, ${titleOf(text)})
+      where id = ${conversation.id})
+    insert into messages (conversation_id, user_id, role, content, status, channel, mode)
+    values (${conversation.id}, ${input.userId}, 'user', ${text}, 'complete', ${input.channel},
+            ${mode})
+    returning id`;
+
+  let ai: ActiveAi | null;
+  try {
+    ai = await runtime.ai.active();
+  } catch (error) {
+    if (!(error instanceof AiError)) throw error;
+    s.log.error("AI configuration unusable", { error: error.message });
+    ai = null;
+  }
+  if (!ai) throw new ChatError("not_configured", NOT_CONFIGURED_MESSAGE);
+
+  const assembled = assembleContext({
+    mode,
+    systemPrompt: mode === "essay" ? ai.config.essayPrompt : ai.config.chatPrompt,
+    history,
+    text,
+    budget: ai.config.contextTokens,
+    count: (m) => ai.provider.countTokens(m),
+    summary: conversation.summary,
+  });
+  const maxOutputTokens = mode === "essay"
+    ? ai.config.essayMaxOutputTokens
+    : ai.config.maxOutputTokens;
+  const prices = { inputPer1k: ai.config.priceInputPer1k, outputPer1k: ai.config.priceOutputPer1k };
+  const estimate = priceOf(
+    { inputTokens: assembled.inputTokens, outputTokens: maxOutputTokens },
+    prices,
+  );
+
+  const user = await getUser(sql, input.userId);
+  if (!user) throw new AppError("not_found", "This account does not exist.");
+  try {
+    await assertWithinDailyCap(sql, {
+      userId: input.userId,
+      tier: await runtime.tiers(user.tier),
+      estimate,
+      timeZone: s.config.tzMetrics,
+    });
+  } catch (error) {
+    if (error instanceof AppError && error.code === "rate_limited") {
+      throw new ChatError("cap_reached", error.message, error.details as Record<string, unknown>);
+    }
+    throw error;
+  }
+
+  let reservation: Reservation | null = null;
+  if (estimate > 0) {
+    try {
+      reservation = await reserve(sql, {
+        userId: input.userId,
+        amount: estimate,
+        purpose: `chat:${mode}`,
+      });
+    } catch (error) {
+      if (error instanceof AppError && error.code === "insufficient_balance") {
+        const { available } = error.details as { available: number };
+        throw new ChatError(
+          "insufficient_funds",
+          `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
+            `it needs up to ${estimate} and you have ${available}. ` +
+            `Top up at ${topUpUrl(s.config)} and try again.`,
+          { needed: estimate, available, topUpUrl: topUpUrl(s.config) },
+        );
+      }
+      throw error;
+    }
+  }
+
+  const [assistant] = await sql`
+    insert into messages (conversation_id, user_id, role, content, status, channel, mode,
+                          ai_config_id, model, reservation_id)
+    values (${conversation.id}, ${input.userId}, 'assistant', '', 'streaming', ${input.channel},
+            ${mode}, ${ai.config.id}, ${ai.config.model}, ${reservation?.id ?? null})
+    returning id`;
+
+  return {
+    conversation,
+    userMessageId: userMessage.id,
+    messageId: assistant.id,
+    ai,
+    mode,
+    messages: assembled.messages,
+    inputEstimate: assembled.inputTokens,
+    turnsKept: assembled.turnsKept,
+    maxOutputTokens,
+    reservation,
+    startedAt,
+  };
+}
+
+function titleOf(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 60 ? line.slice(0, 57) + "…" : line;
+}
+
+/** Receives the answer as it is generated. */
+export interface AnswerSink {
+  delta(text: string): void;
+}
+
+export type AnswerOutcome =
+  | {
+    status: "complete" | "aborted";
+    text: string;
+    usage: Usage | null;
+    cost: number;
+    balance: number;
+    finishReason: FinishReason | null;
+    latencyMs: number;
+    ttftMs: number | null;
+  }
+  | {
+    status: "error";
+    text: string;
+    code: ChatErrorCode;
+    userMessage: string;
+    retryAfterMs?: number;
+  };
+
+/** Step 2. Never throws: failures come back as the `error` outcome. */
+export async function runAnswer(
+  s: ChatServices,
+  p: PreparedAnswer,
+  sink: AnswerSink,
+  signal: AbortSignal,
+): Promise<AnswerOutcome> {
+  const sql = s.db.sql;
+  const log = s.log.child({ messageId: p.messageId, conversationId: p.conversation.id });
+  let text = "";
+  let ttftMs: number | null = null;
+  let usage: (Usage & { finishReason: FinishReason }) | null = null;
+  let failure: AiError | null = null;
+  let messages = p.messages;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      const stream = p.ai.provider.stream(messages, {
+        maxOutputTokens: p.maxOutputTokens,
+        temperature: p.ai.config.temperature,
+      }, signal);
+      for await (const event of stream) {
+        if (event.type === "delta") {
+          ttftMs ??= Math.round(performance.now() - p.startedAt);
+          text += event.text;
+          sink.delta(event.text);
+        } else {
+          usage = event;
+        }
+      }
+      failure = null;
+    } catch (error) {
+      failure = error instanceof AiError
+        ? error
+        : signal.aborted
+        ? new AiAbortedError("aborted", { cause: error })
+        : new AiNotConfiguredError(`unexpected failure: ${(error as Error)?.message}`, {
+          cause: error,
+        });
+      if (!(error instanceof AiError)) log.error("answer failed unexpectedly", { error });
+    }
+    // The model's window is smaller than our budget assumed: once, with the history halved.
+    if (
+      failure instanceof AiContextTooLongError && text === "" && p.mode === "chat" &&
+      p.turnsKept > 0 && attempt === 1
+    ) {
+      const history = messages.slice(1, -1);
+      const keep = history.slice(Math.ceil(history.length / 2));
+      while (keep.length > 0 && keep[0].role === "assistant") keep.shift();
+      messages = [messages[0], ...keep, messages[messages.length - 1]];
+      log.warn("context too long for the model; retrying with less history", {
+        turns: keep.length,
+      });
+      continue;
+    }
+    break;
+  }
+  const latencyMs = Math.round(performance.now() - p.startedAt);
+  const prices = {
+    inputPer1k: p.ai.config.priceInputPer1k,
+    outputPer1k: p.ai.config.priceOutputPer1k,
+  };
+
+  const aborted = failure instanceof AiAbortedError || (failure !== null && signal.aborted);
+  if (failure && !aborted) {
+    // A failed call is not billed: the hold is released, the partial text kept for support.
+    await closeReservation(s, p, 0).catch((error) => log.error("release failed", { error }));
+    const code = chatCodeOf(failure);
+    await sql`update messages set status = 'error', content = ${text}, error_code = ${code},
+                latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, cost = 0, completed_at = now()
+              where id = ${p.messageId}`;
+    log.warn("answer failed", {
+      code: failure.code,
+      attempts: failure.attempts,
+      status: failure.status,
+      error: failure.message,
+    });
+    return {
+      status: "error",
+      text,
+      code,
+      userMessage: failure.userMessage,
+      retryAfterMs: failure.retryAfterMs,
+    };
+  }
+
+  // Complete, or stopped: bill what was generated (the upstream charges the prompt and the
+  // tokens it produced before the stop). Stopped before any output: nothing.
+  const billed: Usage | null = usage ??
+    (failure?.partialUsage ??
+      (text
+        ? {
+          inputTokens: estimateTokens(messages),
+          outputTokens: countTextTokens(text),
+          estimated: true,
+        }
+        : null));
+  const cost = billed ? priceOf(billed, prices) : 0;
+  let balance: number;
+  try {
+    balance = await closeReservation(s, p, cost);
+  } catch (error) {
+    log.error("settling the answer failed", { error });
+    balance = (await getBalance(sql, p.conversation.userId)).balance;
+  }
+  const status = aborted ? "aborted" : "complete";
+  await sql`update messages set status = ${status}, content = ${text},
+              tokens_in = ${billed?.inputTokens ?? 0}, tokens_out = ${billed?.outputTokens ?? 0},
+              usage_estimated = ${billed?.estimated ?? false}, cost = ${cost},
+              latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, completed_at = now()
+            where id = ${p.messageId}`;
+  if (cost > 0) {
+    await publish(s.db, {
+      userId: p.conversation.userId,
+      type: "wallet.updated",
+      data: { balance, reason: "usage", messageId: p.messageId },
+    }).catch((error) => log.error("wallet event not published", { error }));
+  }
+  return {
+    status,
+    text,
+    usage: billed,
+    cost,
+    balance,
+    finishReason: usage?.finishReason ?? null,
+    latencyMs,
+    ttftMs,
+  };
+}
+
+/** Settles (`used` > 0) or releases the reservation; returns the balance after. */
+async function closeReservation(s: ChatServices, p: PreparedAnswer, used: number) {
+  const sql = s.db.sql;
+  if (!p.reservation) return (await getBalance(sql, p.conversation.userId)).balance;
+  if (used === 0) {
+    await release(sql, p.reservation.id);
+    return (await getBalance(sql, p.conversation.userId)).balance;
+  }
+  const result = await settle(sql, p.reservation.id, used, {
+    description: p.mode === "essay" ? "Essay" : "Chat answer",
+    reference: { messageId: p.messageId, conversationId: p.conversation.id },
+  });
+  return result?.balance ?? (await getBalance(sql, p.conversation.userId)).balance;
+}

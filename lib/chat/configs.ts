@@ -1,0 +1,171 @@
+/**
+ * AI configurations (`ai_configs`): which provider and model answer, at what price. The
+ * environment variables of the contract seed the row named `default` at every start (so
+ * changing `OPENAI_MODEL` and restarting takes effect); prices, prompts and budgets are the
+ * operator's and survive restarts. The API key is stored encrypted (lib/security/crypto.ts)
+ * and only ever decrypted here, to build the provider: no query elsewhere selects it.
+ */
+import { type AiProvider, createProvider, type ProviderName } from "../ai/mod.ts";
+import type { Config } from "../config.ts";
+import type { Sql } from "../db/mod.ts";
+import { decryptSecret, encryptSecret } from "../security/crypto.ts";
+import { CHAT_SYSTEM_PROMPT, ESSAY_SYSTEM_PROMPT } from "./prompts.ts";
+
+export const DEFAULT_CONFIG_NAME = "default";
+const KEY_CONTEXT = "ai_configs.api_key";
+
+/** An upstream the sandbox serves (lib/sandbox.ts), used when the AI is not configured. */
+export interface SandboxAi {
+  baseUrl: string;
+  apiKey: string;
+  model: string;
+}
+
+/** A configuration as the chat uses it: never carries the key itself. */
+export interface AiConfig {
+  id: string;
+  name: string;
+  provider: ProviderName;
+  model: string;
+  baseUrl: string | null;
+  hasKey: boolean;
+  temperature: number;
+  maxOutputTokens: number;
+  essayMaxOutputTokens: number;
+  contextTokens: number;
+  priceInputPer1k: number;
+  priceOutputPer1k: number;
+  chatPrompt: string;
+  essayPrompt: string;
+  updatedAt: Date;
+}
+
+function toConfig(r: Record<string, unknown>): AiConfig {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    provider: r.provider as ProviderName,
+    model: r.model as string,
+    baseUrl: r.base_url as string | null,
+    hasKey: r.api_key_encrypted !== null,
+    temperature: Number(r.temperature),
+    maxOutputTokens: Number(r.max_output_tokens),
+    essayMaxOutputTokens: Number(r.essay_max_output_tokens),
+    contextTokens: Number(r.context_tokens),
+    priceInputPer1k: Number(r.price_input_per_1k),
+    priceOutputPer1k: Number(r.price_output_per_1k),
+    chatPrompt: (r.system_prompt as string | null) ?? CHAT_SYSTEM_PROMPT,
+    essayPrompt: (r.essay_system_prompt as string | null) ?? ESSAY_SYSTEM_PROMPT,
+    updatedAt: r.updated_at as Date,
+  };
+}
+
+/**
+ * Writes the environment's AI settings into the `default` configuration (created the first
+ * time, default only when no other configuration is). `sandbox` replaces an unconfigured
+ * upstream with the built-in fake.
+ */
+export async function seedDefaultConfig(
+  sql: Sql,
+  config: Config,
+  sandbox?: SandboxAi,
+): Promise<void> {
+  let provider: ProviderName = config.ai.provider;
+  let model: string, baseUrl: string | null, apiKey: string | undefined;
+  if (sandbox) {
+    provider = "openai";
+    ({ model, baseUrl, apiKey } = sandbox);
+  } else if (provider === "openai") {
+    ({ model, baseUrl, apiKey } = config.ai.openai);
+  } else {
+    ({ model, baseUrl, apiKey } = config.ai.anthropic);
+  }
+  const encrypted = apiKey ? await encryptSecret(config.encryptionKey, apiKey, KEY_CONTEXT) : null;
+  await sql`
+    insert into ai_configs (name, provider, model, base_url, api_key_encrypted, is_default)
+    values (${DEFAULT_CONFIG_NAME}, ${provider}, ${model}, ${baseUrl}, ${encrypted},
+            not exists (select 1 from ai_configs where is_default))
+    on conflict (name) do update set
+      provider = excluded.provider, model = excluded.model, base_url = excluded.base_url,
+      api_key_encrypted = excluded.api_key_encrypted, updated_at = now()`;
+}
+
+/** Stores another API key for a configuration (admin screens, tests). */
+export async function setApiKey(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+  configId: string,
+  apiKey: string | null,
+): Promise<void> {
+  const encrypted = apiKey ? await encryptSecret(encryptionKey, apiKey, KEY_CONTEXT) : null;
+  await sql`update ai_configs set api_key_encrypted = ${encrypted}, updated_at = now()
+            where id = ${configId}`;
+}
+
+/** The active default configuration, or null when none is set up. */
+export async function defaultConfig(sql: Sql): Promise<AiConfig | null> {
+  const [row] = await sql`select * from ai_configs where is_default and active limit 1`;
+  return row ? toConfig(row) : null;
+}
+
+export async function getConfig(sql: Sql, id: string): Promise<AiConfig | null> {
+  const [row] = await sql`select * from ai_configs where id = ${id}`;
+  return row ? toConfig(row) : null;
+}
+
+export interface ActiveAi {
+  config: AiConfig;
+  provider: AiProvider;
+}
+
+/**
+ * The default configuration with its provider, cached until the row changes (`updated_at`):
+ * building a provider decrypts the key and creates an SDK client, which is not per-request
+ * work. The row is re-read at most once a second.
+ */
+export class AiConfigCache {
+  #row?: { at: number; config: AiConfig | null };
+  #providers = new Map<string, AiProvider>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly encryptionKey: Uint8Array,
+    private readonly ttlMs = 1_000,
+    private readonly timeoutMs?: number,
+  ) {}
+
+  /** Throws `AiNotConfiguredError` (lib/ai) when no provider can be built. */
+  async active(): Promise<ActiveAi | null> {
+    if (!this.#row || Date.now() - this.#row.at > this.ttlMs) {
+      this.#row = { at: Date.now(), config: await defaultConfig(this.sql) };
+    }
+    const config = this.#row.config;
+    if (!config) return null;
+    const cacheKey = `${config.id}:${config.updatedAt.getTime()}`;
+    let provider = this.#providers.get(cacheKey);
+    if (!provider) {
+      const [row] = await this.sql`select api_key_encrypted from ai_configs
+                                   where id = ${config.id}`;
+      const apiKey = row?.api_key_encrypted
+        ? await decryptSecret(this.encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
+        : undefined;
+      provider = createProvider({
+        provider: config.provider,
+        apiKey,
+        baseUrl: config.baseUrl ?? undefined,
+        model: config.model,
+        temperature: config.temperature,
+        maxOutputTokens: config.maxOutputTokens,
+        timeoutMs: this.timeoutMs,
+      });
+      this.#providers.clear();
+      this.#providers.set(cacheKey, provider);
+    }
+    return { config, provider };
+  }
+
+  /** Forgets the cached row (after an admin edit in this process). */
+  invalidate(): void {
+    this.#row = undefined;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Conversations and their messages. A chat conversation remembers; it idles out after
+ * `chat_idle_ttl_minutes` (a setting, default 30) or when the user resets it, and the next
+ * message starts a new one. An essay conversation holds one question and its answer.
+ */
+import { z } from "zod";
+import type { Sql } from "../db/mod.ts";
+import type { Turn } from "./context.ts";
+
+export type Mode = "chat" | "essay";
+export type Channel = "web" | "whatsapp" | "api";
+
+export interface Conversation {
+  id: string;
+  userId: string;
+  mode: Mode;
+  channel: Channel;
+  title: string | null;
+  summary: string | null;
+  createdAt: Date;
+  lastActivityAt: Date;
+  closedAt: Date | null;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: "user" | "assistant";
+  content: string;
+  status: "streaming" | "complete" | "aborted" | "error";
+  model: string | null;
+  tokensIn: number | null;
+  tokensOut: number | null;
+  cost: number | null;
+  latencyMs: number | null;
+  ttftMs: number | null;
+  errorCode: string | null;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+function toConversation(r: Record<string, unknown>): Conversation {
+  return {
+    id: r.id as string,
+    userId: r.user_id as string,
+    mode: r.mode as Mode,
+    channel: r.channel as Channel,
+    title: r.title as string | null,
+    summary: r.summary as string | null,
+    createdAt: r.created_at as Date,
+    lastActivityAt: r.last_activity_at as Date,
+    closedAt: r.closed_at as Date | null,
+  };
+}
+
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export function toMessage(r: Record<string, unknown>): Message {
+  return {
+    id: r.id as string,
+    conversationId: r.conversation_id as string,
+    role: r.role as Message["role"],
+    content: r.content as string,
+    status: r.status as Message["status"],
+    model: r.model as string | null,
+    tokensIn: num(r.tokens_in),
+    tokensOut: num(r.tokens_out),
+    cost: num(r.cost),
+    latencyMs: num(r.latency_ms),
+    ttftMs: num(r.ttft_ms),
+    errorCode: r.error_code as string | null,
+    createdAt: r.created_at as Date,
+    completedAt: r.completed_at as Date | null,
+  };
+}
+
+// ---- settings ------------------------------------------------------------------------------
+
+const ChatSettings = z.object({
+  /** Minutes without a message after which a chat conversation is over. */
+  idleTtlMinutes: z.number().positive().max(7 * 24 * 60).default(30),
+  /** How long a web answer keeps generating after its reader disconnected. */
+  streamGraceSeconds: z.number().min(0).max(600).default(30),
+});
+export type ChatSettings = z.infer<typeof ChatSettings>;
+
+const SETTING_KEYS = {
+  idleTtlMinutes: "chat_idle_ttl_minutes",
+  streamGraceSeconds: "chat_stream_grace_seconds",
+} as const;
+
+/** The chat's operator settings (rows of `settings`; a malformed value falls back). */
+export async function chatSettings(sql: Sql): Promise<ChatSettings> {
+  const rows = await sql`select key, value from settings
+                         where key in ${sql(Object.values(SETTING_KEYS))}`;
+  const raw: Record<string, unknown> = {};
+  for (const [field, key] of Object.entries(SETTING_KEYS)) {
+    const value = rows.find((r) => r.key === key)?.value;
+    if (typeof value === "number") raw[field] = value;
+  }
+  const parsed = ChatSettings.safeParse(raw);
+  return parsed.success ? parsed.data : ChatSettings.parse({});
+}
+
+export async function setChatSetting(
+  sql: Sql,
+  field: keyof ChatSettings,
+  value: number,
+): Promise<void> {
+  ChatSettings.shape[field].parse(value);
+  await sql`insert into settings (key, value) values (${SETTING_KEYS[field]}, ${sql.json(value)})
+            on conflict (key) do update set value = excluded.value, updated_at = now()`;
+}
+
+// ---- conversations -------------------------------------------------------------------------
+
+export async function createConversation(
+  sql: Sql,
+  input: { userId: string; mode: Mode; channel: Channel; title?: string | null },
+): Promise<Conversation> {
+  const [row] = await sql`
+    insert into conversations (user_id, mode, channel, title)
+    values (${input.userId}, ${input.mode}, ${input.channel}, ${input.title ?? null})
+    returning *`;
+  return toConversation(row);
+}
+
+export async function getConversation(
+  sql: Sql,
+  userId: string,
+  id: string,
+): Promise<Conversation | null> {
+  if (!z.uuid().safeParse(id).success) return null;
+  const [row] = await sql`select * from conversations where id = ${id} and user_id = ${userId}`;
+  return row ? toConversation(row) : null;
+}
+
+/** Whether a conversation can take another message with its memory intact. */
+export function isOpen(c: Conversation, settings: ChatSettings, now = new Date()): boolean {
+  return c.mode === "chat" && c.closedAt === null &&
+    now.getTime() - c.lastActivityAt.getTime() < settings.idleTtlMinutes * 60_000;
+}
+
+/** The user's open chat conversation on `channel` within the idle TTL, if any. */
+export async function findOpenConversation(
+  sql: Sql,
+  input: { userId: string; channel: Channel; idleTtlMinutes: number },
+): Promise<Conversation | null> {
+  const [row] = await sql`
+    select * from conversations
+    where user_id = ${input.userId} and channel = ${input.channel} and mode = 'chat'
+      and closed_at is null
+      and last_activity_at > now() - ${input.idleTtlMinutes * 60} * interval '1 second'
+    order by last_activity_at desc limit 1`;
+  return row ? toConversation(row) : null;
+}
+
+/** Closes every open conversation of the user on `channel`: the next message starts afresh. */
+export async function closeOpenConversations(
+  sql: Sql,
+  userId: string,
+  channel: Channel,
+): Promise<number> {
+  const rows = await sql`update conversations set closed_at = now()
+                         where user_id = ${userId} and channel = ${channel} and closed_at is null
+                         returning id`;
+  return rows.length;
+}
+
+export async function closeConversation(sql: Sql, userId: string, id: string): Promise<boolean> {
+  if (!z.uuid().safeParse(id).success) return false;
+  const rows = await sql`update conversations set closed_at = coalesce(closed_at, now())
+                         where id = ${id} and user_id = ${userId} returning id`;
+  return rows.length > 0;
+}
+
+export async function listConversations(
+  sql: Sql,
+  userId: string,
+  options: { limit?: number; before?: Date } = {},
+): Promise<Conversation[]> {
+  const limit = options.limit ?? 30;
+  const rows = options.before
+    ? await sql`select * from conversations where user_id = ${userId}
+                  and last_activity_at < ${options.before}
+                order by last_activity_at desc limit ${limit}`
+    : await sql`select * from conversations where user_id = ${userId}
+                order by last_activity_at desc limit ${limit}`;
+  return rows.map(toConversation);
+}
+
+export async function listMessages(
+  sql: Sql,
+  conversationId: string,
+  limit = 200,
+): Promise<Message[]> {
+  const rows = await sql`
+    select * from (select * from messages where conversation_id = ${conversationId}
+                   order by created_at desc, role desc limit ${limit}) m
+    order by created_at, role desc`;
+  return rows.map(toMessage);
+}
+
+export async function getMessage(sql: Sql, userId: string, id: string): Promise<Message | null> {
+  if (!z.uuid().safeParse(id).success) return null;
+  const [row] = await sql`select * from messages where id = ${id} and user_id = ${userId}`;
+  return row ? toMessage(row) : null;
+}
+
+/**
+ * The turns the model may remember, oldest first: answered exchanges and stopped answers
+ * (what the user saw). Failed answers are left out; the user's messages always count.
+ */
+export async function historyTurns(
+  sql: Sql,
+  conversationId: string,
+  limit = 100,
+): Promise<Turn[]> {
+  const rows = await sql`
+    select role, content from (
+      select role, content, created_at from messages
+      where conversation_id = ${conversationId} and content <> ''
+        and (role = 'user' or status in ('complete', 'aborted'))
+      order by created_at desc, role desc limit ${limit}) m
+    order by created_at, role desc`;
+  return rows.map((r) => ({ role: r.role, content: r.content }));
+}

@@ -1,0 +1,68 @@
+/**
+ * What can stop an answer, in the caller's terms. `ChatError` is an {@link AppError} (so the web
+ * layer answers it with the right status: 402, 429, 503 ...) that also carries the chat's own
+ * code and the sentence to show the user, on the web and on WhatsApp alike (seed 002 wording).
+ */
+import { AiError, AiRateLimitError, USER_MESSAGES } from "../ai/mod.ts";
+import { AppError, type ErrorCode } from "../http/errors.ts";
+
+export type ChatErrorCode =
+  | "insufficient_funds"
+  | "rate_limited"
+  | "not_configured"
+  | "unavailable"
+  | "timeout"
+  | "context_too_long"
+  | "cap_reached";
+
+const APP_CODE: Record<ChatErrorCode, ErrorCode> = {
+  insufficient_funds: "insufficient_balance",
+  rate_limited: "rate_limited",
+  cap_reached: "rate_limited",
+  not_configured: "unavailable",
+  unavailable: "upstream_unavailable",
+  timeout: "upstream_unavailable",
+  context_too_long: "bad_request",
+};
+
+export class ChatError extends AppError {
+  override name = "ChatError";
+  constructor(
+    readonly chatCode: ChatErrorCode,
+    /** What the user is told. */
+    message: string,
+    details?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ) {
+    super(APP_CODE[chatCode], message, { reason: chatCode, ...details }, headers);
+  }
+
+  get userMessage(): string {
+    return this.message;
+  }
+}
+
+/** The chat's code for an upstream failure. */
+export function chatCodeOf(error: AiError): ChatErrorCode {
+  switch (error.code) {
+    case "rate_limited":
+      return (error as AiRateLimitError).quota ? "not_configured" : "rate_limited";
+    case "context_too_long":
+      return "context_too_long";
+    case "timeout":
+      return "timeout";
+    case "upstream_down":
+      return "unavailable";
+    default:
+      return "not_configured";
+  }
+}
+
+export function fromAiError(error: AiError): ChatError {
+  const headers: Record<string, string> = error.retryAfterMs
+    ? { "Retry-After": String(Math.ceil(error.retryAfterMs / 1000)) }
+    : {};
+  return new ChatError(chatCodeOf(error), error.userMessage, undefined, headers);
+}
+
+export const NOT_CONFIGURED_MESSAGE = USER_MESSAGES.misconfigured;

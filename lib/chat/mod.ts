@@ -1,0 +1,262 @@
+/**
+ * The chat: two modes (chat with memory, essay without), one bill per answer, for every channel.
+ *
+ * - {@link answerOnce}: the whole answer at once (WhatsApp, API clients that do not stream);
+ * - {@link startStream} / {@link followStream}: the web's streamed answer, detached from the
+ *   request that asked for it, resumable from KV (lib/chat/streams.ts);
+ * - {@link resetConversation}: the user's "new chat".
+ *
+ * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError with the status to answer)
+ * or, for answerOnce, a returned `{ ok: false, code, userMessage }`.
+ */
+import { AppError } from "../http/errors.ts";
+import {
+  type AnswerInput,
+  type ChatServices,
+  prepareAnswer,
+  runAnswer,
+  runtimeOf,
+} from "./answer.ts";
+import { type Channel, closeOpenConversations, getMessage, type Mode } from "./conversations.ts";
+import { ChatError, type ChatErrorCode } from "./errors.ts";
+import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
+
+export type { ChatServices } from "./answer.ts";
+export { runtimeOf, topUpUrl } from "./answer.ts";
+export { ChatError, type ChatErrorCode } from "./errors.ts";
+export type { StreamEntry, StreamEventName } from "./streams.ts";
+export * from "./conversations.ts";
+export {
+  type AiConfig,
+  AiConfigCache,
+  defaultConfig,
+  type SandboxAi,
+  seedDefaultConfig,
+  setApiKey,
+} from "./configs.ts";
+
+export type AnswerOnceResult =
+  | {
+    ok: true;
+    text: string;
+    conversationId: string;
+    messageId: string;
+    cost: number;
+    balance: number;
+  }
+  | { ok: false; code: ChatErrorCode; userMessage: string };
+
+/**
+ * Answers one user message without streaming (WhatsApp). Picks the user's open conversation of
+ * that mode+channel within the idle TTL, or starts one; essay always fresh. Bills like the web.
+ * Never throws for AI/billing problems: returns them.
+ */
+export async function answerOnce(
+  s: ChatServices,
+  input: {
+    userId: string;
+    mode: "chat" | "essay";
+    channel: "web" | "whatsapp" | "api";
+    text: string;
+    signal?: AbortSignal;
+  },
+): Promise<AnswerOnceResult> {
+  let prepared;
+  try {
+    prepared = await prepareAnswer(s, {
+      userId: input.userId,
+      mode: input.mode,
+      channel: input.channel,
+      text: input.text,
+    });
+  } catch (error) {
+    if (error instanceof ChatError) {
+      return { ok: false, code: error.chatCode, userMessage: error.userMessage };
+    }
+    throw error;
+  }
+  const outcome = await runAnswer(
+    s,
+    prepared,
+    { delta: () => {} },
+    input.signal ?? new AbortController().signal,
+  );
+  if (outcome.status === "error") {
+    return { ok: false, code: outcome.code, userMessage: outcome.userMessage };
+  }
+  return {
+    ok: true,
+    text: outcome.text,
+    conversationId: prepared.conversation.id,
+    messageId: prepared.messageId,
+    cost: outcome.cost,
+    balance: outcome.balance,
+  };
+}
+
+/** Closes the user's open conversation on that channel (the next message starts a new one). */
+export async function resetConversation(
+  s: ChatServices,
+  userId: string,
+  channel: "web" | "whatsapp" | "api",
+): Promise<void> {
+  await closeOpenConversations(s.db.sql, userId, channel);
+}
+
+export interface StartedStream {
+  conversationId: string;
+  userMessageId: string;
+  messageId: string;
+  mode: Mode;
+  generation: Generation;
+}
+
+/**
+ * Starts a streamed answer and returns once it is under way (the user's message stored, the
+ * estimate reserved); preparation failures throw {@link ChatError} (402, 429, 503) or AppError.
+ * The answer then runs on its own: follow it with {@link followStream}.
+ */
+export async function startStream(
+  s: ChatServices,
+  input: AnswerInput & { channel: Channel },
+): Promise<StartedStream> {
+  const runtime = runtimeOf(s);
+  const prepared = await prepareAnswer(s, input);
+  const settings = await runtime.settings();
+  const generation = new Generation(
+    prepared.messageId,
+    input.userId,
+    settings.streamGraceSeconds * 1000,
+    s.kv,
+    (error) => s.log.error("stream buffer write failed", { error }),
+  );
+  generation.emit("start", {
+    conversationId: prepared.conversation.id,
+    messageId: prepared.messageId,
+    userMessageId: prepared.userMessageId,
+    mode: prepared.mode,
+    model: prepared.ai.config.model,
+  });
+  const finished = runAnswer(s, prepared, {
+    delta: (text) => generation.emit("delta", { text }),
+  }, generation.abort.signal).then((outcome) => {
+    if (outcome.status === "error") {
+      generation.emit("error", {
+        code: outcome.code,
+        message: outcome.userMessage,
+        ...(outcome.retryAfterMs ? { retryAfterMs: outcome.retryAfterMs } : {}),
+      });
+      return;
+    }
+    generation.emit("usage", {
+      tokensIn: outcome.usage?.inputTokens ?? 0,
+      tokensOut: outcome.usage?.outputTokens ?? 0,
+      estimated: outcome.usage?.estimated ?? false,
+      cost: outcome.cost,
+      balance: outcome.balance,
+    });
+    generation.emit("done", {
+      messageId: prepared.messageId,
+      conversationId: prepared.conversation.id,
+      status: outcome.status,
+      finishReason: outcome.finishReason,
+      latencyMs: outcome.latencyMs,
+      ttftMs: outcome.ttftMs,
+    });
+  }).catch((error) => {
+    s.log.error("answer crashed", { error, messageId: prepared.messageId });
+    generation.emit("error", { code: "unavailable", message: "Something went wrong." });
+  });
+  runtime.streams.add(generation, finished);
+  return {
+    conversationId: prepared.conversation.id,
+    userMessageId: prepared.userMessageId,
+    messageId: prepared.messageId,
+    mode: prepared.mode,
+    generation,
+  };
+}
+
+/**
+ * Follows an answer's events after `afterId` (the `Last-Event-ID` of a reconnecting client):
+ * from memory when this process runs it, else from the KV buffer (polled while the answer is
+ * still being generated elsewhere). `onEntry` is called in order; the returned promise resolves
+ * after the terminal event, or when `signal` aborts (the reader left).
+ */
+export async function followStream(
+  s: ChatServices,
+  input: { userId: string; messageId: string; afterId: number; signal: AbortSignal },
+  onEntry: Reader,
+): Promise<void> {
+  const message = await getMessage(s.db.sql, input.userId, input.messageId);
+  if (!message || message.role !== "assistant") {
+    throw new AppError("not_found", "This answer does not exist.");
+  }
+  const local = runtimeOf(s).streams.get(input.messageId);
+  if (local) {
+    await new Promise<void>((resolve) => {
+      let detach = () => {};
+      const finish = () => {
+        detach();
+        input.signal.removeEventListener("abort", finish);
+        resolve();
+      };
+      detach = local.attach(input.afterId, (entry) => {
+        onEntry(entry);
+        if (isTerminal(entry)) queueMicrotask(finish);
+      });
+      if (local.finished) return finish();
+      input.signal.addEventListener("abort", finish, { once: true });
+    });
+    return;
+  }
+  // Not generated here: read the buffer, and poll it while the answer is still streaming.
+  let after = input.afterId;
+  const deadline = Date.now() + 5 * 60_000;
+  while (!input.signal.aborted) {
+    const entries = await readBuffered(s.kv, input.messageId, after);
+    for (const entry of entries) {
+      onEntry(entry);
+      after = entry.id;
+      if (isTerminal(entry)) return;
+    }
+    const current = entries.length === 0
+      ? await getMessage(s.db.sql, input.userId, input.messageId)
+      : null;
+    if (current && current.status !== "streaming") {
+      // Finished, and its buffer has expired (or it was never buffered): say how it ended.
+      const last: StreamEntry = {
+        id: after + 1,
+        event: current.status === "error" ? "error" : "done",
+        data: current.status === "error"
+          ? { code: current.errorCode ?? "unavailable", message: "The answer did not complete." }
+          : {
+            messageId: current.id,
+            conversationId: current.conversationId,
+            status: current.status,
+            expired: true,
+          },
+      };
+      onEntry(last);
+      return;
+    }
+    if (Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Stops an answer this process is generating (the stop button). */
+export async function stopAnswer(
+  s: ChatServices,
+  userId: string,
+  messageId: string,
+): Promise<"stopped" | "finished"> {
+  const message = await getMessage(s.db.sql, userId, messageId);
+  if (!message || message.role !== "assistant") {
+    throw new AppError("not_found", "This answer does not exist.");
+  }
+  const generation = runtimeOf(s).streams.get(messageId);
+  if (!generation || generation.finished) return "finished";
+  generation.abort.abort("stopped by the user");
+  return "stopped";
+}

@@ -1,0 +1,186 @@
+/**
+ * Live answers on the web: each generation runs detached from the HTTP request that started it,
+ * and its events (`start`, `delta`, `usage`, `done`, `error`, numbered from 1) go to
+ *
+ * - the readers attached in this process, at once, from memory (the relay path);
+ * - Deno KV, one key per event (`["chat_stream", messageId, n]`, kept {@link BUFFER_TTL_MS}),
+ *   written in small batches: a reader that reconnects with `Last-Event-ID` — to this process
+ *   or another sharing the KV store — gets what it missed without a second model call.
+ *   One key per event keeps every value far below KV's 64 KiB limit whatever the answer's size.
+ *
+ * When the last reader leaves, a grace period starts; a reader coming back within it cancels it,
+ * otherwise the upstream call is aborted (and only what was generated is billed).
+ */
+
+export type StreamEventName = "start" | "delta" | "usage" | "done" | "error";
+
+export interface StreamEntry {
+  id: number;
+  event: StreamEventName;
+  data: Record<string, unknown>;
+}
+
+export const BUFFER_TTL_MS = 5 * 60_000;
+/** How long a finished generation stays in memory for in-process resumes (KV has it after). */
+const LINGER_MS = 30_000;
+const FLUSH_MS = 20;
+const MAX_BATCH = 200;
+
+export const isTerminal = (e: StreamEntry) => e.event === "done" || e.event === "error";
+
+const streamKey = (messageId: string, id: number): Deno.KvKey => ["chat_stream", messageId, id];
+
+/** Writes entries to KV in order, batching what arrives within a few milliseconds. */
+class KvBuffer {
+  #pending: StreamEntry[] = [];
+  #timer?: ReturnType<typeof setTimeout>;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly kv: Deno.Kv,
+    private readonly messageId: string,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  push(entry: StreamEntry): void {
+    this.#pending.push(entry);
+    if (isTerminal(entry)) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Resolves when everything pushed so far is in KV. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length > 0) {
+      this.#chain = this.#chain.then(async () => {
+        for (let i = 0; i < batch.length; i += MAX_BATCH) {
+          const op = this.kv.atomic();
+          for (const e of batch.slice(i, i + MAX_BATCH)) {
+            op.set(streamKey(this.messageId, e.id), { event: e.event, data: e.data }, {
+              expireIn: BUFFER_TTL_MS,
+            });
+          }
+          await op.commit();
+        }
+      }).catch(this.onError);
+    }
+    return this.#chain;
+  }
+}
+
+/** Reads buffered events after `afterId`, in order. */
+export async function readBuffered(
+  kv: Deno.Kv,
+  messageId: string,
+  afterId: number,
+): Promise<StreamEntry[]> {
+  const out: StreamEntry[] = [];
+  const iter = kv.list<{ event: StreamEventName; data: Record<string, unknown> }>({
+    start: streamKey(messageId, afterId + 1),
+    end: streamKey(messageId, Number.MAX_SAFE_INTEGER),
+  });
+  for await (const { key, value } of iter) {
+    out.push({ id: key[2] as number, event: value.event, data: value.data });
+  }
+  return out;
+}
+
+export type Reader = (entry: StreamEntry) => void;
+
+/** One answer being generated, and the readers following it. */
+export class Generation {
+  readonly entries: StreamEntry[] = [];
+  readonly abort = new AbortController();
+  #readers = new Set<Reader>();
+  #grace?: ReturnType<typeof setTimeout>;
+  #done = false;
+  #buffer?: KvBuffer;
+
+  constructor(
+    readonly messageId: string,
+    readonly userId: string,
+    private readonly graceMs: number,
+    kv: Deno.Kv | null,
+    onKvError: (error: unknown) => void,
+  ) {
+    if (kv) this.#buffer = new KvBuffer(kv, messageId, onKvError);
+    this.#armGrace();
+  }
+
+  get finished(): boolean {
+    return this.#done;
+  }
+
+  get readers(): number {
+    return this.#readers.size;
+  }
+
+  emit(event: StreamEventName, data: Record<string, unknown>): void {
+    if (this.#done) return;
+    const entry = { id: this.entries.length + 1, event, data };
+    this.entries.push(entry);
+    this.#buffer?.push(entry);
+    for (const reader of this.#readers) reader(entry);
+    if (isTerminal(entry)) {
+      this.#done = true;
+      clearTimeout(this.#grace);
+    }
+  }
+
+  /** Replays entries after `afterId`, then follows live ones. Returns the detach function. */
+  attach(afterId: number, reader: Reader): () => void {
+    clearTimeout(this.#grace);
+    this.#grace = undefined;
+    for (const entry of this.entries) if (entry.id > afterId) reader(entry);
+    if (this.#done) return () => {};
+    this.#readers.add(reader);
+    return () => {
+      if (this.#readers.delete(reader) && this.#readers.size === 0) this.#armGrace();
+    };
+  }
+
+  /** Everything emitted is in KV. */
+  flushed(): Promise<void> {
+    return this.#buffer?.flush() ?? Promise.resolve();
+  }
+
+  #armGrace(): void {
+    if (this.#done || this.abort.signal.aborted) return;
+    clearTimeout(this.#grace);
+    this.#grace = setTimeout(() => {
+      if (this.#readers.size === 0 && !this.#done) this.abort.abort("no reader");
+    }, this.graceMs);
+  }
+}
+
+/** The generations this process runs, by assistant message id. */
+export class StreamRegistry {
+  readonly live = new Map<string, Generation>();
+
+  add(generation: Generation, finished: Promise<unknown>): void {
+    this.live.set(generation.messageId, generation);
+    finished.finally(() => {
+      const timer = setTimeout(() => this.live.delete(generation.messageId), LINGER_MS);
+      Deno.unrefTimer(timer);
+    });
+  }
+
+  get(messageId: string): Generation | undefined {
+    return this.live.get(messageId);
+  }
+
+  /** Answers still generating. */
+  get active(): number {
+    let n = 0;
+    for (const g of this.live.values()) if (!g.finished) n++;
+    return n;
+  }
+
+  /** Stops every running generation (shutdown). */
+  abortAll(reason = "shutdown"): void {
+    for (const g of this.live.values()) if (!g.finished) g.abort.abort(reason);
+  }
+}
