@@ -114,6 +114,131 @@ Deno.test("1,000 enqueues over 200 distinct dedupe keys execute 200 times", asyn
   }
 });
 
+/**
+ * Counts, from now on, the KV messages queued and the commits that queue them (completion
+ * markers, committed as jobs finish, are not counted).
+ */
+function countKvWrites(kv: Deno.Kv): { messages: number; commits: number; restore(): void } {
+  const counts = { messages: 0, commits: 0, restore: () => {} };
+  const atomic = kv.atomic;
+  kv.atomic = function () {
+    const op = atomic.call(kv);
+    let queues = false;
+    const enqueue = op.enqueue;
+    op.enqueue = (...args) => {
+      counts.messages++;
+      queues = true;
+      return enqueue.apply(op, args);
+    };
+    const commit = op.commit;
+    op.commit = () => {
+      if (queues) counts.commits++;
+      return commit.call(op);
+    };
+    return op;
+  };
+  counts.restore = () => kv.atomic = atomic;
+  return counts;
+}
+
+Deno.test("jobs queued together share KV messages and commits", async () => {
+  const app = await jobApp();
+  const writes = countKvWrites(app.server.kv);
+  try {
+    await app.server.queue.enqueueMany(
+      sideEffectJob,
+      Array.from({ length: 25 }, (_, i) => ({ payload: { key: `many${i}` } })),
+    );
+    assert.deepEqual([writes.messages, writes.commits], [1, 1], "one enqueueMany, one message");
+
+    // Calls made in one tick: one commit; one message per lane and delay.
+    const results = await Promise.all([
+      ...Array.from(
+        { length: 20 },
+        (_, i) => app.server.queue.enqueue(sideEffectJob, { key: `tick${i}` }),
+      ),
+      ...Array.from(
+        { length: 5 },
+        (_, i) => app.server.queue.enqueue(flakyJob, { key: `tickf${i}`, failures: 0 }),
+      ),
+      app.server.queue.enqueue(sideEffectJob, { key: "tick-late" }, { delay: 300 }),
+      // The same dedupe key twice in one tick: the second is the first's duplicate.
+      app.server.queue.enqueue(sideEffectJob, { key: "tick-d" }, { dedupeKey: "tick-d" }),
+      app.server.queue.enqueue(sideEffectJob, { key: "tick-d" }, { dedupeKey: "tick-d" }),
+    ]);
+    assert.deepEqual([writes.messages, writes.commits], [1 + 4, 1 + 2]);
+    const [first, second] = results.slice(-2);
+    assert.deepEqual([first.deduplicated, second.deduplicated], [false, true]);
+    assert.equal(second.id, first.id);
+
+    await waitFor("every job to run", async () => (await sideEffects(app)).length === 52);
+    assert.ok((await sideEffects(app)).every((r) => r.runs === 1));
+    await waitFor("the backlog to drain", async () => (await app.server.queue.backlog()) === 0);
+  } finally {
+    writes.restore();
+    await app.close();
+  }
+});
+
+Deno.test("in a pack, a failing job is retried alone and the others are not run again", async () => {
+  const app = await jobApp();
+  try {
+    const keys = Array.from({ length: 8 }, (_, i) => `pack${i}`);
+    await app.server.queue.enqueueMany(
+      flakyJob,
+      keys.map((key) => ({ payload: { key, failures: key === "pack3" ? 2 : 0 } })),
+    );
+    await waitFor("all eight side effects", async () => (await sideEffects(app)).length === 8);
+    await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra run to show up
+    assert.deepEqual(
+      keys.map((key) => attempts.get(key)),
+      [1, 1, 1, 3, 1, 1, 1, 1],
+      "pack3 ran three times, every other job once",
+    );
+    assert.ok((await sideEffects(app)).every((r) => r.runs === 1));
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
+    assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 8/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a redelivered pack skips the jobs it already settled; a one-job message still runs", async () => {
+  const app = await jobApp();
+  try {
+    const kv = app.server.kv;
+    const entry = (id: string, key: string, attempt = 1) => ({
+      id,
+      job: "test.side_effect",
+      payload: { key },
+      attempt,
+      enqueuedAt: Date.now(),
+    });
+    // As a crash leaves it: r1 finished, r2's first attempt handed over to its retry, r3's
+    // second attempt still to run after its first was handed over, r4 never started.
+    await kv.set(["jobs", "done", "r1"], true);
+    await kv.set(["jobs", "done", "r2"], 1);
+    await kv.set(["jobs", "done", "r3"], 1);
+    await kv.enqueue({
+      v: 2,
+      pack: "p",
+      jobs: [entry("r1", "red1"), entry("r2", "red2"), entry("r3", "red3", 2), entry("r4", "red4")],
+    });
+    // A message in the one-job format queued before packs existed.
+    await kv.enqueue({ v: 1, ...entry("old", "v1-job") });
+    await waitFor("three side effects", async () => (await sideEffects(app)).length === 3);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [
+      ["red3", 1],
+      ["red4", 1],
+      ["v1-job", 1],
+    ]);
+  } finally {
+    await app.close();
+  }
+});
+
 Deno.test("a bad payload or delay is refused at the call and never queued", async () => {
   const app = await jobApp();
   try {

@@ -3,7 +3,7 @@
  * operator retries or discards them (the admin screen calls these functions).
  */
 import type { Database } from "../db/mod.ts";
-import type { JobQueue } from "./queue.ts";
+import type { NamedEnqueuer } from "./types.ts";
 
 export interface DeadLetter {
   id: string;
@@ -38,7 +38,11 @@ export async function countDeadLetters(db: Database): Promise<number> {
 }
 
 /** Queues the job again as a fresh job (attempt 1); `false` if it is not an open dead letter. */
-export async function retryDeadLetter(db: Database, queue: JobQueue, id: string): Promise<boolean> {
+export async function retryDeadLetter(
+  db: Database,
+  queue: NamedEnqueuer,
+  id: string,
+): Promise<boolean> {
   return await db.sql.begin(async (tx) => {
     const [row] = await tx`select job, payload from job_failures
                            where id = ${id} and status = 'dead' for update`;

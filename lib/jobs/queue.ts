@@ -9,6 +9,14 @@
  * error. KV's own backoff stays as the safety net for what we cannot catch: a process that dies
  * mid-handler leaves its message unacknowledged, and KV redelivers it after the restart.
  *
+ * Why jobs travel in packs: local KV dequeues and acknowledges one message at a time on its one
+ * SQLite thread, and that — not enqueueing, not our handlers — capped end-to-end throughput
+ * below 1,000 jobs/s. So jobs queued together (one `enqueueMany`, or `enqueue` calls made in the
+ * same tick) share KV messages: one message per lane and delay carries a list of jobs, and it is
+ * acknowledged once every job in it is settled. Each job keeps its own identity: its own
+ * attempts, retry message, dedupe key, dead letter and completion marker. A failing job is
+ * retried alone; the others of its pack are not run again.
+ *
  * Measured facts this design follows (shared/measured.md): `listenQueue` does not wait for a
  * handler before delivering the next message, so each lane has its own limit (p-limit) and every
  * handler must be idempotent; a completed job's id is remembered so a redelivery skips it.
@@ -26,6 +34,7 @@ import {
   type JobType,
   type Lane,
   LANE_CONCURRENCY,
+  type NamedEnqueuer,
 } from "./types.ts";
 
 const MAX_DELAY_MS = 30 * 24 * 3600 * 1000;
@@ -34,14 +43,38 @@ const DEFAULT_DEDUPE_TTL_MS = 24 * 3600 * 1000;
 /** KV's own redelivery schedule for messages whose handler never returned (crash). */
 const KV_SAFETY_BACKOFF = [1_000, 5_000, 30_000, 60_000, 300_000];
 
-/** What travels through KV. `v` lets a future format coexist with queued old messages. */
-interface Envelope {
-  v: 1;
+/**
+ * Pack bounds. KV refuses a message over 64 KiB and an atomic commit over 800 KiB or 1,000
+ * mutations or 100 checks. Sizes are estimated from the JSON length of each job; a character can
+ * take two bytes in KV's serialisation, hence the margin. A job too large to share a message
+ * travels alone (and fails at the commit, as it always did, if it is over KV's limit).
+ */
+const PACK_MAX_JOBS = 400;
+const PACK_MAX_CHARS = 24_000;
+const COMMIT_MAX_CHARS = 300_000;
+const COMMIT_MAX_MESSAGES = 400;
+/** Dedupe keys checked in one commit (each is a check and a set). */
+const COMMIT_MAX_DEDUPE = 50;
+
+/** One job inside a KV message. `id` is the job's identity across its attempts. */
+interface JobEntry {
   id: string;
   job: string;
   payload: unknown;
   attempt: number;
   enqueuedAt: number;
+}
+
+/** v1: one job per message. Still delivered: messages queued before packs may be waiting. */
+interface EnvelopeV1 extends JobEntry {
+  v: 1;
+}
+
+/** v2: a pack of jobs, acknowledged once every job in it is settled. */
+interface EnvelopeV2 {
+  v: 2;
+  pack: string;
+  jobs: JobEntry[];
 }
 
 /** Never settles: leaves a KV delivery unacknowledged, so it is redelivered after a restart. */
@@ -53,11 +86,54 @@ export class JobValidationError extends Error {
 
 const K = {
   dedupe: (job: string, key: string) => ["jobs", "dedupe", job, key],
+  /**
+   * A job's settlement marker: `true` once it succeeded or was dead-lettered; a number `n` once
+   * its attempts up to `n` failed and the next one was queued. A redelivered message skips every
+   * job whose marker covers its attempt (so a pack redelivered after a crash neither re-runs its
+   * finished jobs nor starts a second retry chain for a job already handed to its retry).
+   */
   done: (id: string) => ["jobs", "done", id],
   enqueued: ["jobs", "count", "enqueued"],
   finished: ["jobs", "count", "finished"],
   undelivered: (id: string) => ["jobs", "undelivered", id],
 };
+
+function settles(marker: unknown, attempt: number): boolean {
+  return marker === true || (typeof marker === "number" && marker >= attempt);
+}
+
+/** Reads a queued message of either format; null for a shape we do not know. */
+function unpack(message: unknown): JobEntry[] | null {
+  const m = message as { v?: unknown; jobs?: unknown } & Partial<JobEntry> | null;
+  const valid = (e: Partial<JobEntry> | null | undefined) =>
+    !!e && typeof e.id === "string" && typeof e.job === "string" &&
+    typeof e.attempt === "number";
+  if (m?.v === 1 && valid(m)) return [m as EnvelopeV1];
+  if (m?.v === 2 && Array.isArray(m.jobs) && m.jobs.length > 0 && m.jobs.every(valid)) {
+    return m.jobs as JobEntry[];
+  }
+  return null;
+}
+
+/** A job validated and waiting for its commit. */
+interface Queued {
+  entry: JobEntry;
+  lane: Lane;
+  delay: number;
+  dedupeKey?: string;
+  dedupeTtlMs: number;
+  /** JSON length of the entry: its share of a message's and a commit's size. */
+  chars: number;
+}
+
+type EnqueueResult = { id: string; deduplicated: boolean };
+
+/** A job of a coalesced `enqueue` call, with the caller waiting for it. */
+interface Waiting {
+  queued: Queued;
+  resolve: (result: EnqueueResult) => void;
+  reject: (error: unknown) => void;
+}
 
 export interface JobQueueOptions {
   kv: Deno.Kv;
@@ -69,7 +145,7 @@ export interface JobQueueOptions {
   concurrency?: Partial<Record<Lane, number>>;
 }
 
-export class JobQueue {
+export class JobQueue implements NamedEnqueuer {
   readonly #kv: Deno.Kv;
   readonly #db: Database;
   readonly #log: Logger;
@@ -85,6 +161,9 @@ export class JobQueue {
   #pendingDone: string[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #flushing: Promise<void> = Promise.resolve();
+  /** `enqueue` calls of the current tick, committed together when the tick ends. */
+  #coalescing: Waiting[] = [];
+  #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: JobQueueOptions) {
     this.#kv = options.kv;
@@ -114,79 +193,210 @@ export class JobQueue {
 
   /**
    * Validates `payload` against the job's schema and queues it. A bad payload throws here, at
-   * the caller, and never reaches the queue.
+   * the caller, and never reaches the queue. Calls made in the same tick are committed together
+   * (one KV commit, shared messages); each call resolves once its job is committed.
    */
-  async enqueue<S extends z.ZodType>(
+  enqueue<S extends z.ZodType>(
     type: JobType<S>,
     payload: z.input<S>,
     options: EnqueueOptions = {},
-  ): Promise<{ id: string; deduplicated: boolean }> {
-    const [result] = await this.enqueueMany(type, [{ payload, ...options }]);
-    return result;
+  ): Promise<EnqueueResult> {
+    let queued: Queued;
+    try {
+      queued = this.#validate(type, { payload, ...options });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#coalescing.push({ queued, resolve, reject });
+      // A macrotask rather than a microtask: callers that await something between enqueues
+      // (a pool of request handlers, a loop over rows) still land in the same commit.
+      this.#coalesceTimer ??= setTimeout(() => this.#commitCoalesced(), 0);
+    });
   }
 
-  /** Queues many jobs in few KV commits (bulk work, benchmarks). */
+  async #commitCoalesced(): Promise<void> {
+    if (this.#coalesceTimer) clearTimeout(this.#coalesceTimer);
+    this.#coalesceTimer = null;
+    const waiting = this.#coalescing.splice(0);
+    // A job too large to share a message is committed on its own: if KV refuses its size, only
+    // its caller hears of it.
+    const alone = waiting.filter((w) => w.queued.chars > PACK_MAX_CHARS).map((w) => [w]);
+    const shared = waiting.filter((w) => w.queued.chars <= PACK_MAX_CHARS);
+    await Promise.all([shared, ...alone].map(async (group) => {
+      if (group.length === 0) return;
+      try {
+        const results = await this.#write(group.map((w) => w.queued));
+        group.forEach((w, i) => w.resolve(results[i]));
+      } catch (error) {
+        for (const w of group) w.reject(error);
+      }
+    }));
+  }
+
+  /** Queues many jobs of one type in few KV commits and messages (bulk work, reconciler). */
   async enqueueMany<S extends z.ZodType>(
     type: JobType<S>,
     items: ({ payload: z.input<S> } & EnqueueOptions)[],
-  ): Promise<{ id: string; deduplicated: boolean }[]> {
-    const envelopes = items.map((item) => {
-      const parsed = type.schema.safeParse(item.payload);
-      if (!parsed.success) {
-        throw new JobValidationError(
-          `${type.name}: invalid payload: ` +
-            parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`)
-              .join("; "),
-        );
-      }
-      const delay = item.delay ?? 0;
-      if (!(delay >= 0 && delay <= MAX_DELAY_MS)) {
-        throw new JobValidationError(`${type.name}: delay must be between 0 and 30 days`);
-      }
-      return { item, delay, envelope: this.#envelope(type.name, parsed.data, 1) };
-    });
-    // Jobs without a dedupe key go in batches well under KV's limit of mutations per atomic
-    // operation; a deduplicated job needs a commit of its own (its check must fail alone).
-    const plain = envelopes.filter((e) => !e.item.dedupeKey);
-    for (let i = 0; i < plain.length; i += 400) {
-      const batch = plain.slice(i, i + 400);
-      const op = this.#kv.atomic();
-      for (const { envelope, delay } of batch) this.#enqueueOp(op, envelope, delay);
-      op.sum(K.enqueued, BigInt(batch.length));
-      await op.commit();
-      this.#metrics.enqueued.inc({ job: type.name }, batch.length);
+  ): Promise<EnqueueResult[]> {
+    return await this.#write(items.map((item) => this.#validate(type, item)));
+  }
+
+  #validate(type: JobType, item: { payload: unknown } & EnqueueOptions): Queued {
+    const parsed = type.schema.safeParse(item.payload);
+    if (!parsed.success) {
+      throw new JobValidationError(
+        `${type.name}: invalid payload: ` +
+          parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`)
+            .join("; "),
+      );
     }
-    const results: { id: string; deduplicated: boolean }[] = [];
-    for (const { item, envelope, delay } of envelopes) {
-      if (!item.dedupeKey) {
-        results.push({ id: envelope.id, deduplicated: false });
+    const delay = item.delay ?? 0;
+    if (!(delay >= 0 && delay <= MAX_DELAY_MS)) {
+      throw new JobValidationError(`${type.name}: delay must be between 0 and 30 days`);
+    }
+    const entry: JobEntry = {
+      id: crypto.randomUUID(),
+      job: type.name,
+      payload: parsed.data,
+      attempt: 1,
+      enqueuedAt: Date.now(),
+    };
+    return {
+      entry,
+      lane: type.lane,
+      delay,
+      dedupeKey: item.dedupeKey,
+      dedupeTtlMs: item.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS,
+      chars: JSON.stringify(entry).length,
+    };
+  }
+
+  /** Commits validated jobs; results in the order given. */
+  async #write(all: Queued[]): Promise<EnqueueResult[]> {
+    const results = new Array<EnqueueResult>(all.length);
+    // A dedupe key repeated within the batch: the first holder competes for it in KV, the
+    // others are duplicates of whatever that one turns out to be.
+    const holders = new Map<string, number>();
+    const repeats: [index: number, holder: number][] = [];
+    const plain: number[] = [];
+    const deduped: number[] = [];
+    all.forEach((q, i) => {
+      if (q.dedupeKey === undefined) return plain.push(i);
+      const name = JSON.stringify([q.entry.job, q.dedupeKey]);
+      const holder = holders.get(name);
+      if (holder === undefined) {
+        holders.set(name, i);
+        deduped.push(i);
+      } else repeats.push([i, holder]);
+    });
+
+    for (const group of this.#commitGroups(plain.map((i) => all[i]))) {
+      await this.#commit(group, false);
+    }
+    for (const i of plain) results[i] = { id: all[i].entry.id, deduplicated: false };
+
+    for (let from = 0; from < deduped.length; from += COMMIT_MAX_DEDUPE) {
+      const chunk = deduped.slice(from, from + COMMIT_MAX_DEDUPE);
+      const groups = this.#commitGroups(chunk.map((i) => all[i]));
+      // All keys free (the usual case): one commit for the chunk. Otherwise each job competes
+      // for its key alone, so one taken key does not refuse the others.
+      if (groups.length === 1 && await this.#commit(groups[0], true)) {
+        for (const i of chunk) results[i] = { id: all[i].entry.id, deduplicated: false };
         continue;
       }
-      const key = K.dedupe(type.name, item.dedupeKey);
-      const op = this.#kv.atomic().check({ key, versionstamp: null })
-        .set(key, envelope.id, { expireIn: item.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS });
-      this.#enqueueOp(op, envelope, delay);
-      op.sum(K.enqueued, 1n);
-      if ((await op.commit()).ok) {
-        this.#metrics.enqueued.inc({ job: type.name });
-        results.push({ id: envelope.id, deduplicated: false });
-      } else {
-        const existing = await this.#kv.get<string>(key);
-        results.push({ id: existing.value ?? envelope.id, deduplicated: true });
+      for (const i of chunk) {
+        if (await this.#commit([all[i]], true)) {
+          results[i] = { id: all[i].entry.id, deduplicated: false };
+        } else {
+          const existing = await this.#kv.get<string>(
+            K.dedupe(all[i].entry.job, all[i].dedupeKey!),
+          );
+          results[i] = { id: existing.value ?? all[i].entry.id, deduplicated: true };
+        }
       }
     }
+    for (const [i, holder] of repeats) results[i] = { id: results[holder].id, deduplicated: true };
     return results;
   }
 
-  #envelope(job: string, payload: unknown, attempt: number, id?: string): Envelope {
-    return { v: 1, id: id ?? crypto.randomUUID(), job, payload, attempt, enqueuedAt: Date.now() };
+  /** Splits jobs into lists that each fit one atomic commit. */
+  #commitGroups(jobs: Queued[]): Queued[][] {
+    const groups: Queued[][] = [];
+    let group: Queued[] = [];
+    let chars = 0;
+    for (const q of jobs) {
+      if (group.length > 0 && (chars + q.chars > COMMIT_MAX_CHARS || group.length >= 2_000)) {
+        groups.push(group);
+        group = [];
+        chars = 0;
+      }
+      group.push(q);
+      chars += q.chars;
+    }
+    if (group.length > 0) groups.push(group);
+    return groups;
   }
 
-  #enqueueOp(op: Deno.AtomicOperation, envelope: Envelope, delay: number): void {
+  /**
+   * One atomic commit: the jobs packed into messages per lane and delay, their dedupe keys
+   * claimed (`dedupe`), the backlog counter. Returns false when a dedupe key was taken (nothing
+   * is then queued).
+   */
+  async #commit(jobs: Queued[], dedupe: boolean): Promise<boolean> {
+    const op = this.#kv.atomic();
+    if (dedupe) {
+      for (const q of jobs) {
+        const key = K.dedupe(q.entry.job, q.dedupeKey!);
+        op.check({ key, versionstamp: null }).set(key, q.entry.id, { expireIn: q.dedupeTtlMs });
+      }
+    }
+    const packs = this.#pack(jobs);
+    if (packs.length > COMMIT_MAX_MESSAGES) {
+      // Only many distinct delays get here; split rather than exceed KV's mutation limit.
+      const half = Math.ceil(jobs.length / 2);
+      return await this.#commit(jobs.slice(0, half), dedupe) &&
+        await this.#commit(jobs.slice(half), dedupe);
+    }
+    for (const pack of packs) this.#enqueueOp(op, pack.jobs, pack.delay);
+    op.sum(K.enqueued, BigInt(jobs.length));
+    if (!(await op.commit()).ok) return false;
+    const counts = new Map<string, number>();
+    for (const q of jobs) counts.set(q.entry.job, (counts.get(q.entry.job) ?? 0) + 1);
+    for (const [job, n] of counts) this.#metrics.enqueued.inc({ job }, n);
+    return true;
+  }
+
+  /** Groups jobs into messages: same lane and delay, within the size bounds. */
+  #pack(jobs: Queued[]): { delay: number; jobs: JobEntry[] }[] {
+    const open = new Map<string, { delay: number; jobs: JobEntry[]; chars: number }>();
+    const packs: { delay: number; jobs: JobEntry[] }[] = [];
+    for (const q of jobs) {
+      const key = `${q.lane}:${q.delay}`;
+      let pack = open.get(key);
+      if (
+        pack && (pack.jobs.length >= PACK_MAX_JOBS || pack.chars + q.chars > PACK_MAX_CHARS)
+      ) {
+        pack = undefined;
+      }
+      if (!pack) {
+        pack = { delay: q.delay, jobs: [], chars: 0 };
+        open.set(key, pack);
+        packs.push(pack);
+      }
+      pack.jobs.push(q.entry);
+      pack.chars += q.chars;
+    }
+    return packs;
+  }
+
+  #enqueueOp(op: Deno.AtomicOperation, jobs: JobEntry[], delay: number): void {
+    const pack = crypto.randomUUID();
+    const envelope: EnvelopeV2 = { v: 2, pack, jobs };
     op.enqueue(envelope, {
       delay,
       backoffSchedule: KV_SAFETY_BACKOFF,
-      keysIfUndelivered: [K.undelivered(envelope.id)],
+      keysIfUndelivered: [K.undelivered(pack)],
     });
   }
 
@@ -195,9 +405,9 @@ export class JobQueue {
     name: string,
     payload: unknown,
     options?: EnqueueOptions,
-  ): Promise<{ id: string; deduplicated: boolean }> {
+  ): Promise<EnqueueResult> {
     const handler = this.#handlers.get(name);
-    if (!handler) throw new JobValidationError(`no job type named ${name}`);
+    if (!handler) return Promise.reject(new JobValidationError(`no job type named ${name}`));
     return this.enqueue(handler.type, payload, options);
   }
 
@@ -240,73 +450,106 @@ export class JobQueue {
   }
 
   #deliver(message: unknown): Promise<void> {
-    const envelope = message as Envelope;
     // Not acknowledged: KV keeps the message and delivers it again after the restart.
     if (this.#stopping) return NEVER;
-    if (envelope?.v !== 1 || typeof envelope.job !== "string") {
+    const entries = unpack(message);
+    if (!entries) {
       this.#log.error("job message of unknown shape dropped", { message: String(message) });
       return Promise.resolve();
     }
-    const handler = this.#handlers.get(envelope.job);
-    if (!handler) {
-      // Another version of the app may know it; let KV try again later rather than drop it.
-      this.#log.error("no handler for job", { job: envelope.job, id: envelope.id });
-      return Promise.reject(new Error(`no handler for ${envelope.job}`));
-    }
-    return this.#lanes[handler.type.lane](() => {
-      // A delivery that waited for its lane while we began stopping is left unacknowledged.
-      if (this.#stopping) return NEVER;
-      const run = this.#run(handler, envelope);
-      this.#running.add(run);
-      return run.finally(() => this.#running.delete(run));
-    });
+    return this.#deliverAll(entries);
   }
 
-  async #run(handler: JobHandler, envelope: Envelope): Promise<void> {
-    const job = envelope.job;
-    if ((await this.#kv.get(K.done(envelope.id))).versionstamp !== null) {
-      this.#log.debug("job already done, redelivery skipped", { job, id: envelope.id });
-      return;
+  /**
+   * Runs the jobs of one message, each in its lane, and settles when all are settled: the
+   * acknowledgement of the message. Jobs already settled by an earlier delivery are skipped.
+   */
+  async #deliverAll(entries: JobEntry[]): Promise<void> {
+    const markers = await this.#markers(entries);
+    const unknown: JobEntry[] = [];
+    const runs: Promise<void>[] = [];
+    entries.forEach((entry, i) => {
+      if (settles(markers[i], entry.attempt)) {
+        this.#log.debug("job already done, redelivery skipped", { job: entry.job, id: entry.id });
+        return;
+      }
+      const handler = this.#handlers.get(entry.job);
+      if (!handler) return void unknown.push(entry);
+      runs.push(this.#lanes[handler.type.lane](() => {
+        // A delivery that waited for its lane while we began stopping is left unacknowledged.
+        if (this.#stopping) return NEVER;
+        const run = this.#run(handler, entry);
+        this.#running.add(run);
+        return run.finally(() => this.#running.delete(run));
+      }));
+    });
+    // Every job runs to its end before the message is refused: a refusal makes KV deliver the
+    // message again, and a job still running then would run twice.
+    const outcomes = await Promise.allSettled(runs);
+    const failure = outcomes.find((o) => o.status === "rejected");
+    if (unknown.length > 0 || failure) {
+      // Completion markers land before the redelivery, so only unsettled jobs run again.
+      await this.#flush();
+      for (const entry of unknown) {
+        // Another version of the app may know it; let KV try again later rather than drop it.
+        this.#log.error("no handler for job", { job: entry.job, id: entry.id });
+      }
+      throw failure ? failure.reason : new Error(`no handler for ${unknown[0].job}`);
     }
+  }
+
+  /** The settlement markers of `entries` (10 keys per KV read, KV's limit). */
+  async #markers(entries: JobEntry[]): Promise<unknown[]> {
+    const reads: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+    for (let i = 0; i < entries.length; i += 10) {
+      reads.push(this.#kv.getMany(entries.slice(i, i + 10).map((e) => K.done(e.id))));
+    }
+    return (await Promise.all(reads)).flat().map((e) => e.value);
+  }
+
+  async #run(handler: JobHandler, entry: JobEntry): Promise<void> {
+    const job = entry.job;
     const started = performance.now();
     try {
-      const payload = handler.type.schema.parse(envelope.payload);
-      await handler.handle(payload, this.context, { id: envelope.id, attempt: envelope.attempt });
+      const payload = handler.type.schema.parse(entry.payload);
+      await handler.handle(payload, this.context, { id: entry.id, attempt: entry.attempt });
       const ms = performance.now() - started;
       this.#metrics.succeeded.inc({ job });
       this.#metrics.duration.observe({ job }, ms / 1000);
       this.#log.info("job done", {
         job,
-        id: envelope.id,
-        attempt: envelope.attempt,
+        id: entry.id,
+        attempt: entry.attempt,
         ms: Math.round(ms),
       });
-      this.#markDone(envelope.id);
+      this.#markDone(entry.id);
     } catch (error) {
       const ms = performance.now() - started;
       this.#metrics.failed.inc({ job });
       this.#metrics.duration.observe({ job }, ms / 1000);
-      await this.#failed(handler, envelope, error as Error, ms);
+      await this.#failed(handler, entry, error as Error, ms);
     }
   }
 
-  async #failed(handler: JobHandler, envelope: Envelope, error: Error, ms: number): Promise<void> {
+  async #failed(handler: JobHandler, entry: JobEntry, error: Error, ms: number): Promise<void> {
     const { retry } = handler.type;
     const message = error?.message ?? String(error);
-    if (envelope.attempt < retry.maxAttempts) {
-      const delay = retry.backoffMs[Math.min(envelope.attempt - 1, retry.backoffMs.length - 1)] ??
+    if (entry.attempt < retry.maxAttempts) {
+      const delay = retry.backoffMs[Math.min(entry.attempt - 1, retry.backoffMs.length - 1)] ??
         0;
-      const next = { ...envelope, attempt: envelope.attempt + 1, enqueuedAt: Date.now() };
-      // The retry is queued before this delivery is acknowledged: a crash in between means a
-      // duplicate delivery (skipped by the done marker), never a lost job.
+      const next = { ...entry, attempt: entry.attempt + 1, enqueuedAt: Date.now() };
+      // The retry travels alone, queued before this delivery is acknowledged and together with
+      // the marker that hands this attempt over to it: a crash in between means a redelivery
+      // that skips this job, never a lost job or a second retry chain.
       const op = this.#kv.atomic();
-      this.#enqueueOp(op, next, delay);
+      this.#enqueueOp(op, [next], delay);
+      op.set(K.done(entry.id), entry.attempt, { expireIn: DONE_TTL_MS });
       await op.commit();
-      this.#metrics.retried.inc({ job: envelope.job });
+      this.#metrics.retried.inc({ job: entry.job });
       this.#log.warn("job failed, will retry", {
-        job: envelope.job,
-        id: envelope.id,
-        attempt: envelope.attempt,
+        job: entry.job,
+        id: entry.id,
+        attempt: entry.attempt,
         retryInMs: delay,
         ms: Math.round(ms),
         error: message,
@@ -315,19 +558,19 @@ export class JobQueue {
     }
     await this.#db.sql`
       insert into job_failures (job_id, job, payload, attempts, last_error)
-      values (${envelope.id}, ${envelope.job}, ${this.#db.sql.json(envelope.payload as never)},
-              ${envelope.attempt}, ${message})
+      values (${entry.id}, ${entry.job}, ${this.#db.sql.json(entry.payload as never)},
+              ${entry.attempt}, ${message})
       on conflict (job_id) do update
         set attempts = excluded.attempts, last_error = excluded.last_error, status = 'dead',
             last_seen = now(), resolved_at = null`;
-    this.#metrics.deadLettered.inc({ job: envelope.job });
+    this.#metrics.deadLettered.inc({ job: entry.job });
     this.#log.error("job dead-lettered", {
-      job: envelope.job,
-      id: envelope.id,
-      attempts: envelope.attempt,
+      job: entry.job,
+      id: entry.id,
+      attempts: entry.attempt,
       error: message,
     });
-    this.#markDone(envelope.id);
+    this.#markDone(entry.id);
   }
 
   #markDone(id: string): void {
@@ -368,6 +611,8 @@ export class JobQueue {
   /** Stops taking deliveries and waits (at most `graceMs`) for handlers already running. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopping = true;
+    // Jobs handed to `enqueue` in this very tick are committed, not dropped.
+    if (this.#coalescing.length > 0) await this.#commitCoalesced();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.allSettled([...this.#running]),

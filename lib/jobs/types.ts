@@ -68,6 +68,18 @@ export interface Enqueuer {
   ): Promise<{ id: string; deduplicated: boolean }>;
 }
 
+/**
+ * An enqueuer that can also queue a job known only by its name, validated against that job
+ * type's schema: what re-queues a stored job (a dead-letter retry, `deno task job`).
+ */
+export interface NamedEnqueuer extends Enqueuer {
+  enqueueByName(
+    name: string,
+    payload: unknown,
+    options?: EnqueueOptions,
+  ): Promise<{ id: string; deduplicated: boolean }>;
+}
+
 /** What a handler (or a cron tick, or a reconciler) receives. */
 export interface JobContext extends Enqueuer {
   /** Re-queues overdue recorded work of every job type that can find it; returns the count. */
