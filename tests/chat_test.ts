@@ -8,6 +8,7 @@ import { startTestApp, type TestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
 import type { FakeModelOptions } from "./fakes/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
+import { deltas, readSse } from "./chat_sse.ts";
 import {
   answerOnce,
   type ChatServices,
@@ -219,5 +220,403 @@ Deno.test("answerOnce: too few tokens → insufficient_funds with the top-up URL
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 10, reserved: 0 });
   } finally {
     await t.close();
+  }
+});
+
+// ---- over HTTP: SSE --------------------------------------------------------------------------
+
+async function newConversation(app: TestApp, auth: Record<string, string>, mode = "chat") {
+  const res = await app.fetch("/api/v1/conversations", json({ mode }, auth));
+  assert.equal(res.status, 201, await res.clone().text());
+  return (await res.json()).id as string;
+}
+
+function askHttp(app: TestApp, auth: Record<string, string>, conversationId: string, text: string) {
+  return app.fetch(`/api/v1/conversations/${conversationId}/messages`, json({ text }, auth));
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 10_000,
+) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function messageRow(app: TestApp, id: string) {
+  const [m] = await app.server.db.sql`select * from messages where id = ${id}`;
+  return m;
+}
+
+Deno.test("SSE: start, deltas in order, usage, done — each with an id; the answer is stored", async () => {
+  const t = await setupChat({ fake: { deltaDelayMs: 1 } });
+  try {
+    const { userId, auth } = await signup(t.app, 100_000);
+    const id = await newConversation(t.app, auth);
+    const res = await askHttp(t.app, auth, id, "How do I grow maize in Masvingo?");
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+    const events = await readSse(res);
+    assert.deepEqual(events.map((e) => e.id), events.map((_, i) => i + 1));
+    assert.equal(events[0].event, "start");
+    assert.deepEqual(events.slice(-2).map((e) => e.event), ["usage", "done"]);
+    const parts = deltas(events);
+    assert.ok(parts.length > 10);
+    const text = parts.join("");
+    assert.match(text, /^You asked: "How do I grow maize in Masvingo\?"/);
+    const messageId = events[0].data.messageId as string;
+    assert.equal(res.headers.get("content-location"), `/api/v1/messages/${messageId}/stream`);
+    const stored = await messageRow(t.app, messageId);
+    assert.equal(stored.content, text);
+    assert.equal(stored.status, "complete");
+    const usage = events.at(-2)!.data;
+    assert.equal(usage.cost, Number(stored.cost));
+    assert.equal(usage.balance, (await balanceOf(t.app, userId)).balance);
+    assert.equal(usage.balance, 100_000 - Number(stored.cost));
+    // The fake streamed exactly these pieces, in this order.
+    assert.equal(t.fake.calls("/v1/chat/completions")[0].deltasSent, parts.length);
+
+    const conv = await (await t.app.fetch(`/api/v1/conversations/${id}`, { headers: auth }))
+      .json();
+    assert.deepEqual(conv.messages.map((m: { role: string }) => m.role), ["user", "assistant"]);
+    assert.equal(conv.messages[1].content, text);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("SSE: disconnect after 5 deltas, reconnect with Last-Event-ID → the rest, once; one upstream call", async () => {
+  const t = await setupChat({ fake: { deltaDelayMs: 15 } });
+  try {
+    const { auth } = await signup(t.app, 100_000);
+    const id = await newConversation(t.app, auth);
+    const res = await askHttp(t.app, auth, id, "Tell me a story about Mbuya Nehanda");
+    let seen = 0;
+    const first = await readSse(res, {
+      onEvent: (e) => (e.event === "delta" ? ++seen < 5 : true),
+    });
+    const messageId = first[0].data.messageId as string;
+    const lastId = first.at(-1)!.id;
+    assert.equal(deltas(first).length, 5);
+
+    await new Promise((r) => setTimeout(r, 60)); // a few more deltas are generated meanwhile
+    const again = await t.app.fetch(`/api/v1/messages/${messageId}/stream`, {
+      headers: { ...auth, "last-event-id": String(lastId) },
+    });
+    assert.equal(again.status, 200);
+    const rest = await readSse(again);
+    assert.equal(rest[0].id, lastId + 1, "continues right after the last event seen");
+    assert.deepEqual(rest.map((e) => e.id), rest.map((_, i) => lastId + 1 + i));
+    assert.equal(rest.at(-1)!.event, "done");
+    const text = [...deltas(first), ...deltas(rest)].join("");
+    const stored = await messageRow(t.app, messageId);
+    assert.equal(text, stored.content, "every delta exactly once");
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
+
+    // Later, from the KV buffer alone (as another process sharing it would): same answer.
+    const { runtimeOf } = await import("../lib/chat/answer.ts");
+    runtimeOf(t.services).streams.live.delete(messageId);
+    const fromKv = await readSse(
+      await t.app.fetch(`/api/v1/messages/${messageId}/stream?lastEventId=0`, { headers: auth }),
+    );
+    assert.equal(deltas(fromKv).join(""), stored.content);
+    assert.equal(fromKv.at(-1)!.event, "done");
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
+
+    const missing = await t.app.fetch(`/api/v1/messages/${crypto.randomUUID()}/stream`, {
+      headers: auth,
+    });
+    assert.equal(missing.status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("SSE: no reconnect within the grace period → upstream aborted, only what was generated billed", async () => {
+  const t = await setupChat({
+    fake: { deltaDelayMs: 40, reply: "word ".repeat(400).trim() },
+  });
+  try {
+    const { userId, auth } = await signup(t.app, 100_000);
+    await setChatSetting(t.app.server.db.sql, "streamGraceSeconds", 0.3);
+    await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
+    const id = await newConversation(t.app, auth);
+    let seen = 0;
+    const first = await readSse(await askHttp(t.app, auth, id, "Talk for a long time"), {
+      onEvent: (e) => (e.event === "delta" ? ++seen < 5 : true),
+    });
+    const messageId = first[0].data.messageId as string;
+    const stored = await waitFor("the answer to stop", async () => {
+      const m = await messageRow(t.app, messageId);
+      return m.status !== "streaming" && m;
+    });
+    assert.equal(stored.status, "aborted");
+    const call = t.fake.calls("/v1/chat/completions")[0];
+    assert.equal(await call.closed, "disconnected", "the upstream request was aborted");
+    assert.ok(call.deltasSent < 400, `stopped early (${call.deltasSent} of 400)`);
+    assert.ok(stored.content.length > 0 && "word ".repeat(400).startsWith(stored.content));
+    const { countTextTokens } = await import("../lib/ai/mod.ts");
+    assert.equal(stored.tokens_out, countTextTokens(stored.content));
+    assert.equal(stored.usage_estimated, true);
+    const cost = Number(stored.cost);
+    assert.equal(cost, Math.ceil((stored.tokens_in * 1000 + stored.tokens_out * 1000) / 1000));
+    assert.ok(cost < stored.tokens_in + 400, "less than the whole answer");
+    assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000 - cost, reserved: 0 });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("SSE: the stop button stops the answer and bills what was generated", async () => {
+  const t = await setupChat({ fake: { deltaDelayMs: 30, reply: "step ".repeat(300).trim() } });
+  try {
+    const { userId, auth } = await signup(t.app, 100_000);
+    const id = await newConversation(t.app, auth);
+    let seen = 0;
+    let messageId = "";
+    const events = await readSse(await askHttp(t.app, auth, id, "Count steps"), {
+      onEvent: (e) => {
+        if (e.event === "start") messageId = e.data.messageId as string;
+        if (e.event === "delta" && ++seen === 3) {
+          t.app.fetch(`/api/v1/messages/${messageId}/stop`, json({}, auth)).then((r) =>
+            r.body?.cancel()
+          );
+        }
+      },
+    });
+    const done = events.at(-1)!;
+    assert.equal(done.event, "done");
+    assert.equal(done.data.status, "aborted");
+    const usage = events.at(-2)!.data;
+    const stored = await messageRow(t.app, messageId);
+    assert.equal(stored.status, "aborted");
+    assert.equal(usage.cost, Number(stored.cost));
+    assert.equal(deltas(events).join(""), stored.content);
+    assert.ok(Number(stored.cost) > 0);
+    assert.deepEqual(await balanceOf(t.app, userId), {
+      balance: 100_000 - Number(stored.cost),
+      reserved: 0,
+    });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a failed call bills nothing and releases the reservation; the user's message is kept", async () => {
+  const t = await setupChat();
+  try {
+    const { userId, auth } = await signup(t.app, 100_000);
+    const id = await newConversation(t.app, auth);
+    t.fake.script(
+      { kind: "server_error" },
+      { kind: "server_error", status: 503 },
+      { kind: "server_error" },
+    );
+    const events = await readSse(await askHttp(t.app, auth, id, "Are you there?"));
+    const last = events.at(-1)!;
+    assert.equal(last.event, "error");
+    assert.equal(last.data.code, "unavailable");
+    assert.equal(
+      last.data.message,
+      "I'm having trouble connecting right now. Please try again in a moment.",
+    );
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 3, "retried, then gave up");
+    assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000, reserved: 0 });
+    const rows = await t.app.server.db.sql`
+      select m.role, m.content, m.status, m.cost, r.status as reservation
+      from messages m left join reservations r on r.id = m.reservation_id
+      where m.conversation_id = ${id} order by m.created_at, m.role desc`;
+    assert.deepEqual(rows.map((r) => [r.role, r.content, r.status]), [
+      ["user", "Are you there?", "complete"],
+      ["assistant", "", "error"],
+    ]);
+    assert.equal(rows[1].reservation, "released");
+    assert.equal(Number(rows[1].cost), 0);
+
+    // Cut mid-way: the partial answer was shown, the failure is reported, nothing billed.
+    t.fake.script({ kind: "cut", afterDeltas: 4 });
+    const cut = await readSse(await askHttp(t.app, auth, id, "Again?"));
+    assert.equal(deltas(cut).length, 4);
+    assert.equal(cut.at(-1)!.event, "error");
+    assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000, reserved: 0 });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("429 then success → one answer, retried after retry-after", async () => {
+  const t = await setupChat();
+  try {
+    const { auth } = await signup(t.app, 100_000);
+    const id = await newConversation(t.app, auth);
+    t.fake.script({ kind: "rate_limit", retryAfterMs: 300 });
+    const events = await readSse(await askHttp(t.app, auth, id, "Hello"));
+    const calls = t.fake.calls("/v1/chat/completions");
+    assert.equal(calls.length, 2);
+    assert.equal(calls[0].status, 429);
+    assert.ok(calls[1].at - calls[0].at >= 290, "waited as asked");
+    assert.equal(events.filter((e) => e.event === "start").length, 1);
+    assert.equal(events.at(-1)!.event, "done");
+    assert.match(deltas(events).join(""), /^You asked: "Hello"/);
+    const [{ n }] = await t.app.server.db.sql`select count(*)::int as n from ledger_entries
+      where kind = 'usage_debit'`;
+    assert.equal(n, 1, "billed once");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("402 with a human message and the top-up URL when the balance is too low", async () => {
+  const t = await setupChat();
+  try {
+    const { auth } = await signup(t.app, 5);
+    const id = await newConversation(t.app, auth);
+    const res = await askHttp(t.app, auth, id, "Hello");
+    assert.equal(res.status, 402);
+    const body = await res.json();
+    assert.equal(body.error.code, "insufficient_balance");
+    assert.match(body.error.message, /enough tokens/);
+    assert.match(body.error.details.topUpUrl, /\/account/);
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
+    const essay = await t.app.fetch("/api/v1/essays", json({ text: "Essay please" }, auth));
+    assert.equal(essay.status, 402);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the stored API key is unreadable in a dump of ai_configs and absent from every answer", async () => {
+  const secretKey = "sk-proj-VerySecretKey-" + crypto.randomUUID();
+  const fake = await startFakeOpenAI({ apiKey: secretKey });
+  const app = await startTestApp({
+    env: { OPENAI_API_KEY: secretKey, OPENAI_BASE_URL: fake.baseUrl },
+  });
+  try {
+    const dump = await app.server.db.sql`select * from ai_configs`;
+    assert.equal(dump.length, 1);
+    const text = JSON.stringify(dump);
+    assert.ok(!text.includes(secretKey));
+    assert.ok(!text.includes("VerySecretKey"));
+    assert.match(dump[0].api_key_encrypted, /^v1\./);
+
+    const { userId, auth } = await signup(app, 100_000);
+    const bodies: string[] = [];
+    const get = async (path: string, init?: RequestInit) => {
+      const res = await app.fetch(path, init);
+      bodies.push(await res.text() + JSON.stringify([...res.headers]));
+    };
+    const id = await newConversation(app, auth);
+    await get(`/api/v1/conversations/${id}/messages`, json({ text: "hi" }, auth));
+    await get("/api/v1/essays", json({ text: "an essay" }, auth));
+    await get("/api/v1/conversations", { headers: auth });
+    await get(`/api/v1/conversations/${id}`, { headers: auth });
+    await get("/api/v1/me", { headers: auth });
+    await get("/api/v1/wallet", { headers: auth });
+    await get("/api/openapi.json");
+    await get("/health");
+    await get("/chat", { headers: auth });
+    assert.ok(bodies.join("").includes("You asked"), "the answers really came back");
+    for (const body of bodies) assert.ok(!body.includes(secretKey));
+    assert.ok(!app.logs.join("\n").includes(secretKey), "never logged");
+    assert.ok(fake.calls("/v1/chat/completions").length >= 2);
+    assert.ok(userId);
+  } finally {
+    await app.close();
+    await fake.close();
+  }
+});
+
+Deno.test("a long history is trimmed to the budget, newest turns kept", async () => {
+  const t = await setupChat();
+  try {
+    const { userId } = await signup(t.app, 1_000_000);
+    const sql = t.app.server.db.sql;
+    await sql`update ai_configs set context_tokens = 400 where is_default`;
+    await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
+    const first = await answerOnce(t.services, {
+      userId,
+      mode: "chat",
+      channel: "whatsapp",
+      text: "turn 0",
+    });
+    assert.ok(first.ok);
+    for (let i = 1; i <= 30; i++) {
+      await sql`insert into messages (conversation_id, user_id, role, content, channel, mode,
+                                      created_at)
+                values (${first.conversationId}, ${userId}, 'user',
+                        ${`question ${i}: ` + "lorem ipsum ".repeat(10)}, 'whatsapp', 'chat',
+                        now() + ${i} * interval '1 second'),
+                       (${first.conversationId}, ${userId}, 'assistant',
+                        ${`answer ${i}: ` + "dolor sit amet ".repeat(10)}, 'whatsapp', 'chat',
+                        now() + ${i} * interval '1 second' + interval '1 millisecond')`;
+    }
+    const result = await answerOnce(t.services, {
+      userId,
+      mode: "chat",
+      channel: "whatsapp",
+      text: "the newest question",
+    });
+    assert.ok(result.ok);
+    assert.equal(result.conversationId, first.conversationId);
+    const messages = sent(t.fake, 1).messages;
+    const { estimateTokens } = await import("../lib/ai/mod.ts");
+    assert.ok(estimateTokens(messages as never) <= 400, `${estimateTokens(messages as never)}`);
+    assert.ok(messages.length > 4 && messages.length < 62, `${messages.length} kept`);
+    assert.equal(messages[0].role, "system");
+    assert.equal(messages[1].role, "user", "history starts with a user turn");
+    assert.equal(messages.at(-1)!.content, "the newest question");
+    assert.match(messages.at(-2)!.content, /^answer 30:/, "the newest turn is kept");
+    assert.ok(!messages.some((m) => m.content === "turn 0"), "the oldest is dropped");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the sandbox answers when no AI is configured", async () => {
+  const app = await startTestApp();
+  try {
+    const { db, kv, log, config } = app.server;
+    assert.ok(config.sandboxed.includes("ai"));
+    const { userId } = await signup(app, 100_000);
+    const result = await answerOnce({ db, kv, log, config }, {
+      userId,
+      mode: "essay",
+      channel: "api",
+      text: "What is the sandbox?",
+    });
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.match(result.text, /sandbox/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("not configured → a clear refusal, no stack trace", async () => {
+  const app = await startTestApp({ env: { SANDBOX: "0" } });
+  try {
+    const { db, kv, log, config } = app.server;
+    const { userId, auth } = await signup(app, 100_000);
+    const result = await answerOnce({ db, kv, log, config }, {
+      userId,
+      mode: "chat",
+      channel: "whatsapp",
+      text: "Hello?",
+    });
+    assert.deepEqual(result, {
+      ok: false,
+      code: "not_configured",
+      userMessage: "The service is temporarily unavailable. Please contact support.",
+    });
+    const res = await app.fetch("/api/v1/essays", json({ text: "x" }, auth));
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).error.message, result.userMessage);
+  } finally {
+    await app.close();
   }
 });

@@ -193,23 +193,7 @@ export async function followStream(
     throw new AppError("not_found", "This answer does not exist.");
   }
   const local = runtimeOf(s).streams.get(input.messageId);
-  if (local) {
-    await new Promise<void>((resolve) => {
-      let detach = () => {};
-      const finish = () => {
-        detach();
-        input.signal.removeEventListener("abort", finish);
-        resolve();
-      };
-      detach = local.attach(input.afterId, (entry) => {
-        onEntry(entry);
-        if (isTerminal(entry)) queueMicrotask(finish);
-      });
-      if (local.finished) return finish();
-      input.signal.addEventListener("abort", finish, { once: true });
-    });
-    return;
-  }
+  if (local) return await followGeneration(local, input.afterId, input.signal, onEntry);
   // Not generated here: read the buffer, and poll it while the answer is still streaming.
   let after = input.afterId;
   const deadline = Date.now() + 5 * 60_000;
@@ -243,6 +227,32 @@ export async function followStream(
     if (Date.now() > deadline) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * Follows a generation of this process from memory: replays what came after `afterId`, then the
+ * live events, until the terminal one or until `signal` aborts (which only detaches the reader).
+ */
+export function followGeneration(
+  generation: Generation,
+  afterId: number,
+  signal: AbortSignal,
+  onEntry: Reader,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let detach = () => {};
+    const finish = () => {
+      detach();
+      signal.removeEventListener("abort", finish);
+      resolve();
+    };
+    detach = generation.attach(afterId, (entry) => {
+      onEntry(entry);
+      if (isTerminal(entry)) queueMicrotask(finish);
+    });
+    if (generation.finished) return finish();
+    signal.addEventListener("abort", finish, { once: true });
+  });
 }
 
 /** Stops an answer this process is generating (the stop button). */

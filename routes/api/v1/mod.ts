@@ -8,6 +8,7 @@ import { statusRoutes } from "./status.ts";
 import { walletRoutes } from "./wallet.ts";
 import { paymentRoutes } from "./payments.ts";
 import { eventRoutes } from "./events.ts";
+import { chatRoutes } from "./chat.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -17,5 +18,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", walletRoutes(ctx))
     .route("/", apiKeyRoutes(ctx))
     .route("/", paymentRoutes(ctx))
-    .route("/", eventRoutes(ctx));
+    .route("/", eventRoutes(ctx))
+    .route("/", chatRoutes(ctx));
 }

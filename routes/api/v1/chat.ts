@@ -1,0 +1,424 @@
+/**
+ * `/api/v1/conversations`, `/api/v1/essays`, `/api/v1/messages/{id}/…`: the AI chat.
+ *
+ * Asking (`POST /conversations/{id}/messages`, `POST /essays`) answers `text/event-stream`:
+ * `start` (the ids, among them the answer's `messageId`), `delta` × n (`{"text"}`), then `usage`
+ * (`{"tokensIn","tokensOut","cost","balance"}`) and `done`, or `error` (`{"code","message"}`).
+ * Every event has an `id`. A client that loses the stream reconnects with
+ * `GET /messages/{messageId}/stream` and `Last-Event-ID`: the rest comes from the buffer, without
+ * a second model call. The answer keeps generating for a grace period while nobody reads; then it
+ * is stopped and billed for what was generated. Problems known before streaming (no tokens: 402,
+ * daily cap: 429, AI not configured: 503) are ordinary JSON errors.
+ */
+import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import { AppError } from "../../../lib/http/errors.ts";
+import {
+  type ChatServices,
+  closeConversation,
+  type Conversation,
+  createConversation,
+  followGeneration,
+  followStream,
+  getConversation,
+  getMessage,
+  listConversations,
+  listMessages,
+  type Message,
+  resetConversation,
+  startStream,
+  stopAnswer,
+  type StreamEntry,
+} from "../../../lib/chat/mod.ts";
+import { type AuthEnv, requireAuth } from "../../_auth.ts";
+import type { AppContext } from "../../_context.ts";
+import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+
+export const HEARTBEAT_MS = 15_000;
+const tags = ["chat"];
+
+const ConversationSchema = z.object({
+  id: z.uuid(),
+  mode: z.enum(["chat", "essay"]),
+  channel: z.enum(["web", "whatsapp", "api"]),
+  title: z.string().nullable(),
+  open: z.boolean().openapi({ description: "false once reset (a new message starts anew)" }),
+  createdAt: z.string(),
+  lastActivityAt: z.string(),
+}).openapi("Conversation");
+
+const MessageSchema = z.object({
+  id: z.uuid(),
+  role: z.enum(["user", "assistant"]),
+  content: z.string(),
+  status: z.enum(["streaming", "complete", "aborted", "error"]),
+  model: z.string().nullable(),
+  tokensIn: z.number().int().nullable(),
+  tokensOut: z.number().int().nullable(),
+  cost: z.number().int().nullable().openapi({ description: "wallet tokens charged" }),
+  latencyMs: z.number().int().nullable(),
+  ttftMs: z.number().int().nullable(),
+  errorCode: z.string().nullable(),
+  createdAt: z.string(),
+}).openapi("ChatMessage");
+
+const conversationJson = (c: Conversation): z.infer<typeof ConversationSchema> => ({
+  id: c.id,
+  mode: c.mode,
+  channel: c.channel,
+  title: c.title,
+  open: c.closedAt === null,
+  createdAt: c.createdAt.toISOString(),
+  lastActivityAt: c.lastActivityAt.toISOString(),
+});
+
+const messageJson = (m: Message): z.infer<typeof MessageSchema> => ({
+  id: m.id,
+  role: m.role,
+  content: m.content,
+  status: m.status,
+  model: m.model,
+  tokensIn: m.tokensIn,
+  tokensOut: m.tokensOut,
+  cost: m.cost,
+  latencyMs: m.latencyMs,
+  ttftMs: m.ttftMs,
+  errorCode: m.errorCode,
+  createdAt: m.createdAt.toISOString(),
+});
+
+const AskBody = z.strictObject({
+  text: z.string().trim().min(1, "write a message first").max(16_000),
+});
+
+const eventStream = {
+  200: {
+    description: "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
+    content: { "text/event-stream": { schema: z.string() } },
+  },
+};
+
+const answerErrors = {
+  ...errors,
+  402: json(z.any(), "Not enough tokens; `details.topUpUrl` says where to buy more"),
+  404: json(z.any(), "No such conversation"),
+  503: json(z.any(), "The AI is not configured"),
+};
+
+/** The `id` of the last event a reconnecting client saw (header, or `lastEventId` query). */
+function lastEventId(c: Context): number {
+  const raw = c.req.header("last-event-id") ?? c.req.query("lastEventId") ?? "0";
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new AppError("validation_failed", "Last-Event-ID: expected the id of an event.");
+  }
+  return n;
+}
+
+/**
+ * Relays a generation's events as SSE, with a heartbeat comment while nothing else is sent.
+ * Leaving (the client disconnects) only detaches this reader: the answer goes on.
+ */
+function relay(
+  c: Context<AuthEnv>,
+  follow: (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promise<void>,
+  headers: Record<string, string> = {},
+) {
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
+  c.header("X-Accel-Buffering", "no");
+  return streamSSE(c, async (stream) => {
+    const queue: StreamEntry[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false;
+    const leaving = new AbortController();
+    stream.onAbort(() => {
+      leaving.abort();
+      wake?.();
+    });
+    const following = follow((entry) => {
+      queue.push(entry);
+      wake?.();
+    }, leaving.signal).catch((error) => {
+      queue.push({
+        id: 0,
+        event: "error",
+        data: {
+          code: error instanceof AppError ? error.code : "unavailable",
+          message: error instanceof AppError ? error.message : "The answer could not be followed.",
+        },
+      });
+    }).finally(() => {
+      ended = true;
+      wake?.();
+    });
+    try {
+      while (!stream.aborted) {
+        if (queue.length > 0) {
+          // Everything waiting goes out in one write.
+          let chunk = "";
+          for (const e of queue.splice(0)) {
+            chunk += `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\nid: ${e.id}\n\n`;
+          }
+          await stream.write(chunk);
+          continue;
+        }
+        if (ended) break;
+        const beat = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(false);
+          };
+        });
+        wake = null;
+        if (beat && !stream.aborted) await stream.write(": heartbeat\n\n");
+      }
+    } finally {
+      leaving.abort();
+      await following;
+    }
+  });
+}
+
+export function chatRoutes(ctx: AppContext) {
+  const app = apiRouter();
+  const services: ChatServices = { db: ctx.db, kv: ctx.kv, log: ctx.log, config: ctx.config };
+  const channelOf = (c: Context<AuthEnv>) => requireAuth(c).via === "api_key" ? "api" : "web";
+
+  const ask = async (
+    c: Context<AuthEnv>,
+    input: { mode: "chat" | "essay"; conversationId?: string; text: string },
+  ) => {
+    const auth = requireAuth(c);
+    const started = await startStream(services, {
+      userId: auth.user.id,
+      channel: channelOf(c),
+      ...input,
+    });
+    const streamUrl = `/api/v1/messages/${started.messageId}/stream`;
+    return relay(
+      c,
+      (onEntry, signal) => followGeneration(started.generation, 0, signal, onEntry),
+      { "X-Message-Id": started.messageId, "Content-Location": streamUrl },
+    );
+  };
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations",
+      tags,
+      security: bearer,
+      summary: "Start a conversation (chat, with memory; or essay, one question)",
+      request: {
+        body: jsonBody(z.strictObject({
+          mode: z.enum(["chat", "essay"]).default("chat"),
+          title: z.string().trim().max(120).optional(),
+        })),
+      },
+      responses: { 201: json(ConversationSchema, "The conversation"), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const conversation = await createConversation(ctx.db.sql, {
+        userId: requireAuth(c).user.id,
+        mode: body.mode,
+        channel: channelOf(c),
+        title: body.title ?? null,
+      });
+      return c.json(conversationJson(conversation), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/conversations",
+      tags,
+      security: bearer,
+      summary: "The signed-in user's conversations, most recently active first",
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(100).default(30),
+          before: z.iso.datetime().optional().openapi({
+            description: "`lastActivityAt` of the last conversation seen",
+          }),
+        }),
+      },
+      responses: {
+        200: json(z.object({ conversations: z.array(ConversationSchema) }), "Conversations"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { limit, before } = c.req.valid("query");
+      const list = await listConversations(ctx.db.sql, requireAuth(c).user.id, {
+        limit,
+        before: before ? new Date(before) : undefined,
+      });
+      return c.json({ conversations: list.map(conversationJson) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/reset",
+      tags,
+      security: bearer,
+      summary: "Close the open conversations of this channel: the next message starts afresh",
+      responses: { 204: { description: "Closed" }, ...errors },
+    }),
+    async (c) => {
+      await resetConversation(services, requireAuth(c).user.id, channelOf(c));
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/conversations/{id}",
+      tags,
+      security: bearer,
+      summary: "One conversation with its messages",
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: {
+        200: json(
+          ConversationSchema.extend({ messages: z.array(MessageSchema) }),
+          "The conversation",
+        ),
+        404: json(z.any(), "No such conversation"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const conversation = await getConversation(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("param").id,
+      );
+      if (!conversation) throw new AppError("not_found", "This conversation does not exist.");
+      const messages = await listMessages(ctx.db.sql, conversation.id);
+      return c.json(
+        { ...conversationJson(conversation), messages: messages.map(messageJson) },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/close",
+      tags,
+      security: bearer,
+      summary: "Close one conversation (a new message to it starts a new one)",
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such"), ...errors },
+    }),
+    async (c) => {
+      const closed = await closeConversation(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("param").id,
+      );
+      if (!closed) throw new AppError("not_found", "This conversation does not exist.");
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/conversations/{id}/messages",
+      tags,
+      security: bearer,
+      summary: "Ask: the answer streams back as Server-Sent Events",
+      description:
+        "A conversation that has idled out or been closed continues in a new one (its id is in " +
+        "the `start` event). The answer's stream URL is in `Content-Location`.",
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        body: jsonBody(AskBody),
+      },
+      responses: { ...eventStream, ...answerErrors },
+    }),
+    // deno-lint-ignore no-explicit-any
+    ((c: any) =>
+      ask(c, {
+        mode: "chat",
+        conversationId: c.req.valid("param").id,
+        text: c.req.valid("json").text,
+      })) as never,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/essays",
+      tags,
+      security: bearer,
+      summary: "Ask for an essay (no memory): the answer streams back as Server-Sent Events",
+      request: { body: jsonBody(AskBody) },
+      responses: { ...eventStream, ...answerErrors },
+    }),
+    // deno-lint-ignore no-explicit-any
+    ((c: any) => ask(c, { mode: "essay", text: c.req.valid("json").text })) as never,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/messages/{id}/stream",
+      tags,
+      security: bearer,
+      summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
+      request: {
+        params: z.object({ id: z.string().max(64) }),
+        headers: z.object({ "last-event-id": z.string().max(20).optional() }),
+        query: z.object({ lastEventId: z.string().max(20).optional() }),
+      },
+      responses: { ...eventStream, 404: json(z.any(), "No such answer"), ...errors },
+    }),
+    // deno-lint-ignore no-explicit-any
+    (async (c: any) => {
+      const auth = requireAuth(c);
+      const messageId = c.req.valid("param").id;
+      const afterId = lastEventId(c);
+      // Checked before the stream opens, so an unknown id is a plain 404.
+      const message = await getMessage(ctx.db.sql, auth.user.id, messageId);
+      if (!message || message.role !== "assistant") {
+        throw new AppError("not_found", "This answer does not exist.");
+      }
+      return relay(
+        c,
+        (onEntry, signal) =>
+          followStream(services, { userId: auth.user.id, messageId, afterId, signal }, onEntry),
+      );
+    }) as never,
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/messages/{id}/stop",
+      tags,
+      security: bearer,
+      summary: "Stop an answer being generated (billed for what was generated)",
+      request: { params: z.object({ id: z.string().max(64) }) },
+      responses: {
+        200: json(z.object({ status: z.enum(["stopped", "finished"]) }), "Stopped, or over"),
+        404: json(z.any(), "No such answer"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const status = await stopAnswer(services, requireAuth(c).user.id, c.req.valid("param").id);
+      return c.json({ status }, 200);
+    },
+  );
+
+  return app;
+}
