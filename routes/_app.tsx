@@ -18,6 +18,7 @@ import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
+import { chatRoutes as chatPageRoutes } from "./chat.tsx";
 import { adminRoutes } from "./admin/mod.tsx";
 import { paynowRoutes } from "./paynow.tsx";
 import { healthRoutes } from "./health.ts";
@@ -161,6 +162,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", accountRoutes(ctx));
+  app.route("/", chatPageRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>

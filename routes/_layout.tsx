@@ -29,6 +29,10 @@ export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
         )}
         <header class="site">
           <a href="/" class="brand">Hurukuro</a>
+          <nav class="site-nav">
+            <a href="/chat">Chat</a>
+            <a href="/account">Account</a>
+          </nav>
         </header>
         <main>{children}</main>
       </body>
