@@ -22,6 +22,15 @@ import { ensureAdmin } from "./lib/accounts/users.ts";
 import { startEventHub } from "./lib/events.ts";
 import type { PaymentDeps } from "./lib/payments/payments.ts";
 import { buildIslands } from "./lib/islands/build.ts";
+import { answerOnce, resetConversation } from "./lib/chat/mod.ts";
+import {
+  type ChannelDeps,
+  createPacer,
+  notifyPayment,
+  sendPhoneCode,
+} from "./lib/whatsapp/channel.ts";
+import { WebhookReceiver } from "./lib/whatsapp/inbound.ts";
+import { whatsappReplyJob } from "./lib/whatsapp/jobs.ts";
 import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
@@ -111,6 +120,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     // Payments need the queue (to schedule polls) and the queue's handlers need payments.
     const late: { payments?: PaymentDeps } = {};
     const payments = () => late.payments!;
+    // Likewise the WhatsApp channel (null when WhatsApp is not configured).
+    let whatsapp: ChannelDeps | null = null;
 
     const metrics = createMetrics();
     const queue = new JobQueue({
@@ -119,7 +130,10 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       config,
       metrics: metrics.jobs,
-      handlers: [...jobHandlers({ ...upstreams, payments }), ...(options.extraHandlers ?? [])],
+      handlers: [
+        ...jobHandlers({ ...upstreams, payments, whatsapp: () => whatsapp }),
+        ...(options.extraHandlers ?? []),
+      ],
       concurrency: options.concurrency,
     });
     const scheduler = new CronScheduler({
@@ -137,6 +151,36 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       publicUrl: config.publicUrl,
     };
     late.payments = paymentDeps;
+    if (upstreams.whatsapp) {
+      const chat = { db, kv, log, config };
+      const channel: ChannelDeps = {
+        db,
+        kv,
+        log,
+        config,
+        provider: upstreams.whatsapp.provider,
+        jobs: queue,
+        payments,
+        pacer: createPacer(config),
+        mediaDir: join(config.dataDir, "whatsapp-media"),
+        chat: {
+          answerOnce: (input) => answerOnce(chat, input),
+          resetConversation: (userId, on) => resetConversation(chat, userId, on),
+        },
+      };
+      whatsapp = channel;
+      paymentDeps.notifyWhatsApp = (payment, balance) => notifyPayment(channel, payment, balance);
+    }
+    const webhooks = new WebhookReceiver({
+      db,
+      log,
+      provider: upstreams.whatsapp?.provider ?? null,
+      verifyToken: upstreams.whatsapp?.verifyToken,
+      publicUrl: () => config.publicUrl,
+      enqueueReplies: async (phones) => {
+        await queue.enqueueMany(whatsappReplyJob, phones.map((phone) => ({ payload: { phone } })));
+      },
+    });
     queue.start();
     // Work recorded in Postgres whose message was lost (KV file gone, process killed) is queued
     // again at once rather than at the reconciler's next tick.
@@ -164,9 +208,10 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       jobs: queue,
       events,
       payments,
-      // The WhatsApp channel delivers these; until it is wired the code is only recorded.
-      sendPhoneCode: (phone) => {
-        log.warn("phone-link code created; WhatsApp delivery is not wired yet", { phone });
+      webhooks,
+      sendPhoneCode: (phone, code) => {
+        if (whatsapp) return sendPhoneCode(whatsapp, phone, code);
+        log.warn("phone-link code created but WhatsApp is not configured", { phone });
         return Promise.resolve();
       },
       version: VERSION,

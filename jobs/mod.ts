@@ -12,15 +12,27 @@ import { emailSendHandler } from "./email_send.ts";
 import { metricsDailyCron } from "./metrics_daily.ts";
 import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
+import type { ChannelDeps } from "../lib/whatsapp/channel.ts";
+import { whatsappReplyHandler } from "./whatsapp_reply.ts";
+import { whatsappSendHandler } from "./whatsapp_send.ts";
+import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
 
 export interface JobServices {
   mailer: Mailer;
   /** Built after the queue exists (payments enqueue their next poll), hence a function. */
   payments: () => PaymentDeps;
+  /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
+  whatsapp?: () => ChannelDeps | null;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
-  return [emailSendHandler(services.mailer), paymentsPollHandler(services.payments)];
+  const whatsapp = services.whatsapp ?? (() => null);
+  return [
+    emailSendHandler(services.mailer),
+    paymentsPollHandler(services.payments),
+    whatsappReplyHandler(whatsapp),
+    whatsappSendHandler(whatsapp),
+  ];
 }
 
 export const crons: CronJob[] = [
@@ -28,4 +40,5 @@ export const crons: CronJob[] = [
   walletSweepCron,
   paymentsCleanupCron,
   metricsDailyCron,
+  whatsappWebhookCleanupCron,
 ];

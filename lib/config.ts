@@ -44,6 +44,14 @@ export interface Config {
       apiVersion: string;
     };
     twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
+    /** Approved templates: the only messages allowed outside the 24-hour window. */
+    templates: { payment?: string; code?: string; language: string };
+    /** Messages a second to all users (the business number's throughput). */
+    sendPerSecond: number;
+    /** Messages a minute one phone may send before getting a "slow down" reply. */
+    userRatePerMinute: number;
+    /** Days the webhook log is kept. */
+    webhookLogDays: number;
   };
   paynow: {
     usd?: { integrationId: string; integrationKey: string };
@@ -131,6 +139,12 @@ const EnvSchema = z.object({
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_WHATSAPP_FROM: optionalText,
   TWILIO_API_URL: optionalUrl,
+  WHATSAPP_PAYMENT_TEMPLATE: optionalText,
+  WHATSAPP_CODE_TEMPLATE: optionalText,
+  WHATSAPP_TEMPLATE_LANGUAGE: z.string().trim().min(2).default("en"),
+  WHATSAPP_SEND_RATE: z.coerce.number().int().min(1).max(10_000).default(80),
+  WHATSAPP_USER_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(20),
+  WHATSAPP_WEBHOOK_LOG_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
   PAYNOW_INTEGRATION_ID: optionalText,
   PAYNOW_INTEGRATION_KEY: optionalText,
   PAYNOW_ZIG_INTEGRATION_ID: optionalText,
@@ -304,6 +318,14 @@ export async function loadConfig(
         from: raw.TWILIO_WHATSAPP_FROM,
         apiUrl: raw.TWILIO_API_URL ?? "https://api.twilio.com",
       },
+      templates: {
+        payment: raw.WHATSAPP_PAYMENT_TEMPLATE,
+        code: raw.WHATSAPP_CODE_TEMPLATE,
+        language: raw.WHATSAPP_TEMPLATE_LANGUAGE,
+      },
+      sendPerSecond: raw.WHATSAPP_SEND_RATE,
+      userRatePerMinute: raw.WHATSAPP_USER_RATE_LIMIT,
+      webhookLogDays: raw.WHATSAPP_WEBHOOK_LOG_DAYS,
     },
     paynow: {
       usd: raw.PAYNOW_INTEGRATION_ID && raw.PAYNOW_INTEGRATION_KEY

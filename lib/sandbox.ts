@@ -10,6 +10,9 @@ import { createMailer, type Mailer } from "./mail/send.ts";
 import { startFakeSmtp } from "../tests/fakes/smtp.ts";
 import { startFakePaynow } from "../tests/fakes/paynow.ts";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
+import { startFakeGraphApi } from "../tests/fakes/whatsapp_graph.ts";
+import { MetaCloudProvider } from "./whatsapp/meta.ts";
+import { type WhatsAppSetup, whatsappFromConfig } from "./whatsapp/setup.ts";
 import { PaynowClient } from "./paynow/mod.ts";
 import type { PaynowGateway } from "./payments/payments.ts";
 
@@ -18,6 +21,8 @@ export interface UpstreamServices {
   paynow: PaynowGateway;
   /** Set when the AI upstream is sandboxed: the fake OpenAI-compatible server to use. */
   ai?: { baseUrl: string; apiKey: string; model: string };
+  /** The WhatsApp provider (the built-in Graph API when sandboxed); null when not configured. */
+  whatsapp: WhatsAppSetup | null;
   close(): Promise<void>;
 }
 
@@ -74,10 +79,30 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     ai = { baseUrl: fake.baseUrl, apiKey: fake.apiKey, model: "gpt-4o-mini" };
     log.warn("sandbox: AI answers come from the built-in simulated model", { url: fake.url });
   }
+  let whatsapp = whatsappFromConfig(config);
+  if (config.sandboxed.includes("whatsapp")) {
+    const graph = await startFakeGraphApi({ accessToken: crypto.randomUUID() });
+    closers.push(() => graph.close());
+    const verifyToken = crypto.randomUUID();
+    whatsapp = {
+      provider: new MetaCloudProvider({
+        accessToken: graph.accessToken,
+        appSecret: crypto.randomUUID(),
+        phoneNumberId: "100000000000001",
+        verifyToken,
+        graphUrl: graph.url,
+      }),
+      verifyToken,
+    };
+    log.warn("sandbox: WhatsApp messages go to the built-in Graph API (see /_fake/messages)", {
+      url: graph.url,
+    });
+  }
   return {
     mailer,
     paynow,
     ai,
+    whatsapp,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -24,6 +24,7 @@ import { paynowRoutes } from "./paynow.tsx";
 import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
+import { whatsappRoutes } from "./whatsapp.ts";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -151,6 +152,8 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   );
   app.route("/", healthRoutes(ctx));
   app.route("/", metricsRoutes(ctx));
+  // Signed by the provider, not by a session: mounted before the session middleware.
+  app.route("/", whatsappRoutes(ctx));
   app.route("/", homeRoutes(ctx));
   app.use(
     "*",

@@ -9,6 +9,7 @@ import type { Database } from "../lib/db/mod.ts";
 import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
 import type { AppMetrics } from "../lib/observability/metrics.ts";
+import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 
 export interface AppContext {
   config: Config;
@@ -20,6 +21,8 @@ export interface AppContext {
   jobs: Enqueuer;
   events: EventHub;
   payments: () => PaymentDeps;
+  /** The WhatsApp webhooks (routes/whatsapp.ts). */
+  webhooks: WebhookReceiver;
   /** Sends a phone-linking code to a WhatsApp number. */
   sendPhoneCode(phoneE164: string, code: string): Promise<void>;
   version: string;

@@ -142,3 +142,48 @@ export async function ensureAdmin(
   await createUser(sql, { email: admin.email, password: admin.password, role: "admin" });
   return "created";
 }
+
+/**
+ * The account of a WhatsApp number, created on first contact (no e-mail, no password; the
+ * number can be linked to a web login later) with its wallet and the signup grant, like a
+ * web sign-up. Two first messages racing create one account.
+ */
+export async function findOrCreatePhoneUser(
+  sql: Sql,
+  phone: string,
+  displayName?: string | null,
+): Promise<{ user: User; created: boolean }> {
+  const find = async () => {
+    const [row] = await sql.unsafe(`select ${COLUMNS} from users where phone = $1`, [phone]);
+    return row ? toUser(row) : null;
+  };
+  const existing = await find();
+  if (existing) return { user: existing, created: false };
+  const grant = await getSetting(sql, "signup_grant_tokens");
+  try {
+    const user = await sql.begin(async (tx) => {
+      const [row] = await tx.unsafe(
+        `insert into users (phone, display_name) values ($1, $2) returning ${COLUMNS}`,
+        [phone, displayName?.trim().slice(0, 100) || null],
+      );
+      await ensureUserAccount(tx, row.id);
+      if (grant > 0) {
+        await postInTransaction(tx, {
+          userId: row.id,
+          kind: "signup_grant",
+          delta: grant,
+          idempotencyKey: `signup:${row.id}`,
+          description: "Welcome tokens",
+        });
+      }
+      return toUser(row);
+    });
+    return { user, created: true };
+  } catch (error) {
+    if ((error as { code?: string }).code === "23505") {
+      const raced = await find();
+      if (raced) return { user: raced, created: false };
+    }
+    throw error;
+  }
+}

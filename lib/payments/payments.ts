@@ -108,8 +108,11 @@ export interface PaymentDeps {
   log: Logger;
   paynow: PaynowGateway;
   publicUrl: string;
-  /** Tells a WhatsApp user about their payment (filled by the WhatsApp channel). */
-  notifyWhatsApp?: (payment: Payment, balance: number) => Promise<void>;
+  /**
+   * Tells a WhatsApp user about their payment (filled by the WhatsApp channel): called with the
+   * new balance when a payment is credited, with null when one ends unpaid.
+   */
+  notifyWhatsApp?: (payment: Payment, balance: number | null) => Promise<void>;
 }
 
 /** `HK` + time + randomness: unique, ≤ 32 characters (Paynow's merchant trace limit). */
@@ -417,6 +420,8 @@ async function announce(deps: PaymentDeps, payment: Payment, credited: { balance
         data: { balance: credited.balance, reason: "purchase", paymentId: payment.id },
       });
       await deps.notifyWhatsApp?.(payment, credited.balance);
+    } else if (isFinal(payment.status) && payment.status !== "paid") {
+      await deps.notifyWhatsApp?.(payment, null);
     }
   } catch (error) {
     deps.log.error("payment announcement failed", { paymentId: payment.id, error });

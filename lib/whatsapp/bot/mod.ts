@@ -1,0 +1,127 @@
+/**
+ * The conversation machine (seed 000's custom FSM, explicit and typed): given the session of a
+ * phone and one input, the next session and the messages to send. One module per flow in
+ * `flows/`; this file only routes.
+ *
+ * Order of precedence for an input:
+ * 1. first contact → welcome (with the menu);
+ * 2. events (a settled payment) → the buy flow's notice;
+ * 3. words understood anywhere: "menu", "help", "stop", "reset" (Chat), "buy", "balance";
+ * 4. a tapped menu or package button from any earlier message;
+ * 5. at the menu, a menu number or title;
+ * 6. otherwise the current flow's own handler.
+ */
+import * as balance from "./flows/balance.ts";
+import * as buy from "./flows/buy.ts";
+import * as chat from "./flows/chat.ts";
+import * as essay from "./flows/essay.ts";
+import * as help from "./flows/help.ts";
+import * as menu from "./flows/menu.ts";
+import * as report from "./flows/report.ts";
+import * as welcome from "./flows/welcome.ts";
+import { MEDIA_RECEIVED, ONLY_TEXT, STOPPED } from "./texts.ts";
+import type { BotContext, BotInput, Session, Step } from "./types.ts";
+
+export * from "./types.ts";
+
+const normalise = (s: string) =>
+  s.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+
+type Command = "menu" | "help" | "stop" | "reset" | "buy" | "balance";
+
+const COMMANDS: Record<string, Command> = {
+  menu: "menu",
+  "main menu": "menu",
+  home: "menu",
+  help: "help",
+  stop: "stop",
+  cancel: "stop",
+  reset: "reset",
+  "new chat": "reset",
+  buy: "buy",
+  "buy tokens": "buy",
+  "top up": "buy",
+  balance: "balance",
+};
+
+function commandOf(input: BotInput): Command | undefined {
+  if (input.kind === "choice" && input.id === "menu:main") return "menu";
+  if (input.kind !== "text") return undefined;
+  return COMMANDS[normalise(input.text)];
+}
+
+/**
+ * One step. `session` is null on first contact. Throws only on infrastructure failures (the
+ * database, a bug): refusals of the AI or of Paynow are answered in words.
+ */
+export async function step(
+  ctx: BotContext,
+  session: Session | null,
+  input: BotInput,
+): Promise<Step> {
+  if (input.kind === "event") {
+    return buy.settled(ctx, session ?? welcome.enter().session, input.event);
+  }
+  if (!session) return welcome.enter();
+
+  const inChat = session.state.flow === "chat";
+  const command = commandOf(input);
+  if (command) {
+    if (inChat && command !== "reset" && command !== "help") await chat.leave(ctx);
+    switch (command) {
+      case "menu":
+        return menu.enter(ctx, session);
+      case "help":
+        return help.enter(ctx, session);
+      case "stop":
+        return { session: { ...session, state: { flow: "menu" } }, replies: [menu.text(STOPPED)] };
+      case "reset":
+        return inChat ? chat.reset(ctx, session) : menu.enter(ctx, session);
+      case "buy":
+        return buy.enter(ctx, session);
+      case "balance":
+        return balance.enter(ctx, session);
+    }
+  }
+
+  if (input.kind === "choice" && input.id.startsWith("buy:pkg:")) {
+    if (inChat) await chat.leave(ctx);
+    return buy.choosePackage(ctx, session, input.id.slice("buy:pkg:".length));
+  }
+  const choice = input.kind === "choice" || session.state.flow === "menu"
+    ? menu.menuChoiceOf(input)
+    : undefined;
+  if (choice) {
+    if (inChat && choice !== "menu:chat" && choice !== "menu:help") await chat.leave(ctx);
+    switch (choice) {
+      case "menu:chat":
+        return chat.enter(ctx, session);
+      case "menu:essay":
+        return essay.enter(ctx, session);
+      case "menu:buy":
+        return buy.enter(ctx, session);
+      case "menu:balance":
+        return balance.enter(ctx, session);
+      case "menu:help":
+        return help.enter(ctx, session);
+      case "menu:report":
+        return report.enter(ctx, session);
+    }
+  }
+
+  if (input.kind === "media" && session.state.flow !== "buy") {
+    return { session, replies: [menu.text(input.stored ? MEDIA_RECEIVED : ONLY_TEXT)] };
+  }
+  if (input.kind === "other") return { session, replies: [menu.text(ONLY_TEXT)] };
+
+  switch (session.state.flow) {
+    case "menu":
+      return menu.handle(ctx, session, input);
+    case "chat":
+      return chat.handle(ctx, session, input);
+    case "essay":
+      return essay.handle(ctx, session, input);
+    case "buy":
+      return buy.handle(ctx, session, input);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The WhatsApp channel's job types (handlers: jobs/whatsapp_reply.ts, jobs/whatsapp_send.ts).
+ *
+ * Both work per phone, not per message: a job means "this phone may have work", and its handler
+ * takes the phone's lease and works through everything pending in order. So many deliveries for
+ * one phone cost one pass, messages are answered and sent in the order they came, and a lost or
+ * duplicated job changes nothing (the work is recorded in Postgres, the reconciler re-queues).
+ */
+import { z } from "zod";
+import { jobType } from "../jobs/types.ts";
+
+const Phone = z.string().regex(/^\+\d{6,15}$/);
+
+/** Answer the phone's pending inbound messages (the conversation machine). */
+export const whatsappReplyJob = jobType({
+  name: "whatsapp.reply",
+  schema: z.object({ phone: Phone }),
+  lane: "default",
+  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+});
+
+/** Send the phone's queued outbound messages, in order, with retries and pacing. */
+export const whatsappSendJob = jobType({
+  name: "whatsapp.send",
+  schema: z.object({ phone: Phone }),
+  lane: "notifications",
+  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+});

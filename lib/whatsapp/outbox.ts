@@ -1,0 +1,208 @@
+/**
+ * Outbound WhatsApp messages: recorded in `whatsapp_outbound` (in the same transaction as the
+ * conversation step that produced them), then sent by the `whatsapp.send` job in order per phone.
+ *
+ * - Long texts are split at paragraph/sentence boundaries to the provider's limit (4,096 on
+ *   Meta, 1,600 on Twilio) when recorded, each part its own row, so they go out in order.
+ * - One sender per phone at a time (a lease), so parts never overtake each other.
+ * - Retries on 429/5xx/network, honouring `Retry-After`: short waits inline, longer ones by a
+ *   delayed job (later messages to that phone wait behind it).
+ * - Pacing: a gap between messages to one user and a ceiling on messages a second overall.
+ * - The 24-hour window: outside it only a configured template may go (payment notices); anything
+ *   else is dropped with the reason recorded and logged.
+ */
+import type { Database } from "../db/mod.ts";
+import type { Enqueuer } from "../jobs/types.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Tx } from "../wallet/ledger.ts";
+import { splitMessage } from "./format.ts";
+import { whatsappSendJob } from "./jobs.ts";
+import { acquireLease, newHolder, releaseLease } from "./leases.ts";
+import {
+  type OutboundMessage,
+  type OutboundTemplate,
+  WhatsAppError,
+  type WhatsAppProvider,
+} from "./types.ts";
+
+export const WINDOW_MS = 24 * 3600 * 1000;
+const SEND_LEASE_MS = 120_000;
+export const MAX_SEND_ATTEMPTS = 6;
+/** Waits up to this long happen inside the job; longer ones are a delayed job. */
+const INLINE_WAIT_MS = 3_000;
+
+export interface Outgoing {
+  message: OutboundMessage;
+  /** Sent instead when the 24-hour window is closed; without one the message is dropped. */
+  template?: OutboundTemplate;
+}
+
+export interface OutboxDeps {
+  db: Database;
+  log: Logger;
+  provider: WhatsAppProvider;
+  jobs: Enqueuer;
+  pacer: Pacer;
+}
+
+/**
+ * Records messages for `phone` (inside the caller's transaction). Texts over `textLimit` become
+ * several parts. With an `inboundId`, recording twice is a no-op (`unique (inbound_id, part)`).
+ */
+export async function recordOutgoing(
+  tx: Tx,
+  phone: string,
+  items: Outgoing[],
+  options: { kind: "reply" | "notice" | "code"; inboundId?: string | null; textLimit: number },
+): Promise<number> {
+  const rows: { part: number; message: OutboundMessage; template: OutboundTemplate | null }[] = [];
+  for (const item of items) {
+    const m = item.message;
+    const parts: OutboundMessage[] = m.type === "text"
+      ? splitMessage(m.text, options.textLimit).map((text) => ({ ...m, text }))
+      : [m];
+    for (const message of parts) {
+      rows.push({ part: rows.length, message, template: item.template ?? null });
+    }
+  }
+  for (const row of rows) {
+    await tx`insert into whatsapp_outbound (phone, inbound_id, part, kind, message, template)
+             values (${phone}, ${options.inboundId ?? null}, ${row.part}, ${options.kind},
+                     ${tx.json(row.message as never)},
+                     ${row.template ? tx.json(row.template as never) : null})
+             on conflict (inbound_id, part) do nothing`;
+  }
+  return rows.length;
+}
+
+/** Queues the send job for `phone` (after the rows are committed). */
+export async function kickSender(jobs: Enqueuer, phone: string, delay = 0): Promise<void> {
+  await jobs.enqueue(whatsappSendJob, { phone }, delay ? { delay } : {});
+}
+
+/**
+ * Sends everything queued for `phone`, in order. Returns without doing anything when another
+ * worker holds the phone's send lease (it will send these too: it looks again after letting go).
+ */
+export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void> {
+  const sql = deps.db.sql;
+  for (let round = 0; round < 10; round++) {
+    const holder = newHolder();
+    if (!await acquireLease(sql, phone, "send", SEND_LEASE_MS, holder)) return;
+    let retryInMs: number | null;
+    try {
+      retryInMs = await sendQueued(deps, phone);
+    } finally {
+      await releaseLease(sql, phone, "send", holder);
+    }
+    if (retryInMs !== null) {
+      await kickSender(deps.jobs, phone, Math.max(1, Math.ceil(retryInMs)));
+      return;
+    }
+    // Rows queued while the lease was held: their job saw it taken and left them to us.
+    const [more] = await sql`select 1 as x from whatsapp_outbound
+                             where phone = ${phone} and status = 'queued'
+                               and (not_before is null or not_before <= now()) limit 1`;
+    if (!more) return;
+  }
+}
+
+/** Sends until nothing is queued (null) or a wait is needed (ms until the next try). */
+async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | null> {
+  const sql = deps.db.sql;
+  const [session] = await sql`select last_inbound_at from whatsapp_sessions where phone = ${phone}`;
+  const lastInbound = session?.last_inbound_at as Date | null | undefined;
+  let windowOpen = !!lastInbound && Date.now() - lastInbound.getTime() < WINDOW_MS;
+  for (;;) {
+    const [row] = await sql`select * from whatsapp_outbound
+                            where phone = ${phone} and status = 'queued' order by id limit 1`;
+    if (!row) return null;
+    const id = row.id as string;
+    const notBefore = row.not_before as Date | null;
+    if (notBefore && notBefore.getTime() > Date.now()) return notBefore.getTime() - Date.now();
+    const template = row.template as OutboundTemplate | null;
+    let message = row.message as OutboundMessage;
+    if (!windowOpen) {
+      if (!template) {
+        await drop(deps, id, phone, "outside the 24-hour window and no template applies");
+        continue;
+      }
+      message = template;
+    }
+    await deps.pacer.wait(phone);
+    try {
+      const sent = await deps.provider.send(phone, message);
+      await sql`update whatsapp_outbound set status = 'sent', sent_at = now(),
+                  attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
+                  error = null, not_before = null
+                where id = ${id}`;
+    } catch (error) {
+      if (!(error instanceof WhatsAppError)) throw error;
+      if (error.kind === "outside_window") {
+        // Our record of the window was stale: only a template may go now.
+        windowOpen = false;
+        if (template && message !== template) continue;
+        await drop(deps, id, phone, "the provider refused it: outside the 24-hour window");
+        continue;
+      }
+      const attempts = Number(row.attempts) + 1;
+      if (!error.retryable || attempts >= MAX_SEND_ATTEMPTS) {
+        await sql`update whatsapp_outbound set status = 'failed', attempts = ${attempts},
+                    error = ${error.message} where id = ${id}`;
+        deps.log.error("WhatsApp message could not be sent", {
+          outboundId: id,
+          phone,
+          kind: error.kind,
+          attempts,
+          error: error.message,
+        });
+        continue;
+      }
+      const wait = error.retryAfterMs ?? Math.min(60_000, 500 * 2 ** attempts);
+      await sql`update whatsapp_outbound set attempts = ${attempts}, error = ${error.message},
+                  not_before = now() + ${wait} * interval '1 millisecond'
+                where id = ${id}`;
+      deps.log.warn("WhatsApp send failed, will retry", {
+        outboundId: id,
+        phone,
+        kind: error.kind,
+        attempts,
+        retryInMs: wait,
+      });
+      if (wait > INLINE_WAIT_MS) return wait;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+async function drop(deps: OutboxDeps, id: string, phone: string, reason: string) {
+  await deps.db.sql`update whatsapp_outbound set status = 'dropped', error = ${reason}
+                    where id = ${id}`;
+  deps.log.warn("WhatsApp message dropped", { outboundId: id, phone, reason });
+}
+
+/**
+ * Spaces sends: at most `perSecond` in all (the business number's throughput) and at least
+ * `phoneGapMs` between two messages to one user (WhatsApp throttles bursts to one person).
+ */
+export class Pacer {
+  #nextSlot = 0;
+  readonly #nextForPhone = new Map<string, number>();
+  readonly #interval: number;
+
+  constructor(perSecond: number, readonly phoneGapMs = 250) {
+    this.#interval = 1000 / perSecond;
+  }
+
+  async wait(phone: string): Promise<void> {
+    const now = performance.now();
+    const slot = Math.max(now, this.#nextSlot);
+    this.#nextSlot = slot + this.#interval;
+    const at = Math.max(slot, this.#nextForPhone.get(phone) ?? 0);
+    if (this.#nextForPhone.size > 10_000) {
+      for (const [p, t] of this.#nextForPhone) if (t < now) this.#nextForPhone.delete(p);
+    }
+    this.#nextForPhone.set(phone, at + this.phoneGapMs);
+    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+  }
+}

@@ -1,0 +1,446 @@
+/**
+ * The WhatsApp channel end to end: signed webhooks from tests/fakes/whatsapp_sign.ts into the
+ * real app, replies read back from the fake Graph API (and the fake Twilio), the real chat
+ * against the fake OpenAI server, payments against the fake Paynow. Runs on whichever database
+ * back end the run uses.
+ */
+import assert from "node:assert/strict";
+import twilio from "twilio";
+import { startTestApp, type TestApp } from "./harness.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
+import {
+  type FakeGraphApi,
+  type RecordedMessage,
+  startFakeGraphApi,
+} from "./fakes/whatsapp_graph.ts";
+import { type FakeTwilio, startFakeTwilio } from "./fakes/twilio.ts";
+import { type FakePaynow, startFakePaynow } from "./fakes/paynow.ts";
+import {
+  metaButtonReply,
+  metaImage,
+  metaListReply,
+  type MetaMessage,
+  metaText,
+  metaWebhook,
+  signedMetaWebhook,
+  signMeta,
+  TEST_PHONE_NUMBER_ID,
+  twilioInbound,
+} from "./fakes/whatsapp_sign.ts";
+import { setSetting } from "../lib/accounts/settings.ts";
+import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
+
+const APP_SECRET = "meta-app-secret-for-tests";
+const VERIFY_TOKEN = "verify-me-please";
+const PAYNOW_KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
+
+interface Setup {
+  app: TestApp;
+  graph: FakeGraphApi;
+  openai: FakeOpenAI;
+  paynow?: FakePaynow;
+  close(): Promise<void>;
+}
+
+async function setup(
+  options: { grant?: number; paynow?: boolean; env?: Record<string, string> } = {},
+): Promise<Setup> {
+  const graph = await startFakeGraphApi();
+  const openai = await startFakeOpenAI();
+  const paynow = options.paynow
+    ? await startFakePaynow({ integrations: { "1201": PAYNOW_KEY }, timeScale: 0.01 })
+    : undefined;
+  const app = await startTestApp({
+    env: {
+      WHATSAPP_TOKEN: graph.accessToken,
+      WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
+      WHATSAPP_GRAPH_URL: graph.url,
+      OPENAI_API_KEY: FAKE_OPENAI_KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      ...(paynow
+        ? {
+          PAYNOW_INTEGRATION_ID: "1201",
+          PAYNOW_INTEGRATION_KEY: PAYNOW_KEY,
+          PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
+          PAYNOW_BASE_URL: paynow.url,
+        }
+        : {}),
+      ...options.env,
+    },
+  });
+  if (options.grant) await setSetting(app.server.db.sql, "signup_grant_tokens", options.grant);
+  return {
+    app,
+    graph,
+    openai,
+    paynow,
+    async close() {
+      await app.close();
+      await graph.close();
+      await openai.close();
+      await paynow?.close();
+    },
+  };
+}
+
+function deliver(app: TestApp, messages: MetaMessage[] | string, headers?: Record<string, string>) {
+  const signed = signedMetaWebhook(
+    APP_SECRET,
+    typeof messages === "string" ? messages : metaWebhook({ messages }),
+  );
+  return app.fetch("/api/whatsapp/webhook", {
+    method: "POST",
+    body: signed.body,
+    headers: { ...signed.headers, ...headers },
+  });
+}
+
+/** Sends one message and waits for the replies to it (`expect` new messages to that user). */
+async function say(
+  t: Setup,
+  phone: string,
+  message: MetaMessage,
+  expect = 1,
+): Promise<RecordedMessage[]> {
+  const before = t.graph.messages.filter((m) => m.to === phone.slice(1)).length;
+  const res = await deliver(t.app, [message]);
+  assert.equal(res.status, 200, await res.clone().text());
+  await res.body?.cancel();
+  const all = await t.graph.waitForMessages(before + expect, { to: phone, timeoutMs: 15_000 });
+  return all.slice(before);
+}
+
+const text = (phone: string, body: string) => metaText({ from: phone, text: body });
+const bodyOf = (m: RecordedMessage) => m.text;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function count(app: TestApp, query: string): Promise<number> {
+  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
+  return row.n;
+}
+
+Deno.test("a signed message is acknowledged before the AI answers; 5 re-deliveries give one reply", async () => {
+  const t = await setup({ grant: 100_000 });
+  try {
+    const phone = "+263771000001";
+    const [welcome] = await say(t, phone, text(phone, "hi"));
+    assert.equal(welcome.type, "interactive");
+    assert.match(welcome.text, /Welcome to Hurukuro/);
+    const [chat] = await say(t, phone, text(phone, "1"));
+    assert.match(chat.text, /Chat/);
+
+    // The fake AI takes 2 s to start answering.
+    t.openai.script({ kind: "reply", text: "The answer is **42**.", firstTokenDelayMs: 2_000 });
+    const question = text(phone, "What is six times seven?");
+    const sent = performance.now();
+    const res = await deliver(t.app, [question]);
+    const ackMs = performance.now() - sent;
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.ok(ackMs < 1_000, `acknowledged after ${ackMs} ms`);
+    const before = t.graph.messages.length;
+    assert.equal(before, 2, "no reply before the AI answered");
+
+    // The same delivery again, five times (Meta retries), while the answer is being written.
+    for (let i = 0; i < 5; i++) {
+      const again = await deliver(t.app, [question]);
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+    }
+    const [answer] = (await t.graph.waitForMessages(3, { to: phone, timeoutMs: 15_000 })).slice(2);
+    assert.equal(answer.text, "The answer is *42*.");
+    assert.ok(performance.now() - sent >= 2_000);
+    // Read receipt with the typing indicator, for the question.
+    const id = question.message.id as string;
+    assert.ok(t.graph.reads.some((r) => r.messageId === id && r.typing));
+
+    await sleep(1_500);
+    assert.equal(t.graph.messages.length, 3, "still exactly one reply");
+    assert.equal(await count(t.app, `whatsapp_inbound where provider_message_id = '${id}'`), 1);
+    assert.equal(
+      await count(
+        t.app,
+        `whatsapp_outbound o join whatsapp_inbound i on i.id = o.inbound_id
+         where i.provider_message_id = '${id}'`,
+      ),
+      1,
+    );
+    assert.equal(t.openai.calls("/v1/chat/completions").length, 1, "one AI call");
+    assert.equal(await count(t.app, "whatsapp_webhook_log where status = 200"), 8);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("missing or forged signatures get 401 and leave only the webhook log", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263771000002";
+    const body = JSON.stringify(metaWebhook({ messages: [text(phone, "hello")] }));
+    const missing = await t.app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(missing.status, 401);
+    await missing.body?.cancel();
+    const forged = await t.app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature-256": signMeta("wrong", body),
+      },
+    });
+    assert.equal(forged.status, 401);
+    await forged.body?.cancel();
+    // Signed, then altered by one character.
+    const signed = signedMetaWebhook(APP_SECRET, body);
+    const altered = await t.app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body: signed.body.replace("hello", "hellp"),
+      headers: signed.headers,
+    });
+    assert.equal(altered.status, 401);
+    await altered.body?.cancel();
+
+    await sleep(300);
+    for (const table of ["whatsapp_inbound", "whatsapp_sessions", "whatsapp_outbound"]) {
+      assert.equal(await count(t.app, table), 0, table);
+    }
+    assert.equal(await count(t.app, `users where phone = '${phone}'`), 0);
+    const logs = await t.app.server.db.sql`select * from whatsapp_webhook_log order by id`;
+    assert.deepEqual(logs.map((l) => l.status), [401, 401, 401]);
+    assert.deepEqual(logs.map((l) => l.error), [
+      "no signature",
+      "signature does not match",
+      "signature does not match",
+    ]);
+    assert.equal(logs[1].headers["x-hub-signature-256"], "[removed]");
+    // Phone numbers are masked in the stored body.
+    assert.ok(!String(logs[0].body).includes("263771000002"), String(logs[0].body));
+    assert.equal(t.graph.messages.length, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("verification handshake, malformed bodies and unknown shapes", async () => {
+  const t = await setup();
+  try {
+    const ok = await t.app.fetch(
+      `/api/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`,
+    );
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), "1158201444");
+    const wrong = await t.app.fetch(
+      "/api/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1",
+    );
+    assert.equal(wrong.status, 403);
+    await wrong.body?.cancel();
+
+    for (const body of ["{not json", '{"object":"page","entry":[{"changes":"x"}]}', "[]"]) {
+      const res = await deliver(t.app, body);
+      assert.equal(res.status, 200, body);
+      await res.body?.cancel();
+    }
+    const logs = await t.app.server.db.sql`select status, error from whatsapp_webhook_log
+                                           order by id`;
+    assert.equal(logs.length, 3);
+    assert.ok(logs.every((l) => l.status === 200 && l.error), JSON.stringify(logs));
+    assert.equal(await count(t.app, "whatsapp_inbound"), 0);
+
+    // Too large: refused before being read in full, logged.
+    const huge = "x".repeat(4 * 1024 * 1024);
+    const big = await t.app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body: huge,
+      headers: { "x-hub-signature-256": signMeta(APP_SECRET, huge) },
+    });
+    assert.equal(big.status, 413);
+    await big.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a 9,000-character answer arrives as 3 ordered messages, none over the limit", async () => {
+  const t = await setup({ grant: 1_000_000 });
+  try {
+    const phone = "+263771000003";
+    await say(t, phone, text(phone, "hi"));
+    await say(t, phone, text(phone, "Essay"));
+    // Long words: the fake model counts a token per word, and answers are capped in tokens.
+    const paragraphs = Array.from(
+      { length: 30 },
+      (_, i) => `Paragraph${i + 1} ` + "Antidisestablishmentarianism ".repeat(10).trim(),
+    );
+    const long = paragraphs.join("\n\n").slice(0, 9_000);
+    assert.equal(long.length, 9_000);
+    // Essays are sent without memory: the 429 on the first send is retried after Retry-After.
+    t.graph.failNext(1, "rate_limit", { retryAfterSeconds: 1 });
+    t.openai.script({ kind: "reply", text: long });
+    const parts = await say(t, phone, text(phone, "Write about work."), 3);
+    assert.equal(parts.length, 3);
+    for (const p of parts) assert.ok(p.text.length <= META_TEXT_LIMIT, `${p.text.length}`);
+    assert.equal(parts.map(bodyOf).join(" ").replace(/\s+/g, " "), long.replace(/\s+/g, " "));
+    assert.ok(parts[0].text.startsWith("Paragraph1 "));
+    assert.ok(t.graph.rejections.some((r) => r.status === 429));
+    await sleep(500);
+    assert.equal(t.graph.messages.filter((m) => m.to === phone.slice(1)).length, 5);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("buying tokens in the chat: fake Paynow pays, one credit, a notice, Chat resumes", async () => {
+  const t = await setup({ paynow: true });
+  try {
+    const phone = "+263771111111"; // the fake's "pays after 5 s" test number (scaled down)
+    await say(t, phone, text(phone, "hi"));
+    await say(t, phone, text(phone, "chat"));
+    // Out of tokens (no signup grant here): the AI refuses politely and points to "buy".
+    const [broke] = await say(t, phone, text(phone, "Tell me a joke"));
+    assert.match(broke.text, /run out of tokens/);
+
+    const [list] = await say(t, phone, text(phone, "buy"));
+    assert.equal(list.type, "interactive");
+    const rows = ((list.payload.interactive as Record<string, unknown>).action as {
+      sections: { rows: { id: string; title: string }[] }[];
+    }).sections[0].rows;
+    assert.ok(rows.length >= 1 && rows.length <= 10);
+    const [methods] = await say(
+      t,
+      phone,
+      metaListReply({ from: phone, rowId: rows[0].id, title: rows[0].title }),
+    );
+    const buttons = ((methods.payload.interactive as Record<string, unknown>).action as {
+      buttons: { reply: { id: string; title: string } }[];
+    }).buttons;
+    assert.deepEqual(buttons.map((b) => b.reply.title), ["EcoCash", "OneMoney", "InnBucks"]);
+    const [which] = await say(
+      t,
+      phone,
+      metaButtonReply({ from: phone, buttonId: "buy:method:ecocash", title: "EcoCash" }),
+    );
+    assert.match(which.text, /0771111111/);
+    const [started, notice, resumed] = await say(
+      t,
+      phone,
+      metaButtonReply({ from: phone, buttonId: "buy:phone:this", title: "This number" }),
+      3,
+    );
+    assert.match(started.text, /Payment started/);
+    assert.match(notice.text, /^Payment received: 5,000 tokens added\. Balance: 5,000$/);
+    assert.match(resumed.text, /back in \*Chat\*/);
+
+    const sql = t.app.server.db.sql;
+    const [user] = await sql`select id from users where phone = ${phone}`;
+    const credits = await sql`select count(*)::int as n from ledger_entries
+                              where kind = 'purchase_credit' and user_id = ${user.id}`;
+    assert.equal(credits[0].n, 1);
+    const [payment] = await sql`select status, channel from payments where user_id = ${user.id}`;
+    assert.deepEqual({ ...payment }, { status: "paid", channel: "whatsapp" });
+    await sleep(1_000);
+    assert.equal(
+      t.graph.messages.filter((m) => /Payment received/.test(m.text)).length,
+      1,
+      "one notice",
+    );
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("media is stored under DATA_DIR and answered politely; stored-but-lost work is reconciled", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263771000004";
+    await say(t, phone, text(phone, "hi"));
+    const bytes = new TextEncoder().encode("not really a jpeg, but bytes");
+    const mediaId = await t.graph.addMedia(bytes, "image/jpeg");
+    const [reply] = await say(
+      t,
+      phone,
+      metaImage({ from: phone, mediaId, mimeType: "image/jpeg" }),
+    );
+    assert.match(reply.text, /received your file/);
+    const [media] = await t.app.server.db.sql`select * from whatsapp_media`;
+    assert.ok(media.path.startsWith(t.app.dataDir));
+    assert.deepEqual(await Deno.readFile(media.path), bytes);
+
+    // A message stored while its job was lost (e.g. the KV file went away): the reconciler
+    // answers it, once.
+    const sql = t.app.server.db.sql;
+    const lost = text(phone, "help");
+    await sql`insert into whatsapp_inbound (provider, provider_message_id, phone, type, message,
+                                            received_at)
+              values ('meta', ${lost.message.id as string}, ${phone}, 'text',
+                      ${
+      sql.json({
+        provider: "meta",
+        id: lost.message.id as string,
+        from: phone,
+        to: "",
+        timestamp: Date.now(),
+        type: "text",
+        text: "help",
+      })
+    }, now() - interval '5 minutes')`;
+    const before = t.graph.messages.length;
+    await t.app.server.queue.reconcile();
+    const [help] = (await t.graph.waitForMessages(before + 1, { to: phone })).slice(before);
+    assert.match(help.text, /Help/);
+    await t.app.server.queue.reconcile();
+    await sleep(500);
+    assert.equal(t.graph.messages.length, before + 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("Twilio: signed with the official helper is accepted, one character altered is refused", async () => {
+  const fake: FakeTwilio = await startFakeTwilio();
+  const app = await startTestApp({
+    env: {
+      WHATSAPP_PROVIDER: "twilio",
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_WHATSAPP_FROM: "+14155238886",
+      TWILIO_API_URL: fake.url,
+    },
+  });
+  try {
+    const url = `${app.url}/api/whatsapp/twilio`;
+    const params = twilioInbound({ from: "+263771000005", body: "hi", profileName: "Rudo" });
+    const signature = twilio.getExpectedTwilioSignature(fake.authToken, url, params);
+    const post = (fields: Record<string, string>, sig: string) =>
+      app.fetch("/api/whatsapp/twilio", {
+        method: "POST",
+        body: new URLSearchParams(fields).toString(),
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          "x-twilio-signature": sig,
+        },
+      });
+    const altered = await post({ ...params, Body: "hj" }, signature);
+    assert.equal(altered.status, 401);
+    await altered.body?.cancel();
+    const res = await post(params, signature);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /xml/);
+    assert.match(await res.text(), /<Response><\/Response>/);
+
+    const [welcome] = await fake.waitForMessages(1, { timeoutMs: 15_000 });
+    assert.match(welcome.body, /Welcome to Hurukuro/);
+    assert.match(welcome.body, /1\. Chat/);
+    assert.ok(welcome.body.length <= 1_600);
+    const [row] = await app.server.db.sql`select count(*)::int as n from whatsapp_inbound`;
+    assert.equal(row.n, 1);
+  } finally {
+    await app.close();
+    await fake.close();
+  }
+});
