@@ -28,6 +28,8 @@ import {
   twilioInbound,
 } from "./fakes/whatsapp_sign.ts";
 import { setSetting } from "../lib/accounts/settings.ts";
+import { createSession } from "../lib/accounts/credentials.ts";
+import { createUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
 
 const APP_SECRET = "meta-app-secret-for-tests";
@@ -222,6 +224,22 @@ Deno.test("missing or forged signatures get 401 and leave only the webhook log",
     // Phone numbers are masked in the stored body.
     assert.ok(!String(logs[0].body).includes("263771000002"), String(logs[0].body));
     assert.equal(t.graph.messages.length, 0);
+
+    // The admin page lists them (refused filter), masked.
+    const admin = await createUser(t.app.server.db.sql, {
+      email: "ops@example.com",
+      password: "long enough password",
+      role: "admin",
+    });
+    const session = await createSession(t.app.server.db.sql, admin.id, { admin: true });
+    const page = await t.app.fetch("/admin/webhooks?outcome=refused", {
+      headers: { cookie: `hk_session=${session.token}` },
+    });
+    const html = await page.text();
+    assert.equal(page.status, 200, html.slice(0, 300));
+    assert.match(html, /signature does not match/);
+    assert.match(html, /href="\/admin\/webhooks" aria-current="page"/);
+    assert.ok(!html.includes("263771000002"));
   } finally {
     await t.close();
   }

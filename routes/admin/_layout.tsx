@@ -14,6 +14,7 @@ const NAV = [
   ["/admin/payments", "Payments"],
   ["/admin/conversations", "Conversations"],
   ["/admin/jobs", "Jobs"],
+  ["/admin/webhooks", "Webhooks"],
   ["/admin/settings", "Settings"],
   ["/admin/audit", "Audit log"],
 ] as const;

@@ -24,6 +24,7 @@ import { overviewRoutes } from "./overview.tsx";
 import { paymentRoutes } from "./payments.tsx";
 import { settingsRoutes } from "./settings.tsx";
 import { userRoutes } from "./users.tsx";
+import { webhookRoutes } from "./webhooks.tsx";
 
 export function requireAdmin(): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
@@ -52,6 +53,7 @@ export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.route("/", jobRoutes(ctx));
   app.route("/", settingsRoutes(ctx));
   app.route("/", auditRoutes(ctx));
+  app.route("/", webhookRoutes(ctx));
   app.route("/", adminApiRoutes(ctx));
   return app;
 }
