@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   jobs: () => import("./jobs.ts"),
   admin: () => import("./admin.ts"),
   metrics: () => import("./metrics.ts"),
+  chat: () => import("./chat.ts"),
 };
 
 function usage(): string {

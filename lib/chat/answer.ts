@@ -19,9 +19,9 @@ import {
   countTextTokens,
   estimateTokens,
   type FinishReason,
+  type StreamEvent,
   type Usage,
 } from "../ai/mod.ts";
-import { getUser } from "../accounts/users.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
@@ -37,7 +37,6 @@ import {
   type ChatSettings,
   chatSettings,
   type Conversation,
-  createConversation,
   findOpenConversation,
   getConversation,
   historyTurns,
@@ -106,6 +105,10 @@ export interface PreparedAnswer {
   maxOutputTokens: number;
   reservation: Reservation | null;
   startedAt: number;
+  /** The upstream call, already under way (started while the preparation wrote its rows). */
+  upstream: EagerStream;
+  /** Stops the upstream call (stop button, grace period over, caller's signal). */
+  abort: AbortController;
 }
 
 export const MAX_MESSAGE_CHARS = 16_000;
@@ -115,7 +118,61 @@ export function topUpUrl(config: Config): string {
   return `${config.publicUrl}/account#top-up`;
 }
 
-/** Step 1; throws {@link ChatError} (or `AppError` not_found for a foreign conversation). */
+/**
+ * Pulls a stream from the moment it is made, buffering its events until they are read: the
+ * upstream call runs while the preparation is still writing rows, so the model's time to first
+ * token overlaps our database work instead of following it.
+ */
+export class EagerStream implements AsyncIterable<StreamEvent> {
+  #events: StreamEvent[] = [];
+  #done = false;
+  #error: unknown;
+  #wake: (() => void) | null = null;
+
+  constructor(source: AsyncIterable<StreamEvent>) {
+    this.#pump(source);
+  }
+
+  async #pump(source: AsyncIterable<StreamEvent>) {
+    try {
+      for await (const event of source) {
+        this.#events.push(event);
+        this.#wake?.();
+      }
+    } catch (error) {
+      this.#error = error;
+    } finally {
+      this.#done = true;
+      this.#wake?.();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<StreamEvent> {
+    for (;;) {
+      const event = this.#events.shift();
+      if (event) {
+        yield event;
+        continue;
+      }
+      if (this.#done) {
+        if (this.#error !== undefined) throw this.#error;
+        return;
+      }
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      this.#wake = null;
+    }
+  }
+}
+
+/**
+ * Step 1; throws {@link ChatError} (or `AppError` not_found for a foreign conversation).
+ *
+ * Reads first (conversation, history, configuration, tier and balance), then — the checks passed —
+ * starts the upstream call and, while the model thinks, writes: the reservation, the
+ * conversation if new, the user's message and the assistant's placeholder. A reservation that
+ * fails after all (another answer took the tokens meanwhile) aborts the call before any output
+ * is shown. When a check fails, the user's message is still stored.
+ */
 export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
   const startedAt = performance.now();
   const sql = s.db.sql;
@@ -147,22 +204,65 @@ export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promis
     });
   }
   const history = conversation ? await historyTurns(sql, conversation.id) : [];
-  conversation ??= await createConversation(sql, {
-    userId: input.userId,
-    mode,
-    channel: input.channel,
-    title: titleOf(text),
-  });
+  const title = titleOf(text);
 
-  // The user's message is kept whatever happens next.
-  const [userMessage] = await sql`
-    with touched as (
-      update conversations set last_activity_at = now(), title = coalesce(title, ${titleOf(text)})
-      where id = ${conversation.id})
-    insert into messages (conversation_id, user_id, role, content, status, channel, mode)
-    values (${conversation.id}, ${input.userId}, 'user', ${text}, 'complete', ${input.channel},
-            ${mode})
-    returning id`;
+  /** Stores the user's message (and the conversation, when new) in one statement. */
+  const keepUserMessage = async (assistant?: {
+    config: ActiveAi["config"];
+    reservationId: string | null;
+  }) => {
+    const rows = conversation
+      ? await sql`
+        with touched as (
+          update conversations set last_activity_at = now(), title = coalesce(title, ${title})
+          where id = ${conversation.id} returning id)
+        insert into messages (conversation_id, user_id, role, content, status, channel, mode,
+                              ai_config_id, model, reservation_id)
+        select touched.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
+               ${mode}, m.config, m.model, m.reservation
+        from touched, (values
+          ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1)
+          ${
+        assistant
+          ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
+                            ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
+          : sql``
+      }
+        ) as m (role, content, status, config, model, reservation, n)
+        order by m.n
+        returning id, conversation_id, role`
+      : await sql`
+        with created as (
+          insert into conversations (user_id, mode, channel, title)
+          values (${input.userId}, ${mode}, ${input.channel}, ${title}) returning id)
+        insert into messages (conversation_id, user_id, role, content, status, channel, mode,
+                              ai_config_id, model, reservation_id)
+        select created.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
+               ${mode}, m.config, m.model, m.reservation
+        from created, (values
+          ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1)
+          ${
+        assistant
+          ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
+                            ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
+          : sql``
+      }
+        ) as m (role, content, status, config, model, reservation, n)
+        order by m.n
+        returning id, conversation_id, role`;
+    const user = rows.find((r) => r.role === "user")!;
+    const answer = rows.find((r) => r.role === "assistant");
+    return {
+      conversationId: user.conversation_id as string,
+      userMessageId: user.id as string,
+      messageId: answer?.id as string | undefined,
+    };
+  };
+  /** A check failed: the user's message is kept, then the refusal goes to the caller. */
+  const refuse = async (error: Error): Promise<never> => {
+    await keepUserMessage();
+    throw error;
+  };
 
   let ai: ActiveAi | null;
   try {
@@ -172,7 +272,7 @@ export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promis
     s.log.error("AI configuration unusable", { error: error.message });
     ai = null;
   }
-  if (!ai) throw new ChatError("not_configured", NOT_CONFIGURED_MESSAGE);
+  if (!ai) return await refuse(new ChatError("not_configured", NOT_CONFIGURED_MESSAGE));
 
   const assembled = assembleContext({
     mode,
@@ -181,7 +281,7 @@ export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promis
     text,
     budget: ai.config.contextTokens,
     count: (m) => ai.provider.countTokens(m),
-    summary: conversation.summary,
+    summary: conversation?.summary,
   });
   const maxOutputTokens = mode === "essay"
     ? ai.config.essayMaxOutputTokens
@@ -192,65 +292,98 @@ export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promis
     prices,
   );
 
-  const user = await getUser(sql, input.userId);
-  if (!user) throw new AppError("not_found", "This account does not exist.");
+  const [account] = await sql`
+    select u.tier, a.balance - a.reserved as available
+    from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`;
+  if (!account) throw new AppError("not_found", "This account does not exist.");
   try {
     await assertWithinDailyCap(sql, {
       userId: input.userId,
-      tier: await runtime.tiers(user.tier),
+      tier: await runtime.tiers(account.tier),
       estimate,
       timeZone: s.config.tzMetrics,
     });
   } catch (error) {
     if (error instanceof AppError && error.code === "rate_limited") {
-      throw new ChatError("cap_reached", error.message, error.details as Record<string, unknown>);
+      return await refuse(
+        new ChatError("cap_reached", error.message, error.details as Record<string, unknown>),
+      );
     }
     throw error;
   }
-
-  let reservation: Reservation | null = null;
-  if (estimate > 0) {
-    try {
-      reservation = await reserve(sql, {
-        userId: input.userId,
-        amount: estimate,
-        purpose: `chat:${mode}`,
-      });
-    } catch (error) {
-      if (error instanceof AppError && error.code === "insufficient_balance") {
-        const { available } = error.details as { available: number };
-        throw new ChatError(
-          "insufficient_funds",
-          `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
-            `it needs up to ${estimate} and you have ${available}. ` +
-            `Top up at ${topUpUrl(s.config)} and try again.`,
-          { needed: estimate, available, topUpUrl: topUpUrl(s.config) },
-        );
-      }
-      throw error;
-    }
+  const insufficient = (available: number) =>
+    new ChatError(
+      "insufficient_funds",
+      `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
+        `it needs up to ${estimate} and you have ${Math.max(0, available)}. ` +
+        `Top up at ${topUpUrl(s.config)} and try again.`,
+      { needed: estimate, available: Math.max(0, available), topUpUrl: topUpUrl(s.config) },
+    );
+  if (estimate > Number(account.available)) {
+    return await refuse(insufficient(Number(account.available)));
   }
 
-  const [assistant] = await sql`
-    insert into messages (conversation_id, user_id, role, content, status, channel, mode,
-                          ai_config_id, model, reservation_id)
-    values (${conversation.id}, ${input.userId}, 'assistant', '', 'streaming', ${input.channel},
-            ${mode}, ${ai.config.id}, ${ai.config.model}, ${reservation?.id ?? null})
-    returning id`;
-
-  return {
-    conversation,
-    userMessageId: userMessage.id,
-    messageId: assistant.id,
-    ai,
-    mode,
-    messages: assembled.messages,
-    inputEstimate: assembled.inputTokens,
-    turnsKept: assembled.turnsKept,
-    maxOutputTokens,
-    reservation,
-    startedAt,
-  };
+  // The checks passed: the model starts on the answer while the rows are written.
+  const abort = new AbortController();
+  const upstream = new EagerStream(
+    ai.provider.stream(assembled.messages, {
+      maxOutputTokens,
+      temperature: ai.config.temperature,
+    }, abort.signal),
+  );
+  let reservation: Reservation | null = null;
+  try {
+    if (estimate > 0) {
+      try {
+        reservation = await reserve(sql, {
+          userId: input.userId,
+          amount: estimate,
+          purpose: `chat:${mode}`,
+        });
+      } catch (error) {
+        if (error instanceof AppError && error.code === "insufficient_balance") {
+          return await refuse(
+            insufficient((error.details as { available: number }).available),
+          );
+        }
+        throw error;
+      }
+    }
+    const stored = await keepUserMessage({
+      config: ai.config,
+      reservationId: reservation?.id ?? null,
+    });
+    conversation ??= {
+      id: stored.conversationId,
+      userId: input.userId,
+      mode,
+      channel: input.channel,
+      title,
+      summary: null,
+      createdAt: new Date(),
+      lastActivityAt: new Date(),
+      closedAt: null,
+    };
+    return {
+      conversation,
+      userMessageId: stored.userMessageId,
+      messageId: stored.messageId!,
+      ai,
+      mode,
+      messages: assembled.messages,
+      inputEstimate: assembled.inputTokens,
+      turnsKept: assembled.turnsKept,
+      maxOutputTokens,
+      reservation,
+      startedAt,
+      upstream,
+      abort,
+    };
+  } catch (error) {
+    abort.abort("preparation failed");
+    if (reservation) await release(sql, reservation.id).catch(() => {});
+    throw error;
+  }
 }
 
 function titleOf(text: string): string {
@@ -287,8 +420,8 @@ export async function runAnswer(
   s: ChatServices,
   p: PreparedAnswer,
   sink: AnswerSink,
-  signal: AbortSignal,
 ): Promise<AnswerOutcome> {
+  const signal = p.abort.signal;
   const sql = s.db.sql;
   const log = s.log.child({ messageId: p.messageId, conversationId: p.conversation.id });
   let text = "";
@@ -298,7 +431,7 @@ export async function runAnswer(
   let messages = p.messages;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      const stream = p.ai.provider.stream(messages, {
+      const stream = attempt === 1 ? p.upstream : p.ai.provider.stream(messages, {
         maxOutputTokens: p.maxOutputTokens,
         temperature: p.ai.config.temperature,
       }, signal);

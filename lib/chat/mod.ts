@@ -75,12 +75,11 @@ export async function answerOnce(
     }
     throw error;
   }
-  const outcome = await runAnswer(
-    s,
-    prepared,
-    { delta: () => {} },
-    input.signal ?? new AbortController().signal,
-  );
+  const stop = () => prepared.abort.abort("stopped by the caller");
+  if (input.signal?.aborted) stop();
+  input.signal?.addEventListener("abort", stop, { once: true });
+  const outcome = await runAnswer(s, prepared, { delta: () => {} })
+    .finally(() => input.signal?.removeEventListener("abort", stop));
   if (outcome.status === "error") {
     return { ok: false, code: outcome.code, userMessage: outcome.userMessage };
   }
@@ -126,6 +125,7 @@ export async function startStream(
   const generation = new Generation(
     prepared.messageId,
     input.userId,
+    prepared.abort,
     settings.streamGraceSeconds * 1000,
     s.kv,
     (error) => s.log.error("stream buffer write failed", { error }),
@@ -139,7 +139,7 @@ export async function startStream(
   });
   const finished = runAnswer(s, prepared, {
     delta: (text) => generation.emit("delta", { text }),
-  }, generation.abort.signal).then((outcome) => {
+  }).then((outcome) => {
     if (outcome.status === "error") {
       generation.emit("error", {
         code: outcome.code,

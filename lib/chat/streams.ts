@@ -93,7 +93,6 @@ export type Reader = (entry: StreamEntry) => void;
 /** One answer being generated, and the readers following it. */
 export class Generation {
   readonly entries: StreamEntry[] = [];
-  readonly abort = new AbortController();
   #readers = new Set<Reader>();
   #grace?: ReturnType<typeof setTimeout>;
   #done = false;
@@ -102,6 +101,8 @@ export class Generation {
   constructor(
     readonly messageId: string,
     readonly userId: string,
+    /** Aborting it stops the upstream call. */
+    readonly abort: AbortController,
     private readonly graceMs: number,
     kv: Deno.Kv | null,
     onKvError: (error: unknown) => void,

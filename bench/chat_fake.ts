@@ -1,0 +1,16 @@
+/**
+ * The fake OpenAI-compatible server of bench/chat.ts, in a process of its own (so neither the
+ * load generator nor the server under test shares its event loop). Pace from the environment:
+ * FAKE_FIRST_TOKEN_MS (time to first token), FAKE_DELTA_MS (between tokens).
+ */
+import { startFakeOpenAI } from "../tests/fakes/openai.ts";
+
+const fake = await startFakeOpenAI({
+  firstTokenDelayMs: Number(Deno.env.get("FAKE_FIRST_TOKEN_MS") ?? "0"),
+  deltaDelayMs: Number(Deno.env.get("FAKE_DELTA_MS") ?? "0"),
+  maxRecords: 100,
+});
+console.log(`fake OpenAI is running at ${fake.url}`);
+const stop = () => fake.close().then(() => Deno.exit(0));
+Deno.addSignalListener("SIGTERM", stop);
+Deno.addSignalListener("SIGINT", stop);
