@@ -22,6 +22,7 @@ export interface BenchModule {
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   http: () => import("./http.ts"),
   jobs: () => import("./jobs.ts"),
+  payments: () => import("./payments.ts"),
   admin: () => import("./admin.ts"),
   metrics: () => import("./metrics.ts"),
   chat: () => import("./chat.ts"),

@@ -269,6 +269,54 @@ Deno.test("a payment that never settles becomes expired after its window", async
   }
 });
 
+Deno.test("a poll that finds the payment pending records it, queues the next poll and tells the user nothing", async () => {
+  const t = await setup();
+  try {
+    const stream = await collectEvents(t.app, t.auth);
+    const payment = await buy(t.app, t.auth, {
+      packageId: t.pkg.id,
+      method: "ecocash",
+      phone: "0775555555", // not a test-mode number: stays pending
+    });
+    const payments = t.app.server.payments();
+    const sql = t.app.server.db.sql;
+    for (const count of [1, 2]) {
+      const before = Date.now();
+      assert.equal((await pollPayment(payments, payment.id)).status, "sent");
+      const [row] = await sql`select poll_count, next_poll_at from payments
+                              where id = ${payment.id}`;
+      assert.equal(row.poll_count, count);
+      const dueIn = row.next_poll_at.getTime() - before;
+      const expected = count === 1 ? 10_000 : 15_000; // the growing schedule
+      assert.ok(dueIn >= expected - 1_000 && dueIn <= expected + 1_000, `next poll in ${dueIn} ms`);
+      const queued = await t.app.server.kv.get([
+        "jobs",
+        "dedupe",
+        "payments.poll",
+        `${payment.id}:${count}`,
+      ]);
+      assert.ok(queued.value, `poll ${count + 1} is queued`);
+    }
+    const events = await sql`select source, paynow_status, status_from, status_to, note, raw
+                             from payment_events where payment_id = ${payment.id} and source = 'poll'`;
+    assert.equal(events.length, 2);
+    for (const e of events) {
+      assert.deepEqual([e.paynow_status, e.status_from, e.status_to, e.note], [
+        "Sent",
+        "sent",
+        null,
+        "no change",
+      ]);
+      assert.match(e.raw, /status=Sent/);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    await stream.close();
+    assert.deepEqual(stream.events.filter((e) => e.event === "payment.updated"), []);
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("an Idempotency-Key makes a retried POST return the same payment", async () => {
   const t = await setup();
   try {

@@ -15,7 +15,9 @@ export const LANE_CONCURRENCY: Record<Lane, number> = {
   default: 16,
   llm: 4,
   notifications: 8,
-  payments: 16,
+  // A poll mostly waits on Paynow (remote, hundreds of ms) and holds a database connection only
+  // for two short statements: at 16 a burst of due polls queued behind that wait.
+  payments: 64,
 };
 
 export interface RetryPolicy {

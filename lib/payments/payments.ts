@@ -317,6 +317,9 @@ export async function applyStatus(
   const { status: s } = report;
   const target = OUTCOME_TO_STATUS[s.outcome];
   let credited: { balance: number } | null = null;
+  // Whether the user has anything to hear: a pending payment polled every few seconds would
+  // otherwise publish an unchanged `payment.updated` on every poll.
+  let changed = false;
   const payment = await deps.db.sql.begin(async (tx) => {
     const [row] = await tx`select * from payments where id = ${paymentId} for update`;
     if (!row) throw new AppError("not_found", "This payment does not exist.");
@@ -342,6 +345,7 @@ export async function applyStatus(
         note: lateFlag ? `flagged: ${lateFlag}` : "already final",
       });
       if (lateFlag && !row.flag) {
+        changed = true;
         const [flagged] = await tx`update payments set flag = ${lateFlag}, updated_at = now()
                                    where id = ${paymentId} returning *`;
         return flagged;
@@ -352,6 +356,7 @@ export async function applyStatus(
       await recordEvent(tx, paymentId, { ...event, note: "no change" });
       return row;
     }
+    changed = true;
     if (target !== "paid") {
       await recordEvent(tx, paymentId, { ...event, to: target });
       const [updated] = await tx`
@@ -401,7 +406,7 @@ export async function applyStatus(
     return paid;
   });
   const after = toPayment(payment);
-  if (after.status !== "created") await announce(deps, after, credited);
+  if (changed) await announce(deps, after, credited);
   return after;
 }
 
@@ -452,6 +457,16 @@ export async function pollPayment(deps: PaymentDeps, paymentId: string): Promise
       report = { source: "trace", status: traced };
     }
   }
+  // Most polls find the payment still pending: record that and schedule the next poll in one
+  // statement instead of a transaction, a schedule update and their round trips (thousands of
+  // payments can come due at once). Anything else takes the full path below.
+  if (report && OUTCOME_TO_STATUS[report.status.outcome] === payment.status) {
+    const next = await recordUnchangedPoll(sql, row, report);
+    if (next) {
+      await queueNextPoll(deps, paymentId, next);
+      return payment;
+    }
+  }
   if (report) payment = await applyStatus(deps, paymentId, report);
   if (isFinal(payment.status)) return payment;
 
@@ -473,7 +488,7 @@ export async function pollPayment(deps: PaymentDeps, paymentId: string): Promise
     return payment;
   }
 
-  const [scheduled] = await sql`
+  const [scheduled] = await sql<NextPoll[]>`
     update payments set poll_count = poll_count + 1,
       next_poll_at = least(now() + ${
     pollDelaySeconds(row.poll_count + 1)
@@ -481,14 +496,49 @@ export async function pollPayment(deps: PaymentDeps, paymentId: string): Promise
       updated_at = now()
     where id = ${paymentId} and status in ('created', 'sent')
     returning poll_count, next_poll_at`;
-  if (scheduled) {
-    const delay = Math.max(0, scheduled.next_poll_at.getTime() - Date.now());
-    await deps.jobs.enqueue(paymentPollJob, { paymentId }, {
-      delay,
-      dedupeKey: `${paymentId}:${scheduled.poll_count}`,
-    });
-  }
+  if (scheduled) await queueNextPoll(deps, paymentId, scheduled);
   return payment;
+}
+
+interface NextPoll {
+  poll_count: number;
+  next_poll_at: Date;
+}
+
+/**
+ * A poll that changed nothing: its answer recorded and the next poll scheduled, in one
+ * statement, only while the payment is still in the status the poll was read against and not
+ * yet expired (null otherwise: the caller then applies the answer the full way).
+ */
+async function recordUnchangedPoll(
+  sql: Sql,
+  row: Record<string, unknown>,
+  report: StatusReport,
+): Promise<NextPoll | null> {
+  const [next] = await sql<NextPoll[]>`
+    with scheduled as (
+      update payments set poll_count = poll_count + 1,
+        next_poll_at = least(now() + ${
+    pollDelaySeconds(Number(row.poll_count) + 1)
+  } * interval '1 second', expires_at),
+        updated_at = now()
+      where id = ${row.id as string} and status = ${row.status as string} and expires_at > now()
+      returning id, status, poll_count, next_poll_at
+    ), recorded as (
+      insert into payment_events (payment_id, source, raw, paynow_status, status_from, note)
+      select id, ${report.source}, ${report.status.message.raw}, ${report.status.status}, status,
+             'no change'
+      from scheduled
+    )
+    select poll_count, next_poll_at from scheduled`;
+  return next ?? null;
+}
+
+async function queueNextPoll(deps: PaymentDeps, paymentId: string, next: NextPoll) {
+  await deps.jobs.enqueue(paymentPollJob, { paymentId }, {
+    delay: Math.max(0, next.next_poll_at.getTime() - Date.now()),
+    dedupeKey: `${paymentId}:${next.poll_count}`,
+  });
 }
 
 /**
