@@ -17,6 +17,7 @@ import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
 import { crons as cronJobs, jobHandlers } from "./jobs/mod.ts";
 import { startUpstreams } from "./lib/sandbox.ts";
 import { seedDefaultConfig } from "./lib/chat/configs.ts";
+import { closeInterruptedAnswers } from "./lib/chat/conversations.ts";
 import { runtimeOf } from "./lib/chat/answer.ts";
 import { ensureAdmin } from "./lib/accounts/users.ts";
 import { startEventHub } from "./lib/events.ts";
@@ -114,6 +115,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const upstreams = await startUpstreams(config, log);
     closers.push(() => upstreams.close());
     await seedDefaultConfig(db.sql, config, upstreams.ai);
+    const interrupted = await closeInterruptedAnswers(db.sql);
+    if (interrupted > 0) log.warn("answers interrupted by a stop marked failed", { interrupted });
 
     const events = await startEventHub(db, log);
     closers.push(() => events.close());

@@ -620,3 +620,33 @@ Deno.test("not configured → a clear refusal, no stack trace", async () => {
     await app.close();
   }
 });
+
+Deno.test("an answer left streaming by a dead process is marked failed at the next start", async () => {
+  const { prepareStorage } = await import("./harness.ts");
+  const storage = await prepareStorage();
+  try {
+    let app = await startTestApp({ storage });
+    const { userId } = await signup(app);
+    const sql = app.server.db.sql;
+    const [c] = await sql`insert into conversations (user_id, mode) values (${userId}, 'chat')
+                          returning id`;
+    await sql`insert into messages (conversation_id, user_id, role, status, mode, created_at)
+              values (${c.id}, ${userId}, 'assistant', 'streaming', 'chat',
+                      now() - interval '1 hour'),
+                     (${c.id}, ${userId}, 'assistant', 'streaming', 'chat', now())`;
+    await app.close();
+    app = await startTestApp({ storage });
+    try {
+      const rows = await app.server.db.sql`select status, error_code from messages
+                                           order by created_at`;
+      assert.deepEqual(rows.map((r) => [r.status, r.error_code]), [
+        ["error", "interrupted"],
+        ["streaming", null],
+      ]);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await storage.cleanup();
+  }
+});

@@ -225,3 +225,17 @@ export async function historyTurns(
     order by created_at, role desc`;
   return rows.map((r) => ({ role: r.role, content: r.content }));
 }
+
+/**
+ * Answers left `streaming` by a process that died mid-answer are marked failed (their
+ * reservation expires and the wallet sweep releases it: nothing is billed). Only answers older
+ * than `olderThanMinutes` are touched, so other instances' live answers are left alone.
+ */
+export async function closeInterruptedAnswers(sql: Sql, olderThanMinutes = 15): Promise<number> {
+  const rows = await sql`
+    update messages set status = 'error', error_code = 'interrupted', completed_at = now()
+    where status = 'streaming'
+      and created_at < now() - ${olderThanMinutes * 60} * interval '1 second'
+    returning id`;
+  return rows.length;
+}
