@@ -12,7 +12,7 @@ import { startFakePaynow } from "../tests/fakes/paynow.ts";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
 import { startFakeGraphApi } from "../tests/fakes/whatsapp_graph.ts";
 import { MetaCloudProvider } from "./whatsapp/meta.ts";
-import { type WhatsAppSetup, whatsappFromConfig } from "./whatsapp/setup.ts";
+import { whatsappFromConfig, type WhatsAppSetup } from "./whatsapp/setup.ts";
 import { PaynowClient } from "./paynow/mod.ts";
 import type { PaynowGateway } from "./payments/payments.ts";
 
