@@ -26,6 +26,7 @@ import { buildIslands } from "./lib/islands/build.ts";
 import { answerOnce, resetConversation } from "./lib/chat/mod.ts";
 import {
   type ChannelDeps,
+  createGate,
   createPacer,
   notifyPayment,
   sendPhoneCode,
@@ -165,7 +166,10 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         jobs: queue,
         payments,
         pacer: createPacer(config),
+        gate: createGate(db),
         mediaDir: join(config.dataDir, "whatsapp-media"),
+        // Webhook writes go first: they are what the provider waits on.
+        ingestIdle: () => webhooks.idle(),
         chat: {
           answerOnce: (input) => answerOnce(chat, input),
           resetConversation: (userId, on) => resetConversation(chat, userId, on),

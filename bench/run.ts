@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   admin: () => import("./admin.ts"),
   metrics: () => import("./metrics.ts"),
   chat: () => import("./chat.ts"),
+  whatsapp: () => import("./whatsapp.ts"),
 };
 
 function usage(): string {

@@ -462,3 +462,69 @@ Deno.test("Twilio: signed with the official helper is accepted, one character al
     await fake.close();
   }
 });
+
+Deno.test("outside the 24-hour window only a template goes; anything else is dropped with its reason", async () => {
+  const t = await setup({ env: { WHATSAPP_CODE_TEMPLATE: "hurukuro_code" } });
+  try {
+    // A web user links a number that never wrote to us: the code can only go as the template.
+    const signup = await t.app.fetch("/api/v1/auth/signup", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "linker@example.com", password: "long enough" }),
+    });
+    const { accessToken } = await signup.json();
+    const res = await t.app.fetch("/api/v1/me/phone", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ phone: "0771000006" }),
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    await res.body?.cancel();
+    const [code] = await t.graph.waitForMessages(1, { to: "+263771000006" });
+    assert.equal(code.type, "template");
+    assert.equal(code.text, "hurukuro_code");
+    const parameters = JSON.stringify(code.payload.template);
+    assert.match(parameters, /"text":"\d{6}"/);
+
+    // Our record says the window is open, but WhatsApp says it is closed: no template applies
+    // to a menu, so it is dropped, with the reason kept.
+    const phone = "+263771000007";
+    t.graph.closeWindow(phone);
+    const hi = await deliver(t.app, [text(phone, "hi")]);
+    assert.equal(hi.status, 200);
+    await hi.body?.cancel();
+    const sql = t.app.server.db.sql;
+    let row;
+    for (let i = 0; i < 100 && !row; i++) {
+      [row] = await sql`select status, error from whatsapp_outbound
+                        where phone = ${phone} and status <> 'queued'`;
+      if (!row) await sleep(100);
+    }
+    assert.equal(row?.status, "dropped");
+    assert.match(String(row?.error), /24-hour window/);
+    assert.equal(t.graph.messages.filter((m) => m.to === phone.slice(1)).length, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a phone over its per-minute allowance gets one friendly reply, then silence", async () => {
+  const t = await setup({ env: { WHATSAPP_USER_RATE_LIMIT: "3" } });
+  try {
+    const phone = "+263771000008";
+    await say(t, phone, text(phone, "hi"));
+    await say(t, phone, text(phone, "help"));
+    await say(t, phone, text(phone, "menu"));
+    const [slow] = await say(t, phone, text(phone, "help"));
+    assert.match(slow.text, /receiving a lot of messages/);
+    const res = await deliver(t.app, [text(phone, "help")]);
+    await res.body?.cancel();
+    await sleep(1_000);
+    assert.equal(t.graph.messages.filter((m) => m.to === phone.slice(1)).length, 4);
+    const [skipped] = await t.app.server.db.sql`
+      select count(*)::int as n from whatsapp_inbound where status = 'skipped'`;
+    assert.equal(skipped.n, 1);
+  } finally {
+    await t.close();
+  }
+});

@@ -23,7 +23,7 @@ export interface User {
 
 const COLUMNS = "id, email, display_name, phone, role, tier, disabled_at, created_at";
 
-function toUser(row: Record<string, unknown>): User {
+export function toUser(row: Record<string, unknown>): User {
   return {
     id: row.id as string,
     email: row.email as string | null,

@@ -13,7 +13,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
-import { findOrCreatePhoneUser, getUser, type User } from "../accounts/users.ts";
+import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
 import type { Payment, PaymentDeps } from "../payments/payments.ts";
 import { hitRateLimit } from "../ratelimit.ts";
 import {
@@ -28,9 +28,17 @@ import {
 import { text } from "./bot/flows/menu.ts";
 import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
-import { acquireLease, newHolder, releaseLease, renewLease } from "./leases.ts";
+import { Gate } from "./gate.ts";
+import { acquireLease } from "./leases.ts";
 import { storeMedia } from "./media.ts";
-import { drainOutbox, kickSender, type Outgoing, Pacer, recordOutgoing } from "./outbox.ts";
+import {
+  drainOutbox,
+  kickSender,
+  type Outgoing,
+  outgoingParts,
+  Pacer,
+  recordOutgoing,
+} from "./outbox.ts";
 import type { InboundMessage, WhatsAppProvider } from "./types.ts";
 
 const REPLY_LEASE_MS = 3 * 60_000;
@@ -53,6 +61,13 @@ export interface ChannelDeps {
   mediaDir: string;
   /** Chat memory's idle TTL; default 30 minutes. */
   chatIdleMs?: number;
+  /** Background database work goes through this gate (see gate.ts). */
+  gate: Gate;
+  /**
+   * Resolves when the webhook has nothing waiting to be written: background work lets the
+   * webhook's writes go first (on the embedded database they share one connection).
+   */
+  ingestIdle?: () => Promise<void>;
   /** Longest wait for one AI answer; default 120 s. */
   answerTimeoutMs?: number;
   now?: () => number;
@@ -62,25 +77,37 @@ export function createPacer(config: Config): Pacer {
   return new Pacer(config.whatsapp.sendPerSecond);
 }
 
+/** A few background steps at a time on the embedded database's one connection, more on a server. */
+export function createGate(db: Database): Gate {
+  return new Gate(db.kind === "embedded" ? 2 : 8);
+}
+
 /** `whatsapp.reply`: answers every pending message of `phone`, in order. */
 export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void> {
   const sql = ch.db.sql;
   for (let round = 0; round < 10; round++) {
-    const holder = newHolder();
-    if (!await acquireLease(sql, phone, "reply", REPLY_LEASE_MS, holder)) return;
+    const lease = await acquireLease(ch.db, phone, "reply", REPLY_LEASE_MS);
+    if (!lease) return;
+    let again: boolean;
+    let leasedAt = performance.now();
     try {
       for (;;) {
+        await ch.ingestIdle?.();
         const [row] = await sql`select * from whatsapp_inbound
                                 where phone = ${phone} and status = 'pending'
                                 order by seq limit 1`;
         if (!row) break;
-        await renewLease(sql, phone, "reply", REPLY_LEASE_MS, holder);
-        await answerOne(ch, row);
+        if (performance.now() - leasedAt > REPLY_LEASE_MS / 3) {
+          await lease.renew();
+          leasedAt = performance.now();
+        }
+        await ch.gate.run(() => answerOne(ch, row));
       }
     } finally {
-      await releaseLease(sql, phone, "reply", holder);
+      again = await lease.release();
     }
     // A message stored while we held the lease: its job found the lease taken and left.
+    if (!again) return;
     const [more] = await sql`select 1 as x from whatsapp_inbound
                              where phone = ${phone} and status = 'pending' limit 1`;
     if (!more) return;
@@ -131,11 +158,15 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   const id = row.id as string;
   const phone = row.phone as string;
   const system = row.provider === "system";
-  const [stored] = await sql`select * from whatsapp_sessions where phone = ${phone}`;
+  const [stored] = await sql`
+    select s.state, u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
+           u.created_at
+    from whatsapp_sessions s left join users u on u.id = s.user_id
+    where s.phone = ${phone}`;
   let session: Session | null = stored ? readSession(stored.state) : null;
   const message = row.message as InboundMessage | PaymentEvent;
 
-  let user: User | null = stored?.user_id ? await getUser(sql, stored.user_id as string) : null;
+  let user: User | null = stored?.id ? toUser(stored) : null;
   if (!user) {
     const profileName = system ? null : (message as InboundMessage).profileName;
     user = (await findOrCreatePhoneUser(sql, phone, profileName)).user;
@@ -197,27 +228,34 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   const sentAt = system
     ? null
     : new Date(Math.min((message as InboundMessage).timestamp, Date.now()));
-  const committed = await sql.begin(async (tx) => {
-    const [claimed] = await tx`
+  // One statement (atomic like a transaction, one round trip): answered only if still pending,
+  // with the new state and the reply recorded together.
+  const state = session ?? readSession(null);
+  const parts = outgoingParts(replies, ch.provider.textLimit);
+  const [committed] = await sql`
+    with claimed as (
       update whatsapp_inbound set status = ${status}, processed_at = now(),
         attempts = attempts + 1, error = ${error}
-      where id = ${id} and status = 'pending' returning id`;
-    if (!claimed) return false;
-    const state = session ?? readSession(null);
-    await tx`insert into whatsapp_sessions (phone, user_id, state, last_inbound_at)
-             values (${phone}, ${user.id}, ${tx.json(state as never)}, ${sentAt})
-             on conflict (phone) do update set
-               user_id = excluded.user_id, state = excluded.state, updated_at = now(),
-               last_inbound_at = greatest(whatsapp_sessions.last_inbound_at,
-                                          excluded.last_inbound_at)`;
-    await recordOutgoing(tx, phone, replies, {
-      kind: system ? "notice" : "reply",
-      inboundId: id,
-      textLimit: ch.provider.textLimit,
-    });
-    return true;
-  });
-  if (committed && replies.length > 0) await kickSender(ch.jobs, phone);
+      where id = ${id} and status = 'pending' returning id
+    ), saved as (
+      insert into whatsapp_sessions (phone, user_id, state, last_inbound_at)
+      select ${phone}, ${user.id}::uuid, ${sql.json(state as never)}::jsonb,
+             ${sentAt}::timestamptz
+      from claimed
+      on conflict (phone) do update set
+        user_id = excluded.user_id, state = excluded.state, updated_at = now(),
+        last_inbound_at = greatest(whatsapp_sessions.last_inbound_at, excluded.last_inbound_at)
+      returning 1
+    ), recorded as (
+      insert into whatsapp_outbound (phone, inbound_id, part, kind, message, template)
+      select ${phone}, claimed.id, r.part, ${system ? "notice" : "reply"}, r.message, r.template
+      from claimed, jsonb_to_recordset(${sql.json(parts as never)}::jsonb)
+        as r(part integer, message jsonb, template jsonb)
+      on conflict (inbound_id, part) do nothing
+      returning 1
+    )
+    select count(*)::int as n from claimed`;
+  if (committed.n > 0 && replies.length > 0) await kickSender(ch.jobs, phone);
 }
 
 function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: string): BotContext {
@@ -226,7 +264,11 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
     deps: {
       db: ch.db,
       log: ch.log,
-      chat: ch.chat,
+      // The AI is slow: its wait happens outside the gate.
+      chat: {
+        answerOnce: (input) => ch.gate.outside(() => ch.chat.answerOnce(input)),
+        resetConversation: (userId, on) => ch.chat.resetConversation(userId, on),
+      },
       payments: ch.payments,
       chatIdleMs: ch.chatIdleMs ?? 30 * 60_000,
       answerTimeoutMs: ch.answerTimeoutMs ?? 120_000,

@@ -165,6 +165,13 @@ export function loggedBody(provider: ProviderName, raw: string): string {
 class GroupCommit<T, R> {
   #queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   #running = false;
+  #idle: Promise<void> = Promise.resolve();
+  #markIdle: () => void = () => {};
+
+  /** Resolves once nothing is queued or being written. */
+  idle(): Promise<void> {
+    return this.#idle;
+  }
 
   constructor(readonly flush: (items: T[]) => Promise<R[]>, readonly max = 256) {}
 
@@ -177,6 +184,7 @@ class GroupCommit<T, R> {
 
   async #run(): Promise<void> {
     this.#running = true;
+    this.#idle = new Promise((resolve) => this.#markIdle = resolve);
     try {
       // Let requests handled in this same tick join the first batch.
       await Promise.resolve();
@@ -191,6 +199,7 @@ class GroupCommit<T, R> {
       }
     } finally {
       this.#running = false;
+      this.#markIdle();
     }
   }
 }
@@ -203,6 +212,11 @@ export class WebhookReceiver {
   constructor(deps: InboundDeps) {
     this.#deps = deps;
     this.#commits = new GroupCommit((items) => this.#write(items));
+  }
+
+  /** Resolves when no webhook write is waiting (background work yields to these). */
+  idle(): Promise<void> {
+    return this.#commits.idle();
   }
 
   /** Meta's verification GET: echo `hub.challenge` when the verify token matches, else 403. */

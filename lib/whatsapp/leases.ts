@@ -1,55 +1,74 @@
 /**
- * Per-phone leases in Postgres: one worker at a time answers a phone (`reply`) and one sends to
- * it (`send`), in every process sharing the database. A lease expires on its own, so a worker
- * that died holds nothing for long. (Advisory locks would do on a real server but do not
- * exclude anything on the embedded database, where all connections share one session.)
+ * Per-phone leases: one worker at a time answers a phone (`reply`) and one sends to it (`send`),
+ * so a phone's messages are handled and sent in order.
+ *
+ * - Embedded database: one process owns it (lib/db/embedded.ts), so an in-process table is
+ *   exact and costs no query; a worker that finds the lease taken leaves a note, and the holder
+ *   goes round once more before letting go.
+ * - Real server: a row in `whatsapp_leases` with an expiry, shared by every process; a worker
+ *   that died holds nothing for long. The holder looks for new work after letting go (advisory
+ *   locks would pin a pooled connection for as long as the lease is held).
  */
-import type { Sql } from "../db/mod.ts";
+import type { Database } from "../db/mod.ts";
 
 export type LeaseKind = "reply" | "send";
 
-/** A fresh holder name: one per worker pass (two jobs of one process must exclude each other). */
-export const newHolder = () => crypto.randomUUID();
+export interface Lease {
+  /** Pushes the expiry forward (long AI answers); false if the lease was lost meanwhile. */
+  renew(): Promise<boolean>;
+  /** Lets go; true when new work may have arrived for the phone while it was held. */
+  release(): Promise<boolean>;
+}
 
-/** Takes the lease if it is free or expired; true when this holder has it now. */
+const local = new WeakMap<Database, Map<string, { wanted: boolean }>>();
+
+/** Takes the phone's lease, or null when another worker holds it. */
 export async function acquireLease(
-  sql: Sql,
+  db: Database,
   phone: string,
   kind: LeaseKind,
   ttlMs: number,
-  holder: string,
-): Promise<boolean> {
+): Promise<Lease | null> {
+  if (db.kind === "embedded") {
+    let held = local.get(db);
+    if (!held) local.set(db, held = new Map());
+    const key = `${kind}:${phone}`;
+    const current = held.get(key);
+    if (current) {
+      current.wanted = true;
+      return null;
+    }
+    const entry = { wanted: false };
+    held.set(key, entry);
+    return {
+      renew: () => Promise.resolve(true),
+      release() {
+        held.delete(key);
+        return Promise.resolve(entry.wanted);
+      },
+    };
+  }
+  const sql = db.sql;
+  const holder = crypto.randomUUID();
   const rows = await sql`
     insert into whatsapp_leases (phone, kind, holder, leased_until)
     values (${phone}, ${kind}, ${holder}, now() + ${ttlMs} * interval '1 millisecond')
     on conflict (phone, kind) do update
       set holder = excluded.holder, leased_until = excluded.leased_until
-      where whatsapp_leases.leased_until < now() or whatsapp_leases.holder = excluded.holder
+      where whatsapp_leases.leased_until < now()
     returning holder`;
-  return rows.length === 1;
-}
-
-/** Pushes the expiry forward (long AI answers); false if the lease was lost meanwhile. */
-export async function renewLease(
-  sql: Sql,
-  phone: string,
-  kind: LeaseKind,
-  ttlMs: number,
-  holder: string,
-): Promise<boolean> {
-  const rows = await sql`
-    update whatsapp_leases set leased_until = now() + ${ttlMs} * interval '1 millisecond'
-    where phone = ${phone} and kind = ${kind} and holder = ${holder}
-    returning phone`;
-  return rows.length === 1;
-}
-
-export async function releaseLease(
-  sql: Sql,
-  phone: string,
-  kind: LeaseKind,
-  holder: string,
-): Promise<void> {
-  await sql`delete from whatsapp_leases
-            where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+  if (rows.length !== 1) return null;
+  return {
+    async renew() {
+      const renewed = await sql`
+        update whatsapp_leases set leased_until = now() + ${ttlMs} * interval '1 millisecond'
+        where phone = ${phone} and kind = ${kind} and holder = ${holder} returning phone`;
+      return renewed.length === 1;
+    },
+    async release() {
+      await sql`delete from whatsapp_leases
+                where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+      return true;
+    },
+  };
 }

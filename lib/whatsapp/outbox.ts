@@ -17,7 +17,8 @@ import type { Logger } from "../observability/log.ts";
 import type { Tx } from "../wallet/ledger.ts";
 import { splitMessage } from "./format.ts";
 import { whatsappSendJob } from "./jobs.ts";
-import { acquireLease, newHolder, releaseLease } from "./leases.ts";
+import type { Gate } from "./gate.ts";
+import { acquireLease } from "./leases.ts";
 import {
   type OutboundMessage,
   type OutboundTemplate,
@@ -28,8 +29,10 @@ import {
 export const WINDOW_MS = 24 * 3600 * 1000;
 const SEND_LEASE_MS = 120_000;
 export const MAX_SEND_ATTEMPTS = 6;
-/** Waits up to this long happen inside the job; longer ones are a delayed job. */
+/** Retry waits up to this long happen inside the job; longer ones are a delayed job. */
 const INLINE_WAIT_MS = 3_000;
+/** Pacing waits up to this long happen inside the job (a lane slot is held meanwhile). */
+const INLINE_PACE_MS = 100;
 
 export interface Outgoing {
   message: OutboundMessage;
@@ -43,6 +46,10 @@ export interface OutboxDeps {
   provider: WhatsAppProvider;
   jobs: Enqueuer;
   pacer: Pacer;
+  /** See ChannelDeps.ingestIdle. */
+  ingestIdle?: () => Promise<void>;
+  /** See ChannelDeps.gate. */
+  gate: Gate;
 }
 
 /**
@@ -55,16 +62,7 @@ export async function recordOutgoing(
   items: Outgoing[],
   options: { kind: "reply" | "notice" | "code"; inboundId?: string | null; textLimit: number },
 ): Promise<number> {
-  const rows: { part: number; message: OutboundMessage; template: OutboundTemplate | null }[] = [];
-  for (const item of items) {
-    const m = item.message;
-    const parts: OutboundMessage[] = m.type === "text"
-      ? splitMessage(m.text, options.textLimit).map((text) => ({ ...m, text }))
-      : [m];
-    for (const message of parts) {
-      rows.push({ part: rows.length, message, template: item.template ?? null });
-    }
-  }
+  const rows = outgoingParts(items, options.textLimit);
   for (const row of rows) {
     await tx`insert into whatsapp_outbound (phone, inbound_id, part, kind, message, template)
              values (${phone}, ${options.inboundId ?? null}, ${row.part}, ${options.kind},
@@ -73,6 +71,27 @@ export async function recordOutgoing(
              on conflict (inbound_id, part) do nothing`;
   }
   return rows.length;
+}
+
+export interface OutgoingPart {
+  part: number;
+  message: OutboundMessage;
+  template: OutboundTemplate | null;
+}
+
+/** The rows `items` become: texts over `textLimit` split, parts numbered in order. */
+export function outgoingParts(items: Outgoing[], textLimit: number): OutgoingPart[] {
+  const rows: OutgoingPart[] = [];
+  for (const item of items) {
+    const m = item.message;
+    const parts: OutboundMessage[] = m.type === "text"
+      ? splitMessage(m.text, textLimit).map((text) => ({ ...m, text }))
+      : [m];
+    for (const message of parts) {
+      rows.push({ part: rows.length, message, template: item.template ?? null });
+    }
+  }
+  return rows;
 }
 
 /** Queues the send job for `phone` (after the rows are committed). */
@@ -87,19 +106,21 @@ export async function kickSender(jobs: Enqueuer, phone: string, delay = 0): Prom
 export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void> {
   const sql = deps.db.sql;
   for (let round = 0; round < 10; round++) {
-    const holder = newHolder();
-    if (!await acquireLease(sql, phone, "send", SEND_LEASE_MS, holder)) return;
+    const lease = await acquireLease(deps.db, phone, "send", SEND_LEASE_MS);
+    if (!lease) return;
     let retryInMs: number | null;
+    let again: boolean;
     try {
-      retryInMs = await sendQueued(deps, phone);
+      retryInMs = await deps.gate.run(() => sendQueued(deps, phone));
     } finally {
-      await releaseLease(sql, phone, "send", holder);
+      again = await lease.release();
     }
     if (retryInMs !== null) {
       await kickSender(deps.jobs, phone, Math.max(1, Math.ceil(retryInMs)));
       return;
     }
     // Rows queued while the lease was held: their job saw it taken and left them to us.
+    if (!again) return;
     const [more] = await sql`select 1 as x from whatsapp_outbound
                              where phone = ${phone} and status = 'queued'
                                and (not_before is null or not_before <= now()) limit 1`;
@@ -110,13 +131,16 @@ export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void
 /** Sends until nothing is queued (null) or a wait is needed (ms until the next try). */
 async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | null> {
   const sql = deps.db.sql;
-  const [session] = await sql`select last_inbound_at from whatsapp_sessions where phone = ${phone}`;
-  const lastInbound = session?.last_inbound_at as Date | null | undefined;
-  let windowOpen = !!lastInbound && Date.now() - lastInbound.getTime() < WINDOW_MS;
+  let windowOpen: boolean | null = null;
   for (;;) {
-    const [row] = await sql`select * from whatsapp_outbound
-                            where phone = ${phone} and status = 'queued' order by id limit 1`;
+    await deps.ingestIdle?.();
+    const [row] = await sql`
+      select o.*, s.last_inbound_at from whatsapp_outbound o
+      left join whatsapp_sessions s on s.phone = o.phone
+      where o.phone = ${phone} and o.status = 'queued' order by o.id limit 1`;
     if (!row) return null;
+    const lastInbound = row.last_inbound_at as Date | null;
+    windowOpen ??= !!lastInbound && Date.now() - lastInbound.getTime() < WINDOW_MS;
     const id = row.id as string;
     const notBefore = row.not_before as Date | null;
     if (notBefore && notBefore.getTime() > Date.now()) return notBefore.getTime() - Date.now();
@@ -129,9 +153,10 @@ async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | nul
       }
       message = template;
     }
-    await deps.pacer.wait(phone);
+    const paceMs = await deps.gate.outside(() => deps.pacer.wait(phone, INLINE_PACE_MS));
+    if (paceMs > 0) return paceMs;
     try {
-      const sent = await deps.provider.send(phone, message);
+      const sent = await deps.gate.outside(() => deps.provider.send(phone, message));
       await sql`update whatsapp_outbound set status = 'sent', sent_at = now(),
                   attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
                   error = null, not_before = null
@@ -170,7 +195,7 @@ async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | nul
         retryInMs: wait,
       });
       if (wait > INLINE_WAIT_MS) return wait;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await deps.gate.outside(() => new Promise((resolve) => setTimeout(resolve, wait)));
     }
   }
 }
@@ -194,15 +219,23 @@ export class Pacer {
     this.#interval = 1000 / perSecond;
   }
 
-  async wait(phone: string): Promise<void> {
+  /**
+   * Takes the next send slot for `phone` and waits for it, unless that is more than `maxWaitMs`
+   * away: then nothing is taken and the wait is returned (the caller comes back later rather
+   * than hold a worker). Resolves to 0 once it is time to send.
+   */
+  async wait(phone: string, maxWaitMs = Infinity): Promise<number> {
     const now = performance.now();
+    const phoneAt = this.#nextForPhone.get(phone) ?? 0;
+    if (phoneAt - now > maxWaitMs) return Math.ceil(phoneAt - now);
     const slot = Math.max(now, this.#nextSlot);
     this.#nextSlot = slot + this.#interval;
-    const at = Math.max(slot, this.#nextForPhone.get(phone) ?? 0);
+    const at = Math.max(slot, phoneAt);
     if (this.#nextForPhone.size > 10_000) {
       for (const [p, t] of this.#nextForPhone) if (t < now) this.#nextForPhone.delete(p);
     }
     this.#nextForPhone.set(phone, at + this.phoneGapMs);
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+    return 0;
   }
 }
