@@ -128,6 +128,8 @@ export interface StartServerOptions {
   env?: Record<string, string>;
   /** How long to wait for the announcement line; default 60 s. */
   timeoutMs?: number;
+  /** Extra `deno run` flags before the script (e.g. `--inspect=127.0.0.1:9229`). */
+  denoFlags?: string[];
 }
 
 export interface StopResult {
@@ -177,7 +179,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
   refuseWhenClosing();
   const spawnedAt = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", options.script],
+    args: ["run", "-A", ...(options.denoFlags ?? []), options.script],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...options.env }, // plain text in the messages quoting its output
     stdin: "null",

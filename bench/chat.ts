@@ -12,15 +12,19 @@
  *    with the streams open gives the memory per idle stream. Target: < 100 KB.
  *
  * Three processes: the fake upstream (bench/chat_fake.ts), the server (main.ts on a temporary
- * embedded database prepared here with a funded user), and this one (the readers).
+ * embedded database prepared here with a funded user; with DATABASE_URL set, on a fresh database
+ * on that server instead, so the database's memory is not the server's), and this one (the
+ * readers). BENCH_CHAT_SAMPLES (default 300) and BENCH_CHAT_STREAMS (default 1,000) scale it.
  */
 import { createParser } from "eventsource-parser";
+import postgres from "postgres";
 import {
   delay,
   envNumber,
   integer,
   makeTempDir,
   ms,
+  onCleanup,
   percentile,
   type ServerProcess,
   startServer,
@@ -44,8 +48,37 @@ const UPSTREAM_TTFT_MS = 20;
 const EMAIL = "bench@hurukuro.invalid";
 const PASSWORD = "bench password 123";
 
-async function prepare(dataDir: string): Promise<void> {
-  const db = await openDatabase({ embeddedDir: `${dataDir}/pg`, log: memoryLogger("warn") });
+/**
+ * Where the server keeps its data: the embedded database under the temporary DATA_DIR, or —
+ * with DATABASE_URL set — a fresh database on that server (dropped afterwards), which keeps the
+ * database's own memory out of the server process's figures.
+ */
+interface Storage {
+  dataDir: string;
+  databaseUrl?: string;
+}
+
+async function freshServerDatabase(adminUrl: string): Promise<string> {
+  const name = `hk_bench_chat_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  onCleanup(async () => {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function prepare(storage: Storage): Promise<void> {
+  const db = await openDatabase({
+    databaseUrl: storage.databaseUrl,
+    embeddedDir: `${storage.dataDir}/pg`,
+    log: memoryLogger("warn"),
+  });
   try {
     await migrate(db.sql, MIGRATIONS_DIR);
     const user = await createUser(db.sql, { email: EMAIL, password: PASSWORD });
@@ -74,12 +107,18 @@ async function startFake(firstTokenMs: number, deltaMs: number): Promise<ServerP
   });
 }
 
-async function startHurukuro(dataDir: string, fake: ServerProcess): Promise<ServerProcess> {
+async function startHurukuro(
+  storage: Storage,
+  fake: ServerProcess,
+  denoFlags: string[] = [],
+): Promise<ServerProcess> {
   const server = await startServer({
     name: "hurukuro",
     script: "main.ts",
+    denoFlags,
     env: {
-      DATA_DIR: dataDir,
+      DATA_DIR: storage.dataDir,
+      ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}),
       PORT: "0",
       HURUKURO_ENV: "development",
       LOG_LEVEL: "warn",
@@ -148,15 +187,56 @@ async function upstreamTtfd(fakeUrl: string): Promise<number> {
   return first;
 }
 
+/**
+ * The server's V8 inspector (it runs with `--inspect`): forces a full garbage collection and
+ * reads the JS heap in use, so memory held is told apart from garbage not yet collected.
+ */
+async function connectInspector(port: number) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let next = 0;
+  const waiting = new Map<number, (result: Record<string, number>) => void>();
+  ws.onmessage = (e) => {
+    const message = JSON.parse(e.data);
+    if (message.id !== undefined) waiting.get(message.id)?.(message.result ?? {});
+  };
+  const call = (method: string) =>
+    new Promise<Record<string, number>>((resolve) => {
+      const id = ++next;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method }));
+    });
+  return {
+    /** JS heap used (bytes) after a full collection. */
+    async collectedHeap(): Promise<number> {
+      await call("HeapProfiler.collectGarbage");
+      await call("HeapProfiler.collectGarbage");
+      return (await call("Runtime.getHeapUsage")).usedSize;
+    },
+    close: () => ws.close(),
+  };
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 const sorted = (values: number[]) => Float64Array.from(values).sort();
 const rssKb = (pid: number) => {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
 };
 
-async function relayOverhead(dataDir: string): Promise<void> {
+async function relayOverhead(storage: Storage): Promise<void> {
   const fake = await startFake(UPSTREAM_TTFT_MS, 0);
-  const server = await startHurukuro(dataDir, fake);
+  const server = await startHurukuro(storage, fake);
   try {
     const auth = await login(server.url);
     const ask = async () => {
@@ -226,75 +306,151 @@ async function relayOverhead(dataDir: string): Promise<void> {
   }
 }
 
-async function idleStreams(dataDir: string): Promise<void> {
-  const fake = await startFake(60_000, 0);
-  const server = await startHurukuro(dataDir, fake);
-  const controllers: AbortController[] = [];
-  try {
-    const auth = await login(server.url);
-    const open = async () => {
-      const abort = new AbortController();
-      controllers.push(abort);
-      const res = await fetch(`${server.url}/api/v1/essays`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...auth },
-        body: JSON.stringify({ text: "Take your time." }),
-        signal: abort.signal,
-      });
-      if (!res.ok) throw new Error(`ask: ${res.status} ${await res.text()}`);
-      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let text = "";
-      while (!text.includes("event: start")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("stream ended before its start");
-        text += value;
-      }
-      // Held open: nothing more is read until the bench aborts it.
-    };
-    // A first round of as many streams, released, brings the process to its working size
-    // (JIT, the embedded database's caches and WASM memory, pools), so the measured round
-    // counts what the streams themselves hold.
-    await Promise.all(Array.from({ length: STREAMS }, open));
-    for (const c of controllers.splice(0)) c.abort();
-    await delay(4_000); // the grace period (2 s) lets those go
-    const before = rssKb(server.pid);
+interface Held {
+  /** Streams open during the measurement. */
+  opened: number;
+  openedMs: number;
+  rssBefore: number;
+  rssHeld: number;
+  heapBefore: number;
+  heapHeld: number;
+  health?: string;
+}
 
-    const started = performance.now();
-    const results = await Promise.allSettled(Array.from({ length: STREAMS }, open));
-    const failed = results.filter((r) => r.status === "rejected");
-    if (failed.length > 0) {
-      throw new Error(
-        `${failed.length} streams failed: ${(failed[0] as PromiseRejectedResult).reason}`,
-      );
+/**
+ * Opens STREAMS streams to `target` twice: a first round, released, brings the process to its
+ * working size (JIT, caches, pools, the embedded database's memory); the second is measured:
+ * RSS and JS heap after a full GC, before and with the streams open (the upstream is silent, so
+ * every stream is idle).
+ */
+async function holdStreams(
+  target: ServerProcess,
+  inspector: Awaited<ReturnType<typeof connectInspector>>,
+  request: (signal: AbortSignal) => Promise<Response>,
+  healthUrl?: string,
+): Promise<Held> {
+  const controllers: AbortController[] = [];
+  const open = async () => {
+    const abort = new AbortController();
+    controllers.push(abort);
+    const res = await request(abort.signal);
+    if (!res.ok) throw new Error(`ask: ${res.status} ${await res.text()}`);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: start")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stream ended before its start");
+      text += value;
     }
+    // Held open: nothing more is read until the bench aborts it.
+  };
+  /** Opens STREAMS streams; returns how many opened. A few failures are reported, not hidden. */
+  const round = async () => {
+    const results = await Promise.allSettled(Array.from({ length: STREAMS }, open));
+    const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    if (failed.length > 0) {
+      const logged = target.stdout.filter((l) => l.includes('"error"')).slice(-1).join("\n");
+      console.log(
+        `!! ${failed.length} of ${STREAMS} streams failed to open: ${failed[0].reason}\n${logged}`,
+      );
+      if (failed.length > STREAMS / 100) throw new Error("more than 1% of the streams failed");
+    }
+    return STREAMS - failed.length;
+  };
+  try {
+    await round();
+    for (const c of controllers.splice(0)) c.abort();
+    await delay(6_000); // Hurukuro's grace period (2 s) lets those go, and their bills settle
+    const heapBefore = await inspector.collectedHeap();
+    const rssBefore = rssKb(target.pid);
+    const started = performance.now();
+    const opened = await round();
     const openedMs = performance.now() - started;
     await delay(2_000);
-    const held = rssKb(server.pid);
-    const health = await (await fetch(`${server.url}/health`)).json();
+    const heapHeld = await inspector.collectedHeap();
+    const rssHeld = rssKb(target.pid);
+    const health = healthUrl ? (await (await fetch(healthUrl)).json()).status : undefined;
+    return { opened, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health };
+  } finally {
+    for (const c of controllers) c.abort();
+  }
+}
 
-    for (const c of controllers.splice(0)) c.abort();
-    await delay(4_000); // grace (2 s) passes: every answer is stopped upstream
-    const after = rssKb(server.pid);
-    const perStream = (held - before) / STREAMS;
+async function idleStreams(storage: Storage): Promise<void> {
+  const fake = await startFake(60_000, 0);
+  try {
+    // Baseline: the bare relay.
+    let port = freePort();
+    const bare = await startServer({
+      name: "relay baseline",
+      script: "bench/chat_relay_baseline.ts",
+      env: { UPSTREAM_URL: fake.url, UPSTREAM_KEY: FAKE_OPENAI_KEY },
+      denoFlags: [`--inspect=127.0.0.1:${port}`],
+    });
+    let inspector = await connectInspector(port);
+    let base: Held;
+    try {
+      base = await holdStreams(
+        bare,
+        inspector,
+        (signal) => fetch(bare.url, { method: "POST", signal }),
+      );
+    } finally {
+      inspector.close();
+      await bare.stop();
+    }
+
+    port = freePort();
+    const server = await startHurukuro(storage, fake, [`--inspect=127.0.0.1:${port}`]);
+    inspector = await connectInspector(port);
+    let ours: Held;
+    try {
+      const auth = await login(server.url);
+      ours = await holdStreams(server, inspector, (signal) =>
+        fetch(`${server.url}/api/v1/essays`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...auth },
+          body: JSON.stringify({ text: "Take your time." }),
+          signal,
+        }), `${server.url}/health`);
+    } finally {
+      inspector.close();
+      await server.stop();
+    }
+
+    const perRss = (h: Held) => (h.rssHeld - h.rssBefore) / h.opened;
+    const perHeap = (h: Held) => (h.heapHeld - h.heapBefore) / 1024 / h.opened;
+    const kb = (n: number) => `${n.toFixed(1)} KB`;
+    const mb = (n: number) => `${integer(n / 1024)} MB`;
     console.log(
-      table(["", "value"], [
-        ["streams held open (idle, upstream silent)", integer(STREAMS)],
-        ["time to open them all", `${integer(openedMs)} ms`],
-        ["server RSS before", `${integer(before / 1024)} MB`],
-        ["server RSS with the streams open", `${integer(held / 1024)} MB`],
-        ["server RSS after they were released", `${integer(after / 1024)} MB`],
-        ["memory per idle stream (RSS)", `${perStream.toFixed(1)} KB`],
-        ["health while holding them", String(health.status)],
+      table(["", "bare Deno relay", "Hurukuro"], [
+        ["streams open (idle, upstream silent)", integer(base.opened), integer(ours.opened)],
+        ["time to open them all", `${integer(base.openedMs)} ms`, `${integer(ours.openedMs)} ms`],
+        ["RSS before (after a full GC)", mb(base.rssBefore), mb(ours.rssBefore)],
+        ["RSS with the streams open", mb(base.rssHeld), mb(ours.rssHeld)],
+        ["memory per idle stream (RSS)", kb(perRss(base)), kb(perRss(ours))],
+        ["  of which JS heap (live objects)", kb(perHeap(base)), kb(perHeap(ours))],
+        [
+          "  of which outside the JS heap",
+          kb(perRss(base) - perHeap(base)),
+          kb(
+            perRss(ours) - perHeap(ours),
+          ),
+        ],
       ]),
     );
     console.log(
-      `\ntarget < 100 KB per idle stream: ${perStream.toFixed(1)} KB ${
-        perStream < 100 ? "(met)" : "(NOT met)"
-      } — ${(perStream / 100).toFixed(2)}× the budget`,
+      `\n${integer(STREAMS)} streams held; Hurukuro's health while holding them: ${ours.health}` +
+        `\nHurukuro / bare relay per stream: ${(perRss(ours) / perRss(base)).toFixed(2)}× RSS, ${
+          (perHeap(ours) / perHeap(base)).toFixed(2)
+        }× JS heap` +
+        `\ntarget < 100 KB per idle stream: ${kb(perRss(ours))} ${
+          perRss(ours) < 100 ? "(met)" : "(NOT met)"
+        } — ${(perRss(ours) / 100).toFixed(2)}× the budget; above the bare relay: ${
+          kb(perRss(ours) - perRss(base))
+        }`,
     );
   } finally {
-    for (const c of controllers) c.abort();
-    await server.stop();
     await fake.stop();
   }
 }
@@ -302,11 +458,23 @@ async function idleStreams(dataDir: string): Promise<void> {
 export async function run(): Promise<void> {
   const dir = await makeTempDir("hurukuro-bench-chat-");
   try {
-    await prepare(dir.path);
+    const adminUrl = Deno.env.get("DATABASE_URL");
+    const storage: Storage = {
+      dataDir: dir.path,
+      databaseUrl: adminUrl ? await freshServerDatabase(adminUrl) : undefined,
+    };
+    console.log(
+      `database: ${
+        storage.databaseUrl
+          ? "PostgreSQL server (DATABASE_URL)"
+          : "embedded PGlite, in the server's process"
+      }\n`,
+    );
+    await prepare(storage);
     console.log("1. Relay overhead\n");
-    await relayOverhead(dir.path);
+    await relayOverhead(storage);
     console.log(`\n2. ${integer(STREAMS)} concurrent idle streams in one process\n`);
-    await idleStreams(dir.path);
+    await idleStreams(storage);
   } finally {
     await dir.remove();
   }

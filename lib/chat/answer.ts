@@ -28,6 +28,7 @@ import type { Database } from "../db/mod.ts";
 import { publish } from "../events.ts";
 import { AppError } from "../http/errors.ts";
 import type { Logger } from "../observability/log.ts";
+import pLimit from "p-limit";
 import { getBalance } from "../wallet/ledger.ts";
 import { release, type Reservation, reserve, settle } from "../wallet/reservations.ts";
 import { type ActiveAi, AiConfigCache } from "./configs.ts";
@@ -56,6 +57,8 @@ export interface ChatServices {
 
 /** Per-database state shared by every caller in this process (config cache, live streams). */
 export interface ChatRuntime {
+  /** Bounds the answers being prepared at once (see {@link PREPARE_CONCURRENCY}). */
+  admit: ReturnType<typeof pLimit>;
   ai: AiConfigCache;
   streams: StreamRegistry;
   tiers: ReturnType<typeof tierCache>;
@@ -64,11 +67,21 @@ export interface ChatRuntime {
 
 const runtimes = new WeakMap<Database, ChatRuntime>();
 
+/**
+ * Answers prepared at once per process; more wait their turn. A burst of questions then queues
+ * here in memory instead of as hundreds of pipelined statements on the database connections —
+ * which also keeps us clear of a postgres.js 3.4.9 race where a transaction's BEGIN at a full
+ * pipeline loses its connection reservation (porsager/postgres#823, #1189: UNSAFE_TRANSACTION
+ * or a TypeError in sql.begin, seen with 1,000 questions at once).
+ */
+export const PREPARE_CONCURRENCY = 32;
+
 export function runtimeOf(s: ChatServices): ChatRuntime {
   let runtime = runtimes.get(s.db);
   if (!runtime) {
     let cached: { at: number; value: Promise<ChatSettings> } | undefined;
     runtime = {
+      admit: pLimit(PREPARE_CONCURRENCY),
       ai: new AiConfigCache(s.db.sql, s.config.encryptionKey),
       streams: new StreamRegistry(),
       tiers: tierCache(s.db.sql),
@@ -173,8 +186,16 @@ export class EagerStream implements AsyncIterable<StreamEvent> {
  * fails after all (another answer took the tokens meanwhile) aborts the call before any output
  * is shown. When a check fails, the user's message is still stored.
  */
-export async function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
+export function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
   const startedAt = performance.now();
+  return runtimeOf(s).admit(() => prepare(s, input, startedAt));
+}
+
+async function prepare(
+  s: ChatServices,
+  input: AnswerInput,
+  startedAt: number,
+): Promise<PreparedAnswer> {
   const sql = s.db.sql;
   const runtime = runtimeOf(s);
   const text = input.text.trim();

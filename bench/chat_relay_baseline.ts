@@ -1,0 +1,39 @@
+/**
+ * The baseline of bench/chat.ts's memory figure: the least a Deno process can hold per relayed
+ * stream — a `Deno.serve` handler that opens a streamed request to the upstream (plain `fetch`)
+ * and pipes its body to the client, nothing else (no auth, no database, no SDK, no buffer).
+ * UPSTREAM_URL names the fake upstream.
+ */
+const upstream = Deno.env.get("UPSTREAM_URL")!;
+const key = Deno.env.get("UPSTREAM_KEY")!;
+
+const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
+  const res = await fetch(`${upstream}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({
+      model: "gpt-4o-mini",
+      stream: true,
+      messages: [{ role: "user", content: "question" }],
+    }),
+  });
+  const relay = new TransformStream<Uint8Array, Uint8Array>();
+  res.body!.pipeTo(relay.writable).catch(() => {});
+  const writer = new TextEncoder().encode("event: start\ndata: {}\n\n");
+  const out = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(writer);
+    },
+    async pull(controller) {
+      const reader = relay.readable.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return controller.close();
+        controller.enqueue(value);
+      }
+    },
+  });
+  return new Response(out, { headers: { "content-type": "text/event-stream" } });
+});
+console.log(`relay baseline is running at http://127.0.0.1:${server.addr.port}`);
+Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => Deno.exit(0)));
