@@ -387,12 +387,11 @@ export class WebhookReceiver {
       select distinct phone from stored`;
     const phones = rows.map((r) => r.phone as string);
     if (phones.length > 0) {
-      try {
-        await this.#deps.enqueueReplies(phones);
-      } catch (error) {
-        // Stored: the reconciler queues the reply later.
-        this.#deps.log.error("reply job could not be queued; the reconciler will", { error });
-      }
+      // Not awaited: the messages are stored, which is what the 200 promises, and the next
+      // batch need not wait for the queue. A lost enqueue is the reconciler's to repair.
+      this.#deps.enqueueReplies(phones).catch((error) =>
+        this.#deps.log.error("reply job could not be queued; the reconciler will", { error })
+      );
     }
     return items.map(() => 0);
   }
