@@ -31,6 +31,11 @@ export interface Auth {
   via: "api_key" | "access_token" | "session";
   apiKeyId?: string;
   sessionToken?: string;
+  /**
+   * A browser session issued with the admin lifetime (8 h, at a sign-in as an admin). A user
+   * promoted while signed in keeps their ordinary 14-day session, which never opens /admin.
+   */
+  adminSession?: boolean;
 }
 
 export type AuthEnv = { Variables: { auth: Auth | null; requestId: string } };
@@ -102,9 +107,12 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
   }
   const sessionToken = getCookie(c, SESSION_COOKIE);
   if (sessionToken) {
-    const userId = await resolveSession(ctx.db.sql, sessionToken);
-    const user = userId && await getUser(ctx.db.sql, userId);
-    if (user) return { user, via: "session", sessionToken };
+    const session = await resolveSession(ctx.db.sql, sessionToken);
+    // The user (role, disabled) is read on every request: a change applies at once.
+    const user = session && await getUser(ctx.db.sql, session.userId);
+    if (user) {
+      return { user, via: "session", sessionToken, adminSession: session!.adminSession };
+    }
   }
   return null;
 }

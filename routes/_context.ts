@@ -2,7 +2,7 @@
  * What every route module receives: the app's long-lived dependencies. Built once in main.ts.
  */
 import type { Config } from "../lib/config.ts";
-import type { Enqueuer } from "../lib/jobs/types.ts";
+import type { NamedEnqueuer } from "../lib/jobs/types.ts";
 import type { EventHub } from "../lib/events.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
 import type { Database } from "../lib/db/mod.ts";
@@ -18,7 +18,8 @@ export interface AppContext {
   log: Logger;
   metrics: AppMetrics;
   queueStats: () => Promise<QueueStats>;
-  jobs: Enqueuer;
+  /** The job queue (main.ts): typed enqueue, and by name for dead-letter retries. */
+  jobs: NamedEnqueuer;
   events: EventHub;
   payments: () => PaymentDeps;
   /** The WhatsApp webhooks (routes/whatsapp.ts). */

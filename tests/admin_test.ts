@@ -143,6 +143,51 @@ Deno.test("only an admin's browser session gets in; everyone else is sent to log
   }
 });
 
+/** Signs in through the log-in form, as a browser does; returns the session cookie it set. */
+async function logInThroughForm(app: TestApp, email: string, password: string): Promise<string> {
+  const page = await app.fetch("/login");
+  const anon = page.headers.getSetCookie().find((c) => c.startsWith("hk_anon="))!.split(";")[0];
+  const csrf = (await page.text()).match(/name="_csrf" value="([^"]+)"/)![1];
+  const res = await app.fetch("/login", {
+    method: "POST",
+    headers: { cookie: anon, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: csrf, email, password }),
+    redirect: "manual",
+  });
+  assert.equal(res.status, 303, await res.text());
+  return res.headers.getSetCookie().find((c) => c.startsWith("hk_session="))!.split(";")[0];
+}
+
+Deno.test("the role is read on every request: a promoted user signs in again for an admin session; a demoted admin is out at once", async () => {
+  const { app, sql, user, browser } = await setup();
+  try {
+    const ordinary = await logInThroughForm(app, "tendai@example.com", "long enough password");
+    const get = (cookie: string) =>
+      app.fetch("/admin/users", { headers: { cookie }, redirect: "manual" });
+    assert.equal((await get(ordinary)).status, 404);
+
+    // Promoted while signed in: the role is seen at once, but a 14-day session never opens
+    // the dashboard (admin sessions last 8 hours).
+    await sql`update users set role = 'admin' where id = ${user.id}`;
+    assert.equal((await get(ordinary)).status, 404);
+    assert.equal((await app.fetch("/api/v1/me", { headers: { cookie: ordinary } })).status, 200);
+
+    const asAdmin = await logInThroughForm(app, "tendai@example.com", "long enough password");
+    const [session] = await sql`
+      select extract(epoch from expires_at - created_at)::int / 3600 as hours from sessions
+      where user_id = ${user.id} order by created_at desc limit 1`;
+    assert.equal(session.hours, 8);
+    assert.equal((await get(asAdmin)).status, 200);
+
+    // Demoted: the same admin session is refused at the next request.
+    await sql`update users set role = 'user' where id = ${user.id}`;
+    assert.equal((await get(asAdmin)).status, 404);
+    assert.equal((await browser.get("/admin/users")).status, 200, "other admins are unaffected");
+  } finally {
+    await app.close();
+  }
+});
+
 Deno.test("every admin form is refused without its CSRF token, and changes nothing", async () => {
   const { app, sql, user, browser } = await setup();
   try {

@@ -80,13 +80,21 @@ export async function createSession(
   return { token, expiresAt: row.expires_at };
 }
 
-/** The user id of a live session, touching its last-seen time. */
-export async function resolveSession(sql: Sql, token: string): Promise<string | null> {
+/**
+ * The user id of a live session, touching its last-seen time, and whether it was issued as an
+ * admin session (the short lifetime). The role itself is not stored with the session: callers
+ * read it from the user's row on every request.
+ */
+export async function resolveSession(
+  sql: Sql,
+  token: string,
+): Promise<{ userId: string; adminSession: boolean } | null> {
   const [row] = await sql`
     update sessions set last_seen_at = now()
     where token_hash = ${await sha256Hex(token)} and revoked_at is null and expires_at > now()
-    returning user_id`;
-  return row?.user_id ?? null;
+    returning user_id,
+      expires_at - created_at <= ${ADMIN_SESSION_TTL_HOURS} * interval '1 hour' as admin_session`;
+  return row ? { userId: row.user_id, adminSession: row.admin_session } : null;
 }
 
 export async function revokeSession(sql: Sql, token: string): Promise<void> {

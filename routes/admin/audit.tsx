@@ -3,6 +3,7 @@
  * user, payment, package … it changed), with the state before and after and the reason.
  */
 import { Hono } from "hono";
+import { auditActions, listAudit } from "../../lib/admin/audit.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminPage, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
@@ -22,21 +23,9 @@ export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
     const targetType = (c.req.query("target_type") ?? "").trim().slice(0, 64);
     const targetId = (c.req.query("target_id") ?? "").trim().slice(0, 64);
     const { page, offset, limit } = pageOf(c);
-    const conditions = [];
-    if (action) conditions.push(sql`l.action = ${action}`);
-    if (targetType) conditions.push(sql`l.target_type = ${targetType}`);
-    if (targetId) conditions.push(sql`l.target_id = ${targetId}`);
-    const where = conditions.length === 0 ? sql`` : conditions.slice(1).reduce(
-      (acc, cond) => sql`${acc} and ${cond}`,
-      sql`where ${conditions[0]}`,
-    );
     const [rows, actions] = await Promise.all([
-      sql`select l.*, u.email as actor_email from audit_log l
-          left join users u on u.id = l.actor_id
-          ${where}
-          order by l.at desc, l.id desc
-          limit ${limit + 1} offset ${offset}`,
-      sql`select distinct action from audit_log order by 1`,
+      listAudit(sql, { action, targetType, targetId }, { limit, offset }),
+      auditActions(sql),
     ]);
     return adminPage(c, ctx, {
       title: "Audit log",
@@ -48,9 +37,7 @@ export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
               Action
               <select name="action">
                 <option value="">any</option>
-                {actions.map((a) => (
-                  <option value={a.action} selected={a.action === action}>{a.action}</option>
-                ))}
+                {actions.map((a) => <option key={a} value={a} selected={a === action}>{a}</option>)}
               </select>
             </label>
             <label>

@@ -5,11 +5,16 @@
  * personal data.
  */
 import { Hono } from "hono";
+import {
+  conversationMessages,
+  getConversation,
+  searchConversations,
+} from "../../lib/admin/conversations.ts";
 import { notFound } from "../../lib/http/errors.ts";
 import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { likePattern, UUID } from "./_forms.ts";
+import { UUID } from "./_forms.ts";
 import { adminPage, PAGE_SIZE, pageOf, Pager, Table, Time } from "./_layout.tsx";
 
 export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
@@ -20,24 +25,7 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get("/conversations", async (c) => {
     const q = (c.req.query("q") ?? "").trim().slice(0, 100);
     const { page, offset, limit } = pageOf(c);
-    const pattern = likePattern(q);
-    // People are matched through users_search (the trigram index); newest first on
-    // conversations_created.
-    const rows = await sql`
-      select c.id, c.mode, c.channel, c.title, c.created_at, c.last_activity_at, c.closed_at,
-             u.id as user_id, u.email, u.phone,
-             (select count(*)::int from messages m where m.conversation_id = c.id) as messages
-      from conversations c join users u on u.id = c.user_id
-      ${
-      q
-        ? sql`where c.title ilike ${pattern} or c.user_id in (
-                select id from users
-                where (coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' ||
-                       coalesce(display_name, '')) ilike ${pattern})`
-        : sql``
-    }
-      order by c.created_at desc
-      limit ${limit + 1} offset ${offset}`;
+    const rows = await searchConversations(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Conversations",
       section: "/admin/conversations",
@@ -101,18 +89,11 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/conversations/:id", async (c) => {
     const id = c.req.param("id");
-    const [conv] = UUID.test(id)
-      ? await sql`select c.*, u.email, u.phone from conversations c
-                  join users u on u.id = c.user_id where c.id = ${id}`
-      : [];
+    const conv = UUID.test(id) ? await getConversation(sql, id) : null;
     if (!conv) throw notFound("This conversation");
     const { page } = pageOf(c);
     const limit = PAGE_SIZE * 2; // messages are short: twice a table's page
-    const messages = await sql`
-      select role, content, status, model, tokens_in, tokens_out, cost, latency_ms, ttft_ms,
-             error_code, created_at
-      from messages where conversation_id = ${id}
-      order by created_at, id limit ${limit + 1} offset ${(page - 1) * limit}`;
+    const messages = await conversationMessages(sql, id, { limit, offset: (page - 1) * limit });
     return adminPage(c, ctx, {
       title: maskText(conv.title ?? "Conversation"),
       section: "/admin/conversations",

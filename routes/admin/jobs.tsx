@@ -4,33 +4,16 @@
  * discards. Both are audited.
  */
 import { Hono } from "hono";
-import {
-  discardDeadLetter,
-  listDeadLetters,
-  retryDeadLetter,
-} from "../../lib/jobs/dead_letters.ts";
-import type { JobQueue } from "../../lib/jobs/queue.ts";
+import { resolveDeadLetter } from "../../lib/admin/jobs.ts";
+import { listDeadLetters } from "../../lib/jobs/dead_letters.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { audit } from "./_audit.ts";
+import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
 
-/**
- * The app's enqueuer is the job queue itself (main.ts); a dead-letter retry needs its
- * enqueue-by-name. AppContext types it as the narrower `Enqueuer`.
- */
-function queueOf(ctx: AppContext): JobQueue {
-  const jobs = ctx.jobs as Partial<JobQueue>;
-  if (typeof jobs.enqueueByName !== "function") {
-    throw new Error("the app's enqueuer cannot queue by name: retries need the JobQueue");
-  }
-  return jobs as JobQueue;
-}
-
 export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  const sql = ctx.db.sql;
   const tz = ctx.config.tzMetrics;
 
   app.get("/jobs", async (c) => {
@@ -139,18 +122,8 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
       const id = c.req.param("id");
       await adminForm(c, ctx);
       if (!UUID.test(id)) return back(c, "/admin/jobs", { problem: "gone" });
-      const [row] = await sql`select job, attempts, status from job_failures where id = ${id}`;
-      const done = action === "retry"
-        ? await retryDeadLetter(ctx.db, queueOf(ctx), id)
-        : await discardDeadLetter(ctx.db, id);
-      if (!done || !row) return back(c, "/admin/jobs", { problem: "gone" });
-      await audit(sql, c, {
-        action: `job.${action}`,
-        targetType: "job_failure",
-        targetId: id,
-        before: { status: row.status, job: row.job, attempts: row.attempts },
-        after: { status: action === "retry" ? "retried" : "discarded" },
-      });
+      const done = await resolveDeadLetter(ctx.db, ctx.jobs, actorOf(c), id, action);
+      if (!done) return back(c, "/admin/jobs", { problem: "gone" });
       return back(c, "/admin/jobs", { notice: action === "retry" ? "retried" : "discarded" });
     });
   }

@@ -3,10 +3,12 @@
  * guard:
  *
  * - signed out → a redirect to `/login?next=…` (pages) or 404 (`/admin/api/…`);
- * - signed in but not an admin, or not through a browser session (API keys and access tokens
- *   never reach the dashboard: its forms are protected by the session's CSRF token and admin
- *   sessions expire after 8 hours) → the same 404 as any unknown URL, so the area's existence
- *   is not revealed.
+ * - signed in but not an admin, or not through an admin browser session → the same 404 as any
+ *   unknown URL, so the area's existence is not revealed. API keys and access tokens never
+ *   reach the dashboard (its forms are protected by the session's CSRF token), and only a
+ *   session issued at an admin's sign-in (which expires after 8 hours) does: a user promoted
+ *   while signed in must sign in again. The role is read from the database on every request
+ *   (routes/_auth.ts), so a demoted admin is out at their next click.
  *
  * Every form carries the CSRF token (checked in `_forms.ts`), every change is audited
  * (`_audit.ts`), and admin pages are never cached.
@@ -34,7 +36,7 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
       const url = new URL(c.req.url);
       return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
     }
-    if (!auth || auth.user.role !== "admin" || auth.via !== "session") {
+    if (!auth || auth.user.role !== "admin" || auth.via !== "session" || !auth.adminSession) {
       throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
     }
     c.header("Cache-Control", "no-store");

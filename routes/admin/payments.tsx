@@ -6,19 +6,23 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import {
+  listPayments,
+  PAYMENT_CURRENCIES as CURRENCIES,
+  PAYMENT_METHODS as METHODS,
+  PAYMENT_STATUSES as STATUSES,
+  paymentDetail,
+  type PaymentFilters,
+  pollPaymentNow,
+} from "../../lib/admin/payments.ts";
 import { notFound } from "../../lib/http/errors.ts";
-import { dayBounds } from "../../lib/metrics/daily.ts";
 import { isDay } from "../../lib/metrics/days.ts";
-import { isFinal, type PaymentStatus, pollPayment } from "../../lib/payments/payments.ts";
+import { isFinal, type PaymentStatus } from "../../lib/payments/payments.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { audit } from "./_audit.ts";
+import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
-
-const STATUSES = ["created", "sent", "paid", "cancelled", "failed", "expired"];
-const METHODS = ["web", "ecocash", "onemoney", "innbucks"];
-const CURRENCIES = ["USD", "ZiG"];
 
 function Select(props: { name: string; label: string; options: string[]; value: string }) {
   return (
@@ -39,7 +43,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
   const sql = ctx.db.sql;
   const tz = ctx.config.tzMetrics;
 
-  async function filters(c: Context) {
+  function filters(c: Context): PaymentFilters {
     const pick = (name: string, allowed: string[]) => {
       const v = c.req.query(name) ?? "";
       return allowed.includes(v) ? v : "";
@@ -48,7 +52,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
       const v = c.req.query(name) ?? "";
       return isDay(v) ? v : "";
     };
-    const f = {
+    return {
       status: pick("status", STATUSES),
       method: pick("method", METHODS),
       currency: pick("currency", CURRENCIES),
@@ -57,31 +61,12 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
       flagged: c.req.query("flagged") === "1",
       q: (c.req.query("q") ?? "").trim().slice(0, 64),
     };
-    const conditions = [];
-    if (f.status) conditions.push(sql`p.status = ${f.status}`);
-    if (f.method) conditions.push(sql`p.method = ${f.method}`);
-    if (f.currency) conditions.push(sql`p.currency = ${f.currency}`);
-    if (f.from) conditions.push(sql`p.created_at >= ${(await dayBounds(sql, f.from, tz)).start}`);
-    if (f.to) conditions.push(sql`p.created_at < ${(await dayBounds(sql, f.to, tz)).end}`);
-    if (f.flagged) conditions.push(sql`p.flag is not null`);
-    if (f.q) conditions.push(sql`(p.reference = ${f.q} or p.paynow_reference = ${f.q})`);
-    const where = conditions.length === 0 ? sql`` : conditions.slice(1).reduce(
-      (acc, cond) => sql`${acc} and ${cond}`,
-      sql`where ${conditions[0]}`,
-    );
-    return { f, where };
   }
 
   app.get("/payments", async (c) => {
-    const { f, where } = await filters(c);
+    const f = filters(c);
     const { page, offset, limit } = pageOf(c);
-    const rows = await sql`
-      select p.id, p.status, p.currency, p.amount, p.method, p.tokens, p.flag, p.reference,
-             p.channel, p.created_at, p.settled_at, u.email, u.id as user_id
-      from payments p join users u on u.id = p.user_id
-      ${where}
-      order by p.created_at desc
-      limit ${limit + 1} offset ${offset}`;
+    const rows = await listPayments(sql, f, tz, { limit, offset });
     return adminPage(c, ctx, {
       title: f.flagged ? "Flagged payments" : "Payments",
       section: "/admin/payments",
@@ -162,12 +147,9 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/payments/:id", async (c) => {
     const id = c.req.param("id");
-    const [p] = UUID.test(id)
-      ? await sql`select p.*, u.email from payments p join users u on u.id = p.user_id
-                  where p.id = ${id}`
-      : [];
-    if (!p) throw notFound("This payment");
-    const events = await sql`select * from payment_events where payment_id = ${id} order by id`;
+    const detail = UUID.test(id) ? await paymentDetail(sql, id) : null;
+    if (!detail) throw notFound("This payment");
+    const { payment: p, events } = detail;
     const final = isFinal(p.status as PaymentStatus);
     return adminPage(c, ctx, {
       title: `Payment ${p.reference}`,
@@ -262,23 +244,9 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
     const id = c.req.param("id");
     await adminForm(c, ctx);
     const page = `/admin/payments/${id}`;
-    const [row] = UUID.test(id) ? await sql`select status from payments where id = ${id}` : [];
-    if (!row) throw notFound("This payment");
-    if (isFinal(row.status)) return back(c, page, { problem: "final" });
-    let after: string;
-    try {
-      after = (await pollPayment(ctx.payments(), id)).status;
-    } catch (error) {
-      ctx.log.warn("admin poll failed", { paymentId: id, error });
-      return back(c, page, { problem: "paynow" });
-    }
-    await audit(sql, c, {
-      action: "payment.poll",
-      targetType: "payment",
-      targetId: id,
-      before: { status: row.status },
-      after: { status: after },
-    });
+    if (!UUID.test(id)) throw notFound("This payment");
+    const outcome = await pollPaymentNow(ctx.payments(), actorOf(c), id);
+    if (outcome !== "polled") return back(c, page, { problem: outcome });
     return back(c, page, { notice: "polled" });
   });
 

@@ -8,13 +8,20 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { getSetting, setSetting } from "../../lib/accounts/settings.ts";
 import { listTiers } from "../../lib/accounts/tiers.ts";
-import type { Sql } from "../../lib/db/mod.ts";
+import {
+  createPackage,
+  listAiConfigs,
+  listAllPackages,
+  operatorSettings,
+  updateOperatorSettings,
+  updatePackage,
+  updateTier,
+} from "../../lib/admin/settings.ts";
 import { notFound } from "../../lib/http/errors.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { audit } from "./_audit.ts";
+import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, formatCount, Table } from "./_layout.tsx";
 
@@ -43,17 +50,6 @@ const TierForm = z.object({
 const SettingsForm = z.object({
   signup_grant_tokens: wholeNumber(0, 1_000_000_000),
   payment_expiry_minutes: wholeNumber(1, 24 * 60),
-});
-
-const PACKAGE_COLUMNS = "id, name, tokens, price_usd, price_zig, active, position";
-
-const packageState = (r: Record<string, unknown>) => ({
-  name: r.name,
-  tokens: Number(r.tokens),
-  price_usd: r.price_usd === null ? null : String(r.price_usd),
-  price_zig: r.price_zig === null ? null : String(r.price_zig),
-  active: r.active,
-  position: r.position,
 });
 
 function PackageFields(
@@ -92,16 +88,14 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
   const sql = ctx.db.sql;
 
   app.get("/settings", async (c) => {
-    const [packages, tiers, grant, expiry, aiConfigs] = await Promise.all([
-      sql.unsafe(`select ${PACKAGE_COLUMNS} from token_packages order by position, tokens`),
+    const [packages, tiers, values, aiConfigs] = await Promise.all([
+      listAllPackages(sql),
       listTiers(sql),
-      getSetting(sql, "signup_grant_tokens"),
-      getSetting(sql, "payment_expiry_minutes"),
-      sql`select name, provider, model, base_url, api_key_encrypted is not null as has_key,
-                 temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
-                 active, is_default
-          from ai_configs order by is_default desc, name`,
+      operatorSettings(sql),
+      listAiConfigs(sql),
     ]);
+    const grant = values.signup_grant_tokens;
+    const expiry = values.payment_expiry_minutes;
     const csrf = await pageCsrfToken(c, ctx);
     return adminPage(c, ctx, {
       title: "Settings",
@@ -222,30 +216,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     if (!UUID.test(id)) throw notFound("This package");
     const parsed = PackageForm.safeParse(form);
     if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
-    const p = parsed.data;
-    const outcome = await sql.begin(async (tx) => {
-      const [before] = await tx.unsafe(
-        `select ${PACKAGE_COLUMNS} from token_packages where id = $1 for update`,
-        [id],
-      );
-      if (!before) throw notFound("This package");
-      const [after] = await tx.unsafe(
-        `update token_packages set name = $2, tokens = $3, price_usd = $4, price_zig = $5,
-           position = $6, active = $7, updated_at = now()
-         where id = $1 returning ${PACKAGE_COLUMNS}`,
-        [id, p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
-      );
-      const [b, a] = [packageState(before), packageState(after)];
-      if (JSON.stringify(a) === JSON.stringify(b)) return "unchanged";
-      await audit(tx, c, {
-        action: "package.update",
-        targetType: "token_package",
-        targetId: id,
-        before: b,
-        after: a,
-      });
-      return "saved";
-    });
+    const outcome = await updatePackage(sql, actorOf(c), id, parsed.data);
     return back(c, PAGE, { notice: outcome });
   });
 
@@ -253,20 +224,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const form = await adminForm(c, ctx);
     const parsed = PackageForm.safeParse(form);
     if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
-    const p = parsed.data;
-    await sql.begin(async (tx) => {
-      const [row] = await tx.unsafe(
-        `insert into token_packages (name, tokens, price_usd, price_zig, position, active)
-         values ($1, $2, $3, $4, $5, $6) returning ${PACKAGE_COLUMNS}`,
-        [p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
-      );
-      await audit(tx, c, {
-        action: "package.create",
-        targetType: "token_package",
-        targetId: row.id,
-        after: packageState(row),
-      });
-    });
+    await createPackage(sql, actorOf(c), parsed.data);
     return back(c, PAGE, { notice: "created" });
   });
 
@@ -275,27 +233,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const form = await adminForm(c, ctx);
     const parsed = TierForm.safeParse(form);
     if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
-    const t = parsed.data;
-    const outcome = await sql.begin(async (tx) => {
-      const [before] = await tx`select requests_per_minute, daily_token_cap from tiers
-                                where name = ${name} for update`;
-      if (!before) throw notFound("This tier");
-      const b = {
-        requests_per_minute: before.requests_per_minute,
-        daily_token_cap: Number(before.daily_token_cap),
-      };
-      if (JSON.stringify(b) === JSON.stringify(t)) return "unchanged";
-      await tx`update tiers set requests_per_minute = ${t.requests_per_minute},
-                 daily_token_cap = ${t.daily_token_cap} where name = ${name}`;
-      await audit(tx, c, {
-        action: "tier.update",
-        targetType: "tier",
-        targetId: name,
-        before: b,
-        after: t,
-      });
-      return "saved";
-    });
+    const outcome = await updateTier(sql, actorOf(c), name, parsed.data);
     return back(c, PAGE, { notice: outcome });
   });
 
@@ -303,26 +241,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const form = await adminForm(c, ctx);
     const parsed = SettingsForm.safeParse(form);
     if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
-    const changed = await sql.begin(async (tx) => {
-      // setSetting takes the pool's type; a transaction answers the same queries.
-      const t = tx as unknown as Sql;
-      let n = 0;
-      for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
-        const before = await getSetting(t, key);
-        const after = parsed.data[key];
-        if (before === after) continue;
-        await setSetting(t, key, after);
-        await audit(tx, c, {
-          action: "setting.update",
-          targetType: "setting",
-          targetId: key,
-          before: { value: before },
-          after: { value: after },
-        });
-        n++;
-      }
-      return n;
-    });
+    const changed = await updateOperatorSettings(sql, actorOf(c), parsed.data);
     return back(c, PAGE, { notice: changed > 0 ? "saved" : "unchanged" });
   });
 

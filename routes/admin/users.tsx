@@ -7,15 +7,24 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { listTiers } from "../../lib/accounts/tiers.ts";
 import { getUser } from "../../lib/accounts/users.ts";
+import { recentAudit } from "../../lib/admin/audit.ts";
+import {
+  adjustBalance,
+  changeTier,
+  recentUserPayments,
+  searchUsers,
+  setUserDisabled,
+  userLedger,
+} from "../../lib/admin/users.ts";
 import { publish } from "../../lib/events.ts";
 import { AppError, notFound } from "../../lib/http/errors.ts";
 import { maskPhone } from "../../lib/observability/mask.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
-import { getBalance, postInTransaction } from "../../lib/wallet/ledger.ts";
+import { getBalance } from "../../lib/wallet/ledger.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { audit } from "./_audit.ts";
-import { adminForm, back, likePattern, UUID } from "./_forms.ts";
+import { actorOf } from "./_audit.ts";
+import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, formatCount, pageOf, Pager, Table, Time } from "./_layout.tsx";
 
 const Reason = z.string().trim().min(3).max(500);
@@ -36,19 +45,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get("/users", async (c) => {
     const q = (c.req.query("q") ?? "").trim().slice(0, 100);
     const { page, offset, limit } = pageOf(c);
-    // The expression is the one indexed by users_search (migrations/0005_admin.sql).
-    const rows = await sql`
-      select u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
-             u.created_at, a.balance
-      from users u left join ledger_accounts a on a.user_id = u.id
-      ${
-      q
-        ? sql`where (coalesce(u.email, '') || ' ' || coalesce(u.phone, '') || ' ' ||
-                     coalesce(u.display_name, '')) ilike ${likePattern(q)}`
-        : sql``
-    }
-      order by u.created_at desc
-      limit ${limit + 1} offset ${offset}`;
+    const rows = await searchUsers(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Users",
       section: "/admin/users",
@@ -117,20 +114,9 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
     const [wallet, tiers, entries, payments, trail] = await Promise.all([
       getBalance(sql, id).catch(() => null),
       listTiers(sql),
-      sql`
-        select e.seq, e.kind, e.amount, e.description, e.created_at,
-               e.credit_account = a.id as credited, adm.email as admin_email
-        from ledger_entries e
-        join ledger_accounts a on a.user_id = e.user_id
-        left join users adm on adm.id = e.admin_id
-        where e.user_id = ${id} ${before ? sql`and e.seq < ${before}` : sql``}
-        order by e.seq desc limit 21`,
-      sql`select id, status, currency, amount, method, tokens, flag, created_at from payments
-          where user_id = ${id} order by created_at desc limit 10`,
-      sql`select l.action, l.reason, l.at, adm.email as actor from audit_log l
-          left join users adm on adm.id = l.actor_id
-          where l.target_type = 'user' and l.target_id = ${id}
-          order by l.at desc limit 10`,
+      userLedger(sql, id, { before, limit: 20 }),
+      recentUserPayments(sql, id),
+      recentAudit(sql, "user", id),
     ]);
     const csrf = await pageCsrfToken(c, ctx);
     const self = c.get("auth")!.user.id === id;
@@ -319,31 +305,10 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       return back(c, page, { problem });
     }
     const { delta, reason, nonce } = parsed.data;
-    const admin = c.get("auth")!.user;
+    const actor = actorOf(c);
     let balance: number;
     try {
-      balance = await sql.begin(async (tx) => {
-        const result = await postInTransaction(tx, {
-          userId: id,
-          kind: "admin_adjustment",
-          delta,
-          idempotencyKey: `admin:${nonce}`,
-          description: reason,
-          reference: { adminId: admin.id },
-          adminId: admin.id,
-        });
-        if (result.applied) {
-          await audit(tx, c, {
-            action: "user.adjust_balance",
-            targetType: "user",
-            targetId: id,
-            before: { balance: result.balance - delta },
-            after: { balance: result.balance, delta, entryId: result.entry.id },
-            reason,
-          });
-        }
-        return result.balance;
-      });
+      ({ balance } = await adjustBalance(sql, actor, { userId: id, delta, reason, nonce }));
     } catch (error) {
       if (error instanceof AppError && error.code === "insufficient_balance") {
         return back(c, page, { problem: "insufficient" });
@@ -355,7 +320,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       type: "wallet.updated",
       data: { balance, reason: "admin_adjustment" },
     }).catch((error) => ctx.log.error("wallet event failed", { error }));
-    ctx.log.info("admin adjusted a balance", { adminId: admin.id, userId: id, delta });
+    ctx.log.info("admin adjusted a balance", { adminId: actor.id, userId: id, delta });
     return back(c, page, { notice: "adjusted" });
   });
 
@@ -365,22 +330,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
     const page = `/admin/users/${id}`;
     if (!UUID.test(id)) throw notFound("This user");
     const tier = form.tier ?? "";
-    const changed = await sql.begin(async (tx) => {
-      const [user] = await tx`select tier from users where id = ${id} for update`;
-      if (!user) throw notFound("This user");
-      const [known] = await tx`select name from tiers where name = ${tier}`;
-      if (!known) return "invalid";
-      if (user.tier === tier) return "unchanged";
-      await tx`update users set tier = ${tier}, updated_at = now() where id = ${id}`;
-      await audit(tx, c, {
-        action: "user.change_tier",
-        targetType: "user",
-        targetId: id,
-        before: { tier: user.tier },
-        after: { tier },
-      });
-      return "changed";
-    });
+    const changed = await changeTier(sql, actorOf(c), id, tier);
     if (changed === "invalid") return back(c, page, { problem: "tier" });
     return back(c, page, { notice: changed === "changed" ? "tier" : "unchanged" });
   });
@@ -396,27 +346,10 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       if (action === "disable" && id === c.get("auth")!.user.id) {
         return back(c, page, { problem: "self" });
       }
-      const done = await sql.begin(async (tx) => {
-        const [user] = await tx`select disabled_at from users where id = ${id} for update`;
-        if (!user) throw notFound("This user");
-        if ((user.disabled_at !== null) === (action === "disable")) return false;
-        await tx`update users set disabled_at = ${action === "disable" ? new Date() : null},
-                   updated_at = now() where id = ${id}`;
-        if (action === "disable") {
-          // Signed out everywhere: enabling the account later does not revive old sign-ins.
-          await tx`update sessions set revoked_at = now() where user_id = ${id} and revoked_at is null`;
-          await tx`update refresh_tokens set revoked_at = now()
-                   where user_id = ${id} and revoked_at is null`;
-        }
-        await audit(tx, c, {
-          action: `user.${action}`,
-          targetType: "user",
-          targetId: id,
-          before: { disabled: user.disabled_at !== null },
-          after: { disabled: action === "disable" },
-          reason: reason.data,
-        });
-        return true;
+      const done = await setUserDisabled(sql, actorOf(c), {
+        userId: id,
+        disabled: action === "disable",
+        reason: reason.data,
       });
       return back(c, page, { notice: done ? `${action}d` : "unchanged" });
     });

@@ -1,0 +1,173 @@
+/**
+ * What the admin settings page reads and changes: token packages and their prices, tiers
+ * (per-minute limit, daily cap), the operator settings (signup grant, payment expiry), and the
+ * AI configurations (read-only; API keys are never read back, only whether one is set). Every
+ * change is audited in its transaction; a save that changes nothing is not.
+ */
+import type { Row } from "postgres";
+import { getSetting, setSetting } from "../accounts/settings.ts";
+import type { Sql } from "../db/mod.ts";
+import { notFound } from "../http/errors.ts";
+import { type AdminActor, recordAudit } from "./audit.ts";
+
+export interface PackageInput {
+  name: string;
+  tokens: number;
+  price_usd: string | null;
+  price_zig: string | null;
+  position: number;
+  active: boolean;
+}
+
+const PACKAGE_COLUMNS = "id, name, tokens, price_usd, price_zig, active, position";
+
+/** A package as the audit log records it (numbers and prices in one form, before and after). */
+const packageState = (r: Row) => ({
+  name: r.name,
+  tokens: Number(r.tokens),
+  price_usd: r.price_usd === null ? null : String(r.price_usd),
+  price_zig: r.price_zig === null ? null : String(r.price_zig),
+  active: r.active,
+  position: r.position,
+});
+
+/** Every package, on sale or not, in display order. */
+export async function listAllPackages(sql: Sql): Promise<Row[]> {
+  return await sql.unsafe(
+    `select ${PACKAGE_COLUMNS} from token_packages order by position, tokens`,
+  );
+}
+
+export async function updatePackage(
+  sql: Sql,
+  actor: AdminActor,
+  id: string,
+  p: PackageInput,
+): Promise<"saved" | "unchanged"> {
+  return await sql.begin(async (tx) => {
+    const [before] = await tx.unsafe(
+      `select ${PACKAGE_COLUMNS} from token_packages where id = $1 for update`,
+      [id],
+    );
+    if (!before) throw notFound("This package");
+    const [after] = await tx.unsafe(
+      `update token_packages set name = $2, tokens = $3, price_usd = $4, price_zig = $5,
+         position = $6, active = $7, updated_at = now()
+       where id = $1 returning ${PACKAGE_COLUMNS}`,
+      [id, p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
+    );
+    const [b, a] = [packageState(before), packageState(after)];
+    if (JSON.stringify(a) === JSON.stringify(b)) return "unchanged" as const;
+    await recordAudit(tx, actor, {
+      action: "package.update",
+      targetType: "token_package",
+      targetId: id,
+      before: b,
+      after: a,
+    });
+    return "saved" as const;
+  });
+}
+
+export async function createPackage(sql: Sql, actor: AdminActor, p: PackageInput): Promise<void> {
+  await sql.begin(async (tx) => {
+    const [row] = await tx.unsafe(
+      `insert into token_packages (name, tokens, price_usd, price_zig, position, active)
+       values ($1, $2, $3, $4, $5, $6) returning ${PACKAGE_COLUMNS}`,
+      [p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
+    );
+    await recordAudit(tx, actor, {
+      action: "package.create",
+      targetType: "token_package",
+      targetId: row.id,
+      after: packageState(row),
+    });
+  });
+}
+
+export interface TierLimits {
+  requests_per_minute: number;
+  daily_token_cap: number;
+}
+
+export async function updateTier(
+  sql: Sql,
+  actor: AdminActor,
+  name: string,
+  t: TierLimits,
+): Promise<"saved" | "unchanged"> {
+  return await sql.begin(async (tx) => {
+    const [before] = await tx`select requests_per_minute, daily_token_cap from tiers
+                              where name = ${name} for update`;
+    if (!before) throw notFound("This tier");
+    const b = {
+      requests_per_minute: before.requests_per_minute,
+      daily_token_cap: Number(before.daily_token_cap),
+    };
+    const after = {
+      requests_per_minute: t.requests_per_minute,
+      daily_token_cap: t.daily_token_cap,
+    };
+    if (JSON.stringify(b) === JSON.stringify(after)) return "unchanged" as const;
+    await tx`update tiers set requests_per_minute = ${t.requests_per_minute},
+               daily_token_cap = ${t.daily_token_cap} where name = ${name}`;
+    await recordAudit(tx, actor, {
+      action: "tier.update",
+      targetType: "tier",
+      targetId: name,
+      before: b,
+      after,
+    });
+    return "saved" as const;
+  });
+}
+
+export interface OperatorSettings {
+  signup_grant_tokens: number;
+  payment_expiry_minutes: number;
+}
+
+export async function operatorSettings(sql: Sql): Promise<OperatorSettings> {
+  const [grant, expiry] = await Promise.all([
+    getSetting(sql, "signup_grant_tokens"),
+    getSetting(sql, "payment_expiry_minutes"),
+  ]);
+  return { signup_grant_tokens: grant, payment_expiry_minutes: expiry };
+}
+
+/** Saves the settings that differ; returns how many did. */
+export async function updateOperatorSettings(
+  sql: Sql,
+  actor: AdminActor,
+  values: OperatorSettings,
+): Promise<number> {
+  return await sql.begin(async (tx) => {
+    // setSetting takes the pool's type; a transaction answers the same queries.
+    const t = tx as unknown as Sql;
+    let n = 0;
+    for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
+      const before = await getSetting(t, key);
+      const after = values[key];
+      if (before === after) continue;
+      await setSetting(t, key, after);
+      await recordAudit(tx, actor, {
+        action: "setting.update",
+        targetType: "setting",
+        targetId: key,
+        before: { value: before },
+        after: { value: after },
+      });
+      n++;
+    }
+    return n;
+  });
+}
+
+/** The stored AI configurations, the default first; whether a key is set, never the key. */
+export async function listAiConfigs(sql: Sql): Promise<Row[]> {
+  return await sql`
+    select name, provider, model, base_url, api_key_encrypted is not null as has_key,
+           temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
+           active, is_default
+    from ai_configs order by is_default desc, name`;
+}
