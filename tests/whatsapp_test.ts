@@ -19,7 +19,9 @@ import {
   metaButtonReply,
   metaImage,
   metaListReply,
+  metaLocation,
   type MetaMessage,
+  metaStatus,
   metaText,
   metaWebhook,
   signedMetaWebhook,
@@ -457,6 +459,21 @@ Deno.test("Twilio: signed with the official helper is accepted, one character al
     assert.ok(welcome.body.length <= 1_600);
     const [row] = await app.server.db.sql`select count(*)::int as n from whatsapp_inbound`;
     assert.equal(row.n, 1);
+
+    // A photo: fetched from MediaUrl0 with basic auth, kept, answered politely.
+    const bytes = new TextEncoder().encode("jpeg bytes from twilio");
+    const mediaUrl = fake.addMedia(bytes, "image/jpeg");
+    const photo = twilioInbound({
+      from: "+263771000005",
+      media: [{ url: mediaUrl, contentType: "image/jpeg" }],
+    });
+    const sent = await post(photo, twilio.getExpectedTwilioSignature(fake.authToken, url, photo));
+    assert.equal(sent.status, 200);
+    await sent.body?.cancel();
+    const [, reply] = await fake.waitForMessages(2, { timeoutMs: 15_000 });
+    assert.match(reply.body, /received your file/);
+    const [media] = await app.server.db.sql`select path from whatsapp_media`;
+    assert.deepEqual(await Deno.readFile(media.path), bytes);
   } finally {
     await app.close();
     await fake.close();
@@ -524,6 +541,60 @@ Deno.test("a phone over its per-minute allowance gets one friendly reply, then s
     const [skipped] = await t.app.server.db.sql`
       select count(*)::int as n from whatsapp_inbound where status = 'skipped'`;
     assert.equal(skipped.n, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("free text is understood anywhere; delivery statuses are recorded", async () => {
+  const t = await setup({ grant: 10_000 });
+  try {
+    const phone = "+263771000009";
+    await say(t, phone, text(phone, "hello"));
+    const [unknown] = await say(t, phone, text(phone, "what is this?"));
+    assert.match(unknown.text, /didn't get that/);
+    const [help] = await say(t, phone, text(phone, "5"));
+    assert.match(help.text, /\*Help\*/);
+    const [balance] = await say(t, phone, text(phone, "Balance"));
+    assert.match(balance.text, /10,000 tokens/);
+    const [essay] = await say(
+      t,
+      phone,
+      metaButtonReply({ from: phone, buttonId: "menu:main", title: "Menu" }),
+    );
+    assert.equal(essay.type, "interactive");
+    const [report] = await say(t, phone, text(phone, "report a problem"));
+    assert.match(report.text, /coming soon/);
+    const [stopped] = await say(t, phone, text(phone, "STOP"));
+    assert.match(stopped.text, /Stopped/);
+    const [file] = await say(
+      t,
+      phone,
+      metaLocation({ from: phone, latitude: -17.8, longitude: 31 }),
+    );
+    assert.match(file.text, /only read text/);
+
+    // Meta reports what happened to a reply: recorded on the outbound row, forward only.
+    const status = (s: "delivered" | "read" | "sent") =>
+      signedMetaWebhook(
+        APP_SECRET,
+        metaWebhook({
+          statuses: [metaStatus({ messageId: file.id, status: s, recipient: phone })],
+        }),
+      );
+    for (const s of ["read", "delivered"] as const) {
+      const signed = status(s);
+      const res = await t.app.fetch("/api/whatsapp/webhook", {
+        method: "POST",
+        body: signed.body,
+        headers: signed.headers,
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    const [row] = await t.app.server.db.sql`select delivery_status from whatsapp_outbound
+                                            where provider_message_id = ${file.id}`;
+    assert.equal(row.delivery_status, "read");
   } finally {
     await t.close();
   }
