@@ -650,3 +650,94 @@ Deno.test("an answer left streaming by a dead process is marked failed at the ne
     await storage.cleanup();
   }
 });
+
+Deno.test("conversations over HTTP: essays, list, reset, close, and other people's are 404", async () => {
+  const t = await setupChat();
+  try {
+    const { auth } = await signup(t.app, 100_000);
+    const other = await signup(t.app, 100_000);
+    const essay = await readSse(
+      await t.app.fetch("/api/v1/essays", json({ text: "The history of Harare" }, auth)),
+    );
+    assert.equal(essay[0].data.mode, "essay");
+    assert.equal(essay.at(-1)!.event, "done");
+    assert.deepEqual(sent(t.fake, 0).messages.map((m) => m.role), ["system", "user"]);
+
+    const chatId = await newConversation(t.app, auth);
+    await readSse(await askHttp(t.app, auth, chatId, "first"));
+    const list = await (await t.app.fetch("/api/v1/conversations", { headers: auth })).json();
+    assert.deepEqual(list.conversations.map((c: { mode: string }) => c.mode), ["chat", "essay"]);
+    assert.equal(list.conversations[0].title, "first");
+
+    // Asking again in the essay conversation starts a new essay.
+    const essayId = essay[0].data.conversationId as string;
+    const again = await readSse(await askHttp(t.app, auth, essayId, "Another essay"));
+    assert.notEqual(again[0].data.conversationId, essayId);
+    assert.equal(again[0].data.mode, "essay");
+
+    // Someone else's conversation and answer do not exist for this user.
+    assert.equal((await askHttp(t.app, other.auth, chatId, "mine?")).status, 404);
+    assert.equal(
+      (await t.app.fetch(`/api/v1/conversations/${chatId}`, { headers: other.auth })).status,
+      404,
+    );
+    const messageId = again[0].data.messageId as string;
+    assert.equal(
+      (await t.app.fetch(`/api/v1/messages/${messageId}/stream`, { headers: other.auth })).status,
+      404,
+    );
+    assert.equal(
+      (await t.app.fetch(`/api/v1/messages/${messageId}/stop`, json({}, other.auth))).status,
+      404,
+    );
+    const stop = await t.app.fetch(`/api/v1/messages/${messageId}/stop`, json({}, auth));
+    assert.deepEqual(await stop.json(), { status: "finished" });
+
+    // Closing a chat: the next message to it continues in a new conversation, without memory.
+    assert.equal(
+      (await t.app.fetch(`/api/v1/conversations/${chatId}/close`, json({}, auth))).status,
+      204,
+    );
+    const after = await readSse(await askHttp(t.app, auth, chatId, "second"));
+    assert.notEqual(after[0].data.conversationId, chatId);
+    assert.equal(sent(t.fake, 3).messages.length, 2);
+
+    assert.equal((await t.app.fetch("/api/v1/conversations/reset", json({}, auth))).status, 204);
+    const open = await t.app.server.db.sql`select count(*)::int as n from conversations c
+      join users u on u.id = c.user_id where c.closed_at is null and u.id <> ${other.userId}`;
+    assert.equal(open[0].n, 0);
+
+    const empty = await askHttp(t.app, auth, chatId, "   ");
+    assert.equal(empty.status, 400);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the tier's daily cap refuses with 429 and a sentence; the message is kept", async () => {
+  const t = await setupChat();
+  try {
+    const { userId, auth } = await signup(t.app, 1_000_000);
+    await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
+    const id = await newConversation(t.app, auth);
+    const res = await askHttp(t.app, auth, id, "Hello");
+    assert.equal(res.status, 429);
+    const body = await res.json();
+    assert.match(body.error.message, /of your 500 tokens for today/);
+    assert.equal(body.error.details.reason, "cap_reached");
+    const once = await answerOnce(t.services, {
+      userId,
+      mode: "chat",
+      channel: "whatsapp",
+      text: "Hi",
+    });
+    assert.equal(once.ok, false);
+    assert.ok(!once.ok && once.code === "cap_reached");
+    const kept = await t.app.server.db.sql`select count(*)::int as n from messages
+                                           where user_id = ${userId} and role = 'user'`;
+    assert.equal(kept[0].n, 2);
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
+  } finally {
+    await t.close();
+  }
+});
