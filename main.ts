@@ -135,7 +135,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       config,
       metrics: metrics.jobs,
       handlers: [
-        ...jobHandlers({ ...upstreams, payments, whatsapp: () => whatsapp }),
+        ...jobHandlers({ ...upstreams, payments, whatsappChannel: () => whatsapp }),
         ...(options.extraHandlers ?? []),
       ],
       concurrency: options.concurrency,

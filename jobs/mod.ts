@@ -22,11 +22,11 @@ export interface JobServices {
   /** Built after the queue exists (payments enqueue their next poll), hence a function. */
   payments: () => PaymentDeps;
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
-  whatsapp?: () => ChannelDeps | null;
+  whatsappChannel?: () => ChannelDeps | null;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
-  const whatsapp = services.whatsapp ?? (() => null);
+  const whatsapp = services.whatsappChannel ?? (() => null);
   return [
     emailSendHandler(services.mailer),
     paymentsPollHandler(services.payments),
