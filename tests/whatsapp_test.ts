@@ -574,7 +574,14 @@ Deno.test("free text is understood anywhere; delivery statuses are recorded", as
     );
     assert.match(file.text, /only read text/);
 
-    // Meta reports what happened to a reply: recorded on the outbound row, forward only.
+    // Meta reports what happened to a reply: recorded on the outbound row, forward only. (The
+    // fake records a message before our send call has stored its id: wait for that first.)
+    for (let i = 0; i < 50; i++) {
+      const [sent] = await t.app.server.db.sql`select 1 as x from whatsapp_outbound
+                                               where provider_message_id = ${file.id}`;
+      if (sent) break;
+      await sleep(50);
+    }
     const status = (s: "delivered" | "read" | "sent") =>
       signedMetaWebhook(
         APP_SECRET,
