@@ -4,16 +4,18 @@
  * measured in the same run.
  *
  * Paynow is the fake (bench/paynow_server.ts) in a process of its own; nobody pays, so every
- * poll finds its payment pending and does the whole step: read the payment, poll Paynow (signed,
- * hash checked), record the answer, schedule the next poll in Postgres and queue its job.
+ * poll finds its payment pending and does the whole step: claim the payment (in a batch), poll
+ * Paynow (signed, hash checked), record the answer and schedule the next poll in Postgres (one
+ * statement per batch), queue the tick of the next polls.
  *
  * - baseline: the same payments polled by `PaynowClient.poll` straight from a timer at the due
- *   time, as many at once as the `payments` lane allows: no database, no queue. The least a poller
- *   can do against this Paynow on this machine.
+ *   time, as many at once as the app's poller allows (`POLL_IN_FLIGHT`): no database, no queue.
+ *   The least a poller can do against this Paynow on this machine.
  * - hurukuro: the whole app in this process (main.ts `start()`, the embedded database or
  *   DATABASE_URL, KV in a file, cron off). The payments are recorded as started (status `sent`,
- *   a poll URL, `next_poll_at` = the due time) and each one's first `payments.poll` job is queued
- *   the way a started payment queues it (`enqueue` with the delay and the dedupe key).
+ *   a poll URL, `next_poll_at` = the due time) and each one's first poll is queued the way a
+ *   started payment queues it (`queuePollTick`: the `payments.poll_due` tick of its due time's
+ *   slot, deduplicated, so the 10,000 share one tick that polls them in batches).
  *
  * A poll's lateness = when the app called Paynow − its due time. Polls per second = payments /
  * (first due time → last poll sent).
@@ -21,9 +23,9 @@
 import { join } from "node:path";
 import pLimit from "p-limit";
 import { type RunningServer, start } from "../main.ts";
-import { paymentPollJob } from "../lib/payments/jobs.ts";
+import { queuePollTick } from "../lib/payments/jobs.ts";
 import { PaynowClient } from "../lib/paynow/mod.ts";
-import { LANE_CONCURRENCY } from "../lib/jobs/types.ts";
+import { POLL_IN_FLIGHT } from "../lib/payments/payments.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { prepareStorage } from "../tests/harness.ts";
 import {
@@ -155,7 +157,7 @@ async function baseline(paynowUrl: string, n: number): Promise<Outcome> {
   });
   const transactions = await startTransactions(client, n, "base");
   const log = new PollLog(n);
-  const limit = pLimit(LANE_CONCURRENCY.payments);
+  const limit = pLimit(POLL_IN_FLIGHT);
   const due = Date.now() + LEAD_MS;
   let failed = 0;
   setTimeout(() => {
@@ -256,13 +258,9 @@ async function hurukuro(
       polls.sent(pollUrl);
       return poll(pollUrl);
     };
-    // As startPayment queues a started payment's first poll: one `enqueue` per payment.
-    await Promise.all(ids.map((paymentId) =>
-      running.queue.enqueue(paymentPollJob, { paymentId }, {
-        delay: Math.max(0, due - Date.now()),
-        dedupeKey: `${paymentId}:0`,
-      })
-    ));
+    // As startPayment queues a started payment's first poll: one call per payment (they share
+    // one tick).
+    await Promise.all(ids.map(() => queuePollTick(running.queue, due)));
     return await measure("hurukuro", polls, due, async () => {
       const [counts] = await sql`
         select count(*) filter (where poll_count >= 1)::int as polled,
@@ -296,7 +294,7 @@ export async function run(): Promise<void> {
         `${integer(n)} pending payments, first polls all due ${LEAD_MS / 1000} s after ` +
           `scheduling; the fake Paynow in its own process; the app on the ${
             storage.env.DATABASE_URL ? "DATABASE_URL server" : "embedded database (PGlite)"
-          }, payments lane ${LANE_CONCURRENCY.payments}\n`,
+          }, ${POLL_IN_FLIGHT} Paynow polls in flight at most\n`,
       );
       const rows = [await baseline(paynow.url, n), await hurukuro(storage, paynow.url, n)];
       console.log(table(

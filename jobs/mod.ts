@@ -7,7 +7,7 @@ import type { CronJob, JobHandler } from "../lib/jobs/types.ts";
 import type { Mailer } from "../lib/mail/send.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
-import { paymentsPollHandler } from "./payments_poll.ts";
+import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts";
 import { emailSendHandler } from "./email_send.ts";
 import { metricsDailyCron } from "./metrics_daily.ts";
 import { reconcileCron } from "./reconcile.ts";
@@ -30,6 +30,7 @@ export function jobHandlers(services: JobServices): JobHandler[] {
   return [
     emailSendHandler(services.mailer),
     paymentsPollHandler(services.payments),
+    paymentsPollDueHandler(services.payments),
     whatsappReplyHandler(whatsapp),
     whatsappSendHandler(whatsapp),
   ];

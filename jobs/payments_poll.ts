@@ -1,21 +1,33 @@
 /**
- * `payments.poll`: asks Paynow where a pending payment stands and queues the next poll
- * (lib/payments). Its reconcile sweep resumes polls whose job was lost: the due time of every
- * pending payment is in Postgres (`payments.next_poll_at`).
+ * Paynow polling (lib/payments):
+ * - `payments.poll_due`: a tick of the schedule; claims the payments whose poll is due and polls
+ *   them in batches. Its reconcile sweep queues a tick when polls are overdue (a lost tick, a
+ *   batch that died with its process): the due time of every pending payment is in Postgres
+ *   (`payments.next_poll_at`).
+ * - `payments.poll`: polls one payment now (a result POST to confirm; messages queued before
+ *   polls were batched).
  */
 import { defineHandler } from "../lib/jobs/types.ts";
-import { paymentPollJob } from "../lib/payments/jobs.ts";
-import { claimOverduePolls, type PaymentDeps, pollPayment } from "../lib/payments/payments.ts";
+import { paymentPollDueJob, paymentPollJob } from "../lib/payments/jobs.ts";
+import {
+  hasOverduePolls,
+  type PaymentDeps,
+  pollDuePayments,
+  pollPayment,
+} from "../lib/payments/payments.ts";
+
+export const paymentsPollDueHandler = (deps: () => PaymentDeps) =>
+  defineHandler(paymentPollDueJob, async ({ at }) => {
+    await pollDuePayments(deps(), { at });
+  }, {
+    async reconcile(ctx) {
+      if (!(await hasOverduePolls(ctx.db.sql))) return [];
+      const at = Date.now();
+      return [{ payload: { at }, dedupeKey: `reconciled:${Math.floor(at / 60_000)}` }];
+    },
+  });
 
 export const paymentsPollHandler = (deps: () => PaymentDeps) =>
   defineHandler(paymentPollJob, async ({ paymentId }) => {
     await pollPayment(deps(), paymentId);
-  }, {
-    async reconcile(ctx) {
-      const ids = await claimOverduePolls(ctx.db.sql);
-      return ids.map((paymentId) => ({
-        payload: { paymentId },
-        dedupeKey: `${paymentId}:reconciled:${Math.floor(Date.now() / 60_000)}`,
-      }));
-    },
   });

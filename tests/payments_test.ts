@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
 import { type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
-import { pollPayment } from "../lib/payments/payments.ts";
+import {
+  claimDuePolls,
+  hasOverduePolls,
+  type PaymentDeps,
+  pollDuePayments,
+  pollPayment,
+} from "../lib/payments/payments.ts";
+import { pollTickAt } from "../lib/payments/jobs.ts";
+import { PaynowClient, PaynowError } from "../lib/paynow/mod.ts";
 
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
 
@@ -292,10 +300,10 @@ Deno.test("a poll that finds the payment pending records it, queues the next pol
       const queued = await t.app.server.kv.get([
         "jobs",
         "dedupe",
-        "payments.poll",
-        `${payment.id}:${count}`,
+        "payments.poll_due",
+        `tick:${pollTickAt(row.next_poll_at)}`,
       ]);
-      assert.ok(queued.value, `poll ${count + 1} is queued`);
+      assert.ok(queued.value, `the tick of poll ${count + 1} is queued`);
     }
     const events = await sql`select source, paynow_status, status_from, status_to, note, raw
                              from payment_events where payment_id = ${payment.id} and source = 'poll'`;
@@ -426,6 +434,186 @@ Deno.test("the return page shows the payment live through its island; unknown id
     assert.match(html, /Waiting for Paynow to confirm your payment/);
     assert.equal((await t.app.fetch(`/pay/return?payment=${crypto.randomUUID()}`)).status, 404);
     assert.equal((await t.app.fetch("/pay/status/not-a-uuid")).status, 404);
+  } finally {
+    await t.close();
+  }
+});
+
+/**
+ * `n` pending web payments (started at the fake, recorded as `sent`) whose first poll is due
+ * now, without a tick queued: the tests below run the polling themselves.
+ */
+async function duePayments(t: Awaited<ReturnType<typeof setup>>, n: number) {
+  const client = t.app.server.payments().paynow.clients.USD!;
+  const sql = t.app.server.db.sql;
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    const reference = `DUE-${crypto.randomUUID().slice(0, 8)}-${i}`;
+    const started = await client.initiateWeb({
+      reference,
+      amount: t.pkg.prices.USD,
+      additionalInfo: "test",
+      returnUrl: "http://127.0.0.1/pay/return",
+      resultUrl: "http://127.0.0.1:9/api/paynow/result",
+      authEmail: "merchant@hurukuro.example",
+    });
+    rows.push({
+      user_id: t.userId,
+      package_id: t.pkg.id,
+      tokens: t.pkg.tokens,
+      currency: "USD",
+      amount: t.pkg.prices.USD,
+      method: "web",
+      reference,
+      status: "sent",
+      poll_url: started.pollUrl,
+      next_poll_at: new Date(Date.now() - 1_000),
+      expires_at: new Date(Date.now() + 30 * 60_000),
+    });
+  }
+  const inserted = await sql`insert into payments ${sql(rows)} returning id, poll_url`;
+  return inserted.map((r) => ({ id: r.id as string, pollUrl: r.poll_url as string }));
+}
+
+/** The app's payment deps with a Paynow client whose polls go through `poll`. */
+function withPoll(
+  deps: PaymentDeps,
+  poll: (client: PaynowClient, pollUrl: string) => ReturnType<PaynowClient["poll"]>,
+): PaymentDeps {
+  const client = deps.paynow.clients.USD!;
+  const wrapped = {
+    poll: (pollUrl: string) => poll(client, pollUrl),
+    trace: (trace: string) => client.trace(trace),
+  } as unknown as PaynowClient;
+  return { ...deps, paynow: { ...deps.paynow, clients: { USD: wrapped } } };
+}
+
+Deno.test("batch polling: claims never overlap, two batches at once poll each due payment once", async () => {
+  const t = await setup();
+  try {
+    const sql = t.app.server.db.sql;
+    const due = await duePayments(t, 24);
+    // Claims side by side take disjoint payments, and each only what is due.
+    const [a, b] = await Promise.all([claimDuePolls(sql, 10), claimDuePolls(sql, 10)]);
+    const c = await claimDuePolls(sql, 10);
+    const claimed = [...a, ...b, ...c].map((r) => r.id as string);
+    assert.equal(new Set(claimed).size, claimed.length, "no payment claimed twice");
+    assert.equal(claimed.length, 24);
+    assert.equal((await claimDuePolls(sql, 10)).length, 0, "claimed payments are not due");
+
+    // Two ticks polling at once, in small batches.
+    await sql`update payments set next_poll_at = now() - interval '1 second'
+              where id = any(${due.map((d) => d.id)}::uuid[])`;
+    const polls = new Map<string, number>();
+    const deps = withPoll(t.app.server.payments(), async (client, url) => {
+      polls.set(url, (polls.get(url) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 5)); // let the other tick claim meanwhile
+      return await client.poll(url);
+    });
+    const counts = await Promise.all([
+      pollDuePayments(deps, { batchSize: 5, batchesAtOnce: 2 }),
+      pollDuePayments(deps, { batchSize: 5, batchesAtOnce: 2 }),
+    ]);
+    assert.equal(counts[0] + counts[1], 24);
+    assert.deepEqual(
+      due.map((d) => polls.get(d.pollUrl)),
+      due.map(() => 1),
+      "each payment polled exactly once",
+    );
+    const rows = await sql`select poll_count, next_poll_at > now() + interval '3 seconds' as later,
+                                  (select count(*)::int from payment_events e
+                                   where e.payment_id = p.id and e.source = 'poll') as events
+                           from payments p where id = any(${due.map((d) => d.id)}::uuid[])`;
+    for (const r of rows) assert.deepEqual([r.poll_count, r.later, r.events], [1, true, 1]);
+    // Each batch's next polls are due together (one tick for them), and every tick is queued.
+    const next = await sql`select distinct next_poll_at from payments
+                           where id = any(${due.map((d) => d.id)}::uuid[])`;
+    assert.ok(next.length <= 5, `${next.length} due times for 5 batches`);
+    for (const { next_poll_at } of next) {
+      const tick = await t.app.server.kv.get([
+        "jobs",
+        "dedupe",
+        "payments.poll_due",
+        `tick:${pollTickAt(next_poll_at)}`,
+      ]);
+      assert.ok(tick.value, `the tick of ${next_poll_at.toISOString()} is queued`);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("batch polling: a poll Paynow does not answer is rescheduled on its step and polled when due again", async () => {
+  const t = await setup();
+  try {
+    const sql = t.app.server.db.sql;
+    const [down, up] = await duePayments(t, 2);
+    const failing = withPoll(t.app.server.payments(), (client, url) => {
+      if (url === down.pollUrl) {
+        return Promise.reject(new PaynowError("network", "Paynow did not answer"));
+      }
+      return client.poll(url);
+    });
+    const before = Date.now();
+    assert.equal(await pollDuePayments(failing), 2);
+    const [d] = await sql`select poll_count, next_poll_at from payments where id = ${down.id}`;
+    assert.equal(d.poll_count, 0, "a failed poll does not count");
+    const dueIn = d.next_poll_at.getTime() - before;
+    assert.ok(dueIn >= 4_000 && dueIn <= 6_000, `asked again in ${dueIn} ms`);
+    const tick = await t.app.server.kv.get([
+      "jobs",
+      "dedupe",
+      "payments.poll_due",
+      `tick:${pollTickAt(d.next_poll_at)}`,
+    ]);
+    assert.ok(tick.value, "its tick is queued");
+    const [u] = await sql`select poll_count from payments where id = ${up.id}`;
+    assert.equal(u.poll_count, 1, "the rest of the batch is recorded");
+    assert.equal(t.app.logs.filter((l) => l.includes("Paynow polls failed")).length, 1);
+
+    // Its time comes (moved here rather than waited for) and Paynow answers.
+    await sql`update payments set next_poll_at = now() - interval '1 second' where id = ${down.id}`;
+    assert.equal(await pollDuePayments(t.app.server.payments()), 1);
+    const [again] = await sql`select poll_count, status from payments where id = ${down.id}`;
+    assert.deepEqual([again.poll_count, again.status], [1, "sent"]);
+    const [{ n }] = await sql`select count(*)::int as n from payment_events
+                              where payment_id = ${down.id} and source = 'poll'`;
+    assert.equal(n, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("batch polling: a batch that died holding its claim is resumed by the reconciler; changed payments take the full path", async () => {
+  const t = await setup();
+  try {
+    const sql = t.app.server.db.sql;
+    const [stuck, paid] = await duePayments(t, 2);
+    // A batch claims both, then its process dies: nobody else polls them meanwhile.
+    assert.equal((await claimDuePolls(sql)).length, 2);
+    assert.equal(await pollDuePayments(t.app.server.payments()), 0);
+    assert.equal(await hasOverduePolls(sql), false);
+    // The lease runs out (moved here rather than waited for); one was paid meanwhile.
+    await sql`update payments set next_poll_at = now() - interval '1 minute'
+              where id = any(${[stuck.id, paid.id]}::uuid[])`;
+    const reference = (await sql`select reference from payments where id = ${paid.id}`)[0]
+      .reference as string;
+    await t.paynow.complete(reference, "Paid");
+    assert.equal(await hasOverduePolls(sql), true);
+    assert.equal(await t.app.server.queue.reconcile(), 1, "one tick queued");
+    await waitForStatus(t.app, paid.id, "paid");
+    const until = Date.now() + 10_000;
+    let row;
+    do {
+      [row] = await sql`select poll_count, status from payments where id = ${stuck.id}`;
+      if (row.poll_count === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() < until);
+    assert.deepEqual([row.poll_count, row.status], [1, "sent"]);
+    assert.equal(await balance(t.app, t.auth), t.pkg.tokens, "credited once");
+    const [{ n }] = await sql`select count(*)::int as n from ledger_entries
+                              where kind = 'purchase_credit'`;
+    assert.equal(n, 1);
   } finally {
     await t.close();
   }

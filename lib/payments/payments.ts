@@ -10,9 +10,12 @@
  * and not credited.
  *
  * Result POSTs are unreliable, so every pending payment is polled on a schedule kept in
- * Postgres (`next_poll_at`): the `payments.poll` job re-queues itself, and the jobs reconciler
- * resumes any poll whose job was lost.
+ * Postgres (`next_poll_at`). Polls are batched: a `payments.poll_due` tick (one per 100 ms slot
+ * in which polls come due) claims the due payments a batch at a time, polls each batch at once
+ * and records the unchanged answers in one statement; the jobs reconciler queues a tick when
+ * polls are overdue (a lost tick, a batch that died with its process).
  */
+import pLimit, { type LimitFunction } from "p-limit";
 import type { Sql } from "../db/mod.ts";
 import type { Database } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
@@ -31,7 +34,7 @@ import {
   type PaynowStatus,
 } from "../paynow/mod.ts";
 import { type Currency, getPackage } from "./packages.ts";
-import { paymentPollJob, pollDelaySeconds } from "./jobs.ts";
+import { pollDelaySeconds, pollTickAt, queuePollTick } from "./jobs.ts";
 
 export type PaymentStatus = "created" | "sent" | "paid" | "cancelled" | "failed" | "expired";
 export type PaymentMethod = "web" | ExpressMethod;
@@ -246,10 +249,7 @@ export async function startPayment(deps: PaymentDeps, input: StartPayment): Prom
         where id = ${payment.id} and status = 'created'
         returning *`;
     });
-    await deps.jobs.enqueue(paymentPollJob, { paymentId: payment.id }, {
-      delay: pollDelaySeconds(0) * 1000,
-      dedupeKey: `${payment.id}:0`,
-    });
+    await queuePollTick(deps.jobs, updated.next_poll_at as Date);
     deps.log.info("payment started", {
       paymentId: payment.id,
       method: input.method,
@@ -285,10 +285,11 @@ export async function startPayment(deps: PaymentDeps, input: StartPayment): Prom
     }
     // Unknown whether Paynow created it: the payment stays `created` and the poller traces it.
     deps.log.error("payment initiation uncertain; will trace", { paymentId: payment.id, error });
-    await deps.jobs.enqueue(paymentPollJob, { paymentId: payment.id }, {
-      delay: 10_000,
-      dedupeKey: `${payment.id}:trace`,
-    });
+    const [traceAt] = await sql`update payments set next_poll_at = now() + interval '10 seconds',
+                                  updated_at = now()
+                                where id = ${payment.id} and status = 'created'
+                                returning next_poll_at`;
+    if (traceAt) await queuePollTick(deps.jobs, traceAt.next_poll_at as Date);
     return payment;
   }
 }
@@ -434,46 +435,314 @@ async function announce(deps: PaymentDeps, payment: Payment, credited: { balance
 }
 
 /**
- * One step of the polling schedule: ask Paynow (tracing a lost poll URL first), apply the
- * answer, and either finish or queue the next poll with a growing interval. Past its expiry an
- * unsettled payment becomes `expired`.
+ * How long a claimed payment is held by the batch polling it: its `next_poll_at` meanwhile, so
+ * a batch that dies with its process is picked up again by the reconciler once this runs out.
+ * Longer than a batch can take (Paynow's time limit and retries per poll).
+ */
+const POLL_LEASE_SECONDS = 120;
+/** Payments claimed by one batch: polled at once, their unchanged answers recorded together. */
+export const POLL_BATCH_SIZE = 200;
+/** Batches one tick runs side by side while payments keep coming due by the full batch. */
+const POLL_BATCHES_AT_ONCE = 6;
+/** Paynow requests in flight per process and Paynow integration set (keep-alive connections). */
+export const POLL_IN_FLIGHT = 256;
+/** Changed payments of one batch taken through the full status transition at once. */
+const SETTLE_AT_ONCE = 8;
+
+type Row = Record<string, unknown>;
+/** What a poll reads of a claimed payment. */
+const CLAIMED = [
+  "id",
+  "status",
+  "currency",
+  "reference",
+  "poll_url",
+  "poll_count",
+  "next_poll_at",
+  "expires_at",
+];
+
+const inFlight = new WeakMap<PaynowGateway, LimitFunction>();
+function paynowLimit(gateway: PaynowGateway): LimitFunction {
+  let limit = inFlight.get(gateway);
+  if (!limit) inFlight.set(gateway, limit = pLimit(POLL_IN_FLIGHT));
+  return limit;
+}
+
+/**
+ * Claims up to `limit` pending payments whose poll is due (by `upTo` at the latest: the slot of
+ * the tick, in case the database's clock is behind ours). Each one's `next_poll_at` becomes the
+ * lease, so no other batch, in this process or another, takes it until its answer is recorded.
+ * `SKIP LOCKED` lets batches on a server claim side by side without waiting for each other; the
+ * embedded database runs one statement at a time, where the same statement is simply exact.
+ */
+export async function claimDuePolls(
+  sql: Sql,
+  limit = POLL_BATCH_SIZE,
+  upTo: Date | null = null,
+): Promise<Row[]> {
+  return await sql`
+    update payments
+    set next_poll_at = date_trunc('milliseconds', now()) + ${POLL_LEASE_SECONDS} * interval '1 second'
+    where id in (select id from payments
+                 where status in ('created', 'sent')
+                   and next_poll_at <= greatest(now(), ${upTo}::timestamptz)
+                 order by next_poll_at limit ${limit} for update skip locked)
+    returning ${sql(CLAIMED)}`;
+}
+
+/** For the reconciler: pending payments whose poll is overdue (its tick was lost, or its batch). */
+export async function hasOverduePolls(sql: Sql, graceSeconds = 30): Promise<boolean> {
+  const [row] = await sql`
+    select exists (select 1 from payments
+                   where status in ('created', 'sent')
+                     and next_poll_at < now() - ${graceSeconds} * interval '1 second') as overdue`;
+  return row.overdue as boolean;
+}
+
+/**
+ * A tick of the polling schedule: claims the payments whose poll is due, a batch at a time, and
+ * polls each batch (see {@link pollClaimed}) until none is left. While batches come back full,
+ * more run beside them (up to {@link POLL_BATCHES_AT_ONCE}). Returns how many were polled.
+ */
+export async function pollDuePayments(
+  deps: PaymentDeps,
+  options: { at?: number; batchSize?: number; batchesAtOnce?: number } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? POLL_BATCH_SIZE;
+  const most = options.batchesAtOnce ?? POLL_BATCHES_AT_ONCE;
+  const upTo = options.at === undefined ? null : new Date(options.at);
+  let polled = 0;
+  let running = 0;
+  const batches: Promise<void>[] = [];
+  const tails: Promise<unknown>[] = [];
+  const batch = async (): Promise<void> => {
+    try {
+      for (;;) {
+        const rows = await claimDuePolls(deps.db.sql, batchSize, upTo);
+        polled += rows.length;
+        if (rows.length === 0) return;
+        const full = rows.length === batchSize;
+        // A full batch: more may be due, so the other batches start claiming at once.
+        while (full && running < most) {
+          running++;
+          batches.push(batch());
+        }
+        // The next batch is claimed as soon as Paynow has answered this one: recording it and
+        // queueing its ticks go on meanwhile (and are waited for before the tick ends).
+        let asked!: () => void;
+        const answered = new Promise<void>((resolve) => asked = resolve);
+        const work = pollClaimed(deps, rows, asked);
+        tails.push(work);
+        await Promise.race([answered, work]);
+        if (!full) return;
+      }
+    } finally {
+      running--;
+    }
+  };
+  running++;
+  batches.push(batch());
+  let first: unknown = null;
+  for (let settled = 0; settled < batches.length;) {
+    const upToNow = batches.length;
+    for (const outcome of await Promise.allSettled(batches.slice(settled, upToNow))) {
+      if (outcome.status === "rejected") first ??= outcome.reason;
+    }
+    settled = upToNow;
+  }
+  for (const outcome of await Promise.allSettled(tails)) {
+    if (outcome.status === "rejected") first ??= outcome.reason;
+  }
+  if (first) throw first;
+  return polled;
+}
+
+/**
+ * Polls one payment now, whatever its schedule (a result POST to confirm, an admin's request):
+ * claimed like a batch of one, so a batch never polls it at the same time. A final payment is
+ * returned as it is; a poll Paynow did not answer is rescheduled and its error thrown.
  */
 export async function pollPayment(deps: PaymentDeps, paymentId: string): Promise<Payment> {
   const sql = deps.db.sql;
-  const [row] = await sql`select * from payments where id = ${paymentId}`;
-  if (!row) throw new AppError("not_found", "This payment does not exist.");
-  let payment = toPayment(row);
-  if (isFinal(payment.status)) return payment;
-  const client = deps.paynow.clients[payment.currency];
-  if (!client) throw new Error(`no Paynow integration for ${payment.currency}`);
+  const [row] = await sql`
+    update payments
+    set next_poll_at = date_trunc('milliseconds', now()) + ${POLL_LEASE_SECONDS} * interval '1 second'
+    where id = ${paymentId} and status in ('created', 'sent')
+    returning ${sql(CLAIMED)}`;
+  if (row) {
+    const [outcome] = await pollClaimed(deps, [row]);
+    if (outcome.error !== undefined) throw outcome.error;
+  }
+  const [after] = await sql`select * from payments where id = ${paymentId}`;
+  if (!after) throw new AppError("not_found", "This payment does not exist.");
+  return toPayment(after);
+}
 
-  let report: StatusReport | null = null;
-  if (row.poll_url) {
-    report = { source: "poll", status: await client.poll(row.poll_url) };
-  } else {
-    const traced = await client.trace(payment.reference);
-    if (traced) {
-      await sql`update payments set poll_url = ${traced.pollUrl}, updated_at = now() where id = ${paymentId}`;
-      report = { source: "trace", status: traced };
-    }
+interface Answer {
+  row: Row;
+  /** Null when a trace found no transaction at Paynow. */
+  report: StatusReport | null;
+  /** Set when Paynow could not be asked. */
+  error?: unknown;
+}
+
+/** Asks Paynow about a claimed payment: its poll URL, or by trace when that was lost. */
+async function askPaynow(deps: PaymentDeps, row: Row): Promise<StatusReport | null> {
+  const client = deps.paynow.clients[row.currency as Currency];
+  if (!client) throw new Error(`no Paynow integration for ${row.currency}`);
+  if (row.poll_url) return { source: "poll", status: await client.poll(row.poll_url as string) };
+  const traced = await client.trace(row.reference as string);
+  if (!traced) return null;
+  await deps.db.sql`update payments set poll_url = ${traced.pollUrl}, updated_at = now()
+                    where id = ${row.id as string}`;
+  return { source: "trace", status: traced };
+}
+
+/**
+ * One batch of claimed payments: Paynow asked about all of them at once (over keep-alive
+ * connections, at most {@link POLL_IN_FLIGHT} per process), then
+ * - the answers that change nothing (most: still pending) recorded, each with its next poll on
+ *   the growing schedule, in ONE statement;
+ * - the polls Paynow did not answer rescheduled for the same step of the schedule (not counted),
+ *   in one statement;
+ * - the rest (a new status, a payment past its expiry, a claim lost meanwhile) taken one by one
+ *   through the full path: the status transaction (credit once), events, expiry, next poll;
+ * - the ticks of the next due times queued (one per slot).
+ * Returns each payment's outcome, in order (`error`: it was not polled, or not settled).
+ */
+export async function pollClaimed(
+  deps: PaymentDeps,
+  rows: Row[],
+  asked: () => void = () => {},
+): Promise<{ id: string; error?: unknown }[]> {
+  const limit = paynowLimit(deps.paynow);
+  const answers = await Promise.all(rows.map((row) =>
+    limit(() => askPaynow(deps, row)).then(
+      (report): Answer => ({ row, report }),
+      (error): Answer => ({ row, report: null, error: error ?? new Error("poll failed") }),
+    )
+  ));
+  asked();
+  const errors = new Map<string, unknown>();
+  const due: Date[] = [];
+  const failed = answers.filter((a) => a.error !== undefined);
+  const unchanged = answers.filter((a) =>
+    a.error === undefined && a.report !== null &&
+    OUTCOME_TO_STATUS[a.report.status.outcome] === a.row.status
+  );
+  const recorded = await recordUnchangedPolls(deps.db.sql, unchanged);
+  due.push(...recorded.values());
+  const rest = answers.filter((a) => a.error === undefined && !recorded.has(a.row.id as string));
+
+  if (failed.length > 0) {
+    due.push(...await rescheduleFailedPolls(deps.db.sql, failed));
+    for (const a of failed) errors.set(a.row.id as string, a.error);
+    deps.log.warn("Paynow polls failed; rescheduled", {
+      count: failed.length,
+      paymentId: failed[0].row.id,
+      error: failed[0].error,
+    });
   }
-  // Most polls find the payment still pending: record that and schedule the next poll in one
-  // statement instead of a transaction, a schedule update and their round trips (thousands of
-  // payments can come due at once). Anything else takes the full path below.
-  if (report && OUTCOME_TO_STATUS[report.status.outcome] === payment.status) {
-    const next = await recordUnchangedPoll(sql, row, report);
-    if (next) {
-      await queueNextPoll(deps, paymentId, next);
-      return payment;
-    }
-  }
-  if (report) payment = await applyStatus(deps, paymentId, report);
-  if (isFinal(payment.status)) return payment;
+
+  const settling = pLimit(SETTLE_AT_ONCE);
+  await Promise.all(rest.map((a) =>
+    settling(async () => {
+      try {
+        const next = await settle(deps, a.row, a.report);
+        if (next) due.push(next);
+      } catch (error) {
+        // Left claimed: the reconciler queues a tick for it once its lease has run out.
+        errors.set(a.row.id as string, error);
+        deps.log.error("payment poll not settled", { paymentId: a.row.id, error });
+      }
+    })
+  ));
+
+  const slots = new Set(due.map((d) => pollTickAt(d)));
+  await Promise.all([...slots].map((at) => queuePollTick(deps.jobs, at)));
+  return rows.map((row) => {
+    const id = row.id as string;
+    return errors.has(id) ? { id, error: errors.get(id) } : { id };
+  });
+}
+
+/**
+ * Polls that changed nothing: each answer recorded and the next poll scheduled, for the whole
+ * batch in one statement, for each payment only while the batch still holds it (its lease), it
+ * is still in the status it was read in and not yet expired. Returns id → next due time of the
+ * payments recorded; the others take the full path.
+ */
+async function recordUnchangedPolls(sql: Sql, answers: Answer[]): Promise<Map<string, Date>> {
+  if (answers.length === 0) return new Map();
+  const column = <T>(f: (a: Answer) => T) => answers.map(f);
+  const rows = await sql<{ id: string; next_poll_at: Date }[]>`
+    with answer as (
+      select * from unnest(
+        ${column((a) => a.row.id as string)}::uuid[],
+        ${column((a) => a.row.status as string)}::text[],
+        ${column((a) => (a.row.next_poll_at as Date).toISOString())}::timestamptz[],
+        ${column((a) => Number(a.row.poll_count))}::int[],
+        ${column((a) => pollDelaySeconds(Number(a.row.poll_count) + 1))}::int[],
+        ${column((a) => a.report!.source)}::text[],
+        ${column((a) => a.report!.status.message.raw)}::text[],
+        ${column((a) => a.report!.status.status)}::text[]
+      ) as a(id, status, lease, poll_count, delay_seconds, source, raw, paynow_status)
+    ), scheduled as (
+      update payments p set poll_count = p.poll_count + 1,
+        next_poll_at = least(now() + a.delay_seconds * interval '1 second', p.expires_at),
+        updated_at = now()
+      from answer a
+      where p.id = a.id and p.status = a.status and p.poll_count = a.poll_count
+        and p.next_poll_at = a.lease and p.expires_at > now()
+      returning p.id, p.status, p.next_poll_at
+    ), recorded as (
+      insert into payment_events (payment_id, source, raw, paynow_status, status_from, note)
+      select s.id, a.source, a.raw, a.paynow_status, s.status, 'no change'
+      from scheduled s join answer a on a.id = s.id
+    )
+    select id, next_poll_at from scheduled`;
+  return new Map(rows.map((r) => [r.id, r.next_poll_at]));
+}
+
+/**
+ * Polls Paynow did not answer: asked again after the interval of the same step of the schedule
+ * (the step is not counted), in one statement, while the batch still holds them. Returns the
+ * new due times.
+ */
+async function rescheduleFailedPolls(sql: Sql, answers: Answer[]): Promise<Date[]> {
+  const rows = await sql<{ next_poll_at: Date }[]>`
+    update payments p
+    set next_poll_at = now() + a.delay_seconds * interval '1 second', updated_at = now()
+    from unnest(
+      ${answers.map((a) => a.row.id as string)}::uuid[],
+      ${answers.map((a) => (a.row.next_poll_at as Date).toISOString())}::timestamptz[],
+      ${answers.map((a) => pollDelaySeconds(Number(a.row.poll_count)))}::int[]
+    ) as a(id, lease, delay_seconds)
+    where p.id = a.id and p.next_poll_at = a.lease and p.status in ('created', 'sent')
+    returning p.next_poll_at`;
+  return rows.map((r) => r.next_poll_at);
+}
+
+/**
+ * The full path for one polled payment: the answer applied (transition, credit, events), then
+ * expiry, then its next poll, scheduled while this batch still holds it. Returns the next due
+ * time, null when there is none (final, or taken over by another poll).
+ */
+async function settle(deps: PaymentDeps, row: Row, report: StatusReport | null) {
+  const sql = deps.db.sql;
+  const paymentId = row.id as string;
+  let payment = report
+    ? await applyStatus(deps, paymentId, report)
+    : toPayment((await sql`select * from payments where id = ${paymentId}`)[0]);
+  if (isFinal(payment.status)) return null;
 
   if (payment.expiresAt.getTime() <= Date.now()) {
+    let changed = false;
     const [expired] = await sql.begin(async (tx) => {
       const [r] = await tx`select status from payments where id = ${paymentId} for update`;
       if (isFinal(r.status)) return await tx`select * from payments where id = ${paymentId}`;
+      changed = true;
       await recordEvent(tx, paymentId, {
         source: "expiry",
         from: r.status,
@@ -484,76 +753,20 @@ export async function pollPayment(deps: PaymentDeps, paymentId: string): Promise
                         updated_at = now() where id = ${paymentId} returning *`;
     });
     payment = toPayment(expired);
-    await announce(deps, payment, null);
-    return payment;
+    if (changed) await announce(deps, payment, null);
+    return null;
   }
 
-  const [scheduled] = await sql<NextPoll[]>`
+  const [scheduled] = await sql<{ next_poll_at: Date }[]>`
     update payments set poll_count = poll_count + 1,
       next_poll_at = least(now() + ${
-    pollDelaySeconds(row.poll_count + 1)
+    pollDelaySeconds(Number(row.poll_count) + 1)
   } * interval '1 second', expires_at),
       updated_at = now()
     where id = ${paymentId} and status in ('created', 'sent')
-    returning poll_count, next_poll_at`;
-  if (scheduled) await queueNextPoll(deps, paymentId, scheduled);
-  return payment;
-}
-
-interface NextPoll {
-  poll_count: number;
-  next_poll_at: Date;
-}
-
-/**
- * A poll that changed nothing: its answer recorded and the next poll scheduled, in one
- * statement, only while the payment is still in the status the poll was read against and not
- * yet expired (null otherwise: the caller then applies the answer the full way).
- */
-async function recordUnchangedPoll(
-  sql: Sql,
-  row: Record<string, unknown>,
-  report: StatusReport,
-): Promise<NextPoll | null> {
-  const [next] = await sql<NextPoll[]>`
-    with scheduled as (
-      update payments set poll_count = poll_count + 1,
-        next_poll_at = least(now() + ${
-    pollDelaySeconds(Number(row.poll_count) + 1)
-  } * interval '1 second', expires_at),
-        updated_at = now()
-      where id = ${row.id as string} and status = ${row.status as string} and expires_at > now()
-      returning id, status, poll_count, next_poll_at
-    ), recorded as (
-      insert into payment_events (payment_id, source, raw, paynow_status, status_from, note)
-      select id, ${report.source}, ${report.status.message.raw}, ${report.status.status}, status,
-             'no change'
-      from scheduled
-    )
-    select poll_count, next_poll_at from scheduled`;
-  return next ?? null;
-}
-
-async function queueNextPoll(deps: PaymentDeps, paymentId: string, next: NextPoll) {
-  await deps.jobs.enqueue(paymentPollJob, { paymentId }, {
-    delay: Math.max(0, next.next_poll_at.getTime() - Date.now()),
-    dedupeKey: `${paymentId}:${next.poll_count}`,
-  });
-}
-
-/**
- * For the jobs reconciler: pending payments whose poll is overdue (its job was lost), claimed by
- * pushing their due time forward so another instance does not take them too.
- */
-export async function claimOverduePolls(sql: Sql, graceSeconds = 30): Promise<string[]> {
-  const rows = await sql`
-    update payments set next_poll_at = now() + interval '2 minutes'
-    where id in (select id from payments
-                 where status in ('created', 'sent')
-                   and next_poll_at < now() - ${graceSeconds} * interval '1 second'
-                 order by next_poll_at limit 500 for update skip locked)
-    returning id`;
-  return rows.map((r) => r.id as string);
+      and next_poll_at = ${row.next_poll_at as Date}
+    returning next_poll_at`;
+  return scheduled?.next_poll_at ?? null;
 }
 
 export async function getPaymentForUser(
