@@ -27,6 +27,11 @@ export interface UpstreamServices {
 }
 
 const SANDBOX_FROM = "Hurukuro (sandbox) <no-reply@hurukuro.invalid>";
+/** The sandboxed WhatsApp's webhook secrets (Meta): public, for signing local test deliveries. */
+export const SANDBOX_WHATSAPP = {
+  appSecret: "hurukuro-sandbox-app-secret",
+  verifyToken: "hurukuro-sandbox-verify-token",
+};
 
 export async function startUpstreams(config: Config, log: Logger): Promise<UpstreamServices> {
   const closers: (() => Promise<void> | void)[] = [];
@@ -83,11 +88,13 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
   if (config.sandboxed.includes("whatsapp")) {
     const graph = await startFakeGraphApi({ accessToken: crypto.randomUUID() });
     closers.push(() => graph.close());
-    const verifyToken = crypto.randomUUID();
+    // Fixed, published values: the sandbox is never allowed in production, and a developer
+    // signs test deliveries with them (tests/fakes/whatsapp_sign.ts, README "WhatsApp").
+    const verifyToken = SANDBOX_WHATSAPP.verifyToken;
     whatsapp = {
       provider: new MetaCloudProvider({
         accessToken: graph.accessToken,
-        appSecret: crypto.randomUUID(),
+        appSecret: SANDBOX_WHATSAPP.appSecret,
         phoneNumberId: "100000000000001",
         verifyToken,
         graphUrl: graph.url,

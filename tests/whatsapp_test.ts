@@ -33,6 +33,7 @@ import { setSetting } from "../lib/accounts/settings.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
+import { SANDBOX_WHATSAPP } from "../lib/sandbox.ts";
 
 const APP_SECRET = "meta-app-secret-for-tests";
 const VERIFY_TOKEN = "verify-me-please";
@@ -604,5 +605,35 @@ Deno.test("free text is understood anywhere; delivery statuses are recorded", as
     assert.equal(row.delivery_status, "read");
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("the sandbox answers on its built-in Graph API, signed with the published secret", async () => {
+  const app = await startTestApp();
+  try {
+    const phone = "+263771000010";
+    const signed = signedMetaWebhook(
+      SANDBOX_WHATSAPP.appSecret,
+      metaWebhook({ messages: [text(phone, "hi")] }),
+    );
+    const res = await app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body: signed.body,
+      headers: signed.headers,
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const line = app.logs.find((l) => l.includes("sandbox: WhatsApp messages go to"))!;
+    const graphUrl = JSON.parse(line).url as string;
+    let messages: { to: string; text: string }[] = [];
+    for (let i = 0; i < 100 && messages.length === 0; i++) {
+      await sleep(100);
+      messages = (await (await fetch(`${graphUrl}/_fake/messages`)).json()).messages;
+    }
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0].to, phone.slice(1));
+    assert.match(messages[0].text, /Welcome to Hurukuro/);
+  } finally {
+    await app.close();
   }
 });
