@@ -69,10 +69,9 @@ const runtimes = new WeakMap<Database, ChatRuntime>();
 
 /**
  * Answers prepared at once per process; more wait their turn. A burst of questions then queues
- * here in memory instead of as hundreds of pipelined statements on the database connections —
- * which also keeps us clear of a postgres.js 3.4.9 race where a transaction's BEGIN at a full
- * pipeline loses its connection reservation (porsager/postgres#823, #1189: UNSAFE_TRANSACTION
- * or a TypeError in sql.begin, seen with 1,000 questions at once).
+ * here in memory instead of as hundreds of pipelined statements on the database connections.
+ * (It was first added against postgres.js's `sql.begin` race at a full pipeline, which
+ * lib/db/transaction.ts now removes for every caller.)
  */
 export const PREPARE_CONCURRENCY = 32;
 

@@ -9,6 +9,7 @@
 import postgres from "postgres";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "./embedded.ts";
+import { installSafeBegin } from "./transaction.ts";
 import type { Logger } from "../observability/log.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -48,7 +49,9 @@ const quiet = { onnotice: () => {} };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const sql = postgres(options.databaseUrl, { max: options.max ?? 10, ...quiet }) as Sql;
+    const sql = installSafeBegin(
+      postgres(options.databaseUrl, { max: options.max ?? 10, ...quiet }) as Sql,
+    );
     return serverDatabase(sql, () => Promise.resolve());
   }
   const dir = options.embeddedDir === undefined ? join("data", "pg") : options.embeddedDir;
@@ -58,14 +61,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     dir: dir ?? "memory",
     ms: Math.round(performance.now() - started),
   });
-  const sql = postgres({
+  const sql = installSafeBegin(postgres({
     host: embedded.host,
     port: embedded.port,
     user: "postgres",
     database: "postgres",
     max: 1, // never more: see lib/db/embedded.ts
     ...quiet,
-  }) as Sql;
+  }) as Sql);
   return embeddedDatabase(sql, embedded.stop);
 }
 
