@@ -114,6 +114,12 @@ async function expectedFigures(sql: Sql, day: string): Promise<Map<string, numbe
     .filter((j) => on(j.first_seen));
   set("jobs.dead_lettered", dead.length);
   for (const j of dead) add("jobs.dead_lettered", 1, { job: j.job });
+
+  const webhooks = (await sql`select provider, status, error, received_at
+                               from whatsapp_webhook_log`)
+    .filter((w) => on(w.received_at) && (w.status >= 400 || w.error !== null));
+  set("webhooks.errors", webhooks.length);
+  for (const w of webhooks) add("webhooks.errors", 1, { provider: w.provider });
   return out;
 }
 

@@ -5,7 +5,8 @@
  * - A day is a calendar day in TZ_METRICS (`config.tzMetrics`, Africa/Harare by default): its
  *   bounds are computed once, and every figure is a range scan on an indexed timestamp
  *   (`users.created_at`, `messages.created_at`, `ledger_entries.created_at`,
- *   `payments.created_at` / `settled_at`, `job_failures.first_seen`), so the cost follows the
+ *   `payments.created_at` / `settled_at`, `job_failures.first_seen`,
+ *   `whatsapp_webhook_log.received_at`), so the cost follows the
  *   day's rows, not the table's size.
  * - Storing is an upsert that only touches rows whose value changed and removes keys that no
  *   longer occur: computing a day twice leaves the table exactly as the first time.
@@ -15,9 +16,8 @@
  * Totals (dims `''`) are always written, as 0 when nothing happened; rows per dimension only
  * when something did (a chart reads a missing row as 0).
  *
- * Not counted yet: webhook errors. There is no webhook table until the WhatsApp issue adds
- * `webhook_log`; its figure (`webhooks.errors`) belongs here then, as a range scan on its
- * received-at column.
+ * A webhook error is a delivery we answered with a 4xx/5xx (a bad signature, an oversized body)
+ * or one that was accepted but could not be read (`error` set: malformed or unknown shape).
  */
 import type { Sql } from "../db/mod.ts";
 import { addDays, dayIn, isDay } from "./days.ts";
@@ -72,6 +72,7 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
     settled,
     [timing],
     dead,
+    webhookErrors,
   ] = await Promise.all([
     sql`select count(*)::int as n from users where created_at >= ${start} and created_at < ${end}`,
     sql`select channel, mode, role, count(*)::int as n from messages
@@ -108,6 +109,10 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
     sql`select job, count(*)::int as n from job_failures
         where first_seen >= ${start} and first_seen < ${end}
         group by job order by job`,
+    sql`select provider, count(*)::int as n from whatsapp_webhook_log
+        where received_at >= ${start} and received_at < ${end}
+          and (status >= 400 or error is not null)
+        group by provider order by provider`,
   ]);
 
   add("users.new", users.n);
@@ -169,6 +174,9 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
 
   add("jobs.dead_lettered", dead.reduce((s, r) => s + r.n, 0));
   for (const r of dead) add("jobs.dead_lettered", r.n, { job: r.job });
+
+  add("webhooks.errors", webhookErrors.reduce((s, r) => s + r.n, 0));
+  for (const r of webhookErrors) add("webhooks.errors", r.n, { provider: r.provider });
 
   return rows;
 }

@@ -33,6 +33,7 @@ export const SERIES = {
   latencyP95: { metric: "ai.latency_p95_ms", dims: "" },
   ttftP95: { metric: "ai.ttft_p95_ms", dims: "" },
   deadLettered: { metric: "jobs.dead_lettered", dims: "" },
+  webhookErrors: { metric: "webhooks.errors", dims: "" },
 } as const;
 
 export type SeriesName = keyof typeof SERIES;
@@ -138,6 +139,9 @@ export async function overview(
       higherIsBetter: false,
     }),
     kpi("deadLettered", "Dead-lettered jobs", "count", (s) => sum(s.deadLettered), {
+      higherIsBetter: false,
+    }),
+    kpi("webhookErrors", "Webhook errors", "count", (s) => sum(s.webhookErrors), {
       higherIsBetter: false,
     }),
   ];

@@ -43,6 +43,7 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
       ["Revenue ZiG", get("payments.paid_amount", "currency=ZiG").toFixed(2)],
       ["Tokens used", formatCount(get("wallet.tokens_used"))],
       ["Dead-lettered jobs", formatCount(get("jobs.dead_lettered"))],
+      ["Webhook errors", formatCount(get("webhooks.errors"))],
     ];
     return adminPage(c, ctx, {
       title: "Overview",
