@@ -14,6 +14,9 @@ import { recordDay } from "../lib/metrics/daily.ts";
 import { addDays, dayIn } from "../lib/metrics/days.ts";
 import { getBalance, post } from "../lib/wallet/ledger.ts";
 import { csrfTokenFor } from "../routes/_auth.ts";
+import { answerOnce } from "../lib/chat/mod.ts";
+import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
+import { startFakeOpenAI } from "./fakes/openai.ts";
 
 interface Browser {
   cookie: string;
@@ -684,6 +687,115 @@ Deno.test("the live feed streams payments changing status and jobs dying, as the
     assert.match(dead.detail, /SMTP refused/);
   } finally {
     abort.abort();
+    await app.close();
+  }
+});
+
+Deno.test("settings: an AI configuration's key is write-only, encrypted, audited without it, and used at once", async () => {
+  const newKey = "sk-admin-typed-7Qx2Lm9";
+  const fake = await startFakeOpenAI({ apiKey: newKey });
+  // The environment's key is not the one the upstream accepts: the admin replaces it.
+  const { app, sql, user, browser } = await setup({
+    env: { OPENAI_API_KEY: "sk-stale-environment-key", OPENAI_BASE_URL: fake.baseUrl },
+  });
+  try {
+    const { db, kv, log, config } = app.server;
+    const services = { db, kv, log, config };
+    await post(sql, {
+      userId: user.id,
+      kind: "purchase_credit",
+      delta: 50_000,
+      idempotencyKey: "admin-ai-test",
+      description: "test credit",
+    });
+    const ask = () =>
+      answerOnce(services, { userId: user.id, mode: "essay", channel: "web", text: "Hello" });
+    const refused = await ask();
+    assert.equal(refused.ok, false, "the stale key is refused upstream");
+
+    const [row] = await sql`select id, model from ai_configs where name = 'default'`;
+    const fields = {
+      model: row.model,
+      base_url: fake.baseUrl,
+      api_key: newKey,
+      temperature: "0.5",
+      max_output_tokens: "900",
+      price_input_per_1k: "2.5",
+      price_output_per_1k: "10",
+      active: "on",
+    };
+    assert.equal(
+      await browser.submit(`/admin/settings/ai/${row.id}`, fields),
+      "/admin/settings?notice=saved",
+    );
+    const dump = JSON.stringify(await sql`select * from ai_configs`);
+    assert.ok(!dump.includes(newKey), "the key is stored encrypted");
+    const page = await browser.html("/admin/settings");
+    assert.ok(!page.includes(newKey) && !page.includes("sk-stale"), "the page never shows a key");
+    assert.match(page, /API key \(set\)/);
+    const [audit] = await auditRows(app, "ai_config.update");
+    assert.ok(!JSON.stringify(audit).includes(newKey));
+    assert.equal(audit.after.key_replaced, true);
+    assert.deepEqual([audit.before.temperature, audit.after.temperature], [0.7, 0.5]);
+
+    // The chat picks the change up within a second.
+    let answer = await ask();
+    for (let i = 0; i < 30 && !answer.ok; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      answer = await ask();
+    }
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const [priced] = await sql`select price_output_per_1k, max_output_tokens from ai_configs
+                               where id = ${row.id}`;
+    assert.deepEqual([Number(priced.price_output_per_1k), priced.max_output_tokens], [10, 900]);
+
+    // Blank keeps the key (saving the same values again changes nothing); the box removes it.
+    assert.equal(
+      await browser.submit(`/admin/settings/ai/${row.id}`, { ...fields, api_key: "" }),
+      "/admin/settings?notice=unchanged",
+    );
+    assert.match(
+      await browser.submit(`/admin/settings/ai/${row.id}`, { ...fields, base_url: "ftp://x" }),
+      /problem=invalid/,
+    );
+    await browser.submit(`/admin/settings/ai/${row.id}`, {
+      ...fields,
+      api_key: "",
+      remove_key: "on",
+    });
+    const [cleared] = await sql`select api_key_encrypted from ai_configs where id = ${row.id}`;
+    assert.equal(cleared.api_key_encrypted, null);
+  } finally {
+    await app.close();
+    await fake.close();
+  }
+});
+
+Deno.test("a key stored by an admin survives a restart without one, but never follows a new upstream", async () => {
+  const { app, sql } = await setup();
+  try {
+    const config = app.server.config;
+    const keyless = {
+      ...config,
+      ai: { ...config.ai, provider: "openai" as const },
+    };
+    keyless.ai.openai = {
+      ...config.ai.openai,
+      apiKey: undefined,
+      baseUrl: "http://127.0.0.1:9/v1",
+    };
+    await seedDefaultConfig(sql, keyless);
+    const [row] = await sql`select id from ai_configs where name = 'default'`;
+    await setApiKey(sql, config.encryptionKey, row.id, "sk-stored-by-admin");
+    const stored = async () =>
+      (await sql`select api_key_encrypted from ai_configs where id = ${row.id}`)[0]
+        .api_key_encrypted;
+    await seedDefaultConfig(sql, keyless); // a restart with the same environment
+    assert.notEqual(await stored(), null);
+    keyless.ai.openai = { ...keyless.ai.openai, baseUrl: "http://127.0.0.1:10/v1" };
+    await seedDefaultConfig(sql, keyless); // the environment now names another upstream
+    assert.equal(await stored(), null);
+  } finally {
     await app.close();
   }
 });

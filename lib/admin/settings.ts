@@ -1,13 +1,15 @@
 /**
  * What the admin settings page reads and changes: token packages and their prices, tiers
  * (per-minute limit, daily cap), the operator settings (signup grant, payment expiry), and the
- * AI configurations (read-only; API keys are never read back, only whether one is set). Every
- * change is audited in its transaction; a save that changes nothing is not.
+ * AI configurations (API keys are write-only: stored encrypted, never read back, the page and
+ * the audit log say only whether one is set). Every change is audited in its transaction; a save
+ * that changes nothing is not.
  */
 import type { Row } from "postgres";
 import { getSetting, setSetting } from "../accounts/settings.ts";
 import type { Sql } from "../db/mod.ts";
 import { notFound } from "../http/errors.ts";
+import { encryptAiKey } from "../chat/configs.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
 
 export interface PackageInput {
@@ -166,8 +168,89 @@ export async function updateOperatorSettings(
 /** The stored AI configurations, the default first; whether a key is set, never the key. */
 export async function listAiConfigs(sql: Sql): Promise<Row[]> {
   return await sql`
-    select name, provider, model, base_url, api_key_encrypted is not null as has_key,
+    select id, name, provider, model, base_url, api_key_encrypted is not null as has_key,
            temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
            active, is_default
     from ai_configs order by is_default desc, name`;
+}
+
+export interface AiConfigInput {
+  model: string;
+  base_url: string | null;
+  temperature: string;
+  max_output_tokens: number;
+  price_input_per_1k: string;
+  price_output_per_1k: string;
+  active: boolean;
+  /** `undefined` keeps the stored key, `null` removes it, a string replaces it. */
+  api_key?: string | null;
+}
+
+const AI_COLUMNS = `model, base_url, temperature, max_output_tokens, price_input_per_1k,
+  price_output_per_1k, active, api_key_encrypted is not null as has_key`;
+
+/** A configuration as the audit log records it: whether a key is set, never the key. */
+const aiState = (r: Row) => ({
+  model: r.model,
+  base_url: r.base_url,
+  temperature: Number(r.temperature),
+  max_output_tokens: r.max_output_tokens,
+  price_input_per_1k: Number(r.price_input_per_1k),
+  price_output_per_1k: Number(r.price_output_per_1k),
+  active: r.active,
+  has_key: r.has_key,
+});
+
+/**
+ * Saves an AI configuration. A new key is encrypted before it reaches the database; the audit
+ * entry notes `key_replaced` (the old and new keys are both unreadable there). The chat picks
+ * the change up within a second (its cache follows `updated_at`).
+ */
+export async function updateAiConfig(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+  actor: AdminActor,
+  id: string,
+  input: AiConfigInput,
+): Promise<"saved" | "unchanged"> {
+  const encrypted = typeof input.api_key === "string"
+    ? await encryptAiKey(encryptionKey, input.api_key)
+    : input.api_key;
+  return await sql.begin(async (tx) => {
+    const [before] = await tx.unsafe(
+      `select ${AI_COLUMNS} from ai_configs where id = $1 for update`,
+      [id],
+    );
+    if (!before) throw notFound("This AI configuration");
+    const [after] = await tx.unsafe(
+      `update ai_configs set model = $2, base_url = $3, temperature = $4,
+         max_output_tokens = $5, price_input_per_1k = $6, price_output_per_1k = $7, active = $8,
+         api_key_encrypted = case when $9::boolean then $10 else api_key_encrypted end
+       where id = $1 returning ${AI_COLUMNS}`,
+      [
+        id,
+        input.model,
+        input.base_url,
+        input.temperature,
+        input.max_output_tokens,
+        input.price_input_per_1k,
+        input.price_output_per_1k,
+        input.active,
+        encrypted !== undefined,
+        encrypted ?? null,
+      ],
+    );
+    const [b, a] = [aiState(before), aiState(after)];
+    const keyReplaced = typeof encrypted === "string";
+    if (JSON.stringify(a) === JSON.stringify(b) && !keyReplaced) return "unchanged" as const;
+    await tx`update ai_configs set updated_at = now() where id = ${id}`;
+    await recordAudit(tx, actor, {
+      action: "ai_config.update",
+      targetType: "ai_config",
+      targetId: id,
+      before: b,
+      after: keyReplaced ? { ...a, key_replaced: true } : a,
+    });
+    return "saved" as const;
+  });
 }

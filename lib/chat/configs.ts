@@ -63,7 +63,9 @@ function toConfig(r: Record<string, unknown>): AiConfig {
 /**
  * Writes the environment's AI settings into the `default` configuration (created the first
  * time, default only when no other configuration is). `sandbox` replaces an unconfigured
- * upstream with the built-in fake.
+ * upstream with the built-in fake. A key an admin stored on the settings page survives a restart
+ * whose environment has none, as long as provider and base URL are unchanged (a key is never
+ * sent to another upstream than the one it was stored for).
  */
 export async function seedDefaultConfig(
   sql: Sql,
@@ -87,7 +89,19 @@ export async function seedDefaultConfig(
             not exists (select 1 from ai_configs where is_default))
     on conflict (name) do update set
       provider = excluded.provider, model = excluded.model, base_url = excluded.base_url,
-      api_key_encrypted = excluded.api_key_encrypted, updated_at = now()`;
+      -- A stored key stays only while it goes to the same upstream: never sent elsewhere.
+      api_key_encrypted = case
+        when excluded.api_key_encrypted is not null then excluded.api_key_encrypted
+        when ai_configs.provider = excluded.provider
+          and ai_configs.base_url is not distinct from excluded.base_url
+          then ai_configs.api_key_encrypted
+      end,
+      updated_at = now()`;
+}
+
+/** An API key as `ai_configs.api_key_encrypted` stores it. */
+export async function encryptAiKey(encryptionKey: Uint8Array, apiKey: string): Promise<string> {
+  return await encryptSecret(encryptionKey, apiKey, KEY_CONTEXT);
 }
 
 /** Stores another API key for a configuration (admin screens, tests). */

@@ -2,9 +2,8 @@
  * `/admin/settings`: token packages and their prices, tiers (per-minute limit, daily cap), the
  * operator settings (signup grant, payment expiry), and the AI configurations.
  *
- * AI configurations are listed read-only: their storage (lib/ai, encrypted API keys) is being
- * built; editing arrives with it. API keys are write-only there: this page only says whether
- * one is set.
+ * API keys of AI configurations are write-only: a password field that is never filled in, a
+ * box to remove the key; the page only says whether one is set.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -14,6 +13,7 @@ import {
   listAiConfigs,
   listAllPackages,
   operatorSettings,
+  updateAiConfig,
   updateOperatorSettings,
   updatePackage,
   updateTier,
@@ -23,7 +23,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Table } from "./_layout.tsx";
+import { adminPage } from "./_layout.tsx";
 
 const PAGE = "/admin/settings";
 
@@ -46,6 +46,27 @@ const TierForm = z.object({
   requests_per_minute: wholeNumber(1, 100_000),
   daily_token_cap: wholeNumber(0, 1_000_000_000_000),
 });
+
+const decimal = (max: number) =>
+  z.string().trim().regex(/^\d{1,8}(\.\d{1,4})?$/).refine((s) => Number(s) <= max);
+
+const AiConfigForm = z.object({
+  model: z.string().trim().min(1).max(200),
+  base_url: z.string().trim().transform((s) => s === "" ? null : s).pipe(
+    z.url({ protocol: /^https?$/ }).max(500).nullable(),
+  ),
+  temperature: decimal(2),
+  max_output_tokens: wholeNumber(1, 1_000_000),
+  price_input_per_1k: decimal(1_000_000),
+  price_output_per_1k: decimal(1_000_000),
+  active: z.string().optional().transform((v) => v === "on"),
+  // Blank keeps the stored key; the box removes it.
+  api_key: z.string().trim().max(500).optional().transform((v) => v ? v : undefined),
+  remove_key: z.string().optional().transform((v) => v === "on"),
+}).transform(({ remove_key, api_key, ...rest }) => ({
+  ...rest,
+  api_key: remove_key ? null : api_key,
+}));
 
 const SettingsForm = z.object({
   signup_grant_tokens: wholeNumber(0, 1_000_000_000),
@@ -162,49 +183,70 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
 
           <h2>AI configurations</h2>
           <p class="muted">
-            Read-only for now: editing arrives with the AI configuration storage. API keys are
-            write-only; this page shows only whether one is set.
+            API keys are write-only: they are stored encrypted and never shown again. Leave the key
+            blank to keep it. The <code>default</code>{" "}
+            configuration's provider, model, base URL and key follow the environment (AI_PROVIDER,
+            OPENAI_*, ANTHROPIC_*) at every start.
           </p>
-          <Table label="AI configurations">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Provider</th>
-                <th>Model</th>
-                <th>Base URL</th>
-                <th>API key</th>
-                <th class="num">Temperature</th>
-                <th class="num">Max output</th>
-                <th class="num">Price in / out per 1k</th>
-                <th>State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {aiConfigs.map((a) => (
-                <tr>
-                  <td>{a.name}</td>
-                  <td>{a.provider}</td>
-                  <td>{a.model}</td>
-                  <td>{a.base_url ?? "default"}</td>
-                  <td>{a.has_key ? "set" : "not set"}</td>
-                  <td class="num">{a.temperature}</td>
-                  <td class="num">{formatCount(a.max_output_tokens)}</td>
-                  <td class="num">{a.price_input_per_1k} / {a.price_output_per_1k}</td>
-                  <td>
-                    {a.active ? "active" : "off"}
-                    {a.is_default && <span class="badge">default</span>}
-                  </td>
-                </tr>
-              ))}
-              {aiConfigs.length === 0 && (
-                <tr>
-                  <td colSpan={9}>
-                    None stored: the provider comes from the environment (AI_PROVIDER).
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </Table>
+          <div class="cards">
+            {aiConfigs.map((a) => (
+              <form method="post" action={`/admin/settings/ai/${a.id}`} class="card stack">
+                <h3>
+                  {a.name} <span class="muted">({a.provider})</span>
+                  {a.is_default && <span class="badge">default</span>}
+                </h3>
+                <input type="hidden" name="_csrf" value={csrf} />
+                <label>
+                  Model <input name="model" value={a.model} required maxLength={200} />
+                </label>
+                <label>
+                  Base URL
+                  <input name="base_url" value={a.base_url ?? ""} placeholder="provider default" />
+                </label>
+                <label>
+                  API key ({a.has_key ? "set" : "not set"})
+                  <input
+                    name="api_key"
+                    type="password"
+                    value=""
+                    autocomplete="new-password"
+                    placeholder={a.has_key ? "leave blank to keep" : ""}
+                  />
+                </label>
+                {a.has_key && (
+                  <label class="check">
+                    <input type="checkbox" name="remove_key" /> Remove the stored key
+                  </label>
+                )}
+                <label>
+                  Temperature <input name="temperature" value={String(a.temperature)} />
+                </label>
+                <label>
+                  Max output tokens
+                  <input
+                    name="max_output_tokens"
+                    value={String(a.max_output_tokens)}
+                    inputMode="numeric"
+                  />
+                </label>
+                <label>
+                  Wallet tokens per 1k input tokens
+                  <input name="price_input_per_1k" value={String(a.price_input_per_1k)} />
+                </label>
+                <label>
+                  Wallet tokens per 1k output tokens
+                  <input name="price_output_per_1k" value={String(a.price_output_per_1k)} />
+                </label>
+                <label class="check">
+                  <input type="checkbox" name="active" checked={Boolean(a.active)} /> Active
+                </label>
+                <button type="submit">Save configuration</button>
+              </form>
+            ))}
+            {aiConfigs.length === 0 && (
+              <p>None stored yet: the next start writes one from the environment.</p>
+            )}
+          </div>
         </>
       ),
     });
@@ -234,6 +276,22 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const parsed = TierForm.safeParse(form);
     if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
     const outcome = await updateTier(sql, actorOf(c), name, parsed.data);
+    return back(c, PAGE, { notice: outcome });
+  });
+
+  app.post("/settings/ai/:id", async (c) => {
+    const id = c.req.param("id");
+    const form = await adminForm(c, ctx);
+    if (!UUID.test(id)) throw notFound("This AI configuration");
+    const parsed = AiConfigForm.safeParse(form);
+    if (!parsed.success) return back(c, PAGE, { problem: "invalid" });
+    const outcome = await updateAiConfig(
+      sql,
+      ctx.config.encryptionKey,
+      actorOf(c),
+      id,
+      parsed.data,
+    );
     return back(c, PAGE, { notice: outcome });
   });
 
