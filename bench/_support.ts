@@ -6,6 +6,7 @@
  * sharing the server's event loop would measure itself as much as the server.
  */
 import process from "node:process";
+import postgres from "postgres";
 
 /** The repository root: child servers run from here, as `deno task start` would. */
 export const ROOT = new URL("../", import.meta.url).pathname;
@@ -351,3 +352,22 @@ export function percentile(sorted: Float64Array, p: number): number {
 
 /** Seconds with two decimals. */
 export const seconds = (msValue: number) => `${(msValue / 1000).toFixed(2)} s`;
+
+/**
+ * A fresh database on the server `adminUrl` points at, dropped when the bench ends: a server run
+ * never sees another run's rows. Returns its URL.
+ */
+export async function freshServerDatabase(adminUrl: string, label: string): Promise<string> {
+  const name = `hk_bench_${label}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  onCleanup(async () => {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

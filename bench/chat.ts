@@ -17,14 +17,13 @@
  * readers). BENCH_CHAT_SAMPLES (default 300) and BENCH_CHAT_STREAMS (default 1,000) scale it.
  */
 import { createParser } from "eventsource-parser";
-import postgres from "postgres";
 import {
   delay,
   envNumber,
+  freshServerDatabase,
   integer,
   makeTempDir,
   ms,
-  onCleanup,
   percentile,
   type ServerProcess,
   startServer,
@@ -56,21 +55,6 @@ const PASSWORD = "bench password 123";
 interface Storage {
   dataDir: string;
   databaseUrl?: string;
-}
-
-async function freshServerDatabase(adminUrl: string): Promise<string> {
-  const name = `hk_bench_chat_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  onCleanup(async () => {
-    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 async function prepare(storage: Storage): Promise<void> {
@@ -461,7 +445,7 @@ export async function run(): Promise<void> {
     const adminUrl = Deno.env.get("DATABASE_URL");
     const storage: Storage = {
       dataDir: dir.path,
-      databaseUrl: adminUrl ? await freshServerDatabase(adminUrl) : undefined,
+      databaseUrl: adminUrl ? await freshServerDatabase(adminUrl, "chat") : undefined,
     };
     console.log(
       `database: ${

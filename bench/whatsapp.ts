@@ -22,6 +22,7 @@ import {
   assertLoopback,
   delay,
   envNumber,
+  freshServerDatabase,
   integer,
   makeTempDir,
   ms,
@@ -198,9 +199,13 @@ export async function run(): Promise<void> {
     `Open-loop load from the bench process: ${seconds} s per rate, keep-alive fetch, ` +
       `${PHONES_PER_RATE} phones per rate, ${DUPLICATE_SHARE * 100}% of deliveries sent twice`,
   );
+  // With DATABASE_URL set, the server runs on a fresh database of that PostgreSQL server.
+  const adminUrl = Deno.env.get("DATABASE_URL");
+  const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "whatsapp") : "";
   console.log(
-    "  Hurukuro: main.ts, HURUKURO_ENV=test, embedded database, LOG_LEVEL=warn; replies go to " +
-      "the fake Graph API (own process)\n",
+    `  Hurukuro: main.ts, HURUKURO_ENV=test, ${
+      databaseUrl ? "PostgreSQL server (DATABASE_URL)" : "embedded database"
+    }, LOG_LEVEL=warn; replies go to the fake Graph API (own process)\n`,
   );
 
   const rows: LoadFigures[] = [];
@@ -227,7 +232,7 @@ export async function run(): Promise<void> {
         HOST: "127.0.0.1",
         PORT: "0",
         DATA_DIR: dataDir.path,
-        DATABASE_URL: "",
+        DATABASE_URL: databaseUrl,
         DENO_KV_PATH: "",
         SANDBOX: "",
         LOG_LEVEL: "warn",
