@@ -231,45 +231,27 @@ async function prepare(
     config: ActiveAi["config"];
     reservationId: string | null;
   }) => {
-    const rows = conversation
-      ? await sql`
-        with touched as (
-          update conversations set last_activity_at = now(), title = coalesce(title, ${title})
-          where id = ${conversation.id} returning id)
-        insert into messages (conversation_id, user_id, role, content, status, channel, mode,
-                              ai_config_id, model, reservation_id)
-        select touched.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
-               ${mode}, m.config, m.model, m.reservation
-        from touched, (values
-          ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1)
-          ${
-        assistant
-          ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
-                            ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
-          : sql``
-      }
-        ) as m (role, content, status, config, model, reservation, n)
-        order by m.n
-        returning id, conversation_id, role`
-      : await sql`
-        with created as (
-          insert into conversations (user_id, mode, channel, title)
-          values (${input.userId}, ${mode}, ${input.channel}, ${title}) returning id)
-        insert into messages (conversation_id, user_id, role, content, status, channel, mode,
-                              ai_config_id, model, reservation_id)
-        select created.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
-               ${mode}, m.config, m.model, m.reservation
-        from created, (values
-          ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1)
-          ${
-        assistant
-          ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
-                            ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
-          : sql``
-      }
-        ) as m (role, content, status, config, model, reservation, n)
-        order by m.n
-        returning id, conversation_id, role`;
+    // The conversation is touched when it continues, created when it is new.
+    const target = conversation
+      ? sql`update conversations set last_activity_at = now(), title = coalesce(title, ${title})
+            where id = ${conversation.id} returning id`
+      : sql`insert into conversations (user_id, mode, channel, title)
+            values (${input.userId}, ${mode}, ${input.channel}, ${title}) returning id`;
+    const placeholder = assistant
+      ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
+               ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
+      : sql``;
+    const rows = await sql`
+      with target as (${target})
+      insert into messages (conversation_id, user_id, role, content, status, channel, mode,
+                            ai_config_id, model, reservation_id)
+      select target.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
+             ${mode}, m.config, m.model, m.reservation
+      from target, (values
+        ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1) ${placeholder}
+      ) as m (role, content, status, config, model, reservation, n)
+      order by m.n
+      returning id, conversation_id, role`;
     const user = rows.find((r) => r.role === "user")!;
     const answer = rows.find((r) => r.role === "assistant");
     return {
