@@ -96,6 +96,25 @@ export function Table(props: { children: ComponentChildren; label?: string }) {
   );
 }
 
+/** The search box of a list page: a GET form back to `action` with `q`. */
+export function SearchForm(props: { action: string; q: string; placeholder: string }) {
+  return (
+    <form method="get" action={props.action} class="filters" role="search">
+      <label>
+        Search
+        <input
+          type="search"
+          name="q"
+          value={props.q}
+          placeholder={props.placeholder}
+          autocomplete="off"
+        />
+      </label>
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
 export const PAGE_SIZE = 25;
 
 /** The requested page (1-based, bounded) and its SQL offset. */

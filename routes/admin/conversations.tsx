@@ -15,7 +15,7 @@ import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { UUID } from "./_forms.ts";
-import { adminPage, PAGE_SIZE, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, PAGE_SIZE, pageOf, Pager, SearchForm, Table, Time } from "./_layout.tsx";
 
 export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -31,19 +31,11 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
       section: "/admin/conversations",
       children: (
         <>
-          <form method="get" action="/admin/conversations" class="filters" role="search">
-            <label>
-              Search
-              <input
-                type="search"
-                name="q"
-                value={q}
-                placeholder="title, e-mail, phone or name"
-                autocomplete="off"
-              />
-            </label>
-            <button type="submit">Search</button>
-          </form>
+          <SearchForm
+            action="/admin/conversations"
+            q={q}
+            placeholder="title, e-mail, phone or name"
+          />
           <Table label="Conversations">
             <thead>
               <tr>

@@ -25,7 +25,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, formatCount, pageOf, Pager, SearchForm, Table, Time } from "./_layout.tsx";
 
 const Reason = z.string().trim().min(3).max(500);
 
@@ -51,19 +51,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       section: "/admin/users",
       children: (
         <>
-          <form method="get" action="/admin/users" class="filters" role="search">
-            <label>
-              Search
-              <input
-                type="search"
-                name="q"
-                value={q}
-                placeholder="e-mail, phone or name"
-                autocomplete="off"
-              />
-            </label>
-            <button type="submit">Search</button>
-          </form>
+          <SearchForm action="/admin/users" q={q} placeholder="e-mail, phone or name" />
           <Table label="Users">
             <thead>
               <tr>
