@@ -16,9 +16,8 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { type RunningServer, start } from "../main.ts";
+import { startBenchApp } from "./_app.ts";
 import { defineHandler, jobType, LANE_CONCURRENCY } from "../lib/jobs/types.ts";
-import { createLogger } from "../lib/observability/log.ts";
 import { prepareStorage } from "../tests/harness.ts";
 import {
   delay,
@@ -212,49 +211,15 @@ async function hurukuro(
   storage: { dataDir: string; env: Record<string, string> },
 ): Promise<Target> {
   const n = ++kvFiles;
-  const logFile = await Deno.open(join(storage.dataDir, `app-${n}.log`), {
-    create: true,
-    append: true,
+  const { running, problems, close } = await startBenchApp({
+    dataDir: storage.dataDir,
+    logName: `app-${n}.log`,
+    env: storage.env,
+    kvPath: join(storage.dataDir, `kv-${n}.sqlite3`),
+    cron: false,
+    extraHandlers: [benchHandler],
   });
-  const encoder = new TextEncoder();
-  const problems: string[] = [];
-  let started = false;
-  const log = createLogger({
-    level: "info",
-    sink: (line) => {
-      logFile.writeSync(encoder.encode(line + "\n"));
-      // Warnings and errors once the app is up (its start-up notices are not about jobs).
-      if (started && !line.includes('"level":"info"') && problems.length < 5) problems.push(line);
-    },
-  });
-  let running: RunningServer;
-  try {
-    running = await start({
-      env: {
-        HURUKURO_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        LOG_LEVEL: "info",
-        ...storage.env,
-      },
-      log,
-      kvPath: join(storage.dataDir, `kv-${n}.sqlite3`),
-      cron: false,
-      extraHandlers: [benchHandler],
-    });
-  } catch (error) {
-    logFile.close();
-    throw error;
-  }
-  started = true;
   const queue = running.queue;
-  const close = onCleanup(async () => {
-    try {
-      await running.shutdown();
-    } finally {
-      logFile.close();
-    }
-  });
   return {
     name: "hurukuro",
     one: (r, n) => pool(n, IN_FLIGHT, (i) => queue.enqueue(benchJob, { r, i })),

@@ -22,11 +22,10 @@
  */
 import { join } from "node:path";
 import pLimit from "p-limit";
-import { type RunningServer, start } from "../main.ts";
+import { startBenchApp } from "./_app.ts";
 import { queuePollTick } from "../lib/payments/jobs.ts";
 import { PaynowClient } from "../lib/paynow/mod.ts";
 import { POLL_IN_FLIGHT } from "../lib/payments/payments.ts";
-import { createLogger } from "../lib/observability/log.ts";
 import { prepareStorage } from "../tests/harness.ts";
 import {
   delay,
@@ -180,49 +179,18 @@ async function hurukuro(
   paynowUrl: string,
   n: number,
 ): Promise<Outcome> {
-  const logFile = await Deno.open(join(storage.dataDir, "app.log"), {
-    create: true,
-    append: true,
-  });
-  const encoder = new TextEncoder();
-  const problems: string[] = [];
-  let started = false;
-  const log = createLogger({
-    level: "info",
-    sink: (line) => {
-      logFile.writeSync(encoder.encode(line + "\n"));
-      if (started && !line.includes('"level":"info"') && problems.length < 5) problems.push(line);
+  const { running, problems, close } = await startBenchApp({
+    dataDir: storage.dataDir,
+    logName: "app.log",
+    env: {
+      PAYNOW_INTEGRATION_ID: INTEGRATION_ID,
+      PAYNOW_INTEGRATION_KEY: INTEGRATION_KEY,
+      PAYNOW_AUTH_EMAIL: AUTH_EMAIL,
+      PAYNOW_BASE_URL: paynowUrl,
+      ...storage.env,
     },
-  });
-  let running: RunningServer;
-  try {
-    running = await start({
-      env: {
-        HURUKURO_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        LOG_LEVEL: "info",
-        PAYNOW_INTEGRATION_ID: INTEGRATION_ID,
-        PAYNOW_INTEGRATION_KEY: INTEGRATION_KEY,
-        PAYNOW_AUTH_EMAIL: AUTH_EMAIL,
-        PAYNOW_BASE_URL: paynowUrl,
-        ...storage.env,
-      },
-      log,
-      kvPath: join(storage.dataDir, "kv.sqlite3"),
-      cron: false,
-    });
-  } catch (error) {
-    logFile.close();
-    throw error;
-  }
-  started = true;
-  const close = onCleanup(async () => {
-    try {
-      await running.shutdown();
-    } finally {
-      logFile.close();
-    }
+    kvPath: join(storage.dataDir, "kv.sqlite3"),
+    cron: false,
   });
   try {
     const client = running.payments().paynow.clients.USD;
