@@ -73,6 +73,9 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
           <p>
             {p.tokens} tokens for {p.currency} {p.amount}
           </p>
+          {p.instructions && p.status === "sent" && (
+            <p data-testid="instructions">{p.instructions}</p>
+          )}
           <Island
             of={PaymentStatus}
             props={{ paymentId: p.id, status: p.status, tokens: p.tokens }}

@@ -15,6 +15,8 @@ import {
 } from "../lib/payments/payments.ts";
 import { pollTickAt } from "../lib/payments/jobs.ts";
 import { PaynowClient, PaynowError } from "../lib/paynow/mod.ts";
+import { createSession } from "../lib/accounts/credentials.ts";
+import { csrfTokenFor } from "../routes/_auth.ts";
 
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
 
@@ -614,6 +616,73 @@ Deno.test("batch polling: a batch that died holding its claim is resumed by the 
     const [{ n }] = await sql`select count(*)::int as n from ledger_entries
                               where kind = 'purchase_credit'`;
     assert.equal(n, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the account page's top-up form buys tokens: express to the live status, web to Paynow, refusals on the form", async () => {
+  const t = await setup();
+  try {
+    const session = await createSession(t.app.server.db.sql, t.userId);
+    const cookie = `hk_session=${session.token}`;
+    const csrf = await csrfTokenFor(t.app.server.config.appSecret, session.token);
+    const page = await (await t.app.fetch("/account", { headers: { cookie } })).text();
+    assert.match(page, /id="top-up"/);
+    assert.match(page, new RegExp(`value="${t.pkg.id}"`));
+    const submit = (fields: Record<string, string>, withCsrf = true) =>
+      t.app.fetch("/account/top-up", {
+        method: "POST",
+        redirect: "manual",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ ...(withCsrf ? { _csrf: csrf } : {}), ...fields }),
+      });
+    const nonce = "form-nonce-0123456789abcdef";
+    const express = { packageId: t.pkg.id, method: "ecocash", phone: "0771111111", nonce };
+
+    const refused = await submit(express, false);
+    await refused.body?.cancel();
+    assert.equal(refused.status, 403, "no CSRF token, no payment");
+
+    const res = await submit(express);
+    await res.body?.cancel();
+    assert.equal(res.status, 303);
+    const location = res.headers.get("location")!;
+    const id = location.match(/^\/pay\/return\?payment=([0-9a-f-]{36})$/)?.[1];
+    assert.ok(id, location);
+    assert.match(await (await t.app.fetch(location)).text(), /data-testid="instructions"/);
+    // The same form submitted twice starts one payment.
+    const again = await submit(express);
+    await again.body?.cancel();
+    assert.equal(again.headers.get("location"), location);
+    await waitForStatus(t.app, id, "paid");
+    assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
+
+    const noPhone = await submit({ ...express, phone: "", nonce: "form-nonce-second-000000" });
+    assert.equal(noPhone.status, 400);
+    assert.match(await noPhone.text(), /Enter the mobile number that pays/);
+    const paynowSays = await submit({
+      ...express,
+      phone: "0774444444",
+      nonce: "form-nonce-third-0000000",
+    });
+    assert.equal(paynowSays.status, 400);
+    assert.match(
+      await paynowSays.text(),
+      /Paynow could not start the payment: Insufficient balance/,
+    );
+
+    const web = await submit({
+      packageId: t.pkg.id,
+      method: "web",
+      nonce: "form-nonce-web-00000000",
+    });
+    await web.body?.cancel();
+    assert.equal(web.status, 303);
+    assert.ok(web.headers.get("location")!.startsWith(t.paynow.url), web.headers.get("location")!);
+    const count = await t.app.server.db.sql`select count(*)::int as n from payments
+                                            where user_id = ${t.userId}`;
+    assert.equal(count[0].n, 3, "express, Paynow's refusal (kept as failed) and web");
   } finally {
     await t.close();
   }
