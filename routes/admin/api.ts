@@ -14,6 +14,7 @@ import { createAdminFeed, type FeedEvent } from "../../lib/metrics/feed.ts";
 import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { relayEvents } from "../_sse.ts";
 
 export const FEED_HEARTBEAT_MS = 15_000;
 
@@ -35,41 +36,20 @@ export function adminApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   });
 
   app.get("/api/feed", (c) =>
-    streamSSE(c, async (stream) => {
-      const queue: FeedEvent[] = [];
-      let wake: (() => void) | null = null;
-      // Subscribed before the recent events are read: nothing falls between the two (the feed
-      // drops what `recent` already returned).
-      const unsubscribe = feed.subscribe((e) => {
-        queue.push(e);
-        wake?.();
-      });
-      stream.onAbort(() => wake?.());
-      try {
-        await stream.writeSSE({ event: "ready", data: "{}" });
-        for (const e of await feed.recent()) {
-          await stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id });
-        }
-        while (!stream.aborted && !stream.closed) {
-          const next = queue.shift();
-          if (next) {
-            await stream.writeSSE({ event: "feed", data: JSON.stringify(next), id: next.id });
-            continue;
+    streamSSE(c, (stream) =>
+      relayEvents<FeedEvent>(stream, {
+        // Subscribed before the recent events are read: nothing falls between the two (the
+        // feed drops what `recent` already returned).
+        subscribe: (push) => feed.subscribe(push),
+        async start() {
+          await stream.writeSSE({ event: "ready", data: "{}" });
+          for (const e of await feed.recent()) {
+            await stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id });
           }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, FEED_HEARTBEAT_MS);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = null;
-          if (queue.length === 0 && !stream.aborted) await stream.write(": heartbeat\n\n");
-        }
-      } finally {
-        unsubscribe();
-      }
-    }));
+        },
+        write: (e) => stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id }),
+        heartbeatMs: FEED_HEARTBEAT_MS,
+      })));
 
   return app;
 }

@@ -8,6 +8,7 @@ import { streamSSE } from "hono/streaming";
 import type { UserEvent } from "../../../lib/events.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
+import { relayEvents } from "../../_sse.ts";
 import { apiRouter, bearer, errors, z } from "../_openapi.ts";
 
 export const HEARTBEAT_MS = 15_000;
@@ -31,45 +32,20 @@ export function eventRoutes(ctx: AppContext) {
     // deno-lint-ignore no-explicit-any
     ((c: any) => {
       const auth = requireAuth(c);
-      return streamSSE(c, async (stream) => {
-        const queue: UserEvent[] = [];
-        let wake: (() => void) | null = null;
-        const unsubscribe = ctx.events.subscribe(auth.user.id, (e) => {
-          queue.push(e);
-          wake?.();
-        });
-        let counter = 0;
-        stream.onAbort(() => wake?.());
-        try {
-          await stream.writeSSE({
-            event: "ready",
-            data: JSON.stringify({ userId: auth.user.id }),
-            id: "0",
-          });
-          while (!stream.aborted && !stream.closed) {
-            const next = queue.shift();
-            if (next) {
-              await stream.writeSSE({
-                event: next.type,
-                data: JSON.stringify(next.data),
-                id: String(++counter),
-              });
-              continue;
-            }
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, HEARTBEAT_MS);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-            wake = null;
-            if (queue.length === 0 && !stream.aborted) await stream.write(": heartbeat\n\n");
-          }
-        } finally {
-          unsubscribe();
-        }
-      });
+      let counter = 0;
+      return streamSSE(c, (stream) =>
+        relayEvents<UserEvent>(stream, {
+          subscribe: (push) => ctx.events.subscribe(auth.user.id, push),
+          start: () =>
+            stream.writeSSE({
+              event: "ready",
+              data: JSON.stringify({ userId: auth.user.id }),
+              id: "0",
+            }),
+          write: (e) =>
+            stream.writeSSE({ event: e.type, data: JSON.stringify(e.data), id: String(++counter) }),
+          heartbeatMs: HEARTBEAT_MS,
+        }));
     }) as never,
   );
 }
