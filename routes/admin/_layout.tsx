@@ -115,6 +115,16 @@ export function SearchForm(props: { action: string; q: string; placeholder: stri
   );
 }
 
+/** The row a table shows in place of rows when it has none. */
+export function EmptyRow(props: { when: boolean; columns: number; children: ComponentChildren }) {
+  if (!props.when) return null;
+  return (
+    <tr>
+      <td colSpan={props.columns}>{props.children}</td>
+    </tr>
+  );
+}
+
 export const PAGE_SIZE = 25;
 
 /** The requested page (1-based, bounded) and its SQL offset. */

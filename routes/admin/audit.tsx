@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { auditActions, listAudit } from "../../lib/admin/audit.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, EmptyRow, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
 
 const TARGET_PAGES: Record<string, string> = {
   user: "/admin/users/",
@@ -90,11 +90,7 @@ export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
                   </td>
                 </tr>
               ))}
-              {rows.length === 0 && (
-                <tr>
-                  <td colSpan={7}>Nothing recorded.</td>
-                </tr>
-              )}
+              <EmptyRow when={rows.length === 0} columns={7}>Nothing recorded.</EmptyRow>
             </tbody>
           </Table>
           <Pager c={c} page={page} hasMore={rows.length > limit} />

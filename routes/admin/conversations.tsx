@@ -15,7 +15,16 @@ import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { UUID } from "./_forms.ts";
-import { adminPage, PAGE_SIZE, pageOf, Pager, SearchForm, Table, Time } from "./_layout.tsx";
+import {
+  adminPage,
+  EmptyRow,
+  PAGE_SIZE,
+  pageOf,
+  Pager,
+  SearchForm,
+  Table,
+  Time,
+} from "./_layout.tsx";
 
 export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -66,11 +75,7 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
                   </td>
                 </tr>
               ))}
-              {rows.length === 0 && (
-                <tr>
-                  <td colSpan={7}>No conversations match.</td>
-                </tr>
-              )}
+              <EmptyRow when={rows.length === 0} columns={7}>No conversations match.</EmptyRow>
             </tbody>
           </Table>
           <Pager c={c} page={page} hasMore={rows.length > limit} />

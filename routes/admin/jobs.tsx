@@ -10,7 +10,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
+import { adminPage, EmptyRow, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
 
 export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -91,11 +91,7 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
                   </td>
                 </tr>
               ))}
-              {shown.length === 0 && (
-                <tr>
-                  <td colSpan={6}>No dead letters.</td>
-                </tr>
-              )}
+              <EmptyRow when={shown.length === 0} columns={6}>No dead letters.</EmptyRow>
             </tbody>
           </Table>
           {(dead.length > PAGE_SIZE || before) && (

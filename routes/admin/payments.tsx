@@ -22,7 +22,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, EmptyRow, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
 
 function Select(props: { name: string; label: string; options: string[]; value: string }) {
   return (
@@ -132,11 +132,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
                   </td>
                 </tr>
               ))}
-              {rows.length === 0 && (
-                <tr>
-                  <td colSpan={7}>No payments match.</td>
-                </tr>
-              )}
+              <EmptyRow when={rows.length === 0} columns={7}>No payments match.</EmptyRow>
             </tbody>
           </Table>
           <Pager c={c} page={page} hasMore={rows.length > limit} />
@@ -224,11 +220,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td>{e.raw ? <pre class="raw">{e.raw}</pre> : ""}</td>
                 </tr>
               ))}
-              {events.length === 0 && (
-                <tr>
-                  <td colSpan={6}>No messages yet.</td>
-                </tr>
-              )}
+              <EmptyRow when={events.length === 0} columns={6}>No messages yet.</EmptyRow>
             </tbody>
           </Table>
           <details>

@@ -25,7 +25,16 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, pageOf, Pager, SearchForm, Table, Time } from "./_layout.tsx";
+import {
+  adminPage,
+  EmptyRow,
+  formatCount,
+  pageOf,
+  Pager,
+  SearchForm,
+  Table,
+  Time,
+} from "./_layout.tsx";
 
 const Reason = z.string().trim().min(3).max(500);
 
@@ -81,11 +90,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td>{u.disabled_at ? <span class="badge bad">disabled</span> : "active"}</td>
                 </tr>
               ))}
-              {rows.length === 0 && (
-                <tr>
-                  <td colSpan={7}>No users match.</td>
-                </tr>
-              )}
+              <EmptyRow when={rows.length === 0} columns={7}>No users match.</EmptyRow>
             </tbody>
           </Table>
           <Pager c={c} page={page} hasMore={rows.length > limit} />
@@ -211,11 +216,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td>{e.admin_email ?? ""}</td>
                 </tr>
               ))}
-              {entries.length === 0 && (
-                <tr>
-                  <td colSpan={5}>No entries.</td>
-                </tr>
-              )}
+              <EmptyRow when={entries.length === 0} columns={5}>No entries.</EmptyRow>
             </tbody>
           </Table>
           {(entries.length > 20 || before) && (
@@ -255,11 +256,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td class="num">{formatCount(Number(p.tokens))}</td>
                 </tr>
               ))}
-              {payments.length === 0 && (
-                <tr>
-                  <td colSpan={5}>No payments.</td>
-                </tr>
-              )}
+              <EmptyRow when={payments.length === 0} columns={5}>No payments.</EmptyRow>
             </tbody>
           </Table>
 

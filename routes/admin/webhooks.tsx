@@ -11,7 +11,16 @@ import {
 } from "../../lib/whatsapp/webhook_log.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time, withQuery } from "./_layout.tsx";
+import {
+  adminPage,
+  EmptyRow,
+  formatCount,
+  Json,
+  PAGE_SIZE,
+  Table,
+  Time,
+  withQuery,
+} from "./_layout.tsx";
 
 const OUTCOMES = {
   ok: "Accepted (2xx)",
@@ -110,11 +119,7 @@ export function webhookRoutes(ctx: AppContext): Hono<AuthEnv> {
                   </td>
                 </tr>
               ))}
-              {shown.length === 0 && (
-                <tr>
-                  <td colSpan={7}>Nothing recorded.</td>
-                </tr>
-              )}
+              <EmptyRow when={shown.length === 0} columns={7}>Nothing recorded.</EmptyRow>
             </tbody>
           </Table>
           {rows.length > PAGE_SIZE && (
