@@ -1,10 +1,24 @@
+/** A new user's wallet, with the signup grant (once: keyed by the user) when there is one. */
+async function openWallet(tx: Tx, userId: string, grant: number): Promise<void> {
+  await ensureUserAccount(tx, userId);
+  if (grant > 0) {
+    await postInTransaction(tx, {
+      userId,
+      kind: "signup_grant",
+      delta: grant,
+      idempotencyKey: `signup:${userId}`,
+      description: "Welcome tokens",
+    });
+  }
+}
+
 /**
  * Accounts: sign-up, authentication, profile, the first admin. A user's wallet account is
  * created in the same transaction as the user, with the signup grant (a setting, default 0).
  */
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
-import { ensureUserAccount, postInTransaction } from "../wallet/ledger.ts";
+import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
 import { getSetting } from "./settings.ts";
 
@@ -65,16 +79,7 @@ export async function createUser(
          values ($1, $2, $3, $4) returning ${COLUMNS}`,
         [email, passwordHash, input.displayName?.trim() || null, input.role ?? "user"],
       );
-      await ensureUserAccount(tx, row.id);
-      if (grant > 0) {
-        await postInTransaction(tx, {
-          userId: row.id,
-          kind: "signup_grant",
-          delta: grant,
-          idempotencyKey: `signup:${row.id}`,
-          description: "Welcome tokens",
-        });
-      }
+      await openWallet(tx, row.id, grant);
       return toUser(row);
     });
   } catch (error) {
@@ -166,16 +171,7 @@ export async function findOrCreatePhoneUser(
         `insert into users (phone, display_name) values ($1, $2) returning ${COLUMNS}`,
         [phone, displayName?.trim().slice(0, 100) || null],
       );
-      await ensureUserAccount(tx, row.id);
-      if (grant > 0) {
-        await postInTransaction(tx, {
-          userId: row.id,
-          kind: "signup_grant",
-          delta: grant,
-          idempotencyKey: `signup:${row.id}`,
-          description: "Welcome tokens",
-        });
-      }
+      await openWallet(tx, row.id, grant);
       return toUser(row);
     });
     return { user, created: true };
