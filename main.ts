@@ -60,6 +60,11 @@ export interface StartOptions {
   concurrency?: Partial<Record<Lane, number>>;
   /** Register the minute tick with Deno.cron (tests call `scheduler.tick` themselves). */
   cron?: boolean;
+  /**
+   * Runs on this open database instead of opening one, and leaves it open at shutdown: a second
+   * instance in tests, on the embedded database that only one process may open.
+   */
+  database?: Database;
 }
 
 export interface RunningServer {
@@ -90,14 +95,14 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     closers.length = 0;
   };
   try {
-    const db = await openDatabase({
+    const db = options.database ?? await openDatabase({
       databaseUrl: config.databaseUrl,
       embeddedDir: options.embeddedDir === undefined
         ? join(config.dataDir, "pg")
         : options.embeddedDir,
       log,
     });
-    closers.push(() => db.close());
+    if (!options.database) closers.push(() => db.close());
     const applied = await migrate(db.sql, options.migrationsDir ?? MIGRATIONS_DIR);
     if (applied.length > 0) log.info("migrations applied", { versions: applied });
 
@@ -156,7 +161,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     };
     late.payments = paymentDeps;
     if (upstreams.whatsapp) {
-      const chat = { db, kv, log, config };
+      const chat = { db, kv, log, config, jobs: queue };
       const channel: ChannelDeps = {
         db,
         kv,

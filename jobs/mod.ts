@@ -9,6 +9,7 @@ import type { PaymentDeps } from "../lib/payments/payments.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
 import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts";
 import { emailSendHandler } from "./email_send.ts";
+import { chatSummarizeHandler } from "./chat_summarize.ts";
 import { metricsDailyCron } from "./metrics_daily.ts";
 import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
@@ -29,6 +30,7 @@ export function jobHandlers(services: JobServices): JobHandler[] {
   const whatsapp = services.whatsappChannel ?? (() => null);
   return [
     emailSendHandler(services.mailer),
+    chatSummarizeHandler,
     paymentsPollHandler(services.payments),
     paymentsPollDueHandler(services.payments),
     whatsappReplyHandler(whatsapp),

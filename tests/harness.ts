@@ -25,6 +25,7 @@ export interface TestApp {
   /** Every log line the app wrote (JSON strings). */
   logs: string[];
   dataDir: string;
+  storage: TestStorage;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
@@ -38,6 +39,13 @@ export interface TestAppOptions {
   concurrency?: StartOptions["concurrency"];
   /** Run on this storage (and leave it in place at close) instead of a fresh one. */
   storage?: TestStorage;
+  /**
+   * Run as a second instance beside this app, on its storage, as another process behind a load
+   * balancer would: its own HTTP server, KV, job queue and chat runtime. With `DATABASE_URL` it
+   * opens its own connections; the embedded database is one process's, so there it shares the
+   * app's connection (and nothing else). Close it before the app.
+   */
+  alongside?: TestApp;
 }
 
 /** A PGlite data directory, migrated (or left empty), made once and copied for each test. */
@@ -164,8 +172,13 @@ export async function prepareStorage(): Promise<TestStorage> {
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const ownStorage = !options.storage;
-  const storage = options.storage ?? await prepareStorage();
+  const ownStorage = !options.storage && !options.alongside;
+  const storage = options.alongside?.storage ?? options.storage ?? await prepareStorage();
+  // A new object over the same connection: the chat keeps its per-process state per database
+  // object, so the second instance does not share the first one's live answers.
+  const database = options.alongside && !Deno.env.get("DATABASE_URL")
+    ? { ...options.alongside.server.db }
+    : undefined;
   const env: Record<string, string> = {
     HURUKURO_ENV: "test",
     HOST: "127.0.0.1",
@@ -185,6 +198,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       extraHandlers: options.extraHandlers,
       extraCrons: options.extraCrons,
       concurrency: options.concurrency,
+      database,
     });
   } catch (error) {
     if (ownStorage) await storage.cleanup();
@@ -195,6 +209,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     server,
     logs: log.lines,
     dataDir: storage.dataDir,
+    storage,
     fetch: (path, init) => fetch(server.url + path, init),
     async close() {
       await server.shutdown();

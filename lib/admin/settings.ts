@@ -170,7 +170,7 @@ export async function listAiConfigs(sql: Sql): Promise<Row[]> {
   return await sql`
     select id, name, provider, model, base_url, api_key_encrypted is not null as has_key,
            temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
-           active, is_default
+           summary_model, active, is_default
     from ai_configs order by is_default desc, name`;
 }
 
@@ -181,13 +181,15 @@ export interface AiConfigInput {
   max_output_tokens: number;
   price_input_per_1k: string;
   price_output_per_1k: string;
+  /** Folds turns the context budget drops into a summary; null → off (turns are dropped). */
+  summary_model: string | null;
   active: boolean;
   /** `undefined` keeps the stored key, `null` removes it, a string replaces it. */
   api_key?: string | null;
 }
 
 const AI_COLUMNS = `model, base_url, temperature, max_output_tokens, price_input_per_1k,
-  price_output_per_1k, active, api_key_encrypted is not null as has_key`;
+  price_output_per_1k, summary_model, active, api_key_encrypted is not null as has_key`;
 
 /** A configuration as the audit log records it: whether a key is set, never the key. */
 const aiState = (r: Row) => ({
@@ -197,6 +199,7 @@ const aiState = (r: Row) => ({
   max_output_tokens: r.max_output_tokens,
   price_input_per_1k: Number(r.price_input_per_1k),
   price_output_per_1k: Number(r.price_output_per_1k),
+  summary_model: r.summary_model,
   active: r.active,
   has_key: r.has_key,
 });
@@ -225,7 +228,8 @@ export async function updateAiConfig(
     const [after] = await tx.unsafe(
       `update ai_configs set model = $2, base_url = $3, temperature = $4,
          max_output_tokens = $5, price_input_per_1k = $6, price_output_per_1k = $7, active = $8,
-         api_key_encrypted = case when $9::boolean then $10 else api_key_encrypted end
+         api_key_encrypted = case when $9::boolean then $10 else api_key_encrypted end,
+         summary_model = $11
        where id = $1 returning ${AI_COLUMNS}`,
       [
         id,
@@ -238,6 +242,7 @@ export async function updateAiConfig(
         input.active,
         encrypted !== undefined,
         encrypted ?? null,
+        input.summary_model,
       ],
     );
     const [b, a] = [aiState(before), aiState(after)];

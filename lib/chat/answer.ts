@@ -8,7 +8,9 @@
  * 2. *run*: stream from the provider to a sink, then settle: the reported usage × the
  *    configuration's prices (an aborted answer: what was generated; a failure: nothing, the
  *    reservation released), store model, tokens, cost, latency and time to first token on the
- *    message, and tell the user's other screens (`wallet.updated`). Never throws.
+ *    message, and tell the user's other screens (`wallet.updated`); when the budget dropped
+ *    turns and the configuration has a summary model, queue their summary (summaries.ts).
+ *    Never throws.
  */
 import {
   AiAbortedError,
@@ -27,6 +29,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import { publish } from "../events.ts";
 import { AppError } from "../http/errors.ts";
+import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import pLimit from "p-limit";
 import { getBalance } from "../wallet/ledger.ts";
@@ -38,14 +41,16 @@ import {
   type ChatSettings,
   chatSettings,
   type Conversation,
+  conversationMemory,
   findOpenConversation,
   getConversation,
-  historyTurns,
   isOpen,
   type Mode,
 } from "./conversations.ts";
 import { chatCodeOf, ChatError, type ChatErrorCode, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
+import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
+import { summarizeDedupe, summarizeJob } from "./summaries.ts";
 
 /** What the chat needs from the application. The WhatsApp bot builds it from its own context. */
 export interface ChatServices {
@@ -53,6 +58,8 @@ export interface ChatServices {
   kv: Deno.Kv;
   log: Logger;
   config: Config;
+  /** Queues summaries of dropped turns; without it, dropped turns are only dropped. */
+  jobs?: Enqueuer;
 }
 
 /** Per-database state shared by every caller in this process (config cache, live streams). */
@@ -61,6 +68,8 @@ export interface ChatRuntime {
   admit: ReturnType<typeof pLimit>;
   ai: AiConfigCache;
   streams: StreamRegistry;
+  /** Stop requests made on any process, for the answers this one generates. */
+  stops: StopWatch;
   tiers: ReturnType<typeof tierCache>;
   settings(): Promise<ChatSettings>;
 }
@@ -83,6 +92,10 @@ export function runtimeOf(s: ChatServices): ChatRuntime {
       admit: pLimit(PREPARE_CONCURRENCY),
       ai: new AiConfigCache(s.db.sql, s.config.encryptionKey),
       streams: new StreamRegistry(),
+      stops: new StopWatch(
+        s.db.sql,
+        (error) => s.log.warn("checking for stop requests failed", { error }),
+      ),
       tiers: tierCache(s.db.sql),
       settings: () => {
         if (!cached || Date.now() - cached.at > 1_000) {
@@ -114,6 +127,8 @@ export interface PreparedAnswer {
   messages: ChatMessage[];
   inputEstimate: number;
   turnsKept: number;
+  /** The newest turn the budget left out (a summary can cover up to it); null when none. */
+  droppedThrough: string | null;
   maxOutputTokens: number;
   reservation: Reservation | null;
   startedAt: number;
@@ -223,7 +238,11 @@ async function prepare(
       idleTtlMinutes: settings.idleTtlMinutes,
     });
   }
-  const history = conversation ? await historyTurns(sql, conversation.id) : [];
+  // Turns a stored summary covers are not loaded: the summary stands in for them.
+  const memory = conversation
+    ? await conversationMemory(sql, conversation.id)
+    : { summary: null, turns: [] };
+  const history = memory.turns;
   const title = titleOf(text);
 
   /** Stores the user's message (and the conversation, when new) in one statement. */
@@ -283,7 +302,7 @@ async function prepare(
     text,
     budget: ai.config.contextTokens,
     count: (m) => ai.provider.countTokens(m),
-    summary: conversation?.summary,
+    summary: memory.summary,
   });
   const maxOutputTokens = mode === "essay"
     ? ai.config.essayMaxOutputTokens
@@ -375,6 +394,9 @@ async function prepare(
       messages: assembled.messages,
       inputEstimate: assembled.inputTokens,
       turnsKept: assembled.turnsKept,
+      droppedThrough: assembled.turnsDropped > 0
+        ? history[assembled.turnsDropped - 1].id ?? null
+        : null,
       maxOutputTokens,
       reservation,
       startedAt,
@@ -534,6 +556,7 @@ export async function runAnswer(
       data: { balance, reason: "usage", messageId: p.messageId },
     }).catch((error) => log.error("wallet event not published", { error }));
   }
+  await queueSummary(s, p).catch((error) => log.warn("summary not queued", { error }));
   return {
     status,
     text,
@@ -544,6 +567,20 @@ export async function runAnswer(
     latencyMs,
     ttftMs,
   };
+}
+
+/**
+ * Turns were dropped for the budget and the configuration can summarise: fold them into the
+ * conversation's summary in the background, after the bill (the summary is our cost, not the
+ * user's, and its failures never reach the answer).
+ */
+async function queueSummary(s: ChatServices, p: PreparedAnswer): Promise<void> {
+  if (p.mode !== "chat" || !p.droppedThrough || !p.ai.config.summaryModel || !s.jobs) return;
+  await s.jobs.enqueue(summarizeJob, {
+    conversationId: p.conversation.id,
+    aiConfigId: p.ai.config.id,
+    throughMessageId: p.droppedThrough,
+  }, summarizeDedupe(p.conversation.id));
 }
 
 /** Settles (`used` > 0) or releases the reservation; returns the balance after. */

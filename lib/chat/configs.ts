@@ -37,6 +37,8 @@ export interface AiConfig {
   priceOutputPer1k: number;
   chatPrompt: string;
   essayPrompt: string;
+  /** Folds turns dropped by the budget into a conversation summary; null → summaries off. */
+  summaryModel: string | null;
   updatedAt: Date;
 }
 
@@ -56,6 +58,7 @@ function toConfig(r: Record<string, unknown>): AiConfig {
     priceOutputPer1k: Number(r.price_output_per_1k),
     chatPrompt: (r.system_prompt as string | null) ?? CHAT_SYSTEM_PROMPT,
     essayPrompt: (r.essay_system_prompt as string | null) ?? ESSAY_SYSTEM_PROMPT,
+    summaryModel: (r.summary_model as string | null) || null,
     updatedAt: r.updated_at as Date,
   };
 }
@@ -158,18 +161,7 @@ export class AiConfigCache {
     const cacheKey = `${config.id}:${config.updatedAt.getTime()}`;
     let provider = this.#providers.get(cacheKey);
     if (!provider) {
-      const [row] = await this.sql`select api_key_encrypted from ai_configs
-                                   where id = ${config.id}`;
-      const apiKey = row?.api_key_encrypted
-        ? await decryptSecret(this.encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
-        : undefined;
-      provider = createProvider({
-        provider: config.provider,
-        apiKey,
-        baseUrl: config.baseUrl ?? undefined,
-        model: config.model,
-        temperature: config.temperature,
-        maxOutputTokens: config.maxOutputTokens,
+      provider = await buildProvider(this.sql, this.encryptionKey, config, {
         timeoutMs: this.timeoutMs,
       });
       this.#providers.clear();
@@ -182,4 +174,45 @@ export class AiConfigCache {
   invalidate(): void {
     this.#row = undefined;
   }
+}
+
+/**
+ * A provider for `config`'s upstream, with its stored key (decrypted here and nowhere else),
+ * answering with `model` (default: the configuration's chat model).
+ */
+async function buildProvider(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+  config: AiConfig,
+  options: { model?: string; timeoutMs?: number } = {},
+): Promise<AiProvider> {
+  const [row] = await sql`select api_key_encrypted from ai_configs where id = ${config.id}`;
+  const apiKey = row?.api_key_encrypted
+    ? await decryptSecret(encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
+    : undefined;
+  return createProvider({
+    provider: config.provider,
+    apiKey,
+    baseUrl: config.baseUrl ?? undefined,
+    model: options.model ?? config.model,
+    temperature: config.temperature,
+    maxOutputTokens: config.maxOutputTokens,
+    timeoutMs: options.timeoutMs,
+  });
+}
+
+/**
+ * The summary model of configuration `configId` on that configuration's own provider, base URL
+ * and key; null when the configuration is gone or has summaries off. Built per summary job:
+ * summaries are rare next to answers, so no cache.
+ */
+export async function summaryProvider(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+  configId: string,
+): Promise<{ config: AiConfig; model: string; provider: AiProvider } | null> {
+  const config = await getConfig(sql, configId);
+  if (!config?.summaryModel) return null;
+  const provider = await buildProvider(sql, encryptionKey, config, { model: config.summaryModel });
+  return { config, model: config.summaryModel, provider };
 }

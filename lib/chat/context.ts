@@ -12,6 +12,8 @@ import type { ChatMessage } from "../ai/mod.ts";
 export interface Turn {
   role: "user" | "assistant";
   content: string;
+  /** The message's id, when it is stored (what a summary job is told it covers). */
+  id?: string;
 }
 
 export interface ContextInput {
@@ -33,7 +35,7 @@ export interface AssembledContext {
   messages: ChatMessage[];
   /** Earlier turns included. */
   turnsKept: number;
-  /** Earlier turns left out for the budget. */
+  /** Earlier turns left out for the budget: the first `turnsDropped` of `history`. */
   turnsDropped: number;
   /** The local estimate of the prompt's input tokens. */
   inputTokens: number;

@@ -207,23 +207,43 @@ export async function getMessage(sql: Sql, userId: string, id: string): Promise<
   return row ? toMessage(row) : null;
 }
 
+/** What a chat remembers: the summary of its older turns, and the turns after it. */
+export interface Memory {
+  /** Stands in for every turn up to `conversations.summary_through`; null → none yet. */
+  summary: string | null;
+  /** Turns the summary does not cover, oldest first, with their message ids. */
+  turns: Turn[];
+}
+
 /**
  * The turns the model may remember, oldest first: answered exchanges and stopped answers
- * (what the user saw). Failed answers are left out; the user's messages always count.
+ * (what the user saw). Failed answers are left out; the user's messages always count. Turns the
+ * summary covers are left out too, and the summary is read in the same statement, so a summary
+ * stored meanwhile can never make a turn count twice (or not at all).
  */
-export async function historyTurns(
+export async function conversationMemory(
   sql: Sql,
   conversationId: string,
   limit = 100,
-): Promise<Turn[]> {
+): Promise<Memory> {
   const rows = await sql`
-    select role, content from (
-      select role, content, created_at from messages
+    with c as (select summary, summary_through from conversations where id = ${conversationId})
+    select c.summary, m.id, m.role, m.content
+    from c left join lateral (
+      select id, role, content, created_at from messages
       where conversation_id = ${conversationId} and content <> ''
         and (role = 'user' or status in ('complete', 'aborted'))
-      order by created_at desc, role desc limit ${limit}) m
-    order by created_at, role desc`;
-  return rows.map((r) => ({ role: r.role, content: r.content }));
+        and created_at > coalesce(c.summary_through, '-infinity')
+      order by created_at desc, role desc limit ${limit}) m on true
+    order by m.created_at, m.role desc`;
+  return {
+    summary: (rows[0]?.summary as string | null | undefined) ?? null,
+    turns: rows.filter((r) => r.id !== null).map((r) => ({
+      id: r.id,
+      role: r.role,
+      content: r.content,
+    })),
+  };
 }
 
 /**

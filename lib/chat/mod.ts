@@ -78,8 +78,12 @@ export async function answerOnce(
   const stop = () => prepared.abort.abort("stopped by the caller");
   if (input.signal?.aborted) stop();
   input.signal?.addEventListener("abort", stop, { once: true });
+  const unwatch = runtimeOf(s).stops.watch(prepared.messageId, prepared.abort);
   const outcome = await runAnswer(s, prepared, { delta: () => {} })
-    .finally(() => input.signal?.removeEventListener("abort", stop));
+    .finally(() => {
+      unwatch();
+      input.signal?.removeEventListener("abort", stop);
+    });
   if (outcome.status === "error") {
     return { ok: false, code: outcome.code, userMessage: outcome.userMessage };
   }
@@ -168,6 +172,8 @@ export async function startStream(
     generation.emit("error", { code: "unavailable", message: "Something went wrong." });
   });
   runtime.streams.add(generation, finished);
+  // A stop request may reach another process: it is recorded in Postgres and found here.
+  finished.finally(runtime.stops.watch(prepared.messageId, prepared.abort));
   return {
     conversationId: prepared.conversation.id,
     userMessageId: prepared.userMessageId,
@@ -255,7 +261,12 @@ export function followGeneration(
   });
 }
 
-/** Stops an answer this process is generating (the stop button). */
+/**
+ * Stops an answer (the stop button), whichever process generates it: the request is recorded on
+ * the message, where the generating process's `StopWatch` (stop_watch.ts) finds it within a
+ * few hundred milliseconds; here, it is aborted at once. Billed like any stop: what was generated.
+ * "finished" when the answer was already over.
+ */
 export async function stopAnswer(
   s: ChatServices,
   userId: string,
@@ -265,8 +276,12 @@ export async function stopAnswer(
   if (!message || message.role !== "assistant") {
     throw new AppError("not_found", "This answer does not exist.");
   }
-  const generation = runtimeOf(s).streams.get(messageId);
-  if (!generation || generation.finished) return "finished";
-  generation.abort.abort("stopped by the user");
+  const marked = await s.db.sql`
+    update messages set stop_requested_at = coalesce(stop_requested_at, now())
+    where id = ${messageId} and user_id = ${userId} and status = 'streaming'
+    returning id`;
+  if (marked.length === 0) return "finished";
+  const local = runtimeOf(s).streams.get(messageId);
+  if (local && !local.finished) local.abort.abort("stopped by the user");
   return "stopped";
 }

@@ -14,3 +14,11 @@ export const ESSAY_SYSTEM_PROMPT =
   "question: a title, a short introduction, headed sections with explanations and examples, " +
   "and a conclusion. Suitable for a student (ZIMSEC O/A level or university). Use Markdown " +
   "headings and lists. Do not ask follow-up questions: the user cannot reply in this mode.";
+
+/** What the summary model is told (lib/chat/summaries.ts); not an operator setting. */
+export const SUMMARY_SYSTEM_PROMPT =
+  "You keep the running summary of a conversation between a user and Hurukuro, an assistant. " +
+  "You get the summary so far (possibly empty) and the turns that follow it. Reply with one " +
+  "new summary that folds those turns into it: at most 150 words, in the conversation's " +
+  "language, keeping names, facts, numbers, decisions, the user's preferences and open " +
+  "questions, dropping small talk. Reply with the summary only, no preamble.";

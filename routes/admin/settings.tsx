@@ -59,6 +59,10 @@ const AiConfigForm = z.object({
   max_output_tokens: wholeNumber(1, 1_000_000),
   price_input_per_1k: decimal(1_000_000),
   price_output_per_1k: decimal(1_000_000),
+  // Empty turns summaries off. A model id: letters, digits and the usual separators.
+  summary_model: z.string().trim().max(200).optional().transform((v) => v ? v : null).pipe(
+    z.string().regex(/^[\w.:/@-]+$/).nullable(),
+  ),
   active: z.string().optional().transform((v) => v === "on"),
   // Blank keeps the stored key; the box removes it.
   api_key: z.string().trim().max(500).optional().transform((v) => v ? v : undefined),
@@ -236,6 +240,19 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                 <label>
                   Wallet tokens per 1k output tokens
                   <input name="price_output_per_1k" value={String(a.price_output_per_1k)} />
+                </label>
+                <label>
+                  Summary model
+                  <input
+                    name="summary_model"
+                    value={a.summary_model ?? ""}
+                    maxLength={200}
+                    placeholder="empty: off"
+                  />
+                  <small class="muted">
+                    Summarises the turns a chat's context budget drops, on this configuration's
+                    provider and key; not billed to users. Empty: older turns are just dropped.
+                  </small>
                 </label>
                 <label class="check">
                   <input type="checkbox" name="active" checked={Boolean(a.active)} /> Active

@@ -183,7 +183,13 @@ function relay(
 
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();
-  const services: ChatServices = { db: ctx.db, kv: ctx.kv, log: ctx.log, config: ctx.config };
+  const services: ChatServices = {
+    db: ctx.db,
+    kv: ctx.kv,
+    log: ctx.log,
+    config: ctx.config,
+    jobs: ctx.jobs,
+  };
   const channelOf = (c: Context<AuthEnv>) => requireAuth(c).via === "api_key" ? "api" : "web";
 
   const ask = async (
