@@ -4,9 +4,10 @@
  * measured in the same run.
  *
  * Paynow is the fake (bench/paynow_server.ts) in a process of its own; nobody pays, so every
- * poll finds its payment pending and does the whole step: claim the payment (in a batch), poll
- * Paynow (signed, hash checked), record the answer and schedule the next poll in Postgres (one
- * statement per batch), queue the tick of the next polls.
+ * poll finds its payment pending and does the whole step: claim the payment (in a batch, ahead
+ * of the due time, as the tick arrives early to do), poll Paynow (signed, hash checked), record
+ * the answer and schedule the next poll in Postgres (one statement per batch, once the polls
+ * are out), queue the tick of the next polls. When the last answer was recorded is printed.
  *
  * - baseline: the same payments polled by `PaynowClient.poll` straight from a timer at the due
  *   time, as many at once as the app's poller allows (`POLL_IN_FLIGHT`): no database, no queue.
@@ -230,12 +231,23 @@ async function hurukuro(
     // one tick).
     await Promise.all(ids.map(() => queuePollTick(running.queue, due)));
     return await measure("hurukuro", polls, due, async () => {
-      const [counts] = await sql`
-        select count(*) filter (where poll_count >= 1)::int as polled,
-               count(*) filter (where status <> 'sent')::int as moved
-        from payments`;
+      // Answers are recorded once the polls are out: wait for them (the next polls' schedule).
+      const until = Date.now() + 60_000;
+      let counts;
+      for (;;) {
+        [counts] = await sql`
+          select count(*) filter (where poll_count >= 1)::int as polled,
+                 count(*) filter (where status <> 'sent')::int as moved
+          from payments`;
+        if (counts.polled >= n || Date.now() > until) break;
+        await delay(20);
+      }
       return [
-        ...(counts.polled < n ? [`${n - counts.polled} payments not rescheduled yet`] : []),
+        counts.polled < n
+          ? `${n - counts.polled} answers not recorded 60 s after the polls`
+          : `every answer recorded (next poll scheduled) ${
+            integer(Date.now() - due)
+          } ms after the due time`,
         ...(counts.moved > 0 ? [`${counts.moved} payments left 'sent'`] : []),
         ...problems.map((line) => `logged: ${line.slice(0, 200)}`),
       ];

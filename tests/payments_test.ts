@@ -544,6 +544,51 @@ Deno.test("batch polling: claims never overlap, two batches at once poll each du
   }
 });
 
+Deno.test("batch polling: a tick ahead of its slot claims first, polls each payment when due, and takes payments joining the slot meanwhile", async () => {
+  const t = await setup();
+  try {
+    const sql = t.app.server.db.sql;
+    const [a, b, c, late] = await duePayments(t, 4);
+    const dueAt = new Date(Date.now() + 1_500);
+    await sql`update payments set next_poll_at = ${dueAt}
+              where id = any(${[a.id, b.id, c.id]}::uuid[])`;
+    // The fourth is not due in this slot yet: it joins it while the tick waits.
+    await sql`update payments set next_poll_at = now() + interval '1 hour' where id = ${late.id}`;
+    const sentAt = new Map<string, number>();
+    const deps = withPoll(t.app.server.payments(), (client, url) => {
+      sentAt.set(url, Date.now());
+      return client.poll(url);
+    });
+    const tick = pollDuePayments(deps, { at: pollTickAt(dueAt), batchSize: 2 });
+
+    // Claimed ahead: their leases are in place well before they are due, nothing sent yet.
+    const until = Date.now() + 1_000;
+    let leased = 0;
+    while (Date.now() < until && leased < 3) {
+      [{ leased }] = await sql`select count(*)::int as leased from payments
+                               where id = any(${[a.id, b.id, c.id]}::uuid[])
+                                 and next_poll_at > now() + interval '1 minute'`;
+      if (leased < 3) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(leased, 3, "claimed before their due time");
+    assert.equal(sentAt.size, 0, "nothing polled before it is due");
+    await sql`update payments set next_poll_at = ${dueAt} where id = ${late.id}`;
+
+    assert.equal(await tick, 4, "the payment that joined the slot is polled by the same tick");
+    for (const p of [a, b, c, late]) {
+      const at = sentAt.get(p.pollUrl);
+      assert.ok(at !== undefined, "polled");
+      // Our clock and the database's are the same here; a few ms of timer rounding allowed.
+      assert.ok(at >= dueAt.getTime() - 5, `polled ${dueAt.getTime() - at} ms before it was due`);
+    }
+    const rows = await sql`select poll_count from payments
+                           where id = any(${[a.id, b.id, c.id, late.id]}::uuid[])`;
+    assert.deepEqual(rows.map((r) => r.poll_count), [1, 1, 1, 1], "every answer recorded");
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("batch polling: a poll Paynow does not answer is rescheduled on its step and polled when due again", async () => {
   const t = await setup();
   try {

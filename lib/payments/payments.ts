@@ -471,10 +471,11 @@ function paynowLimit(gateway: PaynowGateway): LimitFunction {
 
 /**
  * Claims up to `limit` pending payments whose poll is due (by `upTo` at the latest: the slot of
- * the tick, in case the database's clock is behind ours). Each one's `next_poll_at` becomes the
- * lease, so no other batch, in this process or another, takes it until its answer is recorded.
- * `SKIP LOCKED` lets batches on a server claim side by side without waiting for each other; the
- * embedded database runs one statement at a time, where the same statement is simply exact.
+ * the tick, which may still be ahead). Each one's `next_poll_at` becomes the lease, so no other
+ * batch, in this process or another, takes it until its answer is recorded; its due time comes
+ * back as `due`. `SKIP LOCKED` lets batches on a server claim side by side without waiting for
+ * each other; the embedded database runs one statement at a time, where the same statement is
+ * simply exact.
  */
 export async function claimDuePolls(
   sql: Sql,
@@ -482,13 +483,15 @@ export async function claimDuePolls(
   upTo: Date | null = null,
 ): Promise<Row[]> {
   return await sql`
-    update payments
+    update payments p
     set next_poll_at = date_trunc('milliseconds', now()) + ${POLL_LEASE_SECONDS} * interval '1 second'
-    where id in (select id from payments
-                 where status in ('created', 'sent')
-                   and next_poll_at <= greatest(now(), ${upTo}::timestamptz)
-                 order by next_poll_at limit ${limit} for update skip locked)
-    returning ${sql(CLAIMED)}`;
+    from (select id, next_poll_at as due from payments
+          where status in ('created', 'sent')
+            and next_poll_at <= greatest(now(), ${upTo}::timestamptz)
+          order by next_poll_at limit ${limit} for update skip locked) d
+    where p.id = d.id
+    returning p.id, p.status, p.currency, p.reference, p.poll_url, p.poll_count, p.next_poll_at,
+              p.expires_at, d.due`;
 }
 
 /** For the reconciler: pending payments whose poll is overdue (its tick was lost, or its batch). */
@@ -501,9 +504,27 @@ export async function hasOverduePolls(sql: Sql, graceSeconds = 30): Promise<bool
 }
 
 /**
- * A tick of the polling schedule: claims the payments whose poll is due, a batch at a time, and
- * polls each batch (see {@link pollClaimed}) until none is left. While batches come back full,
- * more run beside them (up to {@link POLL_BATCHES_AT_ONCE}). Returns how many were polled.
+ * Claimed payments a tick holds before their polls are sent. A tick comes ahead of its slot
+ * (`POLL_CLAIM_AHEAD_MS`) to claim, so that at the due time the polls go out at once; this
+ * bounds what it holds (well inside the lease) when Paynow answers slowly.
+ */
+const MOST_CLAIMED_AHEAD = 10_000;
+/** How long a tick's answers may wait to be recorded while its polls are being sent. */
+const RECORDING_DEFERRED_MOST_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A tick of the polling schedule. Two sides run together:
+ * - claiming: batches of due payments (up to `at`, the tick's slot, even before it has come)
+ *   are claimed while they come back full; until the slot's end is reached, it waits and claims
+ *   again, so that payments joining the slot after the tick started are not left to the
+ *   reconciler;
+ * - polling: each claimed batch, once its payments are due, is polled at once (see
+ *   {@link pollClaimed}), up to {@link POLL_BATCHES_AT_ONCE} batches side by side.
+ * A tick that arrives ahead of its slot has done the database's share of claiming by the time
+ * the polls are due, so they are sent on time however many fell due together. Returns how many
+ * were polled.
  */
 export async function pollDuePayments(
   deps: PaymentDeps,
@@ -512,44 +533,81 @@ export async function pollDuePayments(
   const batchSize = options.batchSize ?? POLL_BATCH_SIZE;
   const most = options.batchesAtOnce ?? POLL_BATCHES_AT_ONCE;
   const upTo = options.at === undefined ? null : new Date(options.at);
+  const slotEnd = options.at ?? 0;
   let polled = 0;
-  let running = 0;
-  const batches: Promise<void>[] = [];
-  const tails: Promise<unknown>[] = [];
-  const batch = async (): Promise<void> => {
+  let held = 0;
+  let claiming = true;
+  const ready: Row[][] = [];
+  // Whoever waits (pollers for a batch, the claimer for room) is woken by any change.
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((resolve) => wake = resolve);
+  const signal = () => {
+    const w = wake;
+    changed = new Promise<void>((resolve) => wake = resolve);
+    w();
+  };
+
+  const claim = async (): Promise<void> => {
     try {
       for (;;) {
+        while (held >= MOST_CLAIMED_AHEAD) await changed;
         const rows = await claimDuePolls(deps.db.sql, batchSize, upTo);
-        polled += rows.length;
-        if (rows.length === 0) return;
-        const full = rows.length === batchSize;
-        // A full batch: more may be due, so the other batches start claiming at once.
-        while (full && running < most) {
-          running++;
-          batches.push(batch());
+        if (rows.length > 0) {
+          polled += rows.length;
+          held += rows.length;
+          ready.push(rows);
+          signal();
         }
-        // The next batch is claimed as soon as Paynow has answered this one: recording it and
-        // queueing its ticks go on meanwhile (and are waited for before the tick ends).
-        let asked!: () => void;
-        const answered = new Promise<void>((resolve) => asked = resolve);
-        const work = pollClaimed(deps, rows, asked);
-        tails.push(work);
-        await Promise.race([answered, work]);
-        if (!full) return;
+        if (rows.length === batchSize) continue;
+        const untilSlotEnd = slotEnd - Date.now();
+        if (untilSlotEnd <= 0) return;
+        await sleep(untilSlotEnd);
       }
     } finally {
-      running--;
+      claiming = false;
+      signal();
     }
   };
-  running++;
-  batches.push(batch());
-  let first: unknown = null;
-  for (let settled = 0; settled < batches.length;) {
-    const upToNow = batches.length;
-    for (const outcome of await Promise.allSettled(batches.slice(settled, upToNow))) {
-      if (outcome.status === "rejected") first ??= outcome.reason;
+
+  // Recording answers waits while polls are waiting to be sent (batches claimed, or polls queued
+  // for a connection): on the embedded database a statement holds this process's thread, and a
+  // poll sent on time is what the schedule promises; an answer recorded a second later is not.
+  // Not for longer than RECORDING_DEFERRED_MOST_MS, well inside the lease.
+  const paynow = paynowLimit(deps.paynow);
+  const sendsDone = async () => {
+    const until = Date.now() + RECORDING_DEFERRED_MOST_MS;
+    while ((ready.length > 0 || paynow.pendingCount > 0) && Date.now() < until) {
+      await (ready.length > 0 ? changed : sleep(5));
     }
-    settled = upToNow;
+  };
+  const tails: Promise<unknown>[] = [];
+  const poll = async (): Promise<void> => {
+    for (;;) {
+      const rows = ready.shift();
+      if (rows && ready.length === 0) signal();
+      if (!rows) {
+        if (!claiming) return;
+        await changed;
+        continue;
+      }
+      const due = Math.max(...rows.map((r) => (r.due as Date).getTime()));
+      if (due > Date.now()) await sleep(due - Date.now());
+      // The next batch is taken as soon as Paynow has answered this one: recording it and
+      // queueing its ticks go on meanwhile (and are waited for before the tick ends).
+      let asked!: () => void;
+      const answered = new Promise<void>((resolve) => asked = resolve);
+      const work = pollClaimed(deps, rows, asked, sendsDone);
+      tails.push(work);
+      await Promise.race([answered, work]).catch(() => {});
+      held -= rows.length;
+      signal();
+    }
+  };
+
+  const sides = [claim(), ...Array.from({ length: most }, poll)];
+  let first: unknown = null;
+  for (const outcome of await Promise.allSettled(sides)) {
+    if (outcome.status === "rejected") first ??= outcome.reason;
   }
   for (const outcome of await Promise.allSettled(tails)) {
     if (outcome.status === "rejected") first ??= outcome.reason;
@@ -615,6 +673,7 @@ export async function pollClaimed(
   deps: PaymentDeps,
   rows: Row[],
   asked: () => void = () => {},
+  sendsDone: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ id: string; error?: unknown }[]> {
   const limit = paynowLimit(deps.paynow);
   const answers = await Promise.all(rows.map((row) =>
@@ -624,6 +683,7 @@ export async function pollClaimed(
     )
   ));
   asked();
+  await sendsDone();
   const errors = new Map<string, unknown>();
   const due: Date[] = [];
   const failed = answers.filter((a) => a.error !== undefined);
