@@ -133,20 +133,27 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     let whatsapp: ChannelDeps | null = null;
 
     const metrics = createMetrics();
+    // Jobs, crons and the WhatsApp conversation run on the background connection: on the
+    // embedded database, the queries of requests someone waits on go first (lib/db/mod.ts).
+    const background = db.background;
     const queue = new JobQueue({
       kv,
-      db,
+      db: background,
       log,
       config,
       metrics: metrics.jobs,
       handlers: [
-        ...jobHandlers({ ...upstreams, payments, whatsappChannel: () => whatsapp }),
+        ...jobHandlers({
+          ...upstreams,
+          payments: () => ({ ...payments(), db: background }),
+          whatsappChannel: () => whatsapp,
+        }),
         ...(options.extraHandlers ?? []),
       ],
       concurrency: options.concurrency,
     });
     const scheduler = new CronScheduler({
-      db,
+      db: background,
       log,
       context: queue.context,
       crons: [...cronJobs, ...(options.extraCrons ?? [])],
@@ -161,9 +168,9 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     };
     late.payments = paymentDeps;
     if (upstreams.whatsapp) {
-      const chat = { db, kv, log, config, jobs: queue };
+      const chat = { db: background, kv, log, config, jobs: queue };
       const channel: ChannelDeps = {
-        db,
+        db: background,
         kv,
         log,
         config,
@@ -171,7 +178,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         jobs: queue,
         payments,
         pacer: createPacer(config),
-        gate: createGate(db),
+        gate: createGate(background),
         mediaDir: join(config.dataDir, "whatsapp-media"),
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
@@ -243,7 +250,13 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     });
     // Answers still streaming stop first (billed for what they generated), so their readers
     // end and the server's drain above does not wait on them.
-    closers.push(() => Promise.resolve(runtimeOf({ db, kv, log, config }).streams.abortAll()));
+    // Answers streamed to the web, and those of background work (WhatsApp), each on its own
+    // connection's runtime.
+    closers.push(() =>
+      Promise.resolve(
+        [db, background].forEach((on) => runtimeOf({ db: on, kv, log, config }).streams.abortAll()),
+      )
+    );
     const addr = server.addr as Deno.NetAddr;
     const url = `http://${addr.hostname}:${addr.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.

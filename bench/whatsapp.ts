@@ -40,7 +40,14 @@ const GRAPH_TOKEN = "bench-graph-token";
 const PHONE_NUMBER_ID = "106540352242922";
 const PHONES_PER_RATE = 1_000;
 const DUPLICATE_SHARE = 0.05;
-const RATES = [500, 2_000];
+/** Offered rates; BENCH_WHATSAPP_RATES (e.g. "500") runs a subset. */
+const RATES = (Deno.env.get("BENCH_WHATSAPP_RATES") ?? "500,2000").split(",").map((r) => {
+  const rate = Number(r.trim());
+  if (!Number.isInteger(rate) || rate < 1 || rate > 20_000) {
+    throw new Error(`BENCH_WHATSAPP_RATES: ${r} is not a rate from 1 to 20,000 a second`);
+  }
+  return rate;
+});
 /** How long to wait for the last replies after the load (the embedded database answers ~100/s
  * on a busy 2-core machine). */
 const DRAIN_LIMIT_MS = 600_000;
@@ -226,6 +233,7 @@ export async function run(): Promise<void> {
     app = await startServer({
       name: "Hurukuro",
       script: "main.ts",
+      denoFlags: Deno.env.get("WA_PROF") ? ["--cpu-prof", "--cpu-prof-dir=/tmp/waprof"] : [],
       timeoutMs: 180_000,
       env: {
         HURUKURO_ENV: "test",

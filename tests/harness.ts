@@ -11,7 +11,6 @@ import postgres from "postgres";
 import { join } from "node:path";
 import { cp } from "node:fs/promises";
 import { type RunningServer, start, type StartOptions } from "../main.ts";
-import { startEmbeddedPostgres } from "../lib/db/embedded.ts";
 import { type Database, openDatabase } from "../lib/db/mod.ts";
 import { migrate, MIGRATIONS_DIR, readMigrations } from "../lib/db/migrate.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
@@ -79,11 +78,9 @@ async function templateDir(migrated = true): Promise<string> {
 
 async function buildTemplate(dir: string, migrated: boolean): Promise<string> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const embedded = await startEmbeddedPostgres(join(dir, "pg"));
-  const sql = postgres({ host: embedded.host, port: embedded.port, max: 1, onnotice: () => {} });
-  if (migrated) await migrate(sql, MIGRATIONS_DIR);
-  await sql.end();
-  await embedded.stop();
+  const db = await openDatabase({ embeddedDir: join(dir, "pg"), log: memoryLogger("warn") });
+  if (migrated) await migrate(db.sql, MIGRATIONS_DIR);
+  await db.close();
   await Deno.writeTextFile(join(dir, "READY"), new Date().toISOString());
   return dir;
 }

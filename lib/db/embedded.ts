@@ -1,11 +1,11 @@
 /**
- * Embedded Postgres: PGlite persisted in a directory, served on a loopback port by
- * `PGLiteSocketServer`, so the rest of the code speaks to it with postgres.js exactly as it speaks
- * to a real server.
+ * Embedded Postgres: PGlite persisted in a directory, reached by postgres.js through
+ * lib/db/pglite_wire.ts (in-process connections that deliver whole queries, with priorities), so
+ * the rest of the code speaks to it with postgres.js exactly as it speaks to a real server.
  *
  * Measured pitfalls this module guards (shared/measured.md):
- * - postgres.js must use ONE connection (a larger pool silently returns wrong rows);
- * - the socket server needs `maxConnections` ≥ pool + 1 or connects hang;
+ * - connections that pass protocol messages on one by one (as pglite-socket does) must be ONE
+ *   connection, or concurrent queries get wrong rows: the wire delivers whole queries instead;
  * - PGlite does not lock its data directory, so we take an OS file lock (flock) and refuse a
  *   second process with a clear message. The kernel drops the lock when the process dies, so a
  *   crash never leaves a stale lock behind.
@@ -13,7 +13,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import { pgcrypto } from "@electric-sql/pglite/contrib/pgcrypto";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { join } from "node:path";
 
 export class DataDirInUseError extends Error {
@@ -27,8 +26,7 @@ export class DataDirInUseError extends Error {
 }
 
 export interface EmbeddedPostgres {
-  host: string;
-  port: number;
+  pg: PGlite;
   stop(): Promise<void>;
 }
 
@@ -48,14 +46,9 @@ export async function startEmbeddedPostgres(dir: string | null): Promise<Embedde
       dataDir: dir ?? undefined,
       extensions: { pgcrypto, pg_trgm },
     });
-    const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 4 });
-    await server.start();
-    const [host, port] = server.getServerConn().split(":");
     return {
-      host,
-      port: Number(port),
+      pg: db,
       async stop() {
-        await server.stop();
         await db.close();
         lock?.close();
       },

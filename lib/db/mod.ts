@@ -9,6 +9,7 @@
 import postgres from "postgres";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "./embedded.ts";
+import { PgliteWire } from "./pglite_wire.ts";
 import { installSafeBegin } from "./transaction.ts";
 import type { Logger } from "../observability/log.ts";
 
@@ -18,6 +19,13 @@ export type DatabaseKind = "embedded" | "server";
 export interface Database {
   sql: Sql;
   kind: DatabaseKind;
+  /**
+   * The same database for background work (jobs, crons, the WhatsApp conversation): on the
+   * embedded database its queries give way to those of `sql` (requests waiting on an answer),
+   * see lib/db/pglite_wire.ts; on a server it is this database itself (its own connections run
+   * side by side there).
+   */
+  background: Database;
   /**
    * Runs `fn` only if no other holder (in this process or, on a real server, in any process on
    * the same database) holds `name`; returns `{ ran: false }` otherwise. The embedded database
@@ -61,16 +69,28 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     dir: dir ?? "memory",
     ms: Math.round(performance.now() - started),
   });
-  const sql = installSafeBegin(postgres({
-    host: embedded.host,
-    port: embedded.port,
-    user: "postgres",
-    database: "postgres",
-    max: 1, // never more: see lib/db/embedded.ts
-    ...quiet,
-  }) as Sql);
-  return embeddedDatabase(sql, embedded.stop);
+  const wire = new PgliteWire(embedded.pg);
+  const connect = (priority: number) =>
+    installSafeBegin(postgres({
+      // postgres.js takes a socket-like object in `socket` (not in its type declarations).
+      ...{ socket: () => wire.connect(priority) },
+      user: "postgres",
+      database: "postgres",
+      // One connection each: a session runs one query at a time anyway.
+      max: 1,
+      ...quiet,
+    }) as Sql);
+  const sql = connect(PRIORITY_REQUESTS);
+  const background = connect(PRIORITY_BACKGROUND);
+  return embeddedDatabase(sql, background, () => {
+    wire.close();
+    return embedded.stop();
+  });
 }
+
+/** Requests someone is waiting on go before background work on the embedded database. */
+const PRIORITY_REQUESTS = 1;
+const PRIORITY_BACKGROUND = 0;
 
 async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -87,9 +107,12 @@ async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
 }
 
 function serverDatabase(sql: Sql, stop: () => Promise<void>): Database {
-  return {
+  const db: Database = {
     sql,
     kind: "server",
+    get background() {
+      return db;
+    },
     async tryWithLock(name, fn) {
       const conn = await sql.reserve();
       try {
@@ -117,14 +140,19 @@ function serverDatabase(sql: Sql, stop: () => Promise<void>): Database {
       await stop();
     },
   };
+  return db;
 }
 
-function embeddedDatabase(sql: Sql, stop: () => Promise<void>): Database {
+function embeddedDatabase(
+  sql: Sql,
+  backgroundSql: Sql,
+  stop: () => Promise<void>,
+): Database {
   // One process owns the embedded database (lib/db/embedded.ts takes a file lock), so process-
   // local structures are exact here: advisory locks and LISTEN do not work through the socket.
   const held = new Set<string>();
   const bus = new EventTarget();
-  return {
+  const db: Omit<Database, "background"> = {
     sql,
     kind: "embedded",
     async tryWithLock(name, fn) {
@@ -150,8 +178,14 @@ function embeddedDatabase(sql: Sql, stop: () => Promise<void>): Database {
     },
     ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
     async close() {
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), backgroundSql.end({ timeout: 5 })]);
       await stop();
     },
   };
+  // The same database, locks and channels; only the connection (and its priority) differs.
+  const foreground = db as Database;
+  const background = { ...db, sql: backgroundSql } as Database;
+  foreground.background = background;
+  background.background = background;
+  return foreground;
 }

@@ -1,0 +1,298 @@
+/**
+ * postgres.js connections to the embedded PGlite without a socket, with priorities.
+ *
+ * PGlite is one Postgres session on this process's thread. `@electric-sql/pglite-socket` serves
+ * it over TCP, passing each protocol message on as it arrives, so two connections' queries
+ * interleave message by message (one's Bind replaces the other's unnamed portal: wrong rows, the
+ * reason the pool had to be a single connection), and every query pays for loopback TCP twice.
+ * This seam hands postgres.js socket-like objects (its `socket` option) that deliver whole
+ * queries — the messages up to a Sync, a simple Query, or a startup — straight to PGlite:
+ *
+ * - several logical connections share the session safely, as a query's messages always run
+ *   together, and a transaction, once open, runs its owner's queries only until it ends;
+ * - each connection has a priority: when queries wait on several, the most urgent connection's
+ *   go first (the webhook's and the pages' before background jobs'), so a request never queues
+ *   behind a backlog of background statements, only behind the one running (at most
+ *   {@link MOST_IN_A_ROW} urgent turns in a row while lower ones wait, so those still progress);
+ * - between turns the event loop runs (a PGlite statement holds the thread while it runs), so
+ *   requests that arrived meanwhile are queued before the next turn is chosen.
+ *
+ * A connection's queued queries run together in one call to PGlite (as a server reads a
+ * pipelined batch); postgres.js's statement names carry a per-connection prefix, so prepared
+ * statements of different connections never collide in the shared session.
+ */
+import { EventEmitter } from "node:events";
+import { Buffer } from "node:buffer";
+import { setImmediate } from "node:timers";
+import type { PGlite } from "@electric-sql/pglite";
+
+/** Urgent turns taken in a row while a lower priority waits. */
+const MOST_IN_A_ROW = 8;
+/**
+ * One connection's queries run in one turn, at most (a turn cannot be interrupted: a short one
+ * lets an urgent query in soon).
+ */
+const MOST_QUERIES_A_TURN = 4;
+
+const PROTOCOL_3 = 196608;
+const SSL_REQUEST = 80877103;
+const CANCEL_REQUEST = 80877102;
+const SYNC = 0x53; // 'S'
+const QUERY = 0x51; // 'Q'
+const TERMINATE = 0x58; // 'X'
+const FLUSH = 0x48; // 'H'
+/** A simple query that ends a transaction its connection left open. */
+const ROLLBACK = (() => {
+  const text = new TextEncoder().encode("ROLLBACK\0");
+  const out = new Uint8Array(5 + text.length);
+  out[0] = QUERY;
+  new DataView(out.buffer).setInt32(1, 4 + text.length);
+  out.set(text, 5);
+  return out;
+})();
+
+/**
+ * The socket postgres.js writes to and reads from (the subset of `net.Socket` it uses when given
+ * a `socket` option: write, end, destroy, events `data`, `close`, `error`, `drain`).
+ */
+export class WireSocket extends EventEmitter {
+  readyState: "open" | "closed" = "open";
+  /** Bytes written and not yet cut into whole queries. */
+  #pending: Uint8Array = new Uint8Array(0);
+  /** Whole queries waiting for their turn. */
+  readonly queued: Uint8Array[] = [];
+  #started = false;
+
+  constructor(readonly wire: PgliteWire, readonly priority: number) {
+    super();
+  }
+
+  write(chunk: Uint8Array | string, callback?: (error?: Error | null) => void): boolean {
+    if (this.readyState !== "open") {
+      queueMicrotask(() => callback?.(new Error("the embedded database connection is closed")));
+      return false;
+    }
+    const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+    this.#pending = this.#pending.length === 0 ? bytes : concat(this.#pending, bytes);
+    this.#cut();
+    queueMicrotask(() => callback?.(null));
+    return true;
+  }
+
+  end(chunk?: Uint8Array | string): this {
+    if (chunk) this.write(chunk);
+    this.destroy();
+    return this;
+  }
+
+  destroy(): this {
+    if (this.readyState === "closed") return this;
+    this.readyState = "closed";
+    this.queued.length = 0;
+    this.wire.closed(this);
+    setImmediate(() => this.emit("close", false));
+    return this;
+  }
+
+  // postgres.js pauses a socket only while streaming COPY, which is not used here.
+  pause(): this {
+    return this;
+  }
+  resume(): this {
+    return this;
+  }
+
+  /** Cuts the written bytes into whole queries and queues them. */
+  #cut(): void {
+    let at = 0;
+    let queryStart = 0;
+    const buf = this.#pending;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    while (buf.length - at >= 5) {
+      if (!this.#started) {
+        // Untyped start-up messages: length, then a code.
+        if (buf.length - at < 8) break;
+        const length = view.getInt32(at);
+        if (buf.length - at < length) break;
+        const code = view.getInt32(at + 4);
+        if (code === SSL_REQUEST) {
+          this.#reply(new Uint8Array([0x4e])); // 'N': no TLS in-process
+        } else if (code === CANCEL_REQUEST) {
+          this.destroy(); // nothing to cancel in a session that runs one query at a time
+          return;
+        } else if (code === PROTOCOL_3) {
+          this.#started = true;
+          this.#queue(buf.subarray(at, at + length));
+        } else {
+          this.#fail(new Error(`unexpected start-up code ${code}`));
+          return;
+        }
+        at += length;
+        queryStart = at;
+        continue;
+      }
+      const type = buf[at];
+      const length = 1 + view.getInt32(at + 1);
+      if (buf.length - at < length) break;
+      at += length;
+      if (type === TERMINATE) {
+        this.destroy();
+        return;
+      }
+      // A Flush asks for the answers so far in the middle of a query (postgres.js describes a
+      // statement that way before binding it): a turn, after which this connection keeps the
+      // session until its Sync.
+      if (type === SYNC || type === QUERY || type === FLUSH) {
+        this.#queue(buf.subarray(queryStart, at));
+        queryStart = at;
+      }
+    }
+    this.#pending = buf.slice(queryStart);
+  }
+
+  #queue(query: Uint8Array): void {
+    // A copy: postgres.js may reuse the buffer it wrote.
+    this.queued.push(query.slice());
+    this.wire.wake();
+  }
+
+  #reply(bytes: Uint8Array): void {
+    setImmediate(() => this.readyState === "open" && this.emit("data", Buffer.from(bytes)));
+  }
+
+  #fail(error: Error): void {
+    setImmediate(() => this.emit("error", error));
+    this.destroy();
+  }
+
+  /** Delivers PGlite's answer to postgres.js. */
+  deliver(chunks: Uint8Array[]): void {
+    if (this.readyState !== "open" || chunks.length === 0) return;
+    this.emit("data", chunks.length === 1 ? Buffer.from(chunks[0]) : Buffer.concat(chunks));
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** The dispatcher: one per PGlite. */
+export class PgliteWire {
+  readonly #sockets = new Set<WireSocket>();
+  /**
+   * The connection whose transaction (or query, between a Flush and its Sync) is open: only its
+   * queries run until it ends.
+   */
+  #owner: WireSocket | null = null;
+  #running = false;
+  #inARow = 0;
+  #lastPriority = -Infinity;
+  #closed = false;
+
+  constructor(readonly pg: PGlite) {}
+
+  /** Before PGlite closes: no turn runs after this, and connections are refused. */
+  close(): void {
+    this.#closed = true;
+    for (const s of [...this.#sockets]) s.destroy();
+  }
+
+  /** A new connection for postgres.js (`socket: () => wire.connect(priority)`); higher first. */
+  connect(priority: number): WireSocket {
+    const socket = new WireSocket(this, priority);
+    if (this.#closed) socket.destroy();
+    else this.#sockets.add(socket);
+    return socket;
+  }
+
+  wake(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    setImmediate(() => this.#turn());
+  }
+
+  closed(socket: WireSocket): void {
+    this.#sockets.delete(socket);
+    if (this.#owner === socket && !this.#closed) {
+      // Its transaction can never be finished by it: undone, so the others may go on.
+      this.#owner = null;
+      this.pg.runExclusive(() => this.pg.execProtocolRawStream(ROLLBACK, { onRawData: () => {} }))
+        .catch(() => {})
+        .finally(() => this.wake());
+    }
+  }
+
+  /** The connection whose queries run next, or null when nothing may run now. */
+  #next(): WireSocket | null {
+    if (this.#owner) return this.#owner.queued.length > 0 ? this.#owner : null;
+    let best: WireSocket | null = null;
+    let lower = false;
+    for (const s of this.#sockets) {
+      if (s.queued.length === 0) continue;
+      if (!best || s.priority > best.priority) {
+        if (best) lower = true;
+        best = s;
+      } else if (s.priority < best.priority) lower = true;
+    }
+    if (!best || !lower) return best;
+    // Something lower waits: after MOST_IN_A_ROW urgent turns, one of the lowest goes.
+    if (best.priority === this.#lastPriority && this.#inARow >= MOST_IN_A_ROW) {
+      let lowest = best;
+      for (const s of this.#sockets) {
+        if (s.queued.length > 0 && s.priority < lowest.priority) lowest = s;
+      }
+      return lowest;
+    }
+    return best;
+  }
+
+  async #turn(): Promise<void> {
+    try {
+      const socket = this.#closed ? null : this.#next();
+      if (!socket) return;
+      if (socket.priority === this.#lastPriority) this.#inARow++;
+      else [this.#lastPriority, this.#inARow] = [socket.priority, 1];
+      // This connection's waiting queries, in order, as one batch.
+      const batch: Uint8Array[] = [];
+      let bytes = 0;
+      while (socket.queued.length > 0 && batch.length < MOST_QUERIES_A_TURN) {
+        const query = socket.queued.shift()!;
+        batch.push(query);
+        bytes += query.length;
+      }
+      const chunks: Uint8Array[] = [];
+      await this.pg.runExclusive(() =>
+        this.pg.execProtocolRawStream(
+          batch.length === 1 ? batch[0] : concatAll(batch, bytes),
+          // A copy: PGlite reuses its buffer.
+          { onRawData: (data) => void chunks.push(data.slice()) },
+        )
+      );
+      const last = batch[batch.length - 1];
+      const open = this.pg.isInTransaction() || last[last.length - 5] === FLUSH;
+      this.#owner = open && socket.readyState === "open" ? socket : null;
+      socket.deliver(chunks);
+    } catch (error) {
+      // PGlite itself failed (not a query error: those are answers). Nothing can go on.
+      for (const s of this.#sockets) {
+        s.emit("error", error instanceof Error ? error : new Error(String(error)));
+      }
+    } finally {
+      this.#running = false;
+      if (this.#next()) this.wake();
+    }
+  }
+}
+
+function concatAll(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
