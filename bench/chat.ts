@@ -9,7 +9,10 @@
  *    the upstream's TTFD is the relay alone. Target: overhead p99 < 5 ms.
  * 2. 1,000 concurrent streams held by one process: the upstream is slowed to 60 s before its
  *    first token, so every stream is open and idle; the server's resident memory before and
- *    with the streams open gives the memory per idle stream. Target: < 100 KB.
+ *    with the streams open gives the memory per idle stream. Target: < 100 KB. RSS moves by
+ *    several MB from run to run (allocator arenas, V8's heap sizing), so the streams are opened
+ *    and released BENCH_CHAT_ROUNDS times (default 3) after the warm-up round: the figure is the
+ *    median round, printed with the lowest and highest.
  *
  * Three processes: the fake upstream (bench/chat_fake.ts), the server (main.ts on a temporary
  * embedded database prepared here with a funded user; with DATABASE_URL set, on a fresh database
@@ -43,6 +46,7 @@ export const description =
 
 const SAMPLES = envNumber("BENCH_CHAT_SAMPLES", 300, 20, 10_000);
 const STREAMS = envNumber("BENCH_CHAT_STREAMS", 1_000, 10, 10_000);
+const ROUNDS = envNumber("BENCH_CHAT_ROUNDS", 3, 1, 20);
 const UPSTREAM_TTFT_MS = 20;
 const EMAIL = "bench@hurukuro.invalid";
 const PASSWORD = "bench password 123";
@@ -212,6 +216,9 @@ function freePort(): number {
   return port;
 }
 
+const perRss = (r: Round) => (r.rssHeld - r.rssBefore) / r.opened;
+const perHeap = (r: Round) => (r.heapHeld - r.heapBefore) / 1024 / r.opened;
+
 const sorted = (values: number[]) => Float64Array.from(values).sort();
 const rssKb = (pid: number) => {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -290,7 +297,7 @@ async function relayOverhead(storage: Storage): Promise<void> {
   }
 }
 
-interface Held {
+interface Round {
   /** Streams open during the measurement. */
   opened: number;
   openedMs: number;
@@ -301,11 +308,16 @@ interface Held {
   health?: string;
 }
 
+/** The measured rounds: the median round (by RSS per stream) and the spread. */
+interface Held extends Round {
+  rounds: Round[];
+}
+
 /**
- * Opens STREAMS streams to `target` twice: a first round, released, brings the process to its
- * working size (JIT, caches, pools, the embedded database's memory); the second is measured:
- * RSS and JS heap after a full GC, before and with the streams open (the upstream is silent, so
- * every stream is idle).
+ * Opens STREAMS streams to `target`: a first round, released, brings the process to its working
+ * size (JIT, caches, pools, the embedded database's memory); then ROUNDS rounds are measured, each
+ * released before the next: RSS and JS heap after a full GC, before and with the streams open
+ * (the upstream is silent, so every stream is idle).
  */
 async function holdStreams(
   target: ServerProcess,
@@ -343,18 +355,23 @@ async function holdStreams(
   };
   try {
     await round();
-    for (const c of controllers.splice(0)) c.abort();
-    await delay(6_000); // Hurukuro's grace period (2 s) lets those go, and their bills settle
-    const heapBefore = await inspector.collectedHeap();
-    const rssBefore = rssKb(target.pid);
-    const started = performance.now();
-    const opened = await round();
-    const openedMs = performance.now() - started;
-    await delay(2_000);
-    const heapHeld = await inspector.collectedHeap();
-    const rssHeld = rssKb(target.pid);
-    const health = healthUrl ? (await (await fetch(healthUrl)).json()).status : undefined;
-    return { opened, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health };
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const c of controllers.splice(0)) c.abort();
+      await delay(6_000); // Hurukuro's grace period (2 s) lets those go, and their bills settle
+      const heapBefore = await inspector.collectedHeap();
+      const rssBefore = rssKb(target.pid);
+      const started = performance.now();
+      const opened = await round();
+      const openedMs = performance.now() - started;
+      await delay(2_000);
+      const heapHeld = await inspector.collectedHeap();
+      const rssHeld = rssKb(target.pid);
+      const health = healthUrl ? (await (await fetch(healthUrl)).json()).status : undefined;
+      rounds.push({ opened, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health });
+    }
+    const byRss = [...rounds].sort((a, b) => perRss(a) - perRss(b));
+    return { ...byRss[Math.floor((byRss.length - 1) / 2)], rounds };
   } finally {
     for (const c of controllers) c.abort();
   }
@@ -402,9 +419,11 @@ async function idleStreams(storage: Storage): Promise<void> {
       await server.stop();
     }
 
-    const perRss = (h: Held) => (h.rssHeld - h.rssBefore) / h.opened;
-    const perHeap = (h: Held) => (h.heapHeld - h.heapBefore) / 1024 / h.opened;
     const kb = (n: number) => `${n.toFixed(1)} KB`;
+    const spread = (h: Held, per: (r: Round) => number) => {
+      const values = h.rounds.map(per);
+      return `${kb(Math.min(...values))} – ${kb(Math.max(...values))}`;
+    };
     const mb = (n: number) => `${integer(n / 1024)} MB`;
     console.log(
       table(["", "bare Deno relay", "Hurukuro"], [
@@ -412,8 +431,10 @@ async function idleStreams(storage: Storage): Promise<void> {
         ["time to open them all", `${integer(base.openedMs)} ms`, `${integer(ours.openedMs)} ms`],
         ["RSS before (after a full GC)", mb(base.rssBefore), mb(ours.rssBefore)],
         ["RSS with the streams open", mb(base.rssHeld), mb(ours.rssHeld)],
-        ["memory per idle stream (RSS)", kb(perRss(base)), kb(perRss(ours))],
+        [`memory per idle stream (RSS, median of ${ROUNDS})`, kb(perRss(base)), kb(perRss(ours))],
+        ["  lowest – highest round", spread(base, perRss), spread(ours, perRss)],
         ["  of which JS heap (live objects)", kb(perHeap(base)), kb(perHeap(ours))],
+        ["    lowest – highest round", spread(base, perHeap), spread(ours, perHeap)],
         [
           "  of which outside the JS heap",
           kb(perRss(base) - perHeap(base)),
