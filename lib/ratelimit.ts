@@ -2,6 +2,10 @@
  * Fixed-window rate limiting on Deno KV. The count is read and raised with an atomic
  * compare-and-set, so concurrent requests are counted exactly: the 61st request of a minute on
  * a 60-per-minute limit is refused, whatever arrives at the same moment.
+ *
+ * Each process remembers the count it last wrote per bucket (with the entry's versionstamp), so a
+ * hit is one KV operation: the compare-and-set against what it wrote. Only when another process
+ * wrote in between does the check fail, and the key is read and the hit tried again.
  */
 export interface RateDecision {
   allowed: boolean;
@@ -15,6 +19,16 @@ export interface RateDecision {
  * on the compare-and-set; only hits from other processes can (and then retry). */
 const turns = new Map<string, Promise<unknown>>();
 
+interface Written {
+  windowStart: number;
+  value: number;
+  versionstamp: string;
+}
+/** What this process last wrote, per KV store and bucket. */
+const written = new WeakMap<Deno.Kv, Map<string, Written>>();
+/** Buckets remembered per store; beyond that the memory is dropped (it only saves reads). */
+const MAX_REMEMBERED = 10_000;
+
 export function hitRateLimit(
   kv: Deno.Kv,
   bucket: string[],
@@ -24,7 +38,7 @@ export function hitRateLimit(
 ): Promise<RateDecision> {
   const id = bucket.join("\u0000");
   const run = (turns.get(id) ?? Promise.resolve()).then(() =>
-    hit(kv, bucket, limit, windowMs, now ?? Date.now())
+    hit(kv, id, bucket, limit, windowMs, now ?? Date.now())
   );
   const settled = run.catch(() => {});
   turns.set(id, settled);
@@ -36,6 +50,7 @@ export function hitRateLimit(
 
 async function hit(
   kv: Deno.Kv,
+  id: string,
   bucket: string[],
   limit: number,
   windowMs = 60_000,
@@ -44,13 +59,29 @@ async function hit(
   const windowStart = Math.floor(now / windowMs) * windowMs;
   const key = ["ratelimit", ...bucket, windowStart];
   const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000));
+  let remembered = written.get(kv);
+  if (!remembered) written.set(kv, remembered = new Map());
+  const last = remembered.get(id);
+  // The first guess: what this process wrote in this window, or (a new window) no entry yet.
+  // Counts only grow within a window, so a remembered count at the limit is a sure refusal.
+  let guess: { value: number | null; versionstamp: string | null } | null =
+    last?.windowStart === windowStart ? last : { value: null, versionstamp: null };
   for (let attempt = 0; attempt < 50; attempt++) {
-    const current = await kv.get<number>(key);
+    const current = guess ?? await kv.get<number>(key);
     const count = current.value ?? 0;
     if (count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSeconds };
-    const res = await kv.atomic().check(current).set(key, count + 1, { expireIn: windowMs * 2 })
-      .commit();
-    if (res.ok) return { allowed: true, limit, remaining: limit - count - 1, retryAfterSeconds };
+    const res = await kv.atomic().check({ key, versionstamp: current.versionstamp })
+      .set(key, count + 1, { expireIn: windowMs * 2 }).commit();
+    if (res.ok) {
+      if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+      remembered.set(id, { windowStart, value: count + 1, versionstamp: res.versionstamp });
+      return { allowed: true, limit, remaining: limit - count - 1, retryAfterSeconds };
+    }
+    if (guess) {
+      // Another process wrote since: read the key, without waiting first.
+      guess = null;
+      continue;
+    }
     await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
   }
   // Extreme contention on one key: refusing is the safe answer.

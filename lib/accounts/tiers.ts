@@ -2,6 +2,7 @@
  * Tiers: a requests-per-minute limit and a daily token cap per user (0 = no cap). The day is
  * counted in TZ_METRICS (Africa/Harare by default), as people there live it.
  */
+import { refreshAhead } from "../cache.ts";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
 
@@ -21,14 +22,18 @@ export async function listTiers(sql: Sql): Promise<Tier[]> {
   }));
 }
 
-/** Tiers change rarely (an admin edits them): a few seconds of caching saves a query per request. */
+/**
+ * Tiers change rarely (an admin edits them): a few seconds of caching saves a query per request,
+ * and refreshing ahead (lib/cache.ts) keeps that query out of the requests themselves.
+ */
 export function tierCache(sql: Sql, ttlMs = 5_000): (name: string) => Promise<Tier> {
-  let cached: { at: number; tiers: Map<string, Tier> } | undefined;
+  const cached = refreshAhead(
+    async () => new Map((await listTiers(sql)).map((t) => [t.name, t])),
+    ttlMs,
+  );
   return async (name) => {
-    if (!cached || Date.now() - cached.at > ttlMs) {
-      cached = { at: Date.now(), tiers: new Map((await listTiers(sql)).map((t) => [t.name, t])) };
-    }
-    const tier = cached.tiers.get(name) ?? cached.tiers.get("free");
+    const tiers = await cached.get();
+    const tier = tiers.get(name) ?? tiers.get("free");
     if (!tier) throw new Error(`tier ${name} is not defined`);
     return tier;
   };

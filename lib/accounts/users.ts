@@ -114,7 +114,10 @@ export async function authenticate(sql: Sql, email: string, password: string): P
 
 export async function getUser(sql: Sql, id: string): Promise<User | null> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
-  const [row] = await sql.unsafe(`select ${COLUMNS} from users where id = $1`, [id]);
+  // Prepared: every authenticated request runs it, and a plan kept saves a parse each time.
+  const [row] = await sql.unsafe(`select ${COLUMNS} from users where id = $1`, [id], {
+    prepare: true,
+  });
   return row ? toUser(row) : null;
 }
 

@@ -24,6 +24,7 @@ import {
   type StreamEvent,
   type Usage,
 } from "../ai/mod.ts";
+import { refreshAhead } from "../cache.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
@@ -87,7 +88,8 @@ export const PREPARE_CONCURRENCY = 32;
 export function runtimeOf(s: ChatServices): ChatRuntime {
   let runtime = runtimes.get(s.db);
   if (!runtime) {
-    let cached: { at: number; value: Promise<ChatSettings> } | undefined;
+    // Refreshed ahead (lib/cache.ts): a request never waits on the re-read.
+    const settings = refreshAhead(() => chatSettings(s.db.sql), 1_000);
     runtime = {
       admit: pLimit(PREPARE_CONCURRENCY),
       ai: new AiConfigCache(s.db.sql, s.config.encryptionKey),
@@ -97,12 +99,7 @@ export function runtimeOf(s: ChatServices): ChatRuntime {
         (error) => s.log.warn("checking for stop requests failed", { error }),
       ),
       tiers: tierCache(s.db.sql),
-      settings: () => {
-        if (!cached || Date.now() - cached.at > 1_000) {
-          cached = { at: Date.now(), value: chatSettings(s.db.sql) };
-        }
-        return cached.value;
-      },
+      settings: () => settings.get(),
     };
     runtimes.set(s.db, runtime);
   }
@@ -220,6 +217,12 @@ async function prepare(
       `text: a message may have at most ${MAX_MESSAGE_CHARS} characters.`,
     );
   }
+  // The wallet and tier are read at once: the round trip overlaps the lookups below.
+  const accountRead = sql`
+    select u.tier, a.balance - a.reserved as available
+    from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
+    .then((rows) => rows[0]);
+  accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
   const settings = await runtime.settings();
 
   let conversation: Conversation | null = null;
@@ -313,9 +316,7 @@ async function prepare(
     prices,
   );
 
-  const [account] = await sql`
-    select u.tier, a.balance - a.reserved as available
-    from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`;
+  const account = await accountRead;
   if (!account) throw new AppError("not_found", "This account does not exist.");
   try {
     await assertWithinDailyCap(sql, {

@@ -7,6 +7,7 @@
  */
 import { type AiProvider, createProvider, type ProviderName } from "../ai/mod.ts";
 import type { Config } from "../config.ts";
+import { type RefreshAhead, refreshAhead } from "../cache.ts";
 import type { Sql } from "../db/mod.ts";
 import { decryptSecret, encryptSecret } from "../security/crypto.ts";
 import { CHAT_SYSTEM_PROMPT, ESSAY_SYSTEM_PROMPT } from "./prompts.ts";
@@ -141,22 +142,22 @@ export interface ActiveAi {
  * work. The row is re-read at most once a second.
  */
 export class AiConfigCache {
-  #row?: { at: number; config: AiConfig | null };
+  #row: RefreshAhead<AiConfig | null>;
   #providers = new Map<string, AiProvider>();
 
   constructor(
     private readonly sql: Sql,
     private readonly encryptionKey: Uint8Array,
-    private readonly ttlMs = 1_000,
+    ttlMs = 1_000,
     private readonly timeoutMs?: number,
-  ) {}
+  ) {
+    // Refreshed ahead (lib/cache.ts): a request never waits on the re-read.
+    this.#row = refreshAhead(() => defaultConfig(sql), ttlMs);
+  }
 
   /** Throws `AiNotConfiguredError` (lib/ai) when no provider can be built. */
   async active(): Promise<ActiveAi | null> {
-    if (!this.#row || Date.now() - this.#row.at > this.ttlMs) {
-      this.#row = { at: Date.now(), config: await defaultConfig(this.sql) };
-    }
-    const config = this.#row.config;
+    const config = await this.#row.get();
     if (!config) return null;
     const cacheKey = `${config.id}:${config.updatedAt.getTime()}`;
     let provider = this.#providers.get(cacheKey);
@@ -172,7 +173,7 @@ export class AiConfigCache {
 
   /** Forgets the cached row (after an admin edit in this process). */
   invalidate(): void {
-    this.#row = undefined;
+    this.#row.invalidate();
   }
 }
 
