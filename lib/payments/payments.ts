@@ -528,7 +528,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export async function pollDuePayments(
   deps: PaymentDeps,
-  options: { at?: number; batchSize?: number; batchesAtOnce?: number } = {},
+  options: {
+    at?: number;
+    batchSize?: number;
+    batchesAtOnce?: number;
+    /** Told the ids of each batch as it is claimed (for observing how the tick splits). */
+    onBatch?: (ids: string[]) => void;
+  } = {},
 ): Promise<number> {
   const batchSize = options.batchSize ?? POLL_BATCH_SIZE;
   const most = options.batchesAtOnce ?? POLL_BATCHES_AT_ONCE;
@@ -556,6 +562,7 @@ export async function pollDuePayments(
           polled += rows.length;
           held += rows.length;
           ready.push(rows);
+          options.onBatch?.(rows.map((r) => r.id as string));
           signal();
         }
         if (rows.length === batchSize) continue;
