@@ -17,7 +17,12 @@
  *
  * Targets (issue 7): ≥ 50 % of the bare server's throughput, p99 < 20 ms at 500 req/s.
  */
-import { createHmac } from "node:crypto";
+import {
+  metaText,
+  metaWebhook,
+  signMeta,
+  TEST_PHONE_NUMBER_ID,
+} from "../tests/fakes/whatsapp_sign.ts";
 import {
   assertLoopback,
   delay,
@@ -37,7 +42,6 @@ export const description =
 
 const APP_SECRET = "bench-app-secret";
 const GRAPH_TOKEN = "bench-graph-token";
-const PHONE_NUMBER_ID = "106540352242922";
 const PHONES_PER_RATE = 1_000;
 const DUPLICATE_SHARE = 0.05;
 /** Offered rates; BENCH_WHATSAPP_RATES (e.g. "500") runs a subset. */
@@ -69,28 +73,12 @@ function deliveries(
   for (let i = 0; i < count; i++) {
     const phone = String(263_780_000_000 + phoneBase + (i % PHONES_PER_RATE));
     const messageId = `wamid.bench${options.tag ?? ""}${phoneBase}x${i}`;
-    const body = JSON.stringify({
-      object: "whatsapp_business_account",
-      entry: [{
-        id: "102290129340398",
-        changes: [{
-          field: "messages",
-          value: {
-            messaging_product: "whatsapp",
-            metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_NUMBER_ID },
-            contacts: [{ profile: { name: "Bench User" }, wa_id: phone }],
-            messages: [{
-              from: phone,
-              id: messageId,
-              timestamp: String(now),
-              type: "text",
-              text: { body: "help" },
-            }],
-          },
-        }],
-      }],
-    });
-    const signature = "sha256=" + createHmac("sha256", APP_SECRET).update(body).digest("hex");
+    const body = JSON.stringify(metaWebhook({
+      messages: [
+        metaText({ from: phone, name: "Bench User", id: messageId, timestamp: now, text: "help" }),
+      ],
+    }));
+    const signature = signMeta(APP_SECRET, body);
     out.push({ body, signature, messageId, phone });
   }
   // Meta's retries: some deliveries arrive twice, a little later.
@@ -246,7 +234,7 @@ export async function run(): Promise<void> {
         LOG_LEVEL: "warn",
         WHATSAPP_PROVIDER: "meta",
         WHATSAPP_TOKEN: GRAPH_TOKEN,
-        WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
+        WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
         WHATSAPP_APP_SECRET: APP_SECRET,
         WHATSAPP_VERIFY_TOKEN: "bench",
         WHATSAPP_GRAPH_URL: graph.url,

@@ -8,6 +8,7 @@ import type { Sql } from "../db/mod.ts";
 import { notFound } from "../http/errors.ts";
 import { postInTransaction } from "../wallet/ledger.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
+import type { PaymentListRow } from "./payments.ts";
 import { likePattern, type Page } from "./query.ts";
 
 export interface UserRow {
@@ -66,16 +67,11 @@ export async function userLedger(
     order by e.seq desc limit ${options.limit + 1}`;
 }
 
-export interface UserPaymentRow {
-  id: string;
-  status: string;
-  currency: string;
-  amount: string;
-  method: string;
-  tokens: string;
-  flag: string | null;
-  created_at: Date;
-}
+/** A payment as a person's page lists it: the payments list's columns less whose it is. */
+export type UserPaymentRow = Pick<
+  PaymentListRow,
+  "id" | "status" | "currency" | "amount" | "method" | "tokens" | "flag" | "created_at"
+>;
 
 /** A person's latest payments. */
 export async function recentUserPayments(

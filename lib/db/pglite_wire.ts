@@ -73,7 +73,7 @@ export class WireSocket extends EventEmitter {
       return false;
     }
     const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
-    this.#pending = this.#pending.length === 0 ? bytes : concat(this.#pending, bytes);
+    this.#pending = this.#pending.length === 0 ? bytes : Buffer.concat([this.#pending, bytes]);
     this.#cut();
     queueMicrotask(() => callback?.(null));
     return true;
@@ -172,13 +172,6 @@ export class WireSocket extends EventEmitter {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 /** The dispatcher: one per PGlite. */
 export class PgliteWire {
   readonly #sockets = new Set<WireSocket>();
@@ -266,7 +259,7 @@ export class PgliteWire {
       const chunks: Uint8Array[] = [];
       await this.pg.runExclusive(() =>
         this.pg.execProtocolRawStream(
-          batch.length === 1 ? batch[0] : concatAll(batch, bytes),
+          batch.length === 1 ? batch[0] : Buffer.concat(batch, bytes),
           // A copy: PGlite reuses its buffer.
           { onRawData: (data) => void chunks.push(data.slice()) },
         )
@@ -285,14 +278,4 @@ export class PgliteWire {
       if (this.#next()) this.wake();
     }
   }
-}
-
-function concatAll(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
