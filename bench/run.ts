@@ -9,7 +9,7 @@
  * Settings (environment): BENCH_SECONDS, the measured duration per target (default 5).
  * Ctrl-C stops every child server and removes every temporary directory before exiting.
  */
-import { cleanupAll, message, shutdown } from "./_support.ts";
+import { cleanupAll, machineBusySeconds, message, shutdown } from "./_support.ts";
 
 export interface BenchModule {
   /** One line: what is measured, against what. */
@@ -45,6 +45,25 @@ function machineLine(): string {
   return `machine: ${cores} cores, load average ${load.toFixed(2)} (1 min) at start`;
 }
 
+/**
+ * Warns when other processes keep the machine busy just before a bench: on a small machine a
+ * single busy core moves every latency figure (p99 by several times), so such figures are not
+ * comparable with those of an idle machine.
+ */
+async function warnWhenBusy(): Promise<void> {
+  const before = machineBusySeconds();
+  await new Promise((r) => setTimeout(r, 1_000));
+  const after = machineBusySeconds();
+  if (before === null || after === null) return;
+  const cores = after - before; // busy CPU-seconds in one second: cores' worth of work
+  if (cores < 0.25) return;
+  console.log(
+    `WARNING: other processes kept ${cores.toFixed(1)} cores busy in the ` +
+      `second before this bench; its latency figures will be higher and noisier than on an ` +
+      `idle machine.`,
+  );
+}
+
 async function main(args: string[]): Promise<number> {
   if (args.includes("-h") || args.includes("--help")) {
     console.log(usage());
@@ -63,6 +82,7 @@ async function main(args: string[]): Promise<number> {
   for (const name of selected) {
     const bench = await BENCHES[name]();
     console.log(`\n=== ${name}: ${bench.description}\n`);
+    await warnWhenBusy();
     const started = performance.now();
     try {
       await bench.run();

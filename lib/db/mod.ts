@@ -22,8 +22,8 @@ export interface Database {
   /**
    * The same database for background work (jobs, crons, the WhatsApp conversation): on the
    * embedded database its queries give way to those of `sql` (requests waiting on an answer),
-   * see lib/db/pglite_wire.ts; on a server it is this database itself (its own connections run
-   * side by side there).
+   * see lib/db/pglite_wire.ts; on a server it has a small pool of its own, so requests never
+   * wait for a connection that background work holds.
    */
   background: Database;
   /**
@@ -57,10 +57,24 @@ const quiet = { onnotice: () => {} };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const sql = installSafeBegin(
-      postgres(options.databaseUrl, { max: options.max ?? 10, ...quiet }) as Sql,
-    );
-    return serverDatabase(sql, () => Promise.resolve());
+    const url = options.databaseUrl;
+    const pool = (max: number) => installSafeBegin(postgres(url, { max, ...quiet }) as Sql);
+    // An advisory lock is held by a connection for as long as its holder works, and that work
+    // needs connections too: holders get a pool of their own (connections open on demand), so
+    // a few holders can never take every connection their own work waits for.
+    const locks = pool(LOCK_CONNECTIONS);
+    const db = serverDatabase(pool(options.max ?? 10), locks);
+    // Background work gets connections of its own, and few: a burst of jobs can neither keep a
+    // request waiting for a free connection nor take every core of the server at once.
+    const background = serverDatabase(pool(BACKGROUND_CONNECTIONS), locks);
+    db.background = background;
+    background.background = background;
+    const close = db.close;
+    db.close = async () => {
+      await Promise.all([close(), background.close()]);
+      await locks.end({ timeout: 5 });
+    };
+    return db;
   }
   const dir = options.embeddedDir === undefined ? join("data", "pg") : options.embeddedDir;
   const started = performance.now();
@@ -88,6 +102,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   });
 }
 
+/** Connections of the background pool on a database server (the requests' pool has `max`). */
+const BACKGROUND_CONNECTIONS = 4;
+/** Advisory locks held at once by one process, at most (more holders wait for a connection). */
+const LOCK_CONNECTIONS = 8;
+
 /** Requests someone is waiting on go before background work on the embedded database. */
 const PRIORITY_REQUESTS = 1;
 const PRIORITY_BACKGROUND = 0;
@@ -106,15 +125,13 @@ async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
   }
 }
 
-function serverDatabase(sql: Sql, stop: () => Promise<void>): Database {
+function serverDatabase(sql: Sql, locks: Sql): Database {
   const db: Database = {
     sql,
     kind: "server",
-    get background() {
-      return db;
-    },
+    background: undefined as unknown as Database, // set by openDatabase
     async tryWithLock(name, fn) {
-      const conn = await sql.reserve();
+      const conn = await locks.reserve();
       try {
         const [{ locked }] = await conn`select pg_try_advisory_lock(hashtext(${name})) as locked`;
         if (!locked) return { ran: false };
@@ -137,7 +154,6 @@ function serverDatabase(sql: Sql, stop: () => Promise<void>): Database {
     ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
     async close() {
       await sql.end({ timeout: 5 });
-      await stop();
     },
   };
   return db;

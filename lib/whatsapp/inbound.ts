@@ -159,50 +159,68 @@ export function loggedBody(provider: ProviderName, raw: string): string {
 }
 
 /**
- * Writes batches of webhook work in one statement each. Requests that arrive while a batch is
- * being written wait for the next one, so batching adds no delay when traffic is light.
+ * Writes batches of webhook work in one statement each. Requests that arrive while batches are
+ * being written wait for the next one, so batching adds no delay when traffic is light. Up to
+ * `concurrency` batches are written at once: a database server runs them side by side on its
+ * own connections (the embedded database runs one statement at a time, so there it is 1).
  */
-class GroupCommit<T, R> {
+export class GroupCommit<T, R> {
   #queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  #running = false;
+  #writing = 0;
+  #scheduled = false;
   #idle: Promise<void> = Promise.resolve();
   #markIdle: () => void = () => {};
+
+  constructor(
+    readonly flush: (items: T[]) => Promise<R[]>,
+    readonly options: { max?: number; concurrency?: number } = {},
+  ) {}
 
   /** Resolves once nothing is queued or being written. */
   idle(): Promise<void> {
     return this.#idle;
   }
 
-  constructor(readonly flush: (items: T[]) => Promise<R[]>, readonly max = 256) {}
-
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      if (this.#queue.length === 0 && this.#writing === 0 && !this.#scheduled) {
+        this.#idle = new Promise((done) => this.#markIdle = done);
+      }
       this.#queue.push({ item, resolve, reject });
-      if (!this.#running) this.#run();
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // Let requests handled in this same tick join the batch.
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          this.#write();
+        });
+      }
     });
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
-    this.#idle = new Promise((resolve) => this.#markIdle = resolve);
-    try {
-      // Let requests handled in this same tick join the first batch.
-      await Promise.resolve();
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.max);
-        try {
-          const results = await this.flush(batch.map((b) => b.item));
-          batch.forEach((b, i) => b.resolve(results[i]));
-        } catch (error) {
-          for (const b of batch) b.reject(error);
-        }
-      }
-    } finally {
-      this.#running = false;
-      this.#markIdle();
+  #write(): void {
+    const concurrency = this.options.concurrency ?? 1;
+    while (this.#queue.length > 0 && this.#writing < concurrency) {
+      const batch = this.#queue.splice(0, this.options.max ?? 256);
+      this.#writing++;
+      this.flush(batch.map((b) => b.item))
+        .then(
+          (results) => batch.forEach((b, i) => b.resolve(results[i])),
+          (error) => batch.forEach((b) => b.reject(error)),
+        )
+        .finally(() => {
+          this.#writing--;
+          this.#write();
+          if (this.#writing === 0 && this.#queue.length === 0 && !this.#scheduled) {
+            this.#markIdle();
+          }
+        });
     }
   }
 }
+
+/** Webhook batches written side by side on a database server (its pool has 10 connections). */
+const WRITES_AT_ONCE_ON_A_SERVER = 3;
 
 /** Handles the webhook endpoints; one per app. */
 export class WebhookReceiver {
@@ -211,7 +229,9 @@ export class WebhookReceiver {
 
   constructor(deps: InboundDeps) {
     this.#deps = deps;
-    this.#commits = new GroupCommit((items) => this.#write(items));
+    this.#commits = new GroupCommit((items) => this.#write(items), {
+      concurrency: deps.db.kind === "server" ? WRITES_AT_ONCE_ON_A_SERVER : 1,
+    });
   }
 
   /** Resolves when no webhook write is waiting (background work yields to these). */
