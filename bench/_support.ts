@@ -131,6 +131,14 @@ export interface StartServerOptions {
   timeoutMs?: number;
   /** Extra `deno run` flags before the script (e.g. `--inspect=127.0.0.1:9229`). */
   denoFlags?: string[];
+  /** Hurukuro itself: with BENCH_PROFILE_DIR set it writes a V8 CPU profile of the run there. */
+  profiled?: boolean;
+}
+
+/** `--cpu-prof` flags when BENCH_PROFILE_DIR is set (for servers started with `profiled`). */
+function profileFlags(): string[] {
+  const dir = Deno.env.get("BENCH_PROFILE_DIR");
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }
 
 export interface StopResult {
@@ -180,7 +188,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
   refuseWhenClosing();
   const spawnedAt = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...(options.denoFlags ?? []), options.script],
+    args: [
+      "run",
+      "-A",
+      ...(options.denoFlags ?? []),
+      ...(options.profiled ? profileFlags() : []),
+      options.script,
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...options.env }, // plain text in the messages quoting its output
     stdin: "null",

@@ -106,6 +106,7 @@ async function startHurukuro(
     name: "hurukuro",
     script: "main.ts",
     denoFlags,
+    profiled: true,
     env: {
       DATA_DIR: storage.dataDir,
       ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}),

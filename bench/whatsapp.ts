@@ -52,8 +52,6 @@ const RATES = (Deno.env.get("BENCH_WHATSAPP_RATES") ?? "500,2000").split(",").ma
   }
   return rate;
 });
-/** BENCH_PROFILE_DIR: Hurukuro writes a V8 CPU profile of the whole run there (`--cpu-prof`). */
-const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_DIR");
 /** How long to wait for the last replies after the load (the embedded database answers ~100/s
  * on a busy 2-core machine). */
 const DRAIN_LIMIT_MS = 600_000;
@@ -223,7 +221,7 @@ export async function run(): Promise<void> {
     app = await startServer({
       name: "Hurukuro",
       script: "main.ts",
-      denoFlags: PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+      profiled: true,
       timeoutMs: 180_000,
       env: {
         HURUKURO_ENV: "test",
