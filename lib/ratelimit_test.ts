@@ -44,3 +44,40 @@ Deno.test("hits from another process in between are counted: the stale guess is 
     kv.close();
   }
 });
+
+Deno.test("far below the limit a hit is answered before it is written, and counted all the same", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const now = Date.UTC(2026, 10, 23, 10, 0, 10);
+    const key = ["ratelimit", "user", "u5", Date.UTC(2026, 10, 23, 10, 0, 0)];
+    assert.equal((await hitRateLimit(kv, ["user", "u5"], 100, 60_000, now)).remaining, 99);
+    // Answered before KV is written: the decision is there after one microtask.
+    let answered = false;
+    const fast = hitRateLimit(kv, ["user", "u5"], 100, 60_000, now).then((d) => {
+      answered = true;
+      return d;
+    });
+    await Promise.resolve();
+    assert.equal(answered, true);
+    assert.equal((await fast).allowed, true);
+    // Written behind it (and its bookkeeping done) a moment later.
+    while ((await kv.get(key)).value !== 2) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 5));
+    // Then another process counts 76 more.
+    await kv.set(key, 78);
+    // This process does not know yet: allowed at once on its stale count (2 of 100)...
+    const stale = await hitRateLimit(kv, ["user", "u5"], 100, 60_000, now);
+    assert.deepEqual([stale.allowed, stale.remaining], [true, 97]);
+    // ...while it is written, the next hit waits (one hit at a time is answered ahead); the
+    // write learnt the other process's count, and near the limit every hit is counted first:
+    // exactly 100 in all.
+    const results = [];
+    for (let i = 0; i < 25; i++) {
+      results.push(await hitRateLimit(kv, ["user", "u5"], 100, 60_000, now));
+    }
+    assert.equal(results.filter((r) => r.allowed).length, 100 - 79);
+    assert.equal((await kv.get(key)).value, 100);
+  } finally {
+    kv.close();
+  }
+});
