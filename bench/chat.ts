@@ -50,6 +50,8 @@ const SAMPLES = envNumber("BENCH_CHAT_SAMPLES", 300, 20, 10_000);
 const STREAMS = envNumber("BENCH_CHAT_STREAMS", 1_000, 10, 10_000);
 const ROUNDS = envNumber("BENCH_CHAT_ROUNDS", 3, 1, 20);
 const UPSTREAM_TTFT_MS = 20;
+/** How long one of the idle streams may take to open (its `start` event) before it counts failed. */
+const OPEN_LIMIT_MS = 60_000;
 const EMAIL = "bench@hurukuro.invalid";
 const PASSWORD = "bench password 123";
 
@@ -178,45 +180,28 @@ async function upstreamTtfd(fakeUrl: string): Promise<number> {
   return first;
 }
 
-/**
- * The server's V8 inspector (it runs with `--inspect`): forces a full garbage collection and
- * reads the JS heap in use, so memory held is told apart from garbage not yet collected.
- */
-async function connectInspector(port: number) {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    ws.onerror = reject;
-  });
-  let next = 0;
-  const waiting = new Map<number, (result: Record<string, number>) => void>();
-  ws.onmessage = (e) => {
-    const message = JSON.parse(e.data);
-    if (message.id !== undefined) waiting.get(message.id)?.(message.result ?? {});
-  };
-  const call = (method: string) =>
-    new Promise<Record<string, number>>((resolve) => {
-      const id = ++next;
-      waiting.set(id, resolve);
-      ws.send(JSON.stringify({ id, method }));
-    });
-  return {
-    /** JS heap used (bytes) after a full collection. */
-    async collectedHeap(): Promise<number> {
-      await call("HeapProfiler.collectGarbage");
-      await call("HeapProfiler.collectGarbage");
-      return (await call("Runtime.getHeapUsage")).usedSize;
-    },
-    close: () => ws.close(),
-  };
-}
+/** `deno run` flags for a server whose heap bench/heap_probe.ts reports. */
+const HEAP_PROBE_FLAGS = ["--v8-flags=--expose-gc", "--preload=bench/heap_probe.ts"];
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/**
+ * The server's JS heap in use (bytes) after a full garbage collection, so memory held is told
+ * apart from garbage not yet collected: bench/heap_probe.ts answers SIGUSR2 on standard output.
+ */
+function heapProbe(server: ServerProcess) {
+  let asked = 0;
+  return {
+    async collectedHeap(): Promise<number> {
+      const want = `heap-probe ${++asked} `;
+      Deno.kill(server.pid, "SIGUSR2");
+      const deadline = performance.now() + 30_000;
+      while (performance.now() < deadline) {
+        const line = server.stdout.findLast((l) => l.startsWith(want));
+        if (line) return Number(line.slice(want.length));
+        await delay(20);
+      }
+      throw new Error(`${server.name} did not report its heap within 30 s (bench/heap_probe.ts)`);
+    },
+  };
 }
 
 const sorted = (values: number[]) => Float64Array.from(values).sort();
@@ -316,7 +301,7 @@ interface Held {
  */
 async function holdStreams(
   target: ServerProcess,
-  inspector: Awaited<ReturnType<typeof connectInspector>>,
+  heap: ReturnType<typeof heapProbe>,
   request: (signal: AbortSignal) => Promise<Response>,
   healthUrl?: string,
 ): Promise<Held> {
@@ -324,14 +309,23 @@ async function holdStreams(
   const open = async () => {
     const abort = new AbortController();
     controllers.push(abort);
-    const res = await request(abort.signal);
-    if (!res.ok) throw new Error(`ask: ${res.status} ${await res.text()}`);
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("event: start")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("stream ended before its start");
-      text += value;
+    // A stream the server never answers or never starts fails the round instead of hanging it.
+    const limit = setTimeout(
+      () => abort.abort(new Error(`no \`start\` event within ${OPEN_LIMIT_MS / 1000} s`)),
+      OPEN_LIMIT_MS,
+    );
+    try {
+      const res = await request(abort.signal);
+      if (!res.ok) throw new Error(`ask: ${res.status} ${await res.text()}`);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("event: start")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("stream ended before its start");
+        text += value;
+      }
+    } finally {
+      clearTimeout(limit);
     }
     // Held open: nothing more is read until the bench aborts it.
   };
@@ -352,15 +346,17 @@ async function holdStreams(
     await round();
     for (const c of controllers.splice(0)) c.abort();
     await delay(6_000); // Hurukuro's grace period (2 s) lets those go, and their bills settle
-    const heapBefore = await inspector.collectedHeap();
+    const heapBefore = await heap.collectedHeap();
     const rssBefore = rssKb(target.pid);
     const started = performance.now();
     const opened = await round();
     const openedMs = performance.now() - started;
     await delay(2_000);
-    const heapHeld = await inspector.collectedHeap();
+    const heapHeld = await heap.collectedHeap();
     const rssHeld = rssKb(target.pid);
-    const health = healthUrl ? (await (await fetch(healthUrl)).json()).status : undefined;
+    const health = healthUrl
+      ? (await (await fetch(healthUrl, { signal: AbortSignal.timeout(10_000) })).json()).status
+      : undefined;
     return { opened, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health };
   } finally {
     for (const c of controllers) c.abort();
@@ -428,41 +424,40 @@ async function idleStreamsOnce(storage: Storage): Promise<[Held, Held]> {
   const fake = await startFake(60_000, 0);
   try {
     // Baseline: the bare relay.
-    let port = freePort();
     const bare = await startServer({
       name: "relay baseline",
       script: "bench/chat_relay_baseline.ts",
       env: { UPSTREAM_URL: fake.url, UPSTREAM_KEY: FAKE_OPENAI_KEY },
-      denoFlags: [`--inspect=127.0.0.1:${port}`],
+      denoFlags: HEAP_PROBE_FLAGS,
     });
-    let inspector = await connectInspector(port);
     let base: Held;
     try {
       base = await holdStreams(
         bare,
-        inspector,
+        heapProbe(bare),
         (signal) => fetch(bare.url, { method: "POST", signal }),
       );
     } finally {
-      inspector.close();
       await bare.stop();
     }
 
-    port = freePort();
-    const server = await startHurukuro(storage, fake, [`--inspect=127.0.0.1:${port}`]);
-    inspector = await connectInspector(port);
+    const server = await startHurukuro(storage, fake, HEAP_PROBE_FLAGS);
     let ours: Held;
     try {
       const auth = await login(server.url);
-      ours = await holdStreams(server, inspector, (signal) =>
-        fetch(`${server.url}/api/v1/essays`, {
-          method: "POST",
-          headers: { "content-type": "application/json", ...auth },
-          body: JSON.stringify({ text: "Take your time." }),
-          signal,
-        }), `${server.url}/health`);
+      ours = await holdStreams(
+        server,
+        heapProbe(server),
+        (signal) =>
+          fetch(`${server.url}/api/v1/essays`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...auth },
+            body: JSON.stringify({ text: "Take your time." }),
+            signal,
+          }),
+        `${server.url}/health`,
+      );
     } finally {
-      inspector.close();
       await server.stop();
     }
 

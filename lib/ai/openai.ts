@@ -13,6 +13,7 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
+import { smallReadFetch } from "./fetch.ts";
 import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings, withRetry } from "./retry.ts";
 import {
   AttemptSignal,
@@ -72,6 +73,8 @@ export class OpenAiProvider implements AiProvider {
       project: null,
       // We retry ourselves (see retry.ts); the SDK would count attempts a second time.
       maxRetries: 0,
+      // Response bodies read in small buffers: an idle stream holds 8 KiB, not 64 (fetch.ts).
+      fetch: smallReadFetch,
     });
   }
 
