@@ -12,7 +12,6 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
 import { AppError } from "../../../lib/http/errors.ts";
 import {
   type ChatServices,
@@ -125,45 +124,47 @@ function relay(
   follow: (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promise<void>,
   headers: Record<string, string> = {},
 ) {
-  for (const [k, v] of Object.entries(headers)) c.header(k, v);
-  c.header("X-Accel-Buffering", "no");
-  return streamSSE(c, async (stream) => {
-    const queue: StreamEntry[] = [];
-    let wake: (() => void) | null = null;
-    let ended = false;
-    const leaving = new AbortController();
-    stream.onAbort(() => {
-      leaving.abort();
-      wake?.();
-    });
-    const following = follow((entry) => {
-      queue.push(entry);
-      wake?.();
-    }, leaving.signal).catch((error) => {
-      queue.push({
-        id: 0,
-        event: "error",
-        data: {
-          code: error instanceof AppError ? error.code : "unavailable",
-          message: error instanceof AppError ? error.message : "The answer could not be followed.",
-        },
+  // A pull stream of our own rather than Hono's streamSSE (a TransformStream, its writer and a
+  // write loop per stream): an answer's stream is idle most of its life, and an idle stream
+  // should hold little more than its queue and one timer (bench/chat.ts, memory per stream).
+  const queue: StreamEntry[] = [];
+  let wake: (() => void) | null = null;
+  let ended = false;
+  const leaving = new AbortController();
+  let following: Promise<void> = Promise.resolve();
+  const body = new ReadableStream<Uint8Array>({
+    start() {
+      following = follow((entry) => {
+        queue.push(entry);
+        wake?.();
+      }, leaving.signal).catch((error) => {
+        queue.push({
+          id: 0,
+          event: "error",
+          data: {
+            code: error instanceof AppError ? error.code : "unavailable",
+            message: error instanceof AppError
+              ? error.message
+              : "The answer could not be followed.",
+          },
+        });
+      }).finally(() => {
+        ended = true;
+        wake?.();
       });
-    }).finally(() => {
-      ended = true;
-      wake?.();
-    });
-    try {
-      while (!stream.aborted) {
+    },
+    async pull(controller) {
+      for (;;) {
+        if (leaving.signal.aborted) return;
         if (queue.length > 0) {
-          // Everything waiting goes out in one write.
+          // Everything waiting goes out in one chunk.
           let chunk = "";
           for (const e of queue.splice(0)) {
             chunk += `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\nid: ${e.id}\n\n`;
           }
-          await stream.write(chunk);
-          continue;
+          return controller.enqueue(encoder.encode(chunk));
         }
-        if (ended) break;
+        if (ended) return controller.close();
         const beat = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
           wake = () => {
@@ -172,14 +173,26 @@ function relay(
           };
         });
         wake = null;
-        if (beat && !stream.aborted) await stream.write(": heartbeat\n\n");
+        if (beat) return controller.enqueue(HEARTBEAT);
       }
-    } finally {
+    },
+    // The client went away (or the server is closing the stream).
+    async cancel() {
       leaving.abort();
+      wake?.();
       await following;
-    }
+    },
+  }, { highWaterMark: 0 });
+  return c.body(body, 200, {
+    ...headers,
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
   });
 }
+
+const encoder = new TextEncoder();
+const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();
