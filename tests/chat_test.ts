@@ -13,6 +13,7 @@ import {
   answerOnce,
   type ChatServices,
   resetConversation,
+  runtimeOf,
   setChatSetting,
 } from "../lib/chat/mod.ts";
 
@@ -218,6 +219,54 @@ Deno.test("answerOnce: too few tokens → insufficient_funds with the top-up URL
                                            where user_id = ${userId}`;
     assert.deepEqual(kept.map((r) => [r.role, r.content]), [["user", "Hello"]]);
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 10, reserved: 0 });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a user seen paying starts the model before the wallet read; emptied meanwhile → stopped unseen, 402, unbilled", async () => {
+  const t = await setupChat();
+  try {
+    const { userId } = await signup(t.app, 1_000_000);
+    // Counts the model calls started (one that is stopped at once may never reach the fake).
+    const ai = (await runtimeOf(t.services).ai.active())!;
+    const stream = ai.provider.stream.bind(ai.provider);
+    let started = 0;
+    ai.provider.stream = (...args) => (started++, stream(...args));
+    const ask = () =>
+      answerOnce(t.services, { userId, mode: "essay", channel: "api", text: "Tell me more." });
+    const first = await ask();
+    assert.ok(first.ok, JSON.stringify(first));
+    assert.equal(started, 1);
+    const paid = await balanceOf(t.app, userId);
+
+    // The wallet is emptied elsewhere (an admin's correction); this process still remembers a
+    // paying user.
+    const admin = await signup(t.app);
+    await post(t.app.server.db.sql, {
+      userId,
+      adminId: admin.userId,
+      kind: "admin_adjustment",
+      delta: -(paid.balance - 5),
+      idempotencyKey: `drain:${userId}`,
+      description: "test drain",
+    });
+    t.fake.script({ kind: "reply", firstTokenDelayMs: 5_000 });
+    const refused = await ask();
+    assert.ok(!refused.ok && refused.code === "insufficient_funds", JSON.stringify(refused));
+    assert.equal(started, 2, "the model call started before the wallet was read");
+    const second = t.fake.calls("/v1/chat/completions")[1];
+    if (second) {
+      assert.equal(await second.closed, "disconnected", "the refusal stopped the call");
+      assert.equal(second.deltasSent, 0);
+    }
+    assert.deepEqual(await balanceOf(t.app, userId), { balance: 5, reserved: 0 });
+
+    // Refused once: the next question waits for the wallet, and makes no call.
+    const again = await ask();
+    assert.ok(!again.ok && again.code === "insufficient_funds");
+    assert.equal(started, 2);
+    assert.deepEqual(await balanceOf(t.app, userId), { balance: 5, reserved: 0 });
   } finally {
     await t.close();
   }

@@ -49,6 +49,7 @@ import {
   type Mode,
 } from "./conversations.ts";
 import { chatCodeOf, ChatError, type ChatErrorCode, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
+import { SolvencyHints } from "./solvency.ts";
 import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
@@ -72,6 +73,8 @@ export interface ChatRuntime {
   /** Stop requests made on any process, for the answers this one generates. */
   stops: StopWatch;
   tiers: ReturnType<typeof tierCache>;
+  /** Users seen with tokens to spare: their model call starts before the wallet read. */
+  solvency: SolvencyHints;
   settings(): Promise<ChatSettings>;
 }
 
@@ -99,6 +102,7 @@ export function runtimeOf(s: ChatServices): ChatRuntime {
         (error) => s.log.warn("checking for stop requests failed", { error }),
       ),
       tiers: tierCache(s.db.sql),
+      solvency: new SolvencyHints(),
       settings: () => settings.get(),
     };
     runtimes.set(s.db, runtime);
@@ -282,8 +286,15 @@ async function prepare(
       messageId: answer?.id as string | undefined,
     };
   };
-  /** A check failed: the user's message is kept, then the refusal goes to the caller. */
+  /** Stops the upstream call (stop button, grace period over, a refusal before any output). */
+  const abort = new AbortController();
+  /**
+   * A check failed: the model call, if it started, stops before any output is shown; the user's
+   * message is kept; the refusal goes to the caller.
+   */
   const refuse = async (error: Error): Promise<never> => {
+    abort.abort("refused");
+    runtime.solvency.refused(input.userId);
     await keepUserMessage();
     throw error;
   };
@@ -316,45 +327,52 @@ async function prepare(
     prices,
   );
 
-  const account = await accountRead;
-  if (!account) throw new AppError("not_found", "This account does not exist.");
-  try {
-    await assertWithinDailyCap(sql, {
-      userId: input.userId,
-      tier: await runtime.tiers(account.tier),
-      estimate,
-      timeZone: s.config.tzMetrics,
-    });
-  } catch (error) {
-    if (error instanceof AppError && error.code === "rate_limited") {
-      return await refuse(
-        new ChatError("cap_reached", error.message, error.details as Record<string, unknown>),
-      );
-    }
-    throw error;
-  }
-  const insufficient = (available: number) =>
-    new ChatError(
-      "insufficient_funds",
-      `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
-        `it needs up to ${estimate} and you have ${Math.max(0, available)}. ` +
-        `Top up at ${topUpUrl(s.config)} and try again.`,
-      { needed: estimate, available: Math.max(0, available), topUpUrl: topUpUrl(s.config) },
+  let upstream: EagerStream | null = null;
+  const startUpstream = (): EagerStream =>
+    upstream ??= new EagerStream(
+      ai.provider.stream(assembled.messages, {
+        maxOutputTokens,
+        temperature: ai.config.temperature,
+      }, abort.signal),
     );
-  if (estimate > Number(account.available)) {
-    return await refuse(insufficient(Number(account.available)));
-  }
+  // A user this process saw cover such an answer moments ago: the model starts now, beside the
+  // checks below (lib/chat/solvency.ts); a refusal stops it before any output is shown.
+  if (runtime.solvency.covers(input.userId, estimate)) startUpstream();
 
-  // The checks passed: the model starts on the answer while the rows are written.
-  const abort = new AbortController();
-  const upstream = new EagerStream(
-    ai.provider.stream(assembled.messages, {
-      maxOutputTokens,
-      temperature: ai.config.temperature,
-    }, abort.signal),
-  );
   let reservation: Reservation | null = null;
   try {
+    const account = await accountRead;
+    if (!account) throw new AppError("not_found", "This account does not exist.");
+    try {
+      await assertWithinDailyCap(sql, {
+        userId: input.userId,
+        tier: await runtime.tiers(account.tier),
+        estimate,
+        timeZone: s.config.tzMetrics,
+      });
+    } catch (error) {
+      if (error instanceof AppError && error.code === "rate_limited") {
+        return await refuse(
+          new ChatError("cap_reached", error.message, error.details as Record<string, unknown>),
+        );
+      }
+      throw error;
+    }
+    const insufficient = (available: number) =>
+      new ChatError(
+        "insufficient_funds",
+        `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
+          `it needs up to ${estimate} and you have ${Math.max(0, available)}. ` +
+          `Top up at ${topUpUrl(s.config)} and try again.`,
+        { needed: estimate, available: Math.max(0, available), topUpUrl: topUpUrl(s.config) },
+      );
+    if (estimate > Number(account.available)) {
+      return await refuse(insufficient(Number(account.available)));
+    }
+
+    // The checks passed: the model starts on the answer (unless it already has) while the rows
+    // are written.
+    startUpstream();
     if (estimate > 0) {
       try {
         reservation = await reserve(sql, {
@@ -371,6 +389,7 @@ async function prepare(
         throw error;
       }
     }
+    runtime.solvency.passed(input.userId, Number(account.available) - estimate);
     const stored = await keepUserMessage({
       config: ai.config,
       reservationId: reservation?.id ?? null,
@@ -401,7 +420,7 @@ async function prepare(
       maxOutputTokens,
       reservation,
       startedAt,
-      upstream,
+      upstream: startUpstream(),
       abort,
     };
   } catch (error) {

@@ -124,6 +124,44 @@ Deno.test("a reservation holds tokens, settles the actual use and releases the r
   });
 });
 
+Deno.test("reservations racing for the same tokens: only those the wallet covers pass", async () => {
+  await withDb(async (db) => {
+    const user = await newUser(db);
+    await post(db.sql, {
+      userId: user.id,
+      kind: "purchase_credit",
+      delta: 100,
+      idempotencyKey: "b",
+      description: "x",
+    });
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: 10 },
+        () => reserve(db.sql, { userId: user.id, amount: 30, purpose: "chat" }),
+      ),
+    );
+    const passed = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    assert.equal(passed.length, 3);
+    for (const r of refused) {
+      assert.equal(r.reason.code, "insufficient_balance");
+      assert.ok(r.reason.details.available < 30, "the refusal says what is left");
+    }
+    assert.deepEqual(await getBalance(db.sql, user.id), {
+      balance: 100,
+      reserved: 90,
+      available: 10,
+    });
+    const [{ n }] = await db.sql`select count(*)::int as n from reservations
+                                 where user_id = ${user.id} and status = 'open'`;
+    assert.equal(n, 3, "one reservation row per hold");
+    await assert.rejects(
+      reserve(db.sql, { userId: crypto.randomUUID(), amount: 1, purpose: "chat" }),
+      (e: { code?: string }) => e.code === "not_found",
+    );
+  });
+});
+
 Deno.test("usage above the reservation is charged only up to what the wallet holds", async () => {
   await withDb(async (db) => {
     const user = await newUser(db);

@@ -23,30 +23,37 @@ export async function reserve(
   if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
     throw new AppError("validation_failed", "A reservation is a positive whole number of tokens.");
   }
-  return await sql.begin(async (tx) => {
-    const [account] = await tx`select balance, reserved from ledger_accounts
-                               where user_id = ${input.userId} for update`;
-    if (!account) throw new AppError("not_found", "This wallet does not exist.");
-    const available = Number(account.balance) - Number(account.reserved);
-    if (input.amount > available) {
-      throw new AppError(
-        "insufficient_balance",
-        `Not enough tokens: this needs about ${input.amount} and ${
-          Math.max(0, available)
-        } are available.`,
-        { needed: input.amount, available: Math.max(0, available) },
-      );
-    }
-    await tx`update ledger_accounts set reserved = reserved + ${input.amount}, updated_at = now()
-             where user_id = ${input.userId}`;
-    const ttl = input.ttlMs ?? DEFAULT_RESERVATION_TTL_MS;
-    const [row] = await tx`
+  // One statement (its own transaction), not begin/select for update/update/insert/commit:
+  // it runs while the model call is in flight, and on the embedded database every statement
+  // holds the event loop. The update's condition is re-checked on the locked row, so two
+  // reservations racing for the same tokens cannot both pass; `available` (read before it) only
+  // words the refusal.
+  const ttl = input.ttlMs ?? DEFAULT_RESERVATION_TTL_MS;
+  const [row] = await sql`
+    with account as (
+      select balance - reserved as available from ledger_accounts where user_id = ${input.userId}
+    ), held as (
+      update ledger_accounts set reserved = reserved + ${input.amount}, updated_at = now()
+      where user_id = ${input.userId} and balance - reserved >= ${input.amount}
+      returning user_id
+    ), created as (
       insert into reservations (user_id, amount, purpose, expires_at)
-      values (${input.userId}, ${input.amount}, ${input.purpose},
-              now() + ${ttl / 1000} * interval '1 second')
-      returning id`;
-    return { id: row.id, userId: input.userId, amount: input.amount };
-  });
+      select user_id, ${input.amount}, ${input.purpose},
+             now() + ${ttl / 1000} * interval '1 second'
+      from held
+      returning id
+    )
+    select (select available from account) as available, (select id from created) as id`;
+  if (row.available === null) throw new AppError("not_found", "This wallet does not exist.");
+  if (row.id === null) {
+    const available = Math.max(0, Number(row.available));
+    throw new AppError(
+      "insufficient_balance",
+      `Not enough tokens: this needs about ${input.amount} and ${available} are available.`,
+      { needed: input.amount, available },
+    );
+  }
+  return { id: row.id, userId: input.userId, amount: input.amount };
 }
 
 /**
