@@ -7,8 +7,9 @@
  * idle (the model thinking, or slow between tokens) therefore held 64 KiB outside the JS heap for
  * nothing but the next few hundred bytes of SSE. Reading with a BYOB reader into
  * {@link READ_BUFFER_BYTES} buffers holds that much instead; throughput is unaffected for answers,
- * whose events are far smaller. bench/chat.ts: 131–151 KB per idle stream without it, 86–109 KB
- * with it.
+ * whose events are far smaller (a streamed delta is a few hundred bytes, so one read still
+ * carries several). bench/chat.ts per idle stream: 131–151 KB without it, 86–109 KB with 8 KiB
+ * reads, median 93–95 KB (range 50–103) with 2 KiB reads.
  *
  * Not visible under `--inspect`: with the inspector on, Deno's `fetch` tees every response body
  * and drains one branch with a default reader (for DevTools' Network panel), so a 64 KiB read
@@ -16,7 +17,7 @@
  */
 
 /** Bytes per read of an upstream response body. */
-export const READ_BUFFER_BYTES = 8 * 1024;
+export const READ_BUFFER_BYTES = 2 * 1024;
 
 /** Statuses whose responses may not have a body (the `Response` constructor refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
