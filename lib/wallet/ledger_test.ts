@@ -23,6 +23,19 @@ const newUser = (db: Database) =>
     password: "long enough",
   });
 
+/** A new user who bought `tokens`. */
+async function newFundedUser(db: Database, tokens: number) {
+  const user = await newUser(db);
+  await post(db.sql, {
+    userId: user.id,
+    kind: "purchase_credit",
+    delta: tokens,
+    idempotencyKey: `buy:${user.id}`,
+    description: `${tokens} tokens`,
+  });
+  return user;
+}
+
 async function assertBooksBalance(db: Database) {
   const [{ total }] = await db
     .sql`select coalesce(sum(balance), 0)::bigint as total from ledger_accounts`;
@@ -93,14 +106,7 @@ Deno.test("the same purchase credit posted twice (one idempotency key) credits o
 
 Deno.test("a reservation holds tokens, settles the actual use and releases the rest", async () => {
   await withDb(async (db) => {
-    const user = await newUser(db);
-    await post(db.sql, {
-      userId: user.id,
-      kind: "purchase_credit",
-      delta: 100,
-      idempotencyKey: "b",
-      description: "x",
-    });
+    const user = await newFundedUser(db, 100);
     const r = await reserve(db.sql, { userId: user.id, amount: 80, purpose: "chat" });
     assert.deepEqual(await getBalance(db.sql, user.id), {
       balance: 100,
@@ -126,14 +132,7 @@ Deno.test("a reservation holds tokens, settles the actual use and releases the r
 
 Deno.test("reservations racing for the same tokens: only those the wallet covers pass", async () => {
   await withDb(async (db) => {
-    const user = await newUser(db);
-    await post(db.sql, {
-      userId: user.id,
-      kind: "purchase_credit",
-      delta: 100,
-      idempotencyKey: "b",
-      description: "x",
-    });
+    const user = await newFundedUser(db, 100);
     const results = await Promise.allSettled(
       Array.from(
         { length: 10 },
@@ -164,14 +163,7 @@ Deno.test("reservations racing for the same tokens: only those the wallet covers
 
 Deno.test("usage above the reservation is charged only up to what the wallet holds", async () => {
   await withDb(async (db) => {
-    const user = await newUser(db);
-    await post(db.sql, {
-      userId: user.id,
-      kind: "purchase_credit",
-      delta: 40,
-      idempotencyKey: "b",
-      description: "x",
-    });
+    const user = await newFundedUser(db, 40);
     const r = await reserve(db.sql, { userId: user.id, amount: 30, purpose: "essay" });
     const settled = await settle(db.sql, r.id, 55, { description: "long essay" });
     assert.equal(settled?.entry.delta, -40);
@@ -181,14 +173,7 @@ Deno.test("usage above the reservation is charged only up to what the wallet hol
 
 Deno.test("a reservation whose request crashed is released by the sweeper", async () => {
   await withDb(async (db) => {
-    const user = await newUser(db);
-    await post(db.sql, {
-      userId: user.id,
-      kind: "purchase_credit",
-      delta: 10,
-      idempotencyKey: "b",
-      description: "x",
-    });
+    const user = await newFundedUser(db, 10);
     await reserve(db.sql, { userId: user.id, amount: 10, purpose: "chat", ttlMs: 1_000 });
     assert.equal((await getBalance(db.sql, user.id)).available, 0);
     assert.equal(await sweepExpired(db.sql, new Date()), 0, "not yet expired");
