@@ -6,7 +6,9 @@
  *    it directly), N sequential requests each. The difference is Hurukuro's cost: auth, the
  *    preflight (conversation, user message, cap check, wallet reservation: several database
  *    round trips) and the relay itself, split at the `start` event: `start` → first delta minus
- *    the upstream's TTFD is the relay alone. Target: overhead p99 < 5 ms.
+ *    the upstream's TTFD is the relay alone. Target: overhead p99 < 5 ms. The same requests
+ *    through the bare relay (bench/chat_relay_baseline.ts: no auth, no database, no SDK) are the
+ *    baseline: what a third process between reader and upstream costs on this machine at all.
  * 2. 1,000 concurrent streams held by one process: the upstream is slowed to 60 s before its
  *    first token, so every stream is open and idle; the server's resident memory before and
  *    with the streams open gives the memory per idle stream. Target: < 100 KB. The figure moves
@@ -152,22 +154,34 @@ async function timeStream(res: Response, sent: number) {
 }
 
 /** The upstream's own TTFD: the same kind of request, straight to the fake. */
-async function upstreamTtfd(fakeUrl: string): Promise<number> {
+function upstreamTtfd(fakeUrl: string): Promise<number> {
+  return chunkTtfd(() =>
+    fetch(`${fakeUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${FAKE_OPENAI_KEY}` },
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: "system", content: "essay" }, { role: "user", content: "question" }],
+      }),
+    })
+  );
+}
+
+/** TTFD through the bare relay (bench/chat_relay_baseline.ts), which passes the chunks on. */
+function bareRelayTtfd(relayUrl: string): Promise<number> {
+  return chunkTtfd(() => fetch(relayUrl, { method: "POST" }));
+}
+
+/** Time to the first chunk of the upstream's stream with text in it. */
+async function chunkTtfd(request: () => Promise<Response>): Promise<number> {
   const sent = performance.now();
-  const res = await fetch(`${fakeUrl}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${FAKE_OPENAI_KEY}` },
-    body: JSON.stringify({
-      model: "gpt-4o-mini",
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: "system", content: "essay" }, { role: "user", content: "question" }],
-    }),
-  });
+  const res = await request();
   let first = NaN;
   const parser = createParser({
     onEvent(e) {
-      if (!Number.isNaN(first) || e.data === "[DONE]") return;
+      if (!Number.isNaN(first) || e.event === "start" || e.data === "[DONE]") return;
       if (JSON.parse(e.data).choices?.[0]?.delta?.content) first = performance.now() - sent;
     },
   });
@@ -212,6 +226,12 @@ const rssKb = (pid: number) => {
 
 async function relayOverhead(storage: Storage): Promise<void> {
   const fake = await startFake(UPSTREAM_TTFT_MS, 0);
+  // What any relay costs on this machine: a third process between the reader and the upstream.
+  const bare = await startServer({
+    name: "relay baseline",
+    script: "bench/chat_relay_baseline.ts",
+    env: { UPSTREAM_URL: fake.url, UPSTREAM_KEY: FAKE_OPENAI_KEY },
+  });
   const server = await startHurukuro(storage, fake);
   try {
     const auth = await login(server.url);
@@ -226,7 +246,9 @@ async function relayOverhead(storage: Storage): Promise<void> {
       return await timeStream(res, sent);
     };
     // Warm-up: JIT, connection pools, the configuration cache.
-    for (let i = 0; i < 20; i++) (await ask(), await upstreamTtfd(fake.url));
+    for (let i = 0; i < 20; i++) {
+      (await ask(), await upstreamTtfd(fake.url), await bareRelayTtfd(bare.url));
+    }
 
     /** A plain authenticated API call (auth, rate limit, one query): every request's floor. */
     const plain = async () => {
@@ -236,10 +258,11 @@ async function relayOverhead(storage: Storage): Promise<void> {
       return performance.now() - sent;
     };
     const direct: number[] = [], through: number[] = [], start: number[] = [];
-    const relay: number[] = [], floor: number[] = [];
+    const relay: number[] = [], floor: number[] = [], viaBare: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
-      // Interleaved, so both see the same machine load.
+      // Interleaved, so all see the same machine load.
       const d = await upstreamTtfd(fake.url);
+      viaBare.push(await bareRelayTtfd(bare.url));
       const t = await ask();
       floor.push(await plain());
       direct.push(d);
@@ -247,15 +270,21 @@ async function relayOverhead(storage: Storage): Promise<void> {
       start.push(t.start);
       relay.push(t.first - t.start);
     }
-    const [sd, st, ss, sr, sf] = [direct, through, start, relay, floor].map(sorted);
+    const [sd, st, ss, sr, sf, sb] = [direct, through, start, relay, floor, viaBare].map(sorted);
     const p = (s: Float64Array, q: number) => percentile(s, q);
     const rows = [
       ["upstream alone: TTFD", ms(p(sd, 50)), ms(p(sd, 99))],
+      ["through a bare Deno relay (baseline): TTFD", ms(p(sb, 50)), ms(p(sb, 99))],
       ["through Hurukuro: TTFD", ms(p(st, 50)), ms(p(st, 99))],
       ["  of which: request → `start` (auth + preflight)", ms(p(ss, 50)), ms(p(ss, 99))],
       ["    for reference: GET /api/v1/wallet (auth + 1 query)", ms(p(sf, 50)), ms(p(sf, 99))],
       ["  of which: `start` → first delta", ms(p(sr, 50)), ms(p(sr, 99))],
       ["overhead: TTFD through − alone", ms(p(st, 50) - p(sd, 50)), ms(p(st, 99) - p(sd, 99))],
+      [
+        "  the bare relay's own: its TTFD − alone",
+        ms(p(sb, 50) - p(sd, 50)),
+        ms(p(sb, 99) - p(sd, 99)),
+      ],
       [
         "relay overhead: `start` → first delta − alone",
         ms(p(sr, 50) - p(sd, 50)),
@@ -271,13 +300,16 @@ async function relayOverhead(storage: Storage): Promise<void> {
     console.log(
       `\nTTFD ratio through/alone: p50 ${(p(st, 50) / p(sd, 50)).toFixed(2)}×, p99 ${
         (p(st, 99) / p(sd, 99)).toFixed(2)
-      }×` +
+      }×; through Hurukuro / through the bare relay: p50 ${
+        (p(st, 50) / p(sb, 50)).toFixed(2)
+      }×, p99 ${(p(st, 99) / p(sb, 99)).toFixed(2)}×` +
         `\ntarget overhead p99 < 5 ms: whole request ${ms(overhead99)} ms ${
           overhead99 < 5 ? "(met)" : "(NOT met)"
         }; relay alone ${ms(relay99)} ms ${relay99 < 5 ? "(met)" : "(NOT met)"}`,
     );
   } finally {
     await server.stop();
+    await bare.stop();
     await fake.stop();
   }
 }

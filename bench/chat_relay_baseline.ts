@@ -1,6 +1,6 @@
 /**
- * The baseline of bench/chat.ts's memory figure: the least a Deno process can hold per relayed
- * stream — a `Deno.serve` handler that opens a streamed request to the upstream (plain `fetch`)
+ * The baseline of bench/chat.ts's figures: the least a Deno process can hold per relayed stream,
+ * and the least time it can add to the first delta — a `Deno.serve` handler that opens a streamed request to the upstream (plain `fetch`)
  * and pipes its body to the client, nothing else (no auth, no database, no SDK, no buffer).
  * UPSTREAM_URL names the fake upstream.
  */

@@ -272,6 +272,43 @@ Deno.test("a user seen paying starts the model before the wallet read; emptied m
   }
 });
 
+Deno.test("an account disabled by another process gets no answer, though this process may still trust its sign-in", async () => {
+  const t = await setupChat();
+  try {
+    const { userId, auth } = await signup(t.app, 1_000_000);
+    const ask = () =>
+      answerOnce(t.services, { userId, mode: "essay", channel: "api", text: "Tell me more." });
+    const first = await ask();
+    assert.ok(first.ok, JSON.stringify(first));
+    const before = await balanceOf(t.app, userId);
+    const calls = t.fake.calls("/v1/chat/completions").length;
+
+    // Disabled elsewhere: nothing tells this process (its cache of signed-in users may hold the
+    // row for a second), but the answer's own read of the account refuses.
+    await t.app.server.db.sql`update users set disabled_at = now() where id = ${userId}`;
+    t.fake.script({ kind: "reply", firstTokenDelayMs: 5_000 });
+    const refused = await ask();
+    assert.deepEqual(refused, {
+      ok: false,
+      code: "account_disabled",
+      userMessage: "This account is disabled. Contact support to restore it.",
+    });
+    const started = t.fake.calls("/v1/chat/completions")[calls];
+    if (started) {
+      assert.equal(await started.closed, "disconnected", "the refusal stopped the early call");
+      assert.equal(started.deltasSent, 0);
+    }
+    assert.deepEqual(await balanceOf(t.app, userId), before, "nothing billed or held");
+
+    // Over HTTP: refused the same way, whichever check sees it first.
+    const res = await t.app.fetch("/api/v1/essays", json({ text: "And now?" }, auth));
+    assert.equal(res.status, 403);
+    assert.match((await res.json()).error.message, /This account is disabled/);
+  } finally {
+    await t.close();
+  }
+});
+
 // ---- over HTTP: SSE --------------------------------------------------------------------------
 
 async function newConversation(app: TestApp, auth: Record<string, string>, mode = "chat") {

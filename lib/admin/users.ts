@@ -4,6 +4,7 @@
  * admin's id and reason), tier changes, disabling and enabling. Every change is audited in its
  * own transaction.
  */
+import { forgetUser } from "../accounts/users.ts";
 import type { Sql } from "../db/mod.ts";
 import { notFound } from "../http/errors.ts";
 import { postInTransaction } from "../wallet/ledger.ts";
@@ -125,7 +126,7 @@ export async function changeTier(
   userId: string,
   tier: string,
 ): Promise<"changed" | "unchanged" | "invalid"> {
-  return await sql.begin(async (tx) => {
+  const result = await sql.begin(async (tx) => {
     const [user] = await tx`select tier from users where id = ${userId} for update`;
     if (!user) throw notFound("This user");
     const [known] = await tx`select name from tiers where name = ${tier}`;
@@ -141,6 +142,8 @@ export async function changeTier(
     });
     return "changed" as const;
   });
+  forgetUser(sql, userId); // the new tier's limits apply to the next request
+  return result;
 }
 
 /**
@@ -153,7 +156,7 @@ export async function setUserDisabled(
   input: { userId: string; disabled: boolean; reason: string },
 ): Promise<boolean> {
   const { userId, disabled } = input;
-  return await sql.begin(async (tx) => {
+  const changed = await sql.begin(async (tx) => {
     const [user] = await tx`select disabled_at from users where id = ${userId} for update`;
     if (!user) throw notFound("This user");
     if ((user.disabled_at !== null) === disabled) return false;
@@ -174,4 +177,6 @@ export async function setUserDisabled(
     });
     return true;
   });
+  forgetUser(sql, userId); // refused from the next request on
+  return changed;
 }

@@ -60,7 +60,7 @@ export class AnthropicProvider implements AiProvider {
       // Explicit, so ANTHROPIC_BASE_URL in the environment cannot redirect us.
       baseURL: config.baseUrl ?? ANTHROPIC_BASE_URL,
       maxRetries: 0,
-      // Response bodies read in small buffers: an idle stream holds 8 KiB, not 64 (fetch.ts).
+      // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
       fetch: smallReadFetch,
     });
   }

@@ -73,7 +73,7 @@ export class OpenAiProvider implements AiProvider {
       project: null,
       // We retry ourselves (see retry.ts); the SDK would count attempts a second time.
       maxRetries: 0,
-      // Response bodies read in small buffers: an idle stream holds 8 KiB, not 64 (fetch.ts).
+      // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
       fetch: smallReadFetch,
     });
   }

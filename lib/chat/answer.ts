@@ -48,7 +48,13 @@ import {
   isOpen,
   type Mode,
 } from "./conversations.ts";
-import { chatCodeOf, ChatError, type ChatErrorCode, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
+import {
+  ACCOUNT_DISABLED_MESSAGE,
+  chatCodeOf,
+  ChatError,
+  type ChatErrorCode,
+  NOT_CONFIGURED_MESSAGE,
+} from "./errors.ts";
 import { SolvencyHints } from "./solvency.ts";
 import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
@@ -221,12 +227,21 @@ async function prepare(
       `text: a message may have at most ${MAX_MESSAGE_CHARS} characters.`,
     );
   }
-  // The wallet and tier are read at once: the round trip overlaps the lookups below.
-  const accountRead = sql`
-    select u.tier, a.balance - a.reserved as available
-    from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
-    .then((rows) => rows[0]);
-  accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
+  // The wallet, tier and disabled flag in one read. With lookups to make first (a chat's
+  // conversation and history) it overlaps them; otherwise it is asked for after the model call
+  // has had its chance to start (below), which then goes out first.
+  let accountRead: Promise<Account | undefined> | null = null;
+  const readAccount = () => {
+    if (!accountRead) {
+      accountRead = sql`
+        select u.tier, u.disabled_at is not null as disabled, a.balance - a.reserved as available
+        from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
+        .then((rows) => rows[0] as Account | undefined);
+      accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
+    }
+    return accountRead;
+  };
+  if (input.conversationId || input.mode === "chat") readAccount();
   const settings = await runtime.settings();
 
   let conversation: Conversation | null = null;
@@ -341,8 +356,15 @@ async function prepare(
 
   let reservation: Reservation | null = null;
   try {
-    const account = await accountRead;
+    const account = await readAccount();
     if (!account) throw new AppError("not_found", "This account does not exist.");
+    // Authentication may have used a user row up to a second old (lib/accounts/users.ts):
+    // spending is refused the moment an account is disabled (a model call already started is
+    // stopped below, before any output is shown).
+    if (account.disabled) {
+      runtime.solvency.refused(input.userId);
+      throw new ChatError("account_disabled", ACCOUNT_DISABLED_MESSAGE);
+    }
     try {
       await assertWithinDailyCap(sql, {
         userId: input.userId,
@@ -428,6 +450,14 @@ async function prepare(
     if (reservation) await release(sql, reservation.id).catch(() => {});
     throw error;
   }
+}
+
+/** What the preparation reads of the user's account. */
+interface Account {
+  tier: string;
+  disabled: boolean;
+  /** Balance less what other answers hold (a bigint column: a string or a number). */
+  available: string | number;
 }
 
 function titleOf(text: string): string {

@@ -13,7 +13,8 @@ export type ChatErrorCode =
   | "unavailable"
   | "timeout"
   | "context_too_long"
-  | "cap_reached";
+  | "cap_reached"
+  | "account_disabled";
 
 const APP_CODE: Record<ChatErrorCode, ErrorCode> = {
   insufficient_funds: "insufficient_balance",
@@ -23,7 +24,11 @@ const APP_CODE: Record<ChatErrorCode, ErrorCode> = {
   unavailable: "upstream_unavailable",
   timeout: "upstream_unavailable",
   context_too_long: "bad_request",
+  account_disabled: "forbidden",
 };
+
+/** What a disabled account is told (the sign-in refusal says the same). */
+export const ACCOUNT_DISABLED_MESSAGE = "This account is disabled. Contact support to restore it.";
 
 export class ChatError extends AppError {
   override name = "ChatError";

@@ -15,6 +15,7 @@
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
+import { getUser } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/http/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
@@ -28,7 +29,12 @@ import { settingsRoutes } from "./settings.tsx";
 import { userRoutes } from "./users.tsx";
 import { webhookRoutes } from "./webhooks.tsx";
 
-export function requireAdmin(): MiddlewareHandler<AuthEnv> {
+/**
+ * Admins only, with an admin session. The role is read afresh here rather than taken from the
+ * per-process cache the other requests use (lib/accounts/users.ts): a demoted or disabled admin
+ * is refused at the very next request, whichever process made the change.
+ */
+export function requireAdmin(ctx: AppContext): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const auth = c.get("auth");
     const api = c.req.path.startsWith("/admin/api/");
@@ -36,9 +42,13 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
       const url = new URL(c.req.url);
       return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
     }
-    if (!auth || auth.user.role !== "admin" || auth.via !== "session" || !auth.adminSession) {
+    const admin = auth?.via === "session" && auth.adminSession
+      ? await getUser(ctx.db.sql, auth.user.id)
+      : null;
+    if (!admin || admin.role !== "admin" || admin.disabled) {
       throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
     }
+    c.set("auth", { ...auth!, user: admin });
     c.header("Cache-Control", "no-store");
     await next();
   };
@@ -47,7 +57,7 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
 /** Mounted at `/admin` in routes/_app.tsx. */
 export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAdmin());
+  app.use("*", requireAdmin(ctx));
   app.route("/", overviewRoutes(ctx));
   app.route("/", userRoutes(ctx));
   app.route("/", paymentRoutes(ctx));

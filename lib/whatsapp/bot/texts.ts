@@ -80,5 +80,7 @@ export function aiFailure(code: Extract<AnswerResult, { ok: false }>["code"]): s
       return "This conversation has grown too long for me. Send *reset* to start a new one.";
     case "cap_reached":
       return "You've reached today's token limit for your plan. It resets tomorrow.";
+    case "account_disabled":
+      return "This account is disabled. Contact support to restore it.";
   }
 }

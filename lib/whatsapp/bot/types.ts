@@ -103,7 +103,8 @@ export type AnswerResult =
       | "unavailable"
       | "timeout"
       | "context_too_long"
-      | "cap_reached";
+      | "cap_reached"
+      | "account_disabled";
     userMessage: string;
   };
 
