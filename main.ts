@@ -133,6 +133,20 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     let whatsapp: ChannelDeps | null = null;
 
     const metrics = createMetrics();
+    metrics.gauge(
+      "hurukuro_chat_streams_generating",
+      "Streamed answers (web and API) this process is generating",
+      () =>
+        [db, db.background].reduce(
+          (n, on) => n + runtimeOf({ db: on, kv, log, config }).streams.active,
+          0,
+        ),
+    );
+    metrics.gauge(
+      "hurukuro_event_streams_open",
+      "Live event streams (GET /api/v1/events) this process holds open",
+      () => events.size,
+    );
     // Jobs, crons and the WhatsApp conversation run on the background connection: on the
     // embedded database, the queries of requests someone waits on go first (lib/db/mod.ts).
     const background = db.background;

@@ -52,6 +52,8 @@ const SAMPLES = envNumber("BENCH_CHAT_SAMPLES", 300, 20, 10_000);
 const STREAMS = envNumber("BENCH_CHAT_STREAMS", 1_000, 10, 10_000);
 const ROUNDS = envNumber("BENCH_CHAT_ROUNDS", 3, 1, 20);
 const UPSTREAM_TTFT_MS = 20;
+/** Streams opened and released before the measurement, to warm the process up. */
+const WARM_UP_STREAMS = 50;
 /** How long one of the idle streams may take to open (its `start` event) before it counts failed. */
 const OPEN_LIMIT_MS = 60_000;
 const EMAIL = "bench@hurukuro.invalid";
@@ -317,8 +319,12 @@ async function relayOverhead(storage: Storage): Promise<void> {
 interface Held {
   /** Streams open during the measurement. */
   opened: number;
+  /** What the per-stream figures divide by (the streams opened). */
+  measured: number;
   openedMs: number;
+  /** After the warm-up, no stream open. */
   rssBefore: number;
+  /** With the streams open. */
   rssHeld: number;
   heapBefore: number;
   heapHeld: number;
@@ -326,21 +332,33 @@ interface Held {
 }
 
 /**
- * Opens STREAMS streams to `target` twice: a first round, released, brings the process to its
- * working size (JIT, caches, pools, the embedded database's memory); the second is measured:
- * RSS and JS heap after a full GC, before and with the streams open (the upstream is silent, so
- * every stream is idle).
+ * Warms the process up with a few streams (JIT, pools, caches, the embedded database), released
+ * and — for Hurukuro — stopped and billed, then opens STREAMS streams and measures RSS and JS heap
+ * after a full GC before and with them open (the upstream is silent, so every stream is idle).
+ * The warm-up is small on purpose: after a released round of 1,000, the next 1,000 reuse the
+ * memory it freed (RSS grew 9–14 KB per stream for 38 KB of live JS objects each), which would
+ * say nothing about what holding streams costs.
  */
 async function holdStreams(
   target: ServerProcess,
   heap: ReturnType<typeof heapProbe>,
   request: (signal: AbortSignal) => Promise<Response>,
-  healthUrl?: string,
+  /** Hurukuro's URL: its /health and /metrics are read; none for the bare relay. */
+  baseUrl?: string,
 ): Promise<Held> {
-  const controllers: AbortController[] = [];
+  /**
+   * How each open stream is left. Aborting a `fetch` alone is not enough: with its body piped
+   * into a reader, Deno's client kept about half of 1,000 such connections open (the server then
+   * rightly holds those streams), while cancelling the reader closes every one.
+   */
+  const leavers: (() => void)[] = [];
   const open = async () => {
     const abort = new AbortController();
-    controllers.push(abort);
+    let reader: ReadableStreamDefaultReader<string> | undefined;
+    leavers.push(() => {
+      reader?.cancel().catch(() => {});
+      abort.abort();
+    });
     // A stream the server never answers or never starts fails the round instead of hanging it.
     const limit = setTimeout(
       () => abort.abort(new Error(`no \`start\` event within ${OPEN_LIMIT_MS / 1000} s`)),
@@ -349,10 +367,10 @@ async function holdStreams(
     try {
       const res = await request(abort.signal);
       if (!res.ok) throw new Error(`ask: ${res.status} ${await res.text()}`);
-      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
       while (!text.includes("event: start")) {
-        const { value, done } = await reader.read();
+        const { value, done } = await reader!.read();
         if (done) throw new Error("stream ended before its start");
         text += value;
       }
@@ -361,37 +379,56 @@ async function holdStreams(
     }
     // Held open: nothing more is read until the bench aborts it.
   };
-  /** Opens STREAMS streams; returns how many opened. A few failures are reported, not hidden. */
-  const round = async () => {
-    const results = await Promise.allSettled(Array.from({ length: STREAMS }, open));
+  /** Opens `n` streams; returns how many opened. A few failures are reported, not hidden. */
+  const round = async (n: number) => {
+    const results = await Promise.allSettled(Array.from({ length: n }, open));
     const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
     if (failed.length > 0) {
       const logged = target.stdout.filter((l) => l.includes('"error"')).slice(-1).join("\n");
       console.log(
-        `!! ${failed.length} of ${STREAMS} streams failed to open: ${failed[0].reason}\n${logged}`,
+        `!! ${failed.length} of ${n} streams failed to open: ${failed[0].reason}\n${logged}`,
       );
-      if (failed.length > STREAMS / 100) throw new Error("more than 1% of the streams failed");
+      if (failed.length > n / 100) throw new Error("more than 1% of the streams failed");
     }
-    return STREAMS - failed.length;
+    return n - failed.length;
   };
   try {
-    await round();
-    for (const c of controllers.splice(0)) c.abort();
-    await delay(6_000); // Hurukuro's grace period (2 s) lets those go, and their bills settle
+    await round(Math.min(WARM_UP_STREAMS, STREAMS));
+    for (const leave of leavers.splice(0)) leave();
+    // Hurukuro's grace period (2 s) lets those go; then their bills settle. The measurement
+    // starts once none is left: objects of answers still settling are not idle streams' memory.
+    await delay(3_000);
+    if (baseUrl) await untilNoneGenerating(baseUrl);
     const heapBefore = await heap.collectedHeap();
     const rssBefore = rssKb(target.pid);
     const started = performance.now();
-    const opened = await round();
+    const opened = await round(STREAMS);
     const openedMs = performance.now() - started;
+    const measured = opened;
     await delay(2_000);
     const heapHeld = await heap.collectedHeap();
     const rssHeld = rssKb(target.pid);
-    const health = healthUrl
-      ? (await (await fetch(healthUrl, { signal: AbortSignal.timeout(10_000) })).json()).status
+    const health = baseUrl
+      ? (await (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(10_000) })).json())
+        .status
       : undefined;
-    return { opened, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health };
+    return { opened, measured, openedMs, rssBefore, rssHeld, heapBefore, heapHeld, health };
   } finally {
-    for (const c of controllers) c.abort();
+    for (const leave of leavers) leave();
+  }
+}
+
+/** Waits (up to a minute) until the server's `/metrics` says no answer is being generated. */
+async function untilNoneGenerating(baseUrl: string): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const text = await (await fetch(`${baseUrl}/metrics`)).text();
+    const generating = Number(/^hurukuro_chat_streams_generating (\d+)$/m.exec(text)?.[1]);
+    if (generating === 0) return;
+    if (performance.now() > deadline) {
+      throw new Error(`${generating} answers still generating a minute after their readers left`);
+    }
+    await delay(250);
   }
 }
 
@@ -400,8 +437,8 @@ function median(rounds: Held[]): Held & { rounds: Held[] } {
   const byRss = [...rounds].sort((a, b) => perRss(a) - perRss(b));
   return { ...byRss[Math.floor((byRss.length - 1) / 2)], rounds };
 }
-const perRss = (h: Held) => (h.rssHeld - h.rssBefore) / h.opened;
-const perHeap = (h: Held) => (h.heapHeld - h.heapBefore) / 1024 / h.opened;
+const perRss = (h: Held) => (h.rssHeld - h.rssBefore) / h.measured;
+const perHeap = (h: Held) => (h.heapHeld - h.heapBefore) / 1024 / h.measured;
 
 async function idleStreams(storage: Storage): Promise<void> {
   const bases: Held[] = [], ourRounds: Held[] = [];
@@ -421,7 +458,7 @@ async function idleStreams(storage: Storage): Promise<void> {
     table(["", "bare Deno relay", "Hurukuro"], [
       ["streams open (idle, upstream silent)", integer(base.opened), integer(ours.opened)],
       ["time to open them all", `${integer(base.openedMs)} ms`, `${integer(ours.openedMs)} ms`],
-      ["RSS before (after a full GC)", mb(base.rssBefore), mb(ours.rssBefore)],
+      ["RSS before (after a warm-up and a full GC)", mb(base.rssBefore), mb(ours.rssBefore)],
       ["RSS with the streams open", mb(base.rssHeld), mb(ours.rssHeld)],
       [
         `memory per idle stream (RSS, median of ${ROUNDS} processes)`,
@@ -487,7 +524,7 @@ async function idleStreamsOnce(storage: Storage): Promise<[Held, Held]> {
             body: JSON.stringify({ text: "Take your time." }),
             signal,
           }),
-        `${server.url}/health`,
+        server.url,
       );
     } finally {
       await server.stop();

@@ -311,6 +311,26 @@ Deno.test("an account disabled by another process gets no answer, though this pr
 
 // ---- over HTTP: SSE --------------------------------------------------------------------------
 
+Deno.test("GET /metrics counts the streamed answers being generated", async () => {
+  const t = await setupChat();
+  try {
+    const { auth } = await signup(t.app, 1_000_000);
+    const generating = async () => {
+      const text = await (await t.app.fetch("/metrics")).text();
+      return Number(/^hurukuro_chat_streams_generating (\d+)$/m.exec(text)?.[1]);
+    };
+    assert.equal(await generating(), 0);
+    t.fake.script({ kind: "reply", firstTokenDelayMs: 2_000 });
+    const res = await t.app.fetch("/api/v1/essays", json({ text: "Take your time." }, auth));
+    assert.equal(res.status, 200);
+    assert.equal(await generating(), 1, "the model is still thinking");
+    await res.text(); // to its `done`
+    assert.equal(await generating(), 0);
+  } finally {
+    await t.close();
+  }
+});
+
 async function newConversation(app: TestApp, auth: Record<string, string>, mode = "chat") {
   const res = await app.fetch("/api/v1/conversations", json({ mode }, auth));
   assert.equal(res.status, 201, await res.clone().text());

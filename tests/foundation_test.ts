@@ -47,6 +47,8 @@ Deno.test("GET /metrics speaks Prometheus text and counts requests by route patt
     assert.match(text, /route="\/api\/v1\/status",status="200"\} 1/);
     assert.match(text, /route="unmatched",status="404"\} 1/);
     assert.match(text, /hurukuro_http_request_duration_seconds_bucket/);
+    assert.match(text, /^hurukuro_chat_streams_generating 0$/m);
+    assert.match(text, /^hurukuro_event_streams_open 0$/m);
   } finally {
     await app.close();
   }

@@ -18,6 +18,8 @@ export interface AppMetrics {
   jobs: JobMetrics;
   httpRequests: client.Counter<"method" | "route" | "status">;
   httpDuration: client.Histogram<"method" | "route">;
+  /** A gauge read when scraped: `read` returns the value of the moment. */
+  gauge(name: string, help: string, read: () => number): void;
 }
 
 export function createMetrics(): AppMetrics {
@@ -54,5 +56,15 @@ export function createMetrics(): AppMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    gauge(name, help, read) {
+      new client.Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    },
   };
 }
