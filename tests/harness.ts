@@ -168,6 +168,18 @@ export async function prepareStorage(): Promise<TestStorage> {
   };
 }
 
+/** Runs `fn` on a fresh, migrated database of its own (no app), removed afterwards. */
+export async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> {
+  const storage = await prepareStorage();
+  const db = await storage.openDatabase();
+  try {
+    await fn(db);
+  } finally {
+    await db.close();
+    await storage.cleanup();
+  }
+}
+
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const ownStorage = !options.storage && !options.alongside;
   const storage = options.alongside?.storage ?? options.storage ?? await prepareStorage();

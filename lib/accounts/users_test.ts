@@ -1,18 +1,6 @@
 import assert from "node:assert/strict";
-import { prepareStorage } from "../../tests/harness.ts";
-import type { Database } from "../db/mod.ts";
+import { withDatabase as withDb } from "../../tests/harness.ts";
 import { createUser, SIGNED_IN_USER_TTL_MS, signedInUser, updateProfile } from "./users.ts";
-
-async function withDb(fn: (db: Database) => Promise<void>) {
-  const storage = await prepareStorage();
-  const db = await storage.openDatabase();
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    await storage.cleanup();
-  }
-}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,20 +1,9 @@
 import assert from "node:assert/strict";
-import { prepareStorage } from "../../tests/harness.ts";
+import { withDatabase as withDb } from "../../tests/harness.ts";
 import type { Database } from "../db/mod.ts";
 import { createUser } from "../accounts/users.ts";
 import { getBalance, listEntries, post } from "./ledger.ts";
 import { reserve, settle, sweepExpired } from "./reservations.ts";
-
-async function withDb(fn: (db: Database) => Promise<void>) {
-  const storage = await prepareStorage();
-  const db = await storage.openDatabase();
-  try {
-    await fn(db);
-  } finally {
-    await db.close();
-    await storage.cleanup();
-  }
-}
 
 let n = 0;
 const newUser = (db: Database) =>
