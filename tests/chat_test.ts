@@ -43,6 +43,28 @@ export async function setupChat(
   };
 }
 
+/** One chat message from WhatsApp, answered whole (the bot's path). */
+const chatOnWhatsApp = (t: ChatSetup, userId: string, text: string) =>
+  answerOnce(t.services, { userId, mode: "chat", channel: "whatsapp", text });
+
+/** A test with its own app and fake upstream (setupChat), closed whatever happens. */
+function chatTest(
+  name: string,
+  ...args:
+    | [(t: ChatSetup) => Promise<void>]
+    | [Parameters<typeof setupChat>[0], (t: ChatSetup) => Promise<void>]
+) {
+  const [options, fn] = args.length === 1 ? [undefined, args[0]] : args;
+  Deno.test(name, async () => {
+    const t = await setupChat(options);
+    try {
+      await fn(t);
+    } finally {
+      await t.close();
+    }
+  });
+}
+
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...headers },
@@ -83,9 +105,9 @@ type ChatBody = { messages: Array<{ role: string; content: string }>; max_tokens
 const sent = (fake: FakeOpenAI, i: number) =>
   fake.calls("/v1/chat/completions")[i].body as ChatBody;
 
-Deno.test("answerOnce: a chat of 3 turns sends the earlier turns; an essay sends none; reset starts afresh", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "answerOnce: a chat of 3 turns sends the earlier turns; an essay sends none; reset starts afresh",
+  async (t) => {
     const { userId } = await signup(t.app, 100_000);
     const ask = (text: string, mode: "chat" | "essay" = "chat") =>
       answerOnce(t.services, { userId, mode, channel: "whatsapp", text });
@@ -130,46 +152,29 @@ Deno.test("answerOnce: a chat of 3 turns sends the earlier turns; an essay sends
     assert.ok(fresh.ok);
     assert.notEqual(fresh.conversationId, first.conversationId);
     assert.equal(sent(t.fake, 5).messages.length, 2);
-  } finally {
-    await t.close();
-  }
+  },
+);
+
+chatTest("answerOnce: a conversation idles out after the TTL", async (t) => {
+  const { userId } = await signup(t.app, 100_000);
+  const first = await chatOnWhatsApp(t, userId, "Hi");
+  assert.ok(first.ok);
+  await setChatSetting(t.app.server.db.sql, "idleTtlMinutes", 10);
+  await t.app.server.db.sql`update conversations
+    set last_activity_at = now() - interval '11 minutes' where id = ${first.conversationId}`;
+  await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
+  const later = await chatOnWhatsApp(t, userId, "Still there?");
+  assert.ok(later.ok);
+  assert.notEqual(later.conversationId, first.conversationId);
+  assert.equal(sent(t.fake, 1).messages.length, 2);
 });
 
-Deno.test("answerOnce: a conversation idles out after the TTL", async () => {
-  const t = await setupChat();
-  try {
-    const { userId } = await signup(t.app, 100_000);
-    const first = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Hi",
-    });
-    assert.ok(first.ok);
-    await setChatSetting(t.app.server.db.sql, "idleTtlMinutes", 10);
-    await t.app.server.db.sql`update conversations
-      set last_activity_at = now() - interval '11 minutes' where id = ${first.conversationId}`;
-    await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
-    const later = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Still there?",
-    });
-    assert.ok(later.ok);
-    assert.notEqual(later.conversationId, first.conversationId);
-    assert.equal(sent(t.fake, 1).messages.length, 2);
-  } finally {
-    await t.close();
-  }
-});
-
-Deno.test("answerOnce: billing is the fake's reported usage × price; the balance drops by it", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "answerOnce: billing is the fake's reported usage × price; the balance drops by it",
+  async (t) => {
     const { userId } = await signup(t.app, 50_000);
     await t.app.server.db.sql`update ai_configs
-      set price_input_per_1k = 500, price_output_per_1k = 2000 where is_default`;
+    set price_input_per_1k = 500, price_output_per_1k = 2000 where is_default`;
     await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
     const result = await answerOnce(t.services, {
       userId,
@@ -196,37 +201,28 @@ Deno.test("answerOnce: billing is the fake's reported usage × price; the balanc
     assert.equal(m.usage_estimated, false);
     assert.ok(m.latency_ms >= 0 && m.ttft_ms >= 0 && m.ttft_ms <= m.latency_ms);
     assert.equal(m.content, result.text);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("answerOnce: too few tokens → insufficient_funds with the top-up URL; the message is kept", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "answerOnce: too few tokens → insufficient_funds with the top-up URL; the message is kept",
+  async (t) => {
     const { userId } = await signup(t.app, 10);
-    const result = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Hello",
-    });
+    const result = await chatOnWhatsApp(t, userId, "Hello");
     assert.equal(result.ok, false);
     assert.ok(!result.ok && result.code === "insufficient_funds");
     assert.match(result.userMessage, /top up at http:\/\/127\.0\.0\.1:\d+\/account/i);
     assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
     const kept = await t.app.server.db.sql`select role, content from messages
-                                           where user_id = ${userId}`;
+                                         where user_id = ${userId}`;
     assert.deepEqual(kept.map((r) => [r.role, r.content]), [["user", "Hello"]]);
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 10, reserved: 0 });
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("a user seen paying starts the model before the wallet read; emptied meanwhile → stopped unseen, 402, unbilled", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "a user seen paying starts the model before the wallet read; emptied meanwhile → stopped unseen, 402, unbilled",
+  async (t) => {
     const { userId } = await signup(t.app, 1_000_000);
     // Counts the model calls started (one that is stopped at once may never reach the fake).
     const ai = (await runtimeOf(t.services).ai.active())!;
@@ -267,14 +263,12 @@ Deno.test("a user seen paying starts the model before the wallet read; emptied m
     assert.ok(!again.ok && again.code === "insufficient_funds");
     assert.equal(started, 2);
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 5, reserved: 0 });
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("an account disabled by another process gets no answer, though this process may still trust its sign-in", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "an account disabled by another process gets no answer, though this process may still trust its sign-in",
+  async (t) => {
     const { userId, auth } = await signup(t.app, 1_000_000);
     const ask = () =>
       answerOnce(t.services, { userId, mode: "essay", channel: "api", text: "Tell me more." });
@@ -304,31 +298,24 @@ Deno.test("an account disabled by another process gets no answer, though this pr
     const res = await t.app.fetch("/api/v1/essays", json({ text: "And now?" }, auth));
     assert.equal(res.status, 403);
     assert.match((await res.json()).error.message, /This account is disabled/);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
 // ---- over HTTP: SSE --------------------------------------------------------------------------
 
-Deno.test("GET /metrics counts the streamed answers being generated", async () => {
-  const t = await setupChat();
-  try {
-    const { auth } = await signup(t.app, 1_000_000);
-    const generating = async () => {
-      const text = await (await t.app.fetch("/metrics")).text();
-      return Number(/^hurukuro_chat_streams_generating (\d+)$/m.exec(text)?.[1]);
-    };
-    assert.equal(await generating(), 0);
-    t.fake.script({ kind: "reply", firstTokenDelayMs: 2_000 });
-    const res = await t.app.fetch("/api/v1/essays", json({ text: "Take your time." }, auth));
-    assert.equal(res.status, 200);
-    assert.equal(await generating(), 1, "the model is still thinking");
-    await res.text(); // to its `done`
-    assert.equal(await generating(), 0);
-  } finally {
-    await t.close();
-  }
+chatTest("GET /metrics counts the streamed answers being generated", async (t) => {
+  const { auth } = await signup(t.app, 1_000_000);
+  const generating = async () => {
+    const text = await (await t.app.fetch("/metrics")).text();
+    return Number(/^hurukuro_chat_streams_generating (\d+)$/m.exec(text)?.[1]);
+  };
+  assert.equal(await generating(), 0);
+  t.fake.script({ kind: "reply", firstTokenDelayMs: 2_000 });
+  const res = await t.app.fetch("/api/v1/essays", json({ text: "Take your time." }, auth));
+  assert.equal(res.status, 200);
+  assert.equal(await generating(), 1, "the model is still thinking");
+  await res.text(); // to its `done`
+  assert.equal(await generating(), 0);
 });
 
 async function newConversation(app: TestApp, auth: Record<string, string>, mode = "chat") {
@@ -360,46 +347,44 @@ async function messageRow(app: TestApp, id: string) {
   return m;
 }
 
-Deno.test("SSE: start, deltas in order, usage, done — each with an id; the answer is stored", async () => {
-  const t = await setupChat({ fake: { deltaDelayMs: 1 } });
-  try {
-    const { userId, auth } = await signup(t.app, 100_000);
-    const id = await newConversation(t.app, auth);
-    const res = await askHttp(t.app, auth, id, "How do I grow maize in Masvingo?");
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-    const events = await readSse(res);
-    assert.deepEqual(events.map((e) => e.id), events.map((_, i) => i + 1));
-    assert.equal(events[0].event, "start");
-    assert.deepEqual(events.slice(-2).map((e) => e.event), ["usage", "done"]);
-    const parts = deltas(events);
-    assert.ok(parts.length > 10);
-    const text = parts.join("");
-    assert.match(text, /^You asked: "How do I grow maize in Masvingo\?"/);
-    const messageId = events[0].data.messageId as string;
-    assert.equal(res.headers.get("content-location"), `/api/v1/messages/${messageId}/stream`);
-    const stored = await messageRow(t.app, messageId);
-    assert.equal(stored.content, text);
-    assert.equal(stored.status, "complete");
-    const usage = events.at(-2)!.data;
-    assert.equal(usage.cost, Number(stored.cost));
-    assert.equal(usage.balance, (await balanceOf(t.app, userId)).balance);
-    assert.equal(usage.balance, 100_000 - Number(stored.cost));
-    // The fake streamed exactly these pieces, in this order.
-    assert.equal(t.fake.calls("/v1/chat/completions")[0].deltasSent, parts.length);
+chatTest("SSE: start, deltas in order, usage, done — each with an id; the answer is stored", {
+  fake: { deltaDelayMs: 1 },
+}, async (t) => {
+  const { userId, auth } = await signup(t.app, 100_000);
+  const id = await newConversation(t.app, auth);
+  const res = await askHttp(t.app, auth, id, "How do I grow maize in Masvingo?");
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const events = await readSse(res);
+  assert.deepEqual(events.map((e) => e.id), events.map((_, i) => i + 1));
+  assert.equal(events[0].event, "start");
+  assert.deepEqual(events.slice(-2).map((e) => e.event), ["usage", "done"]);
+  const parts = deltas(events);
+  assert.ok(parts.length > 10);
+  const text = parts.join("");
+  assert.match(text, /^You asked: "How do I grow maize in Masvingo\?"/);
+  const messageId = events[0].data.messageId as string;
+  assert.equal(res.headers.get("content-location"), `/api/v1/messages/${messageId}/stream`);
+  const stored = await messageRow(t.app, messageId);
+  assert.equal(stored.content, text);
+  assert.equal(stored.status, "complete");
+  const usage = events.at(-2)!.data;
+  assert.equal(usage.cost, Number(stored.cost));
+  assert.equal(usage.balance, (await balanceOf(t.app, userId)).balance);
+  assert.equal(usage.balance, 100_000 - Number(stored.cost));
+  // The fake streamed exactly these pieces, in this order.
+  assert.equal(t.fake.calls("/v1/chat/completions")[0].deltasSent, parts.length);
 
-    const conv = await (await t.app.fetch(`/api/v1/conversations/${id}`, { headers: auth }))
-      .json();
-    assert.deepEqual(conv.messages.map((m: { role: string }) => m.role), ["user", "assistant"]);
-    assert.equal(conv.messages[1].content, text);
-  } finally {
-    await t.close();
-  }
+  const conv = await (await t.app.fetch(`/api/v1/conversations/${id}`, { headers: auth }))
+    .json();
+  assert.deepEqual(conv.messages.map((m: { role: string }) => m.role), ["user", "assistant"]);
+  assert.equal(conv.messages[1].content, text);
 });
 
-Deno.test("SSE: disconnect after 5 deltas, reconnect with Last-Event-ID → the rest, once; one upstream call", async () => {
-  const t = await setupChat({ fake: { deltaDelayMs: 15 } });
-  try {
+chatTest(
+  "SSE: disconnect after 5 deltas, reconnect with Last-Event-ID → the rest, once; one upstream call",
+  { fake: { deltaDelayMs: 15 } },
+  async (t) => {
     const { auth } = await signup(t.app, 100_000);
     const id = await newConversation(t.app, auth);
     const res = await askHttp(t.app, auth, id, "Tell me a story about Mbuya Nehanda");
@@ -439,16 +424,15 @@ Deno.test("SSE: disconnect after 5 deltas, reconnect with Last-Event-ID → the 
       headers: auth,
     });
     assert.equal(missing.status, 404);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("SSE: no reconnect within the grace period → upstream aborted, only what was generated billed", async () => {
-  const t = await setupChat({
+chatTest(
+  "SSE: no reconnect within the grace period → upstream aborted, only what was generated billed",
+  {
     fake: { deltaDelayMs: 40, reply: "word ".repeat(400).trim() },
-  });
-  try {
+  },
+  async (t) => {
     const { userId, auth } = await signup(t.app, 100_000);
     await setChatSetting(t.app.server.db.sql, "streamGraceSeconds", 0.3);
     await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
@@ -474,49 +458,44 @@ Deno.test("SSE: no reconnect within the grace period → upstream aborted, only 
     assert.equal(cost, Math.ceil((stored.tokens_in * 1000 + stored.tokens_out * 1000) / 1000));
     assert.ok(cost < stored.tokens_in + 400, "less than the whole answer");
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000 - cost, reserved: 0 });
-  } finally {
-    await t.close();
-  }
+  },
+);
+
+chatTest("SSE: the stop button stops the answer and bills what was generated", {
+  fake: { deltaDelayMs: 30, reply: "step ".repeat(300).trim() },
+}, async (t) => {
+  const { userId, auth } = await signup(t.app, 100_000);
+  const id = await newConversation(t.app, auth);
+  let seen = 0;
+  let messageId = "";
+  const events = await readSse(await askHttp(t.app, auth, id, "Count steps"), {
+    onEvent: (e) => {
+      if (e.event === "start") messageId = e.data.messageId as string;
+      if (e.event === "delta" && ++seen === 3) {
+        t.app.fetch(`/api/v1/messages/${messageId}/stop`, json({}, auth)).then((r) =>
+          r.body?.cancel()
+        );
+      }
+    },
+  });
+  const done = events.at(-1)!;
+  assert.equal(done.event, "done");
+  assert.equal(done.data.status, "aborted");
+  const usage = events.at(-2)!.data;
+  const stored = await messageRow(t.app, messageId);
+  assert.equal(stored.status, "aborted");
+  assert.equal(usage.cost, Number(stored.cost));
+  assert.equal(deltas(events).join(""), stored.content);
+  assert.ok(Number(stored.cost) > 0);
+  assert.deepEqual(await balanceOf(t.app, userId), {
+    balance: 100_000 - Number(stored.cost),
+    reserved: 0,
+  });
 });
 
-Deno.test("SSE: the stop button stops the answer and bills what was generated", async () => {
-  const t = await setupChat({ fake: { deltaDelayMs: 30, reply: "step ".repeat(300).trim() } });
-  try {
-    const { userId, auth } = await signup(t.app, 100_000);
-    const id = await newConversation(t.app, auth);
-    let seen = 0;
-    let messageId = "";
-    const events = await readSse(await askHttp(t.app, auth, id, "Count steps"), {
-      onEvent: (e) => {
-        if (e.event === "start") messageId = e.data.messageId as string;
-        if (e.event === "delta" && ++seen === 3) {
-          t.app.fetch(`/api/v1/messages/${messageId}/stop`, json({}, auth)).then((r) =>
-            r.body?.cancel()
-          );
-        }
-      },
-    });
-    const done = events.at(-1)!;
-    assert.equal(done.event, "done");
-    assert.equal(done.data.status, "aborted");
-    const usage = events.at(-2)!.data;
-    const stored = await messageRow(t.app, messageId);
-    assert.equal(stored.status, "aborted");
-    assert.equal(usage.cost, Number(stored.cost));
-    assert.equal(deltas(events).join(""), stored.content);
-    assert.ok(Number(stored.cost) > 0);
-    assert.deepEqual(await balanceOf(t.app, userId), {
-      balance: 100_000 - Number(stored.cost),
-      reserved: 0,
-    });
-  } finally {
-    await t.close();
-  }
-});
-
-Deno.test("a failed call bills nothing and releases the reservation; the user's message is kept", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "a failed call bills nothing and releases the reservation; the user's message is kept",
+  async (t) => {
     const { userId, auth } = await signup(t.app, 100_000);
     const id = await newConversation(t.app, auth);
     t.fake.script(
@@ -535,9 +514,9 @@ Deno.test("a failed call bills nothing and releases the reservation; the user's 
     assert.equal(t.fake.calls("/v1/chat/completions").length, 3, "retried, then gave up");
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000, reserved: 0 });
     const rows = await t.app.server.db.sql`
-      select m.role, m.content, m.status, m.cost, r.status as reservation
-      from messages m left join reservations r on r.id = m.reservation_id
-      where m.conversation_id = ${id} order by m.created_at, m.role desc`;
+    select m.role, m.content, m.status, m.cost, r.status as reservation
+    from messages m left join reservations r on r.id = m.reservation_id
+    where m.conversation_id = ${id} order by m.created_at, m.role desc`;
     assert.deepEqual(rows.map((r) => [r.role, r.content, r.status]), [
       ["user", "Are you there?", "complete"],
       ["assistant", "", "error"],
@@ -551,50 +530,38 @@ Deno.test("a failed call bills nothing and releases the reservation; the user's 
     assert.equal(deltas(cut).length, 4);
     assert.equal(cut.at(-1)!.event, "error");
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000, reserved: 0 });
-  } finally {
-    await t.close();
-  }
+  },
+);
+
+chatTest("429 then success → one answer, retried after retry-after", async (t) => {
+  const { auth } = await signup(t.app, 100_000);
+  const id = await newConversation(t.app, auth);
+  t.fake.script({ kind: "rate_limit", retryAfterMs: 300 });
+  const events = await readSse(await askHttp(t.app, auth, id, "Hello"));
+  const calls = t.fake.calls("/v1/chat/completions");
+  assert.equal(calls.length, 2);
+  assert.equal(calls[0].status, 429);
+  assert.ok(calls[1].at - calls[0].at >= 290, "waited as asked");
+  assert.equal(events.filter((e) => e.event === "start").length, 1);
+  assert.equal(events.at(-1)!.event, "done");
+  assert.match(deltas(events).join(""), /^You asked: "Hello"/);
+  const [{ n }] = await t.app.server.db.sql`select count(*)::int as n from ledger_entries
+    where kind = 'usage_debit'`;
+  assert.equal(n, 1, "billed once");
 });
 
-Deno.test("429 then success → one answer, retried after retry-after", async () => {
-  const t = await setupChat();
-  try {
-    const { auth } = await signup(t.app, 100_000);
-    const id = await newConversation(t.app, auth);
-    t.fake.script({ kind: "rate_limit", retryAfterMs: 300 });
-    const events = await readSse(await askHttp(t.app, auth, id, "Hello"));
-    const calls = t.fake.calls("/v1/chat/completions");
-    assert.equal(calls.length, 2);
-    assert.equal(calls[0].status, 429);
-    assert.ok(calls[1].at - calls[0].at >= 290, "waited as asked");
-    assert.equal(events.filter((e) => e.event === "start").length, 1);
-    assert.equal(events.at(-1)!.event, "done");
-    assert.match(deltas(events).join(""), /^You asked: "Hello"/);
-    const [{ n }] = await t.app.server.db.sql`select count(*)::int as n from ledger_entries
-      where kind = 'usage_debit'`;
-    assert.equal(n, 1, "billed once");
-  } finally {
-    await t.close();
-  }
-});
-
-Deno.test("402 with a human message and the top-up URL when the balance is too low", async () => {
-  const t = await setupChat();
-  try {
-    const { auth } = await signup(t.app, 5);
-    const id = await newConversation(t.app, auth);
-    const res = await askHttp(t.app, auth, id, "Hello");
-    assert.equal(res.status, 402);
-    const body = await res.json();
-    assert.equal(body.error.code, "insufficient_balance");
-    assert.match(body.error.message, /enough tokens/);
-    assert.match(body.error.details.topUpUrl, /\/account/);
-    assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
-    const essay = await t.app.fetch("/api/v1/essays", json({ text: "Essay please" }, auth));
-    assert.equal(essay.status, 402);
-  } finally {
-    await t.close();
-  }
+chatTest("402 with a human message and the top-up URL when the balance is too low", async (t) => {
+  const { auth } = await signup(t.app, 5);
+  const id = await newConversation(t.app, auth);
+  const res = await askHttp(t.app, auth, id, "Hello");
+  assert.equal(res.status, 402);
+  const body = await res.json();
+  assert.equal(body.error.code, "insufficient_balance");
+  assert.match(body.error.message, /enough tokens/);
+  assert.match(body.error.details.topUpUrl, /\/account/);
+  assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
+  const essay = await t.app.fetch("/api/v1/essays", json({ text: "Essay please" }, auth));
+  assert.equal(essay.status, 402);
 });
 
 Deno.test("the stored API key is unreadable in a dump of ai_configs and absent from every answer", async () => {
@@ -638,50 +605,35 @@ Deno.test("the stored API key is unreadable in a dump of ai_configs and absent f
   }
 });
 
-Deno.test("a long history is trimmed to the budget, newest turns kept", async () => {
-  const t = await setupChat();
-  try {
-    const { userId } = await signup(t.app, 1_000_000);
-    const sql = t.app.server.db.sql;
-    await sql`update ai_configs set context_tokens = 400 where is_default`;
-    await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
-    const first = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "turn 0",
-    });
-    assert.ok(first.ok);
-    for (let i = 1; i <= 30; i++) {
-      await sql`insert into messages (conversation_id, user_id, role, content, channel, mode,
-                                      created_at)
-                values (${first.conversationId}, ${userId}, 'user',
-                        ${`question ${i}: ` + "lorem ipsum ".repeat(10)}, 'whatsapp', 'chat',
-                        now() + ${i} * interval '1 second'),
-                       (${first.conversationId}, ${userId}, 'assistant',
-                        ${`answer ${i}: ` + "dolor sit amet ".repeat(10)}, 'whatsapp', 'chat',
-                        now() + ${i} * interval '1 second' + interval '1 millisecond')`;
-    }
-    const result = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "the newest question",
-    });
-    assert.ok(result.ok);
-    assert.equal(result.conversationId, first.conversationId);
-    const messages = sent(t.fake, 1).messages;
-    const { estimateTokens } = await import("../lib/ai/mod.ts");
-    assert.ok(estimateTokens(messages as never) <= 400, `${estimateTokens(messages as never)}`);
-    assert.ok(messages.length > 4 && messages.length < 62, `${messages.length} kept`);
-    assert.equal(messages[0].role, "system");
-    assert.equal(messages[1].role, "user", "history starts with a user turn");
-    assert.equal(messages.at(-1)!.content, "the newest question");
-    assert.match(messages.at(-2)!.content, /^answer 30:/, "the newest turn is kept");
-    assert.ok(!messages.some((m) => m.content === "turn 0"), "the oldest is dropped");
-  } finally {
-    await t.close();
+chatTest("a long history is trimmed to the budget, newest turns kept", async (t) => {
+  const { userId } = await signup(t.app, 1_000_000);
+  const sql = t.app.server.db.sql;
+  await sql`update ai_configs set context_tokens = 400 where is_default`;
+  await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
+  const first = await chatOnWhatsApp(t, userId, "turn 0");
+  assert.ok(first.ok);
+  for (let i = 1; i <= 30; i++) {
+    await sql`insert into messages (conversation_id, user_id, role, content, channel, mode,
+                                    created_at)
+              values (${first.conversationId}, ${userId}, 'user',
+                      ${`question ${i}: ` + "lorem ipsum ".repeat(10)}, 'whatsapp', 'chat',
+                      now() + ${i} * interval '1 second'),
+                     (${first.conversationId}, ${userId}, 'assistant',
+                      ${`answer ${i}: ` + "dolor sit amet ".repeat(10)}, 'whatsapp', 'chat',
+                      now() + ${i} * interval '1 second' + interval '1 millisecond')`;
   }
+  const result = await chatOnWhatsApp(t, userId, "the newest question");
+  assert.ok(result.ok);
+  assert.equal(result.conversationId, first.conversationId);
+  const messages = sent(t.fake, 1).messages;
+  const { estimateTokens } = await import("../lib/ai/mod.ts");
+  assert.ok(estimateTokens(messages as never) <= 400, `${estimateTokens(messages as never)}`);
+  assert.ok(messages.length > 4 && messages.length < 62, `${messages.length} kept`);
+  assert.equal(messages[0].role, "system");
+  assert.equal(messages[1].role, "user", "history starts with a user turn");
+  assert.equal(messages.at(-1)!.content, "the newest question");
+  assert.match(messages.at(-2)!.content, /^answer 30:/, "the newest turn is kept");
+  assert.ok(!messages.some((m) => m.content === "turn 0"), "the oldest is dropped");
 });
 
 Deno.test("the sandbox answers when no AI is configured", async () => {
@@ -757,9 +709,9 @@ Deno.test("an answer left streaming by a dead process is marked failed at the ne
   }
 });
 
-Deno.test("conversations over HTTP: essays, list, reset, close, and other people's are 404", async () => {
-  const t = await setupChat();
-  try {
+chatTest(
+  "conversations over HTTP: essays, list, reset, close, and other people's are 404",
+  async (t) => {
     const { auth } = await signup(t.app, 100_000);
     const other = await signup(t.app, 100_000);
     const essay = await readSse(
@@ -810,40 +762,28 @@ Deno.test("conversations over HTTP: essays, list, reset, close, and other people
 
     assert.equal((await t.app.fetch("/api/v1/conversations/reset", json({}, auth))).status, 204);
     const open = await t.app.server.db.sql`select count(*)::int as n from conversations c
-      join users u on u.id = c.user_id where c.closed_at is null and u.id <> ${other.userId}`;
+    join users u on u.id = c.user_id where c.closed_at is null and u.id <> ${other.userId}`;
     assert.equal(open[0].n, 0);
 
     const empty = await askHttp(t.app, auth, chatId, "   ");
     assert.equal(empty.status, 400);
-  } finally {
-    await t.close();
-  }
-});
+  },
+);
 
-Deno.test("the tier's daily cap refuses with 429 and a sentence; the message is kept", async () => {
-  const t = await setupChat();
-  try {
-    const { userId, auth } = await signup(t.app, 1_000_000);
-    await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
-    const id = await newConversation(t.app, auth);
-    const res = await askHttp(t.app, auth, id, "Hello");
-    assert.equal(res.status, 429);
-    const body = await res.json();
-    assert.match(body.error.message, /of your 500 tokens for today/);
-    assert.equal(body.error.details.reason, "cap_reached");
-    const once = await answerOnce(t.services, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Hi",
-    });
-    assert.equal(once.ok, false);
-    assert.ok(!once.ok && once.code === "cap_reached");
-    const kept = await t.app.server.db.sql`select count(*)::int as n from messages
-                                           where user_id = ${userId} and role = 'user'`;
-    assert.equal(kept[0].n, 2);
-    assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
-  } finally {
-    await t.close();
-  }
+chatTest("the tier's daily cap refuses with 429 and a sentence; the message is kept", async (t) => {
+  const { userId, auth } = await signup(t.app, 1_000_000);
+  await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
+  const id = await newConversation(t.app, auth);
+  const res = await askHttp(t.app, auth, id, "Hello");
+  assert.equal(res.status, 429);
+  const body = await res.json();
+  assert.match(body.error.message, /of your 500 tokens for today/);
+  assert.equal(body.error.details.reason, "cap_reached");
+  const once = await chatOnWhatsApp(t, userId, "Hi");
+  assert.equal(once.ok, false);
+  assert.ok(!once.ok && once.code === "cap_reached");
+  const kept = await t.app.server.db.sql`select count(*)::int as n from messages
+                                         where user_id = ${userId} and role = 'user'`;
+  assert.equal(kept[0].n, 2);
+  assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
 });
