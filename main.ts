@@ -37,6 +37,7 @@ import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
+import { serveHttp } from "./lib/http/serve.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
@@ -250,11 +251,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       version: VERSION,
     }, { bodyLimit: web.bodyLimit });
 
-    const server = Deno.serve({
-      hostname: web.hostname,
-      port: web.port,
-      onListen: () => {},
-    }, app.fetch);
+    const server = await serveHttp({ hostname: web.hostname, port: web.port }, app.fetch);
     closers.push(async () => {
       // Stops accepting and waits for in-flight requests, bounded by the grace period.
       await Promise.race([
@@ -271,8 +268,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         [db, background].forEach((on) => runtimeOf({ db: on, kv, log, config }).streams.abortAll()),
       )
     );
-    const addr = server.addr as Deno.NetAddr;
-    const url = `http://${addr.hostname}:${addr.port}`;
+    const url = `http://${server.hostname}:${server.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
     if (!env.PUBLIC_URL && config.port === 0) {
       config.publicUrl = url;

@@ -15,7 +15,7 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { smallReadFetch } from "./fetch.ts";
+import { aiFetch } from "./fetch.ts";
 import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings } from "./retry.ts";
 import { collect, DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
 import { estimateTokens } from "./tokens.ts";
@@ -61,7 +61,7 @@ export class AnthropicProvider implements AiProvider {
       baseURL: config.baseUrl ?? ANTHROPIC_BASE_URL,
       maxRetries: 0,
       // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
-      fetch: smallReadFetch,
+      fetch: aiFetch,
     });
   }
 

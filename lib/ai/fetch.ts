@@ -1,6 +1,6 @@
 /**
- * The `fetch` the AI SDKs are given: plain `fetch`, except that a response body is read in small
- * buffers.
+ * The `fetch` the AI SDKs are given: plain `fetch`, except that requests are spread over several
+ * HTTP clients ({@link ClientPool}) and a response body is read in small buffers.
  *
  * A response body's default reader makes Deno allocate a 64 KiB buffer for every read it waits
  * on, and an SDK reading a streamed answer always has one read waiting. A streamed answer that is
@@ -26,37 +26,119 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 export function smallReads(
   body: ReadableStream<Uint8Array>,
   size = READ_BUFFER_BYTES,
+  /** Called once when the body ends: read to its end, failed, or cancelled. */
+  onEnd: () => void = () => {},
 ): ReadableStream<Uint8Array> {
   let reader: ReadableStreamBYOBReader;
   try {
     reader = body.getReader({ mode: "byob" });
   } catch {
-    return body;
+    // Not a byte stream: passed on as it is, its end still reported.
+    return body.pipeThrough(new TransformStream({ flush: onEnd, cancel: onEnd }));
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       // An empty read is read again: a pull that enqueues nothing is not called again.
-      for (;;) {
-        const { value, done } = await reader.read(new Uint8Array(size));
-        if (done) return controller.close();
-        if (value.byteLength > 0) return controller.enqueue(value);
+      try {
+        for (;;) {
+          const { value, done } = await reader.read(new Uint8Array(size));
+          if (done) return (onEnd(), controller.close());
+          if (value.byteLength > 0) return controller.enqueue(value);
+        }
+      } catch (error) {
+        onEnd();
+        throw error;
       }
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => (onEnd(), reader.cancel(reason)),
   }, { highWaterMark: 0 });
 }
 
-/** `fetch` whose response bodies are read through {@link smallReads}. */
-export const smallReadFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  if (!res.body || NULL_BODY.has(res.status)) return res;
-  const wrapped = new Response(smallReads(res.body), {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers,
-  });
-  // What the SDKs may read besides status and headers.
-  Object.defineProperty(wrapped, "url", { value: res.url });
-  Object.defineProperty(wrapped, "redirected", { value: res.redirected });
-  return wrapped;
-};
+/**
+ * Streams in flight per HTTP client. HTTP/2 servers cap the streams one connection may carry
+ * (SETTINGS_MAX_CONCURRENT_STREAMS: nginx 128, Deno.serve 200, Cloudflare 256), and Deno's
+ * `fetch` sends every request to an origin over one HTTP/2 connection: past the cap, further
+ * answers wait until earlier ones finish. With 1,000 answers streaming from an HTTP/2 server
+ * through one client, 200 were under way and 800 waited. RFC 9113 (§6.5.2) recommends servers
+ * allow at least 100, so no client carries more.
+ */
+export const STREAMS_PER_CLIENT = 100;
+
+/**
+ * HTTP clients (`Deno.createHttpClient`, each with its own connections), leased one request at a
+ * time: the first client with room, a new one when all are full. Over HTTP/1.1 each client opens
+ * connections as it needs them anyway, and one client serves everything below the cap.
+ */
+export class ClientPool {
+  readonly #clients: { client: Deno.HttpClient; inFlight: number }[] = [];
+
+  constructor(
+    readonly perClient = STREAMS_PER_CLIENT,
+    private readonly createClient: () => Deno.HttpClient = () => Deno.createHttpClient({}),
+  ) {}
+
+  /** A client for one request, and the function (idempotent) that gives it back. */
+  lease(): { client: Deno.HttpClient; release: () => void } {
+    let entry = this.#clients.find((e) => e.inFlight < this.perClient);
+    if (!entry) this.#clients.push(entry = { client: this.createClient(), inFlight: 0 });
+    entry.inFlight++;
+    let released = false;
+    return {
+      client: entry.client,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.inFlight--;
+      },
+    };
+  }
+
+  /** Requests under way (their response bodies not yet ended). */
+  get inFlight(): number {
+    return this.#clients.reduce((n, e) => n + e.inFlight, 0);
+  }
+
+  get clients(): number {
+    return this.#clients.length;
+  }
+
+  close(): void {
+    for (const { client } of this.#clients.splice(0)) client.close();
+  }
+}
+
+/**
+ * A `fetch` for the AI SDKs: each request on a client of `pool`, held until its response body
+ * ends, and the body read through {@link smallReads}.
+ */
+export function pooledFetch(pool: ClientPool): typeof fetch {
+  return async (input, init) => {
+    const { client, release } = pool.lease();
+    let res: Response;
+    try {
+      res = await fetch(input, { ...init, client });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (!res.body || NULL_BODY.has(res.status)) {
+      release();
+      return res;
+    }
+    const wrapped = new Response(smallReads(res.body, READ_BUFFER_BYTES, release), {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+    // What the SDKs may read besides status and headers.
+    Object.defineProperty(wrapped, "url", { value: res.url });
+    Object.defineProperty(wrapped, "redirected", { value: res.redirected });
+    return wrapped;
+  };
+}
+
+/** The process's clients for AI providers, shared by every provider. */
+export const aiClients = new ClientPool();
+
+/** The `fetch` the AI SDKs are given. */
+export const aiFetch: typeof fetch = pooledFetch(aiClients);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { READ_BUFFER_BYTES, smallReadFetch, smallReads } from "./fetch.ts";
+import { aiFetch, ClientPool, pooledFetch, READ_BUFFER_BYTES, smallReads } from "./fetch.ts";
 
 Deno.test("smallReads: the body arrives whole, in reads of at most the buffer size", async () => {
   const payload = new Uint8Array(100_000).map((_, i) => i % 251);
@@ -8,7 +8,7 @@ Deno.test("smallReads: the body arrives whole, in reads of at most the buffer si
     () => new Response(payload),
   );
   try {
-    const res = await smallReadFetch(`http://127.0.0.1:${server.addr.port}/`);
+    const res = await aiFetch(`http://127.0.0.1:${server.addr.port}/`);
     assert.equal(res.status, 200);
     assert.match(res.url, /^http:\/\/127\.0\.0\.1:/);
     const chunks: Uint8Array[] = [];
@@ -23,8 +23,9 @@ Deno.test("smallReads: the body arrives whole, in reads of at most the buffer si
   }
 });
 
-Deno.test("smallReads: cancelling the wrapper cancels the source; a non-byte stream is kept", async () => {
+Deno.test("smallReads: cancelling the wrapper cancels the source; its end is reported once, a non-byte stream's too", async () => {
   let cancelled: unknown;
+  let ends = 0;
   const source = new ReadableStream<Uint8Array>({
     type: "bytes",
     pull(controller) {
@@ -34,24 +35,95 @@ Deno.test("smallReads: cancelling the wrapper cancels the source; a non-byte str
       cancelled = reason;
     },
   });
-  const reader = smallReads(source).getReader();
+  const reader = smallReads(source, 1024, () => ends++).getReader();
   assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2, 3]));
+  assert.equal(ends, 0);
   await reader.cancel("gone");
   assert.equal(cancelled, "gone");
-  const plain = new ReadableStream<Uint8Array>();
-  assert.equal(smallReads(plain), plain);
+  assert.equal(ends, 1);
+
+  const plain = ReadableStream.from([new Uint8Array([4, 5])]);
+  const chunks = await Array.fromAsync(smallReads(plain, 1024, () => ends++));
+  assert.deepEqual(chunks, [new Uint8Array([4, 5])]);
+  assert.equal(ends, 2);
 });
 
-Deno.test("smallReadFetch: a response without a body is passed through", async () => {
+Deno.test("aiFetch: a response without a body is passed through", async () => {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => new Response(null, { status: 204 }),
   );
   try {
-    const res = await smallReadFetch(`http://127.0.0.1:${server.addr.port}/`);
+    const res = await aiFetch(`http://127.0.0.1:${server.addr.port}/`);
     assert.equal(res.status, 204);
     assert.equal(res.body, null);
   } finally {
     await server.shutdown();
+  }
+});
+
+/**
+ * An HTTP/2 server (cleartext, prior knowledge) whose every answer sends one chunk and then
+ * stays open, like a model thinking. Deno.serve allows 200 streams per connection.
+ */
+function openAnswers() {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Response(
+        new ReadableStream({
+          start: (c) => c.enqueue(new TextEncoder().encode("data: {}\n\n")),
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      ),
+  );
+  return { url: `http://127.0.0.1:${server.addr.port}/`, close: () => server.shutdown() };
+}
+
+const http2Client = () => Deno.createHttpClient({ http1: false, http2: true });
+
+/** Starts `n` requests; after `waitMs`, the bodies of those whose first chunk arrived. */
+async function started(f: typeof fetch, url: string, n: number, waitMs: number) {
+  const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
+  const settled = Array.from({ length: n }, () =>
+    f(url).then(async (res) => {
+      const reader = res.body!.getReader();
+      await reader.read();
+      readers.push(reader);
+    }).catch(() => {}));
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  return { readers, settled: Promise.all(settled) };
+}
+
+Deno.test("pooledFetch: 250 answers stream at once from an HTTP/2 server that allows 200 per connection", async () => {
+  const upstream = openAnswers();
+  const alone = new ClientPool(Infinity, http2Client);
+  const pool = new ClientPool(100, http2Client);
+  try {
+    // The server's cap is real: one client gets 200 under way and the rest wait.
+    const one = await started(pooledFetch(alone), upstream.url, 250, 1_000);
+    assert.equal(one.readers.length, 200);
+    assert.equal(alone.clients, 1);
+    for (const reader of one.readers) await reader.cancel();
+    await one.settled; // the 50 that waited start once the first ones end
+    for (const reader of one.readers.slice(200)) await reader.cancel();
+
+    const spread = await started(pooledFetch(pool), upstream.url, 250, 1_000);
+    assert.equal(spread.readers.length, 250, "every answer is under way");
+    assert.equal(pool.clients, 3);
+    assert.equal(pool.inFlight, 250);
+    for (const reader of spread.readers) await reader.cancel();
+    assert.equal(pool.inFlight, 0, "a cancelled body gives its client back");
+
+    // A finished body gives it back too, and a failed request.
+    const res = await pooledFetch(pool)(upstream.url);
+    assert.equal(pool.inFlight, 1);
+    await res.body!.cancel();
+    await assert.rejects(pooledFetch(pool)("http://127.0.0.1:1/"));
+    assert.equal(pool.inFlight, 0);
+  } finally {
+    alone.close();
+    pool.close();
+    await upstream.close();
   }
 });

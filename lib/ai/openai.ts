@@ -13,7 +13,7 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { smallReadFetch } from "./fetch.ts";
+import { aiFetch } from "./fetch.ts";
 import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings, withRetry } from "./retry.ts";
 import {
   AttemptSignal,
@@ -74,7 +74,7 @@ export class OpenAiProvider implements AiProvider {
       // We retry ourselves (see retry.ts); the SDK would count attempts a second time.
       maxRetries: 0,
       // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
-      fetch: smallReadFetch,
+      fetch: aiFetch,
     });
   }
 

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { bodyLimit } from "./body_limit.ts";
+import { serveHttp } from "./serve.ts";
+
+/** A Hono app on the real listener; `seen` records what the handlers received. */
+async function withServer(
+  build: (app: Hono) => void,
+  fn: (url: string) => Promise<void>,
+): Promise<void> {
+  const app = new Hono();
+  build(app);
+  const server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, app.fetch);
+  try {
+    await fn(`http://127.0.0.1:${server.port}`);
+  } finally {
+    await server.shutdown();
+  }
+  await server.finished;
+}
+
+/** A request body sent in chunks (no content-length). */
+function chunked(...parts: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return ReadableStream.from(parts.map((part) => encoder.encode(part)));
+}
+
+Deno.test("bodyLimit: a declared length over the limit, or chunks adding up over it, get the error; others reach the route whole", async () => {
+  const bodies: string[] = [];
+  await withServer((app) => {
+    app.use(bodyLimit(10, (c) => c.text("too large", 413)));
+    app.post("/", async (c) => {
+      bodies.push(await c.req.text());
+      return c.text("ok");
+    });
+    app.delete("/", (c) => c.text(`deleted, body ${c.req.raw.body === null ? "none" : "sent"}`));
+  }, async (url) => {
+    const declared = await fetch(url, { method: "POST", body: "x".repeat(11) });
+    assert.equal(declared.status, 413);
+    await declared.body?.cancel();
+    const overInChunks = await fetch(url, { method: "POST", body: chunked("123456", "789012") });
+    assert.equal(overInChunks.status, 413);
+    await overInChunks.body?.cancel();
+    assert.deepEqual(bodies, [], "no route saw a body over the limit");
+
+    const fits = await fetch(url, { method: "POST", body: chunked("12345", "67890") });
+    assert.equal(await fits.text(), "ok");
+    const declaredFits = await fetch(url, { method: "POST", body: "abc" });
+    assert.equal(await declaredFits.text(), "ok");
+    assert.deepEqual(bodies, ["1234567890", "abc"]);
+
+    const deleted = await fetch(url, { method: "DELETE" });
+    assert.equal(deleted.status, 200);
+    assert.match(await deleted.text(), /^deleted/);
+  });
+});
+
+Deno.test("serveHttp: a client that leaves before its answer aborts the request's signal", async () => {
+  let aborted!: () => void;
+  const sawAbort = new Promise<void>((resolve) => (aborted = resolve));
+  let arrived!: () => void;
+  const sawRequest = new Promise<void>((resolve) => (arrived = resolve));
+  await withServer((app) => {
+    app.post("/slow", async (c) => {
+      c.req.raw.signal.addEventListener("abort", () => aborted(), { once: true });
+      arrived();
+      await sawAbort;
+      return c.text("too late");
+    });
+  }, async (url) => {
+    const leaving = new AbortController();
+    // A body of a few KB, like an SDK's request: the kind whose departure must still be seen.
+    const request = fetch(`${url}/slow`, {
+      method: "POST",
+      body: JSON.stringify({ text: "x".repeat(4_000) }),
+      signal: leaving.signal,
+    }).catch(() => "left");
+    await sawRequest;
+    leaving.abort();
+    assert.equal(await request, "left");
+    const timeout = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error("the request's signal never aborted")), 5_000)
+    );
+    await Promise.race([sawAbort, timeout]);
+  });
+});
+
+Deno.test("serveHttp: the client's address is known to routes; shutdown waits for answers in flight", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const app = new Hono();
+  app.get("/ip", (c) => c.text(getConnInfo(c).remote.address ?? "unknown"));
+  app.get("/held", async (c) => {
+    await held;
+    return c.text("finished");
+  });
+  const server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, app.fetch);
+  const url = `http://127.0.0.1:${server.port}`;
+  assert.equal(await (await fetch(`${url}/ip`)).text(), "127.0.0.1");
+  const inFlight = fetch(`${url}/held`).then((res) => res.text());
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  let stopped = false;
+  const stopping = server.shutdown().then(() => (stopped = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(stopped, false, "shutdown waits for the answer in flight");
+  release();
+  assert.equal(await inFlight, "finished");
+  await stopping;
+  await server.finished;
+});
