@@ -19,6 +19,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 
+/** How long an idle keep-alive connection stays open. */
+export const KEEP_ALIVE_MS = 65_000;
+
 export type FetchHandler = (request: Request, env: never) => Response | Promise<Response>;
 
 export interface HttpServer {
@@ -39,6 +42,11 @@ export async function serveHttp(
       overrideGlobalObjects: false,
     }),
   );
+  // Node's default (5 s) is shorter than the idle timeout of the proxies in front (nginx's
+  // upstream keepalive and AWS ALB: 60 s): a proxy would now and then reuse a connection just as
+  // we close it and answer its client 502. `Deno.serve` kept idle connections open.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { bodyLimit } from "./body_limit.ts";
-import { serveHttp } from "./serve.ts";
+import { KEEP_ALIVE_MS, serveHttp } from "./serve.ts";
 
 /** A Hono app on the real listener; `seen` records what the handlers received. */
 async function withServer(
@@ -108,4 +108,28 @@ Deno.test("serveHttp: the client's address is known to routes; shutdown waits fo
   assert.equal(await inFlight, "finished");
   await stopping;
   await server.finished;
+});
+
+Deno.test("serveHttp: an idle keep-alive connection outlives Node's 5 s default; shutdown closes it at once", async () => {
+  const app = new Hono();
+  app.get("/", (c) => c.text("ok"));
+  const server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, app.fetch);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    assert.ok(KEEP_ALIVE_MS > 60_000, "longer than the proxies' idle timeout");
+    const ask = async () => {
+      await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: test\r\n\r\n"));
+      const buf = new Uint8Array(1024);
+      const n = await conn.read(buf);
+      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    };
+    assert.match(await ask(), /^HTTP\/1\.1 200/);
+    await new Promise((resolve) => setTimeout(resolve, 6_500));
+    assert.match(await ask(), /^HTTP\/1\.1 200/, "the same connection still answers");
+    const started = performance.now();
+    await server.shutdown();
+    assert.ok(performance.now() - started < 2_000, "shutdown does not wait for idle connections");
+  } finally {
+    conn.close();
+  }
 });
