@@ -118,7 +118,7 @@ export async function makeTempDir(prefix: string): Promise<TempDir> {
 // --- Child servers --------------------------------------------------------------------------
 
 /** The line a server prints once it listens: Hurukuro's main.ts and bench/baseline_server.ts. */
-const ANNOUNCEMENT = /is running at (http:\/\/\S+)/;
+const ANNOUNCEMENT = /is running at (https?:\/\/\S+)/;
 
 export interface StartServerOptions {
   /** Used in messages. */
@@ -180,7 +180,7 @@ async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (line: st
 }
 
 /**
- * Spawns `deno run -A <script>` and resolves once it prints `… is running at http://…`.
+ * Spawns `deno run -A <script>` and resolves once it prints `… is running at http(s)://…`.
  * Standard output and error are read continuously (a server whose log pipe fills up would
  * block on its next log line), keeping the last lines for messages.
  */

@@ -18,6 +18,10 @@
  *    measured once: a second round in the same process mostly reuses the memory the first one
  *    released (RSS does not shrink), which would understate the cost of holding streams.
  *
+ * 3. The same idle streams when the upstream is HTTPS with HTTP/2, as the hosted providers serve
+ *    (needs the `openssl` command for a throwaway CA; skipped without it): the streams then share
+ *    a few connections (lib/ai/fetch.ts, at most 100 per client) instead of holding one each.
+ *
  * Three processes: the fake upstream (bench/chat_fake.ts), the server (main.ts on a temporary
  * embedded database prepared here with a funded user; with DATABASE_URL set, on a fresh database
  * on that server instead, so the database's memory is not the server's), and this one (the
@@ -95,18 +99,112 @@ async function prepare(storage: Storage): Promise<void> {
   }
 }
 
-async function startFake(firstTokenMs: number, deltaMs: number): Promise<ServerProcess> {
+async function startFake(
+  firstTokenMs: number,
+  deltaMs: number,
+  tls?: TlsFiles,
+): Promise<ServerProcess> {
   return await startServer({
     name: "fake upstream",
     script: "bench/chat_fake.ts",
-    env: { FAKE_FIRST_TOKEN_MS: String(firstTokenMs), FAKE_DELTA_MS: String(deltaMs) },
+    env: {
+      FAKE_FIRST_TOKEN_MS: String(firstTokenMs),
+      FAKE_DELTA_MS: String(deltaMs),
+      ...(tls ? { FAKE_TLS_CERT: tls.cert, FAKE_TLS_KEY: tls.key } : {}),
+    },
   });
+}
+
+/** PEM files for an HTTPS fake upstream: a CA the server trusts (DENO_CERT), and its leaf. */
+interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Makes {@link TlsFiles} with the `openssl` command; none when it is not installed. */
+async function makeTlsFiles(dir: string): Promise<TlsFiles | undefined> {
+  const openssl = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", {
+      args,
+      cwd: dir,
+      stdout: "null",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  try {
+    await openssl(
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=bench CA",
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  await openssl("req", ...ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost");
+  await Deno.writeTextFile(
+    `${dir}/leaf.ext`,
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "cert.pem",
+    "-days",
+    "1",
+    "-extfile",
+    "leaf.ext",
+  );
+  return { ca: `${dir}/ca.pem`, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
+}
+
+/** Established TCP connections to `port` on this machine (from /proc/net/tcp*). */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let n = 0;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[2]?.endsWith(`:${hex}`) && fields[3] === "01") n++;
+    }
+  }
+  return n;
 }
 
 async function startHurukuro(
   storage: Storage,
   fake: ServerProcess,
   denoFlags: string[] = [],
+  /** The CA of an HTTPS fake upstream, trusted through DENO_CERT. */
+  ca?: string,
 ): Promise<ServerProcess> {
   const server = await startServer({
     name: "hurukuro",
@@ -121,6 +219,7 @@ async function startHurukuro(
       LOG_LEVEL: "warn",
       OPENAI_API_KEY: FAKE_OPENAI_KEY,
       OPENAI_BASE_URL: `${fake.url}/v1`,
+      ...(ca ? { DENO_CERT: ca } : {}),
     },
   });
   await waitForOk(`${server.url}/health`, 30_000);
@@ -345,6 +444,8 @@ async function holdStreams(
   request: (signal: AbortSignal) => Promise<Response>,
   /** Hurukuro's URL: its /health and /metrics are read; none for the bare relay. */
   baseUrl?: string,
+  /** Called once while the streams are held. */
+  whileHeld?: () => void,
 ): Promise<Held> {
   /**
    * How each open stream is left. Aborting a `fetch` alone is not enough: with its body piped
@@ -408,6 +509,7 @@ async function holdStreams(
     await delay(2_000);
     const heapHeld = await heap.collectedHeap();
     const rssHeld = rssKb(target.pid);
+    whileHeld?.();
     const health = baseUrl
       ? (await (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(10_000) })).json())
         .status
@@ -488,6 +590,69 @@ async function idleStreams(storage: Storage): Promise<void> {
   );
 }
 
+/**
+ * Part 3: Hurukuro's idle streams when the upstream is HTTPS with HTTP/2. Every stream then shares
+ * a few connections (lib/ai/fetch.ts spreads them, at most 100 per client, under the server's cap
+ * of 128) instead of holding one each.
+ */
+async function idleStreamsHttp2(storage: Storage, dir: string): Promise<void> {
+  const tls = await makeTlsFiles(dir);
+  if (!tls) return console.log("skipped: the `openssl` command is not installed");
+  const rounds: (Held & { upstreamConnections: number })[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const fake = await startFake(60_000, 0, tls);
+    try {
+      const server = await startHurukuro(storage, fake, HEAP_PROBE_FLAGS, tls.ca);
+      try {
+        const auth = await login(server.url);
+        const port = Number(new URL(fake.url).port);
+        let upstreamConnections = 0;
+        const held = await holdStreams(
+          server,
+          heapProbe(server),
+          (signal) =>
+            fetch(`${server.url}/api/v1/essays`, {
+              method: "POST",
+              headers: { "content-type": "application/json", ...auth },
+              body: JSON.stringify({ text: "Take your time." }),
+              signal,
+            }),
+          server.url,
+          () => (upstreamConnections = connectionsTo(port)),
+        );
+        rounds.push({ ...held, upstreamConnections });
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await fake.stop();
+    }
+  }
+  const ours = median(rounds);
+  const values = rounds.map(perRss);
+  console.log(table(["", "Hurukuro"], [
+    ["streams open (idle, upstream silent)", integer(ours.opened)],
+    [
+      "connections to the upstream while they are open",
+      rounds.map((r) => r.upstreamConnections).join(", "),
+    ],
+    [
+      `memory per idle stream (RSS, median of ${ROUNDS} processes)`,
+      `${perRss(ours).toFixed(1)} KB`,
+    ],
+    [
+      "  lowest – highest process",
+      `${Math.min(...values).toFixed(1)} KB – ${Math.max(...values).toFixed(1)} KB`,
+    ],
+    ["  of which JS heap (live objects)", `${perHeap(ours).toFixed(1)} KB`],
+  ]));
+  console.log(
+    `\ntarget < 100 KB per idle stream: ${perRss(ours).toFixed(1)} KB ${
+      perRss(ours) < 100 ? "(met)" : "(NOT met)"
+    } with an HTTP/2 upstream`,
+  );
+}
+
 /** One measurement of each, in fresh processes: the bare relay, then Hurukuro. */
 async function idleStreamsOnce(storage: Storage): Promise<[Held, Held]> {
   const fake = await startFake(60_000, 0);
@@ -556,6 +721,11 @@ export async function run(): Promise<void> {
     await relayOverhead(storage);
     console.log(`\n2. ${integer(STREAMS)} concurrent idle streams in one process\n`);
     await idleStreams(storage);
+    console.log(
+      `\n3. The same from an HTTPS upstream speaking HTTP/2, as OpenAI, Anthropic and OpenRouter ` +
+        `serve (128 streams per connection, as nginx allows)\n`,
+    );
+    await idleStreamsHttp2(storage, dir.path);
   } finally {
     await dir.remove();
   }

@@ -8,6 +8,7 @@
  * gpt-tokenizer like lib/ai does: a test can then tell a reported usage from our estimate.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 
 /** One scripted behaviour, consumed by the next model request (chat or embeddings), in order. */
@@ -56,6 +57,11 @@ export interface FakeModelOptions {
   models?: string[];
   /** Recorded requests kept (oldest dropped first). Default 1,000. */
   maxRecords?: number;
+  /**
+   * Serve HTTPS with HTTP/2 (offered by ALPN, HTTP/1.1 still accepted), as the hosted providers
+   * do; `maxConcurrentStreams` is the per-connection cap the server announces (nginx: 128).
+   */
+  tls?: { cert: string; key: string; maxConcurrentStreams?: number };
 }
 
 /** What the reply function sees. */
@@ -158,7 +164,7 @@ export async function serveFake(
   const closing = new AbortController();
   const inFlight = new Set<Promise<void>>();
 
-  async function exchange(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function exchange(req: Request1or2, res: Response1or2): Promise<void> {
     const at = performance.now();
     const url = new URL(req.url ?? "/", "http://fake");
     const method = req.method ?? "GET";
@@ -176,6 +182,7 @@ export async function serveFake(
     }
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
+      if (name.startsWith(":")) continue; // HTTP/2 pseudo-headers
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     }
     let settle!: (outcome: Outcome) => void;
@@ -244,13 +251,21 @@ export async function serveFake(
     await send(response, res);
   }
 
-  const server = createServer((req, res) => {
+  const handle = (req: Request1or2, res: Response1or2) => {
     const work = exchange(req, res).catch((error) => {
       console.error("fake AI server:", error);
       res.destroy();
     }).finally(() => inFlight.delete(work));
     inFlight.add(work);
-  });
+  };
+  const server = options.tls
+    ? createSecureServer({
+      allowHTTP1: true,
+      cert: options.tls.cert,
+      key: options.tls.key,
+      settings: { maxConcurrentStreams: options.tls.maxConcurrentStreams ?? 128 },
+    }, handle)
+    : createServer(handle);
   const hostname = options.hostname ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -260,7 +275,9 @@ export async function serveFake(
 
   const reachable = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   const fake: FakeServer = {
-    url: `http://${reachable}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${
+      options.tls && reachable === "127.0.0.1" ? "localhost" : reachable
+    }:${port}`,
     requests,
     script: (...steps) => void queue.push(...steps),
     get pending() {
@@ -272,7 +289,7 @@ export async function serveFake(
       await Promise.allSettled([...inFlight]);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        if ("closeAllConnections" in server) server.closeAllConnections();
       });
     },
     [Symbol.asyncDispose]: () => fake.close(),
@@ -282,15 +299,19 @@ export async function serveFake(
 
 /** Writes a fetch Response to a node response, with backpressure. An errored body (a scripted
  * cut) ends the connection without the terminating chunk: the client's body read fails. */
-async function send(response: Response, res: ServerResponse): Promise<void> {
+type Request1or2 = IncomingMessage | Http2ServerRequest;
+type Response1or2 = ServerResponse | Http2ServerResponse;
+
+async function send(response: Response, res: Response1or2): Promise<void> {
   if (res.destroyed) return;
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body) {
     res.end();
     return;
   }
-  // Headers go out now, as a real server does, not with the first (maybe delayed) token.
-  res.flushHeaders();
+  // Headers go out now, as a real server does, not with the first (maybe delayed) token. (Over
+  // HTTP/2, `writeHead` has sent them.)
+  if ("flushHeaders" in res) res.flushHeaders();
   const reader = response.body.getReader();
   const onClose = () => void reader.cancel().catch(() => {});
   res.on("close", onClose);
@@ -300,7 +321,7 @@ async function send(response: Response, res: ServerResponse): Promise<void> {
       const { value, done } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
-      flushed = new Promise((resolve) => res.write(value, resolve));
+      flushed = new Promise((resolve) => (res as ServerResponse).write(value, resolve));
       if (res.writableNeedDrain) {
         await new Promise((resolve) => {
           res.once("drain", resolve);
@@ -315,7 +336,7 @@ async function send(response: Response, res: ServerResponse): Promise<void> {
     // end the connection without the body's terminating chunk.
     await flushed;
     res.socket?.end();
-    res.destroy();
+    (res as ServerResponse).destroy();
   } finally {
     res.off("close", onClose);
   }
