@@ -520,6 +520,24 @@ async function holdStreams(
   }
 }
 
+/** Signs in to Hurukuro and holds idle essays there ({@link holdStreams}). */
+async function holdEssays(server: ServerProcess, whileHeld?: () => void): Promise<Held> {
+  const auth = await login(server.url);
+  return await holdStreams(
+    server,
+    heapProbe(server),
+    (signal) =>
+      fetch(`${server.url}/api/v1/essays`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth },
+        body: JSON.stringify({ text: "Take your time." }),
+        signal,
+      }),
+    server.url,
+    whileHeld,
+  );
+}
+
 /** Waits (up to a minute) until the server's `/metrics` says no answer is being generated. */
 async function untilNoneGenerating(baseUrl: string): Promise<void> {
   const deadline = performance.now() + 60_000;
@@ -604,22 +622,9 @@ async function idleStreamsHttp2(storage: Storage, dir: string): Promise<void> {
     try {
       const server = await startHurukuro(storage, fake, HEAP_PROBE_FLAGS, tls.ca);
       try {
-        const auth = await login(server.url);
         const port = Number(new URL(fake.url).port);
         let upstreamConnections = 0;
-        const held = await holdStreams(
-          server,
-          heapProbe(server),
-          (signal) =>
-            fetch(`${server.url}/api/v1/essays`, {
-              method: "POST",
-              headers: { "content-type": "application/json", ...auth },
-              body: JSON.stringify({ text: "Take your time." }),
-              signal,
-            }),
-          server.url,
-          () => (upstreamConnections = connectionsTo(port)),
-        );
+        const held = await holdEssays(server, () => (upstreamConnections = connectionsTo(port)));
         rounds.push({ ...held, upstreamConnections });
       } finally {
         await server.stop();
@@ -678,19 +683,7 @@ async function idleStreamsOnce(storage: Storage): Promise<[Held, Held]> {
     const server = await startHurukuro(storage, fake, HEAP_PROBE_FLAGS);
     let ours: Held;
     try {
-      const auth = await login(server.url);
-      ours = await holdStreams(
-        server,
-        heapProbe(server),
-        (signal) =>
-          fetch(`${server.url}/api/v1/essays`, {
-            method: "POST",
-            headers: { "content-type": "application/json", ...auth },
-            body: JSON.stringify({ text: "Take your time." }),
-            signal,
-          }),
-        server.url,
-      );
+      ours = await holdEssays(server);
     } finally {
       await server.stop();
     }
