@@ -25,7 +25,8 @@
  * Three processes: the fake upstream (bench/chat_fake.ts), the server (main.ts on a temporary
  * embedded database prepared here with a funded user; with DATABASE_URL set, on a fresh database
  * on that server instead, so the database's memory is not the server's), and this one (the
- * readers). BENCH_CHAT_SAMPLES (default 300) and BENCH_CHAT_STREAMS (default 1,000) scale it.
+ * readers). BENCH_CHAT_SAMPLES (default 300) and BENCH_CHAT_STREAMS (default 1,000) scale it;
+ * BENCH_CHAT_PARTS (e.g. "1" or "2,3") runs some of the three parts.
  */
 import { createParser } from "eventsource-parser";
 import {
@@ -55,6 +56,10 @@ export const description =
 const SAMPLES = envNumber("BENCH_CHAT_SAMPLES", 300, 20, 10_000);
 const STREAMS = envNumber("BENCH_CHAT_STREAMS", 1_000, 10, 10_000);
 const ROUNDS = envNumber("BENCH_CHAT_ROUNDS", 3, 1, 20);
+/** Which parts to run (BENCH_CHAT_PARTS, e.g. "1" or "2,3"); all three by default. */
+const PARTS = new Set(
+  (Deno.env.get("BENCH_CHAT_PARTS") ?? "1,2,3").split(",").map((p) => p.trim()),
+);
 const UPSTREAM_TTFT_MS = 20;
 /** Streams opened and released before the measurement, to warm the process up. */
 const WARM_UP_STREAMS = 50;
@@ -710,10 +715,15 @@ export async function run(): Promise<void> {
       }\n`,
     );
     await prepare(storage);
-    console.log("1. Relay overhead\n");
-    await relayOverhead(storage);
-    console.log(`\n2. ${integer(STREAMS)} concurrent idle streams in one process\n`);
-    await idleStreams(storage);
+    if (PARTS.has("1")) {
+      console.log("1. Relay overhead\n");
+      await relayOverhead(storage);
+    }
+    if (PARTS.has("2")) {
+      console.log(`\n2. ${integer(STREAMS)} concurrent idle streams in one process\n`);
+      await idleStreams(storage);
+    }
+    if (!PARTS.has("3")) return;
     console.log(
       `\n3. The same from an HTTPS upstream speaking HTTP/2, as OpenAI, Anthropic and OpenRouter ` +
         `serve (128 streams per connection, as nginx allows)\n`,

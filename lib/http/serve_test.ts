@@ -133,3 +133,101 @@ Deno.test("serveHttp: an idle keep-alive connection outlives Node's 5 s default;
     conn.close();
   }
 });
+
+/** One raw HTTP exchange on a fresh connection: what the server wrote until it closed. */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return text;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("serveHttp: an event stream's head and first event are written before the loop moves on", async () => {
+  const order: string[] = [];
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const app = new Hono<{ Bindings: { outgoing: { write: (...args: unknown[]) => boolean } } }>();
+  app.get("/events", (c) => {
+    const outgoing = c.env.outgoing;
+    const write = outgoing.write.bind(outgoing);
+    outgoing.write = (...args: unknown[]) => {
+      order.push("written");
+      return write(...args);
+    };
+    // Queued before the response is returned: it runs at the loop's next turn.
+    setTimeout(() => order.push("next turn"), 0);
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!sent) {
+          sent = true;
+          return controller.enqueue(new TextEncoder().encode("event: start\ndata: {}\n\n"));
+        }
+        await finished;
+        controller.close();
+      },
+    }, { highWaterMark: 0 });
+    return c.body(body, 200, { "Content-Type": "text/event-stream" });
+  });
+  const server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, app.fetch);
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/events`);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      assert.match((await reader.read()).value ?? "", /event: start/);
+      assert.equal(order[0], "written", `the first event waited for the loop: ${order.join(", ")}`);
+    } finally {
+      finish();
+      while (!(await reader.read()).done);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveHttp: an event stream to an HTTP/1.0 client is not chunked; headers arrive whole", async () => {
+  const app = new Hono();
+  app.get(
+    "/events",
+    (c) =>
+      c.body(ReadableStream.from([new TextEncoder().encode("data: one\n\n")]), 200, {
+        "Content-Type": "text/event-stream",
+      }),
+  );
+  app.get("/cookies", (c) => {
+    c.header("Set-Cookie", "a=1; Path=/", { append: true });
+    c.header("Set-Cookie", "b=2; Path=/", { append: true });
+    for (let i = 0; i < 20; i++) c.header(`X-Extra-${i}`, String(i));
+    return c.text("ok");
+  });
+  const server = await serveHttp({ hostname: "127.0.0.1", port: 0 }, app.fetch);
+  try {
+    const old = await rawExchange(server.port, "GET /events HTTP/1.0\r\nHost: test\r\n\r\n");
+    assert.match(old, /^HTTP\/1\.1 200/);
+    assert.doesNotMatch(old, /transfer-encoding/i);
+    assert.match(old, /\r\n\r\ndata: one\n\n$/, "the body as it was, ended by the close");
+
+    const current = await rawExchange(
+      server.port,
+      "GET /events HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    );
+    assert.match(current, /transfer-encoding: chunked/i);
+    assert.match(current, /data: one\n\n\r\n0\r\n\r\n$/, "chunked, then the last chunk");
+
+    const res = await fetch(`http://127.0.0.1:${server.port}/cookies`);
+    assert.deepEqual(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+    for (let i = 0; i < 20; i++) assert.equal(res.headers.get(`x-extra-${i}`), String(i));
+    assert.equal(await res.text(), "ok");
+  } finally {
+    await server.shutdown();
+  }
+});
