@@ -22,6 +22,7 @@ import {
   driveStream,
   type UpstreamEvent,
 } from "./stream.ts";
+import { sseEvents } from "./sse.ts";
 import { countTextTokens, estimateTokens } from "./tokens.ts";
 import type {
   AiProvider,
@@ -85,11 +86,33 @@ export class OpenAiProvider implements AiProvider {
   ): AsyncIterable<StreamEvent> {
     const client = this.#client;
     const body = this.#requestBody(messages, options);
+    const provider = "openai";
     return driveStream({
-      provider: "openai",
+      provider,
       async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
-        const chunks = await client.chat.completions.create(body, { signal: attemptSignal });
-        for await (const chunk of chunks) {
+        // The SDK makes the request (and throws its errors for a failed status); the events are
+        // read here (sse.ts says why), as the SDK's `Stream` would read them.
+        const response = await client.chat.completions.create(body, { signal: attemptSignal })
+          .asResponse();
+        if (!response.body) throw new AiUpstreamError("the stream had no body", { provider });
+        for await (const message of sseEvents(response.body)) {
+          if (message.data === "[DONE]") return;
+          let chunk: OpenAI.Chat.Completions.ChatCompletionChunk;
+          try {
+            chunk = JSON.parse(message.data);
+          } catch {
+            throw new AiUpstreamError("malformed JSON in the event stream", { provider });
+          }
+          // An error reported inside the stream (`data: {"error": …}`, or an `error` event).
+          const failure = (chunk as { error?: unknown } | null)?.error;
+          if (message.event === "error" || failure) {
+            throw new OpenAI.APIError(
+              undefined,
+              (failure ?? chunk) as Record<string, unknown>,
+              undefined,
+              response.headers,
+            );
+          }
           if (chunk.usage) {
             yield {
               type: "usage",

@@ -447,3 +447,33 @@ Deno.test("countTokens is the local estimate for a text or a whole prompt", asyn
   assert.equal(t.ai.countTokens("Hello world"), countTextTokens("Hello world"));
   assert.equal(t.ai.countTokens(question), estimateTokens(question));
 });
+
+Deno.test("a server whose event stream carries malformed JSON, or ends without [DONE] and a finish, is an upstream error", async () => {
+  const bodies = [
+    'data: {"choices":[{"index":0,"delta":{"content":"Ha',
+    'data: {"choices":[{"index":0,"delta":{"content":"Harare"}}]}\n\n',
+  ];
+  let served = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Response(`${bodies[served++ % bodies.length]}\n\n`, {
+        headers: { "content-type": "text/event-stream" },
+      }),
+  );
+  try {
+    const ai = new OpenAiProvider({
+      apiKey: "k",
+      baseUrl: `http://127.0.0.1:${server.addr.port}/v1`,
+      model: "m",
+      retry: { ...FAST_RETRY, maxAttempts: 1 },
+    });
+    const malformed = await drain(ai.stream(question));
+    assert.match(expectError(malformed.error, AiUpstreamError).message, /malformed JSON/);
+    const short = await drain(ai.stream(question));
+    assert.deepEqual(short.deltas, ["Harare"]);
+    assert.match(expectError(short.error, AiUpstreamError).message, /ended before/);
+  } finally {
+    await server.shutdown();
+  }
+});

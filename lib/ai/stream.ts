@@ -42,6 +42,8 @@ export interface StreamPlan {
 export class AttemptSignal {
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the silence limit runs out while armed (ms, performance.now()); NaN when disarmed. */
+  #deadline = NaN;
   #timedOut = false;
   readonly #onCallerAbort = () => this.#controller.abort();
 
@@ -57,19 +59,32 @@ export class AttemptSignal {
     return this.#controller.signal;
   }
 
-  /** Starts the silence timer (while waiting for the upstream). */
+  /**
+   * Starts the silence timer (while waiting for the upstream). Armed and disarmed around every
+   * chunk, it moves a deadline rather than the timer: one timer per attempt, set again only when
+   * it fires early, instead of a timer made and cleared per chunk (each cleared one is garbage
+   * that outlives young-generation collections until its original time).
+   */
   arm(): void {
-    this.disarm();
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort();
-    }, this.timeoutMs);
+    this.#deadline = performance.now() + this.timeoutMs;
+    this.#timer ??= setTimeout(() => this.#check(), this.timeoutMs);
   }
 
   /** Stops it (while the consumer holds a delta: a slow reader is not a slow upstream). */
   disarm(): void {
-    clearTimeout(this.#timer);
+    this.#deadline = NaN;
+  }
+
+  #check(): void {
     this.#timer = undefined;
+    if (Number.isNaN(this.#deadline) || this.#controller.signal.aborted) return;
+    const left = this.#deadline - performance.now();
+    if (left > 0) {
+      this.#timer = setTimeout(() => this.#check(), left);
+      return;
+    }
+    this.#timedOut = true;
+    this.#controller.abort();
   }
 
   /** The error to report if the attempt ended because of us rather than the upstream. */
@@ -86,6 +101,8 @@ export class AttemptSignal {
   /** Ends the attempt: releases the timer and listener, and aborts a request still open. */
   dispose(): void {
     this.disarm();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.caller?.removeEventListener("abort", this.#onCallerAbort);
     this.#controller.abort();
   }

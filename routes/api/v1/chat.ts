@@ -121,9 +121,25 @@ function lastEventId(c: Context): number {
  */
 function relay(
   c: Context<AuthEnv>,
-  follow: (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promise<void>,
+  follow: Follow,
   headers: Record<string, string> = {},
 ) {
+  return c.body(entryStream(follow), 200, {
+    ...headers,
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+  });
+}
+
+/** Hands an answer's entries to `onEntry` until the answer ends or `signal` (the reader left). */
+type Follow = (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promise<void>;
+
+/** The SSE body of {@link relay}: the entries `follow` hands over, and heartbeats while quiet. */
+export function entryStream(
+  follow: Follow,
+  heartbeatMs = HEARTBEAT_MS,
+): ReadableStream<Uint8Array> {
   // A pull stream of our own rather than Hono's streamSSE (a TransformStream, its writer and a
   // write loop per stream): an answer's stream is idle most of its life, and an idle stream
   // should hold little more than its queue and one timer (bench/chat.ts, memory per stream).
@@ -132,7 +148,25 @@ function relay(
   let ended = false;
   const leaving = new AbortController();
   let following: Promise<void> = Promise.resolve();
-  const body = new ReadableStream<Uint8Array>({
+  // One heartbeat timer per stream, moved by what is written rather than made and cleared per
+  // event: it fires at most every `heartbeatMs` and then looks at how long the stream was quiet.
+  let lastWrite = performance.now();
+  let heartbeat: ReturnType<typeof setTimeout> | undefined;
+  let beatDue = false;
+  const armHeartbeat = (ms: number) => {
+    heartbeat = setTimeout(() => {
+      const quiet = performance.now() - lastWrite;
+      if (quiet < heartbeatMs) return armHeartbeat(heartbeatMs - quiet);
+      heartbeat = undefined;
+      beatDue = true;
+      wake?.();
+    }, ms);
+  };
+  const stopHeartbeat = () => {
+    clearTimeout(heartbeat);
+    heartbeat = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
     start() {
       following = follow((entry) => {
         queue.push(entry);
@@ -155,40 +189,38 @@ function relay(
     },
     async pull(controller) {
       for (;;) {
-        if (leaving.signal.aborted) return;
+        if (leaving.signal.aborted) return stopHeartbeat();
         if (queue.length > 0) {
           // Everything waiting goes out in one chunk.
           let chunk = "";
           for (const e of queue.splice(0)) {
             chunk += `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\nid: ${e.id}\n\n`;
           }
+          lastWrite = performance.now();
           return controller.enqueue(encoder.encode(chunk));
         }
-        if (ended) return controller.close();
-        const beat = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(true), HEARTBEAT_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(false);
-          };
-        });
+        if (ended) {
+          stopHeartbeat();
+          return controller.close();
+        }
+        if (beatDue) {
+          beatDue = false;
+          lastWrite = performance.now();
+          return controller.enqueue(HEARTBEAT);
+        }
+        if (!heartbeat) armHeartbeat(heartbeatMs - (performance.now() - lastWrite));
+        await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
-        if (beat) return controller.enqueue(HEARTBEAT);
       }
     },
     // The client went away (or the server is closing the stream).
     async cancel() {
       leaving.abort();
+      stopHeartbeat();
       wake?.();
       await following;
     },
   }, { highWaterMark: 0 });
-  return c.body(body, 200, {
-    ...headers,
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-  });
 }
 
 const encoder = new TextEncoder();
