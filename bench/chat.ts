@@ -600,6 +600,11 @@ const perHeap = (h: Held) => (h.heapHeld - h.heapBefore) / 1024 / h.measured;
 /** RSS per stream of the second batch (see {@link Held.more}). */
 const perRssMore = (h: Held) => (h.more.rss - h.rssHeld) / h.more.opened;
 const perHeapMore = (h: Held) => (h.more.heap - h.heapHeld) / 1024 / h.more.opened;
+/** The median over processes of a per-stream figure (each figure's own median process). */
+const medianOf = (rounds: Held[], per: (h: Held) => number) => {
+  const values = rounds.map(per).sort((a, b) => a - b);
+  return values[Math.floor((values.length - 1) / 2)];
+};
 /**
  * What the V8 heap grew by beyond its live objects, per stream. Mostly the young generation:
  * V8 enlarges it while a burst allocates fast (opening 1,000 streams) and keeps it after, up to
@@ -613,10 +618,10 @@ const perV8Spare = (h: Held) =>
  * The memory target, read both ways: the first batch's figure (which carries the process's
  * one-off growth for it) and the next batch's (the cost of one more stream).
  */
-function verdict(h: Held): string {
+function verdict(h: Held & { rounds: Held[] }): string {
   const said = (kb: number) => `${kb.toFixed(1)} KB ${kb < 100 ? "(met)" : "(NOT met)"}`;
   return `the first ${integer(h.opened)} ${said(perRss(h))}, ` +
-    `each of ${integer(h.more.opened)} more ${said(perRssMore(h))}`;
+    `each of ${integer(h.more.opened)} more ${said(medianOf(h.rounds, perRssMore))}`;
 }
 
 async function idleStreams(storage: Storage): Promise<void> {
@@ -658,12 +663,16 @@ async function idleStreams(storage: Storage): Promise<void> {
         kb(perRss(ours) - perHeap(ours) - perV8Spare(ours)),
       ],
       [
-        `memory per stream of ${integer(STREAMS)} more on top (RSS; the margin)`,
-        kb(perRssMore(base)),
-        kb(perRssMore(ours)),
+        `memory per stream of ${integer(STREAMS)} more on top (RSS, median; the margin)`,
+        kb(medianOf(base.rounds, perRssMore)),
+        kb(medianOf(ours.rounds, perRssMore)),
       ],
       ["  lowest – highest process", spread(base, perRssMore), spread(ours, perRssMore)],
-      ["  of which JS heap (live objects)", kb(perHeapMore(base)), kb(perHeapMore(ours))],
+      [
+        "  of which JS heap (live objects)",
+        kb(medianOf(base.rounds, perHeapMore)),
+        kb(medianOf(ours.rounds, perHeapMore)),
+      ],
     ]),
   );
   console.log(
@@ -724,8 +733,8 @@ async function idleStreamsHttp2(storage: Storage, dir: string): Promise<void> {
       `${perV8Spare(ours).toFixed(1)} KB`,
     ],
     [
-      `memory per stream of ${integer(STREAMS)} more on top (RSS; the margin)`,
-      `${perRssMore(ours).toFixed(1)} KB`,
+      `memory per stream of ${integer(STREAMS)} more on top (RSS, median; the margin)`,
+      `${medianOf(rounds, perRssMore).toFixed(1)} KB`,
     ],
     [
       "  lowest – highest process",
