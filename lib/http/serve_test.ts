@@ -194,7 +194,7 @@ Deno.test("serveHttp: an event stream's head and first event are written before 
   }
 });
 
-Deno.test("serveHttp: an event stream to an HTTP/1.0 client is not chunked; headers arrive whole", async () => {
+Deno.test("serveHttp: an event stream to an HTTP/1.0 client is not chunked; one passed through from fetch is served; headers arrive whole", async () => {
   const app = new Hono();
   app.get(
     "/events",
@@ -202,6 +202,11 @@ Deno.test("serveHttp: an event stream to an HTTP/1.0 client is not chunked; head
       c.body(ReadableStream.from([new TextEncoder().encode("data: one\n\n")]), 200, {
         "Content-Type": "text/event-stream",
       }),
+  );
+  // An upstream whose event stream is passed through as `fetch` returned it.
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("data: relayed\n\n", { headers: { "content-type": "text/event-stream" } }),
   );
   app.get("/cookies", (c) => {
     c.header("Set-Cookie", "a=1; Path=/", { append: true });
@@ -223,11 +228,25 @@ Deno.test("serveHttp: an event stream to an HTTP/1.0 client is not chunked; head
     assert.match(current, /transfer-encoding: chunked/i);
     assert.match(current, /data: one\n\n\r\n0\r\n\r\n$/, "chunked, then the last chunk");
 
+    // Served as `fetch` returned it (no Hono in between to copy it).
+    const proxy = await serveHttp(
+      { hostname: "127.0.0.1", port: 0 },
+      () => fetch(`http://127.0.0.1:${upstream.addr.port}/`),
+    );
+    try {
+      const relayed = await fetch(`http://127.0.0.1:${proxy.port}/`);
+      assert.equal(relayed.status, 200);
+      assert.equal(await relayed.text(), "data: relayed\n\n");
+    } finally {
+      await proxy.shutdown();
+    }
+
     const res = await fetch(`http://127.0.0.1:${server.port}/cookies`);
     assert.deepEqual(res.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
     for (let i = 0; i < 20; i++) assert.equal(res.headers.get(`x-extra-${i}`), String(i));
     assert.equal(await res.text(), "ok");
   } finally {
     await server.shutdown();
+    await upstream.shutdown();
   }
 });
