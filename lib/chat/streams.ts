@@ -21,7 +21,12 @@ export interface StreamEntry {
 }
 
 export const BUFFER_TTL_MS = 5 * 60_000;
-/** How long a finished generation stays in memory for in-process resumes (KV has it after). */
+/**
+ * How long a finished generation whose events could not all be written to KV stays in memory, so
+ * a reader reconnecting to this process still gets them. One whose events are all in KV leaves
+ * memory at once: kept for seconds, every finished answer would survive young-generation
+ * collections and be copied by each of them (the cost of every request's collection pauses).
+ */
 const LINGER_MS = 30_000;
 const FLUSH_MS = 20;
 const MAX_BATCH = 200;
@@ -35,6 +40,7 @@ class KvBuffer {
   #pending: StreamEntry[] = [];
   #timer?: ReturnType<typeof setTimeout>;
   #chain: Promise<void> = Promise.resolve();
+  #failed = false;
 
   constructor(
     private readonly kv: Deno.Kv,
@@ -48,8 +54,8 @@ class KvBuffer {
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
-  /** Resolves when everything pushed so far is in KV. */
-  flush(): Promise<void> {
+  /** Resolves when everything pushed so far was written: true when all of it is in KV. */
+  flush(): Promise<boolean> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const batch = this.#pending;
@@ -65,9 +71,12 @@ class KvBuffer {
           }
           await op.commit();
         }
-      }).catch(this.onError);
+      }).catch((error) => {
+        this.#failed = true;
+        this.onError(error);
+      });
     }
-    return this.#chain;
+    return this.#chain.then(() => !this.#failed);
   }
 }
 
@@ -143,9 +152,9 @@ export class Generation {
     };
   }
 
-  /** Everything emitted is in KV. */
-  flushed(): Promise<void> {
-    return this.#buffer?.flush() ?? Promise.resolve();
+  /** Resolves when everything emitted so far was written: true when all of it is in KV. */
+  flushed(): Promise<boolean> {
+    return this.#buffer?.flush() ?? Promise.resolve(false);
   }
 
   #armGrace(): void {
@@ -161,11 +170,16 @@ export class Generation {
 export class StreamRegistry {
   readonly live = new Map<string, Generation>();
 
+  /**
+   * Keeps `generation` until `finished` settles and its events are in KV; reconnecting readers
+   * then read KV (followStream), which holds them for {@link BUFFER_TTL_MS}.
+   */
   add(generation: Generation, finished: Promise<unknown>): void {
     this.live.set(generation.messageId, generation);
-    finished.finally(() => {
-      const timer = setTimeout(() => this.live.delete(generation.messageId), LINGER_MS);
-      Deno.unrefTimer(timer);
+    const forget = () => this.live.delete(generation.messageId);
+    finished.finally(async () => {
+      if (await generation.flushed()) return forget();
+      Deno.unrefTimer(setTimeout(forget, LINGER_MS));
     });
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Generation, readBuffered, type StreamEntry } from "./streams.ts";
+import { Generation, readBuffered, type StreamEntry, StreamRegistry } from "./streams.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,6 +57,43 @@ Deno.test("events are buffered in KV, one key each, and read back after an id", 
     assert.equal(rest[0].id, 201);
     assert.equal(rest.at(-1)!.event, "done");
     assert.deepEqual(await readBuffered(kv, "other", 0), []);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("a finished answer leaves memory once its events are in KV; it stays when they are not", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const registry = new StreamRegistry();
+  try {
+    const g = new Generation("m5", "u1", new AbortController(), 60_000, kv, () => {});
+    let finish = () => {};
+    registry.add(g, new Promise<void>((resolve) => finish = resolve));
+    g.emit("start", {});
+    g.emit("delta", { text: "a" });
+    g.emit("done", {});
+    await wait(10);
+    assert.equal(registry.get("m5"), g, "kept while the answer runs");
+    finish();
+    await g.flushed();
+    await wait(0);
+    assert.equal(registry.get("m5"), undefined);
+    assert.deepEqual((await readBuffered(kv, "m5", 1)).map((e) => e.event), ["delta", "done"]);
+
+    // Events KV did not take: the generation is the only copy, so readers are served from memory.
+    const errors: unknown[] = [];
+    const broken = await Deno.openKv(":memory:");
+    broken.close();
+    const lost = new Generation("m6", "u1", new AbortController(), 60_000, broken, (e) => {
+      errors.push(e);
+    });
+    registry.add(lost, Promise.resolve());
+    lost.emit("start", {});
+    lost.emit("done", {});
+    assert.equal(await lost.flushed(), false);
+    await wait(0);
+    assert.equal(registry.get("m6"), lost);
+    assert.equal(errors.length, 1);
   } finally {
     kv.close();
   }
