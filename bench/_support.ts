@@ -117,13 +117,27 @@ export async function makeTempDir(prefix: string): Promise<TempDir> {
 
 // --- Child servers --------------------------------------------------------------------------
 
+/**
+ * The `deno run` flags of `deno task start` (deno.json), e.g. its V8 heap settings: Hurukuro's
+ * main.ts runs under the bench as it runs in production.
+ */
+export const START_FLAGS: string[] = (() => {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const words = String(config.tasks.start).split(/\s+/);
+  const run = words.indexOf("run"), script = words.indexOf("main.ts");
+  if (run < 0 || script < run) {
+    throw new Error(`deno.json: unexpected start task ${words.join(" ")}`);
+  }
+  return words.slice(run + 1, script).filter((w) => w !== "-A");
+})();
+
 /** The line a server prints once it listens: Hurukuro's main.ts and bench/baseline_server.ts. */
 const ANNOUNCEMENT = /is running at (https?:\/\/\S+)/;
 
 export interface StartServerOptions {
   /** Used in messages. */
   name: string;
-  /** Run as `deno run -A <script>` from the repository root. */
+  /** Run as `deno run -A <script>` from the repository root (main.ts with {@link START_FLAGS}). */
   script: string;
   /** Added to (and overriding) this process's environment. */
   env?: Record<string, string>;
@@ -191,6 +205,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
     args: [
       "run",
       "-A",
+      ...(options.script === "main.ts" ? START_FLAGS : []),
       ...(options.denoFlags ?? []),
       ...(options.profiled ? profileFlags() : []),
       options.script,

@@ -2,9 +2,10 @@
  * HTTP bench: how fast the real Hurukuro app answers, read against a plain `Deno.serve` baseline
  * measured in the same run, plus how long the server takes to start.
  *
- * 1. Cold start: spawn `deno run -A main.ts` on a fresh, temporary DATA_DIR (the first start
- *    creates the embedded database) and time spawn → first 200 on `GET /health`; stop it, then
- *    do the same again on the same DATA_DIR (the second start must answer within 3 s).
+ * 1. Cold start: spawn main.ts as `deno task start` runs it, on a fresh, temporary DATA_DIR (the
+ *    first start creates the embedded database), and time spawn → first 200 on `GET /health`;
+ *    stop it, then do the same again on the same DATA_DIR (the second start must answer within
+ *    3 s).
  * 2. Load: the baseline (bench/baseline_server.ts) and then Hurukuro, each in a child process
  *    of its own, are loaded by npm `autocannon` running here: 50 connections, a 1 s warm-up
  *    whose figures are dropped, then BENCH_SECONDS (default 5) measured per target. The JSON
@@ -32,6 +33,7 @@ import {
   ROOT,
   seconds,
   type ServerProcess,
+  START_FLAGS,
   startServer,
   type StopResult,
   table,
@@ -313,7 +315,11 @@ export async function run(): Promise<void> {
   const dataDir = await makeTempDir("hurukuro-bench-");
   try {
     // 1. Cold starts, on a fresh DATA_DIR and then again on the same one.
-    console.log("Cold start: spawn `deno run -A main.ts` → first 200 on GET /health");
+    console.log(
+      `Cold start: spawn \`deno run -A ${
+        START_FLAGS.join(" ")
+      } main.ts\` → first 200 on GET /health`,
+    );
     console.log(`  temporary DATA_DIR ${dataDir.path}; HURUKURO_ENV=test, LOG_LEVEL=info\n`);
     const starts = [
       await coldStart("1st start, fresh DATA_DIR", dataDir.path),
