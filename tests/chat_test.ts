@@ -9,6 +9,7 @@ import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/opena
 import type { FakeModelOptions } from "./fakes/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { deltas, readSse } from "./chat_sse.ts";
+import { collectGarbage } from "./gc.ts";
 import {
   answerOnce,
   type ChatServices,
@@ -458,6 +459,37 @@ chatTest(
     assert.equal(cost, Math.ceil((stored.tokens_in * 1000 + stored.tokens_out * 1000) / 1000));
     assert.ok(cost < stored.tokens_in + 400, "less than the whole answer");
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 100_000 - cost, reserved: 0 });
+  },
+);
+
+chatTest(
+  "SSE: a reader who leaves while the model is still thinking → the call is aborted after the grace period, across garbage collections",
+  // The first token would come after a minute: only the abort can end this call in time.
+  { fake: { firstTokenDelayMs: 120_000 } },
+  async (t) => {
+    const { userId, auth } = await signup(t.app, 100_000);
+    await setChatSetting(t.app.server.db.sql, "streamGraceSeconds", 0.3);
+    await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
+    const id = await newConversation(t.app, auth);
+    const events = await readSse(await askHttp(t.app, auth, id, "Think hard"), {
+      onEvent: (e) => e.event !== "start",
+    });
+    const messageId = events[0].data.messageId as string;
+    // What keeps the call abortable must not be garbage (lib/ai/fetch.ts, READ_THROUGH).
+    await collectGarbage();
+    const stored = await waitFor("the answer to stop", async () => {
+      const m = await messageRow(t.app, messageId);
+      return m.status !== "streaming" && m;
+    });
+    assert.equal(stored.status, "aborted");
+    const call = t.fake.calls("/v1/chat/completions")[0];
+    assert.equal(await call.closed, "disconnected", "the upstream request was aborted");
+    assert.equal(call.deltasSent, 0);
+    assert.equal(stored.tokens_out, 0);
+    assert.deepEqual(await balanceOf(t.app, userId), {
+      balance: 100_000 - Number(stored.cost),
+      reserved: 0,
+    });
   },
 );
 

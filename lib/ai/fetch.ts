@@ -108,6 +108,23 @@ export class ClientPool {
 }
 
 /**
+ * Deno's own response behind each body handed out, kept reachable for as long as that body is.
+ *
+ * Deno (2.9.6) cancels a response body on abort through an algorithm registered on the request's
+ * own signal, which follows the caller's signal; a followed signal refers to its followers only
+ * weakly, and that follower is reachable only through Deno's `Response`. We hand out a new
+ * `Response` around the body and the SDKs keep only that body, so the first garbage collection
+ * took the algorithm away: aborting no longer reached the body, and a read waiting on a silent
+ * upstream (a model still thinking, or stalled) waited for good. The stop button, the grace
+ * period after the reader left and the silence timeout all abort this way. (While tokens flow,
+ * stream.ts still stopped at the next one, as it checks the caller's signal after each event.)
+ * Before this map, 50 readers leaving answers whose first token was minutes away left 19–32 of
+ * the 50 upstream calls open; fetch_test.ts and tests/chat_test.ts reproduce it with forced
+ * collections.
+ */
+const READ_THROUGH = new WeakMap<ReadableStream<Uint8Array>, Response>();
+
+/**
  * A `fetch` for the AI SDKs: each request on a client of `pool`, held until its response body
  * ends, and the body read through {@link smallReads}.
  */
@@ -125,7 +142,9 @@ export function pooledFetch(pool: ClientPool): typeof fetch {
       release();
       return res;
     }
-    const wrapped = new Response(smallReads(res.body, READ_BUFFER_BYTES, release), {
+    const body = smallReads(res.body, READ_BUFFER_BYTES, release);
+    READ_THROUGH.set(body, res);
+    const wrapped = new Response(body, {
       status: res.status,
       statusText: res.statusText,
       headers: res.headers,

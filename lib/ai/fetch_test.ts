@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { collectGarbage } from "../../tests/gc.ts";
 import { aiFetch, ClientPool, pooledFetch, READ_BUFFER_BYTES, smallReads } from "./fetch.ts";
 
 Deno.test("smallReads: the body arrives whole, in reads of at most the buffer size", async () => {
@@ -125,5 +128,55 @@ Deno.test("pooledFetch: 250 answers stream at once from an HTTP/2 server that al
     alone.close();
     pool.close();
     await upstream.close();
+  }
+});
+
+/** What `promise` settles to within `ms`, or "still waiting" (the timer is cleared either way). */
+async function within(promise: Promise<string>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("pooledFetch: aborting stops a silent body after the Response object is garbage", async () => {
+  // An upstream that sends its head and one event, then thinks (the model before its first token).
+  const closed: Promise<void>[] = [];
+  const upstream = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.write("data: {}\n\n");
+    closed.push(new Promise((resolve) => res.on("close", () => resolve())));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`;
+  const pool = new ClientPool();
+  const fetchPooled = pooledFetch(pool);
+  const streams = 5;
+  try {
+    const callers = Array.from({ length: streams }, () => new AbortController());
+    // Only the body's reader is kept, as the SDKs keep it; the Response itself becomes garbage.
+    const open = async (signal: AbortSignal) => {
+      const reader = (await fetchPooled(url, { signal })).body!.getReader();
+      await reader.read();
+      return { next: reader.read() }; // waits on the silent upstream
+    };
+    const waiting = await Promise.all(callers.map((c) => open(c.signal)));
+    await collectGarbage();
+    for (const caller of callers) caller.abort();
+    const outcomes = await Promise.all(
+      waiting.map(({ next }) => within(next.then(() => "read", (e: Error) => e.name), 2_000)),
+    );
+    assert.deepEqual(outcomes, Array(streams).fill("AbortError"));
+    await Promise.all(closed); // and the upstream saw each connection close
+    assert.equal(pool.inFlight, 0);
+  } finally {
+    pool.close();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
   }
 });
