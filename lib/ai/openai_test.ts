@@ -10,6 +10,7 @@ import {
   startFakeOpenAI,
 } from "../../tests/fakes/openai.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { collectGarbage } from "../../tests/gc.ts";
 import {
   AiAbortedError,
   AiBadKeyError,
@@ -346,6 +347,37 @@ Deno.test("an abort while the upstream is silent ends the stream at once, not at
   const { error } = await within(5_000, pending);
   expectError(error, AiAbortedError);
   assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
+});
+
+Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
+  // The upstream has answered with its head and thinks: only our side can end the call in time.
+  await using t = await fixture({ firstTokenDelayMs: 60_000 });
+  const ai = new OpenAiProvider({
+    apiKey: t.fake.apiKey,
+    baseUrl: t.fake.baseUrl,
+    model: "m",
+    timeoutMs: 400,
+    retry: { maxAttempts: 1 },
+  });
+  const untilHeadSent = async (n: number) => {
+    while (t.fake.calls(CHAT).filter((c) => c.status === 200).length < n) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  const timedOut = drain(ai.stream(question));
+  await untilHeadSent(1);
+  await collectGarbage();
+  expectError((await within(5_000, timedOut)).error, AiTimeoutError);
+  assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
+
+  const controller = new AbortController();
+  const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
+  await untilHeadSent(2);
+  await collectGarbage();
+  controller.abort();
+  expectError((await within(2_000, aborted)).error, AiAbortedError);
+  assert.equal(await t.fake.calls(CHAT)[1].closed, "disconnected");
 });
 
 Deno.test("breaking out of the loop also closes the upstream request", async () => {
