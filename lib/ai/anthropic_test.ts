@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { collectGarbage } from "../../tests/gc.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
   AiAbortedError,
@@ -167,6 +168,40 @@ Deno.test("an upstream that never answers times out", async () => {
   expectError((await drain(ai.stream(question))).error, AiTimeoutError);
   clearTimeout(deadline);
   assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
+});
+
+Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
+  await using t = await fixture({ firstTokenDelayMs: 60_000 });
+  const ai = new AnthropicProvider({
+    apiKey: t.fake.apiKey,
+    baseUrl: t.fake.baseUrl,
+    model: "claude-haiku-4-5",
+    timeoutMs: 400,
+    retry: { maxAttempts: 1 },
+  });
+  const untilHeadSent = async (n: number) => {
+    while (t.fake.calls(MESSAGES).filter((c) => c.status === 200).length < n) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const deadline = setTimeout(() => t.fake.close(), 5_000); // fails the test, not hangs it
+  try {
+    const timedOut = drain(ai.stream(question));
+    await untilHeadSent(1);
+    await collectGarbage();
+    expectError((await timedOut).error, AiTimeoutError);
+    assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
+
+    const controller = new AbortController();
+    const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
+    await untilHeadSent(2);
+    await collectGarbage();
+    controller.abort();
+    expectError((await aborted).error, AiAbortedError);
+    assert.equal(await t.fake.calls(MESSAGES)[1].closed, "disconnected");
+  } finally {
+    clearTimeout(deadline);
+  }
 });
 
 Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {
