@@ -348,6 +348,18 @@ async function messageRow(app: TestApp, id: string) {
   return m;
 }
 
+/** Waits for the answer to end, which must be an abort that closed its upstream request. */
+async function abortedAnswer(t: ChatSetup, messageId: string) {
+  const stored = await waitFor("the answer to stop", async () => {
+    const m = await messageRow(t.app, messageId);
+    return m.status !== "streaming" && m;
+  });
+  assert.equal(stored.status, "aborted");
+  const call = t.fake.calls("/v1/chat/completions")[0];
+  assert.equal(await call.closed, "disconnected", "the upstream request was aborted");
+  return { stored, call };
+}
+
 chatTest("SSE: start, deltas in order, usage, done — each with an id; the answer is stored", {
   fake: { deltaDelayMs: 1 },
 }, async (t) => {
@@ -443,13 +455,7 @@ chatTest(
       onEvent: (e) => (e.event === "delta" ? ++seen < 5 : true),
     });
     const messageId = first[0].data.messageId as string;
-    const stored = await waitFor("the answer to stop", async () => {
-      const m = await messageRow(t.app, messageId);
-      return m.status !== "streaming" && m;
-    });
-    assert.equal(stored.status, "aborted");
-    const call = t.fake.calls("/v1/chat/completions")[0];
-    assert.equal(await call.closed, "disconnected", "the upstream request was aborted");
+    const { stored, call } = await abortedAnswer(t, messageId);
     assert.ok(call.deltasSent < 400, `stopped early (${call.deltasSent} of 400)`);
     assert.ok(stored.content.length > 0 && "word ".repeat(400).startsWith(stored.content));
     const { countTextTokens } = await import("../lib/ai/mod.ts");
@@ -477,13 +483,7 @@ chatTest(
     const messageId = events[0].data.messageId as string;
     // What keeps the call abortable must not be garbage (lib/ai/fetch.ts, READ_THROUGH).
     await collectGarbage();
-    const stored = await waitFor("the answer to stop", async () => {
-      const m = await messageRow(t.app, messageId);
-      return m.status !== "streaming" && m;
-    });
-    assert.equal(stored.status, "aborted");
-    const call = t.fake.calls("/v1/chat/completions")[0];
-    assert.equal(await call.closed, "disconnected", "the upstream request was aborted");
+    const { stored, call } = await abortedAnswer(t, messageId);
     assert.equal(call.deltasSent, 0);
     assert.equal(stored.tokens_out, 0);
     assert.deepEqual(await balanceOf(t.app, userId), {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
-import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { splitDeltas, untilAnswered } from "../../tests/fakes/ai_common.ts";
 import { collectGarbage } from "../../tests/gc.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
@@ -179,22 +179,17 @@ Deno.test("after a garbage collection, the silence limit and an abort still end 
     timeoutMs: 400,
     retry: { maxAttempts: 1 },
   });
-  const untilHeadSent = async (n: number) => {
-    while (t.fake.calls(MESSAGES).filter((c) => c.status === 200).length < n) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
   const deadline = setTimeout(() => t.fake.close(), 5_000); // fails the test, not hangs it
   try {
     const timedOut = drain(ai.stream(question));
-    await untilHeadSent(1);
+    await untilAnswered(t.fake, MESSAGES, 1);
     await collectGarbage();
     expectError((await timedOut).error, AiTimeoutError);
     assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
 
     const controller = new AbortController();
     const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
-    await untilHeadSent(2);
+    await untilAnswered(t.fake, MESSAGES, 2);
     await collectGarbage();
     controller.abort();
     expectError((await aborted).error, AiAbortedError);

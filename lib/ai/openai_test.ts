@@ -9,7 +9,7 @@ import {
   type FakeStep,
   startFakeOpenAI,
 } from "../../tests/fakes/openai.ts";
-import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { splitDeltas, untilAnswered } from "../../tests/fakes/ai_common.ts";
 import { collectGarbage } from "../../tests/gc.ts";
 import {
   AiAbortedError,
@@ -359,21 +359,16 @@ Deno.test("after a garbage collection, the silence limit and an abort still end 
     timeoutMs: 400,
     retry: { maxAttempts: 1 },
   });
-  const untilHeadSent = async (n: number) => {
-    while (t.fake.calls(CHAT).filter((c) => c.status === 200).length < n) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
 
   const timedOut = drain(ai.stream(question));
-  await untilHeadSent(1);
+  await untilAnswered(t.fake, CHAT, 1);
   await collectGarbage();
   expectError((await within(5_000, timedOut)).error, AiTimeoutError);
   assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
 
   const controller = new AbortController();
   const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
-  await untilHeadSent(2);
+  await untilAnswered(t.fake, CHAT, 2);
   await collectGarbage();
   controller.abort();
   expectError((await within(2_000, aborted)).error, AiAbortedError);

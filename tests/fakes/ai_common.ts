@@ -132,6 +132,13 @@ export interface Exchange {
   step?: FakeStep;
 }
 
+/** Resolves once the fake has begun answering `n` requests to `path` (their status is set). */
+export async function untilAnswered(fake: FakeServer, path: string, n: number): Promise<void> {
+  while (fake.calls(path).filter((c) => c.status !== 0).length < n) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Thrown inside a stream generator to drop the connection (`reset`); returning closes it. */
 export const STREAM_CUT = Symbol("cut");
 
