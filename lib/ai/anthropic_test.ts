@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
-import { splitDeltas, untilAnswered } from "../../tests/fakes/ai_common.ts";
-import { collectGarbage } from "../../tests/gc.ts";
+import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { checkSilentStreamEnds } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
   AiAbortedError,
@@ -27,7 +27,10 @@ const question: ChatMessage[] = [
   { role: "user", content: "Explain photosynthesis in one sentence." },
 ];
 
-async function fixture(options: Parameters<typeof startFakeAnthropic>[0] = {}) {
+async function fixture(
+  options: Parameters<typeof startFakeAnthropic>[0] = {},
+  provider: Partial<ConstructorParameters<typeof AnthropicProvider>[0]> = {},
+) {
   const fake = await startFakeAnthropic(options);
   const ai = new AnthropicProvider({
     apiKey: fake.apiKey,
@@ -35,6 +38,7 @@ async function fixture(options: Parameters<typeof startFakeAnthropic>[0] = {}) {
     model: "claude-haiku-4-5",
     timeoutMs: 2_000,
     retry: FAST_RETRY,
+    ...provider,
   });
   return { fake, ai, [Symbol.asyncDispose]: () => fake.close() };
 }
@@ -155,48 +159,17 @@ Deno.test("prompt is too long is a context error; low credit is a quota error; n
 });
 
 Deno.test("an upstream that never answers times out", async () => {
-  await using t = await fixture();
+  await using t = await fixture({}, { timeoutMs: 100, retry: { maxAttempts: 1 } });
   t.fake.script({ kind: "hang" });
-  const ai = new AnthropicProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "claude-haiku-4-5",
-    timeoutMs: 100,
-    retry: { maxAttempts: 1 },
-  });
   const deadline = setTimeout(() => t.fake.close(), 5_000); // fails the test, not hangs it
-  expectError((await drain(ai.stream(question))).error, AiTimeoutError);
+  expectError((await drain(t.ai.stream(question))).error, AiTimeoutError);
   clearTimeout(deadline);
   assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
 });
 
 Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
-  await using t = await fixture({ firstTokenDelayMs: 60_000 });
-  const ai = new AnthropicProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "claude-haiku-4-5",
-    timeoutMs: 400,
-    retry: { maxAttempts: 1 },
-  });
-  const deadline = setTimeout(() => t.fake.close(), 5_000); // fails the test, not hangs it
-  try {
-    const timedOut = drain(ai.stream(question));
-    await untilAnswered(t.fake, MESSAGES, 1);
-    await collectGarbage();
-    expectError((await timedOut).error, AiTimeoutError);
-    assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
-
-    const controller = new AbortController();
-    const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
-    await untilAnswered(t.fake, MESSAGES, 2);
-    await collectGarbage();
-    controller.abort();
-    expectError((await aborted).error, AiAbortedError);
-    assert.equal(await t.fake.calls(MESSAGES)[1].closed, "disconnected");
-  } finally {
-    clearTimeout(deadline);
-  }
+  await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
+  await checkSilentStreamEnds(t.ai, t.fake, MESSAGES, question);
 });
 
 Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {

@@ -9,8 +9,8 @@ import {
   type FakeStep,
   startFakeOpenAI,
 } from "../../tests/fakes/openai.ts";
-import { splitDeltas, untilAnswered } from "../../tests/fakes/ai_common.ts";
-import { collectGarbage } from "../../tests/gc.ts";
+import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { checkSilentStreamEnds } from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,
   AiBadKeyError,
@@ -32,7 +32,10 @@ const question: ChatMessage[] = [
   { role: "user", content: "What is the capital of Zimbabwe?" },
 ];
 
-async function fixture(options: Parameters<typeof startFakeOpenAI>[0] = {}) {
+async function fixture(
+  options: Parameters<typeof startFakeOpenAI>[0] = {},
+  provider: Partial<ConstructorParameters<typeof OpenAiProvider>[0]> = {},
+) {
   const fake = await startFakeOpenAI(options);
   const ai = new OpenAiProvider({
     apiKey: fake.apiKey,
@@ -40,6 +43,7 @@ async function fixture(options: Parameters<typeof startFakeOpenAI>[0] = {}) {
     model: "gpt-4o-mini",
     timeoutMs: 2_000,
     retry: FAST_RETRY,
+    ...provider,
   });
   return { fake, ai, [Symbol.asyncDispose]: () => fake.close() };
 }
@@ -350,29 +354,8 @@ Deno.test("an abort while the upstream is silent ends the stream at once, not at
 });
 
 Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
-  // The upstream has answered with its head and thinks: only our side can end the call in time.
-  await using t = await fixture({ firstTokenDelayMs: 60_000 });
-  const ai = new OpenAiProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "m",
-    timeoutMs: 400,
-    retry: { maxAttempts: 1 },
-  });
-
-  const timedOut = drain(ai.stream(question));
-  await untilAnswered(t.fake, CHAT, 1);
-  await collectGarbage();
-  expectError((await within(5_000, timedOut)).error, AiTimeoutError);
-  assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
-
-  const controller = new AbortController();
-  const aborted = drain(ai.stream(question, { timeoutMs: 10_000 }, controller.signal));
-  await untilAnswered(t.fake, CHAT, 2);
-  await collectGarbage();
-  controller.abort();
-  expectError((await within(2_000, aborted)).error, AiAbortedError);
-  assert.equal(await t.fake.calls(CHAT)[1].closed, "disconnected");
+  await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
+  await checkSilentStreamEnds(t.ai, t.fake, CHAT, question);
 });
 
 Deno.test("breaking out of the loop also closes the upstream request", async () => {

@@ -1,0 +1,58 @@
+/**
+ * Checks every AI provider must pass, run against its fake by lib/ai/*_test.ts.
+ */
+import assert from "node:assert/strict";
+import { AiAbortedError, AiTimeoutError } from "../lib/ai/errors.ts";
+import type { AiProvider, ChatMessage } from "../lib/ai/types.ts";
+import { type FakeServer, untilAnswered } from "./fakes/ai_common.ts";
+import { collectGarbage } from "./gc.ts";
+
+/** The error that ended `events` within `ms`, or a failure if it did not end (never a hang). */
+async function endingError(events: AsyncIterable<unknown>, ms: number): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const run = (async () => {
+    for await (const _ of events) continue;
+  })().then(() => undefined, (error: unknown) => error);
+  try {
+    return await Promise.race([
+      run,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The upstream has sent its head and thinks (its first token is a minute away): after garbage
+ * collections, `ai`'s silence limit (400 ms) still ends one call and an abort another, and the
+ * fake sees both closed. Deno lets go of what cancels a response body once its `Response` is
+ * garbage (lib/ai/fetch.ts, READ_THROUGH); without that, both calls would wait for good.
+ * `fake` must delay its first token by far more than the check's 5 s.
+ */
+export async function checkSilentStreamEnds(
+  ai: AiProvider,
+  fake: FakeServer,
+  path: string,
+  question: ChatMessage[],
+): Promise<void> {
+  const timedOut = ai.stream(question, { timeoutMs: 400 });
+  const timedOutError = endingError(timedOut, 5_000);
+  await untilAnswered(fake, path, 1);
+  await collectGarbage();
+  assert.ok(await timedOutError instanceof AiTimeoutError, "the silence limit ended the call");
+  assert.equal(await fake.calls(path)[0].closed, "disconnected");
+
+  const controller = new AbortController();
+  const abortedError = endingError(
+    ai.stream(question, { timeoutMs: 10_000 }, controller.signal),
+    2_000,
+  );
+  await untilAnswered(fake, path, 2);
+  await collectGarbage();
+  controller.abort();
+  assert.ok(await abortedError instanceof AiAbortedError, "the abort ended the call");
+  assert.equal(await fake.calls(path)[1].closed, "disconnected");
+}
