@@ -56,3 +56,24 @@ export async function checkSilentStreamEnds(
   assert.ok(await abortedError instanceof AiAbortedError, "the abort ended the call");
   assert.equal(await fake.calls(path)[1].closed, "disconnected");
 }
+
+/**
+ * `onRequestSent` is called once per attempt, as the request is handed over: before the fake
+ * has seen it (the fake runs in this process, so it cannot have read a request `fetch` was
+ * given synchronously before). A 500 then an answer: called twice, with 0 and 1 earlier calls.
+ * Both SDKs must carry the notice through their `fetchOptions` to our `fetch` (lib/ai/fetch.ts).
+ */
+export async function checkRequestSentNotice(
+  ai: AiProvider,
+  fake: FakeServer,
+  path: string,
+  question: ChatMessage[],
+): Promise<void> {
+  fake.script({ kind: "server_error" });
+  const seenByFake: number[] = [];
+  const onRequestSent = () => seenByFake.push(fake.calls(path).length);
+  const answer = await ai.complete(question, { onRequestSent });
+  assert.ok(answer.text.length > 0);
+  assert.equal(fake.calls(path).length, 2);
+  assert.deepEqual(seenByFake, [0, 1]);
+}

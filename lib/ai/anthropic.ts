@@ -15,7 +15,7 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { aiFetch } from "./fetch.ts";
+import { aiFetch, onRequestSent } from "./fetch.ts";
 import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings } from "./retry.ts";
 import { collect, DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
 import { estimateTokens } from "./tokens.ts";
@@ -75,7 +75,10 @@ export class AnthropicProvider implements AiProvider {
     return driveStream({
       provider: "anthropic",
       async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
-        const events = await client.messages.create(body, { signal: attemptSignal });
+        const events = await client.messages.create(body, {
+          signal: attemptSignal,
+          fetchOptions: onRequestSent(options.onRequestSent),
+        });
         let stopped = false;
         for await (const event of events) {
           switch (event.type) {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
-import { checkSilentStreamEnds } from "../../tests/provider_checks.ts";
+import { checkRequestSentNotice, checkSilentStreamEnds } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
   AiAbortedError,
@@ -165,6 +165,11 @@ Deno.test("an upstream that never answers times out", async () => {
   expectError((await drain(t.ai.stream(question))).error, AiTimeoutError);
   clearTimeout(deadline);
   assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
+});
+
+Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
+  await using t = await fixture();
+  await checkRequestSentNotice(t.ai, t.fake, MESSAGES, question);
 });
 
 Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {

@@ -124,16 +124,41 @@ export class ClientPool {
  */
 const READ_THROUGH = new WeakMap<ReadableStream<Uint8Array>, Response>();
 
+/** Where {@link onRequestSent} keeps its callback in a request's `RequestInit`. */
+const REQUEST_SENT = Symbol("hurukuro.requestSent");
+
+/**
+ * `fetchOptions` for an SDK call (both SDKs spread them into the `RequestInit` they give our
+ * `fetch`): `callback` runs each time a request of that call is handed to the network, so the
+ * caller can let it leave before starting other work (see answer.ts). Undefined without one.
+ */
+export function onRequestSent(callback: (() => void) | undefined): SentHook | undefined {
+  return callback ? { [REQUEST_SENT]: callback } : undefined;
+}
+
+/** What {@link onRequestSent} gives: a `RequestInit` (the SDKs' type) with only our callback. */
+type SentHook =
+  & { [REQUEST_SENT]: () => void }
+  & Partial<
+    Record<"headers" | "body" | "method" | "signal", never>
+  >;
+
 /**
  * A `fetch` for the AI SDKs: each request on a client of `pool`, held until its response body
- * ends, and the body read through {@link smallReads}.
+ * ends, and the body read through {@link smallReads}; a callback of {@link onRequestSent} is
+ * called once the request is handed to Deno's `fetch`.
  */
 export function pooledFetch(pool: ClientPool): typeof fetch {
   return async (input, init) => {
     const { client, release } = pool.lease();
+    const { [REQUEST_SENT]: sent, ...rest } = (init ?? {}) as RequestInit & {
+      [REQUEST_SENT]?: () => void;
+    };
     let res: Response;
     try {
-      res = await fetch(input, { ...init, client });
+      const response = fetch(input, { ...rest, client });
+      sent?.();
+      res = await response;
     } catch (error) {
       release();
       throw error;

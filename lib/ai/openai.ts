@@ -13,7 +13,7 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { aiFetch } from "./fetch.ts";
+import { aiFetch, onRequestSent } from "./fetch.ts";
 import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings, withRetry } from "./retry.ts";
 import {
   AttemptSignal,
@@ -92,7 +92,10 @@ export class OpenAiProvider implements AiProvider {
       async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
         // The SDK makes the request (and throws its errors for a failed status); the events are
         // read here (sse.ts says why), as the SDK's `Stream` would read them.
-        const response = await client.chat.completions.create(body, { signal: attemptSignal })
+        const response = await client.chat.completions.create(body, {
+          signal: attemptSignal,
+          fetchOptions: onRequestSent(options.onRequestSent),
+        })
           .asResponse();
         if (!response.body) throw new AiUpstreamError("the stream had no body", { provider });
         for await (const message of sseEvents(response.body)) {

@@ -10,7 +10,7 @@ import {
   startFakeOpenAI,
 } from "../../tests/fakes/openai.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
-import { checkSilentStreamEnds } from "../../tests/provider_checks.ts";
+import { checkRequestSentNotice, checkSilentStreamEnds } from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,
   AiBadKeyError,
@@ -351,6 +351,11 @@ Deno.test("an abort while the upstream is silent ends the stream at once, not at
   const { error } = await within(5_000, pending);
   expectError(error, AiAbortedError);
   assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
+});
+
+Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
+  await using t = await fixture();
+  await checkRequestSentNotice(t.ai, t.fake, CHAT, question);
 });
 
 Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {

@@ -23,6 +23,12 @@ export interface StreamOptions {
    * streaming is never cut, while a hung upstream is given up on quickly.
    */
   timeoutMs?: number;
+  /**
+   * Called each time a request of this call (one per attempt) is handed to the network: a
+   * caller with other work to do can let the request leave first, so that work does not compete
+   * with it for the CPU (answer.ts). Both providers call it; `complete` and retries included.
+   */
+  onRequestSent?: () => void;
 }
 
 /** Why the model stopped: `length` means `maxOutputTokens` (or the context window) cut it. */
