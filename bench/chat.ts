@@ -8,7 +8,8 @@
  *    round trips) and the relay itself, split at the `start` event: `start` → first delta minus
  *    the upstream's TTFD is the relay alone. Target: overhead p99 < 5 ms. The same requests
  *    through the bare relay (bench/chat_relay_baseline.ts: no auth, no database, no SDK) are the
- *    baseline: what a third process between reader and upstream costs on this machine at all.
+ *    baseline: what a third process between reader and upstream costs on this machine at all,
+ *    served by `Deno.serve` and, as Hurukuro is, by `node:http`.
  * 2. 1,000 concurrent streams held by one process: the upstream is slowed to 60 s before its
  *    first token, so every stream is open and idle; the server's resident memory before and
  *    with the streams open gives the memory per idle stream. Target: < 100 KB. The figure moves
@@ -346,6 +347,12 @@ async function relayOverhead(storage: Storage): Promise<void> {
     script: "bench/chat_relay_baseline.ts",
     env: { UPSTREAM_URL: fake.url, UPSTREAM_KEY: FAKE_OPENAI_KEY },
   });
+  // The same relay through Hurukuro's listener (`node:http`, lib/http/serve.ts).
+  const bareNode = await startServer({
+    name: "relay baseline (node:http)",
+    script: "bench/chat_relay_baseline.ts",
+    env: { UPSTREAM_URL: fake.url, UPSTREAM_KEY: FAKE_OPENAI_KEY, RELAY_LISTENER: "node" },
+  });
   const server = await startHurukuro(storage, fake);
   try {
     const auth = await login(server.url);
@@ -361,7 +368,10 @@ async function relayOverhead(storage: Storage): Promise<void> {
     };
     // Warm-up: JIT, connection pools, the configuration cache.
     for (let i = 0; i < 20; i++) {
-      (await ask(), await upstreamTtfd(fake.url), await bareRelayTtfd(bare.url));
+      await ask();
+      await upstreamTtfd(fake.url);
+      await bareRelayTtfd(bare.url);
+      await bareRelayTtfd(bareNode.url);
     }
 
     /** A plain authenticated API call (auth, rate limit, one query): every request's floor. */
@@ -373,10 +383,12 @@ async function relayOverhead(storage: Storage): Promise<void> {
     };
     const direct: number[] = [], through: number[] = [], start: number[] = [];
     const relay: number[] = [], floor: number[] = [], viaBare: number[] = [];
+    const viaBareNode: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       // Interleaved, so all see the same machine load.
       const d = await upstreamTtfd(fake.url);
       viaBare.push(await bareRelayTtfd(bare.url));
+      viaBareNode.push(await bareRelayTtfd(bareNode.url));
       const t = await ask();
       floor.push(await plain());
       direct.push(d);
@@ -384,11 +396,20 @@ async function relayOverhead(storage: Storage): Promise<void> {
       start.push(t.start);
       relay.push(t.first - t.start);
     }
-    const [sd, st, ss, sr, sf, sb] = [direct, through, start, relay, floor, viaBare].map(sorted);
+    const [sd, st, ss, sr, sf, sb, sn] = [
+      direct,
+      through,
+      start,
+      relay,
+      floor,
+      viaBare,
+      viaBareNode,
+    ].map(sorted);
     const p = (s: Float64Array, q: number) => percentile(s, q);
     const rows = [
       ["upstream alone: TTFD", ms(p(sd, 50)), ms(p(sd, 99))],
       ["through a bare Deno relay (baseline): TTFD", ms(p(sb, 50)), ms(p(sb, 99))],
+      ["  the same relay served by node:http: TTFD", ms(p(sn, 50)), ms(p(sn, 99))],
       ["through Hurukuro: TTFD", ms(p(st, 50)), ms(p(st, 99))],
       ["  of which: request → `start` (auth + preflight)", ms(p(ss, 50)), ms(p(ss, 99))],
       ["    for reference: GET /api/v1/wallet (auth + 1 query)", ms(p(sf, 50)), ms(p(sf, 99))],
@@ -398,6 +419,11 @@ async function relayOverhead(storage: Storage): Promise<void> {
         "  the bare relay's own: its TTFD − alone",
         ms(p(sb, 50) - p(sd, 50)),
         ms(p(sb, 99) - p(sd, 99)),
+      ],
+      [
+        "  the same served by node:http: its TTFD − alone",
+        ms(p(sn, 50) - p(sd, 50)),
+        ms(p(sn, 99) - p(sd, 99)),
       ],
       [
         "relay overhead: `start` → first delta − alone",
@@ -419,11 +445,14 @@ async function relayOverhead(storage: Storage): Promise<void> {
       }×, p99 ${(p(st, 99) / p(sb, 99)).toFixed(2)}×` +
         `\ntarget overhead p99 < 5 ms: whole request ${ms(overhead99)} ms ${
           overhead99 < 5 ? "(met)" : "(NOT met)"
-        }; relay alone ${ms(relay99)} ms ${relay99 < 5 ? "(met)" : "(NOT met)"}`,
+        }; relay alone ${ms(relay99)} ms ${relay99 < 5 ? "(met)" : "(NOT met)"}` +
+        `\nthe floor here, a relay doing nothing else: p99 ${ms(p(sb, 99) - p(sd, 99))} ms ` +
+        `(Deno.serve), ${ms(p(sn, 99) - p(sd, 99))} ms (node:http)`,
     );
   } finally {
     await server.stop();
     await bare.stop();
+    await bareNode.stop();
     await fake.stop();
   }
 }
