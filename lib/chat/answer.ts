@@ -355,8 +355,9 @@ async function prepare(
         onRequestSent,
       }, abort.signal)
     );
-  // A user this process saw cover such an answer moments ago: the model starts now, beside the
-  // checks below (lib/chat/solvency.ts); a refusal stops it before any output is shown.
+  // A user this process saw cover such an answer moments ago: the model starts now, and the
+  // checks below run beside it once its request has left (lib/chat/solvency.ts); a refusal
+  // stops it before any output is shown.
   if (runtime.solvency.covers(input.userId, estimate)) await startUpstream().left;
 
   let reservation: Reservation | null = null;
@@ -397,8 +398,8 @@ async function prepare(
       return await refuse(insufficient(Number(account.available)));
     }
 
-    // The checks passed: the model starts on the answer (unless it already has) while the rows
-    // are written.
+    // The checks passed: the model starts on the answer (unless it already has); once its
+    // request has left, the rows are written while it thinks.
     await startUpstream().left;
     if (estimate > 0) {
       try {
