@@ -1,5 +1,6 @@
 /**
- * Checks every AI provider must pass, run against its fake by lib/ai/*_test.ts.
+ * Checks every AI provider must pass against its fake, registered as tests by lib/ai/*_test.ts
+ * through {@link testProviderChecks}.
  */
 import assert from "node:assert/strict";
 import { AiAbortedError, AiTimeoutError } from "../lib/ai/errors.ts";
@@ -32,7 +33,7 @@ async function endingError(events: AsyncIterable<unknown>, ms: number): Promise<
  * garbage (lib/ai/fetch.ts, READ_THROUGH); without that, both calls would wait for good.
  * `fake` must delay its first token by far more than the check's 5 s.
  */
-export async function checkSilentStreamEnds(
+async function checkSilentStreamEnds(
   ai: AiProvider,
   fake: FakeServer,
   path: string,
@@ -63,7 +64,7 @@ export async function checkSilentStreamEnds(
  * given synchronously before). A 500 then an answer: called twice, with 0 and 1 earlier calls.
  * Both SDKs must carry the notice through their `fetchOptions` to our `fetch` (lib/ai/fetch.ts).
  */
-export async function checkRequestSentNotice(
+async function checkRequestSentNotice(
   ai: AiProvider,
   fake: FakeServer,
   path: string,
@@ -76,4 +77,26 @@ export async function checkRequestSentNotice(
   assert.ok(answer.text.length > 0);
   assert.equal(fake.calls(path).length, 2);
   assert.deepEqual(seenByFake, [0, 1]);
+}
+
+/** A provider under test against its fake, as lib/ai/*_test.ts make them. */
+export type ProviderFixture = (
+  fake?: { firstTokenDelayMs?: number },
+  provider?: { retry?: { maxAttempts?: number } },
+) => Promise<{ ai: AiProvider; fake: FakeServer } & AsyncDisposable>;
+
+/** Registers the checks above as tests of one provider, `path` being its fake's answer route. */
+export function testProviderChecks(
+  fixture: ProviderFixture,
+  path: string,
+  question: ChatMessage[],
+): void {
+  Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
+    await using t = await fixture();
+    await checkRequestSentNotice(t.ai, t.fake, path, question);
+  });
+  Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
+    await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
+    await checkSilentStreamEnds(t.ai, t.fake, path, question);
+  });
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
-import { checkRequestSentNotice, checkSilentStreamEnds } from "../../tests/provider_checks.ts";
+import { testProviderChecks } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
   AiAbortedError,
@@ -167,15 +167,7 @@ Deno.test("an upstream that never answers times out", async () => {
   assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
 });
 
-Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
-  await using t = await fixture();
-  await checkRequestSentNotice(t.ai, t.fake, MESSAGES, question);
-});
-
-Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
-  await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
-  await checkSilentStreamEnds(t.ai, t.fake, MESSAGES, question);
-});
+testProviderChecks(fixture, MESSAGES, question);
 
 Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {
   await using t = await fixture({ reply: "one two three four five six seven eight" });

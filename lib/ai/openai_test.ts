@@ -10,7 +10,7 @@ import {
   startFakeOpenAI,
 } from "../../tests/fakes/openai.ts";
 import { splitDeltas } from "../../tests/fakes/ai_common.ts";
-import { checkRequestSentNotice, checkSilentStreamEnds } from "../../tests/provider_checks.ts";
+import { testProviderChecks } from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,
   AiBadKeyError,
@@ -353,15 +353,7 @@ Deno.test("an abort while the upstream is silent ends the stream at once, not at
   assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
 });
 
-Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
-  await using t = await fixture();
-  await checkRequestSentNotice(t.ai, t.fake, CHAT, question);
-});
-
-Deno.test("after a garbage collection, the silence limit and an abort still end a stream whose first token is far off", async () => {
-  await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
-  await checkSilentStreamEnds(t.ai, t.fake, CHAT, question);
-});
+testProviderChecks(fixture, CHAT, question);
 
 Deno.test("breaking out of the loop also closes the upstream request", async () => {
   await using t = await fixture({ deltaDelayMs: 25 });
