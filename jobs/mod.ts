@@ -6,6 +6,7 @@
 import type { CronJob, JobHandler } from "../lib/jobs/types.ts";
 import type { Mailer } from "../lib/mail/send.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
+import { loginThrottleCleanupCron } from "./login_throttle_cleanup.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
 import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts";
 import { emailSendHandler } from "./email_send.ts";
@@ -44,4 +45,5 @@ export const crons: CronJob[] = [
   paymentsCleanupCron,
   metricsDailyCron,
   whatsappWebhookCleanupCron,
+  loginThrottleCleanupCron,
 ];

@@ -5,6 +5,7 @@
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
+import { clearLoginFailures } from "./login_throttle.ts";
 import { normaliseEmail, setPassword } from "./users.ts";
 
 export const RESET_TTL_MINUTES = 30;
@@ -46,5 +47,8 @@ export async function completePasswordReset(
   // Every other way in is closed: whoever knew the old password is logged out.
   await sql`update refresh_tokens set revoked_at = now() where user_id = ${row.user_id} and revoked_at is null`;
   await sql`update sessions set revoked_at = now() where user_id = ${row.user_id} and revoked_at is null`;
+  // The new password ends any log-in throttling: the owner is not kept waiting on a guesser.
+  const [user] = await sql`select email from users where id = ${row.user_id}`;
+  if (user?.email) await clearLoginFailures(sql, user.email);
   return row.user_id;
 }

@@ -18,6 +18,10 @@ export interface AppMetrics {
   jobs: JobMetrics;
   httpRequests: client.Counter<"method" | "route" | "status">;
   httpDuration: client.Histogram<"method" | "route">;
+  /** Log-ins refused for a wrong e-mail or password (lib/accounts/login.ts). */
+  loginFailures: client.Counter;
+  /** Log-ins refused unchecked while an account's refusal window was open. */
+  loginThrottled: client.Counter;
   /** A gauge read when scraped: `read` returns the value of the moment. */
   gauge(name: string, help: string, read: () => number): void;
 }
@@ -54,6 +58,16 @@ export function createMetrics(): AppMetrics {
       help: "Time to answer HTTP requests, by route pattern",
       labelNames: ["method", "route"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    loginFailures: new client.Counter({
+      name: "hurukuro_login_failures_total",
+      help: "Log-ins refused for a wrong e-mail or password",
+      registers: [registry],
+    }),
+    loginThrottled: new client.Counter({
+      name: "hurukuro_login_throttled_total",
+      help: "Log-ins refused without a check: too many failures for that e-mail",
       registers: [registry],
     }),
     gauge(name, help, read) {
