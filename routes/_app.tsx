@@ -12,12 +12,15 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import { secureHeaders } from "hono/secure-headers";
-import { AppError } from "../lib/http/errors.ts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { AppError, codeForStatus } from "../lib/http/errors.ts";
+import { isUnstorableTextError, UNSTORABLE_TEXT, unstorableField } from "../lib/text.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
+import { loginRoutes } from "./login.tsx";
 import { chatRoutes as chatPageRoutes } from "./chat.tsx";
 import { adminRoutes } from "./admin/mod.tsx";
 import { paynowRoutes } from "./paynow.tsx";
@@ -30,16 +33,28 @@ const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
 const isApi = (c: Context) => c.req.path.startsWith("/api/");
 
+const PAGE_HEADINGS: Record<number, string> = {
+  404: "Page not found",
+  429: "Too many requests",
+};
+
+/**
+ * The envelope for `/api`, a page elsewhere; either way with the error's own status and headers
+ * (`Retry-After`, `WWW-Authenticate`), so a browser and a script see the same answer.
+ */
 function errorResponse(c: Context, error: AppError): Response {
   for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
-  if (isApi(c)) return c.json(error.toJSON(), error.status as 400);
+  const status = error.status as ContentfulStatusCode;
+  if (isApi(c)) return c.json(error.toJSON(), status);
+  const heading = PAGE_HEADINGS[status] ??
+    (status >= 500 ? "Something went wrong" : "That did not work");
   return renderPage(
     c,
     {
-      title: error.status === 404 ? "Not found" : "Something went wrong",
+      title: status === 404 ? "Not found" : heading,
       body: (
         <div class="error-page">
-          <h1>{error.status === 404 ? "Page not found" : "Something went wrong"}</h1>
+          <h1>{heading}</h1>
           <p>{error.message}</p>
           <p>
             <a href="/">Back to the home page</a>
@@ -47,11 +62,29 @@ function errorResponse(c: Context, error: AppError): Response {
         </div>
       ),
     },
-    error.status === 404 || error.status === 400 || error.status === 403 ||
-      error.status === 503
-      ? error.status
-      : 500,
+    status,
   );
+}
+
+/** The text rule (lib/text.ts) for every URL: its path and each query parameter. */
+function checkUrlText(c: Context): void {
+  const url = new URL(c.req.url);
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    throw new AppError("bad_request", "The URL is not valid percent-encoding.");
+  }
+  const bad = unstorableField([["path", path], ...url.searchParams]);
+  if (bad) throw new AppError("validation_failed", `${bad}: ${UNSTORABLE_TEXT}.`, { field: bad });
+}
+
+/** Hono's own refusals, in a sentence: its 415 names the content types we read. */
+function httpExceptionMessage(error: HTTPException): string {
+  if (error.status === 415) {
+    return "Send the body as JSON with `Content-Type: application/json`.";
+  }
+  return error.message || "The request was not valid.";
 }
 
 export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono<AuthEnv> {
@@ -136,6 +169,12 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     );
   }));
 
+  app.use((c, next) => {
+    // Most URLs carry no percent sign at all: nothing to decode.
+    if (c.req.url.includes("%")) checkUrlText(c);
+    return next();
+  });
+
   app.use(
     "/static/*",
     serveStatic({
@@ -161,6 +200,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   );
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
+  app.route("/", loginRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", chatPageRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
@@ -171,8 +211,19 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.onError((error, c) => {
     if (error instanceof AppError) return errorResponse(c, error);
     if (error instanceof HTTPException && error.status < 500) {
-      const code = error.status === 404 ? "not_found" : "bad_request";
-      return errorResponse(c, new AppError(code, error.message || "The request was not valid."));
+      const code = codeForStatus(error.status);
+      return errorResponse(c, new AppError(code, httpExceptionMessage(error)));
+    }
+    if (isUnstorableTextError(error)) {
+      // A field that escaped the text rule: the rule's answer, and a warning to add it.
+      ctx.log.warn("text the database cannot store reached it", {
+        requestId: c.get("requestId"),
+        path: c.req.path,
+      });
+      return errorResponse(
+        c,
+        new AppError("validation_failed", `The request ${UNSTORABLE_TEXT}.`),
+      );
     }
     ctx.log.error("unhandled error", {
       requestId: c.get("requestId"),

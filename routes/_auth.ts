@@ -12,6 +12,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import type { LoginDeps } from "../lib/accounts/login.ts";
 import { API_KEY_PREFIX, resolveApiKey, resolveSession } from "../lib/accounts/credentials.ts";
 import { verifyAccessToken } from "../lib/accounts/jwt.ts";
 import { signedInUser, type User } from "../lib/accounts/users.ts";
@@ -115,6 +116,17 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
     }
   }
   return null;
+}
+
+/** What logging in needs (lib/accounts/login.ts), as of this request (PUBLIC_URL may be late). */
+export function loginDeps(ctx: AppContext): LoginDeps {
+  return {
+    sql: ctx.db.sql,
+    jobs: ctx.jobs,
+    log: ctx.log,
+    publicUrl: ctx.config.publicUrl,
+    counters: { failures: ctx.metrics.loginFailures, throttled: ctx.metrics.loginThrottled },
+  };
 }
 
 /** Resolves the caller (or `null`) into `c.get("auth")`; refuses disabled accounts. */

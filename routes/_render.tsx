@@ -1,5 +1,6 @@
 /** Server-side rendering of a page with Preact, wrapped in the shared layout. */
 import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ComponentChildren } from "preact";
 import { renderToString } from "preact-render-to-string";
 import { Layout } from "./_layout.tsx";
@@ -7,7 +8,7 @@ import { Layout } from "./_layout.tsx";
 export function renderPage(
   c: Context,
   page: { title: string; body: ComponentChildren; sandboxed?: string[] },
-  status: 200 | 400 | 403 | 404 | 500 | 503 = 200,
+  status: ContentfulStatusCode = 200,
 ): Response {
   const html = "<!doctype html>" +
     renderToString(<Layout title={page.title} sandboxed={page.sandboxed}>{page.body}</Layout>);

@@ -451,7 +451,8 @@ Deno.test("anonymous callers are limited per IP address", async () => {
     for (let i = 0; i < 31; i++) {
       const res = await app.fetch(
         "/api/v1/auth/login",
-        json({ email: "x@example.com", password: "wrong one" }),
+        // A different e-mail each time: the per-account throttle is not what this checks.
+        json({ email: `x-${i}@example.com`, password: "wrong one" }),
       );
       await res.body?.cancel();
       statuses.push(res.status);

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "method_not_allowed"
   | "conflict"
   | "payload_too_large"
+  | "unsupported_media_type"
   | "insufficient_balance"
   | "rate_limited"
   | "upstream_unavailable"
@@ -29,11 +30,21 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
   upstream_unavailable: 502,
   unavailable: 503,
 };
+
+/**
+ * The code for an HTTP status raised outside our code (Hono's `HTTPException`, e.g. a validator's
+ * 415): the first code with that status, `bad_request` for a status we do not name.
+ */
+export function codeForStatus(status: number): ErrorCode {
+  const found = (Object.keys(STATUS) as ErrorCode[]).find((code) => STATUS[code] === status);
+  return found && status < 500 ? found : "bad_request";
+}
 
 export class AppError extends Error {
   override name = "AppError";

@@ -6,16 +6,14 @@
 import type { Context } from "hono";
 import { type AuthEnv, checkCsrf } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { readForm } from "../_form.ts";
 
 /** The form's string fields, after its CSRF token was checked. */
 export async function adminForm(
   c: Context<AuthEnv>,
   ctx: AppContext,
 ): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
-  const values = Object.fromEntries(
-    Object.entries(body).filter(([, v]) => typeof v === "string"),
-  ) as Record<string, string>;
+  const values = await readForm(c);
   await checkCsrf(c, ctx, values._csrf);
   return values;
 }

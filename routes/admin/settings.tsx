@@ -5,6 +5,7 @@
  * API keys of AI configurations are write-only: a password field that is never filled in, a
  * box to remove the key; the page only says whether one is set.
  */
+import { textField } from "../../lib/text.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { listTiers } from "../../lib/accounts/tiers.ts";
@@ -27,19 +28,19 @@ import { adminPage } from "./_layout.tsx";
 
 const PAGE = "/admin/settings";
 
-const price = z.string().trim().transform((s) => s === "" ? null : s).pipe(
+const price = textField().trim().transform((s) => s === "" ? null : s).pipe(
   z.string().regex(/^\d{1,8}(\.\d{1,2})?$/).refine((s) => Number(s) > 0).nullable(),
 );
 const wholeNumber = (min: number, max: number) =>
-  z.string().trim().regex(/^\d{1,12}$/).transform(Number).pipe(z.number().int().min(min).max(max));
+  textField().trim().regex(/^\d{1,12}$/).transform(Number).pipe(z.number().int().min(min).max(max));
 
 const PackageForm = z.object({
-  name: z.string().trim().min(1).max(80),
+  name: textField().trim().min(1).max(80),
   tokens: wholeNumber(1, 1_000_000_000),
   price_usd: price,
   price_zig: price,
   position: wholeNumber(0, 1000),
-  active: z.string().optional().transform((v) => v === "on"),
+  active: textField().optional().transform((v) => v === "on"),
 }).refine((p) => p.price_usd !== null || p.price_zig !== null);
 
 const TierForm = z.object({
@@ -48,11 +49,11 @@ const TierForm = z.object({
 });
 
 const decimal = (max: number) =>
-  z.string().trim().regex(/^\d{1,8}(\.\d{1,4})?$/).refine((s) => Number(s) <= max);
+  textField().trim().regex(/^\d{1,8}(\.\d{1,4})?$/).refine((s) => Number(s) <= max);
 
 const AiConfigForm = z.object({
-  model: z.string().trim().min(1).max(200),
-  base_url: z.string().trim().transform((s) => s === "" ? null : s).pipe(
+  model: textField().trim().min(1).max(200),
+  base_url: textField().trim().transform((s) => s === "" ? null : s).pipe(
     z.url({ protocol: /^https?$/ }).max(500).nullable(),
   ),
   temperature: decimal(2),
@@ -60,13 +61,13 @@ const AiConfigForm = z.object({
   price_input_per_1k: decimal(1_000_000),
   price_output_per_1k: decimal(1_000_000),
   // Empty turns summaries off. A model id: letters, digits and the usual separators.
-  summary_model: z.string().trim().max(200).optional().transform((v) => v ? v : null).pipe(
+  summary_model: textField().trim().max(200).optional().transform((v) => v ? v : null).pipe(
     z.string().regex(/^[\w.:/@-]+$/).nullable(),
   ),
-  active: z.string().optional().transform((v) => v === "on"),
+  active: textField().optional().transform((v) => v === "on"),
   // Blank keeps the stored key; the box removes it.
-  api_key: z.string().trim().max(500).optional().transform((v) => v ? v : undefined),
-  remove_key: z.string().optional().transform((v) => v === "on"),
+  api_key: textField().trim().max(500).optional().transform((v) => v ? v : undefined),
+  remove_key: textField().optional().transform((v) => v === "on"),
 }).transform(({ remove_key, api_key, ...rest }) => ({
   ...rest,
   api_key: remove_key ? null : api_key,

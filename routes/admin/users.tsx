@@ -3,6 +3,7 @@
  * payments; adjust their balance (through the ledger, as an `admin_adjustment` carrying the
  * admin's id and reason), change their tier, disable or enable them. Each change is audited.
  */
+import { textField } from "../../lib/text.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { listTiers } from "../../lib/accounts/tiers.ts";
@@ -36,14 +37,14 @@ import {
   Time,
 } from "./_layout.tsx";
 
-const Reason = z.string().trim().min(3).max(500);
+const Reason = textField().trim().min(3).max(500);
 
 const Adjustment = z.object({
-  delta: z.string().trim().regex(/^[+-]?\d{1,10}$/).transform(Number)
+  delta: textField().trim().regex(/^[+-]?\d{1,10}$/).transform(Number)
     .refine((n) => n !== 0 && Math.abs(n) <= 1_000_000_000),
   reason: Reason,
   // Generated with the form: a double submit posts one entry (the ledger's idempotency key).
-  nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  nonce: textField().regex(/^[A-Za-z0-9_-]{16,64}$/),
 });
 
 export function userRoutes(ctx: AppContext): Hono<AuthEnv> {

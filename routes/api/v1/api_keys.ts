@@ -1,4 +1,5 @@
 /** `/api/v1/api-keys`: keys for programmatic clients, shown once, revocable. */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../../lib/accounts/credentials.ts";
 import { AppError } from "../../../lib/http/errors.ts";
@@ -36,7 +37,7 @@ export function apiKeyRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "Create an API key (the secret is shown in this answer only)",
-      request: { body: jsonBody(z.strictObject({ name: z.string().trim().min(1).max(60) })) },
+      request: { body: jsonBody(z.strictObject({ name: textField().trim().min(1).max(60) })) },
       responses: {
         201: json(ApiKey.extend({ key: z.string().openapi({ example: "hk_…" }) }), "The new key"),
         ...errors,
@@ -74,7 +75,7 @@ export function apiKeyRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "Revoke a key",
-      request: { params: z.object({ id: z.string().max(64) }) },
+      request: { params: z.object({ id: textField().max(64) }) },
       responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key"), ...errors },
     }),
     async (c) => {

@@ -3,6 +3,7 @@
  * clients and the separate web frontend (browsers using our own pages get a cookie instead:
  * routes/account.tsx).
  */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import {
   issueRefreshToken,
@@ -11,14 +12,16 @@ import {
 } from "../../../lib/accounts/credentials.ts";
 import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "../../../lib/accounts/jwt.ts";
 import { completePasswordReset } from "../../../lib/accounts/password_reset.ts";
-import { authenticate, createUser, getUser, type User } from "../../../lib/accounts/users.ts";
+import { logIn } from "../../../lib/accounts/login.ts";
+import { createUser, getUser, type User } from "../../../lib/accounts/users.ts";
 import { AppError } from "../../../lib/http/errors.ts";
+import { loginDeps } from "../../_auth.ts";
 import { requestPasswordReset } from "../../_mail.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, errors, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
 
 const Email = z.email().max(254).openapi({ example: "tendai@example.com" });
-const Password = z.string().min(8, "choose at least 8 characters").max(256);
+const Password = textField().min(8, "choose at least 8 characters").max(256);
 
 const Session = z.object({
   user: UserSchema,
@@ -53,7 +56,7 @@ export function authRoutes(ctx: AppContext) {
         body: jsonBody(z.strictObject({
           email: Email,
           password: Password,
-          displayName: z.string().trim().max(80).optional(),
+          displayName: textField().trim().max(80).optional(),
         })),
       },
       responses: {
@@ -76,12 +79,15 @@ export function authRoutes(ctx: AppContext) {
       path: "/auth/login",
       tags,
       summary: "Log in with e-mail and password",
-      request: { body: jsonBody(z.strictObject({ email: Email, password: z.string().max(256) })) },
+      request: { body: jsonBody(z.strictObject({ email: Email, password: textField().max(256) })) },
+      description: "After 5 wrong passwords in a row for one e-mail (known or not), log-ins for " +
+        "it are refused with 429 and `Retry-After` for a window that doubles with each further " +
+        "failure (15 s up to 15 minutes); a success or a password reset starts the count afresh.",
       responses: { 200: json(Session, "Signed in"), ...errors },
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
-      const user = await authenticate(ctx.db.sql, email, password);
+      const user = await logIn(loginDeps(ctx), email, password);
       return c.json(await session(ctx, user), 200);
     },
   );
@@ -94,7 +100,7 @@ export function authRoutes(ctx: AppContext) {
       summary: "Exchange a refresh token for new tokens",
       description:
         "Refresh tokens rotate: each is good once. Presenting one that was already used revokes every token of that sign-in.",
-      request: { body: jsonBody(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
+      request: { body: jsonBody(z.strictObject({ refreshToken: textField().min(1).max(200) })) },
       responses: { 200: json(Session, "New tokens"), ...errors },
     }),
     async (c) => {
@@ -111,7 +117,7 @@ export function authRoutes(ctx: AppContext) {
       path: "/auth/logout",
       tags,
       summary: "Log out: revoke the refresh token and every token of its sign-in",
-      request: { body: jsonBody(z.strictObject({ refreshToken: z.string().min(1).max(200) })) },
+      request: { body: jsonBody(z.strictObject({ refreshToken: textField().min(1).max(200) })) },
       responses: { 204: { description: "Logged out" }, ...errors },
     }),
     async (c) => {
@@ -146,7 +152,7 @@ export function authRoutes(ctx: AppContext) {
       tags,
       summary: "Set a new password with the token from the e-mailed link",
       request: {
-        body: jsonBody(z.strictObject({ token: z.string().min(1).max(200), password: Password })),
+        body: jsonBody(z.strictObject({ token: textField().min(1).max(200), password: Password })),
       },
       responses: {
         204: { description: "Password changed; every session is signed out" },

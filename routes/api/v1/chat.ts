@@ -10,6 +10,7 @@
  * is stopped and billed for what was generated. Problems known before streaming (no tokens: 402,
  * daily cap: 429, AI not configured: 503) are ordinary JSON errors.
  */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AppError } from "../../../lib/http/errors.ts";
@@ -88,7 +89,7 @@ const messageJson = (m: Message): z.infer<typeof MessageSchema> => ({
 });
 
 const AskBody = z.strictObject({
-  text: z.string().trim().min(1, "write a message first").max(16_000),
+  text: textField().trim().min(1, "write a message first").max(16_000),
 });
 
 const eventStream = {
@@ -265,7 +266,7 @@ export function chatRoutes(ctx: AppContext) {
       request: {
         body: jsonBody(z.strictObject({
           mode: z.enum(["chat", "essay"]).default("chat"),
-          title: z.string().trim().max(120).optional(),
+          title: textField().trim().max(120).optional(),
         })),
       },
       responses: { 201: json(ConversationSchema, "The conversation"), ...errors },
@@ -334,7 +335,7 @@ export function chatRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "One conversation with its messages",
-      request: { params: z.object({ id: z.string().max(64) }) },
+      request: { params: z.object({ id: textField().max(64) }) },
       responses: {
         200: json(
           ConversationSchema.extend({ messages: z.array(MessageSchema) }),
@@ -366,7 +367,7 @@ export function chatRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "Close one conversation (a new message to it starts a new one)",
-      request: { params: z.object({ id: z.string().max(64) }) },
+      request: { params: z.object({ id: textField().max(64) }) },
       responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such"), ...errors },
     }),
     async (c) => {
@@ -391,7 +392,7 @@ export function chatRoutes(ctx: AppContext) {
         "A conversation that has idled out or been closed continues in a new one (its id is in " +
         "the `start` event). The answer's stream URL is in `Content-Location`.",
       request: {
-        params: z.object({ id: z.string().max(64) }),
+        params: z.object({ id: textField().max(64) }),
         body: jsonBody(AskBody),
       },
       responses: { ...eventStream, ...answerErrors },
@@ -427,9 +428,9 @@ export function chatRoutes(ctx: AppContext) {
       security: bearer,
       summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
       request: {
-        params: z.object({ id: z.string().max(64) }),
-        headers: z.object({ "last-event-id": z.string().max(20).optional() }),
-        query: z.object({ lastEventId: z.string().max(20).optional() }),
+        params: z.object({ id: textField().max(64) }),
+        headers: z.object({ "last-event-id": textField().max(20).optional() }),
+        query: z.object({ lastEventId: textField().max(20).optional() }),
       },
       responses: { ...eventStream, 404: json(z.any(), "No such answer"), ...errors },
     }),
@@ -458,7 +459,7 @@ export function chatRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "Stop an answer being generated (billed for what was generated)",
-      request: { params: z.object({ id: z.string().max(64) }) },
+      request: { params: z.object({ id: textField().max(64) }) },
       responses: {
         200: json(z.object({ status: z.enum(["stopped", "finished"]) }), "Stopped, or over"),
         404: json(z.any(), "No such answer"),

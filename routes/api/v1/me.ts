@@ -1,4 +1,5 @@
 /** `/api/v1/me`: the signed-in user's profile and phone linking. */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { confirmPhoneLink, startPhoneLink } from "../../../lib/accounts/phone_link.ts";
 import { getUser, updateProfile } from "../../../lib/accounts/users.ts";
@@ -33,7 +34,7 @@ export function meRoutes(ctx: AppContext) {
       security: bearer,
       summary: "Update the profile",
       request: {
-        body: jsonBody(z.strictObject({ displayName: z.string().trim().max(80).nullable() })),
+        body: jsonBody(z.strictObject({ displayName: textField().trim().max(80).nullable() })),
       },
       responses: { 200: json(UserSchema, "The updated user"), ...errors },
     }),
@@ -53,7 +54,7 @@ export function meRoutes(ctx: AppContext) {
       summary: "Send a 6-digit code to a WhatsApp number to link it",
       request: {
         body: jsonBody(z.strictObject({
-          phone: z.string().max(20).openapi({ example: "0771234567" }),
+          phone: textField().max(20).openapi({ example: "0771234567" }),
         })),
       },
       responses: {
@@ -81,7 +82,7 @@ export function meRoutes(ctx: AppContext) {
       security: bearer,
       summary: "Confirm the code and link the number",
       request: {
-        body: jsonBody(z.strictObject({ code: z.string().regex(/^\d{6}$/, "six digits") })),
+        body: jsonBody(z.strictObject({ code: textField().regex(/^\d{6}$/, "six digits") })),
       },
       responses: { 200: json(UserSchema, "The user, with the phone linked"), ...errors },
     }),

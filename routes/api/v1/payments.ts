@@ -2,6 +2,7 @@
  * `/api/v1/packages` and `/api/v1/payments`: what can be bought, and buying it with Paynow
  * (web redirect, or EcoCash/OneMoney/InnBucks express checkout on the phone).
  */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { AppError } from "../../../lib/http/errors.ts";
 import { listBuyablePackages } from "../../../lib/payments/packages.ts";
@@ -95,12 +96,12 @@ export function paymentRoutes(ctx: AppContext) {
         "Send an `Idempotency-Key` header to make a retried request return the same payment. " +
         "Follow the status with GET /payments/{id} or the `payment.updated` event on /events.",
       request: {
-        headers: z.object({ "idempotency-key": z.string().min(8).max(100).optional() }),
+        headers: z.object({ "idempotency-key": textField().min(8).max(100).optional() }),
         body: jsonBody(z.strictObject({
           packageId: z.uuid(),
           method: z.enum(["web", "ecocash", "onemoney", "innbucks"]),
           currency: z.enum(["USD", "ZiG"]).optional(),
-          phone: z.string().max(20).optional().openapi({ example: "0771234567" }),
+          phone: textField().max(20).optional().openapi({ example: "0771234567" }),
         })),
       },
       responses: {
@@ -170,7 +171,7 @@ export function paymentRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "One payment",
-      request: { params: z.object({ id: z.string().max(64) }) },
+      request: { params: z.object({ id: textField().max(64) }) },
       responses: {
         200: json(PaymentSchema, "The payment"),
         404: json(z.any(), "No such payment"),

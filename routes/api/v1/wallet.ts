@@ -1,4 +1,5 @@
 /** `/api/v1/wallet`: the balance and the ledger of the signed-in user's tokens. */
+import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { getBalance, listEntries } from "../../../lib/wallet/ledger.ts";
 import { requireAuth } from "../../_auth.ts";
@@ -47,7 +48,7 @@ export function walletRoutes(ctx: AppContext) {
       request: {
         query: z.object({
           limit: z.coerce.number().int().min(1).max(100).default(20),
-          cursor: z.string().max(100).optional().openapi({
+          cursor: textField().max(100).optional().openapi({
             description: "`nextCursor` of the previous page",
           }),
         }),

@@ -1,0 +1,361 @@
+/**
+ * The pages that let a browser in and out: `/signup`, `/login`, `/logout`, `/reset`.
+ * Plain HTML forms (they work without JavaScript), protected by a CSRF token, answered with a
+ * redirect on success (so a reload never posts twice) or the same form with the problem named,
+ * under the status the API would give (401 for a wrong password, 429 while throttled).
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import {
+  ADMIN_SESSION_TTL_HOURS,
+  createSession,
+  revokeSession,
+  SESSION_TTL_DAYS,
+} from "../lib/accounts/credentials.ts";
+import { logIn } from "../lib/accounts/login.ts";
+import { completePasswordReset } from "../lib/accounts/password_reset.ts";
+import { tierCache } from "../lib/accounts/tiers.ts";
+import { createUser, type User } from "../lib/accounts/users.ts";
+import { AppError } from "../lib/http/errors.ts";
+import { textField } from "../lib/text.ts";
+import {
+  type AuthEnv,
+  checkCsrf,
+  cookieOptions,
+  loginDeps,
+  pageCsrfToken,
+  rateLimit,
+  SESSION_COOKIE,
+} from "./_auth.ts";
+import type { AppContext } from "./_context.ts";
+import { firstProblem, readForm } from "./_form.ts";
+import { requestPasswordReset } from "./_mail.ts";
+import { renderPage } from "./_render.tsx";
+
+type Field = {
+  name: string;
+  label: string;
+  type: string;
+  autocomplete?: string;
+  value?: string;
+  hint?: string;
+};
+
+function Form(props: {
+  action: string;
+  csrf: string;
+  fields: Field[];
+  submit: string;
+  error?: string;
+  extra?: preact.ComponentChildren;
+}) {
+  return (
+    <form method="post" action={props.action} class="stack" novalidate>
+      <input type="hidden" name="_csrf" value={props.csrf} />
+      {props.error && <p class="form-error" role="alert">{props.error}</p>}
+      {props.fields.map((f) => (
+        <label>
+          {f.label}
+          <input
+            name={f.name}
+            type={f.type}
+            autocomplete={f.autocomplete}
+            value={f.value}
+            required={f.name !== "displayName"}
+          />
+          {f.hint && <small>{f.hint}</small>}
+        </label>
+      ))}
+      <button type="submit">{props.submit}</button>
+      {props.extra}
+    </form>
+  );
+}
+
+/** Only local paths: a `next` parameter must never send the user to another site. */
+function safeNext(next: unknown): string {
+  return typeof next === "string" && /^\/(?!\/)[\w\-./?=&%]*$/.test(next) ? next : "/account";
+}
+
+async function startSession(c: Context<AuthEnv>, ctx: AppContext, user: User) {
+  const admin = user.role === "admin";
+  const session = await createSession(ctx.db.sql, user.id, { admin });
+  setCookie(
+    c,
+    SESSION_COOKIE,
+    session.token,
+    cookieOptions(ctx, admin ? ADMIN_SESSION_TTL_HOURS * 3600 : SESSION_TTL_DAYS * 86400),
+  );
+}
+
+const SignupForm = z.object({
+  email: z.email("enter a valid e-mail address"),
+  password: textField().min(8, "choose a password of at least 8 characters").max(256),
+  displayName: textField().trim().max(80).optional(),
+});
+
+const LoginForm = z.object({
+  email: textField().min(1, "enter your e-mail"),
+  password: textField().min(1, "enter your password").max(256),
+  next: textField().optional(),
+});
+
+/** A refusal shown on its form: the error's status and headers (`Retry-After`), as the API. */
+function refusal(c: Context, error: AppError): ContentfulStatusCode {
+  for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
+  return error.status as ContentfulStatusCode;
+}
+
+export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const limited = rateLimit(ctx, tierCache(ctx.db.sql));
+  const sandboxed = ctx.config.sandboxed;
+
+  const signupPage = async (
+    c: Context<AuthEnv>,
+    error?: string,
+    values: Record<string, string> = {},
+    status: ContentfulStatusCode = error ? 400 : 200,
+  ) =>
+    renderPage(c, {
+      title: "Create your account",
+      sandboxed,
+      body: (
+        <section class="narrow">
+          <h1>Create your account</h1>
+          <Form
+            action="/signup"
+            csrf={await pageCsrfToken(c, ctx)}
+            error={error}
+            submit="Create account"
+            fields={[
+              {
+                name: "displayName",
+                label: "Your name (optional)",
+                type: "text",
+                autocomplete: "name",
+                value: values.displayName,
+              },
+              {
+                name: "email",
+                label: "E-mail",
+                type: "email",
+                autocomplete: "email",
+                value: values.email,
+              },
+              {
+                name: "password",
+                label: "Password",
+                type: "password",
+                autocomplete: "new-password",
+                hint: "At least 8 characters.",
+              },
+            ]}
+            extra={
+              <p>
+                Already have an account? <a href="/login">Log in</a>
+              </p>
+            }
+          />
+        </section>
+      ),
+    }, status);
+
+  const loginPage = async (
+    c: Context<AuthEnv>,
+    error?: string,
+    values: Record<string, string> = {},
+    status: ContentfulStatusCode = error ? 400 : 200,
+  ) =>
+    renderPage(c, {
+      title: "Log in",
+      sandboxed,
+      body: (
+        <section class="narrow">
+          <h1>Log in</h1>
+          <Form
+            action={`/login${values.next ? `?next=${encodeURIComponent(values.next)}` : ""}`}
+            csrf={await pageCsrfToken(c, ctx)}
+            error={error}
+            submit="Log in"
+            fields={[
+              {
+                name: "email",
+                label: "E-mail",
+                type: "email",
+                autocomplete: "email",
+                value: values.email,
+              },
+              {
+                name: "password",
+                label: "Password",
+                type: "password",
+                autocomplete: "current-password",
+              },
+            ]}
+            extra={
+              <p>
+                <a href="/reset">Forgot your password?</a> · New here?{" "}
+                <a href="/signup">Create an account</a>
+              </p>
+            }
+          />
+        </section>
+      ),
+    }, status);
+
+  app.get("/signup", (c) => c.get("auth") ? c.redirect("/account", 303) : signupPage(c));
+  app.post("/signup", limited, async (c) => {
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    const parsed = SignupForm.safeParse(values);
+    if (!parsed.success) return signupPage(c, firstProblem(parsed.error), values);
+    try {
+      const user = await createUser(ctx.db.sql, parsed.data);
+      await startSession(c, ctx, user);
+      ctx.log.info("account created", { userId: user.id, email: user.email, via: "web" });
+      return c.redirect("/account", 303);
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) {
+        return signupPage(c, error.message, values, refusal(c, error));
+      }
+      throw error;
+    }
+  });
+
+  app.get(
+    "/login",
+    (c) =>
+      c.get("auth") ? c.redirect(safeNext(c.req.query("next")), 303) : loginPage(c, undefined, {
+        next: c.req.query("next") ?? "",
+      }),
+  );
+  app.post("/login", limited, async (c) => {
+    const values: Record<string, string> = {
+      ...await readForm(c),
+      next: c.req.query("next") ?? "",
+    };
+    await checkCsrf(c, ctx, values._csrf);
+    const parsed = LoginForm.safeParse(values);
+    if (!parsed.success) return loginPage(c, firstProblem(parsed.error), values);
+    try {
+      const user = await logIn(loginDeps(ctx), parsed.data.email, parsed.data.password);
+      await startSession(c, ctx, user);
+      return c.redirect(safeNext(parsed.data.next), 303);
+    } catch (error) {
+      if (error instanceof AppError && error.status < 500) {
+        return loginPage(c, error.message, values, refusal(c, error));
+      }
+      throw error;
+    }
+  });
+
+  app.post("/logout", async (c) => {
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    const auth = c.get("auth");
+    if (auth?.sessionToken) await revokeSession(ctx.db.sql, auth.sessionToken);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/", 303);
+  });
+
+  app.get("/reset", async (c) => {
+    const token = c.req.query("token");
+    const csrf = await pageCsrfToken(c, ctx);
+    return renderPage(c, {
+      title: "Reset your password",
+      sandboxed,
+      body: (
+        <section class="narrow">
+          <h1>{token ? "Choose a new password" : "Reset your password"}</h1>
+          {token
+            ? (
+              <Form
+                action="/reset/confirm"
+                csrf={csrf}
+                submit="Save new password"
+                fields={[
+                  { name: "token", label: "", type: "hidden", value: token },
+                  {
+                    name: "password",
+                    label: "New password",
+                    type: "password",
+                    autocomplete: "new-password",
+                    hint: "At least 8 characters.",
+                  },
+                ]}
+              />
+            )
+            : (
+              <Form
+                action="/reset"
+                csrf={csrf}
+                submit="E-mail me a reset link"
+                fields={[{ name: "email", label: "E-mail", type: "email", autocomplete: "email" }]}
+              />
+            )}
+        </section>
+      ),
+    });
+  });
+
+  app.post("/reset", limited, async (c) => {
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    const email = z.email().safeParse(values.email?.trim());
+    if (email.success) await requestPasswordReset(ctx, email.data);
+    return renderPage(c, {
+      title: "Check your e-mail",
+      sandboxed,
+      body: (
+        <section class="narrow">
+          <h1>Check your e-mail</h1>
+          <p role="status">
+            If an account uses this e-mail, a reset link is on its way. It works once, for 30
+            minutes.
+          </p>
+        </section>
+      ),
+    });
+  });
+
+  app.post("/reset/confirm", limited, async (c) => {
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    try {
+      await completePasswordReset(ctx.db.sql, values.token ?? "", values.password ?? "");
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      return renderPage(c, {
+        title: "Reset your password",
+        sandboxed,
+        body: (
+          <section class="narrow">
+            <h1>That did not work</h1>
+            <p class="form-error" role="alert">{error.message}</p>
+            <p>
+              <a href="/reset">Ask for a new link</a>
+            </p>
+          </section>
+        ),
+      }, 400);
+    }
+    return renderPage(c, {
+      title: "Password changed",
+      sandboxed,
+      body: (
+        <section class="narrow">
+          <h1>Password changed</h1>
+          <p role="status">
+            Your new password is set. <a href="/login">Log in</a> with it.
+          </p>
+        </section>
+      ),
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,249 @@
+/**
+ * The defences at the input boundary, through HTTP: text that Postgres cannot store, statuses
+ * that pages must keep, password guessing per account, bodies without a content type.
+ * Runs on whichever database back end the run uses.
+ */
+import assert from "node:assert/strict";
+import { startTestApp, type TestApp } from "./harness.ts";
+import { startFakeSmtp } from "./fakes/smtp.ts";
+import { postForm, visitForm } from "./fixtures/forms.ts";
+import { post } from "../lib/wallet/ledger.ts";
+import { completePasswordReset, startPasswordReset } from "../lib/accounts/password_reset.ts";
+
+const send = (method: string, body: unknown, headers: Record<string, string> = {}) => ({
+  method,
+  headers: { "content-type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+const json = (body: unknown, headers: Record<string, string> = {}) => send("POST", body, headers);
+
+async function signup(app: TestApp, email = `s-${crypto.randomUUID()}@example.com`) {
+  const res = await app.fetch("/api/v1/auth/signup", json({ email, password: "correct horse" }));
+  assert.equal(res.status, 201, await res.clone().text());
+  const body = await res.json();
+  return {
+    email,
+    id: body.user.id as string,
+    auth: { authorization: `Bearer ${body.accessToken}` },
+  };
+}
+
+/** Waits for the start of a fresh minute when this one is nearly over (fixed-window limits). */
+async function freshMinuteIfLate(lateMs: number) {
+  const intoMinute = Date.now() % 60_000;
+  if (intoMinute > lateMs) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
+}
+
+Deno.test("NUL or an unpaired surrogate in any text field is a 400 naming the field, never a 500 or a write", async () => {
+  const app = await startTestApp();
+  try {
+    const alice = await signup(app);
+    await post(app.server.db.sql, {
+      userId: alice.id,
+      kind: "purchase_credit",
+      delta: 100_000,
+      idempotencyKey: `test-credit:${alice.id}`,
+      description: "test credit",
+    });
+    const created = await app.fetch("/api/v1/conversations", json({ title: "ok" }, alice.auth));
+    assert.equal(created.status, 201);
+    const conversation = (await created.json()).id;
+    const [{ n: usersBefore }] = await app.server.db.sql`select count(*)::int as n from users`;
+
+    for (const bad of ["nul\u0000inside", "lone \ud800 high", "lone \udc00 low"]) {
+      const cases: [string, RequestInit, string][] = [
+        [
+          "/api/v1/auth/signup",
+          json({
+            email: `n-${crypto.randomUUID()}@example.com`,
+            password: "long enough",
+            displayName: bad,
+          }),
+          "displayName",
+        ],
+        ["/api/v1/me", send("PATCH", { displayName: bad }, alice.auth), "displayName"],
+        ["/api/v1/api-keys", json({ name: bad }, alice.auth), "name"],
+        ["/api/v1/conversations", json({ title: bad }, alice.auth), "title"],
+        [`/api/v1/conversations/${conversation}/messages`, json({ text: bad }, alice.auth), "text"],
+        ["/api/v1/essays", json({ text: bad }, alice.auth), "text"],
+      ];
+      for (const [path, init, field] of cases) {
+        const res = await app.fetch(path, init);
+        const text = await res.text();
+        assert.equal(res.status, 400, `${path} ${JSON.stringify(bad)}: ${text}`);
+        const body = JSON.parse(text);
+        assert.equal(body.error.code, "validation_failed");
+        assert.match(body.error.message, new RegExp(`^${field}: `), body.error.message);
+      }
+    }
+
+    const visit = await visitForm(app, "/signup");
+    const form = await postForm(app, "/signup", visit, {
+      email: `f-${crypto.randomUUID()}@example.com`,
+      password: "long enough",
+      displayName: "nul\u0000inside",
+    });
+    const html = await form.text();
+    assert.equal(form.status, 400, html);
+    assert.match(html, /displayName: contains a character that cannot be stored/);
+
+    const [{ n: usersAfter }] = await app.server.db.sql`select count(*)::int as n from users`;
+    assert.equal(usersAfter, usersBefore, "no account was created");
+    const [{ n: messages }] = await app.server.db.sql`select count(*)::int as n from messages`;
+    assert.equal(messages, 0, "no message was stored");
+    const [{ n: keys }] = await app.server.db.sql`select count(*)::int as n from api_keys`;
+    assert.equal(keys, 0, "no key was created");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("pages keep the statuses the API gives: 413, 415 and 429 with Retry-After", async () => {
+  const app = await startTestApp();
+  try {
+    const visit = await visitForm(app, "/login");
+    const huge = await postForm(app, "/login", visit, {
+      email: "x@example.com",
+      password: "x".repeat(5 * 1024 * 1024),
+    });
+    assert.equal(huge.status, 413, await huge.text());
+
+    const untyped = await app.fetch("/login", {
+      method: "POST",
+      headers: { cookie: visit.cookie },
+      body: new TextEncoder().encode(`_csrf=${visit.csrf}&email=a%40b.co&password=x`),
+    });
+    const untypedHtml = await untyped.text();
+    assert.equal(untyped.status, 415, untypedHtml);
+    assert.match(untypedHtml, /^<!doctype html>/);
+
+    await freshMinuteIfLate(45_000);
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 31 && last?.status !== 429; i++) {
+      // A different e-mail each time: the per-address limit is what this checks.
+      last = await postForm(app, "/login", visit, {
+        email: `nobody-${i}@example.com`,
+        password: "wrong password",
+      });
+      statuses.push(last.status);
+      if (last.status !== 429) await last.body?.cancel();
+    }
+    assert.equal(last!.status, 429, statuses.join(","));
+    assert.ok(statuses.slice(0, -1).every((s) => s === 401), statuses.join(","));
+    const retryAfter = Number(last!.headers.get("retry-after"));
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assert.match(await last!.text(), /Too many requests: 30 a minute are allowed/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("password guessing is throttled per account, unknown e-mails alike, with an e-mail to the owner once", async () => {
+  const smtp = await startFakeSmtp();
+  const app = await startTestApp({
+    env: { SMTP_URL: smtp.url, MAIL_FROM: "Hurukuro <no-reply@hurukuro.test>" },
+  });
+  try {
+    // Fewer than the 30 anonymous requests a minute from one address are made here.
+    const alice = await signup(app);
+    const login = (email: string, password: string) =>
+      app.fetch("/api/v1/auth/login", json({ email, password }));
+    const guess = async (email: string) => {
+      const messages: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await login(email, `wrong guess ${i}`);
+        assert.equal(res.status, 401, `guess ${i + 1}`);
+        messages.push((await res.json()).error.message);
+      }
+      // Even the right password is not tried while the account is throttled.
+      const refused = await login(email, "correct horse");
+      assert.equal(refused.status, 429);
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      assert.ok(retryAfter >= 1 && retryAfter <= 15 * 60, `Retry-After ${retryAfter}`);
+      const body = await refused.json();
+      assert.equal(body.error.code, "rate_limited");
+      return { messages, refusal: body.error.message.replace(/\d+/g, "N") as string };
+    };
+    const known = await guess(alice.email);
+    const unknown = await guess(`nobody-${crypto.randomUUID()}@example.com`);
+    assert.deepEqual(unknown, known, "an unknown e-mail is answered exactly like a real one");
+    assert.match(known.refusal, /Too many failed log-ins/);
+    assert.match(known.refusal, /reset your password/);
+
+    const alert = await smtp.waitFor((m) => m.to.includes(alice.email));
+    assert.match(alert.subject, /log-in/i);
+    assert.doesNotMatch(alert.text, /wrong guess/, "the guesses are not repeated to anyone");
+
+    // The window passes: one more failure throttles again (for longer), without a second e-mail.
+    const sql = app.server.db.sql;
+    await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
+    assert.equal((await login(alice.email, "wrong again")).status, 401);
+    const longer = await login(alice.email, "correct horse");
+    assert.equal(longer.status, 429);
+    await longer.body?.cancel();
+    assert.ok(Number(longer.headers.get("retry-after")) > 15, "the window doubled");
+
+    // A success ends the episode: the count starts again from zero.
+    await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
+    assert.equal((await login(alice.email, "correct horse")).status, 200);
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await login(alice.email, "wrong")).status, 401, `fresh count ${i + 1}`);
+    }
+    assert.equal((await login(alice.email, "correct horse")).status, 200);
+
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /^hurukuro_login_failures_total 15$/m);
+    assert.match(metrics, /^hurukuro_login_throttled_total 3$/m);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(smtp.messages.filter((m) => m.to.includes(alice.email)).length, 1);
+  } finally {
+    await app.close();
+    await smtp.close();
+  }
+});
+
+Deno.test("the log-in form is throttled the same way, and resetting the password lifts it", async () => {
+  const app = await startTestApp();
+  try {
+    const bob = await signup(app);
+    const visit = await visitForm(app, "/login");
+    for (let i = 0; i < 5; i++) {
+      const res = await postForm(app, "/login", visit, { email: bob.email, password: "wrong" });
+      assert.equal(res.status, 401, await res.text());
+    }
+    const page = await postForm(app, "/login", visit, {
+      email: bob.email,
+      password: "correct horse",
+    });
+    assert.equal(page.status, 429);
+    assert.ok(Number(page.headers.get("retry-after")) >= 1);
+    assert.match(await page.text(), /role="alert">Too many failed log-ins/);
+    const sql = app.server.db.sql;
+    const reset = await startPasswordReset(sql, bob.email);
+    await completePasswordReset(sql, reset!.token, "a new password");
+    const after = await postForm(app, "/login", visit, {
+      email: bob.email,
+      password: "a new password",
+    });
+    assert.equal(after.status, 303, await after.text());
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a body without a content type is a 415 in the envelope", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/api/v1/auth/login", {
+      method: "POST",
+      body: new TextEncoder().encode(JSON.stringify({ email: "a@b.co", password: "x" })),
+    });
+    assert.equal(res.status, 415);
+    const body = await res.json();
+    assert.equal(body.error.code, "unsupported_media_type");
+    assert.match(body.error.message, /Content-Type/);
+  } finally {
+    await app.close();
+  }
+});
