@@ -18,7 +18,7 @@ import { isUnstorableTextError, UNSTORABLE_TEXT, unstorableField } from "../lib/
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
-import { authenticate, type AuthEnv } from "./_auth.ts";
+import { authenticate, type AuthEnv, originCheck } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
 import { loginRoutes } from "./login.tsx";
 import { chatRoutes as chatPageRoutes } from "./chat.tsx";
@@ -191,13 +191,12 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   // Signed by the provider, not by a session: mounted before the session middleware.
   app.route("/", whatsappRoutes(ctx));
   app.route("/", homeRoutes(ctx));
-  app.use(
-    "*",
-    (c, next) =>
-      c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics"
-        ? next()
-        : authenticate(ctx)(c, next),
-  );
+  const open = (c: Context) =>
+    c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics";
+  const signedIn = authenticate(ctx);
+  const sameOrigin = originCheck(ctx);
+  app.use("*", (c, next) => open(c) ? next() : signedIn(c, next));
+  app.use("*", (c, next) => open(c) ? next() : sameOrigin(c, next));
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", loginRoutes(ctx));

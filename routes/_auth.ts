@@ -5,7 +5,8 @@
  * - `Authorization: Bearer hk_…` → an API key; `Authorization: Bearer <JWT>` → an access token;
  *   otherwise the `hk_session` cookie (browsers).
  * - Cookie-authenticated requests that change state must prove they come from our own pages:
- *   forms carry `_csrf`, scripts send `X-CSRF-Token` (an HMAC of the session under APP_SECRET).
+ *   forms carry `_csrf`, scripts send `X-CSRF-Token` (an HMAC of the session under APP_SECRET);
+ *   and their `Origin` (or `Referer`) must be ours ({@link originCheck}).
  * - Requests are counted per API key, per user (their tier's per-minute limit) or, when
  *   anonymous, per IP address.
  */
@@ -152,6 +153,54 @@ export function requireAuth(c: Context<AuthEnv>): Auth {
   return auth;
 }
 
+const SAFE_METHODS = ["GET", "HEAD", "OPTIONS"];
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The second line beside the CSRF token: a state-changing request that carries cookies (and no
+ * `Authorization`) must come from PUBLIC_URL's origin or one of CORS_ORIGINS, as its `Origin`
+ * header says, or its `Referer` when a browser sent no `Origin`. Outside production the
+ * request's own origin also counts, so `localhost` and `127.0.0.1` both work in development. A
+ * request with neither header (a server, a script) is left to the CSRF token; bearer calls
+ * carry no ambient credential and are not checked.
+ *
+ * Not `hono/csrf`: it refuses every form post without an `Origin` (Paynow's result POST is one),
+ * reads no `Referer`, and answers in plain text rather than our error envelope.
+ */
+export function originCheck(ctx: AppContext): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    if (
+      SAFE_METHODS.includes(c.req.method) || c.req.header("authorization") ||
+      !c.req.header("cookie")
+    ) {
+      return await next();
+    }
+    const origin = c.req.header("origin");
+    const referer = c.req.header("referer");
+    if (origin === undefined && referer === undefined) return await next();
+    const from = origin !== undefined ? originOf(origin) : originOf(referer!);
+    const own = originOf(ctx.config.publicUrl);
+    const allowed = from !== null && (
+      from === own || ctx.config.corsOrigins.includes(from) ||
+      (ctx.config.env !== "production" && from === originOf(c.req.url))
+    );
+    if (!allowed) {
+      throw new AppError(
+        "forbidden",
+        `This request's origin is not ours: changes are accepted only from ${own}'s own pages.`,
+      );
+    }
+    await next();
+  };
+}
+
 /**
  * Browser calls to the API authenticate with the session cookie, which any site could make
  * the browser send: those that change state must carry `X-CSRF-Token`.
@@ -159,7 +208,7 @@ export function requireAuth(c: Context<AuthEnv>): Auth {
 export function apiCsrf(ctx: AppContext): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const auth = c.get("auth");
-    if (auth?.via === "session" && !["GET", "HEAD", "OPTIONS"].includes(c.req.method)) {
+    if (auth?.via === "session" && !SAFE_METHODS.includes(c.req.method)) {
       await checkCsrf(c, ctx, c.req.header("x-csrf-token"));
     }
     await next();

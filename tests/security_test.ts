@@ -1,6 +1,7 @@
 /**
  * The defences at the input boundary, through HTTP: text that Postgres cannot store, statuses
- * that pages must keep, password guessing per account, bodies without a content type.
+ * that pages must keep, password guessing per account, the Origin check beside the CSRF token,
+ * bodies without a content type.
  * Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
@@ -8,7 +9,9 @@ import { startTestApp, type TestApp } from "./harness.ts";
 import { startFakeSmtp } from "./fakes/smtp.ts";
 import { postForm, visitForm } from "./fixtures/forms.ts";
 import { post } from "../lib/wallet/ledger.ts";
+import { createSession } from "../lib/accounts/credentials.ts";
 import { completePasswordReset, startPasswordReset } from "../lib/accounts/password_reset.ts";
+import { csrfTokenFor } from "../routes/_auth.ts";
 
 const send = (method: string, body: unknown, headers: Record<string, string> = {}) => ({
   method,
@@ -227,6 +230,62 @@ Deno.test("the log-in form is throttled the same way, and resetting the password
       password: "a new password",
     });
     assert.equal(after.status, 303, await after.text());
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("cookie-authenticated changes from another origin are refused; bearer calls are not", async () => {
+  const app = await startTestApp({ env: { CORS_ORIGINS: "https://app.hurukuro.example" } });
+  try {
+    const alice = await signup(app);
+    const { token } = await createSession(app.server.db.sql, alice.id);
+    const cookieHeaders = {
+      cookie: `hk_session=${token}`,
+      "x-csrf-token": await csrfTokenFor(app.server.config.appSecret, token),
+    };
+    const patch = (headers: Record<string, string>) =>
+      app.fetch("/api/v1/me", send("PATCH", { displayName: "Tendai" }, headers));
+
+    const foreign = await patch({ ...cookieHeaders, origin: "https://evil.example" });
+    assert.equal(foreign.status, 403);
+    const body = await foreign.json();
+    assert.equal(body.error.code, "forbidden");
+    assert.match(body.error.message, /origin/i);
+
+    const referred = await patch({ ...cookieHeaders, referer: "https://evil.example/page" });
+    assert.equal(referred.status, 403);
+    await referred.body?.cancel();
+
+    for (
+      const origin of [new URL(app.server.config.publicUrl).origin, "https://app.hurukuro.example"]
+    ) {
+      const ok = await patch({ ...cookieHeaders, origin });
+      assert.equal(ok.status, 200, `${origin}: ${await ok.clone().text()}`);
+      await ok.body?.cancel();
+    }
+    const ownReferer = await patch({
+      ...cookieHeaders,
+      referer: `${app.server.config.publicUrl}/account`,
+    });
+    assert.equal(ownReferer.status, 200);
+    await ownReferer.body?.cancel();
+
+    const bearer = await patch({ ...alice.auth, origin: "https://evil.example" });
+    assert.equal(bearer.status, 200, "bearer calls carry no ambient credential");
+    await bearer.body?.cancel();
+
+    // The pages' forms too: an HTML page with the same status.
+    const visit = await visitForm(app, "/login");
+    const form = await postForm(
+      app,
+      "/login",
+      visit,
+      { email: alice.email, password: "correct horse" },
+      { origin: "https://evil.example" },
+    );
+    assert.equal(form.status, 403);
+    assert.match(await form.text(), /^<!doctype html>/);
   } finally {
     await app.close();
   }
