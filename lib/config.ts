@@ -63,6 +63,8 @@ export interface Config {
   slack: { token?: string; apiUrl: string };
   telegram: { botToken?: string; apiUrl: string };
   corsOrigins: string[];
+  /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
+  metricsToken?: string;
   tzMetrics: string;
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
@@ -162,6 +164,9 @@ const EnvSchema = z.object({
   CORS_ORIGINS: z.string().default("").transform((s) =>
     s.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)
   ).pipe(z.array(z.url({ protocol: /^https?$/ }))),
+  METRICS_TOKEN: optionalText.pipe(
+    z.string().min(16, "must be at least 16 characters").optional(),
+  ),
   TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
   SANDBOX: z.enum(["", "0", "1"]).default(""),
 });
@@ -258,6 +263,9 @@ export async function loadConfig(
     if (!raw.APP_SECRET) problems.push("APP_SECRET: required in production");
     if (!raw.ENCRYPTION_KEY) problems.push("ENCRYPTION_KEY: required in production");
     if (!raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
+    if (!raw.METRICS_TOKEN) {
+      problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
+    }
     for (const upstream of REQUIRED_IN_PRODUCTION) {
       for (const name of gaps[upstream]) {
         problems.push(`${name}: required in production (${upstream} would otherwise be sandboxed)`);
@@ -347,6 +355,7 @@ export async function loadConfig(
       apiUrl: raw.TELEGRAM_API_URL ?? "https://api.telegram.org",
     },
     corsOrigins: raw.CORS_ORIGINS,
+    metricsToken: raw.METRICS_TOKEN,
     tzMetrics: raw.TZ_METRICS,
     sandboxed,
   };

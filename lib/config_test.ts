@@ -52,6 +52,7 @@ Deno.test("production names every missing or malformed variable in one error", a
         "APP_SECRET",
         "ENCRYPTION_KEY",
         "PUBLIC_URL",
+        "METRICS_TOKEN",
         "OPENAI_API_KEY",
         "WHATSAPP_TOKEN",
         "WHATSAPP_APP_SECRET",
@@ -74,9 +75,19 @@ Deno.test("malformed values are refused with the variable's name", async () => {
     CORS_ORIGINS: "https://app.example,not a url",
     TZ_METRICS: "Mars/Olympus",
     DATABASE_URL: "mysql://x",
+    METRICS_TOKEN: "short",
   }, { persistSecrets: false }).then(() => null, (e) => e);
   assert.ok(error instanceof ConfigError);
-  for (const name of ["PORT", "ENCRYPTION_KEY", "CORS_ORIGINS", "TZ_METRICS", "DATABASE_URL"]) {
+  for (
+    const name of [
+      "PORT",
+      "ENCRYPTION_KEY",
+      "CORS_ORIGINS",
+      "TZ_METRICS",
+      "DATABASE_URL",
+      "METRICS_TOKEN",
+    ]
+  ) {
     assert.ok(error.problems.some((p: string) => p.startsWith(name)), `${name}: ${error.message}`);
   }
 });
@@ -99,6 +110,7 @@ Deno.test("a fully configured production environment loads with no sandbox", asy
     SMTP_URL: "smtp://u:p@mail.example:587",
     MAIL_FROM: "Hurukuro <no-reply@hurukuro.example>",
     CORS_ORIGINS: "https://app.hurukuro.example/, https://web.hurukuro.example",
+    METRICS_TOKEN: "a-long-random-metrics-token",
   });
   assert.deepEqual(config.sandboxed, []);
   assert.equal(config.publicUrl, "https://hurukuro.example");
@@ -108,4 +120,5 @@ Deno.test("a fully configured production environment loads with no sandbox", asy
   ]);
   assert.equal(config.paynow.usd?.integrationId, "1201");
   assert.equal(config.paynow.zig, undefined);
+  assert.equal(config.metricsToken, "a-long-random-metrics-token");
 });

@@ -202,6 +202,7 @@ Deno.test("a production start with missing secrets is refused, naming every vari
         "APP_SECRET",
         "ENCRYPTION_KEY",
         "PUBLIC_URL",
+        "METRICS_TOKEN",
         "PAYNOW_INTEGRATION_ID",
         "SMTP_URL",
       ]

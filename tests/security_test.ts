@@ -1,7 +1,7 @@
 /**
  * The defences at the input boundary, through HTTP: text that Postgres cannot store, statuses
  * that pages must keep, password guessing per account, the Origin check beside the CSRF token,
- * bodies without a content type.
+ * bodies without a content type, the metrics token.
  * Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
@@ -302,6 +302,26 @@ Deno.test("a body without a content type is a 415 in the envelope", async () => 
     const body = await res.json();
     assert.equal(body.error.code, "unsupported_media_type");
     assert.match(body.error.message, /Content-Type/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("GET /metrics asks for METRICS_TOKEN when one is set", async () => {
+  const app = await startTestApp({ env: { METRICS_TOKEN: "metrics-token-for-tests" } });
+  try {
+    const none = await app.fetch("/metrics");
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get("www-authenticate") ?? "", /^Bearer/);
+    assert.doesNotMatch(await none.text(), /hurukuro_/);
+    const wrong = await app.fetch("/metrics", { headers: { authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+    const right = await app.fetch("/metrics", {
+      headers: { authorization: "Bearer metrics-token-for-tests" },
+    });
+    assert.equal(right.status, 200);
+    assert.match(await right.text(), /hurukuro_http_requests_total/);
   } finally {
     await app.close();
   }
