@@ -6,7 +6,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./observability/log.ts";
-import { createMailer, type Mailer } from "./mail/send.ts";
+import { createMailer, type Mailer, mailOff } from "./mail/send.ts";
 import { startFakeSmtp } from "../tests/fakes/smtp.ts";
 import { startFakePaynow } from "../tests/fakes/paynow.ts";
 import { startFakeOpenAI } from "../tests/fakes/openai.ts";
@@ -35,18 +35,21 @@ export const SANDBOX_WHATSAPP = {
 
 export async function startUpstreams(config: Config, log: Logger): Promise<UpstreamServices> {
   const closers: (() => Promise<void> | void)[] = [];
-  let smtpUrl = config.smtp.url;
-  let from = config.smtp.from ?? SANDBOX_FROM;
-  if (config.sandboxed.includes("smtp") || !smtpUrl) {
+  let mailer: Mailer;
+  if (config.sandboxed.includes("smtp")) {
     const fake = await startFakeSmtp({
       onMessage: (m) => log.info("sandbox e-mail received", { to: m.to, subject: m.subject }),
     });
     closers.push(() => fake.close());
-    smtpUrl = fake.url;
-    from = SANDBOX_FROM;
+    mailer = createMailer(fake.url, SANDBOX_FROM);
     log.warn("sandbox: e-mail goes to the built-in SMTP server", { port: new URL(fake.url).port });
+  } else if (config.smtp.url) {
+    mailer = createMailer(config.smtp.url, config.smtp.from ?? SANDBOX_FROM);
+  } else {
+    // SANDBOX=0 means no fake anywhere: without a relay, e-mail is off rather than pretended.
+    mailer = mailOff(log);
+    log.warn("e-mail is off: SMTP_URL is not set and SANDBOX=0; e-mails are dropped unsent");
   }
-  const mailer = createMailer(smtpUrl, from);
   closers.push(() => mailer.close());
 
   let paynow: PaynowGateway;

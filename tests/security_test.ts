@@ -1,7 +1,7 @@
 /**
  * The defences at the input boundary, through HTTP: text that Postgres cannot store, statuses
  * that pages must keep, password guessing per account, the Origin check beside the CSRF token,
- * bodies without a content type, the metrics token.
+ * bodies without a content type, the metrics token, and e-mail with the sandbox switched off.
  * Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
@@ -322,6 +322,22 @@ Deno.test("GET /metrics asks for METRICS_TOKEN when one is set", async () => {
     });
     assert.equal(right.status, 200);
     assert.match(await right.text(), /hurukuro_http_requests_total/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("SANDBOX=0 without SMTP_URL switches e-mail off instead of faking it", async () => {
+  const app = await startTestApp({ env: { SANDBOX: "0" } });
+  try {
+    const logs = app.logs.map((l) => JSON.parse(l));
+    assert.ok(!logs.some((l) => /built-in SMTP/.test(l.msg)), "no fake SMTP server started");
+    assert.equal(logs.filter((l) => /e-mail is off/.test(l.msg)).length, 1, "said once");
+    // Asking for a reset link still answers as always (no e-mail is sent, nothing fails).
+    const { email } = await signup(app);
+    const res = await app.fetch("/api/v1/auth/password-reset", json({ email }));
+    assert.equal(res.status, 202);
+    await res.body?.cancel();
   } finally {
     await app.close();
   }

@@ -6,6 +6,7 @@
 import nodemailer from "nodemailer";
 import { z } from "zod";
 import { jobType } from "../jobs/types.ts";
+import type { Logger } from "../observability/log.ts";
 
 export const emailJob = jobType({
   name: "email.send",
@@ -33,5 +34,16 @@ export function createMailer(smtpUrl: string, from: string): Mailer {
       await transport.sendMail({ from, ...mail });
     },
     close: () => transport.close(),
+  };
+}
+
+/** No relay and no sandbox: each e-mail is dropped, with a debug line saying which. */
+export function mailOff(log: Logger): Mailer {
+  return {
+    send(mail) {
+      log.debug("e-mail not sent: e-mail is off", { subject: mail.subject });
+      return Promise.resolve();
+    },
+    close() {},
   };
 }
