@@ -1,0 +1,320 @@
+/**
+ * The HTML side under hostile input: every form (sign-up, log-in, reset, log-out, the account's
+ * top-up, the admin dashboard's) gets generated bodies — fields with hostile text, a right or
+ * wrong CSRF token, extra and repeated fields, raw and broken url-encoding, multipart with and
+ * without its boundary, other content types or none — and the pages that read their query
+ * string get hostile queries. Every answer must be below 500 and show no stack trace.
+ *
+ * One app for the whole file; `deno task fuzz` runs many more cases (tests/fuzz/settings.ts).
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { startTestApp, type TestApp } from "../harness.ts";
+import { createSession } from "../../lib/accounts/credentials.ts";
+import { csrfTokenFor } from "../../routes/_auth.ts";
+import { visitForm } from "../fixtures/forms.ts";
+import { hostileShortString, hostileString, MEGABYTE } from "./hostile.ts";
+import { announceSeed, fuzzParams } from "./settings.ts";
+
+announceSeed("tests/fuzz/forms_test.ts");
+
+type Who = "anonymous" | "user" | "admin";
+
+interface Form {
+  path: string;
+  who: Who;
+  fields: Record<string, fc.Arbitrary<string>>;
+}
+
+interface Caller {
+  cookie: string;
+  csrf: string;
+}
+
+const ADMIN = { email: "fuzz-admin@example.com", password: "a long admin passphrase" };
+
+const digits = fc.integer({ min: -5, max: 2_000_000 }).map(String);
+
+/** A field: mostly plausible, often hostile. */
+const field = (plausible: fc.Arbitrary<string>) =>
+  fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: hostileString });
+
+function formsOf(ids: { user: string; packageId: string; aiConfig: string }): Form[] {
+  const nonce = fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/);
+  const user = (suffix: string) => `/admin/users/${ids.user}/${suffix}`;
+  const forms: Form[] = [
+    {
+      path: "/signup",
+      who: "anonymous",
+      fields: {
+        email: field(fc.emailAddress()),
+        password: field(fc.string({ minLength: 8, maxLength: 20 })),
+        displayName: field(fc.string({ maxLength: 80 })),
+      },
+    },
+    {
+      path: "/login",
+      who: "anonymous",
+      fields: { email: field(fc.emailAddress()), password: field(fc.string()) },
+    },
+    { path: "/reset", who: "anonymous", fields: { email: field(fc.emailAddress()) } },
+    {
+      path: "/reset/confirm",
+      who: "anonymous",
+      fields: { token: field(fc.string()), password: field(fc.string({ minLength: 8 })) },
+    },
+    { path: "/logout", who: "anonymous", fields: {} },
+    {
+      path: "/account/top-up",
+      who: "user",
+      fields: {
+        packageId: field(fc.constant(ids.packageId)),
+        currency: field(fc.constantFrom("USD", "ZiG")),
+        method: field(fc.constantFrom("web", "ecocash", "onemoney", "innbucks")),
+        phone: field(fc.constantFrom("0771234567", "0771111111", "+263771234567")),
+        nonce: field(nonce),
+      },
+    },
+    {
+      path: user("adjust"),
+      who: "admin",
+      fields: { delta: field(digits), reason: field(fc.string()), nonce: field(nonce) },
+    },
+    { path: user("tier"), who: "admin", fields: { tier: field(fc.constantFrom("free", "x")) } },
+    { path: user("disable"), who: "admin", fields: { reason: field(fc.string()) } },
+    { path: user("enable"), who: "admin", fields: { reason: field(fc.string()) } },
+    {
+      path: "/admin/settings/packages",
+      who: "admin",
+      fields: {
+        name: field(fc.string()),
+        tokens: field(digits),
+        price_usd: field(fc.constantFrom("1.00", "0", "", "9.999")),
+        price_zig: field(fc.constantFrom("25", "")),
+        position: field(digits),
+        active: field(fc.constant("on")),
+      },
+    },
+    {
+      path: `/admin/settings/packages/${ids.packageId}`,
+      who: "admin",
+      fields: { name: field(fc.string()), tokens: field(digits), price_usd: field(digits) },
+    },
+    {
+      path: "/admin/settings/tiers/free",
+      who: "admin",
+      fields: { requests_per_minute: field(digits), daily_token_cap: field(digits) },
+    },
+    {
+      path: `/admin/settings/ai/${ids.aiConfig}`,
+      who: "admin",
+      fields: {
+        model: field(fc.constantFrom("gpt-4o-mini")),
+        base_url: field(fc.constantFrom("", "https://example.com/v1", "ftp://x")),
+        temperature: field(fc.constantFrom("0.7", "3", "-1")),
+        max_output_tokens: field(digits),
+        price_input_per_1k: field(fc.constantFrom("0.5", "1e3")),
+        price_output_per_1k: field(fc.constantFrom("1.5")),
+        summary_model: field(fc.constantFrom("", "gpt-4o-mini")),
+        api_key: field(fc.string()),
+      },
+    },
+    {
+      path: "/admin/settings/values",
+      who: "admin",
+      fields: { signup_grant_tokens: field(digits), payment_expiry_minutes: field(digits) },
+    },
+    { path: `/admin/payments/${ids.user}/poll`, who: "admin", fields: {} },
+    { path: `/admin/jobs/dead/${ids.user}/retry`, who: "admin", fields: {} },
+  ];
+  return forms;
+}
+
+/** The url-encoded text of `pairs`; unpaired surrogates become U+FFFD, as in any browser. */
+const urlencode = (pairs: [string, string][]) =>
+  pairs.map(([k, v]) =>
+    `${encodeURIComponent(k.toWellFormed())}=${encodeURIComponent(v.toWellFormed())}`
+  ).join("&");
+
+interface Body {
+  body: string | Uint8Array | FormData | null;
+  contentType: string | null;
+}
+
+/** A form body: the fields and token, encoded as a browser would, or broken. */
+function bodyFor(form: Form, caller: Caller): fc.Arbitrary<Body> {
+  const fields = fc.record(form.fields, { requiredKeys: [] });
+  const csrf = fc.oneof({ weight: 4, arbitrary: fc.constant(caller.csrf) }, {
+    weight: 1,
+    arbitrary: hostileShortString,
+  });
+  const extra = fc.array(fc.tuple(hostileShortString, hostileShortString), { maxLength: 3 });
+  const pairs = fc.tuple(fields, csrf, extra).map(([f, token, more]) =>
+    [["_csrf", token], ...Object.entries(f), ...more] as [string, string][]
+  );
+  const form_ = "application/x-www-form-urlencoded";
+  return fc.oneof(
+    { weight: 6, arbitrary: pairs.map((p) => ({ body: urlencode(p), contentType: form_ })) },
+    {
+      weight: 2,
+      arbitrary: pairs.map((p) => {
+        const data = new FormData();
+        for (const [k, v] of p) data.append(k, v);
+        data.append("upload", new File(["x".repeat(100)], "a.txt"));
+        return { body: data, contentType: null }; // fetch sets the boundary
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        body: fc.constantFrom(
+          "%",
+          "%zz=1&_csrf=%",
+          `_csrf=${caller.csrf}&email=%ED%A0%80%00&password=%C0%80`,
+          "=&=&&==",
+          `_csrf=${caller.csrf}&email=a@b.co&email=c@d.co&password=x&password=y`,
+          `_csrf=${caller.csrf}&displayName=${MEGABYTE}`,
+          '--x\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\nx\r\n--x--',
+          "--b\r\nbroken",
+          '{"email":"a@b.co"}',
+          "",
+        ),
+        contentType: fc.constantFrom(
+          form_,
+          "multipart/form-data",
+          "multipart/form-data; boundary=x",
+          "multipart/form-data; boundary=",
+          "application/json",
+          "text/plain",
+          null,
+        ),
+      }),
+    },
+    { weight: 1, arbitrary: fc.constant({ body: null, contentType: null }) },
+  );
+}
+
+/** Pages that read their query string, with the parameters they read. */
+function pagesOf(ids: { user: string; packageId: string }): [string, string[]][] {
+  return [
+    ["/login", ["next"]],
+    ["/reset", ["token"]],
+    ["/pay/return", ["payment"]],
+    [`/pay/status/${ids.user}`, []],
+    ["/admin", ["range"]],
+    ["/admin/api/metrics", ["range"]],
+    ["/admin/users", ["q", "page", "notice", "problem"]],
+    [`/admin/users/${ids.user}`, ["before"]],
+    ["/admin/audit", ["action", "target_type", "target_id", "page"]],
+    ["/admin/payments", ["status", "method", "currency", "q", "flagged", "from", "to", "page"]],
+    [`/admin/payments/${ids.packageId}`, []],
+    ["/admin/webhooks", ["provider", "outcome", "before"]],
+    ["/admin/jobs", ["before"]],
+    ["/admin/conversations", ["q", "page"]],
+    [`/admin/conversations/${ids.user}`, []],
+    ["/admin/settings", ["notice", "problem"]],
+    ["/account", []],
+    ["/chat", []],
+  ];
+}
+
+function assertPage(what: string, res: Response, text: string) {
+  assert.ok(res.status < 500, `${what} → ${res.status} ${text.slice(0, 300)}`);
+  assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+/, `${what}: a stack trace was shown`);
+}
+
+async function resetRateLimits(app: TestApp) {
+  for await (const entry of app.server.kv.list({ prefix: ["ratelimit"] })) {
+    await app.server.kv.delete(entry.key);
+  }
+  await app.server.db.sql`delete from login_throttles`;
+}
+
+Deno.test("every form and page answers hostile input below 500, without a stack trace", async (t) => {
+  const app = await startTestApp({
+    env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
+  });
+  try {
+    const sql = app.server.db.sql;
+    await sql`update tiers set requests_per_minute = 1000000`;
+    const signed = await (await app.fetch("/api/v1/auth/signup", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        email: `form-${crypto.randomUUID()}@example.com`,
+        password: "long enough",
+      }),
+    })).json();
+    const [admin] = await sql`select id from users where email = ${ADMIN.email}`;
+    const [pkg] = await sql`select id from token_packages limit 1`;
+    const [ai] = await sql`select id from ai_configs limit 1`;
+    const ids = { user: signed.user.id, packageId: pkg.id, aiConfig: ai.id };
+    const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
+      const { token } = await createSession(sql, userId, { admin: adminSession });
+      return {
+        cookie: `hk_session=${token}`,
+        csrf: await csrfTokenFor(app.server.config.appSecret, token),
+      };
+    };
+    const callers: Record<Who, Caller> = {
+      anonymous: await visitForm(app, "/login"),
+      user: await sessionOf(ids.user, false),
+      admin: await sessionOf(admin.id, true),
+    };
+    let sent = 0;
+
+    for (const form of formsOf(ids)) {
+      await t.step(`POST ${form.path}`, async () => {
+        await fc.assert(
+          fc.asyncProperty(bodyFor(form, callers[form.who]), async ({ body, contentType }) => {
+            if (++sent % 20 === 0) await resetRateLimits(app);
+            const headers: Record<string, string> = { cookie: callers[form.who].cookie };
+            if (contentType) headers["content-type"] = contentType;
+            const res = await app.fetch(form.path, {
+              method: "POST",
+              headers,
+              // Bytes, not a string: fetch would add a text/plain content type of its own.
+              body: (typeof body === "string" ? new TextEncoder().encode(body) : body) as BodyInit,
+              redirect: "manual",
+            });
+            assertPage(`POST ${form.path} (${contentType})`, res, await res.text());
+          }),
+          fuzzParams(),
+        );
+      });
+    }
+
+    for (const [page, params] of pagesOf(ids)) {
+      await t.step(`GET ${page}`, async () => {
+        const query = fc.array(
+          fc.tuple(
+            fc.oneof(fc.constantFrom(...params, "x"), hostileShortString),
+            hostileShortString,
+          ),
+          { maxLength: 4 },
+        );
+        await fc.assert(
+          fc.asyncProperty(
+            query,
+            fc.constantFrom<Who>("admin", "user", "anonymous"),
+            async (q, who) => {
+              const url = `${page}?${urlencode(q)}`;
+              const res = await app.fetch(url, {
+                headers: { cookie: callers[who].cookie },
+                redirect: "manual",
+              });
+              // The admin feed and similar streams: the status is the answer.
+              const text = res.headers.get("content-type")?.startsWith("text/event-stream")
+                ? (await res.body?.cancel(), "")
+                : await res.text();
+              assertPage(`GET ${url.slice(0, 300)} as ${who}`, res, text);
+            },
+          ),
+          fuzzParams(),
+        );
+      });
+    }
+  } finally {
+    await app.close();
+  }
+});
