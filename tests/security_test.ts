@@ -11,7 +11,10 @@ import { postForm, visitForm } from "./fixtures/forms.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { completePasswordReset, startPasswordReset } from "../lib/accounts/password_reset.ts";
+import { createMetrics } from "../lib/observability/metrics.ts";
+import { createApp } from "../routes/_app.tsx";
 import { csrfTokenFor } from "../routes/_auth.ts";
+import type { AppContext } from "../routes/_context.ts";
 
 const send = (method: string, body: unknown, headers: Record<string, string> = {}) => ({
   method,
@@ -338,6 +341,77 @@ Deno.test("SANDBOX=0 without SMTP_URL switches e-mail off instead of faking it",
     const res = await app.fetch("/api/v1/auth/password-reset", json({ email }));
     assert.equal(res.status, 202);
     await res.body?.cancel();
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("slow clients holding 200 connections half-open do not delay /health", async () => {
+  const app = await startTestApp();
+  const url = new URL(app.url);
+  const slow: Deno.Conn[] = [];
+  let dripping = true;
+  try {
+    for (let i = 0; i < 200; i++) {
+      const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+      await conn.write(
+        new TextEncoder().encode(`GET /health HTTP/1.1\r\nHost: ${url.host}\r\nX-Slow: `),
+      );
+      slow.push(conn);
+    }
+    // A byte of a header value now and then, never the end of the headers (slow-loris).
+    const drip = (async () => {
+      while (dripping) {
+        await new Promise((r) => setTimeout(r, 200));
+        for (const conn of slow) await conn.write(new Uint8Array([0x61])).catch(() => {});
+      }
+    })();
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const res = await app.fetch("/health");
+      await res.body?.cancel();
+      assert.equal(res.status, 200);
+      times.push(performance.now() - started);
+    }
+    dripping = false;
+    await drip;
+    assert.ok(Math.max(...times) < 1000, `slowest /health: ${Math.round(Math.max(...times))} ms`);
+  } finally {
+    dripping = false;
+    for (const conn of slow) {
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+    }
+    await app.close();
+  }
+});
+
+Deno.test("a database refusal of text that escaped the rule is a 400, not a 500", async () => {
+  const app = await startTestApp();
+  try {
+    const { config, db, kv, log, queue, payments } = app.server;
+    const hono = createApp({
+      config,
+      db,
+      kv,
+      log,
+      metrics: createMetrics(),
+      jobs: queue,
+      payments,
+      version: "test",
+    } as unknown as AppContext, { bodyLimit: 1024 });
+    // A route that writes a field without the rule, as a future one might.
+    hono.post("/probe", async (c) => {
+      await db.sql`select ${await c.req.text()}::text`;
+      return c.text("stored");
+    });
+    const res = await hono.request("/probe", { method: "POST", body: "nul\u0000inside" });
+    const html = await res.text();
+    assert.equal(res.status, 400, html);
+    assert.match(html, /cannot be stored/);
+    assert.ok(app.logs.some((l) => l.includes("text the database cannot store reached it")));
   } finally {
     await app.close();
   }
