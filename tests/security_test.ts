@@ -123,6 +123,14 @@ Deno.test("pages keep the statuses the API gives: 413, 415 and 429 with Retry-Af
     assert.equal(untyped.status, 415, untypedHtml);
     assert.match(untypedHtml, /^<!doctype html>/);
 
+    // Found by the fuzz suite: a multipart form without its boundary failed every form with 500.
+    const unbounded = await app.fetch("/login", {
+      method: "POST",
+      headers: { cookie: visit.cookie, "content-type": "multipart/form-data" },
+      body: new TextEncoder().encode("%"),
+    });
+    assert.equal(unbounded.status, 400, await unbounded.text());
+
     await freshMinuteIfLate(45_000);
     const statuses: number[] = [];
     let last: Response | undefined;
