@@ -1,0 +1,362 @@
+/**
+ * A fake Telegram Bot API on a real loopback port, for tests and the sandbox, speaking Telegram's
+ * wire format (shared/protocols.md §4) so production differs only by TELEGRAM_API_URL.
+ *
+ * - `POST /bot<token>/sendMessage` (JSON, form or query): `{"ok":true,"result":{message_id,…}}`,
+ *   or `{"ok":false,"error_code","description"}` with the same HTTP status: 401 for a wrong
+ *   token, 400 for an empty chat or text, a text over 4,096 characters, an unknown chat (when
+ *   `chats` is given) or HTML that Telegram cannot parse (`parse_mode: "HTML"` allows only its
+ *   few tags, properly nested, and the entities `&lt; &gt; &amp; &quot;`).
+ * - A rate limit is HTTP 429 with `{"ok":false,"error_code":429,"parameters":{"retry_after":N}}`.
+ * - `setWebhook` / `deleteWebhook` / `getMe`, and {@link FakeTelegram.deliverUpdate}, which
+ *   POSTs an update to the registered webhook with the secret header, as Telegram does.
+ * - `GET /_fake/messages` lists what was sent (for a person poking at the sandbox).
+ *
+ * Test controls: {@link FakeTelegram.failNext} (the next N calls answer 500 or 429),
+ * {@link FakeTelegram.calls} and {@link FakeTelegram.waitForMessages}.
+ */
+
+export interface FakeTelegramOptions {
+  /** The bot token to accept (default a random `123456:…`). */
+  token?: string;
+  /** If given, sends to other chats fail with "Bad Request: chat not found". */
+  chats?: (number | string)[];
+  maxRecords?: number;
+  port?: number;
+}
+
+export type TelegramScriptedFailure =
+  | { status: 500 | 502 }
+  | { status: 429; retryAfterSeconds: number };
+
+export interface RecordedTelegramMessage {
+  messageId: number;
+  chatId: string;
+  /** The text as sent (with its HTML, if any). */
+  text: string;
+  parseMode: string | null;
+  payload: Record<string, unknown>;
+  receivedAt: number;
+}
+
+export interface RecordedTelegramCall {
+  at: number;
+  method: string;
+  status: number;
+  description?: string;
+}
+
+/** Tags `parse_mode: "HTML"` accepts (Telegram Bot API, "HTML style"). */
+const HTML_TAGS = new Set([
+  "b",
+  "strong",
+  "i",
+  "em",
+  "u",
+  "ins",
+  "s",
+  "strike",
+  "del",
+  "span",
+  "tg-spoiler",
+  "a",
+  "code",
+  "pre",
+  "blockquote",
+  "tg-emoji",
+]);
+
+/** The text Telegram would show for `html`, or why it refuses to parse it. */
+export function parseTelegramHtml(html: string): { text: string } | { error: string } {
+  const open: string[] = [];
+  let text = "";
+  const pattern =
+    /<(\/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^>]*)?)>|&(#\d+|#x[0-9a-fA-F]+|[a-z]+);|[<>&]/g;
+  let last = 0;
+  for (const m of html.matchAll(pattern)) {
+    text += html.slice(last, m.index);
+    last = m.index! + m[0].length;
+    if (m[0] === "<" || m[0] === ">" || m[0] === "&") {
+      if (m[0] === ">") {
+        text += ">";
+        continue;
+      }
+      return {
+        error: `can't parse entities: ${
+          m[0] === "<" ? "Unsupported start tag" : "Unsupported entity"
+        } at byte offset ${m.index}`,
+      };
+    }
+    if (m[4] !== undefined) {
+      const entity = m[4];
+      const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"' };
+      if (entity.startsWith("#")) {
+        const code = entity[1] === "x" ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1));
+        text += String.fromCodePoint(code);
+      } else if (named[entity]) text += named[entity];
+      else return { error: `can't parse entities: Unsupported entity at byte offset ${m.index}` };
+      continue;
+    }
+    const [, closing, name] = m;
+    const tag = name.toLowerCase();
+    if (!HTML_TAGS.has(tag)) {
+      return {
+        error: `can't parse entities: Unsupported start tag "${tag}" at byte offset ${m.index}`,
+      };
+    }
+    if (closing) {
+      if (open.pop() !== tag) {
+        return {
+          error: `can't parse entities: Unexpected end tag at byte offset ${m.index}`,
+        };
+      }
+    } else open.push(tag);
+  }
+  text += html.slice(last);
+  if (open.length > 0) {
+    return {
+      error: `can't parse entities: Can't find end tag corresponding to start tag ${open.pop()}`,
+    };
+  }
+  return { text };
+}
+
+export class FakeTelegram {
+  readonly token: string;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #chats?: Set<string>;
+  readonly #maxRecords: number;
+  readonly #messages: RecordedTelegramMessage[] = [];
+  readonly #calls: RecordedTelegramCall[] = [];
+  readonly #failures: TelegramScriptedFailure[] = [];
+  readonly #waiters = new Set<() => void>();
+  #webhook: { url: string; secret: string | null } | null = null;
+  #messageId = 0;
+  #updateId = 0;
+
+  private constructor(options: FakeTelegramOptions) {
+    this.token = options.token ??
+      `${100000 + Math.floor(Math.random() * 900000)}:sandbox-${crypto.randomUUID()}`;
+    this.#chats = options.chats ? new Set(options.chats.map(String)) : undefined;
+    this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+  }
+
+  static start(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
+    return Promise.resolve(new FakeTelegram(options));
+  }
+
+  /** The API base to configure as TELEGRAM_API_URL, e.g. `http://127.0.0.1:43121`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  get messages(): readonly RecordedTelegramMessage[] {
+    return this.#messages;
+  }
+
+  get calls(): readonly RecordedTelegramCall[] {
+    return this.#calls;
+  }
+
+  /** The webhook registered with `setWebhook`, if any. */
+  get webhook(): { url: string; secret: string | null } | null {
+    return this.#webhook;
+  }
+
+  failNext(n: number, failure: TelegramScriptedFailure): void {
+    for (let i = 0; i < n; i++) this.#failures.push(failure);
+  }
+
+  waitForMessages(
+    count: number,
+    options: { match?: (m: RecordedTelegramMessage) => boolean; timeoutMs?: number } = {},
+  ): Promise<RecordedTelegramMessage[]> {
+    const matching = () => this.#messages.filter(options.match ?? (() => true));
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = matching();
+        if (found.length < count) return;
+        done();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`fake Telegram: ${matching().length} of ${count} messages arrived`));
+      }, options.timeoutMs ?? 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /**
+   * Delivers an update to the registered webhook as Telegram does (JSON POST, the secret in
+   * `X-Telegram-Bot-Api-Secret-Token`); returns the webhook's answer.
+   */
+  async deliverUpdate(update: Record<string, unknown>): Promise<Response> {
+    if (!this.#webhook) throw new Error("fake Telegram: no webhook set");
+    return await fetch(this.#webhook.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(this.#webhook.secret
+          ? { "x-telegram-bot-api-secret-token": this.#webhook.secret }
+          : {}),
+      },
+      body: JSON.stringify({ update_id: ++this.#updateId, ...update }),
+    });
+  }
+
+  reset(): void {
+    this.#messages.length = 0;
+    this.#calls.length = 0;
+    this.#failures.length = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #answer(method: string, status: number, body: Record<string, unknown>) {
+    this.#calls.push({
+      at: performance.now(),
+      method,
+      status,
+      ...(body.ok === false ? { description: String(body.description) } : {}),
+    });
+    if (this.#calls.length > this.#maxRecords) this.#calls.shift();
+    return Response.json(body, { status });
+  }
+
+  #refuse(method: string, status: number, description: string, extra = {}) {
+    return this.#answer(method, status, { ok: false, error_code: status, description, ...extra });
+  }
+
+  async #params(request: Request, url: URL): Promise<Record<string, unknown> | null> {
+    const type = request.headers.get("content-type") ?? "";
+    try {
+      if (type.startsWith("application/json")) {
+        const body = await request.json();
+        return body !== null && typeof body === "object" ? body : null;
+      }
+      const form = type.startsWith("application/x-www-form-urlencoded")
+        ? new URLSearchParams(await request.text())
+        : url.searchParams;
+      return Object.fromEntries(form);
+    } catch {
+      return null;
+    }
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method === "GET" && url.pathname === "/_fake/messages") {
+      return Response.json({ messages: this.#messages.slice(-200) });
+    }
+    const m = url.pathname.match(/^\/bot([^/]+)\/([A-Za-z]+)$/);
+    if (!m) {
+      return Response.json({ ok: false, error_code: 404, description: "Not Found" }, {
+        status: 404,
+      });
+    }
+    const [, token, method] = m;
+    if (token !== this.token) return this.#refuse(method, 401, "Unauthorized");
+    const failure = this.#failures.shift();
+    if (failure) {
+      if (failure.status === 429) {
+        return this.#refuse(
+          method,
+          429,
+          `Too Many Requests: retry after ${failure.retryAfterSeconds}`,
+          { parameters: { retry_after: failure.retryAfterSeconds } },
+        );
+      }
+      return this.#refuse(method, failure.status, "Internal Server Error");
+    }
+    const params = await this.#params(request, url);
+    if (!params) return this.#refuse(method, 400, "Bad Request: invalid JSON");
+    switch (method) {
+      case "getMe":
+        return this.#answer(method, 200, {
+          ok: true,
+          result: { id: Number(this.token.split(":")[0]), is_bot: true, first_name: "Hurukuro" },
+        });
+      case "setWebhook":
+        this.#webhook = {
+          url: String(params.url ?? ""),
+          secret: typeof params.secret_token === "string" ? params.secret_token : null,
+        };
+        return this.#answer(method, 200, {
+          ok: true,
+          result: true,
+          description: "Webhook was set",
+        });
+      case "deleteWebhook":
+        this.#webhook = null;
+        return this.#answer(method, 200, { ok: true, result: true });
+      case "sendMessage":
+        return this.#sendMessage(params);
+      default:
+        return this.#refuse(method, 404, "Not Found: method not found");
+    }
+  }
+
+  #sendMessage(params: Record<string, unknown>): Response {
+    const method = "sendMessage";
+    const chatId = params.chat_id === undefined || params.chat_id === ""
+      ? ""
+      : String(params.chat_id);
+    if (!chatId) return this.#refuse(method, 400, "Bad Request: chat_id is empty");
+    const raw = typeof params.text === "string" ? params.text : "";
+    const parseMode = typeof params.parse_mode === "string" ? params.parse_mode : null;
+    let shown = raw;
+    if (parseMode === "HTML") {
+      const parsed = parseTelegramHtml(raw);
+      if ("error" in parsed) return this.#refuse(method, 400, `Bad Request: ${parsed.error}`);
+      shown = parsed.text;
+    } else if (parseMode !== null && parseMode !== "MarkdownV2" && parseMode !== "Markdown") {
+      return this.#refuse(method, 400, "Bad Request: unsupported parse_mode");
+    }
+    if (!shown.trim()) return this.#refuse(method, 400, "Bad Request: message text is empty");
+    if (shown.length > 4096) return this.#refuse(method, 400, "Bad Request: message is too long");
+    if (this.#chats && !this.#chats.has(chatId)) {
+      return this.#refuse(method, 400, "Bad Request: chat not found");
+    }
+    const messageId = ++this.#messageId;
+    this.#messages.push({
+      messageId,
+      chatId,
+      text: raw,
+      parseMode,
+      payload: params,
+      receivedAt: performance.now(),
+    });
+    if (this.#messages.length > this.#maxRecords) this.#messages.shift();
+    for (const wake of this.#waiters) wake();
+    return this.#answer(method, 200, {
+      ok: true,
+      result: {
+        message_id: messageId,
+        from: { id: Number(this.token.split(":")[0]), is_bot: true, first_name: "Hurukuro" },
+        chat: { id: /^-?\d+$/.test(chatId) ? Number(chatId) : chatId, type: "private" },
+        date: Math.floor(Date.now() / 1000),
+        text: shown,
+      },
+    });
+  }
+}
+
+export function startFakeTelegram(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
+  return FakeTelegram.start(options);
+}

@@ -1,0 +1,132 @@
+/**
+ * Slack's Web API, the one method Hurukuro calls: `chat.postMessage` (shared/protocols.md §4).
+ *
+ * Slack answers HTTP 200 even when it refuses (`{"ok":false,"error":"channel_not_found"}`), so
+ * `ok` decides, not the status. A rate limit is HTTP 429 with a `Retry-After` header (seconds).
+ * Each failure says whether sending again can help (`retryable`): a rate limit, a 5xx or a
+ * network failure can; a bad token or an unknown channel cannot.
+ *
+ * Plain `fetch` rather than `@slack/web-api`: one method, and that SDK's own retry queue would
+ * hide rate limits from the job queue that retries our deliveries. Imports nothing of ours.
+ *
+ * @example
+ * const slack = createSlackClient({ token: "xoxb-…" });
+ * const { ts } = await slack.postMessage({ channel: "#alerts", text: "*Payment failed*" });
+ */
+
+export interface SlackFailure {
+  /** HTTP status, when Slack answered. */
+  status?: number;
+  /** Slack's error code (`channel_not_found`, `ratelimited`, …). */
+  error?: string;
+  /** How long Slack asked us to wait (`Retry-After`). */
+  retryAfterSeconds?: number;
+  retryable: boolean;
+}
+
+export class SlackError extends Error {
+  override name = "SlackError";
+  constructor(message: string, readonly failure: SlackFailure) {
+    super(message);
+  }
+}
+
+export interface SlackClientOptions {
+  /** A bot token (`xoxb-…`). */
+  token: string;
+  /** Default `https://slack.com/api` (SLACK_API_URL). */
+  apiUrl?: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface PostMessage {
+  /** A channel id (`C0123…`) or name (`#alerts`). */
+  channel: string;
+  /** Slack mrkdwn. */
+  text: string;
+  /** Whether `text` is mrkdwn (default true). */
+  mrkdwn?: boolean;
+}
+
+export interface PostedMessage {
+  /** The message's timestamp: its id within the channel. */
+  ts: string;
+  channel: string;
+}
+
+/** Slack errors that pass by themselves; every other `ok:false` needs a person to act. */
+const TRANSIENT = new Set([
+  "ratelimited",
+  "internal_error",
+  "fatal_error",
+  "service_unavailable",
+  "request_timeout",
+]);
+
+export interface SlackClient {
+  postMessage(message: PostMessage): Promise<PostedMessage>;
+}
+
+export function createSlackClient(options: SlackClientOptions): SlackClient {
+  const apiUrl = (options.apiUrl ?? "https://slack.com/api").replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  return {
+    async postMessage(message) {
+      let res: Response;
+      try {
+        res = await doFetch(`${apiUrl}/chat.postMessage`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${options.token}`,
+            "content-type": "application/json; charset=utf-8",
+          },
+          body: JSON.stringify({
+            channel: message.channel,
+            text: message.text,
+            mrkdwn: message.mrkdwn ?? true,
+          }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        const why = (error as Error)?.name === "TimeoutError"
+          ? "timed out"
+          : "could not be reached";
+        throw new SlackError(`Slack ${why}`, { retryable: true });
+      }
+      const retryAfter = Number(res.headers.get("retry-after"));
+      const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0
+        ? retryAfter
+        : undefined;
+      const body = await res.json().catch(() => null) as
+        | { ok?: boolean; error?: string; ts?: string; channel?: string }
+        | null;
+      if (res.status === 429) {
+        throw new SlackError("Slack rate limit (HTTP 429)", {
+          status: 429,
+          error: body?.error ?? "ratelimited",
+          retryAfterSeconds,
+          retryable: true,
+        });
+      }
+      if (res.status >= 500 || !body) {
+        throw new SlackError(`Slack answered HTTP ${res.status}`, {
+          status: res.status,
+          error: body?.error,
+          retryable: res.status >= 500 || res.status === 408,
+        });
+      }
+      if (body.ok !== true || typeof body.ts !== "string") {
+        const error = typeof body.error === "string" ? body.error.slice(0, 100) : "unknown_error";
+        throw new SlackError(`Slack refused the message: ${error}`, {
+          status: res.status,
+          error,
+          retryAfterSeconds,
+          retryable: TRANSIENT.has(error),
+        });
+      }
+      return { ts: body.ts, channel: body.channel ?? message.channel };
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The Telegram Bot API (shared/protocols.md §4): `sendMessage`, and the check of the secret
+ * Telegram sends with every webhook delivery. Notifications use the first; the Telegram chat
+ * channel uses both.
+ *
+ * Every answer is `{"ok":true,"result":…}` or `{"ok":false,"error_code":N,"description":"…"}`;
+ * a rate limit adds `"parameters":{"retry_after":N}` (seconds). Each failure says whether
+ * sending again can help (`retryable`): a 429, a 5xx or a network failure can; a 400 (chat not
+ * found, unparsable HTML), 401 or 403 (the bot was blocked) cannot.
+ *
+ * The token is part of every URL (`/bot<token>/…`), so no message or error this module makes
+ * ever carries the URL. Plain `fetch` rather than grammy: two calls do not need a framework.
+ * Imports nothing of ours.
+ *
+ * @example
+ * const telegram = createTelegramClient({ token: "123:abc" });
+ * await telegram.sendMessage({ chat_id: 42, text: "<b>Paid</b>", parse_mode: "HTML" });
+ */
+
+/** The header carrying the `secret_token` given to `setWebhook`. */
+export const TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token";
+
+/** Telegram's longest message text (after entity parsing). */
+export const TELEGRAM_TEXT_LIMIT = 4096;
+
+export interface TelegramFailure {
+  /** HTTP status, when Telegram answered. */
+  status?: number;
+  /** `error_code` of Telegram's answer. */
+  errorCode?: number;
+  /** Telegram's `description` (e.g. "Bad Request: chat not found"). */
+  description?: string;
+  /** `parameters.retry_after`: seconds to wait before sending again. */
+  retryAfterSeconds?: number;
+  retryable: boolean;
+}
+
+export class TelegramError extends Error {
+  override name = "TelegramError";
+  constructor(message: string, readonly failure: TelegramFailure) {
+    super(message);
+  }
+}
+
+export interface TelegramClientOptions {
+  /** The bot token from @BotFather (`123456:ABC…`). */
+  token: string;
+  /** Default `https://api.telegram.org` (TELEGRAM_API_URL). */
+  apiUrl?: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface SendMessage {
+  chat_id: number | string;
+  text: string;
+  parse_mode?: "HTML" | "MarkdownV2";
+  link_preview_options?: { is_disabled?: boolean };
+}
+
+export interface TelegramMessage {
+  message_id: number;
+  chat: { id: number | string; type?: string };
+  date?: number;
+  text?: string;
+}
+
+export interface TelegramClient {
+  sendMessage(message: SendMessage): Promise<TelegramMessage>;
+}
+
+export function createTelegramClient(options: TelegramClientOptions): TelegramClient {
+  const apiUrl = (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+
+  async function call<T>(method: string, params: object): Promise<T> {
+    let res: Response;
+    try {
+      res = await doFetch(`${apiUrl}/bot${options.token}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(params),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      // The error's own text names the URL, and with it the token: never passed on.
+      const why = (error as Error)?.name === "TimeoutError" ? "timed out" : "could not be reached";
+      throw new TelegramError(`Telegram ${why}`, { retryable: true });
+    }
+    const body = await res.json().catch(() => null) as
+      | {
+        ok?: boolean;
+        result?: T;
+        error_code?: number;
+        description?: string;
+        parameters?: { retry_after?: number };
+      }
+      | null;
+    if (body?.ok === true && body.result !== undefined) return body.result;
+    const retryAfter = body?.parameters?.retry_after;
+    const description = typeof body?.description === "string"
+      ? body.description.slice(0, 200)
+      : undefined;
+    const errorCode = typeof body?.error_code === "number" ? body.error_code : res.status;
+    throw new TelegramError(
+      `Telegram refused ${method}: ${description ?? `HTTP ${res.status}`}`,
+      {
+        status: res.status,
+        errorCode,
+        description,
+        retryAfterSeconds: typeof retryAfter === "number" && retryAfter > 0
+          ? retryAfter
+          : undefined,
+        retryable: errorCode === 429 || res.status === 429 || res.status >= 500 || !body,
+      },
+    );
+  }
+
+  return {
+    sendMessage: (message) => call<TelegramMessage>("sendMessage", message),
+  };
+}
+
+/**
+ * Whether a webhook delivery carries the secret set with `setWebhook` (compared in constant
+ * time). A delivery without it did not come from Telegram.
+ */
+export function hasWebhookSecret(headers: Headers, secret: string): boolean {
+  const sent = headers.get(TELEGRAM_SECRET_HEADER);
+  if (sent === null || secret === "") return false;
+  const a = new TextEncoder().encode(sent);
+  const b = new TextEncoder().encode(secret);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i];
+  return diff === 0;
+}
