@@ -30,11 +30,13 @@ import type { Config } from "../config.ts";
 import {
   type EnqueueOptions,
   type JobContext,
+  JobFailure,
   type JobHandler,
   type JobType,
   type Lane,
   LANE_CONCURRENCY,
   type NamedEnqueuer,
+  retryDelayMs,
 } from "./types.ts";
 
 const MAX_DELAY_MS = 30 * 24 * 3600 * 1000;
@@ -534,9 +536,9 @@ export class JobQueue implements NamedEnqueuer {
   async #failed(handler: JobHandler, entry: JobEntry, error: Error, ms: number): Promise<void> {
     const { retry } = handler.type;
     const message = error?.message ?? String(error);
-    if (entry.attempt < retry.maxAttempts) {
-      const delay = retry.backoffMs[Math.min(entry.attempt - 1, retry.backoffMs.length - 1)] ??
-        0;
+    const steer = error instanceof JobFailure ? error.steer : {};
+    if (entry.attempt < retry.maxAttempts && steer.retryable !== false) {
+      const delay = retryDelayMs(retry, entry.attempt, steer.retryAfterMs);
       const next = { ...entry, attempt: entry.attempt + 1, enqueuedAt: Date.now() };
       // The retry travels alone, queued before this delivery is acknowledged and together with
       // the marker that hands this attempt over to it: a crash in between means a redelivery

@@ -32,6 +32,30 @@ export const DEFAULT_RETRY: RetryPolicy = {
   backoffMs: [1_000, 5_000, 30_000, 120_000],
 };
 
+/**
+ * What a handler throws to steer its own retries: `retryAfterMs` (an upstream's `Retry-After`)
+ * makes the next attempt wait at least that long; `retryable: false` gives up at once, straight
+ * to the dead letters (a refusal no retry can change). Any other error follows the policy.
+ */
+export class JobFailure extends Error {
+  override name = "JobFailure";
+  constructor(
+    message: string,
+    readonly steer: { retryable?: boolean; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Longest wait a `retryAfterMs` may ask for (KV's delay limit is 30 days). */
+const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
+
+/** The wait before the attempt after `attempt`: the policy's backoff, or longer if asked. */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfterMs = 0): number {
+  const backoff = policy.backoffMs[Math.min(attempt - 1, policy.backoffMs.length - 1)] ?? 0;
+  return Math.max(backoff, Math.min(Math.max(retryAfterMs, 0), MAX_RETRY_AFTER_MS));
+}
+
 export interface JobType<S extends z.ZodType = z.ZodType> {
   name: string;
   schema: S;
