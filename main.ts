@@ -37,6 +37,7 @@ import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
+import { createNotifications, type Notifications } from "./lib/notifications/mod.ts";
 import { serveHttp } from "./lib/http/serve.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
@@ -78,6 +79,7 @@ export interface RunningServer {
   queue: JobQueue;
   scheduler: CronScheduler;
   payments: () => PaymentDeps;
+  notifications: Notifications;
   /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
   shutdown(): Promise<void>;
   finished: Promise<void>;
@@ -133,6 +135,16 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     // Likewise the WhatsApp channel (null when WhatsApp is not configured).
     let whatsapp: ChannelDeps | null = null;
 
+    const notifications = createNotifications({
+      db,
+      log,
+      config,
+      mailer: upstreams.mailer,
+      slack: upstreams.slack,
+      telegram: upstreams.telegram,
+      whatsapp: upstreams.whatsapp?.provider ?? null,
+    });
+
     const metrics = createMetrics();
     metrics.gauge(
       "hurukuro_chat_streams_generating",
@@ -162,6 +174,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
           ...upstreams,
           payments: () => ({ ...payments(), db: background }),
           whatsappChannel: () => whatsapp,
+          notifications,
         }),
         ...(options.extraHandlers ?? []),
       ],
@@ -215,6 +228,9 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         await queue.enqueueMany(whatsappReplyJob, phones.map((phone) => ({ payload: { phone } })));
       },
     });
+    // Product events (payments, dead letters, sign-ups, AI failures) reach the topics they are
+    // routed to.
+    events.observe((event) => void notifications.events.react(queue, event));
     queue.start();
     // Work recorded in Postgres whose message was lost (KV file gone, process killed) is queued
     // again at once rather than at the reconciler's next tick.
@@ -249,6 +265,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         return Promise.resolve();
       },
       version: VERSION,
+      notifications,
     }, { bodyLimit: web.bodyLimit });
 
     const server = await serveHttp({ hostname: web.hostname, port: web.port }, app.fetch);
@@ -293,6 +310,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       queue,
       scheduler,
       payments,
+      notifications,
       finished: server.finished,
       shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),
     };

@@ -18,6 +18,9 @@ import type { ChannelDeps } from "../lib/whatsapp/channel.ts";
 import { whatsappReplyHandler } from "./whatsapp_reply.ts";
 import { whatsappSendHandler } from "./whatsapp_send.ts";
 import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
+import type { Notifications } from "../lib/notifications/mod.ts";
+import { notificationsDeliverHandler } from "./notifications_deliver.ts";
+import { notificationsWatchCron } from "./notifications_watch.ts";
 
 export interface JobServices {
   mailer: Mailer;
@@ -25,6 +28,7 @@ export interface JobServices {
   payments: () => PaymentDeps;
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
   whatsappChannel?: () => ChannelDeps | null;
+  notifications?: Notifications;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -36,6 +40,7 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     paymentsPollDueHandler(services.payments),
     whatsappReplyHandler(whatsapp),
     whatsappSendHandler(whatsapp),
+    notificationsDeliverHandler(services.notifications),
   ];
 }
 
@@ -46,4 +51,5 @@ export const crons: CronJob[] = [
   metricsDailyCron,
   whatsappWebhookCleanupCron,
   loginThrottleCleanupCron,
+  notificationsWatchCron,
 ];

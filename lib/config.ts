@@ -62,6 +62,7 @@ export interface Config {
   smtp: { url?: string; from?: string };
   slack: { token?: string; apiUrl: string };
   telegram: { botToken?: string; apiUrl: string };
+  notifications: NotificationsConfig;
   corsOrigins: string[];
   /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
   metricsToken?: string;
@@ -69,6 +70,17 @@ export interface Config {
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
 }
+
+/** Notification channels (lib/notifications). */
+export interface NotificationsConfig {
+  /** Hosts a webhook channel may reach although they are private or loopback (tests, sandbox). */
+  allowPrivateHosts: string[];
+  /** `NOTIFY_*` variables: secrets a channel names instead of storing one. */
+  envSecrets: Record<string, string>;
+}
+
+/** The variables a notification channel may name as its secret. */
+export const NOTIFY_SECRET_NAME = /^NOTIFY_[A-Z0-9_]{1,60}$/;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -161,6 +173,9 @@ const EnvSchema = z.object({
   SLACK_API_URL: optionalUrl,
   TELEGRAM_BOT_TOKEN: optionalText,
   TELEGRAM_API_URL: optionalUrl,
+  NOTIFICATIONS_ALLOW_PRIVATE_URLS: z.string().default("").transform((s) =>
+    s.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)
+  ),
   CORS_ORIGINS: z.string().default("").transform((s) =>
     s.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)
   ).pipe(z.array(z.url({ protocol: /^https?$/ }))),
@@ -266,6 +281,9 @@ export async function loadConfig(
     if (!raw.METRICS_TOKEN) {
       problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
     }
+    if (raw.NOTIFICATIONS_ALLOW_PRIVATE_URLS.length > 0) {
+      problems.push("NOTIFICATIONS_ALLOW_PRIVATE_URLS: never allowed in production");
+    }
     for (const upstream of REQUIRED_IN_PRODUCTION) {
       for (const name of gaps[upstream]) {
         problems.push(`${name}: required in production (${upstream} would otherwise be sandboxed)`);
@@ -353,6 +371,14 @@ export async function loadConfig(
     telegram: {
       botToken: raw.TELEGRAM_BOT_TOKEN,
       apiUrl: raw.TELEGRAM_API_URL ?? "https://api.telegram.org",
+    },
+    notifications: {
+      allowPrivateHosts: raw.NOTIFICATIONS_ALLOW_PRIVATE_URLS,
+      envSecrets: Object.fromEntries(
+        Object.entries(env).filter((e): e is [string, string] =>
+          NOTIFY_SECRET_NAME.test(e[0]) && typeof e[1] === "string" && e[1] !== ""
+        ),
+      ),
     },
     corsOrigins: raw.CORS_ORIGINS,
     metricsToken: raw.METRICS_TOKEN,

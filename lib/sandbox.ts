@@ -15,6 +15,10 @@ import { MetaCloudProvider } from "./whatsapp/meta.ts";
 import { whatsappFromConfig, type WhatsAppSetup } from "./whatsapp/setup.ts";
 import { PaynowClient } from "./paynow/mod.ts";
 import type { PaynowGateway } from "./payments/payments.ts";
+import {
+  type NotificationUpstreams,
+  startNotificationUpstreams,
+} from "./sandbox/notification_upstreams.ts";
 
 export interface UpstreamServices {
   mailer: Mailer;
@@ -23,6 +27,9 @@ export interface UpstreamServices {
   ai?: { baseUrl: string; apiKey: string; model: string };
   /** The WhatsApp provider (the built-in Graph API when sandboxed); null when not configured. */
   whatsapp: WhatsAppSetup | null;
+  /** Slack and Telegram for notification channels (the built-in fakes when sandboxed). */
+  slack: NotificationUpstreams["slack"];
+  telegram: NotificationUpstreams["telegram"];
   close(): Promise<void>;
 }
 
@@ -108,11 +115,16 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
       url: graph.url,
     });
   }
+  const notify = await startNotificationUpstreams(config, log);
+  closers.push(() => notify.close());
+
   return {
     mailer,
     paynow,
     ai,
     whatsapp,
+    slack: notify.slack,
+    telegram: notify.telegram,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -16,6 +16,7 @@ import { getConnInfo } from "@hono/node-server/conninfo";
 import type { LoginDeps } from "../lib/accounts/login.ts";
 import { API_KEY_PREFIX, resolveApiKey, resolveSession } from "../lib/accounts/credentials.ts";
 import { verifyAccessToken } from "../lib/accounts/jwt.ts";
+import type { ApiKeyScope } from "../lib/accounts/scopes.ts";
 import { signedInUser, type User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/http/errors.ts";
 import { hitRateLimit } from "../lib/ratelimit.ts";
@@ -32,6 +33,8 @@ export interface Auth {
   user: User;
   via: "api_key" | "access_token" | "session";
   apiKeyId?: string;
+  /** An API key's scopes (lib/accounts/scopes.ts). */
+  scopes?: ApiKeyScope[];
   sessionToken?: string;
   /**
    * A browser session issued with the admin lifetime (8 h, at a sign-in as an admin). A user
@@ -95,7 +98,7 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
       const key = await resolveApiKey(ctx.db.sql, token);
       const user = key && await signedInUser(ctx.db.sql, key.userId);
       if (!user) throw new AppError("unauthorized", "This API key is not valid or was revoked.");
-      return { user, via: "api_key", apiKeyId: key!.keyId };
+      return { user, via: "api_key", apiKeyId: key!.keyId, scopes: key!.scopes };
     }
     const claims = await verifyAccessToken(ctx.config.appSecret, token);
     const user = claims && await signedInUser(ctx.db.sql, claims.sub);
@@ -149,6 +152,23 @@ export function requireAuth(c: Context<AuthEnv>): Auth {
     throw new AppError("unauthorized", "Sign in to continue.", undefined, {
       "WWW-Authenticate": 'Bearer realm="hurukuro"',
     });
+  }
+  return auth;
+}
+
+/**
+ * An admin, or an admin's API key holding `scope`: 403 otherwise. A key counts only while its
+ * owner is still an admin; a browser session only if it was issued at an admin's sign-in.
+ */
+export function requireAdminOrScope(c: Context<AuthEnv>, scope: ApiKeyScope): Auth {
+  const auth = requireAuth(c);
+  if (auth.via === "api_key" && !auth.scopes?.includes(scope)) {
+    throw new AppError("forbidden", `This API key does not have the ${scope} scope.`, {
+      scope,
+    });
+  }
+  if (auth.user.role !== "admin" || (auth.via === "session" && !auth.adminSession)) {
+    throw new AppError("forbidden", "Only admins may do this.");
   }
   return auth;
 }

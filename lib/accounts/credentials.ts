@@ -6,6 +6,7 @@
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
+import type { ApiKeyScope } from "./scopes.ts";
 
 export const REFRESH_TOKEN_TTL_DAYS = 30;
 export const SESSION_TTL_DAYS = 14;
@@ -109,6 +110,7 @@ export interface ApiKey {
   prefix: string;
   createdAt: Date;
   lastUsedAt: Date | null;
+  scopes: ApiKeyScope[];
 }
 
 export const API_KEY_PREFIX = "hk_";
@@ -118,12 +120,14 @@ export async function createApiKey(
   sql: Sql,
   userId: string,
   name: string,
+  scopes: ApiKeyScope[] = [],
 ): Promise<ApiKey & { key: string }> {
   const key = API_KEY_PREFIX + randomToken(40);
   const [row] = await sql`
-    insert into api_keys (user_id, name, prefix, key_hash)
-    values (${userId}, ${name}, ${key.slice(0, 11)}, ${await sha256Hex(key)})
-    returning id, name, prefix, created_at, last_used_at`;
+    insert into api_keys (user_id, name, prefix, key_hash, scopes)
+    values (${userId}, ${name}, ${key.slice(0, 11)}, ${await sha256Hex(key)},
+            ${[...new Set(scopes)]}::text[])
+    returning id, name, prefix, created_at, last_used_at, scopes`;
   return { ...toApiKey(row), key };
 }
 
@@ -134,11 +138,12 @@ function toApiKey(row: Record<string, unknown>): ApiKey {
     prefix: row.prefix as string,
     createdAt: row.created_at as Date,
     lastUsedAt: row.last_used_at as Date | null,
+    scopes: (row.scopes as ApiKeyScope[] | null) ?? [],
   };
 }
 
 export async function listApiKeys(sql: Sql, userId: string): Promise<ApiKey[]> {
-  const rows = await sql`select id, name, prefix, created_at, last_used_at from api_keys
+  const rows = await sql`select id, name, prefix, created_at, last_used_at, scopes from api_keys
                          where user_id = ${userId} and revoked_at is null order by created_at desc`;
   return rows.map(toApiKey);
 }
@@ -152,14 +157,14 @@ export async function revokeApiKey(sql: Sql, userId: string, keyId: string): Pro
   return rows.length === 1;
 }
 
-/** The owner and id of a live key, recording its use. */
+/** The owner, id and scopes of a live key, recording its use. */
 export async function resolveApiKey(
   sql: Sql,
   key: string,
-): Promise<{ userId: string; keyId: string } | null> {
+): Promise<{ userId: string; keyId: string; scopes: ApiKeyScope[] } | null> {
   const [row] = await sql`
     update api_keys set last_used_at = now()
     where key_hash = ${await sha256Hex(key)} and revoked_at is null
-    returning id, user_id`;
-  return row ? { userId: row.user_id, keyId: row.id } : null;
+    returning id, user_id, scopes`;
+  return row ? { userId: row.user_id, keyId: row.id, scopes: row.scopes ?? [] } : null;
 }

@@ -23,15 +23,19 @@ export const emailJob = jobType({
 export type Email = z.infer<typeof emailJob.schema>;
 
 export interface Mailer {
-  send(mail: Email): Promise<void>;
+  /** `to` may list several addresses, comma-separated. */
+  send(mail: Email): Promise<{ messageId?: string }>;
   close(): void;
+  /** True when e-mail is off (no relay, no sandbox): `send` drops every mail. */
+  readonly off?: boolean;
 }
 
 export function createMailer(smtpUrl: string, from: string): Mailer {
   const transport = nodemailer.createTransport(smtpUrl, { from });
   return {
     async send(mail) {
-      await transport.sendMail({ from, ...mail });
+      const info = await transport.sendMail({ from, ...mail });
+      return { messageId: typeof info?.messageId === "string" ? info.messageId : undefined };
     },
     close: () => transport.close(),
   };
@@ -42,8 +46,9 @@ export function mailOff(log: Logger): Mailer {
   return {
     send(mail) {
       log.debug("e-mail not sent: e-mail is off", { subject: mail.subject });
-      return Promise.resolve();
+      return Promise.resolve({});
     },
     close() {},
+    off: true,
   };
 }

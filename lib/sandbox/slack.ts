@@ -27,6 +27,8 @@ export interface FakeSlackOptions {
   /** Oldest records are dropped beyond this many (default 10,000). */
   maxRecords?: number;
   port?: number;
+  /** Called with each message accepted (the sandbox logs them). */
+  onMessage?: (message: RecordedSlackMessage) => void;
 }
 
 /** What the next calls answer instead of posting. */
@@ -59,12 +61,14 @@ export class FakeSlack {
   readonly #calls: RecordedSlackCall[] = [];
   readonly #failures: SlackScriptedFailure[] = [];
   readonly #waiters = new Set<() => void>();
+  readonly #onMessage?: (message: RecordedSlackMessage) => void;
   #seq = 0;
 
   private constructor(options: FakeSlackOptions) {
     this.token = options.token ?? `xoxb-sandbox-${crypto.randomUUID()}`;
     this.#channels = options.channels ? new Set(options.channels) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#onMessage = options.onMessage;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
       (request) => this.#handle(request),
@@ -191,6 +195,7 @@ export class FakeSlack {
     const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.#seq).padStart(6, "0")}`;
     this.#messages.push({ channel, text, ts, payload, receivedAt: performance.now() });
     if (this.#messages.length > this.#maxRecords) this.#messages.shift();
+    this.#onMessage?.(this.#messages[this.#messages.length - 1]);
     for (const wake of this.#waiters) wake();
     return this.#answer(200, {
       ok: true,

@@ -23,6 +23,8 @@ export interface FakeTelegramOptions {
   chats?: (number | string)[];
   maxRecords?: number;
   port?: number;
+  /** Called with each message accepted (the sandbox logs them). */
+  onMessage?: (message: RecordedTelegramMessage) => void;
 }
 
 export type TelegramScriptedFailure =
@@ -130,6 +132,7 @@ export class FakeTelegram {
   readonly #calls: RecordedTelegramCall[] = [];
   readonly #failures: TelegramScriptedFailure[] = [];
   readonly #waiters = new Set<() => void>();
+  readonly #onMessage?: (message: RecordedTelegramMessage) => void;
   #webhook: { url: string; secret: string | null } | null = null;
   #messageId = 0;
   #updateId = 0;
@@ -139,6 +142,7 @@ export class FakeTelegram {
       `${100000 + Math.floor(Math.random() * 900000)}:sandbox-${crypto.randomUUID()}`;
     this.#chats = options.chats ? new Set(options.chats.map(String)) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#onMessage = options.onMessage;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
       (request) => this.#handle(request),
@@ -343,6 +347,7 @@ export class FakeTelegram {
       receivedAt: performance.now(),
     });
     if (this.#messages.length > this.#maxRecords) this.#messages.shift();
+    this.#onMessage?.(this.#messages[this.#messages.length - 1]);
     for (const wake of this.#waiters) wake();
     return this.#answer(method, 200, {
       ok: true,

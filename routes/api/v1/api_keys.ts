@@ -3,6 +3,7 @@ import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../../lib/accounts/credentials.ts";
 import { AppError } from "../../../lib/http/errors.ts";
+import { API_KEY_SCOPES, type ApiKeyScope } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
@@ -15,16 +16,25 @@ const ApiKey = z.object({
   prefix: z.string().openapi({ description: "The key's first characters, to recognise it" }),
   createdAt: z.string().openapi({ format: "date-time" }),
   lastUsedAt: z.string().nullable().openapi({ format: "date-time" }),
+  scopes: z.array(z.enum(API_KEY_SCOPES)),
 }).openapi("ApiKey");
 
 const keyJson = (
-  k: { id: string; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null },
+  k: {
+    id: string;
+    name: string;
+    prefix: string;
+    createdAt: Date;
+    lastUsedAt: Date | null;
+    scopes: ApiKeyScope[];
+  },
 ) => ({
   id: k.id,
   name: k.name,
   prefix: k.prefix,
   createdAt: k.createdAt.toISOString(),
   lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+  scopes: k.scopes,
 });
 
 export function apiKeyRoutes(ctx: AppContext) {
@@ -37,9 +47,17 @@ export function apiKeyRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "Create an API key (the secret is shown in this answer only)",
-      request: { body: jsonBody(z.strictObject({ name: textField().trim().min(1).max(60) })) },
+      description: "`scopes` (admins only) let the key do more than act as its owner: " +
+        API_KEY_SCOPES.map((s) => `\`${s}\``).join(", ") + ".",
+      request: {
+        body: jsonBody(z.strictObject({
+          name: textField().trim().min(1).max(60),
+          scopes: z.array(z.enum(API_KEY_SCOPES)).max(API_KEY_SCOPES.length).optional(),
+        })),
+      },
       responses: {
         201: json(ApiKey.extend({ key: z.string().openapi({ example: "hk_…" }) }), "The new key"),
+        403: json(z.any(), "Scopes asked for by someone who is not an admin"),
         ...errors,
       },
     }),
@@ -48,7 +66,11 @@ export function apiKeyRoutes(ctx: AppContext) {
       if (auth.via === "api_key") {
         throw new AppError("forbidden", "API keys cannot create other API keys; sign in instead.");
       }
-      const key = await createApiKey(ctx.db.sql, auth.user.id, c.req.valid("json").name);
+      const { name, scopes = [] } = c.req.valid("json");
+      if (scopes.length > 0 && auth.user.role !== "admin") {
+        throw new AppError("forbidden", "Only admins may give a key scopes.", { field: "scopes" });
+      }
+      const key = await createApiKey(ctx.db.sql, auth.user.id, name, scopes);
       return c.json({ ...keyJson(key), key: key.key }, 201);
     },
   );

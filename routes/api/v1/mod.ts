@@ -9,6 +9,7 @@ import { walletRoutes } from "./wallet.ts";
 import { paymentRoutes } from "./payments.ts";
 import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
+import { notificationRoutes } from "./notifications.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -19,5 +20,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", apiKeyRoutes(ctx))
     .route("/", paymentRoutes(ctx))
     .route("/", eventRoutes(ctx))
-    .route("/", chatRoutes(ctx));
+    .route("/", chatRoutes(ctx))
+    .route("/", notificationRoutes(ctx));
 }

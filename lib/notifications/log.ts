@@ -1,0 +1,111 @@
+/**
+ * The delivery log: deliveries searched by text (Postgres full-text search over the message's
+ * title and text: the generated `search` column of notification_publications and its GIN index),
+ * topic, channel, status and time, newest first; and the success rate of each channel.
+ */
+import type { NotificationsDeps } from "./deps.ts";
+import { type Delivery, type DeliveryStatus, toDelivery } from "./model.ts";
+
+export interface DeliverySearch {
+  /** Words of the message (web-search syntax: `"exact phrase"`, `-without`, `or`). */
+  q?: string;
+  topic?: string;
+  /** A channel's id or name. */
+  channel?: string;
+  status?: DeliveryStatus;
+  /** Created at or after. */
+  from?: Date;
+  /** Created before. */
+  to?: Date;
+  /** Rows after this cursor (the last row's `createdAt` and `id`), for the next page. */
+  after?: { createdAt: Date; id: string };
+  limit?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function searchDeliveries(
+  deps: Pick<NotificationsDeps, "db">,
+  search: DeliverySearch,
+): Promise<Delivery[]> {
+  const sql = deps.db.sql;
+  const limit = Math.min(Math.max(search.limit ?? 50, 1), 200);
+  const q = search.q?.trim();
+  const channel = search.channel?.trim();
+  const rows = await sql`
+    select d.*, p.topic_name, p.title, p.body
+    from notification_deliveries d join notification_publications p on p.id = d.publication_id
+    where true
+      ${q ? sql`and p.search @@ websearch_to_tsquery('simple', ${q})` : sql``}
+      ${search.topic ? sql`and p.topic_name = ${search.topic}` : sql``}
+      ${
+    channel
+      ? UUID.test(channel)
+        ? sql`and d.channel_id = ${channel}`
+        : sql`and d.channel_name = ${channel}`
+      : sql``
+  }
+      ${search.status ? sql`and d.status = ${search.status}` : sql``}
+      ${search.from ? sql`and d.created_at >= ${search.from}` : sql``}
+      ${search.to ? sql`and d.created_at < ${search.to}` : sql``}
+      ${
+    search.after
+      ? sql`and (d.created_at, d.id) < (${search.after.createdAt}, ${search.after.id}::uuid)`
+      : sql``
+  }
+    order by d.created_at desc, d.id desc
+    limit ${limit}`;
+  return rows.map(toDelivery);
+}
+
+export async function getDelivery(
+  deps: Pick<NotificationsDeps, "db">,
+  id: string,
+): Promise<Delivery | null> {
+  if (!UUID.test(id)) return null;
+  const [row] = await deps.db.sql`
+    select d.*, p.topic_name, p.title, p.body
+    from notification_deliveries d join notification_publications p on p.id = d.publication_id
+    where d.id = ${id}`;
+  return row ? toDelivery(row) : null;
+}
+
+export interface ChannelStats {
+  channelId: string | null;
+  channel: string;
+  method: string;
+  sent: number;
+  failed: number;
+  /** Still queued, sending or retrying. */
+  pending: number;
+  /** Sent ÷ settled (sent + failed); null when none settled. */
+  successRate: number | null;
+}
+
+/** Per channel, over deliveries created in the last `days` days. */
+export async function channelStats(
+  deps: Pick<NotificationsDeps, "db">,
+  days = 7,
+): Promise<ChannelStats[]> {
+  const rows = await deps.db.sql`
+    select channel_id, channel_name, method,
+           count(*) filter (where status = 'sent')::int as sent,
+           count(*) filter (where status = 'failed')::int as failed,
+           count(*) filter (where status in ('queued', 'sending', 'retrying'))::int as pending
+    from notification_deliveries
+    where created_at > now() - ${days} * interval '1 day'
+    group by channel_id, channel_name, method
+    order by channel_name`;
+  return rows.map((r) => {
+    const settled = r.sent + r.failed;
+    return {
+      channelId: r.channel_id,
+      channel: r.channel_name,
+      method: r.method,
+      sent: r.sent,
+      failed: r.failed,
+      pending: r.pending,
+      successRate: settled > 0 ? r.sent / settled : null,
+    };
+  });
+}

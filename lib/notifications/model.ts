@@ -1,0 +1,142 @@
+/**
+ * The notifications vocabulary and rows: a **channel** (a method and its settings: where a
+ * message goes and how), a **topic** (a named group of channels: "payment failed"), a
+ * **publication** (one message published to a topic) and its **deliveries** (one per channel,
+ * each retried and logged on its own).
+ *
+ * Each list is written once here; the zod enums, the types and the SQL CHECKs in
+ * migrations/0011_notifications.sql derive from or are tested against these.
+ */
+import type { Method } from "./methods/mod.ts";
+
+export { METHODS } from "./methods/mod.ts";
+export type { Method };
+
+export const DELIVERY_STATUSES = ["queued", "sending", "sent", "retrying", "failed"] as const;
+export type DeliveryStatus = typeof DELIVERY_STATUSES[number];
+
+/**
+ * What the product announces, for an admin to route to a topic (lib/notifications/events.ts
+ * finds each in the product's records).
+ */
+export const PRODUCT_EVENTS = [
+  "payment.paid",
+  "payment.failed",
+  "payment.expired",
+  "job.dead_lettered",
+  "ai.upstream_down",
+  "ai.upstream_recovered",
+  "webhook.signature_spike",
+  "account.signed_up",
+] as const;
+export type ProductEvent = typeof PRODUCT_EVENTS[number];
+
+/** How a channel's secret is found at send time; never its value. */
+export type SecretRef =
+  | { source: "env"; name: string }
+  | { source: "stored" }
+  | { source: "none" };
+
+export interface Channel {
+  id: string;
+  name: string;
+  method: Method;
+  settings: Record<string, unknown>;
+  /** The masked "to" the delivery log shows. */
+  recipient: string;
+  secret: SecretRef;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Topic {
+  id: string;
+  name: string;
+  description: string;
+  channelIds: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What is published: markdown, rendered for each channel's method. */
+export interface Message {
+  title?: string | null;
+  text: string;
+}
+
+export interface Delivery {
+  id: string;
+  publicationId: string;
+  topic: string;
+  channelId: string | null;
+  channel: string;
+  method: Method;
+  recipient: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  providerMessageId: string | null;
+  title: string | null;
+  text: string;
+  createdAt: Date;
+  updatedAt: Date;
+  sentAt: Date | null;
+}
+
+export interface Publication {
+  id: string;
+  topic: string;
+  createdAt: Date;
+  deliveries: { id: string; channel: string; method: Method }[];
+}
+
+type Row = Record<string, unknown>;
+
+export function toChannel(row: Row): Channel {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    method: row.method as Method,
+    settings: row.settings as Record<string, unknown>,
+    recipient: row.recipient as string,
+    secret: row.secret_env
+      ? { source: "env", name: row.secret_env as string }
+      : row.secret_sealed
+      ? { source: "stored" }
+      : { source: "none" },
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+  };
+}
+
+export function toTopic(row: Row): Topic {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    description: row.description as string,
+    channelIds: (row.channel_ids as string[] | null) ?? [],
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+  };
+}
+
+export function toDelivery(row: Row): Delivery {
+  return {
+    id: row.id as string,
+    publicationId: row.publication_id as string,
+    topic: row.topic_name as string,
+    channelId: row.channel_id as string | null,
+    channel: row.channel_name as string,
+    method: row.method as Method,
+    recipient: row.recipient as string,
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    lastError: row.last_error as string | null,
+    providerMessageId: row.provider_message_id as string | null,
+    title: row.title as string | null,
+    text: row.body as string,
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+    sentAt: row.sent_at as Date | null,
+  };
+}
