@@ -4,6 +4,7 @@
  * redirect on success (so a reload never posts twice) or the same form with the problem named,
  * under the status the API would give (401 for a wrong password, 429 while throttled).
  */
+import { announceSignUp } from "../lib/accounts/signed_up.ts";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
@@ -217,6 +218,7 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
       const user = await createUser(ctx.db.sql, parsed.data);
       await startSession(c, ctx, user);
       ctx.log.info("account created", { userId: user.id, email: user.email, via: "web" });
+      await announceSignUp(ctx.db, ctx.log, user.id, "web");
       return c.redirect("/account", 303);
     } catch (error) {
       if (error instanceof AppError && error.status < 500) {

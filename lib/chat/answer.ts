@@ -28,7 +28,7 @@ import { refreshAhead } from "../cache.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
-import { publish } from "../events.ts";
+import { publish, publishProductEvent } from "../events.ts";
 import { AppError } from "../http/errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
@@ -584,6 +584,10 @@ export async function runAnswer(
     await sql`update messages set status = 'error', content = ${text}, error_code = ${code},
                 latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, cost = 0, completed_at = now()
               where id = ${p.messageId}`;
+    publishProductEvent(s.db, {
+      type: "ai.answer_failed",
+      data: { code: failure.code, status: failure.status ?? null },
+    }).catch((error) => log.warn("answer failure not announced", { error }));
     log.warn("answer failed", {
       code: failure.code,
       attempts: failure.attempts,

@@ -24,6 +24,7 @@
 import pLimit, { type LimitFunction } from "p-limit";
 import type { z } from "zod";
 import type { Database } from "../db/mod.ts";
+import { publishProductEvent } from "../events.ts";
 import type { Logger } from "../observability/log.ts";
 import type { JobMetrics } from "../observability/metrics.ts";
 import type { Config } from "../config.ts";
@@ -566,6 +567,10 @@ export class JobQueue implements NamedEnqueuer {
         set attempts = excluded.attempts, last_error = excluded.last_error, status = 'dead',
             last_seen = now(), resolved_at = null`;
     this.#metrics.deadLettered.inc({ job: entry.job });
+    await publishProductEvent(this.#db, {
+      type: "job.dead_lettered",
+      data: { job: entry.job, jobId: entry.id, attempts: entry.attempt, error: message },
+    }).catch((error) => this.#log.warn("dead letter not announced", { error }));
     this.#log.error("job dead-lettered", {
       job: entry.job,
       id: entry.id,

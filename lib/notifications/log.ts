@@ -17,23 +17,32 @@ export interface DeliverySearch {
   from?: Date;
   /** Created before. */
   to?: Date;
-  /** Rows after this cursor (the last row's `createdAt` and `id`), for the next page. */
-  after?: { createdAt: Date; id: string };
+  /** The `nextCursor` of the previous page. */
+  after?: string;
   limit?: number;
 }
+
+/** A cursor: the last row's creation time (to the microsecond, as Postgres keeps it) and id. */
+const CURSOR = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?)_([0-9a-f-]{36})$/i;
+
+export const isCursor = (cursor: string) => CURSOR.test(cursor);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function searchDeliveries(
   deps: Pick<NotificationsDeps, "db">,
   search: DeliverySearch,
-): Promise<Delivery[]> {
+): Promise<{ deliveries: Delivery[]; nextCursor: string | null }> {
   const sql = deps.db.sql;
   const limit = Math.min(Math.max(search.limit ?? 50, 1), 200);
   const q = search.q?.trim();
   const channel = search.channel?.trim();
+  // Compared as text cast in SQL: a timestamptz parameter would pass through a JS Date and
+  // lose the microseconds, skipping rows that share the cursor's millisecond.
+  const after = search.after?.match(CURSOR);
   const rows = await sql`
-    select d.*, p.topic_name, p.title, p.body
+    select d.*, p.topic_name, p.title, p.body,
+           d.created_at::text || '_' || d.id::text as cursor
     from notification_deliveries d join notification_publications p on p.id = d.publication_id
     where true
       ${q ? sql`and p.search @@ websearch_to_tsquery('simple', ${q})` : sql``}
@@ -49,13 +58,17 @@ export async function searchDeliveries(
       ${search.from ? sql`and d.created_at >= ${search.from}` : sql``}
       ${search.to ? sql`and d.created_at < ${search.to}` : sql``}
       ${
-    search.after
-      ? sql`and (d.created_at, d.id) < (${search.after.createdAt}, ${search.after.id}::uuid)`
+    after
+      ? sql`and (d.created_at, d.id) < (${after[1]}::text::timestamptz, ${after[4]}::uuid)`
       : sql``
   }
     order by d.created_at desc, d.id desc
-    limit ${limit}`;
-  return rows.map(toDelivery);
+    limit ${limit + 1}`;
+  const page = rows.slice(0, limit);
+  return {
+    deliveries: page.map(toDelivery),
+    nextCursor: rows.length > limit ? page[page.length - 1].cursor as string : null,
+  };
 }
 
 export async function getDelivery(

@@ -277,6 +277,11 @@ export async function startPayment(deps: PaymentDeps, input: StartPayment): Prom
                           settled_at = now(), updated_at = now()
                         where id = ${payment.id} returning *`;
       });
+      await publish(deps.db, {
+        userId: input.userId,
+        type: "payment.updated",
+        data: { id: payment.id, status: "failed", tokens: payment.tokens, flag: null },
+      }).catch((error) => deps.log.error("payment announcement failed", { error }));
       deps.log.warn("payment refused at initiation", {
         paymentId: payment.id,
         error: error.message,

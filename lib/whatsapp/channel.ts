@@ -14,6 +14,7 @@ import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
+import { announceSignUp } from "../accounts/signed_up.ts";
 import type { Payment, PaymentDeps } from "../payments/payments.ts";
 import { hitRateLimit } from "../ratelimit.ts";
 import {
@@ -169,7 +170,9 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   let user: User | null = stored?.id ? toUser(stored) : null;
   if (!user) {
     const profileName = system ? null : (message as InboundMessage).profileName;
-    user = (await findOrCreatePhoneUser(sql, phone, profileName)).user;
+    const found = await findOrCreatePhoneUser(sql, phone, profileName);
+    user = found.user;
+    if (found.created) await announceSignUp(ch.db, ch.log, user.id, "whatsapp");
   }
 
   let replies: Outgoing[] = [];

@@ -3,6 +3,7 @@
  * clients and the separate web frontend (browsers using our own pages get a cookie instead:
  * routes/account.tsx).
  */
+import { announceSignUp } from "../../../lib/accounts/signed_up.ts";
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import {
@@ -69,6 +70,7 @@ export function authRoutes(ctx: AppContext) {
       const body = c.req.valid("json");
       const user = await createUser(ctx.db.sql, body);
       ctx.log.info("account created", { userId: user.id, email: user.email });
+      await announceSignUp(ctx.db, ctx.log, user.id, "api");
       return c.json(await session(ctx, user), 201);
     },
   );

@@ -7,6 +7,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { AppError } from "../../../lib/http/errors.ts";
+import { isCursor } from "../../../lib/notifications/log.ts";
 import { METHODS } from "../../../lib/notifications/methods/mod.ts";
 import {
   type Channel,
@@ -456,16 +457,20 @@ export function notificationRoutes(ctx: AppContext) {
     async (c) => {
       manage(c);
       const query = c.req.valid("query");
-      const deliveries = await n.deliveries.search({
+      if (query.before && !isCursor(query.before)) {
+        throw new AppError("validation_failed", "before: not a cursor this API gave", {
+          field: "before",
+        });
+      }
+      const page = await n.deliveries.search({
         ...query,
         from: query.from ? new Date(query.from) : undefined,
         to: query.to ? new Date(query.to) : undefined,
-        after: parseCursor(query.before),
+        after: query.before,
       });
-      const last = deliveries.length === query.limit ? deliveries[deliveries.length - 1] : null;
       return c.json({
-        deliveries: deliveries.map(deliveryJson),
-        nextCursor: last ? `${last.createdAt.toISOString()}_${last.id}` : null,
+        deliveries: page.deliveries.map(deliveryJson),
+        nextCursor: page.nextCursor,
       }, 200);
     },
   );
@@ -576,19 +581,4 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   return app;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `<ISO time>_<id>`, as `nextCursor` gives it. */
-function parseCursor(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
-  if (!cursor) return undefined;
-  const [at, id] = cursor.split("_");
-  const createdAt = new Date(at);
-  if (Number.isNaN(createdAt.getTime()) || !UUID.test(id ?? "")) {
-    throw new AppError("validation_failed", "before: not a cursor this API gave", {
-      field: "before",
-    });
-  }
-  return { createdAt, id };
 }
