@@ -15,6 +15,7 @@ const NAV = [
   ["/admin/conversations", "Conversations"],
   ["/admin/jobs", "Jobs"],
   ["/admin/webhooks", "Webhooks"],
+  ["/admin/notifications", "Notifications"],
   ["/admin/settings", "Settings"],
   ["/admin/audit", "Audit log"],
 ] as const;
@@ -31,6 +32,7 @@ const NOTICES: Record<string, string> = {
   saved: "Saved.",
   created: "Created.",
   unchanged: "Nothing changed.",
+  deleted: "Deleted.",
 };
 
 const PROBLEMS: Record<string, string> = {

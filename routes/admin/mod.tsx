@@ -28,6 +28,8 @@ import { paymentRoutes } from "./payments.tsx";
 import { settingsRoutes } from "./settings.tsx";
 import { userRoutes } from "./users.tsx";
 import { webhookRoutes } from "./webhooks.tsx";
+import { notificationAdminRoutes } from "./notifications.tsx";
+import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
 
 /**
  * Admins only, with an admin session. The role is read afresh here rather than taken from the
@@ -66,6 +68,8 @@ export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.route("/", settingsRoutes(ctx));
   app.route("/", auditRoutes(ctx));
   app.route("/", webhookRoutes(ctx));
+  app.route("/", notificationAdminRoutes(ctx));
+  app.route("/", notificationDeliveryRoutes(ctx));
   app.route("/", adminApiRoutes(ctx));
   return app;
 }

@@ -1,0 +1,409 @@
+/**
+ * `/admin/notifications`: the channels with their success rate over seven days and a "Send a
+ * test" button that shows the upstream's answer, the topics, and which topic each product event
+ * is published to; forms to create, edit and delete each (audited). The delivery log is
+ * `/admin/notifications/deliveries` (notification_deliveries.tsx).
+ *
+ * A refused form is shown again with what was typed and the refusal, which names the field.
+ */
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { AppError } from "../../lib/http/errors.ts";
+import { METHOD_MODULES } from "../../lib/notifications/methods/mod.ts";
+import type { Channel } from "../../lib/notifications/model.ts";
+import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { audit } from "./_audit.ts";
+import { adminForm, back, UUID } from "./_forms.ts";
+import { adminPage, EmptyRow, formatCount, Table } from "./_layout.tsx";
+import { ChannelFields, channelInput, TopicFields, topicInput } from "./notification_forms.tsx";
+
+const PAGE = "/admin/notifications";
+
+type TestResult = { channel: string; ok: boolean; text: string };
+
+/** What an audit row keeps of a channel: never its secret, only how it is found. */
+const auditedChannel = (ch: Channel) => ({
+  name: ch.name,
+  method: ch.method,
+  settings: ch.settings,
+  secret: ch.secret.source,
+});
+
+export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const n = ctx.notifications;
+
+  async function page(
+    c: Context<AuthEnv>,
+    extra: {
+      test?: TestResult;
+      problem?: string;
+      channelValues?: Record<string, string>;
+      topicValues?: Record<string, string>;
+    } = {},
+  ): Promise<Response> {
+    const [channels, topics, stats, routes, csrf] = await Promise.all([
+      n.channels.list(),
+      n.topics.list(),
+      n.deliveries.stats(7),
+      n.events.routes(),
+      pageCsrfToken(c, ctx),
+    ]);
+    const statsOf = new Map(stats.map((s) => [s.channelId, s]));
+    const nameOf = new Map(channels.map((ch) => [ch.id, ch.name]));
+    return adminPage(c, ctx, {
+      title: "Notifications",
+      section: PAGE,
+      children: (
+        <>
+          <p>
+            <a href={`${PAGE}/deliveries`}>Delivery log →</a>
+          </p>
+          {extra.problem && <p class="form-error" role="alert">{extra.problem}</p>}
+          {extra.test && (
+            <p
+              class={extra.test.ok ? "notice" : "form-error"}
+              role="status"
+              data-testid="test-result"
+            >
+              Test of <strong>{extra.test.channel}</strong>: {extra.test.ok ? "sent" : "failed"} —
+              {" "}
+              <code>{extra.test.text}</code>
+            </p>
+          )}
+          <h2>Channels</h2>
+          <Table label="Channels">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Method</th>
+                <th>To</th>
+                <th>Secret</th>
+                <th class="num">Sent (7 d)</th>
+                <th class="num">Failed (7 d)</th>
+                <th class="num">Success</th>
+                <th>Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {channels.map((ch) => {
+                const s = statsOf.get(ch.id);
+                return (
+                  <tr>
+                    <td>
+                      <a href={`${PAGE}/channels/${ch.id}`}>{ch.name}</a>
+                    </td>
+                    <td>{METHOD_MODULES[ch.method].label}</td>
+                    <td>{ch.recipient}</td>
+                    <td>{ch.secret.source === "env" ? ch.secret.name : ch.secret.source}</td>
+                    <td class="num">{formatCount(s?.sent ?? 0)}</td>
+                    <td class="num">{formatCount(s?.failed ?? 0)}</td>
+                    <td class="num" data-testid={`rate-${ch.name}`}>
+                      {s?.successRate === null || s === undefined
+                        ? "—"
+                        : `${(s.successRate * 100).toFixed(1)} %`}
+                    </td>
+                    <td class="row-actions">
+                      <form method="post" action={`${PAGE}/channels/${ch.id}/test`}>
+                        <input type="hidden" name="_csrf" value={csrf} />
+                        <button type="submit">Send a test</button>
+                      </form>
+                      <form method="post" action={`${PAGE}/channels/${ch.id}/delete`}>
+                        <input type="hidden" name="_csrf" value={csrf} />
+                        <button type="submit" class="danger">Delete</button>
+                      </form>
+                    </td>
+                  </tr>
+                );
+              })}
+              <EmptyRow when={channels.length === 0} columns={8}>No channels yet.</EmptyRow>
+            </tbody>
+          </Table>
+          <details open={extra.channelValues !== undefined}>
+            <summary>New channel</summary>
+            <form method="post" action={`${PAGE}/channels`} class="stack">
+              <ChannelFields csrf={csrf} values={extra.channelValues} submit="Create channel" />
+            </form>
+          </details>
+
+          <h2>Topics</h2>
+          <Table label="Topics">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Description</th>
+                <th>Channels</th>
+                <th>Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {topics.map((t) => (
+                <tr>
+                  <td>
+                    <a href={`${PAGE}/topics/${t.id}`}>{t.name}</a>
+                  </td>
+                  <td>{t.description}</td>
+                  <td>{t.channelIds.map((id) => nameOf.get(id)).join(", ") || "none"}</td>
+                  <td class="row-actions">
+                    <form method="post" action={`${PAGE}/topics/${t.id}/delete`}>
+                      <input type="hidden" name="_csrf" value={csrf} />
+                      <button type="submit" class="danger">Delete</button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+              <EmptyRow when={topics.length === 0} columns={4}>No topics yet.</EmptyRow>
+            </tbody>
+          </Table>
+          <details open={extra.topicValues !== undefined}>
+            <summary>New topic</summary>
+            <form method="post" action={`${PAGE}/topics`} class="stack">
+              <TopicFields
+                csrf={csrf}
+                channels={channels}
+                values={extra.topicValues}
+                submit="Create topic"
+              />
+            </form>
+          </details>
+
+          <h2>Product events</h2>
+          <p class="muted">
+            Each event is published to the topic chosen here; none: not published.
+          </p>
+          <form method="post" action={`${PAGE}/events`}>
+            <input type="hidden" name="_csrf" value={csrf} />
+            <Table label="Product events">
+              <thead>
+                <tr>
+                  <th>Event</th>
+                  <th>Topic</th>
+                </tr>
+              </thead>
+              <tbody>
+                {routes.map((r) => (
+                  <tr>
+                    <td>
+                      <code>{r.event}</code>
+                      <br />
+                      <small>{r.label}</small>
+                    </td>
+                    <td>
+                      <select name={r.event} aria-label={`Topic for ${r.event}`}>
+                        <option value="">— not published —</option>
+                        {topics.map((t) => (
+                          <option value={t.id} selected={t.id === r.topicId}>{t.name}</option>
+                        ))}
+                      </select>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </Table>
+            <button type="submit">Save routes</button>
+          </form>
+        </>
+      ),
+    }, extra.problem ? 400 : 200);
+  }
+
+  /** The domain's refusal (a 4xx) shown on the page; anything else is not ours to show. */
+  const refusal = (error: unknown) => {
+    if (error instanceof AppError && error.status < 500) return error.message;
+    throw error;
+  };
+
+  app.get("/notifications", (c) => page(c));
+
+  app.post("/notifications/channels", async (c) => {
+    const values = await adminForm(c, ctx);
+    try {
+      const channel = await n.channels.create(channelInput(values, false));
+      await audit(ctx.db.sql, c, {
+        action: "notification_channel.create",
+        targetType: "notification_channel",
+        targetId: channel.id,
+        after: auditedChannel(channel),
+      });
+      return back(c, PAGE, { notice: "created" });
+    } catch (error) {
+      const { secret_value: _, ...typed } = values;
+      return page(c, { problem: refusal(error), channelValues: typed });
+    }
+  });
+
+  app.get("/notifications/channels/:id", async (c) => {
+    const channel = await n.channels.get(c.req.param("id"));
+    if (!channel) throw new AppError("not_found", "This channel does not exist.");
+    return channelPage(c, channel);
+  });
+
+  async function channelPage(
+    c: Context<AuthEnv>,
+    channel: Channel,
+    problem?: string,
+    values?: Record<string, string>,
+  ) {
+    const csrf = await pageCsrfToken(c, ctx);
+    return adminPage(c, ctx, {
+      title: `Channel ${channel.name}`,
+      section: PAGE,
+      children: (
+        <>
+          <p>
+            <a href={PAGE}>← Notifications</a>
+          </p>
+          {problem && <p class="form-error" role="alert">{problem}</p>}
+          <form method="post" action={`${PAGE}/channels/${channel.id}`} class="stack">
+            <ChannelFields channel={channel} values={values} csrf={csrf} submit="Save" />
+          </form>
+        </>
+      ),
+    }, problem ? 400 : 200);
+  }
+
+  app.post("/notifications/channels/:id", async (c) => {
+    const values = await adminForm(c, ctx);
+    const before = await n.channels.get(c.req.param("id"));
+    if (!before) return back(c, PAGE, { problem: "gone" });
+    try {
+      const channel = await n.channels.update(before.id, channelInput(values, true));
+      await audit(ctx.db.sql, c, {
+        action: "notification_channel.update",
+        targetType: "notification_channel",
+        targetId: channel.id,
+        before: auditedChannel(before),
+        after: auditedChannel(channel),
+      });
+      return back(c, PAGE, { notice: "saved" });
+    } catch (error) {
+      const { secret_value: _, ...typed } = values;
+      return channelPage(c, before, refusal(error), typed);
+    }
+  });
+
+  app.post("/notifications/channels/:id/delete", async (c) => {
+    await adminForm(c, ctx);
+    const before = await n.channels.get(c.req.param("id"));
+    if (!before || !await n.channels.delete(before.id)) return back(c, PAGE, { problem: "gone" });
+    await audit(ctx.db.sql, c, {
+      action: "notification_channel.delete",
+      targetType: "notification_channel",
+      targetId: before.id,
+      before: auditedChannel(before),
+    });
+    return back(c, PAGE, { notice: "deleted" });
+  });
+
+  app.post("/notifications/channels/:id/test", async (c) => {
+    await adminForm(c, ctx);
+    const channel = await n.channels.get(c.req.param("id"));
+    if (!channel) return back(c, PAGE, { problem: "gone" });
+    const outcome = await n.channels.test(ctx.jobs, channel.id);
+    return page(c, {
+      test: {
+        channel: channel.name,
+        ok: outcome.ok,
+        text: outcome.ok ? outcome.response : outcome.error,
+      },
+    });
+  });
+
+  app.post("/notifications/topics", async (c) => {
+    const values = await adminForm(c, ctx);
+    try {
+      const topic = await n.topics.create(topicInput(values));
+      await audit(ctx.db.sql, c, {
+        action: "notification_topic.create",
+        targetType: "notification_topic",
+        targetId: topic.id,
+        after: topic,
+      });
+      return back(c, PAGE, { notice: "created" });
+    } catch (error) {
+      return page(c, { problem: refusal(error), topicValues: values });
+    }
+  });
+
+  app.get("/notifications/topics/:id", async (c) => {
+    const topic = await n.topics.get(c.req.param("id"));
+    if (!topic) throw new AppError("not_found", "This topic does not exist.");
+    const [channels, csrf] = await Promise.all([n.channels.list(), pageCsrfToken(c, ctx)]);
+    return adminPage(c, ctx, {
+      title: `Topic ${topic.name}`,
+      section: PAGE,
+      children: (
+        <>
+          <p>
+            <a href={PAGE}>← Notifications</a>
+          </p>
+          <form method="post" action={`${PAGE}/topics/${topic.id}`} class="stack">
+            <TopicFields topic={topic} channels={channels} csrf={csrf} submit="Save" />
+          </form>
+        </>
+      ),
+    });
+  });
+
+  app.post("/notifications/topics/:id", async (c) => {
+    const values = await adminForm(c, ctx);
+    const before = await n.topics.get(c.req.param("id"));
+    if (!before) return back(c, PAGE, { problem: "gone" });
+    try {
+      const topic = await n.topics.update(before.id, topicInput(values));
+      await audit(ctx.db.sql, c, {
+        action: "notification_topic.update",
+        targetType: "notification_topic",
+        targetId: topic.id,
+        before,
+        after: topic,
+      });
+      return back(c, PAGE, { notice: "saved" });
+    } catch (error) {
+      return page(c, { problem: refusal(error) });
+    }
+  });
+
+  app.post("/notifications/topics/:id/delete", async (c) => {
+    await adminForm(c, ctx);
+    const before = await n.topics.get(c.req.param("id"));
+    if (!before || !await n.topics.delete(before.id)) return back(c, PAGE, { problem: "gone" });
+    await audit(ctx.db.sql, c, {
+      action: "notification_topic.delete",
+      targetType: "notification_topic",
+      targetId: before.id,
+      before,
+    });
+    return back(c, PAGE, { notice: "deleted" });
+  });
+
+  app.post("/notifications/events", async (c) => {
+    const values = await adminForm(c, ctx);
+    const before = await n.events.routes();
+    try {
+      for (const route of before) {
+        const chosen = values[route.event];
+        if (chosen === undefined) continue;
+        const topicId = chosen === "" ? null : chosen;
+        if (topicId !== null && !UUID.test(topicId)) {
+          throw new AppError("unprocessable", `${route.event}: choose one of the topics.`);
+        }
+        if (topicId !== route.topicId) await n.events.route(route.event, topicId);
+      }
+    } catch (error) {
+      return page(c, { problem: refusal(error) });
+    }
+    const after = await n.events.routes();
+    await audit(ctx.db.sql, c, {
+      action: "notification_events.route",
+      targetType: "notification_events",
+      targetId: null,
+      before: Object.fromEntries(before.map((r) => [r.event, r.topic])),
+      after: Object.fromEntries(after.map((r) => [r.event, r.topic])),
+    });
+    return back(c, PAGE, { notice: "saved" });
+  });
+
+  return app;
+}
