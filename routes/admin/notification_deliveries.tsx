@@ -64,21 +64,25 @@ export function notificationDeliveryRoutes(ctx: AppContext): Hono<AuthEnv> {
               Topic
               <select name="topic">
                 <option value="">any</option>
-                {topics.map((t) => <option selected={t.name === topic}>{t.name}</option>)}
+                {topics.map((t) => (
+                  <option key={t.id} selected={t.name === topic}>{t.name}</option>
+                ))}
               </select>
             </label>
             <label>
               Channel
               <select name="channel">
                 <option value="">any</option>
-                {channels.map((ch) => <option selected={ch.name === channel}>{ch.name}</option>)}
+                {channels.map((ch) => (
+                  <option key={ch.id} selected={ch.name === channel}>{ch.name}</option>
+                ))}
               </select>
             </label>
             <label>
               Status
               <select name="status">
                 <option value="">any</option>
-                {DELIVERY_STATUSES.map((s) => <option selected={s === status}>{s}</option>)}
+                {DELIVERY_STATUSES.map((s) => <option key={s} selected={s === status}>{s}</option>)}
               </select>
             </label>
             <label>
