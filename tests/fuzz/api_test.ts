@@ -216,10 +216,16 @@ async function setUp(app: TestApp): Promise<Fixture> {
     idempotencyKey: `fuzz:${userId}`,
     description: "fuzz credit",
   });
+  // An admin, and a key with every scope: the notification operations do their work rather
+  // than refuse the caller (the session caller, not an admin session, still gets refusals).
+  await sql`update users set role = 'admin' where id = ${userId}`;
   const key = await (await app.fetch("/api/v1/api-keys", {
     method: "POST",
     headers: { "content-type": "application/json", ...token },
-    body: JSON.stringify({ name: "fuzz" }),
+    body: JSON.stringify({
+      name: "fuzz",
+      scopes: ["notifications:publish", "notifications:manage"],
+    }),
   })).json();
   // A key the walk may revoke (not the one it calls with).
   const spare = await (await app.fetch("/api/v1/api-keys", {
@@ -242,7 +248,34 @@ async function setUp(app: TestApp): Promise<Fixture> {
   });
   await essay.text();
   const answer = essay.headers.get("x-message-id")!;
-  const ids = [conversation.id, answer, userId, spare.id, ...(pkg ? [pkg.id as string] : [])];
+  const notify = async (path: string, body: unknown) =>
+    await (await app.fetch(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...token },
+      body: JSON.stringify(body),
+    })).json();
+  const slack = await notify("/api/v1/notifications/channels", {
+    name: "fuzz slack",
+    method: "slack",
+    settings: { channel: "#fuzz" },
+  });
+  const topic = await notify("/api/v1/notifications/topics", {
+    name: "fuzz-topic",
+    channelIds: [slack.id],
+  });
+  const published = await notify("/api/v1/topics/fuzz-topic/publish", { text: "fuzz" });
+  const ids = [
+    conversation.id,
+    answer,
+    userId,
+    spare.id,
+    ...(pkg ? [pkg.id as string] : []),
+    slack.id,
+    topic.id,
+    "fuzz-topic",
+    "payment.failed",
+    published.deliveries[0].id,
+  ];
   return {
     app,
     token,

@@ -39,7 +39,32 @@ const digits = fc.integer({ min: -5, max: 2_000_000 }).map(String);
 const field = (plausible: fc.Arbitrary<string>) =>
   fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: hostileString });
 
-function formsOf(ids: { user: string; packageId: string; aiConfig: string }): Form[] {
+interface Ids {
+  user: string;
+  packageId: string;
+  aiConfig: string;
+  channel: string;
+  topic: string;
+}
+
+/** The notification channel form's fields (one form serves every method). */
+const channelFields = {
+  name: field(fc.string({ maxLength: 90 })),
+  method: field(fc.constantFrom("email", "slack", "telegram", "whatsapp", "webhook", "fax")),
+  to: field(fc.constantFrom("a@example.com, b@example.com", "nope", "")),
+  subject: field(fc.string()),
+  channel: field(fc.constantFrom("#ops", "ops", "C0123ABCD")),
+  chat_id: field(fc.constantFrom("42", "-1001234567890", "@hurukuro_ops", "x")),
+  numbers: field(fc.constantFrom("+263771234567", "0771234567, +263771234568")),
+  template: field(fc.constantFrom("", "ops_alert", "bad name!")),
+  template_language: field(fc.constantFrom("", "en", "en_US", "english")),
+  url: field(fc.constantFrom("https://127.0.0.1/x", "https://hooks.invalid/x", "ftp://x", "")),
+  secret_mode: field(fc.constantFrom("keep", "none", "env", "value", "other")),
+  secret_env: field(fc.constantFrom("NOTIFY_X", "PATH", "")),
+  secret_value: field(fc.string()),
+};
+
+function formsOf(ids: Ids): Form[] {
   const nonce = fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/);
   const user = (suffix: string) => `/admin/users/${ids.user}/${suffix}`;
   const forms: Form[] = [
@@ -126,6 +151,34 @@ function formsOf(ids: { user: string; packageId: string; aiConfig: string }): Fo
     },
     { path: `/admin/payments/${ids.user}/poll`, who: "admin", fields: {} },
     { path: `/admin/jobs/dead/${ids.user}/retry`, who: "admin", fields: {} },
+    { path: "/admin/notifications/channels", who: "admin", fields: channelFields },
+    { path: `/admin/notifications/channels/${ids.channel}`, who: "admin", fields: channelFields },
+    { path: `/admin/notifications/channels/${ids.channel}/test`, who: "admin", fields: {} },
+    {
+      path: "/admin/notifications/topics",
+      who: "admin",
+      fields: {
+        name: field(fc.string()),
+        description: field(fc.string()),
+        [`channel_${ids.channel}`]: field(fc.constant("on")),
+        channel_x: field(fc.constant("on")),
+      },
+    },
+    {
+      path: `/admin/notifications/topics/${ids.topic}`,
+      who: "admin",
+      fields: { name: field(fc.string()), [`channel_${ids.channel}`]: field(fc.constant("on")) },
+    },
+    {
+      path: "/admin/notifications/events",
+      who: "admin",
+      fields: {
+        "payment.failed": field(fc.constantFrom(ids.topic, "", ids.user)),
+        "account.signed_up": field(fc.constantFrom(ids.topic, "")),
+      },
+    },
+    { path: `/admin/notifications/topics/${ids.topic}/delete`, who: "admin", fields: {} },
+    { path: `/admin/notifications/channels/${ids.channel}/delete`, who: "admin", fields: {} },
   ];
   return forms;
 }
@@ -195,7 +248,7 @@ function bodyFor(form: Form, caller: Caller): fc.Arbitrary<Body> {
 }
 
 /** Pages that read their query string, with the parameters they read. */
-function pagesOf(ids: { user: string; packageId: string }): [string, string[]][] {
+function pagesOf(ids: Ids): [string, string[]][] {
   return [
     ["/login", ["next"]],
     ["/reset", ["token"]],
@@ -213,6 +266,18 @@ function pagesOf(ids: { user: string; packageId: string }): [string, string[]][]
     ["/admin/conversations", ["q", "page"]],
     [`/admin/conversations/${ids.user}`, []],
     ["/admin/settings", ["notice", "problem"]],
+    ["/admin/notifications", ["notice", "problem"]],
+    ["/admin/notifications/deliveries", [
+      "q",
+      "topic",
+      "channel",
+      "status",
+      "from",
+      "to",
+      "before",
+    ]],
+    [`/admin/notifications/channels/${ids.channel}`, []],
+    [`/admin/notifications/topics/${ids.topic}`, []],
     ["/account", []],
     ["/chat", []],
   ];
@@ -248,7 +313,20 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
     const [admin] = await sql`select id from users where email = ${ADMIN.email}`;
     const [pkg] = await sql`select id from token_packages limit 1`;
     const [ai] = await sql`select id from ai_configs limit 1`;
-    const ids = { user: signed.user.id, packageId: pkg.id, aiConfig: ai.id };
+    const { notifications } = app.server;
+    const channel = await notifications.channels.create({
+      name: "fuzz",
+      method: "slack",
+      settings: { channel: "#fuzz" },
+    });
+    const topic = await notifications.topics.create({ name: "fuzz", channelIds: [channel.id] });
+    const ids = {
+      user: signed.user.id,
+      packageId: pkg.id,
+      aiConfig: ai.id,
+      channel: channel.id,
+      topic: topic.id,
+    };
     const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
       const { token } = await createSession(sql, userId, { admin: adminSession });
       return {
