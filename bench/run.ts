@@ -27,6 +27,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   metrics: () => import("./metrics.ts"),
   chat: () => import("./chat.ts"),
   whatsapp: () => import("./whatsapp.ts"),
+  notifications: () => import("./notifications.ts"),
 };
 
 function usage(): string {
