@@ -10,6 +10,7 @@ import { paymentRoutes } from "./payments.ts";
 import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
 import { notificationRoutes } from "./notifications.ts";
+import { notificationLogRoutes } from "./notification_log.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -21,5 +22,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", paymentRoutes(ctx))
     .route("/", eventRoutes(ctx))
     .route("/", chatRoutes(ctx))
-    .route("/", notificationRoutes(ctx));
+    .route("/", notificationRoutes(ctx))
+    .route("/", notificationLogRoutes(ctx));
 }
