@@ -92,13 +92,12 @@ create table notification_event_routes (
   updated_at timestamptz not null default now()
 );
 
--- How far each watcher of the product's records has read, and the state it tracks (the AI
--- upstream up or down, a signature-failure spike on or off).
+-- The states the product's events are told from (the AI upstream up or down, a spike of
+-- signature failures on or off), changed by one instance at a time (lib/notifications/events.ts).
 create table notification_watches (
   source text primary key,
-  checked_until timestamptz not null,
-  state text,
-  state_since timestamptz
+  state text not null,
+  state_since timestamptz not null
 );
 
 -- API keys may be limited to scopes; a key without a scope is refused the operations that

@@ -266,3 +266,32 @@ Deno.test("a delivery whose job was lost is found by the reconciler and sent onc
     await world.close();
   }
 });
+
+Deno.test("a channel changing method keeps no secret of the old method unless given one", async () => {
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response());
+  const world = await notificationWorld();
+  try {
+    const webhook = await channel(world, {
+      name: "was a webhook",
+      method: "webhook",
+      settings: { url: `http://127.0.0.1:${hook.addr.port}/` },
+      secret: { value: "a-webhook-signing-secret" },
+    });
+    const res = await world.api("PUT", `/api/v1/notifications/channels/${webhook.id}`, {
+      name: "now slack",
+      method: "slack",
+      settings: { channel: "#ops" },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.secret, { source: "none" });
+    const back = await world.api("PUT", `/api/v1/notifications/channels/${webhook.id}`, {
+      name: "webhook again",
+      method: "webhook",
+      settings: { url: `http://127.0.0.1:${hook.addr.port}/` },
+    });
+    assert.equal(back.status, 422, "a webhook needs its secret given again");
+  } finally {
+    await world.close();
+    await hook.shutdown();
+  }
+});

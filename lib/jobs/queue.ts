@@ -569,7 +569,12 @@ export class JobQueue implements NamedEnqueuer {
     this.#metrics.deadLettered.inc({ job: entry.job });
     await publishProductEvent(this.#db, {
       type: "job.dead_lettered",
-      data: { job: entry.job, jobId: entry.id, attempts: entry.attempt, error: message },
+      data: {
+        job: entry.job,
+        jobId: entry.id,
+        attempts: entry.attempt,
+        error: message.slice(0, 500),
+      },
     }).catch((error) => this.#log.warn("dead letter not announced", { error }));
     this.#log.error("job dead-lettered", {
       job: entry.job,

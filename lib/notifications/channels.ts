@@ -171,11 +171,14 @@ export async function updateChannel(
 ): Promise<Channel> {
   const current = await getChannel(deps, id);
   if (!current) throw new AppError("not_found", "This channel does not exist.");
-  const v = await validateChannel(deps, input, {
+  // A secret belongs to its method (a webhook's signing secret is no Slack token): a channel
+  // changing method keeps none unless given one.
+  const given = input.method !== current.method && input.secret === undefined ? null : input.secret;
+  const v = await validateChannel(deps, { ...input, secret: given }, {
     method: current.method,
     hasSecret: current.secret.source !== "none",
   });
-  const secret = await secretColumns(deps, id, input.secret, v.method);
+  const secret = await secretColumns(deps, id, given, v.method);
   try {
     const sql = deps.db.sql;
     const replace = secret !== undefined;

@@ -230,11 +230,10 @@ async function announce(
 /** Moves a watched state to `to`; its new start for the one caller that changed it, else null. */
 async function transition(sql: Database["sql"], source: string, to: string): Promise<Date | null> {
   const [row] = await sql`
-    insert into notification_watches (source, checked_until, state, state_since)
-    values (${source}, now(), ${to}, now())
-    on conflict (source) do update set state = excluded.state, state_since = excluded.state_since,
-      checked_until = excluded.checked_until
-    where notification_watches.state is distinct from excluded.state
+    insert into notification_watches (source, state, state_since)
+    values (${source}, ${to}, now())
+    on conflict (source) do update set state = excluded.state, state_since = excluded.state_since
+    where notification_watches.state <> excluded.state
     returning state_since`;
   return row ? row.state_since as Date : null;
 }

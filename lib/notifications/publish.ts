@@ -52,12 +52,15 @@ interface DeliveryRow {
   published_at: Date;
 }
 
-function toPublication(topic: string, rows: DeliveryRow[]): Publication {
+function toPublication(
+  publication: { id: string; createdAt: Date },
+  topic: string,
+  rows: DeliveryRow[],
+): Publication {
   const sorted = [...rows].sort((a, b) => a.channel_name.localeCompare(b.channel_name));
   return {
-    id: rows[0].publication_id,
+    ...publication,
     topic,
-    createdAt: rows[0].published_at,
     deliveries: sorted.map((r) => ({ id: r.id, channel: r.channel_name, method: r.method })),
   };
 }
@@ -108,7 +111,8 @@ export async function publish(
       error: (lost[0] as PromiseRejectedResult).reason,
     });
   }
-  return { publication: toPublication(topic, rows), deduplicated: false };
+  const first = { id: rows[0].publication_id, createdAt: rows[0].published_at };
+  return { publication: toPublication(first, topic, rows), deduplicated: false };
 }
 
 /** Why nothing was recorded: no such topic, no channels, or the dedupe key was used. */
@@ -125,7 +129,7 @@ async function notPublished(
                         from notification_topics t where t.name = ${topic}`;
   if (!t) throw new AppError("not_found", `There is no topic named "${topic}".`);
   if (dedupeKey) {
-    const [p] = await sql`select id, request_hash from notification_publications
+    const [p] = await sql`select id, created_at, request_hash from notification_publications
                           where topic_id = ${t.id} and dedupe_key = ${dedupeKey}`;
     if (p) {
       if (p.request_hash !== requestHash) {
@@ -139,7 +143,10 @@ async function notPublished(
         select d.id, d.publication_id, d.channel_name, d.method, p.created_at as published_at
         from notification_deliveries d join notification_publications p on p.id = d.publication_id
         where d.publication_id = ${p.id}`;
-      return { publication: toPublication(t.name, rows), deduplicated: true };
+      return {
+        publication: toPublication({ id: p.id, createdAt: p.created_at }, t.name, rows),
+        deduplicated: true,
+      };
     }
   }
   if (!t.has_channels) {
