@@ -11,7 +11,7 @@ import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import { type NotificationsDeps, sendServices, urlPolicy } from "./deps.ts";
 import { isMethod, type Method, methodModule, METHODS } from "./methods/mod.ts";
 import { SendError } from "./methods/types.ts";
-import { type Channel, toChannel } from "./model.ts";
+import { type Channel, isUniqueViolation, isUuid, toChannel } from "./model.ts";
 import { resolveSecrets, sealSecret } from "./secrets.ts";
 
 /**
@@ -139,8 +139,6 @@ async function secretColumns(
 const conflict = (name: string) =>
   new AppError("conflict", `A channel named "${name}" already exists.`, { field: "name" });
 
-const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";
-
 export async function createChannel(
   deps: NotificationsDeps,
   input: ChannelInput,
@@ -198,10 +196,8 @@ export async function updateChannel(
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function getChannel(deps: NotificationsDeps, id: string): Promise<Channel | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await deps.db.sql`select * from notification_channels where id = ${id}`;
   return row ? toChannel(row) : null;
 }
@@ -213,7 +209,7 @@ export async function listChannels(deps: NotificationsDeps): Promise<Channel[]> 
 
 /** Deletes the channel (and its place in topics); its past deliveries keep its name. */
 export async function deleteChannel(deps: NotificationsDeps, id: string): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const rows = await deps.db.sql`delete from notification_channels where id = ${id} returning id`;
   return rows.length === 1;
 }
@@ -231,7 +227,7 @@ export async function testChannel(
   jobs: Enqueuer,
   id: string,
 ): Promise<TestOutcome> {
-  if (!UUID.test(id)) throw new AppError("not_found", "This channel does not exist.");
+  if (!isUuid(id)) throw new AppError("not_found", "This channel does not exist.");
   const [row] = await deps.db.sql`select * from notification_channels where id = ${id}`;
   if (!row) throw new AppError("not_found", "This channel does not exist.");
   const channel = toChannel(row);

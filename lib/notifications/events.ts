@@ -31,7 +31,7 @@ import { maskText } from "../observability/mask.ts";
 import { getPaymentForUser, type Payment } from "../payments/payments.ts";
 import { signatureFailuresSince } from "../whatsapp/signature_failures.ts";
 import { notificationDeliverJob } from "./jobs.ts";
-import { type Message, PRODUCT_EVENTS, type ProductEvent } from "./model.ts";
+import { isUuid, type Message, PRODUCT_EVENTS, type ProductEvent } from "./model.ts";
 import { publish } from "./publish.ts";
 
 type Deps = { db: Database; log: Logger };
@@ -82,8 +82,6 @@ export async function listEventRoutes(deps: Pick<Deps, "db">): Promise<EventRout
   }));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Routes `event` to a topic (null: not published). */
 export async function setEventRoute(
   deps: Pick<Deps, "db">,
@@ -102,7 +100,7 @@ export async function setEventRoute(
     await sql`delete from notification_event_routes where event = ${event}`;
     return;
   }
-  const [topic] = UUID.test(topicId)
+  const [topic] = isUuid(topicId)
     ? await sql`select id from notification_topics where id = ${topicId}`
     : [];
   if (!topic) {

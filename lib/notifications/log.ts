@@ -4,7 +4,7 @@
  * topic, channel, status and time, newest first; and the success rate of each channel.
  */
 import type { NotificationsDeps } from "./deps.ts";
-import { type Delivery, type DeliveryStatus, toDelivery } from "./model.ts";
+import { type Delivery, type DeliveryStatus, isUuid, toDelivery } from "./model.ts";
 
 export interface DeliverySearch {
   /** Words of the message (web-search syntax: `"exact phrase"`, `-without`, `or`). */
@@ -27,8 +27,6 @@ const CURSOR = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?)_([
 
 export const isCursor = (cursor: string) => CURSOR.test(cursor);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function searchDeliveries(
   deps: Pick<NotificationsDeps, "db">,
   search: DeliverySearch,
@@ -49,9 +47,7 @@ export async function searchDeliveries(
       ${search.topic ? sql`and p.topic_name = ${search.topic}` : sql``}
       ${
     channel
-      ? UUID.test(channel)
-        ? sql`and d.channel_id = ${channel}`
-        : sql`and d.channel_name = ${channel}`
+      ? isUuid(channel) ? sql`and d.channel_id = ${channel}` : sql`and d.channel_name = ${channel}`
       : sql``
   }
       ${search.status ? sql`and d.status = ${search.status}` : sql``}
@@ -75,7 +71,7 @@ export async function getDelivery(
   deps: Pick<NotificationsDeps, "db">,
   id: string,
 ): Promise<Delivery | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await deps.db.sql`
     select d.*, p.topic_name, p.title, p.body
     from notification_deliveries d join notification_publications p on p.id = d.publication_id

@@ -90,6 +90,15 @@ export interface Publication {
   deliveries: { id: string; channel: string; method: Method }[];
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids come from URLs and forms: anything else is "no such row", not a database error. */
+export const isUuid = (value: string) => UUID.test(value);
+
+/** A unique constraint refused the row (SQLSTATE 23505): a name already taken. */
+export const isUniqueViolation = (error: unknown) =>
+  (error as { code?: string } | null)?.code === "23505";
+
 type Row = Record<string, unknown>;
 
 export function toChannel(row: Row): Channel {

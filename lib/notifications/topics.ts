@@ -7,7 +7,7 @@ import { z } from "zod";
 import { AppError } from "../http/errors.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import type { NotificationsDeps } from "./deps.ts";
-import { type Topic, toTopic } from "./model.ts";
+import { isUniqueViolation, isUuid, type Topic, toTopic } from "./model.ts";
 
 export const TopicName = textField().trim().min(1).max(100).regex(
   /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
@@ -25,8 +25,6 @@ const TopicSchema = z.object({
   description: textField().trim().max(500).default(""),
   channelIds: z.array(z.uuid()).max(50).default([]),
 });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 async function validateTopic(
   deps: NotificationsDeps,
@@ -66,8 +64,6 @@ async function validateTopic(
 const conflict = (name: string) =>
   new AppError("conflict", `A topic named "${name}" already exists.`, { field: "name" });
 
-const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === "23505";
-
 const SELECT = `select t.*, coalesce(
     (select array_agg(tc.channel_id order by tc.channel_id) from notification_topic_channels tc
      where tc.topic_id = t.id), '{}') as channel_ids
@@ -97,7 +93,7 @@ export async function updateTopic(
   id: string,
   input: TopicInput,
 ): Promise<Topic> {
-  if (!UUID.test(id)) throw new AppError("not_found", "This topic does not exist.");
+  if (!isUuid(id)) throw new AppError("not_found", "This topic does not exist.");
   const v = await validateTopic(deps, input);
   try {
     const found = await deps.db.sql.begin(async (tx) => {
@@ -121,7 +117,7 @@ export async function updateTopic(
 }
 
 export async function getTopicById(deps: NotificationsDeps, id: string): Promise<Topic | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await deps.db.sql.unsafe(`${SELECT} where t.id = $1`, [id]);
   return row ? toTopic(row) : null;
 }
@@ -138,7 +134,7 @@ export async function listTopics(deps: NotificationsDeps): Promise<Topic[]> {
 
 /** Deletes the topic; what was published to it stays in the log under its name. */
 export async function deleteTopic(deps: NotificationsDeps, id: string): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const rows = await deps.db.sql`delete from notification_topics where id = ${id} returning id`;
   return rows.length === 1;
 }

@@ -19,6 +19,8 @@
  * slack.failNext(1, { status: 429, retryAfterSeconds: 2 });
  */
 
+import { Recorded } from "./recorded.ts";
+
 export interface FakeSlackOptions {
   /** The bot token to accept (default a random `xoxb-…`). */
   token?: string;
@@ -57,10 +59,9 @@ export class FakeSlack {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #channels?: Set<string>;
   readonly #maxRecords: number;
-  readonly #messages: RecordedSlackMessage[] = [];
+  readonly #messages: Recorded<RecordedSlackMessage>;
   readonly #calls: RecordedSlackCall[] = [];
   readonly #failures: SlackScriptedFailure[] = [];
-  readonly #waiters = new Set<() => void>();
   readonly #onMessage?: (message: RecordedSlackMessage) => void;
   #seq = 0;
 
@@ -68,6 +69,7 @@ export class FakeSlack {
     this.token = options.token ?? `xoxb-sandbox-${crypto.randomUUID()}`;
     this.#channels = options.channels ? new Set(options.channels) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#messages = new Recorded("fake Slack: messages", this.#maxRecords);
     this.#onMessage = options.onMessage;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
@@ -85,7 +87,7 @@ export class FakeSlack {
   }
 
   get messages(): readonly RecordedSlackMessage[] {
-    return this.#messages;
+    return this.#messages.items;
   }
 
   /** Every `chat.postMessage` call, failed or not, oldest first. */
@@ -103,29 +105,11 @@ export class FakeSlack {
     count: number,
     options: { match?: (m: RecordedSlackMessage) => boolean; timeoutMs?: number } = {},
   ): Promise<RecordedSlackMessage[]> {
-    const matching = () => this.#messages.filter(options.match ?? (() => true));
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = matching();
-        if (found.length < count) return;
-        done();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`fake Slack: ${matching().length} of ${count} messages arrived`));
-      }, options.timeoutMs ?? 10_000);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#messages.waitFor(count, options);
   }
 
   reset(): void {
-    this.#messages.length = 0;
+    this.#messages.clear();
     this.#calls.length = 0;
     this.#failures.length = 0;
   }
@@ -151,7 +135,7 @@ export class FakeSlack {
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
-      return Response.json({ messages: this.#messages.slice(-200) });
+      return Response.json({ messages: this.#messages.items.slice(-200) });
     }
     if (url.pathname !== "/api/chat.postMessage") {
       return Response.json({ ok: false, error: "unknown_method" }, { status: 404 });
@@ -193,10 +177,9 @@ export class FakeSlack {
     if (text.length > 40_000) return this.#answer(200, { ok: false, error: "msg_too_long" });
 
     const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.#seq).padStart(6, "0")}`;
-    this.#messages.push({ channel, text, ts, payload, receivedAt: performance.now() });
-    if (this.#messages.length > this.#maxRecords) this.#messages.shift();
-    this.#onMessage?.(this.#messages[this.#messages.length - 1]);
-    for (const wake of this.#waiters) wake();
+    const message = { channel, text, ts, payload, receivedAt: performance.now() };
+    this.#messages.push(message);
+    this.#onMessage?.(message);
     return this.#answer(200, {
       ok: true,
       channel,

@@ -16,6 +16,8 @@
  * {@link FakeTelegram.calls} and {@link FakeTelegram.waitForMessages}.
  */
 
+import { Recorded } from "./recorded.ts";
+
 export interface FakeTelegramOptions {
   /** The bot token to accept (default a random `123456:…`). */
   token?: string;
@@ -128,10 +130,9 @@ export class FakeTelegram {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #chats?: Set<string>;
   readonly #maxRecords: number;
-  readonly #messages: RecordedTelegramMessage[] = [];
+  readonly #messages: Recorded<RecordedTelegramMessage>;
   readonly #calls: RecordedTelegramCall[] = [];
   readonly #failures: TelegramScriptedFailure[] = [];
-  readonly #waiters = new Set<() => void>();
   readonly #onMessage?: (message: RecordedTelegramMessage) => void;
   #webhook: { url: string; secret: string | null } | null = null;
   #messageId = 0;
@@ -142,6 +143,7 @@ export class FakeTelegram {
       `${100000 + Math.floor(Math.random() * 900000)}:sandbox-${crypto.randomUUID()}`;
     this.#chats = options.chats ? new Set(options.chats.map(String)) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#messages = new Recorded("fake Telegram: messages", this.#maxRecords);
     this.#onMessage = options.onMessage;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
@@ -159,7 +161,7 @@ export class FakeTelegram {
   }
 
   get messages(): readonly RecordedTelegramMessage[] {
-    return this.#messages;
+    return this.#messages.items;
   }
 
   get calls(): readonly RecordedTelegramCall[] {
@@ -179,25 +181,7 @@ export class FakeTelegram {
     count: number,
     options: { match?: (m: RecordedTelegramMessage) => boolean; timeoutMs?: number } = {},
   ): Promise<RecordedTelegramMessage[]> {
-    const matching = () => this.#messages.filter(options.match ?? (() => true));
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = matching();
-        if (found.length < count) return;
-        done();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`fake Telegram: ${matching().length} of ${count} messages arrived`));
-      }, options.timeoutMs ?? 10_000);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#messages.waitFor(count, options);
   }
 
   /**
@@ -219,7 +203,7 @@ export class FakeTelegram {
   }
 
   reset(): void {
-    this.#messages.length = 0;
+    this.#messages.clear();
     this.#calls.length = 0;
     this.#failures.length = 0;
   }
@@ -266,7 +250,7 @@ export class FakeTelegram {
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
-      return Response.json({ messages: this.#messages.slice(-200) });
+      return Response.json({ messages: this.#messages.items.slice(-200) });
     }
     const m = url.pathname.match(/^\/bot([^/]+)\/([A-Za-z]+)$/);
     if (!m) {
@@ -338,17 +322,16 @@ export class FakeTelegram {
       return this.#refuse(method, 400, "Bad Request: chat not found");
     }
     const messageId = ++this.#messageId;
-    this.#messages.push({
+    const message: RecordedTelegramMessage = {
       messageId,
       chatId,
       text: raw,
       parseMode,
       payload: params,
       receivedAt: performance.now(),
-    });
-    if (this.#messages.length > this.#maxRecords) this.#messages.shift();
-    this.#onMessage?.(this.#messages[this.#messages.length - 1]);
-    for (const wake of this.#waiters) wake();
+    };
+    this.#messages.push(message);
+    this.#onMessage?.(message);
     return this.#answer(method, 200, {
       ok: true,
       result: {
