@@ -267,10 +267,15 @@ export function createEventReactor(deps: Deps) {
         });
         return;
       }
-      const known = ["payment.updated", "job.dead_lettered", "account.signed_up"];
-      if (!known.includes(e.type)) return;
+      // Which event this would be, told without a query: most hub events are none, or not routed.
+      const event = e.type === "payment.updated"
+        ? PAYMENT_EVENT[String(e.data.status)]
+        : e.type === "job.dead_lettered" || e.type === "account.signed_up"
+        ? e.type
+        : undefined;
+      if (!event) return;
       const routed = await routes.get();
-      if (routed.size === 0) return;
+      if (!routed.has(event)) return;
       const o = await occurrenceOf(deps, e);
       if (o) await announce(deps, jobs, routed, o);
     } catch (error) {
