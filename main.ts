@@ -37,7 +37,6 @@ import { openKv } from "./lib/kv/mod.ts";
 import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
-import { serveHttp } from "./lib/http/serve.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
@@ -251,7 +250,10 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       version: VERSION,
     }, { bodyLimit: web.bodyLimit });
 
-    const server = await serveHttp({ hostname: web.hostname, port: web.port }, app.fetch);
+    const server = Deno.serve(
+      { hostname: web.hostname, port: web.port, onListen: () => {} },
+      app.fetch,
+    );
     closers.push(async () => {
       // Stops accepting and waits for in-flight requests, bounded by the grace period.
       await Promise.race([
@@ -268,7 +270,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         [db, background].forEach((on) => runtimeOf({ db: on, kv, log, config }).streams.abortAll()),
       )
     );
-    const url = `http://${server.hostname}:${server.port}`;
+    const url = `http://${server.addr.hostname}:${server.addr.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
     if (!env.PUBLIC_URL && config.port === 0) {
       config.publicUrl = url;

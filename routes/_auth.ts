@@ -11,7 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { getConnInfo } from "@hono/node-server/conninfo";
+import { getConnInfo } from "hono/deno";
 import { API_KEY_PREFIX, resolveApiKey, resolveSession } from "../lib/accounts/credentials.ts";
 import { verifyAccessToken } from "../lib/accounts/jwt.ts";
 import { signedInUser, type User } from "../lib/accounts/users.ts";
