@@ -259,7 +259,7 @@ chatTest(
 );
 
 chatTest(
-  "an account disabled by another process gets no answer, though this process may still trust its sign-in",
+  "an account disabled elsewhere gets no answer and no model call",
   async (t) => {
     const { userId, auth } = await signup(t.app, 1_000_000);
     const ask = () =>
@@ -269,8 +269,7 @@ chatTest(
     const before = await balanceOf(t.app, userId);
     const started = await countModelCalls(t);
 
-    // Disabled elsewhere: nothing tells this process (its cache of signed-in users may hold the
-    // row for a second), but the answer's own read of the account refuses.
+    // Disabled elsewhere (another process, SQL): the answer's own read of the account refuses.
     await t.app.server.db.sql`update users set disabled_at = now() where id = ${userId}`;
     const refused = await ask();
     assert.deepEqual(refused, {
@@ -281,7 +280,7 @@ chatTest(
     assert.equal(started(), 0, "no model call started");
     assert.deepEqual(await balanceOf(t.app, userId), before, "nothing billed or held");
 
-    // Over HTTP: refused the same way, whichever check sees it first.
+    // Over HTTP: refused at sign-in, at the next request.
     const res = await t.app.fetch("/api/v1/essays", json({ text: "And now?" }, auth));
     assert.equal(res.status, 403);
     assert.match((await res.json()).error.message, /This account is disabled/);

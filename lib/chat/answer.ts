@@ -336,7 +336,7 @@ async function prepare(
   try {
     const account = await accountRead;
     if (!account) throw new AppError("not_found", "This account does not exist.");
-    // Authentication may have used a user row up to a second old (lib/accounts/users.ts):
+    // Disabled since the caller was identified (a request in flight, a WhatsApp message):
     // spending is refused the moment an account is disabled.
     if (account.disabled) throw new ChatError("account_disabled", ACCOUNT_DISABLED_MESSAGE);
     try {
