@@ -38,7 +38,6 @@ import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
 import { createNotifications, type Notifications } from "./lib/notifications/mod.ts";
-import { serveHttp } from "./lib/http/serve.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
@@ -149,30 +148,23 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     metrics.gauge(
       "hurukuro_chat_streams_generating",
       "Streamed answers (web and API) this process is generating",
-      () =>
-        [db, db.background].reduce(
-          (n, on) => n + runtimeOf({ db: on, kv, log, config }).streams.active,
-          0,
-        ),
+      () => runtimeOf({ db, kv, log, config }).streams.active,
     );
     metrics.gauge(
       "hurukuro_event_streams_open",
       "Live event streams (GET /api/v1/events) this process holds open",
       () => events.size,
     );
-    // Jobs, crons and the WhatsApp conversation run on the background connection: on the
-    // embedded database, the queries of requests someone waits on go first (lib/db/mod.ts).
-    const background = db.background;
     const queue = new JobQueue({
       kv,
-      db: background,
+      db,
       log,
       config,
       metrics: metrics.jobs,
       handlers: [
         ...jobHandlers({
           ...upstreams,
-          payments: () => ({ ...payments(), db: background }),
+          payments,
           whatsappChannel: () => whatsapp,
           notifications,
         }),
@@ -181,7 +173,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       concurrency: options.concurrency,
     });
     const scheduler = new CronScheduler({
-      db: background,
+      db,
       log,
       context: queue.context,
       crons: [...cronJobs, ...(options.extraCrons ?? [])],
@@ -196,9 +188,9 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     };
     late.payments = paymentDeps;
     if (upstreams.whatsapp) {
-      const chat = { db: background, kv, log, config, jobs: queue };
+      const chat = { db, kv, log, config, jobs: queue };
       const channel: ChannelDeps = {
-        db: background,
+        db,
         kv,
         log,
         config,
@@ -206,7 +198,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         jobs: queue,
         payments,
         pacer: createPacer(config),
-        gate: createGate(background),
+        gate: createGate(db),
         mediaDir: join(config.dataDir, "whatsapp-media"),
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
@@ -268,7 +260,10 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       notifications,
     }, { bodyLimit: web.bodyLimit });
 
-    const server = await serveHttp({ hostname: web.hostname, port: web.port }, app.fetch);
+    const server = Deno.serve(
+      { hostname: web.hostname, port: web.port, onListen: () => {} },
+      app.fetch,
+    );
     closers.push(async () => {
       // Stops accepting and waits for in-flight requests, bounded by the grace period.
       await Promise.race([
@@ -278,14 +273,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     });
     // Answers still streaming stop first (billed for what they generated), so their readers
     // end and the server's drain above does not wait on them.
-    // Answers streamed to the web, and those of background work (WhatsApp), each on its own
-    // connection's runtime.
-    closers.push(() =>
-      Promise.resolve(
-        [db, background].forEach((on) => runtimeOf({ db: on, kv, log, config }).streams.abortAll()),
-      )
-    );
-    const url = `http://${server.hostname}:${server.port}`;
+    closers.push(() => Promise.resolve(runtimeOf({ db, kv, log, config }).streams.abortAll()));
+    const url = `http://${server.addr.hostname}:${server.addr.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
     if (!env.PUBLIC_URL && config.port === 0) {
       config.publicUrl = url;

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { bodyLimit } from "../lib/http/body_limit.ts";
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
@@ -162,11 +162,14 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     c.header("Vary", "Origin", { append: true });
     return c.req.header("origin") ? corsForFrontend(c, next) : next();
   });
-  app.use(bodyLimit(options.bodyLimit, () => {
-    throw new AppError(
-      "payload_too_large",
-      `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
-    );
+  app.use(bodyLimit({
+    maxSize: options.bodyLimit,
+    onError: () => {
+      throw new AppError(
+        "payload_too_large",
+        `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
+      );
+    },
   }));
 
   app.use((c, next) => {

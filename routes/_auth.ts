@@ -12,12 +12,12 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { getConnInfo } from "@hono/node-server/conninfo";
+import { getConnInfo } from "hono/deno";
 import type { LoginDeps } from "../lib/accounts/login.ts";
 import { API_KEY_PREFIX, resolveApiKey, resolveSession } from "../lib/accounts/credentials.ts";
 import { verifyAccessToken } from "../lib/accounts/jwt.ts";
 import type { ApiKeyScope } from "../lib/accounts/scopes.ts";
-import { signedInUser, type User } from "../lib/accounts/users.ts";
+import { getUser, type User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/http/errors.ts";
 import { hitRateLimit } from "../lib/ratelimit.ts";
 import { hmacHex, randomToken, timingSafeEqual } from "../lib/security/tokens.ts";
@@ -96,12 +96,12 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
     const token = m[1];
     if (token.startsWith(API_KEY_PREFIX)) {
       const key = await resolveApiKey(ctx.db.sql, token);
-      const user = key && await signedInUser(ctx.db.sql, key.userId);
+      const user = key && await getUser(ctx.db.sql, key.userId);
       if (!user) throw new AppError("unauthorized", "This API key is not valid or was revoked.");
       return { user, via: "api_key", apiKeyId: key!.keyId, scopes: key!.scopes };
     }
     const claims = await verifyAccessToken(ctx.config.appSecret, token);
-    const user = claims && await signedInUser(ctx.db.sql, claims.sub);
+    const user = claims && await getUser(ctx.db.sql, claims.sub);
     if (!user) {
       throw new AppError(
         "unauthorized",
@@ -113,8 +113,7 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
   const sessionToken = getCookie(c, SESSION_COOKIE);
   if (sessionToken) {
     const session = await resolveSession(ctx.db.sql, sessionToken);
-    // The user (role, disabled) as of at most a second ago (lib/accounts/users.ts).
-    const user = session && await signedInUser(ctx.db.sql, session.userId);
+    const user = session && await getUser(ctx.db.sql, session.userId);
     if (user) {
       return { user, via: "session", sessionToken, adminSession: session!.adminSession };
     }

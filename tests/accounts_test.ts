@@ -223,6 +223,22 @@ Deno.test("API keys: shown once, work as bearer, owner-only, revocable", async (
   }
 });
 
+Deno.test("a change made elsewhere applies at the caller's next request", async () => {
+  const app = await startTestApp();
+  try {
+    const alice = await signup(app);
+    const me = () => app.fetch("/api/v1/me", { headers: bearer(alice.accessToken) });
+    assert.equal((await me()).status, 200);
+    // Another process (or an operator in SQL) disables the account: nothing tells this one.
+    await app.server.db.sql`update users set disabled_at = now() where id = ${alice.user.id}`;
+    const refused = await me();
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error.message, /This account is disabled/);
+  } finally {
+    await app.close();
+  }
+});
+
 Deno.test("wallet balance and ledger are the caller's own", async () => {
   const app = await startTestApp();
   try {

@@ -84,6 +84,33 @@ Deno.test("oversized bodies get 413 in the envelope, never a 500", async () => {
     });
     assert.equal(res.status, 413);
     assert.equal((await res.json()).error.code, "payload_too_large");
+    // Sent in chunks, with no length declared: counted as it arrives.
+    const chunks = ReadableStream.from(
+      Array.from({ length: 6 }, () => new TextEncoder().encode("x".repeat(1024 * 1024))),
+    );
+    const chunked = await app.fetch("/api/v1/status", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chunks,
+    });
+    assert.equal(chunked.status, 413);
+    assert.equal((await chunked.json()).error.code, "payload_too_large");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("requests before sign-in are counted by the client's address", async () => {
+  const app = await startTestApp();
+  try {
+    const res = await app.fetch("/api/v1/status");
+    await res.body?.cancel();
+    assert.equal(res.headers.get("x-ratelimit-remaining"), "29");
+    const buckets = [];
+    for await (const entry of app.server.kv.list({ prefix: ["ratelimit", "ip"] })) {
+      buckets.push(entry.key[2]);
+    }
+    assert.deepEqual(buckets, ["127.0.0.1"]);
   } finally {
     await app.close();
   }

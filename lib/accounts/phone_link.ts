@@ -5,7 +5,6 @@
  */
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
-import { forgetUser } from "./users.ts";
 import { randomDigits, sha256Hex } from "../security/tokens.ts";
 
 export const PHONE_CODE_TTL_MINUTES = 10;
@@ -77,7 +76,6 @@ export async function confirmPhoneLink(sql: Sql, userId: string, code: string): 
         { field: "code" },
       );
     }
-    forgetUser(sql, userId);
     return r.phone;
   });
 }

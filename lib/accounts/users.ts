@@ -121,71 +121,6 @@ export async function getUser(sql: Sql, id: string): Promise<User | null> {
   return row ? toUser(row) : null;
 }
 
-/** How long a request may use a user's row read by an earlier request of this process. */
-export const SIGNED_IN_USER_TTL_MS = 1_000;
-/** Users kept per process (the least recently read go first). */
-const SIGNED_IN_USERS_KEPT = 10_000;
-
-interface CachedUser {
-  at: number;
-  user: Promise<User | null>;
-  refreshing: boolean;
-}
-const signedInUsers = new WeakMap<Sql, Map<string, CachedUser>>();
-
-/**
- * The caller's user row for authentication (role, tier, disabled): every authenticated request
- * needs it, and reading it each time put a database round trip in front of every request's own
- * work (the chat's model call among them: bench/chat.ts). A row is used for up to
- * {@link SIGNED_IN_USER_TTL_MS} and re-read in the background past half of that, so a steady
- * caller never waits on the read.
- *
- * A change made through this module or lib/admin/users.ts applies at once in this process
- * ({@link forgetUser}); one made by another process within the TTL. What spends the user's
- * tokens does not rely on it: an answer's preparation reads `disabled_at` with the wallet.
- */
-export function signedInUser(
-  sql: Sql,
-  id: string,
-  ttlMs = SIGNED_IN_USER_TTL_MS,
-): Promise<User | null> {
-  let users = signedInUsers.get(sql);
-  if (!users) signedInUsers.set(sql, users = new Map());
-  const now = Date.now();
-  const cached = users.get(id);
-  if (cached && now - cached.at <= ttlMs) {
-    // Most recently used last: the map's order is the eviction order.
-    users.delete(id);
-    users.set(id, cached);
-    if (!cached.refreshing && now - cached.at > ttlMs / 2) {
-      cached.refreshing = true;
-      getUser(sql, id).then((user) => {
-        // Unless forgotten (or replaced) meanwhile: a change's forget wins over this read.
-        if (users.get(id) === cached) {
-          users.set(id, { at: now, user: Promise.resolve(user), refreshing: false });
-        }
-      }, () => cached.refreshing = false);
-    }
-    return cached.user;
-  }
-  const entry: CachedUser = { at: now, user: getUser(sql, id), refreshing: false };
-  users.delete(id);
-  users.set(id, entry);
-  // A failed read is not kept; nor is an unknown id (a deleted user's token stays refused).
-  entry.user.then((user) => {
-    if (!user && users.get(id) === entry) users.delete(id);
-  }, () => {
-    if (users.get(id) === entry) users.delete(id);
-  });
-  if (users.size > SIGNED_IN_USERS_KEPT) users.delete(users.keys().next().value!);
-  return entry.user;
-}
-
-/** A user's row changed: the next request reads it afresh. Call after the change commits. */
-export function forgetUser(sql: Sql, id: string): void {
-  signedInUsers.get(sql)?.delete(id);
-}
-
 export async function updateProfile(
   sql: Sql,
   id: string,
@@ -196,7 +131,6 @@ export async function updateProfile(
     [id, changes.displayName?.trim() || null],
   );
   if (!row) throw new AppError("not_found", "This account does not exist.");
-  forgetUser(sql, id);
   return toUser(row);
 }
 
@@ -204,7 +138,6 @@ export async function setPassword(sql: Sql, id: string, password: string): Promi
   checkPassword(password);
   const hash = await hashPassword(password);
   await sql`update users set password_hash = ${hash}, updated_at = now() where id = ${id}`;
-  forgetUser(sql, id);
 }
 
 /** Creates the first admin from ADMIN_EMAIL/ADMIN_PASSWORD when no account has that e-mail. */

@@ -4,7 +4,6 @@
  * admin's id and reason), tier changes, disabling and enabling. Every change is audited in its
  * own transaction.
  */
-import { forgetUser } from "../accounts/users.ts";
 import type { Sql } from "../db/mod.ts";
 import { notFound } from "../http/errors.ts";
 import { postInTransaction } from "../wallet/ledger.ts";
@@ -142,7 +141,6 @@ export async function changeTier(
     });
     return "changed" as const;
   });
-  forgetUser(sql, userId); // the new tier's limits apply to the next request
   return result;
 }
 
@@ -177,6 +175,5 @@ export async function setUserDisabled(
     });
     return true;
   });
-  forgetUser(sql, userId); // refused from the next request on
   return changed;
 }

@@ -55,7 +55,6 @@ import {
   type ChatErrorCode,
   NOT_CONFIGURED_MESSAGE,
 } from "./errors.ts";
-import { SolvencyHints } from "./solvency.ts";
 import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
@@ -79,8 +78,6 @@ export interface ChatRuntime {
   /** Stop requests made on any process, for the answers this one generates. */
   stops: StopWatch;
   tiers: ReturnType<typeof tierCache>;
-  /** Users seen with tokens to spare: their model call starts before the wallet read. */
-  solvency: SolvencyHints;
   settings(): Promise<ChatSettings>;
 }
 
@@ -108,7 +105,6 @@ export function runtimeOf(s: ChatServices): ChatRuntime {
         (error) => s.log.warn("checking for stop requests failed", { error }),
       ),
       tiers: tierCache(s.db.sql),
-      solvency: new SolvencyHints(),
       settings: () => settings.get(),
     };
     runtimes.set(s.db, runtime);
@@ -231,21 +227,12 @@ async function prepare(
       `text: a message may have at most ${MAX_MESSAGE_CHARS} characters.`,
     );
   }
-  // The wallet, tier and disabled flag in one read. With lookups to make first (a chat's
-  // conversation and history) it overlaps them; otherwise it is asked for after the model call
-  // has had its chance to start (below), which then goes out first.
-  let accountRead: Promise<Account | undefined> | null = null;
-  const readAccount = () => {
-    if (!accountRead) {
-      accountRead = sql`
-        select u.tier, u.disabled_at is not null as disabled, a.balance - a.reserved as available
-        from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
-        .then((rows) => rows[0] as Account | undefined);
-      accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
-    }
-    return accountRead;
-  };
-  if (input.conversationId || input.mode === "chat") readAccount();
+  // The wallet, tier and disabled flag in one read, overlapping the lookups below.
+  const accountRead = sql`
+    select u.tier, u.disabled_at is not null as disabled, a.balance - a.reserved as available
+    from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
+    .then((rows) => rows[0] as Account | undefined);
+  accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
   const settings = await runtime.settings();
 
   let conversation: Conversation | null = null;
@@ -313,7 +300,6 @@ async function prepare(
    */
   const refuse = async (error: Error): Promise<never> => {
     abort.abort("refused");
-    runtime.solvency.refused(input.userId);
     await keepUserMessage();
     throw error;
   };
@@ -346,31 +332,13 @@ async function prepare(
     prices,
   );
 
-  let upstream: ReturnType<typeof startUpstreamCall> | null = null;
-  const startUpstream = () =>
-    upstream ??= startUpstreamCall((onRequestSent) =>
-      ai.provider.stream(assembled.messages, {
-        maxOutputTokens,
-        temperature: ai.config.temperature,
-        onRequestSent,
-      }, abort.signal)
-    );
-  // A user this process saw cover such an answer moments ago: the model starts now, and the
-  // checks below run beside it once its request has left (lib/chat/solvency.ts); a refusal
-  // stops it before any output is shown.
-  if (runtime.solvency.covers(input.userId, estimate)) await startUpstream().left;
-
   let reservation: Reservation | null = null;
   try {
-    const account = await readAccount();
+    const account = await accountRead;
     if (!account) throw new AppError("not_found", "This account does not exist.");
-    // Authentication may have used a user row up to a second old (lib/accounts/users.ts):
-    // spending is refused the moment an account is disabled (a model call already started is
-    // stopped below, before any output is shown).
-    if (account.disabled) {
-      runtime.solvency.refused(input.userId);
-      throw new ChatError("account_disabled", ACCOUNT_DISABLED_MESSAGE);
-    }
+    // Disabled since the caller was identified (a request in flight, a WhatsApp message):
+    // spending is refused the moment an account is disabled.
+    if (account.disabled) throw new ChatError("account_disabled", ACCOUNT_DISABLED_MESSAGE);
     try {
       await assertWithinDailyCap(sql, {
         userId: input.userId,
@@ -398,9 +366,16 @@ async function prepare(
       return await refuse(insufficient(Number(account.available)));
     }
 
-    // The checks passed: the model starts on the answer (unless it already has); once its
-    // request has left, the rows are written while it thinks.
-    await startUpstream().left;
+    // The checks passed: the model starts on the answer; once its request has left, the rows
+    // are written while it thinks.
+    const upstream = startUpstreamCall((onRequestSent) =>
+      ai.provider.stream(assembled.messages, {
+        maxOutputTokens,
+        temperature: ai.config.temperature,
+        onRequestSent,
+      }, abort.signal)
+    );
+    await upstream.left;
     if (estimate > 0) {
       try {
         reservation = await reserve(sql, {
@@ -417,7 +392,6 @@ async function prepare(
         throw error;
       }
     }
-    runtime.solvency.passed(input.userId, Number(account.available) - estimate);
     const stored = await keepUserMessage({
       config: ai.config,
       reservationId: reservation?.id ?? null,
@@ -448,7 +422,7 @@ async function prepare(
       maxOutputTokens,
       reservation,
       startedAt,
-      upstream: startUpstream().stream,
+      upstream: upstream.stream,
       abort,
     };
   } catch (error) {

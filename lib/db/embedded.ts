@@ -1,6 +1,6 @@
 /**
  * Embedded Postgres: PGlite persisted in a directory, reached by postgres.js through
- * lib/db/pglite_wire.ts (in-process connections that deliver whole queries, with priorities), so
+ * lib/db/pglite_wire.ts (in-process connections that deliver whole queries), so
  * the rest of the code speaks to it with postgres.js exactly as it speaks to a real server.
  *
  * Measured pitfalls this module guards (shared/measured.md):

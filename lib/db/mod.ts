@@ -20,13 +20,6 @@ export interface Database {
   sql: Sql;
   kind: DatabaseKind;
   /**
-   * The same database for background work (jobs, crons, the WhatsApp conversation): on the
-   * embedded database its queries give way to those of `sql` (requests waiting on an answer),
-   * see lib/db/pglite_wire.ts; on a server it has a small pool of its own, so requests never
-   * wait for a connection that background work holds.
-   */
-  background: Database;
-  /**
    * Runs `fn` only if no other holder (in this process or, on a real server, in any process on
    * the same database) holds `name`; returns `{ ran: false }` otherwise. The embedded database
    * serves one process only, so an in-process mutex is the whole story there.
@@ -62,19 +55,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     // An advisory lock is held by a connection for as long as its holder works, and that work
     // needs connections too: holders get a pool of their own (connections open on demand), so
     // a few holders can never take every connection their own work waits for.
-    const locks = pool(LOCK_CONNECTIONS);
-    const db = serverDatabase(pool(options.max ?? 10), locks);
-    // Background work gets connections of its own, and few: a burst of jobs can neither keep a
-    // request waiting for a free connection nor take every core of the server at once.
-    const background = serverDatabase(pool(BACKGROUND_CONNECTIONS), locks);
-    db.background = background;
-    background.background = background;
-    const close = db.close;
-    db.close = async () => {
-      await Promise.all([close(), background.close()]);
-      await locks.end({ timeout: 5 });
-    };
-    return db;
+    return serverDatabase(pool(options.max ?? 10), pool(LOCK_CONNECTIONS));
   }
   const dir = options.embeddedDir === undefined ? join("data", "pg") : options.embeddedDir;
   const started = performance.now();
@@ -84,32 +65,28 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     ms: Math.round(performance.now() - started),
   });
   const wire = new PgliteWire(embedded.pg);
-  const connect = (priority: number) =>
-    installSafeBegin(postgres({
-      // postgres.js takes a socket-like object in `socket` (not in its type declarations).
-      ...{ socket: () => wire.connect(priority) },
-      user: "postgres",
-      database: "postgres",
-      // One connection each: a session runs one query at a time anyway.
-      max: 1,
-      ...quiet,
-    }) as Sql);
-  const sql = connect(PRIORITY_REQUESTS);
-  const background = connect(PRIORITY_BACKGROUND);
-  return embeddedDatabase(sql, background, () => {
+  const sql = installSafeBegin(postgres({
+    // postgres.js takes a socket-like object in `socket` (not in its type declarations).
+    ...{ socket: () => wire.connect() },
+    user: "postgres",
+    database: "postgres",
+    max: EMBEDDED_CONNECTIONS,
+    ...quiet,
+  }) as Sql);
+  return embeddedDatabase(sql, () => {
     wire.close();
     return embedded.stop();
   });
 }
 
-/** Connections of the background pool on a database server (the requests' pool has `max`). */
-const BACKGROUND_CONNECTIONS = 4;
 /** Advisory locks held at once by one process, at most (more holders wait for a connection). */
 const LOCK_CONNECTIONS = 8;
-
-/** Requests someone is waiting on go before background work on the embedded database. */
-const PRIORITY_REQUESTS = 1;
-const PRIORITY_BACKGROUND = 0;
+/**
+ * In-process connections to the embedded database. PGlite runs one statement at a time whatever
+ * their number; a few let a transaction hold one (lib/db/transaction.ts reserves it) while the
+ * others keep taking queries, which wait at the wire until it ends (lib/db/pglite_wire.ts).
+ */
+const EMBEDDED_CONNECTIONS = 4;
 
 async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -126,10 +103,9 @@ async function ping(sql: Sql, timeoutMs: number): Promise<boolean> {
 }
 
 function serverDatabase(sql: Sql, locks: Sql): Database {
-  const db: Database = {
+  return {
     sql,
     kind: "server",
-    background: undefined as unknown as Database, // set by openDatabase
     async tryWithLock(name, fn) {
       const conn = await locks.reserve();
       try {
@@ -154,21 +130,17 @@ function serverDatabase(sql: Sql, locks: Sql): Database {
     ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
     async close() {
       await sql.end({ timeout: 5 });
+      await locks.end({ timeout: 5 });
     },
   };
-  return db;
 }
 
-function embeddedDatabase(
-  sql: Sql,
-  backgroundSql: Sql,
-  stop: () => Promise<void>,
-): Database {
+function embeddedDatabase(sql: Sql, stop: () => Promise<void>): Database {
   // One process owns the embedded database (lib/db/embedded.ts takes a file lock), so process-
   // local structures are exact here: advisory locks and LISTEN do not work through the socket.
   const held = new Set<string>();
   const bus = new EventTarget();
-  const db: Omit<Database, "background"> = {
+  return {
     sql,
     kind: "embedded",
     async tryWithLock(name, fn) {
@@ -194,14 +166,8 @@ function embeddedDatabase(
     },
     ping: (timeoutMs = 2000) => ping(sql, timeoutMs),
     async close() {
-      await Promise.all([sql.end({ timeout: 5 }), backgroundSql.end({ timeout: 5 })]);
+      await sql.end({ timeout: 5 });
       await stop();
     },
   };
-  // The same database, locks and channels; only the connection (and its priority) differs.
-  const foreground = db as Database;
-  const background = { ...db, sql: backgroundSql } as Database;
-  foreground.background = background;
-  background.background = background;
-  return foreground;
 }

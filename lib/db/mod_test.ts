@@ -50,24 +50,3 @@ Deno.test("ping answers true while up and false once closed", async () => {
   await close();
   assert.equal(await db.ping(500), false);
 });
-
-Deno.test("postgres.js is our patched copy: queries settle through methods, errors still reject", async () => {
-  const { db, close } = await freshDatabase();
-  try {
-    // vendor/postgres (deno.json "links"): a query carries no resolve/reject closures of its own.
-    const query = db.sql`select 1 as one`;
-    assert.equal(Object.hasOwn(query, "resolve"), false);
-    assert.equal(Object.hasOwn(query, "reject"), false);
-    assert.deepEqual([...await query], [{ one: 1 }]);
-    await assert.rejects(db.sql`select * from no_such_table`, /no_such_table/);
-    await assert.rejects(
-      db.sql.begin(async (tx) => {
-        await tx`select 1`;
-        throw new Error("undone");
-      }),
-      /undone/,
-    );
-  } finally {
-    await close();
-  }
-});

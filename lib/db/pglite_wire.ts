@@ -1,5 +1,5 @@
 /**
- * postgres.js connections to the embedded PGlite without a socket, with priorities.
+ * postgres.js connections to the embedded PGlite without a socket.
  *
  * PGlite is one Postgres session on this process's thread. `@electric-sql/pglite-socket` serves
  * it over TCP, passing each protocol message on as it arrives, so two connections' queries
@@ -10,29 +10,17 @@
  *
  * - several logical connections share the session safely, as a query's messages always run
  *   together, and a transaction, once open, runs its owner's queries only until it ends;
- * - each connection has a priority: when queries wait on several, the most urgent connection's
- *   go first (the webhook's and the pages' before background jobs'), so a request never queues
- *   behind a backlog of background statements, only behind the one running (at most
- *   {@link MOST_IN_A_ROW} urgent turns in a row while lower ones wait, so those still progress);
- * - between turns the event loop runs (a PGlite statement holds the thread while it runs), so
- *   requests that arrived meanwhile are queued before the next turn is chosen.
+ * - connections with queries waiting take turns in order; a turn runs that connection's queued
+ *   queries together in one call to PGlite (as a server reads a pipelined batch);
+ * - between turns the event loop runs (a PGlite statement holds the thread while it runs).
  *
- * A connection's queued queries run together in one call to PGlite (as a server reads a
- * pipelined batch); postgres.js's statement names carry a per-connection prefix, so prepared
- * statements of different connections never collide in the shared session.
+ * postgres.js's statement names carry a per-connection prefix, so prepared statements of different
+ * connections never collide in the shared session.
  */
 import { EventEmitter } from "node:events";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 import type { PGlite } from "@electric-sql/pglite";
-
-/** Urgent turns taken in a row while a lower priority waits. */
-const MOST_IN_A_ROW = 8;
-/**
- * One connection's queries run in one turn, at most (a turn cannot be interrupted: a short one
- * lets an urgent query in soon).
- */
-const MOST_QUERIES_A_TURN = 4;
 
 const PROTOCOL_3 = 196608;
 const SSL_REQUEST = 80877103;
@@ -63,7 +51,7 @@ export class WireSocket extends EventEmitter {
   readonly queued: Uint8Array[] = [];
   #started = false;
 
-  constructor(readonly wire: PgliteWire, readonly priority: number) {
+  constructor(readonly wire: PgliteWire) {
     super();
   }
 
@@ -189,8 +177,6 @@ export class PgliteWire {
    */
   #owner: WireSocket | null = null;
   #running = false;
-  #inARow = 0;
-  #lastPriority = -Infinity;
   #closed = false;
 
   constructor(readonly pg: PGlite) {}
@@ -201,9 +187,9 @@ export class PgliteWire {
     for (const s of [...this.#sockets]) s.destroy();
   }
 
-  /** A new connection for postgres.js (`socket: () => wire.connect(priority)`); higher first. */
-  connect(priority: number): WireSocket {
-    const socket = new WireSocket(this, priority);
+  /** A new connection for postgres.js (`socket: () => wire.connect()`). */
+  connect(): WireSocket {
+    const socket = new WireSocket(this);
     if (this.#closed) socket.destroy();
     else this.#sockets.add(socket);
     return socket;
@@ -226,48 +212,26 @@ export class PgliteWire {
     }
   }
 
-  /** The connection whose queries run next, or null when nothing may run now. */
+  /**
+   * The connection whose queries run next, or null when nothing may run now: the owner of an open
+   * transaction, or else the first with queries waiting (a connection goes to the back of the
+   * line once it had its turn, so each waits at most one turn per other connection).
+   */
   #next(): WireSocket | null {
     if (this.#owner) return this.#owner.queued.length > 0 ? this.#owner : null;
-    let best: WireSocket | null = null;
-    let lower = false;
-    for (const s of this.#sockets) {
-      if (s.queued.length === 0) continue;
-      if (!best || s.priority > best.priority) {
-        if (best) lower = true;
-        best = s;
-      } else if (s.priority < best.priority) lower = true;
-    }
-    if (!best || !lower) return best;
-    // Something lower waits: after MOST_IN_A_ROW urgent turns, one of the lowest goes.
-    if (best.priority === this.#lastPriority && this.#inARow >= MOST_IN_A_ROW) {
-      let lowest = best;
-      for (const s of this.#sockets) {
-        if (s.queued.length > 0 && s.priority < lowest.priority) lowest = s;
-      }
-      return lowest;
-    }
-    return best;
+    for (const s of this.#sockets) if (s.queued.length > 0) return s;
+    return null;
   }
 
   async #turn(): Promise<void> {
     try {
       const socket = this.#closed ? null : this.#next();
       if (!socket) return;
-      if (socket.priority === this.#lastPriority) this.#inARow++;
-      else [this.#lastPriority, this.#inARow] = [socket.priority, 1];
+      this.#sockets.delete(socket);
+      this.#sockets.add(socket);
       // This connection's waiting queries, in order, as one batch.
-      const batch: Uint8Array[] = [];
-      let bytes = 0;
-      while (socket.queued.length > 0 && batch.length < MOST_QUERIES_A_TURN) {
-        const query = socket.queued.shift()!;
-        batch.push(query);
-        bytes += query.length;
-      }
-      const chunks = await execute(
-        this.pg,
-        batch.length === 1 ? batch[0] : Buffer.concat(batch, bytes),
-      );
+      const batch = socket.queued.splice(0);
+      const chunks = await execute(this.pg, batch.length === 1 ? batch[0] : Buffer.concat(batch));
       const last = batch[batch.length - 1];
       const open = this.pg.isInTransaction() || last[last.length - 5] === FLUSH;
       this.#owner = open && socket.readyState === "open" ? socket : null;
@@ -287,9 +251,8 @@ export class PgliteWire {
 /**
  * Runs protocol messages on PGlite and collects its answer (copied: PGlite reuses its buffer).
  * A plain function of its own, not inline in the async `#turn`: callbacks made there share that
- * call's context, which keeps every turn's objects alive through young-generation collections
- * long after the turn ended (the same pattern in postgres.js promoted ~1 MB a second of dead
- * queries to the old generation and made each collection several milliseconds long).
+ * call's context, which kept every turn's objects alive through young-generation collections
+ * long after the turn ended (docs/postgres-js-promise-retention.md describes the pattern).
  */
 function execute(pg: PGlite, message: Uint8Array): Promise<Uint8Array[]> {
   const chunks: Uint8Array[] = [];

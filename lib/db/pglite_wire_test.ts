@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
 import { openDatabase } from "./mod.ts";
+import { startEmbeddedPostgres } from "./embedded.ts";
+import { PgliteWire } from "./pglite_wire.ts";
 import { memoryLogger } from "../observability/log.ts";
 
-/** The embedded database in memory: `sql` (requests) and `background.sql`. */
+/** The embedded database in memory, reached through several in-process connections. */
 const open = () => openDatabase({ embeddedDir: null, log: memoryLogger("warn") });
 
-Deno.test("embedded: concurrent queries on both connections each get their own rows", async () => {
+Deno.test("embedded: concurrent queries spread over the connections each get their own rows", async () => {
   const db = await open();
   try {
     const results = await Promise.all(
       Array.from(
         { length: 600 },
-        (_, i) =>
-          (i % 2 ? db.sql : db.background.sql)`select ${i}::int as i, ${"row " + i}::text as t`,
+        (_, i) => db.sql`select ${i}::int as i, ${"row " + i}::text as t`,
       ),
     );
     results.forEach((rows, i) => assert.deepEqual([rows[0].i, rows[0].t], [i, `row ${i}`]));
@@ -30,8 +32,9 @@ Deno.test("embedded: a transaction runs alone: nothing of another connection run
     await assert.rejects(
       db.sql.begin(async (tx) => {
         await tx`insert into marks values ('tx')`;
-        // Issued while the transaction is open: waits for its end, never joins it.
-        other.done = db.background.sql`insert into marks values ('other')`.then(() => {
+        // Issued on another connection while the transaction is open: waits for its end, never
+        // joins it.
+        other.done = db.sql`insert into marks values ('other')`.then(() => {
           otherDone = true;
         });
         await new Promise((r) => setTimeout(r, 50));
@@ -48,42 +51,47 @@ Deno.test("embedded: a transaction runs alone: nothing of another connection run
   }
 });
 
-Deno.test("embedded: a request's query goes before a backlog of background queries", async () => {
-  const db = await open();
+Deno.test("embedded: a query written in pieces runs whole, while other connections' queries run between the pieces", async () => {
+  const embedded = await startEmbeddedPostgres(null);
+  const wire = new PgliteWire(embedded.pg);
+  // Each write arrives in two halves, a timer turn apart (in order): PGlite must never see half
+  // a message, nor another connection's queries be held up by the half that waits.
+  const split = () => {
+    const socket = wire.connect();
+    const write = socket.write.bind(socket);
+    let writing = Promise.resolve();
+    socket.write = (chunk: Uint8Array | string, callback?: (error?: Error | null) => void) => {
+      const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+      const half = Math.floor(bytes.length / 2);
+      writing = writing.then(async () => {
+        write(bytes.subarray(0, half));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        write(bytes.subarray(half), callback);
+      });
+      return true;
+    };
+    return socket;
+  };
+  const options = { user: "postgres", database: "postgres", onnotice: () => {} };
+  const pieces = postgres({ ...options, ...{ socket: split }, max: 1 });
+  const whole = postgres({ ...options, ...{ socket: () => wire.connect() }, max: 1 });
   try {
-    // Connections open and statements prepared (each costs round trips of its own).
-    await db.sql`select 1`;
-    await db.background.sql`select pg_sleep(0.01)`;
-    let backgroundDone = 0;
-    const backlog = Array.from(
-      { length: 40 },
-      () => db.background.sql`select pg_sleep(0.01)`.then(() => void backgroundDone++),
-    );
-    await new Promise((r) => setTimeout(r, 30));
-    await db.sql`select 1`;
-    // In arrival order it would come after all 40 (400 ms); first, after the turn running.
-    assert.ok(backgroundDone < 15, `answered after ${backgroundDone} of 40 background queries`);
-    await Promise.all(backlog);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const results = await Promise.race([
+      Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, i) => (i % 2 ? pieces : whole)`select ${i}::int as i, ${"row " + i}::text as t`,
+        ),
+      ),
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error("the queries were not all answered")), 10_000)
+      ),
+    ]).finally(() => clearTimeout(timer));
+    results.forEach((rows, i) => assert.deepEqual([rows[0].i, rows[0].t], [i, `row ${i}`]));
   } finally {
-    await db.close();
-  }
-});
-
-Deno.test("embedded: background work still progresses while requests keep coming", async () => {
-  const db = await open();
-  try {
-    await db.sql`select pg_sleep(0.002)`;
-    await db.background.sql`select 1`;
-    let requestsDone = 0;
-    const requests = Array.from(
-      { length: 100 },
-      () => db.sql`select pg_sleep(0.002)`.then(() => void requestsDone++),
-    );
-    await new Promise((r) => setTimeout(r, 10));
-    await db.background.sql`select 1`;
-    assert.ok(requestsDone < 60, `background answered only after ${requestsDone} requests`);
-    await Promise.all(requests);
-  } finally {
-    await db.close();
+    await Promise.all([pieces.end({ timeout: 1 }), whole.end({ timeout: 1 })]);
+    wire.close();
+    await embedded.stop();
   }
 });

@@ -78,7 +78,7 @@ export function createPacer(config: Config): Pacer {
   return new Pacer(config.whatsapp.sendPerSecond);
 }
 
-/** A few background steps at a time on the embedded database's one connection, more on a server. */
+/** A few background steps at a time on the embedded database's one session, more on a server. */
 export function createGate(db: Database): Gate {
   return new Gate(db.kind === "embedded" ? 2 : 8);
 }

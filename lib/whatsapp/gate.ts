@@ -1,6 +1,6 @@
 /**
  * A small semaphore for the channel's background database work. On the embedded database every
- * query shares one connection with the webhook's writes, in arrival order: with many reply and
+ * query shares one session with the webhook's writes, in arrival order: with many reply and
  * send jobs each holding a query in that line, a webhook waits behind all of them. Background
  * work therefore runs its database steps through this gate (a few at a time) and steps outside
  * it while it waits on the network (the AI, the provider), so it never holds a slot idle.

@@ -7,16 +7,13 @@
  *   heartbeat comment every 15 s so proxies keep the stream open.
  */
 import { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
 import { AppError } from "../../lib/http/errors.ts";
+import { liveSource, SSE_HEADERS, sseStream } from "../../lib/http/sse.ts";
 import { yesterday } from "../../lib/metrics/daily.ts";
 import { createAdminFeed, type FeedEvent } from "../../lib/metrics/feed.ts";
 import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { relayEvents } from "../_sse.ts";
-
-export const FEED_HEARTBEAT_MS = 15_000;
 
 export function adminApiRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -35,21 +32,16 @@ export function adminApiRoutes(ctx: AppContext): Hono<AuthEnv> {
     return c.json(data);
   });
 
-  app.get("/api/feed", (c) =>
-    streamSSE(c, (stream) =>
-      relayEvents<FeedEvent>(stream, {
-        // Subscribed before the recent events are read: nothing falls between the two (the
-        // feed drops what `recent` already returned).
-        subscribe: (push) => feed.subscribe(push),
-        async start() {
-          await stream.writeSSE({ event: "ready", data: "{}" });
-          for (const e of await feed.recent()) {
-            await stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id });
-          }
-        },
-        write: (e) => stream.writeSSE({ event: "feed", data: JSON.stringify(e), id: e.id }),
-        heartbeatMs: FEED_HEARTBEAT_MS,
-      })));
+  app.get("/api/feed", (c) => {
+    const toEvent = (e: FeedEvent) => ({ event: "feed", data: e, id: e.id });
+    // Subscribed before the recent events are read: nothing falls between the two (the feed
+    // drops what `recent` already returned).
+    const source = liveSource<FeedEvent>((push) => feed.subscribe(push), toEvent, async (push) => {
+      push({ event: "ready", data: {} });
+      for (const e of await feed.recent()) push(toEvent(e));
+    });
+    return c.body(sseStream(source), 200, SSE_HEADERS);
+  });
 
   return app;
 }

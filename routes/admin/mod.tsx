@@ -15,7 +15,6 @@
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
-import { getUser } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/http/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
@@ -32,11 +31,11 @@ import { notificationAdminRoutes } from "./notifications.tsx";
 import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
 
 /**
- * Admins only, with an admin session. The role is read afresh here rather than taken from the
- * per-process cache the other requests use (lib/accounts/users.ts): a demoted or disabled admin
- * is refused at the very next request, whichever process made the change.
+ * Admins only, with an admin session. The role comes from the user's row as read for this request
+ * (routes/_auth.ts): a demoted or disabled admin is refused at the very next request, whichever
+ * process made the change.
  */
-export function requireAdmin(ctx: AppContext): MiddlewareHandler<AuthEnv> {
+export function requireAdmin(): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const auth = c.get("auth");
     const api = c.req.path.startsWith("/admin/api/");
@@ -44,13 +43,10 @@ export function requireAdmin(ctx: AppContext): MiddlewareHandler<AuthEnv> {
       const url = new URL(c.req.url);
       return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
     }
-    const admin = auth?.via === "session" && auth.adminSession
-      ? await getUser(ctx.db.sql, auth.user.id)
-      : null;
+    const admin = auth?.via === "session" && auth.adminSession ? auth.user : null;
     if (!admin || admin.role !== "admin" || admin.disabled) {
       throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
     }
-    c.set("auth", { ...auth!, user: admin });
     c.header("Cache-Control", "no-store");
     await next();
   };
@@ -59,7 +55,7 @@ export function requireAdmin(ctx: AppContext): MiddlewareHandler<AuthEnv> {
 /** Mounted at `/admin` in routes/_app.tsx. */
 export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAdmin(ctx));
+  app.use("*", requireAdmin());
   app.route("/", overviewRoutes(ctx));
   app.route("/", userRoutes(ctx));
   app.route("/", paymentRoutes(ctx));

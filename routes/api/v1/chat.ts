@@ -14,6 +14,7 @@ import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AppError } from "../../../lib/http/errors.ts";
+import { SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
 import {
   type ChatServices,
   closeConversation,
@@ -35,7 +36,6 @@ import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
 
-export const HEARTBEAT_MS = 15_000;
 const tags = ["chat"];
 
 const ConversationSchema = z.object({
@@ -125,107 +125,21 @@ function relay(
   follow: Follow,
   headers: Record<string, string> = {},
 ) {
-  return c.body(entryStream(follow), 200, {
-    ...headers,
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
+  const body = sseStream(follow, {
+    onError: (error) => ({
+      id: 0,
+      event: "error",
+      data: {
+        code: error instanceof AppError ? error.code : "unavailable",
+        message: error instanceof AppError ? error.message : "The answer could not be followed.",
+      },
+    }),
   });
+  return c.body(body, 200, { ...headers, ...SSE_HEADERS });
 }
 
 /** Hands an answer's entries to `onEntry` until the answer ends or `signal` (the reader left). */
 type Follow = (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promise<void>;
-
-/** The SSE body of {@link relay}: the entries `follow` hands over, and heartbeats while quiet. */
-export function entryStream(
-  follow: Follow,
-  heartbeatMs = HEARTBEAT_MS,
-): ReadableStream<Uint8Array> {
-  // A pull stream of our own rather than Hono's streamSSE (a TransformStream, its writer and a
-  // write loop per stream): an answer's stream is idle most of its life, and an idle stream
-  // should hold little more than its queue and one timer (bench/chat.ts, memory per stream).
-  const queue: StreamEntry[] = [];
-  let wake: (() => void) | null = null;
-  let ended = false;
-  const leaving = new AbortController();
-  let following: Promise<void> = Promise.resolve();
-  // One heartbeat timer per stream, moved by what is written rather than made and cleared per
-  // event: it fires at most every `heartbeatMs` and then looks at how long the stream was quiet.
-  let lastWrite = performance.now();
-  let heartbeat: ReturnType<typeof setTimeout> | undefined;
-  let beatDue = false;
-  const armHeartbeat = (ms: number) => {
-    heartbeat = setTimeout(() => {
-      const quiet = performance.now() - lastWrite;
-      if (quiet < heartbeatMs) return armHeartbeat(heartbeatMs - quiet);
-      heartbeat = undefined;
-      beatDue = true;
-      wake?.();
-    }, ms);
-  };
-  const stopHeartbeat = () => {
-    clearTimeout(heartbeat);
-    heartbeat = undefined;
-  };
-  return new ReadableStream<Uint8Array>({
-    start() {
-      following = follow((entry) => {
-        queue.push(entry);
-        wake?.();
-      }, leaving.signal).catch((error) => {
-        queue.push({
-          id: 0,
-          event: "error",
-          data: {
-            code: error instanceof AppError ? error.code : "unavailable",
-            message: error instanceof AppError
-              ? error.message
-              : "The answer could not be followed.",
-          },
-        });
-      }).finally(() => {
-        ended = true;
-        wake?.();
-      });
-    },
-    async pull(controller) {
-      for (;;) {
-        if (leaving.signal.aborted) return stopHeartbeat();
-        if (queue.length > 0) {
-          // Everything waiting goes out in one chunk.
-          let chunk = "";
-          for (const e of queue.splice(0)) {
-            chunk += `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\nid: ${e.id}\n\n`;
-          }
-          lastWrite = performance.now();
-          return controller.enqueue(encoder.encode(chunk));
-        }
-        if (ended) {
-          stopHeartbeat();
-          return controller.close();
-        }
-        if (beatDue) {
-          beatDue = false;
-          lastWrite = performance.now();
-          return controller.enqueue(HEARTBEAT);
-        }
-        if (!heartbeat) armHeartbeat(heartbeatMs - (performance.now() - lastWrite));
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = null;
-      }
-    },
-    // The client went away (or the server is closing the stream).
-    async cancel() {
-      leaving.abort();
-      stopHeartbeat();
-      wake?.();
-      await following;
-    },
-  }, { highWaterMark: 0 });
-}
-
-const encoder = new TextEncoder();
-const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();

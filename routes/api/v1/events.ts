@@ -4,14 +4,11 @@
  * keep the stream open.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import type { UserEvent } from "../../../lib/events.ts";
+import { liveSource, SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { relayEvents } from "../../_sse.ts";
 import { apiRouter, bearer, errors, z } from "../_openapi.ts";
-
-export const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(ctx: AppContext) {
   return apiRouter().openapi(
@@ -33,19 +30,12 @@ export function eventRoutes(ctx: AppContext) {
     ((c: any) => {
       const auth = requireAuth(c);
       let counter = 0;
-      return streamSSE(c, (stream) =>
-        relayEvents<UserEvent>(stream, {
-          subscribe: (push) => ctx.events.subscribe(auth.user.id, push),
-          start: () =>
-            stream.writeSSE({
-              event: "ready",
-              data: JSON.stringify({ userId: auth.user.id }),
-              id: "0",
-            }),
-          write: (e) =>
-            stream.writeSSE({ event: e.type, data: JSON.stringify(e.data), id: String(++counter) }),
-          heartbeatMs: HEARTBEAT_MS,
-        }));
+      const source = liveSource<UserEvent>(
+        (push) => ctx.events.subscribe(auth.user.id, push),
+        (e) => ({ event: e.type, data: e.data, id: ++counter }),
+        (push) => push({ event: "ready", data: { userId: auth.user.id }, id: 0 }),
+      );
+      return c.body(sseStream(source), 200, SSE_HEADERS);
     }) as never,
   );
 }
