@@ -24,6 +24,9 @@ let dummy: Promise<string> | undefined;
 
 export async function verifyPassword(password: string, hash: string | null): Promise<boolean> {
   const target = hash ?? await (dummy ??= hashPassword(crypto.randomUUID()));
-  const ok = await argon2Verify({ password: password.normalize("NFKC"), hash: target });
-  return ok && hash !== null;
+  const candidate = password.normalize("NFKC");
+  // hash-wasm refuses an empty password; verifying a space instead costs the same time and can
+  // never match (passwords are at least MIN_PASSWORD_LENGTH long).
+  const ok = await argon2Verify({ password: candidate || " ", hash: target });
+  return ok && hash !== null && candidate !== "";
 }
