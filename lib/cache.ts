@@ -12,12 +12,16 @@ export interface RefreshAhead<T> {
   invalidate(): void;
 }
 
-export function refreshAhead<T>(load: () => Promise<T>, ttlMs: number): RefreshAhead<T> {
+export function refreshAhead<T>(
+  load: () => Promise<T>,
+  ttlMs: number,
+  clock: () => number = Date.now,
+): RefreshAhead<T> {
   let current: { at: number; value: Promise<T> } | undefined;
   let refreshing = false;
   return {
     get() {
-      const now = Date.now();
+      const now = clock();
       if (!current || now - current.at > ttlMs) {
         current = { at: now, value: load() };
         return current.value;
