@@ -18,6 +18,7 @@
  * the parsing lets it never throw and produce our internal types directly.
  */
 import { fitText, META_TEXT_LIMIT } from "./format.ts";
+import { storable } from "./storable.ts";
 import { fromHex, hmac, sha256, timingSafeEqual, toBase64, toHex } from "./crypto.ts";
 import {
   arr,
@@ -140,9 +141,14 @@ const decoder = new TextDecoder();
 /**
  * Translates a Meta webhook body (raw bytes, text or already-parsed JSON) into messages and
  * statuses. Never throws: anything not understood is described in `problems` and skipped, or
- * becomes an `unsupported` message when it still has an id and a sender to answer.
+ * becomes an `unsupported` message when it still has an id and a sender to answer. Text comes
+ * out storable (NUL and lone surrogates replaced, see storable.ts).
  */
 export function parseMetaWebhook(body: Uint8Array | string | unknown): ParsedWebhook {
+  return storable(parseBody(body));
+}
+
+function parseBody(body: unknown): ParsedWebhook {
   const out: ParsedWebhook = { messages: [], statuses: [], problems: [] };
   let json: unknown = body;
   if (body instanceof Uint8Array || typeof body === "string") {

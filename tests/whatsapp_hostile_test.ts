@@ -1,0 +1,121 @@
+/**
+ * Hostile but correctly signed WhatsApp deliveries, end to end: text the database cannot store
+ * as it is (NUL, lone surrogates), senders that are not phone numbers, impossible timestamps.
+ * Each is answered 200 (the provider must stop retrying), and none harms the deliveries beside
+ * it or the next message from the same phone.
+ */
+import assert from "node:assert/strict";
+import { startTestApp } from "./harness.ts";
+import { startFakeTwilio } from "./fakes/twilio.ts";
+import {
+  metaText,
+  metaWebhook,
+  signedTwilioWebhook,
+  twilioInbound,
+} from "./fakes/whatsapp_sign.ts";
+import { count, deliver, setup, sleep } from "./whatsapp_app.ts";
+
+Deno.test("NUL bytes and lone surrogates are stored as U+FFFD and answered; the deliveries written beside them are not affected", async () => {
+  const t = await setup();
+  try {
+    const phone = (i: number) => `+2637720${String(i).padStart(5, "0")}`;
+    const hostile = new Map<number, ReturnType<typeof metaText>>([
+      [3, metaText({ from: phone(3), text: "before\u0000after" })],
+      [17, metaText({ from: phone(17), text: "hi", name: "Rudo\u0000" })],
+      [29, metaText({ from: phone(29), text: "lone \ud800 high" })],
+      [35, metaText({ from: phone(35), text: "lone \udc00 low", name: "\udfff" })],
+    ]);
+    const messages = Array.from(
+      { length: 40 },
+      (_, i) => hostile.get(i) ?? metaText({ from: phone(i), text: `hello ${i}` }),
+    );
+    // All at once, so that they are written in the same batches.
+    const answers = await Promise.all(messages.map(async (m) => {
+      const res = await deliver(t.app, [m]);
+      await res.body?.cancel();
+      return res.status;
+    }));
+    assert.deepEqual(answers, messages.map(() => 200));
+    assert.equal(await count(t.app, "whatsapp_inbound"), 40);
+
+    const sql = t.app.server.db.sql;
+    const stored = async (m: ReturnType<typeof metaText>) => {
+      const [row] = await sql`select message from whatsapp_inbound
+                              where provider_message_id = ${m.message.id as string}`;
+      return row.message;
+    };
+    assert.equal((await stored(hostile.get(3)!)).text, "before\ufffdafter");
+    assert.equal((await stored(hostile.get(17)!)).profileName, "Rudo\ufffd");
+    assert.equal((await stored(hostile.get(29)!)).text, "lone \ufffd high");
+    assert.equal((await stored(hostile.get(35)!)).profileName, "\ufffd");
+    // The webhook log keeps every delivery too.
+    assert.equal(await count(t.app, "whatsapp_webhook_log where status = 200"), 40);
+
+    // Every sender, hostile or not, is welcomed once.
+    await t.graph.waitForMessages(40, { timeoutMs: 30_000 });
+    await sleep(300);
+    const to = new Set(t.graph.messages.map((m) => m.to));
+    assert.equal(to.size, 40);
+    assert.equal(t.graph.messages.length, 40);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a raw NUL byte in a Meta body (not JSON) is logged and answered 200", async () => {
+  const t = await setup();
+  try {
+    const body = JSON.stringify(
+      metaWebhook({ messages: [metaText({ from: "+263772100001", text: "x" })] }),
+    )
+      .replace('"x"', '"a\u0000b"');
+    const res = await deliver(t.app, body);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const [row] = await t.app.server.db.sql`select status, body, error from whatsapp_webhook_log`;
+    assert.equal(row.status, 200);
+    assert.match(row.error, /not JSON/);
+    assert.ok(!row.body.includes("\u0000"));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("Twilio: Body=a%00b is stored as a\\uFFFDb and answered 200", async () => {
+  const fake = await startFakeTwilio();
+  const app = await startTestApp({
+    env: {
+      WHATSAPP_PROVIDER: "twilio",
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_WHATSAPP_FROM: "+14155238886",
+      TWILIO_API_URL: fake.url,
+    },
+  });
+  try {
+    const url = `${app.url}/api/whatsapp/twilio`;
+    const params = twilioInbound({
+      from: "+263772200001",
+      body: "a\u0000b",
+      profileName: "Tino\u0000",
+      messageSid: "SM" + "0".repeat(32),
+    });
+    const signed = signedTwilioWebhook(fake.authToken, url, params);
+    assert.match(signed.body, /Body=a%00b/);
+    const res = await app.fetch("/api/whatsapp/twilio", {
+      method: "POST",
+      body: signed.body,
+      headers: signed.headers,
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    await res.body?.cancel();
+    const [row] = await app.server.db.sql`select message from whatsapp_inbound`;
+    assert.equal(row.message.text, "a\ufffdb");
+    assert.equal(row.message.profileName, "Tino\ufffd");
+    const [welcome] = await fake.waitForMessages(1, { timeoutMs: 15_000 });
+    assert.match(welcome.body, /Welcome to Hurukuro/);
+  } finally {
+    await app.close();
+    await fake.close();
+  }
+});
