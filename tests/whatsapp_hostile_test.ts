@@ -119,3 +119,69 @@ Deno.test("Twilio: Body=a%00b is stored as a\\uFFFDb and answered 200", async ()
     await fake.close();
   }
 });
+
+/** A Meta text message whose `from` is exactly `from`, whatever it is. */
+function fromRaw(from: string, text = "hi") {
+  const m = metaText({ from: "+263770000000", text });
+  m.message.from = from;
+  m.contact.wa_id = from;
+  return m;
+}
+
+Deno.test("a sender that is not a phone number is quarantined at the webhook: 200, logged masked, counted, never queued", async () => {
+  const t = await setup();
+  try {
+    const hostile = [
+      fromRaw("26377123456789012345"), // 20 digits
+      fromRaw("9".repeat(5_000)),
+      fromRaw("' OR 1=1--"),
+      fromRaw(""),
+    ];
+    hostile[3].message.id = "x".repeat(3_000); // and an id no index can hold
+    hostile[3].message.from = "263772300009";
+    const valid = metaText({ from: "+263772300001", text: "hi" });
+    // One delivery carrying them all, and each alone beside a valid one.
+    const together = await deliver(t.app, [...hostile, valid]);
+    assert.equal(together.status, 200);
+    await together.body?.cancel();
+    const alone = await Promise.all(hostile.map(async (m) => {
+      const res = await deliver(t.app, [m]);
+      await res.body?.cancel();
+      return res.status;
+    }));
+    assert.deepEqual(alone, [200, 200, 200, 200]);
+
+    const sql = t.app.server.db.sql;
+    const rows = await sql`select phone from whatsapp_inbound`;
+    assert.deepEqual(rows.map((r) => r.phone), ["+263772300001"]);
+    const [welcome] = await t.graph.waitForMessages(1, { timeoutMs: 15_000 });
+    assert.equal(welcome.to, "263772300001");
+
+    const logs = await sql`select status, error from whatsapp_webhook_log order by id`;
+    assert.equal(logs.length, 5);
+    assert.ok(logs.every((l) => l.status === 200));
+    assert.match(logs[0].error, /4 messages quarantined/);
+    assert.deepEqual(logs.slice(1).map((l) => l.error).sort(), [
+      "message quarantined: the message id is empty or too long",
+      "message quarantined: the sender is not a phone number",
+      "message quarantined: the sender is not a phone number",
+      "message quarantined: the sender is not a phone number",
+    ]);
+    const warnings = t.app.logs.filter((l) => l.includes("WhatsApp message quarantined"));
+    assert.equal(warnings.length, 8);
+    assert.ok(warnings.every((l) => !l.includes("26377123456789012345") && !l.includes("99999")));
+
+    const metrics = await (await t.app.fetch("/metrics")).text();
+    assert.match(
+      metrics,
+      /hurukuro_whatsapp_quarantined_total\{provider="meta",reason="sender"\} 6/,
+    );
+    assert.match(metrics, /hurukuro_whatsapp_quarantined_total\{provider="meta",reason="id"\} 2/);
+
+    // Nothing stored that could stop the reconciler.
+    await t.app.server.queue.reconcile();
+    assert.ok(!t.app.logs.some((l) => l.includes("reconciler failed")));
+  } finally {
+    await t.close();
+  }
+});

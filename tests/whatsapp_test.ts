@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import twilio from "twilio";
-import { startTestApp } from "./harness.ts";
+import { prepareStorage, startTestApp } from "./harness.ts";
 import { type FakeTwilio, startFakeTwilio } from "./fakes/twilio.ts";
 import {
   metaButtonReply,
@@ -20,7 +20,7 @@ import {
   twilioInbound,
 } from "./fakes/whatsapp_sign.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
-import { createUser } from "../lib/accounts/users.ts";
+import { createUser, findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
 import { SANDBOX_WHATSAPP } from "../lib/sandbox.ts";
 import {
@@ -547,5 +547,68 @@ Deno.test("the sandbox answers on its built-in Graph API, signed with the publis
     assert.match(messages[0].text, /Welcome to Hurukuro/);
   } finally {
     await app.close();
+  }
+});
+
+Deno.test("KV file lost with 100 messages stored, one of them from a sender that is no phone number: the 99 others are answered exactly once", async () => {
+  const storage = await prepareStorage();
+  try {
+    // Stored, then the KV file (and every queued reply job) was lost: no KV file at the start.
+    const poisoned = "+26377123456789012345"; // 20 digits: stored before such senders were refused
+    const phones = Array.from(
+      { length: 100 },
+      (_, i) => i === 37 ? poisoned : `+2637740${String(i).padStart(5, "0")}`,
+    );
+    const db = await storage.openDatabase();
+    try {
+      for (const phone of phones) {
+        // Customers already (their accounts are not what this test is about).
+        if (phone !== poisoned) await findOrCreatePhoneUser(db.sql, phone);
+        const id = `wamid.lost-${phone}`;
+        await db.sql`insert into whatsapp_inbound (provider, provider_message_id, phone, type,
+                                                   message, received_at)
+                     values ('meta', ${id}, ${phone}, 'text', ${
+          db.sql.json({
+            provider: "meta",
+            id,
+            from: phone,
+            to: "",
+            timestamp: Date.now(),
+            type: "text",
+            text: "hi",
+          })
+        }, now() - interval '5 minutes')`;
+      }
+    } finally {
+      await db.close();
+    }
+
+    const t = await setup({ app: { storage, kvFile: true } });
+    try {
+      // The reconciler runs at the start: every valid phone is welcomed.
+      await t.graph.waitForMessages(99, { timeoutMs: 60_000 });
+      await t.app.server.queue.reconcile();
+      await t.app.server.queue.reconcile();
+      await sleep(1_000);
+      const to = t.graph.messages.map((m) => "+" + m.to);
+      assert.equal(to.length, 99, "one reply each");
+      assert.deepEqual(new Set(to), new Set(phones.filter((p) => p !== poisoned)));
+
+      const sql = t.app.server.db.sql;
+      const statuses = await sql`select status, count(*)::int as n from whatsapp_inbound
+                                 group by status order by status`;
+      assert.deepEqual(statuses.map((r) => [r.status, r.n]), [["answered", 99], ["failed", 1]]);
+      const dead = await sql`select job, last_error from job_failures`;
+      assert.equal(dead.length, 1, "the poisoned row is a dead letter, once");
+      assert.equal(dead[0].job, "whatsapp.reply");
+      assert.match(dead[0].last_error, /phone/);
+      assert.ok(!t.app.logs.some((l) => l.includes("reconciler failed")));
+      const health = await (await t.app.fetch("/health")).json();
+      assert.equal(health.status, "ok");
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await storage.cleanup();
   }
 });

@@ -126,7 +126,17 @@ interface Queued {
   chars: number;
 }
 
-type EnqueueResult = { id: string; deduplicated: boolean };
+/**
+ * What became of one job handed to `enqueue`/`enqueueMany`. `invalid`: `enqueueMany` refused its
+ * payload (the reason); it was not queued but recorded as a dead letter with the id `id`.
+ */
+export type EnqueueResult = { id: string; deduplicated: boolean; invalid?: string };
+
+/** How the reconciler has been doing: `consecutiveFailures` runs in a row had a sweep fail. */
+export interface ReconcilerState {
+  consecutiveFailures: number;
+  lastError?: string;
+}
 
 /** A job of a coalesced `enqueue` call, with the caller waiting for it. */
 interface Waiting {
@@ -164,6 +174,7 @@ export class JobQueue implements NamedEnqueuer {
   /** `enqueue` calls of the current tick, committed together when the tick ends. */
   #coalescing: Waiting[] = [];
   #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
+  #reconciler: ReconcilerState = { consecutiveFailures: 0 };
 
   constructor(options: JobQueueOptions) {
     this.#kv = options.kv;
@@ -234,12 +245,71 @@ export class JobQueue implements NamedEnqueuer {
     }));
   }
 
-  /** Queues many jobs of one type in few KV commits and messages (bulk work, reconciler). */
+  /**
+   * Queues many jobs of one type in few KV commits and messages (bulk work, reconciler). Unlike
+   * `enqueue`, a bad item does not refuse the call: its items come from stored rows (one bad row
+   * must not stop the work of every other), so it is skipped, recorded as a dead letter for an
+   * operator, and reported in its result's `invalid`; the others are queued.
+   */
   async enqueueMany<S extends z.ZodType>(
     type: JobType<S>,
     items: ({ payload: z.input<S> } & EnqueueOptions)[],
   ): Promise<EnqueueResult[]> {
-    return await this.#write(items.map((item) => this.#validate(type, item)));
+    const results = new Array<EnqueueResult>(items.length);
+    const valid: { index: number; queued: Queued }[] = [];
+    const refused: { index: number; payload: unknown; reason: string }[] = [];
+    items.forEach((item, index) => {
+      try {
+        valid.push({ index, queued: this.#validate(type, item) });
+      } catch (error) {
+        if (!(error instanceof JobValidationError)) throw error;
+        refused.push({ index, payload: item?.payload, reason: error.message });
+      }
+    });
+    const written = await this.#write(valid.map((v) => v.queued));
+    valid.forEach((v, i) => results[v.index] = written[i]);
+    for (const r of refused) {
+      const id = await this.#deadLetterInvalid(type.name, r.payload, r.reason);
+      results[r.index] = { id, deduplicated: false, invalid: r.reason };
+    }
+    return results;
+  }
+
+  /**
+   * Records a refused payload as a dead letter. Its id is derived from the job and the payload,
+   * so a reconciler that finds the same bad row every minute leaves one dead letter, not one a
+   * minute (and one an operator discarded stays discarded). Never throws: the valid jobs beside
+   * it are already queued, and the log says what could not be recorded.
+   */
+  async #deadLetterInvalid(job: string, payload: unknown, reason: string): Promise<string> {
+    let text: string;
+    try {
+      text = JSON.stringify(payload) ?? "null";
+    } catch {
+      text = String(payload);
+    }
+    const digest = await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode(`${job}\n${text}`),
+    );
+    const id = "invalid-" +
+      Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    try {
+      await this.#db.sql`
+        insert into job_failures (job_id, job, payload, attempts, last_error)
+        values (${id}, ${job}, ${this.#db.sql.json((payload ?? null) as never)}, 0, ${reason})
+        on conflict (job_id) do update set last_seen = now(), last_error = excluded.last_error`;
+      this.#metrics.deadLettered.inc({ job });
+      this.#log.error("job refused: invalid payload dead-lettered", { job, id, error: reason });
+    } catch (error) {
+      this.#log.error("job refused: invalid payload could not be dead-lettered", {
+        job,
+        error: reason,
+        cause: error,
+      });
+    }
+    return id;
   }
 
   #validate(type: JobType, item: { payload: unknown } & EnqueueOptions): Queued {
@@ -417,13 +487,14 @@ export class JobQueue implements NamedEnqueuer {
    */
   async reconcile(): Promise<number> {
     let queued = 0;
+    let failure: string | undefined;
     for (const handler of this.#handlers.values()) {
       if (!handler.reconcile) continue;
       try {
         const items = await handler.reconcile(this.context);
         if (items.length === 0) continue;
         const results = await this.enqueueMany(handler.type, items);
-        const fresh = results.filter((r) => !r.deduplicated).length;
+        const fresh = results.filter((r) => !r.deduplicated && !r.invalid).length;
         queued += fresh;
         if (fresh > 0) {
           this.#log.warn("reconciler re-queued overdue work", {
@@ -433,10 +504,20 @@ export class JobQueue implements NamedEnqueuer {
         }
       } catch (error) {
         // One job type's broken sweep must not stop the others'.
+        failure = `${handler.type.name}: ${(error as Error)?.message ?? String(error)}`;
+        this.#metrics.reconcileFailures.inc({ job: handler.type.name });
         this.#log.error("reconciler failed", { job: handler.type.name, error });
       }
     }
+    this.#reconciler = failure === undefined
+      ? { consecutiveFailures: 0 }
+      : { consecutiveFailures: this.#reconciler.consecutiveFailures + 1, lastError: failure };
     return queued;
+  }
+
+  /** How the last reconciler runs went (for /health: a sweep that keeps failing loses work). */
+  get reconciler(): ReconcilerState {
+    return { ...this.#reconciler };
   }
 
   get handlers(): JobHandler[] {

@@ -39,7 +39,8 @@ import {
   Pacer,
   recordOutgoing,
 } from "./outbox.ts";
-import type { InboundMessage, WhatsAppProvider } from "./types.ts";
+import { QUARANTINE_REASONS } from "./quarantine.ts";
+import { type InboundMessage, PHONE_NUMBER, type WhatsAppProvider } from "./types.ts";
 
 const REPLY_LEASE_MS = 3 * 60_000;
 /** Attempts at one message before it gets an apology instead of an answer. */
@@ -348,19 +349,35 @@ export async function sendPhoneCode(
   await kickSender(ch.jobs, phone);
 }
 
-/** Reconciler: phones with messages pending too long and no live worker. */
+/**
+ * Reconciler: phones with messages pending too long and no live worker.
+ *
+ * A pending message whose phone is not a phone number (stored before the webhook quarantined
+ * such senders) can never be answered: it is closed here as failed, so it is neither found again
+ * nor crowds out the others of the 500, and its phone is still returned once, for the queue to
+ * refuse and record as a dead letter an operator sees.
+ */
 export async function overdueReplies(db: Database): Promise<string[]> {
+  const closed = await db.sql`
+    update whatsapp_inbound set status = 'failed', processed_at = now(),
+      error = ${QUARANTINE_REASONS.sender}
+    where status = 'pending' and phone !~ ${PHONE_NUMBER.source}
+    returning phone`;
   const rows = await db.sql`
     select distinct i.phone from whatsapp_inbound i
     where i.status = 'pending' and i.received_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = i.phone and l.kind = 'reply' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return uniquePhones([...closed, ...rows]);
 }
 
-/** Reconciler: phones with messages queued too long and no live sender. */
+/** Reconciler: phones with messages queued too long and no live sender (see overdueReplies). */
 export async function overdueSends(db: Database): Promise<string[]> {
+  const closed = await db.sql`
+    update whatsapp_outbound set status = 'failed', error = 'the recipient is not a phone number'
+    where status = 'queued' and phone !~ ${PHONE_NUMBER.source}
+    returning phone`;
   const rows = await db.sql`
     select distinct o.phone from whatsapp_outbound o
     where o.status = 'queued'
@@ -368,8 +385,12 @@ export async function overdueSends(db: Database): Promise<string[]> {
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = o.phone and l.kind = 'send' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return uniquePhones([...closed, ...rows]);
 }
+
+const uniquePhones = (rows: Record<string, unknown>[]) => [
+  ...new Set(rows.map((r) => r.phone as string)),
+];
 
 /** Deletes webhook log rows older than `days`; returns how many. */
 export async function pruneWebhookLog(db: Database, days: number): Promise<number> {

@@ -12,12 +12,20 @@
  *
  * Status codes: 401 for a missing or wrong signature (only the log row is written); 200 for
  * anything signed, even when it cannot be understood (Meta would otherwise retry it for days):
- * the log row says what was wrong; 503 when the database cannot take it (the provider retries).
+ * the log row says what was wrong, and messages that cannot be answered are quarantined
+ * (quarantine.ts); 503 when the database cannot take it (the provider retries).
  */
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskPhone } from "../observability/mask.ts";
 import { metaHandshake } from "./meta.ts";
+import {
+  maskedSender,
+  QUARANTINE_REASONS,
+  quarantineNote,
+  type QuarantineReason,
+  quarantineReason,
+} from "./quarantine.ts";
 import { storable } from "./storable.ts";
 import type { InboundMessage, ProviderName, StatusUpdate, WhatsAppProvider } from "./types.ts";
 
@@ -47,6 +55,8 @@ export interface InboundDeps {
   publicUrl: () => string;
   /** Queues `whatsapp.reply` for these phones (after their messages are committed). */
   enqueueReplies(phones: string[]): Promise<void>;
+  /** Counts quarantined messages (quarantine.ts), e.g. a Prometheus counter. */
+  quarantined?: { inc(labels: { provider: ProviderName; reason: QuarantineReason }): void };
 }
 
 export interface WebhookRequest {
@@ -307,18 +317,20 @@ export class WebhookReceiver {
       return text(401, "Invalid signature");
     }
     const parsed = provider.parseInbound(raw);
-    const problems = parsed.problems.length > 0 ? parsed.problems.join("; ") : null;
-    if (problems) {
+    const messages = this.#withoutQuarantined(request.provider, parsed.messages);
+    const notes = [...parsed.problems, quarantineNote(messages.quarantined)].filter((p) => p);
+    const problems = notes.length > 0 ? notes.join("; ") : null;
+    if (parsed.problems.length > 0) {
       this.#deps.log.warn("WhatsApp webhook not fully understood", {
         provider: request.provider,
-        problems,
+        problems: parsed.problems.join("; "),
       });
     }
     try {
       await this.#commits.submit({
-        log: this.#logRow(request, request.body, 200, problems, parsed.messages.length),
+        log: this.#logRow(request, request.body, 200, problems, messages.stored.length),
         startedAt: request.startedAt,
-        messages: parsed.messages,
+        messages: messages.stored,
         statuses: parsed.statuses,
       });
     } catch (error) {
@@ -327,6 +339,28 @@ export class WebhookReceiver {
       return text(503, "Try again later");
     }
     return ok(request.provider);
+  }
+
+  /** The messages to store, and the reasons of those quarantined (logged and counted here). */
+  #withoutQuarantined(provider: ProviderName, messages: InboundMessage[]) {
+    const stored: InboundMessage[] = [];
+    const quarantined: QuarantineReason[] = [];
+    for (const message of messages) {
+      const reason = quarantineReason(message);
+      if (!reason) {
+        stored.push(message);
+        continue;
+      }
+      quarantined.push(reason);
+      this.#deps.quarantined?.inc({ provider, reason });
+      this.#deps.log.warn("WhatsApp message quarantined", {
+        provider,
+        reason: QUARANTINE_REASONS[reason],
+        sender: maskedSender(message.from),
+        messageId: message.id.slice(0, 80),
+      });
+    }
+    return { stored, quarantined };
   }
 
   #logRow(

@@ -12,6 +12,15 @@
 
 export type ProviderName = "meta" | "twilio";
 
+/**
+ * A phone number as we keep it: "+" and 6 to 15 digits (E.164 allows at most 15). A sender
+ * that is not one cannot be answered, and is refused at the webhook (inbound.ts).
+ */
+export const PHONE_NUMBER = /^\+\d{6,15}$/;
+
+/** Provider message ids longer than this are refused: Meta's are ~60 characters, Twilio's 34. */
+export const MAX_MESSAGE_ID_CHARS = 256;
+
 /** Where an inbound attachment lives: Meta gives a media id to resolve, Twilio a URL. */
 export type MediaRef =
   | { source: "meta"; id: string; mimeType?: string; sha256?: string }
