@@ -14,6 +14,7 @@ import {
   twilioInbound,
 } from "./fakes/whatsapp_sign.ts";
 import { count, deliver, setup, sleep } from "./whatsapp_app.ts";
+import { whatsappReplyJob } from "../lib/whatsapp/jobs.ts";
 
 Deno.test("NUL bytes and lone surrogates are stored as U+FFFD and answered; the deliveries written beside them are not affected", async () => {
   const t = await setup();
@@ -181,6 +182,120 @@ Deno.test("a sender that is not a phone number is quarantined at the webhook: 20
     // Nothing stored that could stop the reconciler.
     await t.app.server.queue.reconcile();
     assert.ok(!t.app.logs.some((l) => l.includes("reconciler failed")));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("an impossible timestamp is replaced by the receive time: that message and the next from the phone are answered", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263772400001";
+    for (
+      const [i, timestamp] of ["-99999999999999999", "0", "1e400", "99999999999999999"].entries()
+    ) {
+      const m = metaText({ from: phone, text: i === 0 ? "hi" : "help" });
+      m.message.timestamp = timestamp;
+      const res = await deliver(t.app, [m]);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      await t.graph.waitForMessages(i + 1, { to: phone, timeoutMs: 15_000 });
+    }
+    const next = await deliver(t.app, [metaText({ from: phone, text: "help" })]);
+    await next.body?.cancel();
+    const replies = await t.graph.waitForMessages(5, { to: phone, timeoutMs: 15_000 });
+    assert.match(replies[0].text, /Welcome to Hurukuro/);
+    assert.ok(replies.slice(1).every((r) => /Help/.test(r.text)), JSON.stringify(replies));
+    const sql = t.app.server.db.sql;
+    const [session] =
+      await sql`select last_inbound_at from whatsapp_sessions where phone = ${phone}`;
+    assert.ok(Math.abs(session.last_inbound_at.getTime() - Date.now()) < 60_000);
+    const logs = await sql`select error from whatsapp_webhook_log order by id limit 1`;
+    assert.match(logs[0].error, /timestamp/);
+    assert.equal(await count(t.app, "job_failures"), 0);
+  } finally {
+    await t.close();
+  }
+});
+
+/** Stores a pending message as an older version may have (the webhook is not involved). */
+async function storePending(
+  sql: Awaited<ReturnType<typeof setup>>["app"]["server"]["db"]["sql"],
+  phone: string,
+  message: Record<string, unknown>,
+) {
+  const id = `wamid.stored-${crypto.randomUUID()}`;
+  await sql`insert into whatsapp_inbound (provider, provider_message_id, phone, type, message)
+            values ('meta', ${id}, ${phone}, 'text',
+                    ${sql.json({ provider: "meta", id, from: phone, to: "", ...message })})`;
+}
+
+Deno.test("a stored message with an impossible time is answered, and so is the next one", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263772400002";
+    const sql = t.app.server.db.sql;
+    await storePending(sql, phone, { type: "text", text: "hi", timestamp: -1e20 });
+    await storePending(sql, phone, { type: "text", text: "help", timestamp: Date.now() });
+    await t.app.server.queue.enqueue(whatsappReplyJob, { phone });
+    const [welcome, help] = await t.graph.waitForMessages(2, { to: phone, timeoutMs: 15_000 });
+    assert.match(welcome.text, /Welcome/);
+    assert.match(help.text, /Help/);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a message that cannot be answered fails alone after its attempts; the next from the phone is answered", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263772400003";
+    const sql = t.app.server.db.sql;
+    // Breaks before the conversation step (the user's name is not text).
+    await storePending(sql, phone, {
+      type: "text",
+      text: "hi",
+      timestamp: Date.now(),
+      profileName: 7,
+    });
+    await storePending(sql, phone, { type: "text", text: "hi", timestamp: Date.now() });
+    await t.app.server.queue.enqueue(whatsappReplyJob, { phone });
+    const [welcome] = await t.graph.waitForMessages(1, { to: phone, timeoutMs: 30_000 });
+    assert.match(welcome.text, /Welcome/);
+    const rows = await sql`select status, attempts, error from whatsapp_inbound order by seq`;
+    assert.deepEqual(rows.map((r) => r.status), ["failed", "answered"]);
+    assert.equal(rows[0].attempts, 3);
+    assert.ok(rows[0].error);
+    assert.equal(await count(t.app, "job_failures"), 0, "the job itself did not die");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a message whose conversation step keeps failing gets one apology after its attempts; the next is answered", async () => {
+  const t = await setup();
+  try {
+    const phone = "+263772400004";
+    const sql = t.app.server.db.sql;
+    await storePending(sql, phone, { type: "text", text: "hi", timestamp: Date.now() });
+    await storePending(sql, phone, { type: "text", timestamp: Date.now() }); // no text: the step throws
+    await storePending(sql, phone, { type: "text", text: "help", timestamp: Date.now() });
+    await t.app.server.queue.enqueue(whatsappReplyJob, { phone });
+    const replies = await t.graph.waitForMessages(3, { to: phone, timeoutMs: 30_000 });
+    assert.deepEqual(replies.map((r) => r.text.slice(0, 22)), [
+      "*Welcome to Hurukuro!*",
+      "Sorry, something went ",
+      replies[2].text.slice(0, 22),
+    ]);
+    assert.match(replies[2].text, /Help/);
+    const rows = await sql`select status, attempts from whatsapp_inbound order by seq`;
+    assert.deepEqual(rows.map((r) => [r.status, r.attempts]), [
+      ["answered", 1],
+      ["failed", 3],
+      ["answered", 1],
+    ]);
+    await sleep(500);
+    assert.equal(t.graph.messages.length, 3, "one apology");
   } finally {
     await t.close();
   }

@@ -40,7 +40,12 @@ import {
   recordOutgoing,
 } from "./outbox.ts";
 import { QUARANTINE_REASONS } from "./quarantine.ts";
-import { type InboundMessage, PHONE_NUMBER, type WhatsAppProvider } from "./types.ts";
+import {
+  believableTime,
+  type InboundMessage,
+  PHONE_NUMBER,
+  type WhatsAppProvider,
+} from "./types.ts";
 
 const REPLY_LEASE_MS = 3 * 60_000;
 /** Attempts at one message before it gets an apology instead of an answer. */
@@ -102,7 +107,13 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
           await lease.renew();
           leasedAt = performance.now();
         }
-        await ch.gate.run(() => answerOne(ch, row));
+        try {
+          await ch.gate.run(() => answerOne(ch, row));
+        } catch (error) {
+          // Retried by the job, in order; after its last attempt the message fails alone and
+          // the phone's next message is answered.
+          if (!(await gaveUp(ch, row, error))) throw error;
+        }
       }
     } finally {
       again = await lease.release();
@@ -113,6 +124,28 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
                              where phone = ${phone} and status = 'pending' limit 1`;
     if (!more) return;
   }
+}
+
+/**
+ * Counts a failed attempt at answering `row`; true once it has had its attempts, and is closed
+ * as failed (logged) so that it no longer holds up the messages behind it.
+ */
+async function gaveUp(ch: ChannelDeps, row: Record<string, unknown>, cause: unknown) {
+  const reason = (cause instanceof Error ? cause.message : String(cause)).slice(0, 2_000);
+  const [counted] = await ch.db.sql`
+    update whatsapp_inbound set attempts = attempts + 1, error = ${reason},
+      status = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then 'failed' else status end,
+      processed_at = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then now() end
+    where id = ${row.id as string} and status = 'pending'
+    returning status`;
+  if (counted?.status !== "failed") return false;
+  ch.log.error("WhatsApp message could not be answered; the next ones go ahead", {
+    inboundId: row.id,
+    phone: row.phone,
+    attempts: MAX_REPLY_ATTEMPTS,
+    error: cause,
+  });
+  return true;
 }
 
 /** `whatsapp.send`: sends what is queued for `phone`. */
@@ -209,11 +242,9 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
         session = result.session;
         replies = result.replies;
       } catch (cause) {
-        const attempts = Number(row.attempts) + 1;
+        // Counted by answerPhone; the last attempt apologises instead.
+        if (Number(row.attempts) + 1 < MAX_REPLY_ATTEMPTS) throw cause;
         const reason = cause instanceof Error ? cause.message : String(cause);
-        await sql`update whatsapp_inbound set attempts = ${attempts}, error = ${reason}
-                  where id = ${id}`;
-        if (attempts < MAX_REPLY_ATTEMPTS) throw cause;
         ch.log.error("WhatsApp message could not be answered; apologising", {
           inboundId: id,
           phone,
@@ -226,9 +257,13 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
     }
   }
 
-  const sentAt = system
-    ? null
-    : new Date(Math.min((message as InboundMessage).timestamp, Date.now()));
+  // A time stored by an older version may be anything; the window opens at a believable one.
+  const sentAt = system ? null : new Date(
+    Math.min(
+      believableTime((message as InboundMessage).timestamp, Date.now()) ?? Date.now(),
+      Date.now(),
+    ),
+  );
   // One statement (atomic like a transaction, one round trip): answered only if still pending,
   // with the new state and the reply recorded together.
   const state = session ?? readSession(null);
