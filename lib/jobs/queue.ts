@@ -27,6 +27,7 @@ import type { Database } from "../db/mod.ts";
 import type { Logger } from "../observability/log.ts";
 import type { JobMetrics } from "../observability/metrics.ts";
 import type { Config } from "../config.ts";
+import { recordRefusedPayload } from "./dead_letters.ts";
 import {
   type EnqueueOptions,
   type JobContext,
@@ -275,41 +276,21 @@ export class JobQueue implements NamedEnqueuer {
     return results;
   }
 
-  /**
-   * Records a refused payload as a dead letter. Its id is derived from the job and the payload,
-   * so a reconciler that finds the same bad row every minute leaves one dead letter, not one a
-   * minute (and one an operator discarded stays discarded). Never throws: the valid jobs beside
-   * it are already queued, and the log says what could not be recorded.
-   */
+  /** Records a refused payload as a dead letter; never throws (the valid jobs are queued). */
   async #deadLetterInvalid(job: string, payload: unknown, reason: string): Promise<string> {
-    let text: string;
     try {
-      text = JSON.stringify(payload) ?? "null";
-    } catch {
-      text = String(payload);
-    }
-    const digest = await crypto.subtle.digest(
-      "SHA-256",
-      new TextEncoder().encode(`${job}\n${text}`),
-    );
-    const id = "invalid-" +
-      Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0"))
-        .join("");
-    try {
-      await this.#db.sql`
-        insert into job_failures (job_id, job, payload, attempts, last_error)
-        values (${id}, ${job}, ${this.#db.sql.json((payload ?? null) as never)}, 0, ${reason})
-        on conflict (job_id) do update set last_seen = now(), last_error = excluded.last_error`;
+      const id = await recordRefusedPayload(this.#db, job, payload, reason);
       this.#metrics.deadLettered.inc({ job });
       this.#log.error("job refused: invalid payload dead-lettered", { job, id, error: reason });
+      return id;
     } catch (error) {
       this.#log.error("job refused: invalid payload could not be dead-lettered", {
         job,
         error: reason,
         cause: error,
       });
+      return "";
     }
-    return id;
   }
 
   #validate(type: JobType, item: { payload: unknown } & EnqueueOptions): Queued {
