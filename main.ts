@@ -216,6 +216,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       provider: upstreams.whatsapp?.provider ?? null,
       verifyToken: upstreams.whatsapp?.verifyToken,
       publicUrl: () => config.publicUrl,
+      quarantined: metrics.whatsapp.quarantined,
       enqueueReplies: async (phones) => {
         await queue.enqueueMany(whatsappReplyJob, phones.map((phone) => ({ payload: { phone } })));
       },
@@ -247,6 +248,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       metrics,
       queueStats,
+      reconciler: () => queue.reconciler,
       jobs: queue,
       events,
       payments,

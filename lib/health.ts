@@ -1,8 +1,15 @@
 /**
- * What `/health` reports: each dependency's state, and `degraded` as soon as one is down.
+ * What `/health` reports: each dependency's state, and `degraded` as soon as one is down or the
+ * reconciler keeps failing (work lost with a KV file would then never be done). `serving` says
+ * whether this instance can answer requests at all: the HTTP status follows it, so a load
+ * balancer keeps an instance whose only trouble is background work.
  */
 import type { Database } from "./db/mod.ts";
+import type { ReconcilerState } from "./jobs/queue.ts";
 import { pingKv } from "./kv/mod.ts";
+
+/** Reconciler runs failing in a row before /health says so (one can fail on a passing blip). */
+export const RECONCILER_FAILING_AFTER = 3;
 
 export interface QueueStats {
   /** Jobs recorded as queued or running and not yet finished. */
@@ -15,15 +22,19 @@ export interface QueueStats {
 
 export interface HealthReport {
   status: "ok" | "degraded";
+  /** Whether the database and KV answer: without them no request can be served. */
+  serving: boolean;
   database: { status: "ok" | "down"; kind: Database["kind"] };
   kv: { status: "ok" | "down" };
   queue: (QueueStats & { status: "ok" }) | { status: "unknown" };
+  reconciler: { status: "ok" | "failing"; consecutiveFailures: number; lastError?: string };
 }
 
 export async function checkHealth(deps: {
   db: Database;
   kv: Deno.Kv;
   queueStats: () => Promise<QueueStats>;
+  reconciler: () => ReconcilerState;
 }): Promise<HealthReport> {
   // All at once: the queue figures need the database, but asking for them beside the ping
   // costs nothing when it is up and is discarded when it is down.
@@ -36,10 +47,18 @@ export async function checkHealth(deps: {
   const queue = dbUp && stats
     ? { status: "ok" as const, ...stats }
     : { status: "unknown" as const };
+  const reconciler = deps.reconciler();
+  const reconcilerFailing = reconciler.consecutiveFailures >= RECONCILER_FAILING_AFTER;
   return {
-    status: dbUp && kvUp ? "ok" : "degraded",
+    status: dbUp && kvUp && !reconcilerFailing ? "ok" : "degraded",
+    serving: dbUp && kvUp,
     database: { status: dbUp ? "ok" : "down", kind: deps.db.kind },
     kv: { status: kvUp ? "ok" : "down" },
     queue,
+    reconciler: {
+      status: reconcilerFailing ? "failing" : "ok",
+      consecutiveFailures: reconciler.consecutiveFailures,
+      ...(reconciler.lastError ? { lastError: reconciler.lastError } : {}),
+    },
   };
 }

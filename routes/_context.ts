@@ -3,6 +3,7 @@
  */
 import type { Config } from "../lib/config.ts";
 import type { NamedEnqueuer } from "../lib/jobs/types.ts";
+import type { ReconcilerState } from "../lib/jobs/queue.ts";
 import type { EventHub } from "../lib/events.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
 import type { Database } from "../lib/db/mod.ts";
@@ -19,6 +20,8 @@ export interface AppContext {
   log: Logger;
   metrics: AppMetrics;
   queueStats: () => Promise<QueueStats>;
+  /** How the job reconciler's last runs went (/health). */
+  reconciler: () => ReconcilerState;
   /** The job queue (main.ts): typed enqueue, and by name for dead-letter retries. */
   jobs: NamedEnqueuer;
   events: EventHub;

@@ -1,4 +1,8 @@
-/** `GET /health`: 200 when the database and KV answer, 503 (same body) when one does not. */
+/**
+ * `GET /health`: 200 when the database and KV answer, 503 (same body) when one does not. The
+ * body's `status` is also `degraded` when background work is failing (the reconciler), which
+ * does not stop this instance from serving.
+ */
 import { Hono } from "hono";
 import { checkHealth } from "../lib/health.ts";
 import type { AppContext } from "./_context.ts";
@@ -7,6 +11,6 @@ export function healthRoutes(ctx: AppContext): Hono {
   return new Hono().get("/health", async (c) => {
     const report = await checkHealth(ctx);
     c.header("Cache-Control", "no-store");
-    return c.json(report, report.status === "ok" ? 200 : 503);
+    return c.json(report, report.serving ? 200 : 503);
   });
 }

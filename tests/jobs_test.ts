@@ -16,7 +16,8 @@ import {
 import { listDeadLetters, retryDeadLetter } from "../lib/jobs/dead_letters.ts";
 import { JobValidationError } from "../lib/jobs/queue.ts";
 import { CronScheduler } from "../lib/jobs/cron.ts";
-import { defineCron } from "../lib/jobs/types.ts";
+import { defineCron, defineHandler, jobType } from "../lib/jobs/types.ts";
+import { z } from "zod";
 
 async function waitFor<T>(
   what: string,
@@ -252,6 +253,70 @@ Deno.test("a bad payload or delay is refused at the call and never queued", asyn
       JobValidationError,
     );
     assert.equal(await app.server.queue.backlog(), 0);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("enqueueMany queues the valid items and dead-letters a bad one (once, however often it comes back)", async () => {
+  const app = await jobApp();
+  try {
+    const items = [
+      { payload: { key: "many-a" } },
+      { payload: { key: 42 } as unknown as { key: string } },
+      { payload: { key: "many-b" } },
+    ];
+    const results = await app.server.queue.enqueueMany(sideEffectJob, items);
+    assert.deepEqual(results.map((r) => r.invalid === undefined), [true, false, true]);
+    assert.match(results[1].invalid!, /key/);
+    await waitFor("the valid side effects", async () => (await sideEffects(app)).length === 2);
+    assert.deepEqual((await sideEffects(app)).map((r) => r.key), ["many-a", "many-b"]);
+    // The same bad item again (a reconciler finding the same row each minute): one dead letter.
+    await app.server.queue.enqueueMany(sideEffectJob, [items[1]]);
+    const dead = await listDeadLetters(app.server.db);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0].job, "test.side_effect");
+    assert.deepEqual(dead[0].payload, { key: 42 });
+    assert.match(dead[0].lastError, /invalid payload/);
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.side_effect"\} 2/);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a reconciler that keeps failing turns /health degraded and is counted in /metrics", async () => {
+  let broken = true;
+  const sweepJob = jobType({ name: "test.sweep", schema: z.object({ id: z.string() }) });
+  const sweep = defineHandler(sweepJob, async () => {}, {
+    reconcile() {
+      if (broken) return Promise.reject(new Error("sweep query failed"));
+      return Promise.resolve([]);
+    },
+  });
+  const app = await jobApp({ extraHandlers: [...testHandlers, sweep] });
+  try {
+    const health = async () => {
+      const res = await app.fetch("/health");
+      return { code: res.status, body: await res.json() };
+    };
+    // The start-up sweep already failed once.
+    await app.server.queue.reconcile();
+    assert.equal((await health()).body.status, "ok", "two failures in a row are not yet a trend");
+    await app.server.queue.reconcile();
+    const failing = await health();
+    assert.equal(failing.body.status, "degraded");
+    assert.equal(failing.body.reconciler.status, "failing");
+    assert.equal(failing.body.reconciler.consecutiveFailures, 3);
+    assert.equal(failing.code, 200, "the instance still serves: degraded, not down");
+    const metrics = await (await app.fetch("/metrics")).text();
+    assert.match(metrics, /hurukuro_reconciler_failures_total\{job="test.sweep"\} 3/);
+
+    broken = false;
+    await app.server.queue.reconcile();
+    const healed = await health();
+    assert.equal(healed.body.status, "ok");
+    assert.equal(healed.body.reconciler.consecutiveFailures, 0);
   } finally {
     await app.close();
   }

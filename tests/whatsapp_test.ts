@@ -6,125 +6,34 @@
  */
 import assert from "node:assert/strict";
 import twilio from "twilio";
-import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
-import {
-  type FakeGraphApi,
-  type RecordedMessage,
-  startFakeGraphApi,
-} from "./fakes/whatsapp_graph.ts";
+import { prepareStorage, startTestApp } from "./harness.ts";
 import { type FakeTwilio, startFakeTwilio } from "./fakes/twilio.ts";
-import { type FakePaynow, startFakePaynow } from "./fakes/paynow.ts";
 import {
   metaButtonReply,
   metaImage,
   metaListReply,
   metaLocation,
-  type MetaMessage,
   metaStatus,
-  metaText,
   metaWebhook,
   signedMetaWebhook,
   signMeta,
-  TEST_PHONE_NUMBER_ID,
   twilioInbound,
 } from "./fakes/whatsapp_sign.ts";
-import { setSetting } from "../lib/accounts/settings.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
-import { createUser } from "../lib/accounts/users.ts";
+import { createUser, findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
 import { SANDBOX_WHATSAPP } from "../lib/sandbox.ts";
-
-const APP_SECRET = "meta-app-secret-for-tests";
-const VERIFY_TOKEN = "verify-me-please";
-const PAYNOW_KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
-
-interface Setup {
-  app: TestApp;
-  graph: FakeGraphApi;
-  openai: FakeOpenAI;
-  paynow?: FakePaynow;
-  close(): Promise<void>;
-}
-
-async function setup(
-  options: { grant?: number; paynow?: boolean; env?: Record<string, string> } = {},
-): Promise<Setup> {
-  const graph = await startFakeGraphApi();
-  const openai = await startFakeOpenAI();
-  const paynow = options.paynow
-    ? await startFakePaynow({ integrations: { "1201": PAYNOW_KEY }, timeScale: 0.01 })
-    : undefined;
-  const app = await startTestApp({
-    env: {
-      WHATSAPP_TOKEN: graph.accessToken,
-      WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
-      WHATSAPP_APP_SECRET: APP_SECRET,
-      WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
-      WHATSAPP_GRAPH_URL: graph.url,
-      OPENAI_API_KEY: FAKE_OPENAI_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      ...(paynow
-        ? {
-          PAYNOW_INTEGRATION_ID: "1201",
-          PAYNOW_INTEGRATION_KEY: PAYNOW_KEY,
-          PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-          PAYNOW_BASE_URL: paynow.url,
-        }
-        : {}),
-      ...options.env,
-    },
-  });
-  if (options.grant) await setSetting(app.server.db.sql, "signup_grant_tokens", options.grant);
-  return {
-    app,
-    graph,
-    openai,
-    paynow,
-    async close() {
-      await app.close();
-      await graph.close();
-      await openai.close();
-      await paynow?.close();
-    },
-  };
-}
-
-function deliver(app: TestApp, messages: MetaMessage[] | string, headers?: Record<string, string>) {
-  const signed = signedMetaWebhook(
-    APP_SECRET,
-    typeof messages === "string" ? messages : metaWebhook({ messages }),
-  );
-  return app.fetch("/api/whatsapp/webhook", {
-    method: "POST",
-    body: signed.body,
-    headers: { ...signed.headers, ...headers },
-  });
-}
-
-/** Sends one message and waits for the replies to it (`expect` new messages to that user). */
-async function say(
-  t: Setup,
-  phone: string,
-  message: MetaMessage,
-  expect = 1,
-): Promise<RecordedMessage[]> {
-  const before = t.graph.messages.filter((m) => m.to === phone.slice(1)).length;
-  const res = await deliver(t.app, [message]);
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  const all = await t.graph.waitForMessages(before + expect, { to: phone, timeoutMs: 15_000 });
-  return all.slice(before);
-}
-
-const text = (phone: string, body: string) => metaText({ from: phone, text: body });
-const bodyOf = (m: RecordedMessage) => m.text;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function count(app: TestApp, query: string): Promise<number> {
-  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
-  return row.n;
-}
+import {
+  APP_SECRET,
+  bodyOf,
+  count,
+  deliver,
+  say,
+  setup,
+  sleep,
+  text,
+  VERIFY_TOKEN,
+} from "./whatsapp_app.ts";
 
 Deno.test("a signed message is acknowledged before the AI answers; 5 re-deliveries give one reply", async () => {
   const t = await setup({ grant: 100_000 });
@@ -638,5 +547,68 @@ Deno.test("the sandbox answers on its built-in Graph API, signed with the publis
     assert.match(messages[0].text, /Welcome to Hurukuro/);
   } finally {
     await app.close();
+  }
+});
+
+Deno.test("KV file lost with 100 messages stored, one of them from a sender that is no phone number: the 99 others are answered exactly once", async () => {
+  const storage = await prepareStorage();
+  try {
+    // Stored, then the KV file (and every queued reply job) was lost: no KV file at the start.
+    const poisoned = "+26377123456789012345"; // 20 digits: stored before such senders were refused
+    const phones = Array.from(
+      { length: 100 },
+      (_, i) => i === 37 ? poisoned : `+2637740${String(i).padStart(5, "0")}`,
+    );
+    const db = await storage.openDatabase();
+    try {
+      for (const phone of phones) {
+        // Customers already (their accounts are not what this test is about).
+        if (phone !== poisoned) await findOrCreatePhoneUser(db.sql, phone);
+        const id = `wamid.lost-${phone}`;
+        await db.sql`insert into whatsapp_inbound (provider, provider_message_id, phone, type,
+                                                   message, received_at)
+                     values ('meta', ${id}, ${phone}, 'text', ${
+          db.sql.json({
+            provider: "meta",
+            id,
+            from: phone,
+            to: "",
+            timestamp: Date.now(),
+            type: "text",
+            text: "hi",
+          })
+        }, now() - interval '5 minutes')`;
+      }
+    } finally {
+      await db.close();
+    }
+
+    const t = await setup({ app: { storage, kvFile: true } });
+    try {
+      // The reconciler runs at the start: every valid phone is welcomed.
+      await t.graph.waitForMessages(99, { timeoutMs: 60_000 });
+      await t.app.server.queue.reconcile();
+      await t.app.server.queue.reconcile();
+      await sleep(1_000);
+      const to = t.graph.messages.map((m) => "+" + m.to);
+      assert.equal(to.length, 99, "one reply each");
+      assert.deepEqual(new Set(to), new Set(phones.filter((p) => p !== poisoned)));
+
+      const sql = t.app.server.db.sql;
+      const statuses = await sql`select status, count(*)::int as n from whatsapp_inbound
+                                 group by status order by status`;
+      assert.deepEqual(statuses.map((r) => [r.status, r.n]), [["answered", 99], ["failed", 1]]);
+      const dead = await sql`select job, last_error from job_failures`;
+      assert.equal(dead.length, 1, "the poisoned row is a dead letter, once");
+      assert.equal(dead[0].job, "whatsapp.reply");
+      assert.match(dead[0].last_error, /phone/);
+      assert.ok(!t.app.logs.some((l) => l.includes("reconciler failed")));
+      const health = await (await t.app.fetch("/health")).json();
+      assert.equal(health.status, "ok");
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await storage.cleanup();
   }
 });

@@ -37,6 +37,36 @@ export async function countDeadLetters(db: Database): Promise<number> {
   return n;
 }
 
+/**
+ * Records a payload its job's schema refused (`enqueueMany`) as a dead letter with 0 attempts;
+ * returns its job id. The id is derived from the job and the payload, so a reconciler that finds
+ * the same bad row every minute leaves one dead letter, not one a minute (and one an operator
+ * discarded stays discarded).
+ */
+export async function recordRefusedPayload(
+  db: Database,
+  job: string,
+  payload: unknown,
+  reason: string,
+): Promise<string> {
+  let text: string;
+  try {
+    text = JSON.stringify(payload) ?? "null";
+  } catch {
+    text = String(payload);
+  }
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${job}\n${text}`));
+  const id = "invalid-" +
+    Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join(
+      "",
+    );
+  await db.sql`
+    insert into job_failures (job_id, job, payload, attempts, last_error)
+    values (${id}, ${job}, ${db.sql.json((payload ?? null) as never)}, 0, ${reason})
+    on conflict (job_id) do update set last_seen = now(), last_error = excluded.last_error`;
+  return id;
+}
+
 /** Queues the job again as a fresh job (attempt 1); `false` if it is not an open dead letter. */
 export async function retryDeadLetter(
   db: Database,

@@ -28,6 +28,7 @@ import { publishProductEvent } from "../events.ts";
 import type { Logger } from "../observability/log.ts";
 import type { JobMetrics } from "../observability/metrics.ts";
 import type { Config } from "../config.ts";
+import { recordRefusedPayload } from "./dead_letters.ts";
 import {
   type EnqueueOptions,
   type JobContext,
@@ -129,7 +130,17 @@ interface Queued {
   chars: number;
 }
 
-type EnqueueResult = { id: string; deduplicated: boolean };
+/**
+ * What became of one job handed to `enqueue`/`enqueueMany`. `invalid`: `enqueueMany` refused its
+ * payload (the reason); it was not queued but recorded as a dead letter with the id `id`.
+ */
+export type EnqueueResult = { id: string; deduplicated: boolean; invalid?: string };
+
+/** How the reconciler has been doing: `consecutiveFailures` runs in a row had a sweep fail. */
+export interface ReconcilerState {
+  consecutiveFailures: number;
+  lastError?: string;
+}
 
 /** A job of a coalesced `enqueue` call, with the caller waiting for it. */
 interface Waiting {
@@ -167,6 +178,7 @@ export class JobQueue implements NamedEnqueuer {
   /** `enqueue` calls of the current tick, committed together when the tick ends. */
   #coalescing: Waiting[] = [];
   #coalesceTimer: ReturnType<typeof setTimeout> | null = null;
+  #reconciler: ReconcilerState = { consecutiveFailures: 0 };
 
   constructor(options: JobQueueOptions) {
     this.#kv = options.kv;
@@ -237,12 +249,51 @@ export class JobQueue implements NamedEnqueuer {
     }));
   }
 
-  /** Queues many jobs of one type in few KV commits and messages (bulk work, reconciler). */
+  /**
+   * Queues many jobs of one type in few KV commits and messages (bulk work, reconciler). Unlike
+   * `enqueue`, a bad item does not refuse the call: its items come from stored rows (one bad row
+   * must not stop the work of every other), so it is skipped, recorded as a dead letter for an
+   * operator, and reported in its result's `invalid`; the others are queued.
+   */
   async enqueueMany<S extends z.ZodType>(
     type: JobType<S>,
     items: ({ payload: z.input<S> } & EnqueueOptions)[],
   ): Promise<EnqueueResult[]> {
-    return await this.#write(items.map((item) => this.#validate(type, item)));
+    const results = new Array<EnqueueResult>(items.length);
+    const valid: { index: number; queued: Queued }[] = [];
+    const refused: { index: number; payload: unknown; reason: string }[] = [];
+    items.forEach((item, index) => {
+      try {
+        valid.push({ index, queued: this.#validate(type, item) });
+      } catch (error) {
+        if (!(error instanceof JobValidationError)) throw error;
+        refused.push({ index, payload: item?.payload, reason: error.message });
+      }
+    });
+    const written = await this.#write(valid.map((v) => v.queued));
+    valid.forEach((v, i) => results[v.index] = written[i]);
+    for (const r of refused) {
+      const id = await this.#deadLetterInvalid(type.name, r.payload, r.reason);
+      results[r.index] = { id, deduplicated: false, invalid: r.reason };
+    }
+    return results;
+  }
+
+  /** Records a refused payload as a dead letter; never throws (the valid jobs are queued). */
+  async #deadLetterInvalid(job: string, payload: unknown, reason: string): Promise<string> {
+    try {
+      const id = await recordRefusedPayload(this.#db, job, payload, reason);
+      this.#metrics.deadLettered.inc({ job });
+      this.#log.error("job refused: invalid payload dead-lettered", { job, id, error: reason });
+      return id;
+    } catch (error) {
+      this.#log.error("job refused: invalid payload could not be dead-lettered", {
+        job,
+        error: reason,
+        cause: error,
+      });
+      return "";
+    }
   }
 
   #validate(type: JobType, item: { payload: unknown } & EnqueueOptions): Queued {
@@ -420,13 +471,14 @@ export class JobQueue implements NamedEnqueuer {
    */
   async reconcile(): Promise<number> {
     let queued = 0;
+    let failure: string | undefined;
     for (const handler of this.#handlers.values()) {
       if (!handler.reconcile) continue;
       try {
         const items = await handler.reconcile(this.context);
         if (items.length === 0) continue;
         const results = await this.enqueueMany(handler.type, items);
-        const fresh = results.filter((r) => !r.deduplicated).length;
+        const fresh = results.filter((r) => !r.deduplicated && !r.invalid).length;
         queued += fresh;
         if (fresh > 0) {
           this.#log.warn("reconciler re-queued overdue work", {
@@ -436,10 +488,20 @@ export class JobQueue implements NamedEnqueuer {
         }
       } catch (error) {
         // One job type's broken sweep must not stop the others'.
+        failure = `${handler.type.name}: ${(error as Error)?.message ?? String(error)}`;
+        this.#metrics.reconcileFailures.inc({ job: handler.type.name });
         this.#log.error("reconciler failed", { job: handler.type.name, error });
       }
     }
+    this.#reconciler = failure === undefined
+      ? { consecutiveFailures: 0 }
+      : { consecutiveFailures: this.#reconciler.consecutiveFailures + 1, lastError: failure };
     return queued;
+  }
+
+  /** How the last reconciler runs went (for /health: a sweep that keeps failing loses work). */
+  get reconciler(): ReconcilerState {
+    return { ...this.#reconciler };
   }
 
   get handlers(): JobHandler[] {

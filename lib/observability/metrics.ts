@@ -11,11 +11,19 @@ export interface JobMetrics {
   retried: client.Counter<"job">;
   deadLettered: client.Counter<"job">;
   duration: client.Histogram<"job">;
+  /** Reconciler sweeps that threw, by job type. */
+  reconcileFailures: client.Counter<"job">;
+}
+
+export interface WhatsAppMetrics {
+  /** Inbound messages refused at the webhook (answered 200, not stored for an answer). */
+  quarantined: client.Counter<"provider" | "reason">;
 }
 
 export interface AppMetrics {
   registry: client.Registry;
   jobs: JobMetrics;
+  whatsapp: WhatsAppMetrics;
   httpRequests: client.Counter<"method" | "route" | "status">;
   httpDuration: client.Histogram<"method" | "route">;
   /** Log-ins refused for a wrong e-mail or password (lib/accounts/login.ts). */
@@ -38,12 +46,27 @@ export function createMetrics(): AppMetrics {
       succeeded: jobCounter("hurukuro_jobs_succeeded_total", "Job attempts that succeeded"),
       failed: jobCounter("hurukuro_jobs_failed_total", "Job attempts that threw"),
       retried: jobCounter("hurukuro_jobs_retried_total", "Failed attempts queued again"),
-      deadLettered: jobCounter("hurukuro_jobs_dead_lettered_total", "Jobs that exhausted retries"),
+      deadLettered: jobCounter(
+        "hurukuro_jobs_dead_lettered_total",
+        "Jobs that exhausted retries, or whose payload was refused",
+      ),
+      reconcileFailures: jobCounter(
+        "hurukuro_reconciler_failures_total",
+        "Reconciler sweeps that failed (their overdue work was not re-queued)",
+      ),
       duration: new client.Histogram({
         name: "hurukuro_job_duration_seconds",
         help: "Time a job attempt took",
         labelNames: ["job"],
         buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60],
+        registers: [registry],
+      }),
+    },
+    whatsapp: {
+      quarantined: new client.Counter({
+        name: "hurukuro_whatsapp_quarantined_total",
+        help: "Inbound WhatsApp messages refused at the webhook (answered 200, not answered)",
+        labelNames: ["provider", "reason"],
         registers: [registry],
       }),
     },

@@ -872,7 +872,9 @@ export async function paymentForResult(
   const reference = new URLSearchParams(body).entries().find(([k]) =>
     k.toLowerCase() === "reference"
   )?.[1];
-  if (!reference) return null;
+  // Ours are short printable ASCII (newReference); anything else cannot be one, and a NUL in
+  // it would fail the query instead of finding nothing.
+  if (!reference || !/^[\x20-\x7e]{1,100}$/.test(reference)) return null;
   const [row] = await sql`select * from payments where reference = ${reference}`;
   if (!row) return null;
   const payment = toPayment(row);

@@ -40,7 +40,13 @@ import {
   Pacer,
   recordOutgoing,
 } from "./outbox.ts";
-import type { InboundMessage, WhatsAppProvider } from "./types.ts";
+import { QUARANTINE_REASONS } from "./quarantine.ts";
+import {
+  believableTime,
+  type InboundMessage,
+  PHONE_NUMBER,
+  type WhatsAppProvider,
+} from "./types.ts";
 
 const REPLY_LEASE_MS = 3 * 60_000;
 /** Attempts at one message before it gets an apology instead of an answer. */
@@ -102,7 +108,13 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
           await lease.renew();
           leasedAt = performance.now();
         }
-        await ch.gate.run(() => answerOne(ch, row));
+        try {
+          await ch.gate.run(() => answerOne(ch, row));
+        } catch (error) {
+          // Retried by the job, in order; after its last attempt the message fails alone and
+          // the phone's next message is answered.
+          if (!(await gaveUp(ch, row, error))) throw error;
+        }
       }
     } finally {
       again = await lease.release();
@@ -113,6 +125,28 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
                              where phone = ${phone} and status = 'pending' limit 1`;
     if (!more) return;
   }
+}
+
+/**
+ * Counts a failed attempt at answering `row`; true once it has had its attempts, and is closed
+ * as failed (logged) so that it no longer holds up the messages behind it.
+ */
+async function gaveUp(ch: ChannelDeps, row: Record<string, unknown>, cause: unknown) {
+  const reason = (cause instanceof Error ? cause.message : String(cause)).slice(0, 2_000);
+  const [counted] = await ch.db.sql`
+    update whatsapp_inbound set attempts = attempts + 1, error = ${reason},
+      status = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then 'failed' else status end,
+      processed_at = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then now() end
+    where id = ${row.id as string} and status = 'pending'
+    returning status`;
+  if (counted?.status !== "failed") return false;
+  ch.log.error("WhatsApp message could not be answered; the next ones go ahead", {
+    inboundId: row.id,
+    phone: row.phone,
+    attempts: MAX_REPLY_ATTEMPTS,
+    error: cause,
+  });
+  return true;
 }
 
 /** `whatsapp.send`: sends what is queued for `phone`. */
@@ -211,11 +245,9 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
         session = result.session;
         replies = result.replies;
       } catch (cause) {
-        const attempts = Number(row.attempts) + 1;
+        // Counted by answerPhone; the last attempt apologises instead.
+        if (Number(row.attempts) + 1 < MAX_REPLY_ATTEMPTS) throw cause;
         const reason = cause instanceof Error ? cause.message : String(cause);
-        await sql`update whatsapp_inbound set attempts = ${attempts}, error = ${reason}
-                  where id = ${id}`;
-        if (attempts < MAX_REPLY_ATTEMPTS) throw cause;
         ch.log.error("WhatsApp message could not be answered; apologising", {
           inboundId: id,
           phone,
@@ -228,9 +260,13 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
     }
   }
 
-  const sentAt = system
-    ? null
-    : new Date(Math.min((message as InboundMessage).timestamp, Date.now()));
+  // A time stored by an older version may be anything; the window opens at a believable one.
+  const sentAt = system ? null : new Date(
+    Math.min(
+      believableTime((message as InboundMessage).timestamp, Date.now()) ?? Date.now(),
+      Date.now(),
+    ),
+  );
   // One statement (atomic like a transaction, one round trip): answered only if still pending,
   // with the new state and the reply recorded together.
   const state = session ?? readSession(null);
@@ -351,19 +387,35 @@ export async function sendPhoneCode(
   await kickSender(ch.jobs, phone);
 }
 
-/** Reconciler: phones with messages pending too long and no live worker. */
+/**
+ * Reconciler: phones with messages pending too long and no live worker.
+ *
+ * A pending message whose phone is not a phone number (stored before the webhook quarantined
+ * such senders) can never be answered: it is closed here as failed, so it is neither found again
+ * nor crowds out the others of the 500, and its phone is still returned once, for the queue to
+ * refuse and record as a dead letter an operator sees.
+ */
 export async function overdueReplies(db: Database): Promise<string[]> {
+  const closed = await db.sql`
+    update whatsapp_inbound set status = 'failed', processed_at = now(),
+      error = ${QUARANTINE_REASONS.sender}
+    where status = 'pending' and phone !~ ${PHONE_NUMBER.source}
+    returning phone`;
   const rows = await db.sql`
     select distinct i.phone from whatsapp_inbound i
     where i.status = 'pending' and i.received_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = i.phone and l.kind = 'reply' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return uniquePhones([...closed, ...rows]);
 }
 
-/** Reconciler: phones with messages queued too long and no live sender. */
+/** Reconciler: phones with messages queued too long and no live sender (see overdueReplies). */
 export async function overdueSends(db: Database): Promise<string[]> {
+  const closed = await db.sql`
+    update whatsapp_outbound set status = 'failed', error = 'the recipient is not a phone number'
+    where status = 'queued' and phone !~ ${PHONE_NUMBER.source}
+    returning phone`;
   const rows = await db.sql`
     select distinct o.phone from whatsapp_outbound o
     where o.status = 'queued'
@@ -371,8 +423,12 @@ export async function overdueSends(db: Database): Promise<string[]> {
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = o.phone and l.kind = 'send' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return uniquePhones([...closed, ...rows]);
 }
+
+const uniquePhones = (rows: Record<string, unknown>[]) => [
+  ...new Set(rows.map((r) => r.phone as string)),
+];
 
 /** Deletes webhook log rows older than `days`; returns how many. */
 export async function pruneWebhookLog(db: Database, days: number): Promise<number> {

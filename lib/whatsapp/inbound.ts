@@ -6,16 +6,27 @@
  * Requests arriving together are written together (a group commit: one statement for the log
  * rows, the messages and the delivery statuses of every request waiting), so the webhook keeps
  * up with bursts on the embedded database's single connection. Each request still answers only
- * after its own rows are committed: a 200 always means "stored".
+ * after its own rows are committed: a 200 always means "stored". A batch the database refuses
+ * is written again one request at a time, so one bad request never fails its neighbours; and
+ * text is made storable first (storable.ts), so a user's NUL byte is not such a request.
  *
  * Status codes: 401 for a missing or wrong signature (only the log row is written); 200 for
  * anything signed, even when it cannot be understood (Meta would otherwise retry it for days):
- * the log row says what was wrong; 503 when the database cannot take it (the provider retries).
+ * the log row says what was wrong, and messages that cannot be answered are quarantined
+ * (quarantine.ts); 503 when the database cannot take it (the provider retries).
  */
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskPhone } from "../observability/mask.ts";
 import { metaHandshake } from "./meta.ts";
+import {
+  maskedSender,
+  QUARANTINE_REASONS,
+  quarantineNote,
+  type QuarantineReason,
+  quarantineReason,
+} from "./quarantine.ts";
+import { storable } from "./storable.ts";
 import type { InboundMessage, ProviderName, StatusUpdate, WhatsAppProvider } from "./types.ts";
 
 /** Meta bodies can reach 3 MB; Twilio's form posts are small. */
@@ -44,6 +55,8 @@ export interface InboundDeps {
   publicUrl: () => string;
   /** Queues `whatsapp.reply` for these phones (after their messages are committed). */
   enqueueReplies(phones: string[]): Promise<void>;
+  /** Counts quarantined messages (quarantine.ts), e.g. a Prometheus counter. */
+  quarantined?: { inc(labels: { provider: ProviderName; reason: QuarantineReason }): void };
 }
 
 export interface WebhookRequest {
@@ -198,16 +211,35 @@ export class GroupCommit<T, R> {
     });
   }
 
+  /**
+   * Writes a batch; if that fails, writes its items again one at a time, so that an item the
+   * database refuses fails alone and never takes the others of its batch with it.
+   */
+  async #settle(
+    batch: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[],
+  ): Promise<void> {
+    try {
+      const results = await this.flush(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(results[i]));
+      return;
+    } catch (error) {
+      if (batch.length === 1) return batch[0].reject(error);
+    }
+    for (const b of batch) {
+      try {
+        b.resolve((await this.flush([b.item]))[0]);
+      } catch (error) {
+        b.reject(error);
+      }
+    }
+  }
+
   #write(): void {
     const concurrency = this.options.concurrency ?? 1;
     while (this.#queue.length > 0 && this.#writing < concurrency) {
       const batch = this.#queue.splice(0, this.options.max ?? 256);
       this.#writing++;
-      this.flush(batch.map((b) => b.item))
-        .then(
-          (results) => batch.forEach((b, i) => b.resolve(results[i])),
-          (error) => batch.forEach((b) => b.reject(error)),
-        )
+      this.#settle(batch)
         .finally(() => {
           this.#writing--;
           this.#write();
@@ -285,18 +317,20 @@ export class WebhookReceiver {
       return text(401, "Invalid signature");
     }
     const parsed = provider.parseInbound(raw);
-    const problems = parsed.problems.length > 0 ? parsed.problems.join("; ") : null;
-    if (problems) {
+    const messages = this.#withoutQuarantined(request.provider, parsed.messages);
+    const notes = [...parsed.problems, quarantineNote(messages.quarantined)].filter((p) => p);
+    const problems = notes.length > 0 ? notes.join("; ") : null;
+    if (parsed.problems.length > 0) {
       this.#deps.log.warn("WhatsApp webhook not fully understood", {
         provider: request.provider,
-        problems,
+        problems: parsed.problems.join("; "),
       });
     }
     try {
       await this.#commits.submit({
-        log: this.#logRow(request, request.body, 200, problems, parsed.messages.length),
+        log: this.#logRow(request, request.body, 200, problems, messages.stored.length),
         startedAt: request.startedAt,
-        messages: parsed.messages,
+        messages: messages.stored,
         statuses: parsed.statuses,
       });
     } catch (error) {
@@ -305,6 +339,28 @@ export class WebhookReceiver {
       return text(503, "Try again later");
     }
     return ok(request.provider);
+  }
+
+  /** The messages to store, and the reasons of those quarantined (logged and counted here). */
+  #withoutQuarantined(provider: ProviderName, messages: InboundMessage[]) {
+    const stored: InboundMessage[] = [];
+    const quarantined: QuarantineReason[] = [];
+    for (const message of messages) {
+      const reason = quarantineReason(message);
+      if (!reason) {
+        stored.push(message);
+        continue;
+      }
+      quarantined.push(reason);
+      this.#deps.quarantined?.inc({ provider, reason });
+      this.#deps.log.warn("WhatsApp message quarantined", {
+        provider,
+        reason: QUARANTINE_REASONS[reason],
+        sender: maskedSender(message.from),
+        messageId: message.id.slice(0, 80),
+      });
+    }
+    return { stored, quarantined };
   }
 
   #logRow(
@@ -346,8 +402,9 @@ export class WebhookReceiver {
   async #write(items: Work[]): Promise<number[]> {
     const sql = this.#deps.db.sql;
     const now = performance.now();
+    // Parsed text is already storable; the log rows carry raw bodies and headers.
     const logs = items.map((w) => ({
-      ...w.log,
+      ...storable(w.log),
       processing_ms: Math.round((now - w.startedAt) * 100) / 100,
     }));
     const seen = new Set<string>();
@@ -356,23 +413,25 @@ export class WebhookReceiver {
       for (const m of w.messages) {
         if (seen.has(m.id)) continue;
         seen.add(m.id);
-        messages.push({
+        messages.push(storable({
           provider: m.provider,
           provider_message_id: m.id,
           phone: m.from,
           type: m.type,
           message: m,
-        });
+        }));
       }
     }
     const statuses = items.flatMap((w) =>
-      w.statuses.map((s) => ({
-        id: s.messageId,
-        status: s.status,
-        error: s.errors.length
-          ? s.errors.map((e) => `${e.code} ${e.title}`.trim()).join("; ")
-          : null,
-      }))
+      w.statuses.map((s) =>
+        storable({
+          id: s.messageId,
+          status: s.status,
+          error: s.errors.length
+            ? s.errors.map((e) => `${e.code} ${e.title}`.trim()).join("; ")
+            : null,
+        })
+      )
     );
     const rows = await sql`
       with logged as (

@@ -57,3 +57,25 @@ Deno.test("group commit: with concurrency 1, requests arriving during a write wa
   batches[1].finish();
   assert.deepEqual(await Promise.all(rest), [20, 30, 40]);
 });
+
+Deno.test("group commit: a batch that fails is written again one item at a time, so only the failing item fails", async () => {
+  const written: number[][] = [];
+  const commits = new GroupCommit(async (items: number[]) => {
+    written.push(items);
+    await turn();
+    if (items.includes(13)) throw new Error("item 13 is refused");
+    return items.map((i) => i * 10);
+  });
+  const results = await Promise.allSettled([11, 12, 13, 14].map((i) => commits.submit(i)));
+  assert.deepEqual(results.map((r) => r.status === "fulfilled" ? r.value : "refused"), [
+    110,
+    120,
+    "refused",
+    140,
+  ]);
+  assert.deepEqual(written, [[11, 12, 13, 14], [11], [12], [13], [14]]);
+  // An item alone that fails is not tried again.
+  await assert.rejects(commits.submit(13), /item 13 is refused/);
+  assert.deepEqual(written.at(-1), [13]);
+  assert.equal(written.length, 6);
+});

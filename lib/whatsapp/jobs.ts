@@ -8,8 +8,9 @@
  */
 import { z } from "zod";
 import { jobType } from "../jobs/types.ts";
+import { PHONE_NUMBER } from "./types.ts";
 
-const Phone = z.string().regex(/^\+\d{6,15}$/);
+const Phone = z.string().regex(PHONE_NUMBER);
 
 /** Answer the phone's pending inbound messages (the conversation machine). */
 export const whatsappReplyJob = jobType({

@@ -18,6 +18,7 @@
  * the parsing lets it never throw and produce our internal types directly.
  */
 import { fitText, META_TEXT_LIMIT } from "./format.ts";
+import { storable } from "./storable.ts";
 import { fromHex, hmac, sha256, timingSafeEqual, toBase64, toHex } from "./crypto.ts";
 import {
   arr,
@@ -33,6 +34,7 @@ import {
   str,
 } from "./http.ts";
 import {
+  believableTime,
   type DeliveryError,
   type DownloadedMedia,
   type DownloadOptions,
@@ -140,9 +142,17 @@ const decoder = new TextDecoder();
 /**
  * Translates a Meta webhook body (raw bytes, text or already-parsed JSON) into messages and
  * statuses. Never throws: anything not understood is described in `problems` and skipped, or
- * becomes an `unsupported` message when it still has an id and a sender to answer.
+ * becomes an `unsupported` message when it still has an id and a sender to answer. Text comes
+ * out storable (NUL and lone surrogates replaced, see storable.ts).
  */
-export function parseMetaWebhook(body: Uint8Array | string | unknown): ParsedWebhook {
+export function parseMetaWebhook(
+  body: Uint8Array | string | unknown,
+  receivedAt = Date.now(),
+): ParsedWebhook {
+  return storable(parseBody(body, receivedAt));
+}
+
+function parseBody(body: unknown, receivedAt: number): ParsedWebhook {
   const out: ParsedWebhook = { messages: [], statuses: [], problems: [] };
   let json: unknown = body;
   if (body instanceof Uint8Array || typeof body === "string") {
@@ -170,7 +180,7 @@ export function parseMetaWebhook(body: Uint8Array | string | unknown): ParsedWeb
     }
     for (const change of changes) {
       try {
-        parseChange(obj(change), out);
+        parseChange(obj(change), out, receivedAt);
       } catch (error) {
         // Defence in depth: a parser bug must not turn into a 500 and a week of retries.
         out.problems.push(`change skipped: ${error instanceof Error ? error.message : error}`);
@@ -180,7 +190,7 @@ export function parseMetaWebhook(body: Uint8Array | string | unknown): ParsedWeb
   return out;
 }
 
-function parseChange(change: Json | undefined, out: ParsedWebhook): void {
+function parseChange(change: Json | undefined, out: ParsedWebhook, receivedAt: number): void {
   if (!change) return void out.problems.push("change is not an object");
   if (change.field !== "messages") {
     return void out.problems.push(`ignored field ${JSON.stringify(change.field ?? null)}`);
@@ -200,11 +210,11 @@ function parseChange(change: Json | undefined, out: ParsedWebhook): void {
     if (waId && name) names.set(e164(waId), name);
   }
   for (const raw of arr(value.messages)) {
-    const message = parseMessage(obj(raw), business, names, out.problems);
+    const message = parseMessage(obj(raw), business, names, out.problems, receivedAt);
     if (message) out.messages.push(message);
   }
   for (const raw of arr(value.statuses)) {
-    const status = parseStatus(obj(raw), out.problems);
+    const status = parseStatus(obj(raw), out.problems, receivedAt);
     if (status) out.statuses.push(status);
   }
   for (const raw of arr(value.errors)) {
@@ -218,6 +228,7 @@ function parseMessage(
   business: { to: string; phoneNumberId?: string },
   names: Map<string, string>,
   problems: string[],
+  receivedAt: number,
 ): InboundMessage | undefined {
   const id = str(m?.id);
   const from = e164(str(m?.from));
@@ -225,7 +236,7 @@ function parseMessage(
     problems.push("message without id or sender skipped");
     return undefined;
   }
-  const seconds = num(m.timestamp);
+  const timestamp = timeOf(m.timestamp, receivedAt, `message ${id}`, problems);
   const context = obj(m.context);
   const contextId = str(context?.id);
   const base: InboundBase = {
@@ -235,7 +246,7 @@ function parseMessage(
     to: business.to,
     ...(business.phoneNumberId ? { phoneNumberId: business.phoneNumberId } : {}),
     ...(names.has(from) ? { profileName: names.get(from) } : {}),
-    timestamp: seconds === undefined ? Date.now() : seconds * 1000,
+    timestamp,
     ...(contextId
       ? {
         context: {
@@ -342,7 +353,11 @@ function parseMessage(
 
 const STATUSES = new Set(["sent", "delivered", "read", "failed"]);
 
-function parseStatus(s: Json | undefined, problems: string[]): StatusUpdate | undefined {
+function parseStatus(
+  s: Json | undefined,
+  problems: string[],
+  receivedAt: number,
+): StatusUpdate | undefined {
   const messageId = str(s?.id);
   const status = str(s?.status);
   if (!s || !messageId || !status) {
@@ -353,15 +368,30 @@ function parseStatus(s: Json | undefined, problems: string[]): StatusUpdate | un
     problems.push(`status ${JSON.stringify(status)} ignored`);
     return undefined;
   }
-  const seconds = num(s.timestamp);
   return {
     provider: "meta",
     messageId,
     status: status as StatusUpdate["status"],
     recipient: e164(str(s.recipient_id)),
-    timestamp: seconds === undefined ? Date.now() : seconds * 1000,
+    timestamp: timeOf(s.timestamp, receivedAt, `status of ${messageId}`, problems),
     errors: arr(s.errors).map((e) => parseError(obj(e))),
   };
+}
+
+/**
+ * Meta's `timestamp` (unix seconds, as text) in epoch ms; the receive time when it is missing or
+ * not believable (then noted in `problems`, so the webhook log says why).
+ */
+function timeOf(value: unknown, receivedAt: number, what: string, problems: string[]): number {
+  if (value === undefined) return receivedAt;
+  const seconds = num(value);
+  const ms = believableTime(seconds === undefined ? undefined : seconds * 1000, receivedAt);
+  if (ms !== undefined) return ms;
+  problems.push(
+    `${what.slice(0, 100)}: timestamp ${JSON.stringify(String(value).slice(0, 40))} ` +
+      "is out of range, the receive time is used",
+  );
+  return receivedAt;
 }
 
 function parseError(e: Json | undefined): DeliveryError {
@@ -627,7 +657,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
   }
 
   parseInbound(request: RawWebhook): ParsedWebhook {
-    return parseMetaWebhook(request.body);
+    return parseMetaWebhook(request.body, request.receivedAt);
   }
 
   async send(to: string, message: OutboundMessage): Promise<SendResult> {

@@ -48,9 +48,11 @@ function delivery(messages: unknown[], extra: Record<string, unknown> = {}): str
 }
 
 const from = { from: "263771234567", id: "wamid.X1", timestamp: "1749416383" };
+/** When the fixtures' deliveries "arrived": their own times are seconds before. */
+const RECEIVED_AT = 1_749_416_390_000;
 
 function only(body: string): InboundMessage {
-  const parsed = parseMetaWebhook(body);
+  const parsed = parseMetaWebhook(body, RECEIVED_AT);
   assert.equal(parsed.messages.length, 1, JSON.stringify(parsed));
   return parsed.messages[0];
 }
@@ -245,29 +247,32 @@ Deno.test("types we do not handle become unsupported messages that can still be 
 });
 
 Deno.test("delivery statuses are parsed, with the errors of a failed one", () => {
-  const parsed = parseMetaWebhook(delivery([], {
-    statuses: [
-      {
-        id: "wamid.OUT1",
-        status: "delivered",
-        timestamp: "1749416400",
-        recipient_id: "263771234567",
-      },
-      {
-        id: "wamid.OUT2",
-        status: "failed",
-        timestamp: "1749416401",
-        recipient_id: "263771234567",
-        errors: [{
-          code: 131047,
-          title: "Re-engagement message",
-          message: "Re-engagement message",
-          error_data: { details: "more than 24 hours have passed" },
-        }],
-      },
-      { id: "wamid.OUT3", status: "deleted", timestamp: "1", recipient_id: "1" },
-    ],
-  }));
+  const parsed = parseMetaWebhook(
+    delivery([], {
+      statuses: [
+        {
+          id: "wamid.OUT1",
+          status: "delivered",
+          timestamp: "1749416400",
+          recipient_id: "263771234567",
+        },
+        {
+          id: "wamid.OUT2",
+          status: "failed",
+          timestamp: "1749416401",
+          recipient_id: "263771234567",
+          errors: [{
+            code: 131047,
+            title: "Re-engagement message",
+            message: "Re-engagement message",
+            error_data: { details: "more than 24 hours have passed" },
+          }],
+        },
+        { id: "wamid.OUT3", status: "deleted", timestamp: "1", recipient_id: "1" },
+      ],
+    }),
+    RECEIVED_AT,
+  );
   assert.deepEqual(parsed.statuses, [
     {
       provider: "meta",
@@ -292,6 +297,28 @@ Deno.test("delivery statuses are parsed, with the errors of a failed one", () =>
     },
   ]);
   assert.deepEqual(parsed.problems, ['status "deleted" ignored']);
+});
+
+Deno.test("a time that is no date, or far from the receive time, becomes the receive time and a problem", () => {
+  const times = ["-99999999999999999", "0", "1e400", "abc", "99999999999999999", "1749416383"];
+  const parsed = parseMetaWebhook(
+    delivery(
+      times.map((timestamp, i) => ({
+        ...from,
+        id: `wamid.T${i}`,
+        timestamp,
+        type: "text",
+        text: { body: "x" },
+      })),
+    ),
+    RECEIVED_AT,
+  );
+  assert.deepEqual(parsed.messages.map((m) => m.timestamp), [
+    ...times.slice(0, -1).map(() => RECEIVED_AT),
+    1749416383000,
+  ]);
+  assert.equal(parsed.problems.length, 5);
+  assert.match(parsed.problems[0], /wamid.T0: timestamp "-99999999999999999" is out of range/);
 });
 
 Deno.test("a batched delivery yields every message of every entry and change", () => {

@@ -156,11 +156,15 @@ async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | nul
     const paceMs = await deps.gate.outside(() => deps.pacer.wait(phone, INLINE_PACE_MS));
     if (paceMs > 0) return paceMs;
     try {
-      const sent = await deps.gate.outside(() => deps.provider.send(phone, message));
-      await sql`update whatsapp_outbound set status = 'sent', sent_at = now(),
-                  attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
-                  error = null, not_before = null
-                where id = ${id}`;
+      await deps.gate.outside(async () => {
+        const sent = await deps.provider.send(phone, message);
+        // Recorded at once, before this worker waits for anything (the gate, other work): the
+        // provider has no idempotency key, so a crash before this write sends it again.
+        await sql`update whatsapp_outbound set status = 'sent', sent_at = now(),
+                    attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
+                    error = null, not_before = null
+                  where id = ${id}`;
+      });
     } catch (error) {
       if (!(error instanceof WhatsAppError)) throw error;
       if (error.kind === "outside_window") {

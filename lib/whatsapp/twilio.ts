@@ -31,6 +31,7 @@ import {
   str,
 } from "./http.ts";
 import { renderNumberedMenu } from "./menu.ts";
+import { storable } from "./storable.ts";
 import {
   type DownloadedMedia,
   type DownloadOptions,
@@ -181,12 +182,17 @@ const STATUS_MAP: Record<string, StatusUpdate["status"]> = {
 
 /**
  * Translates a Twilio webhook — an inbound message or a status callback (`MessageStatus`) —
- * into our types. Never throws. `receivedAt` stamps messages: Twilio sends no time.
+ * into our types. Never throws. `receivedAt` stamps messages: Twilio sends no time. Text comes
+ * out storable (NUL and lone surrogates replaced, see storable.ts).
  */
 export function parseTwilioWebhook(
   params: URLSearchParams,
   receivedAt = Date.now(),
 ): ParsedWebhook {
+  return storable(parseFields(params, receivedAt));
+}
+
+function parseFields(params: URLSearchParams, receivedAt: number): ParsedWebhook {
   const out: ParsedWebhook = { messages: [], statuses: [], problems: [] };
   try {
     const field = (name: string) => str(params.get(name) ?? undefined);

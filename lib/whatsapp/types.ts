@@ -12,6 +12,32 @@
 
 export type ProviderName = "meta" | "twilio";
 
+/**
+ * A phone number as we keep it: "+" and 6 to 15 digits (E.164 allows at most 15). A sender
+ * that is not one cannot be answered, and is refused at the webhook (inbound.ts).
+ */
+export const PHONE_NUMBER = /^\+\d{6,15}$/;
+
+/** Provider message ids longer than this are refused: Meta's are ~60 characters, Twilio's 34. */
+export const MAX_MESSAGE_ID_CHARS = 256;
+
+/** Meta retries a delivery for up to 7 days; older times than this are not believed. */
+const OLDEST_BELIEVABLE_MS = 30 * 24 * 3600 * 1000;
+/** Clocks drift: a time this far past our receive time is still believed. */
+const NEWEST_BELIEVABLE_MS = 3600 * 1000;
+
+/**
+ * A message's own time (epoch ms) if it is believable next to `receivedAt`, else undefined: a
+ * time like -99999999999999999 s is no date at all, and one from 1970 would close the 24-hour
+ * window before the answer is sent. Callers use the receive time instead.
+ */
+export function believableTime(ms: number | undefined, receivedAt: number): number | undefined {
+  if (ms === undefined || !Number.isFinite(ms)) return undefined;
+  return ms >= receivedAt - OLDEST_BELIEVABLE_MS && ms <= receivedAt + NEWEST_BELIEVABLE_MS
+    ? ms
+    : undefined;
+}
+
 /** Where an inbound attachment lives: Meta gives a media id to resolve, Twilio a URL. */
 export type MediaRef =
   | { source: "meta"; id: string; mimeType?: string; sha256?: string }

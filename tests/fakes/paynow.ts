@@ -160,6 +160,21 @@ const DEFAULT_BEHAVIOUR: FakePaynowBehaviour = {
 const EXPRESS_METHODS = ["ecocash", "onemoney", "innbucks"];
 type Fields = Array<[string, string]>;
 
+/** Paynow's hash of `fields` under `key` (values in order, `hash` fields left out). */
+function hashOf(fields: Fields, key: string): string {
+  const text = fields.filter(([n]) => n.toLowerCase() !== "hash").map(([, v]) => v).join("") +
+    key.toLowerCase();
+  return createHash("sha512").update(text, "utf8").digest("hex").toUpperCase();
+}
+
+/**
+ * A form body of `fields` followed by their correct hash under `key`, whatever the fields hold:
+ * for tests that post hostile but genuinely signed messages (a result POST, a poll answer).
+ */
+export function signedPaynowBody(fields: Fields, key: string): string {
+  return new URLSearchParams([...fields, ["hash", hashOf(fields, key)]]).toString();
+}
+
 export function startFakePaynow(options: FakePaynowOptions): Promise<FakePaynow> {
   const integrations = new Map(Object.entries(options.integrations));
   if (integrations.size === 0) {
@@ -217,12 +232,6 @@ export function startFakePaynow(options: FakePaynowOptions): Promise<FakePaynow>
   const publicUrl = (options.publicUrl ?? url).replace(/\/+$/, "");
 
   // --- wire format ---------------------------------------------------------------------------
-
-  function hashOf(fields: Fields, key: string): string {
-    const text = fields.filter(([n]) => n.toLowerCase() !== "hash").map(([, v]) => v).join("") +
-      key.toLowerCase();
-    return createHash("sha512").update(text, "utf8").digest("hex").toUpperCase();
-  }
 
   /** Encodes like Paynow's .NET stack: `+` for spaces, lower-case escapes (`%3a%2f%2f`). */
   function encode(fields: Fields): string {

@@ -14,7 +14,8 @@
  * Test controls: {@link FakeGraphApi.failNext} (429/130429, 131056, 131047, 500, 401 for the
  * next N calls), {@link FakeGraphApi.closeWindow} (24-hour window closed for a user: only
  * templates pass, as error 131047), {@link FakeGraphApi.addMedia}, and
- * {@link FakeGraphApi.waitForMessages}.
+ * {@link FakeGraphApi.waitForMessages}. Each recorded send carries when it arrived and when it
+ * was answered (`sendLatencyMs` apart), so a crash test can tell which were in flight.
  *
  * One deliberate simplification: real Meta usually accepts an out-of-window message and reports
  * 131047 later in a `failed` status webhook; the fake refuses it at once, which exercises the
@@ -41,6 +42,12 @@ export interface FakeGraphOptions {
   maxRecords?: number;
   /** Default 0 (any free port). */
   port?: number;
+  /**
+   * How long a send takes to be answered, in ms (default 0). The message is recorded (accepted)
+   * when the request arrives and answered after this: a client that dies meanwhile has had its
+   * message sent without learning its id, as with the real API.
+   */
+  sendLatencyMs?: number;
 }
 
 /** One message a client sent, as the fake understood it. */
@@ -55,7 +62,10 @@ export interface RecordedMessage {
   text: string;
   /** The full JSON payload. */
   payload: Record<string, unknown>;
+  /** When the request arrived (the message was accepted), epoch ms. */
   receivedAt: number;
+  /** When the answer (with the id) was handed back, epoch ms; unset while it is in flight. */
+  answeredAt?: number;
 }
 
 export interface RecordedRead {
@@ -147,9 +157,11 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 export class FakeGraphApi {
   readonly accessToken: string;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #options: Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port">> & {
-    phoneNumberIds?: string[];
-  };
+  readonly #options:
+    & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs">>
+    & {
+      phoneNumberIds?: string[];
+    };
   readonly #messages: RecordedMessage[] = [];
   readonly #reads: RecordedRead[] = [];
   readonly #rejections: RecordedRejection[] = [];
@@ -157,10 +169,12 @@ export class FakeGraphApi {
   readonly #closedWindows = new Set<string>();
   readonly #media = new Map<string, StoredMedia>();
   readonly #listeners = new Set<(message: RecordedMessage) => void>();
+  readonly #sendLatencyMs: number;
   #requests = 0;
 
   private constructor(options: FakeGraphOptions) {
     this.accessToken = options.accessToken ?? "test-graph-token";
+    this.#sendLatencyMs = options.sendLatencyMs ?? 0;
     this.#options = {
       accessToken: this.accessToken,
       mediaUrlTtlMs: options.mediaUrlTtlMs ?? 5 * 60_000,
@@ -323,7 +337,14 @@ export class FakeGraphApi {
       this.#checkToken(request);
       if (parts.length === 3 && parts[2] === "messages" && request.method === "POST") {
         payload = await this.#readJson(request);
-        return this.#postMessages(parts[1], payload);
+        const answer = this.#postMessages(parts[1], payload);
+        const sent = answer.message;
+        if (!sent) return answer.response;
+        if (this.#sendLatencyMs > 0) {
+          await new Promise((resolve) => setTimeout(resolve, this.#sendLatencyMs));
+        }
+        sent.answeredAt = Date.now();
+        return answer.response;
       }
       if (parts.length === 2 && request.method === "GET") {
         return this.#describeMedia(parts[1]);
@@ -389,7 +410,11 @@ export class FakeGraphApi {
     return index === -1 ? undefined : this.#failures.splice(index, 1)[0];
   }
 
-  #postMessages(phoneNumberId: string, payload: unknown): Response {
+  /** A send or a read; `message` is what was recorded for a send. */
+  #postMessages(
+    phoneNumberId: string,
+    payload: unknown,
+  ): { response: Response; message?: RecordedMessage } {
     if (this.#options.phoneNumberIds && !this.#options.phoneNumberIds.includes(phoneNumberId)) {
       throw new GraphError(
         400,
@@ -421,7 +446,7 @@ export class FakeGraphApi {
         typing: typing !== undefined,
         receivedAt: Date.now(),
       });
-      return Response.json({ success: true });
+      return { response: Response.json({ success: true }) };
     }
 
     const to = typeof payload.to === "string" ? payload.to : "";
@@ -454,11 +479,14 @@ export class FakeGraphApi {
         listener(message);
       } catch { /* a listener's bug is not the client's error */ }
     }
-    return Response.json({
-      messaging_product: "whatsapp",
-      contacts: [{ input: to, wa_id: digits(to) }],
-      messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
-    });
+    return {
+      message,
+      response: Response.json({
+        messaging_product: "whatsapp",
+        contacts: [{ input: to, wa_id: digits(to) }],
+        messages: [{ id, ...(type === "template" ? { message_status: "accepted" } : {}) }],
+      }),
+    };
   }
 
   #describeMedia(id: string): Response {

@@ -1,0 +1,194 @@
+/**
+ * The WhatsApp webhooks under generated hostile deliveries that are correctly signed (tests/
+ * fuzz/hostile.ts): wrong types, missing fields, huge strings, NUL, lone surrogates, deep
+ * nesting, odd times and phone numbers, repeated ids, many entries.
+ *
+ * - The parsers never throw, and what they return is storable as it is.
+ * - Through the real app, hostile deliveries sent at the same moment as valid ones are answered
+ *   200 (or 413 when too large), every valid message is stored, nothing is a 5xx, and afterwards
+ *   every stored message gets an answer or fails alone: no dead letter, no failing reconciler.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { announceSeed, fuzzParams } from "./settings.ts";
+import { FUZZ_PHONES, metaBody, twilioFields } from "./hostile_webhooks.ts";
+import { parseMetaWebhook } from "../../lib/whatsapp/meta.ts";
+import { parseTwilioWebhook } from "../../lib/whatsapp/twilio.ts";
+import { storable } from "../../lib/whatsapp/storable.ts";
+import { PHONE_NUMBER } from "../../lib/whatsapp/types.ts";
+import { findOrCreatePhoneUser } from "../../lib/accounts/users.ts";
+import { startTestApp, type TestApp } from "../harness.ts";
+import { startFakeTwilio } from "../fakes/twilio.ts";
+import {
+  metaText,
+  metaWebhook,
+  signedTwilioWebhook,
+  signMeta,
+  twilioInbound,
+} from "../fakes/whatsapp_sign.ts";
+import { APP_SECRET, setup } from "../whatsapp_app.ts";
+
+announceSeed("tests/fuzz/webhooks_test.ts");
+
+const RECEIVED_AT = Date.now();
+
+Deno.test("fuzz: the Meta parser never throws and returns storable messages with believable times", () => {
+  fc.assert(
+    fc.property(metaBody, (body) => {
+      const parsed = parseMetaWebhook(body, RECEIVED_AT);
+      assert.equal(storable(parsed), parsed, "nothing left to clean");
+      for (const m of [...parsed.messages, ...parsed.statuses]) {
+        assert.ok(Number.isFinite(m.timestamp));
+        assert.ok(Math.abs(m.timestamp - RECEIVED_AT) <= 31 * 24 * 3600 * 1000);
+      }
+      for (const m of parsed.messages) {
+        assert.equal(typeof m.id, "string");
+        assert.match(m.from, /^\+\d+$/);
+      }
+    }),
+    fuzzParams({ numRuns: fuzzParams().numRuns! * 4 }),
+  );
+});
+
+/** Twilio sends UTF-8: a lone surrogate reaches us as U+FFFD, so the fields are made so first. */
+const wellFormed = (fields: Record<string, string>) =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k.toWellFormed(), v.toWellFormed()]));
+
+Deno.test("fuzz: the Twilio parser never throws and returns storable messages", () => {
+  fc.assert(
+    fc.property(twilioFields, (fields) => {
+      const form = new URLSearchParams(new URLSearchParams(fields).toString());
+      const parsed = parseTwilioWebhook(form, RECEIVED_AT);
+      assert.equal(storable(parsed), parsed);
+      assert.ok(parsed.messages.length + parsed.statuses.length <= 1);
+      for (const m of parsed.messages) assert.equal(m.timestamp, RECEIVED_AT);
+    }),
+    fuzzParams({ numRuns: fuzzParams().numRuns! * 4 }),
+  );
+});
+
+/** Statuses hostile deliveries may get: stored (200) or refused as too large (413). */
+const ACCEPTABLE = new Set([200, 413]);
+
+/** Waits until no stored message is pending, then checks that nothing died on the way. */
+async function settled(app: TestApp): Promise<void> {
+  const sql = app.server.db.sql;
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const [{ n }] = await sql`select count(*)::int as n from whatsapp_inbound
+                              where status = 'pending'`;
+    if (n === 0) break;
+    if (Date.now() > until) throw new Error(`${n} messages still pending`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const dead = await sql`select job, last_error from job_failures`;
+  assert.deepEqual([...dead], [], "no job died");
+  const [{ n: failed }] = await sql`select count(*)::int as n from whatsapp_webhook_log
+                                    where status >= 500`;
+  assert.equal(failed, 0, "no delivery failed");
+  await app.server.queue.reconcile();
+  assert.equal(app.server.queue.reconciler.consecutiveFailures, 0);
+}
+
+/** Accounts for the generators' valid numbers, made one at a time before the traffic. */
+async function accounts(app: TestApp): Promise<void> {
+  for (const phone of FUZZ_PHONES) await findOrCreatePhoneUser(app.server.db.sql, `+${phone}`);
+}
+
+Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
+  const t = await setup();
+  try {
+    await accounts(t.app);
+    const post = async (body: Uint8Array<ArrayBuffer> | string) => {
+      const res = await t.app.fetch("/api/whatsapp/webhook", {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-hub-signature-256": signMeta(APP_SECRET, body),
+        },
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(metaBody, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
+        async (hostile, senders) => {
+          const valid = senders.map((phone) => metaText({ from: phone, text: "help" }));
+          const [hostileStatus, validStatus] = await Promise.all([
+            Promise.all(hostile.map(post)),
+            Promise.all(valid.map((m) => post(JSON.stringify(metaWebhook({ messages: [m] }))))),
+          ]);
+          assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
+          assert.deepEqual(validStatus, valid.map(() => 200));
+          const ids = valid.map((m) => m.message.id as string);
+          const stored = await t.app.server.db.sql`
+            select provider_message_id from whatsapp_inbound
+            where provider_message_id = any(${ids})`;
+          assert.equal(stored.length, ids.length, "every valid message stored");
+        },
+      ),
+      fuzzParams(),
+    );
+    await settled(t.app);
+    // Only phone numbers were ever stored.
+    const phones = await t.app.server.db.sql`select distinct phone from whatsapp_inbound`;
+    assert.ok(phones.every((r) => PHONE_NUMBER.test(r.phone)), JSON.stringify(phones));
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("fuzz: hostile Twilio deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
+  const fake = await startFakeTwilio();
+  const app = await startTestApp({
+    env: {
+      WHATSAPP_PROVIDER: "twilio",
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_WHATSAPP_FROM: "+14155238886",
+      TWILIO_API_URL: fake.url,
+    },
+  });
+  try {
+    await accounts(app);
+    const url = `${app.url}/api/whatsapp/twilio`;
+    const post = async (fields: Record<string, string>) => {
+      const signed = signedTwilioWebhook(fake.authToken, url, wellFormed(fields));
+      const res = await app.fetch("/api/whatsapp/twilio", {
+        method: "POST",
+        body: signed.body,
+        headers: signed.headers,
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(twilioFields, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
+        async (hostile, senders) => {
+          const valid = senders.map((phone) => twilioInbound({ from: phone, body: "help" }));
+          const [hostileStatus, validStatus] = await Promise.all([
+            Promise.all(hostile.map(post)),
+            Promise.all(valid.map(post)),
+          ]);
+          assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
+          assert.deepEqual(validStatus, valid.map(() => 200));
+          const ids = valid.map((f) => f.MessageSid);
+          const stored = await app.server.db.sql`
+            select provider_message_id from whatsapp_inbound
+            where provider_message_id = any(${ids})`;
+          assert.equal(stored.length, ids.length, "every valid message stored");
+        },
+      ),
+      fuzzParams(),
+    );
+    await settled(app);
+  } finally {
+    await app.close();
+    await fake.close();
+  }
+});

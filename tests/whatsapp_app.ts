@@ -1,0 +1,126 @@
+/**
+ * The WhatsApp end-to-end tests' app: the real app with Meta pointed at the fake Graph API, the
+ * chat at the fake OpenAI server and (optionally) payments at the fake Paynow; signed deliveries
+ * and a wait for the replies they cause.
+ */
+import assert from "node:assert/strict";
+import { startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
+import {
+  type FakeGraphApi,
+  type RecordedMessage,
+  startFakeGraphApi,
+} from "./fakes/whatsapp_graph.ts";
+import { type FakePaynow, startFakePaynow } from "./fakes/paynow.ts";
+import {
+  type MetaMessage,
+  metaText,
+  metaWebhook,
+  signedMetaWebhook,
+  TEST_PHONE_NUMBER_ID,
+} from "./fakes/whatsapp_sign.ts";
+import { setSetting } from "../lib/accounts/settings.ts";
+
+export const APP_SECRET = "meta-app-secret-for-tests";
+export const VERIFY_TOKEN = "verify-me-please";
+export const PAYNOW_KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
+
+export interface Setup {
+  app: TestApp;
+  graph: FakeGraphApi;
+  openai: FakeOpenAI;
+  paynow?: FakePaynow;
+  close(): Promise<void>;
+}
+
+export async function setup(
+  options: {
+    grant?: number;
+    paynow?: boolean;
+    env?: Record<string, string>;
+    /** Passed on to the harness (a KV file, a storage to reuse). */
+    app?: Omit<TestAppOptions, "env">;
+    /** Reuse this fake Graph API (and leave it open at close). */
+    graph?: FakeGraphApi;
+  } = {},
+): Promise<Setup> {
+  const graph = options.graph ?? await startFakeGraphApi();
+  const openai = await startFakeOpenAI();
+  const paynow = options.paynow
+    ? await startFakePaynow({ integrations: { "1201": PAYNOW_KEY }, timeScale: 0.01 })
+    : undefined;
+  const app = await startTestApp({
+    ...options.app,
+    env: {
+      WHATSAPP_TOKEN: graph.accessToken,
+      WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
+      WHATSAPP_GRAPH_URL: graph.url,
+      OPENAI_API_KEY: FAKE_OPENAI_KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      ...(paynow
+        ? {
+          PAYNOW_INTEGRATION_ID: "1201",
+          PAYNOW_INTEGRATION_KEY: PAYNOW_KEY,
+          PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
+          PAYNOW_BASE_URL: paynow.url,
+        }
+        : {}),
+      ...options.env,
+    },
+  });
+  if (options.grant) await setSetting(app.server.db.sql, "signup_grant_tokens", options.grant);
+  return {
+    app,
+    graph,
+    openai,
+    paynow,
+    async close() {
+      await app.close();
+      if (!options.graph) await graph.close();
+      await openai.close();
+      await paynow?.close();
+    },
+  };
+}
+
+export function deliver(
+  app: TestApp,
+  messages: MetaMessage[] | string,
+  headers?: Record<string, string>,
+) {
+  const signed = signedMetaWebhook(
+    APP_SECRET,
+    typeof messages === "string" ? messages : metaWebhook({ messages }),
+  );
+  return app.fetch("/api/whatsapp/webhook", {
+    method: "POST",
+    body: signed.body,
+    headers: { ...signed.headers, ...headers },
+  });
+}
+
+/** Sends one message and waits for the replies to it (`expect` new messages to that user). */
+export async function say(
+  t: Setup,
+  phone: string,
+  message: MetaMessage,
+  expect = 1,
+): Promise<RecordedMessage[]> {
+  const before = t.graph.messages.filter((m) => m.to === phone.slice(1)).length;
+  const res = await deliver(t.app, [message]);
+  assert.equal(res.status, 200, await res.clone().text());
+  await res.body?.cancel();
+  const all = await t.graph.waitForMessages(before + expect, { to: phone, timeoutMs: 15_000 });
+  return all.slice(before);
+}
+
+export const text = (phone: string, body: string) => metaText({ from: phone, text: body });
+export const bodyOf = (m: RecordedMessage) => m.text;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function count(app: TestApp, query: string): Promise<number> {
+  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
+  return row.n;
+}

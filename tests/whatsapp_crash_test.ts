@@ -1,0 +1,155 @@
+/**
+ * A real server process (`deno run -A main.ts`) killed with SIGKILL in the middle of a burst of
+ * WhatsApp replies, then started again on the same data: every user is answered, and a reply
+ * goes out twice only if its send was in flight at the kill. WhatsApp offers no idempotency key,
+ * so that is the floor (docs/whatsapp.md).
+ */
+import assert from "node:assert/strict";
+import { denoCommand, prepareStorage } from "./harness.ts";
+import { startFakeGraphApi } from "./fakes/whatsapp_graph.ts";
+import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
+import {
+  metaText,
+  metaWebhook,
+  signedMetaWebhook,
+  TEST_PHONE_NUMBER_ID,
+} from "./fakes/whatsapp_sign.ts";
+
+const APP_SECRET = "meta-app-secret-for-crash-tests";
+/** Users writing at once, each for the first time. */
+const USERS = 150;
+/**
+ * The kill comes once this many replies have reached the provider: early in the burst, while
+ * the webhook and the reply jobs still compete for the database.
+ */
+const KILL_AFTER_SENDS = 5;
+/**
+ * A reply answered by the provider this shortly before the kill counts as in flight: its "sent"
+ * is one database write away, and that write may not have landed.
+ */
+const ONE_WRITE_MS = 50;
+
+interface Server {
+  url: string;
+  child: Deno.ChildProcess;
+}
+
+/** Starts main.ts; resolves with its URL once it listens, and keeps draining its output. */
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const deadline = Date.now() + 60_000;
+  while (!/running at (http:\S+)/.test(out) && Date.now() < deadline) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    out += value;
+  }
+  const url = out.match(/running at (http:\S+)/)?.[1];
+  if (!url) throw new Error(`the server did not start:\n${out.slice(-2_000)}`);
+  // Read on, so a full pipe never blocks the server.
+  (async () => {
+    while (!(await lines.read()).done) { /* drained */ }
+  })().catch(() => {});
+  return { url, child };
+}
+
+Deno.test("SIGKILL during a burst of replies: after the restart everyone is answered, and only sends in flight at the kill went twice", async () => {
+  const storage = await prepareStorage();
+  const graph = await startFakeGraphApi();
+  const env = {
+    ...storage.env,
+    HURUKURO_ENV: "test",
+    PORT: "0",
+    LOG_LEVEL: "info",
+    WHATSAPP_TOKEN: graph.accessToken,
+    WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
+    WHATSAPP_APP_SECRET: APP_SECRET,
+    WHATSAPP_VERIFY_TOKEN: "crash-test",
+    WHATSAPP_GRAPH_URL: graph.url,
+  };
+  let server: Server | undefined;
+  const phones = Array.from({ length: USERS }, (_, i) => `+2637750${String(i).padStart(5, "0")}`);
+  try {
+    // Customers with accounts already: the burst is about their replies.
+    const db = await storage.openDatabase();
+    for (const phone of phones) await findOrCreatePhoneUser(db.sql, phone);
+    await db.close();
+
+    server = await startServer(env);
+    const first = server;
+    let killedAt = 0;
+    const unsubscribe = graph.onMessage(() => {
+      if (killedAt === 0 && graph.messages.length >= KILL_AFTER_SENDS) {
+        first.child.kill("SIGKILL");
+        killedAt = Date.now();
+      }
+    });
+    // Delivered at once; those the kill cuts off are retried after the restart, as Meta does.
+    const deliver = async (url: string, message: ReturnType<typeof metaText>) => {
+      const signed = signedMetaWebhook(APP_SECRET, metaWebhook({ messages: [message] }));
+      try {
+        const res = await fetch(`${url}/api/whatsapp/webhook`, {
+          method: "POST",
+          body: signed.body,
+          headers: signed.headers,
+        });
+        await res.body?.cancel();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    };
+    const messages = phones.map((phone) => metaText({ from: phone, text: "hi" }));
+    const delivered = await Promise.all(messages.map((m) => deliver(first.url, m)));
+    await first.child.status;
+    unsubscribe();
+    assert.ok(killedAt > 0, "the kill came during the burst");
+
+    const sends = [...graph.messages];
+    const inFlight = sends.filter((m) =>
+      m.receivedAt <= killedAt &&
+      (m.answeredAt === undefined || m.answeredAt > killedAt - ONE_WRITE_MS)
+    ).length;
+
+    // What the kill left behind is found by the reconciler once it is overdue (30 s), and on a
+    // database server the dead process's per-phone leases expire minutes later. That much time
+    // is made to pass in the database, so the restart's first sweep finds it all.
+    const after = await storage.openDatabase();
+    await after.sql`update whatsapp_inbound set received_at = received_at - interval '5 minutes'`;
+    await after.sql`update whatsapp_outbound set created_at = created_at - interval '5 minutes'`;
+    await after.sql`update whatsapp_leases set leased_until = now() - interval '1 second'`;
+    await after.close();
+    server = await startServer(env);
+    const second = server;
+    const retried = await Promise.all(
+      messages.map((m, i) => delivered[i] ? true : deliver(second.url, m)),
+    );
+    assert.ok(retried.every((ok) => ok), "every delivery is stored after the restart");
+    for (const phone of phones) {
+      await graph.waitForMessages(1, { to: phone, timeoutMs: 60_000 });
+    }
+    await new Promise((r) => setTimeout(r, 2_000)); // room for a late duplicate to show up
+
+    const perPhone = new Map<string, number>();
+    for (const m of graph.messages) perPhone.set(m.to, (perPhone.get(m.to) ?? 0) + 1);
+    const twice = [...perPhone.values()].reduce((n, c) => n + c - 1, 0);
+    console.log(
+      `sends before the kill: ${sends.length}, in flight: ${inFlight}, sent twice: ${twice}`,
+    );
+    assert.equal(perPhone.size, USERS, "every user answered");
+    assert.ok(
+      twice <= inFlight,
+      `${twice} replies went twice; only the ${inFlight} in flight at the kill may`,
+    );
+  } finally {
+    if (server) {
+      try {
+        server.child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await server.child.status;
+    }
+    await graph.close();
+    await storage.cleanup();
+  }
+});
