@@ -41,6 +41,8 @@ import { serveHttp } from "./lib/http/serve.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
+import { createKnowledge } from "./lib/bots/knowledge.ts";
+import { createBots } from "./lib/bots/mod.ts";
 import { join } from "node:path";
 
 export const VERSION = "0.1.0";
@@ -133,6 +135,9 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     // Likewise the WhatsApp channel (null when WhatsApp is not configured).
     let whatsapp: ChannelDeps | null = null;
 
+    // Bots: what their jobs and their routes share (embedder, files, vector cache).
+    const knowledge = await createKnowledge({ db, config, log });
+
     const metrics = createMetrics();
     metrics.gauge(
       "hurukuro_chat_streams_generating",
@@ -162,6 +167,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
           ...upstreams,
           payments: () => ({ ...payments(), db: background }),
           whatsappChannel: () => whatsapp,
+          knowledge,
         }),
         ...(options.extraHandlers ?? []),
       ],
@@ -232,6 +238,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       inFlight: queue.inFlight,
       deadLetters: await countDeadLetters(db),
     });
+    const bots = createBots({ db, kv, log, config, jobs: queue, knowledge });
     const app = createApp({
       config,
       db,
@@ -249,6 +256,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         return Promise.resolve();
       },
       version: VERSION,
+      bots,
     }, { bodyLimit: web.bodyLimit });
 
     const server = await serveHttp({ hostname: web.hostname, port: web.port }, app.fetch);

@@ -18,6 +18,9 @@ import type { ChannelDeps } from "../lib/whatsapp/channel.ts";
 import { whatsappReplyHandler } from "./whatsapp_reply.ts";
 import { whatsappSendHandler } from "./whatsapp_send.ts";
 import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
+import type { Knowledge } from "../lib/bots/knowledge.ts";
+import { botsIngestHandler } from "./bots_ingest.ts";
+import { botsWebhookHandler } from "./bots_webhook.ts";
 
 export interface JobServices {
   mailer: Mailer;
@@ -25,6 +28,8 @@ export interface JobServices {
   payments: () => PaymentDeps;
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
   whatsappChannel?: () => ChannelDeps | null;
+  /** The bots' shared knowledge machinery (embedder, files); their jobs are off without it. */
+  knowledge?: Knowledge;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -36,6 +41,9 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     paymentsPollDueHandler(services.payments),
     whatsappReplyHandler(whatsapp),
     whatsappSendHandler(whatsapp),
+    ...(services.knowledge
+      ? [botsIngestHandler(services.knowledge), botsWebhookHandler(services.knowledge)]
+      : []),
   ];
 }
 

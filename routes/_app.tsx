@@ -28,6 +28,8 @@ import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
+import { UPLOAD_BODY_LIMIT, UPLOAD_PATH } from "./api/v1/bots.ts";
+import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -160,14 +162,21 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   // every request halved API throughput (bench/http.ts).
   app.use("/api/*", (c, next) => {
     c.header("Vary", "Origin", { append: true });
+    // A bot embed answers CORS for its own bot's allowed origins (routes/api/v1/bots_embed.ts).
+    if (c.req.path.startsWith(EMBED_API_PREFIX)) return next();
     return c.req.header("origin") ? corsForFrontend(c, next) : next();
   });
-  app.use(bodyLimit(options.bodyLimit, () => {
-    throw new AppError(
-      "payload_too_large",
-      `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
-    );
-  }));
+  const limitBody = (bytes: number) =>
+    bodyLimit(bytes, () => {
+      throw new AppError(
+        "payload_too_large",
+        `The request body is larger than ${Math.round(bytes / 1024)} KB.`,
+      );
+    });
+  const generalLimit = limitBody(options.bodyLimit);
+  // Bots' training files: a higher cap here; the owner's tier limit is checked by the route.
+  const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
+  app.use((c, next) => (UPLOAD_PATH.test(c.req.path) ? uploadLimit : generalLimit)(c, next));
 
   app.use((c, next) => {
     // Most URLs carry no percent sign at all: nothing to decode.

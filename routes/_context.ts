@@ -10,6 +10,7 @@ import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
 import type { AppMetrics } from "../lib/observability/metrics.ts";
 import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
+import type { Bots } from "../lib/bots/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -27,4 +28,6 @@ export interface AppContext {
   /** Sends a phone-linking code to a WhatsApp number. */
   sendPhoneCode(phoneE164: string, code: string): Promise<void>;
   version: string;
+  /** Bots with their own knowledge (lib/bots). */
+  bots: Bots;
 }

@@ -9,6 +9,8 @@ import { walletRoutes } from "./wallet.ts";
 import { paymentRoutes } from "./payments.ts";
 import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
+import { botRoutes } from "./bots.ts";
+import { botAskRoutes } from "./bots_embed.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -19,5 +21,7 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", apiKeyRoutes(ctx))
     .route("/", paymentRoutes(ctx))
     .route("/", eventRoutes(ctx))
-    .route("/", chatRoutes(ctx));
+    .route("/", chatRoutes(ctx))
+    .route("/", botRoutes(ctx))
+    .route("/", botAskRoutes(ctx));
 }
