@@ -30,6 +30,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
 import { UPLOAD_BODY_LIMIT, UPLOAD_PATH } from "./api/v1/bots.ts";
 import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
+import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -143,7 +144,11 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     strictTransportSecurity: ctx.config.env === "production" ? "max-age=31536000" : false,
   });
   app.use((c, next) =>
-    c.req.path.startsWith("/api/docs") ? docsHeaders(c, next) : strictHeaders(c, next)
+    c.req.path.startsWith("/api/docs")
+      ? docsHeaders(c, next)
+      : c.req.path === EMBED_SCRIPT_PATH
+      ? embedScriptHeaders(c, next)
+      : strictHeaders(c, next)
   );
   const corsForFrontend = cors({
     origin: (origin) => ctx.config.corsOrigins.includes(origin) ? origin : null,
@@ -199,6 +204,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", metricsRoutes(ctx));
   // Signed by the provider, not by a session: mounted before the session middleware.
   app.route("/", whatsappRoutes(ctx));
+  app.route("/", embedRoutes());
   app.route("/", homeRoutes(ctx));
   const open = (c: Context) =>
     c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics";

@@ -6,52 +6,28 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { post } from "../lib/wallet/ledger.ts";
 import { EXECUTABLE_BYTES, makeDocx, makePdf } from "./fixtures/documents.ts";
 import { readSse } from "./chat_sse.ts";
+import { json, signup } from "./fixtures/bots.ts";
 import { startFakeWebsite } from "../lib/sandbox/website.ts";
 
-const json = (body: unknown, headers: Record<string, string>, method = "POST") => ({
-  method,
-  headers: { "content-type": "application/json", ...headers },
-  body: JSON.stringify(body),
-});
-
-export async function signup(app: TestApp, credit = 0) {
-  const email = `bots-${crypto.randomUUID()}@example.com`;
-  const res = await app.fetch(
-    "/api/v1/auth/signup",
-    json({ email, password: "correct horse" }, {}),
-  );
-  assert.equal(res.status, 201, await res.clone().text());
-  const body = await res.json();
-  if (credit > 0) {
-    await post(app.server.db.sql, {
-      userId: body.user.id,
-      kind: "purchase_credit",
-      delta: credit,
-      idempotencyKey: `bots-test:${body.user.id}`,
-      description: "test credit",
-    });
-  }
-  return { id: body.user.id as string, auth: { authorization: `Bearer ${body.accessToken}` } };
-}
-
+/** Waits (reading the database: the API is rate limited) for the source, then reads its view. */
 async function waitForSource(
   app: TestApp,
   auth: Record<string, string>,
   botId: string,
   sourceId: string,
-  until: (s: { status: string }) => boolean = (s) => s.status === "ready" || s.status === "failed",
 ) {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
-    const res = await app.fetch(`/api/v1/bots/${botId}/sources/${sourceId}`, { headers: auth });
-    const source = await res.json();
-    if (until(source)) return source;
-    if (Date.now() > deadline) throw new Error(`source still ${JSON.stringify(source)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    const [row] = await app.server.db.sql`select status from bot_sources where id = ${sourceId}`;
+    if (row?.status === "ready" || row?.status === "failed") break;
+    if (Date.now() > deadline) throw new Error(`source still ${row?.status}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
+  const res = await app.fetch(`/api/v1/bots/${botId}/sources/${sourceId}`, { headers: auth });
+  assert.equal(res.status, 200);
+  return await res.json();
 }
 
 async function upload(
