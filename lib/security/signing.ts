@@ -9,25 +9,11 @@
  * const header = await signPayload(secret, body);            // sender
  * const ok = await verifySignature(secret, header, body);    // receiver (tests, docs)
  */
-import { timingSafeEqual } from "./tokens.ts";
+import { hmacHex, timingSafeEqual } from "./tokens.ts";
 
 export const SIGNATURE_HEADER = "X-Hurukuro-Signature";
 /** How old a signed timestamp may be for {@link verifySignature}, by default. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
-
-const encoder = new TextEncoder();
-
-async function hmacSha256Hex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(message));
-  return Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The header value signing `body` at `timestamp` (unix seconds, default now). */
 export async function signPayload(
@@ -35,7 +21,7 @@ export async function signPayload(
   body: string,
   timestamp = Math.floor(Date.now() / 1000),
 ): Promise<string> {
-  return `t=${timestamp},v1=${await hmacSha256Hex(secret, `${timestamp}.${body}`)}`;
+  return `t=${timestamp},v1=${await hmacHex(secret, `${timestamp}.${body}`)}`;
 }
 
 /** Whether `header` signs `body` under `secret`, within `toleranceSeconds` of `now`. */
@@ -55,6 +41,6 @@ export async function verifySignature(
   if (!Number.isSafeInteger(t)) return false;
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - t) > (options.toleranceSeconds ?? SIGNATURE_TOLERANCE_SECONDS)) return false;
-  const expected = await hmacSha256Hex(secret, `${t}.${body}`);
+  const expected = await hmacHex(secret, `${t}.${body}`);
   return (parts.get("v1") ?? []).some((v) => timingSafeEqual(v, expected));
 }
