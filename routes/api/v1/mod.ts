@@ -11,6 +11,7 @@ import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
 import { botRoutes } from "./bots.ts";
 import { botAskRoutes } from "./bots_embed.ts";
+import { botInsightRoutes } from "./bots_insights.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -23,5 +24,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", eventRoutes(ctx))
     .route("/", chatRoutes(ctx))
     .route("/", botRoutes(ctx))
-    .route("/", botAskRoutes(ctx));
+    .route("/", botAskRoutes(ctx))
+    .route("/", botInsightRoutes(ctx));
 }
