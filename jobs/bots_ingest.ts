@@ -11,9 +11,20 @@ import type { Knowledge } from "../lib/bots/knowledge.ts";
 
 export const botsIngestHandler = (knowledge: Knowledge) =>
   defineHandler(ingestJob, async (payload, ctx, meta) => {
-    await ingestSource({ db: ctx.db, jobs: ctx, log: ctx.log, knowledge }, payload, {
-      lastAttempt: meta.attempt >= ingestJob.retry.maxAttempts,
-    });
+    const lastAttempt = meta.attempt >= ingestJob.retry.maxAttempts;
+    const outcome = await ingestSource(
+      { db: ctx.db, jobs: ctx, log: ctx.log, knowledge },
+      payload,
+      {
+        lastAttempt,
+      },
+    );
+    // Another run holds the source: alive, it finishes the work; just killed, its lock is about
+    // to be released (the server notices the dead connection). Try again shortly, and leave
+    // the rest to the reconciler after the last attempt.
+    if (outcome === "busy" && !lastAttempt) {
+      throw new Error(`source ${payload.sourceId} is being built by another run; trying later`);
+    }
   }, {
     async reconcile(ctx) {
       const slot = Math.floor(Date.now() / 600_000);

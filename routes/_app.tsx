@@ -31,6 +31,7 @@ import { whatsappRoutes } from "./whatsapp.ts";
 import { UPLOAD_BODY_LIMIT, UPLOAD_PATH } from "./api/v1/bots.ts";
 import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
 import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
+import { botPageRoutes } from "./bots.tsx";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -217,6 +218,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", loginRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", chatPageRoutes(ctx));
+  app.route("/", botPageRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>

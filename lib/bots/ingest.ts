@@ -301,7 +301,7 @@ async function fail(deps: IngestDeps, source: Source, reason: string): Promise<v
 /** Sources whose run went quiet (lost message, dead process): their jobs, to queue again. */
 export async function overdueSources(
   deps: { db: Database },
-  quietSeconds = 120,
+  quietSeconds = 60,
 ): Promise<IngestPayload[]> {
   const rows = await deps.db.sql`
     select id, version from bot_sources

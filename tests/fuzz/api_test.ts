@@ -242,7 +242,27 @@ async function setUp(app: TestApp): Promise<Fixture> {
   });
   await essay.text();
   const answer = essay.headers.get("x-message-id")!;
-  const ids = [conversation.id, answer, userId, spare.id, ...(pkg ? [pkg.id as string] : [])];
+  // A bot with a source and a webhook, so the bots' routes reach their handlers' work.
+  const bot = await (await app.fetch("/api/v1/bots", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...token },
+    body: JSON.stringify({ name: "Fuzz bot", allowedOrigins: ["https://shop.example"] }),
+  })).json();
+  const source = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/text`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...token },
+    body: JSON.stringify({ title: "Hours", text: "Open from nine." }),
+  })).json();
+  const ids = [
+    conversation.id,
+    answer,
+    userId,
+    spare.id,
+    ...(pkg ? [pkg.id as string] : []),
+    bot.id,
+    bot.publicKey,
+    source.id,
+  ];
   return {
     app,
     token,

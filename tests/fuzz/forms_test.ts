@@ -39,7 +39,9 @@ const digits = fc.integer({ min: -5, max: 2_000_000 }).map(String);
 const field = (plausible: fc.Arbitrary<string>) =>
   fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 2, arbitrary: hostileString });
 
-function formsOf(ids: { user: string; packageId: string; aiConfig: string }): Form[] {
+function formsOf(
+  ids: { user: string; packageId: string; aiConfig: string; bot: string; source: string },
+): Form[] {
   const nonce = fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/);
   const user = (suffix: string) => `/admin/users/${ids.user}/${suffix}`;
   const forms: Form[] = [
@@ -126,8 +128,62 @@ function formsOf(ids: { user: string; packageId: string; aiConfig: string }): Fo
     },
     { path: `/admin/payments/${ids.user}/poll`, who: "admin", fields: {} },
     { path: `/admin/jobs/dead/${ids.user}/retry`, who: "admin", fields: {} },
+    ...botForms(ids),
   ];
   return forms;
+}
+
+/** The bot owners' forms (routes/bots.tsx); deleting the bot comes last. */
+function botForms(ids: { bot: string; source: string }): Form[] {
+  const bot = `/bots/${ids.bot}`;
+  return [
+    {
+      path: "/bots",
+      who: "user",
+      fields: { name: field(fc.string()), greeting: field(fc.string()) },
+    },
+    {
+      path: bot,
+      who: "user",
+      fields: {
+        name: field(fc.string({ minLength: 1 })),
+        greeting: field(fc.string()),
+        instructions: field(fc.string()),
+        model: field(fc.constantFrom("", "gpt-4o-mini", "nope")),
+        temperature: field(fc.constantFrom("0.3", "2", "9", "x")),
+        knowledgeOnly: field(fc.constant("on")),
+        active: field(fc.constant("on")),
+        allowedOrigins: field(fc.constantFrom("https://shop.example", "ftp://x\nhttps://a.b/c")),
+      },
+    },
+    {
+      path: `${bot}/sources/text`,
+      who: "user",
+      fields: { title: field(fc.string()), text: field(fc.string()) },
+    },
+    {
+      path: `${bot}/sources/url`,
+      who: "user",
+      fields: {
+        url: field(fc.constantFrom("https://example.com/", "https://10.0.0.1/", "x")),
+        kind: field(fc.constantFrom("sitemap", "url")),
+      },
+    },
+    { path: `${bot}/sources/file`, who: "user", fields: {} },
+    { path: `${bot}/sources/${ids.source}/retrain`, who: "user", fields: {} },
+    { path: `${bot}/rotate-key`, who: "user", fields: {} },
+    {
+      path: `${bot}/webhooks`,
+      who: "user",
+      fields: {
+        url: field(fc.constantFrom("https://example.com/hook", "https://127.0.0.1/", "")),
+        "event:message.created": field(fc.constant("on")),
+      },
+    },
+    { path: `${bot}/webhooks/${ids.source}/delete`, who: "user", fields: {} },
+    { path: `${bot}/sources/${ids.source}/delete`, who: "user", fields: {} },
+    { path: `${bot}/delete`, who: "admin", fields: {} },
+  ];
 }
 
 /** The url-encoded text of `pairs`; unpaired surrogates become U+FFFD, as in any browser. */
@@ -195,7 +251,9 @@ function bodyFor(form: Form, caller: Caller): fc.Arbitrary<Body> {
 }
 
 /** Pages that read their query string, with the parameters they read. */
-function pagesOf(ids: { user: string; packageId: string }): [string, string[]][] {
+function pagesOf(
+  ids: { user: string; packageId: string; bot: string },
+): [string, string[]][] {
   return [
     ["/login", ["next"]],
     ["/reset", ["token"]],
@@ -215,6 +273,8 @@ function pagesOf(ids: { user: string; packageId: string }): [string, string[]][]
     ["/admin/settings", ["notice", "problem"]],
     ["/account", []],
     ["/chat", []],
+    ["/bots", []],
+    [`/bots/${ids.bot}`, []],
   ];
 }
 
@@ -248,7 +308,27 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
     const [admin] = await sql`select id from users where email = ${ADMIN.email}`;
     const [pkg] = await sql`select id from token_packages limit 1`;
     const [ai] = await sql`select id from ai_configs limit 1`;
-    const ids = { user: signed.user.id, packageId: pkg.id, aiConfig: ai.id };
+    const auth = {
+      authorization: `Bearer ${signed.accessToken}`,
+      "content-type": "application/json",
+    };
+    const bot = await (await app.fetch("/api/v1/bots", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ name: "Fuzz bot" }),
+    })).json();
+    const source = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/text`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ title: "T", text: "Some text." }),
+    })).json();
+    const ids = {
+      user: signed.user.id,
+      packageId: pkg.id,
+      aiConfig: ai.id,
+      bot: bot.id as string,
+      source: source.id as string,
+    };
     const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
       const { token } = await createSession(sql, userId, { admin: adminSession });
       return {
