@@ -243,7 +243,9 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
               Model
               <select name="model">
                 <option value="" selected={!bot.model}>The service's default</option>
-                {models.map((m) => <option value={m} selected={bot.model === m}>{m}</option>)}
+                {models.map((m) => (
+                  <option key={m} value={m} selected={bot.model === m}>{m}</option>
+                ))}
               </select>
             </label>
             <label>
