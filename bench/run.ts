@@ -27,6 +27,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   metrics: () => import("./metrics.ts"),
   chat: () => import("./chat.ts"),
   whatsapp: () => import("./whatsapp.ts"),
+  bots: () => import("./bots.ts"),
+  retrieval: () => import("./retrieval.ts"),
 };
 
 function usage(): string {
