@@ -49,6 +49,10 @@ async function upload(
 Deno.test("bots: the owner creates, reads, changes and deletes a bot; others get 404", async () => {
   const app = await startTestApp();
   try {
+    // Which vector search and which embedder: said by /health (no pgvector here; the sandbox).
+    const health = await (await app.fetch("/health")).json();
+    assert.equal(health.retrieval, "in-process");
+    assert.match(health.embeddings, /^local hashing vectorizer \(sandbox\)/);
     const owner = await signup(app);
     const other = await signup(app);
     const res = await app.fetch(

@@ -147,16 +147,15 @@ export function botAskRoutes(ctx: AppContext) {
   // ---- the embed --------------------------------------------------------------------------
 
   // Preflight: answered for allowed origins only (no Access-Control-Allow-Origin otherwise).
-  const preflight = async (c: Context<AuthEnv>) => {
-    await embedded(c, c.req.param("key") ?? "");
+  // Middleware rather than OPTIONS routes: CORS plumbing, not operations of the API.
+  app.use(`${EMBED_API_PREFIX.slice("/api/v1".length)}*`, async (c, next) => {
+    if (c.req.method !== "OPTIONS") return await next();
+    await embedded(c, c.req.path.slice(EMBED_API_PREFIX.length).split("/")[0]);
     c.header("Access-Control-Allow-Methods", "GET, POST");
     c.header("Access-Control-Allow-Headers", "Content-Type, Last-Event-ID");
     c.header("Access-Control-Max-Age", "600");
     return c.body(null, 204);
-  };
-  const embedPath = EMBED_API_PREFIX.slice("/api/v1".length);
-  app.options(`${embedPath}:key`, preflight);
-  app.options(`${embedPath}:key/*`, preflight);
+  });
 
   const Key = z.object({ key: textField().max(64) });
 
