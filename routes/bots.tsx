@@ -83,7 +83,6 @@ interface Notice {
 export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const sql = ctx.db.sql;
-  const bots = ctx.bots;
   const sandboxed = ctx.config.sandboxed;
 
   const signedIn = (c: Context<AuthEnv>) => {
@@ -123,17 +122,17 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
   const botPage = async (c: Context<AuthEnv>, auth: Auth, botId: string, notice: Notice = {}) => {
     const bot = await requireBot(sql, actorOf(auth), botId);
     const [sources, models, webhooks, deliveries, analytics, limits] = await Promise.all([
-      listSources(bots.sources, bot),
+      listSources(ctx.bots.sources, bot),
       availableModels(sql),
-      listWebhooks(bots.webhooks, bot.id),
-      listDeliveries(bots.webhooks, bot.id, 20),
+      listWebhooks(ctx.bots.webhooks, bot.id),
+      listDeliveries(ctx.bots.webhooks, bot.id, 20),
       botAnalytics(sql, bot.id, ctx.config.tzMetrics, 30),
       limitsFor(sql, bot.ownerId),
     ]);
     const csrf = await pageCsrfToken(c, ctx);
     const snippet = `<script src="${ctx.config.publicUrl}/embed.js?bot=${bot.publicKey}" async>` +
       `</script>`;
-    const health = bots.health();
+    const health = ctx.bots.health();
     return renderPage(c, {
       title: bot.name,
       sandboxed,
@@ -420,14 +419,14 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     const values = await readForm(c);
     await checkCsrf(c, ctx, values._csrf);
     const files = await deleteBot(sql, actorOf(auth), c.req.param("id"));
-    for (const key of files) await bots.knowledge.files.delete(key).catch(() => {});
+    for (const key of files) await ctx.bots.knowledge.files.delete(key).catch(() => {});
     return c.redirect("/bots", 303);
   });
 
   app.post("/bots/:id/sources/text", (c) =>
     act(c, c.req.param("id"), async (auth, values) => {
       const input = TextSourceInput.parse({ title: values.title, text: values.text });
-      await addTextSource(bots.sources, actorOf(auth), c.req.param("id"), input);
+      await addTextSource(ctx.bots.sources, actorOf(auth), c.req.param("id"), input);
     }));
 
   app.post("/bots/:id/sources/url", (c) =>
@@ -436,7 +435,7 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
         url: values.url ?? "",
         kind: values.kind === "sitemap" ? "sitemap" : "url",
       });
-      await addUrlSource(bots.sources, actorOf(auth), c.req.param("id"), input);
+      await addUrlSource(ctx.bots.sources, actorOf(auth), c.req.param("id"), input);
     }));
 
   app.post("/bots/:id/sources/file", (c) =>
@@ -445,7 +444,7 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
       if (!(file instanceof File)) {
         return { problem: "Choose a file to upload.", status: 400 };
       }
-      await addFileSource(bots.sources, actorOf(auth), c.req.param("id"), {
+      await addFileSource(ctx.bots.sources, actorOf(auth), c.req.param("id"), {
         name: isStorableText(file.name) ? file.name : "Uploaded file",
         bytes: new Uint8Array(await file.arrayBuffer()),
       });
@@ -453,12 +452,22 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.post("/bots/:id/sources/:sourceId/retrain", (c) =>
     act(c, c.req.param("id"), async (auth) => {
-      await retrainSource(bots.sources, actorOf(auth), c.req.param("id"), c.req.param("sourceId"));
+      await retrainSource(
+        ctx.bots.sources,
+        actorOf(auth),
+        c.req.param("id"),
+        c.req.param("sourceId"),
+      );
     }));
 
   app.post("/bots/:id/sources/:sourceId/delete", (c) =>
     act(c, c.req.param("id"), async (auth) => {
-      await deleteSource(bots.sources, actorOf(auth), c.req.param("id"), c.req.param("sourceId"));
+      await deleteSource(
+        ctx.bots.sources,
+        actorOf(auth),
+        c.req.param("id"),
+        c.req.param("sourceId"),
+      );
     }));
 
   app.post("/bots/:id/webhooks", (c) =>
@@ -468,7 +477,7 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
         url: values.url ?? "",
         events: WEBHOOK_EVENTS.filter((e) => values[`event:${e}`] === "on"),
       });
-      const hook = await createWebhook(bots.webhooks, bot.id, input);
+      const hook = await createWebhook(ctx.bots.webhooks, bot.id, input);
       return { secret: hook.secret };
     }));
 
@@ -477,7 +486,7 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     (c) =>
       act(c, c.req.param("id"), async (auth) => {
         const bot = await requireBot(sql, actorOf(auth), c.req.param("id"));
-        await deleteWebhook(bots.webhooks, bot.id, c.req.param("webhookId"));
+        await deleteWebhook(ctx.bots.webhooks, bot.id, c.req.param("webhookId"));
       }),
   );
 

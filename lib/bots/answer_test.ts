@@ -30,7 +30,10 @@ Deno.test("the prompt numbers knowledge by source and states the bot's rule", ()
   const prompt = buildPrompt(bot, passages, citations);
   assert.match(prompt, /You are Shop/);
   assert.match(prompt, /Answer only from the knowledge below.*don't know/s);
-  assert.match(prompt, /\[1\] Hours\nOpen at nine\.\n\n\[2\] FAQ\nReturns within 30 days\.\n\n\[1\] Hours/);
+  assert.match(
+    prompt,
+    /\[1\] Hours\nOpen at nine\.\n\n\[2\] FAQ\nReturns within 30 days\.\n\n\[1\] Hours/,
+  );
   const general = buildPrompt({ ...bot, knowledgeOnly: false, instructions: "Be brief." }, [], []);
   assert.match(general, /^Be brief\./);
   assert.match(general, /may answer from general knowledge/);

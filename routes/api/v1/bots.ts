@@ -134,7 +134,6 @@ export const UPLOAD_BODY_LIMIT = 64 * 1024 * 1024;
 
 export function botRoutes(ctx: AppContext) {
   const app = apiRouter();
-  const bots = ctx.bots;
   const sql = ctx.db.sql;
 
   app.openapi(
@@ -237,7 +236,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const files = await deleteBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      for (const key of files) await bots.knowledge.files.delete(key).catch(() => {});
+      for (const key of files) await ctx.bots.knowledge.files.delete(key).catch(() => {});
       return c.body(null, 204);
     },
   );
@@ -260,7 +259,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      const list = await listSources(bots.sources, bot);
+      const list = await listSources(ctx.bots.sources, bot);
       return c.json({ sources: list.map(sourceJson) }, 200);
     },
   );
@@ -284,7 +283,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const source = await addTextSource(
-        bots.sources,
+        ctx.bots.sources,
         actorOf(requireAuth(c)),
         c.req.valid("param").id,
         c.req.valid("json"),
@@ -311,7 +310,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const source = await addUrlSource(
-        bots.sources,
+        ctx.bots.sources,
         actorOf(requireAuth(c)),
         c.req.valid("param").id,
         c.req.valid("json"),
@@ -350,7 +349,7 @@ export function botRoutes(ctx: AppContext) {
       }
       const name = form.title || (isStorableText(file.name) ? file.name : "");
       const source = await addFileSource(
-        bots.sources,
+        ctx.bots.sources,
         actorOf(requireAuth(c)),
         c.req.valid("param").id,
         { name, bytes: new Uint8Array(await file.arrayBuffer()) },
@@ -372,12 +371,12 @@ export function botRoutes(ctx: AppContext) {
     async (c) => {
       const { id, sourceId } = c.req.valid("param");
       const { bot, source } = await getSource(
-        bots.sources,
+        ctx.bots.sources,
         actorOf(requireAuth(c)),
         id,
         sourceId,
       );
-      const found = (await listSources(bots.sources, bot)).find((s) => s.id === source.id)!;
+      const found = (await listSources(ctx.bots.sources, bot)).find((s) => s.id === source.id)!;
       return c.json(sourceJson(found), 200);
     },
   );
@@ -396,7 +395,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");
-      const source = await retrainSource(bots.sources, actorOf(requireAuth(c)), id, sourceId);
+      const source = await retrainSource(ctx.bots.sources, actorOf(requireAuth(c)), id, sourceId);
       return c.json(sourceJson(view(source, 0)), 200);
     },
   );
@@ -413,7 +412,7 @@ export function botRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");
-      await deleteSource(bots.sources, actorOf(requireAuth(c)), id, sourceId);
+      await deleteSource(ctx.bots.sources, actorOf(requireAuth(c)), id, sourceId);
       return c.body(null, 204);
     },
   );

@@ -14,6 +14,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
+  type Bot,
   checkOrigin,
   countQuestion,
   FeedbackRating,
@@ -89,7 +90,6 @@ function sse(c: Context, body: ReadableStream<Uint8Array>, headers: Record<strin
 
 export function botAskRoutes(ctx: AppContext) {
   const app = apiRouter();
-  const bots = ctx.bots;
   const sql = ctx.db.sql;
   const own = new URL(ctx.config.publicUrl).origin;
 
@@ -106,11 +106,11 @@ export function botAskRoutes(ctx: AppContext) {
 
   const ask = async (
     c: Context<AuthEnv>,
-    bot: Parameters<typeof bots.ask>[0],
+    bot: Bot,
     input: { text: string; conversationId?: string; visitorId: string | null },
     channel: "web" | "api",
   ) => {
-    const asked = await bots.ask(bot, { ...input, channel });
+    const asked = await ctx.bots.ask(bot, { ...input, channel });
     return sse(
       c,
       entryStream((onEntry, signal) =>
@@ -183,7 +183,7 @@ export function botAskRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
-      const settings = await runtimeOf(bots.answers.chat).settings();
+      const settings = await runtimeOf(ctx.bots.answers.chat).settings();
       const history = await visitorHistory(
         sql,
         bot,
@@ -245,7 +245,7 @@ export function botAskRoutes(ctx: AppContext) {
       return sse(
         c,
         entryStream((onEntry, signal) =>
-          followStream(bots.answers.chat, {
+          followStream(ctx.bots.answers.chat, {
             userId: bot.ownerId,
             messageId,
             afterId,
@@ -279,7 +279,7 @@ export function botAskRoutes(ctx: AppContext) {
       const messageId = c.req.valid("param").messageId;
       const given = await giveFeedback(sql, bot, visitorId, messageId, rating);
       if (!given) throw new AppError("not_found", "This answer does not exist.");
-      await emitEvent(bots.sources, bot.id, "feedback.given", {
+      await emitEvent(ctx.bots.sources, bot.id, "feedback.given", {
         conversationId: given.conversationId,
         messageId,
         visitorId,

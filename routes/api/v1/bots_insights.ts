@@ -75,7 +75,6 @@ export const ANALYTICS_RANGES = [7, 30, 90] as const;
 export function botInsightRoutes(ctx: AppContext) {
   const app = apiRouter();
   const sql = ctx.db.sql;
-  const hooks = ctx.bots.webhooks;
 
   app.openapi(
     createRoute({
@@ -121,7 +120,7 @@ export function botInsightRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      const hook = await createWebhook(hooks, bot.id, c.req.valid("json"));
+      const hook = await createWebhook(ctx.bots.webhooks, bot.id, c.req.valid("json"));
       return c.json({
         id: hook.id,
         url: hook.url,
@@ -153,8 +152,8 @@ export function botInsightRoutes(ctx: AppContext) {
     async (c) => {
       const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
       const [webhooks, deliveries] = await Promise.all([
-        listWebhooks(hooks, bot.id),
-        listDeliveries(hooks, bot.id),
+        listWebhooks(ctx.bots.webhooks, bot.id),
+        listDeliveries(ctx.bots.webhooks, bot.id),
       ]);
       return c.json({
         webhooks: webhooks.map((w) => ({
@@ -186,7 +185,7 @@ export function botInsightRoutes(ctx: AppContext) {
     async (c) => {
       const { id, webhookId } = c.req.valid("param");
       const bot = await requireBot(sql, actorOf(requireAuth(c)), id);
-      if (!(await deleteWebhook(hooks, bot.id, webhookId))) {
+      if (!(await deleteWebhook(ctx.bots.webhooks, bot.id, webhookId))) {
         throw new AppError("not_found", "This webhook does not exist.");
       }
       return c.body(null, 204);
