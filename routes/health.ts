@@ -5,7 +5,7 @@ import type { AppContext } from "./_context.ts";
 
 export function healthRoutes(ctx: AppContext): Hono {
   return new Hono().get("/health", async (c) => {
-    const report = { ...await checkHealth(ctx), ...ctx.bots.health() };
+    const report = { ...await checkHealth(ctx), ...ctx.bots?.health() };
     c.header("Cache-Control", "no-store");
     return c.json(report, report.status === "ok" ? 200 : 503);
   });
