@@ -41,6 +41,8 @@ import { createNotifications, type Notifications } from "./lib/notifications/mod
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
+import { createKnowledge } from "./lib/bots/knowledge.ts";
+import { createBots } from "./lib/bots/mod.ts";
 import { join } from "node:path";
 
 export const VERSION = "0.1.0";
@@ -143,6 +145,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       telegram: upstreams.telegram,
       whatsapp: upstreams.whatsapp?.provider ?? null,
     });
+    // Bots: what their jobs and their routes share (embedder, files, vector cache).
+    const knowledge = await createKnowledge({ db, config, log });
 
     const metrics = createMetrics();
     metrics.gauge(
@@ -167,6 +171,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
           payments,
           whatsappChannel: () => whatsapp,
           notifications,
+          knowledge,
         }),
         ...(options.extraHandlers ?? []),
       ],
@@ -241,6 +246,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       inFlight: queue.inFlight,
       deadLetters: await countDeadLetters(db),
     });
+    const bots = createBots({ db, kv, log, config, jobs: queue, knowledge });
     const app = createApp({
       config,
       db,
@@ -260,6 +266,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       },
       version: VERSION,
       notifications,
+      bots,
     }, { bodyLimit: web.bodyLimit });
 
     const server = Deno.serve(

@@ -28,6 +28,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   chat: () => import("./chat.ts"),
   whatsapp: () => import("./whatsapp.ts"),
   notifications: () => import("./notifications.ts"),
+  bots: () => import("./bots.ts"),
+  retrieval: () => import("./retrieval.ts"),
 };
 
 function usage(): string {

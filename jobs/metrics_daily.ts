@@ -11,6 +11,7 @@ import { z } from "zod";
 import { defineCron } from "../lib/jobs/types.ts";
 import { addDays, daysFrom, isDay } from "../lib/metrics/days.ts";
 import { missingDays, recordDay, yesterday } from "../lib/metrics/daily.ts";
+import { recordBotDay } from "../lib/bots/analytics.ts";
 
 const Day = z.string().refine(isDay, "expected a day written YYYY-MM-DD");
 const CATCH_UP_DAYS = 7;
@@ -48,6 +49,7 @@ export const metricsDailyCron = defineCron({
     const started = performance.now();
     for (const day of days) {
       const { changed, ms, rows } = await recordDay(ctx.db.sql, day, tz);
+      await recordBotDay(ctx.db.sql, day, tz); // each bot's figures (lib/bots/analytics.ts)
       slowest = Math.max(slowest, ms);
       ctx.log.info("daily metrics recorded", {
         day,

@@ -21,6 +21,9 @@ import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
 import { notificationsDeliverHandler } from "./notifications_deliver.ts";
 import { notificationsWatchCron } from "./notifications_watch.ts";
+import type { Knowledge } from "../lib/bots/knowledge.ts";
+import { botsIngestHandler } from "./bots_ingest.ts";
+import { botsWebhookHandler } from "./bots_webhook.ts";
 
 export interface JobServices {
   mailer: Mailer;
@@ -29,6 +32,8 @@ export interface JobServices {
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
   whatsappChannel?: () => ChannelDeps | null;
   notifications?: Notifications;
+  /** The bots' shared knowledge machinery (embedder, files); their jobs are off without it. */
+  knowledge?: Knowledge;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -41,6 +46,9 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     whatsappReplyHandler(whatsapp),
     whatsappSendHandler(whatsapp),
     notificationsDeliverHandler(services.notifications),
+    ...(services.knowledge
+      ? [botsIngestHandler(services.knowledge), botsWebhookHandler(services.knowledge)]
+      : []),
   ];
 }
 

@@ -67,6 +67,10 @@ export interface Config {
   /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
   metricsToken?: string;
   tzMetrics: string;
+  /** Uploaded files (bots' training files); `DATA_DIR/uploads` unless UPLOADS_DIR says. */
+  uploadsDir: string;
+  /** Hosts the bots' URL training may reach despite a private address (tests, sandbox). */
+  botsAllowPrivateUrls: string[];
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
 }
@@ -184,6 +188,10 @@ const EnvSchema = z.object({
   ),
   TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
   SANDBOX: z.enum(["", "0", "1"]).default(""),
+  UPLOADS_DIR: optionalText,
+  BOTS_ALLOW_PRIVATE_URLS: z.string().default("").transform((s) =>
+    s.split(",").map((h) => h.trim()).filter(Boolean)
+  ),
 });
 
 type RawEnv = z.infer<typeof EnvSchema>;
@@ -278,6 +286,9 @@ export async function loadConfig(
     if (!raw.APP_SECRET) problems.push("APP_SECRET: required in production");
     if (!raw.ENCRYPTION_KEY) problems.push("ENCRYPTION_KEY: required in production");
     if (!raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
+    if (raw.BOTS_ALLOW_PRIVATE_URLS.length > 0) {
+      problems.push("BOTS_ALLOW_PRIVATE_URLS: never allowed in production");
+    }
     if (!raw.METRICS_TOKEN) {
       problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
     }
@@ -383,6 +394,8 @@ export async function loadConfig(
     corsOrigins: raw.CORS_ORIGINS,
     metricsToken: raw.METRICS_TOKEN,
     tzMetrics: raw.TZ_METRICS,
+    uploadsDir: resolve(raw.UPLOADS_DIR ?? join(dataDir, "uploads")),
+    botsAllowPrivateUrls: raw.BOTS_ALLOW_PRIVATE_URLS,
     sandboxed,
   };
 }

@@ -28,6 +28,10 @@ import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
+import { UPLOAD_BODY_LIMIT, UPLOAD_PATH } from "./api/v1/bots.ts";
+import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
+import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
+import { botPageRoutes } from "./bots.tsx";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -141,7 +145,11 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     strictTransportSecurity: ctx.config.env === "production" ? "max-age=31536000" : false,
   });
   app.use((c, next) =>
-    c.req.path.startsWith("/api/docs") ? docsHeaders(c, next) : strictHeaders(c, next)
+    c.req.path.startsWith("/api/docs")
+      ? docsHeaders(c, next)
+      : c.req.path === EMBED_SCRIPT_PATH
+      ? embedScriptHeaders(c, next)
+      : strictHeaders(c, next)
   );
   const corsForFrontend = cors({
     origin: (origin) => ctx.config.corsOrigins.includes(origin) ? origin : null,
@@ -160,17 +168,24 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   // every request halved API throughput (bench/http.ts).
   app.use("/api/*", (c, next) => {
     c.header("Vary", "Origin", { append: true });
+    // A bot embed answers CORS for its own bot's allowed origins (routes/api/v1/bots_embed.ts).
+    if (c.req.path.startsWith(EMBED_API_PREFIX)) return next();
     return c.req.header("origin") ? corsForFrontend(c, next) : next();
   });
-  app.use(bodyLimit({
-    maxSize: options.bodyLimit,
-    onError: () => {
-      throw new AppError(
-        "payload_too_large",
-        `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
-      );
-    },
-  }));
+  const limitBody = (bytes: number) =>
+    bodyLimit({
+      maxSize: bytes,
+      onError: () => {
+        throw new AppError(
+          "payload_too_large",
+          `The request body is larger than ${Math.round(bytes / 1024)} KB.`,
+        );
+      },
+    });
+  const generalLimit = limitBody(options.bodyLimit);
+  // Bots' training files: a higher cap here; the owner's tier limit is checked by the route.
+  const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
+  app.use((c, next) => (UPLOAD_PATH.test(c.req.path) ? uploadLimit : generalLimit)(c, next));
 
   app.use((c, next) => {
     // Most URLs carry no percent sign at all: nothing to decode.
@@ -193,6 +208,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", metricsRoutes(ctx));
   // Signed by the provider, not by a session: mounted before the session middleware.
   app.route("/", whatsappRoutes(ctx));
+  app.route("/", embedRoutes());
   app.route("/", homeRoutes(ctx));
   const open = (c: Context) =>
     c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics";
@@ -205,6 +221,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", loginRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", chatPageRoutes(ctx));
+  app.route("/", botPageRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>

@@ -12,6 +12,7 @@ import type { Logger } from "../lib/observability/log.ts";
 import type { AppMetrics } from "../lib/observability/metrics.ts";
 import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
+import type { Bots } from "../lib/bots/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -33,4 +34,6 @@ export interface AppContext {
   version: string;
   /** Channels, topics, publishing and the delivery log (lib/notifications). */
   notifications: Notifications;
+  /** Bots with their own knowledge (lib/bots). */
+  bots: Bots;
 }

@@ -31,6 +31,7 @@ export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
           <a href="/" class="brand">Hurukuro</a>
           <nav class="site-nav">
             <a href="/chat">Chat</a>
+            <a href="/bots">Bots</a>
             <a href="/account">Account</a>
           </nav>
         </header>

@@ -9,7 +9,7 @@ import type { AppContext } from "./_context.ts";
 
 export function healthRoutes(ctx: AppContext): Hono {
   return new Hono().get("/health", async (c) => {
-    const report = await checkHealth(ctx);
+    const report = { ...await checkHealth(ctx), ...ctx.bots?.health() };
     c.header("Cache-Control", "no-store");
     return c.json(report, report.serving ? 200 : 503);
   });

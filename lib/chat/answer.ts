@@ -43,7 +43,9 @@ import {
   chatSettings,
   type Conversation,
   conversationMemory,
+  findOpenBotConversation,
   findOpenConversation,
+  getBotConversation,
   getConversation,
   isOpen,
   type Mode,
@@ -119,6 +121,25 @@ export interface AnswerInput {
   text: string;
   /** Continue this conversation (web); otherwise the open one on the channel, or a new one. */
   conversationId?: string;
+  /** A bot answers instead of the user's own assistant (the user is its owner, who pays). */
+  bot?: BotAnswer;
+}
+
+/**
+ * What a bot (lib/bots) brings to an answer: its prompt with the knowledge found for the
+ * question, its model settings, and whose conversation it is. Reservation, metering, streaming
+ * and resuming are the chat's own; the bot's conversations stay out of its owner's chat.
+ */
+export interface BotAnswer {
+  botId: string;
+  /** The visitor's anonymous id; null when the owner asks through the API. */
+  visitorId: string | null;
+  systemPrompt: string;
+  temperature: number;
+  /** One of the active AI configurations' models; null → the default configuration. */
+  model: string | null;
+  /** Fields added to the answer's `usage` and `done` events (its citations). */
+  annotate?(text: string): Record<string, unknown>;
 }
 
 export interface PreparedAnswer {
@@ -133,6 +154,10 @@ export interface PreparedAnswer {
   /** The newest turn the budget left out (a summary can cover up to it); null when none. */
   droppedThrough: string | null;
   maxOutputTokens: number;
+  /** The configuration's, or the bot's. */
+  temperature: number;
+  /** The bot answering, if any. */
+  botId: string | null;
   reservation: Reservation | null;
   startedAt: number;
   /** The upstream call, already under way (started while the preparation wrote its rows). */
@@ -237,13 +262,26 @@ async function prepare(
 
   let conversation: Conversation | null = null;
   let mode = input.mode;
+  const bot = input.bot;
   if (input.conversationId) {
-    const chosen = await getConversation(sql, input.userId, input.conversationId);
+    const chosen = bot
+      ? await getBotConversation(sql, {
+        botId: bot.botId,
+        visitorId: bot.visitorId,
+        id: input.conversationId,
+      })
+      : await getConversation(sql, input.userId, input.conversationId);
     if (!chosen) throw new AppError("not_found", "This conversation does not exist.");
     mode = chosen.mode;
     // An idled-out or closed chat (and any essay, which holds one question) continues in a new
     // conversation: the caller learns its id from the answer.
     if (isOpen(chosen, settings)) conversation = chosen;
+  } else if (mode === "chat" && bot) {
+    conversation = await findOpenBotConversation(sql, {
+      botId: bot.botId,
+      visitorId: bot.visitorId,
+      idleTtlMinutes: settings.idleTtlMinutes,
+    });
   } else if (mode === "chat") {
     conversation = await findOpenConversation(sql, {
       userId: input.userId,
@@ -267,8 +305,9 @@ async function prepare(
     const target = conversation
       ? sql`update conversations set last_activity_at = now(), title = coalesce(title, ${title})
             where id = ${conversation.id} returning id`
-      : sql`insert into conversations (user_id, mode, channel, title)
-            values (${input.userId}, ${mode}, ${input.channel}, ${title}) returning id`;
+      : sql`insert into conversations (user_id, mode, channel, title, bot_id, visitor_id)
+            values (${input.userId}, ${mode}, ${input.channel}, ${title},
+                    ${bot?.botId ?? null}, ${bot?.visitorId ?? null}) returning id`;
     const placeholder = assistant
       ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
                ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
@@ -276,9 +315,9 @@ async function prepare(
     const rows = await sql`
       with target as (${target})
       insert into messages (conversation_id, user_id, role, content, status, channel, mode,
-                            ai_config_id, model, reservation_id)
+                            ai_config_id, model, reservation_id, bot_id)
       select target.id, ${input.userId}, m.role, m.content, m.status, ${input.channel},
-             ${mode}, m.config, m.model, m.reservation
+             ${mode}, m.config, m.model, m.reservation, ${bot?.botId ?? null}::uuid
       from target, (values
         ('user', ${text}, 'complete', null::uuid, null, null::uuid, 1) ${placeholder}
       ) as m (role, content, status, config, model, reservation, n)
@@ -306,7 +345,7 @@ async function prepare(
 
   let ai: ActiveAi | null;
   try {
-    ai = await runtime.ai.active();
+    ai = bot?.model ? await runtime.ai.forModel(bot.model) : await runtime.ai.active();
   } catch (error) {
     if (!(error instanceof AiError)) throw error;
     s.log.error("AI configuration unusable", { error: error.message });
@@ -316,7 +355,8 @@ async function prepare(
 
   const assembled = assembleContext({
     mode,
-    systemPrompt: mode === "essay" ? ai.config.essayPrompt : ai.config.chatPrompt,
+    systemPrompt: bot?.systemPrompt ??
+      (mode === "essay" ? ai.config.essayPrompt : ai.config.chatPrompt),
     history,
     text,
     budget: ai.config.contextTokens,
@@ -326,6 +366,7 @@ async function prepare(
   const maxOutputTokens = mode === "essay"
     ? ai.config.essayMaxOutputTokens
     : ai.config.maxOutputTokens;
+  const temperature = bot?.temperature ?? ai.config.temperature;
   const prices = { inputPer1k: ai.config.priceInputPer1k, outputPer1k: ai.config.priceOutputPer1k };
   const estimate = priceOf(
     { inputTokens: assembled.inputTokens, outputTokens: maxOutputTokens },
@@ -371,7 +412,7 @@ async function prepare(
     const upstream = startUpstreamCall((onRequestSent) =>
       ai.provider.stream(assembled.messages, {
         maxOutputTokens,
-        temperature: ai.config.temperature,
+        temperature,
         onRequestSent,
       }, abort.signal)
     );
@@ -381,7 +422,7 @@ async function prepare(
         reservation = await reserve(sql, {
           userId: input.userId,
           amount: estimate,
-          purpose: `chat:${mode}`,
+          purpose: bot ? "bot" : `chat:${mode}`,
         });
       } catch (error) {
         if (error instanceof AppError && error.code === "insufficient_balance") {
@@ -406,6 +447,8 @@ async function prepare(
       createdAt: new Date(),
       lastActivityAt: new Date(),
       closedAt: null,
+      botId: bot?.botId ?? null,
+      visitorId: bot?.visitorId ?? null,
     };
     return {
       conversation,
@@ -420,6 +463,8 @@ async function prepare(
         ? history[assembled.turnsDropped - 1].id ?? null
         : null,
       maxOutputTokens,
+      temperature,
+      botId: bot?.botId ?? null,
       reservation,
       startedAt,
       upstream: upstream.stream,
@@ -506,7 +551,7 @@ export async function runAnswer(
     try {
       const stream = attempt === 1 ? p.upstream : p.ai.provider.stream(messages, {
         maxOutputTokens: p.maxOutputTokens,
-        temperature: p.ai.config.temperature,
+        temperature: p.temperature,
       }, signal);
       for await (const event of stream) {
         if (event.type === "delta") {
@@ -645,8 +690,12 @@ async function closeReservation(s: ChatServices, p: PreparedAnswer, used: number
     return (await getBalance(sql, p.conversation.userId)).balance;
   }
   const result = await settle(sql, p.reservation.id, used, {
-    description: p.mode === "essay" ? "Essay" : "Chat answer",
-    reference: { messageId: p.messageId, conversationId: p.conversation.id },
+    description: p.botId ? "Bot answer" : p.mode === "essay" ? "Essay" : "Chat answer",
+    reference: {
+      messageId: p.messageId,
+      conversationId: p.conversation.id,
+      ...(p.botId ? { botId: p.botId } : {}),
+    },
   });
   return result?.balance ?? (await getBalance(sql, p.conversation.userId)).balance;
 }

@@ -144,6 +144,8 @@ export interface ActiveAi {
 export class AiConfigCache {
   #row: RefreshAhead<AiConfig | null>;
   #providers = new Map<string, AiProvider>();
+  /** Providers of the other configurations bots answer with ({@link forModel}). */
+  #others = new Map<string, AiProvider>();
 
   constructor(
     private readonly sql: Sql,
@@ -167,6 +169,30 @@ export class AiConfigCache {
       });
       this.#providers.clear();
       this.#providers.set(cacheKey, provider);
+    }
+    return { config, provider };
+  }
+
+  /**
+   * The active configuration whose model is `model` (a bot's choice, lib/bots), with its own
+   * provider and prices; the default configuration when no active one has that model (it was
+   * withdrawn since the bot chose it).
+   */
+  async forModel(model: string): Promise<ActiveAi | null> {
+    const fallback = await this.active();
+    if (!fallback || fallback.config.model === model) return fallback;
+    const [row] = await this.sql`select * from ai_configs where active and model = ${model}
+                                 order by is_default desc, name limit 1`;
+    if (!row) return fallback;
+    const config = toConfig(row);
+    const cacheKey = `${config.id}:${config.updatedAt.getTime()}`;
+    let provider = this.#others.get(cacheKey);
+    if (!provider) {
+      provider = await buildProvider(this.sql, this.encryptionKey, config, {
+        timeoutMs: this.timeoutMs,
+      });
+      if (this.#others.size >= 8) this.#others.delete(this.#others.keys().next().value!);
+      this.#others.set(cacheKey, provider);
     }
     return { config, provider };
   }

@@ -20,6 +20,10 @@ export interface Conversation {
   createdAt: Date;
   lastActivityAt: Date;
   closedAt: Date | null;
+  /** The bot whose conversation this is (lib/bots); null for the user's own chat. */
+  botId: string | null;
+  /** The bot's visitor (an anonymous id their browser keeps); null when its owner asks. */
+  visitorId: string | null;
 }
 
 export interface Message {
@@ -50,6 +54,8 @@ function toConversation(r: Record<string, unknown>): Conversation {
     createdAt: r.created_at as Date,
     lastActivityAt: r.last_activity_at as Date,
     closedAt: r.closed_at as Date | null,
+    botId: (r.bot_id as string | null) ?? null,
+    visitorId: (r.visitor_id as string | null) ?? null,
   };
 }
 
@@ -131,7 +137,34 @@ export async function getConversation(
   id: string,
 ): Promise<Conversation | null> {
   if (!z.uuid().safeParse(id).success) return null;
-  const [row] = await sql`select * from conversations where id = ${id} and user_id = ${userId}`;
+  const [row] = await sql`select * from conversations
+                          where id = ${id} and user_id = ${userId} and bot_id is null`;
+  return row ? toConversation(row) : null;
+}
+
+/** A bot's conversation with one visitor (`visitorId` null: with its owner). */
+export async function getBotConversation(
+  sql: Sql,
+  input: { botId: string; visitorId: string | null; id: string },
+): Promise<Conversation | null> {
+  if (!z.uuid().safeParse(input.id).success) return null;
+  const [row] = await sql`select * from conversations
+                          where id = ${input.id} and bot_id = ${input.botId}
+                            and visitor_id is not distinct from ${input.visitorId}`;
+  return row ? toConversation(row) : null;
+}
+
+/** The visitor's open conversation with the bot within the idle TTL, if any. */
+export async function findOpenBotConversation(
+  sql: Sql,
+  input: { botId: string; visitorId: string | null; idleTtlMinutes: number },
+): Promise<Conversation | null> {
+  const [row] = await sql`
+    select * from conversations
+    where bot_id = ${input.botId} and visitor_id is not distinct from ${input.visitorId}
+      and mode = 'chat' and closed_at is null
+      and last_activity_at > now() - ${input.idleTtlMinutes * 60} * interval '1 second'
+    order by last_activity_at desc limit 1`;
   return row ? toConversation(row) : null;
 }
 
@@ -149,7 +182,7 @@ export async function findOpenConversation(
   const [row] = await sql`
     select * from conversations
     where user_id = ${input.userId} and channel = ${input.channel} and mode = 'chat'
-      and closed_at is null
+      and closed_at is null and bot_id is null
       and last_activity_at > now() - ${input.idleTtlMinutes * 60} * interval '1 second'
     order by last_activity_at desc limit 1`;
   return row ? toConversation(row) : null;
@@ -163,6 +196,7 @@ export async function closeOpenConversations(
 ): Promise<number> {
   const rows = await sql`update conversations set closed_at = now()
                          where user_id = ${userId} and channel = ${channel} and closed_at is null
+                           and bot_id is null
                          returning id`;
   return rows.length;
 }
@@ -170,7 +204,8 @@ export async function closeOpenConversations(
 export async function closeConversation(sql: Sql, userId: string, id: string): Promise<boolean> {
   if (!z.uuid().safeParse(id).success) return false;
   const rows = await sql`update conversations set closed_at = coalesce(closed_at, now())
-                         where id = ${id} and user_id = ${userId} returning id`;
+                         where id = ${id} and user_id = ${userId} and bot_id is null
+                         returning id`;
   return rows.length > 0;
 }
 
@@ -181,10 +216,10 @@ export async function listConversations(
 ): Promise<Conversation[]> {
   const limit = options.limit ?? 30;
   const rows = options.before
-    ? await sql`select * from conversations where user_id = ${userId}
+    ? await sql`select * from conversations where user_id = ${userId} and bot_id is null
                   and last_activity_at < ${options.before}
                 order by last_activity_at desc limit ${limit}`
-    : await sql`select * from conversations where user_id = ${userId}
+    : await sql`select * from conversations where user_id = ${userId} and bot_id is null
                 order by last_activity_at desc limit ${limit}`;
   return rows.map(toConversation);
 }

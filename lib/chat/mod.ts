@@ -21,7 +21,7 @@ import { type Channel, closeOpenConversations, getMessage, type Mode } from "./c
 import { ChatError, type ChatErrorCode } from "./errors.ts";
 import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
 
-export type { ChatServices } from "./answer.ts";
+export type { BotAnswer, ChatServices } from "./answer.ts";
 export { runtimeOf, topUpUrl } from "./answer.ts";
 export { ChatError, type ChatErrorCode } from "./errors.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
@@ -152,7 +152,9 @@ export async function startStream(
       });
       return;
     }
+    const annotations = input.bot?.annotate?.(outcome.text) ?? {};
     generation.emit("usage", {
+      ...annotations,
       tokensIn: outcome.usage?.inputTokens ?? 0,
       tokensOut: outcome.usage?.outputTokens ?? 0,
       estimated: outcome.usage?.estimated ?? false,
@@ -160,6 +162,7 @@ export async function startStream(
       balance: outcome.balance,
     });
     generation.emit("done", {
+      ...annotations,
       messageId: prepared.messageId,
       conversationId: prepared.conversation.id,
       status: outcome.status,

@@ -9,6 +9,7 @@ import { apiCsrf, type AuthEnv, rateLimit } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { apiRouter } from "./_openapi.ts";
 import { apiV1Routes } from "./v1/mod.ts";
+import { EMBED_API_PREFIX } from "./v1/bots_embed.ts";
 
 const SWAGGER_DIR = new URL("../../node_modules/swagger-ui-dist/", import.meta.url).pathname;
 const SWAGGER_ASSETS: Record<string, string> = {
@@ -26,7 +27,15 @@ const DOCS_PAGE = `<!doctype html>
 
 export function apiRoutes(ctx: AppContext): Hono<AuthEnv> {
   const api = apiRouter();
-  api.use("/api/v1/*", rateLimit(ctx, tierCache(ctx.db.sql)));
+  const limit = rateLimit(ctx, tierCache(ctx.db.sql));
+  // A bot embed's preflights are not questions: its visitors are limited per bot (bots_embed.ts).
+  api.use(
+    "/api/v1/*",
+    (c, next) =>
+      c.req.method === "OPTIONS" && c.req.path.startsWith(EMBED_API_PREFIX)
+        ? next()
+        : limit(c, next),
+  );
   api.use("/api/v1/*", apiCsrf(ctx));
   // Full paths here (the router is mounted at the root) so the document names real URLs.
   api.route("/api/v1", apiV1Routes(ctx));

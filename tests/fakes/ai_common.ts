@@ -408,6 +408,8 @@ export function fakePromptTokens(messages: ReadonlyArray<{ content: string }>): 
  * and is long enough to stream in many pieces.
  */
 export function defaultReply(request: ReplyRequest): string {
+  const grounded = knowledgeReply(request);
+  if (grounded !== null) return grounded;
   const question = request.lastUserMessage.replace(/\s+/g, " ").trim();
   const topic = question.length > 80 ? question.slice(0, 77) + "..." : question;
   const words = question ? question.split(" ").length : 0;
@@ -417,6 +419,25 @@ export function defaultReply(request: ReplyRequest): string {
     `Your message had ${words} ${words === 1 ? "word" : "words"}, ` +
     `and this conversation has ${request.messages.length} ` +
     `${request.messages.length === 1 ? "message" : "messages"} so far.`;
+}
+
+/**
+ * A bot's prompt (lib/bots/answer.ts) carries its knowledge in `<knowledge>`, numbered `[n]`:
+ * the simulated model answers from the first passage and cites it, or says it does not know
+ * when nothing was found and the prompt allows only its knowledge — as a compliant model would.
+ */
+function knowledgeReply(request: ReplyRequest): string | null {
+  const system = request.messages.find((m) => m.role === "system")?.content ?? "";
+  const block = system.match(/<knowledge>\n([\s\S]*?)\n<\/knowledge>/);
+  if (!block) return null;
+  const first = block[1].match(/^\[(\d+)\] [^\n]*\n([^\n]+)/m);
+  if (!first) {
+    return /answer only from the knowledge/i.test(system)
+      ? "I don't know: that is not covered by what I was taught. Please contact us directly."
+      : "I found nothing about that in what I was taught, but in general: it depends.";
+  }
+  const sentence = first[2].match(/^.*?[.!?](\s|$)/)?.[0].trim() ?? first[2].slice(0, 200);
+  return `According to [${first[1]}], ${sentence}`;
 }
 
 /** Splits an answer into small deltas, the way tokens arrive: words with their leading space,

@@ -264,6 +264,17 @@ async function setUp(app: TestApp): Promise<Fixture> {
     channelIds: [slack.id],
   });
   const published = await notify("/api/v1/topics/fuzz-topic/publish", { text: "fuzz" });
+  // A bot with a source and a webhook, so the bots' routes reach their handlers' work.
+  const bot = await (await app.fetch("/api/v1/bots", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...token },
+    body: JSON.stringify({ name: "Fuzz bot", allowedOrigins: ["https://shop.example"] }),
+  })).json();
+  const source = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/text`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...token },
+    body: JSON.stringify({ title: "Hours", text: "Open from nine." }),
+  })).json();
   const ids = [
     conversation.id,
     answer,
@@ -275,6 +286,9 @@ async function setUp(app: TestApp): Promise<Fixture> {
     "fuzz-topic",
     "payment.failed",
     published.deliveries[0].id,
+    bot.id,
+    bot.publicKey,
+    source.id,
   ];
   return {
     app,

@@ -45,6 +45,8 @@ interface Ids {
   aiConfig: string;
   channel: string;
   topic: string;
+  bot: string;
+  source: string;
 }
 
 /** The notification channel form's fields (one form serves every method). */
@@ -179,8 +181,62 @@ function formsOf(ids: Ids): Form[] {
     },
     { path: `/admin/notifications/topics/${ids.topic}/delete`, who: "admin", fields: {} },
     { path: `/admin/notifications/channels/${ids.channel}/delete`, who: "admin", fields: {} },
+    ...botForms(ids),
   ];
   return forms;
+}
+
+/** The bot owners' forms (routes/bots.tsx); deleting the bot comes last. */
+function botForms(ids: { bot: string; source: string }): Form[] {
+  const bot = `/bots/${ids.bot}`;
+  return [
+    {
+      path: "/bots",
+      who: "user",
+      fields: { name: field(fc.string()), greeting: field(fc.string()) },
+    },
+    {
+      path: bot,
+      who: "user",
+      fields: {
+        name: field(fc.string({ minLength: 1 })),
+        greeting: field(fc.string()),
+        instructions: field(fc.string()),
+        model: field(fc.constantFrom("", "gpt-4o-mini", "nope")),
+        temperature: field(fc.constantFrom("0.3", "2", "9", "x")),
+        knowledgeOnly: field(fc.constant("on")),
+        active: field(fc.constant("on")),
+        allowedOrigins: field(fc.constantFrom("https://shop.example", "ftp://x\nhttps://a.b/c")),
+      },
+    },
+    {
+      path: `${bot}/sources/text`,
+      who: "user",
+      fields: { title: field(fc.string()), text: field(fc.string()) },
+    },
+    {
+      path: `${bot}/sources/url`,
+      who: "user",
+      fields: {
+        url: field(fc.constantFrom("https://example.com/", "https://10.0.0.1/", "x")),
+        kind: field(fc.constantFrom("sitemap", "url")),
+      },
+    },
+    { path: `${bot}/sources/file`, who: "user", fields: {} },
+    { path: `${bot}/sources/${ids.source}/retrain`, who: "user", fields: {} },
+    { path: `${bot}/rotate-key`, who: "user", fields: {} },
+    {
+      path: `${bot}/webhooks`,
+      who: "user",
+      fields: {
+        url: field(fc.constantFrom("https://example.com/hook", "https://127.0.0.1/", "")),
+        "event:message.created": field(fc.constant("on")),
+      },
+    },
+    { path: `${bot}/webhooks/${ids.source}/delete`, who: "user", fields: {} },
+    { path: `${bot}/sources/${ids.source}/delete`, who: "user", fields: {} },
+    { path: `${bot}/delete`, who: "admin", fields: {} },
+  ];
 }
 
 /** The url-encoded text of `pairs`; unpaired surrogates become U+FFFD, as in any browser. */
@@ -280,6 +336,8 @@ function pagesOf(ids: Ids): [string, string[]][] {
     [`/admin/notifications/topics/${ids.topic}`, []],
     ["/account", []],
     ["/chat", []],
+    ["/bots", []],
+    [`/bots/${ids.bot}`, []],
   ];
 }
 
@@ -320,12 +378,28 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
       settings: { channel: "#fuzz" },
     });
     const topic = await notifications.topics.create({ name: "fuzz", channelIds: [channel.id] });
+    const auth = {
+      authorization: `Bearer ${signed.accessToken}`,
+      "content-type": "application/json",
+    };
+    const bot = await (await app.fetch("/api/v1/bots", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ name: "Fuzz bot" }),
+    })).json();
+    const source = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/text`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ title: "T", text: "Some text." }),
+    })).json();
     const ids = {
       user: signed.user.id,
       packageId: pkg.id,
       aiConfig: ai.id,
       channel: channel.id,
       topic: topic.id,
+      bot: bot.id as string,
+      source: source.id as string,
     };
     const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
       const { token } = await createSession(sql, userId, { admin: adminSession });

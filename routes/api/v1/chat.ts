@@ -125,7 +125,12 @@ function relay(
   follow: Follow,
   headers: Record<string, string> = {},
 ) {
-  const body = sseStream(follow, {
+  return c.body(entryStream(follow), 200, { ...headers, ...SSE_HEADERS });
+}
+
+/** An answer's entries as an event stream body; a failure to follow ends it with an `error`. */
+export function entryStream(follow: Follow): ReadableStream<Uint8Array> {
+  return sseStream(follow, {
     onError: (error) => ({
       id: 0,
       event: "error",
@@ -135,7 +140,6 @@ function relay(
       },
     }),
   });
-  return c.body(body, 200, { ...headers, ...SSE_HEADERS });
 }
 
 /** Hands an answer's entries to `onEntry` until the answer ends or `signal` (the reader left). */

@@ -11,6 +11,9 @@ import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { notificationLogRoutes } from "./notification_log.ts";
+import { botRoutes } from "./bots.ts";
+import { botAskRoutes } from "./bots_embed.ts";
+import { botInsightRoutes } from "./bots_insights.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -23,5 +26,8 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", eventRoutes(ctx))
     .route("/", chatRoutes(ctx))
     .route("/", notificationRoutes(ctx))
-    .route("/", notificationLogRoutes(ctx));
+    .route("/", notificationLogRoutes(ctx))
+    .route("/", botRoutes(ctx))
+    .route("/", botAskRoutes(ctx))
+    .route("/", botInsightRoutes(ctx));
 }
