@@ -69,16 +69,17 @@ export interface Config {
   tzMetrics: string;
   /** Uploaded files (bots' training files); `DATA_DIR/uploads` unless UPLOADS_DIR says. */
   uploadsDir: string;
-  /** Hosts the bots' URL training may reach despite a private address (tests, sandbox). */
-  botsAllowPrivateUrls: string[];
+  /**
+   * Hosts that URLs someone else chose (webhooks, bots' training pages) may reach although they
+   * are private or loopback: the local fakes of tests and the sandbox. Never in production.
+   */
+  privateUrlHosts: string[];
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
 }
 
 /** Notification channels (lib/notifications). */
 export interface NotificationsConfig {
-  /** Hosts a webhook channel may reach although they are private or loopback (tests, sandbox). */
-  allowPrivateHosts: string[];
   /** `NOTIFY_*` variables: secrets a channel names instead of storing one. */
   envSecrets: Record<string, string>;
 }
@@ -177,7 +178,7 @@ const EnvSchema = z.object({
   SLACK_API_URL: optionalUrl,
   TELEGRAM_BOT_TOKEN: optionalText,
   TELEGRAM_API_URL: optionalUrl,
-  NOTIFICATIONS_ALLOW_PRIVATE_URLS: z.string().default("").transform((s) =>
+  ALLOW_PRIVATE_URL_HOSTS: z.string().default("").transform((s) =>
     s.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)
   ),
   CORS_ORIGINS: z.string().default("").transform((s) =>
@@ -189,9 +190,6 @@ const EnvSchema = z.object({
   TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
   SANDBOX: z.enum(["", "0", "1"]).default(""),
   UPLOADS_DIR: optionalText,
-  BOTS_ALLOW_PRIVATE_URLS: z.string().default("").transform((s) =>
-    s.split(",").map((h) => h.trim()).filter(Boolean)
-  ),
 });
 
 type RawEnv = z.infer<typeof EnvSchema>;
@@ -286,14 +284,11 @@ export async function loadConfig(
     if (!raw.APP_SECRET) problems.push("APP_SECRET: required in production");
     if (!raw.ENCRYPTION_KEY) problems.push("ENCRYPTION_KEY: required in production");
     if (!raw.PUBLIC_URL) problems.push("PUBLIC_URL: required in production");
-    if (raw.BOTS_ALLOW_PRIVATE_URLS.length > 0) {
-      problems.push("BOTS_ALLOW_PRIVATE_URLS: never allowed in production");
+    if (raw.ALLOW_PRIVATE_URL_HOSTS.length > 0) {
+      problems.push("ALLOW_PRIVATE_URL_HOSTS: never allowed in production");
     }
     if (!raw.METRICS_TOKEN) {
       problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
-    }
-    if (raw.NOTIFICATIONS_ALLOW_PRIVATE_URLS.length > 0) {
-      problems.push("NOTIFICATIONS_ALLOW_PRIVATE_URLS: never allowed in production");
     }
     for (const upstream of REQUIRED_IN_PRODUCTION) {
       for (const name of gaps[upstream]) {
@@ -384,7 +379,6 @@ export async function loadConfig(
       apiUrl: raw.TELEGRAM_API_URL ?? "https://api.telegram.org",
     },
     notifications: {
-      allowPrivateHosts: raw.NOTIFICATIONS_ALLOW_PRIVATE_URLS,
       envSecrets: Object.fromEntries(
         Object.entries(env).filter((e): e is [string, string] =>
           NOTIFY_SECRET_NAME.test(e[0]) && typeof e[1] === "string" && e[1] !== ""
@@ -395,7 +389,7 @@ export async function loadConfig(
     metricsToken: raw.METRICS_TOKEN,
     tzMetrics: raw.TZ_METRICS,
     uploadsDir: resolve(raw.UPLOADS_DIR ?? join(dataDir, "uploads")),
-    botsAllowPrivateUrls: raw.BOTS_ALLOW_PRIVATE_URLS,
+    privateUrlHosts: raw.ALLOW_PRIVATE_URL_HOSTS,
     sandboxed,
   };
 }

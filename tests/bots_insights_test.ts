@@ -39,7 +39,7 @@ function receiver(failFirst: string) {
 
 Deno.test("bot analytics and signed, retried webhooks from visitors' questions and thumbs", async () => {
   const hook = receiver("message.created");
-  const app = await startTestApp({ env: { BOTS_ALLOW_PRIVATE_URLS: "127.0.0.1" } });
+  const app = await startTestApp({ env: { ALLOW_PRIVATE_URL_HOSTS: "127.0.0.1" } });
   try {
     const owner = await signup(app, 100_000);
     const site = "https://shop.example";

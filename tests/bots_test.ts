@@ -206,7 +206,7 @@ Deno.test("bots: training URLs at private addresses are refused with 422 saying 
 
 Deno.test("bots: a page is learnt and, retrained after it changed, replaced in one switch", async () => {
   const site = await startFakeWebsite();
-  const app = await startTestApp({ env: { BOTS_ALLOW_PRIVATE_URLS: "127.0.0.1" } });
+  const app = await startTestApp({ env: { ALLOW_PRIVATE_URL_HOSTS: "127.0.0.1" } });
   try {
     site.pages.set(
       "/returns",

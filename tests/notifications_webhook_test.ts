@@ -105,7 +105,7 @@ Deno.test("webhook URLs on private addresses are refused when saved, and a redir
     n === 1 ? new Response("nope", { status: 400 }) : new Response("ok")
   );
   // No allow-list: loopback is refused like any private address.
-  const world = await notificationWorld({ env: { NOTIFICATIONS_ALLOW_PRIVATE_URLS: "" } });
+  const world = await notificationWorld({ env: { ALLOW_PRIVATE_URL_HOSTS: "" } });
   try {
     for (
       const url of [

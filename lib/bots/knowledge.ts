@@ -54,7 +54,7 @@ export async function createKnowledge(
     files: deps.files ?? new DiskFileStore(deps.config.uploadsDir),
     vectors: new VectorIndex(),
     mode,
-    urlPolicy: { allowHosts: deps.config.botsAllowPrivateUrls },
+    urlPolicy: { allowHosts: deps.config.privateUrlHosts },
     fetchTimeoutMs: 15_000,
   };
 }

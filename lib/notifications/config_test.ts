@@ -29,17 +29,17 @@ Deno.test("NOTIFY_* variables are the secrets channels may name; nothing else is
     NOTIFYX: "x",
   });
   assert.deepEqual(config.notifications.envSecrets, { NOTIFY_OPS_HOOK: "s3cret" });
-  assert.deepEqual(config.notifications.allowPrivateHosts, []);
+  assert.deepEqual(config.privateUrlHosts, []);
 });
 
 Deno.test("private webhook hosts may be allowed for tests, never in production", async () => {
   const dev = await loadConfig(
-    { HURUKURO_ENV: "test", NOTIFICATIONS_ALLOW_PRIVATE_URLS: " 127.0.0.1, LocalHost " },
+    { HURUKURO_ENV: "test", ALLOW_PRIVATE_URL_HOSTS: " 127.0.0.1, LocalHost " },
     { persistSecrets: false },
   );
-  assert.deepEqual(dev.notifications.allowPrivateHosts, ["127.0.0.1", "localhost"]);
+  assert.deepEqual(dev.privateUrlHosts, ["127.0.0.1", "localhost"]);
   await assert.rejects(
-    loadConfig({ ...PRODUCTION, NOTIFICATIONS_ALLOW_PRIVATE_URLS: "127.0.0.1" }),
-    (e: Error) => e instanceof ConfigError && /NOTIFICATIONS_ALLOW_PRIVATE_URLS/.test(e.message),
+    loadConfig({ ...PRODUCTION, ALLOW_PRIVATE_URL_HOSTS: "127.0.0.1" }),
+    (e: Error) => e instanceof ConfigError && /ALLOW_PRIVATE_URL_HOSTS/.test(e.message),
   );
 });

@@ -27,7 +27,7 @@ export interface NotificationsDeps {
 /** Where webhook URLs may point: public addresses, and the allow-listed hosts outside production. */
 export function urlPolicy(deps: NotificationsDeps): UrlPolicy {
   return {
-    allowHosts: deps.config.notifications.allowPrivateHosts,
+    allowHosts: deps.config.privateUrlHosts,
     ...(deps.resolve ? { resolve: deps.resolve } : {}),
   };
 }

@@ -13,7 +13,7 @@
  * - https only, no credentials in the URL.
  *
  * Tests and the sandbox run their fakes on loopback: they name those hosts in `allowHosts`
- * (config `NOTIFICATIONS_ALLOW_PRIVATE_URLS`, refused in production) or inject `resolve`; the
+ * (config `ALLOW_PRIVATE_URL_HOSTS`, refused in production) or inject `resolve`; the
  * guard itself is never switched off. An allowed host may use http.
  *
  * What remains: `fetch` resolves the name again, so a DNS server that answers a public address

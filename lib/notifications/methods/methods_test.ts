@@ -1,7 +1,7 @@
 /** Each method's settings: what passes, what is refused, and the masked recipient it logs. */
 import assert from "node:assert/strict";
 import { METHOD_MODULES } from "./mod.ts";
-import { signWebhook } from "./webhook.ts";
+import { signPayload } from "../../security/signing.ts";
 import { hmacHex } from "../../security/tokens.ts";
 
 const parse = (method: keyof typeof METHOD_MODULES, settings: unknown) =>
@@ -44,6 +44,6 @@ Deno.test("recipients are masked for the log", () => {
 });
 
 Deno.test("the webhook signature is HMAC-SHA256 over `<t>.<body>`", async () => {
-  const header = await signWebhook("s3cret", '{"a":1}', 1700000000);
+  const header = await signPayload("s3cret", '{"a":1}', 1700000000);
   assert.equal(header, `t=1700000000,v1=${await hmacHex("s3cret", '1700000000.{"a":1}')}`);
 });

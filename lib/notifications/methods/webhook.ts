@@ -1,9 +1,9 @@
 /**
  * Webhooks: the message as a JSON POST to an https URL, signed so the receiver knows it is ours.
  *
- * `X-Hurukuro-Signature: t=<unix seconds>,v1=<hex>` where hex = HMAC-SHA256(secret,
- * `<t>.<raw body>`). The receiver recomputes it over the raw bytes, compares in constant time,
- * and refuses a `t` more than five minutes away (a replayed delivery). `X-Hurukuro-Delivery`
+ * Signed as every webhook we send (lib/security/signing.ts): `X-Hurukuro-Signature:
+ * t=<unix seconds>,v1=<hex>`, HMAC-SHA256 over `<t>.<raw body>`; the receiver refuses a `t` more
+ * than five minutes away (a replayed delivery). `X-Hurukuro-Delivery`
  * carries the delivery id, the same on every retry: a receiver drops a repeat by it. The
  * receiver's check is in docs/notifications.md.
  *
@@ -12,17 +12,10 @@
  */
 import { z } from "zod";
 import { checkUrl, guardedFetch, SsrfError } from "../../security/ssrf.ts";
-import { hmacHex } from "../../security/tokens.ts";
+import { SIGNATURE_HEADER, signPayload } from "../../security/signing.ts";
 import { textField } from "../../text.ts";
 import { renderMarkdown } from "../../markdown.ts";
 import { defineMethod, SendError } from "./types.ts";
-
-export const SIGNATURE_HEADER = "X-Hurukuro-Signature";
-
-/** The header value for `body` sent at `timestamp` (unix seconds). */
-export async function signWebhook(secret: string, body: string, timestamp: number) {
-  return `t=${timestamp},v1=${await hmacHex(secret, `${timestamp}.${body}`)}`;
-}
 
 /** Seconds to wait from a `Retry-After` header (seconds or an HTTP date), if any. */
 function retryAfterMs(header: string | null): number | undefined {
@@ -62,7 +55,6 @@ export const webhook = defineMethod({
       html: renderMarkdown(message.text),
       publishedAt: message.publishedAt.toISOString(),
     });
-    const timestamp = Math.floor(Date.now() / 1000);
     let res: Response;
     try {
       res = await guardedFetch(settings.url, {
@@ -70,7 +62,7 @@ export const webhook = defineMethod({
         headers: {
           "content-type": "application/json",
           "user-agent": "Hurukuro-Webhooks/1",
-          [SIGNATURE_HEADER]: await signWebhook(secrets.secret, body, timestamp),
+          [SIGNATURE_HEADER]: await signPayload(secrets.secret, body),
           "X-Hurukuro-Delivery": message.deliveryId,
           "X-Hurukuro-Topic": encodeURIComponent(message.topic),
         },
