@@ -21,6 +21,9 @@ import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
 import { notificationsDeliverHandler } from "./notifications_deliver.ts";
 import { notificationsWatchCron } from "./notifications_watch.ts";
+import type { Grievances } from "../lib/grievances/mod.ts";
+import { grievancesClassifyHandler } from "./grievances_classify.ts";
+import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
 
 export interface JobServices {
   mailer: Mailer;
@@ -29,6 +32,7 @@ export interface JobServices {
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
   whatsappChannel?: () => ChannelDeps | null;
   notifications?: Notifications;
+  grievances?: Grievances;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -41,6 +45,8 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     whatsappReplyHandler(whatsapp),
     whatsappSendHandler(whatsapp),
     notificationsDeliverHandler(services.notifications),
+    grievancesClassifyHandler(services.grievances),
+    grievancesThumbnailHandler(services.grievances),
   ];
 }
 

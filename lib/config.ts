@@ -67,6 +67,10 @@ export interface Config {
   /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
   metricsToken?: string;
   tzMetrics: string;
+  /** Where uploaded files are kept (UPLOADS_DIR, default DATA_DIR/uploads; lib/storage/files.ts). */
+  uploadsDir: string;
+  /** Grievances (lib/grievances): speech-to-text model; the previous key during a rotation. */
+  grievances: { transcriptionModel?: string; previousEncryptionKey?: Uint8Array };
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
 }
@@ -184,6 +188,13 @@ const EnvSchema = z.object({
   ),
   TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
   SANDBOX: z.enum(["", "0", "1"]).default(""),
+  // Grievances (lib/grievances) and uploads (lib/storage/files.ts).
+  UPLOADS_DIR: optionalText,
+  OPENAI_TRANSCRIPTION_MODEL: optionalText,
+  ENCRYPTION_KEY_PREVIOUS: optionalText.pipe(
+    z.string().refine((s) => decodeBase64Length(s) === 32, "must be base64 of exactly 32 bytes")
+      .optional(),
+  ),
 });
 
 type RawEnv = z.infer<typeof EnvSchema>;
@@ -383,6 +394,13 @@ export async function loadConfig(
     corsOrigins: raw.CORS_ORIGINS,
     metricsToken: raw.METRICS_TOKEN,
     tzMetrics: raw.TZ_METRICS,
+    uploadsDir: resolve(raw.UPLOADS_DIR ?? join(dataDir, "uploads")),
+    grievances: {
+      transcriptionModel: raw.OPENAI_TRANSCRIPTION_MODEL,
+      previousEncryptionKey: raw.ENCRYPTION_KEY_PREVIOUS
+        ? decodeBase64(raw.ENCRYPTION_KEY_PREVIOUS)
+        : undefined,
+    },
     sandboxed,
   };
 }

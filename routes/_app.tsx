@@ -28,6 +28,8 @@ import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
+import { UPLOAD_BODY_LIMIT, UPLOAD_PATHS } from "./_form.ts";
+import { reportRoutes } from "./report.tsx";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -162,12 +164,21 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     c.header("Vary", "Origin", { append: true });
     return c.req.header("origin") ? corsForFrontend(c, next) : next();
   });
-  app.use(bodyLimit(options.bodyLimit, () => {
-    throw new AppError(
-      "payload_too_large",
-      `The request body is larger than ${Math.round(options.bodyLimit / 1024)} KB.`,
-    );
-  }));
+  const limit = (bytes: number) =>
+    bodyLimit(bytes, () => {
+      throw new AppError(
+        "payload_too_large",
+        `The request body is larger than ${Math.round(bytes / 1024)} KB.`,
+      );
+    });
+  const ordinaryBodies = limit(options.bodyLimit);
+  // Grievance reports carry attachments (routes/_form.ts readUpload bounds each file).
+  const uploadBodies = limit(UPLOAD_BODY_LIMIT);
+  app.use((c, next) =>
+    c.req.method === "POST" && UPLOAD_PATHS.includes(c.req.path)
+      ? uploadBodies(c, next)
+      : ordinaryBodies(c, next)
+  );
 
   app.use((c, next) => {
     // Most URLs carry no percent sign at all: nothing to decode.
@@ -202,6 +213,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", loginRoutes(ctx));
   app.route("/", accountRoutes(ctx));
   app.route("/", chatPageRoutes(ctx));
+  app.route("/", reportRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>

@@ -11,6 +11,7 @@ import type { Logger } from "../lib/observability/log.ts";
 import type { AppMetrics } from "../lib/observability/metrics.ts";
 import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
+import type { Grievances } from "../lib/grievances/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -30,4 +31,6 @@ export interface AppContext {
   version: string;
   /** Channels, topics, publishing and the delivery log (lib/notifications). */
   notifications: Notifications;
+  /** Grievances: intake, tracking, the officers' queue (lib/grievances). */
+  grievances: Grievances;
 }

@@ -11,6 +11,7 @@ import { eventRoutes } from "./events.ts";
 import { chatRoutes } from "./chat.ts";
 import { notificationRoutes } from "./notifications.ts";
 import { notificationLogRoutes } from "./notification_log.ts";
+import { grievanceRoutes } from "./grievances.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -23,5 +24,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", eventRoutes(ctx))
     .route("/", chatRoutes(ctx))
     .route("/", notificationRoutes(ctx))
-    .route("/", notificationLogRoutes(ctx));
+    .route("/", notificationLogRoutes(ctx))
+    .route("/", grievanceRoutes(ctx));
 }
