@@ -228,6 +228,7 @@ export async function runClassification(
       tokensIn: completion.usage.inputTokens,
       tokensOut: completion.usage.outputTokens,
     });
+    await announce(deps.db, deps.log, to, "task_status", taskEvent(done, g.reference));
     if (stored) {
       await announce(deps.db, deps.log, to, "classification_complete", {
         grievanceId: g.id,
@@ -237,7 +238,6 @@ export async function runClassification(
         confidence: result.confidence,
       });
     }
-    await announce(deps.db, deps.log, to, "task_status", taskEvent(done, g.reference));
   } catch (cause) {
     const message = (cause instanceof Error ? cause.message : String(cause)).slice(0, 500);
     const policy = grievanceClassifyJob.retry;
