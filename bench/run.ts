@@ -28,6 +28,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   chat: () => import("./chat.ts"),
   whatsapp: () => import("./whatsapp.ts"),
   notifications: () => import("./notifications.ts"),
+  grievances: () => import("./grievances.ts"),
 };
 
 function usage(): string {
