@@ -5,6 +5,7 @@
  * and officers limited to their areas.
  */
 import assert from "node:assert/strict";
+import { createSession } from "../lib/accounts/credentials.ts";
 import {
   exeBytes,
   grievanceWorld,
@@ -293,6 +294,56 @@ Deno.test("an officer limited to an area gets 404 for grievances outside it, and
     // The admin sees both.
     const all = await w.api("GET", "/api/v1/grievances", undefined, w.admin.headers);
     assert.equal((all.body.grievances as unknown[]).length, 2);
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("bulk status changes answer each grievance on its own; the CSV export cannot carry a formula", async () => {
+  const w = await grievanceWorld();
+  try {
+    const sql = w.app.server.db.sql;
+    const [area] = await sql`insert into grievance_areas (name)
+                             values ('=cmd|'' /C calc''!A0') returning id`;
+    const ids: string[] = [];
+    for (const description of ["Broken streetlight", "Blocked drain", "Noisy bar"]) {
+      const made = await w.report({ description, area: area.id });
+      const [row] = await sql`select id from grievances where reference = ${
+        String(made.body.reference)
+      }`;
+      ids.push(row.id);
+    }
+    const resolve = await w.api("POST", `/api/v1/grievances/${ids[1]}/status`, {
+      status: "resolved",
+    });
+    assert.equal(resolve.status, 200, resolve.text);
+    const bulk = await w.api("POST", "/api/v1/grievances/bulk-status", {
+      ids: [ids[0], ids[1], ids[2], "not-an-id"],
+      status: "rejected",
+      note: "Not ours to act on.",
+    });
+    assert.equal(bulk.status, 200, bulk.text);
+    const results = bulk.body.results as { id: string; ok: boolean; error?: string }[];
+    assert.deepEqual(results.map((r) => r.ok), [true, false, true, false]);
+    assert.match(
+      results[1].error!,
+      /A resolved grievance cannot become rejected; it can become in_review/,
+    );
+    assert.match(results[3].error!, /does not exist/);
+    const [{ n }] = await sql`select count(*)::int as n from grievances where status = 'rejected'`;
+    assert.equal(n, 2);
+
+    const session = await createSession(sql, w.officer.id, { admin: true });
+    const csv = await w.app.fetch("/admin/grievances/export.csv", {
+      headers: { cookie: `hk_session=${session.token}` },
+    });
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get("content-type") ?? "", /^text\/csv/);
+    const text = await csv.text();
+    const lines = text.trim().split("\r\n");
+    assert.equal(lines.length, 4, text);
+    assert.ok(lines.slice(1).every((l) => l.includes(`"'=cmd|' /C calc'!A0"`)), text);
+    assert.ok(!/(^|,)"[=+\-@]/.test(text), "no cell starts with a formula character");
   } finally {
     await w.close();
   }

@@ -46,7 +46,7 @@ export function grievanceRoutes(ctx: AppContext) {
   // Multipart: documented here, read by readUpload (files bounded, text rule applied).
   app.openAPIRegistry.registerPath({
     method: "post",
-    path: "/api/v1/grievances",
+    path: "/grievances",
     tags,
     summary: "Report a problem (multipart/form-data, attachments optional)",
     request: {
@@ -233,7 +233,7 @@ export function grievanceRoutes(ctx: AppContext) {
 
   app.openAPIRegistry.registerPath({
     method: "get",
-    path: "/api/v1/grievances/{id}/attachments/{attachmentId}",
+    path: "/grievances/{id}/attachments/{attachmentId}",
     tags,
     security: bearer,
     summary: "An attachment's bytes (staff); `?thumbnail=1` for a photo's thumbnail",
