@@ -38,6 +38,9 @@ import { createLogger, type Logger } from "./lib/observability/log.ts";
 import { createMetrics } from "./lib/observability/metrics.ts";
 import { createApp } from "./routes/_app.tsx";
 import { createNotifications, type Notifications } from "./lib/notifications/mod.ts";
+import { createGrievances, type Grievances, grievanceSealer } from "./lib/grievances/mod.ts";
+import { aiUpstreams } from "./lib/grievances/ai.ts";
+import { localFileStore } from "./lib/storage/files.ts";
 import type { Hono } from "hono";
 import type { AuthEnv } from "./routes/_auth.ts";
 import { parse as parseDotenv } from "dotenv";
@@ -81,6 +84,7 @@ export interface RunningServer {
   scheduler: CronScheduler;
   payments: () => PaymentDeps;
   notifications: Notifications;
+  grievances: Grievances;
   /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
   shutdown(): Promise<void>;
   finished: Promise<void>;
@@ -148,6 +152,17 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     // Bots: what their jobs and their routes share (embedder, files, vector cache).
     const knowledge = await createKnowledge({ db, config, log });
 
+    // Grievances (lib/grievances): sealed personal data, attachments under UPLOADS_DIR.
+    const grievances = createGrievances({
+      db,
+      log,
+      config,
+      sealer: await grievanceSealer(config),
+      files: localFileStore(config.uploadsDir),
+      ai: aiUpstreams(db.sql, config),
+      whatsapp: upstreams.whatsapp?.provider ?? null,
+    });
+
     const metrics = createMetrics();
     metrics.gauge(
       "hurukuro_chat_streams_generating",
@@ -172,6 +187,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
           whatsappChannel: () => whatsapp,
           notifications,
           knowledge,
+          grievances,
         }),
         ...(options.extraHandlers ?? []),
       ],
@@ -207,6 +223,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         mediaDir: join(config.dataDir, "whatsapp-media"),
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
+        grievances: grievances.whatsapp(queue),
         chat: {
           answerOnce: (input) => answerOnce(chat, input),
           resetConversation: (userId, on) => resetConversation(chat, userId, on),
@@ -267,6 +284,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       version: VERSION,
       notifications,
       bots,
+      grievances,
     }, { bodyLimit: web.bodyLimit });
 
     const server = Deno.serve(
@@ -309,6 +327,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       scheduler,
       payments,
       notifications,
+      grievances,
       finished: server.finished,
       shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),
     };

@@ -30,6 +30,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   notifications: () => import("./notifications.ts"),
   bots: () => import("./bots.ts"),
   retrieval: () => import("./retrieval.ts"),
+  grievances: () => import("./grievances.ts"),
 };
 
 function usage(): string {

@@ -24,6 +24,9 @@ import { notificationsWatchCron } from "./notifications_watch.ts";
 import type { Knowledge } from "../lib/bots/knowledge.ts";
 import { botsIngestHandler } from "./bots_ingest.ts";
 import { botsWebhookHandler } from "./bots_webhook.ts";
+import type { Grievances } from "../lib/grievances/mod.ts";
+import { grievancesClassifyHandler } from "./grievances_classify.ts";
+import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
 
 export interface JobServices {
   mailer: Mailer;
@@ -34,6 +37,7 @@ export interface JobServices {
   notifications?: Notifications;
   /** The bots' shared knowledge machinery (embedder, files); their jobs are off without it. */
   knowledge?: Knowledge;
+  grievances?: Grievances;
 }
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -49,6 +53,8 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     ...(services.knowledge
       ? [botsIngestHandler(services.knowledge), botsWebhookHandler(services.knowledge)]
       : []),
+    grievancesClassifyHandler(services.grievances),
+    grievancesThumbnailHandler(services.grievances),
   ];
 }
 

@@ -67,13 +67,15 @@ export interface Config {
   /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
   metricsToken?: string;
   tzMetrics: string;
-  /** Uploaded files (bots' training files); `DATA_DIR/uploads` unless UPLOADS_DIR says. */
+  /** Uploaded files (bots' training files, grievance attachments): UPLOADS_DIR or DATA_DIR/uploads. */
   uploadsDir: string;
   /**
    * Hosts that URLs someone else chose (webhooks, bots' training pages) may reach although they
    * are private or loopback: the local fakes of tests and the sandbox. Never in production.
    */
   privateUrlHosts: string[];
+  /** Grievances (lib/grievances): speech-to-text model; the previous key during a rotation. */
+  grievances: { transcriptionModel?: string; previousEncryptionKey?: Uint8Array };
   /** Upstreams served by the built-in sandbox (local fakes), never non-empty in production. */
   sandboxed: Upstream[];
 }
@@ -190,6 +192,11 @@ const EnvSchema = z.object({
   TZ_METRICS: z.string().default("Africa/Harare").refine(validTimeZone, "unknown time zone"),
   SANDBOX: z.enum(["", "0", "1"]).default(""),
   UPLOADS_DIR: optionalText,
+  OPENAI_TRANSCRIPTION_MODEL: optionalText,
+  ENCRYPTION_KEY_PREVIOUS: optionalText.pipe(
+    z.string().refine((s) => decodeBase64Length(s) === 32, "must be base64 of exactly 32 bytes")
+      .optional(),
+  ),
 });
 
 type RawEnv = z.infer<typeof EnvSchema>;
@@ -390,6 +397,12 @@ export async function loadConfig(
     tzMetrics: raw.TZ_METRICS,
     uploadsDir: resolve(raw.UPLOADS_DIR ?? join(dataDir, "uploads")),
     privateUrlHosts: raw.ALLOW_PRIVATE_URL_HOSTS,
+    grievances: {
+      transcriptionModel: raw.OPENAI_TRANSCRIPTION_MODEL,
+      previousEncryptionKey: raw.ENCRYPTION_KEY_PREVIOUS
+        ? decodeBase64(raw.ENCRYPTION_KEY_PREVIOUS)
+        : undefined,
+    },
     sandboxed,
   };
 }

@@ -28,10 +28,11 @@ import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
-import { UPLOAD_BODY_LIMIT, UPLOAD_PATH } from "./api/v1/bots.ts";
 import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
 import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
 import { botPageRoutes } from "./bots.tsx";
+import { isUpload, UPLOAD_BODY_LIMIT } from "./_form.ts";
+import { reportRoutes } from "./report.tsx";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -183,9 +184,8 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
       },
     });
   const generalLimit = limitBody(options.bodyLimit);
-  // Bots' training files: a higher cap here; the owner's tier limit is checked by the route.
   const uploadLimit = limitBody(UPLOAD_BODY_LIMIT);
-  app.use((c, next) => (UPLOAD_PATH.test(c.req.path) ? uploadLimit : generalLimit)(c, next));
+  app.use((c, next) => (isUpload(c.req.method, c.req.path) ? uploadLimit : generalLimit)(c, next));
 
   app.use((c, next) => {
     // Most URLs carry no percent sign at all: nothing to decode.
@@ -222,6 +222,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", accountRoutes(ctx));
   app.route("/", chatPageRoutes(ctx));
   app.route("/", botPageRoutes(ctx));
+  app.route("/", reportRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
   app.notFound((c) =>

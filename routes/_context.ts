@@ -13,6 +13,7 @@ import type { AppMetrics } from "../lib/observability/metrics.ts";
 import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
 import type { Bots } from "../lib/bots/mod.ts";
+import type { Grievances } from "../lib/grievances/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -36,4 +37,6 @@ export interface AppContext {
   notifications: Notifications;
   /** Bots with their own knowledge (lib/bots). */
   bots: Bots;
+  /** Grievances: intake, tracking, the officers' queue (lib/grievances). */
+  grievances: Grievances;
 }

@@ -19,7 +19,7 @@ import {
 import { logIn } from "../lib/accounts/login.ts";
 import { completePasswordReset } from "../lib/accounts/password_reset.ts";
 import { tierCache } from "../lib/accounts/tiers.ts";
-import { createUser, type User } from "../lib/accounts/users.ts";
+import { createUser, isStaff, type User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/http/errors.ts";
 import { textField } from "../lib/text.ts";
 import {
@@ -82,7 +82,8 @@ function safeNext(next: unknown): string {
 }
 
 async function startSession(c: Context<AuthEnv>, ctx: AppContext, user: User) {
-  const admin = user.role === "admin";
+  // Staff (admins and officers) get the short admin session that opens /admin.
+  const admin = isStaff(user.role);
   const session = await createSession(ctx.db.sql, user.id, { admin });
   setCookie(
     c,

@@ -120,6 +120,15 @@ async function expectedFigures(sql: Sql, day: string): Promise<Map<string, numbe
     .filter((w) => on(w.received_at) && (w.status >= 400 || w.error !== null));
   set("webhooks.errors", webhooks.length);
   for (const w of webhooks) add("webhooks.errors", 1, { provider: w.provider });
+
+  // Grievances (lib/grievances/stats.ts): the data here has none, so the totals are zeros.
+  const grievances = await sql`select created_at, status, channel, resolved_at
+                                from grievances`;
+  set("grievances.new", grievances.filter((g) => on(g.created_at)).length);
+  set(
+    "grievances.resolved",
+    grievances.filter((g) => g.status === "resolved" && on(g.resolved_at)).length,
+  );
   return out;
 }
 

@@ -477,7 +477,7 @@ Deno.test("free text is understood anywhere; delivery statuses are recorded", as
     );
     assert.equal(essay.type, "interactive");
     const [report] = await say(t, phone, text(phone, "report a problem"));
-    assert.match(report.text, /coming soon/);
+    assert.match(report.text, /Describe the problem/);
     const [stopped] = await say(t, phone, text(phone, "STOP"));
     assert.match(stopped.text, /Stopped/);
     const [file] = await say(

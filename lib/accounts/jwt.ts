@@ -3,13 +3,15 @@
  * role; everything else is read fresh from the database per request.
  */
 import { jwtVerify, SignJWT } from "jose";
+import { type Role, ROLES } from "./users.ts";
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
 const ISSUER = "hurukuro";
 
 export interface AccessClaims {
   sub: string;
-  role: "user" | "admin";
+  /** Informative only: the role that authorises is read from the database per request. */
+  role: Role;
 }
 
 const signingKeyOf = (secret: string) => new TextEncoder().encode(secret);
@@ -62,7 +64,7 @@ export async function verifyAccessToken(
     if (typeof payload.sub !== "string") return null;
     const claims: AccessClaims = {
       sub: payload.sub,
-      role: payload.role === "admin" ? "admin" : "user",
+      role: (ROLES as readonly unknown[]).includes(payload.role) ? payload.role as Role : "user",
     };
     if (typeof payload.exp === "number") {
       if (verified.size >= MAX_VERIFIED) verified.clear();

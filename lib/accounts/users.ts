@@ -22,7 +22,12 @@ async function openWallet(tx: Tx, userId: string, grant: number): Promise<void> 
   }
 }
 
-export type Role = "user" | "admin";
+/** The roles, written once (the CHECK of `users.role`, migrations/0013, is tested equal). */
+export const ROLES = ["user", "admin", "officer"] as const;
+export type Role = typeof ROLES[number];
+
+/** Staff work through grievances (lib/grievances): officers see only that; admins see all. */
+export const isStaff = (role: Role) => role === "admin" || role === "officer";
 
 export interface User {
   id: string;

@@ -177,3 +177,48 @@ export async function setUserDisabled(
   });
   return changed;
 }
+
+/**
+ * Grants or withdraws the officer role (an admin stays an admin: that role is not changed here),
+ * with the grievance areas the officer is limited to (none: every area). Audited.
+ */
+export async function setOfficer(
+  sql: Sql,
+  actor: AdminActor,
+  userId: string,
+  input: { officer: boolean; areaIds: string[] },
+): Promise<"changed" | "unchanged" | "admin"> {
+  const result = await sql.begin(async (tx) => {
+    const [user] = await tx`select role from users where id = ${userId} for update`;
+    if (!user) throw notFound("This user");
+    if (user.role === "admin") return "admin" as const;
+    const before = {
+      role: user.role,
+      areas: (await tx`select area_id from grievance_officer_areas where user_id = ${userId}
+                        order by area_id`).map((r) => r.area_id as string),
+    };
+    const role = input.officer ? "officer" : "user";
+    const areas = input.officer
+      ? (await tx`select id from grievance_areas where id = any(${input.areaIds}::uuid[])
+                  order by id`).map((r) => r.id as string)
+      : [];
+    if (before.role === role && JSON.stringify(before.areas) === JSON.stringify(areas)) {
+      return "unchanged" as const;
+    }
+    await tx`update users set role = ${role}, updated_at = now() where id = ${userId}`;
+    await tx`delete from grievance_officer_areas where user_id = ${userId}`;
+    for (const area of areas) {
+      await tx`insert into grievance_officer_areas (user_id, area_id) values (${userId}, ${area})`;
+    }
+    await recordAudit(tx, actor, {
+      action: "user.officer",
+      targetType: "user",
+      targetId: userId,
+      before,
+      after: { role, areas },
+    });
+    return "changed" as const;
+  });
+
+  return result;
+}

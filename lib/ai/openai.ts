@@ -199,6 +199,17 @@ export class OpenAiProvider implements AiProvider {
       stream_options: { include_usage: true },
       ...(temperature === undefined ? {} : { temperature }),
       ...(maxTokens === undefined ? {} : { [maxTokensParam]: maxTokens }),
+      ...(options.responseFormat
+        ? {
+          response_format: {
+            type: "json_schema" as const,
+            json_schema: {
+              name: options.responseFormat.name,
+              schema: options.responseFormat.schema,
+            },
+          },
+        }
+        : {}),
     };
   }
 }

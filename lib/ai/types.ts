@@ -29,6 +29,12 @@ export interface StreamOptions {
    * with it for the CPU (answer.ts). Both providers call it; `complete` and retries included.
    */
   onRequestSent?: () => void;
+  /**
+   * Ask for JSON matching this JSON Schema (OpenAI's structured outputs, `response_format:
+   * json_schema`). Adapters without such an option ignore it: the prompt must ask for the JSON
+   * too, and the caller validates what comes back either way.
+   */
+  responseFormat?: { name: string; schema: Record<string, unknown> };
 }
 
 /** Why the model stopped: `length` means `maxOutputTokens` (or the context window) cut it. */

@@ -10,12 +10,13 @@ import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
 import { randomToken } from "../security/tokens.ts";
 import { textField } from "../text.ts";
+import type { Role } from "../accounts/users.ts";
 import { type Bot, type BotLimits, PUBLIC_KEY_PREFIX, toBot, toLimits } from "./model.ts";
 
 /** Who acts on a bot: its owner, or an admin. */
 export interface Actor {
   id: string;
-  role: "user" | "admin";
+  role: Role;
 }
 
 export const MAX_ORIGINS = 20;

@@ -229,6 +229,23 @@ async function buildProvider(
 }
 
 /**
+ * The default configuration's upstream as other domains call it (grievance classification,
+ * transcription): its settings and its key, decrypted here as everywhere else in this module.
+ */
+export async function defaultUpstream(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+): Promise<{ config: AiConfig; apiKey?: string } | null> {
+  const config = await defaultConfig(sql);
+  if (!config) return null;
+  const [row] = await sql`select api_key_encrypted from ai_configs where id = ${config.id}`;
+  const apiKey = row?.api_key_encrypted
+    ? await decryptSecret(encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
+    : undefined;
+  return { config, apiKey };
+}
+
+/**
  * The summary model of configuration `configId` on that configuration's own provider, base URL
  * and key; null when the configuration is gone or has summaries off. Built per summary job:
  * summaries are rare next to answers, so no cache.

@@ -193,6 +193,7 @@ export class JobQueue implements NamedEnqueuer {
     this.#lanes = {
       default: pLimit(limits.default),
       llm: pLimit(limits.llm),
+      priority: pLimit(limits.priority),
       notifications: pLimit(limits.notifications),
       payments: pLimit(limits.payments),
     };

@@ -9,11 +9,14 @@ import type { Logger } from "../observability/log.ts";
 import type { Config } from "../config.ts";
 
 /** Each lane has its own concurrency limit: slow LLM calls never starve payment polls. */
-export type Lane = "default" | "llm" | "notifications" | "payments";
+export type Lane = "default" | "llm" | "priority" | "notifications" | "payments";
 
 export const LANE_CONCURRENCY: Record<Lane, number> = {
   default: 16,
   llm: 4,
+  // Reserved capacity for AI work a person is waiting on (grievance classification): it never
+  // queues behind bulk LLM work, whatever the llm lane holds.
+  priority: 8,
   notifications: 8,
   // A poll mostly waits on Paynow (remote, hundreds of ms) and holds a database connection only
   // for two short statements: at 16 a burst of due polls queued behind that wait.

@@ -21,6 +21,7 @@
  */
 import type { Sql } from "../db/mod.ts";
 import { addDays, dayIn, isDay } from "./days.ts";
+import { grievanceFigures } from "../grievances/stats.ts";
 
 export interface MetricRow {
   metric: string;
@@ -177,6 +178,8 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
 
   add("webhooks.errors", webhookErrors.reduce((s, r) => s + r.n, 0));
   for (const r of webhookErrors) add("webhooks.errors", r.n, { provider: r.provider });
+
+  for (const f of await grievanceFigures(sql, start, end)) add(f.metric, f.value, f.dims);
 
   return rows;
 }

@@ -6,7 +6,7 @@
  * - the event hub (lib/events.ts), heard by every instance: `payment.updated` (the payments'
  *   own event: paid, failed or cancelled, expired), and the product events `job.dead_lettered`
  *   (lib/jobs/queue.ts), `account.signed_up` (the sign-up routes and a WhatsApp first contact)
- *   and `ai.answer_failed` (lib/chat/answer.ts);
+ *   `ai.answer_failed` (lib/chat/answer.ts) and `grievance.created` (lib/grievances/intake.ts);
  * - a check every minute (`notifications.watch`) for what is a condition over time rather than
  *   a moment: the AI upstream answering again after failing (lib/chat/health.ts), and a spike of
  *   webhook signature failures (lib/whatsapp/signature_failures.ts).
@@ -46,6 +46,7 @@ export const EVENT_LABELS: Record<ProductEvent, string> = {
   "ai.upstream_recovered": "The AI upstream answers again",
   "webhook.signature_spike": "A spike of WhatsApp webhook signature failures",
   "account.signed_up": "Someone signed up",
+  "grievance.created": "A grievance was reported",
 };
 
 /** A spike: this many signature failures within the window. */
@@ -194,6 +195,22 @@ async function occurrenceOf(deps: Deps, e: HubEvent): Promise<Occurrence | null>
         },
       };
     }
+    case "grievance.created": {
+      // The reference and channel only: a grievance's personal data never leaves it this way.
+      const reference = String(e.data.reference ?? "");
+      if (!/^GRV-\d{4}-\d+$/.test(reference)) return null;
+      const files = Number(e.data.attachments ?? 0);
+      return {
+        event: "grievance.created",
+        key: `grievance:${String(e.data.id)}`,
+        message: {
+          title: "New grievance",
+          text: `**${reference}** came in by ${String(e.data.channel ?? "web")}` +
+            (files > 0 ? ` with ${files} attachment${files === 1 ? "" : "s"}` : "") +
+            ". See /admin/grievances.",
+        },
+      };
+    }
     default:
       return null;
   }
@@ -270,7 +287,8 @@ export function createEventReactor(deps: Deps) {
       // Which event this would be, told without a query: most hub events are none, or not routed.
       const event = e.type === "payment.updated"
         ? PAYMENT_EVENT[String(e.data.status)]
-        : e.type === "job.dead_lettered" || e.type === "account.signed_up"
+        : e.type === "job.dead_lettered" || e.type === "account.signed_up" ||
+            e.type === "grievance.created"
         ? e.type
         : undefined;
       if (!event) return;

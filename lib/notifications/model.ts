@@ -28,6 +28,7 @@ export const PRODUCT_EVENTS = [
   "ai.upstream_recovered",
   "webhook.signature_spike",
   "account.signed_up",
+  "grievance.created",
 ] as const;
 export type ProductEvent = typeof PRODUCT_EVENTS[number];
 

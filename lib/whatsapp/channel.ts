@@ -21,6 +21,7 @@ import {
   type BotContext,
   type BotInput,
   type ChatPort,
+  type GrievancePort,
   type PaymentEvent,
   readSession,
   type Session,
@@ -31,7 +32,7 @@ import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
 import { Gate } from "./gate.ts";
 import { acquireLease } from "./leases.ts";
-import { storeMedia } from "./media.ts";
+import { type MediaOutcome, storeMedia } from "./media.ts";
 import {
   drainOutbox,
   kickSender,
@@ -78,6 +79,8 @@ export interface ChannelDeps {
   /** Longest wait for one AI answer; default 120 s. */
   answerTimeoutMs?: number;
   now?: () => number;
+  /** Grievance intake for "Report a problem" (lib/grievances/whatsapp.ts). */
+  grievances?: GrievancePort;
 }
 
 export function createPacer(config: Config): Pacer {
@@ -154,7 +157,7 @@ export function sendToPhone(ch: ChannelDeps, phone: string): Promise<void> {
   return drainOutbox(ch, phone);
 }
 
-function toInput(message: InboundMessage, stored: boolean): BotInput {
+function toInput(message: InboundMessage, media: MediaOutcome | null): BotInput {
   switch (message.type) {
     case "text":
       return { kind: "text", text: message.text.slice(0, 8_000) };
@@ -165,9 +168,20 @@ function toInput(message: InboundMessage, stored: boolean): BotInput {
     case "image":
     case "document":
     case "audio":
-      return { kind: "media", mediaType: message.type, stored };
+      return {
+        kind: "media",
+        mediaType: message.type,
+        stored: media?.stored ?? false,
+        ...(media && !media.stored ? { refused: media.reason, mimeType: media.mimeType } : {}),
+      };
     case "location":
-      return { kind: "other", what: "location" };
+      return {
+        kind: "location",
+        latitude: message.latitude,
+        longitude: message.longitude,
+        ...(message.name ? { name: message.name } : {}),
+        ...(message.address ? { address: message.address } : {}),
+      };
     case "unsupported":
       return { kind: "other", what: message.originalType };
   }
@@ -234,13 +248,11 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
         ch.log.debug("mark-read failed", { error: e })
       );
       try {
-        const mediaStored = "media" in inbound
-          ? await storeMedia(ch, id, phone, inbound.media)
-          : false;
+        const media = "media" in inbound ? await storeMedia(ch, id, phone, inbound.media) : null;
         const result = await step(
           botContext(ch, user, phone, id),
           session,
-          toInput(inbound, mediaStored),
+          toInput(inbound, media),
         );
         session = result.session;
         replies = result.replies;
@@ -309,6 +321,7 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
         resetConversation: (userId, on) => ch.chat.resetConversation(userId, on),
       },
       payments: ch.payments,
+      ...(ch.grievances ? { grievances: ch.grievances } : {}),
       chatIdleMs: ch.chatIdleMs ?? 30 * 60_000,
       answerTimeoutMs: ch.answerTimeoutMs ?? 120_000,
       now: ch.now ?? Date.now,

@@ -40,20 +40,25 @@ export interface MediaDeps {
   mediaDir: string;
 }
 
-/** Downloads and keeps one attachment; false (with a logged reason) when it is not kept. */
+/** Whether an attachment was kept, and if not why (a type we do not keep, too large, not fetched). */
+export type MediaOutcome =
+  | { stored: true }
+  | { stored: false; reason: "type" | "size" | "failed"; mimeType?: string };
+
+/** Downloads and keeps one attachment; says why (and logs it) when it is not kept. */
 export async function storeMedia(
   deps: MediaDeps,
   inboundId: string,
   phone: string,
   ref: MediaRef,
-): Promise<boolean> {
+): Promise<MediaOutcome> {
   const [done] = await deps.db
     .sql`select 1 as x from whatsapp_media where inbound_id = ${inboundId}`;
-  if (done) return true;
+  if (done) return { stored: true };
   const declared = baseType(ref.mimeType);
   if (declared && !MEDIA_TYPES[declared]) {
     deps.log.info("WhatsApp media of a type we do not keep", { inboundId, mimeType: declared });
-    return false;
+    return { stored: false, reason: "type", mimeType: declared };
   }
   try {
     const cap = MEDIA_TYPES[declared]?.maxBytes ?? 16 * MB;
@@ -65,7 +70,11 @@ export async function storeMedia(
         mimeType: media.mimeType,
         bytes: media.bytes.byteLength,
       });
-      return false;
+      return {
+        stored: false,
+        reason: type ? "size" : "type",
+        mimeType: baseType(media.mimeType) || declared,
+      };
     }
     const day = new Date().toISOString().slice(0, 10);
     const dir = join(deps.mediaDir, day);
@@ -76,7 +85,7 @@ export async function storeMedia(
                       values (${inboundId}, ${phone}, ${baseType(media.mimeType) || declared},
                               ${media.bytes.byteLength}, ${path})
                       on conflict (inbound_id) do nothing`;
-    return true;
+    return { stored: true };
   } catch (error) {
     if (!(error instanceof WhatsAppError)) throw error;
     deps.log.warn("WhatsApp media not downloaded", {
@@ -84,6 +93,10 @@ export async function storeMedia(
       kind: error.kind,
       error: error.message,
     });
-    return false;
+    return {
+      stored: false,
+      reason: error.kind === "media_too_large" ? "size" : "failed",
+      mimeType: declared || undefined,
+    };
   }
 }

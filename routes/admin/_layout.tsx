@@ -16,6 +16,7 @@ const NAV = [
   ["/admin/jobs", "Jobs"],
   ["/admin/webhooks", "Webhooks"],
   ["/admin/notifications", "Notifications"],
+  ["/admin/grievances", "Grievances"],
   ["/admin/settings", "Settings"],
   ["/admin/audit", "Audit log"],
 ] as const;
@@ -33,6 +34,8 @@ const NOTICES: Record<string, string> = {
   created: "Created.",
   unchanged: "Nothing changed.",
   deleted: "Deleted.",
+  answered: "The answer was sent.",
+  queued: "The classification was queued again.",
 };
 
 const PROBLEMS: Record<string, string> = {
@@ -45,6 +48,7 @@ const PROBLEMS: Record<string, string> = {
   paynow: "Paynow could not be asked just now. Try again in a moment.",
   gone: "This was already handled by someone else.",
   invalid: "Some values were not valid; nothing was saved.",
+  some: "Some of the grievances could not be moved (not an allowed change); the others were.",
 };
 
 export interface AdminPageProps {
@@ -73,8 +77,12 @@ export function adminPage(
           {/* A stylesheet link is allowed in the body; the shared layout's head is not ours. */}
           <link rel="stylesheet" href="/static/admin.css" />
           <nav class="admin-nav" aria-label="Admin">
-            {NAV.map(([href, label]) => (
-              <a href={href} aria-current={href === section ? "page" : undefined}>{label}</a>
+            {NAV.filter(([href]) => me.role === "admin" || href === "/admin/grievances").map((
+              [href, label],
+            ) => (
+              <a key={href} href={href} aria-current={href === section ? "page" : undefined}>
+                {label}
+              </a>
             ))}
             <span class="admin-who">{me.email}</span>
           </nav>

@@ -4,7 +4,8 @@
  *
  * - signed out → a redirect to `/login?next=…` (pages) or 404 (`/admin/api/…`);
  * - signed in but not an admin, or not through an admin browser session → the same 404 as any
- *   unknown URL, so the area's existence is not revealed. API keys and access tokens never
+ *   unknown URL, so the area's existence is not revealed. Officers (a staff session too) see
+ *   `/admin/grievances` and nothing else. API keys and access tokens never
  *   reach the dashboard (its forms are protected by the session's CSRF token), and only a
  *   session issued at an admin's sign-in (which expires after 8 hours) does: a user promoted
  *   while signed in must sign in again. The role is read from the database on every request
@@ -29,6 +30,7 @@ import { userRoutes } from "./users.tsx";
 import { webhookRoutes } from "./webhooks.tsx";
 import { notificationAdminRoutes } from "./notifications.tsx";
 import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
+import { grievanceAdminRoutes } from "./grievances.tsx";
 
 /**
  * Admins only, with an admin session. The role comes from the user's row as read for this request
@@ -44,7 +46,11 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
       return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
     }
     const admin = auth?.via === "session" && auth.adminSession ? auth.user : null;
-    if (!admin || admin.role !== "admin" || admin.disabled) {
+    // Officers see the grievances' pages only; the rest of /admin does not exist for them.
+    const grievancePages = c.req.path === "/admin/grievances" ||
+      c.req.path.startsWith("/admin/grievances/");
+    const allowed = admin?.role === "admin" || (admin?.role === "officer" && grievancePages);
+    if (!admin || !allowed || admin.disabled) {
       throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
     }
     c.header("Cache-Control", "no-store");
@@ -66,6 +72,7 @@ export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.route("/", webhookRoutes(ctx));
   app.route("/", notificationAdminRoutes(ctx));
   app.route("/", notificationDeliveryRoutes(ctx));
+  app.route("/", grievanceAdminRoutes(ctx));
   app.route("/", adminApiRoutes(ctx));
   return app;
 }

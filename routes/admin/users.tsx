@@ -14,9 +14,11 @@ import {
   changeTier,
   recentUserPayments,
   searchUsers,
+  setOfficer,
   setUserDisabled,
   userLedger,
 } from "../../lib/admin/users.ts";
+import { listAreas, officerAreas as areasOfOfficer } from "../../lib/grievances/taxonomy.ts";
 import { publish } from "../../lib/events.ts";
 import { AppError, notFound } from "../../lib/http/errors.ts";
 import { maskPhone } from "../../lib/observability/mask.ts";
@@ -79,7 +81,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
                 <tr>
                   <td>
                     <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
-                    {u.role === "admin" && <span class="badge">admin</span>}
+                    {u.role !== "user" && <span class="badge">{u.role}</span>}
                   </td>
                   <td>{u.display_name ?? ""}</td>
                   <td>{u.phone ? maskPhone(u.phone) : ""}</td>
@@ -112,6 +114,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       recentUserPayments(sql, id),
       recentAudit(sql, "user", id),
     ]);
+    const [areas, officerAreas] = await Promise.all([listAreas(sql), areasOfOfficer(sql, id)]);
     const csrf = await pageCsrfToken(c, ctx);
     const self = c.get("auth")!.user.id === id;
     return adminPage(c, ctx, {
@@ -172,6 +175,38 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
               </label>
               <button type="submit">Change tier</button>
             </form>
+            {user.role !== "admin" && (
+              <form method="post" action={`/admin/users/${id}/officer`} class="card stack">
+                <h2>Grievance officer</h2>
+                <input type="hidden" name="_csrf" value={csrf} />
+                <label>
+                  <input
+                    type="checkbox"
+                    name="officer"
+                    value="on"
+                    checked={user.role === "officer"}
+                  />{" "}
+                  Officer (works through /admin/grievances, nothing else of /admin)
+                </label>
+                {areas.length > 0 && (
+                  <fieldset>
+                    <legend>Limited to these areas (none: every area)</legend>
+                    {areas.map((a) => (
+                      <label key={a.id}>
+                        <input
+                          type="checkbox"
+                          name={`area_${a.id}`}
+                          value="on"
+                          checked={officerAreas.includes(a.id)}
+                        />{" "}
+                        {a.name}
+                      </label>
+                    ))}
+                  </fieldset>
+                )}
+                <button type="submit">Save</button>
+              </form>
+            )}
             {!self && (
               <form
                 method="post"
@@ -319,6 +354,17 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
     const changed = await changeTier(sql, actorOf(c), id, tier);
     if (changed === "invalid") return back(c, page, { problem: "tier" });
     return back(c, page, { notice: changed === "changed" ? "tier" : "unchanged" });
+  });
+
+  app.post("/users/:id/officer", async (c) => {
+    const id = c.req.param("id");
+    const form = await adminForm(c, ctx);
+    const page = `/admin/users/${id}`;
+    if (!UUID.test(id)) throw notFound("This user");
+    const areaIds = Object.keys(form).filter((k) => k.startsWith("area_") && form[k] === "on")
+      .map((k) => k.slice(5)).filter((a) => UUID.test(a));
+    const done = await setOfficer(sql, actorOf(c), id, { officer: form.officer === "on", areaIds });
+    return back(c, page, done === "changed" ? { notice: "saved" } : { notice: "unchanged" });
   });
 
   for (const action of ["disable", "enable"] as const) {

@@ -6,6 +6,7 @@
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { AppError } from "../../lib/http/errors.ts";
+import { type Role, ROLES } from "../../lib/accounts/users.ts";
 import type { AuthEnv } from "../_auth.ts";
 
 export { z };
@@ -67,7 +68,7 @@ export const UserSchema = z.object({
   email: z.string().nullable(),
   displayName: z.string().nullable(),
   phone: z.string().nullable().openapi({ example: "+263771234567" }),
-  role: z.enum(["user", "admin"]),
+  role: z.enum(ROLES),
   tier: z.string(),
   createdAt: z.string().openapi({ format: "date-time" }),
 }).openapi("User");
@@ -77,7 +78,7 @@ export function userJson(u: {
   email: string | null;
   displayName: string | null;
   phone: string | null;
-  role: "user" | "admin";
+  role: Role;
   tier: string;
   createdAt: Date;
 }): z.infer<typeof UserSchema> {

@@ -117,6 +117,8 @@ export interface Exchange {
   method: string;
   path: string;
   headers: Headers;
+  /** The request body's bytes (multipart uploads: transcriptions). */
+  raw: Uint8Array;
   record: FakeRequest;
   /** Aborted when the client disconnects, the response is cut, or the fake closes. */
   signal: AbortSignal;
@@ -178,7 +180,8 @@ export async function serveFake(
     const step = method === "POST" && modelPaths.includes(url.pathname) ? queue.shift() : undefined;
     const chunks: Uint8Array[] = [];
     for await (const chunk of req) chunks.push(chunk);
-    const text = new TextDecoder().decode(concat(chunks));
+    const raw = concat(chunks);
+    const text = new TextDecoder().decode(raw);
     let body: unknown = null;
     if (text) {
       try {
@@ -223,6 +226,7 @@ export async function serveFake(
       method,
       path: url.pathname,
       headers,
+      raw,
       record,
       signal,
       step,

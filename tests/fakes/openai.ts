@@ -1,7 +1,9 @@
 /**
  * A fake OpenAI-compatible server (protocols.md §5) on a loopback port, for tests and for the
  * sandbox: `/v1/chat/completions` streamed (`data: {chunk}` lines, a usage chunk when
- * `stream_options.include_usage`, `data: [DONE]`) and not, `/v1/embeddings` in `float` or
+ * `stream_options.include_usage`, `data: [DONE]`) and not (parseable JSON when the grievance
+ * classification's structured output is asked for), `/v1/audio/transcriptions` (a deterministic
+ * transcript), `/v1/embeddings` in `float` or
  * `base64` (little-endian float32, which the openai SDK asks for by default), `/v1/models`, the
  * bearer key check, OpenAI's error JSON, and the failures a test scripts (see {@link FakeStep}).
  *
@@ -34,6 +36,14 @@ import {
   sse,
   STREAM_CUT,
 } from "./ai_common.ts";
+import {
+  grievanceClassificationReply,
+  multipartFile,
+  transcriptionReply,
+} from "../../lib/sandbox/grievance_model.ts";
+
+/** The structured output the grievance classification asks for (lib/grievances/classify.ts). */
+const GRIEVANCE_FORMAT = "grievance_classification";
 
 export {
   defaultReply,
@@ -55,12 +65,13 @@ export interface FakeOpenAI extends FakeServer {
 
 const CHAT = "/v1/chat/completions";
 const EMBEDDINGS = "/v1/embeddings";
+const TRANSCRIPTIONS = "/v1/audio/transcriptions";
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
 
 export async function startFakeOpenAI(options: FakeModelOptions = {}): Promise<FakeOpenAI> {
   const apiKey = options.apiKey ?? FAKE_OPENAI_KEY;
   const models = options.models ?? ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small"];
-  const server = await serveFake(options, [CHAT, EMBEDDINGS], (exchange) => {
+  const server = await serveFake(options, [CHAT, EMBEDDINGS, TRANSCRIPTIONS], (exchange) => {
     const { record } = exchange;
     const auth = exchange.headers.get("authorization") ?? "";
     if (!auth.startsWith("Bearer ") || !auth.slice(7).trim()) {
@@ -97,6 +108,9 @@ export async function startFakeOpenAI(options: FakeModelOptions = {}): Promise<F
     if (exchange.method === "POST" && record.path === CHAT) return chat(exchange, options);
     if (exchange.method === "POST" && record.path === EMBEDDINGS) {
       return embeddings(exchange, options);
+    }
+    if (exchange.method === "POST" && record.path === TRANSCRIPTIONS) {
+      return transcription(exchange);
     }
     return openAiError(
       404,
@@ -151,7 +165,12 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
   if (promptTokens > window) return contextTooLong(window, promptTokens);
 
   const lastUser = messages.findLast((m) => m.role === "user")?.content ?? "";
-  const text = replyText(options, step, { model: body.model, messages, lastUserMessage: lastUser });
+  // Grievance classification asks for its structured output by name: it gets parseable JSON.
+  const format = (body.response_format as { json_schema?: { name?: unknown } } | undefined)
+    ?.json_schema?.name;
+  const text = format === GRIEVANCE_FORMAT && !(step?.kind === "reply" && step.text !== undefined)
+    ? grievanceClassificationReply(messages)
+    : replyText(options, step, { model: body.model, messages, lastUserMessage: lastUser });
   let deltas = splitDeltas(text);
   const cap = numberOr(body.max_completion_tokens, numberOr(body.max_tokens, Infinity));
   const finishReason = deltas.length > cap ? "length" : "stop";
@@ -341,10 +360,33 @@ async function embeddings(exchange: Exchange, options: FakeModelOptions): Promis
   return new Response(answer, { headers: { "content-type": "application/json" } });
 }
 
+/**
+ * `POST /v1/audio/transcriptions` (multipart: `file`, `model`): a deterministic transcript of
+ * the audio (lib/sandbox/grievance_model.ts), or OpenAI's errors for a missing file or model.
+ */
+async function transcription(exchange: Exchange): Promise<Response> {
+  const upload = await multipartFile(exchange.raw, exchange.headers.get("content-type") ?? "");
+  if (!upload) {
+    return openAiError(
+      400,
+      "Could not parse multipart form",
+      "invalid_request_error",
+      null,
+      "file",
+    );
+  }
+  if (!upload.model) {
+    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
+  }
+  const scripted = await scriptedFailure(exchange, "transcriptions");
+  if (scripted) return scripted;
+  return json({ text: transcriptionReply(upload.file) });
+}
+
 /** The response a scripted failure step asks for, or undefined to answer normally. */
 async function scriptedFailure(
   exchange: Exchange,
-  what: "chat" | "embeddings",
+  what: "chat" | "embeddings" | "transcriptions",
 ): Promise<Response | undefined> {
   const step = exchange.step;
   switch (step?.kind) {

@@ -37,6 +37,8 @@ interface Operation {
   path: string;
   parameters: Parameter[];
   body?: Schema;
+  /** A multipart form with files (a grievance's attachments). */
+  multipart?: boolean;
 }
 
 type Caller = "token" | "apiKey" | "session" | "garbage" | "anonymous";
@@ -56,7 +58,7 @@ interface Generated {
   path: string;
   query: string;
   headers: Record<string, string>;
-  body: string | Uint8Array | null;
+  body: string | Uint8Array | FormData | null;
   contentType: string | null;
   caller: { who: Caller; headers: Record<string, string> };
 }
@@ -65,13 +67,14 @@ function operationsOf(doc: { paths: Record<string, Record<string, Record<string,
   const ops: Operation[] = [];
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {
-      const body = (op.requestBody as { content?: Record<string, { schema: Schema }> })
-        ?.content?.["application/json"]?.schema;
+      const content = (op.requestBody as { content?: Record<string, { schema: Schema }> })
+        ?.content;
       ops.push({
         method: method.toUpperCase(),
         path,
         parameters: (op.parameters ?? []) as Parameter[],
-        body,
+        body: content?.["application/json"]?.schema,
+        multipart: content?.["multipart/form-data"] !== undefined,
       });
     }
   }
@@ -80,6 +83,51 @@ function operationsOf(doc: { paths: Record<string, Record<string, Record<string,
 
 /** Percent-encoding that cannot throw: an unpaired surrogate cannot travel in a URL anyway. */
 const encode = (s: string) => encodeURIComponent(s.toWellFormed());
+
+const PDF = new TextEncoder().encode("%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n");
+const JPEG_HEAD = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1]);
+
+/**
+ * A report's multipart form under hostile input: text fields mostly plausible, files disguised
+ * (a PDF named .jpg), truncated, empty, random bytes, with huge or odd names, too many of them.
+ */
+const hostileUpload = fc.record({
+  fields: fc.dictionary(
+    fc.constantFrom("description", "name", "phone", "email", "address", "area", "x"),
+    fc.oneof(hostileShortString, fc.constantFrom("Burst pipe", "0771234567", "a@b.co", "")),
+    { maxKeys: 6 },
+  ),
+  files: fc.array(
+    fc.record({
+      name: fc.oneof(
+        fc.constantFrom(
+          "photo.jpg",
+          "doc.pdf",
+          "voice.ogg",
+          "",
+          "x.exe",
+          "a".repeat(2_000) + ".png",
+        ),
+        hostileShortString,
+      ),
+      bytes: fc.oneof(
+        fc.constant(PDF),
+        fc.constant(new Uint8Array(0)),
+        fc.nat({ max: PDF.length }).map((n) => PDF.slice(0, n)),
+        fc.constant(JPEG_HEAD),
+        fc.uint8Array({ maxLength: 512 }),
+      ),
+    }),
+    { maxLength: 7 },
+  ),
+}).map(({ fields, files }) => {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v.toWellFormed());
+  for (const f of files) {
+    form.append("attachments", new File([f.bytes as BlobPart], f.name.toWellFormed()));
+  }
+  return form;
+});
 
 const printable = fc.string({
   unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
@@ -128,7 +176,12 @@ function requestFor(op: Operation, resolve: Resolve, fixture: Fixture): fc.Arbit
     )
   );
   // Wholly valid bodies reach the handlers' own work; the others its edges.
-  const body = op.body
+  const body: fc.Arbitrary<string | Uint8Array | FormData | null> = op.multipart
+    ? fc.oneof(
+      { weight: 3, arbitrary: hostileUpload },
+      { weight: 1, arbitrary: fc.constantFrom<string | null>("{}", "--x\r\nbroken", null) },
+    )
+    : op.body
     ? fc.oneof(validFor(op.body, resolve, known), anyFor(op.body, resolve, known))
       .chain((value) => rawJsonBody(value))
     : fc.option(fc.constantFrom("{}", '{"unexpected":true}', "not json"));
@@ -159,7 +212,10 @@ async function send(
 ): Promise<{ status: number; text: string; contentType: string }> {
   const headers: Record<string, string> = { ...r.headers, ...r.caller.headers };
   const hasBody = r.body !== null && op.method !== "GET";
-  if (hasBody && r.contentType) headers["content-type"] = r.contentType;
+  // A FormData body brings its own boundary: fetch writes the content type.
+  if (hasBody && r.contentType && !(r.body instanceof FormData)) {
+    headers["content-type"] = r.contentType;
+  }
   const res = await fixture.app.fetch(r.path + r.query, {
     method: op.method,
     headers,
@@ -275,6 +331,12 @@ async function setUp(app: TestApp): Promise<Fixture> {
     headers: { "content-type": "application/json", ...token },
     body: JSON.stringify({ title: "Hours", text: "Open from nine." }),
   })).json();
+  const report = new FormData();
+  report.append("description", "Fuzz: a burst pipe");
+  report.append("phone", "0771234567");
+  const grievance = await (await app.fetch("/api/v1/grievances", { method: "POST", body: report }))
+    .json();
+  const [filed] = await sql`select id from grievances where reference = ${grievance.reference}`;
   const ids = [
     conversation.id,
     answer,
@@ -289,6 +351,9 @@ async function setUp(app: TestApp): Promise<Fixture> {
     bot.id,
     bot.publicKey,
     source.id,
+    filed.id,
+    grievance.tasks[0].id,
+    grievance.reference,
   ];
   return {
     app,

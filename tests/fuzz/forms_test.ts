@@ -47,6 +47,8 @@ interface Ids {
   topic: string;
   bot: string;
   source: string;
+  grievance: string;
+  area: string;
 }
 
 /** The notification channel form's fields (one form serves every method). */
@@ -182,6 +184,102 @@ function formsOf(ids: Ids): Form[] {
     { path: `/admin/notifications/topics/${ids.topic}/delete`, who: "admin", fields: {} },
     { path: `/admin/notifications/channels/${ids.channel}/delete`, who: "admin", fields: {} },
     ...botForms(ids),
+    {
+      path: "/report",
+      who: "anonymous",
+      fields: {
+        description: field(fc.string({ maxLength: 200 })),
+        name: field(fc.string({ maxLength: 50 })),
+        phone: field(fc.constantFrom("0771234567", "+263771234567", "12", "")),
+        email: field(fc.constantFrom("a@example.com", "nope", "")),
+        address: field(fc.string()),
+        area: field(fc.constantFrom(ids.area, "", ids.user)),
+        nonce: field(fc.uuid()),
+      },
+    },
+    {
+      path: "/track",
+      who: "anonymous",
+      fields: {
+        reference: field(fc.constantFrom("GRV-2026-00001", "grv 2026 1", "x")),
+        phone: field(fc.constantFrom("0771234567", "", "+1")),
+      },
+    },
+    {
+      path: "/admin/grievances/bulk",
+      who: "admin",
+      fields: {
+        ids: field(fc.constantFrom(ids.grievance, ids.user, "x")),
+        status: field(fc.constantFrom("in_review", "resolved", "classified", "x")),
+        note: field(fc.string()),
+        back: field(fc.constantFrom("/admin/grievances?status=open", "//evil.example", "")),
+      },
+    },
+    {
+      path: `/admin/grievances/${ids.grievance}/assign`,
+      who: "admin",
+      fields: {
+        assignee: field(fc.constantFrom("me", "", ids.user, "x")),
+        note: field(fc.string()),
+      },
+    },
+    {
+      path: `/admin/grievances/${ids.grievance}/status`,
+      who: "admin",
+      fields: {
+        status: field(fc.constantFrom("in_review", "resolved", "rejected", "classified", "x")),
+        note: field(fc.string()),
+      },
+    },
+    {
+      path: `/admin/grievances/${ids.grievance}/priority`,
+      who: "admin",
+      fields: { priority: field(fc.constantFrom("low", "urgent", "x")) },
+    },
+    {
+      path: `/admin/grievances/${ids.grievance}/answer`,
+      who: "admin",
+      fields: {
+        answer: field(fc.string({ maxLength: 300 })),
+        status: field(fc.constantFrom("", "resolved", "in_review", "x")),
+      },
+    },
+    { path: `/admin/grievances/${ids.grievance}/retry`, who: "admin", fields: {} },
+    {
+      path: "/admin/grievances/settings/sla",
+      who: "admin",
+      fields: { low: field(digits), normal: field(digits), urgent: field(digits) },
+    },
+    {
+      path: "/admin/grievances/settings/categories",
+      who: "admin",
+      fields: {
+        slug: field(fc.constantFrom("water", "new-one", "BAD SLUG", "")),
+        name: field(fc.string()),
+        description: field(fc.string()),
+        position: field(digits),
+        active: field(fc.constant("on")),
+      },
+    },
+    {
+      path: "/admin/grievances/settings/areas",
+      who: "admin",
+      fields: {
+        name: field(fc.string({ maxLength: 40 })),
+        latitude: field(fc.constantFrom("-17.8", "", "91", "x")),
+        longitude: field(fc.constantFrom("31.05", "", "-181")),
+      },
+    },
+    { path: `/admin/grievances/settings/areas/${ids.area}/delete`, who: "admin", fields: {} },
+    {
+      path: `/admin/users/${ids.user}/officer`,
+      who: "admin",
+      fields: {
+        officer: field(fc.constantFrom("on", "")),
+        [`area_${ids.area}`]: field(fc.constant("on")),
+        area_x: field(fc.constant("on")),
+      },
+    },
   ];
   return forms;
 }
@@ -338,6 +436,27 @@ function pagesOf(ids: Ids): [string, string[]][] {
     ["/chat", []],
     ["/bots", []],
     [`/bots/${ids.bot}`, []],
+    ["/report", []],
+    ["/track", []],
+    ["/admin/grievances", [
+      "status",
+      "category",
+      "priority",
+      "area",
+      "age",
+      "assigned",
+      "overdue",
+      "failed",
+      "phone",
+      "email",
+      "page",
+    ]],
+    ["/admin/grievances/export.csv", ["status", "category", "phone"]],
+    [`/admin/grievances/${ids.grievance}`, []],
+    [`/admin/grievances/${ids.grievance}/files/${ids.user}`, ["thumbnail"]],
+    ["/admin/grievances/stats", []],
+    ["/admin/grievances/settings", []],
+    [`/track/files/${ids.user}`, []],
   ];
 }
 
@@ -392,6 +511,12 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
       headers: auth,
       body: JSON.stringify({ title: "T", text: "Some text." }),
     })).json();
+    const grievance = await app.server.grievances.submit(app.server.queue, {
+      channel: "web",
+      description: "Fuzz: refuse not collected",
+      phone: "0771234567",
+    });
+    const [area] = await sql`insert into grievance_areas (name) values ('Fuzz area') returning id`;
     const ids = {
       user: signed.user.id,
       packageId: pkg.id,
@@ -400,6 +525,8 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
       topic: topic.id,
       bot: bot.id as string,
       source: source.id as string,
+      grievance: grievance.id,
+      area: area.id as string,
     };
     const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
       const { token } = await createSession(sql, userId, { admin: adminSession });

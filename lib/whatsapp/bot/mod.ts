@@ -109,10 +109,13 @@ export async function step(
     }
   }
 
-  if (input.kind === "media" && session.state.flow !== "buy") {
+  const reporting = session.state.flow === "report";
+  if (input.kind === "media" && session.state.flow !== "buy" && !reporting) {
     return { session, replies: [menu.text(input.stored ? MEDIA_RECEIVED : ONLY_TEXT)] };
   }
-  if (input.kind === "other") return { session, replies: [menu.text(ONLY_TEXT)] };
+  if (input.kind === "other" || (input.kind === "location" && !reporting)) {
+    return { session, replies: [menu.text(ONLY_TEXT)] };
+  }
 
   switch (session.state.flow) {
     case "menu":
@@ -123,5 +126,7 @@ export async function step(
       return essay.handle(ctx, session, input);
     case "buy":
       return buy.handle(ctx, session, input);
+    case "report":
+      return report.handle(ctx, session, input);
   }
 }

@@ -27,11 +27,31 @@ export const HELP = "*Help*\n\n" +
   "• *Chat*: a conversation with the AI that remembers what you said.\n" +
   "• *Essay*: one detailed answer to one question.\n" +
   "• *Buy tokens*: top up with EcoCash, OneMoney or InnBucks.\n" +
-  "• *Balance*: see your tokens.\n\n" +
+  "• *Balance*: see your tokens.\n" +
+  "• *Report a problem*: tell us what is wrong; we give you a reference to follow it.\n\n" +
   "Type *menu* at any time for the menu, *reset* in Chat to start over, *stop* to stop.";
 
-export const REPORT_SOON = "*Report a problem*\n\nThis is coming soon. " +
-  "Meanwhile, send *menu* to continue.";
+export const REPORT_UNAVAILABLE = "*Report a problem*\n\nReports cannot be taken here right " +
+  "now. Please try again later, or send *menu* to continue.";
+export const REPORT_DESCRIBE = "*Report a problem* 📝\n\nDescribe the problem in your own " +
+  "words and language: what is wrong, where, and since when. Send *cancel* to stop.";
+export const REPORT_DESCRIBE_AGAIN = "Please describe the problem in a text message first " +
+  "(you can add photos, voice notes or documents next). Send *cancel* to stop.";
+export const REPORT_ATTACH = "Thank you. Send photos, voice notes or documents now (up to 5), " +
+  "then tap *Done*. Nothing to add? Tap *Skip*.";
+export const REPORT_ATTACH_MORE = (n: number, max: number) =>
+  `Got it (${n} of ${max}). Send more, or tap *Done*.`;
+export const REPORT_ATTACH_TOO_MANY = "That is the most a report can carry (5). Tap *Done*.";
+export const REPORT_LOCATION = "Where is the problem? Share your location (📎 → Location) " +
+  "or type the place: town, suburb, street or landmark. Or tap *Skip*.";
+export const REPORT_CONFIRM = (description: string, files: number, place: string) =>
+  `Please check your report:\n\n_${description}_\n\nAttachments: ${files}\nPlace: ${place}` +
+  "\n\nSend it?";
+export const REPORT_SENT = (reference: string, trackUrl: string) =>
+  `Thank you. Your report is *${reference}*.\n\nKeep this reference: you can follow your ` +
+  `report at ${trackUrl} with it and this phone number, and we will message you here when ` +
+  "there is news.";
+export const REPORT_CANCELLED = "Your report was not sent. Choose what to do next:";
 
 export const STOPPED = "Stopped. Send *menu* whenever you want to continue.";
 

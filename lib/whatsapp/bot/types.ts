@@ -23,6 +23,22 @@ export type Activity = z.infer<typeof Activity>;
 
 const Uuid = z.string().regex(/^[0-9a-f-]{36}$/i);
 
+/**
+ * A report being written (the "Report a problem" flow). Its texts are sealed by the grievance
+ * port before they are kept here: the session row holds no complainant's words in clear.
+ */
+export const ReportDraft = z.object({
+  /** The description, sealed. */
+  description: z.string(),
+  /** Inbound ids of the attachments accepted so far. */
+  media: z.array(Uuid).max(5),
+  /** The place (typed, or a shared location as JSON), sealed; null when skipped. */
+  location: z.string().nullable(),
+  /** Inbound ids of the messages that carried the report's words (redacted once it is sent). */
+  messages: z.array(Uuid).max(20),
+});
+export type ReportDraft = z.infer<typeof ReportDraft>;
+
 export const BotState = z.union([
   z.object({ flow: z.literal("menu") }),
   z.object({ flow: z.literal("chat") }),
@@ -42,6 +58,12 @@ export const BotState = z.union([
     method: z.enum(EXPRESS),
   }),
   z.object({ flow: z.literal("buy"), step: z.literal("waiting"), paymentId: Uuid }),
+  z.object({ flow: z.literal("report"), step: z.literal("describe") }),
+  z.object({
+    flow: z.literal("report"),
+    step: z.enum(["attach", "location", "confirm"]),
+    draft: ReportDraft,
+  }),
 ]);
 export type BotState = z.infer<typeof BotState>;
 
@@ -79,7 +101,15 @@ export type BotInput =
   | { kind: "text"; text: string }
   /** A tapped button or list row (or a typed answer matched to one). */
   | { kind: "choice"; id: string; title: string }
-  | { kind: "media"; mediaType: "image" | "document" | "audio"; stored: boolean }
+  | {
+    kind: "media";
+    mediaType: "image" | "document" | "audio";
+    stored: boolean;
+    /** Why it was not stored: a type the channel does not keep, too large, or not fetched. */
+    refused?: "type" | "size" | "failed";
+    mimeType?: string;
+  }
+  | { kind: "location"; latitude: number; longitude: number; name?: string; address?: string }
   | { kind: "other"; what: string }
   | { kind: "event"; event: PaymentEvent };
 
@@ -120,10 +150,34 @@ export interface ChatPort {
   resetConversation(userId: string, channel: "web" | "whatsapp" | "api"): Promise<void>;
 }
 
+/** A grievance port's answer about one attachment. */
+export type MediaCheck = { ok: true } | { ok: false; message: string };
+
+/** Grievance intake as the "Report a problem" flow uses it (lib/grievances/whatsapp.ts). */
+export interface GrievancePort {
+  seal(text: string, phone: string): Promise<string>;
+  open(sealed: string, phone: string): Promise<string>;
+  /** Checks the attachment the channel kept for inbound message `inboundId`. */
+  checkMedia(inboundId: string): Promise<MediaCheck>;
+  /** The sentence that says why a file the channel did not keep was refused. */
+  refusal(reason: "type" | "size" | "failed", mimeType?: string): string;
+  /** Records the report; idempotent on `intakeKey`. */
+  submit(input: {
+    phone: string;
+    name: string | null;
+    draft: ReportDraft;
+    intakeKey: string;
+  }): Promise<{ reference: string }>;
+  /** Where a complainant follows a report. */
+  trackUrl: string;
+}
+
 export interface BotDeps {
   db: Database;
   log: Logger;
   chat: ChatPort;
+  /** Grievance intake; absent: "Report a problem" says it is not available. */
+  grievances?: GrievancePort;
   payments: () => PaymentDeps;
   /** Chat forgets the conversation after this long without a message. */
   chatIdleMs: number;

@@ -127,11 +127,6 @@ const UploadSchema = z.object({
   title: textField().trim().max(200).optional(),
 });
 
-/** Paths whose bodies may be larger than the app's general limit (a training file). */
-export const UPLOAD_PATH = /^\/(api\/v1\/)?bots\/[^/]+\/sources\/file$/;
-/** The transport's cap for an upload; each tier's own limit is checked after (413 naming it). */
-export const UPLOAD_BODY_LIMIT = 64 * 1024 * 1024;
-
 export function botRoutes(ctx: AppContext) {
   const app = apiRouter();
   const sql = ctx.db.sql;

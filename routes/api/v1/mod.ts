@@ -14,6 +14,7 @@ import { notificationLogRoutes } from "./notification_log.ts";
 import { botRoutes } from "./bots.ts";
 import { botAskRoutes } from "./bots_embed.ts";
 import { botInsightRoutes } from "./bots_insights.ts";
+import { grievanceRoutes } from "./grievances.ts";
 
 export function apiV1Routes(ctx: AppContext) {
   return apiRouter()
@@ -29,5 +30,6 @@ export function apiV1Routes(ctx: AppContext) {
     .route("/", notificationLogRoutes(ctx))
     .route("/", botRoutes(ctx))
     .route("/", botAskRoutes(ctx))
-    .route("/", botInsightRoutes(ctx));
+    .route("/", botInsightRoutes(ctx))
+    .route("/", grievanceRoutes(ctx));
 }
