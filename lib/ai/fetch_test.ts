@@ -70,23 +70,42 @@ Deno.test("aiFetch: a response without a body is passed through", async () => {
  * stays open, like a model thinking. Deno.serve allows 200 streams per connection.
  */
 function openAnswers() {
+  const open = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () =>
       new Response(
         new ReadableStream({
-          start: (c) => c.enqueue(new TextEncoder().encode("data: {}\n\n")),
+          start: (c) => {
+            open.add(c);
+            c.enqueue(new TextEncoder().encode("data: {}\n\n"));
+          },
+          cancel: () => {},
         }),
         { headers: { "content-type": "text/event-stream" } },
       ),
   );
-  return { url: `http://127.0.0.1:${server.addr.port}/`, close: () => server.shutdown() };
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/`,
+    // Answers still open would keep a graceful shutdown waiting for ever: end them first.
+    close: () => {
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* already cancelled */ }
+      }
+      return server.shutdown();
+    },
+  };
 }
 
 const http2Client = () => Deno.createHttpClient({ http1: false, http2: true });
 
-/** Starts `n` requests; after `waitMs`, the bodies of those whose first chunk arrived. */
-async function started(f: typeof fetch, url: string, n: number, waitMs: number) {
+/**
+ * Starts `n` requests; once as many bodies have started as will (`n`, or no new one for
+ * `quietMs`, however slow the machine), the readers of those whose first chunk arrived.
+ */
+async function started(f: typeof fetch, url: string, n: number, quietMs: number) {
   const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   const settled = Array.from({ length: n }, () =>
     f(url).then(async (res) => {
@@ -94,7 +113,12 @@ async function started(f: typeof fetch, url: string, n: number, waitMs: number) 
       await reader.read();
       readers.push(reader);
     }).catch(() => {}));
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  let seen = -1;
+  let quietSince = performance.now();
+  while (readers.length < n && performance.now() - quietSince < quietMs) {
+    if (readers.length !== seen) [seen, quietSince] = [readers.length, performance.now()];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return { readers, settled: Promise.all(settled) };
 }
 
