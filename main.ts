@@ -15,7 +15,7 @@ import { CronScheduler } from "./lib/jobs/cron.ts";
 import { JobQueue } from "./lib/jobs/queue.ts";
 import type { CronJob, JobHandler, Lane } from "./lib/jobs/types.ts";
 import { crons as cronJobs, jobHandlers } from "./jobs/mod.ts";
-import { startUpstreams } from "./lib/sandbox.ts";
+import { startUpstreams } from "./lib/sandbox/mod.ts";
 import { seedDefaultConfig } from "./lib/chat/configs.ts";
 import { closeInterruptedAnswers } from "./lib/chat/conversations.ts";
 import { runtimeOf } from "./lib/chat/answer.ts";

@@ -19,7 +19,7 @@ import { openKv } from "../lib/kv/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { createMetrics } from "../lib/observability/metrics.ts";
 import { crons, jobHandlers } from "../jobs/mod.ts";
-import { startUpstreams } from "../lib/sandbox.ts";
+import { startUpstreams } from "../lib/sandbox/mod.ts";
 import type { Mailer } from "../lib/mail/send.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { deltas, readSse } from "./chat_sse.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { runtimeOf } from "../lib/chat/mod.ts";

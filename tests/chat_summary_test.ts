@@ -12,7 +12,7 @@ import {
   FAKE_OPENAI_KEY,
   type FakeRequest,
   startFakeOpenAI,
-} from "./fakes/openai.ts";
+} from "../lib/sandbox/openai.ts";
 import { answerOnce, type ChatServices } from "../lib/chat/mod.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { createUser } from "../lib/accounts/users.ts";

@@ -1,12 +1,12 @@
 /**
- * The AI chat end to end against the fake OpenAI-compatible server (tests/fakes/openai.ts):
+ * The AI chat end to end against the fake OpenAI-compatible server (lib/sandbox/openai.ts):
  * context and memory, essays, metering, failures, the stored key, SSE streaming with resume and
  * the grace period. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
-import type { FakeModelOptions } from "./fakes/ai_common.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { deltas, readSse } from "./chat_sse.ts";
 import { collectGarbage } from "./gc.ts";
@@ -195,7 +195,7 @@ chatTest(
     assert.ok(result.ok, JSON.stringify(result));
     const call = t.fake.calls("/v1/chat/completions")[0];
     // The fake's own usage (its token count differs from gpt-tokenizer on purpose).
-    const { fakePromptTokens } = await import("./fakes/openai.ts");
+    const { fakePromptTokens } = await import("../lib/sandbox/openai.ts");
     const prompt = fakePromptTokens((call.body as ChatBody).messages);
     const completion = call.deltasSent;
     const expected = Math.ceil((prompt * 500 + completion * 2000) / 1000);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { answerOnce } from "../lib/chat/mod.ts";
 import { post } from "../lib/wallet/ledger.ts";
-import { startFakeOpenAI } from "./fakes/openai.ts";
+import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { flakyJob, testHandlers } from "./fixtures/test_jobs.ts";
 import { channel, notificationWorld, topic } from "./fixtures/notifications.ts";
 import type { NotificationWorld } from "./fixtures/notifications.ts";

@@ -1,11 +1,11 @@
 /**
- * Buying tokens end to end against the fake Paynow (tests/fakes/paynow.ts): express and web
+ * Buying tokens end to end against the fake Paynow (lib/sandbox/paynow.ts): express and web
  * checkout, result POSTs lost, duplicated and forged, polling, expiry, a crash mid-way, and the
  * live events that tell the user. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
-import { type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
+import { type FakePaynowOptions, startFakePaynow } from "../lib/sandbox/paynow.ts";
 import {
   claimDuePolls,
   hasOverduePolls,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakeSmtp } from "./fakes/smtp.ts";
+import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
 import { postForm, visitForm } from "./fixtures/forms.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { createSession } from "../lib/accounts/credentials.ts";

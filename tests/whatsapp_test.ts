@@ -1,5 +1,5 @@
 /**
- * The WhatsApp channel end to end: signed webhooks from tests/fakes/whatsapp_sign.ts into the
+ * The WhatsApp channel end to end: signed webhooks from lib/sandbox/whatsapp_sign.ts into the
  * real app, replies read back from the fake Graph API (and the fake Twilio), the real chat
  * against the fake OpenAI server, payments against the fake Paynow. Runs on whichever database
  * back end the run uses.
@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import twilio from "twilio";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import {
   type FakeGraphApi,
   type RecordedMessage,
   startFakeGraphApi,
-} from "./fakes/whatsapp_graph.ts";
-import { type FakeTwilio, startFakeTwilio } from "./fakes/twilio.ts";
-import { type FakePaynow, startFakePaynow } from "./fakes/paynow.ts";
+} from "../lib/sandbox/whatsapp_graph.ts";
+import { type FakeTwilio, startFakeTwilio } from "../lib/sandbox/twilio.ts";
+import { type FakePaynow, startFakePaynow } from "../lib/sandbox/paynow.ts";
 import {
   metaButtonReply,
   metaImage,
@@ -28,12 +28,12 @@ import {
   signMeta,
   TEST_PHONE_NUMBER_ID,
   twilioInbound,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import { setSetting } from "../lib/accounts/settings.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
-import { SANDBOX_WHATSAPP } from "../lib/sandbox.ts";
+import { SANDBOX_WHATSAPP } from "../lib/sandbox/mod.ts";
 
 const APP_SECRET = "meta-app-secret-for-tests";
 const VERIFY_TOKEN = "verify-me-please";
