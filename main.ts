@@ -21,7 +21,7 @@ import { closeInterruptedAnswers } from "./lib/chat/conversations.ts";
 import { runtimeOf } from "./lib/chat/answer.ts";
 import { ensureAdmin } from "./lib/accounts/users.ts";
 import { startEventHub } from "./lib/events.ts";
-import type { PaymentDeps } from "./lib/payments/payments.ts";
+import { createPayments, type Payments, paymentSettledOf } from "./lib/payments/mod.ts";
 import { buildIslands } from "./lib/islands/build.ts";
 import { answerOnce, resetConversation } from "./lib/chat/mod.ts";
 import {
@@ -77,7 +77,7 @@ export interface RunningServer {
   log: Logger;
   queue: JobQueue;
   scheduler: CronScheduler;
-  payments: () => PaymentDeps;
+  payments: Payments;
   notifications: Notifications;
   /** Stops accepting, finishes in-flight work, closes KV and the database. Idempotent. */
   shutdown(): Promise<void>;
@@ -129,7 +129,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const events = await startEventHub(db, log);
     closers.push(() => events.close());
     // Payments need the queue (to schedule polls) and the queue's handlers need payments.
-    const late: { payments?: PaymentDeps } = {};
+    const late: { payments?: Payments } = {};
     const payments = () => late.payments!;
     // Likewise the WhatsApp channel (null when WhatsApp is not configured).
     let whatsapp: ChannelDeps | null = null;
@@ -179,13 +179,13 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       crons: [...cronJobs, ...(options.extraCrons ?? [])],
       defaultTimeZone: config.tzMetrics,
     });
-    const paymentDeps: PaymentDeps = {
+    const paymentDeps = createPayments({
       db,
       jobs: queue,
       log,
       paynow: upstreams.paynow,
-      publicUrl: config.publicUrl,
-    };
+      publicUrl: () => config.publicUrl,
+    });
     late.payments = paymentDeps;
     if (upstreams.whatsapp) {
       const chat = { db, kv, log, config, jobs: queue };
@@ -196,7 +196,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         config,
         provider: upstreams.whatsapp.provider,
         jobs: queue,
-        payments,
+        payments: paymentDeps,
         pacer: createPacer(config),
         gate: createGate(db),
         mediaDir: join(config.dataDir, "whatsapp-media"),
@@ -208,7 +208,14 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
         },
       };
       whatsapp = channel;
-      paymentDeps.notifyWhatsApp = (payment, balance) => notifyPayment(channel, payment, balance);
+      events.observe((event) => {
+        const settled = paymentSettledOf(event);
+        if (settled) {
+          notifyPayment(channel, settled).catch((error) =>
+            log.error("payment notice not queued", { paymentId: settled.id, error })
+          );
+        }
+      });
     }
     const webhooks = new WebhookReceiver({
       db,
@@ -249,7 +256,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       queueStats,
       jobs: queue,
       events,
-      payments,
+      payments: paymentDeps,
       webhooks,
       sendPhoneCode: (phone, code) => {
         if (whatsapp) return sendPhoneCode(whatsapp, phone, code);
@@ -278,7 +285,6 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
     if (!env.PUBLIC_URL && config.port === 0) {
       config.publicUrl = url;
-      paymentDeps.publicUrl = url;
     }
     log.info("listening", {
       url,
@@ -298,7 +304,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
       log,
       queue,
       scheduler,
-      payments,
+      payments: paymentDeps,
       notifications,
       finished: server.finished,
       shutdown: () => stopping ??= closeAll().then(() => log.info("stopped")),

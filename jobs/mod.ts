@@ -5,7 +5,7 @@
  */
 import type { CronJob, JobHandler } from "../lib/jobs/types.ts";
 import type { Mailer } from "../lib/mail/send.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
+import type { Payments } from "../lib/payments/model.ts";
 import { loginThrottleCleanupCron } from "./login_throttle_cleanup.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
 import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts";
@@ -25,7 +25,7 @@ import { notificationsWatchCron } from "./notifications_watch.ts";
 export interface JobServices {
   mailer: Mailer;
   /** Built after the queue exists (payments enqueue their next poll), hence a function. */
-  payments: () => PaymentDeps;
+  payments: () => Payments;
   /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
   whatsappChannel?: () => ChannelDeps | null;
   notifications?: Notifications;

@@ -4,7 +4,7 @@
 import type { Config } from "../lib/config.ts";
 import type { NamedEnqueuer } from "../lib/jobs/types.ts";
 import type { EventHub } from "../lib/events.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
+import type { Payments } from "../lib/payments/model.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
@@ -22,7 +22,7 @@ export interface AppContext {
   /** The job queue (main.ts): typed enqueue, and by name for dead-letter retries. */
   jobs: NamedEnqueuer;
   events: EventHub;
-  payments: () => PaymentDeps;
+  payments: Payments;
   /** The WhatsApp webhooks (routes/whatsapp.ts). */
   webhooks: WebhookReceiver;
   /** Sends a phone-linking code to a WhatsApp number. */

@@ -21,13 +21,11 @@ import { createMetrics } from "../lib/observability/metrics.ts";
 import { crons, jobHandlers } from "../jobs/mod.ts";
 import { startUpstreams } from "../lib/sandbox/mod.ts";
 import type { Mailer } from "../lib/mail/send.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
+import { createPayments, type Payments } from "../lib/payments/model.ts";
 
 /** Job types by name; listing needs no live services. */
 const jobNames = () =>
-  jobHandlers({ mailer: {} as Mailer, payments: () => ({}) as PaymentDeps }).map((h) =>
-    h.type.name
-  );
+  jobHandlers({ mailer: {} as Mailer, payments: () => ({}) as Payments }).map((h) => h.type.name);
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
 export function parseFlags(argv: string[]): Record<string, string> {
@@ -81,11 +79,17 @@ async function main(args: string[]): Promise<number> {
   const upstreams = await startUpstreams(config, log);
   try {
     await migrate(db.sql);
-    const late: { payments?: PaymentDeps } = {};
+    const late: { payments?: Payments } = {};
     const handlers = jobHandlers({ ...upstreams, payments: () => late.payments! });
     const handler = handlers.find((h) => h.type.name === name);
     const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
-    late.payments = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
+    late.payments = createPayments({
+      db,
+      jobs: queue,
+      log,
+      paynow: upstreams.paynow,
+      publicUrl: () => config.publicUrl,
+    });
     const started = performance.now();
     if (cron) {
       let args: unknown = undefined;

@@ -14,7 +14,7 @@ import { startFakeGraphApi } from "./whatsapp_graph.ts";
 import { MetaCloudProvider } from "../whatsapp/meta.ts";
 import { whatsappFromConfig, type WhatsAppSetup } from "../whatsapp/setup.ts";
 import { PaynowClient } from "../paynow/mod.ts";
-import type { PaynowGateway } from "../payments/payments.ts";
+import type { PaynowGateway } from "../payments/model.ts";
 import {
   type NotificationUpstreams,
   startNotificationUpstreams,

@@ -15,7 +15,8 @@ import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
-import type { Payment, PaymentDeps } from "../payments/payments.ts";
+import type { PaymentSettled } from "../payments/events.ts";
+import type { Payments } from "../payments/model.ts";
 import { hitRateLimit } from "../ratelimit.ts";
 import {
   type BotContext,
@@ -56,7 +57,7 @@ export interface ChannelDeps {
   provider: WhatsAppProvider;
   jobs: Enqueuer;
   chat: ChatPort;
-  payments: () => PaymentDeps;
+  payments: Payments;
   pacer: Pacer;
   /** Where attachments are kept (`DATA_DIR/whatsapp-media`). */
   mediaDir: string;
@@ -287,20 +288,19 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
 }
 
 /**
- * Tells the user about a settled payment (PaymentDeps.notifyWhatsApp): recorded as an event in
- * the phone's inbound stream, so the conversation reacts to it in order with what the user
- * sends, once however often the payment is announced. Paid: every user with a linked phone.
- * Cancelled, failed, expired: payments started on WhatsApp.
+ * Tells the user about a settled payment (the `payment.settled` event, which every instance
+ * hears): recorded as an event in the phone's inbound stream, so the conversation reacts to it
+ * in order with what the user sends, once however often the payment is announced. Paid: every
+ * user with a linked phone. Cancelled, failed, expired: payments started on WhatsApp.
  */
 export async function notifyPayment(
-  ch: Pick<ChannelDeps, "db" | "jobs" | "log">,
-  payment: Payment,
-  balance: number | null,
+  ch: Pick<ChannelDeps, "db" | "jobs">,
+  payment: PaymentSettled,
 ): Promise<void> {
+  const balance = payment.balance;
   const paid = payment.status === "paid";
   if (paid && balance === null) return; // flagged, not credited
   if (!paid && payment.channel !== "whatsapp") return;
-  if (!["paid", "cancelled", "failed", "expired"].includes(payment.status)) return;
   const sql = ch.db.sql;
   const [user] = await sql`select phone from users where id = ${payment.userId}`;
   const phone = user?.phone as string | null | undefined;
@@ -308,7 +308,7 @@ export async function notifyPayment(
   const event: PaymentEvent = {
     type: "payment",
     paymentId: payment.id,
-    status: payment.status as PaymentEvent["status"],
+    status: payment.status,
     tokens: payment.tokens,
     amount: payment.amount,
     currency: payment.currency,

@@ -10,12 +10,10 @@
 import { z } from "zod";
 import type { Database } from "../../db/mod.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { PaymentDeps } from "../../payments/payments.ts";
+import type { Payments } from "../../payments/model.ts";
+import { type Currency, EXPRESS_METHODS, type FinalStatus } from "../../payments/vocabulary.ts";
 import type { User } from "../../accounts/users.ts";
 import type { Outgoing } from "../outbox.ts";
-
-export const EXPRESS = ["ecocash", "onemoney", "innbucks"] as const;
-export type Express = (typeof EXPRESS)[number];
 
 /** What the user comes back to after buying tokens. */
 export const Activity = z.enum(["menu", "chat", "essay"]);
@@ -33,13 +31,13 @@ export const BotState = z.union([
     flow: z.literal("buy"),
     step: z.literal("phone"),
     packageId: Uuid,
-    method: z.enum(EXPRESS),
+    method: z.enum(EXPRESS_METHODS),
   }),
   z.object({
     flow: z.literal("buy"),
     step: z.literal("other_phone"),
     packageId: Uuid,
-    method: z.enum(EXPRESS),
+    method: z.enum(EXPRESS_METHODS),
   }),
   z.object({ flow: z.literal("buy"), step: z.literal("waiting"), paymentId: Uuid }),
 ]);
@@ -66,10 +64,10 @@ export function readSession(value: unknown): Session {
 export interface PaymentEvent {
   type: "payment";
   paymentId: string;
-  status: "paid" | "cancelled" | "failed" | "expired";
+  status: FinalStatus;
   tokens: number;
   amount: string;
-  currency: string;
+  currency: Currency;
   /** Balance after the credit (paid only). */
   balance: number | null;
 }
@@ -124,7 +122,7 @@ export interface BotDeps {
   db: Database;
   log: Logger;
   chat: ChatPort;
-  payments: () => PaymentDeps;
+  payments: Payments;
   /** Chat forgets the conversation after this long without a message. */
   chatIdleMs: number;
   /** Longest wait for one AI answer. */
