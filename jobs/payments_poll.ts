@@ -12,9 +12,9 @@ import { paymentPollDueJob, paymentPollJob } from "../lib/payments/jobs.ts";
 import type { Payments } from "../lib/payments/model.ts";
 import { hasOverduePolls, pollDuePayments, pollPayment } from "../lib/payments/poll.ts";
 
-export const paymentsPollDueHandler = (deps: () => Payments) =>
+export const paymentsPollDueHandler = (payments: Payments) =>
   defineHandler(paymentPollDueJob, async ({ at }) => {
-    await pollDuePayments(deps(), { at });
+    await pollDuePayments(payments, { at });
   }, {
     async reconcile(ctx) {
       if (!(await hasOverduePolls(ctx.db.sql))) return [];
@@ -23,7 +23,7 @@ export const paymentsPollDueHandler = (deps: () => Payments) =>
     },
   });
 
-export const paymentsPollHandler = (deps: () => Payments) =>
+export const paymentsPollHandler = (payments: Payments) =>
   defineHandler(paymentPollJob, async ({ paymentId }) => {
-    await pollPayment(deps(), paymentId);
+    await pollPayment(payments, paymentId);
   });

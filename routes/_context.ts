@@ -1,5 +1,6 @@
 /**
- * What every route module receives: the app's long-lived dependencies. Built once in main.ts.
+ * What every route module receives: the app's long-lived dependencies, built once by lib/app.ts
+ * (main.ts adds the job queue as `jobs` and the version).
  */
 import type { Config } from "../lib/config.ts";
 import type { NamedEnqueuer } from "../lib/jobs/types.ts";
@@ -11,6 +12,8 @@ import type { Logger } from "../lib/observability/log.ts";
 import type { AppMetrics } from "../lib/observability/metrics.ts";
 import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
+import type { ChatServices } from "../lib/chat/mod.ts";
+import type { RateLimiter } from "../lib/ratelimit.ts";
 
 export interface AppContext {
   config: Config;
@@ -30,4 +33,8 @@ export interface AppContext {
   version: string;
   /** Channels, topics, publishing and the delivery log (lib/notifications). */
   notifications: Notifications;
+  /** The chat of this instance (lib/chat), with its live answers. */
+  chat: ChatServices;
+  /** Request allowances (per user, API key or address). */
+  rateLimiter: RateLimiter;
 }

@@ -699,8 +699,7 @@ Deno.test("settings: an AI configuration's key is write-only, encrypted, audited
     env: { OPENAI_API_KEY: "sk-stale-environment-key", OPENAI_BASE_URL: fake.baseUrl },
   });
   try {
-    const { db, kv, log, config } = app.server;
-    const services = { db, kv, log, config };
+    const services = app.server.chat;
     await post(sql, {
       userId: user.id,
       kind: "purchase_credit",

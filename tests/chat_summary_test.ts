@@ -51,8 +51,7 @@ async function setup(summaryModel: string | null) {
     idempotencyKey: `summary-test:${crypto.randomUUID()}`,
     description: "test credit",
   });
-  const { db, kv, log, config, queue } = app.server;
-  const services: ChatServices = { db, kv, log, config, jobs: queue };
+  const services: ChatServices = app.server.chat;
   const ask = async (text: string) => {
     const result = await answerOnce(services, {
       userId: user.id,

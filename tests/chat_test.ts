@@ -14,7 +14,6 @@ import {
   answerOnce,
   type ChatServices,
   resetConversation,
-  runtimeOf,
   setChatSetting,
 } from "../lib/chat/mod.ts";
 
@@ -32,11 +31,10 @@ export async function setupChat(
   const app = await startTestApp({
     env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl, ...options.env },
   });
-  const { db, kv, log, config } = app.server;
   return {
     app,
     fake,
-    services: { db, kv, log, config },
+    services: app.server.chat,
     async close() {
       await app.close();
       await fake.close();
@@ -50,7 +48,7 @@ const chatOnWhatsApp = (t: ChatSetup, userId: string, text: string) =>
 
 /** Counts the model calls started from now on (one stopped at once may never reach the fake). */
 async function countModelCalls(t: ChatSetup): Promise<() => number> {
-  const ai = (await runtimeOf(t.services).ai.active())!;
+  const ai = (await t.services.runtime.ai.active())!;
   const stream = ai.provider.stream.bind(ai.provider);
   let started = 0;
   ai.provider.stream = (...args) => (started++, stream(...args));
@@ -409,8 +407,7 @@ chatTest(
     assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
 
     // Later, from the KV buffer alone (as another process sharing it would): same answer.
-    const { runtimeOf } = await import("../lib/chat/answer.ts");
-    runtimeOf(t.services).streams.live.delete(messageId);
+    t.services.runtime.streams.live.delete(messageId);
     const fromKv = await readSse(
       await t.app.fetch(`/api/v1/messages/${messageId}/stream?lastEventId=0`, { headers: auth }),
     );
@@ -656,10 +653,9 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
 Deno.test("the sandbox answers when no AI is configured", async () => {
   const app = await startTestApp();
   try {
-    const { db, kv, log, config } = app.server;
-    assert.ok(config.sandboxed.includes("ai"));
+    assert.ok(app.server.config.sandboxed.includes("ai"));
     const { userId } = await signup(app, 100_000);
-    const result = await answerOnce({ db, kv, log, config }, {
+    const result = await answerOnce(app.server.chat, {
       userId,
       mode: "essay",
       channel: "api",
@@ -675,9 +671,8 @@ Deno.test("the sandbox answers when no AI is configured", async () => {
 Deno.test("not configured → a clear refusal, no stack trace", async () => {
   const app = await startTestApp({ env: { SANDBOX: "0" } });
   try {
-    const { db, kv, log, config } = app.server;
     const { userId, auth } = await signup(app, 100_000);
-    const result = await answerOnce({ db, kv, log, config }, {
+    const result = await answerOnce(app.server.chat, {
       userId,
       mode: "chat",
       channel: "whatsapp",

@@ -116,7 +116,7 @@ Deno.test("the AI upstream failing is announced once, and its recovery by the mi
     const ops = await topic(world, "ops", [slack.id]);
     await route(world, "ai.upstream_down", ops.id);
     await route(world, "ai.upstream_recovered", ops.id);
-    const { db, kv, log, config, queue } = world.app.server;
+    const { db, chat, queue } = world.app.server;
     await post(db.sql, {
       userId: world.admin.id,
       kind: "purchase_credit",
@@ -125,7 +125,7 @@ Deno.test("the AI upstream failing is announced once, and its recovery by the mi
       description: "test credit",
     });
     const ask = () =>
-      answerOnce({ db, kv, log, config }, {
+      answerOnce(chat, {
         userId: world.admin.id,
         mode: "essay",
         channel: "web",

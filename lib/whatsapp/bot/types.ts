@@ -10,8 +10,12 @@
 import { z } from "zod";
 import type { Database } from "../../db/mod.ts";
 import type { Logger } from "../../observability/log.ts";
+import type { Channel } from "../../channels.ts";
+import type { AnswerOnceInput, AnswerOnceResult } from "../../chat/mod.ts";
+import type { Mode } from "../../chat/conversations.ts";
+import type { PaymentSettled } from "../../payments/events.ts";
 import type { Payments } from "../../payments/model.ts";
-import { type Currency, EXPRESS_METHODS, type FinalStatus } from "../../payments/vocabulary.ts";
+import { EXPRESS_METHODS } from "../../payments/vocabulary.ts";
 import type { User } from "../../accounts/users.ts";
 import type { Outgoing } from "../outbox.ts";
 
@@ -61,16 +65,13 @@ export function readSession(value: unknown): Session {
   return parsed.success ? parsed.data : { ...NEW_SESSION };
 }
 
-export interface PaymentEvent {
-  type: "payment";
-  paymentId: string;
-  status: FinalStatus;
-  tokens: number;
-  amount: string;
-  currency: Currency;
-  /** Balance after the credit (paid only). */
-  balance: number | null;
-}
+/**
+ * A settled payment in the phone's inbound stream (lib/payments' `payment.settled`, as the
+ * channel records it): `balance` is the balance after the credit, paid only.
+ */
+export type PaymentEvent =
+  & { type: "payment"; paymentId: string }
+  & Pick<PaymentSettled, "status" | "tokens" | "amount" | "currency" | "balance">;
 
 /** A user's message, normalised for the flows. */
 export type BotInput =
@@ -81,41 +82,13 @@ export type BotInput =
   | { kind: "other"; what: string }
   | { kind: "event"; event: PaymentEvent };
 
-export type ChatMode = "chat" | "essay";
-
-export type AnswerResult =
-  | {
-    ok: true;
-    text: string;
-    conversationId: string;
-    messageId: string;
-    cost: number;
-    balance: number;
-  }
-  | {
-    ok: false;
-    code:
-      | "insufficient_funds"
-      | "rate_limited"
-      | "not_configured"
-      | "unavailable"
-      | "timeout"
-      | "context_too_long"
-      | "cap_reached"
-      | "account_disabled";
-    userMessage: string;
-  };
+export type ChatMode = Mode;
+export type AnswerResult = AnswerOnceResult;
 
 /** The AI chat service as this channel uses it (lib/chat, injected so tests can slow it down). */
 export interface ChatPort {
-  answerOnce(input: {
-    userId: string;
-    mode: ChatMode;
-    channel: "web" | "whatsapp" | "api";
-    text: string;
-    signal?: AbortSignal;
-  }): Promise<AnswerResult>;
-  resetConversation(userId: string, channel: "web" | "whatsapp" | "api"): Promise<void>;
+  answerOnce(input: AnswerOnceInput): Promise<AnswerOnceResult>;
+  resetConversation(userId: string, channel: Channel): Promise<void>;
 }
 
 export interface BotDeps {
