@@ -52,7 +52,7 @@ import { createUser } from "../lib/accounts/users.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
 import { setChatSetting } from "../lib/chat/conversations.ts";
-import { FAKE_OPENAI_KEY } from "../tests/fakes/openai.ts";
+import { FAKE_OPENAI_KEY } from "../lib/sandbox/openai.ts";
 
 export const description =
   "SSE relay overhead (TTFD through Hurukuro − the upstream's own) and memory per idle stream";

@@ -4,7 +4,7 @@
  * FAKE_FIRST_TOKEN_MS (time to first token), FAKE_DELTA_MS (between tokens). With FAKE_TLS_CERT
  * and FAKE_TLS_KEY (PEM files), HTTPS with HTTP/2, as the hosted providers serve.
  */
-import { startFakeOpenAI } from "../tests/fakes/openai.ts";
+import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 
 const fake = await startFakeOpenAI({
   firstTokenDelayMs: Number(Deno.env.get("FAKE_FIRST_TOKEN_MS") ?? "0"),

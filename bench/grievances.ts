@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { startBenchApp } from "./_app.ts";
 import { delay, envNumber, integer, ms, onCleanup, percentile, table } from "./_support.ts";
 import { prepareStorage } from "../tests/harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../tests/fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { LANE_CONCURRENCY } from "../lib/jobs/types.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { signAccessToken } from "../lib/accounts/jwt.ts";

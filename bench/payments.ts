@@ -26,7 +26,7 @@ import pLimit from "p-limit";
 import { startBenchApp } from "./_app.ts";
 import { queuePollTick } from "../lib/payments/jobs.ts";
 import { PaynowClient } from "../lib/paynow/mod.ts";
-import { POLL_IN_FLIGHT } from "../lib/payments/payments.ts";
+import { POLL_IN_FLIGHT } from "../lib/payments/mod.ts";
 import { prepareStorage } from "../tests/harness.ts";
 import {
   delay,
@@ -194,7 +194,7 @@ async function hurukuro(
     cron: false,
   });
   try {
-    const client = running.payments().paynow.clients.USD;
+    const client = running.payments.paynow.clients.USD;
     if (!client) throw new Error("the app offers no USD Paynow integration");
     const transactions = await startTransactions(client, n, "app");
     const sql = running.db.sql;

@@ -1,12 +1,12 @@
 /**
- * The payments bench's Paynow: the fake (tests/fakes/paynow.ts) in a process of its own, as the
+ * The payments bench's Paynow: the fake (lib/sandbox/paynow.ts) in a process of its own, as the
  * real one is remote, so its hashing and HTTP do not share the measured process's event loop.
  * Every payment stays `Sent` (nobody pays), so each poll finds it pending.
  *
  * Started by bench/payments.ts; listens on a free loopback port and announces itself the way
  * main.ts does. `PAYNOW_INTEGRATION_ID` / `PAYNOW_INTEGRATION_KEY` name its one integration.
  */
-import { startFakePaynow } from "../tests/fakes/paynow.ts";
+import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 
 const paynow = await startFakePaynow({
   integrations: {

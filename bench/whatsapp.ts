@@ -22,7 +22,7 @@ import {
   metaWebhook,
   signMeta,
   TEST_PHONE_NUMBER_ID,
-} from "../tests/fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import {
   assertLoopback,
   delay,

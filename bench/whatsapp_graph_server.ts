@@ -1,9 +1,9 @@
 /**
- * The WhatsApp bench's stand-in for Meta: the fake Graph API (tests/fakes/whatsapp_graph.ts) in
+ * The WhatsApp bench's stand-in for Meta: the fake Graph API (lib/sandbox/whatsapp_graph.ts) in
  * a process of its own, so receiving thousands of replies does not steal time from the load
  * generator. Announces itself like the other bench servers; `GRAPH_TOKEN` sets its bearer token.
  */
-import { startFakeGraphApi } from "../tests/fakes/whatsapp_graph.ts";
+import { startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
 
 const graph = await startFakeGraphApi({
   accessToken: Deno.env.get("GRAPH_TOKEN") ?? "bench-graph-token",

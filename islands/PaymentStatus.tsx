@@ -3,16 +3,15 @@
  * settles, so the payer sees "paid" the moment it is, without reloading.
  */
 import { useEffect, useState } from "preact/hooks";
+import { isFinal, type PaymentStatus as Status } from "../lib/payments/vocabulary.ts";
 
 export interface PaymentStatusProps {
   paymentId: string;
-  status: string;
+  status: Status;
   tokens: number;
 }
 
-const FINAL = ["paid", "cancelled", "failed", "expired"];
-
-const TEXT: Record<string, string> = {
+const TEXT: Record<Status, string> = {
   created: "Starting your payment…",
   sent: "Waiting for Paynow to confirm your payment…",
   paid: "Payment received. Your tokens are in your wallet.",
@@ -22,10 +21,10 @@ const TEXT: Record<string, string> = {
 };
 
 export default function PaymentStatus({ paymentId, status: initial, tokens }: PaymentStatusProps) {
-  const [status, setStatus] = useState(initial);
+  const [status, setStatus] = useState<Status>(initial);
 
   useEffect(() => {
-    if (FINAL.includes(status)) return;
+    if (isFinal(status)) return;
     const timer = setInterval(async () => {
       try {
         const res = await fetch(`/pay/status/${paymentId}`, {
@@ -41,7 +40,7 @@ export default function PaymentStatus({ paymentId, status: initial, tokens }: Pa
     <section class={`payment payment-${status}`} aria-live="polite">
       <p data-testid="payment-status" data-status={status}>{TEXT[status] ?? status}</p>
       {status === "paid" && <p>{tokens} tokens added.</p>}
-      {!FINAL.includes(status) && (
+      {!isFinal(status) && (
         <p>
           <small>This page updates by itself.</small>
         </p>

@@ -7,10 +7,9 @@ import { defineHandler } from "../lib/jobs/types.ts";
 import { grievanceClassifyJob } from "../lib/grievances/jobs.ts";
 import type { Grievances } from "../lib/grievances/mod.ts";
 
-export const grievancesClassifyHandler = (grievances: Grievances | undefined) =>
+export const grievancesClassifyHandler = (grievances: Grievances) =>
   defineHandler(grievanceClassifyJob, async ({ taskId }, _ctx, meta) => {
-    if (!grievances) throw new Error("grievances are not part of this process");
     await grievances.classify(taskId, meta);
   }, {
-    reconcile: () => grievances?.overdue("classify") ?? Promise.resolve([]),
+    reconcile: () => grievances.overdue("classify"),
   });

@@ -3,10 +3,9 @@ import { defineHandler } from "../lib/jobs/types.ts";
 import { grievanceThumbnailJob } from "../lib/grievances/jobs.ts";
 import type { Grievances } from "../lib/grievances/mod.ts";
 
-export const grievancesThumbnailHandler = (grievances: Grievances | undefined) =>
+export const grievancesThumbnailHandler = (grievances: Grievances) =>
   defineHandler(grievanceThumbnailJob, async ({ taskId }, _ctx, meta) => {
-    if (!grievances) throw new Error("grievances are not part of this process");
     await grievances.thumbnail(taskId, meta);
   }, {
-    reconcile: () => grievances?.overdue("thumbnail") ?? Promise.resolve([]),
+    reconcile: () => grievances.overdue("thumbnail"),
   });

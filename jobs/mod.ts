@@ -3,9 +3,8 @@
  * each binds a handler to a job type declared in `lib/` (so `lib/` can enqueue without
  * importing this folder). Handlers that need a service (the mailer, ...) receive it here.
  */
+import type { Services } from "../lib/app.ts";
 import type { CronJob, JobHandler } from "../lib/jobs/types.ts";
-import type { Mailer } from "../lib/mail/send.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
 import { loginThrottleCleanupCron } from "./login_throttle_cleanup.ts";
 import { paymentsCleanupCron } from "./payments_cleanup.ts";
 import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts";
@@ -14,45 +13,36 @@ import { chatSummarizeHandler } from "./chat_summarize.ts";
 import { metricsDailyCron } from "./metrics_daily.ts";
 import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
-import type { ChannelDeps } from "../lib/whatsapp/channel.ts";
 import { whatsappReplyHandler } from "./whatsapp_reply.ts";
 import { whatsappSendHandler } from "./whatsapp_send.ts";
 import { whatsappWebhookCleanupCron } from "./whatsapp_webhook_cleanup.ts";
-import type { Notifications } from "../lib/notifications/mod.ts";
 import { notificationsDeliverHandler } from "./notifications_deliver.ts";
 import { notificationsWatchCron } from "./notifications_watch.ts";
-import type { Knowledge } from "../lib/bots/knowledge.ts";
 import { botsIngestHandler } from "./bots_ingest.ts";
 import { botsWebhookHandler } from "./bots_webhook.ts";
-import type { Grievances } from "../lib/grievances/mod.ts";
 import { grievancesClassifyHandler } from "./grievances_classify.ts";
 import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
 
-export interface JobServices {
-  mailer: Mailer;
-  /** Built after the queue exists (payments enqueue their next poll), hence a function. */
-  payments: () => PaymentDeps;
-  /** The WhatsApp channel, null when WhatsApp is not configured (built after the queue too). */
-  whatsappChannel?: () => ChannelDeps | null;
-  notifications?: Notifications;
-  /** The bots' shared knowledge machinery (embedder, files); their jobs are off without it. */
-  knowledge?: Knowledge;
-  grievances?: Grievances;
-}
+/**
+ * The services handlers use: built by lib/app.ts before the handlers are registered on the
+ * queue (and before it starts), so a handler holds them, never a getter.
+ */
+export type JobServices = Pick<
+  Services,
+  "upstreams" | "payments" | "whatsapp" | "notifications" | "bots" | "grievances"
+>;
 
 export function jobHandlers(services: JobServices): JobHandler[] {
-  const whatsapp = services.whatsappChannel ?? (() => null);
   return [
-    emailSendHandler(services.mailer),
+    emailSendHandler(services.upstreams.mailer),
     chatSummarizeHandler,
     paymentsPollHandler(services.payments),
     paymentsPollDueHandler(services.payments),
-    whatsappReplyHandler(whatsapp),
-    whatsappSendHandler(whatsapp),
+    whatsappReplyHandler(services.whatsapp),
+    whatsappSendHandler(services.whatsapp),
     notificationsDeliverHandler(services.notifications),
-    ...(services.knowledge
-      ? [botsIngestHandler(services.knowledge), botsWebhookHandler(services.knowledge)]
-      : []),
+    botsIngestHandler(services.bots.knowledge),
+    botsWebhookHandler(services.bots.knowledge),
     grievancesClassifyHandler(services.grievances),
     grievancesThumbnailHandler(services.grievances),
   ];

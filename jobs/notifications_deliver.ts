@@ -7,9 +7,8 @@ import { overdueDeliveries } from "../lib/notifications/deliver.ts";
 import { notificationDeliverJob } from "../lib/notifications/jobs.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
 
-export const notificationsDeliverHandler = (notifications: Notifications | undefined) =>
+export const notificationsDeliverHandler = (notifications: Notifications) =>
   defineHandler(notificationDeliverJob, async ({ deliveryId }, ctx, meta) => {
-    if (!notifications) throw new Error("notifications are not part of this process");
     await notifications.deliver(ctx, deliveryId, meta);
   }, {
     reconcile: (ctx) => overdueDeliveries(ctx),

@@ -9,16 +9,12 @@
  */
 import { defineHandler } from "../lib/jobs/types.ts";
 import { paymentPollDueJob, paymentPollJob } from "../lib/payments/jobs.ts";
-import {
-  hasOverduePolls,
-  type PaymentDeps,
-  pollDuePayments,
-  pollPayment,
-} from "../lib/payments/payments.ts";
+import type { Payments } from "../lib/payments/model.ts";
+import { hasOverduePolls, pollDuePayments, pollPayment } from "../lib/payments/poll.ts";
 
-export const paymentsPollDueHandler = (deps: () => PaymentDeps) =>
+export const paymentsPollDueHandler = (payments: Payments) =>
   defineHandler(paymentPollDueJob, async ({ at }) => {
-    await pollDuePayments(deps(), { at });
+    await pollDuePayments(payments, { at });
   }, {
     async reconcile(ctx) {
       if (!(await hasOverduePolls(ctx.db.sql))) return [];
@@ -27,7 +23,7 @@ export const paymentsPollDueHandler = (deps: () => PaymentDeps) =>
     },
   });
 
-export const paymentsPollHandler = (deps: () => PaymentDeps) =>
+export const paymentsPollHandler = (payments: Payments) =>
   defineHandler(paymentPollJob, async ({ paymentId }) => {
-    await pollPayment(deps(), paymentId);
+    await pollPayment(payments, paymentId);
   });

@@ -7,13 +7,12 @@ import { defineHandler } from "../lib/jobs/types.ts";
 import { answerPhone, type ChannelDeps, overdueReplies } from "../lib/whatsapp/channel.ts";
 import { whatsappReplyJob } from "../lib/whatsapp/jobs.ts";
 
-export const whatsappReplyHandler = (channel: () => ChannelDeps | null) =>
+export const whatsappReplyHandler = (channel: ChannelDeps | null) =>
   defineHandler(whatsappReplyJob, async ({ phone }) => {
-    const ch = channel();
-    if (ch) await answerPhone(ch, phone);
+    if (channel) await answerPhone(channel, phone);
   }, {
     async reconcile(ctx) {
-      if (!channel()) return [];
+      if (!channel) return [];
       const minute = Math.floor(Date.now() / 60_000);
       return (await overdueReplies(ctx.db)).map((phone) => ({
         payload: { phone },

@@ -6,13 +6,12 @@ import { defineHandler } from "../lib/jobs/types.ts";
 import { type ChannelDeps, overdueSends, sendToPhone } from "../lib/whatsapp/channel.ts";
 import { whatsappSendJob } from "../lib/whatsapp/jobs.ts";
 
-export const whatsappSendHandler = (channel: () => ChannelDeps | null) =>
+export const whatsappSendHandler = (channel: ChannelDeps | null) =>
   defineHandler(whatsappSendJob, async ({ phone }) => {
-    const ch = channel();
-    if (ch) await sendToPhone(ch, phone);
+    if (channel) await sendToPhone(channel, phone);
   }, {
     async reconcile(ctx) {
-      if (!channel()) return [];
+      if (!channel) return [];
       const minute = Math.floor(Date.now() / 60_000);
       return (await overdueSends(ctx.db)).map((phone) => ({
         payload: { phone },

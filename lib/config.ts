@@ -10,6 +10,7 @@
  * - an upstream that is not configured is served by the built-in sandbox outside production.
  */
 import { z } from "zod";
+import { parse as parseDotenv } from "dotenv";
 import { join, resolve } from "node:path";
 
 export type Environment = "development" | "test" | "production";
@@ -257,6 +258,16 @@ const REQUIRED_IN_PRODUCTION: Upstream[] = ["ai", "whatsapp", "paynow", "smtp"];
 export interface LoadOptions {
   /** Where generated development secrets are kept; `false` keeps them in memory only. */
   persistSecrets?: boolean;
+}
+
+/** The process environment over the optional `.env` file (the environment wins). */
+export async function processEnv(envFile = ".env"): Promise<Record<string, string>> {
+  try {
+    return { ...parseDotenv(await Deno.readTextFile(envFile)), ...Deno.env.toObject() };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return Deno.env.toObject();
+    throw error;
+  }
 }
 
 /**

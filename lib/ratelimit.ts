@@ -13,25 +13,36 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
-/** Per-bucket promise chains: hits in this process take turns. */
-const turns = new Map<string, Promise<unknown>>();
+export interface RateLimiter {
+  /** Counts one hit on `bucket` (e.g. `["user", id]`) against `limit` per `windowMs`. */
+  hit(bucket: string[], limit: number, windowMs?: number, now?: number): Promise<RateDecision>;
+}
 
-export function hitRateLimit(
-  kv: Deno.Kv,
-  bucket: string[],
-  limit: number,
-  windowMs = 60_000,
-  now?: number,
-): Promise<RateDecision> {
-  const at = now ?? Date.now();
-  const id = bucket.join("\u0000");
-  const run = (turns.get(id) ?? Promise.resolve()).then(() => hit(kv, bucket, limit, windowMs, at));
-  const settled = run.catch(() => {});
-  turns.set(id, settled);
-  settled.then(() => {
-    if (turns.get(id) === settled) turns.delete(id);
-  });
-  return run;
+/**
+ * A limiter on `kv`, one per app instance: it owns the turns its hits take.
+ *
+ * @example
+ * const limiter = createRateLimiter(kv);
+ * const decision = await limiter.hit(["user", userId], 60);
+ * if (!decision.allowed) throw tooMany(decision.retryAfterSeconds);
+ */
+export function createRateLimiter(kv: Deno.Kv): RateLimiter {
+  /** Per-bucket promise chains: hits in this process take turns. */
+  const turns = new Map<string, Promise<unknown>>();
+  return {
+    hit(bucket, limit, windowMs = 60_000, now) {
+      const at = now ?? Date.now();
+      const id = bucket.join("\u0000");
+      const run = (turns.get(id) ?? Promise.resolve())
+        .then(() => hit(kv, bucket, limit, windowMs, at));
+      const settled = run.catch(() => {});
+      turns.set(id, settled);
+      settled.then(() => {
+        if (turns.get(id) === settled) turns.delete(id);
+      });
+      return run;
+    },
+  };
 }
 
 async function hit(

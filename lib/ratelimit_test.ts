@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
-import { hitRateLimit } from "./ratelimit.ts";
+import { createRateLimiter, type RateLimiter } from "./ratelimit.ts";
 
 /** 10:00:10 UTC: 50 s left in its minute, whose window starts at {@link WINDOW_START}. */
 const NOW = Date.UTC(2026, 10, 23, 10, 0, 10);
 const WINDOW_START = Date.UTC(2026, 10, 23, 10, 0, 0);
 
-/** A test body given a fresh in-memory KV store, closed afterwards. */
-const withKv = (body: (kv: Deno.Kv) => Promise<void>) => async () => {
+/** A test body given a fresh in-memory KV store and a limiter on it, closed afterwards. */
+const withKv = (body: (kv: Deno.Kv, limiter: RateLimiter) => Promise<void>) => async () => {
   const kv = await Deno.openKv(":memory:");
   try {
-    await body(kv);
+    await body(kv, createRateLimiter(kv));
   } finally {
     kv.close();
   }
@@ -17,36 +17,42 @@ const withKv = (body: (kv: Deno.Kv) => Promise<void>) => async () => {
 
 Deno.test(
   "exactly `limit` of many concurrent hits are allowed in one window",
-  withKv(async (kv) => {
+  withKv(async (_kv, limiter) => {
     const results = await Promise.all(
-      Array.from({ length: 80 }, () => hitRateLimit(kv, ["user", "u1"], 60, 60_000, NOW)),
+      Array.from({ length: 80 }, () => limiter.hit(["user", "u1"], 60, 60_000, NOW)),
     );
     assert.equal(results.filter((r) => r.allowed).length, 60);
     const refused = results.find((r) => !r.allowed)!;
     assert.equal(refused.retryAfterSeconds, 50);
     // Another bucket and the next window start afresh.
-    assert.ok((await hitRateLimit(kv, ["user", "u2"], 60, 60_000, NOW)).allowed);
-    assert.ok((await hitRateLimit(kv, ["user", "u1"], 60, 60_000, NOW + 50_000)).allowed);
+    assert.ok((await limiter.hit(["user", "u2"], 60, 60_000, NOW)).allowed);
+    assert.ok((await limiter.hit(["user", "u1"], 60, 60_000, NOW + 50_000)).allowed);
   }),
 );
 
 Deno.test(
   "hits from another process in between are counted",
-  withKv(async (kv) => {
-    assert.equal((await hitRateLimit(kv, ["user", "u3"], 5, 60_000, NOW)).remaining, 4);
+  withKv(async (kv, limiter) => {
+    assert.equal((await limiter.hit(["user", "u3"], 5, 60_000, NOW)).remaining, 4);
     // Another process (writing to the same store) counts 3 more.
     const key = ["ratelimit", "user", "u3", WINDOW_START];
     await kv.set(key, 4);
-    const next = await hitRateLimit(kv, ["user", "u3"], 5, 60_000, NOW);
+    const next = await limiter.hit(["user", "u3"], 5, 60_000, NOW);
     assert.deepEqual([next.allowed, next.remaining], [true, 0]);
     assert.equal((await kv.get(key)).value, 5);
-    assert.equal((await hitRateLimit(kv, ["user", "u3"], 5, 60_000, NOW)).allowed, false);
+    assert.equal((await limiter.hit(["user", "u3"], 5, 60_000, NOW)).allowed, false);
     // A store where this process never wrote starts from what it holds.
     const other = await Deno.openKv(":memory:");
     try {
       await other.set(key, 5);
-      assert.equal((await hitRateLimit(other, ["user", "u3"], 5, 60_000, NOW)).allowed, false);
-      assert.equal((await hitRateLimit(other, ["user", "u4"], 5, 60_000, NOW)).allowed, true);
+      assert.equal(
+        (await createRateLimiter(other).hit(["user", "u3"], 5, 60_000, NOW)).allowed,
+        false,
+      );
+      assert.equal(
+        (await createRateLimiter(other).hit(["user", "u4"], 5, 60_000, NOW)).allowed,
+        true,
+      );
     } finally {
       other.close();
     }
@@ -73,7 +79,7 @@ Deno.test(
         };
       },
     });
-    const decision = await hitRateLimit(racing, ["user", "u5"], 10, 60_000, NOW);
+    const decision = await createRateLimiter(racing).hit(["user", "u5"], 10, 60_000, NOW);
     assert.deepEqual([decision.allowed, decision.remaining], [true, 5]);
     assert.equal((await kv.get(key)).value, 5);
   }),

@@ -19,7 +19,6 @@ import { verifyAccessToken } from "../lib/accounts/jwt.ts";
 import type { ApiKeyScope } from "../lib/accounts/scopes.ts";
 import { getUser, type User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/http/errors.ts";
-import { hitRateLimit } from "../lib/ratelimit.ts";
 import { hmacHex, randomToken, timingSafeEqual } from "../lib/security/tokens.ts";
 import type { AppContext } from "./_context.ts";
 
@@ -262,7 +261,7 @@ export function rateLimit(
       bucket = ["ip", clientIp(c)];
       who = `${limit} a minute are allowed before signing in`;
     }
-    const decision = await hitRateLimit(ctx.kv, bucket, limit);
+    const decision = await ctx.rateLimiter.hit(bucket, limit);
     c.header("X-RateLimit-Limit", String(decision.limit));
     c.header("X-RateLimit-Remaining", String(decision.remaining));
     if (!decision.allowed) {

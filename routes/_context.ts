@@ -1,11 +1,12 @@
 /**
- * What every route module receives: the app's long-lived dependencies. Built once in main.ts.
+ * What every route module receives: the app's long-lived dependencies, built once by lib/app.ts
+ * (main.ts adds the job queue as `jobs` and the version).
  */
 import type { Config } from "../lib/config.ts";
 import type { NamedEnqueuer } from "../lib/jobs/types.ts";
 import type { ReconcilerState } from "../lib/jobs/queue.ts";
 import type { EventHub } from "../lib/events.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
+import type { Payments } from "../lib/payments/model.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { QueueStats } from "../lib/health.ts";
 import type { Logger } from "../lib/observability/log.ts";
@@ -14,6 +15,8 @@ import type { WebhookReceiver } from "../lib/whatsapp/inbound.ts";
 import type { Notifications } from "../lib/notifications/mod.ts";
 import type { Bots } from "../lib/bots/mod.ts";
 import type { Grievances } from "../lib/grievances/mod.ts";
+import type { ChatServices } from "../lib/chat/mod.ts";
+import type { RateLimiter } from "../lib/ratelimit.ts";
 
 export interface AppContext {
   config: Config;
@@ -27,7 +30,7 @@ export interface AppContext {
   /** The job queue (main.ts): typed enqueue, and by name for dead-letter retries. */
   jobs: NamedEnqueuer;
   events: EventHub;
-  payments: () => PaymentDeps;
+  payments: Payments;
   /** The WhatsApp webhooks (routes/whatsapp.ts). */
   webhooks: WebhookReceiver;
   /** Sends a phone-linking code to a WhatsApp number. */
@@ -35,6 +38,10 @@ export interface AppContext {
   version: string;
   /** Channels, topics, publishing and the delivery log (lib/notifications). */
   notifications: Notifications;
+  /** The chat of this instance (lib/chat), with its live answers. */
+  chat: ChatServices;
+  /** Request allowances (per user, API key or address). */
+  rateLimiter: RateLimiter;
   /** Bots with their own knowledge (lib/bots). */
   bots: Bots;
   /** Grievances: intake, tracking, the officers' queue (lib/grievances). */

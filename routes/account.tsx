@@ -11,8 +11,15 @@ import { AppError } from "../lib/http/errors.ts";
 import { randomToken } from "../lib/security/tokens.ts";
 import { textField } from "../lib/text.ts";
 import { getBalance } from "../lib/wallet/ledger.ts";
-import { listBuyablePackages } from "../lib/payments/packages.ts";
-import { offeredCurrencies, startPayment } from "../lib/payments/payments.ts";
+import {
+  CURRENCIES,
+  EXPRESS_METHODS,
+  listBuyablePackages,
+  METHOD_NAMES,
+  offeredCurrencies,
+  PAYMENT_METHODS,
+  startPayment,
+} from "../lib/payments/mod.ts";
 import { type AuthEnv, checkCsrf, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { firstProblem, readForm } from "./_form.ts";
@@ -20,8 +27,8 @@ import { renderPage } from "./_render.tsx";
 
 const TopUpForm = z.object({
   packageId: z.uuid("choose a package"),
-  currency: z.enum(["USD", "ZiG"]).optional(),
-  method: z.enum(["web", "ecocash", "onemoney", "innbucks"], "choose how to pay"),
+  currency: z.enum(CURRENCIES).optional(),
+  method: z.enum(PAYMENT_METHODS, "choose how to pay"),
   phone: textField().trim().max(20).optional().transform((v) => v ? v : undefined),
   // Generated with the form: a double submit starts one payment (the idempotency key).
   nonce: textField().regex(/^[A-Za-z0-9_-]{16,64}$/),
@@ -29,12 +36,8 @@ const TopUpForm = z.object({
   message: "enter the mobile number that pays (e.g. 0771234567)",
 });
 
-const METHODS = [
-  ["ecocash", "EcoCash"],
-  ["onemoney", "OneMoney"],
-  ["innbucks", "InnBucks"],
-  ["web", "Paynow website (card, bank, wallets)"],
-] as const;
+/** Mobile money first (most payers), then Paynow's own page. */
+const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
 
 export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -49,7 +52,7 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
     values: Record<string, string> = {},
   ) => {
     const wallet = await getBalance(ctx.db.sql, user.id);
-    const currencies = offeredCurrencies(ctx.payments().paynow);
+    const currencies = offeredCurrencies(ctx.payments.paynow);
     const packages = await listBuyablePackages(ctx.db.sql, currencies);
     const csrf = await pageCsrfToken(c, ctx);
     return renderPage(c, {
@@ -145,7 +148,7 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
     const { nonce, ...choice } = parsed.data;
     let payment;
     try {
-      payment = await startPayment(ctx.payments(), {
+      payment = await startPayment(ctx.payments, {
         userId: auth.user.id,
         ...choice,
         channel: "web",

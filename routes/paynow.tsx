@@ -7,15 +7,13 @@
 import { Hono } from "hono";
 import { Island } from "../lib/islands/island.tsx";
 import { paymentPollJob } from "../lib/payments/jobs.ts";
-import { paymentForResult, toPayment } from "../lib/payments/payments.ts";
+import { getPayment, paymentForResult } from "../lib/payments/mod.ts";
 import { PaynowError } from "../lib/paynow/mod.ts";
 import PaymentStatus from "../islands/PaymentStatus.tsx";
 import type { AuthEnv } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { notFound } from "../lib/http/errors.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -25,7 +23,7 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
     const body = await c.req.text();
     let found;
     try {
-      found = await paymentForResult(ctx.db.sql, ctx.payments().paynow, body);
+      found = await paymentForResult(ctx.db.sql, ctx.payments.paynow, body);
     } catch (error) {
       if (error instanceof PaynowError) {
         ctx.log.warn("Paynow result POST refused", { reason: error.code, error: error.message });
@@ -50,20 +48,15 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   /** The payment's public status, by its unguessable id (the return page polls it). */
   app.get("/pay/status/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!UUID.test(id)) throw notFound("This payment");
-    const [row] = await ctx.db.sql`select * from payments where id = ${id}`;
-    if (!row) throw notFound("This payment");
-    const p = toPayment(row);
+    const p = await getPayment(ctx.db.sql, c.req.param("id"));
+    if (!p) throw notFound("This payment");
     c.header("Cache-Control", "no-store");
     return c.json({ id: p.id, status: p.status, tokens: p.tokens });
   });
 
   app.get("/pay/return", async (c) => {
-    const id = c.req.query("payment") ?? "";
-    const [row] = UUID.test(id) ? await ctx.db.sql`select * from payments where id = ${id}` : [];
-    if (!row) throw notFound("This payment");
-    const p = toPayment(row);
+    const p = await getPayment(ctx.db.sql, c.req.query("payment") ?? "");
+    if (!p) throw notFound("This payment");
     return renderPage(c, {
       title: "Your payment",
       sandboxed: ctx.config.sandboxed,

@@ -9,25 +9,16 @@
  * On the embedded database the server must be stopped first (one process owns the data dir);
  * against `DATABASE_URL` it runs beside running servers.
  */
-import { join } from "node:path";
+import { buildApp } from "../lib/app.ts";
 import { ConfigError, loadConfig } from "../lib/config.ts";
 import { DataDirInUseError } from "../lib/db/embedded.ts";
-import { migrate } from "../lib/db/migrate.ts";
-import { openDatabase } from "../lib/db/mod.ts";
-import { JobQueue } from "../lib/jobs/queue.ts";
-import { openKv } from "../lib/kv/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { createMetrics } from "../lib/observability/metrics.ts";
-import { crons, jobHandlers } from "../jobs/mod.ts";
-import { startUpstreams } from "../lib/sandbox.ts";
-import type { Mailer } from "../lib/mail/send.ts";
-import type { PaymentDeps } from "../lib/payments/payments.ts";
+import { crons, jobHandlers, type JobServices } from "../jobs/mod.ts";
 
-/** Job types by name; listing needs no live services. */
+/** Job types by name. A handler only holds the services it is given: none is needed to list. */
 const jobNames = () =>
-  jobHandlers({ mailer: {} as Mailer, payments: () => ({}) as PaymentDeps }).map((h) =>
-    h.type.name
-  );
+  jobHandlers({ upstreams: {}, payments: {}, whatsapp: null, notifications: {} } as JobServices)
+    .map((h) => h.type.name);
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
 export function parseFlags(argv: string[]): Record<string, string> {
@@ -72,20 +63,12 @@ async function main(args: string[]): Promise<number> {
 
   const config = await loadConfig(Deno.env.toObject());
   const log = createLogger({ level: config.logLevel });
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    embeddedDir: join(config.dataDir, "pg"),
-    log,
-  });
-  const kv = await openKv(config.kvPath);
-  const upstreams = await startUpstreams(config, log);
+  // The app's own wiring, its queue not started: jobs the run queues wait for a server.
+  const app = await buildApp(config, { log, graceMs: 10_000 });
   try {
-    await migrate(db.sql);
-    const late: { payments?: PaymentDeps } = {};
-    const handlers = jobHandlers({ ...upstreams, payments: () => late.payments! });
-    const handler = handlers.find((h) => h.type.name === name);
-    const queue = new JobQueue({ kv, db, log, config, metrics: createMetrics().jobs, handlers });
-    late.payments = { db, jobs: queue, log, paynow: upstreams.paynow, publicUrl: config.publicUrl };
+    app.queue.register(jobHandlers(app));
+    const handler = app.queue.handlers.find((h) => h.type.name === name);
+    const queue = app.queue;
     const started = performance.now();
     if (cron) {
       let args: unknown = undefined;
@@ -113,9 +96,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`${rawName} done in ${Math.round(performance.now() - started)} ms`);
     return 0;
   } finally {
-    await upstreams.close();
-    kv.close();
-    await db.close();
+    await app.stop();
   }
 }
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakeSmtp } from "./fakes/smtp.ts";
+import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { csrfTokenFor } from "../routes/_auth.ts";
 

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakePaynow } from "./fakes/paynow.ts";
+import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 import { createTestTables, testHandlers } from "./fixtures/test_jobs.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { getSetting } from "../lib/accounts/settings.ts";
@@ -16,7 +16,7 @@ import { getBalance, post } from "../lib/wallet/ledger.ts";
 import { csrfTokenFor } from "../routes/_auth.ts";
 import { answerOnce } from "../lib/chat/mod.ts";
 import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
-import { startFakeOpenAI } from "./fakes/openai.ts";
+import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 
 interface Browser {
   cookie: string;
@@ -699,8 +699,7 @@ Deno.test("settings: an AI configuration's key is write-only, encrypted, audited
     env: { OPENAI_API_KEY: "sk-stale-environment-key", OPENAI_BASE_URL: fake.baseUrl },
   });
   try {
-    const { db, kv, log, config } = app.server;
-    const services = { db, kv, log, config };
+    const services = app.server.chat;
     await post(sql, {
       userId: user.id,
       kind: "purchase_credit",

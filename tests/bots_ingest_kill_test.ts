@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { makePdf } from "./fixtures/documents.ts";
 
 const LINE = "the quick brown fox jumps over the lazy dog near the river bank at dawn.";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { signup } from "./fixtures/bots.ts";
 
 /** A website on its own origin (another loopback port) whose page embeds the bot. */

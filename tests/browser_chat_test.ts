@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { post } from "../lib/wallet/ledger.ts";
 
 const REPLY = "Here is **the answer**: <b>not bold</b> and a list:\n\n" +

@@ -6,10 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { deltas, readSse } from "./chat_sse.ts";
 import { post } from "../lib/wallet/ledger.ts";
-import { runtimeOf } from "../lib/chat/mod.ts";
 
 const CREDIT = 100_000;
 
@@ -18,11 +17,6 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   headers: { "content-type": "application/json", ...headers },
   body: JSON.stringify(body),
 });
-
-const servicesOf = (app: TestApp) => {
-  const { db, kv, log, config } = app.server;
-  return { db, kv, log, config };
-};
 
 Deno.test("stop: a stop request sent to another instance stops the answer streaming on this one", async () => {
   // 300 deltas 30 ms apart: the answer would take 9 s without the stop.
@@ -65,7 +59,7 @@ Deno.test("stop: a stop request sent to another instance stops the answer stream
         if (e.event === "start") messageId = e.data.messageId as string;
         if (e.event === "delta" && ++seen === 3) {
           // B does not generate this answer: only the database can carry the request to A.
-          assert.equal(runtimeOf(servicesOf(b!)).streams.get(messageId), undefined);
+          assert.equal(b!.server.chat.runtime.streams.get(messageId), undefined);
           stopAnswer = b!.fetch(`/api/v1/messages/${messageId}/stop`, json({}, auth))
             .then(async (r) => ({ status: r.status, body: await r.json() }));
         }

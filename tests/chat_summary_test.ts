@@ -12,7 +12,7 @@ import {
   FAKE_OPENAI_KEY,
   type FakeRequest,
   startFakeOpenAI,
-} from "./fakes/openai.ts";
+} from "../lib/sandbox/openai.ts";
 import { answerOnce, type ChatServices } from "../lib/chat/mod.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { createUser } from "../lib/accounts/users.ts";
@@ -51,8 +51,7 @@ async function setup(summaryModel: string | null) {
     idempotencyKey: `summary-test:${crypto.randomUUID()}`,
     description: "test credit",
   });
-  const { db, kv, log, config, queue } = app.server;
-  const services: ChatServices = { db, kv, log, config, jobs: queue };
+  const services: ChatServices = app.server.chat;
   const ask = async (text: string) => {
     const result = await answerOnce(services, {
       userId: user.id,

@@ -1,12 +1,12 @@
 /**
- * The AI chat end to end against the fake OpenAI-compatible server (tests/fakes/openai.ts):
+ * The AI chat end to end against the fake OpenAI-compatible server (lib/sandbox/openai.ts):
  * context and memory, essays, metering, failures, the stored key, SSE streaming with resume and
  * the grace period. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
-import type { FakeModelOptions } from "./fakes/ai_common.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { deltas, readSse } from "./chat_sse.ts";
 import { collectGarbage } from "./gc.ts";
@@ -14,7 +14,6 @@ import {
   answerOnce,
   type ChatServices,
   resetConversation,
-  runtimeOf,
   setChatSetting,
 } from "../lib/chat/mod.ts";
 
@@ -32,11 +31,10 @@ export async function setupChat(
   const app = await startTestApp({
     env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl, ...options.env },
   });
-  const { db, kv, log, config } = app.server;
   return {
     app,
     fake,
-    services: { db, kv, log, config },
+    services: app.server.chat,
     async close() {
       await app.close();
       await fake.close();
@@ -50,7 +48,7 @@ const chatOnWhatsApp = (t: ChatSetup, userId: string, text: string) =>
 
 /** Counts the model calls started from now on (one stopped at once may never reach the fake). */
 async function countModelCalls(t: ChatSetup): Promise<() => number> {
-  const ai = (await runtimeOf(t.services).ai.active())!;
+  const ai = (await t.services.runtime.ai.active())!;
   const stream = ai.provider.stream.bind(ai.provider);
   let started = 0;
   ai.provider.stream = (...args) => (started++, stream(...args));
@@ -195,7 +193,7 @@ chatTest(
     assert.ok(result.ok, JSON.stringify(result));
     const call = t.fake.calls("/v1/chat/completions")[0];
     // The fake's own usage (its token count differs from gpt-tokenizer on purpose).
-    const { fakePromptTokens } = await import("./fakes/openai.ts");
+    const { fakePromptTokens } = await import("../lib/sandbox/openai.ts");
     const prompt = fakePromptTokens((call.body as ChatBody).messages);
     const completion = call.deltasSent;
     const expected = Math.ceil((prompt * 500 + completion * 2000) / 1000);
@@ -409,8 +407,7 @@ chatTest(
     assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
 
     // Later, from the KV buffer alone (as another process sharing it would): same answer.
-    const { runtimeOf } = await import("../lib/chat/answer.ts");
-    runtimeOf(t.services).streams.live.delete(messageId);
+    t.services.runtime.streams.live.delete(messageId);
     const fromKv = await readSse(
       await t.app.fetch(`/api/v1/messages/${messageId}/stream?lastEventId=0`, { headers: auth }),
     );
@@ -656,10 +653,9 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
 Deno.test("the sandbox answers when no AI is configured", async () => {
   const app = await startTestApp();
   try {
-    const { db, kv, log, config } = app.server;
-    assert.ok(config.sandboxed.includes("ai"));
+    assert.ok(app.server.config.sandboxed.includes("ai"));
     const { userId } = await signup(app, 100_000);
-    const result = await answerOnce({ db, kv, log, config }, {
+    const result = await answerOnce(app.server.chat, {
       userId,
       mode: "essay",
       channel: "api",
@@ -675,9 +671,8 @@ Deno.test("the sandbox answers when no AI is configured", async () => {
 Deno.test("not configured → a clear refusal, no stack trace", async () => {
   const app = await startTestApp({ env: { SANDBOX: "0" } });
   try {
-    const { db, kv, log, config } = app.server;
     const { userId, auth } = await signup(app, 100_000);
-    const result = await answerOnce({ db, kv, log, config }, {
+    const result = await answerOnce(app.server.chat, {
       userId,
       mode: "chat",
       channel: "whatsapp",

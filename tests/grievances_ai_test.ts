@@ -4,7 +4,7 @@
  * a retry after recovery classifies it exactly once — watched live on the event stream.
  */
 import assert from "node:assert/strict";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { grievanceWorld } from "./fixtures/grievances.ts";
 import { grievanceClassifyJob } from "../lib/grievances/jobs.ts";
 import { JobFailure } from "../lib/jobs/types.ts";

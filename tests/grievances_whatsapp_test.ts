@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "./fakes/openai.ts";
-import { type RecordedMessage, startFakeGraphApi } from "./fakes/whatsapp_graph.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import { type RecordedMessage, startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
 import {
   metaAudio,
   metaButtonReply,
@@ -19,7 +19,7 @@ import {
   metaWebhook,
   signedMetaWebhook,
   TEST_PHONE_NUMBER_ID,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { signAccessToken } from "../lib/accounts/jwt.ts";
 import { jpegBytes, oggOpusBytes } from "./fixtures/grievances.ts";

@@ -1,5 +1,5 @@
 /**
- * The test harness: starts the real app (main.ts `start`) in-process on a random port against a
+ * The test harness: starts the real app (main.ts `start`, the wiring of lib/app.ts) in-process on a random port against a
  * fresh database, and tears it down.
  *
  * - `DATABASE_URL` set → a fresh database is created on that server for each app and dropped
@@ -183,10 +183,10 @@ export async function withDatabase(fn: (db: Database) => Promise<void>): Promise
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const ownStorage = !options.storage && !options.alongside;
   const storage = options.alongside?.storage ?? options.storage ?? await prepareStorage();
-  // A new object over the same connection: the chat keeps its per-process state per database
-  // object, so the second instance does not share the first one's live answers.
+  // The embedded database is one process's: a second instance shares its connection (and only
+  // that: its chat, leases and queue are its own, as lib/app.ts builds them per instance).
   const database = options.alongside && !Deno.env.get("DATABASE_URL")
-    ? { ...options.alongside.server.db }
+    ? options.alongside.server.db
     : undefined;
   const env: Record<string, string> = {
     HURUKURO_ENV: "test",

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { answerOnce } from "../lib/chat/mod.ts";
 import { post } from "../lib/wallet/ledger.ts";
-import { startFakeOpenAI } from "./fakes/openai.ts";
+import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { flakyJob, testHandlers } from "./fixtures/test_jobs.ts";
 import { channel, notificationWorld, topic } from "./fixtures/notifications.ts";
 import type { NotificationWorld } from "./fixtures/notifications.ts";
@@ -116,7 +116,7 @@ Deno.test("the AI upstream failing is announced once, and its recovery by the mi
     const ops = await topic(world, "ops", [slack.id]);
     await route(world, "ai.upstream_down", ops.id);
     await route(world, "ai.upstream_recovered", ops.id);
-    const { db, kv, log, config, queue } = world.app.server;
+    const { db, chat, queue } = world.app.server;
     await post(db.sql, {
       userId: world.admin.id,
       kind: "purchase_credit",
@@ -125,7 +125,7 @@ Deno.test("the AI upstream failing is announced once, and its recovery by the mi
       description: "test credit",
     });
     const ask = () =>
-      answerOnce({ db, kv, log, config }, {
+      answerOnce(chat, {
         userId: world.admin.id,
         mode: "essay",
         channel: "web",

@@ -1,18 +1,18 @@
 /**
- * Buying tokens end to end against the fake Paynow (tests/fakes/paynow.ts): express and web
+ * Buying tokens end to end against the fake Paynow (lib/sandbox/paynow.ts): express and web
  * checkout, result POSTs lost, duplicated and forged, polling, expiry, a crash mid-way, and the
  * live events that tell the user. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
-import { type FakePaynowOptions, startFakePaynow } from "./fakes/paynow.ts";
+import { type FakePaynowOptions, startFakePaynow } from "../lib/sandbox/paynow.ts";
 import {
   claimDuePolls,
   hasOverduePolls,
-  type PaymentDeps,
+  type Payments,
   pollDuePayments,
   pollPayment,
-} from "../lib/payments/payments.ts";
+} from "../lib/payments/mod.ts";
 import { pollTickAt } from "../lib/payments/jobs.ts";
 import { PaynowClient, PaynowError } from "../lib/paynow/mod.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
@@ -238,7 +238,7 @@ Deno.test("5 duplicate result POSTs and the polls after them credit once", async
     assert.match(payment.redirectUrl, /^http:\/\/127\.0\.0\.1/);
     await t.paynow.complete(payment.reference, "Paid");
     await waitForStatus(t.app, payment.id, "paid");
-    await pollPayment(t.app.server.payments(), payment.id);
+    await pollPayment(t.app.server.payments, payment.id);
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(t.paynow.resultPosts.filter((p) => p.httpStatus === 200).length >= 6);
     assert.equal(await balance(t.app, t.auth), t.pkg.tokens);
@@ -278,7 +278,7 @@ Deno.test("a payment that never settles becomes expired after its window", async
     });
     await t.app.server.db
       .sql`update payments set expires_at = now() - interval '1 second' where id = ${payment.id}`;
-    const payments = t.app.server.payments();
+    const payments = t.app.server.payments;
     const after = await pollPayment(payments, payment.id);
     assert.equal(after.status, "expired");
     assert.equal(await balance(t.app, t.auth), 0);
@@ -300,7 +300,7 @@ Deno.test("a poll that finds the payment pending records it, queues the next pol
       method: "ecocash",
       phone: "0775555555", // not a test-mode number: stays pending
     });
-    const payments = t.app.server.payments();
+    const payments = t.app.server.payments;
     const sql = t.app.server.db.sql;
     for (const count of [1, 2]) {
       const before = Date.now();
@@ -455,7 +455,7 @@ Deno.test("the return page shows the payment live through its island; unknown id
  * now, without a tick queued: the tests below run the polling themselves.
  */
 async function duePayments(t: Awaited<ReturnType<typeof setup>>, n: number) {
-  const client = t.app.server.payments().paynow.clients.USD!;
+  const client = t.app.server.payments.paynow.clients.USD!;
   const sql = t.app.server.db.sql;
   const rows = [];
   for (let i = 0; i < n; i++) {
@@ -488,9 +488,9 @@ async function duePayments(t: Awaited<ReturnType<typeof setup>>, n: number) {
 
 /** The app's payment deps with a Paynow client whose polls go through `poll`. */
 function withPoll(
-  deps: PaymentDeps,
+  deps: Payments,
   poll: (client: PaynowClient, pollUrl: string) => ReturnType<PaynowClient["poll"]>,
-): PaymentDeps {
+): Payments {
   const client = deps.paynow.clients.USD!;
   const wrapped = {
     poll: (pollUrl: string) => poll(client, pollUrl),
@@ -516,7 +516,7 @@ Deno.test("batch polling: claims never overlap, two batches at once poll each du
     await sql`update payments set next_poll_at = now() - interval '1 second'
               where id = any(${due.map((d) => d.id)}::uuid[])`;
     const polls = new Map<string, number>();
-    const deps = withPoll(t.app.server.payments(), async (client, url) => {
+    const deps = withPoll(t.app.server.payments, async (client, url) => {
       polls.set(url, (polls.get(url) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 5)); // let the other tick claim meanwhile
       return await client.poll(url);
@@ -573,7 +573,7 @@ Deno.test("batch polling: a tick ahead of its slot claims first, polls each paym
     // The fourth is not due in this slot yet: it joins it while the tick waits.
     await sql`update payments set next_poll_at = now() + interval '1 hour' where id = ${late.id}`;
     const sentAt = new Map<string, number>();
-    const deps = withPoll(t.app.server.payments(), (client, url) => {
+    const deps = withPoll(t.app.server.payments, (client, url) => {
       sentAt.set(url, Date.now());
       return client.poll(url);
     });
@@ -612,7 +612,7 @@ Deno.test("batch polling: a poll Paynow does not answer is rescheduled on its st
   try {
     const sql = t.app.server.db.sql;
     const [down, up] = await duePayments(t, 2);
-    const failing = withPoll(t.app.server.payments(), (client, url) => {
+    const failing = withPoll(t.app.server.payments, (client, url) => {
       if (url === down.pollUrl) {
         return Promise.reject(new PaynowError("network", "Paynow did not answer"));
       }
@@ -631,7 +631,7 @@ Deno.test("batch polling: a poll Paynow does not answer is rescheduled on its st
 
     // Its time comes (moved here rather than waited for) and Paynow answers.
     await sql`update payments set next_poll_at = now() - interval '1 second' where id = ${down.id}`;
-    assert.equal(await pollDuePayments(t.app.server.payments()), 1);
+    assert.equal(await pollDuePayments(t.app.server.payments), 1);
     const [again] = await sql`select poll_count, status from payments where id = ${down.id}`;
     assert.deepEqual([again.poll_count, again.status], [1, "sent"]);
     const [{ n }] = await sql`select count(*)::int as n from payment_events
@@ -649,7 +649,7 @@ Deno.test("batch polling: a batch that died holding its claim is resumed by the 
     const [stuck, paid] = await duePayments(t, 2);
     // A batch claims both, then its process dies: nobody else polls them meanwhile.
     assert.equal((await claimDuePolls(sql)).length, 2);
-    assert.equal(await pollDuePayments(t.app.server.payments()), 0);
+    assert.equal(await pollDuePayments(t.app.server.payments), 0);
     assert.equal(await hasOverduePolls(sql), false);
     // The lease runs out (moved here rather than waited for); one was paid meanwhile.
     await sql`update payments set next_poll_at = now() - interval '1 minute'

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AiAbortedError, AiTimeoutError } from "../lib/ai/errors.ts";
 import type { AiProvider, ChatMessage } from "../lib/ai/types.ts";
-import { type FakeServer, untilAnswered } from "./fakes/ai_common.ts";
+import { type FakeServer, untilAnswered } from "../lib/sandbox/ai_common.ts";
 import { collectGarbage } from "./gc.ts";
 
 /** The error that ended `events` within `ms`, or a failure if it did not end (never a hang). */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakeSmtp } from "./fakes/smtp.ts";
+import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
 import { postForm, visitForm } from "./fixtures/forms.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
@@ -14,7 +14,6 @@ import { completePasswordReset, startPasswordReset } from "../lib/accounts/passw
 import { createMetrics } from "../lib/observability/metrics.ts";
 import { createApp } from "../routes/_app.tsx";
 import { csrfTokenFor } from "../routes/_auth.ts";
-import type { AppContext } from "../routes/_context.ts";
 
 const send = (method: string, body: unknown, headers: Record<string, string> = {}) => ({
   method,
@@ -399,17 +398,11 @@ Deno.test("slow clients holding 200 connections half-open do not delay /health",
 Deno.test("a database refusal of text that escaped the rule is a 400, not a 500", async () => {
   const app = await startTestApp();
   try {
-    const { config, db, kv, log, queue, payments } = app.server;
-    const hono = createApp({
-      config,
-      db,
-      kv,
-      log,
-      metrics: createMetrics(),
-      jobs: queue,
-      payments,
-      version: "test",
-    } as unknown as AppContext, { bodyLimit: 1024 });
+    const { db } = app.server;
+    const hono = createApp(
+      { ...app.server, metrics: createMetrics(), jobs: app.server.queue, version: "test" },
+      { bodyLimit: 1024 },
+    );
     // A route that writes a field without the rule, as a future one might.
     hono.post("/probe", async (c) => {
       await db.sql`select ${await c.req.text()}::text`;

@@ -5,20 +5,20 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "./fakes/openai.ts";
+import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import {
   type FakeGraphApi,
   type RecordedMessage,
   startFakeGraphApi,
-} from "./fakes/whatsapp_graph.ts";
-import { type FakePaynow, startFakePaynow } from "./fakes/paynow.ts";
+} from "../lib/sandbox/whatsapp_graph.ts";
+import { type FakePaynow, startFakePaynow } from "../lib/sandbox/paynow.ts";
 import {
   type MetaMessage,
   metaText,
   metaWebhook,
   signedMetaWebhook,
   TEST_PHONE_NUMBER_ID,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import { setSetting } from "../lib/accounts/settings.ts";
 
 export const APP_SECRET = "meta-app-secret-for-tests";

@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { denoCommand, prepareStorage } from "./harness.ts";
-import { startFakeGraphApi } from "./fakes/whatsapp_graph.ts";
+import { startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
 import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import {
   metaText,
   metaWebhook,
   signedMetaWebhook,
   TEST_PHONE_NUMBER_ID,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 
 const APP_SECRET = "meta-app-secret-for-crash-tests";
 /** Users writing at once, each for the first time. */

@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp } from "./harness.ts";
-import { startFakeTwilio } from "./fakes/twilio.ts";
+import { startFakeTwilio } from "../lib/sandbox/twilio.ts";
 import {
   metaText,
   metaWebhook,
   signedTwilioWebhook,
   twilioInbound,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import { count, deliver, setup, sleep } from "./whatsapp_app.ts";
 import { whatsappReplyJob } from "../lib/whatsapp/jobs.ts";
 

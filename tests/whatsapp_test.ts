@@ -1,5 +1,5 @@
 /**
- * The WhatsApp channel end to end: signed webhooks from tests/fakes/whatsapp_sign.ts into the
+ * The WhatsApp channel end to end: signed webhooks from lib/sandbox/whatsapp_sign.ts into the
  * real app, replies read back from the fake Graph API (and the fake Twilio), the real chat
  * against the fake OpenAI server, payments against the fake Paynow. Runs on whichever database
  * back end the run uses.
@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import twilio from "twilio";
 import { prepareStorage, startTestApp } from "./harness.ts";
-import { type FakeTwilio, startFakeTwilio } from "./fakes/twilio.ts";
+import { type FakeTwilio, startFakeTwilio } from "../lib/sandbox/twilio.ts";
 import {
   metaButtonReply,
   metaImage,
@@ -18,11 +18,11 @@ import {
   signedMetaWebhook,
   signMeta,
   twilioInbound,
-} from "./fakes/whatsapp_sign.ts";
+} from "../lib/sandbox/whatsapp_sign.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { createUser, findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import { META_TEXT_LIMIT } from "../lib/whatsapp/format.ts";
-import { SANDBOX_WHATSAPP } from "../lib/sandbox.ts";
+import { SANDBOX_WHATSAPP } from "../lib/sandbox/mod.ts";
 import {
   APP_SECRET,
   bodyOf,

@@ -7,18 +7,11 @@ import type { Row } from "postgres";
 import type { Sql } from "../db/mod.ts";
 import { notFound } from "../http/errors.ts";
 import { dayBounds } from "../metrics/daily.ts";
-import {
-  isFinal,
-  type PaymentDeps,
-  type PaymentStatus,
-  pollPayment,
-} from "../payments/payments.ts";
+import type { Payments } from "../payments/model.ts";
+import { pollPayment } from "../payments/poll.ts";
+import { isFinal, type PaymentStatus } from "../payments/vocabulary.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
 import { type Page, whereAll } from "./query.ts";
-
-export const PAYMENT_STATUSES = ["created", "sent", "paid", "cancelled", "failed", "expired"];
-export const PAYMENT_METHODS = ["web", "ecocash", "onemoney", "innbucks"];
-export const PAYMENT_CURRENCIES = ["USD", "ZiG"];
 
 /** Empty strings and `false` mean "any". Days are `YYYY-MM-DD` in the metrics time zone. */
 export interface PaymentFilters {
@@ -90,7 +83,7 @@ export async function paymentDetail(
  * audits it. `final`: nothing to ask; `paynow`: Paynow could not be asked (logged).
  */
 export async function pollPaymentNow(
-  deps: PaymentDeps,
+  deps: Payments,
   actor: AdminActor,
   id: string,
 ): Promise<"polled" | "final" | "paynow"> {

@@ -3,8 +3,8 @@
  * from `message_start`/`message_delta`, retries, typed failures, cut streams, caller aborts.
  */
 import assert from "node:assert/strict";
-import { fakePromptTokens, startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
-import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+import { fakePromptTokens, startFakeAnthropic } from "../sandbox/anthropic.ts";
+import { splitDeltas } from "../sandbox/ai_common.ts";
 import { testProviderChecks } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startFakeAnthropic } from "../../tests/fakes/anthropic.ts";
-import { startFakeOpenAI } from "../../tests/fakes/openai.ts";
+import { startFakeAnthropic } from "../sandbox/anthropic.ts";
+import { startFakeOpenAI } from "../sandbox/openai.ts";
 import { AiNotConfiguredError, AiNotSupportedError } from "./errors.ts";
 import { createProvider } from "./factory.ts";
 

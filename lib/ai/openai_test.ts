@@ -8,8 +8,8 @@ import {
   fakePromptTokens,
   type FakeStep,
   startFakeOpenAI,
-} from "../../tests/fakes/openai.ts";
-import { splitDeltas } from "../../tests/fakes/ai_common.ts";
+} from "../sandbox/openai.ts";
+import { splitDeltas } from "../sandbox/ai_common.ts";
 import { testProviderChecks } from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,

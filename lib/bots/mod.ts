@@ -6,6 +6,7 @@
  * with the {@link Knowledge} (embedder, files, vector cache) that the queue's handlers share.
  * Everything here is free of HTTP; routes/api/v1/bots*.ts and routes/bots.tsx are its faces.
  */
+import type { ChatServices } from "../chat/mod.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
@@ -26,10 +27,11 @@ export type { Knowledge } from "./knowledge.ts";
 
 export interface BotsDeps {
   db: Database;
-  kv: Deno.Kv;
   log: Logger;
   config: Config;
   jobs: Enqueuer;
+  /** The app's chat: bot answers are chat answers (same runtime, metering and streams). */
+  chat: ChatServices;
   knowledge: Knowledge;
 }
 
@@ -64,7 +66,7 @@ export function createBots(deps: BotsDeps): Bots {
     urlPolicy: deps.knowledge.urlPolicy,
   };
   const answers: AnswerDeps = {
-    chat: { db: deps.db, kv: deps.kv, log: deps.log, config: deps.config, jobs: deps.jobs },
+    chat: { ...deps.chat, jobs: deps.jobs },
     knowledge: deps.knowledge,
   };
   return {

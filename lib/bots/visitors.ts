@@ -9,7 +9,7 @@
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
-import { hitRateLimit } from "../ratelimit.ts";
+import type { RateLimiter } from "../ratelimit.ts";
 import { textField } from "../text.ts";
 import { normaliseOrigin } from "./bots.ts";
 import { type Bot, type Citation, FEEDBACK_VALUE, type FeedbackRating } from "./model.ts";
@@ -42,7 +42,7 @@ export function checkOrigin(bot: Bot, origin: string | undefined, ownOrigin: str
 
 /** Counts one question of a visitor; a 429 with Retry-After when over either limit. */
 export async function countQuestion(
-  kv: Deno.Kv,
+  rateLimiter: RateLimiter,
   bot: Bot,
   visitorId: string,
   botPerMinute: number,
@@ -53,7 +53,7 @@ export async function countQuestion(
       [["bot", bot.id], botPerMinute, "this bot"],
     ] as const
   ) {
-    const decision = await hitRateLimit(kv, [...bucket], limit);
+    const decision = await rateLimiter.hit([...bucket], limit);
     if (!decision.allowed) {
       throw new AppError(
         "rate_limited",

@@ -61,8 +61,8 @@ import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
 
-/** What the chat needs from the application. The WhatsApp bot builds it from its own context. */
-export interface ChatServices {
+/** What the chat is built from. */
+export interface ChatDeps {
   db: Database;
   kv: Deno.Kv;
   log: Logger;
@@ -71,7 +71,12 @@ export interface ChatServices {
   jobs?: Enqueuer;
 }
 
-/** Per-database state shared by every caller in this process (config cache, live streams). */
+/** The chat of one app instance (createChat): its dependencies and the state it owns. */
+export interface ChatServices extends ChatDeps {
+  runtime: ChatRuntime;
+}
+
+/** State shared by every caller in one app instance (config cache, live streams). */
 export interface ChatRuntime {
   /** Bounds the answers being prepared at once (see {@link PREPARE_CONCURRENCY}). */
   admit: ReturnType<typeof pLimit>;
@@ -83,8 +88,6 @@ export interface ChatRuntime {
   settings(): Promise<ChatSettings>;
 }
 
-const runtimes = new WeakMap<Database, ChatRuntime>();
-
 /**
  * Answers prepared at once per process; more wait their turn. A burst of questions then queues
  * here in memory instead of as hundreds of pipelined statements on the database connections.
@@ -93,25 +96,29 @@ const runtimes = new WeakMap<Database, ChatRuntime>();
  */
 export const PREPARE_CONCURRENCY = 32;
 
-export function runtimeOf(s: ChatServices): ChatRuntime {
-  let runtime = runtimes.get(s.db);
-  if (!runtime) {
-    // Refreshed ahead (lib/cache.ts): a request never waits on the re-read.
-    const settings = refreshAhead(() => chatSettings(s.db.sql), 1_000);
-    runtime = {
-      admit: pLimit(PREPARE_CONCURRENCY),
-      ai: new AiConfigCache(s.db.sql, s.config.encryptionKey),
-      streams: new StreamRegistry(),
-      stops: new StopWatch(
-        s.db.sql,
-        (error) => s.log.warn("checking for stop requests failed", { error }),
-      ),
-      tiers: tierCache(s.db.sql),
-      settings: () => settings.get(),
-    };
-    runtimes.set(s.db, runtime);
-  }
-  return runtime;
+export function createChatRuntime(deps: Pick<ChatDeps, "db" | "log" | "config">): ChatRuntime {
+  // Refreshed ahead (lib/cache.ts): a request never waits on the re-read.
+  const settings = refreshAhead(() => chatSettings(deps.db.sql), 1_000);
+  return {
+    admit: pLimit(PREPARE_CONCURRENCY),
+    ai: new AiConfigCache(deps.db.sql, deps.config.encryptionKey),
+    streams: new StreamRegistry(),
+    stops: new StopWatch(
+      deps.db.sql,
+      (error) => deps.log.warn("checking for stop requests failed", { error }),
+    ),
+    tiers: tierCache(deps.db.sql),
+    settings: () => settings.get(),
+  };
+}
+
+/**
+ * @example
+ * const chat = createChat({ db, kv, log, config, jobs: queue });
+ * const answer = await answerOnce(chat, { userId, mode: "chat", channel: "web", text: "Hi" });
+ */
+export function createChat(deps: ChatDeps): ChatServices {
+  return { ...deps, runtime: createChatRuntime(deps) };
 }
 
 export interface AnswerInput {
@@ -234,7 +241,7 @@ export class EagerStream implements AsyncIterable<StreamEvent> {
  */
 export function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
   const startedAt = performance.now();
-  return runtimeOf(s).admit(() => prepare(s, input, startedAt));
+  return s.runtime.admit(() => prepare(s, input, startedAt));
 }
 
 async function prepare(
@@ -243,7 +250,7 @@ async function prepare(
   startedAt: number,
 ): Promise<PreparedAnswer> {
   const sql = s.db.sql;
-  const runtime = runtimeOf(s);
+  const runtime = s.runtime;
   const text = input.text.trim();
   if (!text) throw new AppError("validation_failed", "text: write a message first.");
   if (text.length > MAX_MESSAGE_CHARS) {

@@ -15,7 +15,7 @@ import { CHAT_SYSTEM_PROMPT, ESSAY_SYSTEM_PROMPT } from "./prompts.ts";
 export const DEFAULT_CONFIG_NAME = "default";
 const KEY_CONTEXT = "ai_configs.api_key";
 
-/** An upstream the sandbox serves (lib/sandbox.ts), used when the AI is not configured. */
+/** An upstream the sandbox serves (lib/sandbox/mod.ts), used when the AI is not configured. */
 export interface SandboxAi {
   baseUrl: string;
   apiKey: string;

@@ -5,10 +5,13 @@
  */
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
+import type { Channel } from "../channels.ts";
 import type { Turn } from "./context.ts";
 
-export type Mode = "chat" | "essay";
-export type Channel = "web" | "whatsapp" | "api";
+export type { Channel };
+/** Chat remembers the conversation; an essay is one question and its answer. */
+export const MODES = ["chat", "essay"] as const;
+export type Mode = typeof MODES[number];
 
 export interface Conversation {
   id: string;

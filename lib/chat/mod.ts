@@ -10,19 +10,20 @@
  * or, for answerOnce, a returned `{ ok: false, code, userMessage }`.
  */
 import { AppError } from "../http/errors.ts";
-import {
-  type AnswerInput,
-  type ChatServices,
-  prepareAnswer,
-  runAnswer,
-  runtimeOf,
-} from "./answer.ts";
+import { type AnswerInput, type ChatServices, prepareAnswer, runAnswer } from "./answer.ts";
 import { type Channel, closeOpenConversations, getMessage, type Mode } from "./conversations.ts";
 import { ChatError, type ChatErrorCode } from "./errors.ts";
 import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
 
-export type { BotAnswer, ChatServices } from "./answer.ts";
-export { runtimeOf, topUpUrl } from "./answer.ts";
+export {
+  type BotAnswer,
+  type ChatDeps,
+  type ChatRuntime,
+  type ChatServices,
+  createChat,
+  createChatRuntime,
+  topUpUrl,
+} from "./answer.ts";
 export { ChatError, type ChatErrorCode } from "./errors.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
 export * from "./conversations.ts";
@@ -51,15 +52,18 @@ export type AnswerOnceResult =
  * that mode+channel within the idle TTL, or starts one; essay always fresh. Bills like the web.
  * Never throws for AI/billing problems: returns them.
  */
+export interface AnswerOnceInput {
+  userId: string;
+  mode: Mode;
+  channel: Channel;
+  text: string;
+  /** Stops the answer (billed for what was generated, like the stop button). */
+  signal?: AbortSignal;
+}
+
 export async function answerOnce(
   s: ChatServices,
-  input: {
-    userId: string;
-    mode: "chat" | "essay";
-    channel: "web" | "whatsapp" | "api";
-    text: string;
-    signal?: AbortSignal;
-  },
+  input: AnswerOnceInput,
 ): Promise<AnswerOnceResult> {
   let prepared;
   try {
@@ -78,7 +82,7 @@ export async function answerOnce(
   const stop = () => prepared.abort.abort("stopped by the caller");
   if (input.signal?.aborted) stop();
   input.signal?.addEventListener("abort", stop, { once: true });
-  const unwatch = runtimeOf(s).stops.watch(prepared.messageId, prepared.abort);
+  const unwatch = s.runtime.stops.watch(prepared.messageId, prepared.abort);
   const outcome = await runAnswer(s, prepared, { delta: () => {} })
     .finally(() => {
       unwatch();
@@ -101,7 +105,7 @@ export async function answerOnce(
 export async function resetConversation(
   s: ChatServices,
   userId: string,
-  channel: "web" | "whatsapp" | "api",
+  channel: Channel,
 ): Promise<void> {
   await closeOpenConversations(s.db.sql, userId, channel);
 }
@@ -123,7 +127,7 @@ export async function startStream(
   s: ChatServices,
   input: AnswerInput & { channel: Channel },
 ): Promise<StartedStream> {
-  const runtime = runtimeOf(s);
+  const runtime = s.runtime;
   const prepared = await prepareAnswer(s, input);
   const settings = await runtime.settings();
   const generation = new Generation(
@@ -201,7 +205,7 @@ export async function followStream(
   if (!message || message.role !== "assistant") {
     throw new AppError("not_found", "This answer does not exist.");
   }
-  const local = runtimeOf(s).streams.get(input.messageId);
+  const local = s.runtime.streams.get(input.messageId);
   if (local) return await followGeneration(local, input.afterId, input.signal, onEntry);
   // Not generated here: read the buffer, and poll it while the answer is still streaming.
   let after = input.afterId;
@@ -284,7 +288,7 @@ export async function stopAnswer(
     where id = ${messageId} and user_id = ${userId} and status = 'streaming'
     returning id`;
   if (marked.length === 0) return "finished";
-  const local = runtimeOf(s).streams.get(messageId);
+  const local = s.runtime.streams.get(messageId);
   if (local && !local.finished) local.abort.abort("stopped by the user");
   return "stopped";
 }

@@ -17,7 +17,8 @@ export interface CronSchedulerOptions {
   db: Database;
   log: Logger;
   context: JobContext;
-  crons: CronJob[];
+  /** The schedules; more may be added with `register` before `start`. */
+  crons?: CronJob[];
   defaultTimeZone: string;
   /** Names this process in `cron_runs` (host:pid). */
   instance?: string;
@@ -27,22 +28,28 @@ export type TickOutcome = "ran" | "failed" | "claimed-elsewhere" | "still-runnin
 
 export class CronScheduler {
   readonly #options: CronSchedulerOptions;
-  readonly #patterns: Map<string, Cron>;
+  readonly #crons: CronJob[] = [];
+  readonly #patterns = new Map<string, Cron>();
   readonly #abort = new AbortController();
   readonly #running = new Set<Promise<unknown>>();
 
   constructor(options: CronSchedulerOptions) {
     this.#options = options;
-    this.#patterns = new Map();
-    for (const cron of options.crons) {
+    this.register(options.crons ?? []);
+  }
+
+  /** Adds schedules (the wiring registers them once the services they use exist). */
+  register(crons: CronJob[]): void {
+    for (const cron of crons) {
       if (this.#patterns.has(cron.name)) throw new Error(`cron ${cron.name} declared twice`);
       this.#patterns.set(
         cron.name,
         new Cron(cron.schedule, {
-          timezone: cron.timeZone ?? options.defaultTimeZone,
+          timezone: cron.timeZone ?? this.#options.defaultTimeZone,
           paused: true,
         }),
       );
+      this.#crons.push(cron);
     }
   }
 
@@ -68,7 +75,7 @@ export class CronScheduler {
   /** Names of the schedules due in the minute containing `now`. */
   due(now: Date): CronJob[] {
     const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-    return this.#options.crons.filter((cron) =>
+    return this.#crons.filter((cron) =>
       this.#patterns.get(cron.name)!.nextRun(new Date(minute.getTime() - 1))?.getTime() ===
         minute.getTime()
     );

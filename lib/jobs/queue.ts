@@ -155,7 +155,8 @@ export interface JobQueueOptions {
   log: Logger;
   config: Config;
   metrics: JobMetrics;
-  handlers: JobHandler[];
+  /** The handlers; more may be added with `register` before `start`. */
+  handlers?: JobHandler[];
   concurrency?: Partial<Record<Lane, number>>;
 }
 
@@ -185,10 +186,7 @@ export class JobQueue implements NamedEnqueuer {
     this.#db = options.db;
     this.#log = options.log;
     this.#metrics = options.metrics;
-    for (const h of options.handlers) {
-      if (this.#handlers.has(h.type.name)) throw new Error(`job ${h.type.name} registered twice`);
-      this.#handlers.set(h.type.name, h);
-    }
+    this.register(options.handlers ?? []);
     const limits = { ...LANE_CONCURRENCY, ...options.concurrency };
     this.#lanes = {
       default: pLimit(limits.default),
@@ -503,6 +501,18 @@ export class JobQueue implements NamedEnqueuer {
   /** How the last reconciler runs went (for /health: a sweep that keeps failing loses work). */
   get reconciler(): ReconcilerState {
     return { ...this.#reconciler };
+  }
+
+  /**
+   * Adds handlers: the wiring builds the queue, then the services that enqueue on it, then the
+   * handlers that use those services, and registers them before `start`.
+   */
+  register(handlers: JobHandler[]): void {
+    if (this.#listening) throw new Error("job handlers are registered before the queue starts");
+    for (const h of handlers) {
+      if (this.#handlers.has(h.type.name)) throw new Error(`job ${h.type.name} registered twice`);
+      this.#handlers.set(h.type.name, h);
+    }
   }
 
   get handlers(): JobHandler[] {

@@ -22,6 +22,7 @@
 import type { Sql } from "../db/mod.ts";
 import { addDays, dayIn, isDay } from "./days.ts";
 import { grievanceFigures } from "../grievances/stats.ts";
+import { FINAL_STATUSES } from "../payments/vocabulary.ts";
 
 export interface MetricRow {
   metric: string;
@@ -36,7 +37,8 @@ export function dimsKey(dims: Record<string, string> = {}): string {
   return Object.keys(dims).sort().map((k) => `${k}=${dims[k]}`).join(",");
 }
 
-export const PAYMENT_OUTCOMES = ["paid", "cancelled", "failed", "expired"] as const;
+/** How a settled payment ended: every final status. */
+export const PAYMENT_OUTCOMES = FINAL_STATUSES;
 
 /** The instants a day starts and ends in `timeZone` (as Postgres computes them). */
 export async function dayBounds(

@@ -28,7 +28,7 @@ import { AppError } from "../http/errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskText } from "../observability/mask.ts";
-import { getPaymentForUser, type Payment } from "../payments/payments.ts";
+import { getPaymentForUser, type Payment } from "../payments/model.ts";
 import { signatureFailuresSince } from "../whatsapp/signature_failures.ts";
 import { notificationDeliverJob } from "./jobs.ts";
 import { isUuid, type Message, PRODUCT_EVENTS, type ProductEvent } from "./model.ts";

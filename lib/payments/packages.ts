@@ -3,8 +3,7 @@
  * its Paynow integration is configured (USD: PAYNOW_INTEGRATION_*, ZiG: PAYNOW_ZIG_*).
  */
 import type { Sql } from "../db/mod.ts";
-
-export type Currency = "USD" | "ZiG";
+import type { Currency } from "./vocabulary.ts";
 
 export interface TokenPackage {
   id: string;
@@ -15,17 +14,28 @@ export interface TokenPackage {
   position: number;
 }
 
-function toPackage(row: Record<string, unknown>, currencies: Currency[]): TokenPackage {
+/** A row of `token_packages` (bigint and numeric as strings). */
+interface PackageRow {
+  id: string;
+  name: string;
+  tokens: string;
+  price_usd: string | null;
+  price_zig: string | null;
+  active: boolean;
+  position: number;
+}
+
+function toPackage(row: PackageRow, currencies: Currency[]): TokenPackage {
   const prices: Partial<Record<Currency, string>> = {};
   if (currencies.includes("USD") && row.price_usd !== null) prices.USD = String(row.price_usd);
   if (currencies.includes("ZiG") && row.price_zig !== null) prices.ZiG = String(row.price_zig);
   return {
-    id: row.id as string,
-    name: row.name as string,
+    id: row.id,
+    name: row.name,
     tokens: Number(row.tokens),
     prices,
-    active: row.active as boolean,
-    position: row.position as number,
+    active: row.active,
+    position: row.position,
   };
 }
 
@@ -34,7 +44,9 @@ export async function listBuyablePackages(
   sql: Sql,
   currencies: Currency[],
 ): Promise<TokenPackage[]> {
-  const rows = await sql`select * from token_packages where active order by position, tokens`;
+  const rows = await sql<
+    PackageRow[]
+  >`select * from token_packages where active order by position, tokens`;
   return rows.map((r) => toPackage(r, currencies)).filter((p) => Object.keys(p.prices).length > 0);
 }
 
@@ -44,6 +56,6 @@ export async function getPackage(
   currencies: Currency[],
 ): Promise<TokenPackage | null> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
-  const [row] = await sql`select * from token_packages where id = ${id}`;
+  const [row] = await sql<PackageRow[]>`select * from token_packages where id = ${id}`;
   return row ? toPackage(row, currencies) : null;
 }

@@ -22,6 +22,7 @@ import { encodeMessage, FORM_CONTENT_TYPE, parseMessage, type PaynowMessage } fr
 import { PaynowError } from "./errors.ts";
 import { type PaynowOutcome, paynowOutcome } from "./status.ts";
 import { parseZimbabweMobile } from "./phone.ts";
+import { EXPRESS_METHODS, type ExpressMethod } from "./methods.ts";
 
 export const PAYNOW_BASE_URL = "https://www.paynow.co.zw";
 
@@ -39,8 +40,7 @@ export interface PaynowClientOptions {
   fetch?: typeof fetch;
 }
 
-export type ExpressMethod = "ecocash" | "onemoney" | "innbucks";
-export const EXPRESS_METHODS: readonly ExpressMethod[] = ["ecocash", "onemoney", "innbucks"];
+export { EXPRESS_METHODS, type ExpressMethod } from "./methods.ts";
 
 export interface CheckoutRequest {
   /** Our unique reference for the payment. */

@@ -2,7 +2,7 @@
  * The client against a scripted `fetch`: what it sends, what it accepts, how it fails and retries.
  * Replies are signed with the official SDK's `generateHash`, not with our own hash code. The
  * client against a live fake Paynow (and the SDK against the same fake) is in
- * tests/fakes/paynow_test.ts.
+ * lib/sandbox/paynow_test.ts.
  */
 import assert from "node:assert/strict";
 import { Paynow } from "paynow";

@@ -1,6 +1,6 @@
 /**
  * The sandbox model's answers to the grievance work (served by the fake OpenAI-compatible server,
- * tests/fakes/openai.ts), deterministic so tests can assert on them:
+ * openai.ts), deterministic so tests can assert on them:
  *
  * - a chat completion asking for the `grievance_classification` structured output gets JSON
  *   that parses: categories chosen by keywords among the taxonomy the prompt lists (the first

@@ -9,14 +9,17 @@
  * message is ever answered. A worker that dies leaves the message pending: the reconciler
  * queues the phone again once the lease has expired.
  */
+import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
-import type { Payment, PaymentDeps } from "../payments/payments.ts";
-import { hitRateLimit } from "../ratelimit.ts";
+import type { HubEvent } from "../events.ts";
+import { type PaymentSettled, paymentSettledOf } from "../payments/events.ts";
+import type { Payments } from "../payments/model.ts";
+import type { RateLimiter } from "../ratelimit.ts";
 import {
   type BotContext,
   type BotInput,
@@ -31,7 +34,7 @@ import { text } from "./bot/flows/menu.ts";
 import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
 import { Gate } from "./gate.ts";
-import { acquireLease } from "./leases.ts";
+import { createLeases, type Leases } from "./leases.ts";
 import { type MediaOutcome, storeMedia } from "./media.ts";
 import {
   drainOutbox,
@@ -63,7 +66,11 @@ export interface ChannelDeps {
   provider: WhatsAppProvider;
   jobs: Enqueuer;
   chat: ChatPort;
-  payments: () => PaymentDeps;
+  payments: Payments;
+  /** Each phone's allowance of messages a minute. */
+  rateLimiter: RateLimiter;
+  /** One worker per phone answers, one sends. */
+  leases: Leases;
   pacer: Pacer;
   /** Where attachments are kept (`DATA_DIR/whatsapp-media`). */
   mediaDir: string;
@@ -83,20 +90,33 @@ export interface ChannelDeps {
   grievances?: GrievancePort;
 }
 
-export function createPacer(config: Config): Pacer {
-  return new Pacer(config.whatsapp.sendPerSecond);
-}
-
-/** A few background steps at a time on the embedded database's one session, more on a server. */
-export function createGate(db: Database): Gate {
-  return new Gate(db.kind === "embedded" ? 2 : 8);
+/**
+ * The WhatsApp channel of one app instance, with the state it owns: the send pacing, the gate
+ * in front of the database (a few background steps at a time on the embedded database's one
+ * session, more on a server) and the phone leases.
+ *
+ * @example
+ * const whatsapp = createWhatsAppChannel({ db, kv, log, config, provider, jobs: queue, chat,
+ *   payments, rateLimiter, ingestIdle: () => webhooks.idle() });
+ * events.observe((event) => void reactToEvent(whatsapp, event));
+ */
+export function createWhatsAppChannel(
+  deps: Omit<ChannelDeps, "pacer" | "gate" | "leases" | "mediaDir"> & { mediaDir?: string },
+): ChannelDeps {
+  return {
+    ...deps,
+    pacer: new Pacer(deps.config.whatsapp.sendPerSecond),
+    gate: new Gate(deps.db.kind === "embedded" ? 2 : 8),
+    leases: createLeases(deps.db),
+    mediaDir: deps.mediaDir ?? join(deps.config.dataDir, "whatsapp-media"),
+  };
 }
 
 /** `whatsapp.reply`: answers every pending message of `phone`, in order. */
 export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void> {
   const sql = ch.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await acquireLease(ch.db, phone, "reply", REPLY_LEASE_MS);
+    const lease = await ch.leases.acquire(phone, "reply", REPLY_LEASE_MS);
     if (!lease) return;
     let again: boolean;
     let leasedAt = performance.now();
@@ -190,8 +210,7 @@ function toInput(message: InboundMessage, media: MediaOutcome | null): BotInput 
 /** Whether this message is within the phone's per-minute allowance; the first one over gets a
  * "slow down" reply, the rest of that minute none. */
 async function allowance(ch: ChannelDeps, phone: string): Promise<"ok" | "warn" | "silent"> {
-  const decision = await hitRateLimit(
-    ch.kv,
+  const decision = await ch.rateLimiter.hit(
     ["whatsapp", phone],
     ch.config.whatsapp.userRatePerMinute,
   );
@@ -335,21 +354,31 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
   };
 }
 
+/** What the channel does with an event of the hub (the wiring observes the hub with it). */
+export async function reactToEvent(ch: ChannelDeps, event: HubEvent): Promise<void> {
+  const settled = paymentSettledOf(event);
+  if (!settled) return;
+  try {
+    await notifyPayment(ch, settled);
+  } catch (error) {
+    ch.log.error("payment notice not queued", { paymentId: settled.id, error });
+  }
+}
+
 /**
- * Tells the user about a settled payment (PaymentDeps.notifyWhatsApp): recorded as an event in
- * the phone's inbound stream, so the conversation reacts to it in order with what the user
- * sends, once however often the payment is announced. Paid: every user with a linked phone.
- * Cancelled, failed, expired: payments started on WhatsApp.
+ * Tells the user about a settled payment (the `payment.settled` event, which every instance
+ * hears): recorded as an event in the phone's inbound stream, so the conversation reacts to it
+ * in order with what the user sends, once however often the payment is announced. Paid: every
+ * user with a linked phone. Cancelled, failed, expired: payments started on WhatsApp.
  */
 export async function notifyPayment(
-  ch: Pick<ChannelDeps, "db" | "jobs" | "log">,
-  payment: Payment,
-  balance: number | null,
+  ch: Pick<ChannelDeps, "db" | "jobs">,
+  payment: PaymentSettled,
 ): Promise<void> {
+  const balance = payment.balance;
   const paid = payment.status === "paid";
   if (paid && balance === null) return; // flagged, not credited
   if (!paid && payment.channel !== "whatsapp") return;
-  if (!["paid", "cancelled", "failed", "expired"].includes(payment.status)) return;
   const sql = ch.db.sql;
   const [user] = await sql`select phone from users where id = ${payment.userId}`;
   const phone = user?.phone as string | null | undefined;
@@ -357,7 +386,7 @@ export async function notifyPayment(
   const event: PaymentEvent = {
     type: "payment",
     paymentId: payment.id,
-    status: payment.status as PaymentEvent["status"],
+    status: payment.status,
     tokens: payment.tokens,
     amount: payment.amount,
     currency: payment.currency,

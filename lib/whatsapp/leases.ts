@@ -20,55 +20,73 @@ export interface Lease {
   release(): Promise<boolean>;
 }
 
-const local = new WeakMap<Database, Map<string, { wanted: boolean }>>();
+/** The phone leases of one app instance. */
+export interface Leases {
+  /** Takes the phone's lease, or null when another worker holds it. */
+  acquire(phone: string, kind: LeaseKind, ttlMs: number): Promise<Lease | null>;
+}
 
-/** Takes the phone's lease, or null when another worker holds it. */
-export async function acquireLease(
-  db: Database,
-  phone: string,
-  kind: LeaseKind,
-  ttlMs: number,
-): Promise<Lease | null> {
-  if (db.kind === "embedded") {
-    let held = local.get(db);
-    if (!held) local.set(db, held = new Map());
-    const key = `${kind}:${phone}`;
-    const current = held.get(key);
-    if (current) {
-      current.wanted = true;
-      return null;
-    }
-    const entry = { wanted: false };
-    held.set(key, entry);
-    return {
-      renew: () => Promise.resolve(true),
-      release() {
-        held.delete(key);
-        return Promise.resolve(entry.wanted);
-      },
-    };
-  }
-  const sql = db.sql;
-  const holder = crypto.randomUUID();
-  const rows = await sql`
-    insert into whatsapp_leases (phone, kind, holder, leased_until)
-    values (${phone}, ${kind}, ${holder}, now() + ${ttlMs} * interval '1 millisecond')
-    on conflict (phone, kind) do update
-      set holder = excluded.holder, leased_until = excluded.leased_until
-      where whatsapp_leases.leased_until < now()
-    returning holder`;
-  if (rows.length !== 1) return null;
+/**
+ * @example
+ * const leases = createLeases(db);
+ * const lease = await leases.acquire("+263771234567", "reply", 180_000);
+ * if (lease) try { ... } finally { await lease.release(); }
+ */
+export function createLeases(db: Database): Leases {
+  return db.kind === "embedded" ? localLeases() : sharedLeases(db);
+}
+
+/** The embedded database's process is the only one: a table in memory is exact. */
+function localLeases(): Leases {
+  const held = new Map<string, { wanted: boolean }>();
   return {
-    async renew() {
-      const renewed = await sql`
-        update whatsapp_leases set leased_until = now() + ${ttlMs} * interval '1 millisecond'
-        where phone = ${phone} and kind = ${kind} and holder = ${holder} returning phone`;
-      return renewed.length === 1;
+    acquire(phone, kind) {
+      const key = `${kind}:${phone}`;
+      const current = held.get(key);
+      if (current) {
+        current.wanted = true;
+        return Promise.resolve(null);
+      }
+      const entry = { wanted: false };
+      held.set(key, entry);
+      return Promise.resolve({
+        renew: () => Promise.resolve(true),
+        release() {
+          held.delete(key);
+          return Promise.resolve(entry.wanted);
+        },
+      });
     },
-    async release() {
-      await sql`delete from whatsapp_leases
-                where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
-      return true;
+  };
+}
+
+/** A row per held lease in `whatsapp_leases`, with an expiry, seen by every process. */
+function sharedLeases(db: Database): Leases {
+  const sql = db.sql;
+  return {
+    async acquire(phone, kind, ttlMs) {
+      const holder = crypto.randomUUID();
+      const rows = await sql`
+        insert into whatsapp_leases (phone, kind, holder, leased_until)
+        values (${phone}, ${kind}, ${holder}, now() + ${ttlMs} * interval '1 millisecond')
+        on conflict (phone, kind) do update
+          set holder = excluded.holder, leased_until = excluded.leased_until
+          where whatsapp_leases.leased_until < now()
+        returning holder`;
+      if (rows.length !== 1) return null;
+      return {
+        async renew() {
+          const renewed = await sql`
+            update whatsapp_leases set leased_until = now() + ${ttlMs} * interval '1 millisecond'
+            where phone = ${phone} and kind = ${kind} and holder = ${holder} returning phone`;
+          return renewed.length === 1;
+        },
+        async release() {
+          await sql`delete from whatsapp_leases
+                    where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+          return true;
+        },
+      };
     },
   };
 }

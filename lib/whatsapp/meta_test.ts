@@ -1,6 +1,6 @@
 /**
  * Meta Cloud API: signatures, the handshake, webhook parsing, payload limits, error mapping and
- * the provider's HTTP calls (against a recording `fetch`; tests/fakes/whatsapp_graph_test.ts runs
+ * the provider's HTTP calls (against a recording `fetch`; lib/sandbox/whatsapp_graph_test.ts runs
  * it against the fake Graph API over real HTTP). Signatures here are computed with node:crypto,
  * independently of the WebCrypto code under test.
  */

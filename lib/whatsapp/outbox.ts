@@ -18,7 +18,7 @@ import type { Tx } from "../wallet/ledger.ts";
 import { splitMessage } from "./format.ts";
 import { whatsappSendJob } from "./jobs.ts";
 import type { Gate } from "./gate.ts";
-import { acquireLease } from "./leases.ts";
+import type { Leases } from "./leases.ts";
 import {
   type OutboundMessage,
   type OutboundTemplate,
@@ -50,6 +50,8 @@ export interface OutboxDeps {
   ingestIdle?: () => Promise<void>;
   /** See ChannelDeps.gate. */
   gate: Gate;
+  /** One sender per phone at a time. */
+  leases: Leases;
 }
 
 /**
@@ -106,7 +108,7 @@ export async function kickSender(jobs: Enqueuer, phone: string, delay = 0): Prom
 export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void> {
   const sql = deps.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await acquireLease(deps.db, phone, "send", SEND_LEASE_MS);
+    const lease = await deps.leases.acquire(phone, "send", SEND_LEASE_MS);
     if (!lease) return;
     let retryInMs: number | null;
     let again: boolean;

@@ -1,7 +1,7 @@
 /**
  * Twilio: the signature against the official `twilio` package's own helper (both directions,
  * generated inputs, one-character alterations), form parsing, outbound fields, error mapping and
- * the provider's HTTP calls (against a recording `fetch`; tests/fakes/twilio_test.ts runs it
+ * the provider's HTTP calls (against a recording `fetch`; lib/sandbox/twilio_test.ts runs it
  * against the fake Twilio over real HTTP).
  */
 import assert from "node:assert/strict";

@@ -8,23 +8,28 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import {
   listPayments,
-  PAYMENT_CURRENCIES as CURRENCIES,
-  PAYMENT_METHODS as METHODS,
-  PAYMENT_STATUSES as STATUSES,
   paymentDetail,
   type PaymentFilters,
   pollPaymentNow,
 } from "../../lib/admin/payments.ts";
 import { notFound } from "../../lib/http/errors.ts";
 import { isDay } from "../../lib/metrics/days.ts";
-import { isFinal, type PaymentStatus } from "../../lib/payments/payments.ts";
+import {
+  CURRENCIES,
+  isFinal,
+  PAYMENT_METHODS as METHODS,
+  PAYMENT_STATUSES as STATUSES,
+  type PaymentStatus,
+} from "../../lib/payments/vocabulary.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, EmptyRow, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
 
-function Select(props: { name: string; label: string; options: string[]; value: string }) {
+function Select(
+  props: { name: string; label: string; options: readonly string[]; value: string },
+) {
   return (
     <label>
       {props.label}
@@ -44,7 +49,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
   const tz = ctx.config.tzMetrics;
 
   function filters(c: Context): PaymentFilters {
-    const pick = (name: string, allowed: string[]) => {
+    const pick = (name: string, allowed: readonly string[]) => {
       const v = c.req.query(name) ?? "";
       return allowed.includes(v) ? v : "";
     };
@@ -237,7 +242,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
     await adminForm(c, ctx);
     const page = `/admin/payments/${id}`;
     if (!UUID.test(id)) throw notFound("This payment");
-    const outcome = await pollPaymentNow(ctx.payments(), actorOf(c), id);
+    const outcome = await pollPaymentNow(ctx.payments, actorOf(c), id);
     if (outcome !== "polled") return back(c, page, { problem: outcome });
     return back(c, page, { notice: "polled" });
   });

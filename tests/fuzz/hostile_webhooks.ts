@@ -5,7 +5,12 @@
  * run of the suite stays well under a minute.
  */
 import fc from "fast-check";
-import { type MetaMessage, metaText, metaWebhook, twilioInbound } from "../fakes/whatsapp_sign.ts";
+import {
+  type MetaMessage,
+  metaText,
+  metaWebhook,
+  twilioInbound,
+} from "../../lib/sandbox/whatsapp_sign.ts";
 
 /**
  * Text meant to break something: control characters, lone surrogates, injection attempts, and

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { announceSeed, fuzzParams } from "./settings.ts";
 import { nasty } from "./hostile_webhooks.ts";
 import { parseStatusMessage, PaynowError, paynowOutcome } from "../../lib/paynow/mod.ts";
-import { signedPaynowBody, startFakePaynow } from "../fakes/paynow.ts";
+import { signedPaynowBody, startFakePaynow } from "../../lib/sandbox/paynow.ts";
 import { startTestApp } from "../harness.ts";
 
 announceSeed("tests/fuzz/paynow_test.ts");

@@ -18,14 +18,14 @@ import { storable } from "../../lib/whatsapp/storable.ts";
 import { PHONE_NUMBER } from "../../lib/whatsapp/types.ts";
 import { findOrCreatePhoneUser } from "../../lib/accounts/users.ts";
 import { startTestApp, type TestApp } from "../harness.ts";
-import { startFakeTwilio } from "../fakes/twilio.ts";
+import { startFakeTwilio } from "../../lib/sandbox/twilio.ts";
 import {
   metaText,
   metaWebhook,
   signedTwilioWebhook,
   signMeta,
   twilioInbound,
-} from "../fakes/whatsapp_sign.ts";
+} from "../../lib/sandbox/whatsapp_sign.ts";
 import { APP_SECRET, setup } from "../whatsapp_app.ts";
 
 announceSeed("tests/fuzz/webhooks_test.ts");

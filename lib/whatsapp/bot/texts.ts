@@ -78,8 +78,6 @@ export const BUY_BAD_PHONE = (why: string) =>
 export const BUY_WAITING = "Your payment is still being confirmed. I'll message you here as " +
   "soon as it is. Send *menu* to do something else meanwhile.";
 
-export const METHOD_NAMES = { ecocash: "EcoCash", onemoney: "OneMoney", innbucks: "InnBucks" };
-
 export const formatTokens = (n: number) => n.toLocaleString("en-US");
 
 /** Seed 002's wording for AI failures, with what to do next on WhatsApp. */

@@ -10,12 +10,14 @@
 import { z } from "zod";
 import type { Database } from "../../db/mod.ts";
 import type { Logger } from "../../observability/log.ts";
-import type { PaymentDeps } from "../../payments/payments.ts";
+import type { Channel } from "../../channels.ts";
+import type { AnswerOnceInput, AnswerOnceResult } from "../../chat/mod.ts";
+import type { Mode } from "../../chat/conversations.ts";
+import type { PaymentSettled } from "../../payments/events.ts";
+import type { Payments } from "../../payments/model.ts";
+import { EXPRESS_METHODS } from "../../payments/vocabulary.ts";
 import type { User } from "../../accounts/users.ts";
 import type { Outgoing } from "../outbox.ts";
-
-export const EXPRESS = ["ecocash", "onemoney", "innbucks"] as const;
-export type Express = (typeof EXPRESS)[number];
 
 /** What the user comes back to after buying tokens. */
 export const Activity = z.enum(["menu", "chat", "essay"]);
@@ -49,13 +51,13 @@ export const BotState = z.union([
     flow: z.literal("buy"),
     step: z.literal("phone"),
     packageId: Uuid,
-    method: z.enum(EXPRESS),
+    method: z.enum(EXPRESS_METHODS),
   }),
   z.object({
     flow: z.literal("buy"),
     step: z.literal("other_phone"),
     packageId: Uuid,
-    method: z.enum(EXPRESS),
+    method: z.enum(EXPRESS_METHODS),
   }),
   z.object({ flow: z.literal("buy"), step: z.literal("waiting"), paymentId: Uuid }),
   z.object({ flow: z.literal("report"), step: z.literal("describe") }),
@@ -85,16 +87,13 @@ export function readSession(value: unknown): Session {
   return parsed.success ? parsed.data : { ...NEW_SESSION };
 }
 
-export interface PaymentEvent {
-  type: "payment";
-  paymentId: string;
-  status: "paid" | "cancelled" | "failed" | "expired";
-  tokens: number;
-  amount: string;
-  currency: string;
-  /** Balance after the credit (paid only). */
-  balance: number | null;
-}
+/**
+ * A settled payment in the phone's inbound stream (lib/payments' `payment.settled`, as the
+ * channel records it): `balance` is the balance after the credit, paid only.
+ */
+export type PaymentEvent =
+  & { type: "payment"; paymentId: string }
+  & Pick<PaymentSettled, "status" | "tokens" | "amount" | "currency" | "balance">;
 
 /** A user's message, normalised for the flows. */
 export type BotInput =
@@ -113,41 +112,13 @@ export type BotInput =
   | { kind: "other"; what: string }
   | { kind: "event"; event: PaymentEvent };
 
-export type ChatMode = "chat" | "essay";
-
-export type AnswerResult =
-  | {
-    ok: true;
-    text: string;
-    conversationId: string;
-    messageId: string;
-    cost: number;
-    balance: number;
-  }
-  | {
-    ok: false;
-    code:
-      | "insufficient_funds"
-      | "rate_limited"
-      | "not_configured"
-      | "unavailable"
-      | "timeout"
-      | "context_too_long"
-      | "cap_reached"
-      | "account_disabled";
-    userMessage: string;
-  };
+export type ChatMode = Mode;
+export type AnswerResult = AnswerOnceResult;
 
 /** The AI chat service as this channel uses it (lib/chat, injected so tests can slow it down). */
 export interface ChatPort {
-  answerOnce(input: {
-    userId: string;
-    mode: ChatMode;
-    channel: "web" | "whatsapp" | "api";
-    text: string;
-    signal?: AbortSignal;
-  }): Promise<AnswerResult>;
-  resetConversation(userId: string, channel: "web" | "whatsapp" | "api"): Promise<void>;
+  answerOnce(input: AnswerOnceInput): Promise<AnswerOnceResult>;
+  resetConversation(userId: string, channel: Channel): Promise<void>;
 }
 
 /** A grievance port's answer about one attachment. */
@@ -178,7 +149,7 @@ export interface BotDeps {
   chat: ChatPort;
   /** Grievance intake; absent: "Report a problem" says it is not available. */
   grievances?: GrievancePort;
-  payments: () => PaymentDeps;
+  payments: Payments;
   /** Chat forgets the conversation after this long without a message. */
   chatIdleMs: number;
   /** Longest wait for one AI answer. */

@@ -26,7 +26,7 @@ import {
   VisitorId,
 } from "../../../lib/bots/mod.ts";
 import { emitEvent } from "../../../lib/bots/webhooks.ts";
-import { followGeneration, followStream, runtimeOf } from "../../../lib/chat/mod.ts";
+import { followGeneration, followStream } from "../../../lib/chat/mod.ts";
 import { AppError } from "../../../lib/http/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
@@ -183,7 +183,7 @@ export function botAskRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
-      const settings = await runtimeOf(ctx.bots.answers.chat).settings();
+      const settings = await ctx.chat.runtime.settings();
       const history = await visitorHistory(
         sql,
         bot,
@@ -213,7 +213,7 @@ export function botAskRoutes(ctx: AppContext) {
       const bot = await embedded(c, c.req.valid("param").key);
       const input = c.req.valid("json");
       const limits = await limitsFor(sql, bot.ownerId);
-      await countQuestion(ctx.kv, bot, input.visitorId, limits.messagesPerMinute);
+      await countQuestion(ctx.rateLimiter, bot, input.visitorId, limits.messagesPerMinute);
       return await ask(c, bot, input, "web");
     }) as never,
   );

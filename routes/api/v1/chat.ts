@@ -16,7 +16,6 @@ import type { Context } from "hono";
 import { AppError } from "../../../lib/http/errors.ts";
 import { SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
 import {
-  type ChatServices,
   closeConversation,
   type Conversation,
   createConversation,
@@ -27,11 +26,14 @@ import {
   listConversations,
   listMessages,
   type Message,
+  type Mode,
+  MODES,
   resetConversation,
   startStream,
   stopAnswer,
   type StreamEntry,
 } from "../../../lib/chat/mod.ts";
+import { CHANNELS } from "../../../lib/channels.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
@@ -40,8 +42,8 @@ const tags = ["chat"];
 
 const ConversationSchema = z.object({
   id: z.uuid(),
-  mode: z.enum(["chat", "essay"]),
-  channel: z.enum(["web", "whatsapp", "api"]),
+  mode: z.enum(MODES),
+  channel: z.enum(CHANNELS),
   title: z.string().nullable(),
   open: z.boolean().openapi({ description: "false once reset (a new message starts anew)" }),
   createdAt: z.string(),
@@ -147,18 +149,12 @@ type Follow = (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promis
 
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();
-  const services: ChatServices = {
-    db: ctx.db,
-    kv: ctx.kv,
-    log: ctx.log,
-    config: ctx.config,
-    jobs: ctx.jobs,
-  };
+  const services = ctx.chat;
   const channelOf = (c: Context<AuthEnv>) => requireAuth(c).via === "api_key" ? "api" : "web";
 
   const ask = async (
     c: Context<AuthEnv>,
-    input: { mode: "chat" | "essay"; conversationId?: string; text: string },
+    input: { mode: Mode; conversationId?: string; text: string },
   ) => {
     const auth = requireAuth(c);
     const started = await startStream(services, {
@@ -183,7 +179,7 @@ export function chatRoutes(ctx: AppContext) {
       summary: "Start a conversation (chat, with memory; or essay, one question)",
       request: {
         body: jsonBody(z.strictObject({
-          mode: z.enum(["chat", "essay"]).default("chat"),
+          mode: z.enum(MODES).default("chat"),
           title: textField().trim().max(120).optional(),
         })),
       },

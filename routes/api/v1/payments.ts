@@ -5,14 +5,17 @@
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { AppError } from "../../../lib/http/errors.ts";
-import { listBuyablePackages } from "../../../lib/payments/packages.ts";
 import {
+  CURRENCIES,
   getPaymentForUser,
+  listBuyablePackages,
   listPaymentsForUser,
   offeredCurrencies,
   type Payment,
+  PAYMENT_METHODS,
+  PAYMENT_STATUSES,
   startPayment,
-} from "../../../lib/payments/payments.ts";
+} from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
@@ -21,17 +24,17 @@ const PackageSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   tokens: z.number().int(),
-  prices: z.partialRecord(z.enum(["USD", "ZiG"]), z.string()).openapi({ example: { USD: "1.00" } }),
+  prices: z.partialRecord(z.enum(CURRENCIES), z.string()).openapi({ example: { USD: "1.00" } }),
 }).openapi("TokenPackage");
 
 const PaymentSchema = z.object({
   id: z.uuid(),
-  status: z.enum(["created", "sent", "paid", "cancelled", "failed", "expired"]),
+  status: z.enum(PAYMENT_STATUSES),
   packageId: z.uuid(),
   tokens: z.number().int(),
-  currency: z.enum(["USD", "ZiG"]),
+  currency: z.enum(CURRENCIES),
   amount: z.string().openapi({ example: "1.00" }),
-  method: z.enum(["web", "ecocash", "onemoney", "innbucks"]),
+  method: z.enum(PAYMENT_METHODS),
   phone: z.string().nullable(),
   reference: z.string(),
   redirectUrl: z.string().nullable().openapi({ description: "web: send the user here to pay" }),
@@ -76,7 +79,7 @@ export function paymentRoutes(ctx: AppContext) {
       responses: { 200: json(z.object({ packages: z.array(PackageSchema) }), "Packages") },
     }),
     async (c) => {
-      const currencies = offeredCurrencies(ctx.payments().paynow);
+      const currencies = offeredCurrencies(ctx.payments.paynow);
       const packages = await listBuyablePackages(ctx.db.sql, currencies);
       return c.json({
         packages: packages.map(({ id, name, tokens, prices }) => ({ id, name, tokens, prices })),
@@ -99,8 +102,8 @@ export function paymentRoutes(ctx: AppContext) {
         headers: z.object({ "idempotency-key": textField().min(8).max(100).optional() }),
         body: jsonBody(z.strictObject({
           packageId: z.uuid(),
-          method: z.enum(["web", "ecocash", "onemoney", "innbucks"]),
-          currency: z.enum(["USD", "ZiG"]).optional(),
+          method: z.enum(PAYMENT_METHODS),
+          currency: z.enum(CURRENCIES).optional(),
           phone: textField().max(20).optional().openapi({ example: "0771234567" }),
         })),
       },
@@ -124,7 +127,7 @@ export function paymentRoutes(ctx: AppContext) {
           },
         );
       }
-      const payment = await startPayment(ctx.payments(), {
+      const payment = await startPayment(ctx.payments, {
         userId: auth.user.id,
         ...body,
         channel: auth.via === "api_key" ? "api" : "web",

@@ -9,8 +9,10 @@
  * step never charges twice.
  */
 import { AppError } from "../../../http/errors.ts";
+import { offeredCurrencies } from "../../../payments/model.ts";
 import { listBuyablePackages, type TokenPackage } from "../../../payments/packages.ts";
-import { offeredCurrencies, startPayment } from "../../../payments/payments.ts";
+import { startPayment } from "../../../payments/start.ts";
+import { EXPRESS_METHODS, type ExpressMethod, METHOD_NAMES } from "../../../payments/vocabulary.ts";
 import { parseZimbabweMobile } from "../../../paynow/phone.ts";
 import { formatAmount } from "../../../paynow/mod.ts";
 import { matchMenuChoice, menuChoices } from "../../menu.ts";
@@ -24,14 +26,11 @@ import {
   BUY_UNAVAILABLE,
   BUY_WAITING,
   formatTokens,
-  METHOD_NAMES,
 } from "../texts.ts";
 import {
   type BotContext,
   type BotInput,
   type BotState,
-  EXPRESS,
-  type Express,
   type PaymentEvent,
   type Session,
   type Step,
@@ -42,7 +41,7 @@ type BuyState = Extract<BotState, { flow: "buy" }>;
 
 async function packages(ctx: BotContext): Promise<TokenPackage[]> {
   const sql = ctx.deps.db.sql;
-  return (await listBuyablePackages(sql, offeredCurrencies(ctx.deps.payments().paynow)))
+  return (await listBuyablePackages(sql, offeredCurrencies(ctx.deps.payments.paynow)))
     .slice(0, 10);
 }
 
@@ -71,7 +70,7 @@ function methodButtons(pkg: TokenPackage): OutboundButtons {
   return {
     type: "buttons",
     body: BUY_METHOD(`${pkg.name}: ${formatTokens(pkg.tokens)} tokens for ${price(pkg)}`),
-    buttons: EXPRESS.map((m) => ({ id: `buy:method:${m}`, title: METHOD_NAMES[m] })),
+    buttons: EXPRESS_METHODS.map((m) => ({ id: `buy:method:${m}`, title: METHOD_NAMES[m] })),
   };
 }
 
@@ -131,7 +130,7 @@ export async function handle(ctx: BotContext, session: Session, input: BotInput)
       const pkg = (await packages(ctx)).find((p) => p.id === state.packageId);
       if (!pkg) return enter(ctx, session);
       const id = chosen(input, methodButtons(pkg));
-      const method = EXPRESS.find((m) => id === `buy:method:${m}`);
+      const method = EXPRESS_METHODS.find((m) => id === `buy:method:${m}`);
       if (!method) return { session, replies: [{ message: methodButtons(pkg) }] };
       const own = parseZimbabweMobile(ctx.phone);
       if (!own.ok) {
@@ -178,7 +177,7 @@ async function pay(
   ctx: BotContext,
   session: Session,
   packageId: string,
-  method: Express,
+  method: ExpressMethod,
   phone: string,
 ): Promise<Step> {
   const back = (message: string): Step => ({
@@ -187,7 +186,7 @@ async function pay(
   });
   let payment;
   try {
-    payment = await startPayment(ctx.deps.payments(), {
+    payment = await startPayment(ctx.deps.payments, {
       userId: ctx.user.id,
       packageId,
       method,

@@ -4,7 +4,7 @@
  *
  * Signing uses `node:crypto`, not our own `lib/whatsapp` code, so a test that signs here and
  * verifies there checks two independent implementations against each other (and the Twilio
- * side is further checked against the official `twilio` package in tests/fakes/twilio_test.ts).
+ * side is further checked against the official `twilio` package in lib/sandbox/twilio_test.ts).
  *
  * Meta: `metaText(...)`/`metaButtonReply(...)`/… build one message; `metaWebhook({messages})`
  * wraps messages and statuses in the full `whatsapp_business_account` envelope with contacts;

@@ -10,9 +10,9 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { Paynow } from "paynow";
-import { PaynowClient } from "../../lib/paynow/client.ts";
-import { PaynowError } from "../../lib/paynow/errors.ts";
-import { paynowHash } from "../../lib/paynow/hash.ts";
+import { PaynowClient } from "../paynow/client.ts";
+import { PaynowError } from "../paynow/errors.ts";
+import { paynowHash } from "../paynow/hash.ts";
 import { type FakePaynow, type FakePaynowOptions, startFakePaynow } from "./paynow.ts";
 
 const ID = "1201";

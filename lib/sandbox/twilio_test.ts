@@ -12,8 +12,8 @@ import {
   twilioInbound,
   twilioStatus,
 } from "./whatsapp_sign.ts";
-import { TwilioProvider } from "../../lib/whatsapp/twilio.ts";
-import { WhatsAppError } from "../../lib/whatsapp/types.ts";
+import { TwilioProvider } from "../whatsapp/twilio.ts";
+import { WhatsAppError } from "../whatsapp/types.ts";
 
 const USER = "+263771234567";
 const PUBLIC_URL = "https://hurukuro.example/api/whatsapp/twilio";

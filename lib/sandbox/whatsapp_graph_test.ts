@@ -14,8 +14,8 @@ import {
   signedMetaWebhook,
   TEST_PHONE_NUMBER_ID,
 } from "./whatsapp_sign.ts";
-import { MetaCloudProvider, metaMessagePayload } from "../../lib/whatsapp/meta.ts";
-import { type OutboundMessage, WhatsAppError } from "../../lib/whatsapp/types.ts";
+import { MetaCloudProvider, metaMessagePayload } from "../whatsapp/meta.ts";
+import { type OutboundMessage, WhatsAppError } from "../whatsapp/types.ts";
 
 const USER = "+263771234567";
 

@@ -1,24 +1,24 @@
 /**
  * The sandbox: outside production, every upstream that is not configured is answered by a
- * local fake that speaks the real protocol (the same fakes the tests use, `tests/fakes/`), so a
+ * local fake that speaks the real protocol (the same fakes the tests use, in this folder), so a
  * fresh clone can be tried end to end. Production code differs from tested code only by the
  * base URL it is given. Sandboxed upstreams are named in the logs and on every page.
  */
-import type { Config } from "./config.ts";
-import type { Logger } from "./observability/log.ts";
-import { createMailer, type Mailer, mailOff } from "./mail/send.ts";
-import { startFakeSmtp } from "../tests/fakes/smtp.ts";
-import { startFakePaynow } from "../tests/fakes/paynow.ts";
-import { startFakeOpenAI } from "../tests/fakes/openai.ts";
-import { startFakeGraphApi } from "../tests/fakes/whatsapp_graph.ts";
-import { MetaCloudProvider } from "./whatsapp/meta.ts";
-import { whatsappFromConfig, type WhatsAppSetup } from "./whatsapp/setup.ts";
-import { PaynowClient } from "./paynow/mod.ts";
-import type { PaynowGateway } from "./payments/payments.ts";
+import type { Config } from "../config.ts";
+import type { Logger } from "../observability/log.ts";
+import { createMailer, type Mailer, mailOff } from "../mail/send.ts";
+import { startFakeSmtp } from "./smtp.ts";
+import { startFakePaynow } from "./paynow.ts";
+import { startFakeOpenAI } from "./openai.ts";
+import { startFakeGraphApi } from "./whatsapp_graph.ts";
+import { MetaCloudProvider } from "../whatsapp/meta.ts";
+import { whatsappFromConfig, type WhatsAppSetup } from "../whatsapp/setup.ts";
+import { PaynowClient } from "../paynow/mod.ts";
+import type { PaynowGateway } from "../payments/model.ts";
 import {
   type NotificationUpstreams,
   startNotificationUpstreams,
-} from "./sandbox/notification_upstreams.ts";
+} from "./notification_upstreams.ts";
 
 export interface UpstreamServices {
   mailer: Mailer;
@@ -99,7 +99,7 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     const graph = await startFakeGraphApi({ accessToken: crypto.randomUUID() });
     closers.push(() => graph.close());
     // Fixed, published values: the sandbox is never allowed in production, and a developer
-    // signs test deliveries with them (tests/fakes/whatsapp_sign.ts, README "WhatsApp").
+    // signs test deliveries with them (lib/sandbox/whatsapp_sign.ts, README "WhatsApp").
     const verifyToken = SANDBOX_WHATSAPP.verifyToken;
     whatsapp = {
       provider: new MetaCloudProvider({
