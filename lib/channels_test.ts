@@ -11,8 +11,8 @@ Deno.test("every channel CHECK in the migrations lists CHANNELS", async () => {
     for (const m of sql.matchAll(/check \(channel in \(([^)]*)\)\)/g)) {
       checks++;
       assert.deepEqual(
-        [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]),
-        [...CHANNELS],
+        [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]).sort(),
+        [...CHANNELS].sort(),
         entry.name,
       );
     }
