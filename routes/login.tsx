@@ -20,7 +20,6 @@ import { logIn } from "../lib/accounts/login.ts";
 import { completePasswordReset } from "../lib/accounts/password_reset.ts";
 import { tierCache } from "../lib/accounts/tiers.ts";
 import { createUser, type User } from "../lib/accounts/users.ts";
-import { AppError } from "../lib/http/errors.ts";
 import { textField } from "../lib/text.ts";
 import {
   type AuthEnv,
@@ -32,6 +31,7 @@ import {
   SESSION_COOKIE,
 } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
+import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { firstProblem, readForm } from "./_form.ts";
 import { requestPasswordReset } from "./_mail.ts";
 import { renderPage } from "./_render.tsx";
@@ -103,12 +103,6 @@ const LoginForm = z.object({
   password: textField().min(1, "enter your password").max(256),
   next: textField().optional(),
 });
-
-/** A refusal shown on its form: the error's status and headers (`Retry-After`), as the API. */
-function refusal(c: Context, error: AppError): ContentfulStatusCode {
-  for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
-  return error.status as ContentfulStatusCode;
-}
 
 export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -221,8 +215,8 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
       await announceSignUp(ctx.db, ctx.log, user.id, "web");
       return c.redirect("/account", 303);
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return signupPage(c, error.message, values, refusal(c, error));
+      if (isRefusal(error)) {
+        return signupPage(c, error.message, values, refusalStatus(c, error));
       }
       throw error;
     }
@@ -248,8 +242,8 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
       await startSession(c, ctx, user);
       return c.redirect(safeNext(parsed.data.next), 303);
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return loginPage(c, error.message, values, refusal(c, error));
+      if (isRefusal(error)) {
+        return loginPage(c, error.message, values, refusalStatus(c, error));
       }
       throw error;
     }
@@ -330,7 +324,7 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
     try {
       await completePasswordReset(ctx.db.sql, values.token ?? "", values.password ?? "");
     } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      if (!isRefusal(error)) throw error;
       return renderPage(c, {
         title: "Reset your password",
         sandboxed,

@@ -4,7 +4,7 @@
  * secrets are stored (lib/security/tokens.ts).
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
 import type { ApiKeyScope } from "./scopes.ts";
 

@@ -4,7 +4,7 @@
  * a new code replaces the previous one.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomDigits, sha256Hex } from "../security/tokens.ts";
 
 export const PHONE_CODE_TTL_MINUTES = 10;
@@ -28,10 +28,7 @@ export async function startPhoneLink(
     throw new AppError(
       "rate_limited",
       "Too many codes asked for in the last hour. Try again later.",
-      undefined,
-      {
-        "Retry-After": "3600",
-      },
+      { retryAfterSeconds: 3600 },
     );
   }
   const code = randomDigits(6);

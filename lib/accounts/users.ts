@@ -3,7 +3,7 @@
  * created in the same transaction as the user, with the signup grant (a setting, default 0).
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
 import { getSetting } from "./settings.ts";

@@ -8,7 +8,7 @@
 import type { Row } from "postgres";
 import { getSetting, setSetting } from "../accounts/settings.ts";
 import type { Sql } from "../db/mod.ts";
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../errors.ts";
 import { encryptAiKey } from "../chat/configs.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
 

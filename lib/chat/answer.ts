@@ -29,7 +29,7 @@ import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import { publish, publishProductEvent } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import pLimit from "p-limit";
@@ -349,7 +349,7 @@ async function prepare(
     } catch (error) {
       if (error instanceof AppError && error.code === "rate_limited") {
         return await refuse(
-          new ChatError("cap_reached", error.message, error.details as Record<string, unknown>),
+          new ChatError("cap_reached", error.message, error.details),
         );
       }
       throw error;

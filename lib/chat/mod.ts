@@ -6,10 +6,10 @@
  *   request that asked for it, resumable from KV (lib/chat/streams.ts);
  * - {@link resetConversation}: the user's "new chat".
  *
- * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError with the status to answer)
+ * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError carrying the chat's code)
  * or, for answerOnce, a returned `{ ok: false, code, userMessage }`.
  */
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import {
   type AnswerInput,
   type ChatServices,
@@ -23,7 +23,7 @@ import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } f
 
 export type { ChatServices } from "./answer.ts";
 export { runtimeOf, topUpUrl } from "./answer.ts";
-export { ChatError, type ChatErrorCode } from "./errors.ts";
+export { CHAT_ERROR_CODES, ChatError, type ChatErrorCode } from "./errors.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
 export * from "./conversations.ts";
 export {
@@ -34,6 +34,14 @@ export {
   seedDefaultConfig,
   setApiKey,
 } from "./configs.ts";
+
+export interface AnswerOnceInput {
+  userId: string;
+  mode: Mode;
+  channel: Channel;
+  text: string;
+  signal?: AbortSignal;
+}
 
 export type AnswerOnceResult =
   | {
@@ -53,13 +61,7 @@ export type AnswerOnceResult =
  */
 export async function answerOnce(
   s: ChatServices,
-  input: {
-    userId: string;
-    mode: "chat" | "essay";
-    channel: "web" | "whatsapp" | "api";
-    text: string;
-    signal?: AbortSignal;
-  },
+  input: AnswerOnceInput,
 ): Promise<AnswerOnceResult> {
   let prepared;
   try {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { NOTIFY_SECRET_NAME } from "../config.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import { type NotificationsDeps, sendServices, urlPolicy } from "./deps.ts";

@@ -24,7 +24,7 @@ import { refreshAhead } from "../cache.ts";
 import { answeredSince } from "../chat/health.ts";
 import type { Database } from "../db/mod.ts";
 import type { HubEvent } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskText } from "../observability/mask.ts";

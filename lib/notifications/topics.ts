@@ -4,7 +4,7 @@
  * letters, digits, spaces and `. _ : -`.
  */
 import { z } from "zod";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import type { NotificationsDeps } from "./deps.ts";
 import { isUniqueViolation, isUuid, type Topic, toTopic } from "./model.ts";

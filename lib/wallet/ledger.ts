@@ -13,7 +13,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 
 export type EntryKind =
   | "purchase_credit"

@@ -10,7 +10,7 @@ import {
   getConversation,
   searchConversations,
 } from "../../lib/admin/conversations.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import { notFound } from "../../lib/errors.ts";
 import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";

@@ -15,7 +15,7 @@
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminApiRoutes } from "./api.ts";

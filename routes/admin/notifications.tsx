@@ -8,11 +8,12 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import { METHOD_MODULES } from "../../lib/notifications/methods/mod.ts";
 import type { Channel } from "../../lib/notifications/model.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { isRefusal } from "../_errors.tsx";
 import { audit } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, EmptyRow, formatCount, Table } from "./_layout.tsx";
@@ -210,7 +211,7 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   /** The domain's refusal (a 4xx) shown on the page; anything else is not ours to show. */
   const refusal = (error: unknown) => {
-    if (error instanceof AppError && error.status < 500) return error.message;
+    if (isRefusal(error)) return error.message;
     throw error;
   };
 

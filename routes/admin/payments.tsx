@@ -15,7 +15,7 @@ import {
   type PaymentFilters,
   pollPaymentNow,
 } from "../../lib/admin/payments.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import { notFound } from "../../lib/errors.ts";
 import { isDay } from "../../lib/metrics/days.ts";
 import { isFinal, type PaymentStatus } from "../../lib/payments/payments.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";

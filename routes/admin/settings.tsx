@@ -19,7 +19,7 @@ import {
   updatePackage,
   updateTier,
 } from "../../lib/admin/settings.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import { notFound } from "../../lib/errors.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";

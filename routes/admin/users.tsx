@@ -18,7 +18,7 @@ import {
   userLedger,
 } from "../../lib/admin/users.ts";
 import { publish } from "../../lib/events.ts";
-import { AppError, notFound } from "../../lib/http/errors.ts";
+import { AppError, notFound } from "../../lib/errors.ts";
 import { maskPhone } from "../../lib/observability/mask.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
 import { getBalance } from "../../lib/wallet/ledger.ts";

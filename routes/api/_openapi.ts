@@ -5,7 +5,7 @@
  * requests: a route cannot drift from its documentation.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 
 export { z };

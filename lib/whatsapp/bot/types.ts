@@ -12,6 +12,7 @@ import type { Database } from "../../db/mod.ts";
 import type { Logger } from "../../observability/log.ts";
 import type { PaymentDeps } from "../../payments/payments.ts";
 import type { User } from "../../accounts/users.ts";
+import type { AnswerOnceInput, AnswerOnceResult, Channel, Mode } from "../../chat/mod.ts";
 import type { Outgoing } from "../outbox.ts";
 
 export const EXPRESS = ["ecocash", "onemoney", "innbucks"] as const;
@@ -83,41 +84,14 @@ export type BotInput =
   | { kind: "other"; what: string }
   | { kind: "event"; event: PaymentEvent };
 
-export type ChatMode = "chat" | "essay";
+export type ChatMode = Mode;
 
-export type AnswerResult =
-  | {
-    ok: true;
-    text: string;
-    conversationId: string;
-    messageId: string;
-    cost: number;
-    balance: number;
-  }
-  | {
-    ok: false;
-    code:
-      | "insufficient_funds"
-      | "rate_limited"
-      | "not_configured"
-      | "unavailable"
-      | "timeout"
-      | "context_too_long"
-      | "cap_reached"
-      | "account_disabled";
-    userMessage: string;
-  };
+export type AnswerResult = AnswerOnceResult;
 
 /** The AI chat service as this channel uses it (lib/chat, injected so tests can slow it down). */
 export interface ChatPort {
-  answerOnce(input: {
-    userId: string;
-    mode: ChatMode;
-    channel: "web" | "whatsapp" | "api";
-    text: string;
-    signal?: AbortSignal;
-  }): Promise<AnswerResult>;
-  resetConversation(userId: string, channel: "web" | "whatsapp" | "api"): Promise<void>;
+  answerOnce(input: AnswerOnceInput): Promise<AnswerResult>;
+  resetConversation(userId: string, channel: Channel): Promise<void>;
 }
 
 export interface BotDeps {

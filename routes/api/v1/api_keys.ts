@@ -2,7 +2,7 @@
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../../lib/accounts/credentials.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { API_KEY_SCOPES, type ApiKeyScope } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";

@@ -13,8 +13,8 @@
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { AppError } from "../../../lib/http/errors.ts";
-import { SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
+import { AppError } from "../../../lib/errors.ts";
+import { SSE_HEADERS, sseStream } from "../../_sse.ts";
 import {
   type ChatServices,
   closeConversation,

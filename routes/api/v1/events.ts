@@ -5,7 +5,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import type { UserEvent } from "../../../lib/events.ts";
-import { liveSource, SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
+import { liveSource, SSE_HEADERS, sseStream } from "../../_sse.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, z } from "../_openapi.ts";

@@ -4,7 +4,7 @@
  * (lib/notifications).
  */
 import { createRoute } from "@hono/zod-openapi";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { isCursor } from "../../../lib/notifications/log.ts";
 import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
