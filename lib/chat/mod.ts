@@ -10,13 +10,8 @@
  * or, for answerOnce, a returned `{ ok: false, code, userMessage }`.
  */
 import { AppError } from "../errors.ts";
-import {
-  type AnswerInput,
-  type ChatServices,
-  prepareAnswer,
-  runAnswer,
-  runtimeOf,
-} from "./answer.ts";
+import { type AnswerInput, type ChatServices, prepareAnswer, runtimeOf } from "./answer.ts";
+import { runAnswer } from "./run.ts";
 import { type Channel, closeOpenConversations, getMessage, type Mode } from "./conversations.ts";
 import { ChatError, type ChatErrorCode } from "./errors.ts";
 import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
