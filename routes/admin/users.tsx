@@ -12,10 +12,12 @@ import { recentAudit } from "../../lib/admin/audit.ts";
 import {
   adjustBalance,
   changeTier,
+  type LedgerLine,
   recentUserPayments,
   searchUsers,
   setUserDisabled,
   userLedger,
+  type UserRow,
 } from "../../lib/admin/users.ts";
 import { publish } from "../../lib/events.ts";
 import { AppError, notFound } from "../../lib/errors.ts";
@@ -26,18 +28,54 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import {
-  adminPage,
-  EmptyRow,
-  formatCount,
-  pageOf,
-  Pager,
-  SearchForm,
-  Table,
-  Time,
-} from "./_layout.tsx";
+import { adminPage, formatCount, pageOf, Time } from "./_layout.tsx";
+import { AdminList, type Column, CursorPager, ListTable } from "./_list.tsx";
+import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
+
+const userColumns = (tz: string): Column<UserRow>[] => [
+  {
+    label: "E-mail",
+    cell: (u) => (
+      <>
+        <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
+        {u.role === "admin" && <span class="badge">admin</span>}
+      </>
+    ),
+  },
+  { label: "Name", cell: (u) => u.display_name ?? "" },
+  { label: "Phone", cell: (u) => u.phone ? maskPhone(u.phone) : "" },
+  { label: "Tier", cell: (u) => u.tier },
+  {
+    label: "Balance",
+    num: true,
+    cell: (u) => u.balance === null ? "—" : formatCount(Number(u.balance)),
+  },
+  { label: "Joined", cell: (u) => <Time at={u.created_at} tz={tz} /> },
+  {
+    label: "Status",
+    cell: (u) => u.disabled_at ? <span class="badge bad">disabled</span> : "active",
+  },
+];
+
+const ledgerColumns = (tz: string): Column<LedgerLine>[] => [
+  { label: "When", cell: (e) => <Time at={e.created_at} tz={tz} /> },
+  { label: "Kind", cell: (e) => e.kind.replace("_", " ") },
+  {
+    label: "Tokens",
+    num: true,
+    class: (e) => e.credited ? "good" : "bad",
+    cell: (e) => (
+      <>
+        {e.credited ? "+" : "−"}
+        {formatCount(Number(e.amount))}
+      </>
+    ),
+  },
+  { label: "Description", cell: (e) => e.description },
+  { label: "By", cell: (e) => e.admin_email ?? "" },
+];
 
 const Adjustment = z.object({
   delta: textField().trim().regex(/^[+-]?\d{1,10}$/).transform(Number)
@@ -61,40 +99,26 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       section: "/admin/users",
       children: (
         <>
-          <SearchForm action="/admin/users" q={q} placeholder="e-mail, phone or name" />
-          <Table label="Users">
-            <thead>
-              <tr>
-                <th>E-mail</th>
-                <th>Name</th>
-                <th>Phone</th>
-                <th>Tier</th>
-                <th class="num">Balance</th>
-                <th>Joined</th>
-                <th>Status</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(0, limit).map((u) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
-                    {u.role === "admin" && <span class="badge">admin</span>}
-                  </td>
-                  <td>{u.display_name ?? ""}</td>
-                  <td>{u.phone ? maskPhone(u.phone) : ""}</td>
-                  <td>{u.tier}</td>
-                  <td class="num">{u.balance === null ? "—" : formatCount(Number(u.balance))}</td>
-                  <td>
-                    <Time at={u.created_at} tz={tz} />
-                  </td>
-                  <td>{u.disabled_at ? <span class="badge bad">disabled</span> : "active"}</td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={7}>No users match.</EmptyRow>
-            </tbody>
-          </Table>
-          <Pager c={c} page={page} hasMore={rows.length > limit} />
+          <AdminList
+            c={c}
+            filters={{
+              action: "/admin/users",
+              search: true,
+              submit: "Search",
+              filters: [{
+                input: "q",
+                label: "Search",
+                type: "search",
+                value: q,
+                placeholder: "e-mail, phone or name",
+              }],
+            }}
+            label="Users"
+            columns={userColumns(tz)}
+            rows={rows.slice(0, limit)}
+            empty="No users match."
+            paging={{ page, hasMore: rows.length > limit }}
+          />
         </>
       ),
     });
@@ -192,74 +216,24 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
           </div>
 
           <h2>Wallet ledger</h2>
-          <Table label="Ledger">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Kind</th>
-                <th class="num">Tokens</th>
-                <th>Description</th>
-                <th>By</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.slice(0, 20).map((e) => (
-                <tr>
-                  <td>
-                    <Time at={e.created_at} tz={tz} />
-                  </td>
-                  <td>{e.kind.replace("_", " ")}</td>
-                  <td class={`num ${e.credited ? "good" : "bad"}`}>
-                    {e.credited ? "+" : "−"}
-                    {formatCount(Number(e.amount))}
-                  </td>
-                  <td>{e.description}</td>
-                  <td>{e.admin_email ?? ""}</td>
-                </tr>
-              ))}
-              <EmptyRow when={entries.length === 0} columns={5}>No entries.</EmptyRow>
-            </tbody>
-          </Table>
-          {(entries.length > 20 || before) && (
-            <nav class="pager">
-              {before && <a href={`/admin/users/${id}`}>← Newest</a>}
-              {entries.length > 20 && (
-                <a href={`/admin/users/${id}?before=${entries[19].seq}`}>Older →</a>
-              )}
-            </nav>
-          )}
+          <ListTable
+            label="Ledger"
+            columns={ledgerColumns(tz)}
+            rows={entries.slice(0, 20)}
+            empty="No entries."
+          />
+          <CursorPager
+            newest={before ? `/admin/users/${id}` : null}
+            older={entries.length > 20 ? `/admin/users/${id}?before=${entries[19].seq}` : null}
+          />
 
           <h2>Payments</h2>
-          <Table label="Payments">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Status</th>
-                <th class="num">Amount</th>
-                <th>Method</th>
-                <th class="num">Tokens</th>
-              </tr>
-            </thead>
-            <tbody>
-              {payments.map((p) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/payments/${p.id}`}>
-                      <Time at={p.created_at} tz={tz} />
-                    </a>
-                  </td>
-                  <td>
-                    {p.status}
-                    {p.flag && <span class="badge bad">{p.flag}</span>}
-                  </td>
-                  <td class="num">{p.currency} {p.amount}</td>
-                  <td>{p.method}</td>
-                  <td class="num">{formatCount(Number(p.tokens))}</td>
-                </tr>
-              ))}
-              <EmptyRow when={payments.length === 0} columns={5}>No payments.</EmptyRow>
-            </tbody>
-          </Table>
+          <ListTable
+            label="Payments"
+            columns={paymentColumns(tz)}
+            rows={payments}
+            empty="No payments."
+          />
 
           <h2>Admin changes</h2>
           <ul class="trail">

@@ -311,13 +311,12 @@ export function chatRoutes(ctx: AppContext) {
       },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) =>
+    (c) =>
       ask(c, {
         mode: "chat",
         conversationId: c.req.valid("param").id,
         text: c.req.valid("json").text,
-      })) as never,
+      }),
   );
 
   app.openapi(
@@ -330,8 +329,7 @@ export function chatRoutes(ctx: AppContext) {
       request: { body: jsonBody(AskBody) },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => ask(c, { mode: "essay", text: c.req.valid("json").text })) as never,
+    (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
   );
 
   app.openapi(
@@ -348,8 +346,7 @@ export function chatRoutes(ctx: AppContext) {
       },
       responses: { ...eventStream, 404: json(z.any(), "No such answer"), ...errors },
     }),
-    // deno-lint-ignore no-explicit-any
-    (async (c: any) => {
+    async (c) => {
       const auth = requireAuth(c);
       const messageId = c.req.valid("param").id;
       const afterId = lastEventId(c);
@@ -363,7 +360,7 @@ export function chatRoutes(ctx: AppContext) {
         (onEntry, signal) =>
           followStream(services, { userId: auth.user.id, messageId, afterId, signal }, onEntry),
       );
-    }) as never,
+    },
   );
 
   app.openapi(

@@ -26,8 +26,7 @@ export function eventRoutes(ctx: AppContext) {
         ...errors,
       },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => {
+    (c) => {
       const auth = requireAuth(c);
       let counter = 0;
       const source = liveSource<UserEvent>(
@@ -36,6 +35,6 @@ export function eventRoutes(ctx: AppContext) {
         (push) => push({ event: "ready", data: { userId: auth.user.id }, id: 0 }),
       );
       return c.body(sseStream(source), 200, SSE_HEADERS);
-    }) as never,
+    },
   );
 }
