@@ -144,14 +144,12 @@ export async function updateOperatorSettings(
   values: OperatorSettings,
 ): Promise<number> {
   return await sql.begin(async (tx) => {
-    // setSetting takes the pool's type; a transaction answers the same queries.
-    const t = tx as unknown as Sql;
     let n = 0;
     for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
-      const before = await getSetting(t, key);
+      const before = await getSetting(tx, key);
       const after = values[key];
       if (before === after) continue;
-      await setSetting(t, key, after);
+      await setSetting(tx, key, after);
       await recordAudit(tx, actor, {
         action: "setting.update",
         targetType: "setting",

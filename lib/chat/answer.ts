@@ -159,10 +159,10 @@ async function prepare(
     );
   }
   // The wallet, tier and disabled flag in one read, overlapping the lookups below.
-  const accountRead = sql`
+  const accountRead = sql<Account[]>`
     select u.tier, u.disabled_at is not null as disabled, a.balance - a.reserved as available
     from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
-    .then((rows) => rows[0] as Account | undefined);
+    .then((rows): Account | undefined => rows[0]);
   accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
   const settings = await runtime.settings();
 
@@ -204,7 +204,7 @@ async function prepare(
       ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
                ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
       : sql``;
-    const rows = await sql`
+    const rows = await sql<{ id: string; conversation_id: string; role: "user" | "assistant" }[]>`
       with target as (${target})
       insert into messages (conversation_id, user_id, role, content, status, channel, mode,
                             ai_config_id, model, reservation_id)
@@ -218,9 +218,9 @@ async function prepare(
     const user = rows.find((r) => r.role === "user")!;
     const answer = rows.find((r) => r.role === "assistant");
     return {
-      conversationId: user.conversation_id as string,
-      userMessageId: user.id as string,
-      messageId: answer?.id as string | undefined,
+      conversationId: user.conversation_id,
+      userMessageId: user.id,
+      messageId: answer?.id,
     };
   };
   /** Stops the upstream call (stop button, grace period over, a refusal before any output). */

@@ -13,7 +13,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
-import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
+import { findOrCreatePhoneUser, toUser, type User, type UserRow } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
 import type { Payment, PaymentDeps } from "../payments/payments.ts";
 import { hitRateLimit } from "../ratelimit.ts";
@@ -94,9 +94,10 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
     try {
       for (;;) {
         await ch.ingestIdle?.();
-        const [row] = await sql`select * from whatsapp_inbound
-                                where phone = ${phone} and status = 'pending'
-                                order by seq limit 1`;
+        const [row] = await sql<InboundRow[]>`
+          select id, phone, provider, message, attempts from whatsapp_inbound
+          where phone = ${phone} and status = 'pending'
+          order by seq limit 1`;
         if (!row) break;
         if (performance.now() - leasedAt > REPLY_LEASE_MS / 3) {
           await lease.renew();
@@ -154,22 +155,35 @@ async function allowance(ch: ChannelDeps, phone: string): Promise<"ok" | "warn" 
   return first.ok ? "warn" : "silent";
 }
 
-async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise<void> {
+/**
+ * A `whatsapp_inbound` row as the reply job reads it: a user's message as the webhook stored
+ * it, or an event of ours (`provider = 'system'`, a settled payment).
+ */
+type InboundRow =
+  & { id: string; phone: string; attempts: number }
+  & (
+    | { provider: "meta" | "twilio"; message: InboundMessage }
+    | { provider: "system"; message: PaymentEvent }
+  );
+
+/** The phone's conversation state and, when linked, its user (a left join: all null if not). */
+type StoredSession = { state: unknown } & (UserRow | { [K in keyof UserRow]: null });
+
+async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<void> {
   const sql = ch.db.sql;
-  const id = row.id as string;
-  const phone = row.phone as string;
-  const system = row.provider === "system";
-  const [stored] = await sql`
+  const { id, phone } = row;
+  const event = row.provider === "system" ? row.message : null;
+  const inbound = row.provider === "system" ? null : row.message;
+  const [stored] = await sql<StoredSession[]>`
     select s.state, u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
            u.created_at
     from whatsapp_sessions s left join users u on u.id = s.user_id
     where s.phone = ${phone}`;
   let session: Session | null = stored ? readSession(stored.state) : null;
-  const message = row.message as InboundMessage | PaymentEvent;
 
   let user: User | null = stored?.id ? toUser(stored) : null;
   if (!user) {
-    const profileName = system ? null : (message as InboundMessage).profileName;
+    const profileName = inbound?.profileName ?? null;
     const found = await findOrCreatePhoneUser(sql, phone, profileName);
     user = found.user;
     if (found.created) await announceSignUp(ch.db, ch.log, user.id, "whatsapp");
@@ -178,11 +192,8 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   let replies: Outgoing[] = [];
   let status: "answered" | "skipped" | "failed" = "answered";
   let error: string | null = null;
-  if (system) {
-    const result = await step(botContext(ch, user, phone, id), session, {
-      kind: "event",
-      event: message as PaymentEvent,
-    });
+  if (event) {
+    const result = await step(botContext(ch, user, phone, id), session, { kind: "event", event });
     session = result.session;
     replies = result.replies;
   } else if (user.disabled) {
@@ -193,8 +204,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
       ch.log.info("WhatsApp user over the rate limit", { phone, replied: allowed === "warn" });
       replies = allowed === "warn" ? [text(SLOW_DOWN)] : [];
       status = allowed === "warn" ? "answered" : "skipped";
-    } else {
-      const inbound = message as InboundMessage;
+    } else if (inbound) {
       // Read receipt and "typing…" while the answer is prepared; cosmetic, never blocking.
       ch.provider.markRead(inbound.id, { typing: true }).catch((e) =>
         ch.log.debug("mark-read failed", { error: e })
@@ -211,7 +221,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
         session = result.session;
         replies = result.replies;
       } catch (cause) {
-        const attempts = Number(row.attempts) + 1;
+        const attempts = row.attempts + 1;
         const reason = cause instanceof Error ? cause.message : String(cause);
         await sql`update whatsapp_inbound set attempts = ${attempts}, error = ${reason}
                   where id = ${id}`;
@@ -228,9 +238,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
     }
   }
 
-  const sentAt = system
-    ? null
-    : new Date(Math.min((message as InboundMessage).timestamp, Date.now()));
+  const sentAt = inbound ? new Date(Math.min(inbound.timestamp, Date.now())) : null;
   // One statement (atomic like a transaction, one round trip): answered only if still pending,
   // with the new state and the reply recorded together.
   const state = session ?? readSession(null);
@@ -251,7 +259,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
       returning 1
     ), recorded as (
       insert into whatsapp_outbound (phone, inbound_id, part, kind, message, template)
-      select ${phone}, claimed.id, r.part, ${system ? "notice" : "reply"}, r.message, r.template
+      select ${phone}, claimed.id, r.part, ${event ? "notice" : "reply"}, r.message, r.template
       from claimed, jsonb_to_recordset(${sql.json(parts as never)}::jsonb)
         as r(part integer, message jsonb, template jsonb)
       on conflict (inbound_id, part) do nothing
@@ -302,8 +310,9 @@ export async function notifyPayment(
   if (!paid && payment.channel !== "whatsapp") return;
   if (!["paid", "cancelled", "failed", "expired"].includes(payment.status)) return;
   const sql = ch.db.sql;
-  const [user] = await sql`select phone from users where id = ${payment.userId}`;
-  const phone = user?.phone as string | null | undefined;
+  const [user] = await sql<{ phone: string | null }[]>`
+    select phone from users where id = ${payment.userId}`;
+  const phone = user?.phone;
   if (!phone) return;
   const event: PaymentEvent = {
     type: "payment",
@@ -353,32 +362,32 @@ export async function sendPhoneCode(
 
 /** Reconciler: phones with messages pending too long and no live worker. */
 export async function overdueReplies(db: Database): Promise<string[]> {
-  const rows = await db.sql`
+  const rows = await db.sql<{ phone: string }[]>`
     select distinct i.phone from whatsapp_inbound i
     where i.status = 'pending' and i.received_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = i.phone and l.kind = 'reply' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return rows.map((r) => r.phone);
 }
 
 /** Reconciler: phones with messages queued too long and no live sender. */
 export async function overdueSends(db: Database): Promise<string[]> {
-  const rows = await db.sql`
+  const rows = await db.sql<{ phone: string }[]>`
     select distinct o.phone from whatsapp_outbound o
     where o.status = 'queued'
       and coalesce(o.not_before, o.created_at) < now() - ${OVERDUE_SECONDS} * interval '1 second'
       and not exists (select 1 from whatsapp_leases l
                       where l.phone = o.phone and l.kind = 'send' and l.leased_until > now())
     limit 500`;
-  return rows.map((r) => r.phone as string);
+  return rows.map((r) => r.phone);
 }
 
 /** Deletes webhook log rows older than `days`; returns how many. */
 export async function pruneWebhookLog(db: Database, days: number): Promise<number> {
-  const [{ n }] = await db.sql`
+  const [{ n }] = await db.sql<{ n: number }[]>`
     with gone as (delete from whatsapp_webhook_log
                   where received_at < now() - ${days} * interval '1 day' returning 1)
     select count(*)::int as n from gone`;
-  return n as number;
+  return n;
 }
