@@ -9,11 +9,8 @@
  * On the embedded database the server must be stopped first (one process owns the data dir);
  * against `DATABASE_URL` it runs beside running servers.
  */
-import { join } from "node:path";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import { DataDirInUseError } from "../lib/db/embedded.ts";
+import { loadConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { openDatabase } from "../lib/db/mod.ts";
 import { JobQueue } from "../lib/jobs/queue.ts";
 import { openKv } from "../lib/kv/mod.ts";
 import { createLogger } from "../lib/observability/log.ts";
@@ -22,6 +19,7 @@ import { crons, jobHandlers } from "../jobs/mod.ts";
 import { startUpstreams } from "../lib/sandbox.ts";
 import type { Mailer } from "../lib/mail/send.ts";
 import type { PaymentDeps } from "../lib/payments/payments.ts";
+import { openConfiguredDatabase, runTask } from "./_task.ts";
 
 /** Job types by name; listing needs no live services. */
 const jobNames = () =>
@@ -72,11 +70,7 @@ async function main(args: string[]): Promise<number> {
 
   const config = await loadConfig(Deno.env.toObject());
   const log = createLogger({ level: config.logLevel });
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    embeddedDir: join(config.dataDir, "pg"),
-    log,
-  });
+  const db = await openConfiguredDatabase(config, log);
   const kv = await openKv(config.kvPath);
   const upstreams = await startUpstreams(config, log);
   try {
@@ -120,17 +114,11 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
-      console.error(error.message);
-      Deno.exit(78);
-    }
-    if (error instanceof SyntaxError) {
-      console.error(`the payload is not valid JSON: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
-  }
+  await runTask(
+    () => main(Deno.args),
+    (error) =>
+      error instanceof SyntaxError
+        ? { message: `the payload is not valid JSON: ${error.message}`, code: 2 }
+        : null,
+  );
 }

@@ -2,6 +2,7 @@
  * Conversations as the admin dashboard reads them (read-only). Masking phone numbers and
  * e-mail addresses is the page's job; these return the rows as stored.
  */
+import type { MessageRow } from "../chat/conversations.ts";
 import type { Sql } from "../db/mod.ts";
 import { likePattern, type Page } from "./query.ts";
 
@@ -59,20 +60,8 @@ export async function getConversation(sql: Sql, id: string): Promise<Conversatio
   return conversation ?? null;
 }
 
-/** A message as the transcript shows it (`cost` is a bigint: text). */
-export interface TranscriptLine {
-  role: "user" | "assistant";
-  content: string;
-  status: string;
-  model: string | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
-  cost: string | null;
-  latency_ms: number | null;
-  ttft_ms: number | null;
-  error_code: string | null;
-  created_at: Date;
-}
+/** A message as the transcript shows it. */
+export type TranscriptLine = Omit<MessageRow, "id" | "conversation_id" | "completed_at">;
 
 /** A conversation's messages in order; limit + 1 rows. */
 export async function conversationMessages(

@@ -67,7 +67,7 @@ function toConversation(r: ConversationRow): Conversation {
 }
 
 /** A `messages` row (the columns a {@link Message} is read from). */
-interface MessageRow {
+export interface MessageRow {
   id: string;
   conversation_id: string;
   role: Message["role"];

@@ -142,10 +142,26 @@ export function CursorPager(props: { newest?: string | null; older?: string | nu
   );
 }
 
-/** Where a list goes next: numbered pages, or a cursor. */
+/**
+ * Where a list goes next: numbered pages (the rows given are one page and one row more, which
+ * says another page exists), or a cursor.
+ */
 export type Paging =
-  | { page: number; hasMore: boolean }
+  | { page: number; limit: number }
   | { newest?: string | null; older?: string | null };
+
+/** The search box of a list page: `q`, searched on submit. */
+export function searchBox(action: string, q: string, placeholder: string) {
+  return {
+    action,
+    search: true,
+    submit: "Search",
+    filters: [{ input: "q", label: "Search", type: "search", value: q, placeholder }] as Filter[],
+  };
+}
+
+/** The words searched for (`?q=`), trimmed and bounded. */
+export const searchedFor = (c: Context) => (c.req.query("q") ?? "").trim().slice(0, 100);
 
 /** A list page's body: filters, the table, the pager. */
 export function AdminList<R>(props: {
@@ -159,18 +175,19 @@ export function AdminList<R>(props: {
   paging: Paging;
 }) {
   const { c, paging } = props;
+  const rows = "page" in paging ? props.rows.slice(0, paging.limit) : props.rows;
   return (
     <>
       {props.filters && <FilterForm {...props.filters} />}
       <ListTable
         label={props.label}
         columns={props.columns}
-        rows={props.rows}
+        rows={rows}
         empty={props.empty}
         rowAttributes={props.rowAttributes}
       />
       {"page" in paging
-        ? <Pager c={c} page={paging.page} hasMore={paging.hasMore} />
+        ? <Pager c={c} page={paging.page} hasMore={props.rows.length > paging.limit} />
         : <CursorPager newest={paging.newest} older={paging.older} />}
     </>
   );

@@ -52,25 +52,23 @@ export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
       title: "Audit log",
       section: "/admin/audit",
       children: (
-        <>
-          <AdminList
-            c={c}
-            filters={{
-              action: "/admin/audit",
-              filters: [
-                { select: "action", label: "Action", options: actions, value: action },
-                { input: "target_type", label: "Target type", value: targetType },
-                { input: "target_id", label: "Target id", value: targetId },
-              ],
-            }}
-            label="Audit log"
-            columns={auditColumns(tz)}
-            rows={rows.slice(0, limit)}
-            empty="Nothing recorded."
-            rowAttributes={(r) => ({ "data-action": r.action })}
-            paging={{ page, hasMore: rows.length > limit }}
-          />
-        </>
+        <AdminList
+          c={c}
+          filters={{
+            action: "/admin/audit",
+            filters: [
+              { select: "action", label: "Action", options: actions, value: action },
+              { input: "target_type", label: "Target type", value: targetType },
+              { input: "target_id", label: "Target id", value: targetId },
+            ],
+          }}
+          label="Audit log"
+          columns={auditColumns(tz)}
+          rows={rows}
+          empty="Nothing recorded."
+          rowAttributes={(r) => ({ "data-action": r.action })}
+          paging={{ page, limit }}
+        />
       ),
     });
   });

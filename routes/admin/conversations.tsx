@@ -17,7 +17,7 @@ import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { UUID } from "./_forms.ts";
 import { adminPage, PAGE_SIZE, pageOf, Pager, Time } from "./_layout.tsx";
-import { AdminList, type Column } from "./_list.tsx";
+import { AdminList, type Column, searchBox, searchedFor } from "./_list.tsx";
 
 const conversationColumns = (tz: string): Column<ConversationRow>[] => [
   {
@@ -45,35 +45,22 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const tz = ctx.config.tzMetrics;
 
   app.get("/conversations", async (c) => {
-    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const q = searchedFor(c);
     const { page, offset, limit } = pageOf(c);
     const rows = await searchConversations(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Conversations",
       section: "/admin/conversations",
       children: (
-        <>
-          <AdminList
-            c={c}
-            filters={{
-              action: "/admin/conversations",
-              search: true,
-              submit: "Search",
-              filters: [{
-                input: "q",
-                label: "Search",
-                type: "search",
-                value: q,
-                placeholder: "title, e-mail, phone or name",
-              }],
-            }}
-            label="Conversations"
-            columns={conversationColumns(tz)}
-            rows={rows.slice(0, limit)}
-            empty="No conversations match."
-            paging={{ page, hasMore: rows.length > limit }}
-          />
-        </>
+        <AdminList
+          c={c}
+          filters={searchBox("/admin/conversations", q, "title, e-mail, phone or name")}
+          label="Conversations"
+          columns={conversationColumns(tz)}
+          rows={rows}
+          empty="No conversations match."
+          paging={{ page, limit }}
+        />
       ),
     });
   });

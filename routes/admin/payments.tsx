@@ -128,9 +128,9 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
             }}
             label="Payments"
             columns={listColumns(tz)}
-            rows={rows.slice(0, limit)}
+            rows={rows}
             empty="No payments match."
-            paging={{ page, hasMore: rows.length > limit }}
+            paging={{ page, limit }}
           />
         </>
       ),

@@ -29,7 +29,14 @@ import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, formatCount, pageOf, Time } from "./_layout.tsx";
-import { AdminList, type Column, CursorPager, ListTable } from "./_list.tsx";
+import {
+  AdminList,
+  type Column,
+  CursorPager,
+  ListTable,
+  searchBox,
+  searchedFor,
+} from "./_list.tsx";
 import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
@@ -91,35 +98,22 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
   const tz = ctx.config.tzMetrics;
 
   app.get("/users", async (c) => {
-    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const q = searchedFor(c);
     const { page, offset, limit } = pageOf(c);
     const rows = await searchUsers(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Users",
       section: "/admin/users",
       children: (
-        <>
-          <AdminList
-            c={c}
-            filters={{
-              action: "/admin/users",
-              search: true,
-              submit: "Search",
-              filters: [{
-                input: "q",
-                label: "Search",
-                type: "search",
-                value: q,
-                placeholder: "e-mail, phone or name",
-              }],
-            }}
-            label="Users"
-            columns={userColumns(tz)}
-            rows={rows.slice(0, limit)}
-            empty="No users match."
-            paging={{ page, hasMore: rows.length > limit }}
-          />
-        </>
+        <AdminList
+          c={c}
+          filters={searchBox("/admin/users", q, "e-mail, phone or name")}
+          label="Users"
+          columns={userColumns(tz)}
+          rows={rows}
+          empty="No users match."
+          paging={{ page, limit }}
+        />
       ),
     });
   });
