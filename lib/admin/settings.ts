@@ -173,18 +173,11 @@ export async function updateOperatorSettings(
   });
 }
 
-/** The columns of an AI configuration an admin edits ({@link AI_COLUMNS}); numerics as text. */
-interface AiConfigState {
-  model: string;
-  base_url: string | null;
-  temperature: string;
-  max_output_tokens: number;
-  price_input_per_1k: string;
-  price_output_per_1k: string;
-  summary_model: string | null;
-  active: boolean;
-  has_key: boolean;
-}
+/**
+ * The columns of an AI configuration an admin edits ({@link AI_COLUMNS}), as the form gives
+ * them and as they are read back (numerics as text), and whether a key is set.
+ */
+type AiConfigState = Omit<AiConfigInput, "api_key"> & { has_key: boolean };
 
 /** A configuration as the settings page lists it. */
 export interface AiConfigListRow extends AiConfigState {
