@@ -6,7 +6,7 @@
  * - the event hub (lib/events.ts), heard by every instance: `payment.updated` (the payments'
  *   own event: paid, failed or cancelled, expired), and the product events `job.dead_lettered`
  *   (lib/jobs/queue.ts), `account.signed_up` (the sign-up routes and a WhatsApp first contact)
- *   and `ai.answer_failed` (lib/chat/answer.ts);
+ *   and `ai.answer_failed` (lib/chat/run.ts);
  * - a check every minute (`notifications.watch`) for what is a condition over time rather than
  *   a moment: the AI upstream answering again after failing (lib/chat/health.ts), and a spike of
  *   webhook signature failures (lib/whatsapp/signature_failures.ts).
