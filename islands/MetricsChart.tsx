@@ -42,86 +42,74 @@ export interface MetricsChartProps {
 
 type Values = (number | null)[];
 
+interface Line {
+  label: string;
+  color: string;
+  values: (d: OverviewData) => Values;
+  axis?: "y1";
+}
+
 interface ChartDef {
   key: string;
   title: string;
   type: "line" | "bar";
-  lines: { label: string; color: string; values: (d: OverviewData) => Values; axis?: "y1" }[];
+  lines: Line[];
 }
+
+const GREEN = "#0b7a53";
+const BLUE = "#2f6fdb";
+const AMBER = "#b26b00";
 
 const sumOf = (d: OverviewData, names: SeriesName[]) =>
   d.days.map((_, i) => names.reduce((s, n) => s + (d.series[n][i] ?? 0), 0));
 
+/** A line of one series, or of the sum of several. */
+const line = (
+  label: string,
+  color: string,
+  names: SeriesName | SeriesName[],
+  axis?: "y1",
+): Line => ({
+  label,
+  color,
+  values: typeof names === "string" ? (d) => d.series[names] : (d) => sumOf(d, names),
+  ...(axis ? { axis } : {}),
+});
+
+const chart = (key: string, title: string, type: ChartDef["type"], lines: Line[]): ChartDef => ({
+  key,
+  title,
+  type,
+  lines,
+});
+
 const CHARTS: ChartDef[] = [
-  {
-    key: "users",
-    title: "Users",
-    type: "line",
-    lines: [
-      { label: "New", color: "#0b7a53", values: (d) => d.series.usersNew },
-      { label: "Active", color: "#2f6fdb", values: (d) => d.series.usersActive },
-      {
-        label: "Active on WhatsApp",
-        color: "#25a244",
-        values: (d) => d.series.usersActiveWhatsapp,
-      },
-    ],
-  },
-  {
-    key: "messages",
-    title: "Messages",
-    type: "bar",
-    lines: [
-      { label: "In", color: "#2f6fdb", values: (d) => d.series.messagesIn },
-      { label: "Out", color: "#9bb8ef", values: (d) => d.series.messagesOut },
-    ],
-  },
-  {
-    key: "payments",
-    title: "Payments",
-    type: "bar",
-    lines: [
-      { label: "Started", color: "#c9c9c2", values: (d) => d.series.paymentsStarted },
-      { label: "Paid", color: "#0b7a53", values: (d) => d.series.paymentsPaid },
-      {
-        label: "Not paid",
-        color: "#b42318",
-        values: (d) => sumOf(d, ["paymentsCancelled", "paymentsFailed", "paymentsExpired"]),
-      },
-    ],
-  },
-  {
-    key: "revenue",
-    title: "Revenue",
-    type: "line",
-    lines: [
-      { label: "USD", color: "#0b7a53", values: (d) => d.series.revenueUsd },
-      {
-        label: "ZiG (right axis)",
-        color: "#b26b00",
-        values: (d) => d.series.revenueZig,
-        axis: "y1",
-      },
-    ],
-  },
-  {
-    key: "tokens",
-    title: "Wallet tokens",
-    type: "line",
-    lines: [
-      { label: "Sold", color: "#0b7a53", values: (d) => d.series.tokensSold },
-      { label: "Used", color: "#7a3fd1", values: (d) => d.series.tokensUsed },
-    ],
-  },
-  {
-    key: "latency",
-    title: "AI latency p95 (ms)",
-    type: "line",
-    lines: [
-      { label: "Full answer", color: "#b26b00", values: (d) => d.series.latencyP95 },
-      { label: "First token", color: "#2f6fdb", values: (d) => d.series.ttftP95 },
-    ],
-  },
+  chart("users", "Users", "line", [
+    line("New", GREEN, "usersNew"),
+    line("Active", BLUE, "usersActive"),
+    line("Active on WhatsApp", "#25a244", "usersActiveWhatsapp"),
+  ]),
+  chart("messages", "Messages", "bar", [
+    line("In", BLUE, "messagesIn"),
+    line("Out", "#9bb8ef", "messagesOut"),
+  ]),
+  chart("payments", "Payments", "bar", [
+    line("Started", "#c9c9c2", "paymentsStarted"),
+    line("Paid", GREEN, "paymentsPaid"),
+    line("Not paid", "#b42318", ["paymentsCancelled", "paymentsFailed", "paymentsExpired"]),
+  ]),
+  chart("revenue", "Revenue", "line", [
+    line("USD", GREEN, "revenueUsd"),
+    line("ZiG (right axis)", AMBER, "revenueZig", "y1"),
+  ]),
+  chart("tokens", "Wallet tokens", "line", [
+    line("Sold", GREEN, "tokensSold"),
+    line("Used", "#7a3fd1", "tokensUsed"),
+  ]),
+  chart("latency", "AI latency p95 (ms)", "line", [
+    line("Full answer", AMBER, "latencyP95"),
+    line("First token", BLUE, "ttftP95"),
+  ]),
 ];
 
 function config(def: ChartDef, d: OverviewData): ChartConfiguration {

@@ -1,7 +1,7 @@
 /**
  * The URL map: every route module is mounted here, in one place, behind the shared middleware
  * (request id, access log + metrics, security headers, CORS for `/api`, body limit) and the one
- * error handler that turns {@link AppError} into the JSON envelope or an HTML page.
+ * error handler that turns {@link AppError} into the JSON envelope or an HTML page (_errors.tsx).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -12,11 +12,10 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import { secureHeaders } from "hono/secure-headers";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError, codeForStatus } from "../lib/http/errors.ts";
+import { AppError } from "../lib/errors.ts";
 import { isUnstorableTextError, UNSTORABLE_TEXT, unstorableField } from "../lib/text.ts";
 import type { AppContext } from "./_context.ts";
-import { renderPage } from "./_render.tsx";
+import { codeForStatus, errorResponse } from "./_errors.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv, originCheck } from "./_auth.ts";
 import { accountRoutes } from "./account.tsx";
@@ -35,41 +34,6 @@ import { isUpload, UPLOAD_BODY_LIMIT } from "./_form.ts";
 import { reportRoutes } from "./report.tsx";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
-
-const isApi = (c: Context) => c.req.path.startsWith("/api/");
-
-const PAGE_HEADINGS: Record<number, string> = {
-  404: "Page not found",
-  429: "Too many requests",
-};
-
-/**
- * The envelope for `/api`, a page elsewhere; either way with the error's own status and headers
- * (`Retry-After`, `WWW-Authenticate`), so a browser and a script see the same answer.
- */
-function errorResponse(c: Context, error: AppError): Response {
-  for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
-  const status = error.status as ContentfulStatusCode;
-  if (isApi(c)) return c.json(error.toJSON(), status);
-  const heading = PAGE_HEADINGS[status] ??
-    (status >= 500 ? "Something went wrong" : "That did not work");
-  return renderPage(
-    c,
-    {
-      title: status === 404 ? "Not found" : heading,
-      body: (
-        <div class="error-page">
-          <h1>{heading}</h1>
-          <p>{error.message}</p>
-          <p>
-            <a href="/">Back to the home page</a>
-          </p>
-        </div>
-      ),
-    },
-    status,
-  );
-}
 
 /** The text rule (lib/text.ts) for every URL: its path and each query parameter. */
 function checkUrlText(c: Context): void {

@@ -18,7 +18,7 @@ import { API_KEY_PREFIX, resolveApiKey, resolveSession } from "../lib/accounts/c
 import { verifyAccessToken } from "../lib/accounts/jwt.ts";
 import type { ApiKeyScope } from "../lib/accounts/scopes.ts";
 import { getUser, type User } from "../lib/accounts/users.ts";
-import { AppError } from "../lib/http/errors.ts";
+import { AppError } from "../lib/errors.ts";
 import { hmacHex, randomToken, timingSafeEqual } from "../lib/security/tokens.ts";
 import type { AppContext } from "./_context.ts";
 
@@ -147,9 +147,7 @@ export function authenticate(ctx: AppContext): MiddlewareHandler<AuthEnv> {
 export function requireAuth(c: Context<AuthEnv>): Auth {
   const auth = c.get("auth");
   if (!auth) {
-    throw new AppError("unauthorized", "Sign in to continue.", undefined, {
-      "WWW-Authenticate": 'Bearer realm="hurukuro"',
-    });
+    throw new AppError("unauthorized", "Sign in to continue.");
   }
   return auth;
 }
@@ -269,7 +267,6 @@ export function rateLimit(
         "rate_limited",
         `Too many requests: ${who}. Try again in ${decision.retryAfterSeconds} seconds.`,
         { retryAfterSeconds: decision.retryAfterSeconds },
-        { "Retry-After": String(decision.retryAfterSeconds) },
       );
     }
     await next();

@@ -8,7 +8,7 @@
  */
 import type { Context } from "hono";
 import type { z } from "zod";
-import { AppError } from "../lib/http/errors.ts";
+import { AppError } from "../lib/errors.ts";
 import { UNSTORABLE_TEXT, unstorableField } from "../lib/text.ts";
 
 const FORM_TYPE = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;

@@ -7,7 +7,6 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { tierCache } from "../lib/accounts/tiers.ts";
 import type { User } from "../lib/accounts/users.ts";
-import { AppError } from "../lib/http/errors.ts";
 import { randomToken } from "../lib/security/tokens.ts";
 import { textField } from "../lib/text.ts";
 import { getBalance } from "../lib/wallet/ledger.ts";
@@ -22,6 +21,7 @@ import {
 } from "../lib/payments/mod.ts";
 import { type AuthEnv, checkCsrf, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
+import { isRefusal } from "./_errors.tsx";
 import { firstProblem, readForm } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
 
@@ -155,7 +155,7 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
         idempotencyKey: `account-form:${nonce}`,
       });
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
+      if (isRefusal(error)) {
         return accountPage(c, auth.user, error.message, values);
       }
       throw error;

@@ -5,8 +5,8 @@
  * rule (routes/_form.ts), lib/bots does the work, refusals are shown above the form with the
  * API's status (413, 415, 422 …). Others' bots are 404, as in the API.
  */
-import { Hono } from "hono";
-import type { Context } from "hono";
+import { type Context, Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import {
   ACCEPTED_DESCRIPTION,
@@ -37,7 +37,8 @@ import {
   WebhookInput,
 } from "../lib/bots/mod.ts";
 import { botAnalytics } from "../lib/bots/analytics.ts";
-import { AppError } from "../lib/http/errors.ts";
+import { AppError } from "../lib/errors.ts";
+import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { Island } from "../lib/islands/island.tsx";
 import { isStorableText } from "../lib/text.ts";
 import BotSources from "../islands/BotSources.tsx";
@@ -46,11 +47,8 @@ import { type Auth, type AuthEnv, checkCsrf, pageCsrfToken } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { firstProblem, readForm } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
+import { actorOf } from "./api/v1/bots.ts";
 import { ANALYTICS_RANGES } from "./api/v1/bots_insights.ts";
-
-const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
-const lines = (s: string | undefined) =>
-  (s ?? "").split(/[\n,]/).map((l) => l.trim()).filter(Boolean);
 
 /** The settings form's fields, then validated as the API's patch (BotPatch). */
 const SettingsForm = z.object({
@@ -70,12 +68,13 @@ const SettingsForm = z.object({
   temperature: f.temperature,
   knowledgeOnly: f.knowledgeOnly === "on",
   active: f.active === "on",
-  allowedOrigins: lines(f.allowedOrigins),
+  // One per line, or separated by commas.
+  allowedOrigins: f.allowedOrigins.split(/[\n,]/).map((l) => l.trim()).filter(Boolean),
 }));
 
 interface Notice {
   problem?: string;
-  status?: 400 | 403 | 404 | 413 | 415 | 422 | 429;
+  status?: ContentfulStatusCode;
   /** A webhook's secret, shown once right after it was made. */
   secret?: string;
 }
@@ -108,10 +107,10 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
       if (error instanceof z.ZodError) {
         return await botPage(c, auth, botId, { problem: firstProblem(error), status: 400 });
       }
-      if (error instanceof AppError && error.status < 500 && error.status !== 404) {
+      if (isRefusal(error) && error.code !== "not_found") {
         return await botPage(c, auth, botId, {
           problem: error.message,
-          status: error.status as Notice["status"],
+          status: refusalStatus(c, error),
         });
       }
       throw error;
@@ -343,7 +342,12 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
     return await listPage(c, auth);
   });
 
-  const listPage = async (c: Context<AuthEnv>, auth: Auth, problem?: string, status = 200) => {
+  const listPage = async (
+    c: Context<AuthEnv>,
+    auth: Auth,
+    problem?: string,
+    status: ContentfulStatusCode = 200,
+  ) => {
     const mine = await listBots(sql, auth.user.id);
     const csrf = await pageCsrfToken(c, ctx);
     return renderPage(c, {
@@ -393,8 +397,8 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
       const bot = await createBot(sql, auth.user.id, parsed.data);
       return c.redirect(`/bots/${bot.id}`, 303);
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return await listPage(c, auth, error.message, error.status);
+      if (isRefusal(error)) {
+        return await listPage(c, auth, error.message, refusalStatus(c, error));
       }
       throw error;
     }

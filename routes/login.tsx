@@ -20,7 +20,6 @@ import { logIn } from "../lib/accounts/login.ts";
 import { completePasswordReset } from "../lib/accounts/password_reset.ts";
 import { tierCache } from "../lib/accounts/tiers.ts";
 import { createUser, isStaff, type User } from "../lib/accounts/users.ts";
-import { AppError } from "../lib/http/errors.ts";
 import { textField } from "../lib/text.ts";
 import {
   type AuthEnv,
@@ -32,6 +31,7 @@ import {
   SESSION_COOKIE,
 } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
+import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { firstProblem, readForm } from "./_form.ts";
 import { requestPasswordReset } from "./_mail.ts";
 import { renderPage } from "./_render.tsx";
@@ -45,14 +45,33 @@ type Field = {
   hint?: string;
 };
 
-function Form(props: {
+interface FormProps {
   action: string;
   csrf: string;
   fields: Field[];
   submit: string;
   error?: string;
   extra?: preact.ComponentChildren;
-}) {
+}
+
+const emailField = (value?: string): Field => ({
+  name: "email",
+  label: "E-mail",
+  type: "email",
+  autocomplete: "email",
+  value,
+});
+
+/** A new password: the rule the form checks, said under the field. */
+const passwordField = (label: string, autocomplete: string): Field => ({
+  name: "password",
+  label,
+  type: "password",
+  autocomplete,
+  hint: "At least 8 characters.",
+});
+
+function Form(props: FormProps) {
   return (
     <form method="post" action={props.action} class="stack" novalidate>
       <input type="hidden" name="_csrf" value={props.csrf} />
@@ -105,116 +124,82 @@ const LoginForm = z.object({
   next: textField().optional(),
 });
 
-/** A refusal shown on its form: the error's status and headers (`Retry-After`), as the API. */
-function refusal(c: Context, error: AppError): ContentfulStatusCode {
-  for (const [k, v] of Object.entries(error.headers ?? {})) c.header(k, v);
-  return error.status as ContentfulStatusCode;
-}
-
 export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limited = rateLimit(ctx, tierCache(ctx.db.sql));
   const sandboxed = ctx.config.sandboxed;
 
-  const signupPage = async (
+  /** A page of one form in the narrow column, titled, with the refusal above the form. */
+  const formPage = async (
     c: Context<AuthEnv>,
+    page: { title: string; form: Omit<FormProps, "csrf" | "error"> },
     error?: string,
-    values: Record<string, string> = {},
     status: ContentfulStatusCode = error ? 400 : 200,
   ) =>
     renderPage(c, {
-      title: "Create your account",
+      title: page.title,
       sandboxed,
       body: (
         <section class="narrow">
-          <h1>Create your account</h1>
-          <Form
-            action="/signup"
-            csrf={await pageCsrfToken(c, ctx)}
-            error={error}
-            submit="Create account"
-            fields={[
-              {
-                name: "displayName",
-                label: "Your name (optional)",
-                type: "text",
-                autocomplete: "name",
-                value: values.displayName,
-              },
-              {
-                name: "email",
-                label: "E-mail",
-                type: "email",
-                autocomplete: "email",
-                value: values.email,
-              },
-              {
-                name: "password",
-                label: "Password",
-                type: "password",
-                autocomplete: "new-password",
-                hint: "At least 8 characters.",
-              },
-            ]}
-            extra={
-              <p>
-                Already have an account? <a href="/login">Log in</a>
-              </p>
-            }
-          />
+          <h1>{page.title}</h1>
+          <Form {...page.form} csrf={await pageCsrfToken(c, ctx)} error={error} />
         </section>
       ),
     }, status);
 
-  const loginPage = async (
-    c: Context<AuthEnv>,
-    error?: string,
-    values: Record<string, string> = {},
-    status: ContentfulStatusCode = error ? 400 : 200,
-  ) =>
-    renderPage(c, {
-      title: "Log in",
-      sandboxed,
-      body: (
-        <section class="narrow">
-          <h1>Log in</h1>
-          <Form
-            action={`/login${values.next ? `?next=${encodeURIComponent(values.next)}` : ""}`}
-            csrf={await pageCsrfToken(c, ctx)}
-            error={error}
-            submit="Log in"
-            fields={[
-              {
-                name: "email",
-                label: "E-mail",
-                type: "email",
-                autocomplete: "email",
-                value: values.email,
-              },
-              {
-                name: "password",
-                label: "Password",
-                type: "password",
-                autocomplete: "current-password",
-              },
-            ]}
-            extra={
-              <p>
-                <a href="/reset">Forgot your password?</a> · New here?{" "}
-                <a href="/signup">Create an account</a>
-              </p>
-            }
-          />
-        </section>
+  const signupPage = (values: Record<string, string> = {}) => ({
+    title: "Create your account",
+    form: {
+      action: "/signup",
+      submit: "Create account",
+      fields: [
+        {
+          name: "displayName",
+          label: "Your name (optional)",
+          type: "text",
+          autocomplete: "name",
+          value: values.displayName,
+        },
+        emailField(values.email),
+        passwordField("Password", "new-password"),
+      ],
+      extra: (
+        <p>
+          Already have an account? <a href="/login">Log in</a>
+        </p>
       ),
-    }, status);
+    },
+  });
 
-  app.get("/signup", (c) => c.get("auth") ? c.redirect("/account", 303) : signupPage(c));
+  const loginPage = (values: Record<string, string> = {}) => ({
+    title: "Log in",
+    form: {
+      action: `/login${values.next ? `?next=${encodeURIComponent(values.next)}` : ""}`,
+      submit: "Log in",
+      fields: [emailField(values.email), {
+        name: "password",
+        label: "Password",
+        type: "password",
+        autocomplete: "current-password",
+      }],
+      extra: (
+        <p>
+          <a href="/reset">Forgot your password?</a> · New here?{" "}
+          <a href="/signup">Create an account</a>
+        </p>
+      ),
+    },
+  });
+
+  app.get(
+    "/signup",
+    (c) => c.get("auth") ? c.redirect("/account", 303) : formPage(c, signupPage()),
+  );
   app.post("/signup", limited, async (c) => {
     const values = await readForm(c);
     await checkCsrf(c, ctx, values._csrf);
     const parsed = SignupForm.safeParse(values);
-    if (!parsed.success) return signupPage(c, firstProblem(parsed.error), values);
+    if (!parsed.success) return formPage(c, signupPage(values), firstProblem(parsed.error));
     try {
       const user = await createUser(ctx.db.sql, parsed.data);
       await startSession(c, ctx, user);
@@ -222,8 +207,8 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
       await announceSignUp(ctx.db, ctx.log, user.id, "web");
       return c.redirect("/account", 303);
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return signupPage(c, error.message, values, refusal(c, error));
+      if (isRefusal(error)) {
+        return formPage(c, signupPage(values), error.message, refusalStatus(c, error));
       }
       throw error;
     }
@@ -232,9 +217,9 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get(
     "/login",
     (c) =>
-      c.get("auth") ? c.redirect(safeNext(c.req.query("next")), 303) : loginPage(c, undefined, {
-        next: c.req.query("next") ?? "",
-      }),
+      c.get("auth")
+        ? c.redirect(safeNext(c.req.query("next")), 303)
+        : formPage(c, loginPage({ next: c.req.query("next") ?? "" })),
   );
   app.post("/login", limited, async (c) => {
     const values: Record<string, string> = {
@@ -243,14 +228,14 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
     };
     await checkCsrf(c, ctx, values._csrf);
     const parsed = LoginForm.safeParse(values);
-    if (!parsed.success) return loginPage(c, firstProblem(parsed.error), values);
+    if (!parsed.success) return formPage(c, loginPage(values), firstProblem(parsed.error));
     try {
       const user = await logIn(loginDeps(ctx), parsed.data.email, parsed.data.password);
       await startSession(c, ctx, user);
       return c.redirect(safeNext(parsed.data.next), 303);
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return loginPage(c, error.message, values, refusal(c, error));
+      if (isRefusal(error)) {
+        return formPage(c, loginPage(values), error.message, refusalStatus(c, error));
       }
       throw error;
     }
@@ -282,13 +267,7 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
                 submit="Save new password"
                 fields={[
                   { name: "token", label: "", type: "hidden", value: token },
-                  {
-                    name: "password",
-                    label: "New password",
-                    type: "password",
-                    autocomplete: "new-password",
-                    hint: "At least 8 characters.",
-                  },
+                  passwordField("New password", "new-password"),
                 ]}
               />
             )
@@ -297,7 +276,7 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
                 action="/reset"
                 csrf={csrf}
                 submit="E-mail me a reset link"
-                fields={[{ name: "email", label: "E-mail", type: "email", autocomplete: "email" }]}
+                fields={[emailField()]}
               />
             )}
         </section>
@@ -331,7 +310,7 @@ export function loginRoutes(ctx: AppContext): Hono<AuthEnv> {
     try {
       await completePasswordReset(ctx.db.sql, values.token ?? "", values.password ?? "");
     } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      if (!isRefusal(error)) throw error;
       return renderPage(c, {
         title: "Reset your password",
         sandboxed,

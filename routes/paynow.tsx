@@ -13,7 +13,7 @@ import PaymentStatus from "../islands/PaymentStatus.tsx";
 import type { AuthEnv } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
-import { notFound } from "../lib/http/errors.ts";
+import { notFound } from "../lib/errors.ts";
 
 export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();

@@ -24,7 +24,8 @@ import {
 import { LIMITS, type Refusal } from "../lib/grievances/intake.ts";
 import type { Grievance } from "../lib/grievances/model.ts";
 import { listAreas } from "../lib/grievances/taxonomy.ts";
-import { AppError } from "../lib/http/errors.ts";
+import { AppError } from "../lib/errors.ts";
+import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { hmacHex, timingSafeEqual } from "../lib/security/tokens.ts";
 import { type AuthEnv, checkCsrf, cookieOptions, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
@@ -259,10 +260,8 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
         maxFileBytes: MAX_ATTACHMENT_BYTES,
       });
     } catch (error) {
-      if (
-        error instanceof AppError && error.status < 500 && error.code !== "unsupported_media_type"
-      ) {
-        return reportPage(c, {}, error.message, error.status as ContentfulStatusCode);
+      if (isRefusal(error) && error.code !== "unsupported_media_type") {
+        return reportPage(c, {}, error.message, refusalStatus(c, error));
       }
       throw error;
     }
@@ -290,8 +289,8 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
         intakeKey: nonce ? `web:${nonce}` : null,
       });
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
-        return reportPage(c, values, error.message, error.status as ContentfulStatusCode);
+      if (isRefusal(error)) {
+        return reportPage(c, values, error.message, refusalStatus(c, error));
       }
       throw error;
     }

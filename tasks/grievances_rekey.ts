@@ -6,34 +6,31 @@
  * docs/grievances.md, "Key rotation".
  */
 import { loadConfig } from "../lib/config.ts";
-import { openDatabase } from "../lib/db/mod.ts";
 import { grievanceSealer } from "../lib/grievances/mod.ts";
 import { rekeyGrievance, staleGrievances } from "../lib/grievances/rekey.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { join } from "node:path";
+import { openConfiguredDatabase, runTask } from "./_task.ts";
 
-const config = await loadConfig(Deno.env.toObject());
-const log = createLogger({ level: "info" });
-if (!config.grievances.previousEncryptionKey) {
-  console.error(
-    "Set ENCRYPTION_KEY_PREVIOUS to the key being retired (and ENCRYPTION_KEY to the new one).",
-  );
-  Deno.exit(2);
-}
-const db = await openDatabase({
-  databaseUrl: config.databaseUrl,
-  embeddedDir: join(config.dataDir, "pg"),
-  log,
-});
-try {
-  const sealer = await grievanceSealer(config);
-  let done = 0;
-  for (;;) {
-    const ids = await staleGrievances(db.sql, sealer.keyId);
-    if (ids.length === 0) break;
-    for (const id of ids) if (await rekeyGrievance(db.sql, sealer, id)) done++;
+await runTask(async () => {
+  const config = await loadConfig(Deno.env.toObject());
+  if (!config.grievances.previousEncryptionKey) {
+    console.error(
+      "Set ENCRYPTION_KEY_PREVIOUS to the key being retired (and ENCRYPTION_KEY to the new one).",
+    );
+    return 2;
   }
-  console.log(`${done} grievance${done === 1 ? "" : "s"} re-sealed under key ${sealer.keyId}.`);
-} finally {
-  await db.close();
-}
+  const db = await openConfiguredDatabase(config, createLogger({ level: "info" }));
+  try {
+    const sealer = await grievanceSealer(config);
+    let done = 0;
+    for (;;) {
+      const ids = await staleGrievances(db.sql, sealer.keyId);
+      if (ids.length === 0) break;
+      for (const id of ids) if (await rekeyGrievance(db.sql, sealer, id)) done++;
+    }
+    console.log(`${done} grievance${done === 1 ? "" : "s"} re-sealed under key ${sealer.keyId}.`);
+  } finally {
+    await db.close();
+  }
+  return 0;
+});

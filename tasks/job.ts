@@ -10,15 +10,23 @@
  * against `DATABASE_URL` it runs beside running servers.
  */
 import { buildApp } from "../lib/app.ts";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import { DataDirInUseError } from "../lib/db/embedded.ts";
+import { loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { crons, jobHandlers, type JobServices } from "../jobs/mod.ts";
+import { runTask } from "./_task.ts";
 
 /** Job types by name. A handler only holds the services it is given: none is needed to list. */
 const jobNames = () =>
-  jobHandlers({ upstreams: {}, payments: {}, whatsapp: null, notifications: {} } as JobServices)
-    .map((h) => h.type.name);
+  jobHandlers(
+    {
+      upstreams: {},
+      payments: {},
+      whatsapp: null,
+      notifications: {},
+      bots: { knowledge: {} },
+      grievances: {},
+    } as JobServices,
+  ).map((h) => h.type.name);
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
 export function parseFlags(argv: string[]): Record<string, string> {
@@ -101,17 +109,11 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
-      console.error(error.message);
-      Deno.exit(78);
-    }
-    if (error instanceof SyntaxError) {
-      console.error(`the payload is not valid JSON: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
-  }
+  await runTask(
+    () => main(Deno.args),
+    (error) =>
+      error instanceof SyntaxError
+        ? { message: `the payload is not valid JSON: ${error.message}`, code: 2 }
+        : null,
+  );
 }

@@ -11,16 +11,15 @@
  * usage exceeds their purchases gets a grant first), so balances still equal their entries.
  * Refused in production. On the embedded database stop the server first (one process owns it).
  */
-import { join } from "node:path";
 import { z } from "zod";
-import { ConfigError, loadConfig } from "../lib/config.ts";
-import { DataDirInUseError } from "../lib/db/embedded.ts";
+import { loadConfig } from "../lib/config.ts";
 import { migrate } from "../lib/db/migrate.ts";
-import { openDatabase, type Sql } from "../lib/db/mod.ts";
+import type { Sql } from "../lib/db/mod.ts";
 import { dayBounds } from "../lib/metrics/daily.ts";
 import { addDays, dayIn, isDay } from "../lib/metrics/days.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { parseFlags } from "./job.ts";
+import { openConfiguredDatabase, runTask } from "./_task.ts";
 
 export interface SeedOptions {
   /** First day (in `timeZone`). */
@@ -249,11 +248,7 @@ async function main(argv: string[]): Promise<number> {
   // Default: the `days` days before today, so the dashboard's last 30 days are full.
   const from = args.from ?? addDays(dayIn(new Date(), config.tzMetrics), -args.days);
   const log = createLogger({ level: "warn" });
-  const db = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    embeddedDir: join(config.dataDir, "pg"),
-    log,
-  });
+  const db = await openConfiguredDatabase(config, log);
   try {
     await migrate(db.sql);
     console.log(
@@ -276,14 +271,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirInUseError) {
-      console.error(error.message);
-      Deno.exit(78);
-    }
-    throw error;
-  }
-}
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -4,7 +4,7 @@
  * secrets are stored (lib/security/tokens.ts).
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
 import type { ApiKeyScope } from "./scopes.ts";
 
@@ -28,6 +28,15 @@ export async function issueRefreshToken(
 
 const REFRESH_REFUSED = "Your sign-in has expired. Please log in again.";
 
+interface RefreshTokenRow {
+  id: string;
+  user_id: string;
+  family_id: string;
+  expires_at: Date;
+  rotated_at: Date | null;
+  revoked_at: Date | null;
+}
+
 /**
  * Exchanges a refresh token for a new one in the same family. A token that was already
  * rotated means it was stolen or replayed: the whole family is revoked and both holders must
@@ -39,7 +48,9 @@ export async function rotateRefreshToken(
 ): Promise<{ userId: string; refreshToken: string }> {
   const hash = await sha256Hex(token);
   const outcome = await sql.begin(async (tx) => {
-    const [row] = await tx`select * from refresh_tokens where token_hash = ${hash} for update`;
+    const [row] = await tx<RefreshTokenRow[]>`
+      select id, user_id, family_id, expires_at, rotated_at, revoked_at from refresh_tokens
+      where token_hash = ${hash} for update`;
     if (!row || row.revoked_at || row.expires_at < new Date()) return { kind: "refused" as const };
     if (row.rotated_at) {
       await tx`update refresh_tokens set revoked_at = now()
@@ -51,7 +62,7 @@ export async function rotateRefreshToken(
     await tx`insert into refresh_tokens (user_id, family_id, token_hash, expires_at)
              values (${row.user_id}, ${row.family_id}, ${await sha256Hex(next)},
                      now() + ${REFRESH_TOKEN_TTL_DAYS} * interval '1 day')`;
-    return { kind: "ok" as const, userId: row.user_id as string, refreshToken: next };
+    return { kind: "ok" as const, userId: row.user_id, refreshToken: next };
   });
   if (outcome.kind !== "ok") throw new AppError("unauthorized", REFRESH_REFUSED);
   return { userId: outcome.userId, refreshToken: outcome.refreshToken };
@@ -74,7 +85,7 @@ export async function createSession(
 ): Promise<{ token: string; expiresAt: Date }> {
   const token = randomToken();
   const ttlSeconds = options.admin ? ADMIN_SESSION_TTL_HOURS * 3600 : SESSION_TTL_DAYS * 86400;
-  const [row] = await sql`
+  const [row] = await sql<{ expires_at: Date }[]>`
     insert into sessions (user_id, token_hash, expires_at)
     values (${userId}, ${await sha256Hex(token)}, now() + ${ttlSeconds} * interval '1 second')
     returning expires_at`;
@@ -90,7 +101,7 @@ export async function resolveSession(
   sql: Sql,
   token: string,
 ): Promise<{ userId: string; adminSession: boolean } | null> {
-  const [row] = await sql`
+  const [row] = await sql<{ user_id: string; admin_session: boolean }[]>`
     update sessions set last_seen_at = now()
     where token_hash = ${await sha256Hex(token)} and revoked_at is null and expires_at > now()
     returning user_id,
@@ -123,7 +134,7 @@ export async function createApiKey(
   scopes: ApiKeyScope[] = [],
 ): Promise<ApiKey & { key: string }> {
   const key = API_KEY_PREFIX + randomToken(40);
-  const [row] = await sql`
+  const [row] = await sql<ApiKeyRow[]>`
     insert into api_keys (user_id, name, prefix, key_hash, scopes)
     values (${userId}, ${name}, ${key.slice(0, 11)}, ${await sha256Hex(key)},
             ${[...new Set(scopes)]}::text[])
@@ -131,19 +142,29 @@ export async function createApiKey(
   return { ...toApiKey(row), key };
 }
 
-function toApiKey(row: Record<string, unknown>): ApiKey {
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  scopes: ApiKeyScope[] | null;
+}
+
+function toApiKey(row: ApiKeyRow): ApiKey {
   return {
-    id: row.id as string,
-    name: row.name as string,
-    prefix: row.prefix as string,
-    createdAt: row.created_at as Date,
-    lastUsedAt: row.last_used_at as Date | null,
-    scopes: (row.scopes as ApiKeyScope[] | null) ?? [],
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    scopes: row.scopes ?? [],
   };
 }
 
 export async function listApiKeys(sql: Sql, userId: string): Promise<ApiKey[]> {
-  const rows = await sql`select id, name, prefix, created_at, last_used_at, scopes from api_keys
+  const rows = await sql<ApiKeyRow[]>`
+    select id, name, prefix, created_at, last_used_at, scopes from api_keys
                          where user_id = ${userId} and revoked_at is null order by created_at desc`;
   return rows.map(toApiKey);
 }
@@ -162,7 +183,7 @@ export async function resolveApiKey(
   sql: Sql,
   key: string,
 ): Promise<{ userId: string; keyId: string; scopes: ApiKeyScope[] } | null> {
-  const [row] = await sql`
+  const [row] = await sql<{ id: string; user_id: string; scopes: ApiKeyScope[] | null }[]>`
     update api_keys set last_used_at = now()
     where key_hash = ${await sha256Hex(key)} and revoked_at is null
     returning id, user_id, scopes`;

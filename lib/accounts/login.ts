@@ -4,7 +4,7 @@
  * counters `/metrics` shows, and an e-mail to the owner when the throttle first engages.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import { emailJob } from "../mail/send.ts";
 import type { Logger } from "../observability/log.ts";
@@ -39,7 +39,6 @@ export async function logIn(deps: LoginDeps, email: string, password: string): P
       `Too many failed log-ins for this account. Try again in ${inWords(wait)}, or reset your ` +
         "password if you have forgotten it.",
       { retryAfterSeconds: wait },
-      { "Retry-After": String(wait) },
     );
   }
   let user: User;

@@ -3,7 +3,7 @@
  * never reveals whether the e-mail has an account.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
 import { clearLoginFailures } from "./login_throttle.ts";
 import { normaliseEmail, setPassword } from "./users.ts";

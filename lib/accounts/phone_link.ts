@@ -4,7 +4,7 @@
  * a new code replaces the previous one.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomDigits, sha256Hex } from "../security/tokens.ts";
 
 export const PHONE_CODE_TTL_MINUTES = 10;
@@ -16,22 +16,20 @@ export async function startPhoneLink(
   userId: string,
   phone: string,
 ): Promise<{ code: string }> {
-  const [owner] = await sql`select id from users where phone = ${phone}`;
+  const [owner] = await sql<{ id: string }[]>`select id from users where phone = ${phone}`;
   if (owner && owner.id !== userId) {
     throw new AppError("conflict", "This number is already linked to another account.", {
       field: "phone",
     });
   }
-  const [recent] = await sql`select count(*)::int as n from phone_links
-                             where user_id = ${userId} and created_at > now() - interval '1 hour'`;
+  const [recent] = await sql<{ n: number }[]>`
+    select count(*)::int as n from phone_links
+    where user_id = ${userId} and created_at > now() - interval '1 hour'`;
   if (recent.n >= 5) {
     throw new AppError(
       "rate_limited",
       "Too many codes asked for in the last hour. Try again later.",
-      undefined,
-      {
-        "Retry-After": "3600",
-      },
+      { retryAfterSeconds: 3600 },
     );
   }
   const code = randomDigits(6);
@@ -41,12 +39,21 @@ export async function startPhoneLink(
   return { code };
 }
 
+interface PhoneLinkRow {
+  id: string;
+  phone: string;
+  code_hash: string;
+  attempts: number;
+  expires_at: Date;
+}
+
 /** Checks the code against the latest pending link and, if right, links the phone. */
 export async function confirmPhoneLink(sql: Sql, userId: string, code: string): Promise<string> {
   return await sql.begin(async (tx) => {
-    const [link] = await tx`select * from phone_links
-                            where user_id = ${userId} and verified_at is null
-                            order by created_at desc limit 1 for update`;
+    const [link] = await tx<PhoneLinkRow[]>`
+      select id, phone, code_hash, attempts, expires_at from phone_links
+      where user_id = ${userId} and verified_at is null
+      order by created_at desc limit 1 for update`;
     if (!link || link.expires_at <= new Date()) {
       throw new AppError("bad_request", "This code has expired. Ask for a new one.", {
         field: "code",
@@ -64,7 +71,7 @@ export async function confirmPhoneLink(sql: Sql, userId: string, code: string): 
     }
     await tx`update phone_links set verified_at = now() where id = ${link.id}`;
     await tx`update users set phone = ${link.phone}, updated_at = now() where id = ${userId}`;
-    return { wrong: false as const, phone: link.phone as string };
+    return { wrong: false as const, phone: link.phone };
   }).then((r) => {
     // Thrown after the transaction so the attempt counter is committed.
     if (r.wrong) {

@@ -3,7 +3,7 @@
  * a default (the admin screen edits them).
  */
 import { z } from "zod";
-import type { Sql } from "../db/mod.ts";
+import type { Tx } from "../wallet/ledger.ts";
 
 const SETTINGS = {
   /** Tokens every new account receives. */
@@ -15,14 +15,15 @@ const SETTINGS = {
 export type SettingKey = keyof typeof SETTINGS;
 type Value<K extends SettingKey> = z.infer<(typeof SETTINGS)[K]["schema"]>;
 
-export async function getSetting<K extends SettingKey>(sql: Sql, key: K): Promise<Value<K>> {
-  const [row] = await sql`select value from settings where key = ${key}`;
+/** Reads `key`, in a transaction or not. */
+export async function getSetting<K extends SettingKey>(sql: Tx, key: K): Promise<Value<K>> {
+  const [row] = await sql<{ value: unknown }[]>`select value from settings where key = ${key}`;
   const parsed = SETTINGS[key].schema.safeParse(row?.value);
   return (parsed.success ? parsed.data : SETTINGS[key].default) as Value<K>;
 }
 
 export async function setSetting<K extends SettingKey>(
-  sql: Sql,
+  sql: Tx,
   key: K,
   value: Value<K>,
 ): Promise<void> {

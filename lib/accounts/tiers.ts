@@ -4,7 +4,7 @@
  */
 import { refreshAhead } from "../cache.ts";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 
 export interface Tier {
   name: string;

@@ -3,7 +3,7 @@
  * created in the same transaction as the user, with the signup grant (a setting, default 0).
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
 import { getSetting } from "./settings.ts";
@@ -40,18 +40,30 @@ export interface User {
   createdAt: Date;
 }
 
+/** The columns of `users` a {@link User} is read from ({@link COLUMNS}). */
+export interface UserRow {
+  id: string;
+  email: string | null;
+  display_name: string | null;
+  phone: string | null;
+  role: Role;
+  tier: string;
+  disabled_at: Date | null;
+  created_at: Date;
+}
+
 const COLUMNS = "id, email, display_name, phone, role, tier, disabled_at, created_at";
 
-export function toUser(row: Record<string, unknown>): User {
+export function toUser(row: UserRow): User {
   return {
-    id: row.id as string,
-    email: row.email as string | null,
-    displayName: row.display_name as string | null,
-    phone: row.phone as string | null,
-    role: row.role as Role,
-    tier: row.tier as string,
+    id: row.id,
+    email: row.email,
+    displayName: row.display_name,
+    phone: row.phone,
+    role: row.role,
+    tier: row.tier,
     disabled: row.disabled_at !== null,
-    createdAt: row.created_at as Date,
+    createdAt: row.created_at,
   };
 }
 
@@ -79,7 +91,7 @@ export async function createUser(
   const grant = await getSetting(sql, "signup_grant_tokens");
   try {
     return await sql.begin(async (tx) => {
-      const [row] = await tx.unsafe(
+      const [row] = await tx.unsafe<UserRow[]>(
         `insert into users (email, password_hash, display_name, role)
          values ($1, $2, $3, $4) returning ${COLUMNS}`,
         [email, passwordHash, input.displayName?.trim() || null, input.role ?? "user"],
@@ -105,7 +117,7 @@ const WRONG = "Wrong e-mail or password.";
 
 /** The user with this e-mail and password; one generic error otherwise, in constant time. */
 export async function authenticate(sql: Sql, email: string, password: string): Promise<User> {
-  const [row] = await sql.unsafe(
+  const [row] = await sql.unsafe<(UserRow & { password_hash: string | null })[]>(
     `select ${COLUMNS}, password_hash from users where lower(email) = $1`,
     [normaliseEmail(email)],
   );
@@ -120,7 +132,7 @@ export async function authenticate(sql: Sql, email: string, password: string): P
 export async function getUser(sql: Sql, id: string): Promise<User | null> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
   // Prepared: every authenticated request runs it, and a plan kept saves a parse each time.
-  const [row] = await sql.unsafe(`select ${COLUMNS} from users where id = $1`, [id], {
+  const [row] = await sql.unsafe<UserRow[]>(`select ${COLUMNS} from users where id = $1`, [id], {
     prepare: true,
   });
   return row ? toUser(row) : null;
@@ -131,7 +143,7 @@ export async function updateProfile(
   id: string,
   changes: { displayName?: string | null },
 ): Promise<User> {
-  const [row] = await sql.unsafe(
+  const [row] = await sql.unsafe<UserRow[]>(
     `update users set display_name = $2, updated_at = now() where id = $1 returning ${COLUMNS}`,
     [id, changes.displayName?.trim() || null],
   );
@@ -167,7 +179,10 @@ export async function findOrCreatePhoneUser(
   displayName?: string | null,
 ): Promise<{ user: User; created: boolean }> {
   const find = async () => {
-    const [row] = await sql.unsafe(`select ${COLUMNS} from users where phone = $1`, [phone]);
+    const [row] = await sql.unsafe<UserRow[]>(
+      `select ${COLUMNS} from users where phone = $1`,
+      [phone],
+    );
     return row ? toUser(row) : null;
   };
   const existing = await find();
@@ -175,7 +190,7 @@ export async function findOrCreatePhoneUser(
   const grant = await getSetting(sql, "signup_grant_tokens");
   try {
     const user = await sql.begin(async (tx) => {
-      const [row] = await tx.unsafe(
+      const [row] = await tx.unsafe<UserRow[]>(
         `insert into users (phone, display_name) values ($1, $2) returning ${COLUMNS}`,
         [phone, displayName?.trim().slice(0, 100) || null],
       );

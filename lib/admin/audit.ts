@@ -68,8 +68,8 @@ export async function listAudit(sql: Sql, filters: AuditFilters, page: Page): Pr
 
 /** Every action name recorded so far (the filter's choices). */
 export async function auditActions(sql: Sql): Promise<string[]> {
-  const rows = await sql`select distinct action from audit_log order by 1`;
-  return rows.map((r) => r.action as string);
+  const rows = await sql<{ action: string }[]>`select distinct action from audit_log order by 1`;
+  return rows.map((r) => r.action);
 }
 
 /** The latest changes made to one target. */
@@ -79,7 +79,7 @@ export async function recentAudit(
   targetId: string,
   limit = 10,
 ): Promise<{ action: string; reason: string | null; at: Date; actor: string | null }[]> {
-  return await sql`
+  return await sql<{ action: string; reason: string | null; at: Date; actor: string | null }[]>`
     select l.action, l.reason, l.at, adm.email as actor from audit_log l
     left join users adm on adm.id = l.actor_id
     where l.target_type = ${targetType} and l.target_id = ${targetId}

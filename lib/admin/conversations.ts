@@ -2,7 +2,7 @@
  * Conversations as the admin dashboard reads them (read-only). Masking phone numbers and
  * e-mail addresses is the page's job; these return the rows as stored.
  */
-import type { Row } from "postgres";
+import type { MessageRow } from "../chat/conversations.ts";
 import type { Sql } from "../db/mod.ts";
 import { likePattern, type Page } from "./query.ts";
 
@@ -49,16 +49,27 @@ export async function searchConversations(
     limit ${page.limit + 1} offset ${page.offset}`;
 }
 
-/** One conversation (every column, and its person's e-mail and phone). */
-export async function getConversation(sql: Sql, id: string): Promise<Row | null> {
-  const [conversation] = await sql`select c.*, u.email, u.phone from conversations c
-                                   join users u on u.id = c.user_id where c.id = ${id}`;
+/** One conversation with its summary, and its person's e-mail and phone. */
+export type ConversationDetail = Omit<ConversationRow, "messages"> & { summary: string | null };
+
+export async function getConversation(sql: Sql, id: string): Promise<ConversationDetail | null> {
+  const [conversation] = await sql<ConversationDetail[]>`
+    select c.id, c.mode, c.channel, c.title, c.summary, c.created_at, c.last_activity_at,
+           c.closed_at, c.user_id, u.email, u.phone
+    from conversations c join users u on u.id = c.user_id where c.id = ${id}`;
   return conversation ?? null;
 }
 
+/** A message as the transcript shows it. */
+export type TranscriptLine = Omit<MessageRow, "id" | "conversation_id" | "completed_at">;
+
 /** A conversation's messages in order; limit + 1 rows. */
-export async function conversationMessages(sql: Sql, id: string, page: Page): Promise<Row[]> {
-  return await sql`
+export async function conversationMessages(
+  sql: Sql,
+  id: string,
+  page: Page,
+): Promise<TranscriptLine[]> {
+  return await sql<TranscriptLine[]>`
     select role, content, status, model, tokens_in, tokens_out, cost, latency_ms, ttft_ms,
            error_code, created_at
     from messages where conversation_id = ${id}

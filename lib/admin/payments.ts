@@ -5,7 +5,7 @@
  */
 import type { Row } from "postgres";
 import type { Sql } from "../db/mod.ts";
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../errors.ts";
 import { dayBounds } from "../metrics/daily.ts";
 import type { Payments } from "../payments/model.ts";
 import { pollPayment } from "../payments/poll.ts";

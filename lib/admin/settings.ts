@@ -5,10 +5,9 @@
  * the audit log say only whether one is set). Every change is audited in its transaction; a save
  * that changes nothing is not.
  */
-import type { Row } from "postgres";
 import { getSetting, setSetting } from "../accounts/settings.ts";
 import type { Sql } from "../db/mod.ts";
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../errors.ts";
 import { encryptAiKey } from "../chat/configs.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
 
@@ -23,8 +22,19 @@ export interface PackageInput {
 
 const PACKAGE_COLUMNS = "id, name, tokens, price_usd, price_zig, active, position";
 
+/** A `token_packages` row ({@link PACKAGE_COLUMNS}; bigint and numeric columns as text). */
+export interface PackageRow {
+  id: string;
+  name: string;
+  tokens: string;
+  price_usd: string | null;
+  price_zig: string | null;
+  active: boolean;
+  position: number;
+}
+
 /** A package as the audit log records it (numbers and prices in one form, before and after). */
-const packageState = (r: Row) => ({
+const packageState = (r: PackageRow) => ({
   name: r.name,
   tokens: Number(r.tokens),
   price_usd: r.price_usd === null ? null : String(r.price_usd),
@@ -34,8 +44,8 @@ const packageState = (r: Row) => ({
 });
 
 /** Every package, on sale or not, in display order. */
-export async function listAllPackages(sql: Sql): Promise<Row[]> {
-  return await sql.unsafe(
+export async function listAllPackages(sql: Sql): Promise<PackageRow[]> {
+  return await sql.unsafe<PackageRow[]>(
     `select ${PACKAGE_COLUMNS} from token_packages order by position, tokens`,
   );
 }
@@ -47,12 +57,12 @@ export async function updatePackage(
   p: PackageInput,
 ): Promise<"saved" | "unchanged"> {
   return await sql.begin(async (tx) => {
-    const [before] = await tx.unsafe(
+    const [before] = await tx.unsafe<PackageRow[]>(
       `select ${PACKAGE_COLUMNS} from token_packages where id = $1 for update`,
       [id],
     );
     if (!before) throw notFound("This package");
-    const [after] = await tx.unsafe(
+    const [after] = await tx.unsafe<PackageRow[]>(
       `update token_packages set name = $2, tokens = $3, price_usd = $4, price_zig = $5,
          position = $6, active = $7, updated_at = now()
        where id = $1 returning ${PACKAGE_COLUMNS}`,
@@ -73,7 +83,7 @@ export async function updatePackage(
 
 export async function createPackage(sql: Sql, actor: AdminActor, p: PackageInput): Promise<void> {
   await sql.begin(async (tx) => {
-    const [row] = await tx.unsafe(
+    const [row] = await tx.unsafe<PackageRow[]>(
       `insert into token_packages (name, tokens, price_usd, price_zig, position, active)
        values ($1, $2, $3, $4, $5, $6) returning ${PACKAGE_COLUMNS}`,
       [p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
@@ -144,14 +154,12 @@ export async function updateOperatorSettings(
   values: OperatorSettings,
 ): Promise<number> {
   return await sql.begin(async (tx) => {
-    // setSetting takes the pool's type; a transaction answers the same queries.
-    const t = tx as unknown as Sql;
     let n = 0;
     for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
-      const before = await getSetting(t, key);
+      const before = await getSetting(tx, key);
       const after = values[key];
       if (before === after) continue;
-      await setSetting(t, key, after);
+      await setSetting(tx, key, after);
       await recordAudit(tx, actor, {
         action: "setting.update",
         targetType: "setting",
@@ -165,9 +173,23 @@ export async function updateOperatorSettings(
   });
 }
 
+/**
+ * The columns of an AI configuration an admin edits ({@link AI_COLUMNS}), as the form gives
+ * them and as they are read back (numerics as text), and whether a key is set.
+ */
+type AiConfigState = Omit<AiConfigInput, "api_key"> & { has_key: boolean };
+
+/** A configuration as the settings page lists it. */
+export interface AiConfigListRow extends AiConfigState {
+  id: string;
+  name: string;
+  provider: string;
+  is_default: boolean;
+}
+
 /** The stored AI configurations, the default first; whether a key is set, never the key. */
-export async function listAiConfigs(sql: Sql): Promise<Row[]> {
-  return await sql`
+export async function listAiConfigs(sql: Sql): Promise<AiConfigListRow[]> {
+  return await sql<AiConfigListRow[]>`
     select id, name, provider, model, base_url, api_key_encrypted is not null as has_key,
            temperature, max_output_tokens, price_input_per_1k, price_output_per_1k,
            summary_model, active, is_default
@@ -192,7 +214,7 @@ const AI_COLUMNS = `model, base_url, temperature, max_output_tokens, price_input
   price_output_per_1k, summary_model, active, api_key_encrypted is not null as has_key`;
 
 /** A configuration as the audit log records it: whether a key is set, never the key. */
-const aiState = (r: Row) => ({
+const aiState = (r: AiConfigState) => ({
   model: r.model,
   base_url: r.base_url,
   temperature: Number(r.temperature),
@@ -220,12 +242,12 @@ export async function updateAiConfig(
     ? await encryptAiKey(encryptionKey, input.api_key)
     : input.api_key;
   return await sql.begin(async (tx) => {
-    const [before] = await tx.unsafe(
+    const [before] = await tx.unsafe<AiConfigState[]>(
       `select ${AI_COLUMNS} from ai_configs where id = $1 for update`,
       [id],
     );
     if (!before) throw notFound("This AI configuration");
-    const [after] = await tx.unsafe(
+    const [after] = await tx.unsafe<AiConfigState[]>(
       `update ai_configs set model = $2, base_url = $3, temperature = $4,
          max_output_tokens = $5, price_input_per_1k = $6, price_output_per_1k = $7, active = $8,
          api_key_encrypted = case when $9::boolean then $10 else api_key_encrypted end,

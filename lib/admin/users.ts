@@ -5,7 +5,7 @@
  * own transaction.
  */
 import type { Sql } from "../db/mod.ts";
-import { notFound } from "../http/errors.ts";
+import { notFound } from "../errors.ts";
 import { postInTransaction } from "../wallet/ledger.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
 import type { PaymentListRow } from "./payments.ts";

@@ -15,125 +15,84 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { aiFetch, onRequestSent } from "./fetch.ts";
-import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings } from "./retry.ts";
-import { collect, DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
-import { estimateTokens } from "./tokens.ts";
-import type {
-  AiProvider,
-  ChatMessage,
-  Completion,
-  Embeddings,
-  FinishReason,
-  StreamEvent,
-  StreamOptions,
-} from "./types.ts";
+import { onRequestSent } from "./fetch.ts";
+import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
+import { parseRetryAfter } from "./retry.ts";
+import type { UpstreamEvent } from "./stream.ts";
+import type { ChatMessage, Embeddings, FinishReason, StreamOptions } from "./types.ts";
 
 export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
 
-export interface AnthropicConfig {
-  apiKey: string;
-  /** Without `/v1`: the SDK appends `/v1/messages`. Default: Anthropic itself. */
-  baseUrl?: string;
-  model: string;
-  temperature?: number;
-  /** Anthropic requires a cap; {@link DEFAULT_MAX_OUTPUT_TOKENS} when none is configured. */
-  maxOutputTokens?: number;
-  timeoutMs?: number;
-  retry?: Partial<RetrySettings>;
-}
+/**
+ * `baseUrl` without `/v1` (the SDK appends `/v1/messages`; default: Anthropic itself). Anthropic
+ * requires an output cap: {@link DEFAULT_MAX_OUTPUT_TOKENS} when none is configured.
+ */
+export type AnthropicConfig = ProviderSettings;
 
 export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
-export class AnthropicProvider implements AiProvider {
+export class AnthropicProvider extends SdkProvider<AnthropicConfig> {
   readonly name = "anthropic";
-  readonly model: string;
   readonly #client: Anthropic;
-  readonly #config: AnthropicConfig;
-  readonly #retry: RetrySettings;
 
   constructor(config: AnthropicConfig) {
-    this.#config = config;
-    this.model = config.model;
-    this.#retry = { ...DEFAULT_RETRY, ...config.retry };
+    super(config);
     this.#client = new Anthropic({
       apiKey: config.apiKey,
       // Explicit, so ANTHROPIC_BASE_URL in the environment cannot redirect us.
       baseURL: config.baseUrl ?? ANTHROPIC_BASE_URL,
-      maxRetries: 0,
-      // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
-      fetch: aiFetch,
+      ...SDK_CLIENT_OPTIONS,
     });
   }
 
-  stream(
-    messages: readonly ChatMessage[],
-    options: StreamOptions = {},
-    signal?: AbortSignal,
-  ): AsyncIterable<StreamEvent> {
+  protected upstream(messages: readonly ChatMessage[], options: StreamOptions) {
     const client = this.#client;
     const body = this.#requestBody(messages, options);
-    return driveStream({
-      provider: "anthropic",
-      async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
-        const events = await client.messages.create(body, {
-          signal: attemptSignal,
-          fetchOptions: onRequestSent(options.onRequestSent),
-        });
-        let stopped = false;
-        for await (const event of events) {
-          switch (event.type) {
-            case "message_start": {
-              const usage = event.message.usage;
-              yield {
-                type: "usage",
-                inputTokens: inputTokensOf(usage),
-              };
-              break;
-            }
-            case "content_block_delta":
-              if (event.delta.type === "text_delta") {
-                yield { type: "delta", text: event.delta.text };
-              }
-              break;
-            case "message_delta":
-              yield {
-                type: "usage",
-                // Recent API versions repeat the (final) input count here.
-                inputTokens: event.usage.input_tokens == null
-                  ? undefined
-                  : inputTokensOf(event.usage),
-                outputTokens: event.usage.output_tokens,
-              };
-              if (event.delta.stop_reason) {
-                stopped = true;
-                yield { type: "finish", reason: finishReason(event.delta.stop_reason) };
-              }
-              break;
-            case "message_stop":
-              // Normally message_delta gave the stop reason already; this makes sure we end.
-              if (!stopped) yield { type: "finish", reason: "stop" };
-              return;
+    return async function* (attemptSignal: AbortSignal): AsyncIterable<UpstreamEvent> {
+      const events = await client.messages.create(body, {
+        signal: attemptSignal,
+        fetchOptions: onRequestSent(options.onRequestSent),
+      });
+      let stopped = false;
+      for await (const event of events) {
+        switch (event.type) {
+          case "message_start": {
+            const usage = event.message.usage;
+            yield {
+              type: "usage",
+              inputTokens: inputTokensOf(usage),
+            };
+            break;
           }
+          case "content_block_delta":
+            if (event.delta.type === "text_delta") {
+              yield { type: "delta", text: event.delta.text };
+            }
+            break;
+          case "message_delta":
+            yield {
+              type: "usage",
+              // Recent API versions repeat the (final) input count here.
+              inputTokens: event.usage.input_tokens == null
+                ? undefined
+                : inputTokensOf(event.usage),
+              outputTokens: event.usage.output_tokens,
+            };
+            if (event.delta.stop_reason) {
+              stopped = true;
+              yield { type: "finish", reason: finishReason(event.delta.stop_reason) };
+            }
+            break;
+          case "message_stop":
+            // Normally message_delta gave the stop reason already; this makes sure we end.
+            if (!stopped) yield { type: "finish", reason: "stop" };
+            return;
         }
-      },
-      classify: classifyAnthropicError,
-      estimateInput: () => estimateTokens(messages),
-      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      retry: this.#retry,
-      signal,
-    });
+      }
+    };
   }
 
-  complete(
-    messages: readonly ChatMessage[],
-    options?: StreamOptions,
-    signal?: AbortSignal,
-  ): Promise<Completion> {
-    return collect(this.stream(messages, options, signal));
-  }
-
-  countTokens(input: readonly ChatMessage[] | string): number {
-    return estimateTokens(input);
+  protected classify(error: unknown): AiError {
+    return classifyAnthropicError(error);
   }
 
   embed(_texts: readonly string[], _signal?: AbortSignal): Promise<Embeddings> {
@@ -143,7 +102,7 @@ export class AnthropicProvider implements AiProvider {
   }
 
   #requestBody(messages: readonly ChatMessage[], options: StreamOptions) {
-    const config = this.#config;
+    const config = this.config;
     const { system, turns } = splitSystem(messages);
     const temperature = options.temperature ?? config.temperature;
     return {

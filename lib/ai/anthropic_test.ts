@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../sandbox/anthropic.ts";
-import { splitDeltas } from "../sandbox/ai_common.ts";
+import { splitDeltas } from "../sandbox/ai_model.ts";
 import { testProviderChecks } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {

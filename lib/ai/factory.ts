@@ -10,22 +10,14 @@
 import { AnthropicProvider } from "./anthropic.ts";
 import { AiNotConfiguredError } from "./errors.ts";
 import { OPENAI_BASE_URL, OpenAiProvider } from "./openai.ts";
-import type { RetrySettings } from "./retry.ts";
+import type { ProviderSettings } from "./provider.ts";
 import type { AiProvider, ProviderName } from "./types.ts";
 
-export interface ProviderConfig {
+export interface ProviderConfig extends Omit<ProviderSettings, "apiKey"> {
   provider: ProviderName;
   /** May be empty only for a self-hosted OpenAI-compatible server (Ollama needs none). */
   apiKey?: string;
-  /** OpenAI-compatible: with the version path (`…/v1`). Anthropic: without it. */
-  baseUrl?: string;
-  model: string;
   embeddingModel?: string;
-  temperature?: number;
-  maxOutputTokens?: number;
-  /** Longest silence tolerated from the upstream, per attempt (see `StreamOptions`). */
-  timeoutMs?: number;
-  retry?: Partial<RetrySettings>;
 }
 
 export function createProvider(config: ProviderConfig): AiProvider {

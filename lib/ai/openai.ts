@@ -13,39 +13,19 @@ import {
   AiUpstreamError,
   errorFromHttp,
 } from "./errors.ts";
-import { aiFetch, onRequestSent } from "./fetch.ts";
-import { DEFAULT_RETRY, parseRetryAfter, type RetrySettings, withRetry } from "./retry.ts";
-import {
-  AttemptSignal,
-  collect,
-  DEFAULT_TIMEOUT_MS,
-  driveStream,
-  type UpstreamEvent,
-} from "./stream.ts";
+import { onRequestSent } from "./fetch.ts";
+import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
+import { parseRetryAfter, withRetry } from "./retry.ts";
+import { AttemptSignal, type UpstreamEvent } from "./stream.ts";
 import { sseEvents } from "./sse.ts";
-import { countTextTokens, estimateTokens } from "./tokens.ts";
-import type {
-  AiProvider,
-  ChatMessage,
-  Completion,
-  Embeddings,
-  FinishReason,
-  StreamEvent,
-  StreamOptions,
-} from "./types.ts";
+import { countTextTokens } from "./tokens.ts";
+import type { ChatMessage, Embeddings, FinishReason, StreamOptions } from "./types.ts";
 
 export const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
-export interface OpenAiConfig {
-  apiKey: string;
-  /** Including the version path, e.g. `http://localhost:11434/v1`. Default: OpenAI itself. */
-  baseUrl?: string;
-  model: string;
+/** `baseUrl` with the version path, e.g. `http://localhost:11434/v1`; default: OpenAI itself. */
+export interface OpenAiConfig extends ProviderSettings {
   embeddingModel?: string;
-  temperature?: number;
-  maxOutputTokens?: number;
-  timeoutMs?: number;
-  retry?: Partial<RetrySettings>;
   /**
    * How the output cap is sent. OpenAI's reasoning models reject `max_tokens` and want
    * `max_completion_tokens`; many compatible servers know only `max_tokens`. Default: the former
@@ -54,17 +34,12 @@ export interface OpenAiConfig {
   maxTokensParam?: "max_tokens" | "max_completion_tokens";
 }
 
-export class OpenAiProvider implements AiProvider {
+export class OpenAiProvider extends SdkProvider<OpenAiConfig> {
   readonly name = "openai";
-  readonly model: string;
   readonly #client: OpenAI;
-  readonly #config: OpenAiConfig;
-  readonly #retry: RetrySettings;
 
   constructor(config: OpenAiConfig) {
-    this.#config = config;
-    this.model = config.model;
-    this.#retry = { ...DEFAULT_RETRY, ...config.retry };
+    super(config);
     const baseURL = config.baseUrl ?? OPENAI_BASE_URL;
     this.#client = new OpenAI({
       apiKey: config.apiKey,
@@ -72,88 +47,65 @@ export class OpenAiProvider implements AiProvider {
       // Explicit, so OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment are not picked up.
       organization: null,
       project: null,
-      // We retry ourselves (see retry.ts); the SDK would count attempts a second time.
-      maxRetries: 0,
-      // Response bodies read in small buffers: an idle stream holds 2 KiB, not 64 (fetch.ts).
-      fetch: aiFetch,
+      ...SDK_CLIENT_OPTIONS,
     });
   }
 
-  stream(
-    messages: readonly ChatMessage[],
-    options: StreamOptions = {},
-    signal?: AbortSignal,
-  ): AsyncIterable<StreamEvent> {
+  protected upstream(messages: readonly ChatMessage[], options: StreamOptions) {
     const client = this.#client;
     const body = this.#requestBody(messages, options);
     const provider = "openai";
-    return driveStream({
-      provider,
-      async *open(attemptSignal): AsyncIterable<UpstreamEvent> {
-        // The SDK makes the request (and throws its errors for a failed status); the events are
-        // read here (sse.ts says why), as the SDK's `Stream` would read them.
-        const response = await client.chat.completions.create(body, {
-          signal: attemptSignal,
-          fetchOptions: onRequestSent(options.onRequestSent),
-        })
-          .asResponse();
-        if (!response.body) throw new AiUpstreamError("the stream had no body", { provider });
-        for await (const message of sseEvents(response.body)) {
-          if (message.data === "[DONE]") return;
-          let chunk: OpenAI.Chat.Completions.ChatCompletionChunk;
-          try {
-            chunk = JSON.parse(message.data);
-          } catch {
-            throw new AiUpstreamError("malformed JSON in the event stream", { provider });
-          }
-          // An error reported inside the stream (`data: {"error": …}`, or an `error` event).
-          const failure = (chunk as { error?: unknown } | null)?.error;
-          if (message.event === "error" || failure) {
-            throw new OpenAI.APIError(
-              undefined,
-              (failure ?? chunk) as Record<string, unknown>,
-              undefined,
-              response.headers,
-            );
-          }
-          if (chunk.usage) {
-            yield {
-              type: "usage",
-              inputTokens: chunk.usage.prompt_tokens,
-              outputTokens: chunk.usage.completion_tokens,
-            };
-          }
-          const choice = chunk.choices?.[0];
-          if (choice?.delta?.content) yield { type: "delta", text: choice.delta.content };
-          if (choice?.finish_reason) {
-            yield { type: "finish", reason: finishReason(choice.finish_reason) };
-          }
+    return async function* (attemptSignal: AbortSignal): AsyncIterable<UpstreamEvent> {
+      // The SDK makes the request (and throws its errors for a failed status); the events are
+      // read here (sse.ts says why), as the SDK's `Stream` would read them.
+      const response = await client.chat.completions.create(body, {
+        signal: attemptSignal,
+        fetchOptions: onRequestSent(options.onRequestSent),
+      })
+        .asResponse();
+      if (!response.body) throw new AiUpstreamError("the stream had no body", { provider });
+      for await (const message of sseEvents(response.body)) {
+        if (message.data === "[DONE]") return;
+        let chunk: OpenAI.Chat.Completions.ChatCompletionChunk;
+        try {
+          chunk = JSON.parse(message.data);
+        } catch {
+          throw new AiUpstreamError("malformed JSON in the event stream", { provider });
         }
-      },
-      classify: classifyOpenAiError,
-      estimateInput: () => estimateTokens(messages),
-      timeoutMs: options.timeoutMs ?? this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      retry: this.#retry,
-      signal,
-    });
+        // An error reported inside the stream (`data: {"error": …}`, or an `error` event).
+        const failure = (chunk as { error?: unknown } | null)?.error;
+        if (message.event === "error" || failure) {
+          throw new OpenAI.APIError(
+            undefined,
+            (failure ?? chunk) as Record<string, unknown>,
+            undefined,
+            response.headers,
+          );
+        }
+        if (chunk.usage) {
+          yield {
+            type: "usage",
+            inputTokens: chunk.usage.prompt_tokens,
+            outputTokens: chunk.usage.completion_tokens,
+          };
+        }
+        const choice = chunk.choices?.[0];
+        if (choice?.delta?.content) yield { type: "delta", text: choice.delta.content };
+        if (choice?.finish_reason) {
+          yield { type: "finish", reason: finishReason(choice.finish_reason) };
+        }
+      }
+    };
   }
 
-  complete(
-    messages: readonly ChatMessage[],
-    options?: StreamOptions,
-    signal?: AbortSignal,
-  ): Promise<Completion> {
-    return collect(this.stream(messages, options, signal));
-  }
-
-  countTokens(input: readonly ChatMessage[] | string): number {
-    return estimateTokens(input);
+  protected classify(error: unknown): AiError {
+    return classifyOpenAiError(error);
   }
 
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<Embeddings> {
     if (texts.length === 0) return { vectors: [], usage: { inputTokens: 0, estimated: false } };
-    const model = this.#config.embeddingModel ?? "text-embedding-3-small";
-    const timeoutMs = this.#config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const model = this.config.embeddingModel ?? "text-embedding-3-small";
+    const timeoutMs = this.timeoutMs();
     const response = await withRetry(
       async () => {
         const attempt = new AttemptSignal(signal, timeoutMs);
@@ -171,7 +123,7 @@ export class OpenAiProvider implements AiProvider {
         }
       },
       (error) => error instanceof AiError ? error : classifyOpenAiError(error),
-      this.#retry,
+      this.retry,
       signal,
     );
     const data = [...response.data].sort((a, b) => a.index - b.index);
@@ -185,7 +137,7 @@ export class OpenAiProvider implements AiProvider {
   }
 
   #requestBody(messages: readonly ChatMessage[], options: StreamOptions) {
-    const config = this.#config;
+    const config = this.config;
     const maxTokens = options.maxOutputTokens ?? config.maxOutputTokens;
     const maxTokensParam = config.maxTokensParam ??
       (new URL(config.baseUrl ?? OPENAI_BASE_URL).hostname === "api.openai.com"

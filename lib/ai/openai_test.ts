@@ -9,7 +9,7 @@ import {
   type FakeStep,
   startFakeOpenAI,
 } from "../sandbox/openai.ts";
-import { splitDeltas } from "../sandbox/ai_common.ts";
+import { splitDeltas } from "../sandbox/ai_model.ts";
 import { testProviderChecks } from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,

@@ -11,7 +11,7 @@
 import type { ChatServices, StartedStream } from "../chat/mod.ts";
 import { followGeneration, startStream } from "../chat/mod.ts";
 import type { Channel } from "../chat/conversations.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Knowledge } from "./knowledge.ts";
 import type { Bot, Citation } from "./model.ts";
 import { type Passage, retrieve, type Retrieved } from "./retrieval.ts";
@@ -74,8 +74,8 @@ export interface Asked {
 }
 
 /**
- * Starts the bot's answer to `text`; failures before streaming throw (402 the owner's wallet
- * is empty, 429 their daily cap, 403 the bot is switched off).
+ * Starts the bot's answer to `text`; failures before streaming throw (the owner's wallet is
+ * empty, their daily cap is reached, the bot is switched off).
  */
 export async function askBot(
   deps: AnswerDeps,

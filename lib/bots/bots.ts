@@ -1,13 +1,13 @@
 /**
  * Bots: created by a user (their owner), who alone — or an admin — sees and changes them. A bot
  * that belongs to someone else is answered exactly like one that does not exist (callers turn
- * `null` into a 404), so ids cannot be probed.
+ * `null` into `not_found`), so ids cannot be probed.
  *
  * The input schemas live here, written once, and serve the API and the pages alike.
  */
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { randomToken } from "../security/tokens.ts";
 import { textField } from "../text.ts";
 import type { Role } from "../accounts/users.ts";
@@ -156,7 +156,7 @@ export async function getBot(sql: Sql, actor: Actor, id: string): Promise<Bot | 
   return bot.ownerId === actor.id || actor.role === "admin" ? bot : null;
 }
 
-/** Like {@link getBot}, but a 404 when the actor may not see it. */
+/** Like {@link getBot}, but throws `not_found` when the actor may not see it. */
 export async function requireBot(sql: Sql, actor: Actor, id: string): Promise<Bot> {
   const bot = await getBot(sql, actor, id);
   if (!bot) throw new AppError("not_found", "This bot does not exist.");

@@ -5,7 +5,7 @@
  * Markdown from plain text, and HTML is recognised by its markup.
  */
 import { fileTypeFromBuffer } from "file-type";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 
 /** The types a bot can learn from, and how a person knows them. */
 export const MEDIA_TYPES = {
@@ -44,7 +44,7 @@ export function decodeText(bytes: Uint8Array): string | null {
 const CONTROL = /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/g;
 
 /**
- * The media type of `bytes`; throws a 415 {@link AppError} naming the accepted types when the
+ * The media type of `bytes`; throws `unsupported_media_type` naming the accepted types when the
  * content is none of them. `name` (the uploaded file's name) is a hint for text only.
  */
 export async function detectMediaType(

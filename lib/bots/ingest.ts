@@ -37,7 +37,7 @@ import { fillVectorColumn } from "./pgvector.ts";
 import { learnWords } from "./retrieval.ts";
 import { addSitemapPages, announce } from "./sources.ts";
 import { vectorBytes } from "./vectors.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 
 export interface IngestDeps {
   db: Database;

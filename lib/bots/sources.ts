@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { Database } from "../db/mod.ts";
 import { publish } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { checkUrl, SsrfError } from "../security/ssrf.ts";
@@ -100,8 +100,9 @@ export async function addTextSource(
 }
 
 /**
- * An uploaded file: its type judged by its content (415 naming the accepted types), its size
- * by the owner's tier (413 naming the limit); stored, then learnt in the background.
+ * An uploaded file: its type judged by its content (`unsupported_media_type` naming the accepted
+ * types), its size by the owner's tier (`payload_too_large` naming the limit); stored, then
+ * learnt in the background.
  */
 export async function addFileSource(
   deps: SourceDeps,
@@ -136,7 +137,7 @@ export async function addFileSource(
   }
 }
 
-/** A web page or a sitemap: refused at once (422) when the URL may not be fetched. */
+/** A web page or a sitemap: refused at once (`unprocessable`) when the URL may not be fetched. */
 export async function addUrlSource(
   deps: SourceDeps,
   actor: Actor,

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { RateLimiter } from "../ratelimit.ts";
 import { textField } from "../text.ts";
 import { normaliseOrigin } from "./bots.ts";
@@ -25,7 +25,7 @@ export const VISITOR_MESSAGES_PER_MINUTE = 10;
 
 /**
  * Whether a page of `origin` may talk to the bot: one of its allowed origins, or our own
- * (`PUBLIC_URL`, where its owner tries it). Throws a 403 naming the origin otherwise.
+ * (`PUBLIC_URL`, where its owner tries it). Otherwise throws `forbidden` naming the origin.
  */
 export function checkOrigin(bot: Bot, origin: string | undefined, ownOrigin: string): string {
   const normal = origin ? normaliseOrigin(origin) : null;
@@ -40,7 +40,7 @@ export function checkOrigin(bot: Bot, origin: string | undefined, ownOrigin: str
   );
 }
 
-/** Counts one question of a visitor; a 429 with Retry-After when over either limit. */
+/** Counts one question of a visitor; `rate_limited` with the wait when over either limit. */
 export async function countQuestion(
   rateLimiter: RateLimiter,
   bot: Bot,
@@ -60,7 +60,6 @@ export async function countQuestion(
         `Too many questions: ${who} may ask ${limit} a minute. ` +
           `Try again in ${decision.retryAfterSeconds} seconds.`,
         { retryAfterSeconds: decision.retryAfterSeconds },
-        { "Retry-After": String(decision.retryAfterSeconds) },
       );
     }
   }

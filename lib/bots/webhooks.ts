@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { Database } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { decryptSecret, encryptSecret } from "../security/crypto.ts";

@@ -1,5 +1,5 @@
 /**
- * One answer, from the user's message to the settled bill:
+ * One answer, from the user's message to the settled bill (step 2 is in run.ts):
  *
  * 1. *prepare* (before any model call; its failures are the caller's 402/429/503): pick or start
  *    the conversation, keep the user's message, assemble the context within the budget, check the
@@ -12,29 +12,16 @@
  *    turns and the configuration has a summary model, queue their summary (summaries.ts).
  *    Never throws.
  */
-import {
-  AiAbortedError,
-  AiContextTooLongError,
-  AiError,
-  AiNotConfiguredError,
-  type ChatMessage,
-  countTextTokens,
-  estimateTokens,
-  type FinishReason,
-  type StreamEvent,
-  type Usage,
-} from "../ai/mod.ts";
+import { AiError, type ChatMessage } from "../ai/mod.ts";
 import { refreshAhead } from "../cache.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
-import { publish, publishProductEvent } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import pLimit from "p-limit";
-import { getBalance } from "../wallet/ledger.ts";
-import { release, type Reservation, reserve, settle } from "../wallet/reservations.ts";
+import { release, type Reservation, reserve } from "../wallet/reservations.ts";
 import { type ActiveAi, AiConfigCache } from "./configs.ts";
 import { assembleContext, priceOf } from "./context.ts";
 import {
@@ -50,16 +37,10 @@ import {
   isOpen,
   type Mode,
 } from "./conversations.ts";
-import {
-  ACCOUNT_DISABLED_MESSAGE,
-  chatCodeOf,
-  ChatError,
-  type ChatErrorCode,
-  NOT_CONFIGURED_MESSAGE,
-} from "./errors.ts";
+import { ACCOUNT_DISABLED_MESSAGE, ChatError, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
 import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
-import { summarizeDedupe, summarizeJob } from "./summaries.ts";
+import { type EagerStream, startUpstreamCall } from "./upstream.ts";
 
 /** What the chat is built from. */
 export interface ChatDeps {
@@ -181,56 +162,6 @@ export function topUpUrl(config: Config): string {
 }
 
 /**
- * Pulls a stream from the moment it is made, buffering its events until they are read: the
- * upstream call runs while the preparation is still writing rows, so the model's time to first
- * token overlaps our database work instead of following it.
- */
-export class EagerStream implements AsyncIterable<StreamEvent> {
-  #events: StreamEvent[] = [];
-  #done = false;
-  #error: unknown;
-  #wake: (() => void) | null = null;
-  #ended!: () => void;
-  /** Settles when the source has ended: read to its end, or failed. */
-  readonly ended: Promise<void> = new Promise((resolve) => this.#ended = resolve);
-
-  constructor(source: AsyncIterable<StreamEvent>) {
-    this.#pump(source);
-  }
-
-  async #pump(source: AsyncIterable<StreamEvent>) {
-    try {
-      for await (const event of source) {
-        this.#events.push(event);
-        this.#wake?.();
-      }
-    } catch (error) {
-      this.#error = error;
-    } finally {
-      this.#done = true;
-      this.#wake?.();
-      this.#ended();
-    }
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<StreamEvent> {
-    for (;;) {
-      const event = this.#events.shift();
-      if (event) {
-        yield event;
-        continue;
-      }
-      if (this.#done) {
-        if (this.#error !== undefined) throw this.#error;
-        return;
-      }
-      await new Promise<void>((resolve) => this.#wake = resolve);
-      this.#wake = null;
-    }
-  }
-}
-
-/**
  * Step 1; throws {@link ChatError} (or `AppError` not_found for a foreign conversation).
  *
  * Reads first (conversation, history, configuration, tier and balance), then — the checks passed —
@@ -260,10 +191,10 @@ async function prepare(
     );
   }
   // The wallet, tier and disabled flag in one read, overlapping the lookups below.
-  const accountRead = sql`
+  const accountRead = sql<Account[]>`
     select u.tier, u.disabled_at is not null as disabled, a.balance - a.reserved as available
     from users u join ledger_accounts a on a.user_id = u.id where u.id = ${input.userId}`
-    .then((rows) => rows[0] as Account | undefined);
+    .then((rows): Account | undefined => rows[0]);
   accountRead.catch(() => {}); // awaited below, unless an earlier check refuses first
   const settings = await runtime.settings();
 
@@ -319,7 +250,7 @@ async function prepare(
       ? sql`, ('assistant', '', 'streaming', ${assistant.config.id}::uuid,
                ${assistant.config.model}, ${assistant.reservationId}::uuid, 2)`
       : sql``;
-    const rows = await sql`
+    const rows = await sql<{ id: string; conversation_id: string; role: "user" | "assistant" }[]>`
       with target as (${target})
       insert into messages (conversation_id, user_id, role, content, status, channel, mode,
                             ai_config_id, model, reservation_id, bot_id)
@@ -333,9 +264,9 @@ async function prepare(
     const user = rows.find((r) => r.role === "user")!;
     const answer = rows.find((r) => r.role === "assistant");
     return {
-      conversationId: user.conversation_id as string,
-      userMessageId: user.id as string,
-      messageId: answer?.id as string | undefined,
+      conversationId: user.conversation_id,
+      userMessageId: user.id,
+      messageId: answer?.id,
     };
   };
   /** Stops the upstream call (stop button, grace period over, a refusal before any output). */
@@ -397,7 +328,7 @@ async function prepare(
     } catch (error) {
       if (error instanceof AppError && error.code === "rate_limited") {
         return await refuse(
-          new ChatError("cap_reached", error.message, error.details as Record<string, unknown>),
+          new ChatError("cap_reached", error.message, error.details),
         );
       }
       throw error;
@@ -484,25 +415,6 @@ async function prepare(
   }
 }
 
-/**
- * Starts an upstream call at once (an {@link EagerStream}); `left` settles once its request has
- * left: handed to the network (the provider's `onRequestSent`), then one timer turn, before which
- * Deno's `fetch` writes it (its I/O runs once the current microtasks are done). The preparation's
- * database work waits for it, so it does not compete with the request for the CPU, which matters
- * when the model server shares the machine (a self-hosted one; bench/chat.ts: time to first delta
- * p50 −0.6 ms). `left` also settles when the call ends without sending a request.
- */
-export function startUpstreamCall(
-  open: (onRequestSent: () => void) => AsyncIterable<StreamEvent>,
-): { stream: EagerStream; left: Promise<void> } {
-  let handedOver!: () => void;
-  const sent = new Promise<void>((resolve) => handedOver = resolve);
-  const stream = new EagerStream(open(() => handedOver()));
-  const left = Promise.race([sent, stream.ended])
-    .then(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
-  return { stream, left };
-}
-
 /** What the preparation reads of the user's account. */
 interface Account {
   tier: string;
@@ -514,195 +426,4 @@ interface Account {
 function titleOf(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length > 60 ? line.slice(0, 57) + "…" : line;
-}
-
-/** Receives the answer as it is generated. */
-export interface AnswerSink {
-  delta(text: string): void;
-}
-
-export type AnswerOutcome =
-  | {
-    status: "complete" | "aborted";
-    text: string;
-    usage: Usage | null;
-    cost: number;
-    balance: number;
-    finishReason: FinishReason | null;
-    latencyMs: number;
-    ttftMs: number | null;
-  }
-  | {
-    status: "error";
-    text: string;
-    code: ChatErrorCode;
-    userMessage: string;
-    retryAfterMs?: number;
-  };
-
-/** Step 2. Never throws: failures come back as the `error` outcome. */
-export async function runAnswer(
-  s: ChatServices,
-  p: PreparedAnswer,
-  sink: AnswerSink,
-): Promise<AnswerOutcome> {
-  const signal = p.abort.signal;
-  const sql = s.db.sql;
-  const log = s.log.child({ messageId: p.messageId, conversationId: p.conversation.id });
-  let text = "";
-  let ttftMs: number | null = null;
-  let usage: (Usage & { finishReason: FinishReason }) | null = null;
-  let failure: AiError | null = null;
-  let messages = p.messages;
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    try {
-      const stream = attempt === 1 ? p.upstream : p.ai.provider.stream(messages, {
-        maxOutputTokens: p.maxOutputTokens,
-        temperature: p.temperature,
-      }, signal);
-      for await (const event of stream) {
-        if (event.type === "delta") {
-          ttftMs ??= Math.round(performance.now() - p.startedAt);
-          text += event.text;
-          sink.delta(event.text);
-        } else {
-          usage = event;
-        }
-      }
-      failure = null;
-    } catch (error) {
-      failure = error instanceof AiError
-        ? error
-        : signal.aborted
-        ? new AiAbortedError("aborted", { cause: error })
-        : new AiNotConfiguredError(`unexpected failure: ${(error as Error)?.message}`, {
-          cause: error,
-        });
-      if (!(error instanceof AiError)) log.error("answer failed unexpectedly", { error });
-    }
-    // The model's window is smaller than our budget assumed: once, with the history halved.
-    if (
-      failure instanceof AiContextTooLongError && text === "" && p.mode === "chat" &&
-      p.turnsKept > 0 && attempt === 1
-    ) {
-      const history = messages.slice(1, -1);
-      const keep = history.slice(Math.ceil(history.length / 2));
-      while (keep.length > 0 && keep[0].role === "assistant") keep.shift();
-      messages = [messages[0], ...keep, messages[messages.length - 1]];
-      log.warn("context too long for the model; retrying with less history", {
-        turns: keep.length,
-      });
-      continue;
-    }
-    break;
-  }
-  const latencyMs = Math.round(performance.now() - p.startedAt);
-  const prices = {
-    inputPer1k: p.ai.config.priceInputPer1k,
-    outputPer1k: p.ai.config.priceOutputPer1k,
-  };
-
-  const aborted = failure instanceof AiAbortedError || (failure !== null && signal.aborted);
-  if (failure && !aborted) {
-    // A failed call is not billed: the hold is released, the partial text kept for support.
-    await closeReservation(s, p, 0).catch((error) => log.error("release failed", { error }));
-    const code = chatCodeOf(failure);
-    await sql`update messages set status = 'error', content = ${text}, error_code = ${code},
-                latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, cost = 0, completed_at = now()
-              where id = ${p.messageId}`;
-    publishProductEvent(s.db, {
-      type: "ai.answer_failed",
-      data: { code: failure.code, status: failure.status ?? null },
-    }).catch((error) => log.warn("answer failure not announced", { error }));
-    log.warn("answer failed", {
-      code: failure.code,
-      attempts: failure.attempts,
-      status: failure.status,
-      error: failure.message,
-    });
-    return {
-      status: "error",
-      text,
-      code,
-      userMessage: failure.userMessage,
-      retryAfterMs: failure.retryAfterMs,
-    };
-  }
-
-  // Complete, or stopped: bill what was generated (the upstream charges the prompt and the
-  // tokens it produced before the stop). Stopped before any output: nothing.
-  const billed: Usage | null = usage ??
-    (failure?.partialUsage ??
-      (text
-        ? {
-          inputTokens: estimateTokens(messages),
-          outputTokens: countTextTokens(text),
-          estimated: true,
-        }
-        : null));
-  const cost = billed ? priceOf(billed, prices) : 0;
-  let balance: number;
-  try {
-    balance = await closeReservation(s, p, cost);
-  } catch (error) {
-    log.error("settling the answer failed", { error });
-    balance = (await getBalance(sql, p.conversation.userId)).balance;
-  }
-  const status = aborted ? "aborted" : "complete";
-  await sql`update messages set status = ${status}, content = ${text},
-              tokens_in = ${billed?.inputTokens ?? 0}, tokens_out = ${billed?.outputTokens ?? 0},
-              usage_estimated = ${billed?.estimated ?? false}, cost = ${cost},
-              latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, completed_at = now()
-            where id = ${p.messageId}`;
-  if (cost > 0) {
-    await publish(s.db, {
-      userId: p.conversation.userId,
-      type: "wallet.updated",
-      data: { balance, reason: "usage", messageId: p.messageId },
-    }).catch((error) => log.error("wallet event not published", { error }));
-  }
-  await queueSummary(s, p).catch((error) => log.warn("summary not queued", { error }));
-  return {
-    status,
-    text,
-    usage: billed,
-    cost,
-    balance,
-    finishReason: usage?.finishReason ?? null,
-    latencyMs,
-    ttftMs,
-  };
-}
-
-/**
- * Turns were dropped for the budget and the configuration can summarise: fold them into the
- * conversation's summary in the background, after the bill (the summary is our cost, not the
- * user's, and its failures never reach the answer).
- */
-async function queueSummary(s: ChatServices, p: PreparedAnswer): Promise<void> {
-  if (p.mode !== "chat" || !p.droppedThrough || !p.ai.config.summaryModel || !s.jobs) return;
-  await s.jobs.enqueue(summarizeJob, {
-    conversationId: p.conversation.id,
-    aiConfigId: p.ai.config.id,
-    throughMessageId: p.droppedThrough,
-  }, summarizeDedupe(p.conversation.id));
-}
-
-/** Settles (`used` > 0) or releases the reservation; returns the balance after. */
-async function closeReservation(s: ChatServices, p: PreparedAnswer, used: number) {
-  const sql = s.db.sql;
-  if (!p.reservation) return (await getBalance(sql, p.conversation.userId)).balance;
-  if (used === 0) {
-    await release(sql, p.reservation.id);
-    return (await getBalance(sql, p.conversation.userId)).balance;
-  }
-  const result = await settle(sql, p.reservation.id, used, {
-    description: p.botId ? "Bot answer" : p.mode === "essay" ? "Essay" : "Chat answer",
-    reference: {
-      messageId: p.messageId,
-      conversationId: p.conversation.id,
-      ...(p.botId ? { botId: p.botId } : {}),
-    },
-  });
-  return result?.balance ?? (await getBalance(sql, p.conversation.userId)).balance;
 }

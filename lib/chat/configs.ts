@@ -43,13 +43,33 @@ export interface AiConfig {
   updatedAt: Date;
 }
 
-function toConfig(r: Record<string, unknown>): AiConfig {
+/** An `ai_configs` row; numeric columns arrive as strings (postgres.js keeps their precision). */
+interface AiConfigRow {
+  id: string;
+  name: string;
+  provider: ProviderName;
+  model: string;
+  base_url: string | null;
+  api_key_encrypted: string | null;
+  temperature: string;
+  max_output_tokens: number;
+  essay_max_output_tokens: number;
+  context_tokens: number;
+  price_input_per_1k: string;
+  price_output_per_1k: string;
+  system_prompt: string | null;
+  essay_system_prompt: string | null;
+  summary_model: string | null;
+  updated_at: Date;
+}
+
+function toConfig(r: AiConfigRow): AiConfig {
   return {
-    id: r.id as string,
-    name: r.name as string,
-    provider: r.provider as ProviderName,
-    model: r.model as string,
-    baseUrl: r.base_url as string | null,
+    id: r.id,
+    name: r.name,
+    provider: r.provider,
+    model: r.model,
+    baseUrl: r.base_url,
     hasKey: r.api_key_encrypted !== null,
     temperature: Number(r.temperature),
     maxOutputTokens: Number(r.max_output_tokens),
@@ -57,10 +77,10 @@ function toConfig(r: Record<string, unknown>): AiConfig {
     contextTokens: Number(r.context_tokens),
     priceInputPer1k: Number(r.price_input_per_1k),
     priceOutputPer1k: Number(r.price_output_per_1k),
-    chatPrompt: (r.system_prompt as string | null) ?? CHAT_SYSTEM_PROMPT,
-    essayPrompt: (r.essay_system_prompt as string | null) ?? ESSAY_SYSTEM_PROMPT,
-    summaryModel: (r.summary_model as string | null) || null,
-    updatedAt: r.updated_at as Date,
+    chatPrompt: r.system_prompt ?? CHAT_SYSTEM_PROMPT,
+    essayPrompt: r.essay_system_prompt ?? ESSAY_SYSTEM_PROMPT,
+    summaryModel: r.summary_model || null,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -122,12 +142,13 @@ export async function setApiKey(
 
 /** The active default configuration, or null when none is set up. */
 export async function defaultConfig(sql: Sql): Promise<AiConfig | null> {
-  const [row] = await sql`select * from ai_configs where is_default and active limit 1`;
+  const [row] = await sql<AiConfigRow[]>`
+    select * from ai_configs where is_default and active limit 1`;
   return row ? toConfig(row) : null;
 }
 
 export async function getConfig(sql: Sql, id: string): Promise<AiConfig | null> {
-  const [row] = await sql`select * from ai_configs where id = ${id}`;
+  const [row] = await sql<AiConfigRow[]>`select * from ai_configs where id = ${id}`;
   return row ? toConfig(row) : null;
 }
 
@@ -181,7 +202,8 @@ export class AiConfigCache {
   async forModel(model: string): Promise<ActiveAi | null> {
     const fallback = await this.active();
     if (!fallback || fallback.config.model === model) return fallback;
-    const [row] = await this.sql`select * from ai_configs where active and model = ${model}
+    const [row] = await this.sql<AiConfigRow[]>`select * from ai_configs
+                                 where active and model = ${model}
                                  order by is_default desc, name limit 1`;
     if (!row) return fallback;
     const config = toConfig(row);
@@ -213,10 +235,7 @@ async function buildProvider(
   config: AiConfig,
   options: { model?: string; timeoutMs?: number } = {},
 ): Promise<AiProvider> {
-  const [row] = await sql`select api_key_encrypted from ai_configs where id = ${config.id}`;
-  const apiKey = row?.api_key_encrypted
-    ? await decryptSecret(encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
-    : undefined;
+  const apiKey = await storedKey(sql, encryptionKey, config.id);
   return createProvider({
     provider: config.provider,
     apiKey,
@@ -238,11 +257,20 @@ export async function defaultUpstream(
 ): Promise<{ config: AiConfig; apiKey?: string } | null> {
   const config = await defaultConfig(sql);
   if (!config) return null;
-  const [row] = await sql`select api_key_encrypted from ai_configs where id = ${config.id}`;
-  const apiKey = row?.api_key_encrypted
+  return { config, apiKey: await storedKey(sql, encryptionKey, config.id) };
+}
+
+/** Configuration `id`'s API key, decrypted; undefined when none is stored. */
+async function storedKey(
+  sql: Sql,
+  encryptionKey: Uint8Array,
+  id: string,
+): Promise<string | undefined> {
+  const [row] = await sql<Pick<AiConfigRow, "api_key_encrypted">[]>`
+    select api_key_encrypted from ai_configs where id = ${id}`;
+  return row?.api_key_encrypted
     ? await decryptSecret(encryptionKey, row.api_key_encrypted, KEY_CONTEXT)
     : undefined;
-  return { config, apiKey };
 }
 
 /**

@@ -46,40 +46,72 @@ export interface Message {
   completedAt: Date | null;
 }
 
-function toConversation(r: Record<string, unknown>): Conversation {
+/** A `conversations` row (the columns a {@link Conversation} is read from). */
+interface ConversationRow {
+  id: string;
+  user_id: string;
+  mode: Mode;
+  channel: Channel;
+  title: string | null;
+  summary: string | null;
+  created_at: Date;
+  last_activity_at: Date;
+  closed_at: Date | null;
+  bot_id: string | null;
+  visitor_id: string | null;
+}
+
+function toConversation(r: ConversationRow): Conversation {
   return {
-    id: r.id as string,
-    userId: r.user_id as string,
-    mode: r.mode as Mode,
-    channel: r.channel as Channel,
-    title: r.title as string | null,
-    summary: r.summary as string | null,
-    createdAt: r.created_at as Date,
-    lastActivityAt: r.last_activity_at as Date,
-    closedAt: r.closed_at as Date | null,
-    botId: (r.bot_id as string | null) ?? null,
-    visitorId: (r.visitor_id as string | null) ?? null,
+    id: r.id,
+    userId: r.user_id,
+    mode: r.mode,
+    channel: r.channel,
+    title: r.title,
+    summary: r.summary,
+    createdAt: r.created_at,
+    lastActivityAt: r.last_activity_at,
+    closedAt: r.closed_at,
+    botId: r.bot_id,
+    visitorId: r.visitor_id,
   };
 }
 
-const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+/** A `messages` row (the columns a {@link Message} is read from). */
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  role: Message["role"];
+  content: string;
+  status: Message["status"];
+  model: string | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  /** A bigint: postgres.js reads it as a string. */
+  cost: string | null;
+  latency_ms: number | null;
+  ttft_ms: number | null;
+  error_code: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
 
-export function toMessage(r: Record<string, unknown>): Message {
+function toMessage(r: MessageRow): Message {
   return {
-    id: r.id as string,
-    conversationId: r.conversation_id as string,
-    role: r.role as Message["role"],
-    content: r.content as string,
-    status: r.status as Message["status"],
-    model: r.model as string | null,
-    tokensIn: num(r.tokens_in),
-    tokensOut: num(r.tokens_out),
-    cost: num(r.cost),
-    latencyMs: num(r.latency_ms),
-    ttftMs: num(r.ttft_ms),
-    errorCode: r.error_code as string | null,
-    createdAt: r.created_at as Date,
-    completedAt: r.completed_at as Date | null,
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role,
+    content: r.content,
+    status: r.status,
+    model: r.model,
+    tokensIn: r.tokens_in,
+    tokensOut: r.tokens_out,
+    cost: r.cost === null ? null : Number(r.cost),
+    latencyMs: r.latency_ms,
+    ttftMs: r.ttft_ms,
+    errorCode: r.error_code,
+    createdAt: r.created_at,
+    completedAt: r.completed_at,
   };
 }
 
@@ -100,7 +132,7 @@ const SETTING_KEYS = {
 
 /** The chat's operator settings (rows of `settings`; a malformed value falls back). */
 export async function chatSettings(sql: Sql): Promise<ChatSettings> {
-  const rows = await sql`select key, value from settings
+  const rows = await sql<{ key: string; value: unknown }[]>`select key, value from settings
                          where key in ${sql(Object.values(SETTING_KEYS))}`;
   const raw: Record<string, unknown> = {};
   for (const [field, key] of Object.entries(SETTING_KEYS)) {
@@ -127,7 +159,7 @@ export async function createConversation(
   sql: Sql,
   input: { userId: string; mode: Mode; channel: Channel; title?: string | null },
 ): Promise<Conversation> {
-  const [row] = await sql`
+  const [row] = await sql<ConversationRow[]>`
     insert into conversations (user_id, mode, channel, title)
     values (${input.userId}, ${input.mode}, ${input.channel}, ${input.title ?? null})
     returning *`;
@@ -140,8 +172,8 @@ export async function getConversation(
   id: string,
 ): Promise<Conversation | null> {
   if (!z.uuid().safeParse(id).success) return null;
-  const [row] = await sql`select * from conversations
-                          where id = ${id} and user_id = ${userId} and bot_id is null`;
+  const [row] = await sql<ConversationRow[]>`
+    select * from conversations where id = ${id} and user_id = ${userId} and bot_id is null`;
   return row ? toConversation(row) : null;
 }
 
@@ -151,9 +183,10 @@ export async function getBotConversation(
   input: { botId: string; visitorId: string | null; id: string },
 ): Promise<Conversation | null> {
   if (!z.uuid().safeParse(input.id).success) return null;
-  const [row] = await sql`select * from conversations
-                          where id = ${input.id} and bot_id = ${input.botId}
-                            and visitor_id is not distinct from ${input.visitorId}`;
+  const [row] = await sql<ConversationRow[]>`
+    select * from conversations
+    where id = ${input.id} and bot_id = ${input.botId}
+      and visitor_id is not distinct from ${input.visitorId}`;
   return row ? toConversation(row) : null;
 }
 
@@ -162,7 +195,7 @@ export async function findOpenBotConversation(
   sql: Sql,
   input: { botId: string; visitorId: string | null; idleTtlMinutes: number },
 ): Promise<Conversation | null> {
-  const [row] = await sql`
+  const [row] = await sql<ConversationRow[]>`
     select * from conversations
     where bot_id = ${input.botId} and visitor_id is not distinct from ${input.visitorId}
       and mode = 'chat' and closed_at is null
@@ -182,7 +215,7 @@ export async function findOpenConversation(
   sql: Sql,
   input: { userId: string; channel: Channel; idleTtlMinutes: number },
 ): Promise<Conversation | null> {
-  const [row] = await sql`
+  const [row] = await sql<ConversationRow[]>`
     select * from conversations
     where user_id = ${input.userId} and channel = ${input.channel} and mode = 'chat'
       and closed_at is null and bot_id is null
@@ -219,10 +252,12 @@ export async function listConversations(
 ): Promise<Conversation[]> {
   const limit = options.limit ?? 30;
   const rows = options.before
-    ? await sql`select * from conversations where user_id = ${userId} and bot_id is null
+    ? await sql<ConversationRow[]>`select * from conversations
+                  where user_id = ${userId} and bot_id is null
                   and last_activity_at < ${options.before}
                 order by last_activity_at desc limit ${limit}`
-    : await sql`select * from conversations where user_id = ${userId} and bot_id is null
+    : await sql<ConversationRow[]>`select * from conversations
+                where user_id = ${userId} and bot_id is null
                 order by last_activity_at desc limit ${limit}`;
   return rows.map(toConversation);
 }
@@ -232,7 +267,7 @@ export async function listMessages(
   conversationId: string,
   limit = 200,
 ): Promise<Message[]> {
-  const rows = await sql`
+  const rows = await sql<MessageRow[]>`
     select * from (select * from messages where conversation_id = ${conversationId}
                    order by created_at desc, role desc limit ${limit}) m
     order by created_at, role desc`;
@@ -241,9 +276,18 @@ export async function listMessages(
 
 export async function getMessage(sql: Sql, userId: string, id: string): Promise<Message | null> {
   if (!z.uuid().safeParse(id).success) return null;
-  const [row] = await sql`select * from messages where id = ${id} and user_id = ${userId}`;
+  const [row] = await sql<MessageRow[]>`
+    select * from messages where id = ${id} and user_id = ${userId}`;
   return row ? toMessage(row) : null;
 }
+
+/** A turn and the conversation's summary; a conversation without turns has one row of nulls. */
+type MemoryRow =
+  & { summary: string | null }
+  & (
+    | { id: string; role: Turn["role"]; content: string }
+    | { id: null; role: null; content: null }
+  );
 
 /** What a chat remembers: the summary of its older turns, and the turns after it. */
 export interface Memory {
@@ -264,7 +308,7 @@ export async function conversationMemory(
   conversationId: string,
   limit = 100,
 ): Promise<Memory> {
-  const rows = await sql`
+  const rows = await sql<MemoryRow[]>`
     with c as (select summary, summary_through from conversations where id = ${conversationId})
     select c.summary, m.id, m.role, m.content
     from c left join lateral (
@@ -275,12 +319,10 @@ export async function conversationMemory(
       order by created_at desc, role desc limit ${limit}) m on true
     order by m.created_at, m.role desc`;
   return {
-    summary: (rows[0]?.summary as string | null | undefined) ?? null,
-    turns: rows.filter((r) => r.id !== null).map((r) => ({
-      id: r.id,
-      role: r.role,
-      content: r.content,
-    })),
+    summary: rows[0]?.summary ?? null,
+    turns: rows.flatMap((r) =>
+      r.id === null ? [] : [{ id: r.id, role: r.role, content: r.content }]
+    ),
   };
 }
 

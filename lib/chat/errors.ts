@@ -1,20 +1,22 @@
 /**
  * What can stop an answer, in the caller's terms. `ChatError` is an {@link AppError} (so the web
- * layer answers it with the right status: 402, 429, 503 ...) that also carries the chat's own
- * code and the sentence to show the user, on the web and on WhatsApp alike (seed 002 wording).
+ * layer answers it like any other: 402, 429, 503 ...) that also carries the chat's own code and
+ * the sentence to show the user, on the web and on WhatsApp alike (seed 002 wording).
  */
 import { AiError, AiRateLimitError, USER_MESSAGES } from "../ai/mod.ts";
-import { AppError, type ErrorCode } from "../http/errors.ts";
+import { AppError, type ErrorCode, type ErrorDetails } from "../errors.ts";
 
-export type ChatErrorCode =
-  | "insufficient_funds"
-  | "rate_limited"
-  | "not_configured"
-  | "unavailable"
-  | "timeout"
-  | "context_too_long"
-  | "cap_reached"
-  | "account_disabled";
+export const CHAT_ERROR_CODES = [
+  "insufficient_funds",
+  "rate_limited",
+  "not_configured",
+  "unavailable",
+  "timeout",
+  "context_too_long",
+  "cap_reached",
+  "account_disabled",
+] as const;
+export type ChatErrorCode = typeof CHAT_ERROR_CODES[number];
 
 const APP_CODE: Record<ChatErrorCode, ErrorCode> = {
   insufficient_funds: "insufficient_balance",
@@ -36,10 +38,9 @@ export class ChatError extends AppError {
     readonly chatCode: ChatErrorCode,
     /** What the user is told. */
     message: string,
-    details?: Record<string, unknown>,
-    headers?: Record<string, string>,
+    details?: ErrorDetails,
   ) {
-    super(APP_CODE[chatCode], message, { reason: chatCode, ...details }, headers);
+    super(APP_CODE[chatCode], message, { reason: chatCode, ...details });
   }
 
   get userMessage(): string {
@@ -64,10 +65,10 @@ export function chatCodeOf(error: AiError): ChatErrorCode {
 }
 
 export function fromAiError(error: AiError): ChatError {
-  const headers: Record<string, string> = error.retryAfterMs
-    ? { "Retry-After": String(Math.ceil(error.retryAfterMs / 1000)) }
-    : {};
-  return new ChatError(chatCodeOf(error), error.userMessage, undefined, headers);
+  const details = error.retryAfterMs
+    ? { retryAfterSeconds: Math.ceil(error.retryAfterMs / 1000) }
+    : undefined;
+  return new ChatError(chatCodeOf(error), error.userMessage, details);
 }
 
 export const NOT_CONFIGURED_MESSAGE = USER_MESSAGES.misconfigured;

@@ -6,11 +6,12 @@
  *   request that asked for it, resumable from KV (lib/chat/streams.ts);
  * - {@link resetConversation}: the user's "new chat".
  *
- * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError with the status to answer)
+ * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError carrying the chat's code)
  * or, for answerOnce, a returned `{ ok: false, code, userMessage }`.
  */
-import { AppError } from "../http/errors.ts";
-import { type AnswerInput, type ChatServices, prepareAnswer, runAnswer } from "./answer.ts";
+import { AppError } from "../errors.ts";
+import { type AnswerInput, type ChatServices, prepareAnswer } from "./answer.ts";
+import { runAnswer } from "./run.ts";
 import { type Channel, closeOpenConversations, getMessage, type Mode } from "./conversations.ts";
 import { ChatError, type ChatErrorCode } from "./errors.ts";
 import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
@@ -24,7 +25,7 @@ export {
   createChatRuntime,
   topUpUrl,
 } from "./answer.ts";
-export { ChatError, type ChatErrorCode } from "./errors.ts";
+export { CHAT_ERROR_CODES, ChatError, type ChatErrorCode } from "./errors.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
 export * from "./conversations.ts";
 export {
@@ -35,6 +36,15 @@ export {
   seedDefaultConfig,
   setApiKey,
 } from "./configs.ts";
+
+export interface AnswerOnceInput {
+  userId: string;
+  mode: Mode;
+  channel: Channel;
+  text: string;
+  /** Stops the answer (billed for what was generated, like the stop button). */
+  signal?: AbortSignal;
+}
 
 export type AnswerOnceResult =
   | {
@@ -52,15 +62,6 @@ export type AnswerOnceResult =
  * that mode+channel within the idle TTL, or starts one; essay always fresh. Bills like the web.
  * Never throws for AI/billing problems: returns them.
  */
-export interface AnswerOnceInput {
-  userId: string;
-  mode: Mode;
-  channel: Channel;
-  text: string;
-  /** Stops the answer (billed for what was generated, like the stop button). */
-  signal?: AbortSignal;
-}
-
 export async function answerOnce(
   s: ChatServices,
   input: AnswerOnceInput,

@@ -65,12 +65,12 @@ export async function summarizeConversation(
   const sql = deps.db.sql;
   const ai = await summaryProvider(sql, deps.encryptionKey, payload.aiConfigId);
   if (!ai) return { status: "off" }; // turned off since the answer
-  const [conversation] = await sql`select summary from conversations
+  const [conversation] = await sql<{ summary: string | null }[]>`select summary from conversations
                                    where id = ${payload.conversationId}`;
   if (!conversation) return { status: "up_to_date" };
   // The turns history would send (conversationMemory's filter), after what the summary covers,
   // up to the boundary; one more than the cap tells whether the cap cut them.
-  const rows = await sql`
+  const read = await sql<{ id: string; role: "user" | "assistant"; content: string }[]>`
     select id, role, content from messages
     where conversation_id = ${payload.conversationId} and content <> ''
       and (role = 'user' or status in ('complete', 'aborted'))
@@ -79,11 +79,7 @@ export async function summarizeConversation(
       and created_at <= (select created_at from messages where id = ${payload.throughMessageId})
     order by created_at, role desc
     limit ${MAX_TURNS_PER_SUMMARY + 1}`;
-  let turns = rows.map((r) => ({
-    id: r.id as string,
-    role: r.role as "user" | "assistant",
-    content: r.content as string,
-  }));
+  let turns = [...read];
   if (turns.length > MAX_TURNS_PER_SUMMARY) {
     turns = turns.slice(0, MAX_TURNS_PER_SUMMARY);
     // A question and its answer share a timestamp: end on an answer, so the boundary stored
@@ -93,7 +89,7 @@ export async function summarizeConversation(
   if (turns.length === 0) return { status: "up_to_date" };
 
   const completion = await ai.provider.complete(
-    summaryPrompt(conversation.summary as string | null, turns),
+    summaryPrompt(conversation.summary, turns),
     { model: ai.model, maxOutputTokens: MAX_SUMMARY_TOKENS, temperature: 0.2 },
   );
   const summary = completion.text.trim();

@@ -14,7 +14,7 @@
  */
 import type { Enqueuer } from "../jobs/types.ts";
 import { publishProductEvent } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { type AttachmentRule, checkAttachment, MAX_ATTACHMENTS } from "./attachments.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { type Channel, formatReference, isUuid, type TaskKind } from "./model.ts";
@@ -92,7 +92,7 @@ function optional(value: string | null | undefined, field: string, max: number):
   return text;
 }
 
-/** The input checked and normalised; throws a 400 naming the first bad field. */
+/** The input checked and normalised; throws `validation_failed` naming the first bad field. */
 export function checkInput(input: SubmitInput) {
   const description = input.description?.trim() ?? "";
   if (!description) throw invalid("description", "describe the problem in a few words.");

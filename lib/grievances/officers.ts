@@ -11,9 +11,10 @@
  * `/track`.
  */
 import type { Enqueuer } from "../jobs/types.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { emailJob } from "../mail/send.ts";
 import { kickSender, recordOutgoing } from "../whatsapp/outbox.ts";
+import type { Tx } from "../wallet/ledger.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import {
   canMove,
@@ -40,7 +41,7 @@ export const MAX_NOTE = 2_000;
 const notFound = () => new AppError("not_found", "This grievance does not exist.");
 
 /** The grievance's row, locked, if the actor may act on it. */
-async function lockFor(tx: GrievancesDeps["db"]["sql"], actor: Actor, id: string) {
+async function lockFor(tx: Tx, actor: Actor, id: string) {
   if (!isUuid(id)) throw notFound();
   const [row] = await tx`select id, status, priority, area_id, key_id from grievances
                          where id = ${id} for update`;
@@ -82,7 +83,7 @@ export async function assign(
     email = staff.email;
   }
   await sql.begin(async (tx) => {
-    await lockFor(tx as never, actor, id);
+    await lockFor(tx, actor, id);
     await tx`update grievances set assigned_to = ${to},
                assigned_at = ${to === null ? null : new Date()}, updated_at = now()
              where id = ${id}`;
@@ -121,7 +122,7 @@ export async function moveStatus(
   }
   const text = checkNote(note);
   await deps.db.sql.begin(async (tx) => {
-    const row = await lockFor(tx as never, actor, id);
+    const row = await lockFor(tx, actor, id);
     const from = row.status as Status;
     if (from === to) return;
     if (!canMove(from, to, "officer")) throw refuseMove(from, to);
@@ -179,7 +180,7 @@ export async function setPriority(
     });
   }
   await deps.db.sql.begin(async (tx) => {
-    const row = await lockFor(tx as never, actor, id);
+    const row = await lockFor(tx, actor, id);
     if (row.priority === priority) return;
     await tx`update grievances set priority = ${priority}, updated_at = now() where id = ${id}`;
     await recordHistory(tx, deps.sealer, {
@@ -231,7 +232,7 @@ export async function answer(
   const publicUrl = deps.config.publicUrl;
   const statusLine = `Status: ${(status ?? g.status).replace("_", " ")}.`;
   await deps.db.sql.begin(async (tx) => {
-    const row = await lockFor(tx as never, actor, id);
+    const row = await lockFor(tx, actor, id);
     // The row's sealed fields share one key id: an answer sealed under the current key needs
     // the row under it too (the previous key's rows are re-sealed by the rekey task).
     if (row.key_id !== deps.sealer.keyId) {
@@ -292,7 +293,7 @@ export async function retryClassification(
   id: string,
 ): Promise<{ taskId: string }> {
   const taskId = await deps.db.sql.begin(async (tx) => {
-    await lockFor(tx as never, actor, id);
+    await lockFor(tx, actor, id);
     const [g] = await tx`select ai_status from grievances where id = ${id}`;
     const [active] = await tx`select 1 as x from grievance_tasks
                               where grievance_id = ${id} and kind = 'classify'

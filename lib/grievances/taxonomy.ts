@@ -3,7 +3,8 @@
  * grievances belong to (and officers may be limited to), and the SLA hours of each priority.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import type { Tx } from "../wallet/ledger.ts";
+import { AppError } from "../errors.ts";
 import {
   type Area,
   type Category,
@@ -49,7 +50,7 @@ function checkCategory(input: CategoryInput): void {
 }
 
 /** Creates a category, or updates the one with this slug (slugs are stable). */
-export async function saveCategory(sql: Sql, input: CategoryInput): Promise<Category> {
+export async function saveCategory(sql: Tx, input: CategoryInput): Promise<Category> {
   checkCategory(input);
   const [row] = await sql`
     insert into grievance_categories (slug, name, description, active, position)
@@ -66,7 +67,7 @@ export async function listAreas(sql: Sql): Promise<Area[]> {
 }
 
 export async function createArea(
-  sql: Sql,
+  sql: Tx,
   input: { name: string; latitude: number | null; longitude: number | null },
 ): Promise<Area> {
   const name = input.name.trim();
@@ -99,7 +100,7 @@ export async function createArea(
   }
 }
 
-export async function deleteArea(sql: Sql, id: string): Promise<boolean> {
+export async function deleteArea(sql: Tx, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
   return (await sql`delete from grievance_areas where id = ${id} returning 1`).length > 0;
 }
@@ -167,7 +168,7 @@ export async function slaHours(sql: Sql): Promise<Record<Priority, number>> {
   return out;
 }
 
-export async function setSlaHours(sql: Sql, priority: Priority, hours: number): Promise<void> {
+export async function setSlaHours(sql: Tx, priority: Priority, hours: number): Promise<void> {
   if (!Number.isInteger(hours) || hours < 1 || hours > 8760) {
     throw new AppError("validation_failed", `${priority}: give whole hours from 1 to 8760.`, {
       field: priority,

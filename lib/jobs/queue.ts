@@ -29,6 +29,7 @@ import type { Logger } from "../observability/log.ts";
 import type { JobMetrics } from "../observability/metrics.ts";
 import type { Config } from "../config.ts";
 import { recordRefusedPayload } from "./dead_letters.ts";
+import { DONE_TTL_MS, enqueuePack, type JobEntry, K, settles, unpack } from "./envelope.ts";
 import {
   type EnqueueOptions,
   type JobContext,
@@ -40,101 +41,19 @@ import {
   type NamedEnqueuer,
   retryDelayMs,
 } from "./types.ts";
+import {
+  type EnqueueResult,
+  JobValidationError,
+  JobWriter,
+  PACK_MAX_CHARS,
+  type Queued,
+  validateJob,
+} from "./writer.ts";
 
-const MAX_DELAY_MS = 30 * 24 * 3600 * 1000;
-const DONE_TTL_MS = 7 * 24 * 3600 * 1000;
-const DEFAULT_DEDUPE_TTL_MS = 24 * 3600 * 1000;
-/** KV's own redelivery schedule for messages whose handler never returned (crash). */
-const KV_SAFETY_BACKOFF = [1_000, 5_000, 30_000, 60_000, 300_000];
-
-/**
- * Pack bounds. KV refuses a message over 64 KiB and an atomic commit over 800 KiB or 1,000
- * mutations or 100 checks. Sizes are estimated from the JSON length of each job; a character can
- * take two bytes in KV's serialisation, hence the margin. A job too large to share a message
- * travels alone (and fails at the commit, as it always did, if it is over KV's limit).
- */
-const PACK_MAX_JOBS = 400;
-const PACK_MAX_CHARS = 24_000;
-const COMMIT_MAX_CHARS = 300_000;
-const COMMIT_MAX_MESSAGES = 400;
-/** Dedupe keys checked in one commit (each is a check and a set). */
-const COMMIT_MAX_DEDUPE = 50;
-
-/** One job inside a KV message. `id` is the job's identity across its attempts. */
-interface JobEntry {
-  id: string;
-  job: string;
-  payload: unknown;
-  attempt: number;
-  enqueuedAt: number;
-}
-
-/** v1: one job per message. Still delivered: messages queued before packs may be waiting. */
-interface EnvelopeV1 extends JobEntry {
-  v: 1;
-}
-
-/** v2: a pack of jobs, acknowledged once every job in it is settled. */
-interface EnvelopeV2 {
-  v: 2;
-  pack: string;
-  jobs: JobEntry[];
-}
+export { type EnqueueResult, JobValidationError } from "./writer.ts";
 
 /** Never settles: leaves a KV delivery unacknowledged, so it is redelivered after a restart. */
 const NEVER = new Promise<void>(() => {});
-
-export class JobValidationError extends Error {
-  override name = "JobValidationError";
-}
-
-const K = {
-  dedupe: (job: string, key: string) => ["jobs", "dedupe", job, key],
-  /**
-   * A job's settlement marker: `true` once it succeeded or was dead-lettered; a number `n` once
-   * its attempts up to `n` failed and the next one was queued. A redelivered message skips every
-   * job whose marker covers its attempt (so a pack redelivered after a crash neither re-runs its
-   * finished jobs nor starts a second retry chain for a job already handed to its retry).
-   */
-  done: (id: string) => ["jobs", "done", id],
-  enqueued: ["jobs", "count", "enqueued"],
-  finished: ["jobs", "count", "finished"],
-  undelivered: (id: string) => ["jobs", "undelivered", id],
-};
-
-function settles(marker: unknown, attempt: number): boolean {
-  return marker === true || (typeof marker === "number" && marker >= attempt);
-}
-
-/** Reads a queued message of either format; null for a shape we do not know. */
-function unpack(message: unknown): JobEntry[] | null {
-  const m = message as { v?: unknown; jobs?: unknown } & Partial<JobEntry> | null;
-  const valid = (e: Partial<JobEntry> | null | undefined) =>
-    !!e && typeof e.id === "string" && typeof e.job === "string" &&
-    typeof e.attempt === "number";
-  if (m?.v === 1 && valid(m)) return [m as EnvelopeV1];
-  if (m?.v === 2 && Array.isArray(m.jobs) && m.jobs.length > 0 && m.jobs.every(valid)) {
-    return m.jobs as JobEntry[];
-  }
-  return null;
-}
-
-/** A job validated and waiting for its commit. */
-interface Queued {
-  entry: JobEntry;
-  lane: Lane;
-  delay: number;
-  dedupeKey?: string;
-  dedupeTtlMs: number;
-  /** JSON length of the entry: its share of a message's and a commit's size. */
-  chars: number;
-}
-
-/**
- * What became of one job handed to `enqueue`/`enqueueMany`. `invalid`: `enqueueMany` refused its
- * payload (the reason); it was not queued but recorded as a dead letter with the id `id`.
- */
-export type EnqueueResult = { id: string; deduplicated: boolean; invalid?: string };
 
 /** How the reconciler has been doing: `consecutiveFailures` runs in a row had a sweep fail. */
 export interface ReconcilerState {
@@ -165,6 +84,7 @@ export class JobQueue implements NamedEnqueuer {
   readonly #db: Database;
   readonly #log: Logger;
   readonly #metrics: JobMetrics;
+  readonly #writer: JobWriter;
   readonly #handlers = new Map<string, JobHandler>();
   readonly #lanes: Record<Lane, LimitFunction>;
   readonly context: JobContext;
@@ -186,6 +106,7 @@ export class JobQueue implements NamedEnqueuer {
     this.#db = options.db;
     this.#log = options.log;
     this.#metrics = options.metrics;
+    this.#writer = new JobWriter(options.kv, options.metrics);
     this.register(options.handlers ?? []);
     const limits = { ...LANE_CONCURRENCY, ...options.concurrency };
     this.#lanes = {
@@ -217,7 +138,7 @@ export class JobQueue implements NamedEnqueuer {
   ): Promise<EnqueueResult> {
     let queued: Queued;
     try {
-      queued = this.#validate(type, { payload, ...options });
+      queued = validateJob(type, { payload, ...options });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -240,7 +161,7 @@ export class JobQueue implements NamedEnqueuer {
     await Promise.all([shared, ...alone].map(async (group) => {
       if (group.length === 0) return;
       try {
-        const results = await this.#write(group.map((w) => w.queued));
+        const results = await this.#writer.write(group.map((w) => w.queued));
         group.forEach((w, i) => w.resolve(results[i]));
       } catch (error) {
         for (const w of group) w.reject(error);
@@ -263,13 +184,13 @@ export class JobQueue implements NamedEnqueuer {
     const refused: { index: number; payload: unknown; reason: string }[] = [];
     items.forEach((item, index) => {
       try {
-        valid.push({ index, queued: this.#validate(type, item) });
+        valid.push({ index, queued: validateJob(type, item) });
       } catch (error) {
         if (!(error instanceof JobValidationError)) throw error;
         refused.push({ index, payload: item?.payload, reason: error.message });
       }
     });
-    const written = await this.#write(valid.map((v) => v.queued));
+    const written = await this.#writer.write(valid.map((v) => v.queued));
     valid.forEach((v, i) => results[v.index] = written[i]);
     for (const r of refused) {
       const id = await this.#deadLetterInvalid(type.name, r.payload, r.reason);
@@ -293,164 +214,6 @@ export class JobQueue implements NamedEnqueuer {
       });
       return "";
     }
-  }
-
-  #validate(type: JobType, item: { payload: unknown } & EnqueueOptions): Queued {
-    const parsed = type.schema.safeParse(item.payload);
-    if (!parsed.success) {
-      throw new JobValidationError(
-        `${type.name}: invalid payload: ` +
-          parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`)
-            .join("; "),
-      );
-    }
-    const delay = item.delay ?? 0;
-    if (!(delay >= 0 && delay <= MAX_DELAY_MS)) {
-      throw new JobValidationError(`${type.name}: delay must be between 0 and 30 days`);
-    }
-    const entry: JobEntry = {
-      id: crypto.randomUUID(),
-      job: type.name,
-      payload: parsed.data,
-      attempt: 1,
-      enqueuedAt: Date.now(),
-    };
-    return {
-      entry,
-      lane: type.lane,
-      delay,
-      dedupeKey: item.dedupeKey,
-      dedupeTtlMs: item.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS,
-      chars: JSON.stringify(entry).length,
-    };
-  }
-
-  /** Commits validated jobs; results in the order given. */
-  async #write(all: Queued[]): Promise<EnqueueResult[]> {
-    const results = new Array<EnqueueResult>(all.length);
-    // A dedupe key repeated within the batch: the first holder competes for it in KV, the
-    // others are duplicates of whatever that one turns out to be.
-    const holders = new Map<string, number>();
-    const repeats: [index: number, holder: number][] = [];
-    const plain: number[] = [];
-    const deduped: number[] = [];
-    all.forEach((q, i) => {
-      if (q.dedupeKey === undefined) return plain.push(i);
-      const name = JSON.stringify([q.entry.job, q.dedupeKey]);
-      const holder = holders.get(name);
-      if (holder === undefined) {
-        holders.set(name, i);
-        deduped.push(i);
-      } else repeats.push([i, holder]);
-    });
-
-    for (const group of this.#commitGroups(plain.map((i) => all[i]))) {
-      await this.#commit(group, false);
-    }
-    for (const i of plain) results[i] = { id: all[i].entry.id, deduplicated: false };
-
-    for (let from = 0; from < deduped.length; from += COMMIT_MAX_DEDUPE) {
-      const chunk = deduped.slice(from, from + COMMIT_MAX_DEDUPE);
-      const groups = this.#commitGroups(chunk.map((i) => all[i]));
-      // All keys free (the usual case): one commit for the chunk. Otherwise each job competes
-      // for its key alone, so one taken key does not refuse the others.
-      if (groups.length === 1 && await this.#commit(groups[0], true)) {
-        for (const i of chunk) results[i] = { id: all[i].entry.id, deduplicated: false };
-        continue;
-      }
-      for (const i of chunk) {
-        if (await this.#commit([all[i]], true)) {
-          results[i] = { id: all[i].entry.id, deduplicated: false };
-        } else {
-          const existing = await this.#kv.get<string>(
-            K.dedupe(all[i].entry.job, all[i].dedupeKey!),
-          );
-          results[i] = { id: existing.value ?? all[i].entry.id, deduplicated: true };
-        }
-      }
-    }
-    for (const [i, holder] of repeats) results[i] = { id: results[holder].id, deduplicated: true };
-    return results;
-  }
-
-  /** Splits jobs into lists that each fit one atomic commit. */
-  #commitGroups(jobs: Queued[]): Queued[][] {
-    const groups: Queued[][] = [];
-    let group: Queued[] = [];
-    let chars = 0;
-    for (const q of jobs) {
-      if (group.length > 0 && (chars + q.chars > COMMIT_MAX_CHARS || group.length >= 2_000)) {
-        groups.push(group);
-        group = [];
-        chars = 0;
-      }
-      group.push(q);
-      chars += q.chars;
-    }
-    if (group.length > 0) groups.push(group);
-    return groups;
-  }
-
-  /**
-   * One atomic commit: the jobs packed into messages per lane and delay, their dedupe keys
-   * claimed (`dedupe`), the backlog counter. Returns false when a dedupe key was taken (nothing
-   * is then queued).
-   */
-  async #commit(jobs: Queued[], dedupe: boolean): Promise<boolean> {
-    const op = this.#kv.atomic();
-    if (dedupe) {
-      for (const q of jobs) {
-        const key = K.dedupe(q.entry.job, q.dedupeKey!);
-        op.check({ key, versionstamp: null }).set(key, q.entry.id, { expireIn: q.dedupeTtlMs });
-      }
-    }
-    const packs = this.#pack(jobs);
-    if (packs.length > COMMIT_MAX_MESSAGES) {
-      // Only many distinct delays get here; split rather than exceed KV's mutation limit.
-      const half = Math.ceil(jobs.length / 2);
-      return await this.#commit(jobs.slice(0, half), dedupe) &&
-        await this.#commit(jobs.slice(half), dedupe);
-    }
-    for (const pack of packs) this.#enqueueOp(op, pack.jobs, pack.delay);
-    op.sum(K.enqueued, BigInt(jobs.length));
-    if (!(await op.commit()).ok) return false;
-    const counts = new Map<string, number>();
-    for (const q of jobs) counts.set(q.entry.job, (counts.get(q.entry.job) ?? 0) + 1);
-    for (const [job, n] of counts) this.#metrics.enqueued.inc({ job }, n);
-    return true;
-  }
-
-  /** Groups jobs into messages: same lane and delay, within the size bounds. */
-  #pack(jobs: Queued[]): { delay: number; jobs: JobEntry[] }[] {
-    const open = new Map<string, { delay: number; jobs: JobEntry[]; chars: number }>();
-    const packs: { delay: number; jobs: JobEntry[] }[] = [];
-    for (const q of jobs) {
-      const key = `${q.lane}:${q.delay}`;
-      let pack = open.get(key);
-      if (
-        pack && (pack.jobs.length >= PACK_MAX_JOBS || pack.chars + q.chars > PACK_MAX_CHARS)
-      ) {
-        pack = undefined;
-      }
-      if (!pack) {
-        pack = { delay: q.delay, jobs: [], chars: 0 };
-        open.set(key, pack);
-        packs.push(pack);
-      }
-      pack.jobs.push(q.entry);
-      pack.chars += q.chars;
-    }
-    return packs;
-  }
-
-  #enqueueOp(op: Deno.AtomicOperation, jobs: JobEntry[], delay: number): void {
-    const pack = crypto.randomUUID();
-    const envelope: EnvelopeV2 = { v: 2, pack, jobs };
-    op.enqueue(envelope, {
-      delay,
-      backoffSchedule: KV_SAFETY_BACKOFF,
-      keysIfUndelivered: [K.undelivered(pack)],
-    });
   }
 
   /** Queues a job by its name (dead-letter retries, `deno task job`). */
@@ -618,7 +381,7 @@ export class JobQueue implements NamedEnqueuer {
       // the marker that hands this attempt over to it: a crash in between means a redelivery
       // that skips this job, never a lost job or a second retry chain.
       const op = this.#kv.atomic();
-      this.#enqueueOp(op, [next], delay);
+      enqueuePack(op, [next], delay);
       op.set(K.done(entry.id), entry.attempt, { expireIn: DONE_TTL_MS });
       await op.commit();
       this.#metrics.retried.inc({ job: entry.job });

@@ -55,6 +55,23 @@ export async function dayBounds(
 
 const str = (v: unknown) => v === null || v === undefined ? "0" : String(v);
 
+/** Payments of one currency and method: how many, and their sum (a numeric, as text). */
+interface PaymentGroup {
+  currency: string;
+  method: string;
+  n: number;
+  amount: string;
+}
+
+/** The day's AI usage: bigints and rounded numerics arrive as text. */
+interface AiFigures {
+  tokens_in: string;
+  tokens_out: string;
+  cost: string;
+  latency_p95: string | null;
+  ttft_p95: string | null;
+}
+
 /**
  * One day's figures, computed from the raw tables (nothing is written). For the current day it
  * gives the figures so far.
@@ -77,14 +94,17 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
     dead,
     webhookErrors,
   ] = await Promise.all([
-    sql`select count(*)::int as n from users where created_at >= ${start} and created_at < ${end}`,
-    sql`select channel, mode, role, count(*)::int as n from messages
+    sql<{ n: number }[]>`
+      select count(*)::int as n from users where created_at >= ${start} and created_at < ${end}`,
+    sql<{ channel: string; mode: string; role: string; n: number }[]>`
+        select channel, mode, role, count(*)::int as n from messages
         where created_at >= ${start} and created_at < ${end}
         group by channel, mode, role order by channel, mode, role`,
-    sql`select channel, count(distinct user_id)::int as n from messages
+    sql<{ channel: string | null; n: number }[]>`
+        select channel, count(distinct user_id)::int as n from messages
         where created_at >= ${start} and created_at < ${end} and role = 'user'
         group by grouping sets ((channel), ()) order by channel nulls first`,
-    sql`select coalesce(sum(tokens_in), 0)::bigint as tokens_in,
+    sql<AiFigures[]>`select coalesce(sum(tokens_in), 0)::bigint as tokens_in,
                coalesce(sum(tokens_out), 0)::bigint as tokens_out,
                coalesce(sum(cost), 0)::bigint as cost,
                round((percentile_cont(0.95) within group (order by latency_ms))::numeric, 3)
@@ -93,26 +113,31 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
                  as ttft_p95
         from messages
         where created_at >= ${start} and created_at < ${end} and role = 'assistant'`,
-    sql`select kind, sum(amount)::bigint as tokens from ledger_entries
+    sql<
+      { kind: string; tokens: string }[]
+    >`select kind, sum(amount)::bigint as tokens from ledger_entries
         where created_at >= ${start} and created_at < ${end}
           and kind in ('purchase_credit', 'usage_debit')
         group by kind`,
-    sql`select currency, method, count(*)::int as n, sum(amount) as amount from payments
+    sql<PaymentGroup[]>`
+        select currency, method, count(*)::int as n, sum(amount) as amount from payments
         where created_at >= ${start} and created_at < ${end}
         group by currency, method order by currency, method`,
-    sql`select status, currency, method, count(*)::int as n, sum(amount) as amount from payments
+    sql<(PaymentGroup & { status: string })[]>`
+        select status, currency, method, count(*)::int as n, sum(amount) as amount from payments
         where settled_at >= ${start} and settled_at < ${end}
           and status in ('paid', 'cancelled', 'failed', 'expired')
         group by status, currency, method order by status, currency, method`,
-    sql`select round((percentile_cont(0.5) within group
+    sql<{ median_seconds: string | null }[]>`select round((percentile_cont(0.5) within group
                        (order by extract(epoch from settled_at - created_at)))::numeric, 3)
                  as median_seconds
         from payments
         where settled_at >= ${start} and settled_at < ${end} and status = 'paid'`,
-    sql`select job, count(*)::int as n from job_failures
+    sql<{ job: string; n: number }[]>`select job, count(*)::int as n from job_failures
         where first_seen >= ${start} and first_seen < ${end}
         group by job order by job`,
-    sql`select provider, count(*)::int as n from whatsapp_webhook_log
+    sql<{ provider: string; n: number }[]>`
+        select provider, count(*)::int as n from whatsapp_webhook_log
         where received_at >= ${start} and received_at < ${end}
           and (status >= 400 or error is not null)
         group by provider order by provider`,
@@ -145,10 +170,7 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
 
   // Payments: counts in all and per currency and method; amounts per currency (never summed
   // across currencies) and per currency and method.
-  const payments = (
-    metric: string,
-    groups: { currency: string; method: string; n: number; amount: string }[],
-  ) => {
+  const payments = (metric: string, groups: PaymentGroup[]) => {
     add(`payments.${metric}`, groups.reduce((s, g) => s + g.n, 0));
     const perCurrency = new Map<string, number>();
     for (const g of groups) {
@@ -164,9 +186,9 @@ export async function computeDay(sql: Sql, day: string, timeZone: string): Promi
       add(`payments.${metric}_amount`, (cents / 100).toFixed(2), { currency });
     }
   };
-  payments("started", started as never);
+  payments("started", started);
   for (const outcome of PAYMENT_OUTCOMES) {
-    payments(outcome, settled.filter((s) => s.status === outcome) as never);
+    payments(outcome, settled.filter((s) => s.status === outcome));
   }
   const settledCount = settled.reduce((s, r) => s + r.n, 0);
   const paidCount = settled.filter((r) => r.status === "paid").reduce((s, r) => s + r.n, 0);
@@ -238,11 +260,11 @@ export function yesterday(now: Date, timeZone: string): string {
 /** Of the given days, those with no figures stored (missed while no instance was running). */
 export async function missingDays(sql: Sql, days: string[]): Promise<string[]> {
   if (days.length === 0) return [];
-  const rows = await sql`
+  const rows = await sql<{ day: string }[]>`
     select d::date::text as day from unnest(${days}::date[]) as d
     where not exists (select 1 from daily_metrics where day = d::date)
     order by 1`;
-  return rows.map((r) => r.day as string);
+  return rows.map((r) => r.day);
 }
 
 export interface StoredFigure {
@@ -258,12 +280,11 @@ export async function readFigures(
   options: { from: string; to: string; series: { metric: string; dims: string }[] },
 ): Promise<StoredFigure[]> {
   if (options.series.length === 0) return [];
-  const rows = await sql`
+  return await sql<StoredFigure[]>`
     select m.day::text as day, m.metric, m.dims, m.value::float8 as value
     from unnest(${options.series.map((s) => s.metric)}::text[],
                 ${options.series.map((s) => s.dims)}::text[]) as s(metric, dims)
     join daily_metrics m on m.metric = s.metric and m.dims = s.dims
     where m.day between ${options.from}::date and ${options.to}::date
     order by m.day`;
-  return rows as unknown as StoredFigure[];
 }

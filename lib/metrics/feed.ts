@@ -42,15 +42,39 @@ const LOOK_BEHIND_IDS = 100;
 const LOOK_BEHIND_MS = 10_000;
 const RECENT = 20;
 
+/** A payment's event with the payment it is about (bigint and numeric columns as text). */
+interface PaymentEventRow {
+  id: string;
+  payment_id: string;
+  source: string;
+  status_from: string | null;
+  status_to: string | null;
+  note: string | null;
+  created_at: Date;
+  amount: string;
+  currency: string;
+  method: string;
+  reference: string;
+  flag: string | null;
+}
+
+interface DeadLetterRow {
+  id: string;
+  job: string;
+  attempts: number;
+  last_error: string;
+  last_seen: Date;
+}
+
 const PAYMENT_EVENTS = (sql: Sql) =>
   sql`
   select e.id, e.payment_id, e.source, e.status_from, e.status_to, e.note, e.created_at,
          p.amount, p.currency, p.method, p.reference, p.flag
   from payment_events e join payments p on p.id = e.payment_id`;
 
-function paymentEvent(r: Record<string, unknown>): FeedEvent | null {
-  const flagged = typeof r.note === "string" && r.note.startsWith("flagged");
-  const to = r.status_to as string | null;
+function paymentEvent(r: PaymentEventRow): FeedEvent | null {
+  const flagged = r.note?.startsWith("flagged") ?? false;
+  const to = r.status_to;
   if (!to && !flagged) return null; // polls that changed nothing
   const money = `${r.currency} ${r.amount} via ${r.method}`;
   const level = flagged ? "error" : to === "paid" || to === "sent" ? "info" : "warn";
@@ -61,7 +85,7 @@ function paymentEvent(r: Record<string, unknown>): FeedEvent | null {
     : `Payment ${to}`;
   return {
     id: `payment_event:${r.id}`,
-    at: (r.created_at as Date).toISOString(),
+    at: r.created_at.toISOString(),
     kind: "payment",
     level,
     title,
@@ -70,10 +94,10 @@ function paymentEvent(r: Record<string, unknown>): FeedEvent | null {
   };
 }
 
-function jobEvent(r: Record<string, unknown>): FeedEvent {
+function jobEvent(r: DeadLetterRow): FeedEvent {
   return {
-    id: `job_failure:${r.id}:${(r.last_seen as Date).getTime()}`,
-    at: (r.last_seen as Date).toISOString(),
+    id: `job_failure:${r.id}:${r.last_seen.getTime()}`,
+    at: r.last_seen.toISOString(),
     kind: "job",
     level: "error",
     title: `Job dead-lettered: ${r.job}`,
@@ -100,7 +124,7 @@ export function createAdminFeed(
   };
 
   async function start() {
-    const [row] = await sql`
+    const [row] = await sql<{ id: string; now: Date }[]>`
       select coalesce((select max(id) from payment_events), 0)::bigint as id, now() as now`;
     cursor = { eventId: Number(row.id), lastSeen: row.now };
   }
@@ -110,10 +134,10 @@ export function createAdminFeed(
     if (!cursor) await start(); // the first start failed
     const c = cursor!;
     const [payments, jobs] = await Promise.all([
-      sql`${PAYMENT_EVENTS(sql)}
+      sql<PaymentEventRow[]>`${PAYMENT_EVENTS(sql)}
           where e.id > ${Math.max(0, c.eventId - LOOK_BEHIND_IDS)}
           order by e.id limit 500`,
-      sql`select id, job, attempts, last_error, last_seen from job_failures
+      sql<DeadLetterRow[]>`select id, job, attempts, last_error, last_seen from job_failures
           where status = 'dead' and last_seen > ${new Date(c.lastSeen.getTime() - LOOK_BEHIND_MS)}
           order by last_seen limit 200`,
     ]);
@@ -165,10 +189,10 @@ export function createAdminFeed(
     },
     async recent() {
       const [payments, jobs] = await Promise.all([
-        sql`${PAYMENT_EVENTS(sql)}
+        sql<PaymentEventRow[]>`${PAYMENT_EVENTS(sql)}
             where e.status_to is not null or e.note like 'flagged%'
             order by e.id desc limit ${RECENT}`,
-        sql`select id, job, attempts, last_error, last_seen from job_failures
+        sql<DeadLetterRow[]>`select id, job, attempts, last_error, last_seen from job_failures
             where status = 'dead' order by last_seen desc limit ${RECENT}`,
       ]);
       const events = [

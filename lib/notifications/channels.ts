@@ -5,13 +5,13 @@
  */
 import { z } from "zod";
 import { NOTIFY_SECRET_NAME } from "../config.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import { type NotificationsDeps, sendServices, urlPolicy } from "./deps.ts";
 import { isMethod, type Method, methodModule, METHODS } from "./methods/mod.ts";
 import { SendError } from "./methods/types.ts";
-import { type Channel, isUniqueViolation, isUuid, toChannel } from "./model.ts";
+import { type Channel, type ChannelRow, isUniqueViolation, isUuid, toChannel } from "./model.ts";
 import { resolveSecrets, sealSecret } from "./secrets.ts";
 
 /**
@@ -149,7 +149,7 @@ export async function createChannel(
     { secret_env: null, secret_sealed: null };
   try {
     const sql = deps.db.sql;
-    const [row] = await sql`
+    const [row] = await sql<ChannelRow[]>`
       insert into notification_channels (id, name, method, settings, recipient, secret_env,
                                          secret_sealed)
       values (${id}, ${v.name}, ${v.method}, ${sql.json(v.settings as never)}, ${v.recipient},
@@ -180,7 +180,7 @@ export async function updateChannel(
   try {
     const sql = deps.db.sql;
     const replace = secret !== undefined;
-    const [row] = await sql`
+    const [row] = await sql<ChannelRow[]>`
       update notification_channels set name = ${v.name}, method = ${v.method},
         settings = ${sql.json(v.settings as never)}, recipient = ${v.recipient},
         secret_env = case when ${replace} then ${secret?.secret_env ?? null} else secret_env end,
@@ -198,12 +198,13 @@ export async function updateChannel(
 
 export async function getChannel(deps: NotificationsDeps, id: string): Promise<Channel | null> {
   if (!isUuid(id)) return null;
-  const [row] = await deps.db.sql`select * from notification_channels where id = ${id}`;
+  const [row] = await deps.db.sql<ChannelRow[]>`
+    select * from notification_channels where id = ${id}`;
   return row ? toChannel(row) : null;
 }
 
 export async function listChannels(deps: NotificationsDeps): Promise<Channel[]> {
-  const rows = await deps.db.sql`select * from notification_channels order by name`;
+  const rows = await deps.db.sql<ChannelRow[]>`select * from notification_channels order by name`;
   return rows.map(toChannel);
 }
 
@@ -228,12 +229,13 @@ export async function testChannel(
   id: string,
 ): Promise<TestOutcome> {
   if (!isUuid(id)) throw new AppError("not_found", "This channel does not exist.");
-  const [row] = await deps.db.sql`select * from notification_channels where id = ${id}`;
+  const [row] = await deps.db.sql<ChannelRow[]>`
+    select * from notification_channels where id = ${id}`;
   if (!row) throw new AppError("not_found", "This channel does not exist.");
   const channel = toChannel(row);
   const module = methodModule(channel.method);
   try {
-    const secrets = await resolveSecrets(deps.config, row as never);
+    const secrets = await resolveSecrets(deps.config, row);
     const settings = module.settings.parse(channel.settings);
     const sent = await module.send(
       {

@@ -23,6 +23,27 @@ import { type Method, methodModule } from "./methods/mod.ts";
 import { SendError } from "./methods/types.ts";
 import { resolveSecrets } from "./secrets.ts";
 
+/** A delivery claimed for sending, with its publication and channel (deleted: all null). */
+type ClaimedDelivery =
+  & {
+    id: string;
+    attempts: number;
+    topic_name: string;
+    title: string | null;
+    body: string;
+    published_at: Date;
+  }
+  & (
+    | {
+      channel_id: string;
+      method: Method;
+      settings: unknown;
+      secret_env: string | null;
+      secret_sealed: string | null;
+    }
+    | { channel_id: null; method: null; settings: null; secret_env: null; secret_sealed: null }
+  );
+
 /** How long a sender holds a delivery before the reconciler may hand it to another. */
 const SEND_LEASE_SECONDS = 120;
 /** Overdue this long without a worker: the reconciler queues it again. */
@@ -35,7 +56,7 @@ export async function deliver(
   meta: Pick<JobMeta, "attempt">,
 ): Promise<void> {
   const sql = deps.db.sql;
-  const [row] = await sql`
+  const [row] = await sql<ClaimedDelivery[]>`
     with claimed as (
       update notification_deliveries set status = 'sending', attempts = attempts + 1,
         next_attempt_at = now() + ${SEND_LEASE_SECONDS} * interval '1 second', updated_at = now()
@@ -55,7 +76,7 @@ export async function deliver(
   const log = deps.log.child({ deliveryId, method: row.method, attempt: meta.attempt });
   try {
     if (!row.channel_id) throw new SendError("the channel was deleted", false);
-    const module = methodModule(row.method as Method);
+    const module = methodModule(row.method);
     const settings = module.settings.safeParse(row.settings);
     if (!settings.success) {
       throw new SendError("the channel's settings are no longer valid: edit the channel", false);
@@ -118,7 +139,7 @@ export async function deliver(
 export async function overdueDeliveries(
   deps: Pick<NotificationsDeps, "db">,
 ): Promise<{ payload: { deliveryId: string }; dedupeKey: string }[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<{ id: string; next_attempt_at: Date }[]>`
     update notification_deliveries
     set status = case when status = 'sending' then 'retrying' else status end,
         next_attempt_at = now() + interval '5 minutes', updated_at = now()
@@ -129,7 +150,7 @@ export async function overdueDeliveries(
       order by next_attempt_at limit 500 for update skip locked)
     returning id, next_attempt_at`;
   return rows.map((r) => ({
-    payload: { deliveryId: r.id as string },
-    dedupeKey: `${r.id}@${(r.next_attempt_at as Date).toISOString()}`,
+    payload: { deliveryId: r.id },
+    dedupeKey: `${r.id}@${r.next_attempt_at.toISOString()}`,
   }));
 }

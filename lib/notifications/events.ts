@@ -6,7 +6,7 @@
  * - the event hub (lib/events.ts), heard by every instance: `payment.updated` (the payments'
  *   own event: paid, failed or cancelled, expired), and the product events `job.dead_lettered`
  *   (lib/jobs/queue.ts), `account.signed_up` (the sign-up routes and a WhatsApp first contact)
- *   `ai.answer_failed` (lib/chat/answer.ts) and `grievance.created` (lib/grievances/intake.ts);
+ *   `ai.answer_failed` (lib/chat/run.ts) and `grievance.created` (lib/grievances/intake.ts);
  * - a check every minute (`notifications.watch`) for what is a condition over time rather than
  *   a moment: the AI upstream answering again after failing (lib/chat/health.ts), and a spike of
  *   webhook signature failures (lib/whatsapp/signature_failures.ts).
@@ -24,7 +24,7 @@ import { refreshAhead } from "../cache.ts";
 import { answeredSince } from "../chat/health.ts";
 import type { Database } from "../db/mod.ts";
 import type { HubEvent } from "../events.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskText } from "../observability/mask.ts";
@@ -71,15 +71,16 @@ export interface EventRoute {
 }
 
 export async function listEventRoutes(deps: Pick<Deps, "db">): Promise<EventRoute[]> {
-  const rows = await deps.db.sql`select r.event, r.topic_id, t.name
-                                 from notification_event_routes r
-                                 join notification_topics t on t.id = r.topic_id`;
-  const byEvent = new Map(rows.map((r) => [r.event as string, r]));
+  const rows = await deps.db.sql<{ event: string; topic_id: string; name: string }[]>`
+    select r.event, r.topic_id, t.name
+    from notification_event_routes r
+    join notification_topics t on t.id = r.topic_id`;
+  const byEvent = new Map(rows.map((r) => [r.event, r]));
   return PRODUCT_EVENTS.map((event) => ({
     event,
     label: EVENT_LABELS[event],
-    topicId: (byEvent.get(event)?.topic_id as string) ?? null,
-    topic: (byEvent.get(event)?.name as string) ?? null,
+    topicId: byEvent.get(event)?.topic_id ?? null,
+    topic: byEvent.get(event)?.name ?? null,
   }));
 }
 
@@ -114,9 +115,10 @@ export async function setEventRoute(
 }
 
 async function routedTopics(sql: Database["sql"]): Promise<Map<string, string>> {
-  const rows = await sql`select r.event, t.name from notification_event_routes r
-                         join notification_topics t on t.id = r.topic_id`;
-  return new Map(rows.map((r) => [r.event as string, r.name as string]));
+  const rows = await sql<{ event: string; name: string }[]>`
+    select r.event, t.name from notification_event_routes r
+    join notification_topics t on t.id = r.topic_id`;
+  return new Map(rows.map((r) => [r.event, r.name]));
 }
 
 // ---- what each event says -------------------------------------------------------------------
@@ -244,13 +246,13 @@ async function announce(
 
 /** Moves a watched state to `to`; its new start for the one caller that changed it, else null. */
 async function transition(sql: Database["sql"], source: string, to: string): Promise<Date | null> {
-  const [row] = await sql`
+  const [row] = await sql<{ state_since: Date }[]>`
     insert into notification_watches (source, state, state_since)
     values (${source}, ${to}, now())
     on conflict (source) do update set state = excluded.state, state_since = excluded.state_since
     where notification_watches.state <> excluded.state
     returning state_since`;
-  return row ? row.state_since as Date : null;
+  return row?.state_since ?? null;
 }
 
 /**
@@ -315,7 +317,8 @@ export function createEventReactor(deps: Deps) {
 export async function watchProduct(deps: Deps, jobs: Enqueuer, now = new Date()): Promise<void> {
   const sql = deps.db.sql;
   const routes = await routedTopics(sql);
-  const [ai] = await sql`select state, state_since from notification_watches where source = ${AI}`;
+  const [ai] = await sql<{ state: string; state_since: Date }[]>`
+    select state, state_since from notification_watches where source = ${AI}`;
   if (ai?.state === "down" && await answeredSince(sql, ai.state_since)) {
     const since = await transition(sql, AI, "up");
     if (since) {
@@ -325,7 +328,7 @@ export async function watchProduct(deps: Deps, jobs: Enqueuer, now = new Date())
         message: {
           title: "AI upstream recovered",
           text: `Answers complete again (failing since ${
-            (ai.state_since as Date).toISOString().slice(0, 16).replace("T", " ")
+            ai.state_since.toISOString().slice(0, 16).replace("T", " ")
           } UTC).`,
         },
       });

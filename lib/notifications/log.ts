@@ -4,7 +4,13 @@
  * topic, channel, status and time, newest first; and the success rate of each channel.
  */
 import type { NotificationsDeps } from "./deps.ts";
-import { type Delivery, type DeliveryStatus, isUuid, toDelivery } from "./model.ts";
+import {
+  type Delivery,
+  type DeliveryRow,
+  type DeliveryStatus,
+  isUuid,
+  toDelivery,
+} from "./model.ts";
 
 export interface DeliverySearch {
   /** Words of the message (web-search syntax: `"exact phrase"`, `-without`, `or`). */
@@ -38,7 +44,7 @@ export async function searchDeliveries(
   // Compared as text cast in SQL: a timestamptz parameter would pass through a JS Date and
   // lose the microseconds, skipping rows that share the cursor's millisecond.
   const after = search.after?.match(CURSOR);
-  const rows = await sql`
+  const rows = await sql<(DeliveryRow & { cursor: string })[]>`
     select d.*, p.topic_name, p.title, p.body,
            d.created_at::text || '_' || d.id::text as cursor
     from notification_deliveries d join notification_publications p on p.id = d.publication_id
@@ -63,7 +69,7 @@ export async function searchDeliveries(
   const page = rows.slice(0, limit);
   return {
     deliveries: page.map(toDelivery),
-    nextCursor: rows.length > limit ? page[page.length - 1].cursor as string : null,
+    nextCursor: rows.length > limit ? page[page.length - 1].cursor : null,
   };
 }
 
@@ -72,7 +78,7 @@ export async function getDelivery(
   id: string,
 ): Promise<Delivery | null> {
   if (!isUuid(id)) return null;
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<DeliveryRow[]>`
     select d.*, p.topic_name, p.title, p.body
     from notification_deliveries d join notification_publications p on p.id = d.publication_id
     where d.id = ${id}`;
@@ -91,12 +97,21 @@ export interface ChannelStats {
   successRate: number | null;
 }
 
+interface ChannelCountsRow {
+  channel_id: string | null;
+  channel_name: string;
+  method: string;
+  sent: number;
+  failed: number;
+  pending: number;
+}
+
 /** Per channel, over deliveries created in the last `days` days. */
 export async function channelStats(
   deps: Pick<NotificationsDeps, "db">,
   days = 7,
 ): Promise<ChannelStats[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<ChannelCountsRow[]>`
     select channel_id, channel_name, method,
            count(*) filter (where status = 'sent')::int as sent,
            count(*) filter (where status = 'failed')::int as failed,

@@ -100,53 +100,88 @@ export const isUuid = (value: string) => UUID.test(value);
 export const isUniqueViolation = (error: unknown) =>
   (error as { code?: string } | null)?.code === "23505";
 
-type Row = Record<string, unknown>;
+/** A `notification_channels` row. */
+export interface ChannelRow {
+  id: string;
+  name: string;
+  method: Method;
+  settings: Record<string, unknown>;
+  recipient: string;
+  secret_env: string | null;
+  secret_sealed: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
 
-export function toChannel(row: Row): Channel {
+export function toChannel(row: ChannelRow): Channel {
   return {
-    id: row.id as string,
-    name: row.name as string,
-    method: row.method as Method,
-    settings: row.settings as Record<string, unknown>,
-    recipient: row.recipient as string,
+    id: row.id,
+    name: row.name,
+    method: row.method,
+    settings: row.settings,
+    recipient: row.recipient,
     secret: row.secret_env
-      ? { source: "env", name: row.secret_env as string }
+      ? { source: "env", name: row.secret_env }
       : row.secret_sealed
       ? { source: "stored" }
       : { source: "none" },
-    createdAt: row.created_at as Date,
-    updatedAt: row.updated_at as Date,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 
-export function toTopic(row: Row): Topic {
-  return {
-    id: row.id as string,
-    name: row.name as string,
-    description: row.description as string,
-    channelIds: (row.channel_ids as string[] | null) ?? [],
-    createdAt: row.created_at as Date,
-    updatedAt: row.updated_at as Date,
-  };
+/** A `notification_topics` row with the ids of its channels (`channel_ids`, aggregated). */
+export interface TopicRow {
+  id: string;
+  name: string;
+  description: string;
+  channel_ids: string[] | null;
+  created_at: Date;
+  updated_at: Date;
 }
 
-export function toDelivery(row: Row): Delivery {
+export function toTopic(row: TopicRow): Topic {
+  const { channel_ids, created_at, updated_at, ...same } = row;
+  return { ...same, channelIds: channel_ids ?? [], createdAt: created_at, updatedAt: updated_at };
+}
+
+/** A `notification_deliveries` row with its publication's topic, title and body. */
+export interface DeliveryRow {
+  id: string;
+  publication_id: string;
+  topic_name: string;
+  channel_id: string | null;
+  channel_name: string;
+  method: Method;
+  recipient: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_error: string | null;
+  provider_message_id: string | null;
+  title: string | null;
+  body: string;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+export function toDelivery(row: DeliveryRow): Delivery {
   return {
-    id: row.id as string,
-    publicationId: row.publication_id as string,
-    topic: row.topic_name as string,
-    channelId: row.channel_id as string | null,
-    channel: row.channel_name as string,
-    method: row.method as Method,
-    recipient: row.recipient as string,
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    lastError: row.last_error as string | null,
-    providerMessageId: row.provider_message_id as string | null,
-    title: row.title as string | null,
-    text: row.body as string,
-    createdAt: row.created_at as Date,
-    updatedAt: row.updated_at as Date,
-    sentAt: row.sent_at as Date | null,
+    id: row.id,
+    publicationId: row.publication_id,
+    topic: row.topic_name,
+    channelId: row.channel_id,
+    channel: row.channel_name,
+    method: row.method,
+    recipient: row.recipient,
+    status: row.status,
+    attempts: row.attempts,
+    lastError: row.last_error,
+    providerMessageId: row.provider_message_id,
+    title: row.title,
+    text: row.body,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
   };
 }

@@ -6,7 +6,7 @@
  * A topic without channels refuses the message (409) and records nothing.
  */
 import { z } from "zod";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import { sha256Hex } from "../security/tokens.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";

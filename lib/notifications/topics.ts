@@ -4,10 +4,10 @@
  * letters, digits, spaces and `. _ : -`.
  */
 import { z } from "zod";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import type { NotificationsDeps } from "./deps.ts";
-import { isUniqueViolation, isUuid, type Topic, toTopic } from "./model.ts";
+import { isUniqueViolation, isUuid, type Topic, type TopicRow, toTopic } from "./model.ts";
 
 export const TopicName = textField().trim().min(1).max(100).regex(
   /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
@@ -44,8 +44,8 @@ async function validateTopic(
   if (parsed.success) {
     const ids = [...new Set(parsed.data.channelIds)];
     const found = new Set(
-      (await deps.db.sql`select id from notification_channels where id = any(${ids}::uuid[])`)
-        .map((r) => r.id as string),
+      (await deps.db.sql<{ id: string }[]>`
+        select id from notification_channels where id = any(${ids}::uuid[])`).map((r) => r.id),
     );
     parsed.data.channelIds.forEach((id, i) => {
       if (!found.has(id)) problems.push({ field: `channelIds.${i}`, message: "no such channel" });
@@ -73,13 +73,14 @@ export async function createTopic(deps: NotificationsDeps, input: TopicInput): P
   const v = await validateTopic(deps, input);
   try {
     const id = await deps.db.sql.begin(async (tx) => {
-      const [row] = await tx`insert into notification_topics (name, description)
-                             values (${v.name}, ${v.description}) returning id`;
+      const [row] = await tx<{ id: string }[]>`
+        insert into notification_topics (name, description)
+        values (${v.name}, ${v.description}) returning id`;
       if (v.channelIds.length > 0) {
         await tx`insert into notification_topic_channels (topic_id, channel_id)
                  select ${row.id}, unnest(${v.channelIds}::uuid[])`;
       }
-      return row.id as string;
+      return row.id;
     });
     return (await getTopicById(deps, id))!;
   } catch (error) {
@@ -118,17 +119,17 @@ export async function updateTopic(
 
 export async function getTopicById(deps: NotificationsDeps, id: string): Promise<Topic | null> {
   if (!isUuid(id)) return null;
-  const [row] = await deps.db.sql.unsafe(`${SELECT} where t.id = $1`, [id]);
+  const [row] = await deps.db.sql.unsafe<TopicRow[]>(`${SELECT} where t.id = $1`, [id]);
   return row ? toTopic(row) : null;
 }
 
 export async function getTopicByName(deps: NotificationsDeps, name: string): Promise<Topic | null> {
-  const [row] = await deps.db.sql.unsafe(`${SELECT} where t.name = $1`, [name]);
+  const [row] = await deps.db.sql.unsafe<TopicRow[]>(`${SELECT} where t.name = $1`, [name]);
   return row ? toTopic(row) : null;
 }
 
 export async function listTopics(deps: NotificationsDeps): Promise<Topic[]> {
-  const rows = await deps.db.sql.unsafe(`${SELECT} order by t.name`);
+  const rows = await deps.db.sql.unsafe<TopicRow[]>(`${SELECT} order by t.name`);
   return rows.map(toTopic);
 }
 

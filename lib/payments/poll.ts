@@ -8,7 +8,7 @@
  */
 import pLimit from "p-limit";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { pollDelaySeconds, pollTickAt, queuePollTick } from "./jobs.ts";
 import { getPayment, type Payment, type PaymentRow, type Payments } from "./model.ts";
 import { applyStatus, expirePayment, OUTCOME_TO_STATUS, type StatusReport } from "./settle.ts";

@@ -11,7 +11,7 @@
  * flagged for an admin); an amount that differs from the package is flagged and not credited.
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { formatAmount, type PaynowOutcome, type PaynowStatus } from "../paynow/mod.ts";
 import { postInTransaction } from "../wallet/ledger.ts";
 import { announce } from "./events.ts";

@@ -5,7 +5,7 @@
  */
 import { getSetting } from "../accounts/settings.ts";
 import type { Channel } from "../channels.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { formatAmount, parseZimbabweMobile, PaynowError } from "../paynow/mod.ts";
 import { publishPaymentUpdated } from "./events.ts";
 import { pollDelaySeconds, queuePollTick } from "./jobs.ts";

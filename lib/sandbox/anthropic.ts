@@ -14,29 +14,26 @@
  * const client = new Anthropic({ apiKey: fake.apiKey, baseURL: fake.baseUrl });
  */
 import {
-  contentText,
   type Exchange,
-  fakeId,
   type FakeModelOptions,
-  fakePromptTokens,
   type FakeServer,
-  json,
   type ReplyRequest,
-  replyText,
-  retryHeaders,
   serveFake,
-  splitDeltas,
-  sse,
   STREAM_CUT,
 } from "./ai_common.ts";
-
-export {
-  defaultReply,
+import {
+  contentText,
+  fakeId,
   fakePromptTokens,
-  type FakeRequest,
-  type FakeStep,
-  fakeTokenCount,
-} from "./ai_common.ts";
+  json,
+  replyText,
+  retryHeaders,
+  splitDeltas,
+  sse,
+} from "./ai_model.ts";
+
+export { type FakeRequest, type FakeStep } from "./ai_common.ts";
+export { defaultReply, fakePromptTokens, fakeTokenCount } from "./ai_model.ts";
 
 export const FAKE_ANTHROPIC_KEY = "sk-ant-fake-hurukuro-0000";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { defaultReply, fakePromptTokens, startFakeAnthropic } from "./anthropic.ts";
-import { splitDeltas } from "./ai_common.ts";
+import { splitDeltas } from "./ai_model.ts";
 
 const system = "You are a helpful assistant for Zimbabwean students.";
 const question = [{ role: "user" as const, content: "Explain photosynthesis briefly." }];

@@ -18,24 +18,26 @@
  * // ... fake.calls("/v1/chat/completions") to count upstream calls and read what was sent
  */
 import {
-  contentText,
   type Exchange,
+  type FakeModelOptions,
+  type FakeServer,
+  type ReplyRequest,
+  serveFake,
+  STREAM_CUT,
+} from "./ai_common.ts";
+import {
+  contentText,
   fakeEmbedding,
   fakeId,
-  type FakeModelOptions,
   fakePromptTokens,
-  type FakeServer,
   fakeTokenCount,
   float32Base64,
   json,
-  type ReplyRequest,
   replyText,
   retryHeaders,
-  serveFake,
   splitDeltas,
   sse,
-  STREAM_CUT,
-} from "./ai_common.ts";
+} from "./ai_model.ts";
 import {
   grievanceClassificationReply,
   multipartFile,
@@ -45,14 +47,8 @@ import {
 /** The structured output the grievance classification asks for (lib/grievances/classify.ts). */
 const GRIEVANCE_FORMAT = "grievance_classification";
 
-export {
-  defaultReply,
-  fakeEmbedding,
-  fakePromptTokens,
-  type FakeRequest,
-  type FakeStep,
-  fakeTokenCount,
-} from "./ai_common.ts";
+export { type FakeRequest, type FakeStep } from "./ai_common.ts";
+export { defaultReply, fakeEmbedding, fakePromptTokens, fakeTokenCount } from "./ai_model.ts";
 
 export const FAKE_OPENAI_KEY = "sk-fake-hurukuro-0000";
 export const DEFAULT_EMBEDDING_DIMENSIONS = 1536;

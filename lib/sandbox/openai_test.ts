@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import OpenAI, { type APIError } from "openai";
 import { defaultReply, fakeEmbedding, fakePromptTokens, startFakeOpenAI } from "./openai.ts";
-import { splitDeltas } from "./ai_common.ts";
+import { splitDeltas } from "./ai_model.ts";
 
 const question = [{ role: "user" as const, content: "What is the capital of Zimbabwe?" }];
 

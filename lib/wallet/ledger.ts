@@ -13,7 +13,7 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 
 export type EntryKind =
   | "purchase_credit"
@@ -82,16 +82,37 @@ export interface PostEntry {
   capToAvailable?: boolean;
 }
 
-function rowToEntry(row: Record<string, unknown>, userAccount: string): LedgerEntry {
+/** A `ledger_entries` row; bigint columns arrive as strings. */
+interface EntryRow {
+  id: string;
+  seq: string;
+  kind: EntryKind;
+  user_id: string;
+  credit_account: string;
+  amount: string;
+  description: string;
+  reference: Record<string, unknown>;
+  created_at: Date;
+}
+
+/** An entry as `userAccount`'s owner sees it: credited to them is a positive delta. */
+function toEntry(row: EntryRow, userAccount: string): LedgerEntry {
   const amount = Number(row.amount);
   return {
-    id: row.id as string,
-    kind: row.kind as EntryKind,
+    id: row.id,
+    kind: row.kind,
     delta: row.credit_account === userAccount ? amount : -amount,
-    description: row.description as string,
-    reference: row.reference as Record<string, unknown>,
-    createdAt: row.created_at as Date,
+    description: row.description,
+    reference: row.reference,
+    createdAt: row.created_at,
   };
+}
+
+/** A `ledger_accounts` row's money columns (bigints, as strings). */
+interface AccountRow {
+  id: string;
+  balance: string;
+  reserved: string;
 }
 
 /**
@@ -105,18 +126,19 @@ export async function postInTransaction(tx: Tx, e: PostEntry): Promise<PostResul
       "The amount must be a whole, non-zero number of tokens.",
     );
   }
-  const [account] = await tx`
+  const [account] = await tx<AccountRow[]>`
     select id, balance, reserved from ledger_accounts where user_id = ${e.userId} for update`;
   if (!account) throw new AppError("not_found", "This wallet does not exist.");
 
-  const [previous] =
-    await tx`select * from ledger_entries where idempotency_key = ${e.idempotencyKey}`;
+  const [previous] = await tx<
+    EntryRow[]
+  >`select * from ledger_entries where idempotency_key = ${e.idempotencyKey}`;
   if (previous) {
     if (previous.user_id !== e.userId) {
       throw new AppError("conflict", "This idempotency key was used for another wallet.");
     }
     return {
-      entry: rowToEntry(previous, account.id),
+      entry: toEntry(previous, account.id),
       applied: false,
       balance: Number(account.balance),
     };
@@ -149,10 +171,11 @@ export async function postInTransaction(tx: Tx, e: PostEntry): Promise<PostResul
       balance,
     };
   }
-  const [system] = await tx`select id from ledger_accounts where name = ${SYSTEM_FOR[e.kind]}`;
+  const [system] = await tx<{ id: string }[]>`
+    select id from ledger_accounts where name = ${SYSTEM_FOR[e.kind]}`;
   const [debit, credit] = delta > 0 ? [system.id, account.id] : [account.id, system.id];
   const amount = Math.abs(delta);
-  const [row] = await tx`
+  const [row] = await tx<EntryRow[]>`
     insert into ledger_entries (idempotency_key, kind, debit_account, credit_account, amount,
                                 user_id, description, reference, admin_id)
     values (${e.idempotencyKey}, ${e.kind}, ${debit}, ${credit}, ${amount}, ${e.userId},
@@ -162,7 +185,7 @@ export async function postInTransaction(tx: Tx, e: PostEntry): Promise<PostResul
            where id = ${debit}`;
   await tx`update ledger_accounts set balance = balance + ${amount}, updated_at = now()
            where id = ${credit}`;
-  return { entry: rowToEntry(row, account.id), applied: true, balance: balance + delta };
+  return { entry: toEntry(row, account.id), applied: true, balance: balance + delta };
 }
 
 /** Posts one entry in its own transaction. */
@@ -171,7 +194,8 @@ export async function post(sql: Sql, e: PostEntry): Promise<PostResult> {
 }
 
 export async function getBalance(sql: Sql, userId: string): Promise<WalletBalance> {
-  const [row] = await sql`select balance, reserved from ledger_accounts where user_id = ${userId}`;
+  const [row] = await sql<Omit<AccountRow, "id">[]>`
+    select balance, reserved from ledger_accounts where user_id = ${userId}`;
   if (!row) throw new AppError("not_found", "This wallet does not exist.");
   const balance = Number(row.balance);
   const reserved = Number(row.reserved);
@@ -202,17 +226,18 @@ export async function listEntries(
   options: { limit?: number; cursor?: string } = {},
 ): Promise<{ entries: LedgerEntry[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(options.limit ?? 20, 1), 100);
-  const [account] = await sql`select id from ledger_accounts where user_id = ${userId}`;
+  const [account] = await sql<{ id: string }[]>`
+    select id from ledger_accounts where user_id = ${userId}`;
   if (!account) throw new AppError("not_found", "This wallet does not exist.");
   const before = options.cursor ? decodeCursor(options.cursor) : null;
   const rows = before
-    ? await sql`select * from ledger_entries where user_id = ${userId} and seq < ${before}
-                order by seq desc limit ${limit + 1}`
-    : await sql`select * from ledger_entries where user_id = ${userId}
+    ? await sql<EntryRow[]>`select * from ledger_entries where user_id = ${userId}
+                and seq < ${before} order by seq desc limit ${limit + 1}`
+    : await sql<EntryRow[]>`select * from ledger_entries where user_id = ${userId}
                 order by seq desc limit ${limit + 1}`;
   const page = rows.slice(0, limit);
   return {
-    entries: page.map((r) => rowToEntry(r, account.id)),
-    nextCursor: rows.length > limit ? encodeCursor(String(page[page.length - 1].seq)) : null,
+    entries: page.map((r) => toEntry(r, account.id)),
+    nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].seq) : null,
   };
 }

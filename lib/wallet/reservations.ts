@@ -5,7 +5,7 @@
  * crash expires and is released by the sweeper (jobs/wallet_sweep.ts).
  */
 import type { Sql } from "../db/mod.ts";
-import { AppError } from "../http/errors.ts";
+import { AppError } from "../errors.ts";
 import { postInTransaction, type PostResult } from "./ledger.ts";
 
 export const DEFAULT_RESERVATION_TTL_MS = 10 * 60 * 1000;

@@ -14,7 +14,7 @@ import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
-import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
+import { findOrCreatePhoneUser, toUser, type User, type UserRow } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
 import type { HubEvent } from "../events.ts";
 import { type PaymentSettled, paymentSettledOf } from "../payments/events.ts";
@@ -123,9 +123,10 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
     try {
       for (;;) {
         await ch.ingestIdle?.();
-        const [row] = await sql`select * from whatsapp_inbound
-                                where phone = ${phone} and status = 'pending'
-                                order by seq limit 1`;
+        const [row] = await sql<InboundRow[]>`
+          select id, phone, provider, message, attempts from whatsapp_inbound
+          where phone = ${phone} and status = 'pending'
+          order by seq limit 1`;
         if (!row) break;
         if (performance.now() - leasedAt > REPLY_LEASE_MS / 3) {
           await lease.renew();
@@ -154,13 +155,13 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
  * Counts a failed attempt at answering `row`; true once it has had its attempts, and is closed
  * as failed (logged) so that it no longer holds up the messages behind it.
  */
-async function gaveUp(ch: ChannelDeps, row: Record<string, unknown>, cause: unknown) {
+async function gaveUp(ch: ChannelDeps, row: InboundRow, cause: unknown) {
   const reason = (cause instanceof Error ? cause.message : String(cause)).slice(0, 2_000);
-  const [counted] = await ch.db.sql`
+  const [counted] = await ch.db.sql<{ status: string }[]>`
     update whatsapp_inbound set attempts = attempts + 1, error = ${reason},
       status = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then 'failed' else status end,
       processed_at = case when attempts + 1 >= ${MAX_REPLY_ATTEMPTS} then now() end
-    where id = ${row.id as string} and status = 'pending'
+    where id = ${row.id} and status = 'pending'
     returning status`;
   if (counted?.status !== "failed") return false;
   ch.log.error("WhatsApp message could not be answered; the next ones go ahead", {
@@ -221,22 +222,35 @@ async function allowance(ch: ChannelDeps, phone: string): Promise<"ok" | "warn" 
   return first.ok ? "warn" : "silent";
 }
 
-async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise<void> {
+/**
+ * A `whatsapp_inbound` row as the reply job reads it: a user's message as the webhook stored
+ * it, or an event of ours (`provider = 'system'`, a settled payment).
+ */
+type InboundRow =
+  & { id: string; phone: string; attempts: number }
+  & (
+    | { provider: "meta" | "twilio"; message: InboundMessage }
+    | { provider: "system"; message: PaymentEvent }
+  );
+
+/** The phone's conversation state and, when linked, its user (a left join: all null if not). */
+type StoredSession = { state: unknown } & (UserRow | { [K in keyof UserRow]: null });
+
+async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<void> {
   const sql = ch.db.sql;
-  const id = row.id as string;
-  const phone = row.phone as string;
-  const system = row.provider === "system";
-  const [stored] = await sql`
+  const { id, phone } = row;
+  const event = row.provider === "system" ? row.message : null;
+  const inbound = row.provider === "system" ? null : row.message;
+  const [stored] = await sql<StoredSession[]>`
     select s.state, u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
            u.created_at
     from whatsapp_sessions s left join users u on u.id = s.user_id
     where s.phone = ${phone}`;
   let session: Session | null = stored ? readSession(stored.state) : null;
-  const message = row.message as InboundMessage | PaymentEvent;
 
   let user: User | null = stored?.id ? toUser(stored) : null;
   if (!user) {
-    const profileName = system ? null : (message as InboundMessage).profileName;
+    const profileName = inbound?.profileName ?? null;
     const found = await findOrCreatePhoneUser(sql, phone, profileName);
     user = found.user;
     if (found.created) await announceSignUp(ch.db, ch.log, user.id, "whatsapp");
@@ -245,11 +259,8 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   let replies: Outgoing[] = [];
   let status: "answered" | "skipped" | "failed" = "answered";
   let error: string | null = null;
-  if (system) {
-    const result = await step(botContext(ch, user, phone, id), session, {
-      kind: "event",
-      event: message as PaymentEvent,
-    });
+  if (event) {
+    const result = await step(botContext(ch, user, phone, id), session, { kind: "event", event });
     session = result.session;
     replies = result.replies;
   } else if (user.disabled) {
@@ -260,8 +271,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
       ch.log.info("WhatsApp user over the rate limit", { phone, replied: allowed === "warn" });
       replies = allowed === "warn" ? [text(SLOW_DOWN)] : [];
       status = allowed === "warn" ? "answered" : "skipped";
-    } else {
-      const inbound = message as InboundMessage;
+    } else if (inbound) {
       // Read receipt and "typing…" while the answer is prepared; cosmetic, never blocking.
       ch.provider.markRead(inbound.id, { typing: true }).catch((e) =>
         ch.log.debug("mark-read failed", { error: e })
@@ -277,7 +287,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
         replies = result.replies;
       } catch (cause) {
         // Counted by answerPhone; the last attempt apologises instead.
-        if (Number(row.attempts) + 1 < MAX_REPLY_ATTEMPTS) throw cause;
+        if (row.attempts + 1 < MAX_REPLY_ATTEMPTS) throw cause;
         const reason = cause instanceof Error ? cause.message : String(cause);
         ch.log.error("WhatsApp message could not be answered; apologising", {
           inboundId: id,
@@ -292,12 +302,9 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   }
 
   // A time stored by an older version may be anything; the window opens at a believable one.
-  const sentAt = system ? null : new Date(
-    Math.min(
-      believableTime((message as InboundMessage).timestamp, Date.now()) ?? Date.now(),
-      Date.now(),
-    ),
-  );
+  const sentAt = inbound
+    ? new Date(Math.min(believableTime(inbound.timestamp, Date.now()) ?? Date.now(), Date.now()))
+    : null;
   // One statement (atomic like a transaction, one round trip): answered only if still pending,
   // with the new state and the reply recorded together.
   const state = session ?? readSession(null);
@@ -318,7 +325,7 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
       returning 1
     ), recorded as (
       insert into whatsapp_outbound (phone, inbound_id, part, kind, message, template)
-      select ${phone}, claimed.id, r.part, ${system ? "notice" : "reply"}, r.message, r.template
+      select ${phone}, claimed.id, r.part, ${event ? "notice" : "reply"}, r.message, r.template
       from claimed, jsonb_to_recordset(${sql.json(parts as never)}::jsonb)
         as r(part integer, message jsonb, template jsonb)
       on conflict (inbound_id, part) do nothing
@@ -380,8 +387,9 @@ export async function notifyPayment(
   if (paid && balance === null) return; // flagged, not credited
   if (!paid && payment.channel !== "whatsapp") return;
   const sql = ch.db.sql;
-  const [user] = await sql`select phone from users where id = ${payment.userId}`;
-  const phone = user?.phone as string | null | undefined;
+  const [user] = await sql<{ phone: string | null }[]>`
+    select phone from users where id = ${payment.userId}`;
+  const phone = user?.phone;
   if (!phone) return;
   const event: PaymentEvent = {
     type: "payment",
@@ -438,12 +446,12 @@ export async function sendPhoneCode(
  * refuse and record as a dead letter an operator sees.
  */
 export async function overdueReplies(db: Database): Promise<string[]> {
-  const closed = await db.sql`
+  const closed = await db.sql<{ phone: string }[]>`
     update whatsapp_inbound set status = 'failed', processed_at = now(),
       error = ${QUARANTINE_REASONS.sender}
     where status = 'pending' and phone !~ ${PHONE_NUMBER.source}
     returning phone`;
-  const rows = await db.sql`
+  const rows = await db.sql<{ phone: string }[]>`
     select distinct i.phone from whatsapp_inbound i
     where i.status = 'pending' and i.received_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
       and not exists (select 1 from whatsapp_leases l
@@ -454,11 +462,11 @@ export async function overdueReplies(db: Database): Promise<string[]> {
 
 /** Reconciler: phones with messages queued too long and no live sender (see overdueReplies). */
 export async function overdueSends(db: Database): Promise<string[]> {
-  const closed = await db.sql`
+  const closed = await db.sql<{ phone: string }[]>`
     update whatsapp_outbound set status = 'failed', error = 'the recipient is not a phone number'
     where status = 'queued' and phone !~ ${PHONE_NUMBER.source}
     returning phone`;
-  const rows = await db.sql`
+  const rows = await db.sql<{ phone: string }[]>`
     select distinct o.phone from whatsapp_outbound o
     where o.status = 'queued'
       and coalesce(o.not_before, o.created_at) < now() - ${OVERDUE_SECONDS} * interval '1 second'
@@ -468,15 +476,13 @@ export async function overdueSends(db: Database): Promise<string[]> {
   return uniquePhones([...closed, ...rows]);
 }
 
-const uniquePhones = (rows: Record<string, unknown>[]) => [
-  ...new Set(rows.map((r) => r.phone as string)),
-];
+const uniquePhones = (rows: { phone: string }[]) => [...new Set(rows.map((r) => r.phone))];
 
 /** Deletes webhook log rows older than `days`; returns how many. */
 export async function pruneWebhookLog(db: Database, days: number): Promise<number> {
-  const [{ n }] = await db.sql`
+  const [{ n }] = await db.sql<{ n: number }[]>`
     with gone as (delete from whatsapp_webhook_log
                   where received_at < now() - ${days} * interval '1 day' returning 1)
     select count(*)::int as n from gone`;
-  return n as number;
+  return n;
 }

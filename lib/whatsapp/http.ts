@@ -1,13 +1,84 @@
 /**
  * Outbound HTTP shared by the providers: one timeout per call (covering the body too), network
- * failures turned into `WhatsAppError("network")`, size-capped body reads, `Retry-After`.
+ * failures turned into `WhatsAppError("network")`, size-capped body reads, `Retry-After`, and a
+ * failed answer mapped to its `WhatsAppError` kind.
  */
-import { type ProviderName, WhatsAppError } from "./types.ts";
+import { type ProviderName, WhatsAppError, type WhatsAppErrorOptions } from "./types.ts";
 
 export interface HttpContext {
   provider: ProviderName;
   fetch: typeof fetch;
   timeoutMs: number;
+}
+
+/** A provider's calls: its own `fetch` (tests) and a deadline per call, 15 s unless given. */
+export function httpContext(
+  provider: ProviderName,
+  options: { fetch?: typeof fetch; timeoutMs?: number },
+): HttpContext {
+  return { provider, fetch: options.fetch ?? fetch, timeoutMs: options.timeoutMs ?? 15_000 };
+}
+
+/** Throws when one of `keys` is missing or empty: a provider cannot start half-configured. */
+export function requireOptions<T>(what: string, options: T, keys: readonly (keyof T)[]): void {
+  for (const key of keys) {
+    if (!options[key]) throw new Error(`${what}: ${String(key)} is required`);
+  }
+}
+
+/** A provider's failed answer, as read from its status, body and headers. */
+export interface ApiFailure {
+  provider: ProviderName;
+  status: number;
+  /** The provider's own error code, if it gave one. */
+  code?: number;
+  details?: string;
+  /** The sentence for logs: the provider's name and its message. */
+  text: string;
+  /** What its `Retry-After` asked for. */
+  retryAfterMs?: number;
+}
+
+export function apiErrorOptions(f: ApiFailure): WhatsAppErrorOptions {
+  return {
+    provider: f.provider,
+    status: f.status,
+    ...(f.code === undefined ? {} : { code: f.code }),
+    ...(f.details ? { details: f.details } : {}),
+  };
+}
+
+/**
+ * The kind of a failed answer, from what the provider's codes mean (each provider says which
+ * apply): a rate limit waits `Retry-After` or `rateLimitWaitMs`; a server failure waits only
+ * when asked to; any other refusal is `rejected`.
+ */
+export function apiError(
+  f: ApiFailure,
+  meaning: {
+    rateLimited: boolean;
+    rateLimitWaitMs: number;
+    outsideWindow: boolean;
+    unauthorized: boolean;
+    server: boolean;
+  },
+): WhatsAppError {
+  const options = apiErrorOptions(f);
+  if (meaning.rateLimited) {
+    return new WhatsAppError("rate_limited", f.text, {
+      ...options,
+      retryAfterMs: f.retryAfterMs ?? meaning.rateLimitWaitMs,
+    });
+  }
+  if (meaning.outsideWindow) return new WhatsAppError("outside_window", f.text, options);
+  if (meaning.unauthorized) return new WhatsAppError("unauthorized", f.text, options);
+  if (meaning.server) {
+    return new WhatsAppError("server", f.text, {
+      ...options,
+      ...(f.retryAfterMs === undefined ? {} : { retryAfterMs: f.retryAfterMs }),
+    });
+  }
+  return new WhatsAppError("rejected", f.text, options);
 }
 
 /**

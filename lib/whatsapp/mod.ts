@@ -21,34 +21,7 @@ export function createWhatsAppProvider(options: ProviderOptions): WhatsAppProvid
 }
 
 export * from "./types.ts";
-export {
-  DEFAULT_GRAPH_URL,
-  DEFAULT_GRAPH_VERSION,
-  META_LIMITS,
-  metaApiError,
-  MetaCloudProvider,
-  metaHandshake,
-  metaMessagePayload,
-  type MetaOptions,
-  metaSignature,
-  parseMetaWebhook,
-  verifyMetaSignature,
-} from "./meta.ts";
-export {
-  parseForm,
-  parseTwilioWebhook,
-  twilioApiError,
-  twilioMessageFields,
-  type TwilioOptions,
-  TwilioProvider,
-  twilioSignature,
-  verifyTwilioSignature,
-} from "./twilio.ts";
-export {
-  fitText,
-  markdownToWhatsApp,
-  META_TEXT_LIMIT,
-  splitMessage,
-  TWILIO_TEXT_LIMIT,
-} from "./format.ts";
-export { matchMenuChoice, type MenuChoice, menuChoices, renderNumberedMenu } from "./menu.ts";
+export * from "./meta.ts";
+export * from "./twilio.ts";
+export * from "./format.ts";
+export * from "./menu.ts";

@@ -7,7 +7,8 @@
 import type { Sql } from "../db/mod.ts";
 
 export async function signatureFailuresSince(sql: Sql, since: Date): Promise<number> {
-  const [row] = await sql`select count(*)::int as n from whatsapp_webhook_log
-                          where received_at > ${since} and status = 401`;
-  return row.n as number;
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from whatsapp_webhook_log
+    where received_at > ${since} and status = 401`;
+  return row.n;
 }

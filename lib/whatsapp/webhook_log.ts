@@ -16,6 +16,39 @@ export interface WebhookLogEntry {
   error: string | null;
 }
 
+/** A `whatsapp_webhook_log` row (the id is a bigserial: text). */
+interface WebhookLogRow {
+  id: string;
+  received_at: Date;
+  provider: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string | null;
+  body_bytes: number;
+  status: number;
+  processing_ms: number;
+  messages: number;
+  error: string | null;
+}
+
+function toWebhookLogEntry(r: WebhookLogRow): WebhookLogEntry {
+  return {
+    id: r.id,
+    receivedAt: r.received_at,
+    provider: r.provider,
+    method: r.method,
+    path: r.path,
+    headers: r.headers,
+    body: r.body,
+    bodyBytes: r.body_bytes,
+    status: r.status,
+    processingMs: r.processing_ms,
+    messages: r.messages,
+    error: r.error,
+  };
+}
+
 export interface WebhookLogFilter {
   provider?: "meta" | "twilio";
   /** "ok" (2xx), "refused" (4xx), "failed" (5xx), "problems" (any error noted). */
@@ -34,22 +67,9 @@ export async function listWebhookLog(sql: Sql, f: WebhookLogFilter): Promise<Web
   if (f.outcome === "problems") conditions.push(sql`error is not null`);
   if (f.beforeId && /^\d{1,19}$/.test(f.beforeId)) conditions.push(sql`id < ${f.beforeId}`);
   const where = conditions.reduce((acc, c) => sql`${acc} and ${c}`);
-  const rows = await sql`select * from whatsapp_webhook_log where ${where}
-                         order by id desc limit ${f.limit}`;
-  return rows.map((r) => ({
-    id: String(r.id),
-    receivedAt: r.received_at as Date,
-    provider: r.provider as string,
-    method: r.method as string,
-    path: r.path as string,
-    headers: r.headers as Record<string, string>,
-    body: r.body as string | null,
-    bodyBytes: Number(r.body_bytes),
-    status: Number(r.status),
-    processingMs: Number(r.processing_ms),
-    messages: Number(r.messages),
-    error: r.error as string | null,
-  }));
+  const rows = await sql<WebhookLogRow[]>`select * from whatsapp_webhook_log where ${where}
+                                          order by id desc limit ${f.limit}`;
+  return rows.map(toWebhookLogEntry);
 }
 
 export interface ChannelStats {

@@ -106,25 +106,6 @@ export function Table(props: { children: ComponentChildren; label?: string }) {
   );
 }
 
-/** The search box of a list page: a GET form back to `action` with `q`. */
-export function SearchForm(props: { action: string; q: string; placeholder: string }) {
-  return (
-    <form method="get" action={props.action} class="filters" role="search">
-      <label>
-        Search
-        <input
-          type="search"
-          name="q"
-          value={props.q}
-          placeholder={props.placeholder}
-          autocomplete="off"
-        />
-      </label>
-      <button type="submit">Search</button>
-    </form>
-  );
-}
-
 /** The row a table shows in place of rows when it has none. */
 export function EmptyRow(props: { when: boolean; columns: number; children: ComponentChildren }) {
   if (!props.when) return null;

@@ -7,8 +7,8 @@
  *   heartbeat comment every 15 s so proxies keep the stream open.
  */
 import { Hono } from "hono";
-import { AppError } from "../../lib/http/errors.ts";
-import { liveSource, SSE_HEADERS, sseStream } from "../../lib/http/sse.ts";
+import { AppError } from "../../lib/errors.ts";
+import { liveSource, SSE_HEADERS, sseStream } from "../_sse.ts";
 import { yesterday } from "../../lib/metrics/daily.ts";
 import { createAdminFeed, type FeedEvent } from "../../lib/metrics/feed.ts";
 import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";

@@ -3,15 +3,36 @@
  * user, payment, package … it changed), with the state before and after and the reason.
  */
 import { Hono } from "hono";
-import { auditActions, listAudit } from "../../lib/admin/audit.ts";
+import { auditActions, type AuditRow, listAudit } from "../../lib/admin/audit.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, EmptyRow, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
+import { AdminList, type Column } from "./_list.tsx";
 
 const TARGET_PAGES: Record<string, string> = {
   user: "/admin/users/",
   payment: "/admin/payments/",
 };
+
+const auditColumns = (tz: string): Column<AuditRow>[] => [
+  { label: "When", cell: (r) => <Time at={r.at} tz={tz} /> },
+  { label: "Who", cell: (r) => r.actor_email ?? "—" },
+  { label: "Action", cell: (r) => <code>{r.action}</code> },
+  {
+    label: "Target",
+    cell: (r) =>
+      TARGET_PAGES[r.target_type] && r.target_id
+        ? (
+          <a href={TARGET_PAGES[r.target_type] + r.target_id}>
+            {r.target_type} {r.target_id.slice(0, 8)}
+          </a>
+        )
+        : `${r.target_type} ${r.target_id ?? ""}`,
+  },
+  { label: "Reason", class: "reason", cell: (r) => r.reason ?? "" },
+  { label: "Before", cell: (r) => <Json value={r.before} /> },
+  { label: "After", cell: (r) => <Json value={r.after} /> },
+];
 
 export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -31,70 +52,23 @@ export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {
       title: "Audit log",
       section: "/admin/audit",
       children: (
-        <>
-          <form method="get" action="/admin/audit" class="filters">
-            <label>
-              Action
-              <select name="action">
-                <option value="">any</option>
-                {actions.map((a) => <option key={a} value={a} selected={a === action}>{a}</option>)}
-              </select>
-            </label>
-            <label>
-              Target type
-              <input name="target_type" value={targetType} />
-            </label>
-            <label>
-              Target id
-              <input name="target_id" value={targetId} />
-            </label>
-            <button type="submit">Filter</button>
-          </form>
-          <Table label="Audit log">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Who</th>
-                <th>Action</th>
-                <th>Target</th>
-                <th>Reason</th>
-                <th>Before</th>
-                <th>After</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(0, limit).map((r) => (
-                <tr data-action={r.action}>
-                  <td>
-                    <Time at={r.at} tz={tz} />
-                  </td>
-                  <td>{r.actor_email ?? "—"}</td>
-                  <td>
-                    <code>{r.action}</code>
-                  </td>
-                  <td>
-                    {TARGET_PAGES[r.target_type] && r.target_id
-                      ? (
-                        <a href={TARGET_PAGES[r.target_type] + r.target_id}>
-                          {r.target_type} {r.target_id.slice(0, 8)}
-                        </a>
-                      )
-                      : `${r.target_type} ${r.target_id ?? ""}`}
-                  </td>
-                  <td class="reason">{r.reason ?? ""}</td>
-                  <td>
-                    <Json value={r.before} />
-                  </td>
-                  <td>
-                    <Json value={r.after} />
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={7}>Nothing recorded.</EmptyRow>
-            </tbody>
-          </Table>
-          <Pager c={c} page={page} hasMore={rows.length > limit} />
-        </>
+        <AdminList
+          c={c}
+          filters={{
+            action: "/admin/audit",
+            filters: [
+              { select: "action", label: "Action", options: actions, value: action },
+              { input: "target_type", label: "Target type", value: targetType },
+              { input: "target_id", label: "Target id", value: targetId },
+            ],
+          }}
+          label="Audit log"
+          columns={auditColumns(tz)}
+          rows={rows}
+          empty="Nothing recorded."
+          rowAttributes={(r) => ({ "data-action": r.action })}
+          paging={{ page, limit }}
+        />
       ),
     });
   });

@@ -7,24 +7,37 @@
 import { Hono } from "hono";
 import {
   conversationMessages,
+  type ConversationRow,
   getConversation,
   searchConversations,
 } from "../../lib/admin/conversations.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import { notFound } from "../../lib/errors.ts";
 import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { UUID } from "./_forms.ts";
-import {
-  adminPage,
-  EmptyRow,
-  PAGE_SIZE,
-  pageOf,
-  Pager,
-  SearchForm,
-  Table,
-  Time,
-} from "./_layout.tsx";
+import { adminPage, PAGE_SIZE, pageOf, Pager, Time } from "./_layout.tsx";
+import { AdminList, type Column, searchBox, searchedFor } from "./_list.tsx";
+
+const conversationColumns = (tz: string): Column<ConversationRow>[] => [
+  {
+    label: "Started",
+    cell: (r) => (
+      <a href={`/admin/conversations/${r.id}`}>
+        <Time at={r.created_at} tz={tz} />
+      </a>
+    ),
+  },
+  {
+    label: "Person",
+    cell: (r) => <span data-testid="person">{maskText(r.phone ?? r.email ?? "")}</span>,
+  },
+  { label: "Channel", cell: (r) => r.channel },
+  { label: "Mode", cell: (r) => r.mode },
+  { label: "Title", cell: (r) => maskText(r.title ?? "") },
+  { label: "Messages", num: true, cell: (r) => r.messages },
+  { label: "Last activity", cell: (r) => <Time at={r.last_activity_at} tz={tz} /> },
+];
 
 export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -32,54 +45,22 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const tz = ctx.config.tzMetrics;
 
   app.get("/conversations", async (c) => {
-    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const q = searchedFor(c);
     const { page, offset, limit } = pageOf(c);
     const rows = await searchConversations(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Conversations",
       section: "/admin/conversations",
       children: (
-        <>
-          <SearchForm
-            action="/admin/conversations"
-            q={q}
-            placeholder="title, e-mail, phone or name"
-          />
-          <Table label="Conversations">
-            <thead>
-              <tr>
-                <th>Started</th>
-                <th>Person</th>
-                <th>Channel</th>
-                <th>Mode</th>
-                <th>Title</th>
-                <th class="num">Messages</th>
-                <th>Last activity</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(0, limit).map((r) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/conversations/${r.id}`}>
-                      <Time at={r.created_at} tz={tz} />
-                    </a>
-                  </td>
-                  <td data-testid="person">{maskText(r.phone ?? r.email ?? "")}</td>
-                  <td>{r.channel}</td>
-                  <td>{r.mode}</td>
-                  <td>{maskText(r.title ?? "")}</td>
-                  <td class="num">{r.messages}</td>
-                  <td>
-                    <Time at={r.last_activity_at} tz={tz} />
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={7}>No conversations match.</EmptyRow>
-            </tbody>
-          </Table>
-          <Pager c={c} page={page} hasMore={rows.length > limit} />
-        </>
+        <AdminList
+          c={c}
+          filters={searchBox("/admin/conversations", q, "title, e-mail, phone or name")}
+          label="Conversations"
+          columns={conversationColumns(tz)}
+          rows={rows}
+          empty="No conversations match."
+          paging={{ page, limit }}
+        />
       ),
     });
   });

@@ -18,7 +18,8 @@ import {
   STATUSES,
   TRANSITIONS,
 } from "../../lib/grievances/model.ts";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
+import { isRefusal } from "../_errors.tsx";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
@@ -70,8 +71,14 @@ function Field(props: { label: string; value: string | null | undefined }) {
   );
 }
 
-async function officers(ctx: AppContext) {
-  return await ctx.db.sql`select id, email from users
+/** Who a grievance can be assigned to. */
+interface StaffMember {
+  id: string;
+  email: string | null;
+}
+
+async function officers(ctx: AppContext): Promise<StaffMember[]> {
+  return await ctx.db.sql<StaffMember[]>`select id, email from users
                           where role in ('officer', 'admin') and disabled_at is null
                           order by email limit 200`;
 }
@@ -79,7 +86,7 @@ async function officers(ctx: AppContext) {
 function Actions(props: {
   g: Grievance;
   csrf: string;
-  staff: { id: string; email: string | null }[];
+  staff: StaffMember[];
 }) {
   const { g, csrf } = props;
   const base = `/admin/grievances/${g.id}`;
@@ -249,7 +256,7 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
               <p class="answer">{found.answer}</p>
             </section>
           )}
-          <Actions g={found} csrf={csrf} staff={staff as never} />
+          <Actions g={found} csrf={csrf} staff={staff} />
           <section>
             <h2>History</h2>
             <Table label="History">
@@ -318,7 +325,7 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
         return back(c, page, { notice: await run(actor, id, form) });
       } catch (error) {
         if (error instanceof AppError && error.code === "not_found") throw error;
-        if (error instanceof AppError && error.status < 500) {
+        if (isRefusal(error)) {
           return back(c, page, { problem: error.code === "conflict" ? "gone" : "invalid" });
         }
         throw error;

@@ -21,7 +21,8 @@ import {
   setSlaHours,
   slaHours,
 } from "../../lib/grievances/taxonomy.ts";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
+import { isRefusal } from "../_errors.tsx";
 import { dayBounds, readFigures } from "../../lib/metrics/daily.ts";
 import { addDays, dayIn, daysFrom } from "../../lib/metrics/days.ts";
 import { recordAudit } from "../../lib/admin/audit.ts";
@@ -253,7 +254,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
       after[p as Priority] = hours;
     }
     await sql.begin(async (tx) => {
-      for (const p of PRIORITIES) await setSlaHours(tx as never, p, after[p]);
+      for (const p of PRIORITIES) await setSlaHours(tx, p, after[p]);
       await recordAudit(tx, actorOf(c), {
         action: "grievances.sla",
         targetType: "grievance_priorities",
@@ -270,7 +271,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const form = await adminForm(c, ctx);
     try {
       await sql.begin(async (tx) => {
-        const saved = await saveCategory(tx as never, {
+        const saved = await saveCategory(tx, {
           slug: (form.slug ?? "").trim().toLowerCase(),
           name: form.name ?? "",
           description: form.description ?? "",
@@ -285,7 +286,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
         });
       });
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
+      if (isRefusal(error)) {
         return back(c, page, { problem: "invalid" });
       }
       throw error;
@@ -298,7 +299,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     const form = await adminForm(c, ctx);
     try {
       await sql.begin(async (tx) => {
-        const area = await createArea(tx as never, {
+        const area = await createArea(tx, {
           name: form.name ?? "",
           latitude: coordinate(form.latitude),
           longitude: coordinate(form.longitude),
@@ -311,7 +312,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
         });
       });
     } catch (error) {
-      if (error instanceof AppError && error.status < 500) {
+      if (isRefusal(error)) {
         return back(c, page, { problem: "invalid" });
       }
       throw error;
@@ -324,7 +325,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     await adminForm(c, ctx);
     const id = c.req.param("id");
     const deleted = await sql.begin(async (tx) => {
-      const gone = await deleteArea(tx as never, id);
+      const gone = await deleteArea(tx, id);
       if (gone) {
         await recordAudit(tx, actorOf(c), {
           action: "grievances.area.delete",

@@ -59,7 +59,7 @@ export async function filterOf(
     category: q("category"),
     priority: q("priority"),
     area: q("area"),
-    age: AGES.includes(age as never) ? String(age) : "",
+    age: AGES.some((days) => days === age) ? String(age) : "",
     assigned,
     overdue: q("overdue") === "1" ? "1" : "",
     failed: q("failed") === "1" ? "1" : "",

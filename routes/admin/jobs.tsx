@@ -5,12 +5,47 @@
  */
 import { Hono } from "hono";
 import { resolveDeadLetter } from "../../lib/admin/jobs.ts";
-import { listDeadLetters } from "../../lib/jobs/dead_letters.ts";
+import { type DeadLetter, listDeadLetters } from "../../lib/jobs/dead_letters.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, EmptyRow, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
+import { adminPage, formatCount, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
+
+const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
+  {
+    label: "Last failed",
+    cell: (d) => (
+      <>
+        <Time at={d.lastSeen} tz={tz} />
+        <br />
+        <small>
+          first <Time at={d.firstSeen} tz={tz} />
+        </small>
+      </>
+    ),
+  },
+  { label: "Job", cell: (d) => <code>{d.job}</code> },
+  { label: "Attempts", num: true, cell: (d) => d.attempts },
+  { label: "Last error", class: "error-text", cell: (d) => d.lastError },
+  { label: "Payload", cell: (d) => <Json value={d.payload} /> },
+  {
+    label: "Action",
+    class: "row-actions",
+    cell: (d) => (
+      <>
+        <RowAction action={`/admin/jobs/dead/${d.id}/retry`} csrf={csrf} label="Retry" />
+        <RowAction
+          action={`/admin/jobs/dead/${d.id}/discard`}
+          csrf={csrf}
+          label="Discard"
+          danger
+        />
+      </>
+    ),
+  },
+];
 
 export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -50,64 +85,20 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
             </div>
           </div>
           <h2>Dead letters</h2>
-          <Table label="Dead letters">
-            <thead>
-              <tr>
-                <th>Last failed</th>
-                <th>Job</th>
-                <th class="num">Attempts</th>
-                <th>Last error</th>
-                <th>Payload</th>
-                <th>Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((d) => (
-                <tr>
-                  <td>
-                    <Time at={d.lastSeen} tz={tz} />
-                    <br />
-                    <small>
-                      first <Time at={d.firstSeen} tz={tz} />
-                    </small>
-                  </td>
-                  <td>
-                    <code>{d.job}</code>
-                  </td>
-                  <td class="num">{d.attempts}</td>
-                  <td class="error-text">{d.lastError}</td>
-                  <td>
-                    <Json value={d.payload} />
-                  </td>
-                  <td class="row-actions">
-                    <form method="post" action={`/admin/jobs/dead/${d.id}/retry`}>
-                      <input type="hidden" name="_csrf" value={csrf} />
-                      <button type="submit">Retry</button>
-                    </form>
-                    <form method="post" action={`/admin/jobs/dead/${d.id}/discard`}>
-                      <input type="hidden" name="_csrf" value={csrf} />
-                      <button type="submit" class="danger">Discard</button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={shown.length === 0} columns={6}>No dead letters.</EmptyRow>
-            </tbody>
-          </Table>
-          {(dead.length > PAGE_SIZE || before) && (
-            <nav class="pager">
-              {before && <a href="/admin/jobs">← Newest</a>}
-              {dead.length > PAGE_SIZE && (
-                <a
-                  href={`/admin/jobs?before=${
-                    encodeURIComponent(shown[shown.length - 1].lastSeen.toISOString())
-                  }`}
-                >
-                  Older →
-                </a>
-              )}
-            </nav>
-          )}
+          <ListTable
+            label="Dead letters"
+            columns={deadLetterColumns(tz, csrf)}
+            rows={shown}
+            empty="No dead letters."
+          />
+          <CursorPager
+            newest={before ? "/admin/jobs" : null}
+            older={dead.length > PAGE_SIZE
+              ? `/admin/jobs?before=${
+                encodeURIComponent(shown[shown.length - 1].lastSeen.toISOString())
+              }`
+              : null}
+          />
         </>
       ),
     });

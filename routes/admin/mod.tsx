@@ -16,7 +16,7 @@
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminApiRoutes } from "./api.ts";
@@ -58,21 +58,26 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
   };
 }
 
+/** The admin area's parts, each mounting its own pages under `/admin`. */
+const SECTIONS = [
+  overviewRoutes,
+  userRoutes,
+  paymentRoutes,
+  conversationRoutes,
+  jobRoutes,
+  settingsRoutes,
+  auditRoutes,
+  webhookRoutes,
+  notificationAdminRoutes,
+  notificationDeliveryRoutes,
+  grievanceAdminRoutes,
+  adminApiRoutes,
+];
+
 /** Mounted at `/admin` in routes/_app.tsx. */
 export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   app.use("*", requireAdmin());
-  app.route("/", overviewRoutes(ctx));
-  app.route("/", userRoutes(ctx));
-  app.route("/", paymentRoutes(ctx));
-  app.route("/", conversationRoutes(ctx));
-  app.route("/", jobRoutes(ctx));
-  app.route("/", settingsRoutes(ctx));
-  app.route("/", auditRoutes(ctx));
-  app.route("/", webhookRoutes(ctx));
-  app.route("/", notificationAdminRoutes(ctx));
-  app.route("/", notificationDeliveryRoutes(ctx));
-  app.route("/", grievanceAdminRoutes(ctx));
-  app.route("/", adminApiRoutes(ctx));
+  for (const section of SECTIONS) app.route("/", section(ctx));
   return app;
 }

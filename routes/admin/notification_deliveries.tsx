@@ -6,10 +6,15 @@ import { Hono } from "hono";
 import { isDay } from "../../lib/metrics/days.ts";
 import { isCursor } from "../../lib/notifications/log.ts";
 import { METHOD_MODULES } from "../../lib/notifications/methods/mod.ts";
-import { DELIVERY_STATUSES, type DeliveryStatus } from "../../lib/notifications/model.ts";
+import {
+  type Delivery,
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+} from "../../lib/notifications/model.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, EmptyRow, PAGE_SIZE, Table, Time, withQuery } from "./_layout.tsx";
+import { adminPage, PAGE_SIZE, Time } from "./_layout.tsx";
+import { AdminList, type Column, cursorUrl } from "./_list.tsx";
 
 /** Midnight of `day` in `timeZone`, as an instant. */
 function startOfDay(day: string, timeZone: string): Date {
@@ -17,6 +22,54 @@ function startOfDay(day: string, timeZone: string): Date {
   const shown = (tz: string) => new Date(guess.toLocaleString("en-US", { timeZone: tz }));
   return new Date(guess.getTime() - (shown(timeZone).getTime() - shown("UTC").getTime()));
 }
+
+const deliveryColumns = (tz: string): Column<Delivery>[] => [
+  {
+    label: "Created",
+    cell: (d) => (
+      <>
+        <Time at={d.createdAt} tz={tz} />
+        {d.sentAt && (
+          <>
+            <br />
+            <small>
+              sent <Time at={d.sentAt} tz={tz} />
+            </small>
+          </>
+        )}
+      </>
+    ),
+  },
+  { label: "Topic", cell: (d) => d.topic },
+  {
+    label: "Channel",
+    cell: (d) => (
+      <>
+        {d.channel} <small class="muted">({METHOD_MODULES[d.method].label})</small>
+      </>
+    ),
+  },
+  { label: "To", cell: (d) => d.recipient },
+  {
+    label: "Message",
+    cell: (d) => (
+      <>
+        {d.title && <strong>{d.title}</strong>} {d.text.slice(0, 200)}
+      </>
+    ),
+  },
+  {
+    label: "Status",
+    class: (d) => d.status === "sent" ? "good" : d.status === "failed" ? "bad" : "",
+    cell: (d) => d.status,
+  },
+  { label: "Attempts", num: true, cell: (d) => d.attempts },
+  {
+    label: "Last error / id",
+    class: "error-text",
+    cell: (d) => d.lastError ?? (d.providerMessageId && <code>{d.providerMessageId}</code>),
+  },
+];
 
 export function notificationDeliveryRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -56,98 +109,45 @@ export function notificationDeliveryRoutes(ctx: AppContext): Hono<AuthEnv> {
           <p>
             <a href="/admin/notifications">← Notifications</a>
           </p>
-          <form method="get" action="/admin/notifications/deliveries" class="filters" role="search">
-            <label>
-              Words <input type="search" name="q" value={q} placeholder="HK12 -test" />
-            </label>
-            <label>
-              Topic
-              <select name="topic">
-                <option value="">any</option>
-                {topics.map((t) => (
-                  <option key={t.id} selected={t.name === topic}>{t.name}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Channel
-              <select name="channel">
-                <option value="">any</option>
-                {channels.map((ch) => (
-                  <option key={ch.id} selected={ch.name === channel}>{ch.name}</option>
-                ))}
-              </select>
-            </label>
-            <label>
-              Status
-              <select name="status">
-                <option value="">any</option>
-                {DELIVERY_STATUSES.map((s) => <option key={s} selected={s === status}>{s}</option>)}
-              </select>
-            </label>
-            <label>
-              From <input type="date" name="from" value={isDay(from) ? from : ""} />
-            </label>
-            <label>
-              To <input type="date" name="to" value={isDay(to) ? to : ""} />
-            </label>
-            <button type="submit">Search</button>
-          </form>
-          <Table label="Deliveries">
-            <thead>
-              <tr>
-                <th>Created</th>
-                <th>Topic</th>
-                <th>Channel</th>
-                <th>To</th>
-                <th>Message</th>
-                <th>Status</th>
-                <th class="num">Attempts</th>
-                <th>Last error / id</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((d) => (
-                <tr>
-                  <td>
-                    <Time at={d.createdAt} tz={tz} />
-                    {d.sentAt && (
-                      <>
-                        <br />
-                        <small>
-                          sent <Time at={d.sentAt} tz={tz} />
-                        </small>
-                      </>
-                    )}
-                  </td>
-                  <td>{d.topic}</td>
-                  <td>
-                    {d.channel} <small class="muted">({METHOD_MODULES[d.method].label})</small>
-                  </td>
-                  <td>{d.recipient}</td>
-                  <td>
-                    {d.title && <strong>{d.title}</strong>} {d.text.slice(0, 200)}
-                  </td>
-                  <td class={d.status === "sent" ? "good" : d.status === "failed" ? "bad" : ""}>
-                    {d.status}
-                  </td>
-                  <td class="num">{d.attempts}</td>
-                  <td class="error-text">
-                    {d.lastError ?? (d.providerMessageId && <code>{d.providerMessageId}</code>)}
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={8}>No deliveries match.</EmptyRow>
-            </tbody>
-          </Table>
-          {(result.nextCursor || before) && (
-            <nav class="pager">
-              {before && <a href={withQuery(c, { before: null })}>← Newest</a>}
-              {result.nextCursor && (
-                <a href={withQuery(c, { before: result.nextCursor })} rel="next">Older →</a>
-              )}
-            </nav>
-          )}
+          <AdminList
+            c={c}
+            filters={{
+              action: "/admin/notifications/deliveries",
+              search: true,
+              submit: "Search",
+              filters: [
+                { input: "q", label: "Words", type: "search", value: q, placeholder: "HK12 -test" },
+                {
+                  select: "topic",
+                  label: "Topic",
+                  options: topics.map((t) => t.name),
+                  value: topic,
+                },
+                {
+                  select: "channel",
+                  label: "Channel",
+                  options: channels.map((ch) => ch.name),
+                  value: channel,
+                },
+                {
+                  select: "status",
+                  label: "Status",
+                  options: DELIVERY_STATUSES,
+                  value: status ?? "",
+                },
+                { input: "from", label: "From", type: "date", value: isDay(from) ? from : "" },
+                { input: "to", label: "To", type: "date", value: isDay(to) ? to : "" },
+              ],
+            }}
+            label="Deliveries"
+            columns={deliveryColumns(tz)}
+            rows={rows}
+            empty="No deliveries match."
+            paging={{
+              newest: before ? cursorUrl(c, null) : null,
+              older: result.nextCursor ? cursorUrl(c, result.nextCursor) : null,
+            }}
+          />
         </>
       ),
     });

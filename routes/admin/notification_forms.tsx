@@ -9,6 +9,7 @@ import type { ChannelInput } from "../../lib/notifications/channels.ts";
 import { METHOD_MODULES, METHODS } from "../../lib/notifications/methods/mod.ts";
 import type { Channel, Topic } from "../../lib/notifications/model.ts";
 import type { TopicInput } from "../../lib/notifications/topics.ts";
+import { Field } from "./_fields.tsx";
 
 const list = (s: string | undefined) =>
   (s ?? "").split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
@@ -80,9 +81,7 @@ export function ChannelFields(
   return (
     <>
       <input type="hidden" name="_csrf" value={props.csrf} />
-      <label>
-        Name <input name="name" value={v.name} required maxLength={80} />
-      </label>
+      <Field label="Name" name="name" value={v.name} required maxLength={80} />
       <label>
         Method
         <select name="method">
@@ -93,43 +92,35 @@ export function ChannelFields(
       </label>
       <fieldset>
         <legend>E-mail</legend>
-        <label>
-          To (addresses, comma-separated) <input name="to" value={v.to} />
-        </label>
-        <label>
-          Subject <input name="subject" value={v.subject} maxLength={200} />
-        </label>
+        <Field label="To (addresses, comma-separated)" name="to" value={v.to} />
+        <Field label="Subject" name="subject" value={v.subject} maxLength={200} />
       </fieldset>
       <fieldset>
         <legend>Slack</legend>
-        <label>
-          Channel <input name="channel" value={v.channel} placeholder="#alerts" />
-        </label>
+        <Field label="Channel" name="channel" value={v.channel} placeholder="#alerts" />
       </fieldset>
       <fieldset>
         <legend>Telegram</legend>
-        <label>
-          Chat id <input name="chat_id" value={v.chat_id} placeholder="-1001234567890" />
-        </label>
+        <Field label="Chat id" name="chat_id" value={v.chat_id} placeholder="-1001234567890" />
       </fieldset>
       <fieldset>
         <legend>WhatsApp</legend>
-        <label>
-          Numbers (E.164, comma-separated){" "}
-          <input name="numbers" value={v.numbers} placeholder="+263771234567" />
-        </label>
-        <label>
-          Template for outside the 24-hour window <input name="template" value={v.template} />
-        </label>
-        <label>
-          Template language <input name="template_language" value={v.template_language} />
-        </label>
+        <Field
+          label="Numbers (E.164, comma-separated)"
+          name="numbers"
+          value={v.numbers}
+          placeholder="+263771234567"
+        />
+        <Field
+          label="Template for outside the 24-hour window"
+          name="template"
+          value={v.template}
+        />
+        <Field label="Template language" name="template_language" value={v.template_language} />
       </fieldset>
       <fieldset>
         <legend>Webhook</legend>
-        <label>
-          URL (https) <input name="url" value={v.url} type="url" />
-        </label>
+        <Field label="URL (https)" name="url" value={v.url} type="url" />
       </fieldset>
       <fieldset>
         <legend>Secret (now: {secretNow})</legend>
@@ -175,12 +166,8 @@ export function TopicFields(
   return (
     <>
       <input type="hidden" name="_csrf" value={props.csrf} />
-      <label>
-        Name <input name="name" value={v.name} required maxLength={100} />
-      </label>
-      <label>
-        Description <input name="description" value={v.description} maxLength={500} />
-      </label>
+      <Field label="Name" name="name" value={v.name} required maxLength={100} />
+      <Field label="Description" name="description" value={v.description} maxLength={500} />
       <fieldset>
         <legend>Channels</legend>
         {props.channels.length === 0 && <p class="muted">Create a channel first.</p>}

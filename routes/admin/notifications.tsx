@@ -8,14 +8,16 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import { METHOD_MODULES } from "../../lib/notifications/methods/mod.ts";
-import type { Channel } from "../../lib/notifications/model.ts";
+import type { Channel, Topic } from "../../lib/notifications/model.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { isRefusal } from "../_errors.tsx";
 import { audit } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, EmptyRow, formatCount, Table } from "./_layout.tsx";
+import { adminPage, formatCount } from "./_layout.tsx";
+import { type Column, ListTable, RowAction } from "./_list.tsx";
 import { ChannelFields, channelInput, TopicFields, topicInput } from "./notification_forms.tsx";
 
 const PAGE = "/admin/notifications";
@@ -29,6 +31,92 @@ const auditedChannel = (ch: Channel) => ({
   settings: ch.settings,
   secret: ch.secret.source,
 });
+
+type Stats = Awaited<ReturnType<AppContext["notifications"]["deliveries"]["stats"]>>[number];
+type EventRoute = Awaited<ReturnType<AppContext["notifications"]["events"]["routes"]>>[number];
+
+const channelColumns = (csrf: string, statsOf: Map<string | null, Stats>): Column<Channel>[] => {
+  const count = (ch: Channel, what: "sent" | "failed") =>
+    formatCount(statsOf.get(ch.id)?.[what] ?? 0);
+  return [
+    { label: "Name", cell: (ch) => <a href={`${PAGE}/channels/${ch.id}`}>{ch.name}</a> },
+    { label: "Method", cell: (ch) => METHOD_MODULES[ch.method].label },
+    { label: "To", cell: (ch) => ch.recipient },
+    {
+      label: "Secret",
+      cell: (ch) => ch.secret.source === "env" ? ch.secret.name : ch.secret.source,
+    },
+    { label: "Sent (7 d)", num: true, cell: (ch) => count(ch, "sent") },
+    { label: "Failed (7 d)", num: true, cell: (ch) => count(ch, "failed") },
+    {
+      label: "Success",
+      num: true,
+      cell: (ch) => {
+        const rate = statsOf.get(ch.id)?.successRate;
+        return (
+          <span data-testid={`rate-${ch.name}`}>
+            {rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)} %`}
+          </span>
+        );
+      },
+    },
+    {
+      label: "Action",
+      class: "row-actions",
+      cell: (ch) => (
+        <>
+          <RowAction action={`${PAGE}/channels/${ch.id}/test`} csrf={csrf} label="Send a test" />
+          <RowAction
+            action={`${PAGE}/channels/${ch.id}/delete`}
+            csrf={csrf}
+            label="Delete"
+            danger
+          />
+        </>
+      ),
+    },
+  ];
+};
+
+const topicColumns = (csrf: string, nameOf: Map<string, string>): Column<Topic>[] => [
+  { label: "Name", cell: (t) => <a href={`${PAGE}/topics/${t.id}`}>{t.name}</a> },
+  { label: "Description", cell: (t) => t.description },
+  {
+    label: "Channels",
+    cell: (t) => t.channelIds.map((id) => nameOf.get(id)).join(", ") || "none",
+  },
+  {
+    label: "Action",
+    class: "row-actions",
+    cell: (t) => (
+      <RowAction action={`${PAGE}/topics/${t.id}/delete`} csrf={csrf} label="Delete" danger />
+    ),
+  },
+];
+
+const eventRouteColumns = (topics: Topic[]): Column<EventRoute>[] => [
+  {
+    label: "Event",
+    cell: (r) => (
+      <>
+        <code>{r.event}</code>
+        <br />
+        <small>{r.label}</small>
+      </>
+    ),
+  },
+  {
+    label: "Topic",
+    cell: (r) => (
+      <select name={r.event} aria-label={`Topic for ${r.event}`}>
+        <option value="">— not published —</option>
+        {topics.map((t) => (
+          <option key={t.id} value={t.id} selected={t.id === r.topicId}>{t.name}</option>
+        ))}
+      </select>
+    ),
+  },
+];
 
 export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -73,53 +161,12 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
             </p>
           )}
           <h2>Channels</h2>
-          <Table label="Channels">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Method</th>
-                <th>To</th>
-                <th>Secret</th>
-                <th class="num">Sent (7 d)</th>
-                <th class="num">Failed (7 d)</th>
-                <th class="num">Success</th>
-                <th>Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {channels.map((ch) => {
-                const s = statsOf.get(ch.id);
-                return (
-                  <tr>
-                    <td>
-                      <a href={`${PAGE}/channels/${ch.id}`}>{ch.name}</a>
-                    </td>
-                    <td>{METHOD_MODULES[ch.method].label}</td>
-                    <td>{ch.recipient}</td>
-                    <td>{ch.secret.source === "env" ? ch.secret.name : ch.secret.source}</td>
-                    <td class="num">{formatCount(s?.sent ?? 0)}</td>
-                    <td class="num">{formatCount(s?.failed ?? 0)}</td>
-                    <td class="num" data-testid={`rate-${ch.name}`}>
-                      {s?.successRate === null || s === undefined
-                        ? "—"
-                        : `${(s.successRate * 100).toFixed(1)} %`}
-                    </td>
-                    <td class="row-actions">
-                      <form method="post" action={`${PAGE}/channels/${ch.id}/test`}>
-                        <input type="hidden" name="_csrf" value={csrf} />
-                        <button type="submit">Send a test</button>
-                      </form>
-                      <form method="post" action={`${PAGE}/channels/${ch.id}/delete`}>
-                        <input type="hidden" name="_csrf" value={csrf} />
-                        <button type="submit" class="danger">Delete</button>
-                      </form>
-                    </td>
-                  </tr>
-                );
-              })}
-              <EmptyRow when={channels.length === 0} columns={8}>No channels yet.</EmptyRow>
-            </tbody>
-          </Table>
+          <ListTable
+            label="Channels"
+            columns={channelColumns(csrf, statsOf)}
+            rows={channels}
+            empty="No channels yet."
+          />
           <details open={extra.channelValues !== undefined}>
             <summary>New channel</summary>
             <form method="post" action={`${PAGE}/channels`} class="stack">
@@ -128,34 +175,12 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
           </details>
 
           <h2>Topics</h2>
-          <Table label="Topics">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Description</th>
-                <th>Channels</th>
-                <th>Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {topics.map((t) => (
-                <tr>
-                  <td>
-                    <a href={`${PAGE}/topics/${t.id}`}>{t.name}</a>
-                  </td>
-                  <td>{t.description}</td>
-                  <td>{t.channelIds.map((id) => nameOf.get(id)).join(", ") || "none"}</td>
-                  <td class="row-actions">
-                    <form method="post" action={`${PAGE}/topics/${t.id}/delete`}>
-                      <input type="hidden" name="_csrf" value={csrf} />
-                      <button type="submit" class="danger">Delete</button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={topics.length === 0} columns={4}>No topics yet.</EmptyRow>
-            </tbody>
-          </Table>
+          <ListTable
+            label="Topics"
+            columns={topicColumns(csrf, nameOf)}
+            rows={topics}
+            empty="No topics yet."
+          />
           <details open={extra.topicValues !== undefined}>
             <summary>New topic</summary>
             <form method="post" action={`${PAGE}/topics`} class="stack">
@@ -174,33 +199,12 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
           </p>
           <form method="post" action={`${PAGE}/events`}>
             <input type="hidden" name="_csrf" value={csrf} />
-            <Table label="Product events">
-              <thead>
-                <tr>
-                  <th>Event</th>
-                  <th>Topic</th>
-                </tr>
-              </thead>
-              <tbody>
-                {routes.map((r) => (
-                  <tr>
-                    <td>
-                      <code>{r.event}</code>
-                      <br />
-                      <small>{r.label}</small>
-                    </td>
-                    <td>
-                      <select name={r.event} aria-label={`Topic for ${r.event}`}>
-                        <option value="">— not published —</option>
-                        {topics.map((t) => (
-                          <option value={t.id} selected={t.id === r.topicId}>{t.name}</option>
-                        ))}
-                      </select>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </Table>
+            <ListTable
+              label="Product events"
+              columns={eventRouteColumns(topics)}
+              rows={routes}
+              empty="No product events."
+            />
             <button type="submit">Save routes</button>
           </form>
         </>
@@ -210,7 +214,7 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   /** The domain's refusal (a 4xx) shown on the page; anything else is not ours to show. */
   const refusal = (error: unknown) => {
-    if (error instanceof AppError && error.status < 500) return error.message;
+    if (isRefusal(error)) return error.message;
     throw error;
   };
 

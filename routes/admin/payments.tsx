@@ -10,9 +10,11 @@ import {
   listPayments,
   paymentDetail,
   type PaymentFilters,
+  type PaymentListRow,
   pollPaymentNow,
 } from "../../lib/admin/payments.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import type { UserPaymentRow } from "../../lib/admin/users.ts";
+import { notFound } from "../../lib/errors.ts";
 import { isDay } from "../../lib/metrics/days.ts";
 import {
   CURRENCIES,
@@ -25,23 +27,53 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, EmptyRow, formatCount, Json, pageOf, Pager, Table, Time } from "./_layout.tsx";
+import { adminPage, formatCount, Json, pageOf, Time } from "./_layout.tsx";
+import { AdminList, type Column, ListTable } from "./_list.tsx";
 
-function Select(
-  props: { name: string; label: string; options: readonly string[]; value: string },
-) {
-  return (
-    <label>
-      {props.label}
-      <select name={props.name}>
-        <option value="">any</option>
-        {props.options.map((o) => (
-          <option key={o} value={o} selected={o === props.value}>{o}</option>
-        ))}
-      </select>
-    </label>
-  );
-}
+/** One message exchanged with Paynow, as `paymentDetail` reads it. */
+type PaymentEventRow = NonNullable<Awaited<ReturnType<typeof paymentDetail>>>["events"][number];
+
+/** A payment's columns, as the payments list and a person's page show them. */
+export const paymentColumns = (tz: string, when = "When"): Column<UserPaymentRow>[] => [
+  {
+    label: when,
+    cell: (p) => (
+      <a href={`/admin/payments/${p.id}`}>
+        <Time at={p.created_at} tz={tz} />
+      </a>
+    ),
+  },
+  {
+    label: "Status",
+    cell: (p) => (
+      <>
+        <span class={`status-${p.status}`}>{p.status}</span>
+        {p.flag && <span class="badge bad">{p.flag}</span>}
+      </>
+    ),
+  },
+  { label: "Amount", num: true, cell: (p) => `${p.currency} ${p.amount}` },
+  { label: "Method", cell: (p) => p.method },
+  { label: "Tokens", num: true, cell: (p) => formatCount(Number(p.tokens)) },
+];
+
+const listColumns = (tz: string): Column<PaymentListRow>[] => [
+  ...paymentColumns(tz, "Started"),
+  {
+    label: "User",
+    cell: (p) => <a href={`/admin/users/${p.user_id}`}>{p.email ?? "(no e-mail)"}</a>,
+  },
+  { label: "Reference", cell: (p) => <code>{p.reference}</code> },
+];
+
+const eventColumns = (tz: string): Column<PaymentEventRow>[] => [
+  { label: "When", cell: (e) => <Time at={e.created_at} tz={tz} /> },
+  { label: "Source", cell: (e) => e.source },
+  { label: "Paynow status", cell: (e) => e.paynow_status ?? "" },
+  { label: "Transition", cell: (e) => e.status_to ? `${e.status_from} → ${e.status_to}` : "" },
+  { label: "Note", cell: (e) => e.note ?? "" },
+  { label: "Raw", cell: (e) => e.raw ? <pre class="raw">{e.raw}</pre> : "" },
+];
 
 export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -83,64 +115,26 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
               Flagged
             </a>
           </nav>
-          <form method="get" action="/admin/payments" class="filters">
-            {f.flagged && <input type="hidden" name="flagged" value="1" />}
-            <Select name="status" label="Status" options={STATUSES} value={f.status} />
-            <Select name="method" label="Method" options={METHODS} value={f.method} />
-            <Select name="currency" label="Currency" options={CURRENCIES} value={f.currency} />
-            <label>
-              From
-              <input type="date" name="from" value={f.from} />
-            </label>
-            <label>
-              To
-              <input type="date" name="to" value={f.to} />
-            </label>
-            <label>
-              Reference
-              <input type="search" name="q" value={f.q} autocomplete="off" />
-            </label>
-            <button type="submit">Filter</button>
-          </form>
-          <Table label="Payments">
-            <thead>
-              <tr>
-                <th>Started</th>
-                <th>Status</th>
-                <th class="num">Amount</th>
-                <th>Method</th>
-                <th class="num">Tokens</th>
-                <th>User</th>
-                <th>Reference</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(0, limit).map((p) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/payments/${p.id}`}>
-                      <Time at={p.created_at} tz={tz} />
-                    </a>
-                  </td>
-                  <td>
-                    <span class={`status-${p.status}`}>{p.status}</span>
-                    {p.flag && <span class="badge bad">{p.flag}</span>}
-                  </td>
-                  <td class="num">{p.currency} {p.amount}</td>
-                  <td>{p.method}</td>
-                  <td class="num">{formatCount(Number(p.tokens))}</td>
-                  <td>
-                    <a href={`/admin/users/${p.user_id}`}>{p.email ?? "(no e-mail)"}</a>
-                  </td>
-                  <td>
-                    <code>{p.reference}</code>
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={7}>No payments match.</EmptyRow>
-            </tbody>
-          </Table>
-          <Pager c={c} page={page} hasMore={rows.length > limit} />
+          <AdminList
+            c={c}
+            filters={{
+              action: "/admin/payments",
+              filters: [
+                ...(f.flagged ? [{ hidden: "flagged", value: "1" }] : []),
+                { select: "status", label: "Status", options: STATUSES, value: f.status },
+                { select: "method", label: "Method", options: METHODS, value: f.method },
+                { select: "currency", label: "Currency", options: CURRENCIES, value: f.currency },
+                { input: "from", label: "From", type: "date", value: f.from },
+                { input: "to", label: "To", type: "date", value: f.to },
+                { input: "q", label: "Reference", type: "search", value: f.q },
+              ],
+            }}
+            label="Payments"
+            columns={listColumns(tz)}
+            rows={rows}
+            empty="No payments match."
+            paging={{ page, limit }}
+          />
         </>
       ),
     });
@@ -201,33 +195,12 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
             </form>
           )}
           <h2>Messages with Paynow</h2>
-          <Table label="Payment events">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Source</th>
-                <th>Paynow status</th>
-                <th>Transition</th>
-                <th>Note</th>
-                <th>Raw</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr>
-                  <td>
-                    <Time at={e.created_at} tz={tz} />
-                  </td>
-                  <td>{e.source}</td>
-                  <td>{e.paynow_status ?? ""}</td>
-                  <td>{e.status_to ? `${e.status_from} → ${e.status_to}` : ""}</td>
-                  <td>{e.note ?? ""}</td>
-                  <td>{e.raw ? <pre class="raw">{e.raw}</pre> : ""}</td>
-                </tr>
-              ))}
-              <EmptyRow when={events.length === 0} columns={6}>No messages yet.</EmptyRow>
-            </tbody>
-          </Table>
+          <ListTable
+            label="Payment events"
+            columns={eventColumns(tz)}
+            rows={events}
+            empty="No messages yet."
+          />
           <details>
             <summary>Row</summary>
             <Json value={{ ...p, poll_url: p.poll_url ? "(set)" : null }} />

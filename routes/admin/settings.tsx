@@ -14,16 +14,18 @@ import {
   listAiConfigs,
   listAllPackages,
   operatorSettings,
+  type PackageRow,
   updateAiConfig,
   updateOperatorSettings,
   updatePackage,
   updateTier,
 } from "../../lib/admin/settings.ts";
-import { notFound } from "../../lib/http/errors.ts";
+import { notFound } from "../../lib/errors.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
+import { Check, Field } from "./_fields.tsx";
 import { adminPage } from "./_layout.tsx";
 
 const PAGE = "/admin/settings";
@@ -79,31 +81,18 @@ const SettingsForm = z.object({
 });
 
 function PackageFields(
-  props: { values?: Record<string, unknown>; csrf: string; submit: string },
+  props: { values?: PackageRow; csrf: string; submit: string },
 ) {
-  const v = props.values ?? { active: true, position: 0 };
-  const str = (x: unknown) => x === null || x === undefined ? "" : String(x);
+  const v: Partial<PackageRow> = props.values ?? { active: true, position: 0 };
   return (
     <>
       <input type="hidden" name="_csrf" value={props.csrf} />
-      <label>
-        Name <input name="name" value={str(v.name)} required maxLength={80} />
-      </label>
-      <label>
-        Tokens <input name="tokens" value={str(v.tokens)} inputMode="numeric" required />
-      </label>
-      <label>
-        Price USD <input name="price_usd" value={str(v.price_usd)} inputMode="decimal" />
-      </label>
-      <label>
-        Price ZiG <input name="price_zig" value={str(v.price_zig)} inputMode="decimal" />
-      </label>
-      <label>
-        Order <input name="position" value={str(v.position)} inputMode="numeric" />
-      </label>
-      <label class="check">
-        <input type="checkbox" name="active" checked={Boolean(v.active)} /> On sale
-      </label>
+      <Field label="Name" name="name" value={v.name} required maxLength={80} />
+      <Field label="Tokens" name="tokens" value={v.tokens} inputMode="numeric" required />
+      <Field label="Price USD" name="price_usd" value={v.price_usd} inputMode="decimal" />
+      <Field label="Price ZiG" name="price_zig" value={v.price_zig} inputMode="decimal" />
+      <Field label="Order" name="position" value={v.position} inputMode="numeric" />
+      <Check name="active" checked={Boolean(v.active)} label="On sale" />
       <button type="submit">{props.submit}</button>
     </>
   );
@@ -151,22 +140,18 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               <form method="post" action={`/admin/settings/tiers/${t.name}`} class="card stack">
                 <h3>{t.name}</h3>
                 <input type="hidden" name="_csrf" value={csrf} />
-                <label>
-                  Requests a minute
-                  <input
-                    name="requests_per_minute"
-                    value={String(t.requestsPerMinute)}
-                    inputMode="numeric"
-                  />
-                </label>
-                <label>
-                  Daily token cap (0 = none)
-                  <input
-                    name="daily_token_cap"
-                    value={String(t.dailyTokenCap)}
-                    inputMode="numeric"
-                  />
-                </label>
+                <Field
+                  label="Requests a minute"
+                  name="requests_per_minute"
+                  value={t.requestsPerMinute}
+                  inputMode="numeric"
+                />
+                <Field
+                  label="Daily token cap (0 = none)"
+                  name="daily_token_cap"
+                  value={t.dailyTokenCap}
+                  inputMode="numeric"
+                />
                 <button type="submit">Save tier</button>
               </form>
             ))}
@@ -175,14 +160,18 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
           <h2>Accounts and payments</h2>
           <form method="post" action="/admin/settings/values" class="card stack narrow">
             <input type="hidden" name="_csrf" value={csrf} />
-            <label>
-              Signup grant (tokens for every new account)
-              <input name="signup_grant_tokens" value={String(grant)} inputMode="numeric" />
-            </label>
-            <label>
-              Minutes before an unpaid payment expires
-              <input name="payment_expiry_minutes" value={String(expiry)} inputMode="numeric" />
-            </label>
+            <Field
+              label="Signup grant (tokens for every new account)"
+              name="signup_grant_tokens"
+              value={grant}
+              inputMode="numeric"
+            />
+            <Field
+              label="Minutes before an unpaid payment expires"
+              name="payment_expiry_minutes"
+              value={expiry}
+              inputMode="numeric"
+            />
             <button type="submit">Save</button>
           </form>
 
@@ -201,63 +190,52 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                   {a.is_default && <span class="badge">default</span>}
                 </h3>
                 <input type="hidden" name="_csrf" value={csrf} />
-                <label>
-                  Model <input name="model" value={a.model} required maxLength={200} />
-                </label>
-                <label>
-                  Base URL
-                  <input name="base_url" value={a.base_url ?? ""} placeholder="provider default" />
-                </label>
-                <label>
-                  API key ({a.has_key ? "set" : "not set"})
-                  <input
-                    name="api_key"
-                    type="password"
-                    value=""
-                    autocomplete="new-password"
-                    placeholder={a.has_key ? "leave blank to keep" : ""}
-                  />
-                </label>
+                <Field label="Model" name="model" value={a.model} required maxLength={200} />
+                <Field
+                  label="Base URL"
+                  name="base_url"
+                  value={a.base_url}
+                  placeholder="provider default"
+                />
+                <Field
+                  label={`API key (${a.has_key ? "set" : "not set"})`}
+                  name="api_key"
+                  type="password"
+                  value=""
+                  autocomplete="new-password"
+                  placeholder={a.has_key ? "leave blank to keep" : ""}
+                />
                 {a.has_key && (
-                  <label class="check">
-                    <input type="checkbox" name="remove_key" /> Remove the stored key
-                  </label>
+                  <Check name="remove_key" checked={false} label="Remove the stored key" />
                 )}
-                <label>
-                  Temperature <input name="temperature" value={String(a.temperature)} />
-                </label>
-                <label>
-                  Max output tokens
-                  <input
-                    name="max_output_tokens"
-                    value={String(a.max_output_tokens)}
-                    inputMode="numeric"
-                  />
-                </label>
-                <label>
-                  Wallet tokens per 1k input tokens
-                  <input name="price_input_per_1k" value={String(a.price_input_per_1k)} />
-                </label>
-                <label>
-                  Wallet tokens per 1k output tokens
-                  <input name="price_output_per_1k" value={String(a.price_output_per_1k)} />
-                </label>
-                <label>
-                  Summary model
-                  <input
-                    name="summary_model"
-                    value={a.summary_model ?? ""}
-                    maxLength={200}
-                    placeholder="empty: off"
-                  />
-                  <small class="muted">
-                    Summarises the turns a chat's context budget drops, on this configuration's
-                    provider and key; not billed to users. Empty: older turns are just dropped.
-                  </small>
-                </label>
-                <label class="check">
-                  <input type="checkbox" name="active" checked={Boolean(a.active)} /> Active
-                </label>
+                <Field label="Temperature" name="temperature" value={a.temperature} />
+                <Field
+                  label="Max output tokens"
+                  name="max_output_tokens"
+                  value={a.max_output_tokens}
+                  inputMode="numeric"
+                />
+                <Field
+                  label="Wallet tokens per 1k input tokens"
+                  name="price_input_per_1k"
+                  value={a.price_input_per_1k}
+                />
+                <Field
+                  label="Wallet tokens per 1k output tokens"
+                  name="price_output_per_1k"
+                  value={a.price_output_per_1k}
+                />
+                <Field
+                  label="Summary model"
+                  name="summary_model"
+                  value={a.summary_model}
+                  maxLength={200}
+                  placeholder="empty: off"
+                  hint={"Summarises the turns a chat's context budget drops, on this " +
+                    "configuration's provider and key; not billed to users. Empty: older turns " +
+                    "are just dropped."}
+                />
+                <Check name="active" checked={Boolean(a.active)} label="Active" />
                 <button type="submit">Save configuration</button>
               </form>
             ))}

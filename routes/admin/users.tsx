@@ -12,15 +12,17 @@ import { recentAudit } from "../../lib/admin/audit.ts";
 import {
   adjustBalance,
   changeTier,
+  type LedgerLine,
   recentUserPayments,
   searchUsers,
   setOfficer,
   setUserDisabled,
   userLedger,
+  type UserRow,
 } from "../../lib/admin/users.ts";
 import { listAreas, officerAreas as areasOfOfficer } from "../../lib/grievances/taxonomy.ts";
 import { publish } from "../../lib/events.ts";
-import { AppError, notFound } from "../../lib/http/errors.ts";
+import { AppError, notFound } from "../../lib/errors.ts";
 import { maskPhone } from "../../lib/observability/mask.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
 import { getBalance } from "../../lib/wallet/ledger.ts";
@@ -28,18 +30,61 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
+import { adminPage, formatCount, pageOf, Time } from "./_layout.tsx";
 import {
-  adminPage,
-  EmptyRow,
-  formatCount,
-  pageOf,
-  Pager,
-  SearchForm,
-  Table,
-  Time,
-} from "./_layout.tsx";
+  AdminList,
+  type Column,
+  CursorPager,
+  ListTable,
+  searchBox,
+  searchedFor,
+} from "./_list.tsx";
+import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
+
+const userColumns = (tz: string): Column<UserRow>[] => [
+  {
+    label: "E-mail",
+    cell: (u) => (
+      <>
+        <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
+        {u.role !== "user" && <span class="badge">{u.role}</span>}
+      </>
+    ),
+  },
+  { label: "Name", cell: (u) => u.display_name ?? "" },
+  { label: "Phone", cell: (u) => u.phone ? maskPhone(u.phone) : "" },
+  { label: "Tier", cell: (u) => u.tier },
+  {
+    label: "Balance",
+    num: true,
+    cell: (u) => u.balance === null ? "—" : formatCount(Number(u.balance)),
+  },
+  { label: "Joined", cell: (u) => <Time at={u.created_at} tz={tz} /> },
+  {
+    label: "Status",
+    cell: (u) => u.disabled_at ? <span class="badge bad">disabled</span> : "active",
+  },
+];
+
+const ledgerColumns = (tz: string): Column<LedgerLine>[] => [
+  { label: "When", cell: (e) => <Time at={e.created_at} tz={tz} /> },
+  { label: "Kind", cell: (e) => e.kind.replace("_", " ") },
+  {
+    label: "Tokens",
+    num: true,
+    class: (e) => e.credited ? "good" : "bad",
+    cell: (e) => (
+      <>
+        {e.credited ? "+" : "−"}
+        {formatCount(Number(e.amount))}
+      </>
+    ),
+  },
+  { label: "Description", cell: (e) => e.description },
+  { label: "By", cell: (e) => e.admin_email ?? "" },
+];
 
 const Adjustment = z.object({
   delta: textField().trim().regex(/^[+-]?\d{1,10}$/).transform(Number)
@@ -55,49 +100,22 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
   const tz = ctx.config.tzMetrics;
 
   app.get("/users", async (c) => {
-    const q = (c.req.query("q") ?? "").trim().slice(0, 100);
+    const q = searchedFor(c);
     const { page, offset, limit } = pageOf(c);
     const rows = await searchUsers(sql, q, { limit, offset });
     return adminPage(c, ctx, {
       title: "Users",
       section: "/admin/users",
       children: (
-        <>
-          <SearchForm action="/admin/users" q={q} placeholder="e-mail, phone or name" />
-          <Table label="Users">
-            <thead>
-              <tr>
-                <th>E-mail</th>
-                <th>Name</th>
-                <th>Phone</th>
-                <th>Tier</th>
-                <th class="num">Balance</th>
-                <th>Joined</th>
-                <th>Status</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(0, limit).map((u) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/users/${u.id}`}>{u.email ?? "(no e-mail)"}</a>
-                    {u.role !== "user" && <span class="badge">{u.role}</span>}
-                  </td>
-                  <td>{u.display_name ?? ""}</td>
-                  <td>{u.phone ? maskPhone(u.phone) : ""}</td>
-                  <td>{u.tier}</td>
-                  <td class="num">{u.balance === null ? "—" : formatCount(Number(u.balance))}</td>
-                  <td>
-                    <Time at={u.created_at} tz={tz} />
-                  </td>
-                  <td>{u.disabled_at ? <span class="badge bad">disabled</span> : "active"}</td>
-                </tr>
-              ))}
-              <EmptyRow when={rows.length === 0} columns={7}>No users match.</EmptyRow>
-            </tbody>
-          </Table>
-          <Pager c={c} page={page} hasMore={rows.length > limit} />
-        </>
+        <AdminList
+          c={c}
+          filters={searchBox("/admin/users", q, "e-mail, phone or name")}
+          label="Users"
+          columns={userColumns(tz)}
+          rows={rows}
+          empty="No users match."
+          paging={{ page, limit }}
+        />
       ),
     });
   });
@@ -227,74 +245,24 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
           </div>
 
           <h2>Wallet ledger</h2>
-          <Table label="Ledger">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Kind</th>
-                <th class="num">Tokens</th>
-                <th>Description</th>
-                <th>By</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.slice(0, 20).map((e) => (
-                <tr>
-                  <td>
-                    <Time at={e.created_at} tz={tz} />
-                  </td>
-                  <td>{e.kind.replace("_", " ")}</td>
-                  <td class={`num ${e.credited ? "good" : "bad"}`}>
-                    {e.credited ? "+" : "−"}
-                    {formatCount(Number(e.amount))}
-                  </td>
-                  <td>{e.description}</td>
-                  <td>{e.admin_email ?? ""}</td>
-                </tr>
-              ))}
-              <EmptyRow when={entries.length === 0} columns={5}>No entries.</EmptyRow>
-            </tbody>
-          </Table>
-          {(entries.length > 20 || before) && (
-            <nav class="pager">
-              {before && <a href={`/admin/users/${id}`}>← Newest</a>}
-              {entries.length > 20 && (
-                <a href={`/admin/users/${id}?before=${entries[19].seq}`}>Older →</a>
-              )}
-            </nav>
-          )}
+          <ListTable
+            label="Ledger"
+            columns={ledgerColumns(tz)}
+            rows={entries.slice(0, 20)}
+            empty="No entries."
+          />
+          <CursorPager
+            newest={before ? `/admin/users/${id}` : null}
+            older={entries.length > 20 ? `/admin/users/${id}?before=${entries[19].seq}` : null}
+          />
 
           <h2>Payments</h2>
-          <Table label="Payments">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Status</th>
-                <th class="num">Amount</th>
-                <th>Method</th>
-                <th class="num">Tokens</th>
-              </tr>
-            </thead>
-            <tbody>
-              {payments.map((p) => (
-                <tr>
-                  <td>
-                    <a href={`/admin/payments/${p.id}`}>
-                      <Time at={p.created_at} tz={tz} />
-                    </a>
-                  </td>
-                  <td>
-                    {p.status}
-                    {p.flag && <span class="badge bad">{p.flag}</span>}
-                  </td>
-                  <td class="num">{p.currency} {p.amount}</td>
-                  <td>{p.method}</td>
-                  <td class="num">{formatCount(Number(p.tokens))}</td>
-                </tr>
-              ))}
-              <EmptyRow when={payments.length === 0} columns={5}>No payments.</EmptyRow>
-            </tbody>
-          </Table>
+          <ListTable
+            label="Payments"
+            columns={paymentColumns(tz)}
+            rows={payments}
+            empty="No payments."
+          />
 
           <h2>Admin changes</h2>
           <ul class="trail">

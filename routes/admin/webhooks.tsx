@@ -7,20 +7,13 @@ import { Hono } from "hono";
 import {
   channelStats,
   listWebhookLog,
+  type WebhookLogEntry,
   type WebhookLogFilter,
 } from "../../lib/whatsapp/webhook_log.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import {
-  adminPage,
-  EmptyRow,
-  formatCount,
-  Json,
-  PAGE_SIZE,
-  Table,
-  Time,
-  withQuery,
-} from "./_layout.tsx";
+import { adminPage, formatCount, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { AdminList, type Column, cursorUrl } from "./_list.tsx";
 
 const OUTCOMES = {
   ok: "Accepted (2xx)",
@@ -28,6 +21,29 @@ const OUTCOMES = {
   failed: "Failed (5xx)",
   problems: "With a problem noted",
 } as const;
+
+const PROVIDERS = [["meta", "Meta"], ["twilio", "Twilio"]] as const;
+
+const webhookColumns = (tz: string): Column<WebhookLogEntry>[] => [
+  { label: "When", cell: (r) => <Time at={r.receivedAt} tz={tz} /> },
+  { label: "Provider", cell: (r) => r.provider },
+  { label: "Status", cell: (r) => <code>{r.status}</code> },
+  { label: "Messages", cell: (r) => r.messages },
+  { label: "ms", cell: (r) => r.processingMs.toFixed(1) },
+  { label: "Problem", class: "reason", cell: (r) => r.error ?? "" },
+  {
+    label: "Request",
+    cell: (r) => (
+      <details>
+        <summary>
+          {r.method} {r.path} ({formatCount(r.bodyBytes)} bytes)
+        </summary>
+        <Json value={r.headers} />
+        <pre class="json">{r.body ?? ""}</pre>
+      </details>
+    ),
+  },
+];
 
 export function webhookRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -63,70 +79,34 @@ export function webhookRoutes(ctx: AppContext): Hono<AuthEnv> {
             {kpi("Outbox", stats.queued, "messages waiting to be sent")}
             {kpi("Not delivered", stats.failed24h + stats.dropped24h, "failed or dropped, 24 h")}
           </div>
-          <form method="get" action="/admin/webhooks" class="filters">
-            <label>
-              Provider
-              <select name="provider">
-                <option value="">any</option>
-                <option value="meta" selected={provider === "meta"}>Meta</option>
-                <option value="twilio" selected={provider === "twilio"}>Twilio</option>
-              </select>
-            </label>
-            <label>
-              Outcome
-              <select name="outcome">
-                <option value="">any</option>
-                {Object.entries(OUTCOMES).map(([value, label]) => (
-                  <option value={value} selected={outcome === value}>{label}</option>
-                ))}
-              </select>
-            </label>
-            <button type="submit">Filter</button>
-          </form>
-          <Table label="Webhook log">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Provider</th>
-                <th>Status</th>
-                <th>Messages</th>
-                <th>ms</th>
-                <th>Problem</th>
-                <th>Request</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((r) => (
-                <tr data-status={r.status}>
-                  <td>
-                    <Time at={r.receivedAt} tz={tz} />
-                  </td>
-                  <td>{r.provider}</td>
-                  <td>
-                    <code>{r.status}</code>
-                  </td>
-                  <td>{r.messages}</td>
-                  <td>{r.processingMs.toFixed(1)}</td>
-                  <td class="reason">{r.error ?? ""}</td>
-                  <td>
-                    <details>
-                      <summary>
-                        {r.method} {r.path} ({formatCount(r.bodyBytes)} bytes)
-                      </summary>
-                      <Json value={r.headers} />
-                      <pre class="json">{r.body ?? ""}</pre>
-                    </details>
-                  </td>
-                </tr>
-              ))}
-              <EmptyRow when={shown.length === 0} columns={7}>Nothing recorded.</EmptyRow>
-            </tbody>
-          </Table>
-          {rows.length > PAGE_SIZE && (
-            <nav class="pager" aria-label="Pages">
-              <a href={withQuery(c, { before: shown[shown.length - 1].id })} rel="next">Older →</a>
-            </nav>
-          )}
+          <AdminList
+            c={c}
+            filters={{
+              action: "/admin/webhooks",
+              filters: [
+                {
+                  select: "provider",
+                  label: "Provider",
+                  options: PROVIDERS,
+                  value: provider ?? "",
+                },
+                {
+                  select: "outcome",
+                  label: "Outcome",
+                  options: Object.entries(OUTCOMES),
+                  value: outcome ?? "",
+                },
+              ],
+            }}
+            label="Webhook log"
+            columns={webhookColumns(tz)}
+            rows={shown}
+            empty="Nothing recorded."
+            rowAttributes={(r) => ({ "data-status": String(r.status) })}
+            paging={{
+              older: rows.length > PAGE_SIZE ? cursorUrl(c, shown[shown.length - 1].id) : null,
+            }}
+          />
         </>
       ),
     });

@@ -5,8 +5,8 @@
  * requests: a route cannot drift from its documentation.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { AppError } from "../../lib/http/errors.ts";
-import { type Role, ROLES } from "../../lib/accounts/users.ts";
+import { ROLES, type User } from "../../lib/accounts/users.ts";
+import { AppError } from "../../lib/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
 
 export { z };
@@ -73,15 +73,7 @@ export const UserSchema = z.object({
   createdAt: z.string().openapi({ format: "date-time" }),
 }).openapi("User");
 
-export function userJson(u: {
-  id: string;
-  email: string | null;
-  displayName: string | null;
-  phone: string | null;
-  role: Role;
-  tier: string;
-  createdAt: Date;
-}): z.infer<typeof UserSchema> {
+export function userJson(u: User): z.infer<typeof UserSchema> {
   return {
     id: u.id,
     email: u.email,

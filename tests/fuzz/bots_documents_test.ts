@@ -11,7 +11,7 @@ import { detectMediaType } from "../../lib/bots/detect.ts";
 import { extractDocument, extractInWorker, ExtractionError } from "../../lib/bots/extract.ts";
 import { chunkText } from "../../lib/bots/chunker.ts";
 import { htmlToText } from "../../lib/bots/html.ts";
-import { AppError } from "../../lib/http/errors.ts";
+import { AppError } from "../../lib/errors.ts";
 import { isStorableText } from "../../lib/text.ts";
 import { makeDocx, makePdf } from "../fixtures/documents.ts";
 import { hostileString } from "./hostile.ts";

@@ -1,16 +1,21 @@
 /** `/api/v1/api-keys`: keys for programmatic clients, shown once, revocable. */
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
-import { createApiKey, listApiKeys, revokeApiKey } from "../../../lib/accounts/credentials.ts";
-import { AppError } from "../../../lib/http/errors.ts";
-import { API_KEY_SCOPES, type ApiKeyScope } from "../../../lib/accounts/scopes.ts";
+import {
+  type ApiKey,
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+} from "../../../lib/accounts/credentials.ts";
+import { AppError } from "../../../lib/errors.ts";
+import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
 
 const tags = ["api-keys"];
 
-const ApiKey = z.object({
+const ApiKeySchema = z.object({
   id: z.uuid(),
   name: z.string(),
   prefix: z.string().openapi({ description: "The key's first characters, to recognise it" }),
@@ -19,16 +24,7 @@ const ApiKey = z.object({
   scopes: z.array(z.enum(API_KEY_SCOPES)),
 }).openapi("ApiKey");
 
-const keyJson = (
-  k: {
-    id: string;
-    name: string;
-    prefix: string;
-    createdAt: Date;
-    lastUsedAt: Date | null;
-    scopes: ApiKeyScope[];
-  },
-) => ({
+const keyJson = (k: ApiKey): z.infer<typeof ApiKeySchema> => ({
   id: k.id,
   name: k.name,
   prefix: k.prefix,
@@ -56,7 +52,10 @@ export function apiKeyRoutes(ctx: AppContext) {
         })),
       },
       responses: {
-        201: json(ApiKey.extend({ key: z.string().openapi({ example: "hk_…" }) }), "The new key"),
+        201: json(
+          ApiKeySchema.extend({ key: z.string().openapi({ example: "hk_…" }) }),
+          "The new key",
+        ),
         403: json(z.any(), "Scopes asked for by someone who is not an admin"),
         ...errors,
       },
@@ -82,7 +81,7 @@ export function apiKeyRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "The signed-in user's live keys",
-      responses: { 200: json(z.object({ keys: z.array(ApiKey) }), "Keys"), ...errors },
+      responses: { 200: json(z.object({ keys: z.array(ApiKeySchema) }), "Keys"), ...errors },
     }),
     async (c) => {
       const keys = await listApiKeys(ctx.db.sql, requireAuth(c).user.id);

@@ -15,7 +15,7 @@ import { ACCESS_TOKEN_TTL_SECONDS, signAccessToken } from "../../../lib/accounts
 import { completePasswordReset } from "../../../lib/accounts/password_reset.ts";
 import { logIn } from "../../../lib/accounts/login.ts";
 import { createUser, getUser, type User } from "../../../lib/accounts/users.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { loginDeps } from "../../_auth.ts";
 import { requestPasswordReset } from "../../_mail.ts";
 import type { AppContext } from "../../_context.ts";

@@ -32,7 +32,7 @@ import {
   UrlSourceInput,
   view,
 } from "../../../lib/bots/mod.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";

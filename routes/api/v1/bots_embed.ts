@@ -27,14 +27,14 @@ import {
 } from "../../../lib/bots/mod.ts";
 import { emitEvent } from "../../../lib/bots/webhooks.ts";
 import { followGeneration, followStream } from "../../../lib/chat/mod.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
-import { entryStream } from "./chat.ts";
+import { lastEventId, relay } from "./chat.ts";
 
 const tags = ["bots"];
 
@@ -79,15 +79,6 @@ const VisitorMessageSchema = z.object({
   createdAt: z.string(),
 }).openapi("BotVisitorMessage");
 
-function sse(c: Context, body: ReadableStream<Uint8Array>, headers: Record<string, string> = {}) {
-  return c.body(body, 200, {
-    ...headers,
-    "Content-Type": "text/event-stream",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-  });
-}
-
 export function botAskRoutes(ctx: AppContext) {
   const app = apiRouter();
   const sql = ctx.db.sql;
@@ -111,11 +102,9 @@ export function botAskRoutes(ctx: AppContext) {
     channel: "web" | "api",
   ) => {
     const asked = await ctx.bots.ask(bot, { ...input, channel });
-    return sse(
+    return relay(
       c,
-      entryStream((onEntry, signal) =>
-        followGeneration(asked.started.generation, 0, signal, onEntry)
-      ),
+      (onEntry, signal) => followGeneration(asked.started.generation, 0, signal, onEntry),
       { "X-Message-Id": asked.started.messageId },
     );
   };
@@ -131,8 +120,7 @@ export function botAskRoutes(ctx: AppContext) {
       request: { params: z.object({ id: textField().max(64) }), body: jsonBody(Question) },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    (async (c: any) => {
+    async (c) => {
       const auth = requireAuth(c);
       const bot = await requireBot(sql, actorOf(auth), c.req.valid("param").id);
       return await ask(
@@ -141,7 +129,7 @@ export function botAskRoutes(ctx: AppContext) {
         { ...c.req.valid("json"), visitorId: null },
         auth.via === "api_key" ? "api" : "web",
       );
-    }) as never,
+    },
   );
 
   // ---- the embed --------------------------------------------------------------------------
@@ -208,14 +196,13 @@ export function botAskRoutes(ctx: AppContext) {
       request: { params: Key, body: jsonBody(VisitorQuestion) },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    (async (c: any) => {
+    async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
       const input = c.req.valid("json");
       const limits = await limitsFor(sql, bot.ownerId);
       await countQuestion(ctx.rateLimiter, bot, input.visitorId, limits.messagesPerMinute);
       return await ask(c, bot, input, "web");
-    }) as never,
+    },
   );
 
   app.openapi(
@@ -230,30 +217,25 @@ export function botAskRoutes(ctx: AppContext) {
       },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    (async (c: any) => {
+    async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
-      const { visitorId, lastEventId } = c.req.valid("query");
+      const { visitorId } = c.req.valid("query");
       const messageId = c.req.valid("param").messageId;
-      const afterId = Number(c.req.header("last-event-id") ?? lastEventId ?? 0);
-      if (!Number.isSafeInteger(afterId) || afterId < 0) {
-        throw new AppError("validation_failed", "Last-Event-ID: expected the id of an event.");
-      }
+      const afterId = lastEventId(c);
       if (!(await isVisitorsAnswer(sql, bot, visitorId, messageId))) {
         throw new AppError("not_found", "This answer does not exist.");
       }
-      return sse(
+      return relay(
         c,
-        entryStream((onEntry, signal) =>
+        (onEntry, signal) =>
           followStream(ctx.bots.answers.chat, {
             userId: bot.ownerId,
             messageId,
             afterId,
             signal,
-          }, onEntry)
-        ),
+          }, onEntry),
       );
-    }) as never,
+    },
   );
 
   app.openapi(

@@ -16,7 +16,7 @@ import {
   WEBHOOK_EVENTS,
   WebhookInput,
 } from "../../../lib/bots/mod.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";

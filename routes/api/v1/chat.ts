@@ -13,8 +13,8 @@
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { AppError } from "../../../lib/http/errors.ts";
-import { SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
+import { AppError } from "../../../lib/errors.ts";
+import { SSE_HEADERS, sseStream } from "../../_sse.ts";
 import {
   closeConversation,
   type Conversation,
@@ -109,7 +109,7 @@ const answerErrors = {
 };
 
 /** The `id` of the last event a reconnecting client saw (header, or `lastEventId` query). */
-function lastEventId(c: Context): number {
+export function lastEventId(c: Context): number {
   const raw = c.req.header("last-event-id") ?? c.req.query("lastEventId") ?? "0";
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -122,17 +122,12 @@ function lastEventId(c: Context): number {
  * Relays a generation's events as SSE, with a heartbeat comment while nothing else is sent.
  * Leaving (the client disconnects) only detaches this reader: the answer goes on.
  */
-function relay(
+export function relay(
   c: Context<AuthEnv>,
   follow: Follow,
   headers: Record<string, string> = {},
 ) {
-  return c.body(entryStream(follow), 200, { ...headers, ...SSE_HEADERS });
-}
-
-/** An answer's entries as an event stream body; a failure to follow ends it with an `error`. */
-export function entryStream(follow: Follow): ReadableStream<Uint8Array> {
-  return sseStream(follow, {
+  const body = sseStream(follow, {
     onError: (error) => ({
       id: 0,
       event: "error",
@@ -142,6 +137,7 @@ export function entryStream(follow: Follow): ReadableStream<Uint8Array> {
       },
     }),
   });
+  return c.body(body, 200, { ...headers, ...SSE_HEADERS });
 }
 
 /** Hands an answer's entries to `onEntry` until the answer ends or `signal` (the reader left). */
@@ -311,13 +307,12 @@ export function chatRoutes(ctx: AppContext) {
       },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) =>
+    (c) =>
       ask(c, {
         mode: "chat",
         conversationId: c.req.valid("param").id,
         text: c.req.valid("json").text,
-      })) as never,
+      }),
   );
 
   app.openapi(
@@ -330,8 +325,7 @@ export function chatRoutes(ctx: AppContext) {
       request: { body: jsonBody(AskBody) },
       responses: { ...eventStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => ask(c, { mode: "essay", text: c.req.valid("json").text })) as never,
+    (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
   );
 
   app.openapi(
@@ -348,8 +342,7 @@ export function chatRoutes(ctx: AppContext) {
       },
       responses: { ...eventStream, 404: json(z.any(), "No such answer"), ...errors },
     }),
-    // deno-lint-ignore no-explicit-any
-    (async (c: any) => {
+    async (c) => {
       const auth = requireAuth(c);
       const messageId = c.req.valid("param").id;
       const afterId = lastEventId(c);
@@ -363,7 +356,7 @@ export function chatRoutes(ctx: AppContext) {
         (onEntry, signal) =>
           followStream(services, { userId: auth.user.id, messageId, afterId, signal }, onEntry),
       );
-    }) as never,
+    },
   );
 
   app.openapi(

@@ -6,7 +6,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import type { UserEvent } from "../../../lib/events.ts";
-import { liveSource, SSE_HEADERS, sseStream } from "../../../lib/http/sse.ts";
+import { liveSource, SSE_HEADERS, sseStream } from "../../_sse.ts";
 import { STAFF_EVENTS } from "../../../lib/grievances/tasks.ts";
 import { isStaff } from "../../../lib/accounts/users.ts";
 import { requireAuth } from "../../_auth.ts";
@@ -29,8 +29,7 @@ export function eventRoutes(ctx: AppContext) {
         ...errors,
       },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => {
+    (c) => {
       const auth = requireAuth(c);
       let counter = 0;
       const source = liveSource<UserEvent>(
@@ -46,6 +45,6 @@ export function eventRoutes(ctx: AppContext) {
         (push) => push({ event: "ready", data: { userId: auth.user.id }, id: 0 }),
       );
       return c.body(sseStream(source), 200, SSE_HEADERS);
-    }) as never,
+    },
   );
 }

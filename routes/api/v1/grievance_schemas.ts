@@ -20,7 +20,7 @@ import {
   TASK_KINDS,
   TASK_STATUSES,
 } from "../../../lib/grievances/model.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { isStaff } from "../../../lib/accounts/users.ts";
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";

@@ -10,7 +10,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from "../../../lib/grievances/attachments.ts";
 import type { Status } from "../../../lib/grievances/model.ts";
 import { STATUSES } from "../../../lib/grievances/model.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
 import { readUpload } from "../../_form.ts";
 import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";

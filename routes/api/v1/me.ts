@@ -3,7 +3,7 @@ import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
 import { confirmPhoneLink, startPhoneLink } from "../../../lib/accounts/phone_link.ts";
 import { getUser, updateProfile } from "../../../lib/accounts/users.ts";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { parseZimbabweMobile } from "../../../lib/paynow/phone.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";

@@ -4,7 +4,7 @@
  * (lib/notifications).
  */
 import { createRoute } from "@hono/zod-openapi";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { isCursor } from "../../../lib/notifications/log.ts";
 import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
@@ -185,6 +185,11 @@ export function notificationLogRoutes(ctx: AppContext) {
     topicId: z.uuid().nullable(),
     topic: z.string().nullable(),
   }).openapi("NotificationEventRoute");
+  const eventRoutesAnswer = {
+    200: json(z.object({ events: z.array(EventRoute) }), "Routes"),
+    ...refusals,
+    ...errors,
+  };
 
   app.openapi(
     createRoute({
@@ -193,11 +198,7 @@ export function notificationLogRoutes(ctx: AppContext) {
       tags,
       security: bearer,
       summary: "The product's events and the topic each is published to",
-      responses: {
-        200: json(z.object({ events: z.array(EventRoute) }), "Routes"),
-        ...refusals,
-        ...errors,
-      },
+      responses: eventRoutesAnswer,
     }),
     async (c) => {
       manage(c);
@@ -216,11 +217,7 @@ export function notificationLogRoutes(ctx: AppContext) {
         params: z.object({ event: textField().max(100) }),
         body: jsonBody(z.strictObject({ topicId: textField().max(64).nullable() })),
       },
-      responses: {
-        200: json(z.object({ events: z.array(EventRoute) }), "Routes"),
-        ...refusals,
-        ...errors,
-      },
+      responses: eventRoutesAnswer,
     }),
     async (c) => {
       manage(c);

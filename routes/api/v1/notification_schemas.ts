@@ -3,7 +3,7 @@
  * document) and the JSON each domain object is answered as. Secrets go in, never out: a channel
  * answers how its secret is found (`secret.source`), never its value.
  */
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import { METHODS } from "../../../lib/notifications/methods/mod.ts";
 import {
   type Channel,

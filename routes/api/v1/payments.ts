@@ -4,7 +4,7 @@
  */
 import { textField } from "../../../lib/text.ts";
 import { createRoute } from "@hono/zod-openapi";
-import { AppError } from "../../../lib/http/errors.ts";
+import { AppError } from "../../../lib/errors.ts";
 import {
   CURRENCIES,
   getPaymentForUser,

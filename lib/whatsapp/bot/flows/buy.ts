@@ -8,7 +8,7 @@
  * shortest way. Starting the payment is idempotent on the inbound message, so a re-run of this
  * step never charges twice.
  */
-import { AppError } from "../../../http/errors.ts";
+import { AppError } from "../../../errors.ts";
 import { offeredCurrencies } from "../../../payments/model.ts";
 import { listBuyablePackages, type TokenPackage } from "../../../payments/packages.ts";
 import { startPayment } from "../../../payments/start.ts";

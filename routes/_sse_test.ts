@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { liveSource, type SseEvent, sseStream } from "./sse.ts";
+import { liveSource, type SseEvent, sseStream } from "./_sse.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

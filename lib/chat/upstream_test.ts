@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startUpstreamCall } from "./answer.ts";
+import { startUpstreamCall } from "./upstream.ts";
 import type { StreamEvent } from "../ai/types.ts";
 
 /** Whether `promise` has settled after the loop has had time for a few timer turns. */

@@ -1,0 +1,45 @@
+/** The inputs of the admin's forms: a label, its input, and what the field is for. */
+import type { ComponentChildren } from "preact";
+
+/**
+ * A labelled text input. `numeric` and `decimal` bring up a number pad on a phone; the server
+ * still checks every value.
+ */
+export function Field(props: {
+  label: ComponentChildren;
+  name: string;
+  value: string | number | null | undefined;
+  inputMode?: "numeric" | "decimal";
+  type?: "text" | "password" | "url";
+  required?: boolean;
+  maxLength?: number;
+  placeholder?: string;
+  autocomplete?: string;
+  hint?: ComponentChildren;
+}) {
+  return (
+    <label>
+      {props.label}
+      <input
+        name={props.name}
+        type={props.type}
+        value={props.value === null || props.value === undefined ? "" : String(props.value)}
+        inputMode={props.inputMode}
+        required={props.required}
+        maxLength={props.maxLength}
+        placeholder={props.placeholder}
+        autocomplete={props.autocomplete}
+      />
+      {props.hint && <small class="muted">{props.hint}</small>}
+    </label>
+  );
+}
+
+/** A checkbox with its label after it. */
+export function Check(props: { name: string; checked: boolean; label: ComponentChildren }) {
+  return (
+    <label class="check">
+      <input type="checkbox" name={props.name} checked={props.checked} /> {props.label}
+    </label>
+  );
+}
