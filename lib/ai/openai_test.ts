@@ -255,34 +255,36 @@ Deno.test("a timeout is retried like any passing failure", async () => {
     apiKey: t.fake.apiKey,
     baseUrl: t.fake.baseUrl,
     model: "m",
-    timeoutMs: 100,
+    // Long enough that the retry's own answer never hits it on a busy machine.
+    timeoutMs: 1_000,
     retry: FAST_RETRY,
   });
-  const { deltas, error } = await within(5_000, drain(ai.stream(question)));
+  const { deltas, error } = await within(10_000, drain(ai.stream(question)));
   assert.equal(error, undefined);
   assert.ok(deltas.length > 0);
   assert.equal(t.fake.calls(CHAT).length, 2);
 });
 
 Deno.test("the timeout is a silence limit: a slow first token within it is fine, beyond it is not", async () => {
-  await using t = await fixture({ deltaDelayMs: 30 });
-  const options: StreamOptions = { timeoutMs: 200 };
+  await using t = await fixture({ deltaDelayMs: 150 });
+  const options: StreamOptions = { timeoutMs: 1_000 };
   t.fake.script({
     kind: "reply",
-    firstTokenDelayMs: 120,
+    firstTokenDelayMs: 400,
     text: "one two three four five six seven",
   });
-  // 7 deltas 30 ms apart plus 120 ms: longer than 200 ms in total, never silent for 200 ms.
+  // 7 deltas 150 ms apart plus 400 ms: longer than 1 s in total, never silent for 1 s (the
+  // margins absorb a busy machine's timer delays).
   const slow = await drain(t.ai.stream(question, options));
   assert.equal(slow.error, undefined);
   assert.equal(slow.deltas.join(""), "one two three four five six seven");
 
   t.fake.script(
-    { kind: "reply", firstTokenDelayMs: 1_000 },
-    { kind: "reply", firstTokenDelayMs: 1_000 },
-    { kind: "reply", firstTokenDelayMs: 1_000 },
+    { kind: "reply", firstTokenDelayMs: 3_000 },
+    { kind: "reply", firstTokenDelayMs: 3_000 },
+    { kind: "reply", firstTokenDelayMs: 3_000 },
   );
-  const late = await within(10_000, drain(t.ai.stream(question, options)));
+  const late = await within(20_000, drain(t.ai.stream(question, options)));
   expectError(late.error, AiTimeoutError);
 });
 
