@@ -150,7 +150,8 @@ export function installSafeBegin<T extends Sql>(sql: T): T {
       try {
         return await settle(await inner(tx));
       } catch (error) {
-        await tx.unsafe(`rollback to savepoint ${name}`);
+        // A failed connection fails the whole transaction: no savepoint to go back to on it.
+        if (held() && !connectionFailed(error)) await tx.unsafe(`rollback to savepoint ${name}`);
         throw error;
       }
     };
