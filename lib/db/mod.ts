@@ -51,7 +51,8 @@ const quiet = { onnotice: () => {} };
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const url = options.databaseUrl;
-    const pool = (max: number) => installSafeBegin(postgres(url, { max, ...quiet }) as Sql);
+    const pool = (max: number) =>
+      installSafeBegin(postgres(url, { max, connection: SESSION, ...quiet }) as Sql);
     // An advisory lock is held by a connection for as long as its holder works, and that work
     // needs connections too: holders get a pool of their own (connections open on demand), so
     // a few holders can never take every connection their own work waits for.
@@ -78,6 +79,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return embedded.stop();
   });
 }
+
+/**
+ * Settings of every session on a server. A transaction left idle for a minute is rolled back and
+ * its connection closed by the server (lib/db/transaction.ts then fails it at once), so a
+ * transaction stuck in this process never holds its rows' locks for longer. Transactions here
+ * wait on nothing but the database between their statements; keep it so.
+ */
+const SESSION = { idle_in_transaction_session_timeout: 60_000 };
 
 /** Advisory locks held at once by one process, at most (more holders wait for a connection). */
 const LOCK_CONNECTIONS = 8;

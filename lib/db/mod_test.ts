@@ -50,3 +50,20 @@ Deno.test("ping answers true while up and false once closed", async () => {
   await close();
   assert.equal(await db.ping(500), false);
 });
+
+Deno.test({
+  name: "server sessions are set to end a transaction left idle for a minute",
+  ignore: !Deno.env.get("DATABASE_URL"), // the embedded database is one session of this process
+  async fn() {
+    const { db, close } = await freshDatabase();
+    try {
+      const setting = (sql: typeof db.sql) =>
+        sql`select current_setting('idle_in_transaction_session_timeout') as v`;
+      assert.equal((await setting(db.sql))[0].v, "1min");
+      const [{ v }] = await db.sql.begin((tx) => setting(tx as never));
+      assert.equal(v, "1min");
+    } finally {
+      await close();
+    }
+  },
+});

@@ -66,6 +66,11 @@ Deno.test("transactions commit, roll back on error, nest savepoints and keep the
     const rows = await sql`select n from tx_items where n >= 100 order by n`;
     assert.deepEqual(rows.map((r) => r.n), [200]);
 
+    // BEGIN refused (options it does not know) leaves nothing held: more refusals than the
+    // pool has connections, and a transaction still gets one.
+    for (let i = 0; i < 6; i++) {
+      await assert.rejects(sql.begin("isolation level nonsense", () => {}), /syntax|isolation/);
+    }
     const [{ level }] = await sql.begin(
       "isolation level serializable",
       (t) => t`select current_setting('transaction_isolation') as level`,
@@ -94,4 +99,117 @@ Deno.test("a failed statement nobody awaited makes the transaction fail, never a
   } finally {
     await close();
   }
+});
+
+const onServer = Boolean(Deno.env.get("DATABASE_URL"));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How `promise` settled within `ms`: its error's message, "ok", or "still pending". */
+async function outcomeWithin(promise: Promise<unknown>, ms: number): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise.then(() => "ok", (e) => String((e as Error).message)),
+      new Promise<string>((r) => timer = setTimeout(() => r("still pending"), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test({
+  name: "a transaction whose connection the server closes while it waits fails at once; " +
+    "nothing of it runs outside it, and the pool goes on",
+  ignore: !onServer, // the embedded database has no server to close a connection
+  async fn() {
+    const { db, close } = await freshDatabase();
+    const { sql } = db;
+    try {
+      await sql`create table tx_lost (n integer)`;
+      const tx = sql.begin(async (t) => {
+        const [{ pid }] = await t`insert into tx_lost values (1) returning pg_backend_pid() as pid`;
+        // What idle_in_transaction_session_timeout, a restart or a failover does to it.
+        await sql`select pg_terminate_backend(${pid})`;
+        await sleep(200);
+        // Other callers' work meanwhile reopens the pool's connections, that one included.
+        await Promise.all(Array.from({ length: 12 }, () => sql`select pg_sleep(0.01)`));
+        await t`insert into tx_lost values (2)`;
+      });
+      assert.match(await outcomeWithin(tx, 5_000), /connection/i);
+      assert.deepEqual((await sql`select n from tx_lost`).map((r) => r.n), [], "nothing kept");
+      assert.equal(
+        await outcomeWithin(Promise.all(Array.from({ length: 20 }, () => sql`select 1`)), 5_000),
+        "ok",
+      );
+      await sql.begin((t) => t`insert into tx_lost values (3)`);
+      assert.deepEqual((await sql`select n from tx_lost`).map((r) => r.n), [3]);
+      assert.equal(await autocommit(sql), true);
+    } finally {
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a transaction left idle past idle_in_transaction_session_timeout fails at once, " +
+    "keeping nothing",
+  ignore: !onServer,
+  async fn() {
+    const { db, close } = await freshDatabase();
+    const { sql } = db;
+    try {
+      await sql`create table tx_idle (n integer)`;
+      let refused: unknown = null;
+      const tx = sql.begin(async (t) => {
+        await t`set local idle_in_transaction_session_timeout = 200`;
+        await t`insert into tx_idle values (1)`;
+        await sleep(600); // held up by something else than the database
+        await t`insert into tx_idle values (2)`.catch((e) => {
+          refused = e;
+          throw e;
+        });
+      });
+      const started = performance.now();
+      assert.match(await outcomeWithin(tx, 5_000), /connection/i);
+      assert.ok(performance.now() - started < 550, "failed when the server ended it");
+      for (let i = 0; i < 50 && !refused; i++) await sleep(20);
+      assert.ok(refused instanceof Error, "the statement after it was refused");
+      assert.deepEqual((await sql`select n from tx_idle`).map((r) => r.n), []);
+      assert.equal(await autocommit(sql), true);
+    } finally {
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a transaction whose connection is closed during a statement fails with that error, " +
+    "without waiting for a rollback that cannot come",
+  ignore: !onServer,
+  async fn() {
+    const { db, close } = await freshDatabase();
+    const { sql } = db;
+    try {
+      await sql`create table tx_cut (n integer)`;
+      const tx = sql.begin(async (t) => {
+        await t`insert into tx_cut values (1)`;
+        const [{ pid }] = await t`select pg_backend_pid() as pid`;
+        const slow = t`select pg_sleep(30)`.execute();
+        slow.catch(() => {}); // it fails before it is awaited
+        await sleep(100);
+        await sql`select pg_terminate_backend(${pid})`;
+        await slow;
+      });
+      const outcome = await outcomeWithin(tx, 5_000);
+      assert.ok(!["ok", "still pending"].includes(outcome), outcome);
+      // Every query settles (postgres.js hands the killed session's FATAL to the first query
+      // of the reopened connection, a driver matter of its own), and the pool answers.
+      const after = Promise.allSettled(Array.from({ length: 20 }, () => sql`select 1`));
+      assert.equal(await outcomeWithin(after, 5_000), "ok");
+      assert.deepEqual((await sql`select n from tx_cut`).map((r) => r.n), []);
+      assert.equal(await autocommit(sql), true);
+    } finally {
+      await close();
+    }
+  },
 });
