@@ -17,7 +17,7 @@ import {
 } from "./errors.ts";
 import { onRequestSent } from "./fetch.ts";
 import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
-import { parseRetryAfter } from "./retry.ts";
+import { retryAfterMs } from "../retry_after.ts";
 import type { UpstreamEvent } from "./stream.ts";
 import type { ChatMessage, Embeddings, FinishReason, StreamOptions } from "./types.ts";
 
@@ -176,7 +176,7 @@ export function classifyAnthropicError(error: unknown): AiError {
         provider: "anthropic",
         status: error.status,
         message: error.message,
-        retryAfterMs: parseRetryAfter(error.headers),
+        retryAfterMs: retryAfterMs(error.headers),
         contextTooLong: error.status === 400 && contextTooLong,
         // "Your credit balance is too low": a 400 of type billing_error. Paying fixes it.
         quota: error.type === "billing_error",

@@ -6,5 +6,5 @@
 export * from "./types.ts";
 export * from "./errors.ts";
 export { createProvider, type ProviderConfig } from "./factory.ts";
-export { DEFAULT_RETRY, parseRetryAfter, type RetrySettings } from "./retry.ts";
+export { DEFAULT_RETRY, type RetrySettings } from "./retry.ts";
 export { countTextTokens, estimateTokens } from "./tokens.ts";

@@ -15,7 +15,8 @@ import {
 } from "./errors.ts";
 import { onRequestSent } from "./fetch.ts";
 import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
-import { parseRetryAfter, withRetry } from "./retry.ts";
+import { withRetry } from "./retry.ts";
+import { retryAfterMs } from "../retry_after.ts";
 import { AttemptSignal, type UpstreamEvent } from "./stream.ts";
 import { sseEvents } from "./sse.ts";
 import { countTextTokens } from "./tokens.ts";
@@ -192,7 +193,7 @@ export function classifyOpenAiError(error: unknown): AiError {
         provider: "openai",
         status,
         message: error.message,
-        retryAfterMs: parseRetryAfter(error.headers),
+        retryAfterMs: retryAfterMs(error.headers),
         contextTooLong,
         quota: error.code === "insufficient_quota" || error.type === "insufficient_quota",
         cause: error,

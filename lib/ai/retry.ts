@@ -31,27 +31,6 @@ export const DEFAULT_RETRY: RetrySettings = {
   maxRetryAfterMs: 30_000,
 };
 
-/**
- * Milliseconds the upstream asked us to wait: `retry-after-ms` (OpenAI and Anthropic send it,
- * more precise) before `retry-after`, which is either seconds or an HTTP date.
- * @example parseRetryAfter(new Headers({ "retry-after": "2" })) // 2000
- */
-export function parseRetryAfter(
-  headers: Headers | null | undefined,
-  now = Date.now(),
-): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) {
-    return Math.max(0, Number(ms));
-  }
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 /** Exponential backoff with up to 25 % jitter, so clients that failed together spread out. */
 export function backoffDelay(
   retry: number,

@@ -1,41 +1,8 @@
 import assert from "node:assert/strict";
 import { AiAbortedError, AiBadKeyError, AiRateLimitError, AiUpstreamError } from "./errors.ts";
-import {
-  backoffDelay,
-  DEFAULT_RETRY,
-  parseRetryAfter,
-  retryDelay,
-  sleep,
-  withRetry,
-} from "./retry.ts";
+import { backoffDelay, DEFAULT_RETRY, retryDelay, sleep, withRetry } from "./retry.ts";
 
 const settings = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 5_000 };
-
-Deno.test("parseRetryAfter reads seconds, milliseconds and HTTP dates", () => {
-  const now = Date.parse("2026-11-23T10:00:00Z");
-  assert.equal(parseRetryAfter(new Headers({ "retry-after": "2" }), now), 2_000);
-  assert.equal(parseRetryAfter(new Headers({ "retry-after": "1.5" }), now), 1_500);
-  assert.equal(parseRetryAfter(new Headers({ "retry-after-ms": "250" }), now), 250);
-  assert.equal(
-    parseRetryAfter(new Headers({ "retry-after": "Mon, 23 Nov 2026 10:00:07 GMT" }), now),
-    7_000,
-  );
-});
-
-Deno.test("parseRetryAfter prefers retry-after-ms and ignores what it cannot read", () => {
-  const both = new Headers({ "retry-after": "30", "retry-after-ms": "120" });
-  assert.equal(parseRetryAfter(both), 120);
-  assert.equal(parseRetryAfter(new Headers({ "retry-after": "soon" })), undefined);
-  assert.equal(parseRetryAfter(new Headers({ "retry-after-ms": "x", "retry-after": "3" })), 3_000);
-  assert.equal(parseRetryAfter(new Headers()), undefined);
-  assert.equal(parseRetryAfter(undefined), undefined);
-});
-
-Deno.test("an HTTP date in the past means retry now", () => {
-  const now = Date.parse("2026-11-23T10:00:00Z");
-  const past = new Headers({ "retry-after": "Mon, 23 Nov 2026 09:59:00 GMT" });
-  assert.equal(parseRetryAfter(past, now), 0);
-});
 
 Deno.test("backoff doubles per retry up to its ceiling, with at most 25 % jitter off", () => {
   const none = () => 0;

@@ -11,7 +11,7 @@
  */
 import { type AiProvider, createProvider } from "../ai/mod.ts";
 import { AiError, AiUpstreamError, errorFromHttp } from "../ai/errors.ts";
-import { parseRetryAfter } from "../ai/retry.ts";
+import { retryAfterMs } from "../retry_after.ts";
 import { defaultUpstream } from "../chat/configs.ts";
 import type { Config } from "../config.ts";
 import type { Sql } from "../db/mod.ts";
@@ -92,7 +92,7 @@ export async function transcribeAudio(
       provider: "openai",
       status: response.status,
       message: String(body?.error?.message ?? `HTTP ${response.status}`),
-      retryAfterMs: parseRetryAfter(response.headers),
+      retryAfterMs: retryAfterMs(response.headers),
     });
   }
   if (typeof body?.text !== "string") {

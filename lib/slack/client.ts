@@ -7,12 +7,15 @@
  * network failure can; a bad token or an unknown channel cannot.
  *
  * Plain `fetch` rather than `@slack/web-api`: one method, and that SDK's own retry queue would
- * hide rate limits from the job queue that retries our deliveries. Imports nothing of ours.
+ * hide rate limits from the job queue that retries our deliveries. Imports nothing of ours but
+ * lib/retry_after.ts (a leaf).
  *
  * @example
  * const slack = createSlackClient({ token: "xoxb-…" });
  * const { ts } = await slack.postMessage({ channel: "#alerts", text: "*Payment failed*" });
  */
+
+import { retryAfterMs } from "../retry_after.ts";
 
 export interface SlackFailure {
   /** HTTP status, when Slack answered. */
@@ -95,10 +98,8 @@ export function createSlackClient(options: SlackClientOptions): SlackClient {
           : "could not be reached";
         throw new SlackError(`Slack ${why}`, { retryable: true });
       }
-      const retryAfter = Number(res.headers.get("retry-after"));
-      const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0
-        ? retryAfter
-        : undefined;
+      const wait = retryAfterMs(res.headers);
+      const retryAfterSeconds = wait ? wait / 1000 : undefined;
       const body = await res.json().catch(() => null) as
         | { ok?: boolean; error?: string; ts?: string; channel?: string }
         | null;

@@ -173,15 +173,6 @@ export async function readCapped(
   return out;
 }
 
-/** `Retry-After` (seconds or an HTTP date) in milliseconds, if present and sane. */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
 /** Loose JSON access without `any`: the providers' answers are untrusted shapes. */
 export type Json = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { e164, retryAfterMs } from "./http.ts";
+import { e164 } from "./http.ts";
 import { fromHex, timingSafeEqual, toBase64, toHex } from "./crypto.ts";
 
 Deno.test("every phone notation the providers use becomes E.164 with a plus", () => {
@@ -8,18 +8,6 @@ Deno.test("every phone notation the providers use becomes E.164 with a plus", ()
   assert.equal(e164("WhatsApp:+263 77 123-4567"), "+263771234567");
   assert.equal(e164(""), "");
   assert.equal(e164(undefined), "");
-});
-
-Deno.test("Retry-After is read as seconds or as an HTTP date", () => {
-  const now = Date.parse("2026-01-01T00:00:00Z");
-  assert.equal(retryAfterMs(new Headers({ "retry-after": "5" }), now), 5_000);
-  assert.equal(retryAfterMs(new Headers({ "retry-after": "0.5" }), now), 500);
-  assert.equal(
-    retryAfterMs(new Headers({ "retry-after": "Thu, 01 Jan 2026 00:00:30 GMT" }), now),
-    30_000,
-  );
-  assert.equal(retryAfterMs(new Headers({ "retry-after": "soon" }), now), undefined);
-  assert.equal(retryAfterMs(new Headers(), now), undefined);
 });
 
 Deno.test("hex and base64 encodings round-trip and bad hex is refused", () => {

@@ -25,9 +25,9 @@ import {
   readCapped,
   readJson,
   requireOptions,
-  retryAfterMs,
   str,
 } from "./http.ts";
+import { retryAfterMs } from "../retry_after.ts";
 import { invalid, META_LIMITS, metaMessagePayload } from "./meta_payload.ts";
 import { metaHandshake, parseMetaWebhook, verifyMetaSignature } from "./meta_webhook.ts";
 import {

@@ -1,7 +1,7 @@
 /**
  * The WhatsApp provider layer: pick a provider by name (`WHATSAPP_PROVIDER`), talk to it through
- * {@link WhatsAppProvider}. Imports nothing of ours outside this folder, so it can be tested and
- * reused (the sandbox, the bench) without the app.
+ * {@link WhatsAppProvider}. Imports nothing of ours outside this folder but lib/retry_after.ts (a
+ * leaf), so it can be tested and reused (the sandbox, the bench) without the app.
  *
  * @example
  * const whatsapp = createWhatsAppProvider({ provider: "meta", accessToken, appSecret, phoneNumberId });

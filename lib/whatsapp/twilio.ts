@@ -25,9 +25,9 @@ import {
   readCapped,
   readJson,
   requireOptions,
-  retryAfterMs,
   str,
 } from "./http.ts";
+import { retryAfterMs } from "../retry_after.ts";
 import { renderNumberedMenu } from "./menu.ts";
 import { parseForm, parseTwilioWebhook, verifyTwilioSignature } from "./twilio_webhook.ts";
 import {

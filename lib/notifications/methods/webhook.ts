@@ -15,16 +15,8 @@ import { checkUrl, guardedFetch, SsrfError } from "../../security/ssrf.ts";
 import { SIGNATURE_HEADER, signPayload } from "../../security/signing.ts";
 import { textField } from "../../text.ts";
 import { renderMarkdown } from "../../markdown.ts";
+import { retryAfterMs } from "../../retry_after.ts";
 import { defineMethod, SendError } from "./types.ts";
-
-/** Seconds to wait from a `Retry-After` header (seconds or an HTTP date), if any. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 export const webhook = defineMethod({
   label: "Webhook",
@@ -86,9 +78,7 @@ export const webhook = defineMethod({
     throw new SendError(
       `the webhook answered ${response}`,
       retryable,
-      res.status === 429 || res.status === 503
-        ? retryAfterMs(res.headers.get("retry-after"))
-        : undefined,
+      res.status === 429 || res.status === 503 ? retryAfterMs(res.headers) : undefined,
     );
   },
 });
