@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startEmbeddedPostgres } from "./embedded.ts";
 import { PgliteWire } from "./pglite_wire.ts";
 import { installSafeBegin } from "./transaction.ts";
+import { PARAMETERS } from "./parameters.ts";
 import type { Logger } from "../observability/log.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -46,13 +47,14 @@ export interface OpenDatabaseOptions {
   max?: number;
 }
 
-const quiet = { onnotice: () => {} };
+/** Options of every pool: no notices logged, parameters that can never desynchronise it. */
+const common = { onnotice: () => {}, ...PARAMETERS };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const url = options.databaseUrl;
     const pool = (max: number) =>
-      installSafeBegin(postgres(url, { max, connection: SESSION, ...quiet }) as Sql);
+      installSafeBegin(postgres(url, { max, connection: SESSION, ...common }) as Sql);
     // An advisory lock is held by a connection for as long as its holder works, and that work
     // needs connections too: holders get a pool of their own (connections open on demand), so
     // a few holders can never take every connection their own work waits for.
@@ -72,7 +74,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     user: "postgres",
     database: "postgres",
     max: EMBEDDED_CONNECTIONS,
-    ...quiet,
+    ...common,
   }) as Sql);
   return embeddedDatabase(sql, () => {
     wire.close();
