@@ -9,7 +9,7 @@
  * server refuses, and the server fails that query alone:
  *
  * - `undefined` is sent as NULL, as node-postgres does (the driver's types refuse it at compile
- *   time; it only gets here through a cast);
+ *   time; it only gets here through a cast), also in `sql.json` ({@link withJsonUndefinedAsNull});
  * - a Date, or a date given as text or a number, that holds no time is sent as `Invalid Date`:
  *   `invalid input syntax for type timestamp with time zone: "Invalid Date"`;
  * - a value JSON cannot hold (a BigInt, a cycle) is sent as an unterminated JSON string naming
@@ -64,3 +64,14 @@ export const PARAMETERS: Pick<
     },
   },
 };
+
+/**
+ * `sql.json(undefined)` throws as its query is written whatever `transform` says (the driver tests
+ * the value it had before the transform): NULL instead, as for any undefined. A transaction's
+ * `json` is its pool's (lib/db/transaction.ts): a parameter belongs to no connection.
+ */
+export function withJsonUndefinedAsNull<T extends { json(value: never): unknown }>(sql: T): T {
+  const json = sql.json.bind(sql);
+  sql.json = (value: never) => json((value ?? null) as never);
+  return sql;
+}

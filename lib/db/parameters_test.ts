@@ -43,6 +43,7 @@ const ODD: { name: string; at: unknown; doc: unknown; error?: RegExp }[] = [
   { name: "a BigInt in JSON", at: AT, doc: { n: 1n }, error: /json.*BigInt/ },
   { name: "a cycle in JSON", at: AT, doc: cycle, error: /json.*circular/ },
   { name: "undefined", at: undefined, doc: {} },
+  { name: "undefined JSON", at: AT, doc: undefined },
 ];
 
 Deno.test("a parameter postgres.js cannot serialize fails its own query only: every other query gets its own rows", async () => {
@@ -89,6 +90,18 @@ Deno.test("a parameter postgres.js cannot serialize fails its own query only: ev
         `round ${round}, ${wrong.length} wrong:\n${wrong.slice(0, 12).join("\n")}`,
       );
     }
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("in a transaction too, undefined JSON is NULL", async () => {
+  const { db, close } = await freshDatabase();
+  try {
+    const rows = await db.sql.begin((tx) =>
+      tx`select ${tx.json(undefined as never)}::jsonb as doc`
+    );
+    assert.deepEqual([...rows], [{ doc: null }]);
   } finally {
     await close();
   }
