@@ -166,8 +166,12 @@ Deno.test("webhook URLs on private addresses are refused when saved, and a redir
     // Refusals no retry can change: one attempt each, and dead letters beside the other jobs'.
     for (const r of rows) assert.equal(r.attempts, 1);
     assert.equal(hook.received.length, 1, "the metadata hop was never requested");
-    const dead = await allowed.app.server.db.sql`select payload from job_failures
-                                                 where job = 'notifications.deliver'`;
+    // The job runtime writes its dead letter after the delivery row is marked failed.
+    const dead = await allowed.waitFor("both dead letters", async () => {
+      const dead = await allowed.app.server.db.sql`select payload from job_failures
+                                                   where job = 'notifications.deliver'`;
+      return dead.length >= rows.length && dead;
+    });
     assert.deepEqual(
       dead.map((d) => d.payload.deliveryId).sort(),
       rows.map((r) => r.id).sort(),

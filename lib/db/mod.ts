@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startEmbeddedPostgres } from "./embedded.ts";
 import { PgliteWire } from "./pglite_wire.ts";
 import { installSafeBegin } from "./transaction.ts";
+import { PARAMETERS, withJsonUndefinedAsNull } from "./parameters.ts";
 import type { Logger } from "../observability/log.ts";
 
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -46,13 +47,16 @@ export interface OpenDatabaseOptions {
   max?: number;
 }
 
-const quiet = { onnotice: () => {} };
+/** Options of every pool: no notices logged, parameters that can never desynchronise it. */
+const common = { onnotice: () => {}, ...PARAMETERS };
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const url = options.databaseUrl;
     const pool = (max: number) =>
-      installSafeBegin(postgres(url, { max, connection: SESSION, ...quiet }) as Sql);
+      installSafeBegin(
+        withJsonUndefinedAsNull(postgres(url, { max, connection: SESSION, ...common }) as Sql),
+      );
     // An advisory lock is held by a connection for as long as its holder works, and that work
     // needs connections too: holders get a pool of their own (connections open on demand), so
     // a few holders can never take every connection their own work waits for.
@@ -66,14 +70,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     ms: Math.round(performance.now() - started),
   });
   const wire = new PgliteWire(embedded.pg);
-  const sql = installSafeBegin(postgres({
+  const sql = installSafeBegin(withJsonUndefinedAsNull(postgres({
     // postgres.js takes a socket-like object in `socket` (not in its type declarations).
     ...{ socket: () => wire.connect() },
     user: "postgres",
     database: "postgres",
     max: EMBEDDED_CONNECTIONS,
-    ...quiet,
-  }) as Sql);
+    ...common,
+  }) as Sql));
   return embeddedDatabase(sql, () => {
     wire.close();
     return embedded.stop();

@@ -158,6 +158,7 @@ export function installSafeBegin<T extends Sql>(sql: T): T {
     const tx = Object.assign((...args: Parameters<typeof conn>) => guard(conn(...args)), conn, {
       unsafe: (...args: Parameters<typeof conn.unsafe>) => guard(conn.unsafe(...args)),
       file: (...args: Parameters<typeof conn.file>) => guard(conn.file(...args)),
+      json: sql.json, // the pool's, whose undefined is NULL (lib/db/parameters.ts)
       savepoint,
       release: undefined,
     }) as unknown as TransactionSql;
