@@ -7,6 +7,7 @@
 import type { Database } from "./db/mod.ts";
 import type { ReconcilerState } from "./jobs/queue.ts";
 import { pingKv } from "./kv/mod.ts";
+import { refreshAhead } from "./cache.ts";
 
 /** Reconciler runs failing in a row before /health says so (one can fail on a passing blip). */
 export const RECONCILER_FAILING_AFTER = 3;
@@ -61,4 +62,20 @@ export async function checkHealth(deps: {
       ...(reconciler.lastError ? { lastError: reconciler.lastError } : {}),
     },
   };
+}
+
+/** How often the report behind `/health` is recomputed, at most. */
+export const HEALTH_REFRESH_MS = 1_000;
+
+/**
+ * `/health` answered from a snapshot: balancers and monitors may poll it as often as they like,
+ * the database sees at most one round of checks a second. A report is at most twice
+ * {@link HEALTH_REFRESH_MS} old (refreshed ahead once it is older than that).
+ */
+export function healthSnapshot<T extends HealthReport>(
+  check: () => Promise<T>,
+  clock: () => number = Date.now,
+): () => Promise<T> {
+  const snapshot = refreshAhead(check, 2 * HEALTH_REFRESH_MS, clock);
+  return () => snapshot.get();
 }

@@ -48,6 +48,17 @@ function checkUrlText(c: Context): void {
   if (bad) throw new AppError("validation_failed", `${bad}: ${UNSTORABLE_TEXT}.`, { field: bad });
 }
 
+/**
+ * A request whose client went away while its body was being read (a phone losing signal): the
+ * runtime's I/O errors, not a fault of ours.
+ */
+function isClientGone(error: Error): boolean {
+  return error instanceof Deno.errors.Http || error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.UnexpectedEof ||
+    // A reset connection's body: the runtime names no better class for it.
+    (error instanceof Deno.errors.BadResource && error.message.includes("request body"));
+}
+
 /** Hono's own refusals, in a sentence: its 415 names the content types we read. */
 function httpExceptionMessage(error: HTTPException): string {
   if (error.status === 415) {
@@ -208,6 +219,14 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
         c,
         new AppError("validation_failed", `The request ${UNSTORABLE_TEXT}.`),
       );
+    }
+    if (isClientGone(error)) {
+      ctx.log.info("client disconnected", {
+        requestId: c.get("requestId"),
+        path: c.req.path,
+        reason: error.message,
+      });
+      return errorResponse(c, new AppError("bad_request", "The request ended before its body."));
     }
     ctx.log.error("unhandled error", {
       requestId: c.get("requestId"),

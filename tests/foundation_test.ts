@@ -3,7 +3,7 @@
  * start-up refusals and shutdown, on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { denoCommand, prepareStorage, startTestApp } from "./harness.ts";
+import { denoCommand, healthOnce, prepareStorage, startTestApp } from "./harness.ts";
 
 Deno.test("GET /health answers 200 with each dependency, then 503 once the database is down", async () => {
   const app = await startTestApp();
@@ -19,12 +19,11 @@ Deno.test("GET /health answers 200 with each dependency, then 503 once the datab
     assert.equal(typeof body.queue.backlog, "number");
 
     await app.server.db.close();
-    const down = await app.fetch("/health");
+    const down = await healthOnce(app, (status) => status !== 200);
     assert.equal(down.status, 503);
-    const downBody = await down.json();
-    assert.equal(downBody.status, "degraded");
-    assert.equal(downBody.database.status, "down");
-    assert.equal(downBody.queue.status, "unknown");
+    assert.equal(down.body.status, "degraded");
+    assert.equal(down.body.database.status, "down");
+    assert.equal(down.body.queue.status, "unknown");
   } finally {
     await app.close();
   }

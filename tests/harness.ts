@@ -7,6 +7,7 @@
  * - unset → a fresh embedded database: a migrated template data directory is made once per
  *   migration set (creating a PGlite directory costs 3–7 s) and copied for each app (~0.7 s).
  */
+import type { HealthReport } from "../lib/health.ts";
 import postgres from "postgres";
 import { join } from "node:path";
 import { cp } from "node:fs/promises";
@@ -248,4 +249,21 @@ export function denoCommand(
     stdout: "piped",
     stderr: options.stderr ?? "piped",
   });
+}
+
+/**
+ * `/health`'s answer once `accept` holds: it is served from a snapshot up to two seconds old
+ * (lib/health.ts), so a change shows after at most that long.
+ */
+export async function healthOnce(
+  app: TestApp,
+  accept: (status: number, body: HealthReport) => boolean,
+): Promise<{ status: number; body: HealthReport }> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const res = await app.fetch("/health");
+    const answer = { status: res.status, body: await res.json() };
+    if (accept(answer.status, answer.body) || Date.now() > deadline) return answer;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import { denoCommand, healthOnce, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
 import {
   attempts,
   createTestTables,
@@ -76,8 +76,11 @@ Deno.test("a job that always fails is dead-lettered with its last error, and a r
     assert.equal(dead.attempts, 3);
     assert.equal(dead.lastError, "planned failure 3 of doomed");
     assert.deepEqual(dead.payload, { key: "doomed", failures: 99 });
-    const health = await (await app.fetch("/health")).json();
-    assert.equal(health.queue.deadLetters, 1);
+    const { body } = await healthOnce(
+      app,
+      (_, b) => b.queue.status === "ok" && b.queue.deadLetters > 0,
+    );
+    assert.equal(body.queue.status === "ok" && body.queue.deadLetters, 1);
 
     const before = attempts.get("doomed")!;
     assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), true);
@@ -296,25 +299,23 @@ Deno.test("a reconciler that keeps failing turns /health degraded and is counted
   });
   const app = await jobApp({ extraHandlers: [...testHandlers, sweep] });
   try {
-    const health = async () => {
-      const res = await app.fetch("/health");
-      return { code: res.status, body: await res.json() };
-    };
     // The start-up sweep already failed once.
     await app.server.queue.reconcile();
-    assert.equal((await health()).body.status, "ok", "two failures in a row are not yet a trend");
+    assert.equal(app.server.queue.reconciler.consecutiveFailures, 2);
+    const notYet = await healthOnce(app, (_, b) => b.reconciler.consecutiveFailures === 2);
+    assert.equal(notYet.body.status, "ok", "two failures in a row are not yet a trend");
     await app.server.queue.reconcile();
-    const failing = await health();
+    const failing = await healthOnce(app, (_, b) => b.status !== "ok");
     assert.equal(failing.body.status, "degraded");
     assert.equal(failing.body.reconciler.status, "failing");
     assert.equal(failing.body.reconciler.consecutiveFailures, 3);
-    assert.equal(failing.code, 200, "the instance still serves: degraded, not down");
+    assert.equal(failing.status, 200, "the instance still serves: degraded, not down");
     const metrics = await (await app.fetch("/metrics")).text();
     assert.match(metrics, /hurukuro_reconciler_failures_total\{job="test.sweep"\} 3/);
 
     broken = false;
     await app.server.queue.reconcile();
-    const healed = await health();
+    const healed = await healthOnce(app, (_, b) => b.status === "ok");
     assert.equal(healed.body.status, "ok");
     assert.equal(healed.body.reconciler.consecutiveFailures, 0);
   } finally {

@@ -178,14 +178,32 @@ export async function revokeApiKey(sql: Sql, userId: string, keyId: string): Pro
   return rows.length === 1;
 }
 
-/** The owner, id and scopes of a live key, recording its use. */
+/** How often a key's `last_used_at` is written: a busy key's reads then stay reads. */
+export const KEY_USE_RECORDED_EVERY = "1 minute";
+
+/**
+ * The owner, id and scopes of a live key. Its use is recorded at most once a minute (so "last
+ * used" is accurate to a minute), decided by the database's clock in the same read.
+ */
 export async function resolveApiKey(
   sql: Sql,
   key: string,
 ): Promise<{ userId: string; keyId: string; scopes: ApiKeyScope[] } | null> {
-  const [row] = await sql<{ id: string; user_id: string; scopes: ApiKeyScope[] | null }[]>`
-    update api_keys set last_used_at = now()
-    where key_hash = ${await sha256Hex(key)} and revoked_at is null
-    returning id, user_id, scopes`;
-  return row ? { userId: row.user_id, keyId: row.id, scopes: row.scopes ?? [] } : null;
+  const [row] = await sql<
+    { id: string; user_id: string; scopes: ApiKeyScope[] | null; use_unrecorded: boolean }[]
+  >`
+    select id, user_id, scopes,
+           (last_used_at is null or last_used_at < now() - ${KEY_USE_RECORDED_EVERY}::interval)
+             as use_unrecorded
+    from api_keys
+    where key_hash = ${await sha256Hex(key)} and revoked_at is null`;
+  if (!row) return null;
+  if (row.use_unrecorded) {
+    // The condition again: of simultaneous first requests, one writes.
+    await sql`update api_keys set last_used_at = now()
+              where id = ${row.id}
+                and (last_used_at is null
+                     or last_used_at < now() - ${KEY_USE_RECORDED_EVERY}::interval)`;
+  }
+  return { userId: row.user_id, keyId: row.id, scopes: row.scopes ?? [] };
 }
