@@ -349,6 +349,7 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
         : {}),
     },
     user,
+    channel: "whatsapp",
     phone,
     inboundId,
   };
