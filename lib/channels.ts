@@ -5,3 +5,11 @@
  */
 export const CHANNELS = ["web", "whatsapp", "api", "telegram"] as const;
 export type Channel = typeof CHANNELS[number];
+
+/** How people name each channel (the admin's feed, notifications). */
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  web: "the web",
+  whatsapp: "WhatsApp",
+  api: "the API",
+  telegram: "Telegram",
+};

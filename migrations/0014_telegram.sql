@@ -77,3 +77,16 @@ create table telegram_outbound (
 );
 create index telegram_outbound_open on telegram_outbound (chat_id, id)
   where status in ('queued', 'sending');
+
+-- The staff's live feed reads finished answers by when they finished (lib/metrics/feed.ts).
+create index messages_completed on messages (completed_at) where role = 'assistant';
+
+-- Every message of every conversation is a product event an admin may route to a topic (a
+-- Slack channel for operators, say).
+alter table notification_event_routes drop constraint notification_event_routes_event_check;
+alter table notification_event_routes add constraint notification_event_routes_event_check
+  check (event in (
+    'payment.paid', 'payment.failed', 'payment.expired', 'job.dead_lettered',
+    'ai.upstream_down', 'ai.upstream_recovered', 'webhook.signature_spike', 'account.signed_up',
+    'grievance.created', 'conversation.message'
+  ));

@@ -8,7 +8,8 @@
  * 2. *run*: stream from the provider to a sink, then settle: the reported usage × the
  *    configuration's prices (an aborted answer: what was generated; a failure: nothing, the
  *    reservation released), store model, tokens, cost, latency and time to first token on the
- *    message, and tell the user's other screens (`wallet.updated`); when the budget dropped
+ *    message, tell the user's other screens (`wallet.updated`) and the product that the
+ *    conversation has new messages (`conversation.message`); when the budget dropped
  *    turns and the configuration has a summary model, queue their summary (summaries.ts).
  *    Never throws.
  */
@@ -346,7 +347,8 @@ async function prepare(
    */
   const refuse = async (error: Error): Promise<never> => {
     abort.abort("refused");
-    await keepUserMessage();
+    const kept = await keepUserMessage();
+    announceMessages(s, kept.conversationId, [kept.userMessageId]);
     throw error;
   };
 
@@ -610,6 +612,7 @@ export async function runAnswer(
     await sql`update messages set status = 'error', content = ${text}, error_code = ${code},
                 latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, cost = 0, completed_at = now()
               where id = ${p.messageId}`;
+    announceMessages(s, p.conversation.id, [p.userMessageId, p.messageId]);
     publishProductEvent(s.db, {
       type: "ai.answer_failed",
       data: { code: failure.code, status: failure.status ?? null },
@@ -661,6 +664,7 @@ export async function runAnswer(
       data: { balance, reason: "usage", messageId: p.messageId },
     }).catch((error) => log.error("wallet event not published", { error }));
   }
+  announceMessages(s, p.conversation.id, [p.userMessageId, p.messageId]);
   await queueSummary(s, p).catch((error) => log.warn("summary not queued", { error }));
   return {
     status,
@@ -672,6 +676,18 @@ export async function runAnswer(
     latencyMs,
     ttftMs,
   };
+}
+
+/**
+ * Tells the product a conversation has new messages (the `conversation.message` product event,
+ * which the notifications may mirror to a topic), once they are stored as they end. A lost
+ * announcement is logged; the answer never waits for it.
+ */
+function announceMessages(s: ChatServices, conversationId: string, messageIds: string[]): void {
+  publishProductEvent(s.db, {
+    type: "conversation.message",
+    data: { conversationId, messageIds },
+  }).catch((error) => s.log.warn("new messages not announced", { conversationId, error }));
 }
 
 /**
