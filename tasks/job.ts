@@ -17,7 +17,17 @@ import { crons, jobHandlers, type JobServices } from "../jobs/mod.ts";
 
 /** Job types by name. A handler only holds the services it is given: none is needed to list. */
 const jobNames = () =>
-  jobHandlers({ upstreams: {}, payments: {}, whatsapp: null, notifications: {} } as JobServices)
+  jobHandlers(
+    {
+      upstreams: {},
+      payments: {},
+      whatsapp: null,
+      notifications: {},
+      bots: { knowledge: {} },
+      grievances: {},
+      telegram: null,
+    } as JobServices,
+  )
     .map((h) => h.type.name);
 
 /** `--from 2026-01-01 --dry-run` → `{ from: "2026-01-01", "dry-run": "true" }` */
