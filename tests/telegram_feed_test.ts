@@ -1,7 +1,7 @@
 /**
  * Every conversation's messages, whatever their channel, in the staff's live feed
  * (`/admin/api/feed`, SSE) and, once an admin routes `conversation.message` to a topic, mirrored
- * to its channels (Slack here) once each; not mirrored by default.
+ * to its channels (Slack here), a question and its answer in one post, once; not by default.
  */
 import assert from "node:assert/strict";
 import { answerOnce } from "../lib/chat/mod.ts";
@@ -106,15 +106,17 @@ Deno.test("messages are mirrored to Slack once an admin routes them to a topic, 
     await notifications.events.route("conversation.message", topic.id);
 
     await say(t, CHAT, "Mirrored: what is 2 + 2?");
-    const [question, answer] = await slack.waitForMessages(2, { timeoutMs: 15_000 });
-    assert.equal(question.channel, "#conversations");
-    assert.match(question.text, /Message on Telegram/);
-    assert.match(question.text, /From r\*\*\*@e\*\*\*\.com, chat/);
-    assert.match(question.text, /Mirrored: what is 2 \+ 2\?/);
-    assert.match(answer.text, /Answer on Telegram/);
-    assert.match(answer.text, /You asked: "Mirrored: what is 2 \+ 2\?"/);
+    const [turn] = await slack.waitForMessages(1, { timeoutMs: 15_000 });
+    assert.equal(turn.channel, "#conversations");
+    assert.match(turn.text, /Message on Telegram/);
+    assert.match(turn.text, /From r\*\*\*@e\*\*\*\.com, chat, \/admin\/conversations\//);
+    // The question, then its answer, in one post.
+    assert.match(
+      turn.text,
+      /\*Asked:\* Mirrored: what is 2 \+ 2\?\n\n\*Answer:\* You asked: "Mirrored: what is 2 \+ 2\?"/,
+    );
     await sleep(500);
-    assert.equal(slack.messages.length, 2, "each message once");
+    assert.equal(slack.messages.length, 1, "each message once");
   } finally {
     await t.close();
     await slack.close();

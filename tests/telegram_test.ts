@@ -35,7 +35,10 @@ Deno.test("a Telegram user links an account, asks a question, gets the answer, i
 
     const code = await linkCode(browser);
     const [linked, menu] = await say(t, CHAT, `/link ${code}`, 2);
-    assert.match(shown(linked), /^Linked! This Telegram account now uses the Hurukuro account/);
+    assert.match(
+      shown(linked),
+      /^Linked! This Telegram account now uses your Hurukuro account \(t\*\*\*@e\*\*\*\.com\)/,
+    );
     assert.match(shown(menu), /1\. Chat/);
     assert.doesNotMatch(shown(menu), /Report a problem/);
     assert.equal(await count(t.app, `telegram_links where user_id = '${browser.user.id}'`), 1);

@@ -8,7 +8,7 @@
  *   (lib/jobs/queue.ts), `account.signed_up` (the sign-up routes and a WhatsApp first contact)
  *   `ai.answer_failed` (lib/chat/answer.ts), `grievance.created` (lib/grievances/intake.ts)
  *   and `conversation.message` (lib/chat/answer.ts: a user's message and its answer, on any
- *   channel, each mirrored as it is stored: a Slack channel for operators, say);
+ *   channel, mirrored together once stored: a Slack channel for operators, say);
  * - a check every minute (`notifications.watch`) for what is a condition over time rather than
  *   a moment: the AI upstream answering again after failing (lib/chat/health.ts), and a spike of
  *   webhook signature failures (lib/whatsapp/signature_failures.ts).
@@ -224,38 +224,42 @@ async function occurrenceOf(deps: Deps, e: HubEvent): Promise<Occurrence | null>
 }
 
 /**
- * The messages a `conversation.message` names, each an occurrence (user's first, then the
- * answer), with phone numbers and e-mail addresses masked as /admin/conversations shows them.
+ * What a `conversation.message` names, as one occurrence: the user's message and, when there is
+ * one, its answer, together (one post per turn, in order), with phone numbers and e-mail
+ * addresses masked as /admin/conversations shows them.
  */
-async function messageOccurrences(deps: Deps, e: HubEvent): Promise<Occurrence[]> {
+async function messagesOccurrence(deps: Deps, e: HubEvent): Promise<Occurrence | null> {
   const ids = (Array.isArray(e.data.messageIds) ? e.data.messageIds : [])
     .filter((id): id is string => typeof id === "string" && isUuid(id)).slice(0, 10);
-  if (ids.length === 0) return [];
+  if (ids.length === 0) return null;
   const rows = await deps.db.sql`
     select m.id, m.conversation_id, m.role, m.mode, m.status, m.channel, m.error_code,
            left(m.content, ${MIRRORED_CHARS + 1}) as content, u.email, u.phone
     from messages m join users u on u.id = m.user_id
     where m.id = any(${ids}::uuid[]) order by m.created_at, m.role desc`;
-  return rows.map((r) => {
-    const where = CHANNEL_LABELS[r.channel as Channel] ?? String(r.channel);
-    const who = maskText(String(r.email ?? r.phone ?? "someone"));
+  if (rows.length === 0) return null;
+  const first = rows[0];
+  const where = CHANNEL_LABELS[first.channel as Channel] ?? String(first.channel);
+  const who = maskText(String(first.email ?? first.phone ?? "someone"));
+  const said = rows.map((r) => {
     const content = maskText(String(r.content));
     const words = content.length > MIRRORED_CHARS
       ? [...content].slice(0, MIRRORED_CHARS).join("") + "…"
       : content;
-    const asked = r.role === "user";
-    const failed = r.status === "error";
-    return {
-      event: "conversation.message" as const,
-      key: `message:${r.id}`,
-      message: {
-        title: `${asked ? "Message" : failed ? "Answer failed" : "Answer"} on ${where}`,
-        text: `${asked ? "From" : "To"} ${who}, ${r.mode} (/admin/conversations/` +
-          `${r.conversation_id}):\n\n` +
-          (failed ? `The answer failed: \`${r.error_code ?? "unknown"}\`.` : words || "(empty)"),
-      },
-    };
+    if (r.role === "user") return `**Asked:** ${words || "(empty)"}`;
+    return r.status === "error"
+      ? `**Answer:** failed (\`${r.error_code ?? "unknown"}\`)`
+      : `**Answer:** ${words || "(empty)"}`;
   });
+  return {
+    event: "conversation.message",
+    key: `messages:${rows.map((r) => r.id).join(",")}`,
+    message: {
+      title: `Message on ${where}`,
+      text: `From ${who}, ${first.mode}, /admin/conversations/${first.conversation_id}\n\n` +
+        said.join("\n\n"),
+    },
+  };
 }
 
 // ---- publishing -----------------------------------------------------------------------------
@@ -330,7 +334,8 @@ export function createEventReactor(deps: Deps) {
         // Off unless an admin routed it: then each message goes to the topic, once.
         const routed = await routes.get();
         if (!routed.has(e.type)) return;
-        for (const o of await messageOccurrences(deps, e)) await announce(deps, jobs, routed, o);
+        const o = await messagesOccurrence(deps, e);
+        if (o) await announce(deps, jobs, routed, o);
         return;
       }
       // Which event this would be, told without a query: most hub events are none, or not routed.

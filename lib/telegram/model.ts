@@ -34,6 +34,8 @@ export type OutboundMessage = z.infer<typeof OutboundMessage>;
 export interface UpdateRow {
   updateId: number;
   chatId: number;
+  /** The sender's @username, if any. */
+  username: string | null;
   input: StoredInput;
   status: UpdateStatus;
   attempts: number;
@@ -45,6 +47,7 @@ export function toUpdate(row: Record<string, unknown>): UpdateRow {
   return {
     updateId: Number(row.update_id),
     chatId: Number(row.chat_id),
+    username: (row.username as string | null) ?? null,
     // A row another version wrote in a shape this one does not read is answered as "other".
     input: input.success ? input.data : { kind: "other", what: "unknown" },
     status: row.status as UpdateStatus,

@@ -128,8 +128,10 @@ async function allowance(t: TelegramChannel, chatId: number): Promise<"ok" | "wa
   return first.ok ? "warn" : "silent";
 }
 
+/** How the account is named to the chat that linked it: enough to recognise, nothing more. */
 const whoIs = (user: User) =>
-  user.displayName ?? (user.email ? maskEmail(user.email) : maskPhone(user.phone ?? "you"));
+  user.displayName ??
+    (user.email ? maskEmail(user.email) : user.phone ? maskPhone(user.phone) : null);
 
 async function answerUpdate(t: TelegramChannel, row: UpdateRow): Promise<void> {
   const allowed = await allowance(t, row.chatId);
@@ -210,13 +212,11 @@ async function link(t: TelegramChannel, row: UpdateRow, code: string): Promise<v
   if (!tries.allowed) {
     return await finish(t, row, { replies: [text(LINK_TOO_MANY)], status: "answered" });
   }
-  const [stored] = await t.db.sql`select username from telegram_updates
-                                  where update_id = ${row.updateId}`;
   const linkedTo = await t.db.sql.begin(async (tx) => {
     const link = await redeemLinkCode(tx, t.codeSecret, {
       code,
       chatId: row.chatId,
-      username: (stored?.username as string | null) ?? null,
+      username: row.username,
       state: NEW_SESSION,
     });
     const [owner] = link

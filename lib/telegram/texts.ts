@@ -19,9 +19,9 @@ export const LINK_REFUSED = (publicUrl: string) =>
 export const LINK_TOO_MANY =
   "Too many codes tried. Wait ten minutes, then send a new code from your account page.";
 
-export const LINKED = (who: string) =>
-  `*Linked!* This Telegram account now uses the Hurukuro account of ${who}: the same tokens ` +
-  "and the same assistant. Send */unlink* to undo it.";
+export const LINKED = (who: string | null) =>
+  `*Linked!* This Telegram account now uses your Hurukuro account${who ? ` (${who})` : ""}: ` +
+  "the same tokens and the same assistant. Send */unlink* to undo it.";
 
 export const UNLINKED = "This Telegram account is no longer linked. " +
   "Send */link* with a new code from your account page to link it again.";
