@@ -1,7 +1,7 @@
 /**
- * The admin live feed: payments changing status and jobs dying, newest first, as the server
- * sees them (`/admin/api/feed`, Server-Sent Events). EventSource reconnects by itself after a
- * drop; the list keeps what it had.
+ * The admin live feed: payments changing status, jobs dying and every conversation's messages,
+ * newest first, as the server sees them (`/admin/api/feed`, Server-Sent Events). EventSource
+ * reconnects by itself after a drop; the list keeps what it had.
  */
 import { useEffect, useState } from "preact/hooks";
 import type { FeedEvent } from "../lib/metrics/feed.ts";

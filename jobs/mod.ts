@@ -22,6 +22,9 @@ import { botsIngestHandler } from "./bots_ingest.ts";
 import { botsWebhookHandler } from "./bots_webhook.ts";
 import { grievancesClassifyHandler } from "./grievances_classify.ts";
 import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
+import { telegramReplyHandler } from "./telegram_reply.ts";
+import { telegramSendHandler } from "./telegram_send.ts";
+import { telegramCleanupCron } from "./telegram_cleanup.ts";
 
 /**
  * The services handlers use: built by lib/app.ts before the handlers are registered on the
@@ -29,7 +32,7 @@ import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
  */
 export type JobServices = Pick<
   Services,
-  "upstreams" | "payments" | "whatsapp" | "notifications" | "bots" | "grievances"
+  "upstreams" | "payments" | "whatsapp" | "notifications" | "bots" | "grievances" | "telegram"
 >;
 
 export function jobHandlers(services: JobServices): JobHandler[] {
@@ -45,6 +48,8 @@ export function jobHandlers(services: JobServices): JobHandler[] {
     botsWebhookHandler(services.bots.knowledge),
     grievancesClassifyHandler(services.grievances),
     grievancesThumbnailHandler(services.grievances),
+    telegramReplyHandler(services.telegram),
+    telegramSendHandler(services.telegram),
   ];
 }
 
@@ -56,4 +61,5 @@ export const crons: CronJob[] = [
   whatsappWebhookCleanupCron,
   loginThrottleCleanupCron,
   notificationsWatchCron,
+  telegramCleanupCron,
 ];

@@ -46,6 +46,7 @@ import {
 } from "./whatsapp/channel.ts";
 import { WebhookReceiver } from "./whatsapp/inbound.ts";
 import { whatsappReplyJob } from "./whatsapp/jobs.ts";
+import { createTelegramChannel, type TelegramChannel } from "./telegram/mod.ts";
 
 export interface AppOptions {
   log: Logger;
@@ -91,6 +92,8 @@ export interface Services {
   webhooks: WebhookReceiver;
   /** The WhatsApp channel; null when WhatsApp is not configured. */
   whatsapp: ChannelDeps | null;
+  /** The Telegram chat channel; null when TELEGRAM_WEBHOOK_SECRET is not set. */
+  telegram: TelegramChannel | null;
   queueStats(): Promise<QueueStats>;
   /** How the job reconciler's last runs went (/health). */
   reconciler(): ReconcilerState;
@@ -241,6 +244,21 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       : null;
     // A settled payment is told to the payer on WhatsApp ("Payment received…").
     if (whatsapp) events.observe((event) => void reactToEvent(whatsapp, event));
+    // Telegram: the same assistant and wallet for a chat linked to an account.
+    const telegram = createTelegramChannel({
+      db,
+      kv,
+      log,
+      config,
+      jobs: queue,
+      payments,
+      rateLimiter,
+      api: upstreams.telegram,
+      chat: {
+        answerOnce: (input) => answerOnce(chat, input),
+        resetConversation: (userId, on) => resetConversation(chat, userId, on),
+      },
+    });
 
     // ---- what the web layer reads -----------------------------------------------------------
     metrics.gauge(
@@ -273,6 +291,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       grievances,
       webhooks,
       whatsapp,
+      telegram,
       queueStats: async () => ({
         backlog: await queue.backlog(),
         inFlight: queue.inFlight,

@@ -62,7 +62,17 @@ export interface Config {
   };
   smtp: { url?: string; from?: string };
   slack: { token?: string; apiUrl: string };
-  telegram: { botToken?: string; apiUrl: string };
+  telegram: {
+    botToken?: string;
+    apiUrl: string;
+    /**
+     * The `secret_token` given to `setWebhook`, which Telegram sends with every update: set, the
+     * Telegram chat channel is on (`POST /api/telegram/webhook`). A secret: never logged.
+     */
+    webhookSecret?: string;
+    /** The bot's @username, for `t.me` links on /account. */
+    botUsername?: string;
+  };
   notifications: NotificationsConfig;
   corsOrigins: string[];
   /** Bearer token `GET /metrics` requires; unset (outside production only) leaves it open. */
@@ -181,6 +191,15 @@ const EnvSchema = z.object({
   SLACK_API_URL: optionalUrl,
   TELEGRAM_BOT_TOKEN: optionalText,
   TELEGRAM_API_URL: optionalUrl,
+  // Telegram's alphabet for a secret_token (1–256 characters); at least 16 here.
+  TELEGRAM_WEBHOOK_SECRET: optionalText.pipe(
+    z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, "must be 16 to 256 of A-Z a-z 0-9 _ -")
+      .optional(),
+  ),
+  TELEGRAM_BOT_USERNAME: optionalText.pipe(
+    z.string().regex(/^@?[A-Za-z][A-Za-z0-9_]{3,31}$/, "must be the bot's @username")
+      .transform((s) => s.replace(/^@/, "")).optional(),
+  ),
   ALLOW_PRIVATE_URL_HOSTS: z.string().default("").transform((s) =>
     s.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean)
   ),
@@ -305,6 +324,11 @@ export async function loadConfig(
     if (raw.ALLOW_PRIVATE_URL_HOSTS.length > 0) {
       problems.push("ALLOW_PRIVATE_URL_HOSTS: never allowed in production");
     }
+    if (raw.TELEGRAM_WEBHOOK_SECRET && !raw.TELEGRAM_BOT_TOKEN) {
+      problems.push(
+        "TELEGRAM_BOT_TOKEN: required with TELEGRAM_WEBHOOK_SECRET (replies are sent with it)",
+      );
+    }
     if (!raw.METRICS_TOKEN) {
       problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
     }
@@ -395,6 +419,8 @@ export async function loadConfig(
     telegram: {
       botToken: raw.TELEGRAM_BOT_TOKEN,
       apiUrl: raw.TELEGRAM_API_URL ?? "https://api.telegram.org",
+      webhookSecret: raw.TELEGRAM_WEBHOOK_SECRET,
+      botUsername: raw.TELEGRAM_BOT_USERNAME,
     },
     notifications: {
       envSecrets: Object.fromEntries(

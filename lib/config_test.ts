@@ -122,3 +122,30 @@ Deno.test("a fully configured production environment loads with no sandbox", asy
   assert.equal(config.paynow.zig, undefined);
   assert.equal(config.metricsToken, "a-long-random-metrics-token");
 });
+
+Deno.test("TELEGRAM_WEBHOOK_SECRET: Telegram's alphabet, never echoed; in production only with a bot token", async () => {
+  const secret = "tg_secret-0123456789abcdef";
+  const config = await loadConfig({
+    TELEGRAM_WEBHOOK_SECRET: secret,
+    TELEGRAM_BOT_USERNAME: "@HurukuroBot",
+  }, { persistSecrets: false });
+  assert.equal(config.telegram.webhookSecret, secret);
+  assert.equal(config.telegram.botUsername, "HurukuroBot");
+  assert.equal((await loadConfig({}, { persistSecrets: false })).telegram.webhookSecret, undefined);
+
+  for (const bad of ["short", "has spaces in it, and more", "ünïcödé-secret-0123456789"]) {
+    const error = await loadConfig({ TELEGRAM_WEBHOOK_SECRET: bad }, { persistSecrets: false })
+      .then(() => null, (e) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.ok(error.problems.some((p: string) => p.startsWith("TELEGRAM_WEBHOOK_SECRET")));
+    assert.ok(!error.message.includes(bad), "the value is never in the message");
+  }
+
+  const production = await loadConfig({
+    HURUKURO_ENV: "production",
+    TELEGRAM_WEBHOOK_SECRET: secret,
+  }, { persistSecrets: false }).then(() => null, (e) => e);
+  assert.ok(production instanceof ConfigError);
+  assert.ok(production.problems.some((p: string) => p.startsWith("TELEGRAM_BOT_TOKEN")));
+  assert.ok(!production.message.includes(secret));
+});

@@ -27,6 +27,7 @@ import { healthRoutes } from "./health.ts";
 import { homeRoutes } from "./index.tsx";
 import { metricsRoutes } from "./metrics.ts";
 import { whatsappRoutes } from "./whatsapp.ts";
+import { telegramRoutes } from "./telegram.ts";
 import { EMBED_API_PREFIX } from "./api/v1/bots_embed.ts";
 import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
 import { botPageRoutes } from "./bots.tsx";
@@ -183,6 +184,7 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", metricsRoutes(ctx));
   // Signed by the provider, not by a session: mounted before the session middleware.
   app.route("/", whatsappRoutes(ctx));
+  app.route("/", telegramRoutes(ctx));
   app.route("/", embedRoutes());
   app.route("/", homeRoutes(ctx));
   const open = (c: Context) =>

@@ -17,6 +17,7 @@ import type { Bots } from "../lib/bots/mod.ts";
 import type { Grievances } from "../lib/grievances/mod.ts";
 import type { ChatServices } from "../lib/chat/mod.ts";
 import type { RateLimiter } from "../lib/ratelimit.ts";
+import type { TelegramChannel } from "../lib/telegram/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -46,4 +47,6 @@ export interface AppContext {
   bots: Bots;
   /** Grievances: intake, tracking, the officers' queue (lib/grievances). */
   grievances: Grievances;
+  /** The Telegram chat channel (routes/telegram.ts); null when it is off. */
+  telegram: TelegramChannel | null;
 }

@@ -1,6 +1,7 @@
 /**
- * The account page for browsers (`/account`): the balance, and the top-up form that starts a
- * payment. Sign-up, log-in and password reset are in ./login.tsx.
+ * The account page for browsers (`/account`): the balance, the top-up form that starts a
+ * payment, and linking Telegram (./_telegram_link.tsx). Sign-up, log-in and password reset are
+ * in ./login.tsx.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -8,8 +9,12 @@ import { z } from "zod";
 import { tierCache } from "../lib/accounts/tiers.ts";
 import type { User } from "../lib/accounts/users.ts";
 import { randomToken } from "../lib/security/tokens.ts";
+import { AppError } from "../lib/errors.ts";
 import { textField } from "../lib/text.ts";
 import { getBalance } from "../lib/wallet/ledger.ts";
+import { resetConversation } from "../lib/chat/mod.ts";
+import { createLinkCode, linkOfUser, unlinkUser } from "../lib/telegram/links.ts";
+import { TelegramLinkSection } from "./_telegram_link.tsx";
 import {
   CURRENCIES,
   EXPRESS_METHODS,
@@ -50,8 +55,10 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
     user: User,
     problem?: string,
     values: Record<string, string> = {},
+    telegram: { code?: string; problem?: string } = {},
   ) => {
     const wallet = await getBalance(ctx.db.sql, user.id);
+    const telegramLink = ctx.telegram ? await linkOfUser(ctx.db.sql, user.id) : null;
     const currencies = offeredCurrencies(ctx.payments.paynow);
     const packages = await listBuyablePackages(ctx.db.sql, currencies);
     const csrf = await pageCsrfToken(c, ctx);
@@ -121,13 +128,22 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
                 </form>
               )}
           </section>
+          {ctx.telegram && (
+            <TelegramLinkSection
+              link={telegramLink}
+              code={telegram.code}
+              problem={telegram.problem}
+              csrf={csrf}
+              botUsername={ctx.telegram.botUsername}
+            />
+          )}
           <form method="post" action="/logout">
             <input type="hidden" name="_csrf" value={csrf} />
             <button type="submit">Log out</button>
           </form>
         </section>
       ),
-    }, problem ? 400 : 200);
+    }, problem || telegram.problem ? 400 : 200);
   };
 
   app.get("/account", (c) => {
@@ -168,6 +184,35 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
       return c.redirect(payment.browserUrl, 303);
     }
     return c.redirect(`/pay/return?payment=${payment.id}`, 303);
+  });
+
+  // Telegram: a one-time code shown in this answer only (no-store), and the unlink.
+  app.post("/account/telegram/code", async (c) => {
+    const auth = c.get("auth");
+    if (!auth) return c.redirect("/login?next=/account", 303);
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    if (!ctx.telegram) throw new AppError("not_found", "Telegram is not available.");
+    c.header("Cache-Control", "no-store");
+    try {
+      const { code } = await createLinkCode(ctx.db.sql, ctx.telegram.codeSecret, auth.user.id);
+      return await accountPage(c, auth.user, undefined, {}, { code });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== "rate_limited") throw error;
+      return await accountPage(c, auth.user, undefined, {}, { problem: error.message });
+    }
+  });
+
+  app.post("/account/telegram/unlink", async (c) => {
+    const auth = c.get("auth");
+    if (!auth) return c.redirect("/login?next=/account", 303);
+    const values = await readForm(c);
+    await checkCsrf(c, ctx, values._csrf);
+    if (await unlinkUser(ctx.db.sql, auth.user.id)) {
+      await resetConversation(ctx.chat, auth.user.id, "telegram");
+      ctx.log.info("Telegram chat unlinked from the account page", { userId: auth.user.id });
+    }
+    return c.redirect("/account#telegram", 303);
   });
 
   return app;

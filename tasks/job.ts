@@ -25,6 +25,7 @@ const jobNames = () =>
       notifications: {},
       bots: { knowledge: {} },
       grievances: {},
+      telegram: null,
     } as JobServices,
   ).map((h) => h.type.name);
 

@@ -8,7 +8,8 @@
  * 2. *run*: stream from the provider to a sink, then settle: the reported usage × the
  *    configuration's prices (an aborted answer: what was generated; a failure: nothing, the
  *    reservation released), store model, tokens, cost, latency and time to first token on the
- *    message, and tell the user's other screens (`wallet.updated`); when the budget dropped
+ *    message, tell the user's other screens (`wallet.updated`) and the product that the
+ *    conversation has new messages (`conversation.message`); when the budget dropped
  *    turns and the configuration has a summary model, queue their summary (summaries.ts).
  *    Never throws.
  */
@@ -41,6 +42,7 @@ import { ACCOUNT_DISABLED_MESSAGE, ChatError, NOT_CONFIGURED_MESSAGE } from "./e
 import { StopWatch } from "./stop_watch.ts";
 import { StreamRegistry } from "./streams.ts";
 import { type EagerStream, startUpstreamCall } from "./upstream.ts";
+import { announceMessages } from "./run.ts";
 
 /** What the chat is built from. */
 export interface ChatDeps {
@@ -277,7 +279,8 @@ async function prepare(
    */
   const refuse = async (error: Error): Promise<never> => {
     abort.abort("refused");
-    await keepUserMessage();
+    const kept = await keepUserMessage();
+    announceMessages(s, kept.conversationId, [kept.userMessageId]);
     throw error;
   };
 

@@ -2,7 +2,8 @@
  * Step 2 of an answer (answer.ts prepares it): stream from the provider to a sink, then settle:
  * the reported usage × the configuration's prices (an aborted answer: what was generated; a
  * failure: nothing, the reservation released), store model, tokens, cost, latency and time to
- * first token on the message, and tell the user's other screens (`wallet.updated`); when the
+ * first token on the message, tell the user's other screens (`wallet.updated`) and the product
+ * that the conversation has new messages (`conversation.message`); when the
  * budget dropped turns and the configuration has a summary model, queue their summary
  * (summaries.ts). Never throws.
  */
@@ -25,6 +26,22 @@ import { chatCodeOf, type ChatErrorCode } from "./errors.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
 
 /** Receives the answer as it is generated. */
+/**
+ * Tells the product a conversation has new messages (the `conversation.message` product event,
+ * which the notifications may mirror to a topic), once they are stored as they end. A lost
+ * announcement is logged; the answer never waits for it.
+ */
+export function announceMessages(
+  s: ChatServices,
+  conversationId: string,
+  messageIds: string[],
+): void {
+  publishProductEvent(s.db, {
+    type: "conversation.message",
+    data: { conversationId, messageIds },
+  }).catch((error) => s.log.warn("new messages not announced", { conversationId, error }));
+}
+
 export interface AnswerSink {
   delta(text: string): void;
 }
@@ -118,6 +135,7 @@ export async function runAnswer(
     await sql`update messages set status = 'error', content = ${text}, error_code = ${code},
                 latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, cost = 0, completed_at = now()
               where id = ${p.messageId}`;
+    announceMessages(s, p.conversation.id, [p.userMessageId, p.messageId]);
     publishProductEvent(s.db, {
       type: "ai.answer_failed",
       data: { code: failure.code, status: failure.status ?? null },
@@ -169,6 +187,7 @@ export async function runAnswer(
       data: { balance, reason: "usage", messageId: p.messageId },
     }).catch((error) => log.error("wallet event not published", { error }));
   }
+  announceMessages(s, p.conversation.id, [p.userMessageId, p.messageId]);
   await queueSummary(s, p).catch((error) => log.warn("summary not queued", { error }));
   return {
     status,

@@ -6,7 +6,9 @@
  * - the event hub (lib/events.ts), heard by every instance: `payment.updated` (the payments'
  *   own event: paid, failed or cancelled, expired), and the product events `job.dead_lettered`
  *   (lib/jobs/queue.ts), `account.signed_up` (the sign-up routes and a WhatsApp first contact)
- *   `ai.answer_failed` (lib/chat/run.ts) and `grievance.created` (lib/grievances/intake.ts);
+ *   `ai.answer_failed` (lib/chat/run.ts), `grievance.created` (lib/grievances/intake.ts)
+ *   and `conversation.message` (lib/chat/run.ts: a user's message and its answer, on any
+ *   channel, mirrored together once stored: a Slack channel for operators, say);
  * - a check every minute (`notifications.watch`) for what is a condition over time rather than
  *   a moment: the AI upstream answering again after failing (lib/chat/health.ts), and a spike of
  *   webhook signature failures (lib/whatsapp/signature_failures.ts).
@@ -20,6 +22,7 @@
  * is lost. These are alerts for people; the records they describe are where they always were.
  */
 import { getUser } from "../accounts/users.ts";
+import { type Channel, CHANNEL_LABELS } from "../channels.ts";
 import { refreshAhead } from "../cache.ts";
 import { answeredSince } from "../chat/health.ts";
 import type { Database } from "../db/mod.ts";
@@ -47,7 +50,11 @@ export const EVENT_LABELS: Record<ProductEvent, string> = {
   "webhook.signature_spike": "A spike of WhatsApp webhook signature failures",
   "account.signed_up": "Someone signed up",
   "grievance.created": "A grievance was reported",
+  "conversation.message": "A message in any conversation, on any channel (a mirror)",
 };
+
+/** Characters of a message a mirror carries. */
+const MIRRORED_CHARS = 1_500;
 
 /** A spike: this many signature failures within the window. */
 export const SIGNATURE_SPIKE = { windowMinutes: 5, threshold: 20 };
@@ -218,6 +225,45 @@ async function occurrenceOf(deps: Deps, e: HubEvent): Promise<Occurrence | null>
   }
 }
 
+/**
+ * What a `conversation.message` names, as one occurrence: the user's message and, when there is
+ * one, its answer, together (one post per turn, in order), with phone numbers and e-mail
+ * addresses masked as /admin/conversations shows them.
+ */
+async function messagesOccurrence(deps: Deps, e: HubEvent): Promise<Occurrence | null> {
+  const ids = (Array.isArray(e.data.messageIds) ? e.data.messageIds : [])
+    .filter((id): id is string => typeof id === "string" && isUuid(id)).slice(0, 10);
+  if (ids.length === 0) return null;
+  const rows = await deps.db.sql`
+    select m.id, m.conversation_id, m.role, m.mode, m.status, m.channel, m.error_code,
+           left(m.content, ${MIRRORED_CHARS + 1}) as content, u.email, u.phone
+    from messages m join users u on u.id = m.user_id
+    where m.id = any(${ids}::uuid[]) order by m.created_at, m.role desc`;
+  if (rows.length === 0) return null;
+  const first = rows[0];
+  const where = CHANNEL_LABELS[first.channel as Channel] ?? String(first.channel);
+  const who = maskText(String(first.email ?? first.phone ?? "someone"));
+  const said = rows.map((r) => {
+    const content = maskText(String(r.content));
+    const words = content.length > MIRRORED_CHARS
+      ? [...content].slice(0, MIRRORED_CHARS).join("") + "…"
+      : content;
+    if (r.role === "user") return `**Asked:** ${words || "(empty)"}`;
+    return r.status === "error"
+      ? `**Answer:** failed (\`${r.error_code ?? "unknown"}\`)`
+      : `**Answer:** ${words || "(empty)"}`;
+  });
+  return {
+    event: "conversation.message",
+    key: `messages:${rows.map((r) => r.id).join(",")}`,
+    message: {
+      title: `Message on ${where}`,
+      text: `From ${who}, ${first.mode}, /admin/conversations/${first.conversation_id}\n\n` +
+        said.join("\n\n"),
+    },
+  };
+}
+
 // ---- publishing -----------------------------------------------------------------------------
 
 async function announce(
@@ -284,6 +330,14 @@ export function createEventReactor(deps: Deps) {
               "again.",
           },
         });
+        return;
+      }
+      if (e.type === "conversation.message") {
+        // Off unless an admin routed it: then each message goes to the topic, once.
+        const routed = await routes.get();
+        if (!routed.has(e.type)) return;
+        const o = await messagesOccurrence(deps, e);
+        if (o) await announce(deps, jobs, routed, o);
         return;
       }
       // Which event this would be, told without a query: most hub events are none, or not routed.

@@ -29,6 +29,7 @@ export const PRODUCT_EVENTS = [
   "webhook.signature_spike",
   "account.signed_up",
   "grievance.created",
+  "conversation.message",
 ] as const;
 export type ProductEvent = typeof PRODUCT_EVENTS[number];
 

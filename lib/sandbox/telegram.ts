@@ -7,6 +7,9 @@
  *   token, 400 for an empty chat or text, a text over 4,096 characters, an unknown chat (when
  *   `chats` is given) or HTML that Telegram cannot parse (`parse_mode: "HTML"` allows only its
  *   few tags, properly nested, and the entities `&lt; &gt; &amp; &quot;`).
+ * - A `reply_markup` must be a keyboard Telegram can read (`keyboard` rows of buttons with a
+ *   `text`, `remove_keyboard`, or `inline_keyboard`), else 400 "can't parse reply keyboard
+ *   markup JSON object"; a chat that blocked the bot ({@link FakeTelegram.block}) answers 403.
  * - A rate limit is HTTP 429 with `{"ok":false,"error_code":429,"parameters":{"retry_after":N}}`.
  * - `setWebhook` / `deleteWebhook` / `getMe`, and {@link FakeTelegram.deliverUpdate}, which
  *   POSTs an update to the registered webhook with the secret header, as Telegram does.
@@ -125,6 +128,30 @@ export function parseTelegramHtml(html: string): { text: string } | { error: str
   return { text };
 }
 
+/** Whether Telegram could read `markup` (an object, or its JSON as a form field carries it). */
+function readableMarkup(markup: unknown): boolean {
+  let value = markup;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return false;
+    }
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const m = value as Record<string, unknown>;
+  const rows = (key: string) =>
+    Array.isArray(m[key]) && (m[key] as unknown[]).length > 0 &&
+    (m[key] as unknown[]).every((row) =>
+      Array.isArray(row) && row.every((b) =>
+        typeof b === "object" && b !== null && typeof (b as { text?: unknown }).text === "string" &&
+        (b as { text: string }).text.length > 0
+      )
+    );
+  return rows("keyboard") || rows("inline_keyboard") || m.remove_keyboard === true ||
+    m.force_reply === true;
+}
+
 export class FakeTelegram {
   readonly token: string;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -134,6 +161,7 @@ export class FakeTelegram {
   readonly #calls: RecordedTelegramCall[] = [];
   readonly #failures: TelegramScriptedFailure[] = [];
   readonly #onMessage?: (message: RecordedTelegramMessage) => void;
+  readonly #blocked = new Set<string>();
   #webhook: { url: string; secret: string | null } | null = null;
   #messageId = 0;
   #updateId = 0;
@@ -171,6 +199,11 @@ export class FakeTelegram {
   /** The webhook registered with `setWebhook`, if any. */
   get webhook(): { url: string; secret: string | null } | null {
     return this.#webhook;
+  }
+
+  /** The user of `chatId` blocks the bot: sends to it answer 403 from now on. */
+  block(chatId: number | string): void {
+    this.#blocked.add(String(chatId));
   }
 
   failNext(n: number, failure: TelegramScriptedFailure): void {
@@ -320,6 +353,16 @@ export class FakeTelegram {
     if (shown.length > 4096) return this.#refuse(method, 400, "Bad Request: message is too long");
     if (this.#chats && !this.#chats.has(chatId)) {
       return this.#refuse(method, 400, "Bad Request: chat not found");
+    }
+    if (params.reply_markup !== undefined && !readableMarkup(params.reply_markup)) {
+      return this.#refuse(
+        method,
+        400,
+        "Bad Request: can't parse reply keyboard markup JSON object",
+      );
+    }
+    if (this.#blocked.has(chatId)) {
+      return this.#refuse(method, 403, "Forbidden: bot was blocked by the user");
     }
     const messageId = ++this.#messageId;
     const message: RecordedTelegramMessage = {

@@ -56,6 +56,8 @@ export interface SendMessage {
   text: string;
   parse_mode?: "HTML" | "MarkdownV2";
   link_preview_options?: { is_disabled?: boolean };
+  /** A reply keyboard (`{keyboard: [[{text}]], one_time_keyboard}`) or its removal. */
+  reply_markup?: Record<string, unknown>;
 }
 
 export interface TelegramMessage {

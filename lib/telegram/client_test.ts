@@ -100,3 +100,24 @@ Deno.test("the fake's HTML check: Telegram's tags nested, its entities only", ()
   assert.ok("error" in parseTelegramHtml("a < b"));
   assert.ok("error" in parseTelegramHtml("&nbsp;"));
 });
+
+Deno.test("the fake reads keyboards as Telegram does, and a chat that blocked the bot answers 403", async () => {
+  await using telegram = await startFakeTelegram();
+  const client = createTelegramClient({ token: telegram.token, apiUrl: telegram.url });
+  const keyboard = { keyboard: [[{ text: "Chat" }, { text: "Essay" }]], one_time_keyboard: true };
+  const sent = await client.sendMessage({ chat_id: 42, text: "Menu", reply_markup: keyboard });
+  assert.equal(sent.text, "Menu");
+  assert.deepEqual(telegram.messages[0].payload.reply_markup, keyboard);
+  for (const bad of [{ keyboard: [] }, { keyboard: [[{ label: "x" }]] }, [], "nope"]) {
+    const refused = await failureOf(
+      client.sendMessage({ chat_id: 42, text: "x", reply_markup: bad as never }),
+    );
+    assert.match(refused.failure.description!, /can't parse reply keyboard markup/);
+    assert.equal(refused.failure.retryable, false);
+  }
+  telegram.block(42);
+  const blocked = await failureOf(client.sendMessage({ chat_id: 42, text: "x" }));
+  assert.equal(blocked.failure.errorCode, 403);
+  assert.equal(blocked.failure.description, "Forbidden: bot was blocked by the user");
+  assert.equal(blocked.failure.retryable, false);
+});

@@ -356,6 +356,7 @@ function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: strin
         : {}),
     },
     user,
+    channel: "whatsapp",
     phone,
     inboundId,
   };

@@ -3,8 +3,9 @@
  *
  * - `GET /admin/api/metrics?range=30|90|365` → the overview's series and headline figures;
  * - `GET /admin/api/feed` → Server-Sent Events: `ready`, then the recent events and each new one
- *   as `feed` (payments changing status, jobs dead-lettered; lib/metrics/feed.ts), with a
- *   heartbeat comment every 15 s so proxies keep the stream open.
+ *   as `feed` (payments changing status, jobs dead-lettered, messages of every conversation on
+ *   every channel; lib/metrics/feed.ts), with a heartbeat comment every 15 s so proxies keep
+ *   the stream open.
  */
 import { Hono } from "hono";
 import { AppError } from "../../lib/errors.ts";

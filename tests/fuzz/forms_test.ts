@@ -1,9 +1,9 @@
 /**
  * The HTML side under hostile input: every form (sign-up, log-in, reset, log-out, the account's
- * top-up, the admin dashboard's) gets generated bodies — fields with hostile text, a right or
- * wrong CSRF token, extra and repeated fields, raw and broken url-encoding, multipart with and
- * without its boundary, other content types or none — and the pages that read their query
- * string get hostile queries. Every answer must be below 500 and show no stack trace.
+ * top-up and Telegram link, the admin dashboard's) gets generated bodies — fields with hostile
+ * text, a right or wrong CSRF token, extra and repeated fields, raw and broken url-encoding,
+ * multipart with and without its boundary, other content types or none — and the pages that
+ * read their query string get hostile queries. Every answer must be below 500 and show no stack trace.
  *
  * One app for the whole file; `deno task fuzz` runs many more cases (tests/fuzz/settings.ts).
  */
@@ -104,6 +104,8 @@ function formsOf(ids: Ids): Form[] {
         nonce: field(nonce),
       },
     },
+    { path: "/account/telegram/code", who: "user", fields: {} },
+    { path: "/account/telegram/unlink", who: "user", fields: {} },
     {
       path: user("adjust"),
       who: "admin",
@@ -474,7 +476,12 @@ async function resetRateLimits(app: TestApp) {
 
 Deno.test("every form and page answers hostile input below 500, without a stack trace", async (t) => {
   const app = await startTestApp({
-    env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
+    env: {
+      ADMIN_EMAIL: ADMIN.email,
+      ADMIN_PASSWORD: ADMIN.password,
+      // The Telegram chat on (replies to the sandbox's fake Bot API): /account links it.
+      TELEGRAM_WEBHOOK_SECRET: "fuzz-telegram-webhook-secret",
+    },
   });
   try {
     const sql = app.server.db.sql;

@@ -1,7 +1,7 @@
 /**
  * Generators of hostile input for the fuzz suite: text the database cannot store as it is (NUL,
  * lone surrogates), huge strings, wrong types, deep nesting, impossible times and phone numbers,
- * repeated ids, and whole Meta and Twilio webhook bodies built from them. Sizes are bounded so a
+ * repeated ids, and whole Meta, Twilio and Telegram webhook bodies built from them. Sizes are bounded so a
  * run of the suite stays well under a minute.
  */
 import fc from "fast-check";
@@ -227,15 +227,15 @@ export const metaPayload: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: junk },
 );
 
-/**
- * A Meta body as bytes: the payload's JSON, sometimes with raw bytes JSON cannot hold spliced
- * in (a NUL, a byte that is not UTF-8), sometimes cut short.
- */
-export const metaBody: fc.Arbitrary<Uint8Array<ArrayBuffer>> = fc.tuple(
-  metaPayload,
-  fc.constantFrom("none", "nul", "bad-utf8", "truncate"),
-  fc.nat(),
-).map(([payload, damage, at]) => {
+/** How a body's bytes are damaged: raw bytes JSON cannot hold spliced in, or cut short. */
+const DAMAGE = ["none", "nul", "bad-utf8", "truncate"] as const;
+
+/** `payload` as JSON bytes, damaged as `damage` says at a point chosen by `at`. */
+function damagedBytes(
+  payload: unknown,
+  damage: typeof DAMAGE[number],
+  at: number,
+): Uint8Array<ArrayBuffer> {
   const bytes = new TextEncoder().encode(JSON.stringify(payload) ?? "null");
   const i = bytes.length === 0 ? 0 : at % bytes.length;
   const splice = (inserted: number[]) => {
@@ -255,7 +255,17 @@ export const metaBody: fc.Arbitrary<Uint8Array<ArrayBuffer>> = fc.tuple(
     default:
       return bytes;
   }
-});
+}
+
+/**
+ * A Meta body as bytes: the payload's JSON, sometimes with raw bytes JSON cannot hold spliced
+ * in (a NUL, a byte that is not UTF-8), sometimes cut short.
+ */
+export const metaBody: fc.Arbitrary<Uint8Array<ArrayBuffer>> = fc.tuple(
+  metaPayload,
+  fc.constantFrom(...DAMAGE),
+  fc.nat(),
+).map(([payload, damage, at]) => damagedBytes(payload, damage, at));
 
 /** Twilio posts small forms (our limit is 256 KB): its hostile text stays small. */
 const smallNasty = nasty(4_000);
@@ -305,3 +315,84 @@ export const twilioFields: fc.Arbitrary<Record<string, string>> = fc.oneof(
   fc.dictionary(smallNasty.filter((k) => k.length < 64), smallNasty, { maxKeys: 3 })
     .map((extra) => ({ ...extra, ...known }))
 );
+
+// ---- Telegram -------------------------------------------------------------------------------
+
+/** Chat ids the Telegram fuzz treats as genuine private chats. */
+export const FUZZ_CHATS: readonly number[] = Array.from({ length: 6 }, (_, i) => 7_700_000 + i);
+
+/** Integers where Telegram sends ids: plausible, negative, unsafe, or not integers at all. */
+const telegramId: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(...FUZZ_CHATS),
+  fc.integer({ min: 0, max: 1_000 }),
+  fc.constantFrom(-1, 0, 2 ** 53, -(2 ** 60), 1.5, 1e400, "7700000", "", null),
+  junk,
+);
+
+/** A Telegram message object, any field possibly wrong. */
+const telegramMessage: fc.Arbitrary<Record<string, unknown>> = fc.record({
+  message_id: maybe(fc.integer()),
+  from: maybe(fc.record({
+    id: telegramId,
+    is_bot: maybe(fc.boolean()),
+    first_name: maybe(nastyText),
+    username: maybe(fc.oneof(fc.constantFrom("tendai_m", "a"), nastyText)),
+  }, { requiredKeys: [] })),
+  chat: maybe(fc.record({
+    id: telegramId,
+    type: maybe(fc.constantFrom("private", "group", "supergroup", "channel", "")),
+  }, { requiredKeys: [] })),
+  date: maybe(oddTime),
+  text: maybe(nastyText),
+  photo: maybe(fc.array(fc.record({ file_id: maybe(nastyText) }), { maxLength: 2 })),
+  sticker: maybe(fc.record({ emoji: maybe(nastyText) })),
+  entities: maybe(fc.array(junk, { maxLength: 2 })),
+}, { requiredKeys: [] });
+
+/**
+ * A Telegram update as a JSON value: a private message from one of the chats with one to three
+ * fields made hostile, any mix of an update's fields, another kind of update, or junk.
+ */
+export const telegramPayload: fc.Arbitrary<unknown> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.tuple(
+      fc.constantFrom(...FUZZ_CHATS),
+      fc.integer({ min: 1, max: 500 }),
+      nastyText,
+      fc.dictionary(
+        fc.constantFrom("message_id", "from", "chat", "date", "text", "entities"),
+        fc.oneof(junk, telegramId, nastyText),
+        { maxKeys: 3 },
+      ),
+    ).map(([chat, updateId, text, overrides]) => ({
+      update_id: updateId,
+      message: {
+        message_id: 1,
+        from: { id: chat, is_bot: false, first_name: "Fuzz" },
+        chat: { id: chat, type: "private" },
+        date: Math.floor(Date.now() / 1000),
+        text,
+        ...overrides,
+      },
+    })),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      update_id: maybe(fc.oneof(fc.integer({ min: -5, max: 500 }), fc.constant(2 ** 60))),
+      message: maybe(telegramMessage),
+      edited_message: maybe(telegramMessage),
+      callback_query: maybe(fc.record({ id: maybe(nastyText), data: maybe(nastyText) })),
+      my_chat_member: maybe(junk),
+    }, { requiredKeys: [] }),
+  },
+  { weight: 1, arbitrary: junk },
+);
+
+/** A Telegram webhook body as bytes, sometimes damaged like Meta's. */
+export const telegramBody: fc.Arbitrary<Uint8Array<ArrayBuffer>> = fc.tuple(
+  telegramPayload,
+  fc.constantFrom(...DAMAGE),
+  fc.nat(),
+).map(([payload, damage, at]) => damagedBytes(payload, damage, at));

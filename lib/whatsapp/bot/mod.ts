@@ -44,7 +44,8 @@ const COMMANDS: Record<string, Command> = {
   balance: "balance",
 };
 
-function commandOf(input: BotInput): Command | undefined {
+/** The command a message means wherever the user is ("menu", "help"...), if any. */
+export function commandOf(input: BotInput): Command | undefined {
   if (input.kind === "choice" && input.id === "menu:main") return "menu";
   if (input.kind !== "text") return undefined;
   return COMMANDS[normalise(input.text)];

@@ -163,6 +163,8 @@ export interface BotDeps {
 export interface BotContext {
   deps: BotDeps;
   user: User;
+  /** The channel the conversation is on (WhatsApp, or another chat channel reusing the flows). */
+  channel: Channel;
   /** The user's WhatsApp number, E.164. */
   phone: string;
   /** Our id of the inbound row (idempotency key for what the step starts, e.g. a payment). */

@@ -13,11 +13,15 @@ export async function answer(ctx: BotContext, mode: ChatMode, question: string):
   const result = await ctx.deps.chat.answerOnce({
     userId: ctx.user.id,
     mode,
-    channel: "whatsapp",
+    channel: ctx.channel,
     text: question,
     signal: AbortSignal.timeout(ctx.deps.answerTimeoutMs),
   });
   if (result.ok) return { text: markdownToWhatsApp(result.text), insufficient: false };
-  ctx.deps.log.info("AI answer refused on WhatsApp", { userId: ctx.user.id, code: result.code });
+  ctx.deps.log.info("AI answer refused", {
+    userId: ctx.user.id,
+    channel: ctx.channel,
+    code: result.code,
+  });
   return { text: aiFailure(result.code), insufficient: result.code === "insufficient_funds" };
 }

@@ -8,7 +8,7 @@ import { answer } from "./ai.ts";
 import { text } from "./menu.ts";
 
 export async function enter(ctx: BotContext, session: Session): Promise<Step> {
-  await ctx.deps.chat.resetConversation(ctx.user.id, "whatsapp");
+  await ctx.deps.chat.resetConversation(ctx.user.id, ctx.channel);
   return {
     session: { ...session, state: { flow: "chat" }, activity: "chat", chatAt: ctx.deps.now() },
     replies: [text(CHAT_ENTER)],
@@ -16,7 +16,7 @@ export async function enter(ctx: BotContext, session: Session): Promise<Step> {
 }
 
 export async function reset(ctx: BotContext, session: Session): Promise<Step> {
-  await ctx.deps.chat.resetConversation(ctx.user.id, "whatsapp");
+  await ctx.deps.chat.resetConversation(ctx.user.id, ctx.channel);
   return {
     session: { ...session, state: { flow: "chat" }, chatAt: ctx.deps.now() },
     replies: [text(CHAT_RESET)],
@@ -25,7 +25,7 @@ export async function reset(ctx: BotContext, session: Session): Promise<Step> {
 
 /** Leaving Chat (menu, stop, buying…) forgets the conversation. */
 export async function leave(ctx: BotContext): Promise<void> {
-  await ctx.deps.chat.resetConversation(ctx.user.id, "whatsapp");
+  await ctx.deps.chat.resetConversation(ctx.user.id, ctx.channel);
 }
 
 export async function handle(ctx: BotContext, session: Session, input: BotInput): Promise<Step> {
@@ -36,7 +36,7 @@ export async function handle(ctx: BotContext, session: Session, input: BotInput)
   const now = ctx.deps.now();
   let note = "";
   if (session.chatAt !== null && now - session.chatAt > ctx.deps.chatIdleMs) {
-    await ctx.deps.chat.resetConversation(ctx.user.id, "whatsapp");
+    await ctx.deps.chat.resetConversation(ctx.user.id, ctx.channel);
     note = CHAT_IDLE_NOTE;
   }
   const reply = await answer(ctx, "chat", question);

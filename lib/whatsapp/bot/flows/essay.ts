@@ -16,7 +16,7 @@ export async function handle(ctx: BotContext, session: Session, input: BotInput)
     return { session, replies: [text(ONLY_TEXT)] };
   }
   // No memory: every essay starts a fresh conversation.
-  await ctx.deps.chat.resetConversation(ctx.user.id, "whatsapp");
+  await ctx.deps.chat.resetConversation(ctx.user.id, ctx.channel);
   const reply = await answer(ctx, "essay", input.kind === "text" ? input.text : input.title);
   return {
     session: { ...session, state: { flow: "essay" }, activity: "essay" },
