@@ -19,7 +19,7 @@ import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv, originCheck } from "./_auth.ts";
-import { accountRoutes } from "./account.tsx";
+import { accountRoutes, topUpFormTargets } from "./account.tsx";
 import { loginRoutes } from "./login.tsx";
 import { chatRoutes as chatPageRoutes } from "./chat.tsx";
 import { adminRoutes } from "./admin/mod.tsx";
@@ -125,7 +125,8 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
       imgSrc: ["'self'", "data:"],
       connectSrc: ["'self'"],
       frameAncestors: ["'none'"],
-      formAction: ["'self'"],
+      // The top-up form goes on to Paynow's own page for a web payment (routes/account.tsx).
+      formAction: ["'self'", topUpFormTargets(ctx)],
       baseUri: ["'self'"],
       objectSrc: ["'none'"],
     },

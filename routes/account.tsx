@@ -39,6 +39,22 @@ const TopUpForm = z.object({
 /** Mobile money first (most payers), then Paynow's own page. */
 const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
 
+/**
+ * Where the account pages' forms may go besides our own origin (the CSP's `form-action`): the
+ * Paynow hosts, since a web payment's answer is a redirect to Paynow's checkout page and the
+ * browser checks every hop of a form's redirects against the page that sent it.
+ */
+export function topUpFormTargets(ctx: AppContext): (c: Context) => string {
+  const origins = [
+    ...new Set(
+      Object.values(ctx.payments.paynow.clients).flatMap((client) =>
+        client ? [new URL(client.baseUrl).origin] : []
+      ),
+    ),
+  ].join(" ");
+  return (c) => (c.req.path === "/account" || c.req.path.startsWith("/account/") ? origins : "");
+}
+
 export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limited = rateLimit(ctx, tierCache(ctx.db.sql));

@@ -69,6 +69,11 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
           {p.instructions && p.status === "sent" && (
             <p data-testid="instructions">{p.instructions}</p>
           )}
+          {p.method === "web" && p.browserUrl && p.status === "sent" && (
+            <p>
+              Not paid yet? <a href={p.browserUrl}>Continue on Paynow's website</a>
+            </p>
+          )}
           <Island
             of={PaymentStatus}
             props={{ paymentId: p.id, status: p.status, tokens: p.tokens }}
