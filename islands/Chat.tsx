@@ -134,19 +134,12 @@ export default function Chat(props: ChatProps) {
       { key: `a${stamp}`, role: "assistant", content: "", status: "streaming" },
     ]);
     try {
-      let conversationId = current;
-      if (mode === "chat" && !conversationId) {
-        const made = await fetch("/api/v1/conversations", {
-          method: "POST",
-          headers,
-          body: JSON.stringify({ mode: "chat" }),
-        });
-        if (!made.ok) throw await failure(made);
-        conversationId = (await made.json()).id;
-      }
-      const url = mode === "essay" && !conversationId
+      // A new chat or essay is created by its first answer (a refused question starts none).
+      const url = current
+        ? `/api/v1/conversations/${current}/messages`
+        : mode === "essay"
         ? "/api/v1/essays"
-        : `/api/v1/conversations/${conversationId}/messages`;
+        : "/api/v1/chats";
       const res = await fetch(url, {
         method: "POST",
         headers,

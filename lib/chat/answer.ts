@@ -128,6 +128,8 @@ export interface AnswerInput {
   text: string;
   /** Continue this conversation (web); otherwise the open one on the channel, or a new one. */
   conversationId?: string;
+  /** Start a new conversation (the web's "New chat") instead of continuing the open one. */
+  fresh?: boolean;
   /** A bot answers instead of the user's own assistant (the user is its owner, who pays). */
   bot?: BotAnswer;
 }
@@ -237,7 +239,9 @@ export class EagerStream implements AsyncIterable<StreamEvent> {
  * starts the upstream call and, once its request has left, writes while the model thinks: the
  * reservation, the conversation if new, the user's message and the assistant's placeholder.
  * A reservation that fails after all (another answer took the tokens meanwhile) aborts the call
- * before any output is shown. When a check fails, the user's message is still stored.
+ * before any output is shown. When a check fails, the user's message is still stored in the
+ * conversation it continues; a refused first message creates no conversation (it would be left
+ * holding only the question).
  */
 export function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
   const startedAt = performance.now();
@@ -289,7 +293,7 @@ async function prepare(
       visitorId: bot.visitorId,
       idleTtlMinutes: settings.idleTtlMinutes,
     });
-  } else if (mode === "chat") {
+  } else if (mode === "chat" && !input.fresh) {
     conversation = await findOpenConversation(sql, {
       userId: input.userId,
       channel: input.channel,
@@ -342,11 +346,11 @@ async function prepare(
   const abort = new AbortController();
   /**
    * A check failed: the model call, if it started, stops before any output is shown; the user's
-   * message is kept; the refusal goes to the caller.
+   * message is kept when it continues a conversation; the refusal goes to the caller.
    */
   const refuse = async (error: Error): Promise<never> => {
     abort.abort("refused");
-    await keepUserMessage();
+    if (conversation) await keepUserMessage();
     throw error;
   };
 
