@@ -51,6 +51,29 @@ async function readEvents(res: Response, onEvent: (e: StreamEvent) => void): Pro
   }
 }
 
+/**
+ * The refusal names the top-up page's address (WhatsApp shows it as text); here that address
+ * becomes the link, and a sentence without it gets the link after it.
+ */
+function FundsNotice({ text, url }: { text: string; url: string }) {
+  const at = text.indexOf(url);
+  if (at < 0) {
+    return (
+      <>
+        {text} <a href={url}>Top up</a>
+      </>
+    );
+  }
+  const before = text.slice(0, at).replace(/\bTop up at $/i, "");
+  return (
+    <>
+      {before}
+      <a href={url}>Top up your tokens</a>
+      {text.slice(at + url.length).replace(/^ and try again\./, ", then try again.")}
+    </>
+  );
+}
+
 function Markdown({ text }: { text: string }) {
   return <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
 }
@@ -150,7 +173,12 @@ export default function Chat(props: ChatProps) {
     } catch (error) {
       const n = error as Notice;
       setNotice(n.kind ? n : { kind: "error", text: "The connection was lost. Please try again." });
-      patchLast((m) => ({ ...m, status: "error" }));
+      // A refusal before any answer leaves no empty bubble; a cut answer keeps what came.
+      setMessages((list) => {
+        const last = list[list.length - 1];
+        if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
+        return [...list.slice(0, -1), { ...last, status: "error" }];
+      });
     } finally {
       answering.current = null;
       setBusy(false);
@@ -191,7 +219,11 @@ export default function Chat(props: ChatProps) {
         patchLast((m) => ({ ...m, status: e.data.status as ShownMessage["status"] }));
       } else if (e.event === "error") {
         over = true;
-        patchLast((m) => ({ ...m, status: "error" }));
+        setMessages((list) => {
+          const last = list[list.length - 1];
+          if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
+          return [...list.slice(0, -1), { ...last, status: "error" }];
+        });
         setNotice({ kind: "error", text: e.data.message as string });
       }
     };
@@ -295,42 +327,40 @@ export default function Chat(props: ChatProps) {
           ))}
           <div ref={bottom} />
         </div>
-        {notice && (
-          <p class={`chat-notice notice-${notice.kind}`} role="alert" data-testid="chat-error">
-            {notice.text}
-            {notice.kind === "funds" && (
-              <>
-                {" "}
-                <a href={props.topUpUrl}>Top up</a>
-              </>
-            )}
-          </p>
-        )}
-        <form class="chat-form" onSubmit={send}>
-          <textarea
-            name="text"
-            data-testid="chat-input"
-            rows={2}
-            maxLength={16000}
-            placeholder={mode === "essay" ? "Your essay question…" : "Type your message…"}
-            value={text}
-            onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
-            onKeyDown={(e) => {
-              if (e.key === "Enter" && !e.shiftKey) send(e);
-            }}
-          />
-          {busy
-            ? (
-              <button type="button" data-testid="stop" onClick={stop}>
-                Stop
-              </button>
-            )
-            : (
-              <button type="submit" data-testid="send" disabled={!text.trim()}>
-                Send
-              </button>
-            )}
-        </form>
+        <div class="chat-compose">
+          {notice && (
+            <p class={`chat-notice notice-${notice.kind}`} role="alert" data-testid="chat-error">
+              {notice.kind === "funds" ? <FundsNotice text={notice.text} url={props.topUpUrl} /> : (
+                notice.text
+              )}
+            </p>
+          )}
+          <form class="chat-form" onSubmit={send}>
+            <textarea
+              name="text"
+              data-testid="chat-input"
+              rows={2}
+              maxLength={16000}
+              placeholder={mode === "essay" ? "Your essay question…" : "Type your message…"}
+              value={text}
+              onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && !e.shiftKey) send(e);
+              }}
+            />
+            {busy
+              ? (
+                <button type="button" data-testid="stop" onClick={stop}>
+                  Stop
+                </button>
+              )
+              : (
+                <button type="submit" data-testid="send" disabled={!text.trim()}>
+                  Send
+                </button>
+              )}
+          </form>
+        </div>
       </section>
     </div>
   );
