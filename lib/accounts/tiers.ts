@@ -64,3 +64,32 @@ export async function assertWithinDailyCap(
     );
   }
 }
+
+/** Where a user stands against their tier's daily cap today. */
+export interface DailyAllowance {
+  /** Wallet tokens a day (0: no cap). */
+  cap: number;
+  used: number;
+  /** What is left today; null when there is no cap. */
+  left: number | null;
+  /** The next local midnight in `timeZone`, when the count starts again. */
+  resetsAt: Date;
+}
+
+export async function dailyAllowance(
+  sql: Sql,
+  input: { userId: string; tier: Tier; timeZone: string },
+): Promise<DailyAllowance> {
+  const [used, [row]] = await Promise.all([
+    tokensUsedToday(sql, input.userId, input.timeZone),
+    sql`select (date_trunc('day', now() at time zone ${input.timeZone}) + interval '1 day')
+                 at time zone ${input.timeZone} as resets_at`,
+  ]);
+  const cap = input.tier.dailyTokenCap;
+  return {
+    cap,
+    used,
+    left: cap === 0 ? null : Math.max(0, cap - used),
+    resetsAt: new Date(row.resets_at),
+  };
+}
