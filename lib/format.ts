@@ -32,13 +32,18 @@ export interface Format {
   time(d: Date | string): string;
 }
 
+const counts = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
+
+/** A whole count with thousands separators, where no time zone is at hand (an island). */
+export const formatCount = (n: number | bigint | string): string =>
+  counts.format(typeof n === "string" ? Number(n) : n);
+
 const cache = new Map<string, Format>();
 
 /** The formatter for `timeZone` (made once per zone: `Intl` objects are costly to build). */
 export function createFormat(timeZone: string): Format {
   const known = cache.get(timeZone);
   if (known) return known;
-  const counts = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
   const amounts = new Intl.NumberFormat(LOCALE, {
     minimumFractionDigits: 2,
     maximumFractionDigits: 2,
@@ -73,7 +78,7 @@ export function createFormat(timeZone: string): Format {
   const format: Format = {
     timeZone,
     zoneLabel: `${zonePart("long")} (${zonePart("longOffset")})`,
-    count: (n) => counts.format(typeof n === "string" ? Number(n) : n),
+    count: formatCount,
     money: (currency, amount) => `${currency} ${amounts.format(Number(amount))}`,
     dateTime: (d) => dateTimes.format(asDate(d)),
     date: (d) => dates.format(asDate(d)),

@@ -210,13 +210,13 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   // Signed by the provider, not by a session: mounted before the session middleware.
   app.route("/", whatsappRoutes(ctx));
   app.route("/", embedRoutes());
-  app.route("/", homeRoutes(ctx));
   const open = (c: Context) =>
     c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics";
   const signedIn = authenticate(ctx);
   const sameOrigin = originCheck(ctx);
   app.use("*", (c, next) => open(c) ? next() : signedIn(c, next));
   app.use("*", (c, next) => open(c) ? next() : sameOrigin(c, next));
+  app.route("/", homeRoutes(ctx));
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", loginRoutes(ctx));
