@@ -58,6 +58,7 @@ import {
   NOT_CONFIGURED_MESSAGE,
 } from "./errors.ts";
 import { StopWatch } from "./stop_watch.ts";
+import { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 import { StreamRegistry } from "./streams.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
 
@@ -175,7 +176,7 @@ export interface PreparedAnswer {
   abort: AbortController;
 }
 
-export const MAX_MESSAGE_CHARS = 16_000;
+export { MAX_MESSAGE_CHARS };
 
 /** Where a user with too few tokens is sent. */
 export function topUpUrl(config: Config): string {
@@ -513,11 +514,6 @@ interface Account {
   disabled: boolean;
   /** Balance less what other answers hold (a bigint column: a string or a number). */
   available: string | number;
-}
-
-function titleOf(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 60 ? line.slice(0, 57) + "…" : line;
 }
 
 /** Receives the answer as it is generated. */

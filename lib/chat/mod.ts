@@ -25,6 +25,7 @@ export {
   topUpUrl,
 } from "./answer.ts";
 export { ChatError, type ChatErrorCode } from "./errors.ts";
+export { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
 export * from "./conversations.ts";
 export {

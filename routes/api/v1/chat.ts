@@ -26,6 +26,7 @@ import {
   getMessage,
   listConversations,
   listMessages,
+  MAX_MESSAGE_CHARS,
   type Message,
   type Mode,
   MODES,
@@ -92,7 +93,7 @@ const messageJson = (m: Message): z.infer<typeof MessageSchema> => ({
 });
 
 const AskBody = z.strictObject({
-  text: textField().trim().min(1, "write a message first").max(16_000),
+  text: textField().trim().min(1, "write a message first").max(MAX_MESSAGE_CHARS),
 });
 
 const eventStream = {
