@@ -15,6 +15,7 @@ import {
 import { type AuthEnv, pageCsrfToken } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
+import { ScrollTable } from "./_table.tsx";
 
 export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
   return new Hono<AuthEnv>().get("/", async (c) => {
@@ -97,7 +98,7 @@ export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
               ? <p class="muted">Token packages are not on sale right now.</p>
               : (
                 <>
-                  <div class="table-scroll">
+                  <ScrollTable label="Token packages and prices">
                     <table data-testid="packages">
                       <thead>
                         <tr>
@@ -123,7 +124,7 @@ export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
                         ))}
                       </tbody>
                     </table>
-                  </div>
+                  </ScrollTable>
                   <p class="muted">
                     Pay with {mobileMoney}, or on the {METHOD_NAMES.web}, through Paynow.
                   </p>

@@ -12,6 +12,7 @@ import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
 import { readAccountForm } from "./_form.ts";
 import { renderAccount } from "./page.tsx";
+import { ScrollTable } from "../_table.tsx";
 
 const NewKeyForm = z.object({
   name: textField().trim().min(1, 'name the key (e.g. "my script")')
@@ -86,7 +87,7 @@ export function ApiKeysSection(props: {
         </div>
       )}
       {keys.length === 0 ? <p class="muted">No keys yet.</p> : (
-        <div class="table-scroll">
+        <ScrollTable label="Your API keys">
           <table data-testid="api-keys">
             <thead>
               <tr>
@@ -121,7 +122,7 @@ export function ApiKeysSection(props: {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollTable>
       )}
       <form method="post" action="/account/api-keys" class="stack narrow">
         <input type="hidden" name="_csrf" value={props.csrf} />
