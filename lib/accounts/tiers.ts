@@ -3,6 +3,7 @@
  * counted in TZ_METRICS (Africa/Harare by default), as people there live it.
  */
 import { refreshAhead } from "../cache.ts";
+import { formatCount } from "../format.ts";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../http/errors.ts";
 
@@ -58,7 +59,8 @@ export async function assertWithinDailyCap(
   if (used + input.estimate > input.tier.dailyTokenCap) {
     throw new AppError(
       "rate_limited",
-      `You have used ${used} of your ${input.tier.dailyTokenCap} tokens for today on the ${input.tier.name} plan. ` +
+      `You have used ${formatCount(used)} of your ${formatCount(input.tier.dailyTokenCap)} ` +
+        `tokens for today on the ${input.tier.name} plan. ` +
         `The allowance renews at midnight.`,
       { used, cap: input.tier.dailyTokenCap },
     );

@@ -25,6 +25,7 @@ import {
   type Usage,
 } from "../ai/mod.ts";
 import { refreshAhead } from "../cache.ts";
+import { formatCount } from "../format.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
@@ -411,7 +412,8 @@ async function prepare(
       new ChatError(
         "insufficient_funds",
         `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
-          `it needs up to ${estimate} and you have ${Math.max(0, available)}. ` +
+          `it needs up to ${formatCount(estimate)} and you have ` +
+          `${formatCount(Math.max(0, available))}. ` +
           `Top up at ${topUpUrl(s.config)} and try again.`,
         { needed: estimate, available: Math.max(0, available), topUpUrl: topUpUrl(s.config) },
       );
