@@ -7,6 +7,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { createParser } from "eventsource-parser";
 import { renderMarkdown } from "../lib/markdown.ts";
+import { formatCount } from "../lib/format.ts";
+import { MAX_MESSAGE_CHARS, titleOf } from "../lib/chat/title.ts";
 
 export interface ChatConversation {
   id: string;
@@ -15,11 +17,39 @@ export interface ChatConversation {
   lastActivityAt: string;
 }
 
+/** The active configuration's prices, for the estimate shown before a long message. */
+export interface ChatPricing {
+  inputPer1k: number;
+  outputPer1k: number;
+  chatMaxOutputTokens: number;
+  essayMaxOutputTokens: number;
+}
+
 export interface ChatProps {
   csrf: string;
   balance: number;
   conversations: ChatConversation[];
   topUpUrl: string;
+  /** Null when the AI is not configured (asking then says so). */
+  pricing: ChatPricing | null;
+}
+
+/** From this length on, the page counts the characters left before the limit. */
+const COUNT_FROM = 12_000;
+/** From this length on, the page estimates what sending costs. */
+const ESTIMATE_FROM = 2_000;
+
+/**
+ * What sending `chars` characters costs, roughly (4 characters a token, as the model's tokenizer
+ * averages for English): the message itself, and the most held while the answer is written.
+ */
+function estimateCost(chars: number, pricing: ChatPricing, mode: "chat" | "essay") {
+  const input = Math.ceil(chars / 4);
+  const output = mode === "essay" ? pricing.essayMaxOutputTokens : pricing.chatMaxOutputTokens;
+  return {
+    message: Math.ceil((input * pricing.inputPer1k) / 1000),
+    upTo: Math.ceil((input * pricing.inputPer1k + output * pricing.outputPer1k) / 1000),
+  };
 }
 
 interface ShownMessage {
@@ -49,6 +79,29 @@ async function readEvents(res: Response, onEvent: (e: StreamEvent) => void): Pro
     if (done) return;
     parser.feed(value);
   }
+}
+
+/**
+ * The refusal names the top-up page's address (WhatsApp shows it as text); here that address
+ * becomes the link, and a sentence without it gets the link after it.
+ */
+function FundsNotice({ text, url }: { text: string; url: string }) {
+  const at = text.indexOf(url);
+  if (at < 0) {
+    return (
+      <>
+        {text} <a href={url}>Top up</a>
+      </>
+    );
+  }
+  const before = text.slice(0, at).replace(/\bTop up at $/i, "");
+  return (
+    <>
+      {before}
+      <a href={url}>Top up your tokens</a>
+      {text.slice(at + url.length).replace(/^ and try again\./, ", then try again.")}
+    </>
+  );
 }
 
 function Markdown({ text }: { text: string }) {
@@ -123,7 +176,7 @@ export default function Chat(props: ChatProps) {
   async function send(event: Event) {
     event.preventDefault();
     const question = text.trim();
-    if (!question || busy) return;
+    if (!question || busy || question.length > MAX_MESSAGE_CHARS) return;
     setBusy(true);
     setNotice(null);
     setText("");
@@ -134,19 +187,12 @@ export default function Chat(props: ChatProps) {
       { key: `a${stamp}`, role: "assistant", content: "", status: "streaming" },
     ]);
     try {
-      let conversationId = current;
-      if (mode === "chat" && !conversationId) {
-        const made = await fetch("/api/v1/conversations", {
-          method: "POST",
-          headers,
-          body: JSON.stringify({ mode: "chat" }),
-        });
-        if (!made.ok) throw await failure(made);
-        conversationId = (await made.json()).id;
-      }
-      const url = mode === "essay" && !conversationId
+      // A new chat or essay is created by its first answer (a refused question starts none).
+      const url = current
+        ? `/api/v1/conversations/${current}/messages`
+        : mode === "essay"
         ? "/api/v1/essays"
-        : `/api/v1/conversations/${conversationId}/messages`;
+        : "/api/v1/chats";
       const res = await fetch(url, {
         method: "POST",
         headers,
@@ -157,7 +203,12 @@ export default function Chat(props: ChatProps) {
     } catch (error) {
       const n = error as Notice;
       setNotice(n.kind ? n : { kind: "error", text: "The connection was lost. Please try again." });
-      patchLast((m) => ({ ...m, status: "error" }));
+      // A refusal before any answer leaves no empty bubble; a cut answer keeps what came.
+      setMessages((list) => {
+        const last = list[list.length - 1];
+        if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
+        return [...list.slice(0, -1), { ...last, status: "error" }];
+      });
     } finally {
       answering.current = null;
       setBusy(false);
@@ -182,7 +233,7 @@ export default function Chat(props: ChatProps) {
             {
               id: conversationId,
               mode: startedMode,
-              title: question.slice(0, 60),
+              title: titleOf(question),
               lastActivityAt: new Date().toISOString(),
             },
             ...list,
@@ -198,7 +249,11 @@ export default function Chat(props: ChatProps) {
         patchLast((m) => ({ ...m, status: e.data.status as ShownMessage["status"] }));
       } else if (e.event === "error") {
         over = true;
-        patchLast((m) => ({ ...m, status: "error" }));
+        setMessages((list) => {
+          const last = list[list.length - 1];
+          if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
+          return [...list.slice(0, -1), { ...last, status: "error" }];
+        });
         setNotice({ kind: "error", text: e.data.message as string });
       }
     };
@@ -233,6 +288,13 @@ export default function Chat(props: ChatProps) {
     await fetch(`/api/v1/messages/${id}/stop`, { method: "POST", headers }).catch(() => {});
   }
 
+  // The server counts the trimmed text; so does the page, and nothing typed or pasted is cut.
+  const length = text.trim().length;
+  const tooLong = length > MAX_MESSAGE_CHARS;
+  const estimate = props.pricing && length >= ESTIMATE_FROM
+    ? estimateCost(length, props.pricing, mode)
+    : null;
+
   const title = current
     ? conversations.find((c) => c.id === current)?.title ?? "Conversation"
     : mode === "essay"
@@ -241,7 +303,11 @@ export default function Chat(props: ChatProps) {
 
   return (
     <div class="chat">
-      <aside class={`chat-list${showList ? " open" : ""}`}>
+      <aside
+        id="chat-list"
+        class={`chat-list${showList ? " open" : ""}`}
+        aria-label="Your conversations"
+      >
         <div class="chat-new">
           <button type="button" onClick={() => startNew("chat")} disabled={busy}>
             New chat
@@ -267,12 +333,19 @@ export default function Chat(props: ChatProps) {
       </aside>
       <section class="chat-main">
         <div class="chat-head">
-          <button type="button" class="chat-toggle" onClick={() => setShowList(!showList)}>
-            ☰
+          <button
+            type="button"
+            class="chat-toggle"
+            aria-label="Conversations"
+            aria-expanded={showList}
+            aria-controls="chat-list"
+            onClick={() => setShowList(!showList)}
+          >
+            <span aria-hidden="true">☰</span>
           </button>
           <h1>{title}</h1>
           <span class="balance">
-            <strong data-testid="balance">{balance}</strong> tokens
+            <strong data-testid="balance">{formatCount(balance)}</strong> tokens
           </span>
         </div>
         <div class="chat-log" aria-live="polite">
@@ -289,7 +362,9 @@ export default function Chat(props: ChatProps) {
               class={`msg msg-${m.role} msg-${m.status}`}
               data-testid={m.role === "assistant" ? "answer" : "question"}
             >
-              {m.role === "assistant" ? <Markdown text={m.content} /> : <p>{m.content}</p>}
+              {m.role === "assistant"
+                ? <Markdown text={m.content} />
+                : <p class="msg-text">{m.content}</p>}
               {m.role === "assistant" && m.status === "streaming" && !m.content && (
                 <span class="muted">Thinking…</span>
               )}
@@ -297,47 +372,61 @@ export default function Chat(props: ChatProps) {
                 <small class="muted">Stopped.</small>
               )}
               {m.role === "assistant" && typeof m.cost === "number" && m.status !== "streaming" &&
-                <small class="muted cost">{m.cost} tokens</small>}
+                <small class="muted cost">{formatCount(m.cost)} tokens</small>}
             </div>
           ))}
           <div ref={bottom} />
         </div>
-        {notice && (
-          <p class={`chat-notice notice-${notice.kind}`} role="alert" data-testid="chat-error">
-            {notice.text}
-            {notice.kind === "funds" && (
-              <>
-                {" "}
-                <a href={props.topUpUrl}>Top up</a>
-              </>
+        <div class="chat-compose">
+          {notice && (
+            <p class={`chat-notice notice-${notice.kind}`} role="alert" data-testid="chat-error">
+              {notice.kind === "funds" ? <FundsNotice text={notice.text} url={props.topUpUrl} /> : (
+                notice.text
+              )}
+            </p>
+          )}
+          <form class="chat-form" onSubmit={send}>
+            <textarea
+              name="text"
+              data-testid="chat-input"
+              aria-label="Your message"
+              aria-describedby="chat-meta"
+              aria-invalid={tooLong}
+              rows={2}
+              placeholder={mode === "essay" ? "Your essay question…" : "Type your message…"}
+              value={text}
+              onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && !e.shiftKey) send(e);
+              }}
+            />
+            {busy
+              ? (
+                <button type="button" data-testid="stop" onClick={stop}>
+                  Stop
+                </button>
+              )
+              : (
+                <button type="submit" data-testid="send" disabled={!length || tooLong}>
+                  Send
+                </button>
+              )}
+          </form>
+          <p id="chat-meta" class="chat-meta" aria-live="polite" data-testid="chat-meta">
+            {length >= COUNT_FROM && (
+              <span class={tooLong ? "too-long" : ""} data-testid="char-count">
+                {formatCount(length)} / {formatCount(MAX_MESSAGE_CHARS)} characters
+                {tooLong && `: ${formatCount(length - MAX_MESSAGE_CHARS)} too many to send`}
+              </span>
+            )}
+            {estimate && !tooLong && (
+              <span data-testid="cost-estimate">
+                Sending this costs about {formatCount(estimate.message)} tokens, up to{" "}
+                {formatCount(estimate.upTo)} with the answer.
+              </span>
             )}
           </p>
-        )}
-        <form class="chat-form" onSubmit={send}>
-          <textarea
-            name="text"
-            data-testid="chat-input"
-            rows={2}
-            maxLength={16000}
-            placeholder={mode === "essay" ? "Your essay question…" : "Type your message…"}
-            value={text}
-            onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
-            onKeyDown={(e) => {
-              if (e.key === "Enter" && !e.shiftKey) send(e);
-            }}
-          />
-          {busy
-            ? (
-              <button type="button" data-testid="stop" onClick={stop}>
-                Stop
-              </button>
-            )
-            : (
-              <button type="submit" data-testid="send" disabled={!text.trim()}>
-                Send
-              </button>
-            )}
-        </form>
+        </div>
       </section>
     </div>
   );

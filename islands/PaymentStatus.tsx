@@ -3,6 +3,7 @@
  * settles, so the payer sees "paid" the moment it is, without reloading.
  */
 import { useEffect, useState } from "preact/hooks";
+import { formatCount } from "../lib/format.ts";
 import { isFinal, type PaymentStatus as Status } from "../lib/payments/vocabulary.ts";
 
 export interface PaymentStatusProps {
@@ -39,7 +40,7 @@ export default function PaymentStatus({ paymentId, status: initial, tokens }: Pa
   return (
     <section class={`payment payment-${status}`} aria-live="polite">
       <p data-testid="payment-status" data-status={status}>{TEXT[status] ?? status}</p>
-      {status === "paid" && <p>{tokens} tokens added.</p>}
+      {status === "paid" && <p>{formatCount(tokens)} tokens added.</p>}
       {!isFinal(status) && (
         <p>
           <small>This page updates by itself.</small>

@@ -313,15 +313,23 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       },
       stop: (drainServer) =>
         stopping ??= (async () => {
+          const deadline = Date.now() + grace;
           await scheduler.stop(grace);
-          chat.runtime.streams.abortAll();
-          // The server stops accepting and finishes its requests, within the grace period.
+          // The server stops accepting and finishes its requests, and the answers being written
+          // finish (their readers get the end), all within the grace period; what is still
+          // running then is stopped and billed for what was generated.
+          const streams = chat.runtime.streams;
           let timer: ReturnType<typeof setTimeout> | undefined;
           await Promise.race([
-            drainServer?.(),
-            new Promise((resolve) => timer = setTimeout(resolve, grace)),
+            Promise.all([drainServer?.(), streams.settled(Math.max(0, deadline - Date.now()))]),
+            new Promise((resolve) =>
+              timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+            ),
           ]);
           clearTimeout(timer);
+          streams.abortAll();
+          // A stopped answer settles its bill in moments: before the database closes.
+          await streams.settled(2_000);
           await queue.stop(grace);
           await closeAll();
           log.info("stopped");

@@ -45,6 +45,11 @@ export interface Config {
       apiVersion: string;
     };
     twilio: { accountSid?: string; authToken?: string; from?: string; apiUrl: string };
+    /**
+     * The business number people message (E.164), for the home page's "Chat on WhatsApp":
+     * WHATSAPP_DISPLAY_NUMBER, else Twilio's sender; unset, the page offers no WhatsApp link.
+     */
+    displayNumber?: string;
     /** Approved templates: the only messages allowed outside the 24-hour window. */
     templates: { payment?: string; code?: string; language: string };
     /** Messages a second to all users (the business number's throughput). */
@@ -170,6 +175,10 @@ const EnvSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalText,
   TWILIO_AUTH_TOKEN: optionalText,
   TWILIO_WHATSAPP_FROM: optionalText,
+  WHATSAPP_DISPLAY_NUMBER: optionalText.pipe(
+    z.string().regex(/^\+?[1-9][\d\s().-]{7,19}$/, "an international number, e.g. +263771234567")
+      .optional(),
+  ),
   TWILIO_API_URL: optionalUrl,
   WHATSAPP_PAYMENT_TEMPLATE: optionalText,
   WHATSAPP_CODE_TEMPLATE: optionalText,
@@ -392,6 +401,10 @@ export async function loadConfig(
         from: raw.TWILIO_WHATSAPP_FROM,
         apiUrl: raw.TWILIO_API_URL ?? "https://api.twilio.com",
       },
+      displayNumber: displayNumberOf(
+        raw.WHATSAPP_DISPLAY_NUMBER ??
+          (raw.WHATSAPP_PROVIDER === "twilio" ? raw.TWILIO_WHATSAPP_FROM : undefined),
+      ),
       templates: {
         payment: raw.WHATSAPP_PAYMENT_TEMPLATE,
         code: raw.WHATSAPP_CODE_TEMPLATE,
@@ -475,4 +488,10 @@ async function developmentSecrets(
     appSecret: raw.APP_SECRET ?? generated.APP_SECRET,
     encryptionKey: raw.ENCRYPTION_KEY ?? generated.ENCRYPTION_KEY,
   };
+}
+
+/** `+263771234567` from `263771234567`, `+263 77…` or Twilio's `whatsapp:+263…`. */
+function displayNumberOf(raw: string | undefined): string | undefined {
+  const digits = raw?.replace(/^whatsapp:/, "").replace(/[^\d]/g, "");
+  return digits && digits.length >= 8 ? `+${digits}` : undefined;
 }

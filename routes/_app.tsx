@@ -18,7 +18,7 @@ import type { AppContext } from "./_context.ts";
 import { codeForStatus, errorResponse } from "./_errors.tsx";
 import { apiRoutes } from "./api/mod.ts";
 import { authenticate, type AuthEnv, originCheck } from "./_auth.ts";
-import { accountRoutes } from "./account.tsx";
+import { accountRoutes, topUpFormTargets } from "./account.tsx";
 import { loginRoutes } from "./login.tsx";
 import { chatRoutes as chatPageRoutes } from "./chat.tsx";
 import { adminRoutes } from "./admin/mod.tsx";
@@ -101,7 +101,8 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
       imgSrc: ["'self'", "data:"],
       connectSrc: ["'self'"],
       frameAncestors: ["'none'"],
-      formAction: ["'self'"],
+      // The top-up form goes on to Paynow's own page for a web payment (routes/account.tsx).
+      formAction: ["'self'", topUpFormTargets(ctx)],
       baseUri: ["'self'"],
       objectSrc: ["'none'"],
     },
@@ -186,13 +187,13 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", whatsappRoutes(ctx));
   app.route("/", telegramRoutes(ctx));
   app.route("/", embedRoutes());
-  app.route("/", homeRoutes(ctx));
   const open = (c: Context) =>
     c.req.path.startsWith("/static/") || c.req.path === "/health" || c.req.path === "/metrics";
   const signedIn = authenticate(ctx);
   const sameOrigin = originCheck(ctx);
   app.use("*", (c, next) => open(c) ? next() : signedIn(c, next));
   app.use("*", (c, next) => open(c) ? next() : sameOrigin(c, next));
+  app.route("/", homeRoutes(ctx));
   app.route("/", paynowRoutes(ctx));
   app.route("/", apiRoutes(ctx));
   app.route("/", loginRoutes(ctx));

@@ -7,9 +7,14 @@ export interface LayoutProps {
   children: ComponentChildren;
   /** Upstreams served by the sandbox: shown as a banner so nobody mistakes it for production. */
   sandboxed?: string[];
+  /** Who is looking, for the header's log-in or log-out; left out, the header shows neither. */
+  viewer?: Viewer;
 }
 
-export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
+/** A signed-in viewer's header carries the log-out form (with the page's CSRF token). */
+export type Viewer = { signedIn: true; csrf: string } | { signedIn: false };
+
+export function Layout({ title, children, sandboxed = [], viewer }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -33,6 +38,13 @@ export function Layout({ title, children, sandboxed = [] }: LayoutProps) {
             <a href="/chat">Chat</a>
             <a href="/bots">Bots</a>
             <a href="/account">Account</a>
+            {viewer?.signedIn === true && (
+              <form method="post" action="/logout" class="nav-form">
+                <input type="hidden" name="_csrf" value={viewer.csrf} />
+                <button type="submit" class="link-button">Log out</button>
+              </form>
+            )}
+            {viewer?.signedIn === false && <a href="/login">Log in</a>}
           </nav>
         </header>
         <main>{children}</main>

@@ -1,34 +1,27 @@
 /**
- * The account page for browsers (`/account`): the balance, the top-up form that starts a
- * payment, and linking Telegram (./_telegram_link.tsx). Sign-up, log-in and password reset are
- * in ./login.tsx.
+ * The account page for browsers (`/account`): what it shows is in ./account/page.tsx and its
+ * parts; here, the page and the top-up form that starts a payment. The page's other forms
+ * (WhatsApp number, API keys, profile, password) are in ./account/; linking Telegram is here
+ * (its section: ./_telegram_link.tsx). Sign-up, log-in and password reset are in ./login.tsx.
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import { tierCache } from "../lib/accounts/tiers.ts";
 import type { User } from "../lib/accounts/users.ts";
-import { randomToken } from "../lib/security/tokens.ts";
 import { AppError } from "../lib/errors.ts";
-import { textField } from "../lib/text.ts";
-import { getBalance } from "../lib/wallet/ledger.ts";
 import { resetConversation } from "../lib/chat/mod.ts";
-import { createLinkCode, linkOfUser, unlinkUser } from "../lib/telegram/links.ts";
-import { TelegramLinkSection } from "./_telegram_link.tsx";
-import {
-  CURRENCIES,
-  EXPRESS_METHODS,
-  listBuyablePackages,
-  METHOD_NAMES,
-  offeredCurrencies,
-  PAYMENT_METHODS,
-  startPayment,
-} from "../lib/payments/mod.ts";
-import { type AuthEnv, checkCsrf, pageCsrfToken, rateLimit } from "./_auth.ts";
+import { createLinkCode, unlinkUser } from "../lib/telegram/links.ts";
+import { textField } from "../lib/text.ts";
+import { CURRENCIES, PAYMENT_METHODS, startPayment } from "../lib/payments/mod.ts";
+import { type AuthEnv, checkCsrf, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { isRefusal } from "./_errors.tsx";
 import { firstProblem, readForm } from "./_form.ts";
-import { renderPage } from "./_render.tsx";
+import { accountApiKeyRoutes } from "./account/api_keys.tsx";
+import { doneNotice, renderAccount } from "./account/page.tsx";
+import { accountPhoneRoutes } from "./account/phone.tsx";
+import { accountProfileRoutes } from "./account/profile.tsx";
 
 const TopUpForm = z.object({
   packageId: z.uuid("choose a package"),
@@ -41,116 +34,46 @@ const TopUpForm = z.object({
   message: "enter the mobile number that pays (e.g. 0771234567)",
 });
 
-/** Mobile money first (most payers), then Paynow's own page. */
-const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
+/**
+ * Where the account pages' forms may go besides our own origin (the CSP's `form-action`): the
+ * Paynow hosts, since a web payment's answer is a redirect to Paynow's checkout page and the
+ * browser checks every hop of a form's redirects against the page that sent it.
+ */
+export function topUpFormTargets(ctx: AppContext): (c: Context) => string {
+  const origins = [
+    ...new Set(
+      Object.values(ctx.payments.paynow.clients).flatMap((client) =>
+        client ? [new URL(client.baseUrl).origin] : []
+      ),
+    ),
+  ].join(" ");
+  return (c) => (c.req.path === "/account" || c.req.path.startsWith("/account/") ? origins : "");
+}
 
 export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limited = rateLimit(ctx, tierCache(ctx.db.sql));
-  const sandboxed = ctx.config.sandboxed;
 
-  /** The account page: balance, and the top-up form (`#top-up`, where a 402 points). */
-  const accountPage = async (
+  /** The account page (routes/account/page.tsx), with the top-up form's problem if any. */
+  const accountPage = (
     c: Context<AuthEnv>,
     user: User,
     problem?: string,
     values: Record<string, string> = {},
-    telegram: { code?: string; problem?: string } = {},
-  ) => {
-    const wallet = await getBalance(ctx.db.sql, user.id);
-    const telegramLink = ctx.telegram ? await linkOfUser(ctx.db.sql, user.id) : null;
-    const currencies = offeredCurrencies(ctx.payments.paynow);
-    const packages = await listBuyablePackages(ctx.db.sql, currencies);
-    const csrf = await pageCsrfToken(c, ctx);
-    return renderPage(c, {
-      title: "Your account",
-      sandboxed,
-      body: (
-        <section>
-          <h1>Hello, {user.displayName ?? user.email}</h1>
-          <p>
-            Balance: <strong data-testid="balance">{wallet.available}</strong> tokens
-          </p>
-          <section id="top-up" aria-labelledby="top-up-title" class="narrow">
-            <h2 id="top-up-title">Buy tokens</h2>
-            {packages.length === 0
-              ? <p>Payments are not available right now.</p>
-              : (
-                <form method="post" action="/account/top-up" class="stack">
-                  <input type="hidden" name="_csrf" value={csrf} />
-                  <input type="hidden" name="nonce" value={randomToken(24)} />
-                  {problem && <p role="alert" class="error">{problem}</p>}
-                  <fieldset>
-                    <legend>Package</legend>
-                    {packages.map((p, i) => (
-                      <label class="check">
-                        <input
-                          type="radio"
-                          name="packageId"
-                          value={p.id}
-                          checked={values.packageId ? values.packageId === p.id : i === 0}
-                        />{" "}
-                        {p.name}: {p.tokens.toLocaleString("en-US")} tokens for{" "}
-                        {currencies.map((cur) => `${cur} ${p.prices[cur]}`).join(" or ")}
-                      </label>
-                    ))}
-                  </fieldset>
-                  {currencies.length > 1 && (
-                    <label>
-                      Currency
-                      <select name="currency">
-                        {currencies.map((cur) => (
-                          <option value={cur} selected={values.currency === cur}>{cur}</option>
-                        ))}
-                      </select>
-                    </label>
-                  )}
-                  <label>
-                    Pay with
-                    <select name="method">
-                      {METHODS.map(([value, label]) => (
-                        <option value={value} selected={values.method === value}>{label}</option>
-                      ))}
-                    </select>
-                  </label>
-                  <label>
-                    Mobile number that pays (not needed for the Paynow website)
-                    <input
-                      name="phone"
-                      type="tel"
-                      inputMode="tel"
-                      autocomplete="tel"
-                      placeholder="0771234567"
-                      value={values.phone ?? user.phone ?? ""}
-                    />
-                  </label>
-                  <button type="submit">Buy tokens</button>
-                </form>
-              )}
-          </section>
-          {ctx.telegram && (
-            <TelegramLinkSection
-              link={telegramLink}
-              code={telegram.code}
-              problem={telegram.problem}
-              csrf={csrf}
-              botUsername={ctx.telegram.botUsername}
-            />
-          )}
-          <form method="post" action="/logout">
-            <input type="hidden" name="_csrf" value={csrf} />
-            <button type="submit">Log out</button>
-          </form>
-        </section>
-      ),
-    }, problem || telegram.problem ? 400 : 200);
-  };
+  ) =>
+    renderAccount(c, ctx, user, {
+      problem: problem ? { form: "topUp", message: problem } : undefined,
+      values,
+    });
 
   app.get("/account", (c) => {
     const auth = c.get("auth");
     if (!auth) return c.redirect("/login?next=/account", 303);
-    return accountPage(c, auth.user);
+    return renderAccount(c, ctx, auth.user, { notice: doneNotice(c.req.query("done")) });
   });
+  app.route("/", accountPhoneRoutes(ctx, limited));
+  app.route("/", accountApiKeyRoutes(ctx, limited));
+  app.route("/", accountProfileRoutes(ctx, limited));
 
   // Starts a payment from the form: the Paynow website for `web`, else the phone's prompt with
   // the live status on /pay/return. A refusal (bad number, Paynow's error) shows on the form.
@@ -196,10 +119,10 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
     c.header("Cache-Control", "no-store");
     try {
       const { code } = await createLinkCode(ctx.db.sql, ctx.telegram.codeSecret, auth.user.id);
-      return await accountPage(c, auth.user, undefined, {}, { code });
+      return await renderAccount(c, ctx, auth.user, { telegram: { code } });
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== "rate_limited") throw error;
-      return await accountPage(c, auth.user, undefined, {}, { problem: error.message });
+      return await renderAccount(c, ctx, auth.user, { telegram: { problem: error.message } });
     }
   });
 

@@ -38,6 +38,7 @@ import {
 } from "../lib/bots/mod.ts";
 import { botAnalytics } from "../lib/bots/analytics.ts";
 import { AppError } from "../lib/errors.ts";
+import { createFormat } from "../lib/format.ts";
 import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { Island } from "../lib/islands/island.tsx";
 import { isStorableText } from "../lib/text.ts";
@@ -313,7 +314,7 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
               <tbody>
                 {deliveries.map((d) => (
                   <tr>
-                    <td>{d.createdAt.toISOString().slice(0, 19).replace("T", " ")}</td>
+                    <td>{createFormat(ctx.config.tzMetrics).dateTime(d.createdAt)}</td>
                     <td>{d.event}</td>
                     <td>{d.status}</td>
                     <td>{d.attempts}</td>

@@ -17,20 +17,32 @@ export function chatRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get("/chat", async (c) => {
     const auth = c.get("auth");
     if (!auth) return c.redirect("/login?next=/chat", 303);
-    const [wallet, conversations] = await Promise.all([
+    const [wallet, conversations, ai, csrf] = await Promise.all([
       getBalance(ctx.db.sql, auth.user.id),
       listConversations(ctx.db.sql, auth.user.id, { limit: 50 }),
+      ctx.chat.runtime.ai.active().catch(() => null),
+      pageCsrfToken(c, ctx),
     ]);
     return renderPage(c, {
       title: "Chat",
       sandboxed: ctx.config.sandboxed,
+      viewer: { signedIn: true, csrf },
       body: (
         <Island
           of={Chat}
           props={{
-            csrf: await pageCsrfToken(c, ctx),
+            csrf,
             balance: wallet.available,
             topUpUrl: topUpUrl(ctx.config),
+            // What a message costs, for the estimate shown before a long one is sent.
+            pricing: ai
+              ? {
+                inputPer1k: ai.config.priceInputPer1k,
+                outputPer1k: ai.config.priceOutputPer1k,
+                chatMaxOutputTokens: ai.config.maxOutputTokens,
+                essayMaxOutputTokens: ai.config.essayMaxOutputTokens,
+              }
+              : null,
             conversations: conversations.map((x) => ({
               id: x.id,
               mode: x.mode,

@@ -14,6 +14,7 @@ import type { AuthEnv } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { notFound } from "../lib/errors.ts";
+import { createFormat } from "../lib/format.ts";
 
 export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -57,6 +58,7 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.get("/pay/return", async (c) => {
     const p = await getPayment(ctx.db.sql, c.req.query("payment") ?? "");
     if (!p) throw notFound("This payment");
+    const format = createFormat(ctx.config.tzMetrics);
     return renderPage(c, {
       title: "Your payment",
       sandboxed: ctx.config.sandboxed,
@@ -64,10 +66,15 @@ export function paynowRoutes(ctx: AppContext): Hono<AuthEnv> {
         <>
           <h1>Your payment</h1>
           <p>
-            {p.tokens} tokens for {p.currency} {p.amount}
+            {format.count(p.tokens)} tokens for {format.money(p.currency, p.amount)}
           </p>
           {p.instructions && p.status === "sent" && (
             <p data-testid="instructions">{p.instructions}</p>
+          )}
+          {p.method === "web" && p.browserUrl && p.status === "sent" && (
+            <p>
+              Not paid yet? <a href={p.browserUrl}>Continue on Paynow's website</a>
+            </p>
           )}
           <Island
             of={PaymentStatus}

@@ -506,7 +506,7 @@ Deno.test("the daily token cap of a tier refuses work past it, in a sentence", a
     await assertWithinDailyCap(sql, { ...input, estimate: 1_000 });
     await assert.rejects(
       assertWithinDailyCap(sql, { ...input, estimate: 1_001 }),
-      /used 19000 of your 20000 tokens for today on the free plan/,
+      /used 19,000 of your 20,000 tokens for today on the free plan/,
     );
   } finally {
     await app.close();

@@ -44,7 +44,7 @@ Deno.test({
         await page.getByRole("button", { name: "Log in" }).click();
         await page.waitForURL(app.url + "/chat");
         await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
-        assert.equal(await page.getByTestId("balance").textContent(), "20000");
+        assert.equal(await page.getByTestId("balance").textContent(), "20,000");
         assert.ok(await page.getByRole("link", { name: "Chat" }).isVisible(), "in the site nav");
 
         await page.getByTestId("chat-input").fill("How do I grow maize?");
@@ -71,7 +71,9 @@ Deno.test({
         assert.match(html, /&lt;b&gt;not bold&lt;\/b&gt;/, "raw HTML shown as text");
         assert.equal(await answer.locator("li").count(), 12);
 
-        const balance = Number(await page.getByTestId("balance").textContent());
+        const balance = Number(
+          (await page.getByTestId("balance").textContent())!.replace(/,/g, ""),
+        );
         const [row] = await app.server.db.sql`select cost from messages
                                               where role = 'assistant' and user_id = ${user.id}`;
         assert.ok(Number(row.cost) > 0);
@@ -85,7 +87,7 @@ Deno.test({
         // Leaving the page cut the live-events stream of the previous one: expected.
         problems.clear();
         await page.getByText("point number 12 about maize").waitFor();
-        assert.equal(await page.getByTestId("balance").textContent(), String(balance));
+        assert.equal(await page.getByTestId("balance").textContent(), balance.toLocaleString("en"));
         assert.deepEqual(problems.all(), []);
       }, { viewport: { width: 390, height: 844 } });
     } finally {

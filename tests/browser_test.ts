@@ -1,61 +1,67 @@
 /**
- * In a real browser (Debian chromium): the home page's island hydrates under the page's strict CSP
- * and then changes the page through its own code. Skipped with a note when chromium is absent.
+ * In a real browser (Debian chromium): the home page says what Hurukuro is, lists the packages
+ * on sale with their prices (thousands separators, two decimals), and leads to sign-up, log-in
+ * and — when the business number is configured — WhatsApp; on a desktop and a phone, under the
+ * page's strict CSP. Skipped with a note when chromium is absent.
  */
 import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 
-const OK_LABEL = "All systems working";
-const DEGRADED_LABEL = "Some parts are down; we are on it";
-
 Deno.test({
-  name: "the home page's HealthStatus island hydrates in chromium and refreshes from /health",
+  name: "the home page: what it is, the packages and prices, sign up / log in, WhatsApp",
   ignore: !chromiumAvailable(),
   async fn() {
-    const app = await startTestApp();
+    const app = await startTestApp({ env: { WHATSAPP_DISPLAY_NUMBER: "+263 77 000 1234" } });
     try {
-      // What the server renders, before any script runs.
-      const html = await (await app.fetch("/")).text();
-      assert.match(html, /data-island="HealthStatus"/);
-      assert.match(html, new RegExp(`data-testid="status-label">${OK_LABEL}<`));
-      assert.doesNotMatch(html, /data-hydrated/);
-
+      const packages = await app.server.db.sql`select name, tokens, price_usd from token_packages
+                                               where active order by position, tokens`;
+      assert.ok(packages.length > 0, "the seeded packages");
       await withPage(async ({ page, problems }) => {
-        const res = await page.goto(app.url + "/");
-        assert.equal(res?.status(), 200);
-        assert.match(res!.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+        for (const viewport of [{ width: 1366, height: 768 }, { width: 390, height: 844 }]) {
+          await page.setViewportSize(viewport);
+          const res = await page.goto(app.url + "/");
+          assert.equal(res?.status(), 200);
+          assert.match(res!.headers()["content-security-policy"] ?? "", /script-src 'self'/);
+          assert.equal(await page.locator("h1").textContent(), "Hurukuro");
+          assert.match(await page.locator(".lead").textContent() ?? "", /AI assistant/);
+          assert.equal(await page.getByText(/All systems working/).count(), 0, "no health widget");
 
-        // lib/islands/client.ts marks the wrapper once hydrate() returned.
-        const island = page.locator('[data-island="HealthStatus"][data-hydrated="true"]');
-        await island.waitFor();
-        const label = island.getByTestId("status-label");
-        assert.equal(await label.textContent(), OK_LABEL);
-        await page.waitForLoadState("networkidle");
-        await page.screenshot({ path: "/tmp/hurukuro-home.png", fullPage: true });
-        assert.deepEqual(problems.all(), [], "the page loaded without errors or CSP violations");
+          const rows = page.getByTestId("packages").locator("tbody tr");
+          assert.equal(await rows.count(), packages.length);
+          const first = await rows.first().locator("td").allTextContents();
+          assert.equal(first[0], packages[0].name);
+          assert.equal(first[1], Number(packages[0].tokens).toLocaleString("en"));
+          assert.equal(first[2], `USD ${Number(packages[0].price_usd).toFixed(2)}`);
 
-        // Only the hydrated island's click handler can turn the label into the degraded text.
-        await app.server.db.close();
-        const health = page.waitForResponse((r) => new URL(r.url()).pathname === "/health");
-        await island.getByRole("button", { name: "Check again" }).click();
-        assert.equal((await health).status(), 503);
-        await island.locator(".status-degraded").waitFor();
-        assert.equal(await label.textContent(), DEGRADED_LABEL);
-        await island.getByRole("button", { name: "Check again" }).waitFor();
-        await page.screenshot({ path: "/tmp/hurukuro-home-degraded.png", fullPage: true });
-        // The 503 is the one expected problem (chromium logs every ≥ 400 load as an error).
-        assert.deepEqual(problems.httpErrors, [`503 GET ${app.url}/health`]);
-        assert.deepEqual(problems.pageErrors, []);
-        assert.deepEqual(problems.failedRequests, []);
-        assert.deepEqual(problems.cspViolations, []);
-        assert.ok(
-          problems.consoleErrors.every((m) => m.includes("status of 503")),
-          problems.consoleErrors.join("\n"),
-        );
+          for (const name of ["Sign up", "Log in"]) {
+            assert.ok(await page.getByRole("link", { name, exact: true }).first().isVisible());
+          }
+          const whatsapp = page.getByRole("link", { name: "Chat on WhatsApp" });
+          assert.equal(await whatsapp.getAttribute("href"), "https://wa.me/263770001234");
+          assert.ok(await whatsapp.isVisible());
+          await page.screenshot({
+            path: `/tmp/hurukuro-home-${viewport.width}.png`,
+            fullPage: true,
+          });
+        }
+        await page.getByRole("link", { name: "Sign up", exact: true }).click();
+        await page.waitForURL(app.url + "/signup");
+        assert.deepEqual(problems.all(), [], "no errors or CSP violations");
       });
     } finally {
       await app.close();
     }
   },
+});
+
+Deno.test("without a WhatsApp number configured, the home page offers no WhatsApp link", async () => {
+  const app = await startTestApp();
+  try {
+    const html = await (await app.fetch("/")).text();
+    assert.match(html, /href="\/signup"/);
+    assert.doesNotMatch(html, /wa\.me/);
+  } finally {
+    await app.close();
+  }
 });

@@ -213,7 +213,7 @@ chatTest(
 );
 
 chatTest(
-  "answerOnce: too few tokens → insufficient_funds with the top-up URL; the message is kept",
+  "answerOnce: too few tokens → insufficient_funds with the top-up URL; no conversation started",
   async (t) => {
     const { userId } = await signup(t.app, 10);
     const result = await chatOnWhatsApp(t, userId, "Hello");
@@ -223,7 +223,7 @@ chatTest(
     assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
     const kept = await t.app.server.db.sql`select role, content from messages
                                          where user_id = ${userId}`;
-    assert.deepEqual(kept.map((r) => [r.role, r.content]), [["user", "Hello"]]);
+    assert.deepEqual(kept.map((r) => [r.role, r.content]), [], "nothing to continue: not kept");
     assert.deepEqual(await balanceOf(t.app, userId), { balance: 10, reserved: 0 });
   },
 );
@@ -782,20 +782,27 @@ chatTest(
   },
 );
 
-chatTest("the tier's daily cap refuses with 429 and a sentence; the message is kept", async (t) => {
-  const { userId, auth } = await signup(t.app, 1_000_000);
-  await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
-  const id = await newConversation(t.app, auth);
-  const res = await askHttp(t.app, auth, id, "Hello");
-  assert.equal(res.status, 429);
-  const body = await res.json();
-  assert.match(body.error.message, /of your 500 tokens for today/);
-  assert.equal(body.error.details.reason, "cap_reached");
-  const once = await chatOnWhatsApp(t, userId, "Hi");
-  assert.equal(once.ok, false);
-  assert.ok(!once.ok && once.code === "cap_reached");
-  const kept = await t.app.server.db.sql`select count(*)::int as n from messages
+chatTest(
+  "the tier's daily cap refuses with 429 and a sentence; kept where it continues a conversation",
+  async (t) => {
+    const { userId, auth } = await signup(t.app, 1_000_000);
+    await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
+    const id = await newConversation(t.app, auth);
+    const res = await askHttp(t.app, auth, id, "Hello");
+    assert.equal(res.status, 429);
+    const body = await res.json();
+    assert.match(body.error.message, /of your 500 tokens for today/);
+    assert.equal(body.error.details.reason, "cap_reached");
+    const once = await chatOnWhatsApp(t, userId, "Hi");
+    assert.equal(once.ok, false);
+    assert.ok(!once.ok && once.code === "cap_reached");
+    const kept = await t.app.server.db.sql`select count(*)::int as n from messages
                                          where user_id = ${userId} and role = 'user'`;
-  assert.equal(kept[0].n, 2);
-  assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
-});
+    assert.equal(
+      kept[0].n,
+      1,
+      "kept in the conversation asked in; WhatsApp's had none to continue",
+    );
+    assert.equal(t.fake.calls("/v1/chat/completions").length, 0);
+  },
+);

@@ -152,13 +152,24 @@ Deno.test("pages carry security headers and render islands with their props", as
     assert.match(csp, /script-src 'self'/);
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-    const html = await res.text();
-    const island = html.match(/data-island="HealthStatus" data-island-src="([^"]+)"/);
+    await res.body?.cancel();
+    // A page with an island: the chat, signed in.
+    const { createUser } = await import("../lib/accounts/users.ts");
+    const { createSession } = await import("../lib/accounts/credentials.ts");
+    const user = await createUser(app.server.db.sql, {
+      email: "islands@example.com",
+      password: "long enough",
+    });
+    const { token } = await createSession(app.server.db.sql, user.id);
+    const chat = await app.fetch("/chat", { headers: { cookie: `hk_session=${token}` } });
+    assert.equal(chat.status, 200);
+    const html = await chat.text();
+    const island = html.match(/data-island="Chat" data-island-src="([^"]+)"/);
     assert.ok(island, "the island is marked");
     const props = html.match(
       /<script type="application\/json" id="island-1-props">([^<]*)<\/script>/,
     );
-    assert.equal(JSON.parse(props![1]).initial, "ok");
+    assert.equal(typeof JSON.parse(props![1]).balance, "number");
     const entry = html.match(/<script type="module" src="([^"]+)"/)![1];
     for (const src of [entry, island[1]]) {
       const js = await app.fetch(src);

@@ -71,6 +71,7 @@ Deno.test("NUL or an unpaired surrogate in any text field is a 400 naming the fi
         ["/api/v1/conversations", json({ title: bad }, alice.auth), "title"],
         [`/api/v1/conversations/${conversation}/messages`, json({ text: bad }, alice.auth), "text"],
         ["/api/v1/essays", json({ text: bad }, alice.auth), "text"],
+        ["/api/v1/chats", json({ text: bad }, alice.auth), "text"],
       ];
       for (const [path, init, field] of cases) {
         const res = await app.fetch(path, init);

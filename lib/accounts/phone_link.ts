@@ -86,3 +86,15 @@ export async function confirmPhoneLink(sql: Sql, userId: string, code: string): 
     return r.phone;
   });
 }
+
+/** The number a code was last sent to and not yet confirmed, while the code is still good. */
+export async function pendingPhoneLink(
+  sql: Sql,
+  userId: string,
+): Promise<{ phone: string; expiresAt: Date } | null> {
+  const [link] = await sql`select phone, expires_at from phone_links
+                           where user_id = ${userId} and verified_at is null
+                             and expires_at > now() and attempts < ${PHONE_CODE_MAX_ATTEMPTS}
+                           order by created_at desc limit 1`;
+  return link ? { phone: link.phone, expiresAt: link.expires_at } : null;
+}

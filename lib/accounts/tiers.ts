@@ -3,6 +3,7 @@
  * counted in TZ_METRICS (Africa/Harare by default), as people there live it.
  */
 import { refreshAhead } from "../cache.ts";
+import { formatCount } from "../format.ts";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
 
@@ -58,9 +59,39 @@ export async function assertWithinDailyCap(
   if (used + input.estimate > input.tier.dailyTokenCap) {
     throw new AppError(
       "rate_limited",
-      `You have used ${used} of your ${input.tier.dailyTokenCap} tokens for today on the ${input.tier.name} plan. ` +
+      `You have used ${formatCount(used)} of your ${formatCount(input.tier.dailyTokenCap)} ` +
+        `tokens for today on the ${input.tier.name} plan. ` +
         `The allowance renews at midnight.`,
       { used, cap: input.tier.dailyTokenCap },
     );
   }
+}
+
+/** Where a user stands against their tier's daily cap today. */
+export interface DailyAllowance {
+  /** Wallet tokens a day (0: no cap). */
+  cap: number;
+  used: number;
+  /** What is left today; null when there is no cap. */
+  left: number | null;
+  /** The next local midnight in `timeZone`, when the count starts again. */
+  resetsAt: Date;
+}
+
+export async function dailyAllowance(
+  sql: Sql,
+  input: { userId: string; tier: Tier; timeZone: string },
+): Promise<DailyAllowance> {
+  const [used, [row]] = await Promise.all([
+    tokensUsedToday(sql, input.userId, input.timeZone),
+    sql`select (date_trunc('day', now() at time zone ${input.timeZone}) + interval '1 day')
+                 at time zone ${input.timeZone} as resets_at`,
+  ]);
+  const cap = input.tier.dailyTokenCap;
+  return {
+    cap,
+    used,
+    left: cap === 0 ? null : Math.max(0, cap - used),
+    resetsAt: new Date(row.resets_at),
+  };
 }

@@ -157,6 +157,22 @@ export async function setPassword(sql: Sql, id: string, password: string): Promi
   await sql`update users set password_hash = ${hash}, updated_at = now() where id = ${id}`;
 }
 
+/** Changes a password after checking the current one (the account page's form). */
+export async function changePassword(
+  sql: Sql,
+  id: string,
+  current: string,
+  next: string,
+): Promise<void> {
+  const [row] = await sql`select password_hash from users where id = ${id}`;
+  if (!(await verifyPassword(current, row?.password_hash ?? null))) {
+    throw new AppError("validation_failed", "Your current password is not right.", {
+      field: "current",
+    });
+  }
+  await setPassword(sql, id, next);
+}
+
 /** Creates the first admin from ADMIN_EMAIL/ADMIN_PASSWORD when no account has that e-mail. */
 export async function ensureAdmin(
   sql: Sql,

@@ -15,6 +15,7 @@
  */
 import { AiError, type ChatMessage } from "../ai/mod.ts";
 import { refreshAhead } from "../cache.ts";
+import { formatCount } from "../format.ts";
 import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
@@ -40,6 +41,7 @@ import {
 } from "./conversations.ts";
 import { ACCOUNT_DISABLED_MESSAGE, ChatError, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
 import { StopWatch } from "./stop_watch.ts";
+import { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 import { StreamRegistry } from "./streams.ts";
 import { type EagerStream, startUpstreamCall } from "./upstream.ts";
 import { announceMessages } from "./run.ts";
@@ -111,6 +113,8 @@ export interface AnswerInput {
   text: string;
   /** Continue this conversation (web); otherwise the open one on the channel, or a new one. */
   conversationId?: string;
+  /** Start a new conversation (the web's "New chat") instead of continuing the open one. */
+  fresh?: boolean;
   /** A bot answers instead of the user's own assistant (the user is its owner, who pays). */
   bot?: BotAnswer;
 }
@@ -156,7 +160,7 @@ export interface PreparedAnswer {
   abort: AbortController;
 }
 
-export const MAX_MESSAGE_CHARS = 16_000;
+export { MAX_MESSAGE_CHARS };
 
 /** Where a user with too few tokens is sent. */
 export function topUpUrl(config: Config): string {
@@ -170,7 +174,9 @@ export function topUpUrl(config: Config): string {
  * starts the upstream call and, once its request has left, writes while the model thinks: the
  * reservation, the conversation if new, the user's message and the assistant's placeholder.
  * A reservation that fails after all (another answer took the tokens meanwhile) aborts the call
- * before any output is shown. When a check fails, the user's message is still stored.
+ * before any output is shown. When a check fails, the user's message is still stored in the
+ * conversation it continues; a refused first message creates no conversation (it would be left
+ * holding only the question).
  */
 export function prepareAnswer(s: ChatServices, input: AnswerInput): Promise<PreparedAnswer> {
   const startedAt = performance.now();
@@ -222,7 +228,7 @@ async function prepare(
       visitorId: bot.visitorId,
       idleTtlMinutes: settings.idleTtlMinutes,
     });
-  } else if (mode === "chat") {
+  } else if (mode === "chat" && !input.fresh) {
     conversation = await findOpenConversation(sql, {
       userId: input.userId,
       channel: input.channel,
@@ -275,12 +281,14 @@ async function prepare(
   const abort = new AbortController();
   /**
    * A check failed: the model call, if it started, stops before any output is shown; the user's
-   * message is kept; the refusal goes to the caller.
+   * message is kept when it continues a conversation; the refusal goes to the caller.
    */
   const refuse = async (error: Error): Promise<never> => {
     abort.abort("refused");
-    const kept = await keepUserMessage();
-    announceMessages(s, kept.conversationId, [kept.userMessageId]);
+    if (conversation) {
+      const kept = await keepUserMessage();
+      announceMessages(s, kept.conversationId, [kept.userMessageId]);
+    }
     throw error;
   };
 
@@ -340,7 +348,8 @@ async function prepare(
       new ChatError(
         "insufficient_funds",
         `You don't have enough tokens for this ${mode === "essay" ? "essay" : "answer"}: ` +
-          `it needs up to ${estimate} and you have ${Math.max(0, available)}. ` +
+          `it needs up to ${formatCount(estimate)} and you have ` +
+          `${formatCount(Math.max(0, available))}. ` +
           `Top up at ${topUpUrl(s.config)} and try again.`,
         { needed: estimate, available: Math.max(0, available), topUpUrl: topUpUrl(s.config) },
       );
@@ -424,9 +433,4 @@ interface Account {
   disabled: boolean;
   /** Balance less what other answers hold (a bigint column: a string or a number). */
   available: string | number;
-}
-
-function titleOf(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 60 ? line.slice(0, 57) + "…" : line;
 }

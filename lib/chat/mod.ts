@@ -26,6 +26,7 @@ export {
   topUpUrl,
 } from "./answer.ts";
 export { CHAT_ERROR_CODES, ChatError, type ChatErrorCode } from "./errors.ts";
+export { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 export type { StreamEntry, StreamEventName } from "./streams.ts";
 export * from "./conversations.ts";
 export {

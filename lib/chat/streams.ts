@@ -169,6 +169,8 @@ export class Generation {
 /** The generations this process runs, by assistant message id. */
 export class StreamRegistry {
   readonly live = new Map<string, Generation>();
+  /** Each running answer's end (settled, billed, its last event emitted). */
+  readonly #running = new Set<Promise<unknown>>();
 
   /**
    * Keeps `generation` until `finished` settles and its events are in KV; reconnecting readers
@@ -176,6 +178,8 @@ export class StreamRegistry {
    */
   add(generation: Generation, finished: Promise<unknown>): void {
     this.live.set(generation.messageId, generation);
+    const running = finished.catch(() => {}).finally(() => this.#running.delete(running));
+    this.#running.add(running);
     const forget = () => this.live.delete(generation.messageId);
     finished.finally(async () => {
       if (await generation.flushed()) return forget();
@@ -192,6 +196,24 @@ export class StreamRegistry {
     let n = 0;
     for (const g of this.live.values()) if (!g.finished) n++;
     return n;
+  }
+
+  /**
+   * Resolves once every answer running now (and any started meanwhile) has ended, or after
+   * `timeoutMs`: true when none is left running. A graceful shutdown lets answers finish.
+   */
+  async settled(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((resolve) => timer = setTimeout(resolve, timeoutMs, false));
+    try {
+      while (this.#running.size > 0) {
+        const ended = await Promise.race([Promise.all(this.#running).then(() => true), timeout]);
+        if (!ended) return false;
+      }
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops every running generation (shutdown). */

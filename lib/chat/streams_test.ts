@@ -98,3 +98,15 @@ Deno.test("a finished answer leaves memory once its events are in KV; it stays w
     kv.close();
   }
 });
+
+Deno.test("settled waits for the running answers, up to its timeout", async () => {
+  const registry = new StreamRegistry();
+  assert.equal(await registry.settled(10), true, "nothing running");
+  let finish!: () => void;
+  const g = new Generation("m9", "u1", new AbortController(), 60_000, null, () => {});
+  registry.add(g, new Promise<void>((resolve) => finish = resolve));
+  assert.equal(await registry.settled(30), false, "still running at the timeout");
+  setTimeout(() => finish(), 20);
+  assert.equal(await registry.settled(5_000), true, "ended within the timeout");
+  g.abort.abort("test over");
+});

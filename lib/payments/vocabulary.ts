@@ -45,6 +45,16 @@ export const METHOD_NAMES: Record<PaymentMethod, string> = {
   innbucks: "InnBucks",
 };
 
+/** How each status is called where a payer reads it (the account's payment history). */
+export const STATUS_NAMES: Record<PaymentStatus, string> = {
+  created: "Starting",
+  sent: "Waiting for Paynow",
+  paid: "Paid",
+  cancelled: "Cancelled",
+  failed: "Failed",
+  expired: "Expired",
+};
+
 /** A currency is offered only when its Paynow integration is configured. */
 export const CURRENCIES = ["USD", "ZiG"] as const;
 export type Currency = typeof CURRENCIES[number];

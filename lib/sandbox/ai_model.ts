@@ -36,7 +36,8 @@ export function fakePromptTokens(messages: ReadonlyArray<{ content: string }>): 
 
 /**
  * A plausible, deterministic answer to any prompt: it names the question, says it is simulated,
- * and is long enough to stream in many pieces.
+ * is long enough to stream in many pieces, and carries some Markdown (bold, a list, code) as a
+ * real model's answers do, so the pages' formatting of them can be seen.
  */
 export function defaultReply(request: ReplyRequest): string {
   const grounded = knowledgeReply(request);
@@ -45,11 +46,12 @@ export function defaultReply(request: ReplyRequest): string {
   const topic = question.length > 80 ? question.slice(0, 77) + "..." : question;
   const words = question ? question.split(" ").length : 0;
   return (topic ? `You asked: "${topic}". ` : "Hello! ") +
-    "This is the Hurukuro sandbox, so this answer is simulated: with a real AI provider " +
-    "configured, the model would reply here instead. " +
-    `Your message had ${words} ${words === 1 ? "word" : "words"}, ` +
-    `and this conversation has ${request.messages.length} ` +
-    `${request.messages.length === 1 ? "message" : "messages"} so far.`;
+    "This is the **Hurukuro sandbox**, so this answer is simulated: with a real AI provider " +
+    "configured, the model would reply here instead.\n\n" +
+    `- Your message had ${words} ${words === 1 ? "word" : "words"}.\n` +
+    `- This conversation has ${request.messages.length} ` +
+    `${request.messages.length === 1 ? "message" : "messages"} so far.\n\n` +
+    "Answers are written in Markdown: *emphasis*, lists and `code` show formatted.";
 }
 
 /**

@@ -107,6 +107,28 @@ function formsOf(ids: Ids): Form[] {
     { path: "/account/telegram/code", who: "user", fields: {} },
     { path: "/account/telegram/unlink", who: "user", fields: {} },
     {
+      path: "/account/phone",
+      who: "user",
+      fields: { phone: field(fc.constantFrom("0771234567", "+263771234568", "12", "")) },
+    },
+    { path: "/account/phone/verify", who: "user", fields: { code: field(digits) } },
+    { path: "/account/api-keys", who: "user", fields: { name: field(fc.string()) } },
+    {
+      path: "/account/api-keys/revoke",
+      who: "user",
+      fields: { id: field(fc.constantFrom(ids.user, ids.packageId, "x")) },
+    },
+    { path: "/account/profile", who: "user", fields: { displayName: field(fc.string()) } },
+    {
+      path: "/account/password",
+      who: "user",
+      fields: {
+        current: field(fc.string()),
+        password: field(fc.string({ minLength: 8 })),
+        confirm: field(fc.string()),
+      },
+    },
+    {
       path: user("adjust"),
       who: "admin",
       fields: { delta: field(digits), reason: field(fc.string()), nonce: field(nonce) },
@@ -434,7 +456,7 @@ function pagesOf(ids: Ids): [string, string[]][] {
     ]],
     [`/admin/notifications/channels/${ids.channel}`, []],
     [`/admin/notifications/topics/${ids.topic}`, []],
-    ["/account", []],
+    ["/account", ["done"]],
     ["/chat", []],
     ["/bots", []],
     [`/bots/${ids.bot}`, []],

@@ -3,6 +3,7 @@
  * formatting (`*bold*`, `_italic_`). AI error wording follows seed 002's user-facing messages.
  */
 import type { AnswerResult } from "./types.ts";
+import { formatCount } from "../../format.ts";
 
 export const WELCOME = "*Welcome to Hurukuro!* 👋\n\n" +
   "Ask anything and get answers from AI, right here in WhatsApp. " +
@@ -78,7 +79,8 @@ export const BUY_BAD_PHONE = (why: string) =>
 export const BUY_WAITING = "Your payment is still being confirmed. I'll message you here as " +
   "soon as it is. Send *menu* to do something else meanwhile.";
 
-export const formatTokens = (n: number) => n.toLocaleString("en-US");
+/** Token counts as every page writes them (lib/format.ts). */
+export const formatTokens = (n: number) => formatCount(n);
 
 /** Seed 002's wording for AI failures, with what to do next on WhatsApp. */
 export function aiFailure(code: Extract<AnswerResult, { ok: false }>["code"]): string {

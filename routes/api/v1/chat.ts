@@ -1,7 +1,8 @@
 /**
- * `/api/v1/conversations`, `/api/v1/essays`, `/api/v1/messages/{id}/…`: the AI chat.
+ * `/api/v1/conversations`, `/api/v1/chats`, `/api/v1/essays`, `/api/v1/messages/{id}/…`: the
+ * AI chat.
  *
- * Asking (`POST /conversations/{id}/messages`, `POST /essays`) answers `text/event-stream`:
+ * Asking (`POST /conversations/{id}/messages`, `POST /chats`, `POST /essays`) answers `text/event-stream`:
  * `start` (the ids, among them the answer's `messageId`), `delta` × n (`{"text"}`), then `usage`
  * (`{"tokensIn","tokensOut","cost","balance"}`) and `done`, or `error` (`{"code","message"}`).
  * Every event has an `id`. A client that loses the stream reconnects with
@@ -25,6 +26,7 @@ import {
   getMessage,
   listConversations,
   listMessages,
+  MAX_MESSAGE_CHARS,
   type Message,
   type Mode,
   MODES,
@@ -91,7 +93,7 @@ const messageJson = (m: Message): z.infer<typeof MessageSchema> => ({
 });
 
 const AskBody = z.strictObject({
-  text: textField().trim().min(1, "write a message first").max(16_000),
+  text: textField().trim().min(1, "write a message first").max(MAX_MESSAGE_CHARS),
 });
 
 const eventStream = {
@@ -150,7 +152,7 @@ export function chatRoutes(ctx: AppContext) {
 
   const ask = async (
     c: Context<AuthEnv>,
-    input: { mode: Mode; conversationId?: string; text: string },
+    input: { mode: Mode; conversationId?: string; fresh?: boolean; text: string },
   ) => {
     const auth = requireAuth(c);
     const started = await startStream(services, {
@@ -326,6 +328,22 @@ export function chatRoutes(ctx: AppContext) {
       responses: { ...eventStream, ...answerErrors },
     }),
     (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/chats",
+      tags,
+      security: bearer,
+      summary: "Start a new chat with its first message: the answer streams back as SSE",
+      description: "The new conversation's id is in the `start` event. A refused message " +
+        "(402, 429, 503) starts no conversation.",
+      request: { body: jsonBody(AskBody) },
+      responses: { ...eventStream, ...answerErrors },
+    }),
+    // deno-lint-ignore no-explicit-any
+    ((c: any) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text })) as never,
   );
 
   app.openapi(

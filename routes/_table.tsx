@@ -1,0 +1,13 @@
+/**
+ * A wide table that scrolls sideways on a narrow screen: the scrolling box is a named region a
+ * keyboard can reach (focusable), or its hidden columns could not be scrolled to without a mouse.
+ */
+import type { ComponentChildren } from "preact";
+
+export function ScrollTable(props: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-scroll" role="region" aria-label={props.label} tabIndex={0}>
+      {props.children}
+    </div>
+  );
+}

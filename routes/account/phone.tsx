@@ -1,0 +1,131 @@
+/**
+ * Linking a WhatsApp number from the account page (`#whatsapp`): the number gets a 6-digit code
+ * over WhatsApp (lib/accounts/phone_link.ts, the API's /me/phone does the same), typed back here.
+ */
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { confirmPhoneLink, startPhoneLink } from "../../lib/accounts/phone_link.ts";
+import type { Format } from "../../lib/format.ts";
+import { AppError } from "../../lib/errors.ts";
+import { parseZimbabweMobile } from "../../lib/paynow/phone.ts";
+import { textField } from "../../lib/text.ts";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { firstProblem } from "../_form.ts";
+import { readAccountForm } from "./_form.ts";
+import { problemStatus, renderAccount } from "./page.tsx";
+
+const PhoneForm = z.object({ phone: textField().max(20, "a phone number is at most 20 digits") });
+const CodeForm = z.object({ code: textField().trim().regex(/^\d{6}$/, "enter the 6-digit code") });
+
+export function accountPhoneRoutes(
+  ctx: AppContext,
+  limited: MiddlewareHandler<AuthEnv>,
+): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+
+  app.post("/account/phone", limited, async (c) => {
+    const form = await readAccountForm(c, ctx);
+    if (form.redirect) return form.redirect;
+    const { user, values } = form;
+    const refuse = (message: string, status: 400 | 429 = 400) =>
+      renderAccount(c, ctx, user, { problem: { form: "phone", message }, values, status });
+    const parsed = PhoneForm.safeParse({ phone: "", ...values });
+    if (!parsed.success) return refuse(firstProblem(parsed.error));
+    const phone = parseZimbabweMobile(parsed.data.phone);
+    if (!phone.ok) return refuse(phone.message);
+    try {
+      const { code } = await startPhoneLink(ctx.db.sql, user.id, phone.e164);
+      await ctx.sendPhoneCode(phone.e164, code);
+    } catch (error) {
+      if (error instanceof AppError) return refuse(error.message, problemStatus(error));
+      throw error;
+    }
+    return c.redirect("/account#whatsapp", 303);
+  });
+
+  app.post("/account/phone/verify", limited, async (c) => {
+    const form = await readAccountForm(c, ctx);
+    if (form.redirect) return form.redirect;
+    const { user, values } = form;
+    const refuse = (message: string, status: 400 | 429 = 400) =>
+      renderAccount(c, ctx, user, { problem: { form: "phoneCode", message }, values, status });
+    const parsed = CodeForm.safeParse({ code: "", ...values });
+    if (!parsed.success) return refuse(firstProblem(parsed.error));
+    try {
+      await confirmPhoneLink(ctx.db.sql, user.id, parsed.data.code);
+    } catch (error) {
+      if (error instanceof AppError) return refuse(error.message, problemStatus(error));
+      throw error;
+    }
+    return c.redirect("/account?done=phone#whatsapp", 303);
+  });
+
+  return app;
+}
+
+export function PhoneSection(props: {
+  csrf: string;
+  linked: string | null;
+  pending: { phone: string; expiresAt: Date } | null;
+  format: Format;
+  problem?: string;
+  /** The problem is the code's (else the number's). */
+  codeProblem: boolean;
+  values: Record<string, string>;
+}) {
+  const { pending, format } = props;
+  return (
+    <section id="whatsapp" aria-labelledby="whatsapp-title">
+      <h2 id="whatsapp-title">WhatsApp</h2>
+      {props.linked
+        ? (
+          <p data-testid="linked-phone">
+            Linked number:{" "}
+            <strong>{props.linked}</strong>. Messages from it use this account's tokens.
+          </p>
+        )
+        : <p>Link your WhatsApp number to chat there with this account's tokens.</p>}
+      {pending && (
+        <form method="post" action="/account/phone/verify" class="stack narrow">
+          <input type="hidden" name="_csrf" value={props.csrf} />
+          {props.problem && props.codeProblem && (
+            <p role="alert" class="form-error">{props.problem}</p>
+          )}
+          <label>
+            Code sent to {pending.phone}
+            <input
+              name="code"
+              inputMode="numeric"
+              autocomplete="one-time-code"
+              pattern="[0-9]{6}"
+              maxLength={6}
+              required
+            />
+            <small>It is good until {format.time(pending.expiresAt)}.</small>
+          </label>
+          <button type="submit" class="primary">Link this number</button>
+        </form>
+      )}
+      <form method="post" action="/account/phone" class="stack narrow">
+        <input type="hidden" name="_csrf" value={props.csrf} />
+        {props.problem && !props.codeProblem && (
+          <p role="alert" class="form-error">{props.problem}</p>
+        )}
+        <label>
+          {props.linked ? "Link another number" : "WhatsApp number"}
+          <input
+            name="phone"
+            type="tel"
+            inputMode="tel"
+            autocomplete="tel"
+            placeholder="0771234567"
+            value={props.values.phone ?? ""}
+            required
+          />
+        </label>
+        <button type="submit">{pending ? "Send a new code" : "Send me a code"}</button>
+      </form>
+    </section>
+  );
+}

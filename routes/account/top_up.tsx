@@ -1,0 +1,91 @@
+/** The account page's top-up form (`#top-up`, where a 402 points): package, currency, method. */
+import type { Format } from "../../lib/format.ts";
+import {
+  type Currency,
+  EXPRESS_METHODS,
+  METHOD_NAMES,
+  type TokenPackage,
+} from "../../lib/payments/mod.ts";
+import { randomToken } from "../../lib/security/tokens.ts";
+
+/** Mobile money first (most payers), then Paynow's own page. */
+const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
+
+export function TopUpSection(props: {
+  csrf: string;
+  packages: TokenPackage[];
+  currencies: Currency[];
+  format: Format;
+  problem?: string;
+  values: Record<string, string>;
+  phone: string | null;
+}) {
+  const { packages, currencies, format, values } = props;
+  return (
+    <section id="top-up" aria-labelledby="top-up-title">
+      <h2 id="top-up-title">Buy tokens</h2>
+      {packages.length === 0
+        ? <p>Payments are not available right now.</p>
+        : (
+          <form method="post" action="/account/top-up" class="stack narrow">
+            <input type="hidden" name="_csrf" value={props.csrf} />
+            <input type="hidden" name="nonce" value={randomToken(24)} />
+            {props.problem && (
+              <p role="alert" class="form-error" data-testid="top-up-error">{props.problem}</p>
+            )}
+            <fieldset class="choices">
+              <legend>Package</legend>
+              {packages.map((p, i) => (
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="packageId"
+                    value={p.id}
+                    checked={values.packageId ? values.packageId === p.id : i === 0}
+                  />
+                  <span>
+                    <strong>{p.name}</strong>: {format.count(p.tokens)} tokens for{" "}
+                    {currencies.flatMap((cur) => {
+                      const price = p.prices[cur];
+                      return price ? [format.money(cur, price)] : [];
+                    }).join(" or ")}
+                  </span>
+                </label>
+              ))}
+            </fieldset>
+            {currencies.length > 1 && (
+              <label>
+                Currency
+                <select name="currency">
+                  {currencies.map((cur) => (
+                    <option value={cur} selected={values.currency === cur}>{cur}</option>
+                  ))}
+                </select>
+              </label>
+            )}
+            <label>
+              Pay with
+              <select name="method">
+                {METHODS.map(([value, label]) => (
+                  <option value={value} selected={values.method === value}>{label}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              Mobile number that pays
+              <input
+                name="phone"
+                type="tel"
+                inputMode="tel"
+                autocomplete="tel"
+                placeholder="0771234567"
+                value={values.phone ?? props.phone ?? ""}
+              />
+              <small>Not needed for the Paynow website.</small>
+            </label>
+            <button type="submit" class="primary">Buy tokens</button>
+          </form>
+        )}
+    </section>
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * Accessibility in a real browser (Debian chromium) with axe-core (npm `@axe-core/playwright`):
+ * the home, sign-up, account and chat pages — the chat with an answer and a notice showing —
+ * on a desktop and a phone have no violation of "serious" or "critical" impact.
+ */
+import assert from "node:assert/strict";
+import AxeBuilder from "@axe-core/playwright";
+import type { Page } from "playwright-core";
+import { chromiumAvailable, withPage } from "./browser.ts";
+import { logInOnPage, signUpByApi } from "./browser_users.ts";
+import { startTestApp } from "./harness.ts";
+
+/** The serious and critical violations on the page as it is now, one line each. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) =>
+      `${v.impact} ${v.id}: ${v.help} — ${
+        v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")
+      }`
+    );
+}
+
+Deno.test({
+  name: "home, sign-up, account and chat have no serious or critical axe violation",
+  ignore: !chromiumAvailable(),
+  async fn() {
+    const app = await startTestApp({ env: { WHATSAPP_DISPLAY_NUMBER: "+263770001234" } });
+    try {
+      const user = await signUpByApi(app, { tokens: 1_000_000, displayName: "Tariro" });
+      for (const viewport of [{ width: 1366, height: 768 }, { width: 390, height: 844 }]) {
+        await withPage(async ({ page }) => {
+          const found: Record<string, string[]> = {};
+          for (const path of ["/", "/signup", "/login"]) {
+            await page.goto(app.url + path);
+            found[path] = await seriousViolations(page);
+          }
+          await logInOnPage(page, app, user, "/account");
+          found["/account"] = await seriousViolations(page);
+          // A form's problem shown, as a customer sees it after a mistake.
+          await page.getByLabel("New key's name").fill(" ");
+          await page.getByRole("button", { name: "Create a key" }).click();
+          await page.getByRole("alert").waitFor();
+          found["/account with a problem"] = await seriousViolations(page);
+
+          await page.goto(app.url + "/chat");
+          await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
+          await page.getByRole("textbox", { name: "Your message" }).fill("How do I grow maize?");
+          await page.getByTestId("send").click();
+          await page.getByTestId("answer").locator("li").first().waitFor({ timeout: 20_000 });
+          await page.getByTestId("send").waitFor();
+          found["/chat with an answer"] = await seriousViolations(page);
+          await page.getByRole("textbox", { name: "Your message" }).fill("x".repeat(16_100));
+          found["/chat with a message too long"] = await seriousViolations(page);
+
+          const all = Object.entries(found).flatMap(([path, list]) =>
+            list.map((v) => `${viewport.width}px ${path}: ${v}`)
+          );
+          assert.deepEqual(all, []);
+        }, { viewport });
+      }
+    } finally {
+      await app.close();
+    }
+  },
+});
