@@ -23,6 +23,7 @@ import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/mod.ts";
 import { migrate, MIGRATIONS_DIR } from "./db/migrate.ts";
 import { type EventHub, startEventHub } from "./events.ts";
+import { createInstances, type Instances } from "./instances.ts";
 import { aiUpstreams } from "./grievances/ai.ts";
 import { createGrievances, type Grievances, grievanceSealer } from "./grievances/mod.ts";
 import type { QueueStats } from "./health.ts";
@@ -63,6 +64,8 @@ export interface AppOptions {
    * instance in tests, on the embedded database that only one process may open.
    */
   database?: Database;
+  /** The version this instance runs (shown beside it among the live instances). */
+  version?: string;
 }
 
 /** Everything one instance is made of; what the routes and the job handlers are given. */
@@ -71,6 +74,8 @@ export interface Services {
   log: Logger;
   db: Database;
   kv: Deno.Kv;
+  /** The live instances on this database, this one among them (lib/instances.ts). */
+  instances: Instances;
   events: EventHub;
   metrics: AppMetrics;
   /** The job queue: handlers are registered on it before `start`. */
@@ -104,7 +109,8 @@ export interface App extends Services {
   /**
    * Stops in order: schedules, answers still streaming (billed for what they generated, so their
    * readers end), then `drainServer` (the caller's HTTP server, given the grace period to finish
-   * its requests), then running jobs, then the event hub, upstreams, KV and database. Safe to
+   * its requests), then running jobs, then this instance's heartbeat (the others take its
+   * share), the event hub, upstreams, KV and database. Safe to
    * call after a failed start; the first call's promise is every call's.
    */
   stop(drainServer?: () => Promise<void>): Promise<void>;
@@ -130,6 +136,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     if (!options.database) closers.push(() => db.close());
     const applied = await migrate(db.sql, options.migrationsDir ?? MIGRATIONS_DIR);
     if (applied.length > 0) log.info("migrations applied", { versions: applied });
+    // Refused before anything runs: an instance counting days in another time zone would run
+    // the daily schedules a second time.
+    const instances = createInstances({ db, log, config, version: options.version ?? "dev" });
+    await instances.assertSameTimeZone();
+    closers.push(() => instances.stop());
     const kv = await openKv(options.kvPath === undefined ? config.kvPath : options.kvPath);
     closers.push(() => kv.close());
 
@@ -260,6 +271,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       log,
       db,
       kv,
+      instances,
       events,
       metrics,
       queue,
@@ -285,6 +297,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         return Promise.resolve();
       },
       async start({ cron }) {
+        // Registered first: the shares of the limits count this instance from its first job.
+        await instances.start();
         queue.start();
         // Work recorded in Postgres whose message was lost (KV file gone, process killed) is
         // queued again at once rather than at the reconciler's next tick.

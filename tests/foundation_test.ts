@@ -17,6 +17,11 @@ Deno.test("GET /health answers 200 with each dependency, then 503 once the datab
     assert.equal(body.kv.status, "ok");
     assert.equal(body.queue.status, "ok");
     assert.equal(typeof body.queue.backlog, "number");
+    // The live instances (this one), without naming the machine.
+    assert.equal(body.instances.self, app.server.instances.id);
+    assert.deepEqual(body.instances.live.map((i: { id: string }) => i.id), [body.instances.self]);
+    assert.equal(body.instances.live[0].version, "0.1.0");
+    assert.ok(!JSON.stringify(body.instances).includes(Deno.hostname()));
 
     await app.server.db.close();
     const down = await app.fetch("/health");

@@ -1,5 +1,5 @@
 /**
- * `/admin/jobs`: the queue's backlog and the dead letters (jobs that exhausted their retries,
+ * `/admin/jobs`: the live instances (lib/instances.ts), the queue's backlog and the dead letters (jobs that exhausted their retries,
  * lib/jobs/dead_letters.ts), each of which an admin retries (queued again as a fresh job) or
  * discards. Both are audited.
  */
@@ -27,6 +27,7 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
     ]);
     const csrf = await pageCsrfToken(c, ctx);
     const shown = dead.slice(0, PAGE_SIZE);
+    const instances = ctx.instances.live();
     return adminPage(c, ctx, {
       title: "Jobs",
       section: "/admin/jobs",
@@ -49,6 +50,38 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
               <small>waiting for an admin</small>
             </div>
           </div>
+          <h2>Instances</h2>
+          <Table label="Instances">
+            <thead>
+              <tr>
+                <th>Instance</th>
+                <th>Host</th>
+                <th class="num">Process</th>
+                <th>Version</th>
+                <th>Started</th>
+                <th>Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {instances.map((i) => (
+                <tr data-testid="instance">
+                  <td>
+                    <code>{i.id}</code>
+                    {i.id === ctx.instances.id && <small>(this page's)</small>}
+                  </td>
+                  <td>{i.host}</td>
+                  <td class="num">{i.pid}</td>
+                  <td>{i.version}</td>
+                  <td>
+                    <Time at={i.startedAt} tz={tz} />
+                  </td>
+                  <td>
+                    <Time at={i.lastSeenAt} tz={tz} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
           <h2>Dead letters</h2>
           <Table label="Dead letters">
             <thead>

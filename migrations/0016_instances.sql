@@ -1,0 +1,15 @@
+-- Several instances on one database behave as one system (docs/scaling.md).
+
+-- The running instances (lib/instances.ts): a row each, its heartbeat refreshed every few
+-- seconds, removed at a graceful stop. One not seen for a while is dead; the others then take
+-- its share of the per-minute limits and of the WhatsApp send rate.
+create table app_instances (
+  id text primary key,
+  host text not null,
+  pid integer not null,
+  version text not null,
+  tz_metrics text not null,              -- every instance must count days alike (cron_runs)
+  started_at timestamptz not null default now(),
+  last_seen_at timestamptz not null default now()
+);
+create index app_instances_last_seen on app_instances (last_seen_at);
