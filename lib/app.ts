@@ -175,7 +175,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       context: queue.context,
       defaultTimeZone: config.tzMetrics,
     });
-    const rateLimiter = createRateLimiter(kv);
+    // Counted in memory at this instance's share of each limit (lib/instances.ts).
+    const rateLimiter = createRateLimiter({ shareOf: (limit) => instances.shareOf(limit) });
 
     // ---- domains ----------------------------------------------------------------------------
     const chat = createChat({ db, kv, log, config, jobs: queue });
@@ -233,13 +234,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     const whatsapp = upstreams.whatsapp
       ? createWhatsAppChannel({
         db,
-        kv,
         log,
         config,
         provider: upstreams.whatsapp.provider,
         jobs: queue,
         payments,
-        rateLimiter,
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
         // "Report a problem" files a grievance.

@@ -13,3 +13,12 @@ create table app_instances (
   last_seen_at timestamptz not null default now()
 );
 create index app_instances_last_seen on app_instances (last_seen_at);
+
+-- The daily token cap, checked and held in the statement that reserves (lib/wallet/reservations.ts):
+-- what the user's answers took or hold on `cap_day`, a day in TZ_METRICS. A reservation counts
+-- against the day it was made.
+alter table ledger_accounts add column cap_day date, add column cap_used bigint not null default 0;
+alter table reservations add column cap_day date;
+
+-- A phone's messages of a minute, counted for its allowance (lib/whatsapp/allowance.ts).
+create index whatsapp_inbound_phone_received on whatsapp_inbound (phone, received_at);

@@ -19,7 +19,6 @@ import { announceSignUp } from "../accounts/signed_up.ts";
 import type { HubEvent } from "../events.ts";
 import { type PaymentSettled, paymentSettledOf } from "../payments/events.ts";
 import type { Payments } from "../payments/model.ts";
-import type { RateLimiter } from "../ratelimit.ts";
 import {
   type BotContext,
   type BotInput,
@@ -33,6 +32,7 @@ import {
 import { text } from "./bot/flows/menu.ts";
 import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
+import { allowanceOf } from "./allowance.ts";
 import { Gate } from "./gate.ts";
 import { createLeases, type Leases } from "./leases.ts";
 import { type MediaOutcome, storeMedia } from "./media.ts";
@@ -60,15 +60,12 @@ const OVERDUE_SECONDS = 30;
 
 export interface ChannelDeps {
   db: Database;
-  kv: Deno.Kv;
   log: Logger;
   config: Config;
   provider: WhatsAppProvider;
   jobs: Enqueuer;
   chat: ChatPort;
   payments: Payments;
-  /** Each phone's allowance of messages a minute. */
-  rateLimiter: RateLimiter;
   /** One worker per phone answers, one sends. */
   leases: Leases;
   pacer: Pacer;
@@ -96,8 +93,8 @@ export interface ChannelDeps {
  * session, more on a server) and the phone leases.
  *
  * @example
- * const whatsapp = createWhatsAppChannel({ db, kv, log, config, provider, jobs: queue, chat,
- *   payments, rateLimiter, ingestIdle: () => webhooks.idle() });
+ * const whatsapp = createWhatsAppChannel({ db, log, config, provider, jobs: queue, chat,
+ *   payments, ingestIdle: () => webhooks.idle() });
  * events.observe((event) => void reactToEvent(whatsapp, event));
  */
 export function createWhatsAppChannel(
@@ -207,20 +204,6 @@ function toInput(message: InboundMessage, media: MediaOutcome | null): BotInput 
   }
 }
 
-/** Whether this message is within the phone's per-minute allowance; the first one over gets a
- * "slow down" reply, the rest of that minute none. */
-async function allowance(ch: ChannelDeps, phone: string): Promise<"ok" | "warn" | "silent"> {
-  const decision = await ch.rateLimiter.hit(
-    ["whatsapp", phone],
-    ch.config.whatsapp.userRatePerMinute,
-  );
-  if (decision.allowed) return "ok";
-  const key = ["whatsapp", "slowdown", phone, Math.floor(Date.now() / 60_000)];
-  const first = await ch.kv.atomic().check({ key, versionstamp: null })
-    .set(key, true, { expireIn: 120_000 }).commit();
-  return first.ok ? "warn" : "silent";
-}
-
 async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise<void> {
   const sql = ch.db.sql;
   const id = row.id as string;
@@ -255,7 +238,11 @@ async function answerOne(ch: ChannelDeps, row: Record<string, unknown>): Promise
   } else if (user.disabled) {
     replies = [text(DISABLED)];
   } else {
-    const allowed = await allowance(ch, phone);
+    const allowed = await allowanceOf(
+      sql,
+      { phone, seq: row.seq as string, receivedAt: row.received_at as Date },
+      ch.config.whatsapp.userRatePerMinute,
+    );
     if (allowed !== "ok") {
       ch.log.info("WhatsApp user over the rate limit", { phone, replied: allowed === "warn" });
       replies = allowed === "warn" ? [text(SLOW_DOWN)] : [];
