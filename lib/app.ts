@@ -239,6 +239,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         provider: upstreams.whatsapp.provider,
         jobs: queue,
         payments,
+        // Each instance sends at its share of WHATSAPP_SEND_RATE.
+        instances,
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
         // "Report a problem" files a grievance.

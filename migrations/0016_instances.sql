@@ -22,3 +22,7 @@ alter table reservations add column cap_day date;
 
 -- A phone's messages of a minute, counted for its allowance (lib/whatsapp/allowance.ts).
 create index whatsapp_inbound_phone_received on whatsapp_inbound (phone, received_at);
+
+-- When the phone was last sent to, kept with its send lease (lib/whatsapp/leases.ts): the gap
+-- between two messages to one user holds whichever instance sends the next one.
+alter table whatsapp_leases add column last_sent_at timestamptz;

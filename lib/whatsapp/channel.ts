@@ -13,6 +13,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import type { Enqueuer } from "../jobs/types.ts";
+import type { Instances } from "../instances.ts";
 import type { Logger } from "../observability/log.ts";
 import { findOrCreatePhoneUser, toUser, type User } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
@@ -98,11 +99,16 @@ export interface ChannelDeps {
  * events.observe((event) => void reactToEvent(whatsapp, event));
  */
 export function createWhatsAppChannel(
-  deps: Omit<ChannelDeps, "pacer" | "gate" | "leases" | "mediaDir"> & { mediaDir?: string },
+  deps: Omit<ChannelDeps, "pacer" | "gate" | "leases" | "mediaDir"> & {
+    mediaDir?: string;
+    /** The instances sharing the business number's send rate (lib/instances.ts). */
+    instances?: Pick<Instances, "count">;
+  },
 ): ChannelDeps {
+  const { instances, ...rest } = deps;
   return {
-    ...deps,
-    pacer: new Pacer(deps.config.whatsapp.sendPerSecond),
+    ...rest,
+    pacer: new Pacer(deps.config.whatsapp.sendPerSecond, 250, () => instances?.count() ?? 1),
     gate: new Gate(deps.db.kind === "embedded" ? 2 : 8),
     leases: createLeases(deps.db),
     mediaDir: deps.mediaDir ?? join(deps.config.dataDir, "whatsapp-media"),

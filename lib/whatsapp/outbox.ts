@@ -110,10 +110,12 @@ export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void
   for (let round = 0; round < 10; round++) {
     const lease = await deps.leases.acquire(phone, "send", SEND_LEASE_MS);
     if (!lease) return;
+    // The last send to this phone may have been another instance's.
+    if (lease.lastSentAgoMs !== null) deps.pacer.sentBefore(phone, lease.lastSentAgoMs);
     let retryInMs: number | null;
     let again: boolean;
     try {
-      retryInMs = await deps.gate.run(() => sendQueued(deps, phone));
+      retryInMs = await deps.gate.run(() => sendQueued(deps, phone, () => lease.sent()));
     } finally {
       again = await lease.release();
     }
@@ -130,8 +132,15 @@ export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void
   }
 }
 
-/** Sends until nothing is queued (null) or a wait is needed (ms until the next try). */
-async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | null> {
+/**
+ * Sends until nothing is queued (null) or a wait is needed (ms until the next try); `onSent`
+ * records each send with the lease.
+ */
+async function sendQueued(
+  deps: OutboxDeps,
+  phone: string,
+  onSent: () => Promise<void>,
+): Promise<number | null> {
   const sql = deps.db.sql;
   let windowOpen: boolean | null = null;
   for (;;) {
@@ -166,6 +175,7 @@ async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | nul
                     attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
                     error = null, not_before = null
                   where id = ${id}`;
+        await onSent();
       });
     } catch (error) {
       if (!(error instanceof WhatsAppError)) throw error;
@@ -215,14 +225,32 @@ async function drop(deps: OutboxDeps, id: string, phone: string, reason: string)
 /**
  * Spaces sends: at most `perSecond` in all (the business number's throughput) and at least
  * `phoneGapMs` between two messages to one user (WhatsApp throttles bursts to one person).
+ *
+ * With several instances each paces at its share, `perSecond` ÷ the live instances (exactly:
+ * the intervals need not be whole), read at every send so that the shares follow instances as
+ * they come and go. The gap to one user is kept across instances by the send lease's record of
+ * the last send ({@link Pacer.sentBefore}).
  */
 export class Pacer {
   #nextSlot = 0;
   readonly #nextForPhone = new Map<string, number>();
-  readonly #interval: number;
 
-  constructor(perSecond: number, readonly phoneGapMs = 250) {
-    this.#interval = 1000 / perSecond;
+  constructor(
+    readonly perSecond: number,
+    readonly phoneGapMs = 250,
+    /** How many instances share the rate (lib/instances.ts); one by default. */
+    readonly instances: () => number = () => 1,
+  ) {}
+
+  /** Milliseconds between two of this instance's sends. */
+  get interval(): number {
+    return 1000 * Math.max(1, this.instances()) / this.perSecond;
+  }
+
+  /** `phone` was last sent to `agoMs` ago (by any instance): its next send keeps the gap. */
+  sentBefore(phone: string, agoMs: number): void {
+    const at = performance.now() - agoMs + this.phoneGapMs;
+    if (at > (this.#nextForPhone.get(phone) ?? 0)) this.#nextForPhone.set(phone, at);
   }
 
   /**
@@ -235,7 +263,7 @@ export class Pacer {
     const phoneAt = this.#nextForPhone.get(phone) ?? 0;
     if (phoneAt - now > maxWaitMs) return Math.ceil(phoneAt - now);
     const slot = Math.max(now, this.#nextSlot);
-    this.#nextSlot = slot + this.#interval;
+    this.#nextSlot = slot + this.interval;
     const at = Math.max(slot, phoneAt);
     if (this.#nextForPhone.size > 10_000) {
       for (const [p, t] of this.#nextForPhone) if (t < now) this.#nextForPhone.delete(p);
