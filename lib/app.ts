@@ -30,6 +30,7 @@ import type { QueueStats } from "./health.ts";
 import { CronScheduler } from "./jobs/cron.ts";
 import { countDeadLetters } from "./jobs/dead_letters.ts";
 import { JobQueue, type ReconcilerState } from "./jobs/queue.ts";
+import { type ReconcilerTick, startReconciler } from "./jobs/reconciler.ts";
 import type { Lane } from "./jobs/types.ts";
 import { openKv } from "./kv/mod.ts";
 import { createNotifications, type Notifications } from "./notifications/mod.ts";
@@ -104,7 +105,10 @@ export interface Services {
 }
 
 export interface App extends Services {
-  /** Starts the work: jobs, the re-queueing of lost work, and (with `cron`) the schedules. */
+  /**
+   * Starts the work: this instance's heartbeat, jobs, the re-queueing of lost work, and (with
+   * `cron`) the schedules and the reconciler's tick.
+   */
   start(options: { cron: boolean }): Promise<void>;
   /**
    * Stops in order: schedules, answers still streaming (billed for what they generated, so their
@@ -267,6 +271,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     );
 
     let stopping: Promise<void> | undefined;
+    let reconciling: ReconcilerTick | undefined;
     return {
       config,
       log,
@@ -305,11 +310,16 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         // queued again at once rather than at the reconciler's next tick.
         const requeued = await queue.reconcile();
         if (requeued > 0) log.warn("overdue work re-queued at start", { count: requeued });
-        if (cron) scheduler.start();
+        if (cron) {
+          scheduler.start();
+          // Lost work (a dead instance's) is looked for every 10–15 s, not every minute.
+          reconciling = startReconciler(queue, log);
+        }
       },
       stop: (drainServer) =>
         stopping ??= (async () => {
           await scheduler.stop(grace);
+          await reconciling?.stop();
           chat.runtime.streams.abortAll();
           // The server stops accepting and finishes its requests, within the grace period.
           let timer: ReturnType<typeof setTimeout> | undefined;

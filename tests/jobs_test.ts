@@ -563,9 +563,10 @@ Deno.test("deno task job runs a schedule by hand, and names what it cannot run",
   const storage = await prepareStorage();
   try {
     const env = { HURUKURO_ENV: "test", ...storage.env };
-    const ok = await denoCommand(["run", "-A", "tasks/job.ts", "jobs:reconcile"], env).output();
+    const ok = await denoCommand(["run", "-A", "tasks/job.ts", "wallet:sweep_reservations"], env)
+      .output();
     assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
-    assert.match(new TextDecoder().decode(ok.stdout), /jobs:reconcile done in \d+ ms/);
+    assert.match(new TextDecoder().decode(ok.stdout), /wallet:sweep_reservations done in \d+ ms/);
 
     const unknown = await denoCommand(["run", "-A", "tasks/job.ts", "no.such.job"], env).output();
     assert.equal(unknown.code, 2);

@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Instances } from "../instances.ts";
 import type { Logger } from "../observability/log.ts";
@@ -53,7 +54,6 @@ import {
   type WhatsAppProvider,
 } from "./types.ts";
 
-const REPLY_LEASE_MS = 3 * 60_000;
 /** Attempts at one message before it gets an apology instead of an answer. */
 const MAX_REPLY_ATTEMPTS = 3;
 /** Pending this long without a worker: the reconciler queues the phone again. */
@@ -119,29 +119,28 @@ export function createWhatsAppChannel(
 export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void> {
   const sql = ch.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await ch.leases.acquire(phone, "reply", REPLY_LEASE_MS);
+    const lease = await ch.leases.acquire(phone, "reply", LEASE_MS);
     if (!lease) return;
     let again: boolean;
-    let leasedAt = performance.now();
     try {
-      for (;;) {
-        await ch.ingestIdle?.();
-        const [row] = await sql`select * from whatsapp_inbound
-                                where phone = ${phone} and status = 'pending'
-                                order by seq limit 1`;
-        if (!row) break;
-        if (performance.now() - leasedAt > REPLY_LEASE_MS / 3) {
-          await lease.renew();
-          leasedAt = performance.now();
+      // Renewed while answering (an AI answer may take minutes): if this worker dies, the
+      // phone is free again within LEASE_MS.
+      await whileRenewing(() => lease.renew(), async () => {
+        for (;;) {
+          await ch.ingestIdle?.();
+          const [row] = await sql`select * from whatsapp_inbound
+                                  where phone = ${phone} and status = 'pending'
+                                  order by seq limit 1`;
+          if (!row) break;
+          try {
+            await ch.gate.run(() => answerOne(ch, row));
+          } catch (error) {
+            // Retried by the job, in order; after its last attempt the message fails alone and
+            // the phone's next message is answered.
+            if (!(await gaveUp(ch, row, error))) throw error;
+          }
         }
-        try {
-          await ch.gate.run(() => answerOne(ch, row));
-        } catch (error) {
-          // Retried by the job, in order; after its last attempt the message fails alone and
-          // the phone's next message is answered.
-          if (!(await gaveUp(ch, row, error))) throw error;
-        }
-      }
+      }, { log: ch.log, what: "whatsapp.reply" });
     } finally {
       again = await lease.release();
     }

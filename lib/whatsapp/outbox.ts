@@ -12,6 +12,7 @@
  *   else is dropped with the reason recorded and logged.
  */
 import type { Database } from "../db/mod.ts";
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Tx } from "../wallet/ledger.ts";
@@ -27,7 +28,6 @@ import {
 } from "./types.ts";
 
 export const WINDOW_MS = 24 * 3600 * 1000;
-const SEND_LEASE_MS = 120_000;
 export const MAX_SEND_ATTEMPTS = 6;
 /** Retry waits up to this long happen inside the job; longer ones are a delayed job. */
 const INLINE_WAIT_MS = 3_000;
@@ -108,14 +108,19 @@ export async function kickSender(jobs: Enqueuer, phone: string, delay = 0): Prom
 export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void> {
   const sql = deps.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await deps.leases.acquire(phone, "send", SEND_LEASE_MS);
+    const lease = await deps.leases.acquire(phone, "send", LEASE_MS);
     if (!lease) return;
     // The last send to this phone may have been another instance's.
     if (lease.lastSentAgoMs !== null) deps.pacer.sentBefore(phone, lease.lastSentAgoMs);
     let retryInMs: number | null;
     let again: boolean;
     try {
-      retryInMs = await deps.gate.run(() => sendQueued(deps, phone, () => lease.sent()));
+      // Renewed while sending (a phone's backlog is paced): a dead sender frees it soon.
+      retryInMs = await whileRenewing(
+        () => lease.renew(),
+        () => deps.gate.run(() => sendQueued(deps, phone, () => lease.sent())),
+        { log: deps.log, what: "whatsapp.send" },
+      );
     } finally {
       again = await lease.release();
     }
