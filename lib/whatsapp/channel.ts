@@ -56,8 +56,11 @@ import {
 
 /** Attempts at one message before it gets an apology instead of an answer. */
 const MAX_REPLY_ATTEMPTS = 3;
-/** Pending this long without a worker: the reconciler queues the phone again. */
-const OVERDUE_SECONDS = 30;
+/**
+ * Pending this long without a worker: the reconciler queues the phone again (a conversation:
+ * sooner than other work; a job that was merely slow to start finds the lease taken).
+ */
+const OVERDUE_SECONDS = 15;
 
 export interface ChannelDeps {
   db: Database;

@@ -227,6 +227,9 @@ async function drop(deps: OutboxDeps, id: string, phone: string, reason: string)
   deps.log.warn("WhatsApp message dropped", { outboundId: id, phone, reason });
 }
 
+/** The part of the send rate the pacing uses (see {@link Pacer.interval}). */
+const RATE_MARGIN = 0.99;
+
 /**
  * Spaces sends: at most `perSecond` in all (the business number's throughput) and at least
  * `phoneGapMs` between two messages to one user (WhatsApp throttles bursts to one person).
@@ -237,7 +240,10 @@ async function drop(deps: OutboxDeps, id: string, phone: string, reason: string)
  * the last send ({@link Pacer.sentBefore}).
  */
 export class Pacer {
-  #nextSlot = 0;
+  /** When this instance's latest send went (its turn came), by `performance.now()`. */
+  #last = -Infinity;
+  /** Sends take turns: each waits for the one before it to have gone. */
+  #turns: Promise<void> = Promise.resolve();
   readonly #nextForPhone = new Map<string, number>();
 
   constructor(
@@ -247,9 +253,13 @@ export class Pacer {
     readonly instances: () => number = () => 1,
   ) {}
 
-  /** Milliseconds between two of this instance's sends. */
+  /**
+   * Milliseconds between two of this instance's sends: its share of the rate, less 1 %, since a
+   * send's way to the provider varies by a few milliseconds and that must not put two of them
+   * into one second's share.
+   */
   get interval(): number {
-    return 1000 * Math.max(1, this.instances()) / this.perSecond;
+    return 1000 * Math.max(1, this.instances()) / (this.perSecond * RATE_MARGIN);
   }
 
   /** `phone` was last sent to `agoMs` ago (by any instance): its next send keeps the gap. */
@@ -259,22 +269,30 @@ export class Pacer {
   }
 
   /**
-   * Takes the next send slot for `phone` and waits for it, unless that is more than `maxWaitMs`
-   * away: then nothing is taken and the wait is returned (the caller comes back later rather
-   * than hold a worker). Resolves to 0 once it is time to send.
+   * Waits for `phone`'s turn to send, unless the gap to its last message ends more than
+   * `maxWaitMs` from now: then nothing is taken and the wait is returned (the caller comes back
+   * later rather than hold a worker). Resolves to 0 once it is time to send.
+   *
+   * Turns are spaced from the moment each one actually came, not from when it was planned: a
+   * busy event loop that wakes a send late pushes the next ones back rather than letting them
+   * go in a bunch, so no second ever has more than its share.
    */
   async wait(phone: string, maxWaitMs = Infinity): Promise<number> {
-    const now = performance.now();
     const phoneAt = this.#nextForPhone.get(phone) ?? 0;
-    if (phoneAt - now > maxWaitMs) return Math.ceil(phoneAt - now);
-    const slot = Math.max(now, this.#nextSlot);
-    this.#nextSlot = slot + this.interval;
-    const at = Math.max(slot, phoneAt);
+    const ahead = phoneAt - performance.now();
+    if (ahead > maxWaitMs) return Math.ceil(ahead);
+    const turn = this.#turns.then(async () => {
+      const wait = Math.max(this.#last + this.interval, phoneAt) - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#last = performance.now();
+    });
+    this.#turns = turn;
+    await turn;
     if (this.#nextForPhone.size > 10_000) {
+      const now = performance.now();
       for (const [p, t] of this.#nextForPhone) if (t < now) this.#nextForPhone.delete(p);
     }
-    this.#nextForPhone.set(phone, at + this.phoneGapMs);
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+    this.#nextForPhone.set(phone, this.#last + this.phoneGapMs);
     return 0;
   }
 }
