@@ -132,6 +132,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     // ---- storage ----------------------------------------------------------------------------
     const db = options.database ?? await openDatabase({
       databaseUrl: config.databaseUrl,
+      max: config.databasePoolSize,
       embeddedDir: options.embeddedDir === undefined
         ? join(config.dataDir, "pg")
         : options.embeddedDir,

@@ -73,7 +73,7 @@ export interface ChannelDeps {
   /** One worker per phone answers, one sends. */
   leases: Leases;
   pacer: Pacer;
-  /** Where attachments are kept (`DATA_DIR/whatsapp-media`). */
+  /** Where attachments are kept (`UPLOADS_DIR/whatsapp-media`: every instance reads them). */
   mediaDir: string;
   /** Chat memory's idle TTL; default 30 minutes. */
   chatIdleMs?: number;
@@ -114,7 +114,7 @@ export function createWhatsAppChannel(
     pacer: new Pacer(deps.config.whatsapp.sendPerSecond, 250, () => instances?.count() ?? 1),
     gate: new Gate(deps.db.kind === "embedded" ? 2 : 8),
     leases: createLeases(deps.db),
-    mediaDir: deps.mediaDir ?? join(deps.config.dataDir, "whatsapp-media"),
+    mediaDir: deps.mediaDir ?? join(deps.config.uploadsDir, "whatsapp-media"),
   };
 }
 
