@@ -40,7 +40,12 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
   const log = options.log ?? createLogger({ level: config.logLevel });
   const web = webConfig(config);
   const startedAt = performance.now();
-  const services = await buildApp(config, { ...options, log, graceMs: web.shutdownGraceMs });
+  const services = await buildApp(config, {
+    ...options,
+    log,
+    graceMs: web.shutdownGraceMs,
+    version: VERSION,
+  });
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   const stop = () => services.stop(async () => await server?.shutdown());
   try {

@@ -11,7 +11,6 @@ import { paymentsPollDueHandler, paymentsPollHandler } from "./payments_poll.ts"
 import { emailSendHandler } from "./email_send.ts";
 import { chatSummarizeHandler } from "./chat_summarize.ts";
 import { metricsDailyCron } from "./metrics_daily.ts";
-import { reconcileCron } from "./reconcile.ts";
 import { walletSweepCron } from "./wallet_sweep.ts";
 import { whatsappReplyHandler } from "./whatsapp_reply.ts";
 import { whatsappSendHandler } from "./whatsapp_send.ts";
@@ -54,7 +53,6 @@ export function jobHandlers(services: JobServices): JobHandler[] {
 }
 
 export const crons: CronJob[] = [
-  reconcileCron,
   walletSweepCron,
   paymentsCleanupCron,
   metricsDailyCron,

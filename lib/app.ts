@@ -23,12 +23,14 @@ import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/mod.ts";
 import { migrate, MIGRATIONS_DIR } from "./db/migrate.ts";
 import { type EventHub, startEventHub } from "./events.ts";
+import { createInstances, type Instances } from "./instances.ts";
 import { aiUpstreams } from "./grievances/ai.ts";
 import { createGrievances, type Grievances, grievanceSealer } from "./grievances/mod.ts";
 import type { QueueStats } from "./health.ts";
 import { CronScheduler } from "./jobs/cron.ts";
 import { countDeadLetters } from "./jobs/dead_letters.ts";
 import { JobQueue, type ReconcilerState } from "./jobs/queue.ts";
+import { type ReconcilerTick, startReconciler } from "./jobs/reconciler.ts";
 import type { Lane } from "./jobs/types.ts";
 import { openKv } from "./kv/mod.ts";
 import { createNotifications, type Notifications } from "./notifications/mod.ts";
@@ -64,6 +66,8 @@ export interface AppOptions {
    * instance in tests, on the embedded database that only one process may open.
    */
   database?: Database;
+  /** The version this instance runs (shown beside it among the live instances). */
+  version?: string;
 }
 
 /** Everything one instance is made of; what the routes and the job handlers are given. */
@@ -72,6 +76,8 @@ export interface Services {
   log: Logger;
   db: Database;
   kv: Deno.Kv;
+  /** The live instances on this database, this one among them (lib/instances.ts). */
+  instances: Instances;
   events: EventHub;
   metrics: AppMetrics;
   /** The job queue: handlers are registered on it before `start`. */
@@ -102,12 +108,16 @@ export interface Services {
 }
 
 export interface App extends Services {
-  /** Starts the work: jobs, the re-queueing of lost work, and (with `cron`) the schedules. */
+  /**
+   * Starts the work: this instance's heartbeat, jobs, the re-queueing of lost work, and (with
+   * `cron`) the schedules and the reconciler's tick.
+   */
   start(options: { cron: boolean }): Promise<void>;
   /**
    * Stops in order: schedules, answers still streaming (billed for what they generated, so their
    * readers end), then `drainServer` (the caller's HTTP server, given the grace period to finish
-   * its requests), then running jobs, then the event hub, upstreams, KV and database. Safe to
+   * its requests), then running jobs, then this instance's heartbeat (the others take its
+   * share), the event hub, upstreams, KV and database. Safe to
    * call after a failed start; the first call's promise is every call's.
    */
   stop(drainServer?: () => Promise<void>): Promise<void>;
@@ -125,6 +135,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     // ---- storage ----------------------------------------------------------------------------
     const db = options.database ?? await openDatabase({
       databaseUrl: config.databaseUrl,
+      max: config.databasePoolSize,
       embeddedDir: options.embeddedDir === undefined
         ? join(config.dataDir, "pg")
         : options.embeddedDir,
@@ -133,6 +144,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     if (!options.database) closers.push(() => db.close());
     const applied = await migrate(db.sql, options.migrationsDir ?? MIGRATIONS_DIR);
     if (applied.length > 0) log.info("migrations applied", { versions: applied });
+    // Refused before anything runs: an instance counting days in another time zone would run
+    // the daily schedules a second time.
+    const instances = createInstances({ db, log, config, version: options.version ?? "dev" });
+    await instances.assertSameTimeZone();
+    closers.push(() => instances.stop());
     const kv = await openKv(options.kvPath === undefined ? config.kvPath : options.kvPath);
     closers.push(() => kv.close());
 
@@ -167,7 +183,8 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       context: queue.context,
       defaultTimeZone: config.tzMetrics,
     });
-    const rateLimiter = createRateLimiter(kv);
+    // Counted in memory at this instance's share of each limit (lib/instances.ts).
+    const rateLimiter = createRateLimiter({ shareOf: (limit) => instances.shareOf(limit) });
 
     // ---- domains ----------------------------------------------------------------------------
     const chat = createChat({ db, kv, log, config, jobs: queue });
@@ -225,13 +242,13 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     const whatsapp = upstreams.whatsapp
       ? createWhatsAppChannel({
         db,
-        kv,
         log,
         config,
         provider: upstreams.whatsapp.provider,
         jobs: queue,
         payments,
-        rateLimiter,
+        // Each instance sends at its share of WHATSAPP_SEND_RATE.
+        instances,
         // Webhook writes go first: they are what the provider waits on.
         ingestIdle: () => webhooks.idle(),
         // "Report a problem" files a grievance.
@@ -273,11 +290,13 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     );
 
     let stopping: Promise<void> | undefined;
+    let reconciling: ReconcilerTick | undefined;
     return {
       config,
       log,
       db,
       kv,
+      instances,
       events,
       metrics,
       queue,
@@ -304,17 +323,24 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         return Promise.resolve();
       },
       async start({ cron }) {
+        // Registered first: the shares of the limits count this instance from its first job.
+        await instances.start();
         queue.start();
         // Work recorded in Postgres whose message was lost (KV file gone, process killed) is
         // queued again at once rather than at the reconciler's next tick.
         const requeued = await queue.reconcile();
         if (requeued > 0) log.warn("overdue work re-queued at start", { count: requeued });
-        if (cron) scheduler.start();
+        if (cron) {
+          scheduler.start();
+          // Lost work (a dead instance's) is looked for every 10–15 s, not every minute.
+          reconciling = startReconciler(queue, log);
+        }
       },
       stop: (drainServer) =>
         stopping ??= (async () => {
           const deadline = Date.now() + grace;
           await scheduler.stop(grace);
+          await reconciling?.stop();
           // The server stops accepting and finishes its requests, and the answers being written
           // finish (their readers get the end), all within the grace period; what is still
           // running then is stopped and billed for what was generated.

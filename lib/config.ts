@@ -23,6 +23,8 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   databaseUrl?: string;
+  /** Connections this instance's pool keeps to `databaseUrl` at most (docs/scaling.md). */
+  databasePoolSize: number;
   kvPath: string;
   appSecret: string;
   /** 32 raw bytes for AES-256-GCM. */
@@ -141,6 +143,7 @@ const EnvSchema = z.object({
   DATABASE_URL: optionalText.pipe(
     z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
   ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(10),
   DENO_KV_PATH: optionalText,
   APP_SECRET: optionalText.pipe(
     z.string().refine((s) => new TextEncoder().encode(s).length >= 32, "must be at least 32 bytes")
@@ -366,6 +369,7 @@ export async function loadConfig(
     publicUrl: (raw.PUBLIC_URL ?? `http://${raw.HOST}:${raw.PORT}`).replace(/\/$/, ""),
     dataDir,
     databaseUrl: raw.DATABASE_URL,
+    databasePoolSize: raw.DATABASE_POOL_SIZE,
     kvPath: resolve(raw.DENO_KV_PATH ?? join(dataDir, "kv.sqlite3")),
     appSecret: secrets.appSecret,
     encryptionKey: decodeBase64(secrets.encryptionKey),

@@ -75,6 +75,7 @@ Deno.test("malformed values are refused with the variable's name", async () => {
     CORS_ORIGINS: "https://app.example,not a url",
     TZ_METRICS: "Mars/Olympus",
     DATABASE_URL: "mysql://x",
+    DATABASE_POOL_SIZE: "1",
     METRICS_TOKEN: "short",
   }, { persistSecrets: false }).then(() => null, (e) => e);
   assert.ok(error instanceof ConfigError);
@@ -85,6 +86,7 @@ Deno.test("malformed values are refused with the variable's name", async () => {
       "CORS_ORIGINS",
       "TZ_METRICS",
       "DATABASE_URL",
+      "DATABASE_POOL_SIZE",
       "METRICS_TOKEN",
     ]
   ) {

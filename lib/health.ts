@@ -5,6 +5,7 @@
  * balancer keeps an instance whose only trouble is background work.
  */
 import type { Database } from "./db/mod.ts";
+import type { Instances } from "./instances.ts";
 import type { ReconcilerState } from "./jobs/queue.ts";
 import { pingKv } from "./kv/mod.ts";
 import { refreshAhead } from "./cache.ts";
@@ -29,6 +30,11 @@ export interface HealthReport {
   kv: { status: "ok" | "down" };
   queue: (QueueStats & { status: "ok" }) | { status: "unknown" };
   reconciler: { status: "ok" | "failing"; consecutiveFailures: number; lastError?: string };
+  /** The instances on this database as of this one's last heartbeat (docs/scaling.md). */
+  instances: {
+    self: string;
+    live: { id: string; version: string; startedAt: string; lastSeenAt: string }[];
+  };
 }
 
 export async function checkHealth(deps: {
@@ -36,6 +42,7 @@ export async function checkHealth(deps: {
   kv: Deno.Kv;
   queueStats: () => Promise<QueueStats>;
   reconciler: () => ReconcilerState;
+  instances: Pick<Instances, "id" | "live">;
 }): Promise<HealthReport> {
   // All at once: the queue figures need the database, but asking for them beside the ping
   // costs nothing when it is up and is discarded when it is down.
@@ -60,6 +67,16 @@ export async function checkHealth(deps: {
       status: reconcilerFailing ? "failing" : "ok",
       consecutiveFailures: reconciler.consecutiveFailures,
       ...(reconciler.lastError ? { lastError: reconciler.lastError } : {}),
+    },
+    instances: {
+      self: deps.instances.id,
+      // No host names: the balancer's health check is often reachable from outside.
+      live: deps.instances.live().map((i) => ({
+        id: i.id,
+        version: i.version,
+        startedAt: i.startedAt.toISOString(),
+        lastSeenAt: i.lastSeenAt.toISOString(),
+      })),
     },
   };
 }

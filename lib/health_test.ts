@@ -8,6 +8,7 @@ const report = (n: number): HealthReport => ({
   kv: { status: "ok" },
   queue: { status: "ok", backlog: n, inFlight: 0, deadLetters: 0 },
   reconciler: { status: "ok", consecutiveFailures: 0 },
+  instances: { self: "a", live: [] },
 });
 
 Deno.test("/health's checks run at most once a second however often it is asked", async () => {

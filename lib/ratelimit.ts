@@ -1,13 +1,20 @@
 /**
- * Fixed-window rate limiting on Deno KV. The count is read and raised with an atomic
- * compare-and-set, so concurrent requests are counted exactly: the 61st request of a minute on
- * a 60-per-minute limit is refused, whatever arrives at the same moment. Hits of one bucket in
- * this process take turns, so they never race each other on the compare-and-set; a hit from
- * another process in between makes the check fail, and the key is read and the hit tried again.
+ * Fixed-window rate limiting counted in this process's memory: a request costs no write
+ * anywhere. A limit holds for the whole system however many instances serve it: each instance
+ * allows its share of it ({@link RateLimiterOptions.shareOf}, lib/instances.ts: the limit divided
+ * by the live instances, the parts adding up to the limit), read at every hit, so the shares
+ * follow instances as they come and go. With the balancer spreading a caller's requests evenly
+ * (round robin), the 21st request of a minute on a 20-per-minute limit is refused wherever it
+ * lands; a balancer that sends one caller to one instance refuses them at that instance's share.
  */
 export interface RateDecision {
   allowed: boolean;
+  /** The limit for the whole system. */
   limit: number;
+  /**
+   * Requests left in this window for the whole system, estimated from this instance's count
+   * (exact with one instance; with several it assumes the balancer spreads them evenly).
+   */
   remaining: number;
   /** Seconds until the window resets (what `Retry-After` says). */
   retryAfterSeconds: number;
@@ -16,55 +23,62 @@ export interface RateDecision {
 export interface RateLimiter {
   /** Counts one hit on `bucket` (e.g. `["user", id]`) against `limit` per `windowMs`. */
   hit(bucket: string[], limit: number, windowMs?: number, now?: number): Promise<RateDecision>;
+  /** Counters held now (ended windows are forgotten within a minute). */
+  readonly size: number;
+}
+
+export interface RateLimiterOptions {
+  /** This instance's part of a system-wide limit; the whole limit by default (one instance). */
+  shareOf?: (limit: number) => number;
 }
 
 /**
- * A limiter on `kv`, one per app instance: it owns the turns its hits take.
+ * A limiter, one per app instance: it owns its counters.
  *
  * @example
- * const limiter = createRateLimiter(kv);
+ * const limiter = createRateLimiter({ shareOf: (limit) => instances.shareOf(limit) });
  * const decision = await limiter.hit(["user", userId], 60);
  * if (!decision.allowed) throw tooMany(decision.retryAfterSeconds);
  */
-export function createRateLimiter(kv: Deno.Kv): RateLimiter {
-  /** Per-bucket promise chains: hits in this process take turns. */
-  const turns = new Map<string, Promise<unknown>>();
+export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
+  const shareOf = options.shareOf ?? ((limit: number) => limit);
+  /** Per bucket and window length: the window counted and its hits. */
+  const counters = new Map<string, { windowStart: number; count: number }>();
+  let sweptAt = 0;
+
+  /** Forgets counters of windows that have ended (at most once a minute, one pass). */
+  const sweep = (now: number) => {
+    if (now - sweptAt < 60_000) return;
+    sweptAt = now;
+    for (const [key, counter] of counters) {
+      const windowMs = Number(key.slice(key.lastIndexOf("\u0000") + 1));
+      if (counter.windowStart + windowMs <= now) counters.delete(key);
+    }
+  };
+
   return {
+    get size() {
+      return counters.size;
+    },
     hit(bucket, limit, windowMs = 60_000, now) {
       const at = now ?? Date.now();
-      const id = bucket.join("\u0000");
-      const run = (turns.get(id) ?? Promise.resolve())
-        .then(() => hit(kv, bucket, limit, windowMs, at));
-      const settled = run.catch(() => {});
-      turns.set(id, settled);
-      settled.then(() => {
-        if (turns.get(id) === settled) turns.delete(id);
-      });
-      return run;
+      sweep(at);
+      const windowStart = Math.floor(at / windowMs) * windowMs;
+      const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + windowMs - at) / 1000));
+      const key = [...bucket, windowMs].join("\u0000");
+      let counter = counters.get(key);
+      if (!counter || counter.windowStart !== windowStart) {
+        counter = { windowStart, count: 0 };
+        counters.set(key, counter);
+      }
+      const share = shareOf(limit);
+      if (counter.count >= share) {
+        return Promise.resolve({ allowed: false, limit, remaining: 0, retryAfterSeconds });
+      }
+      counter.count++;
+      // What is left of this instance's share, scaled up to the whole limit.
+      const remaining = Math.max(0, Math.floor((share - counter.count) * limit / share));
+      return Promise.resolve({ allowed: true, limit, remaining, retryAfterSeconds });
     },
   };
-}
-
-async function hit(
-  kv: Deno.Kv,
-  bucket: string[],
-  limit: number,
-  windowMs: number,
-  now: number,
-): Promise<RateDecision> {
-  const windowStart = Math.floor(now / windowMs) * windowMs;
-  const key = ["ratelimit", ...bucket, windowStart];
-  const retryAfterSeconds = Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000));
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const current = await kv.get<number>(key);
-    const count = current.value ?? 0;
-    if (count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSeconds };
-    const res = await kv.atomic().check(current)
-      .set(key, count + 1, { expireIn: windowMs * 2 }).commit();
-    if (res.ok) return { allowed: true, limit, remaining: limit - count - 1, retryAfterSeconds };
-    // Another process wrote in between: read again, after a short random wait.
-    await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
-  }
-  // Extreme contention on one key: refusing is the safe answer.
-  return { allowed: false, limit, remaining: 0, retryAfterSeconds };
 }

@@ -18,11 +18,14 @@ import type { Grievances } from "../lib/grievances/mod.ts";
 import type { ChatServices } from "../lib/chat/mod.ts";
 import type { RateLimiter } from "../lib/ratelimit.ts";
 import type { TelegramChannel } from "../lib/telegram/mod.ts";
+import type { Instances } from "../lib/instances.ts";
 
 export interface AppContext {
   config: Config;
   db: Database;
   kv: Deno.Kv;
+  /** The live instances on this database, this one among them. */
+  instances: Instances;
   log: Logger;
   metrics: AppMetrics;
   queueStats: () => Promise<QueueStats>;

@@ -471,6 +471,9 @@ Deno.test("jobs: the backlog, and dead letters retried or discarded, audited", a
                           values ('j-2', 'test.side_effect', ${sql.json({ key: "dropped" })}, 5,
                                   'bad payload') returning id`;
     const html = await browser.html("/admin/jobs");
+    // The live instances: this one, with its version.
+    assert.match(html, new RegExp(`<code>${app.server.instances.id}</code>`));
+    assert.match(html, /data-testid="instance"[\s\S]*<td>0\.1\.0<\/td>/);
     assert.match(html, /data-testid="dead-letters">2</);
     assert.ok(html.includes("upstream timed out") && html.includes("bad payload"));
 

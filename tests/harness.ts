@@ -267,3 +267,43 @@ export async function healthOnce(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A server process (`deno run -A main.ts`) started by a test. */
+export interface ServerProcess {
+  url: string;
+  child: Deno.ChildProcess;
+  /** The last lines it wrote to standard output (for a failure's message). */
+  tail(): string;
+}
+
+/**
+ * Starts main.ts as a child process; resolves with its URL once it listens, and keeps draining
+ * its output (a full pipe would block the server).
+ */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const deadline = Date.now() + 60_000;
+  while (!/running at (http:\S+)/.test(out) && Date.now() < deadline) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    out += value;
+  }
+  const url = out.match(/running at (http:\S+)/)?.[1];
+  if (!url) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    throw new Error(`the server did not start:\n${out.slice(-2_000)}`);
+  }
+  (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out = (out + value).slice(-20_000);
+    }
+  })().catch(() => {});
+  return { url, child, tail: () => out.slice(-4_000) };
+}

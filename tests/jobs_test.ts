@@ -16,8 +16,10 @@ import {
 import { listDeadLetters, retryDeadLetter } from "../lib/jobs/dead_letters.ts";
 import { JobValidationError } from "../lib/jobs/queue.ts";
 import { CronScheduler } from "../lib/jobs/cron.ts";
-import { defineCron, defineHandler, jobType } from "../lib/jobs/types.ts";
+import { defineCron, defineHandler, type JobContext, jobType } from "../lib/jobs/types.ts";
+import { metricsDailyCron } from "../jobs/metrics_daily.ts";
 import { z } from "zod";
+import { memoryLogger } from "../lib/observability/log.ts";
 
 async function waitFor<T>(
   what: string,
@@ -560,17 +562,51 @@ Deno.test("graceful stop: running jobs finish, waiting ones are delivered after 
   }
 });
 
-Deno.test("deno task job runs a schedule by hand, and names what it cannot run", async () => {
+Deno.test("deno task job claims a schedule's latest tick like the cron, runs a backfill by hand, and names what it cannot run", async () => {
   const storage = await prepareStorage();
+  const run = async (...args: string[]) => {
+    const out = await denoCommand(["run", "-A", "tasks/job.ts", ...args], env).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  };
+  const env = { HURUKURO_ENV: "test", ...storage.env };
   try {
-    const env = { HURUKURO_ENV: "test", ...storage.env };
-    const ok = await denoCommand(["run", "-A", "tasks/job.ts", "jobs:reconcile"], env).output();
-    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
-    assert.match(new TextDecoder().decode(ok.stdout), /jobs:reconcile done in \d+ ms/);
+    const first = await run("whatsapp:webhook_log_cleanup");
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /whatsapp:webhook_log_cleanup done in \d+ ms/);
+    // Its tick is claimed: a second run (or an instance's cron) does not run it again.
+    const second = await run("whatsapp:webhook_log_cleanup");
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /its tick of \d{4}-\d\d-\d\d 02:10 Africa\/Harare was already /);
+    assert.match(second.stderr, /claimed by task:[^ ]+ \(ok, started /);
 
-    const unknown = await denoCommand(["run", "-A", "tasks/job.ts", "no.such.job"], env).output();
+    // An instance's cron ran metrics.daily's latest tick: by hand it is not run again...
+    const db = await storage.openDatabase();
+    try {
+      const scheduler = new CronScheduler({
+        db,
+        log: memoryLogger("warn"),
+        context: {} as JobContext,
+        crons: [metricsDailyCron],
+        defaultTimeZone: "Africa/Harare",
+      });
+      const tick = scheduler.latestTick(metricsDailyCron, new Date());
+      await db.sql`insert into cron_runs (name, scheduled_for, instance, status)
+                   values ('metrics.daily', ${tick}, 'web-1:42', 'ok')`;
+    } finally {
+      await db.close();
+    }
+    const daily = await run("metrics:daily");
+    assert.equal(daily.code, 1);
+    assert.match(daily.stderr, /already claimed by web-1:42 \(ok, /);
+    assert.match(daily.stderr, /With its flags it runs by hand/);
+    // ...but a backfill (flags) runs by hand.
+    const backfill = await run("metrics:daily", "--from", "2026-01-01", "--to", "2026-01-02");
+    assert.equal(backfill.code, 0, backfill.stderr);
+
+    const unknown = await run("no.such.job");
     assert.equal(unknown.code, 2);
-    assert.match(new TextDecoder().decode(unknown.stderr), /no schedule or job named no.such.job/);
+    assert.match(unknown.stderr, /no schedule or job named no.such.job/);
   } finally {
     await storage.cleanup();
   }

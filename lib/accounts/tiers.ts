@@ -56,15 +56,21 @@ export async function assertWithinDailyCap(
 ): Promise<void> {
   if (input.tier.dailyTokenCap === 0) return;
   const used = await tokensUsedToday(sql, input.userId, input.timeZone);
-  if (used + input.estimate > input.tier.dailyTokenCap) {
-    throw new AppError(
-      "rate_limited",
-      `You have used ${formatCount(used)} of your ${formatCount(input.tier.dailyTokenCap)} ` +
-        `tokens for today on the ${input.tier.name} plan. ` +
-        `The allowance renews at midnight.`,
-      { used, cap: input.tier.dailyTokenCap },
-    );
-  }
+  if (used + input.estimate > input.tier.dailyTokenCap) throw dailyCapError(input.tier, used);
+}
+
+/**
+ * The refusal of work over the daily cap. This check reads the day's debits before the work
+ * starts; the reservation (lib/wallet/reservations.ts) holds the cap exactly, counting the
+ * answers in progress too.
+ */
+export function dailyCapError(tier: Tier, used: number): AppError {
+  return new AppError(
+    "rate_limited",
+    `You have used ${formatCount(used)} of your ${formatCount(tier.dailyTokenCap)} ` +
+      `tokens for today on the ${tier.name} plan. The allowance renews at midnight.`,
+    { used, cap: tier.dailyTokenCap },
+  );
 }
 
 /** Where a user stands against their tier's daily cap today. */

@@ -16,7 +16,7 @@
 import { AiError, type ChatMessage } from "../ai/mod.ts";
 import { refreshAhead } from "../cache.ts";
 import { formatCount } from "../format.ts";
-import { assertWithinDailyCap, tierCache } from "../accounts/tiers.ts";
+import { assertWithinDailyCap, dailyCapError, tierCache } from "../accounts/tiers.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
@@ -329,18 +329,19 @@ async function prepare(
     // Disabled since the caller was identified (a request in flight, a WhatsApp message):
     // spending is refused the moment an account is disabled.
     if (account.disabled) throw new ChatError("account_disabled", ACCOUNT_DISABLED_MESSAGE);
+    const tier = await runtime.tiers(account.tier);
+    const capReached = (error: AppError) =>
+      refuse(new ChatError("cap_reached", error.message, error.details as Record<string, unknown>));
     try {
       await assertWithinDailyCap(sql, {
         userId: input.userId,
-        tier: await runtime.tiers(account.tier),
+        tier,
         estimate,
         timeZone: s.config.tzMetrics,
       });
     } catch (error) {
       if (error instanceof AppError && error.code === "rate_limited") {
-        return await refuse(
-          new ChatError("cap_reached", error.message, error.details),
-        );
+        return await capReached(error);
       }
       throw error;
     }
@@ -373,8 +374,13 @@ async function prepare(
           userId: input.userId,
           amount: estimate,
           purpose: bot ? "bot" : `chat:${mode}`,
+          // The cap is held here too: answers started at the same moment passed the check above.
+          dailyCap: { cap: tier.dailyTokenCap, timeZone: s.config.tzMetrics },
         });
       } catch (error) {
+        if (error instanceof AppError && error.code === "rate_limited") {
+          return await capReached(dailyCapError(tier, (error.details as { used: number }).used));
+        }
         if (error instanceof AppError && error.code === "insufficient_balance") {
           return await refuse(
             insufficient((error.details as { available: number }).available),

@@ -18,13 +18,14 @@
 import { z } from "zod";
 import type { ChatMessage } from "../ai/mod.ts";
 import { AiError } from "../ai/mod.ts";
+import { whileRenewing } from "../jobs/lease.ts";
 import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob } from "./jobs.ts";
-import { PRIORITIES } from "./model.ts";
+import { PRIORITIES, type Task } from "./model.ts";
 import { rekeyGrievance } from "./rekey.ts";
 import { contextOf } from "./sealing.ts";
-import { announce, claimTask, failTask, finishTask, taskEvent } from "./tasks.ts";
+import { announce, claimTask, failTask, finishTask, renewTask, taskEvent } from "./tasks.ts";
 import { listCategories } from "./taxonomy.ts";
 
 /** The structured output's name: OpenAI's `json_schema.name` (the sandbox's fake knows it). */
@@ -144,6 +145,21 @@ export async function runClassification(
   const { sql } = deps.db;
   const task = await claimTask(sql, taskId, "classify");
   if (!task) return;
+  // Renewed while the model works: a worker that dies holds the task for one lease only.
+  await whileRenewing(
+    () => renewTask(sql, taskId),
+    () => classifyClaimed(deps, task, meta),
+    { log: deps.log, what: "grievances.classify" },
+  );
+}
+
+async function classifyClaimed(
+  deps: GrievancesDeps,
+  task: Task,
+  meta: Pick<JobMeta, "attempt">,
+): Promise<void> {
+  const { sql } = deps.db;
+  const taskId = task.id;
   const [g] = await sql`select id, reference, submitted_by, ai_status
                         from grievances where id = ${task.grievanceId}`;
   const to = { submittedBy: (g?.submitted_by as string | null) ?? null };

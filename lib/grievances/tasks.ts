@@ -9,8 +9,9 @@
  * - `succeeded` and `failed` are final; a failed classification is tried again only as a new
  *   task (an officer's retry), so the failure stays on record;
  * - a failed attempt is recorded before the job's retry is queued (`queued`, with the error and
- *   when it is next due); a worker that dies leaves `running` with a lease that runs out, and
- *   the reconciler hands the task to a new job.
+ *   when it is next due); a worker that dies leaves `running` with a lease that runs out (short,
+ *   renewed while the work runs: {@link renewTask}), and the reconciler hands the task to a new
+ *   job.
  *
  * Live events go to the officers' stream (every staff member's `GET /api/v1/events`) and to
  * the account that submitted the grievance, if one did.
@@ -18,6 +19,7 @@
 import type { Database, Sql } from "../db/mod.ts";
 import type { Tx } from "../wallet/ledger.ts";
 import { publish } from "../events.ts";
+import { LEASE_MS } from "../jobs/lease.ts";
 import type { Enqueuer, JobType } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { grievanceClassifyJob, grievanceThumbnailJob } from "./jobs.ts";
@@ -29,8 +31,8 @@ import { isUuid, type Task, type TaskKind, type TaskStatus, toTask } from "./mod
  */
 export const STAFF_EVENTS = "grievances:staff";
 
-/** How long a worker holds a task before the reconciler may hand it to another. */
-const LEASE_SECONDS = 300;
+/** How long a worker holds a task (renewed while it works) before another may take it. */
+const LEASE_SECONDS = LEASE_MS / 1000;
 /** Due this long without a worker: the reconciler queues it again. */
 const OVERDUE_SECONDS = 30;
 
@@ -91,6 +93,14 @@ export async function claimTask(sql: Sql, id: string, kind: TaskKind): Promise<T
   return row ? toTask(row) : null;
 }
 
+/** Keeps a claimed task's lease while its worker runs; false if it was lost. */
+export async function renewTask(sql: Sql, id: string): Promise<boolean> {
+  const rows = await sql`update grievance_tasks
+                         set next_attempt_at = now() + ${LEASE_SECONDS} * interval '1 second'
+                         where id = ${id} and status = 'running' returning id`;
+  return rows.length === 1;
+}
+
 export async function finishTask(sql: Sql, id: string): Promise<Task> {
   const [row] = await sql`update grievance_tasks set status = 'succeeded', error = null,
                             next_attempt_at = null, finished_at = now(), updated_at = now()
@@ -118,8 +128,9 @@ export async function failTask(
 }
 
 /**
- * The reconciler: tasks of `kind` due for more than {@link OVERDUE_SECONDS} with no job on them.
- * Each is claimed by pushing its due time forward, so two instances do not both take it.
+ * The reconciler: tasks of `kind` due for more than {@link OVERDUE_SECONDS} with no job on them,
+ * and running ones whose worker's lease ran out (it died). Each is claimed by pushing its due
+ * time forward by a lease, so two instances do not both take it.
  */
 export async function overdueTasks(
   db: Database,
@@ -127,11 +138,13 @@ export async function overdueTasks(
 ): Promise<{ payload: { taskId: string }; dedupeKey: string }[]> {
   const rows = await db.sql`
     update grievance_tasks set status = 'queued',
-      next_attempt_at = now() + interval '5 minutes', updated_at = now()
+      next_attempt_at = now() + ${LEASE_SECONDS} * interval '1 second', updated_at = now()
     where id in (
       select id from grievance_tasks
-      where kind = ${kind} and status in ('queued', 'running')
-        and next_attempt_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
+      where kind = ${kind}
+        and ((status = 'queued'
+              and next_attempt_at < now() - ${OVERDUE_SECONDS} * interval '1 second')
+             or (status = 'running' and next_attempt_at < now()))
       order by next_attempt_at limit 500 for update skip locked)
     returning id, next_attempt_at`;
   return rows.map((r) => ({

@@ -4,10 +4,12 @@
  * beside the photo (`<grievance>/<attachment>.thumb.jpg`). A photo that cannot be decoded gets
  * no thumbnail (the task fails with the reason; the photo itself is still served).
  */
+import { whileRenewing } from "../jobs/lease.ts";
 import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceThumbnailJob } from "./jobs.ts";
-import { announce, claimTask, failTask, finishTask, taskEvent } from "./tasks.ts";
+import type { Task } from "./model.ts";
+import { announce, claimTask, failTask, finishTask, renewTask, taskEvent } from "./tasks.ts";
 
 export const THUMBNAIL_SIZE = 320;
 const WORKER_TIMEOUT_MS = 60_000;
@@ -42,6 +44,20 @@ export async function runThumbnail(
   const { sql } = deps.db;
   const task = await claimTask(sql, taskId, "thumbnail");
   if (!task) return;
+  await whileRenewing(
+    () => renewTask(sql, taskId),
+    () => thumbnailClaimed(deps, task, meta),
+    { log: deps.log, what: "grievances.thumbnail" },
+  );
+}
+
+async function thumbnailClaimed(
+  deps: GrievancesDeps,
+  task: Task,
+  meta: Pick<JobMeta, "attempt">,
+): Promise<void> {
+  const { sql } = deps.db;
+  const taskId = task.id;
   const [row] = await sql`select a.id, a.storage_key, g.reference, g.submitted_by
                           from grievance_attachments a join grievances g on g.id = a.grievance_id
                           where a.id = ${task.attachmentId}`;

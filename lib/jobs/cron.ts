@@ -6,7 +6,11 @@
  * Exactly once across instances: the claim is an insert into `cron_runs` keyed by
  * (name, minute); only the instance whose insert lands runs the tick. A second guard,
  * `tryWithLock`, skips a tick while the previous run of the same schedule is still going
- * (advisory lock on a real server, in-process mutex on the embedded database).
+ * (advisory lock on a real server, in-process mutex on the embedded database). A run by hand
+ * (`deno task job`) claims the schedule's latest tick the same way ({@link CronScheduler.latestTick}),
+ * or, given arguments (a backfill), runs under the same lock ({@link CronScheduler.runByHand}).
+ * Every instance reads the patterns in the same time zone (lib/instances.ts refuses another
+ * TZ_METRICS), or one day's tick would be two claims.
  */
 import { Cron } from "croner";
 import type { Database } from "../db/mod.ts";
@@ -93,12 +97,30 @@ export class CronScheduler {
     return outcomes;
   }
 
-  /** Claims and runs one tick of `cron` scheduled for `scheduledFor`. */
-  async runTick(cron: CronJob, scheduledFor: Date): Promise<TickOutcome> {
+  /** The latest tick of `cron` at or before `now` (what a run by hand claims). */
+  latestTick(cron: CronJob, now: Date): Date {
+    const minute = Math.floor(now.getTime() / 60_000) * 60_000;
+    const pattern = this.#patterns.get(cron.name);
+    if (!pattern) throw new Error(`cron ${cron.name} is not registered`);
+    // croner's previous runs are strictly before the reference: one millisecond past the minute.
+    const [latest] = pattern.previousRuns(1, new Date(minute + 1));
+    if (!latest) throw new Error(`cron ${cron.name} never fired before ${now.toISOString()}`);
+    return latest;
+  }
+
+  /**
+   * Claims and runs one tick of `cron` scheduled for `scheduledFor`. `by` names who claims it in
+   * `cron_runs` (this instance by default; a run by hand says so).
+   */
+  async runTick(
+    cron: CronJob,
+    scheduledFor: Date,
+    options: { by?: string } = {},
+  ): Promise<TickOutcome> {
     const { db, log } = this.#options;
     const claimed = await db.sql`
       insert into cron_runs (name, scheduled_for, instance)
-      values (${cron.name}, ${scheduledFor}, ${this.instance})
+      values (${cron.name}, ${scheduledFor}, ${options.by ?? this.instance})
       on conflict do nothing
       returning name`;
     if (claimed.length === 0) return "claimed-elsewhere";
@@ -126,6 +148,31 @@ export class CronScheduler {
     }
     log.info("cron tick done", { cron: cron.name, ms });
     return "ran";
+  }
+
+  /**
+   * Runs `cron` by hand with `args` (a backfill), not as a tick: nothing is claimed, but it never
+   * runs beside a tick of the same schedule (their lock). False when one is running.
+   */
+  async runByHand(cron: CronJob, args: unknown): Promise<boolean> {
+    const result = await this.#options.db.tryWithLock(
+      `cron:${cron.name}`,
+      () => cron.run(this.#options.context, args, { scheduledFor: null }),
+    );
+    return result.ran;
+  }
+
+  /** Who claimed `cron`'s tick at `scheduledFor`, and how it went (null: nobody). */
+  async claimOf(
+    cron: CronJob,
+    scheduledFor: Date,
+  ): Promise<{ instance: string; status: string; startedAt: Date } | null> {
+    const [row] = await this.#options.db.sql`
+      select instance, status, started_at from cron_runs
+      where name = ${cron.name} and scheduled_for = ${scheduledFor}`;
+    return row
+      ? { instance: row.instance, status: row.status, startedAt: row.started_at as Date }
+      : null;
   }
 
   /** Stops the minute tick and waits (bounded) for running ticks. */

@@ -10,10 +10,12 @@
  * - a failed attempt is recorded before the job's retry is queued: `retrying` with the error and
  *   when it is next due (at least the upstream's Retry-After), or `failed` once no retry can help
  *   or the attempts are spent, then the job gives up into the dead letters;
- * - a worker that dies mid-send leaves `sending` with a lease that runs out: the reconciler
- *   hands it to a new job. The upstream may then see the message twice; webhooks carry the
- *   delivery id so a receiver can drop the repeat.
+ * - a worker that dies mid-send leaves `sending` with a lease that runs out (short, renewed
+ *   while the send runs: lib/jobs/lease.ts): the reconciler hands it to a new job. The upstream
+ *   may then see the message twice; webhooks carry the delivery id so a receiver can drop the
+ *   repeat.
  */
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { NotificationsDeps } from "./deps.ts";
@@ -44,9 +46,9 @@ type ClaimedDelivery =
     | { channel_id: null; method: null; settings: null; secret_env: null; secret_sealed: null }
   );
 
-/** How long a sender holds a delivery before the reconciler may hand it to another. */
-const SEND_LEASE_SECONDS = 120;
-/** Overdue this long without a worker: the reconciler queues it again. */
+/** How long a sender holds a delivery (renewed while it sends) before another may take it. */
+const SEND_LEASE_SECONDS = LEASE_MS / 1000;
+/** Due this long without a worker: the reconciler queues it again. */
 const OVERDUE_SECONDS = 30;
 
 export async function deliver(
@@ -86,18 +88,23 @@ export async function deliver(
       secret_env: row.secret_env,
       secret_sealed: row.secret_sealed,
     });
-    const sent = await module.send(
-      {
-        deliveryId,
-        topic: row.topic_name,
-        title: row.title,
-        text: row.body,
-        publishedAt: row.published_at,
-      },
-      settings.data,
-      secrets,
-      sendServices(deps, jobs),
-    );
+    const renew = async () =>
+      (await sql`update notification_deliveries
+                 set next_attempt_at = now() + ${SEND_LEASE_SECONDS} * interval '1 second'
+                 where id = ${deliveryId} and status = 'sending' returning id`).length === 1;
+    const sent = await whileRenewing(renew, () =>
+      module.send(
+        {
+          deliveryId,
+          topic: row.topic_name,
+          title: row.title,
+          text: row.body,
+          publishedAt: row.published_at,
+        },
+        settings.data,
+        secrets,
+        sendServices(deps, jobs),
+      ), { log, what: "notifications.deliver" });
     await sql`update notification_deliveries set status = 'sent', last_error = null,
                 provider_message_id = ${sent.providerMessageId}, next_attempt_at = null,
                 sent_at = now(), updated_at = now()
@@ -132,9 +139,9 @@ export async function deliver(
 
 /**
  * The reconciler: deliveries due for more than {@link OVERDUE_SECONDS} with no job working on
- * them (their job was lost with a KV file or a process). Each is claimed by pushing its due time
- * forward (a `sending` one whose sender died goes back to `retrying`), so two instances do not
- * both take it.
+ * them (their job was lost with a KV file or a process), and `sending` ones whose sender's lease
+ * ran out (it died). Each is claimed by pushing its due time forward by a lease (a `sending` one
+ * goes back to `retrying`), so two instances do not both take it.
  */
 export async function overdueDeliveries(
   deps: Pick<NotificationsDeps, "db">,
@@ -142,11 +149,12 @@ export async function overdueDeliveries(
   const rows = await deps.db.sql<{ id: string; next_attempt_at: Date }[]>`
     update notification_deliveries
     set status = case when status = 'sending' then 'retrying' else status end,
-        next_attempt_at = now() + interval '5 minutes', updated_at = now()
+        next_attempt_at = now() + ${SEND_LEASE_SECONDS} * interval '1 second', updated_at = now()
     where id in (
       select id from notification_deliveries
-      where status in ('queued', 'sending', 'retrying')
-        and next_attempt_at < now() - ${OVERDUE_SECONDS} * interval '1 second'
+      where (status in ('queued', 'retrying')
+             and next_attempt_at < now() - ${OVERDUE_SECONDS} * interval '1 second')
+         or (status = 'sending' and next_attempt_at < now())
       order by next_attempt_at limit 500 for update skip locked)
     returning id, next_attempt_at`;
   return rows.map((r) => ({

@@ -12,14 +12,15 @@
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/mod.ts";
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
+import type { Instances } from "../instances.ts";
 import type { Logger } from "../observability/log.ts";
 import { findOrCreatePhoneUser, toUser, type User, type UserRow } from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
 import type { HubEvent } from "../events.ts";
 import { type PaymentSettled, paymentSettledOf } from "../payments/events.ts";
 import type { Payments } from "../payments/model.ts";
-import type { RateLimiter } from "../ratelimit.ts";
 import {
   type BotContext,
   type BotInput,
@@ -33,6 +34,7 @@ import {
 import { text } from "./bot/flows/menu.ts";
 import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
+import { allowanceOf } from "./allowance.ts";
 import { Gate } from "./gate.ts";
 import { createLeases, type Leases } from "./leases.ts";
 import { type MediaOutcome, storeMedia } from "./media.ts";
@@ -52,27 +54,26 @@ import {
   type WhatsAppProvider,
 } from "./types.ts";
 
-const REPLY_LEASE_MS = 3 * 60_000;
 /** Attempts at one message before it gets an apology instead of an answer. */
 const MAX_REPLY_ATTEMPTS = 3;
-/** Pending this long without a worker: the reconciler queues the phone again. */
-const OVERDUE_SECONDS = 30;
+/**
+ * Pending this long without a worker: the reconciler queues the phone again (a conversation:
+ * sooner than other work; a job that was merely slow to start finds the lease taken).
+ */
+const OVERDUE_SECONDS = 15;
 
 export interface ChannelDeps {
   db: Database;
-  kv: Deno.Kv;
   log: Logger;
   config: Config;
   provider: WhatsAppProvider;
   jobs: Enqueuer;
   chat: ChatPort;
   payments: Payments;
-  /** Each phone's allowance of messages a minute. */
-  rateLimiter: RateLimiter;
   /** One worker per phone answers, one sends. */
   leases: Leases;
   pacer: Pacer;
-  /** Where attachments are kept (`DATA_DIR/whatsapp-media`). */
+  /** Where attachments are kept (`UPLOADS_DIR/whatsapp-media`: every instance reads them). */
   mediaDir: string;
   /** Chat memory's idle TTL; default 30 minutes. */
   chatIdleMs?: number;
@@ -96,19 +97,24 @@ export interface ChannelDeps {
  * session, more on a server) and the phone leases.
  *
  * @example
- * const whatsapp = createWhatsAppChannel({ db, kv, log, config, provider, jobs: queue, chat,
- *   payments, rateLimiter, ingestIdle: () => webhooks.idle() });
+ * const whatsapp = createWhatsAppChannel({ db, log, config, provider, jobs: queue, chat,
+ *   payments, ingestIdle: () => webhooks.idle() });
  * events.observe((event) => void reactToEvent(whatsapp, event));
  */
 export function createWhatsAppChannel(
-  deps: Omit<ChannelDeps, "pacer" | "gate" | "leases" | "mediaDir"> & { mediaDir?: string },
+  deps: Omit<ChannelDeps, "pacer" | "gate" | "leases" | "mediaDir"> & {
+    mediaDir?: string;
+    /** The instances sharing the business number's send rate (lib/instances.ts). */
+    instances?: Pick<Instances, "count">;
+  },
 ): ChannelDeps {
+  const { instances, ...rest } = deps;
   return {
-    ...deps,
-    pacer: new Pacer(deps.config.whatsapp.sendPerSecond),
+    ...rest,
+    pacer: new Pacer(deps.config.whatsapp.sendPerSecond, 250, () => instances?.count() ?? 1),
     gate: new Gate(deps.db.kind === "embedded" ? 2 : 8),
     leases: createLeases(deps.db),
-    mediaDir: deps.mediaDir ?? join(deps.config.dataDir, "whatsapp-media"),
+    mediaDir: deps.mediaDir ?? join(deps.config.uploadsDir, "whatsapp-media"),
   };
 }
 
@@ -116,30 +122,29 @@ export function createWhatsAppChannel(
 export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void> {
   const sql = ch.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await ch.leases.acquire(phone, "reply", REPLY_LEASE_MS);
+    const lease = await ch.leases.acquire(phone, "reply", LEASE_MS);
     if (!lease) return;
     let again: boolean;
-    let leasedAt = performance.now();
     try {
-      for (;;) {
-        await ch.ingestIdle?.();
-        const [row] = await sql<InboundRow[]>`
-          select id, phone, provider, message, attempts from whatsapp_inbound
-          where phone = ${phone} and status = 'pending'
-          order by seq limit 1`;
-        if (!row) break;
-        if (performance.now() - leasedAt > REPLY_LEASE_MS / 3) {
-          await lease.renew();
-          leasedAt = performance.now();
+      // Renewed while answering (an AI answer may take minutes): if this worker dies, the
+      // phone is free again within LEASE_MS.
+      await whileRenewing(() => lease.renew(), async () => {
+        for (;;) {
+          await ch.ingestIdle?.();
+          const [row] = await sql<InboundRow[]>`
+            select id, phone, provider, message, attempts, seq, received_at from whatsapp_inbound
+            where phone = ${phone} and status = 'pending'
+            order by seq limit 1`;
+          if (!row) break;
+          try {
+            await ch.gate.run(() => answerOne(ch, row));
+          } catch (error) {
+            // Retried by the job, in order; after its last attempt the message fails alone and
+            // the phone's next message is answered.
+            if (!(await gaveUp(ch, row, error))) throw error;
+          }
         }
-        try {
-          await ch.gate.run(() => answerOne(ch, row));
-        } catch (error) {
-          // Retried by the job, in order; after its last attempt the message fails alone and
-          // the phone's next message is answered.
-          if (!(await gaveUp(ch, row, error))) throw error;
-        }
-      }
+      }, { log: ch.log, what: "whatsapp.reply" });
     } finally {
       again = await lease.release();
     }
@@ -208,26 +213,12 @@ function toInput(message: InboundMessage, media: MediaOutcome | null): BotInput 
   }
 }
 
-/** Whether this message is within the phone's per-minute allowance; the first one over gets a
- * "slow down" reply, the rest of that minute none. */
-async function allowance(ch: ChannelDeps, phone: string): Promise<"ok" | "warn" | "silent"> {
-  const decision = await ch.rateLimiter.hit(
-    ["whatsapp", phone],
-    ch.config.whatsapp.userRatePerMinute,
-  );
-  if (decision.allowed) return "ok";
-  const key = ["whatsapp", "slowdown", phone, Math.floor(Date.now() / 60_000)];
-  const first = await ch.kv.atomic().check({ key, versionstamp: null })
-    .set(key, true, { expireIn: 120_000 }).commit();
-  return first.ok ? "warn" : "silent";
-}
-
 /**
  * A `whatsapp_inbound` row as the reply job reads it: a user's message as the webhook stored
  * it, or an event of ours (`provider = 'system'`, a settled payment).
  */
 type InboundRow =
-  & { id: string; phone: string; attempts: number }
+  & { id: string; phone: string; attempts: number; seq: string; received_at: Date }
   & (
     | { provider: "meta" | "twilio"; message: InboundMessage }
     | { provider: "system"; message: PaymentEvent }
@@ -266,7 +257,11 @@ async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<void> {
   } else if (user.disabled) {
     replies = [text(DISABLED)];
   } else {
-    const allowed = await allowance(ch, phone);
+    const allowed = await allowanceOf(
+      sql,
+      { phone, seq: row.seq, receivedAt: row.received_at },
+      ch.config.whatsapp.userRatePerMinute,
+    );
     if (allowed !== "ok") {
       ch.log.info("WhatsApp user over the rate limit", { phone, replied: allowed === "warn" });
       replies = allowed === "warn" ? [text(SLOW_DOWN)] : [];

@@ -7,13 +7,22 @@
  *   goes round once more before letting go.
  * - Real server: a row in `whatsapp_leases` with an expiry, shared by every process; a worker
  *   that died holds nothing for long. The holder looks for new work after letting go (advisory
- *   locks would pin a pooled connection for as long as the lease is held).
+ *   locks would pin a pooled connection for as long as the lease is held). A `send` lease's row
+ *   also keeps when the phone was last sent to, so the gap between two messages to one user
+ *   holds whichever instance sends the next one.
  */
 import type { Database } from "../db/mod.ts";
 
 export type LeaseKind = "reply" | "send";
 
 export interface Lease {
+  /**
+   * How long ago the phone was last sent to, as the lease's record says (a `send` lease on a
+   * server); null when unknown (never, or this process's own pacing knows it).
+   */
+  readonly lastSentAgoMs: number | null;
+  /** Records a send to the phone now (read by the next holder as `lastSentAgoMs`). */
+  sent(): Promise<void>;
   /** Pushes the expiry forward (long AI answers); false if the lease was lost meanwhile. */
   renew(): Promise<boolean>;
   /** Lets go; true when new work may have arrived for the phone while it was held. */
@@ -50,6 +59,8 @@ function localLeases(): Leases {
       const entry = { wanted: false };
       held.set(key, entry);
       return Promise.resolve({
+        lastSentAgoMs: null,
+        sent: () => Promise.resolve(),
         renew: () => Promise.resolve(true),
         release() {
           held.delete(key);
@@ -72,9 +83,16 @@ function sharedLeases(db: Database): Leases {
         on conflict (phone, kind) do update
           set holder = excluded.holder, leased_until = excluded.leased_until
           where whatsapp_leases.leased_until < now()
-        returning holder`;
+        returning holder,
+          (extract(epoch from now() - last_sent_at) * 1000)::float8 as last_sent_ago_ms`;
       if (rows.length !== 1) return null;
+      const ago = rows[0].last_sent_ago_ms as number | null;
       return {
+        lastSentAgoMs: ago === null ? null : Math.max(0, ago),
+        async sent() {
+          await sql`update whatsapp_leases set last_sent_at = now()
+                    where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+        },
         async renew() {
           const renewed = await sql`
             update whatsapp_leases set leased_until = now() + ${ttlMs} * interval '1 millisecond'
@@ -82,11 +100,27 @@ function sharedLeases(db: Database): Leases {
           return renewed.length === 1;
         },
         async release() {
-          await sql`delete from whatsapp_leases
-                    where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+          // A send lease's row stays (free) for its last send time; pruneLeases removes it.
+          if (kind === "send") {
+            await sql`update whatsapp_leases set leased_until = '-infinity'
+                      where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+          } else {
+            await sql`delete from whatsapp_leases
+                      where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+          }
           return true;
         },
       };
     },
   };
+}
+
+/** Deletes free leases whose last send is long past (kept only for the gap between sends). */
+export async function pruneLeases(db: Database): Promise<number> {
+  const gone = await db.sql`
+    delete from whatsapp_leases
+    where leased_until < now() - interval '1 hour'
+      and (last_sent_at is null or last_sent_at < now() - interval '1 hour')
+    returning 1`;
+  return gone.length;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withDatabase } from "../../tests/harness.ts";
-import { createLeases } from "./leases.ts";
+import { createLeases, pruneLeases } from "./leases.ts";
 
 Deno.test("a phone's lease is held by one worker at a time, and a waiter is told on release", async () => {
   await withDatabase(async (db) => {
@@ -34,5 +34,32 @@ Deno.test("on a server, an expired lease is taken over and its old holder has lo
     assert.ok(taken, "an expired lease is free");
     assert.equal(await held.renew(), false, "the old holder lost it");
     await taken.release();
+  });
+});
+
+Deno.test("a send lease tells the next holder, on any instance, when the phone was last sent to", async () => {
+  await withDatabase(async (db) => {
+    const a = createLeases(db);
+    const b = createLeases(db);
+    const first = await a.acquire("+263771111111", "send", 30_000);
+    assert.ok(first);
+    assert.equal(first.lastSentAgoMs, null, "never sent to");
+    await first.sent();
+    await first.release();
+    const next = await b.acquire("+263771111111", "send", 30_000);
+    assert.ok(next, "free once released");
+    if (db.kind === "embedded") {
+      // One process: its own pacing knows the last send.
+      assert.equal(next.lastSentAgoMs, null);
+    } else {
+      assert.ok(next.lastSentAgoMs !== null && next.lastSentAgoMs < 5_000, "just now");
+    }
+    await next.release();
+    // Free leases long past their last send are pruned; a held one never is.
+    await db.sql`update whatsapp_leases set last_sent_at = now() - interval '2 hours',
+                   leased_until = now() - interval '2 hours'`;
+    const held = await a.acquire("+263772222222", "send", 30_000);
+    assert.equal(await pruneLeases(db), db.kind === "embedded" ? 0 : 1);
+    await held?.release();
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Attachments users send (images, documents, audio), downloaded soon after they arrive (Meta's
- * media URLs live ~5 minutes) and kept under `DATA_DIR/whatsapp-media/<day>/` for the features
- * that use them (the grievance flow). Only known types, each with a size cap, are kept; the
- * bytes are written before the row that points at them.
+ * media URLs live ~5 minutes) and kept under `UPLOADS_DIR/whatsapp-media/<day>/` (shared by the
+ * instances: the flow that uses them may go on on another) for the features that use them (the
+ * grievance flow). Only known types, each with a size cap, are kept; the bytes are written
+ * before the row that points at them.
  */
 import { join } from "node:path";
 import type { Database } from "../db/mod.ts";
@@ -36,7 +37,7 @@ export interface MediaDeps {
   db: Database;
   log: Logger;
   provider: WhatsAppProvider;
-  /** `DATA_DIR/whatsapp-media` */
+  /** `UPLOADS_DIR/whatsapp-media` (shared by the instances) */
   mediaDir: string;
 }
 

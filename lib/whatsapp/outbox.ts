@@ -12,6 +12,7 @@
  *   else is dropped with the reason recorded and logged.
  */
 import type { Database } from "../db/mod.ts";
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import type { Tx } from "../wallet/ledger.ts";
@@ -27,7 +28,6 @@ import {
 } from "./types.ts";
 
 export const WINDOW_MS = 24 * 3600 * 1000;
-const SEND_LEASE_MS = 120_000;
 export const MAX_SEND_ATTEMPTS = 6;
 /** Retry waits up to this long happen inside the job; longer ones are a delayed job. */
 const INLINE_WAIT_MS = 3_000;
@@ -108,12 +108,19 @@ export async function kickSender(jobs: Enqueuer, phone: string, delay = 0): Prom
 export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void> {
   const sql = deps.db.sql;
   for (let round = 0; round < 10; round++) {
-    const lease = await deps.leases.acquire(phone, "send", SEND_LEASE_MS);
+    const lease = await deps.leases.acquire(phone, "send", LEASE_MS);
     if (!lease) return;
+    // The last send to this phone may have been another instance's.
+    if (lease.lastSentAgoMs !== null) deps.pacer.sentBefore(phone, lease.lastSentAgoMs);
     let retryInMs: number | null;
     let again: boolean;
     try {
-      retryInMs = await deps.gate.run(() => sendQueued(deps, phone));
+      // Renewed while sending (a phone's backlog is paced): a dead sender frees it soon.
+      retryInMs = await whileRenewing(
+        () => lease.renew(),
+        () => deps.gate.run(() => sendQueued(deps, phone, () => lease.sent())),
+        { log: deps.log, what: "whatsapp.send" },
+      );
     } finally {
       again = await lease.release();
     }
@@ -130,8 +137,15 @@ export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void
   }
 }
 
-/** Sends until nothing is queued (null) or a wait is needed (ms until the next try). */
-async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | null> {
+/**
+ * Sends until nothing is queued (null) or a wait is needed (ms until the next try); `onSent`
+ * records each send with the lease.
+ */
+async function sendQueued(
+  deps: OutboxDeps,
+  phone: string,
+  onSent: () => Promise<void>,
+): Promise<number | null> {
   const sql = deps.db.sql;
   let windowOpen: boolean | null = null;
   for (;;) {
@@ -166,6 +180,7 @@ async function sendQueued(deps: OutboxDeps, phone: string): Promise<number | nul
                     attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
                     error = null, not_before = null
                   where id = ${id}`;
+        await onSent();
       });
     } catch (error) {
       if (!(error instanceof WhatsAppError)) throw error;
@@ -212,36 +227,72 @@ async function drop(deps: OutboxDeps, id: string, phone: string, reason: string)
   deps.log.warn("WhatsApp message dropped", { outboundId: id, phone, reason });
 }
 
+/** The part of the send rate the pacing uses (see {@link Pacer.interval}). */
+const RATE_MARGIN = 0.99;
+
 /**
  * Spaces sends: at most `perSecond` in all (the business number's throughput) and at least
  * `phoneGapMs` between two messages to one user (WhatsApp throttles bursts to one person).
+ *
+ * With several instances each paces at its share, `perSecond` ÷ the live instances (exactly:
+ * the intervals need not be whole), read at every send so that the shares follow instances as
+ * they come and go. The gap to one user is kept across instances by the send lease's record of
+ * the last send ({@link Pacer.sentBefore}).
  */
 export class Pacer {
-  #nextSlot = 0;
+  /** When this instance's latest send went (its turn came), by `performance.now()`. */
+  #last = -Infinity;
+  /** Sends take turns: each waits for the one before it to have gone. */
+  #turns: Promise<void> = Promise.resolve();
   readonly #nextForPhone = new Map<string, number>();
-  readonly #interval: number;
 
-  constructor(perSecond: number, readonly phoneGapMs = 250) {
-    this.#interval = 1000 / perSecond;
+  constructor(
+    readonly perSecond: number,
+    readonly phoneGapMs = 250,
+    /** How many instances share the rate (lib/instances.ts); one by default. */
+    readonly instances: () => number = () => 1,
+  ) {}
+
+  /**
+   * Milliseconds between two of this instance's sends: its share of the rate, less 1 %, since a
+   * send's way to the provider varies by a few milliseconds and that must not put two of them
+   * into one second's share.
+   */
+  get interval(): number {
+    return 1000 * Math.max(1, this.instances()) / (this.perSecond * RATE_MARGIN);
+  }
+
+  /** `phone` was last sent to `agoMs` ago (by any instance): its next send keeps the gap. */
+  sentBefore(phone: string, agoMs: number): void {
+    const at = performance.now() - agoMs + this.phoneGapMs;
+    if (at > (this.#nextForPhone.get(phone) ?? 0)) this.#nextForPhone.set(phone, at);
   }
 
   /**
-   * Takes the next send slot for `phone` and waits for it, unless that is more than `maxWaitMs`
-   * away: then nothing is taken and the wait is returned (the caller comes back later rather
-   * than hold a worker). Resolves to 0 once it is time to send.
+   * Waits for `phone`'s turn to send, unless the gap to its last message ends more than
+   * `maxWaitMs` from now: then nothing is taken and the wait is returned (the caller comes back
+   * later rather than hold a worker). Resolves to 0 once it is time to send.
+   *
+   * Turns are spaced from the moment each one actually came, not from when it was planned: a
+   * busy event loop that wakes a send late pushes the next ones back rather than letting them
+   * go in a bunch, so no second ever has more than its share.
    */
   async wait(phone: string, maxWaitMs = Infinity): Promise<number> {
-    const now = performance.now();
     const phoneAt = this.#nextForPhone.get(phone) ?? 0;
-    if (phoneAt - now > maxWaitMs) return Math.ceil(phoneAt - now);
-    const slot = Math.max(now, this.#nextSlot);
-    this.#nextSlot = slot + this.#interval;
-    const at = Math.max(slot, phoneAt);
+    const ahead = phoneAt - performance.now();
+    if (ahead > maxWaitMs) return Math.ceil(ahead);
+    const turn = this.#turns.then(async () => {
+      const wait = Math.max(this.#last + this.interval, phoneAt) - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#last = performance.now();
+    });
+    this.#turns = turn;
+    await turn;
     if (this.#nextForPhone.size > 10_000) {
+      const now = performance.now();
       for (const [p, t] of this.#nextForPhone) if (t < now) this.#nextForPhone.delete(p);
     }
-    this.#nextForPhone.set(phone, at + this.phoneGapMs);
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+    this.#nextForPhone.set(phone, this.#last + this.phoneGapMs);
     return 0;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `/admin/jobs`: the queue's backlog and the dead letters (jobs that exhausted their retries,
+ * `/admin/jobs`: the live instances (lib/instances.ts), the queue's backlog and the dead letters (jobs that exhausted their retries,
  * lib/jobs/dead_letters.ts), each of which an admin retries (queued again as a fresh job) or
  * discards. Both are audited.
  */
@@ -10,7 +10,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
 import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
@@ -62,6 +62,7 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
     ]);
     const csrf = await pageCsrfToken(c, ctx);
     const shown = dead.slice(0, PAGE_SIZE);
+    const instances = ctx.instances.live();
     return adminPage(c, ctx, {
       title: "Jobs",
       section: "/admin/jobs",
@@ -84,6 +85,38 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
               <small>waiting for an admin</small>
             </div>
           </div>
+          <h2>Instances</h2>
+          <Table label="Instances">
+            <thead>
+              <tr>
+                <th>Instance</th>
+                <th>Host</th>
+                <th class="num">Process</th>
+                <th>Version</th>
+                <th>Started</th>
+                <th>Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {instances.map((i) => (
+                <tr data-testid="instance">
+                  <td>
+                    <code>{i.id}</code>
+                    {i.id === ctx.instances.id && <small>(this page's)</small>}
+                  </td>
+                  <td>{i.host}</td>
+                  <td class="num">{i.pid}</td>
+                  <td>{i.version}</td>
+                  <td>
+                    <Time at={i.startedAt} tz={tz} />
+                  </td>
+                  <td>
+                    <Time at={i.lastSeenAt} tz={tz} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
           <h2>Dead letters</h2>
           <ListTable
             label="Dead letters"
