@@ -2,6 +2,7 @@
  * Limits that hold for the whole system: the tier's daily token cap against answers started at
  * the same moment, and a per-minute limit across two instances behind a round-robin balancer.
  */
+import { formatCount } from "../lib/format.ts";
 import assert from "node:assert/strict";
 import { startTestApp, type TestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
@@ -75,7 +76,10 @@ Deno.test("answers started at the same moment cannot together go over the daily 
       else {
         const body = await res.json();
         assert.equal(body.error.details.reason, "cap_reached");
-        assert.match(body.error.message, new RegExp(`of your ${cap} tokens for today`));
+        assert.match(
+          body.error.message,
+          new RegExp(`of your ${formatCount(cap)} tokens for today`),
+        );
       }
     }
     const [day] = await sql`
