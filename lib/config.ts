@@ -119,10 +119,7 @@ export class ConfigError extends Error {
 
 const optionalText = z.string().trim().transform((s) => s === "" ? undefined : s).optional();
 const url = z.url({ protocol: /^https?$/ });
-const optionalUrl = z.string().trim().transform((s) => s === "" ? undefined : s).pipe(
-  url.optional(),
-)
-  .optional();
+const optionalUrl = optionalText.pipe(url.optional());
 
 function validTimeZone(tz: string): boolean {
   try {
@@ -133,7 +130,7 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
-/** The raw variables, exactly as named in the contract. */
+/** The raw variables, exactly as named in docs/configuration.md. */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   HOST: z.string().min(1).default("127.0.0.1"),
@@ -232,6 +229,8 @@ const EnvSchema = z.object({
 });
 
 type RawEnv = z.infer<typeof EnvSchema>;
+/** Every variable read (config_docs_test.ts checks the README and .env.example name each). */
+export const ENV_VARIABLES = Object.keys(EnvSchema.shape);
 
 function decodeBase64Length(s: string): number {
   try {
