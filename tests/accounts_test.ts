@@ -459,24 +459,31 @@ Deno.test("the first admin comes from ADMIN_EMAIL/ADMIN_PASSWORD, once", async (
 });
 
 Deno.test("anonymous callers are limited per IP address", async () => {
-  const app = await startTestApp();
-  try {
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 50_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
-    const statuses: number[] = [];
-    for (let i = 0; i < 31; i++) {
-      const res = await app.fetch(
-        "/api/v1/auth/login",
-        // A different e-mail each time: the per-account throttle is not what this checks.
-        json({ email: `x-${i}@example.com`, password: "wrong one" }),
-      );
-      await res.body?.cancel();
-      statuses.push(res.status);
+  // The limit counts per minute of the clock: a run that crosses into the next minute (a slow,
+  // loaded machine) starts a new count, so it is run again in a fresh app.
+  for (let attempt = 1;; attempt++) {
+    const app = await startTestApp();
+    try {
+      const intoMinute = Date.now() % 60_000;
+      if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
+      const minute = Math.floor(Date.now() / 60_000);
+      const statuses: number[] = [];
+      for (let i = 0; i < 31; i++) {
+        const res = await app.fetch(
+          "/api/v1/auth/login",
+          // A different e-mail each time: the per-account throttle is not what this checks.
+          json({ email: `x-${i}@example.com`, password: "wrong one" }),
+        );
+        await res.body?.cancel();
+        statuses.push(res.status);
+      }
+      if (Math.floor(Date.now() / 60_000) !== minute && attempt < 3) continue;
+      assert.deepEqual(statuses.slice(0, 30).filter((s) => s !== 401), []);
+      assert.equal(statuses[30], 429);
+      return;
+    } finally {
+      await app.close();
     }
-    assert.deepEqual(statuses.slice(0, 30).filter((s) => s !== 401), []);
-    assert.equal(statuses[30], 429);
-  } finally {
-    await app.close();
   }
 });
 
