@@ -1,5 +1,5 @@
 /**
- * A fake OpenAI-compatible server (protocols.md §5) on a loopback port, for tests and for the
+ * A fake OpenAI-compatible server (https://platform.openai.com/docs/api-reference) on a loopback port, for tests and for the
  * sandbox: `/v1/chat/completions` streamed (`data: {chunk}` lines, a usage chunk when
  * `stream_options.include_usage`, `data: [DONE]`) and not (parseable JSON when the grievance
  * classification's structured output is asked for), `/v1/audio/transcriptions` (a deterministic
