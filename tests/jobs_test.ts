@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { denoCommand, healthOnce, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import {
+  denoCommand,
+  healthOnce,
+  prepareStorage,
+  startTestApp,
+  type TestApp,
+  waitFor,
+} from "./harness.ts";
 import {
   attempts,
   createTestTables,
@@ -18,20 +25,6 @@ import { JobValidationError } from "../lib/jobs/queue.ts";
 import { CronScheduler } from "../lib/jobs/cron.ts";
 import { defineCron, defineHandler, jobType } from "../lib/jobs/types.ts";
 import { z } from "zod";
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function jobApp(options: Parameters<typeof startTestApp>[0] = {}): Promise<TestApp> {
   const app = await startTestApp({ extraHandlers: testHandlers, ...options });
