@@ -5,7 +5,7 @@
  * so that is the floor (docs/whatsapp.md).
  */
 import assert from "node:assert/strict";
-import { denoCommand, prepareStorage } from "./harness.ts";
+import { prepareStorage, type ServerProcess, startServerProcess } from "./harness.ts";
 import { startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
 import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import {
@@ -24,40 +24,13 @@ const USERS = 150;
  */
 const KILL_AFTER_SENDS = 5;
 
-interface Server {
-  url: string;
-  child: Deno.ChildProcess;
-}
-
 const digits = (phone: string) => phone.replace(/\D/g, "");
-
-/** Starts main.ts; resolves with its URL once it listens, and keeps draining its output. */
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  const deadline = Date.now() + 60_000;
-  while (!/running at (http:\S+)/.test(out) && Date.now() < deadline) {
-    const { value, done } = await lines.read();
-    if (done) break;
-    out += value;
-  }
-  const url = out.match(/running at (http:\S+)/)?.[1];
-  if (!url) throw new Error(`the server did not start:\n${out.slice(-2_000)}`);
-  // Read on, so a full pipe never blocks the server.
-  (async () => {
-    while (!(await lines.read()).done) { /* drained */ }
-  })().catch(() => {});
-  return { url, child };
-}
 
 Deno.test("SIGKILL during a burst of replies: after the restart everyone is answered, and only sends in flight at the kill went twice", async () => {
   const storage = await prepareStorage();
   const graph = await startFakeGraphApi();
   const env = {
     ...storage.env,
-    HURUKURO_ENV: "test",
-    PORT: "0",
     LOG_LEVEL: "info",
     WHATSAPP_TOKEN: graph.accessToken,
     WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
@@ -65,7 +38,7 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
     WHATSAPP_VERIFY_TOKEN: "crash-test",
     WHATSAPP_GRAPH_URL: graph.url,
   };
-  let server: Server | undefined;
+  let server: ServerProcess | undefined;
   const phones = Array.from({ length: USERS }, (_, i) => `+2637750${String(i).padStart(5, "0")}`);
   try {
     // Customers with accounts already: the burst is about their replies.
@@ -73,7 +46,7 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
     for (const phone of phones) await findOrCreatePhoneUser(db.sql, phone);
     await db.close();
 
-    server = await startServer(env);
+    server = await startServerProcess(env);
     const first = server;
     let killedAt = 0;
     const unsubscribe = graph.onMessage(() => {
@@ -121,7 +94,7 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
     await after.sql`update whatsapp_outbound set created_at = created_at - interval '5 minutes'`;
     await after.sql`update whatsapp_leases set leased_until = now() - interval '1 second'`;
     await after.close();
-    server = await startServer(env);
+    server = await startServerProcess(env);
     const second = server;
     const retried = await Promise.all(
       messages.map((m, i) => delivered[i] ? true : deliver(second.url, m)),
