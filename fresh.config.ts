@@ -1,7 +1,7 @@
 /**
  * The web layer's settings in one typed object: the role `fresh.config.ts` plays in a Fresh app.
  * Fresh itself cannot be installed here (its registry is unreachable); Hono serves the routes
- * and lib/islands/ is the island seam (README, "Why Hono stands where Fresh would").
+ * and lib/islands/ is the island seam (docs/architecture.md).
  */
 import type { Config } from "./lib/config.ts";
 import type { IslandBuildOptions } from "./lib/islands/build.ts";

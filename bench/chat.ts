@@ -466,13 +466,11 @@ interface Held {
  * Warms the process up with a few streams (JIT, pools, caches, the embedded database), released
  * and — for Hurukuro — stopped and billed, then opens STREAMS streams and measures RSS and JS heap
  * after a full GC before and with them open (the upstream is silent, so every stream is idle).
- * The warm-up is small on purpose: after a released round of 1,000, the next 1,000 reuse the
- * memory it freed (RSS grew 9–14 KB per stream for 38 KB of live JS objects each), which would
- * say nothing about what holding streams costs. The baseline is read about 3 s after the warm-up
- * streams are released (Hurukuro's 2 s grace period aborts their answers): V8 goes on returning
- * what a burst left for tens of seconds, so a baseline read later is lower and the figure per
- * stream higher (before the abort fix in lib/ai/fetch.ts, the warm-up's answers held the round
- * ~55 s, and the first 1,000 on PostgreSQL counted 104–116 KB each instead of 87–101).
+ * The warm-up is small on purpose: after a large released round, the next one reuses the memory
+ * it freed, which would say nothing about what holding streams costs. The baseline is read about
+ * 3 s after the warm-up streams are released (Hurukuro's 2 s grace period aborts their answers):
+ * V8 goes on returning what a burst left for tens of seconds, so a baseline read later is lower
+ * and the figure per stream higher.
  */
 async function holdStreams(
   target: ServerProcess,

@@ -45,7 +45,7 @@ export const description =
 
 const CONNECTIONS = 50;
 const WARMUP_SECONDS = 1;
-/** The target for a second start on an existing DATA_DIR. */
+/** The target for a second start on an existing DATA_DIR. */
 const SECOND_START_TARGET_MS = 3_000;
 
 // --- autocannon, typed for the part used here (the package ships no types) ---------------------

@@ -43,7 +43,7 @@ const WARMUP_JOBS = 200;
 const DELAYED_JOBS = 500;
 const DELAY_MIN_MS = 1_000;
 const DELAY_MAX_MS = 3_000;
-/** The target for end-to-end throughput. */
+/** The target for end-to-end throughput. */
 const TARGET_JOBS_PER_SECOND = 1_000;
 
 // --- Completions --------------------------------------------------------------------------------

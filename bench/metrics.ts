@@ -7,7 +7,7 @@
  * 1,000,000) and BENCH_METRICS_PAYMENTS payments (default 50,000) over BENCH_METRICS_DAYS days
  * (default 30), in a fresh database on the server named by DATABASE_URL. Without DATABASE_URL it
  * runs on the embedded database with a tenth of the rows by default (PGlite is not what
- * production runs; the issue's target is for a real Postgres).
+ * production runs; the target is for a real Postgres).
  *
  * Reported: the seed time, baseline and backfill per day (median, p95, max, mean), a second pass
  * (re-running a day must change nothing), and on a real server the sequential scans the backfill
@@ -71,7 +71,7 @@ export async function run(): Promise<void> {
       );
       if (!server) {
         console.log(
-          "  NOTE: no DATABASE_URL: the issue's target is for a real Postgres; set it for the " +
+          "  NOTE: no DATABASE_URL: the target is for a real Postgres; set it for the " +
             "full-size run",
         );
       }

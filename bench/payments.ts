@@ -49,7 +49,7 @@ const INTEGRATION_KEY = "bench-integration-key";
 const AUTH_EMAIL = "merchant@hurukuro.example";
 /** Time from scheduling to the due time: a started payment's first poll comes 5 s later. */
 const LEAD_MS = 5_000;
-/** The target for the lateness of polls. */
+/** The target for the lateness of polls. */
 const TARGET_P99_MS = 2_000;
 
 interface Started {

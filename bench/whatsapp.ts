@@ -15,7 +15,7 @@
  * - After the load: waits until the fake has received one reply per distinct message and checks
  *   that no message got two (zero lost, zero duplicated).
  *
- * Targets (issue 7): ≥ 50 % of the bare server's throughput, p99 < 20 ms at 500 req/s.
+ * Targets: ≥ 50 % of the bare server's throughput, p99 < 20 ms at 500 req/s.
  */
 import {
   metaText,

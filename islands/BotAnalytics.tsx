@@ -3,33 +3,9 @@
  * only), the questions asked most and those its knowledge did not cover. The period switches
  * in place (`GET /api/v1/bots/{id}/analytics?range=`).
  */
-import { useEffect, useRef, useState } from "preact/hooks";
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  type ChartConfiguration,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-} from "chart.js";
+import { useState } from "preact/hooks";
 import type { BotAnalytics as Data } from "../lib/bots/analytics.ts";
-
-Chart.register(
-  BarController,
-  BarElement,
-  CategoryScale,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-);
+import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
 
 export interface BotAnalyticsProps {
   botId: string;
@@ -70,51 +46,19 @@ const CHARTS: {
   },
 ];
 
-function config(def: typeof CHARTS[number], data: Data): ChartConfiguration {
-  return {
+const config = (def: typeof CHARTS[number], data: Data) =>
+  dailyChart({
     type: def.type,
-    data: {
-      labels: data.days.map((d) => d.day.slice(5)),
-      datasets: def.lines.map((l) => ({
-        label: l.label,
-        data: data.days.map(l.pick),
-        borderColor: l.color,
-        backgroundColor: l.color,
-        borderWidth: 2,
-        pointRadius: data.days.length > 60 ? 0 : 2,
-      })),
-    },
-    options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
-      scales: { x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } }, y: { beginAtZero: true } },
-    },
-  } as ChartConfiguration;
-}
+    days: data.days.map((d) => d.day),
+    lines: def.lines.map((l) => ({ label: l.label, color: l.color, data: data.days.map(l.pick) })),
+    pointsUpTo: 60,
+  });
 
 export default function BotAnalytics({ botId, initial, ranges }: BotAnalyticsProps) {
   const [data, setData] = useState(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const [drawn, setDrawn] = useState(false);
-  const canvases = useRef<Record<string, HTMLCanvasElement | null>>({});
-  const charts = useRef<Record<string, Chart>>({});
-
-  useEffect(() => {
-    for (const def of CHARTS) {
-      const canvas = canvases.current[def.key];
-      if (!canvas) continue;
-      const next = config(def, data);
-      const chart = charts.current[def.key];
-      if (chart) {
-        chart.data = next.data;
-        chart.update();
-      } else charts.current[def.key] = new Chart(canvas, next);
-    }
-    setDrawn(true);
-  }, [data]);
-  useEffect(() => () => Object.values(charts.current).forEach((c) => c.destroy()), []);
+  const canvas = useCharts(CHARTS, data, (def) => config(def, data), () => setDrawn(true));
 
   async function choose(range: number) {
     setProblem(null);
@@ -160,19 +104,7 @@ export default function BotAnalytics({ botId, initial, ranges }: BotAnalyticsPro
       </div>
       <div class="charts">
         {CHARTS.map((def) => (
-          <figure class="chart">
-            <figcaption>{def.title}</figcaption>
-            <div class="chart-box">
-              <canvas
-                ref={(el) => {
-                  canvases.current[def.key] = el;
-                }}
-                data-chart={def.key}
-                role="img"
-                aria-label={def.title}
-              />
-            </div>
-          </figure>
+          <ChartFigure key={def.key} def={def} label={def.title} canvas={canvas(def.key)} />
         ))}
       </div>
       <div class="columns">

@@ -4,32 +4,8 @@
  * the first answer and to resolution. chart.js on canvas, no animation and no injected style, so
  * the page's strict CSP holds.
  */
-import { useEffect, useRef, useState } from "preact/hooks";
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  type ChartConfiguration,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-} from "chart.js";
-
-Chart.register(
-  BarController,
-  BarElement,
-  CategoryScale,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-);
+import { useState } from "preact/hooks";
+import { type ChartConfiguration, ChartFigure, useCharts } from "./_charts.tsx";
 
 export interface GrievanceChartProps {
   days: string[];
@@ -119,32 +95,17 @@ const CHARTS: Def[] = [
 ];
 
 export default function GrievanceChart(props: GrievanceChartProps) {
-  const canvases = useRef<Record<string, HTMLCanvasElement | null>>({});
   const [drawn, setDrawn] = useState(false);
-  useEffect(() => {
-    const charts = CHARTS.flatMap((def) => {
-      const canvas = canvases.current[def.key];
-      return canvas ? [new Chart(canvas, def.config(props))] : [];
-    });
-    setDrawn(true);
-    return () => charts.forEach((c) => c.destroy());
-  }, []);
+  const canvas = useCharts(CHARTS, props, (def) => def.config(props), () => setDrawn(true));
   return (
     <div class="charts" data-drawn={drawn ? "true" : undefined}>
       {CHARTS.map((def) => (
-        <figure class="chart">
-          <figcaption>{def.title}</figcaption>
-          <div class="chart-box">
-            <canvas
-              ref={(el) => {
-                canvases.current[def.key] = el;
-              }}
-              data-chart={def.key}
-              role="img"
-              aria-label={`${def.title}, last ${props.days.length} days`}
-            />
-          </div>
-        </figure>
+        <ChartFigure
+          key={def.key}
+          def={def}
+          label={`${def.title}, last ${props.days.length} days`}
+          canvas={canvas(def.key)}
+        />
       ))}
     </div>
   );

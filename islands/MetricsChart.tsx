@@ -3,37 +3,11 @@
  * and chart.js charts of the daily figures. The range (30/90/365 days) switches in place: the
  * island fetches `/admin/api/metrics?range=…` and redraws, without reloading the page.
  *
- * chart.js is imported here only, so it lands in this island's chunk and nowhere else. Charts
- * draw on canvas without animation, and chart.js injects no stylesheet, so the page's strict
- * CSP (no inline script or style) holds.
+ * The charts are drawn with islands/_charts.tsx.
  */
-import { useEffect, useRef, useState } from "preact/hooks";
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  type ChartConfiguration,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-} from "chart.js";
+import { useState } from "preact/hooks";
 import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
-
-Chart.register(
-  BarController,
-  BarElement,
-  CategoryScale,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  PointElement,
-  Tooltip,
-);
+import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
 
 export interface MetricsChartProps {
   initial: OverviewData;
@@ -112,39 +86,19 @@ const CHARTS: ChartDef[] = [
   ]),
 ];
 
-function config(def: ChartDef, d: OverviewData): ChartConfiguration {
-  const twoAxes = def.lines.some((l) => l.axis === "y1");
-  return {
+const config = (def: ChartDef, d: OverviewData) =>
+  dailyChart({
     type: def.type,
-    data: {
-      labels: d.days.map((day) => day.slice(5)),
-      datasets: def.lines.map((l) => ({
-        label: l.label,
-        data: l.values(d),
-        borderColor: l.color,
-        backgroundColor: l.color,
-        borderWidth: 2,
-        pointRadius: d.days.length > 90 ? 0 : 2,
-        spanGaps: true,
-        yAxisID: l.axis ?? "y",
-      })),
-    },
-    options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      interaction: { mode: "index", intersect: false },
-      plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
-      scales: {
-        x: { ticks: { maxTicksLimit: 8, maxRotation: 0 } },
-        y: { beginAtZero: true },
-        ...(twoAxes
-          ? { y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } } }
-          : {}),
-      },
-    },
-  } as ChartConfiguration;
-}
+    days: d.days,
+    lines: def.lines.map((l) => ({
+      label: l.label,
+      color: l.color,
+      data: l.values(d),
+      axis: l.axis,
+    })),
+    pointsUpTo: 90,
+    hoverDay: true,
+  });
 
 function formatValue(k: Kpi, v: number | null): string {
   if (v === null) return "—";
@@ -182,29 +136,7 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
   const [loading, setLoading] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const [drawn, setDrawn] = useState<number | null>(null);
-  const canvases = useRef<Record<string, HTMLCanvasElement | null>>({});
-  const charts = useRef<Record<string, Chart>>({});
-
-  useEffect(() => {
-    for (const def of CHARTS) {
-      const canvas = canvases.current[def.key];
-      if (!canvas) continue;
-      const next = config(def, data);
-      const chart = charts.current[def.key];
-      if (chart) {
-        chart.data = next.data;
-        chart.options = next.options!;
-        chart.update();
-      } else {
-        charts.current[def.key] = new Chart(canvas, next);
-      }
-    }
-    setDrawn(data.range);
-  }, [data]);
-
-  useEffect(() => () => {
-    for (const chart of Object.values(charts.current)) chart.destroy();
-  }, []);
+  const canvas = useCharts(CHARTS, data, (def) => config(def, data), () => setDrawn(data.range));
 
   async function choose(range: number) {
     if (range === data.range || loading) return;
@@ -255,19 +187,12 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
       </div>
       <div class="charts">
         {CHARTS.map((def) => (
-          <figure class="chart">
-            <figcaption>{def.title}</figcaption>
-            <div class="chart-box">
-              <canvas
-                ref={(el) => {
-                  canvases.current[def.key] = el;
-                }}
-                data-chart={def.key}
-                role="img"
-                aria-label={`${def.title}, last ${data.range} days`}
-              />
-            </div>
-          </figure>
+          <ChartFigure
+            key={def.key}
+            def={def}
+            label={`${def.title}, last ${data.range} days`}
+            canvas={canvas(def.key)}
+          />
         ))}
       </div>
     </div>

@@ -3,8 +3,8 @@
  * it past half its life gets it at once while a fresh read starts in the background; only a value
  * past its whole life (nobody asked for that long) is waited for. A change is seen within `ttlMs`
  * as before, but a steady stream of requests never waits on the read: the settings, AI
- * configuration and tier caches each put a query in front of one request in every few dozen
- * otherwise (bench/chat.ts's p99).
+ * configuration and tier caches would otherwise each put a query in front of one request in
+ * every few dozen, which shows in the slowest requests.
  */
 export interface RefreshAhead<T> {
   get(): Promise<T>;

@@ -1,6 +1,6 @@
 /**
- * The one configuration module: every environment variable of the contract
- * (`shared/contract.md`) is read here, validated with zod, and turned into one typed object.
+ * The one configuration module: every environment variable (docs/configuration.md) is
+ * read here, validated with zod, and turned into one typed object.
  *
  * Rules:
  * - production refuses to start on any missing or malformed variable, naming every problem in

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "./config.ts";
+import { PRODUCTION_ENV } from "../tests/fixtures/production_env.ts";
 
 async function withDataDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir();
@@ -95,24 +96,9 @@ Deno.test("malformed values are refused with the variable's name", async () => {
 });
 
 Deno.test("a fully configured production environment loads with no sandbox", async () => {
-  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
   const config = await loadConfig({
-    HURUKURO_ENV: "production",
-    APP_SECRET: "x".repeat(40),
-    ENCRYPTION_KEY: key,
-    PUBLIC_URL: "https://hurukuro.example/",
-    OPENAI_API_KEY: "sk-test",
-    WHATSAPP_TOKEN: "t",
-    WHATSAPP_PHONE_NUMBER_ID: "1",
-    WHATSAPP_APP_SECRET: "s",
-    WHATSAPP_VERIFY_TOKEN: "v",
-    PAYNOW_INTEGRATION_ID: "1201",
-    PAYNOW_INTEGRATION_KEY: "k",
-    PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-    SMTP_URL: "smtp://u:p@mail.example:587",
-    MAIL_FROM: "Hurukuro <no-reply@hurukuro.example>",
+    ...PRODUCTION_ENV,
     CORS_ORIGINS: "https://app.hurukuro.example/, https://web.hurukuro.example",
-    METRICS_TOKEN: "a-long-random-metrics-token",
   });
   assert.deepEqual(config.sandboxed, []);
   assert.equal(config.publicUrl, "https://hurukuro.example");

@@ -142,8 +142,8 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
     exposeHeaders: ["Retry-After", "X-Request-Id"],
     maxAge: 600,
   });
-  // Only cross-origin requests carry an Origin header to answer; running the CORS middleware on
-  // every request halved API throughput (bench/http.ts).
+  // Only cross-origin requests carry an Origin header to answer, and the CORS middleware is
+  // costly next to a short API request, so it runs only for those.
   app.use("/api/*", (c, next) => {
     c.header("Vary", "Origin", { append: true });
     // A bot embed answers CORS for its own bot's allowed origins (routes/api/v1/bots_embed.ts).

@@ -1,5 +1,5 @@
 /**
- * WhatsApp webhooks (shared/protocols.md §2–3). Thin: the raw bytes go to lib/whatsapp/inbound,
+ * WhatsApp webhooks (docs/whatsapp.md). Thin: the raw bytes go to lib/whatsapp/inbound,
  * which checks the signature over them before anything is parsed, stores, queues the reply and
  * says what to answer. Mounted before the session middleware: providers carry no cookies, and
  * the signature is their authentication.

@@ -17,6 +17,7 @@ import { csrfTokenFor } from "../routes/_auth.ts";
 import { answerOnce } from "../lib/chat/mod.ts";
 import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
 import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import { paynowEnv } from "./fixtures/paynow.ts";
 
 interface Browser {
   cookie: string;
@@ -359,12 +360,7 @@ Deno.test("payments: filters, flagged tab, raw Paynow messages, and poll now", a
     behaviour: { loseResultPosts: true },
   });
   const { app, sql, user, browser } = await setup({
-    env: {
-      PAYNOW_INTEGRATION_ID: "1201",
-      PAYNOW_INTEGRATION_KEY: KEY,
-      PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-      PAYNOW_BASE_URL: paynow.url,
-    },
+    env: paynowEnv(paynow.url, KEY),
   });
   try {
     const [pkg] = await sql`select id from token_packages order by position limit 1`;

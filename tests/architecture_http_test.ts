@@ -5,19 +5,12 @@
  * `lib/sandbox/` are servers by nature and are left out.
  */
 import assert from "node:assert/strict";
+import { importsOf, sourceFiles } from "./imports.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
 /** Protocol clients that re-wrap an upstream's `Response` (not an answer of ours). */
 const WRAPS_UPSTREAM_RESPONSES = new Set(["lib/ai/fetch.ts"]);
-
-async function* sourceFiles(dir: string): AsyncGenerator<string> {
-  for await (const entry of Deno.readDir(new URL(dir, ROOT))) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) yield* sourceFiles(path);
-    else if (/\.tsx?$/.test(entry.name)) yield path;
-  }
-}
 
 const isSandbox = (path: string) => path === "lib/sandbox.ts" || path.startsWith("lib/sandbox/");
 
@@ -30,20 +23,6 @@ async function domainFiles(): Promise<{ path: string; text: string }[]> {
   }
   assert.ok(files.length > 50, `only ${files.length} files found under lib/`);
   return files;
-}
-
-/** The module specifiers a file imports or re-exports (static and dynamic). */
-export function importsOf(text: string): string[] {
-  const found: string[] = [];
-  const patterns = [
-    /^\s*(?:import|export)\b[^'"]*?\bfrom\s*["']([^"']+)["']/gm,
-    /^\s*import\s*["']([^"']+)["']/gm,
-    /\bimport\(\s*["']([^"']+)["']\s*\)/g,
-  ];
-  for (const pattern of patterns) {
-    for (const match of text.matchAll(pattern)) found.push(match[1]);
-  }
-  return found;
 }
 
 const isWebFramework = (specifier: string) =>

@@ -8,18 +8,7 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative, resolve } from "node:path";
 import { ROOT } from "./harness.ts";
-
-/** The specifiers a module imports: static, re-exported, side-effect only, and dynamic. */
-export function importsOf(source: string): string[] {
-  const found: string[] = [];
-  const statement = /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']/gm;
-  const bare = /^\s*import\s*["']([^"']+)["']/gm;
-  const dynamic = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
-  for (const pattern of [statement, bare, dynamic]) {
-    for (const m of source.matchAll(pattern)) found.push(m[1]);
-  }
-  return found;
-}
+import { importsOf, sourceFiles } from "./imports.ts";
 
 /** What is imported: a file of ours (its path from the root) or a package (its specifier). */
 type Target = { path: string } | { pkg: string };
@@ -80,19 +69,11 @@ export function violations(file: string, source: string): string[] {
   return problems;
 }
 
-async function* sources(dir: string): AsyncGenerator<string> {
-  for await (const entry of Deno.readDir(join(ROOT, dir))) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) yield* sources(path);
-    else if (/\.tsx?$/.test(entry.name)) yield path;
-  }
-}
-
 Deno.test("lib/ and jobs/ import only downwards", async () => {
   const problems: string[] = [];
   let files = 0;
   for (const dir of ["lib", "jobs"]) {
-    for await (const file of sources(dir)) {
+    for await (const file of sourceFiles(dir)) {
       files++;
       problems.push(...violations(file, await Deno.readTextFile(join(ROOT, file))));
     }

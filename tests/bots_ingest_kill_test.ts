@@ -3,7 +3,7 @@
  * started again, and finishes the same version without storing any chunk twice.
  */
 import assert from "node:assert/strict";
-import { denoCommand, prepareStorage } from "./harness.ts";
+import { prepareStorage, startServerProcess } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { makePdf } from "./fixtures/documents.ts";
 
@@ -19,25 +19,10 @@ Deno.test("a 10 MB PDF ingests with live progress; killed midway, the restart fi
   await db.close();
   const env = {
     ...storage.env,
-    HURUKURO_ENV: "test",
-    PORT: "0",
-    LOG_LEVEL: "warn",
     OPENAI_API_KEY: FAKE_OPENAI_KEY,
     OPENAI_BASE_URL: fake.baseUrl,
   };
-  const spawn = async () => {
-    const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
-    const reader = child.stdout.getReader();
-    let out = "";
-    while (!/running at (\S+)/.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server exited:\n${out}`);
-      out += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    child.stdout.pipeTo(new WritableStream()).catch(() => {});
-    return { child, url: out.match(/running at (\S+)/)![1] };
-  };
+  const spawn = () => startServerProcess(env);
   try {
     const first = await spawn();
     const signup = await (await fetch(first.url + "/api/v1/auth/signup", {

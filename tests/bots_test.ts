@@ -5,7 +5,7 @@
  * streamed, cited answer billed to its owner. Runs on whichever database the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { startTestApp, type TestApp, waitFor } from "./harness.ts";
 import { EXECUTABLE_BYTES, makeDocx, makePdf } from "./fixtures/documents.ts";
 import { readSse } from "./chat_sse.ts";
 import { json, signup } from "./fixtures/bots.ts";
@@ -18,13 +18,15 @@ async function waitForSource(
   botId: string,
   sourceId: string,
 ) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const [row] = await app.server.db.sql`select status from bot_sources where id = ${sourceId}`;
-    if (row?.status === "ready" || row?.status === "failed") break;
-    if (Date.now() > deadline) throw new Error(`source still ${row?.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    "the source to be ready or failed",
+    async () => {
+      const [row] = await app.server.db.sql`select status from bot_sources where id = ${sourceId}`;
+      return row?.status === "ready" || row?.status === "failed";
+    },
+    30_000,
+    100,
+  );
   const res = await app.fetch(`/api/v1/bots/${botId}/sources/${sourceId}`, { headers: auth });
   assert.equal(res.status, 200);
   return await res.json();

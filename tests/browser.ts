@@ -1,7 +1,8 @@
 /**
- * Browser tests: Debian's `chromium` driven by npm `playwright-core` (never a downloaded browser;
- * see shared/measured.md). Every browser test is declared with `ignore: !chromiumAvailable()`, so
- * a machine without chromium skips them with one note on stderr instead of failing.
+ * Browser tests: Debian's `chromium` driven by npm `playwright-core` (never a downloaded browser:
+ * the system one needs no network). Every browser test is declared with
+ * `ignore: !chromiumAvailable()`, so a machine without chromium skips them with one note on
+ * stderr instead of failing.
  *
  * ```ts
  * Deno.test({ name: "…", ignore: !chromiumAvailable(), fn: () =>

@@ -6,7 +6,7 @@
  * admin page's "Summary model" field.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { startTestApp, type TestApp, waitFor } from "./harness.ts";
 import {
   defaultReply,
   FAKE_OPENAI_KEY,
@@ -78,16 +78,6 @@ async function setup(summaryModel: string | null) {
 }
 
 const question = (i: number) => `Question ${i}: tell me something about baobab trees.`;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 Deno.test("summaries: dropped turns are folded by the summary model; the next prompt sends the summary instead of them", async () => {
   const t = await setup(SUMMARY_MODEL);

@@ -4,7 +4,7 @@
  * the grace period. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { startTestApp, type TestApp, waitFor } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
@@ -310,20 +310,6 @@ async function newConversation(app: TestApp, auth: Record<string, string>, mode 
 
 function askHttp(app: TestApp, auth: Record<string, string>, conversationId: string, text: string) {
   return app.fetch(`/api/v1/conversations/${conversationId}/messages`, json({ text }, auth));
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  ms = 10_000,
-) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function messageRow(app: TestApp, id: string) {

@@ -6,9 +6,7 @@
  * the officer's answer.
  */
 import assert from "node:assert/strict";
-import { startTestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
-import { type RecordedMessage, startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
+import { staffUser } from "./harness.ts";
 import {
   metaAudio,
   metaButtonReply,
@@ -16,45 +14,15 @@ import {
   metaLocation,
   type MetaMessage,
   metaText,
-  metaWebhook,
-  signedMetaWebhook,
-  TEST_PHONE_NUMBER_ID,
 } from "../lib/sandbox/whatsapp_sign.ts";
-import { createUser } from "../lib/accounts/users.ts";
-import { signAccessToken } from "../lib/accounts/jwt.ts";
 import { jpegBytes, oggOpusBytes } from "./fixtures/grievances.ts";
-
-const APP_SECRET = "meta-app-secret-for-tests";
+import { say as sayTo, setup } from "./whatsapp_app.ts";
 
 Deno.test("a WhatsApp report with a photo and a voice note ends classified, and the complainant hears the reference and the answer", async () => {
-  const graph = await startFakeGraphApi();
-  const openai = await startFakeOpenAI();
-  const app = await startTestApp({
-    env: {
-      WHATSAPP_TOKEN: graph.accessToken,
-      WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
-      WHATSAPP_APP_SECRET: APP_SECRET,
-      WHATSAPP_VERIFY_TOKEN: "verify",
-      WHATSAPP_GRAPH_URL: graph.url,
-      OPENAI_API_KEY: FAKE_OPENAI_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      OPENAI_TRANSCRIPTION_MODEL: "whisper-1",
-    },
-  });
+  const t = await setup({ env: { OPENAI_TRANSCRIPTION_MODEL: "whisper-1" } });
+  const { app, graph, openai } = t;
   const phone = "+263771000321";
-  const say = async (message: MetaMessage, expect = 1): Promise<RecordedMessage[]> => {
-    const before = graph.messages.filter((m) => m.to === phone.slice(1)).length;
-    const signed = signedMetaWebhook(APP_SECRET, metaWebhook({ messages: [message] }));
-    const res = await app.fetch("/api/whatsapp/webhook", {
-      method: "POST",
-      body: signed.body,
-      headers: signed.headers,
-    });
-    assert.equal(res.status, 200);
-    await res.body?.cancel();
-    return (await graph.waitForMessages(before + expect, { to: phone, timeoutMs: 15_000 }))
-      .slice(before);
-  };
+  const say = (message: MetaMessage, expect = 1) => sayTo(t, phone, message, expect);
   const tap = (buttonId: string, title: string) =>
     say(metaButtonReply({ from: phone, buttonId, title }));
   try {
@@ -106,17 +74,7 @@ Deno.test("a WhatsApp report with a photo and a voice note ends classified, and 
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(row?.status, "classified");
-    const admin = await createUser(sql, {
-      email: "chief@example.com",
-      password: "long enough password",
-      role: "admin",
-    });
-    const headers = {
-      authorization: `Bearer ${await signAccessToken(app.server.config.appSecret, {
-        sub: admin.id,
-        role: "admin",
-      })}`,
-    };
+    const { headers } = await staffUser(app, "chief@example.com", "admin");
     const detail = await (await app.fetch(`/api/v1/grievances/${row!.id}`, { headers })).json();
     assert.equal(detail.channel, "whatsapp");
     assert.equal(detail.complainant.phone, phone);
@@ -152,8 +110,6 @@ Deno.test("a WhatsApp report with a photo and a voice note ends classified, and 
       new RegExp(`Update on your report ${reference}[\\s\\S]*Status: resolved`),
     );
   } finally {
-    await app.close();
-    await graph.close();
-    await openai.close();
+    await t.close();
   }
 });

@@ -15,6 +15,8 @@ import { type RunningServer, start, type StartOptions } from "../main.ts";
 import { type Database, openDatabase } from "../lib/db/mod.ts";
 import { migrate, MIGRATIONS_DIR, readMigrations } from "../lib/db/migrate.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
+import { createUser } from "../lib/accounts/users.ts";
+import { signAccessToken } from "../lib/accounts/jwt.ts";
 
 export const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = join(ROOT, "data", "test-cache");
@@ -104,6 +106,26 @@ async function freshServerDatabase(
       await admin.end();
     },
   };
+}
+
+/**
+ * Polls `probe` until it returns a value (anything but undefined, null, false or another falsy
+ * value) and returns it, or fails naming `what` after `ms`: background work settles in its own
+ * time, and a test waits for what it can see instead of sleeping a guessed while.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  ms = 20_000,
+  everyMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }
 
 /**
@@ -252,6 +274,57 @@ export function denoCommand(
 }
 
 /**
+ * A staff account (`admin` or `officer`) created directly in `app`'s database, with the bearer
+ * header of an access token for it.
+ */
+export async function staffUser(
+  app: TestApp,
+  email: string,
+  role: "admin" | "officer",
+): Promise<{ id: string; email: string; headers: { authorization: string } }> {
+  const user = await createUser(app.server.db.sql, {
+    email,
+    password: "long enough password",
+    role,
+  });
+  const token = await signAccessToken(app.server.config.appSecret, { sub: user.id, role });
+  return { id: user.id, email, headers: { authorization: `Bearer ${token}` } };
+}
+
+/** A body as JSON, or `{}` when it is empty or not JSON (the text has it). */
+export function jsonOrEmpty(text: string): Record<string, unknown> {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A JSON API caller for `app`: sends `body` as JSON (when given) with `headers`, or with
+ * `defaultHeaders` when none are given, and reads the answer as JSON and as text.
+ */
+export function jsonApi(app: TestApp, defaultHeaders: Record<string, string>) {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers; text: string }> => {
+    const res = await app.fetch(path, {
+      method,
+      headers: {
+        ...(headers ?? defaultHeaders),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: jsonOrEmpty(text), headers: res.headers, text };
+  };
+}
+
+/**
  * `/health`'s answer once `accept` holds: it is served from a snapshot up to two seconds old
  * (lib/health.ts), so a change shows after at most that long.
  */
@@ -277,11 +350,16 @@ export interface ServerProcess {
 }
 
 /**
- * Starts main.ts as a child process; resolves with its URL once it listens, and keeps draining
- * its output (a full pipe would block the server).
+ * Starts `main.ts` as a child process (for crash, restart and multi-instance tests) in the test
+ * environment on a free port, logging warnings unless `env` says otherwise; resolves with its URL
+ * once it listens, and keeps draining its output (a full pipe would block the server).
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
+  const child = denoCommand(
+    ["run", "-A", "main.ts"],
+    { HURUKURO_ENV: "test", PORT: "0", LOG_LEVEL: "warn", ...env },
+    { stderr: "null" },
+  ).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   const deadline = Date.now() + 60_000;

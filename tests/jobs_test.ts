@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { denoCommand, healthOnce, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import {
+  denoCommand,
+  healthOnce,
+  prepareStorage,
+  startTestApp,
+  type TestApp,
+  waitFor,
+} from "./harness.ts";
 import {
   attempts,
   createTestTables,
@@ -20,20 +27,6 @@ import { defineCron, defineHandler, type JobContext, jobType } from "../lib/jobs
 import { metricsDailyCron } from "../jobs/metrics_daily.ts";
 import { z } from "zod";
 import { memoryLogger } from "../lib/observability/log.ts";
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  ms = 20_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function jobApp(options: Parameters<typeof startTestApp>[0] = {}): Promise<TestApp> {
   const app = await startTestApp({ extraHandlers: testHandlers, ...options });

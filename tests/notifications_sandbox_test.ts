@@ -4,9 +4,7 @@
  * window applied (a template outside it, nothing without one).
  */
 import assert from "node:assert/strict";
-import { signAccessToken } from "../lib/accounts/jwt.ts";
-import { createUser } from "../lib/accounts/users.ts";
-import { startTestApp } from "./harness.ts";
+import { staffUser, startTestApp } from "./harness.ts";
 
 Deno.test("sandboxed: tests reach the built-in Slack and Telegram; WhatsApp goes through the outbox", async () => {
   const app = await startTestApp();
@@ -15,18 +13,8 @@ Deno.test("sandboxed: tests reach the built-in Slack and Telegram; WhatsApp goes
     assert.ok(app.server.config.sandboxed.includes("slack"));
     assert.ok(app.server.config.sandboxed.includes("telegram"));
     await sql`update tiers set requests_per_minute = 1000000`;
-    const admin = await createUser(sql, {
-      email: "ops@example.com",
-      password: "long enough password",
-      role: "admin",
-    });
-    const headers = {
-      authorization: `Bearer ${await signAccessToken(app.server.config.appSecret, {
-        sub: admin.id,
-        role: "admin",
-      })}`,
-      "content-type": "application/json",
-    };
+    const admin = await staffUser(app, "ops@example.com", "admin");
+    const headers = { ...admin.headers, "content-type": "application/json" };
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await app.fetch(path, {
         method,

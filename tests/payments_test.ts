@@ -4,7 +4,7 @@
  * live events that tell the user. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { denoCommand, prepareStorage, startTestApp, type TestApp } from "./harness.ts";
+import { prepareStorage, startServerProcess, startTestApp, type TestApp } from "./harness.ts";
 import { type FakePaynowOptions, startFakePaynow } from "../lib/sandbox/paynow.ts";
 import {
   claimDuePolls,
@@ -17,6 +17,7 @@ import { pollTickAt } from "../lib/payments/jobs.ts";
 import { PaynowClient, PaynowError } from "../lib/paynow/mod.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { csrfTokenFor } from "../routes/_auth.ts";
+import { paynowEnv } from "./fixtures/paynow.ts";
 
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
 
@@ -27,12 +28,7 @@ async function setup(options: Partial<FakePaynowOptions> = {}) {
     ...options,
   });
   const app = await startTestApp({
-    env: {
-      PAYNOW_INTEGRATION_ID: "1201",
-      PAYNOW_INTEGRATION_KEY: KEY,
-      PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-      PAYNOW_BASE_URL: paynow.url,
-    },
+    env: paynowEnv(paynow.url, KEY),
   });
   const signup = await app.fetch("/api/v1/auth/signup", {
     method: "POST",
@@ -368,29 +364,9 @@ Deno.test("SIGKILL while a payment is being polled: after the restart the poll r
   const storage = await prepareStorage();
   const env = {
     ...storage.env,
-    HURUKURO_ENV: "test",
-    PORT: "0",
-    LOG_LEVEL: "warn",
-    PAYNOW_INTEGRATION_ID: "1201",
-    PAYNOW_INTEGRATION_KEY: KEY,
-    PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-    PAYNOW_BASE_URL: paynow.url,
+    ...paynowEnv(paynow.url, KEY),
   };
-  const spawn = async () => {
-    const child = denoCommand(["run", "-A", "main.ts"], env, { stderr: "null" }).spawn();
-    const reader = child.stdout.getReader();
-    let out = "";
-    while (!/running at (\S+)/.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server exited:\n${out}`);
-      out += new TextDecoder().decode(value);
-    }
-    reader.releaseLock();
-    // Closing our end would only prove that logging survives a broken pipe (it does); keep
-    // reading so the server runs as it would under a supervisor.
-    child.stdout.pipeTo(new WritableStream()).catch(() => {});
-    return { child, url: out.match(/running at (\S+)/)![1] };
-  };
+  const spawn = () => startServerProcess(env);
   try {
     const first = await spawn();
     const signup = await (await fetch(first.url + "/api/v1/auth/signup", {

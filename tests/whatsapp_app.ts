@@ -12,6 +12,7 @@ import {
   startFakeGraphApi,
 } from "../lib/sandbox/whatsapp_graph.ts";
 import { type FakePaynow, startFakePaynow } from "../lib/sandbox/paynow.ts";
+import { type FakeTwilio, startFakeTwilio } from "../lib/sandbox/twilio.ts";
 import {
   type MetaMessage,
   metaText,
@@ -20,6 +21,7 @@ import {
   TEST_PHONE_NUMBER_ID,
 } from "../lib/sandbox/whatsapp_sign.ts";
 import { setSetting } from "../lib/accounts/settings.ts";
+import { paynowEnv } from "./fixtures/paynow.ts";
 
 export const APP_SECRET = "meta-app-secret-for-tests";
 export const VERIFY_TOKEN = "verify-me-please";
@@ -59,14 +61,7 @@ export async function setup(
       WHATSAPP_GRAPH_URL: graph.url,
       OPENAI_API_KEY: FAKE_OPENAI_KEY,
       OPENAI_BASE_URL: openai.baseUrl,
-      ...(paynow
-        ? {
-          PAYNOW_INTEGRATION_ID: "1201",
-          PAYNOW_INTEGRATION_KEY: PAYNOW_KEY,
-          PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-          PAYNOW_BASE_URL: paynow.url,
-        }
-        : {}),
+      ...(paynow ? paynowEnv(paynow.url, PAYNOW_KEY) : {}),
       ...options.env,
     },
   });
@@ -83,6 +78,21 @@ export async function setup(
       await paynow?.close();
     },
   };
+}
+
+/** The app with WhatsApp through Twilio, pointed at the fake Twilio; the caller closes both. */
+export async function twilioApp(): Promise<{ fake: FakeTwilio; app: TestApp }> {
+  const fake = await startFakeTwilio();
+  const app = await startTestApp({
+    env: {
+      WHATSAPP_PROVIDER: "twilio",
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_WHATSAPP_FROM: "+14155238886",
+      TWILIO_API_URL: fake.url,
+    },
+  });
+  return { fake, app };
 }
 
 export function deliver(

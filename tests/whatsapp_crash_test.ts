@@ -31,8 +31,6 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
   const graph = await startFakeGraphApi();
   const env = {
     ...storage.env,
-    HURUKURO_ENV: "test",
-    PORT: "0",
     LOG_LEVEL: "info",
     WHATSAPP_TOKEN: graph.accessToken,
     WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,

@@ -5,15 +5,13 @@
  * it or the next message from the same phone.
  */
 import assert from "node:assert/strict";
-import { startTestApp } from "./harness.ts";
-import { startFakeTwilio } from "../lib/sandbox/twilio.ts";
 import {
   metaText,
   metaWebhook,
   signedTwilioWebhook,
   twilioInbound,
 } from "../lib/sandbox/whatsapp_sign.ts";
-import { count, deliver, setup, sleep } from "./whatsapp_app.ts";
+import { count, deliver, setup, sleep, twilioApp } from "./whatsapp_app.ts";
 import { whatsappReplyJob } from "../lib/whatsapp/jobs.ts";
 
 Deno.test("NUL bytes and lone surrogates are stored as U+FFFD and answered; the deliveries written beside them are not affected", async () => {
@@ -83,16 +81,7 @@ Deno.test("a raw NUL byte in a Meta body (not JSON) is logged and answered 200",
 });
 
 Deno.test("Twilio: Body=a%00b is stored as a\\uFFFDb and answered 200", async () => {
-  const fake = await startFakeTwilio();
-  const app = await startTestApp({
-    env: {
-      WHATSAPP_PROVIDER: "twilio",
-      TWILIO_ACCOUNT_SID: fake.accountSid,
-      TWILIO_AUTH_TOKEN: fake.authToken,
-      TWILIO_WHATSAPP_FROM: "+14155238886",
-      TWILIO_API_URL: fake.url,
-    },
-  });
+  const { fake, app } = await twilioApp();
   try {
     const url = `${app.url}/api/whatsapp/twilio`;
     const params = twilioInbound({

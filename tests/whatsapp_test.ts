@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import twilio from "twilio";
 import { prepareStorage, startTestApp } from "./harness.ts";
-import { type FakeTwilio, startFakeTwilio } from "../lib/sandbox/twilio.ts";
 import {
   metaButtonReply,
   metaImage,
@@ -32,6 +31,7 @@ import {
   setup,
   sleep,
   text,
+  twilioApp,
   VERIFY_TOKEN,
 } from "./whatsapp_app.ts";
 
@@ -332,16 +332,7 @@ Deno.test("media is stored under DATA_DIR and answered politely; stored-but-lost
 });
 
 Deno.test("Twilio: signed with the official helper is accepted, one character altered is refused", async () => {
-  const fake: FakeTwilio = await startFakeTwilio();
-  const app = await startTestApp({
-    env: {
-      WHATSAPP_PROVIDER: "twilio",
-      TWILIO_ACCOUNT_SID: fake.accountSid,
-      TWILIO_AUTH_TOKEN: fake.authToken,
-      TWILIO_WHATSAPP_FROM: "+14155238886",
-      TWILIO_API_URL: fake.url,
-    },
-  });
+  const { fake, app } = await twilioApp();
   try {
     const url = `${app.url}/api/whatsapp/twilio`;
     const params = twilioInbound({ from: "+263771000005", body: "hi", profileName: "Rudo" });

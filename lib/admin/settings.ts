@@ -10,6 +10,9 @@ import type { Sql } from "../db/mod.ts";
 import { notFound } from "../errors.ts";
 import { encryptAiKey } from "../chat/configs.ts";
 import { type AdminActor, recordAudit } from "./audit.ts";
+import type { PackageRow } from "../payments/packages.ts";
+
+export type { PackageRow };
 
 export interface PackageInput {
   name: string;
@@ -21,17 +24,6 @@ export interface PackageInput {
 }
 
 const PACKAGE_COLUMNS = "id, name, tokens, price_usd, price_zig, active, position";
-
-/** A `token_packages` row ({@link PACKAGE_COLUMNS}; bigint and numeric columns as text). */
-export interface PackageRow {
-  id: string;
-  name: string;
-  tokens: string;
-  price_usd: string | null;
-  price_zig: string | null;
-  active: boolean;
-  position: number;
-}
 
 /** A package as the audit log records it (numbers and prices in one form, before and after). */
 const packageState = (r: PackageRow) => ({

@@ -1,7 +1,7 @@
 /**
  * Typed failures of an AI upstream. Each says whether a retry can help (`retryable`) and carries
  * a `userMessage` an end user may read (web chat, WhatsApp) — never the upstream's own text,
- * which can name keys, models or internals. The wording follows seed 002's user-facing messages.
+ * which can name keys, models or internals.
  * The `message` is for logs and operators.
  */
 import type { ProviderName, Usage } from "./types.ts";

@@ -43,7 +43,7 @@ Deno.test("errors keep the upstream's status and retry-after, and a code for log
   assert.equal(error.provider, "openai");
 });
 
-Deno.test("user messages are seed 002's plain words and never the upstream's text", () => {
+Deno.test("user messages are plain words and never the upstream's text", () => {
   assert.equal(
     http(503).userMessage,
     "I'm having trouble connecting right now. Please try again in a moment.",

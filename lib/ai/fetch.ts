@@ -8,8 +8,7 @@
  * nothing but the next few hundred bytes of SSE. Reading with a BYOB reader into
  * {@link READ_BUFFER_BYTES} buffers holds that much instead; throughput is unaffected for answers,
  * whose events are far smaller (a streamed delta is a few hundred bytes, so one read still
- * carries several). bench/chat.ts per idle stream: 131–151 KB without it, 86–109 KB with 8 KiB
- * reads, median 93–95 KB (range 50–103) with 2 KiB reads.
+ * carries several).
  *
  * Not visible under `--inspect`: with the inspector on, Deno's `fetch` tees every response body
  * and drains one branch with a default reader (for DevTools' Network panel), so a 64 KiB read
@@ -58,8 +57,7 @@ export function smallReads(
  * Streams in flight per HTTP client. HTTP/2 servers cap the streams one connection may carry
  * (SETTINGS_MAX_CONCURRENT_STREAMS: nginx 128, Deno.serve 200, Cloudflare 256), and Deno's
  * `fetch` sends every request to an origin over one HTTP/2 connection: past the cap, further
- * answers wait until earlier ones finish. With 1,000 answers streaming from an HTTP/2 server
- * through one client, 200 were under way and 800 waited. RFC 9113 (§6.5.2) recommends servers
+ * answers wait until earlier ones finish, however many are asked for. RFC 9113 (§6.5.2) recommends servers
  * allow at least 100, so no client carries more.
  */
 export const STREAMS_PER_CLIENT = 100;
@@ -118,9 +116,8 @@ export class ClientPool {
  * upstream (a model still thinking, or stalled) waited for good. The stop button, the grace
  * period after the reader left and the silence timeout all abort this way. (While tokens flow,
  * stream.ts still stopped at the next one, as it checks the caller's signal after each event.)
- * Before this map, 50 readers leaving answers whose first token was minutes away left 19–32 of
- * the 50 upstream calls open; fetch_test.ts and tests/chat_test.ts reproduce it with forced
- * collections.
+ * Without this map, readers leaving answers whose first token is far away leave upstream calls
+ * open; fetch_test.ts and tests/chat_test.ts reproduce it with forced collections.
  */
 const READ_THROUGH = new WeakMap<ReadableStream<Uint8Array>, Response>();
 

@@ -11,8 +11,8 @@ import type { ChatMessage } from "./types.ts";
 // instead of letting the tokenizer throw.
 const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
-// BPE merging is quadratic in the length of a run without whitespace: 100 KB of "xxxx…" took
-// ~5 s in one piece and 5 ms in 200-character pieces. Pasted base64 or minified code must not
+// BPE merging is quadratic in the length of a run without whitespace, and linear once the run
+// is cut into short pieces. Pasted base64 or minified code must not
 // stall the event loop, so long runs are counted piecewise (the count moves by a token or so).
 const LONG_RUN = /(\S{200})/;
 

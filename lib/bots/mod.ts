@@ -1,5 +1,5 @@
 /**
- * Bots with their own knowledge (seed 003): a user creates chatbots, trains each on its own
+ * Bots with their own knowledge (docs/bots.md): a user creates chatbots, trains each on its own
  * content (text, files, web pages, sitemaps), and puts it on a website or behind the API.
  *
  * `createBots(deps)` is the domain's one entry point: the wiring builds it after the job queue,

@@ -1,7 +1,7 @@
 /**
  * What can stop an answer, in the caller's terms. `ChatError` is an {@link AppError} (so the web
  * layer answers it like any other: 402, 429, 503 ...) that also carries the chat's own code and
- * the sentence to show the user, on the web and on WhatsApp alike (seed 002 wording).
+ * the sentence to show the user, on the web and on WhatsApp alike.
  */
 import { AiError, AiRateLimitError, USER_MESSAGES } from "../ai/mod.ts";
 import { AppError, type ErrorCode, type ErrorDetails } from "../errors.ts";

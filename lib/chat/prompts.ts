@@ -1,5 +1,5 @@
 /**
- * The built-in system prompts of the two modes (seed 000, ZimGPT). An AI configuration may
+ * The built-in system prompts of the two modes (chat and essay). An AI configuration may
  * replace either (`ai_configs.system_prompt`, `essay_system_prompt`).
  */
 

@@ -1,6 +1,6 @@
 /**
- * Summaries of the turns a chat's context budget drops (issue #5: "older turns dropped, or
- * summarised when a summary model is configured").
+ * Summaries of the turns a chat's context budget drops (older turns are dropped, or
+ * summarised when a summary model is configured).
  *
  * When an answer in chat mode had to leave older turns out and its AI configuration names a
  * `summary_model`, the answer enqueues {@link summarizeJob} once it is settled. The job asks the

@@ -59,8 +59,7 @@ export class EagerStream implements AsyncIterable<StreamEvent> {
  * left: handed to the network (the provider's `onRequestSent`), then one timer turn, before which
  * Deno's `fetch` writes it (its I/O runs once the current microtasks are done). The preparation's
  * database work waits for it, so it does not compete with the request for the CPU, which matters
- * when the model server shares the machine (a self-hosted one; bench/chat.ts: time to first delta
- * p50 −0.6 ms). `left` also settles when the call ends without sending a request.
+ * when the model server shares the machine (a self-hosted one). `left` also settles when the call ends without sending a request.
  */
 export function startUpstreamCall(
   open: (onRequestSent: () => void) => AsyncIterable<StreamEvent>,

@@ -3,7 +3,7 @@
  * lib/db/pglite_wire.ts (in-process connections that deliver whole queries), so
  * the rest of the code speaks to it with postgres.js exactly as it speaks to a real server.
  *
- * Measured pitfalls this module guards (shared/measured.md):
+ * Pitfalls this module guards against:
  * - connections that pass protocol messages on one by one (as pglite-socket does) must be ONE
  *   connection, or concurrent queries get wrong rows: the wire delivers whole queries instead;
  * - PGlite does not lock its data directory, so we take an OS file lock (flock) and refuse a

@@ -1,5 +1,5 @@
 /**
- * Grievances and help requests (seed 004): people report a problem by WhatsApp, on the web form
+ * Grievances and help requests: people report a problem by WhatsApp, on the web form
  * or through the API, with photos, voice notes or documents; the AI classifies, summarises and
  * translates each report in the background; officers work through the queue and answer on the
  * channel the complainant used. Personal data is sealed at rest and still found by exact phone

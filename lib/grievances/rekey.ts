@@ -8,18 +8,7 @@
 import type { Sql } from "../db/mod.ts";
 import type { Sealer } from "./sealing.ts";
 import { contextOf, normaliseEmail, normalisePhone } from "./sealing.ts";
-
-const GRIEVANCE_COLUMNS = [
-  "name",
-  "phone",
-  "email",
-  "address",
-  "description",
-  "summary",
-  "translation",
-  "local_summary",
-  "answer",
-] as const;
+import { SEALED_COLUMNS } from "./repository.ts";
 
 /** Re-seals one grievance under the current key; false when it already was. */
 export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Promise<boolean> {
@@ -28,7 +17,7 @@ export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Prom
     let changed = false;
     if (row && row.key_id !== sealer.keyId) {
       const values: Record<string, string | null> = {};
-      for (const column of GRIEVANCE_COLUMNS) {
+      for (const column of SEALED_COLUMNS) {
         const context = contextOf(column, id);
         const plain = await sealer.open(row[`${column}_sealed`], row.key_id, context);
         values[`${column}_sealed`] = await sealer.seal(plain, context);

@@ -54,22 +54,25 @@ async function opened(
   }
 }
 
+/** The columns of `grievances` sealed at rest, in the order toGrievance reads them. */
+export const SEALED_COLUMNS = [
+  "name",
+  "phone",
+  "email",
+  "address",
+  "description",
+  "summary",
+  "translation",
+  "local_summary",
+  "answer",
+] as const;
+
 /** The grievance of a row, its personal data opened. */
 export async function toGrievance(sealer: Sealer, row: Row, now = new Date()): Promise<Grievance> {
   const state = { readable: true };
   const [name, phone, email, address, description, summary, translation, localSummary, answer] =
     await Promise.all(
-      [
-        "name",
-        "phone",
-        "email",
-        "address",
-        "description",
-        "summary",
-        "translation",
-        "local_summary",
-        "answer",
-      ].map((c) => opened(sealer, row, c, state)),
+      SEALED_COLUMNS.map((c) => opened(sealer, row, c, state)),
     );
   const dueAt = row.due_at as Date | null;
   return {

@@ -4,7 +4,7 @@
  * skipped when no source changed since the last build (a content hash kept in the manifest).
  *
  * The client is compiled with the automatic `react-jsx` transform: a `precompile` JSX setting
- * would turn island markup into static strings and lose event handlers (shared/measured.md).
+ * would turn island markup into static strings and lose event handlers.
  */
 import * as esbuild from "esbuild";
 import { join, relative, resolve } from "node:path";

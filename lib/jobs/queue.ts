@@ -10,14 +10,14 @@
  * mid-handler leaves its message unacknowledged, and KV redelivers it after the restart.
  *
  * Why jobs travel in packs: local KV dequeues and acknowledges one message at a time on its one
- * SQLite thread, and that — not enqueueing, not our handlers — capped end-to-end throughput
- * below 1,000 jobs/s. So jobs queued together (one `enqueueMany`, or `enqueue` calls made in the
+ * SQLite thread, and that — not enqueueing, not our handlers — caps end-to-end throughput.
+ * So jobs queued together (one `enqueueMany`, or `enqueue` calls made in the
  * same tick) share KV messages: one message per lane and delay carries a list of jobs, and it is
  * acknowledged once every job in it is settled. Each job keeps its own identity: its own
  * attempts, retry message, dedupe key, dead letter and completion marker. A failing job is
  * retried alone; the others of its pack are not run again.
  *
- * Measured facts this design follows (shared/measured.md): `listenQueue` does not wait for a
+ * Facts of Deno KV this design follows: `listenQueue` does not wait for a
  * handler before delivering the next message, so each lane has its own limit (p-limit) and every
  * handler must be idempotent; a completed job's id is remembered so a redelivery skips it.
  */

@@ -19,7 +19,8 @@ export const LANE_CONCURRENCY: Record<Lane, number> = {
   priority: 8,
   notifications: 8,
   // A poll mostly waits on Paynow (remote, hundreds of ms) and holds a database connection only
-  // for two short statements: at 16 a burst of due polls queued behind that wait.
+  // for two short statements, so a lane as narrow as the others would queue a burst of due polls
+  // behind that wait.
   payments: 64,
 };
 

@@ -1,7 +1,7 @@
 /**
  * Deno KV: the delivery mechanism for background work and a home for short-lived state
  * (rate-limit windows, resumable stream chunks). Nothing here is the only copy of anything
- * durable: Postgres is the record (see README, "Background work").
+ * durable: Postgres is the record (see docs/jobs.md).
  */
 import { dirname } from "node:path";
 

@@ -1,24 +1,9 @@
 /** The notifications' part of the configuration (lib/config.ts). */
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../config.ts";
+import { PRODUCTION_ENV } from "../../tests/fixtures/production_env.ts";
 
-const PRODUCTION = {
-  HURUKURO_ENV: "production",
-  APP_SECRET: "x".repeat(40),
-  ENCRYPTION_KEY: btoa(String.fromCharCode(...new Uint8Array(32).fill(7))),
-  PUBLIC_URL: "https://hurukuro.example/",
-  OPENAI_API_KEY: "sk-test",
-  WHATSAPP_TOKEN: "t",
-  WHATSAPP_PHONE_NUMBER_ID: "1",
-  WHATSAPP_APP_SECRET: "s",
-  WHATSAPP_VERIFY_TOKEN: "v",
-  PAYNOW_INTEGRATION_ID: "1201",
-  PAYNOW_INTEGRATION_KEY: "k",
-  PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-  SMTP_URL: "smtp://u:p@mail.example:587",
-  MAIL_FROM: "Hurukuro <no-reply@hurukuro.example>",
-  METRICS_TOKEN: "a-long-random-metrics-token",
-};
+const PRODUCTION = PRODUCTION_ENV;
 
 Deno.test("NOTIFY_* variables are the secrets channels may name; nothing else is", async () => {
   const config = await loadConfig({

@@ -15,7 +15,7 @@ export interface TokenPackage {
 }
 
 /** A row of `token_packages` (bigint and numeric as strings). */
-interface PackageRow {
+export interface PackageRow {
   id: string;
   name: string;
   tokens: string;

@@ -1,5 +1,5 @@
 /**
- * Paynow's merchant interface (protocols.md §1): initiate a web (redirect) or express (USSD push)
+ * Paynow's merchant interface (docs/payments.md): initiate a web (redirect) or express (USSD push)
  * checkout, poll it, trace it when the poll URL was lost, and read result POSTs.
  *
  * Every message from Paynow is hash-checked before anything is read from it, except `Error`

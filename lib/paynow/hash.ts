@@ -1,5 +1,5 @@
 /**
- * Paynow's message hash, used in both directions (protocols.md §1 "Hash").
+ * Paynow's message hash, used in both directions.
  *
  * The rule: the values of every field except `hash`, URL-decoded, in the order they appear in
  * the message, joined with no separator; then the integration key; SHA-512 of the UTF-8 bytes as

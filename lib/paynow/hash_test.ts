@@ -3,7 +3,7 @@ import { Paynow } from "paynow";
 import { type PaynowFields, paynowHash, signFields, verifyPaynowHash } from "./hash.ts";
 import { encodeMessage, parseMessage } from "./message.ts";
 
-/** The worked example from Paynow's docs (protocols.md §1), in the docs' field order. */
+/** The worked example from Paynow's docs, in the docs' field order. */
 const EXAMPLE: PaynowFields = [
   ["id", "1201"],
   ["reference", "TEST REF"],

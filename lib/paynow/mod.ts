@@ -1,6 +1,6 @@
 /**
  * Paynow, the Zimbabwean payment gateway: our upstream client. It imports nothing else of ours,
- * so it can be read, tested and replaced on its own. See protocols.md §1 for the wire facts.
+ * so it can be read, tested and replaced on its own. See docs/payments.md.
  */
 export {
   type CheckoutRequest,

@@ -141,6 +141,28 @@ export async function untilAnswered(fake: FakeServer, path: string, n: number): 
 /** Thrown inside a stream generator to drop the connection (`reset`); returning closes it. */
 export const STREAM_CUT = Symbol("cut");
 
+/**
+ * A non-streamed JSON answer; under a `cut` step, its first half and then the break the step
+ * asks for.
+ */
+export function jsonAnswer(
+  exchange: Exchange,
+  answer: string,
+  headers: Record<string, string>,
+  cut: Extract<FakeStep, { kind: "cut" }> | undefined,
+): Response {
+  const json = { ...headers, "content-type": "application/json" };
+  if (!cut) return new Response(answer, { headers: json });
+  return exchange.stream(
+    (async function* () {
+      yield answer.slice(0, Math.floor(answer.length / 2));
+      if (cut.how === "close") return exchange.finish("cut");
+      throw STREAM_CUT;
+    })(),
+    json,
+  );
+}
+
 class CutError extends Error {
   constructor() {
     super("response cut by the fake's script");

@@ -17,6 +17,7 @@ import {
   type Exchange,
   type FakeModelOptions,
   type FakeServer,
+  jsonAnswer,
   type ReplyRequest,
   serveFake,
   STREAM_CUT,
@@ -241,17 +242,7 @@ async function messages(
         service_tier: "standard",
       },
     });
-    if (!cut) {
-      return new Response(answer, { headers: { ...headers, "content-type": "application/json" } });
-    }
-    return exchange.stream(
-      (async function* () {
-        yield answer.slice(0, Math.floor(answer.length / 2));
-        if (cut.how === "close") return exchange.finish("cut");
-        throw STREAM_CUT;
-      })(),
-      { ...headers, "content-type": "application/json" },
-    );
+    return jsonAnswer(exchange, answer, headers, cut);
   }
 
   const event = (type: string, data: Record<string, unknown>) => sse({ type, ...data }, type);

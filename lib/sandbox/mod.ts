@@ -99,7 +99,7 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     const graph = await startFakeGraphApi({ accessToken: crypto.randomUUID() });
     closers.push(() => graph.close());
     // Fixed, published values: the sandbox is never allowed in production, and a developer
-    // signs test deliveries with them (lib/sandbox/whatsapp_sign.ts, README "WhatsApp").
+    // signs test deliveries with them (lib/sandbox/whatsapp_sign.ts, docs/whatsapp.md).
     const verifyToken = SANDBOX_WHATSAPP.verifyToken;
     whatsapp = {
       provider: new MetaCloudProvider({

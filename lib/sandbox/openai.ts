@@ -1,5 +1,5 @@
 /**
- * A fake OpenAI-compatible server (protocols.md §5) on a loopback port, for tests and for the
+ * A fake OpenAI-compatible server (https://platform.openai.com/docs/api-reference) on a loopback port, for tests and for the
  * sandbox: `/v1/chat/completions` streamed (`data: {chunk}` lines, a usage chunk when
  * `stream_options.include_usage`, `data: [DONE]`) and not (parseable JSON when the grievance
  * classification's structured output is asked for), `/v1/audio/transcriptions` (a deterministic
@@ -21,6 +21,7 @@ import {
   type Exchange,
   type FakeModelOptions,
   type FakeServer,
+  jsonAnswer,
   type ReplyRequest,
   serveFake,
   STREAM_CUT,
@@ -216,17 +217,7 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
       service_tier: "default",
     });
     record.deltasSent = deltas.length;
-    if (!cut) {
-      return new Response(answer, { headers: { ...headers, "content-type": "application/json" } });
-    }
-    return exchange.stream(
-      (async function* () {
-        yield answer.slice(0, Math.floor(answer.length / 2));
-        if (cut.how === "close") return exchange.finish("cut");
-        throw STREAM_CUT;
-      })(),
-      { ...headers, "content-type": "application/json" },
-    );
+    return jsonAnswer(exchange, answer, headers, cut);
   }
 
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;

@@ -1,5 +1,5 @@
 /**
- * A fake Paynow (protocols.md §1) on a random loopback port, for tests and for the sandbox.
+ * A fake Paynow (docs/payments.md) on a random loopback port, for tests and for the sandbox.
  *
  * It speaks the real wire format: form-encoded requests whose hash it checks with the
  * integration's key (`status=Error&error=Invalid Hash.  Hash should start with: …` when wrong, as

@@ -5,7 +5,7 @@
 /** What happens to an express payment: a status after a delay, or an initiation error. */
 export type FakeRule = { status: string; afterMs: number } | { error: string };
 
-/** Paynow's test-mode phone numbers (protocols.md §1 "Test mode"), delays in real time. */
+/** Paynow's test-mode phone numbers, delays in real time. */
 export const TEST_MODE_PHONES: Readonly<Record<string, FakeRule>> = {
   "0771111111": { status: "Paid", afterMs: 5_000 },
   "0772222222": { status: "Paid", afterMs: 30_000 },

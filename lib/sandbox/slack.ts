@@ -1,6 +1,6 @@
 /**
  * A fake Slack Web API on a real loopback port, for tests and the sandbox: `chat.postMessage`
- * as Slack speaks it (shared/protocols.md §4), so production differs only by SLACK_API_URL.
+ * as Slack speaks it (https://api.slack.com/methods/chat.postMessage), so production differs only by SLACK_API_URL.
  *
  * - `POST /api/chat.postMessage`, JSON (bearer token) or form-encoded (`token` field): HTTP 200
  *   with `{"ok":true,"channel","ts","message"}`, or HTTP 200 with `{"ok":false,"error"}` for a

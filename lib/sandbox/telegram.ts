@@ -1,6 +1,6 @@
 /**
  * A fake Telegram Bot API on a real loopback port, for tests and the sandbox, speaking Telegram's
- * wire format (shared/protocols.md §4) so production differs only by TELEGRAM_API_URL.
+ * wire format (https://core.telegram.org/bots/api) so production differs only by TELEGRAM_API_URL.
  *
  * - `POST /bot<token>/sendMessage` (JSON, form or query): `{"ok":true,"result":{message_id,…}}`,
  *   or `{"ok":false,"error_code","description"}` with the same HTTP status: 401 for a wrong

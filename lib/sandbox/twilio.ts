@@ -1,7 +1,7 @@
 /**
  * A fake Twilio Messaging API on a real loopback port, for tests and the sandbox.
  *
- * Speaks the wire format of shared/protocols.md §3 with Twilio's answers:
+ * Speaks Twilio's wire format (https://www.twilio.com/docs/messaging/api) with Twilio's answers:
  *
  * - `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` — Basic auth `AccountSid:AuthToken`,
  *   form body; 201 with Twilio's message JSON (`sid: "SM…"`, `status: "queued"`), or Twilio's

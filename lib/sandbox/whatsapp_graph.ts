@@ -1,7 +1,7 @@
 /**
  * A fake WhatsApp Cloud API (Graph API) on a real loopback port, for tests and the sandbox.
  *
- * Speaks the wire format of shared/protocols.md §2 and refuses what Meta refuses, with Meta's
+ * Speaks Meta's wire format (https://developers.facebook.com/docs/whatsapp/cloud-api/) and refuses what Meta refuses, with Meta's
  * error shape (`{error:{message,type,code,error_data:{details},fbtrace_id}}`), so a menu that
  * breaks a limit fails here and not in production:
  *

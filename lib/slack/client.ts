@@ -1,5 +1,6 @@
 /**
- * Slack's Web API, the one method Hurukuro calls: `chat.postMessage` (shared/protocols.md §4).
+ * Slack's Web API, the one method Hurukuro calls: `chat.postMessage`
+ * (https://api.slack.com/methods/chat.postMessage).
  *
  * Slack answers HTTP 200 even when it refuses (`{"ok":false,"error":"channel_not_found"}`), so
  * `ok` decides, not the status. A rate limit is HTTP 429 with a `Retry-After` header (seconds).

@@ -1,5 +1,5 @@
 /**
- * The Telegram Bot API (shared/protocols.md §4): `sendMessage`, and the check of the secret
+ * The Telegram Bot API (https://core.telegram.org/bots/api): `sendMessage`, and the check of the secret
  * Telegram sends with every webhook delivery. Notifications use the first; the Telegram chat
  * channel uses both.
  *

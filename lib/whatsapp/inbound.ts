@@ -27,6 +27,7 @@ import {
   quarantineReason,
 } from "./quarantine.ts";
 import { storable } from "./storable.ts";
+import type { WebhookLogColumns } from "./webhook_log.ts";
 import type { InboundMessage, ProviderName, StatusUpdate, WhatsAppProvider } from "./types.ts";
 
 /** Meta bodies can reach 3 MB; Twilio's form posts are small. */
@@ -77,18 +78,8 @@ export interface WebhookAnswer {
   contentType: string;
 }
 
-interface LogRow {
+interface LogRow extends WebhookLogColumns {
   received_at: string;
-  provider: string;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string | null;
-  body_bytes: number;
-  status: number;
-  processing_ms: number;
-  messages: number;
-  error: string | null;
 }
 
 interface Work {

@@ -1,8 +1,7 @@
 /**
  * WhatsApp through Meta's Cloud API (the default provider).
  *
- * Wire facts: shared/protocols.md §2, from
- * https://developers.facebook.com/docs/whatsapp/cloud-api/ (webhooks, messages, media, errors).
+ * Wire facts: https://developers.facebook.com/docs/whatsapp/cloud-api/ (webhooks, messages, media, errors).
  *
  * - Webhooks: the signature, the handshake and the parsing are in meta_webhook.ts; the message
  *   bodies we send, checked against Meta's limits, in meta_payload.ts.

@@ -1,5 +1,5 @@
 /**
- * The bodies of Meta's `POST /{phone-number-id}/messages` (shared/protocols.md §2). Interactive
+ * The bodies of Meta's `POST /{phone-number-id}/messages`. Interactive
  * messages are validated against Meta's limits, so a menu that would be refused fails in our
  * tests with a clear message instead of in production with error 100: display text is shortened
  * with "…", structural mistakes (4 buttons, 11 rows, duplicate or overlong ids) throw

@@ -1,5 +1,5 @@
 /**
- * Meta's webhooks (shared/protocols.md §2): the signature over the raw bytes, the verification
+ * Meta's webhooks (https://developers.facebook.com/docs/graph-api/webhooks/): the signature over the raw bytes, the verification
  * handshake, and the body translated into our types.
  *
  * - `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`, checked over the bytes

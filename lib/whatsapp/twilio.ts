@@ -1,7 +1,7 @@
 /**
  * WhatsApp through Twilio's Messaging API (the alternative provider).
  *
- * Wire facts: shared/protocols.md §3, from https://www.twilio.com/docs/messaging/api.
+ * Wire facts: https://www.twilio.com/docs/messaging/api.
  *
  * - Webhooks: the signature and the parsing are in twilio_webhook.ts.
  * - Twilio has no reply buttons or lists without pre-approved content templates, so menus are

@@ -1,5 +1,5 @@
 /**
- * Twilio's webhooks (shared/protocols.md §3, https://www.twilio.com/docs/usage/security and
+ * Twilio's webhooks (https://www.twilio.com/docs/usage/security and
  * https://www.twilio.com/docs/messaging/guides/webhook-request): the signature, and the form
  * translated into our types.
  *

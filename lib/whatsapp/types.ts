@@ -2,7 +2,7 @@
  * The one vocabulary the rest of Hurukuro speaks about WhatsApp, whichever provider carries it.
  *
  * Providers (Meta Cloud API in `meta.ts`, Twilio in `twilio.ts`) translate their wire formats
- * (shared/protocols.md §2–3) into these types and back, so the webhook routes, the conversation
+ * (docs/whatsapp.md) into these types and back, so the webhook routes, the conversation
  * machine and the send job never see a provider's JSON or form fields.
  *
  * Phone numbers are E.164 with a leading "+" everywhere in these types ("+263771234567"): Meta

@@ -16,10 +16,8 @@ export interface WebhookLogEntry {
   error: string | null;
 }
 
-/** A `whatsapp_webhook_log` row (the id is a bigserial: text). */
-interface WebhookLogRow {
-  id: string;
-  received_at: Date;
+/** The columns of a `whatsapp_webhook_log` row that are written as they are read. */
+export interface WebhookLogColumns {
   provider: string;
   method: string;
   path: string;
@@ -30,6 +28,12 @@ interface WebhookLogRow {
   processing_ms: number;
   messages: number;
   error: string | null;
+}
+
+/** A `whatsapp_webhook_log` row (the id is a bigserial: text). */
+interface WebhookLogRow extends WebhookLogColumns {
+  id: string;
+  received_at: Date;
 }
 
 function toWebhookLogEntry(r: WebhookLogRow): WebhookLogEntry {

@@ -14,6 +14,7 @@ import { nasty } from "./hostile_webhooks.ts";
 import { parseStatusMessage, PaynowError, paynowOutcome } from "../../lib/paynow/mod.ts";
 import { signedPaynowBody, startFakePaynow } from "../../lib/sandbox/paynow.ts";
 import { startTestApp } from "../harness.ts";
+import { paynowEnv } from "../fixtures/paynow.ts";
 
 announceSeed("tests/fuzz/paynow_test.ts");
 
@@ -73,12 +74,7 @@ Deno.test("fuzz: a Paynow status message gives a status or a PaynowError, nothin
 Deno.test("fuzz: hostile signed result POSTs never get a 5xx, and valid ones beside them are accepted", async () => {
   const paynow = await startFakePaynow({ integrations: { "1201": KEY }, timeScale: 0.01 });
   const app = await startTestApp({
-    env: {
-      PAYNOW_INTEGRATION_ID: "1201",
-      PAYNOW_INTEGRATION_KEY: KEY,
-      PAYNOW_AUTH_EMAIL: "merchant@hurukuro.example",
-      PAYNOW_BASE_URL: paynow.url,
-    },
+    env: paynowEnv(paynow.url, KEY),
   });
   try {
     const signup = await app.fetch("/api/v1/auth/signup", {

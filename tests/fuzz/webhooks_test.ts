@@ -17,8 +17,7 @@ import { parseTwilioWebhook } from "../../lib/whatsapp/twilio.ts";
 import { storable } from "../../lib/whatsapp/storable.ts";
 import { PHONE_NUMBER } from "../../lib/whatsapp/types.ts";
 import { findOrCreatePhoneUser } from "../../lib/accounts/users.ts";
-import { startTestApp, type TestApp } from "../harness.ts";
-import { startFakeTwilio } from "../../lib/sandbox/twilio.ts";
+import type { TestApp } from "../harness.ts";
 import {
   metaText,
   metaWebhook,
@@ -26,7 +25,7 @@ import {
   signMeta,
   twilioInbound,
 } from "../../lib/sandbox/whatsapp_sign.ts";
-import { APP_SECRET, setup } from "../whatsapp_app.ts";
+import { APP_SECRET, setup, twilioApp } from "../whatsapp_app.ts";
 
 announceSeed("tests/fuzz/webhooks_test.ts");
 
@@ -142,16 +141,7 @@ Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid 
 });
 
 Deno.test("fuzz: hostile Twilio deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
-  const fake = await startFakeTwilio();
-  const app = await startTestApp({
-    env: {
-      WHATSAPP_PROVIDER: "twilio",
-      TWILIO_ACCOUNT_SID: fake.accountSid,
-      TWILIO_AUTH_TOKEN: fake.authToken,
-      TWILIO_WHATSAPP_FROM: "+14155238886",
-      TWILIO_API_URL: fake.url,
-    },
-  });
+  const { fake, app } = await twilioApp();
   try {
     await accounts(app);
     const url = `${app.url}/api/whatsapp/twilio`;

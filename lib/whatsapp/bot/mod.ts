@@ -1,5 +1,5 @@
 /**
- * The conversation machine (seed 000's custom FSM, explicit and typed): given the session of a
+ * The conversation machine (a small explicit, typed state machine): given the session of a
  * phone and one input, the next session and the messages to send. One module per flow in
  * `flows/`; this file only routes.
  *

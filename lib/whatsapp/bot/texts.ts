@@ -1,6 +1,7 @@
 /**
  * What the bot says, in one place: short, friendly, no jargon, never a stack trace. WhatsApp
- * formatting (`*bold*`, `_italic_`). AI error wording follows seed 002's user-facing messages.
+ * formatting (`*bold*`, `_italic_`). AI errors use the same plain words as
+ * the web (lib/ai/errors.ts).
  */
 import type { AnswerResult } from "./types.ts";
 import { formatCount } from "../../format.ts";
