@@ -25,6 +25,7 @@ export const ANSWER_EVENTS_CHANNEL = "hurukuro_answer_events";
 export const FLUSH_MS = 150;
 /** How long an answer's events stay readable after its last one. */
 export const KEEP_AFTER_END_MS = 10 * 60_000;
+const MAX_SEQ = 2 ** 31 - 1;
 /** Rows in one statement (a long burst is written in several). */
 const MAX_ROWS = 500;
 /** A notification's payload stays far below PostgreSQL's 8,000 bytes. */
@@ -104,6 +105,7 @@ export class AnswerEventStore {
 
   /** The answer's stored events after `afterId`, in order, up to the first missing one. */
   async read(messageId: string, afterId: number): Promise<StreamEntry[]> {
+    if (afterId >= MAX_SEQ) return []; // past any stored sequence (an int4)
     const rows = await this.db.sql<{ seq: number; event: string; data: unknown }[]>`
       select seq, event, data from answer_events
       where message_id = ${messageId} and seq > ${afterId}
