@@ -10,3 +10,7 @@ create table answer_events (
   created_at timestamptz not null default now(),
   primary key (message_id, seq)
 );
+
+-- Until when a reader following the answer from another instance holds it past its grace period
+-- (renewed every few seconds while the reader stays).
+alter table messages add column followed_until timestamptz;

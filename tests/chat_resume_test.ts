@@ -9,7 +9,7 @@ import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbo
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { pruneAnswerEvents } from "../lib/chat/answer_events.ts";
-import { startStream } from "../lib/chat/mod.ts";
+import { setChatSetting, startStream } from "../lib/chat/mod.ts";
 import { deltas, readSse, type SseEvent } from "./chat_sse.ts";
 
 interface Pair {
@@ -159,5 +159,29 @@ pairTest(
     assert.equal(late.length, 1);
     assert.equal(late[0].event, "done");
     assert.equal(late[0].data.expired, true);
+  },
+);
+
+pairTest(
+  "a reader following from another instance keeps the answer going past its grace period",
+  { deltaDelayMs: 30, reply: "Mapungubwe traded gold with the coast. ".repeat(12) },
+  async ({ a, b, fake }) => {
+    const { auth, userId } = await signup(a, 100_000);
+    await setChatSetting(a.server.db.sql, "streamGraceSeconds", 0.3);
+    await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
+    // Nobody reads on A: only B's reader is there, far longer than the grace period.
+    const { messageId, generation } = await startStream(a.server.chat, {
+      userId,
+      mode: "chat",
+      channel: "web",
+      text: "Tell me about Mapungubwe",
+      fresh: true,
+    });
+    const all = await readSse(await resume(b, auth, messageId, 0));
+    assertRest(all, 0);
+    assert.equal(all.at(-1)!.data.status, "complete");
+    assert.equal(deltas(all).join(""), await storedContent(a, messageId));
+    assert.equal(generation.finished, true);
+    assert.equal(fake.calls("/v1/chat/completions").length, 1);
   },
 );

@@ -26,6 +26,9 @@ export const FLUSH_MS = 150;
 /** How long an answer's events stay readable after its last one. */
 export const KEEP_AFTER_END_MS = 10 * 60_000;
 const MAX_SEQ = 2 ** 31 - 1;
+/** How long a reader on another instance holds an answer past its grace period, and its renewal. */
+export const FOLLOW_HOLD_MS = 10_000;
+export const FOLLOW_RENEW_MS = 4_000;
 /** Rows in one statement (a long burst is written in several). */
 const MAX_ROWS = 500;
 /** A notification's payload stays far below PostgreSQL's 8,000 bytes. */
@@ -144,6 +147,25 @@ export class AnswerEventStore {
         this.#followers.delete(messageId);
       }
     };
+  }
+
+  /**
+   * Says that a reader follows the answer from this instance, for {@link FOLLOW_HOLD_MS}: the
+   * generating instance then keeps the answer going past its grace period. Renewed every
+   * {@link FOLLOW_RENEW_MS} while the reader stays.
+   */
+  async markFollowed(messageId: string): Promise<void> {
+    await this.db.sql`update messages
+      set followed_until = now() + make_interval(secs => ${FOLLOW_HOLD_MS / 1000})
+      where id = ${messageId} and status = 'streaming'`;
+  }
+
+  /** Whether a reader on another instance follows the answer now. */
+  async followedElsewhere(messageId: string): Promise<boolean> {
+    const [row] = await this.db.sql<{ followed: boolean }[]>`
+      select coalesce(followed_until > now(), false) as followed from messages
+      where id = ${messageId}`;
+    return row?.followed ?? false;
   }
 
   /** Writes what waits and stops listening. */

@@ -21,6 +21,7 @@ import {
 } from "./conversations.ts";
 import { ChatError, type ChatErrorCode } from "./errors.ts";
 import { Generation, isTerminal, type Reader, type StreamEntry } from "./streams.ts";
+import { FOLLOW_RENEW_MS } from "./answer_events.ts";
 
 export {
   type BotAnswer,
@@ -223,10 +224,15 @@ export async function followStream(
   const store = s.runtime.answerEvents;
   let wake = () => {};
   const unwatch = await store.watch(input.messageId, () => wake());
+  let renewedAt = 0;
   try {
     let after = input.afterId;
     let lastNews = Date.now();
     while (!input.signal.aborted) {
+      if (Date.now() - renewedAt >= FOLLOW_RENEW_MS) {
+        renewedAt = Date.now();
+        await store.markFollowed(input.messageId);
+      }
       // Generated here after all (it started after the check above): follow it from memory.
       const started = s.runtime.streams.get(input.messageId);
       if (started) return await followGeneration(started, after, input.signal, onEntry);

@@ -92,8 +92,13 @@ export class Generation {
   #armGrace(): void {
     if (this.#done || this.abort.signal.aborted) return;
     clearTimeout(this.#grace);
-    this.#grace = setTimeout(() => {
-      if (this.#readers.size === 0 && !this.#done) this.abort.abort("no reader");
+    this.#grace = setTimeout(async () => {
+      if (this.#readers.size > 0 || this.#done) return;
+      // A reader following from another instance keeps it going too.
+      const followed = await this.store?.followedElsewhere(this.messageId).catch(() => false);
+      if (this.#readers.size > 0 || this.#done) return;
+      if (followed) this.#armGrace();
+      else this.abort.abort("no reader");
     }, this.graceMs);
   }
 }
