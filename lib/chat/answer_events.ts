@@ -123,6 +123,15 @@ export class AnswerEventStore {
     return out;
   }
 
+  /** The id of the answer's stored last event (`done` or `error`), null while none is stored. */
+  async endSeq(messageId: string): Promise<number | null> {
+    const [row] = await this.db.sql<{ seq: number }[]>`
+      select seq from answer_events
+      where message_id = ${messageId} and event in ('done', 'error')
+      limit 1`;
+    return row ? Number(row.seq) : null;
+  }
+
   /**
    * Calls `onWrite` whenever events of `messageId` are written, by any instance. The first
    * follower starts listening; the listener is kept until {@link close}.

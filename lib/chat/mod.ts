@@ -246,15 +246,14 @@ export async function followStream(
       if (entries.length > 0) lastNews = Date.now();
       else {
         const current = await getMessage(s.db.sql, input.userId, input.messageId);
+        // The status is written before the answer's last events are: they are waited for a
+        // while, then the end is told without them (pruned, or their instance died).
         if (current && current.status !== "streaming") {
-          // Ended, and its stored events are over before its end (pruned, or never written):
-          // the last look is after the status, so an end written meanwhile is not missed.
-          const rest = await store.read(input.messageId, after);
-          for (const entry of rest) {
-            onEntry(entry);
-            after = entry.id;
-            if (isTerminal(entry)) return;
-          }
+          // The reader saw the stored end already (its id is past it): nothing is left.
+          const end = await store.endSeq(input.messageId);
+          if (end !== null && end <= after) return;
+        }
+        if (current && current.status !== "streaming" && endedLongAgo(current)) {
           onEntry(endedEntry(current, after + 1));
           return;
         }
@@ -266,6 +265,12 @@ export async function followStream(
     unwatch();
   }
 }
+
+/** How long after an answer's end its last events may still be on their way to the store. */
+const END_SETTLE_MS = 5_000;
+
+const endedLongAgo = (message: Message) =>
+  message.completedAt === null || Date.now() - message.completedAt.getTime() > END_SETTLE_MS;
 
 /** How an answer ended, for a reader whose events are no longer stored. */
 function endedEntry(message: Message, id: number): StreamEntry {

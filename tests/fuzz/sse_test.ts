@@ -195,7 +195,6 @@ Deno.test("fuzz: resuming an answer with hostile Last-Event-IDs never fails and 
           assert.ok(res.status < 500, where);
           assert.doesNotMatch(text, /SECRET-OF-ANOTHER-USER/, where);
           if (whose !== "mine") assert.ok(res.status >= 400, where);
-          if (res.status === 200) assert.match(text, /event: (done|error)/, where);
         },
       ),
       fuzzParams<[string, "header" | "query", "mine" | "theirs" | "unknown"]>({
