@@ -5,7 +5,7 @@
 create table answer_events (
   message_id uuid not null,
   seq integer not null check (seq > 0),
-  event text not null check (event in ('start', 'delta', 'usage', 'done', 'error')),
+  event text not null check (event = any (array['start', 'delta', 'usage', 'done', 'error'])),
   data jsonb not null,
   created_at timestamptz not null default now(),
   primary key (message_id, seq)

@@ -164,10 +164,10 @@ pairTest(
 
 pairTest(
   "a reader following from another instance keeps the answer going past its grace period",
-  { deltaDelayMs: 30, reply: "Mapungubwe traded gold with the coast. ".repeat(12) },
+  { deltaDelayMs: 30, reply: "Mapungubwe traded gold with the coast. ".repeat(24) },
   async ({ a, b, fake }) => {
     const { auth, userId } = await signup(a, 100_000);
-    await setChatSetting(a.server.db.sql, "streamGraceSeconds", 0.3);
+    await setChatSetting(a.server.db.sql, "streamGraceSeconds", 1.5);
     await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
     // Nobody reads on A: only B's reader is there, far longer than the grace period.
     const { messageId, generation } = await startStream(a.server.chat, {

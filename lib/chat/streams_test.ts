@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Generation, type StreamEntry, StreamRegistry } from "./streams.ts";
+import { Generation, STREAM_EVENT_NAMES, type StreamEntry, StreamRegistry } from "./streams.ts";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,4 +73,14 @@ Deno.test("settled waits for the running answers, up to its timeout", async () =
   setTimeout(() => finish(), 20);
   assert.equal(await registry.settled(5_000), true, "ended within the timeout");
   g.abort.abort("test over");
+});
+
+Deno.test("the stream's event names are the ones answer_events' CHECK lists", async () => {
+  const sql = await Deno.readTextFile(
+    new URL("../../migrations/0017_answer_events.sql", import.meta.url),
+  );
+  const listed = sql.match(/check \(event = any \(array\[([^\]]*)\]\)\)/)![1];
+  assert.deepEqual(listed.split(",").map((v) => v.trim().replaceAll("'", "")), [
+    ...STREAM_EVENT_NAMES,
+  ]);
 });
