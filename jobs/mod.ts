@@ -24,6 +24,7 @@ import { grievancesThumbnailHandler } from "./grievances_thumbnail.ts";
 import { telegramReplyHandler } from "./telegram_reply.ts";
 import { telegramSendHandler } from "./telegram_send.ts";
 import { telegramCleanupCron } from "./telegram_cleanup.ts";
+import { chatAnswerEventsCleanupCron } from "./chat_answer_events_cleanup.ts";
 
 /**
  * The services handlers use: built by lib/app.ts before the handlers are registered on the
@@ -60,4 +61,5 @@ export const crons: CronJob[] = [
   loginThrottleCleanupCron,
   notificationsWatchCron,
   telegramCleanupCron,
+  chatAnswerEventsCleanupCron,
 ];

@@ -188,6 +188,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
 
     // ---- domains ----------------------------------------------------------------------------
     const chat = createChat({ db, kv, log, config, jobs: queue });
+    closers.push(() => chat.runtime.answerEvents.close());
     const payments = createPayments({
       db,
       jobs: queue,

@@ -392,13 +392,13 @@ chatTest(
     assert.equal(text, stored.content, "every delta exactly once");
     assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
 
-    // Later, from the KV buffer alone (as another process sharing it would): same answer.
+    // Later, from the stored events alone (as another instance would): same answer.
     t.services.runtime.streams.live.delete(messageId);
-    const fromKv = await readSse(
+    const fromStore = await readSse(
       await t.app.fetch(`/api/v1/messages/${messageId}/stream?lastEventId=0`, { headers: auth }),
     );
-    assert.equal(deltas(fromKv).join(""), stored.content);
-    assert.equal(fromKv.at(-1)!.event, "done");
+    assert.equal(deltas(fromStore).join(""), stored.content);
+    assert.equal(fromStore.at(-1)!.event, "done");
     assert.equal(t.fake.calls("/v1/chat/completions").length, 1);
 
     const missing = await t.app.fetch(`/api/v1/messages/${crypto.randomUUID()}/stream`, {

@@ -9,6 +9,8 @@
  * - The sends to the Graph API stay within WHATSAPP_SEND_RATE in all, and 250 ms apart per user.
  * - One instance killed (SIGKILL) in a burst: the other finishes the work within 60 s, and a
  *   reply goes twice only if its send was in flight at the kill.
+ * - An answer's stream cut on one instance resumes on either with the rest, once, and the model
+ *   is called once.
  */
 import assert from "node:assert/strict";
 import { prepareStorage, type ServerProcess, startServerProcess } from "./harness.ts";
@@ -26,6 +28,7 @@ import {
 import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import type { Database } from "../lib/db/mod.ts";
+import { readSse } from "./chat_sse.ts";
 
 const SEND_RATE = 10;
 const PER_USER_GAP_MS = 250;
@@ -176,6 +179,67 @@ Deno.test({
         assert.ok(Date.now() < until, "the instances did not see each other within 10 s");
         await sleep(200);
       }
+
+      // ---- an answer cut on one instance resumes on the other: the rest once, one call ------
+      const asker = await fetch(`${balancer.url}/api/v1/auth/signup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "resume@example.com", password: "correct horse battery" }),
+      });
+      assert.equal(asker.status, 201, await asker.clone().text());
+      const askerBody = await asker.json();
+      await post(db.sql, {
+        userId: askerBody.user.id,
+        kind: "purchase_credit",
+        delta: 100_000,
+        idempotencyKey: "two-instances:resume",
+        description: "test credit",
+      });
+      const askerAuth = { authorization: `Bearer ${askerBody.accessToken}` };
+      const callsBefore = openai.calls("/v1/chat/completions").length;
+      openai.script({
+        kind: "reply",
+        text: "Mosi-oa-Tunya thunders. ".repeat(40),
+        deltaDelayMs: 30,
+      });
+      const asked = await fetch(`${balancer.url}/api/v1/chats`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...askerAuth },
+        body: JSON.stringify({ text: "Tell me about Victoria Falls" }),
+      });
+      assert.equal(asked.status, 200, await asked.clone().text());
+      let seenDeltas = 0;
+      const cut = await readSse(asked, {
+        onEvent: (e) => e.event !== "delta" || ++seenDeltas < 5,
+      });
+      const answerId = cut[0].data.messageId as string;
+      const cutAt = cut.at(-1)!.id;
+      // Resumed on each instance at once: one generates the answer, the other reads it from the
+      // database; both get the rest, once.
+      const resumed = await Promise.all(servers.map(async (s) => {
+        const res = await fetch(`${s.url}/api/v1/messages/${answerId}/stream`, {
+          headers: { ...askerAuth, "last-event-id": String(cutAt) },
+        });
+        assert.equal(res.status, 200);
+        return readSse(res);
+      }));
+      const [stored] = await db.sql`select content, status from messages where id = ${answerId}`;
+      assert.equal(stored.status, "complete");
+      for (const rest of resumed) {
+        assert.deepEqual(
+          rest.map((e) => e.id),
+          rest.map((_, i) => cutAt + 1 + i),
+          "no gap, no repeat",
+        );
+        assert.equal(rest.at(-1)!.event, "done");
+        const text = [...cut, ...rest].filter((e) => e.event === "delta").map((e) => e.data.text);
+        assert.equal(text.join(""), stored.content, "every delta once");
+        assert.ok(
+          rest.filter((e) => e.event === "delta").length > 20,
+          "most of it came after the cut",
+        );
+      }
+      assert.equal(openai.calls("/v1/chat/completions").length - callsBefore, 1, "one model call");
 
       const deliver = async (message: MetaMessage) => {
         const signed = signedMetaWebhook(META_SECRET, metaWebhook({ messages: [message] }));

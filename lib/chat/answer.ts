@@ -43,6 +43,7 @@ import { ACCOUNT_DISABLED_MESSAGE, ChatError, NOT_CONFIGURED_MESSAGE } from "./e
 import { StopWatch } from "./stop_watch.ts";
 import { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 import { StreamRegistry } from "./streams.ts";
+import { AnswerEventStore } from "./answer_events.ts";
 import { type EagerStream, startUpstreamCall } from "./upstream.ts";
 import { announceMessages } from "./run.ts";
 
@@ -67,6 +68,8 @@ export interface ChatRuntime {
   admit: ReturnType<typeof pLimit>;
   ai: AiConfigCache;
   streams: StreamRegistry;
+  /** The answers' events where every instance reads them (a resume on another instance). */
+  answerEvents: AnswerEventStore;
   /** Stop requests made on any process, for the answers this one generates. */
   stops: StopWatch;
   tiers: ReturnType<typeof tierCache>;
@@ -88,6 +91,10 @@ export function createChatRuntime(deps: Pick<ChatDeps, "db" | "log" | "config">)
     admit: pLimit(PREPARE_CONCURRENCY),
     ai: new AiConfigCache(deps.db.sql, deps.config.encryptionKey),
     streams: new StreamRegistry(),
+    answerEvents: new AnswerEventStore(
+      deps.db,
+      (error) => deps.log.error("storing an answer's events failed", { error }),
+    ),
     stops: new StopWatch(
       deps.db.sql,
       (error) => deps.log.warn("checking for stop requests failed", { error }),

@@ -3,7 +3,7 @@
  *
  * - {@link answerOnce}: the whole answer at once (WhatsApp, API clients that do not stream);
  * - {@link startStream} / {@link followStream}: the web's streamed answer, detached from the
- *   request that asked for it, resumable from KV (lib/chat/streams.ts);
+ *   request that asked for it, resumable on any instance (lib/chat/streams.ts);
  * - {@link resetConversation}: the user's "new chat".
  *
  * Knows nothing of HTTP: failures are {@link ChatError}s (an AppError carrying the chat's code)
@@ -12,9 +12,16 @@
 import { AppError } from "../errors.ts";
 import { type AnswerInput, type ChatServices, prepareAnswer } from "./answer.ts";
 import { runAnswer } from "./run.ts";
-import { type Channel, closeOpenConversations, getMessage, type Mode } from "./conversations.ts";
+import {
+  type Channel,
+  closeOpenConversations,
+  getMessage,
+  type Message,
+  type Mode,
+} from "./conversations.ts";
 import { ChatError, type ChatErrorCode } from "./errors.ts";
-import { Generation, isTerminal, readBuffered, type Reader, type StreamEntry } from "./streams.ts";
+import { Generation, isTerminal, type Reader, type StreamEntry } from "./streams.ts";
+import { FOLLOW_RENEW_MS } from "./answer_events.ts";
 
 export {
   type BotAnswer,
@@ -137,8 +144,7 @@ export async function startStream(
     input.userId,
     prepared.abort,
     settings.streamGraceSeconds * 1000,
-    s.kv,
-    (error) => s.log.error("stream buffer write failed", { error }),
+    runtime.answerEvents,
   );
   generation.emit("start", {
     conversationId: prepared.conversation.id,
@@ -192,11 +198,17 @@ export async function startStream(
   };
 }
 
+/** How often a follower on another instance reads the store when no notification came. */
+const FOLLOW_POLL_MS = { embedded: 200, server: 1_000 } as const;
+/** A follower gives up on an answer that has written nothing for this long. */
+const FOLLOW_IDLE_MS = 5 * 60_000;
+
 /**
  * Follows an answer's events after `afterId` (the `Last-Event-ID` of a reconnecting client):
- * from memory when this process runs it, else from the KV buffer (polled while the answer is
- * still being generated elsewhere). `onEntry` is called in order; the returned promise resolves
- * after the terminal event, or when `signal` aborts (the reader left).
+ * from memory when this process runs it, else from the answer events every instance writes
+ * (answer_events.ts), woken by their notifications and polling meanwhile. `onEntry` is called
+ * in order, each event once; the returned promise resolves after the terminal event, or when
+ * `signal` aborts (the reader left).
  */
 export async function followStream(
   s: ChatServices,
@@ -209,39 +221,85 @@ export async function followStream(
   }
   const local = s.runtime.streams.get(input.messageId);
   if (local) return await followGeneration(local, input.afterId, input.signal, onEntry);
-  // Not generated here: read the buffer, and poll it while the answer is still streaming.
-  let after = input.afterId;
-  const deadline = Date.now() + 5 * 60_000;
-  while (!input.signal.aborted) {
-    const entries = await readBuffered(s.kv, input.messageId, after);
-    for (const entry of entries) {
-      onEntry(entry);
-      after = entry.id;
-      if (isTerminal(entry)) return;
+  const store = s.runtime.answerEvents;
+  let wake = () => {};
+  const unwatch = await store.watch(input.messageId, () => wake());
+  let renewedAt = 0;
+  try {
+    let after = input.afterId;
+    let lastNews = Date.now();
+    while (!input.signal.aborted) {
+      if (Date.now() - renewedAt >= FOLLOW_RENEW_MS) {
+        renewedAt = Date.now();
+        await store.markFollowed(input.messageId);
+      }
+      // Generated here after all (it started after the check above): follow it from memory.
+      const started = s.runtime.streams.get(input.messageId);
+      if (started) return await followGeneration(started, after, input.signal, onEntry);
+      const woken = new Promise<void>((resolve) => wake = resolve);
+      const entries = await store.read(input.messageId, after);
+      for (const entry of entries) {
+        onEntry(entry);
+        after = entry.id;
+        if (isTerminal(entry)) return;
+      }
+      if (entries.length > 0) lastNews = Date.now();
+      else {
+        const current = await getMessage(s.db.sql, input.userId, input.messageId);
+        // The status is written before the answer's last events are: they are waited for a
+        // while, then the end is told without them (pruned, or their instance died).
+        if (current && current.status !== "streaming") {
+          // The reader saw the stored end already (its id is past it): nothing is left.
+          const end = await store.endSeq(input.messageId);
+          if (end !== null && end <= after) return;
+        }
+        if (current && current.status !== "streaming" && endedLongAgo(current)) {
+          onEntry(endedEntry(current, after + 1));
+          return;
+        }
+        if (Date.now() - lastNews > FOLLOW_IDLE_MS) return;
+      }
+      await waitFor(woken, FOLLOW_POLL_MS[s.db.kind], input.signal);
     }
-    const current = entries.length === 0
-      ? await getMessage(s.db.sql, input.userId, input.messageId)
-      : null;
-    if (current && current.status !== "streaming") {
-      // Finished, and its buffer has expired (or it was never buffered): say how it ended.
-      const last: StreamEntry = {
-        id: after + 1,
-        event: current.status === "error" ? "error" : "done",
-        data: current.status === "error"
-          ? { code: current.errorCode ?? "unavailable", message: "The answer did not complete." }
-          : {
-            messageId: current.id,
-            conversationId: current.conversationId,
-            status: current.status,
-            expired: true,
-          },
-      };
-      onEntry(last);
-      return;
-    }
-    if (Date.now() > deadline) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  } finally {
+    unwatch();
   }
+}
+
+/** How long after an answer's end its last events may still be on their way to the store. */
+const END_SETTLE_MS = 5_000;
+
+const endedLongAgo = (message: Message) =>
+  message.completedAt === null || Date.now() - message.completedAt.getTime() > END_SETTLE_MS;
+
+/** How an answer ended, for a reader whose events are no longer stored. */
+function endedEntry(message: Message, id: number): StreamEntry {
+  return {
+    id,
+    event: message.status === "error" ? "error" : "done",
+    data: message.status === "error"
+      ? { code: message.errorCode ?? "unavailable", message: "The answer did not complete." }
+      : {
+        messageId: message.id,
+        conversationId: message.conversationId,
+        status: message.status,
+        expired: true,
+      },
+  };
+}
+
+/** Resolves when `woken` does, after `ms`, or when `signal` aborts. */
+function waitFor(woken: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    woken.then(done);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 /**

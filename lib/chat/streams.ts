@@ -3,16 +3,17 @@
  * and its events (`start`, `delta`, `usage`, `done`, `error`, numbered from 1) go to
  *
  * - the readers attached in this process, at once, from memory (the relay path);
- * - Deno KV, one key per event (`["chat_stream", messageId, n]`, kept {@link BUFFER_TTL_MS}),
- *   written in small batches: a reader that reconnects with `Last-Event-ID` — to this process
- *   or another sharing the KV store — gets what it missed without a second model call.
- *   One key per event keeps every value far below KV's 64 KiB limit whatever the answer's size.
+ * - PostgreSQL (answer_events.ts), written in batches: a reader that reconnects with
+ *   `Last-Event-ID` to any instance gets what it missed without a second model call.
  *
  * When the last reader leaves, a grace period starts; a reader coming back within it cancels it,
  * otherwise the upstream call is aborted (and only what was generated is billed).
  */
+import type { AnswerEventStore } from "./answer_events.ts";
 
-export type StreamEventName = "start" | "delta" | "usage" | "done" | "error";
+/** The events of an answer's stream (also the CHECK of `answer_events.event`). */
+export const STREAM_EVENT_NAMES = ["start", "delta", "usage", "done", "error"] as const;
+export type StreamEventName = typeof STREAM_EVENT_NAMES[number];
 
 export interface StreamEntry {
   id: number;
@@ -20,82 +21,15 @@ export interface StreamEntry {
   data: Record<string, unknown>;
 }
 
-export const BUFFER_TTL_MS = 5 * 60_000;
 /**
- * How long a finished generation whose events could not all be written to KV stays in memory, so
- * a reader reconnecting to this process still gets them. One whose events are all in KV leaves
+ * How long a finished generation whose events could not all be stored stays in memory, so a
+ * reader reconnecting to this process still gets them. One whose events are all stored leaves
  * memory at once: kept for seconds, every finished answer would survive young-generation
  * collections and be copied by each of them (the cost of every request's collection pauses).
  */
 const LINGER_MS = 30_000;
-const FLUSH_MS = 20;
-const MAX_BATCH = 200;
 
 export const isTerminal = (e: StreamEntry) => e.event === "done" || e.event === "error";
-
-const streamKey = (messageId: string, id: number): Deno.KvKey => ["chat_stream", messageId, id];
-
-/** Writes entries to KV in order, batching what arrives within a few milliseconds. */
-class KvBuffer {
-  #pending: StreamEntry[] = [];
-  #timer?: ReturnType<typeof setTimeout>;
-  #chain: Promise<void> = Promise.resolve();
-  #failed = false;
-
-  constructor(
-    private readonly kv: Deno.Kv,
-    private readonly messageId: string,
-    private readonly onError: (error: unknown) => void,
-  ) {}
-
-  push(entry: StreamEntry): void {
-    this.#pending.push(entry);
-    if (isTerminal(entry)) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS);
-  }
-
-  /** Resolves when everything pushed so far was written: true when all of it is in KV. */
-  flush(): Promise<boolean> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length > 0) {
-      this.#chain = this.#chain.then(async () => {
-        for (let i = 0; i < batch.length; i += MAX_BATCH) {
-          const op = this.kv.atomic();
-          for (const e of batch.slice(i, i + MAX_BATCH)) {
-            op.set(streamKey(this.messageId, e.id), { event: e.event, data: e.data }, {
-              expireIn: BUFFER_TTL_MS,
-            });
-          }
-          await op.commit();
-        }
-      }).catch((error) => {
-        this.#failed = true;
-        this.onError(error);
-      });
-    }
-    return this.#chain.then(() => !this.#failed);
-  }
-}
-
-/** Reads buffered events after `afterId`, in order. */
-export async function readBuffered(
-  kv: Deno.Kv,
-  messageId: string,
-  afterId: number,
-): Promise<StreamEntry[]> {
-  const out: StreamEntry[] = [];
-  const iter = kv.list<{ event: StreamEventName; data: Record<string, unknown> }>({
-    start: streamKey(messageId, afterId + 1),
-    end: streamKey(messageId, Number.MAX_SAFE_INTEGER),
-  });
-  for await (const { key, value } of iter) {
-    out.push({ id: key[2] as number, event: value.event, data: value.data });
-  }
-  return out;
-}
 
 export type Reader = (entry: StreamEntry) => void;
 
@@ -105,7 +39,6 @@ export class Generation {
   #readers = new Set<Reader>();
   #grace?: ReturnType<typeof setTimeout>;
   #done = false;
-  #buffer?: KvBuffer;
 
   constructor(
     readonly messageId: string,
@@ -113,10 +46,9 @@ export class Generation {
     /** Aborting it stops the upstream call. */
     readonly abort: AbortController,
     private readonly graceMs: number,
-    kv: Deno.Kv | null,
-    onKvError: (error: unknown) => void,
+    /** Where every instance reads the events (null: this process's readers only). */
+    private readonly store: AnswerEventStore | null,
   ) {
-    if (kv) this.#buffer = new KvBuffer(kv, messageId, onKvError);
     this.#armGrace();
   }
 
@@ -132,7 +64,7 @@ export class Generation {
     if (this.#done) return;
     const entry = { id: this.entries.length + 1, event, data };
     this.entries.push(entry);
-    this.#buffer?.push(entry);
+    this.store?.push(this.messageId, entry);
     for (const reader of this.#readers) reader(entry);
     if (isTerminal(entry)) {
       this.#done = true;
@@ -152,16 +84,21 @@ export class Generation {
     };
   }
 
-  /** Resolves when everything emitted so far was written: true when all of it is in KV. */
+  /** Resolves when everything emitted so far was written: true when all of it is stored. */
   flushed(): Promise<boolean> {
-    return this.#buffer?.flush() ?? Promise.resolve(false);
+    return this.store?.written(this.messageId) ?? Promise.resolve(false);
   }
 
   #armGrace(): void {
     if (this.#done || this.abort.signal.aborted) return;
     clearTimeout(this.#grace);
-    this.#grace = setTimeout(() => {
-      if (this.#readers.size === 0 && !this.#done) this.abort.abort("no reader");
+    this.#grace = setTimeout(async () => {
+      if (this.#readers.size > 0 || this.#done) return;
+      // A reader following from another instance keeps it going too.
+      const followed = await this.store?.followedElsewhere(this.messageId).catch(() => false);
+      if (this.#readers.size > 0 || this.#done) return;
+      if (followed) this.#armGrace();
+      else this.abort.abort("no reader");
     }, this.graceMs);
   }
 }
@@ -173,18 +110,17 @@ export class StreamRegistry {
   readonly #running = new Set<Promise<unknown>>();
 
   /**
-   * Keeps `generation` until `finished` settles and its events are in KV; reconnecting readers
-   * then read KV (followStream), which holds them for {@link BUFFER_TTL_MS}.
+   * Keeps `generation` until `finished` settles and its events are stored; reconnecting readers
+   * then read the store (followStream). An answer counts as running until its events are
+   * written, so a graceful shutdown leaves every ended answer readable on the other instances.
    */
   add(generation: Generation, finished: Promise<unknown>): void {
     this.live.set(generation.messageId, generation);
-    const running = finished.catch(() => {}).finally(() => this.#running.delete(running));
-    this.#running.add(running);
     const forget = () => this.live.delete(generation.messageId);
-    finished.finally(async () => {
-      if (await generation.flushed()) return forget();
-      Deno.unrefTimer(setTimeout(forget, LINGER_MS));
-    });
+    const running = finished.catch(() => {}).then(() => generation.flushed()).then(
+      (stored) => stored ? forget() : Deno.unrefTimer(setTimeout(forget, LINGER_MS)),
+    ).finally(() => this.#running.delete(running));
+    this.#running.add(running);
   }
 
   get(messageId: string): Generation | undefined {

@@ -3,12 +3,19 @@
  * surrogates, line breaks of every kind), garbage bytes, and chunk boundaries anywhere, inside a
  * UTF-8 sequence included. It never throws, and how a body is cut into chunks never changes the
  * events read from it.
+ *
+ * Our answer streams' resume (`GET /api/v1/messages/{id}/stream` with `Last-Event-ID`, header or
+ * query) under hostile ids (huge, negative, fractions, NUL, text) and other users' answers: never
+ * a 5xx, never another user's answer.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { announceSeed, fuzzParams } from "./settings.ts";
 import { nasty } from "./hostile_webhooks.ts";
 import { sseEvents } from "../../lib/ai/sse.ts";
+import { startTestApp, type TestApp } from "../harness.ts";
+import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../../lib/sandbox/openai.ts";
+import { post } from "../../lib/wallet/ledger.ts";
 
 announceSeed("tests/fuzz/sse_test.ts");
 
@@ -94,4 +101,110 @@ Deno.test("fuzz: garbage bytes in any chunks never make the SSE parser throw", a
     ),
     fuzzParams({ numRuns: fuzzParams().numRuns! * 8 }),
   );
+});
+
+/** A user with tokens, and one finished answer of theirs whose text is `reply`. */
+async function userWithAnswer(app: TestApp, reply: string, fake: { script: (s: never) => void }) {
+  const signed = await (await app.fetch("/api/v1/auth/signup", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      email: `sse-${crypto.randomUUID()}@example.com`,
+      password: "correct horse",
+    }),
+  })).json();
+  await post(app.server.db.sql, {
+    userId: signed.user.id,
+    kind: "purchase_credit",
+    delta: 1_000_000,
+    idempotencyKey: `fuzz:${signed.user.id}`,
+    description: "fuzz credit",
+  });
+  const auth = { authorization: `Bearer ${signed.accessToken}` };
+  fake.script({ kind: "reply", text: reply } as never);
+  const res = await app.fetch("/api/v1/chats", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...auth },
+    body: JSON.stringify({ text: "hello" }),
+  });
+  assert.equal(res.status, 200);
+  const body = await res.text();
+  const messageId = body.match(/"messageId":"([0-9a-f-]{36})"/)![1];
+  return { auth, messageId };
+}
+
+/** Last-Event-ID values a client (or an attacker) may send. */
+const hostileEventId = fc.oneof(
+  fc.integer().map(String),
+  fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
+  fc.constantFrom(
+    "-1",
+    "-0",
+    "1e308",
+    "1.5",
+    "0x10",
+    " 3",
+    "NaN",
+    "Infinity",
+    "9007199254740993",
+    "3\u0000",
+    "\u0000",
+    "",
+    "99999999999999999999",
+    "2147483648",
+    "9007199254740991",
+  ),
+  nasty(40),
+);
+
+Deno.test("fuzz: resuming an answer with hostile Last-Event-IDs never fails and never shows another user's answer", async () => {
+  const fake = await startFakeOpenAI();
+  const app = await startTestApp({
+    env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl },
+  });
+  try {
+    await app.server.db.sql`update tiers set requests_per_minute = 1000000`;
+    const mine = await userWithAnswer(app, "Mine: the baobab stands.", fake);
+    const theirs = await userWithAnswer(app, "SECRET-OF-ANOTHER-USER", fake);
+    await fc.assert(
+      fc.asyncProperty(
+        hostileEventId,
+        fc.constantFrom("header", "query"),
+        fc.constantFrom("mine", "theirs", "unknown"),
+        async (eventId, via, whose) => {
+          const id = whose === "mine"
+            ? mine.messageId
+            : whose === "theirs"
+            ? theirs.messageId
+            : crypto.randomUUID();
+          const query = via === "query"
+            ? `?lastEventId=${encodeURIComponent(eventId.toWellFormed())}`
+            : "";
+          let res: Response;
+          try {
+            res = await app.fetch(`/api/v1/messages/${id}/stream${query}`, {
+              headers: via === "header" ? { ...mine.auth, "last-event-id": eventId } : mine.auth,
+            });
+          } catch (error) {
+            // A header value fetch itself refuses to send (NUL, line breaks) never reaches us.
+            assert.ok(error instanceof TypeError, String(error));
+            return;
+          }
+          const text = await res.text();
+          const where = `${via} ${JSON.stringify(eventId)} on ${whose}: ${res.status} ${text}`;
+          assert.ok(res.status < 500, where);
+          assert.doesNotMatch(text, /SECRET-OF-ANOTHER-USER/, where);
+          if (whose !== "mine") assert.ok(res.status >= 400, where);
+        },
+      ),
+      fuzzParams<[string, "header" | "query", "mine" | "theirs" | "unknown"]>({
+        numRuns: fuzzParams().numRuns! * 4,
+        // Past the stored sequence's integer range, on the caller's own answer.
+        examples: [["2147483648", "header", "mine"], ["9007199254740991", "query", "mine"]],
+      }),
+    );
+  } finally {
+    await app.close();
+    await fake.close();
+  }
 });
