@@ -22,6 +22,7 @@ import {
   Tooltip,
 } from "chart.js";
 import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
+import { formatCount, formatMoney, LOCALE } from "../lib/format.ts";
 
 Chart.register(
   BarController,
@@ -112,15 +113,24 @@ const CHARTS: ChartDef[] = [
   ]),
 ];
 
+/** Today so far as a one-day overview, so each line computes its value the same way. */
+const todayOnly = (d: OverviewData): OverviewData => ({
+  ...d,
+  days: d.today ? [d.today.day] : [],
+  series: Object.fromEntries(
+    Object.entries(d.today?.values ?? {}).map(([k, v]) => [k, [v]]),
+  ) as OverviewData["series"],
+});
+
 function config(def: ChartDef, d: OverviewData): ChartConfiguration {
   const twoAxes = def.lines.some((l) => l.axis === "y1");
   return {
     type: def.type,
     data: {
-      labels: d.days.map((day) => day.slice(5)),
+      labels: [...d.days.map((day) => day.slice(5)), ...(d.today ? ["today"] : [])],
       datasets: def.lines.map((l) => ({
         label: l.label,
-        data: l.values(d),
+        data: [...l.values(d), ...(d.today ? l.values(todayOnly(d)) : [])],
         borderColor: l.color,
         backgroundColor: l.color,
         borderWidth: 2,
@@ -146,21 +156,21 @@ function config(def: ChartDef, d: OverviewData): ChartConfiguration {
   } as ChartConfiguration;
 }
 
+const oneDecimal = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+
 function formatValue(k: Kpi, v: number | null): string {
   if (v === null) return "—";
   switch (k.format) {
     case "money":
-      return `${k.unit} ${
-        v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })
-      }`;
+      return formatMoney(k.unit ?? "", v);
     case "percent":
       return `${(v * 100).toFixed(1)} %`;
     case "ms":
-      return `${Math.round(v).toLocaleString("en-US")} ms`;
+      return `${formatCount(Math.round(v))} ms`;
     default:
       return Math.round(v * 10) / 10 === Math.round(v)
-        ? Math.round(v).toLocaleString("en-US")
-        : v.toLocaleString("en-US", { maximumFractionDigits: 1 });
+        ? formatCount(Math.round(v))
+        : oneDecimal.format(v);
   }
 }
 
@@ -253,7 +263,13 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
           </div>
         ))}
       </div>
-      <div class="charts">
+      {!data.hasData && (
+        <p class="muted" data-testid="no-data">
+          No data yet: the charts fill in as people sign up, chat and pay. Figures for a day are
+          recorded after it ends; today so far is counted live.
+        </p>
+      )}
+      <div class="charts" hidden={!data.hasData}>
         {CHARTS.map((def) => (
           <figure class="chart">
             <figcaption>{def.title}</figcaption>
@@ -264,7 +280,7 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
                 }}
                 data-chart={def.key}
                 role="img"
-                aria-label={`${def.title}, last ${data.range} days`}
+                aria-label={`${def.title}, last ${data.range} days and today so far`}
               />
             </div>
           </figure>

@@ -18,7 +18,7 @@ import {
 } from "../../lib/payments/mod.ts";
 import { getBalance } from "../../lib/wallet/ledger.ts";
 import { listUsage } from "../../lib/wallet/usage.ts";
-import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import { type AuthEnv, pageCsrfToken, staffHome } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { renderPage } from "../_render.tsx";
 import { ApiKeysSection } from "./api_keys.tsx";
@@ -90,7 +90,7 @@ export async function renderAccount(
   return renderPage(c, {
     title: "Your account",
     sandboxed: ctx.config.sandboxed,
-    viewer: { signedIn: true, csrf },
+    viewer: { signedIn: true, csrf, staffHome: staffHome(c.get("auth")) },
     body: (
       <div class="account">
         <h1>Hello, {user.displayName ?? user.email ?? user.phone}</h1>
