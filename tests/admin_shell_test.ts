@@ -93,3 +93,48 @@ Deno.test("a fresh install's overview says there is no data yet; today so far is
     await app.close();
   }
 });
+
+Deno.test("the sandbox mailbox lists received e-mail newest first, and exists only while e-mail is sandboxed", async () => {
+  const app = await startTestApp();
+  try {
+    const sql = app.server.db.sql;
+    const admin = await createUser(sql, {
+      email: "boss@example.com",
+      password: "long enough password",
+      role: "admin",
+    });
+    const mailer = app.server.upstreams.mailer;
+    await mailer.send({ to: "first@example.com", subject: "First", text: "one" });
+    await mailer.send({
+      to: "second@example.com",
+      subject: "Second <b>",
+      text: "Open http://localhost/reset?token=abc&x=1 now.",
+    });
+    const { html } = await page(app, admin.id, true, "/admin/sandbox/mail");
+    const second = html.indexOf("Second &lt;b>");
+    assert.ok(second > 0 && second < html.indexOf(">First<"), "newest first, escaped");
+    assert.ok(html.includes('<a href="http://localhost/reset?token=abc&amp;x=1">'), "a link");
+    assert.match(html, /href="\/admin\/sandbox\/mail" aria-current="page"/, "in the navigation");
+  } finally {
+    await app.close();
+  }
+
+  const off = await startTestApp({ env: { SANDBOX: "0" } });
+  try {
+    const admin = await createUser(off.server.db.sql, {
+      email: "boss@example.com",
+      password: "long enough password",
+      role: "admin",
+    });
+    const session = await createSession(off.server.db.sql, admin.id, { admin: true });
+    const res = await off.fetch("/admin/sandbox/mail", {
+      headers: { cookie: `hk_session=${session.token}` },
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 404);
+    const { html } = await page(off, admin.id, true, "/admin");
+    assert.ok(!html.includes("/admin/sandbox/mail"), "not in the navigation");
+  } finally {
+    await off.close();
+  }
+});

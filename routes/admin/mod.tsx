@@ -31,6 +31,7 @@ import { webhookRoutes } from "./webhooks.tsx";
 import { notificationAdminRoutes } from "./notifications.tsx";
 import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
 import { grievanceAdminRoutes } from "./grievances.tsx";
+import { sandboxMailRoutes } from "./sandbox_mail.tsx";
 
 /**
  * Admins only, with an admin session. The role comes from the user's row as read for this request
@@ -72,6 +73,7 @@ const SECTIONS = [
   notificationAdminRoutes,
   notificationDeliveryRoutes,
   grievanceAdminRoutes,
+  sandboxMailRoutes,
   adminApiRoutes,
 ];
 
