@@ -27,6 +27,7 @@ import { PhoneSection } from "./phone.tsx";
 import { BalanceSection, PlanSection } from "./plan.tsx";
 import { PasswordSection, ProfileSection } from "./profile.tsx";
 import { TopUpSection } from "./top_up.tsx";
+import { describeTestModePhones } from "../../lib/sandbox/paynow_model.ts";
 import { TelegramLinkSection } from "../_telegram_link.tsx";
 
 /** The page's forms, each shown with its own problem. */
@@ -108,6 +109,9 @@ export async function renderAccount(
           problem={problemOf("topUp")}
           values={values}
           phone={user.phone}
+          testPhones={ctx.config.sandboxed.includes("paynow")
+            ? describeTestModePhones()
+            : undefined}
         />
         <PaymentHistory payments={payments} format={format} />
         <UsageHistory usage={usage} format={format} />
