@@ -1,23 +1,21 @@
 /**
  * The admin live feed: payments changing status, jobs dying and every conversation's messages,
- * newest first, as the server sees them (`/admin/api/feed`, Server-Sent Events). EventSource
- * reconnects by itself after a drop; the list keeps what it had.
+ * newest first, the last `max` of them, as the server sees them (`/admin/api/feed`,
+ * Server-Sent Events). EventSource reconnects by itself after a drop; the list keeps what it had.
  */
 import { useEffect, useState } from "preact/hooks";
 import type { FeedEvent } from "../lib/metrics/feed.ts";
+import { createFormat } from "../lib/format.ts";
 
 export interface LiveFeedProps {
-  /** How many events stay on screen. */
+  /** How many events stay on screen: older ones drop off the end. */
   max: number;
+  /** The zone times are written in (TZ_METRICS), as on every admin page. */
+  timeZone: string;
 }
 
-const TIME = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-});
-
-export default function LiveFeed({ max }: LiveFeedProps) {
+export default function LiveFeed({ max, timeZone }: LiveFeedProps) {
+  const format = createFormat(timeZone);
   const [events, setEvents] = useState<FeedEvent[]>([]);
   const [state, setState] = useState<"connecting" | "live" | "offline">("connecting");
 
@@ -47,7 +45,7 @@ export default function LiveFeed({ max }: LiveFeedProps) {
         {events.map((e) => (
           <li class={`feed-${e.level}`} data-feed-id={e.id}>
             <a href={e.href}>
-              <time dateTime={e.at}>{TIME.format(new Date(e.at))}</time> <strong>{e.title}</strong>
+              <time dateTime={e.at}>{format.dateTime(e.at)}</time> <strong>{e.title}</strong>
             </a>
             <br />
             <small>{e.detail}</small>

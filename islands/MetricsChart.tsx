@@ -8,6 +8,7 @@
 import { useState } from "preact/hooks";
 import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
 import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
+import { formatCount, formatMoney, LOCALE } from "../lib/format.ts";
 
 export interface MetricsChartProps {
   initial: OverviewData;
@@ -86,35 +87,44 @@ const CHARTS: ChartDef[] = [
   ]),
 ];
 
+/** Today so far as a one-day overview, so each line computes its value the same way. */
+const todayOnly = (d: OverviewData): OverviewData => ({
+  ...d,
+  days: d.today ? [d.today.day] : [],
+  series: Object.fromEntries(
+    Object.entries(d.today?.values ?? {}).map(([k, v]) => [k, [v]]),
+  ) as OverviewData["series"],
+});
+
 const config = (def: ChartDef, d: OverviewData) =>
   dailyChart({
     type: def.type,
-    days: d.days,
+    days: [...d.days, ...(d.today ? ["today"] : [])],
     lines: def.lines.map((l) => ({
       label: l.label,
       color: l.color,
-      data: l.values(d),
+      data: [...l.values(d), ...(d.today ? l.values(todayOnly(d)) : [])],
       axis: l.axis,
     })),
     pointsUpTo: 90,
     hoverDay: true,
   });
 
+const oneDecimal = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+
 function formatValue(k: Kpi, v: number | null): string {
   if (v === null) return "—";
   switch (k.format) {
     case "money":
-      return `${k.unit} ${
-        v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })
-      }`;
+      return formatMoney(k.unit ?? "", v);
     case "percent":
       return `${(v * 100).toFixed(1)} %`;
     case "ms":
-      return `${Math.round(v).toLocaleString("en-US")} ms`;
+      return `${formatCount(Math.round(v))} ms`;
     default:
       return Math.round(v * 10) / 10 === Math.round(v)
-        ? Math.round(v).toLocaleString("en-US")
-        : v.toLocaleString("en-US", { maximumFractionDigits: 1 });
+        ? formatCount(Math.round(v))
+        : oneDecimal.format(v);
   }
 }
 
@@ -185,12 +195,18 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
           </div>
         ))}
       </div>
-      <div class="charts">
+      {!data.hasData && (
+        <p class="muted" data-testid="no-data">
+          No data yet: the charts fill in as people sign up, chat and pay. Figures for a day are
+          recorded after it ends; today so far is counted live.
+        </p>
+      )}
+      <div class="charts" hidden={!data.hasData}>
         {CHARTS.map((def) => (
           <ChartFigure
             key={def.key}
             def={def}
-            label={`${def.title}, last ${data.range} days`}
+            label={`${def.title}, last ${data.range} days and today so far`}
             canvas={canvas(def.key)}
           />
         ))}

@@ -44,7 +44,7 @@ export interface DailyLine {
 
 export interface DailyChartOptions {
   type: "line" | "bar";
-  /** `YYYY-MM-DD` per point; the axis shows `MM-DD`. */
+  /** `YYYY-MM-DD` per point (the axis shows `MM-DD`), or a word such as "today". */
   days: string[];
   lines: DailyLine[];
   /** Points are drawn only up to this many days; past it, the line alone. */
@@ -59,7 +59,7 @@ export function dailyChart(o: DailyChartOptions): ChartConfiguration {
   return {
     type: o.type,
     data: {
-      labels: o.days.map((day) => day.slice(5)),
+      labels: o.days.map((day) => /^\d{4}-/.test(day) ? day.slice(5) : day),
       datasets: o.lines.map((l) => ({
         label: l.label,
         data: l.data,

@@ -12,7 +12,7 @@
  * {@link Services}, and, if it reacts to other domains, one `events.observe` line.
  */
 import { join } from "node:path";
-import { ensureAdmin } from "./accounts/users.ts";
+import { ensureAdmin, ensureDevelopmentAdmin } from "./accounts/users.ts";
 import { createKnowledge } from "./bots/knowledge.ts";
 import { type Bots, createBots } from "./bots/mod.ts";
 import { type ChatServices, createChat } from "./chat/answer.ts";
@@ -72,6 +72,8 @@ export interface AppOptions {
 
 /** Everything one instance is made of; what the routes and the job handlers are given. */
 export interface Services {
+  /** The admin a development start created (no ADMIN_EMAIL, no admin yet), for the banner. */
+  firstAdmin: { email: string; password: string } | null;
   config: Config;
   log: Logger;
   db: Database;
@@ -153,11 +155,16 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     closers.push(() => kv.close());
 
     // ---- first start, upstreams -------------------------------------------------------------
+    let firstAdmin: Services["firstAdmin"] = null;
     if (config.admin) {
       const admin = await ensureAdmin(db.sql, config.admin);
       if (admin === "created") {
         log.info("first admin account created", { email: config.admin.email });
       }
+    } else if (config.env === "development") {
+      // A fresh clone opens /admin at once: the password is shown once, by the start banner.
+      firstAdmin = await ensureDevelopmentAdmin(db.sql);
+      if (firstAdmin) log.info("development admin account created", { email: firstAdmin.email });
     }
     const upstreams = await startUpstreams(config, log);
     closers.push(() => upstreams.close());
@@ -293,6 +300,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
     let stopping: Promise<void> | undefined;
     let reconciling: ReconcilerTick | undefined;
     return {
+      firstAdmin,
       config,
       log,
       db,

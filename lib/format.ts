@@ -38,16 +38,21 @@ const counts = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 0 });
 export const formatCount = (n: number | bigint | string): string =>
   counts.format(typeof n === "string" ? Number(n) : n);
 
+const amounts = new Intl.NumberFormat(LOCALE, {
+  minimumFractionDigits: 2,
+  maximumFractionDigits: 2,
+});
+
+/** An amount of money with its two decimals, where no time zone is at hand (an island). */
+export const formatMoney = (currency: string, amount: number | string): string =>
+  `${currency} ${amounts.format(Number(amount))}`;
+
 const cache = new Map<string, Format>();
 
 /** The formatter for `timeZone` (made once per zone: `Intl` objects are costly to build). */
 export function createFormat(timeZone: string): Format {
   const known = cache.get(timeZone);
   if (known) return known;
-  const amounts = new Intl.NumberFormat(LOCALE, {
-    minimumFractionDigits: 2,
-    maximumFractionDigits: 2,
-  });
   const dateTimes = new Intl.DateTimeFormat(LOCALE, {
     day: "numeric",
     month: "short",
@@ -79,7 +84,7 @@ export function createFormat(timeZone: string): Format {
     timeZone,
     zoneLabel: `${zonePart("long")} (${zonePart("longOffset")})`,
     count: formatCount,
-    money: (currency, amount) => `${currency} ${amounts.format(Number(amount))}`,
+    money: formatMoney,
     dateTime: (d) => dateTimes.format(asDate(d)),
     date: (d) => dates.format(asDate(d)),
     time: (d) => times.format(asDate(d)),

@@ -21,6 +21,7 @@ import { getUser, type User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/errors.ts";
 import { hmacHex, randomToken, timingSafeEqual } from "../lib/security/tokens.ts";
 import type { AppContext } from "./_context.ts";
+import type { Viewer } from "./_layout.tsx";
 
 export const SESSION_COOKIE = "hk_session";
 /** Binds the CSRF token of pages seen before signing in (sign-up, log-in forms). */
@@ -42,7 +43,14 @@ export interface Auth {
   adminSession?: boolean;
 }
 
-export type AuthEnv = { Variables: { auth: Auth | null; requestId: string } };
+export type AuthEnv = {
+  Variables: {
+    auth: Auth | null;
+    requestId: string;
+    /** The header's viewer, set by areas that render every page for a signed-in user (/admin). */
+    viewer?: Viewer;
+  };
+};
 
 export async function csrfTokenFor(secret: string, binding: string): Promise<string> {
   return (await hmacHex(secret, `csrf:${binding}`)).slice(0, 40);
@@ -68,6 +76,21 @@ export async function pageCsrfToken(c: Context<AuthEnv>, ctx: AppContext): Promi
     setCookie(c, ANON_COOKIE, anon, cookieOptions(ctx, 86400));
   }
   return await csrfTokenFor(ctx.config.appSecret, `anon:${anon}`);
+}
+
+/** Where staff signed in with an admin session enter /admin (officers see only grievances). */
+export function staffHome(auth: Auth | null | undefined): string | undefined {
+  if (!auth || auth.via !== "session" || !auth.adminSession || auth.user.disabled) return undefined;
+  if (auth.user.role === "admin") return "/admin";
+  if (auth.user.role === "officer") return "/admin/grievances";
+  return undefined;
+}
+
+/** Who the page's header is for: signed in or not, the log-out form's token, the admin link. */
+export async function pageViewer(c: Context<AuthEnv>, ctx: AppContext): Promise<Viewer> {
+  const auth = c.get("auth");
+  if (!auth) return { signedIn: false };
+  return { signedIn: true, csrf: await pageCsrfToken(c, ctx), staffHome: staffHome(auth) };
 }
 
 /** Checks a form's `_csrf` (or the `X-CSRF-Token` header) against the caller's binding. */

@@ -19,6 +19,7 @@ import type { ChatServices } from "../lib/chat/mod.ts";
 import type { RateLimiter } from "../lib/ratelimit.ts";
 import type { TelegramChannel } from "../lib/telegram/mod.ts";
 import type { Instances } from "../lib/instances.ts";
+import type { UpstreamServices } from "../lib/sandbox/mod.ts";
 
 export interface AppContext {
   config: Config;
@@ -52,4 +53,6 @@ export interface AppContext {
   grievances: Grievances;
   /** The Telegram chat channel (routes/telegram.ts); null when it is off. */
   telegram: TelegramChannel | null;
+  /** The upstreams' parts pages read: the sandbox's mailbox (/admin/sandbox/mail). */
+  upstreams: Pick<UpstreamServices, "mailbox">;
 }

@@ -11,8 +11,11 @@ export interface LayoutProps {
   viewer?: Viewer;
 }
 
-/** A signed-in viewer's header carries the log-out form (with the page's CSRF token). */
-export type Viewer = { signedIn: true; csrf: string } | { signedIn: false };
+/**
+ * A signed-in viewer's header carries the log-out form (with the page's CSRF token) and, for staff
+ * signed in with an admin session, a link to the part of /admin they may open.
+ */
+export type Viewer = { signedIn: true; csrf: string; staffHome?: string } | { signedIn: false };
 
 export function Layout({ title, children, sandboxed = [], viewer }: LayoutProps) {
   return (
@@ -38,6 +41,7 @@ export function Layout({ title, children, sandboxed = [], viewer }: LayoutProps)
             <a href="/chat">Chat</a>
             <a href="/bots">Bots</a>
             <a href="/account">Account</a>
+            {viewer?.signedIn === true && viewer.staffHome && <a href={viewer.staffHome}>Admin</a>}
             {viewer?.signedIn === true && (
               <form method="post" action="/logout" class="nav-form">
                 <input type="hidden" name="_csrf" value={viewer.csrf} />

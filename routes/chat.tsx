@@ -7,7 +7,7 @@ import { listConversations, topUpUrl } from "../lib/chat/mod.ts";
 import { Island } from "../lib/islands/island.tsx";
 import { getBalance } from "../lib/wallet/ledger.ts";
 import Chat from "../islands/Chat.tsx";
-import { type AuthEnv, pageCsrfToken } from "./_auth.ts";
+import { type AuthEnv, pageCsrfToken, staffHome } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 
@@ -26,7 +26,7 @@ export function chatRoutes(ctx: AppContext): Hono<AuthEnv> {
     return renderPage(c, {
       title: "Chat",
       sandboxed: ctx.config.sandboxed,
-      viewer: { signedIn: true, csrf },
+      viewer: { signedIn: true, csrf, staffHome: staffHome(auth) },
       body: (
         <Island
           of={Chat}

@@ -12,7 +12,7 @@ import {
   METHOD_NAMES,
   offeredCurrencies,
 } from "../lib/payments/mod.ts";
-import { type AuthEnv, pageCsrfToken } from "./_auth.ts";
+import { type AuthEnv, pageViewer } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
 import { ScrollTable } from "./_table.tsx";
@@ -31,7 +31,7 @@ export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
     return renderPage(c, {
       title: "Hurukuro",
       sandboxed: ctx.config.sandboxed,
-      viewer: auth ? { signedIn: true, csrf: await pageCsrfToken(c, ctx) } : { signedIn: false },
+      viewer: await pageViewer(c, ctx),
       body: (
         <div class="home">
           <section class="hero">

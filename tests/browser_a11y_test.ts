@@ -1,7 +1,8 @@
 /**
  * Accessibility in a real browser (Debian chromium) with axe-core (npm `@axe-core/playwright`):
  * the home, sign-up, account and chat pages — the chat with an answer and a notice showing —
- * on a desktop and a phone have no violation of "serious" or "critical" impact.
+ * on a desktop and a phone, and the admin overview and the sandbox mailbox, have no violation of
+ * "serious" or "critical" impact.
  */
 import assert from "node:assert/strict";
 import AxeBuilder from "@axe-core/playwright";
@@ -54,6 +55,35 @@ Deno.test({
           await page.getByRole("textbox", { name: "Your message" }).fill("x".repeat(16_100));
           found["/chat with a message too long"] = await seriousViolations(page);
 
+          const all = Object.entries(found).flatMap(([path, list]) =>
+            list.map((v) => `${viewport.width}px ${path}: ${v}`)
+          );
+          assert.deepEqual(all, []);
+        }, { viewport });
+      }
+    } finally {
+      await app.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "the admin overview and the sandbox mailbox have no serious or critical axe violation",
+  ignore: !chromiumAvailable(),
+  async fn() {
+    const admin = { email: "admin@example.com", password: "correct horse battery staple" };
+    const app = await startTestApp({
+      env: { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password },
+    });
+    try {
+      for (const viewport of [{ width: 1366, height: 768 }, { width: 390, height: 844 }]) {
+        await withPage(async ({ page }) => {
+          const found: Record<string, string[]> = {};
+          await logInOnPage(page, app, admin, "/admin");
+          await page.locator('[data-island="MetricsChart"][data-hydrated="true"]').waitFor();
+          found["/admin"] = await seriousViolations(page);
+          await page.goto(app.url + "/admin/sandbox/mail");
+          found["/admin/sandbox/mail"] = await seriousViolations(page);
           const all = Object.entries(found).flatMap(([path, list]) =>
             list.map((v) => `${viewport.width}px ${path}: ${v}`)
           );

@@ -280,15 +280,16 @@ Deno.test({
   },
 });
 
-Deno.test("the start command serves /health, runs its schedules, and stops cleanly on SIGTERM", async () => {
+Deno.test("the start command prints its banner, serves /health, and stops cleanly on SIGTERM", async () => {
   const storage = await prepareStorage();
   try {
-    const child = denoCommand(["run", "-A", "main.ts"], {
+    const child = denoCommand(["task", "start"], {
       ...storage.env,
       HURUKURO_ENV: "development",
       PORT: "0",
       LOG_LEVEL: "info",
-    }, { stderr: "null" }).spawn();
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
     const reader = child.stdout.getReader();
     const decoder = new TextDecoder();
     let out = "";
@@ -300,6 +301,24 @@ Deno.test("the start command serves /health, runs its schedules, and stops clean
     }
     const url = out.match(/running at (http:\S+)/)?.[1];
     assert.ok(url, `no URL printed:\n${out}`);
+    while (!/password: \S+\n/.test(out) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += decoder.decode(value, { stream: true });
+    }
+    // The banner: where things are, the sandbox, and the development admin's one-time sign-in.
+    assert.ok(out.includes(`Admin:    ${url}/admin\n`), out);
+    assert.ok(out.includes(`API docs: ${url}/api/docs\n`), out);
+    assert.match(out, /Sandbox: {2}on \(ai, whatsapp, paynow, smtp/);
+    const email = out.match(/e-mail: +(\S+)/)![1];
+    const password = out.match(/password: +(\S+)/)![1];
+    const login = await fetch(url + "/api/v1/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+    assert.equal(login.status, 200, "the printed admin signs in");
+    assert.equal((await login.json()).user.role, "admin");
     const health = await fetch(url + "/health");
     assert.equal(health.status, 200);
     await health.body?.cancel();
@@ -312,6 +331,9 @@ Deno.test("the start command serves /health, runs its schedules, and stops clean
     const status = await child.status;
     assert.equal(status.code, 0, out);
     assert.match(out, /"msg":"stopped"/);
+    assert.equal(out.split(password).length, 2, "the password is printed once, never logged");
+    const noise = await stderr;
+    assert.doesNotMatch(noise, /Initialize|Download|Ignored build scripts/, noise.slice(0, 500));
   } finally {
     await storage.cleanup();
   }

@@ -2,6 +2,7 @@
  * Accounts: sign-up, authentication, profile, the first admin. A user's wallet account is
  * created in the same transaction as the user, with the signup grant (a setting, default 0).
  */
+import { randomToken } from "../security/tokens.ts";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
 import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
@@ -182,6 +183,23 @@ export async function ensureAdmin(
   if (row) return "exists";
   await createUser(sql, { email: admin.email, password: admin.password, role: "admin" });
   return "created";
+}
+
+/** The e-mail of the admin a development start creates when none is configured. */
+export const DEVELOPMENT_ADMIN_EMAIL = "admin@hurukuro.invalid";
+
+/**
+ * In development with no ADMIN_EMAIL: when no admin exists yet, creates one with a random password
+ * and returns its sign-in (to be shown once, at start); null when an admin already exists.
+ */
+export async function ensureDevelopmentAdmin(
+  sql: Sql,
+): Promise<{ email: string; password: string } | null> {
+  const [row] = await sql`select 1 from users where role = 'admin' limit 1`;
+  if (row) return null;
+  const password = randomToken(18);
+  await createUser(sql, { email: DEVELOPMENT_ADMIN_EMAIL, password, role: "admin" });
+  return { email: DEVELOPMENT_ADMIN_EMAIL, password };
 }
 
 /**

@@ -49,6 +49,8 @@ export interface AuditRow {
   after: unknown;
   reason: string | null;
   actor_email: string | null;
+  /** What the target is called (a user's e-mail, a payment's reference); null if unknown. */
+  target_name: string | null;
 }
 
 /** Newest first; one row more than `page.limit` tells the caller another page exists. */
@@ -59,8 +61,11 @@ export async function listAudit(sql: Sql, filters: AuditFilters, page: Page): Pr
     filters.targetId ? sql`l.target_id = ${filters.targetId}` : null,
   ]);
   return await sql<AuditRow[]>`
-    select l.*, u.email as actor_email from audit_log l
+    select l.*, u.email as actor_email, coalesce(tu.email, tp.reference) as target_name
+    from audit_log l
     left join users u on u.id = l.actor_id
+    left join users tu on l.target_type = 'user' and tu.id::text = l.target_id
+    left join payments tp on l.target_type = 'payment' and tp.id::text = l.target_id
     ${where}
     order by l.at desc, l.id desc
     limit ${page.limit + 1} offset ${page.offset}`;
@@ -84,4 +89,36 @@ export async function recentAudit(
     left join users adm on adm.id = l.actor_id
     where l.target_type = ${targetType} and l.target_id = ${targetId}
     order by l.at desc limit ${limit}`;
+}
+
+/** One value that differs between an audit row's before and after, by its path (`prices.USD`). */
+export interface AuditChange {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/**
+ * What a change changed: the leaves of `before` and `after` (objects walked by key, arrays and
+ * scalars compared whole) that differ, in path order. A value only on one side (a creation, a
+ * deletion) has `undefined` on the other.
+ */
+export function auditDiff(before: unknown, after: unknown): AuditChange[] {
+  const changes: AuditChange[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  const walk = (path: string, a: unknown, b: unknown) => {
+    const bothObjects = (isObject(a) || a === undefined) && (isObject(b) || b === undefined);
+    if (bothObjects && (isObject(a) || isObject(b))) {
+      a = a ?? {};
+      b = b ?? {};
+      if (!isObject(a) || !isObject(b)) return;
+      const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+      for (const k of keys) walk(path ? `${path}.${k}` : k, a[k], b[k]);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+      changes.push({ path, before: a, after: b });
+    }
+  };
+  walk("", before ?? undefined, after ?? undefined);
+  return changes;
 }

@@ -70,12 +70,28 @@ export async function listPayments(
 export async function paymentDetail(
   sql: Sql,
   id: string,
-): Promise<{ payment: Row; events: Row[] } | null> {
+): Promise<{ payment: Row; events: Row[]; polls: PollHistory } | null> {
   const [payment] = await sql`select p.*, u.email from payments p join users u on u.id = p.user_id
                               where p.id = ${id}`;
   if (!payment) return null;
   const events = await sql`select * from payment_events where payment_id = ${id} order by id`;
-  return { payment, events };
+  return { payment, events, polls: pollHistory(events) };
+}
+
+/** How often Paynow was polled about a payment, and when last. */
+export interface PollHistory {
+  count: number;
+  lastAt: Date | null;
+}
+
+/**
+ * Read from the recorded answers, not `payments.poll_count`: that counts the polls that changed
+ * nothing (it paces the schedule), so the poll that settled a payment is not in it.
+ */
+export function pollHistory(events: Row[]): PollHistory {
+  const polls = events.filter((e) => e.source === "poll");
+  const last = polls.at(-1);
+  return { count: polls.length, lastAt: last ? new Date(last.created_at as string | Date) : null };
 }
 
 /**

@@ -4,7 +4,7 @@
  * period before it for comparison. One indexed read of 2·N days per call.
  */
 import type { Sql } from "../db/mod.ts";
-import { readFigures } from "./daily.ts";
+import { type MetricRow, readFigures } from "./daily.ts";
 import { addDays, daysFrom } from "./days.ts";
 
 /** The ranges the overview offers, in days. */
@@ -60,6 +60,10 @@ export interface OverviewData {
   /** One value per day; a day without a stored figure is 0 (or null for latencies). */
   series: Record<SeriesName, (number | null)[]>;
   kpis: Kpi[];
+  /** Today so far (live figures, not yet in `daily_metrics`), drawn after the complete days. */
+  today: { day: string; values: Record<SeriesName, number | null> } | null;
+  /** Whether any figure exists at all: a fresh install says so rather than drawing empty axes. */
+  hasData: boolean;
 }
 
 const sum = (xs: (number | null)[]) => xs.reduce<number>((s, x) => s + (x ?? 0), 0);
@@ -71,7 +75,7 @@ const mean = (xs: (number | null)[]) => {
 /** The overview over the `range` days ending with `yesterday`, and the period before it. */
 export async function overview(
   sql: Sql,
-  options: { range: Range; yesterday: string },
+  options: { range: Range; yesterday: string; today?: { day: string; rows: MetricRow[] } },
 ): Promise<OverviewData> {
   const to = options.yesterday;
   const from = addDays(to, -(options.range - 1));
@@ -145,5 +149,27 @@ export async function overview(
       higherIsBetter: false,
     }),
   ];
-  return { range: options.range, from, to, days: daysFrom(from, to), series: current, kpis };
+  let today: OverviewData["today"] = null;
+  if (options.today) {
+    const values = {} as Record<SeriesName, number | null>;
+    for (const n of names) {
+      const row = options.today.rows.find((r) =>
+        r.metric === SERIES[n].metric && r.dims === SERIES[n].dims
+      );
+      values[n] = row ? Number(row.value) : nullable.has(n) ? null : 0;
+    }
+    today = { day: options.today.day, values };
+  }
+  const hasData = figures.some((f) => f.value !== 0) ||
+    (today !== null && Object.values(today.values).some((v) => v !== null && v !== 0));
+  return {
+    range: options.range,
+    from,
+    to,
+    days: daysFrom(from, to),
+    series: current,
+    kpis,
+    today,
+    hasData,
+  };
 }

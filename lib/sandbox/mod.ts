@@ -7,7 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Logger } from "../observability/log.ts";
 import { createMailer, type Mailer, mailOff } from "../mail/send.ts";
-import { startFakeSmtp } from "./smtp.ts";
+import { type ReceivedMail, startFakeSmtp } from "./smtp.ts";
 import { startFakePaynow } from "./paynow.ts";
 import { startFakeOpenAI } from "./openai.ts";
 import { startFakeGraphApi } from "./whatsapp_graph.ts";
@@ -30,8 +30,18 @@ export interface UpstreamServices {
   /** Slack and Telegram for notification channels (the built-in fakes when sandboxed). */
   slack: NotificationUpstreams["slack"];
   telegram: NotificationUpstreams["telegram"];
+  /** The e-mails the built-in SMTP server received, when e-mail is sandboxed; null otherwise. */
+  mailbox: SandboxMailbox | null;
   close(): Promise<void>;
 }
+
+/** What the sandbox's SMTP server received (newest first), for reading it in /admin. */
+export interface SandboxMailbox {
+  messages(): ReceivedMail[];
+}
+
+/** How many received e-mails the sandbox keeps: enough to try flows by hand, bounded in memory. */
+export const SANDBOX_MAILBOX_SIZE = 200;
 
 const SANDBOX_FROM = "Hurukuro (sandbox) <no-reply@hurukuro.invalid>";
 /** The sandboxed WhatsApp's webhook secrets (Meta): public, for signing local test deliveries. */
@@ -43,11 +53,16 @@ export const SANDBOX_WHATSAPP = {
 export async function startUpstreams(config: Config, log: Logger): Promise<UpstreamServices> {
   const closers: (() => Promise<void> | void)[] = [];
   let mailer: Mailer;
+  let mailbox: SandboxMailbox | null = null;
   if (config.sandboxed.includes("smtp")) {
     const fake = await startFakeSmtp({
-      onMessage: (m) => log.info("sandbox e-mail received", { to: m.to, subject: m.subject }),
+      onMessage: (m) => {
+        log.info("sandbox e-mail received", { to: m.to, subject: m.subject });
+        fake.messages.splice(0, fake.messages.length - SANDBOX_MAILBOX_SIZE);
+      },
     });
     closers.push(() => fake.close());
+    mailbox = { messages: () => [...fake.messages].reverse() };
     mailer = createMailer(fake.url, SANDBOX_FROM);
     log.warn("sandbox: e-mail goes to the built-in SMTP server", { port: new URL(fake.url).port });
   } else if (config.smtp.url) {
@@ -125,6 +140,7 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     whatsapp,
     slack: notify.slack,
     telegram: notify.telegram,
+    mailbox,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -13,6 +13,22 @@ export const TEST_MODE_PHONES: Readonly<Record<string, FakeRule>> = {
   "0774444444": { error: "Insufficient balance" },
 };
 
+/** A test number and what the sandbox's Paynow does with it, in words for a person. */
+export interface TestModePhone {
+  phone: string;
+  outcome: string;
+}
+
+/** {@link TEST_MODE_PHONES} in words (the sandbox's top-up form lists them). */
+export function describeTestModePhones(): TestModePhone[] {
+  return Object.entries(TEST_MODE_PHONES).map(([phone, rule]) => ({
+    phone,
+    outcome: "error" in rule
+      ? `refused: ${rule.error.toLowerCase()}`
+      : `${rule.status.toLowerCase()} after ${rule.afterMs / 1000} s`,
+  }));
+}
+
 export interface FakePaynowBehaviour {
   /** Never deliver result POSTs (they are still listed in `resultPosts`, as `lost`). */
   loseResultPosts: boolean;

@@ -18,7 +18,7 @@ import {
 } from "../../lib/payments/mod.ts";
 import { getBalance } from "../../lib/wallet/ledger.ts";
 import { listUsage } from "../../lib/wallet/usage.ts";
-import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
+import { type AuthEnv, pageCsrfToken, staffHome } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { renderPage } from "../_render.tsx";
 import { ApiKeysSection } from "./api_keys.tsx";
@@ -27,6 +27,7 @@ import { PhoneSection } from "./phone.tsx";
 import { BalanceSection, PlanSection } from "./plan.tsx";
 import { PasswordSection, ProfileSection } from "./profile.tsx";
 import { TopUpSection } from "./top_up.tsx";
+import { describeTestModePhones } from "../../lib/sandbox/paynow_model.ts";
 import { TelegramLinkSection } from "../_telegram_link.tsx";
 
 /** The page's forms, each shown with its own problem. */
@@ -90,7 +91,7 @@ export async function renderAccount(
   return renderPage(c, {
     title: "Your account",
     sandboxed: ctx.config.sandboxed,
-    viewer: { signedIn: true, csrf },
+    viewer: { signedIn: true, csrf, staffHome: staffHome(c.get("auth")) },
     body: (
       <div class="account">
         <h1>Hello, {user.displayName ?? user.email ?? user.phone}</h1>
@@ -108,6 +109,9 @@ export async function renderAccount(
           problem={problemOf("topUp")}
           values={values}
           phone={user.phone}
+          testPhones={ctx.config.sandboxed.includes("paynow")
+            ? describeTestModePhones()
+            : undefined}
         />
         <PaymentHistory payments={payments} format={format} />
         <UsageHistory usage={usage} format={format} />

@@ -7,6 +7,7 @@ import {
   type TokenPackage,
 } from "../../lib/payments/mod.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
+import type { TestModePhone } from "../../lib/sandbox/paynow_model.ts";
 
 /** Mobile money first (most payers), then Paynow's own page. */
 const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
@@ -19,6 +20,8 @@ export function TopUpSection(props: {
   problem?: string;
   values: Record<string, string>;
   phone: string | null;
+  /** The sandbox's Paynow test numbers, listed while Paynow is sandboxed. */
+  testPhones?: TestModePhone[];
 }) {
   const { packages, currencies, format, values } = props;
   return (
@@ -83,6 +86,18 @@ export function TopUpSection(props: {
               />
               <small>Not needed for the Paynow website.</small>
             </label>
+            {props.testPhones && (
+              <div class="notice" data-testid="test-phones">
+                <p>Sandbox: Paynow's test numbers decide what happens (any other stays pending).</p>
+                <ul>
+                  {props.testPhones.map((t) => (
+                    <li key={t.phone}>
+                      <code>{t.phone}</code>: {t.outcome}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )}
             <button type="submit" class="primary">Buy tokens</button>
           </form>
         )}

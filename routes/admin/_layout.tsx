@@ -1,12 +1,14 @@
 /**
  * The admin area's shared shell (navigation, notices) and the small pieces every admin page
- * uses: paging links, tables that scroll sideways on a phone, dates in TZ_METRICS.
+ * uses: paging links, tables that scroll sideways on a phone, times in TZ_METRICS (written by
+ * lib/format.ts, the zone named on every page).
  */
 import type { Context } from "hono";
 import type { ComponentChildren } from "preact";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { renderPage } from "../_render.tsx";
+import { createFormat } from "../../lib/format.ts";
 
 const NAV = [
   ["/admin", "Overview"],
@@ -20,6 +22,9 @@ const NAV = [
   ["/admin/settings", "Settings"],
   ["/admin/audit", "Audit log"],
 ] as const;
+
+/** Shown while e-mail is sandboxed (routes/admin/sandbox_mail.tsx). */
+const SANDBOX_NAV = ["/admin/sandbox/mail", "Sandbox mail"] as const;
 
 /** Notices after a redirect (`?notice=…`), by code: the URL never carries text we display. */
 const NOTICES: Record<string, string> = {
@@ -72,20 +77,24 @@ export function adminPage(
     {
       title: `${title} · Admin`,
       sandboxed: ctx.config.sandboxed,
+      viewer: c.get("viewer"),
       body: (
         <div class="admin">
           {/* A stylesheet link is allowed in the body; the shared layout's head is not ours. */}
           <link rel="stylesheet" href="/static/admin.css" />
           <nav class="admin-nav" aria-label="Admin">
-            {NAV.filter(([href]) => me.role === "admin" || href === "/admin/grievances").map((
-              [href, label],
-            ) => (
+            {[...NAV, ...(ctx.upstreams.mailbox ? [SANDBOX_NAV] : [])].filter(([href]) =>
+              me.role === "admin" || href === "/admin/grievances"
+            ).map(([href, label]) => (
               <a key={href} href={href} aria-current={href === section ? "page" : undefined}>
                 {label}
               </a>
             ))}
             <span class="admin-who">{me.email}</span>
           </nav>
+          <p class="muted zone-note">
+            Times are in {createFormat(ctx.config.tzMetrics).zoneLabel}.
+          </p>
           {notice && <p class="notice" role="status">{notice}</p>}
           {problem && <p class="form-error" role="alert">{problem}</p>}
           <h1>{title}</h1>
@@ -149,31 +158,12 @@ export function Pager(props: { c: Context; page: number; hasMore: boolean }) {
   );
 }
 
-/** `2026-03-10 14:05` in the metrics time zone. */
-export function formatTime(at: Date | string | null, timeZone: string): string {
-  if (!at) return "—";
-  const d = typeof at === "string" ? new Date(at) : at;
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone,
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
-  }).formatToParts(d);
-  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
-}
-
+/** A time as every page writes it (lib/format.ts), in the metrics time zone with its name. */
 export function Time(props: { at: Date | string | null; tz: string }) {
   if (!props.at) return <span>—</span>;
   const d = typeof props.at === "string" ? new Date(props.at) : props.at;
-  return <time dateTime={d.toISOString()}>{formatTime(d, props.tz)}</time>;
+  return <time dateTime={d.toISOString()}>{createFormat(props.tz).dateTime(d)}</time>;
 }
-
-export const formatCount = (n: number) => n.toLocaleString("en-US");
 
 /** Pretty JSON for before/after and payloads. */
 export function Json(props: { value: unknown }) {

@@ -10,7 +10,8 @@
 import { Hono } from "hono";
 import { AppError } from "../../lib/errors.ts";
 import { liveSource, SSE_HEADERS, sseStream } from "../_sse.ts";
-import { yesterday } from "../../lib/metrics/daily.ts";
+import { computeDay, yesterday } from "../../lib/metrics/daily.ts";
+import { dayIn } from "../../lib/metrics/days.ts";
 import { createAdminFeed, type FeedEvent } from "../../lib/metrics/feed.ts";
 import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
 import type { AuthEnv } from "../_auth.ts";
@@ -26,9 +27,13 @@ export function adminApiRoutes(ctx: AppContext): Hono<AuthEnv> {
     if (!isRange(range)) {
       throw new AppError("validation_failed", `range must be one of ${RANGES.join(", ")}.`);
     }
+    const now = new Date();
+    const tz = ctx.config.tzMetrics;
+    const today = dayIn(now, tz);
     const data = await overview(ctx.db.sql, {
       range,
-      yesterday: yesterday(new Date(), ctx.config.tzMetrics),
+      yesterday: yesterday(now, tz),
+      today: { day: today, rows: await computeDay(ctx.db.sql, today, tz) },
     });
     return c.json(data);
   });

@@ -1,12 +1,13 @@
 /**
  * `/admin/audit`: every admin change, newest first, filterable by action and by target (the
- * user, payment, package … it changed), with the state before and after and the reason.
+ * user, payment, package … it changed, named by its e-mail or reference), with what changed
+ * (before → after, value by value) and the reason.
  */
 import { Hono } from "hono";
-import { auditActions, type AuditRow, listAudit } from "../../lib/admin/audit.ts";
+import { auditActions, auditDiff, type AuditRow, listAudit } from "../../lib/admin/audit.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
+import { adminPage, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column } from "./_list.tsx";
 
 const TARGET_PAGES: Record<string, string> = {
@@ -14,24 +15,40 @@ const TARGET_PAGES: Record<string, string> = {
   payment: "/admin/payments/",
 };
 
+/** A value of a before/after diff, short: JSON, or "—" when absent on that side. */
+const shown = (v: unknown) => v === undefined ? "—" : JSON.stringify(v);
+
+/** Before and after as the values that changed, each `path: before → after`. */
+function Diff(props: { before: unknown; after: unknown }) {
+  const changes = auditDiff(props.before, props.after);
+  if (changes.length === 0) return <span class="muted">—</span>;
+  return (
+    <ul class="diff">
+      {changes.map((ch) => (
+        <li key={ch.path}>
+          {ch.path && <code>{ch.path}</code>} <del>{shown(ch.before)}</del> →{" "}
+          <ins>{shown(ch.after)}</ins>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 const auditColumns = (tz: string): Column<AuditRow>[] => [
   { label: "When", cell: (r) => <Time at={r.at} tz={tz} /> },
   { label: "Who", cell: (r) => r.actor_email ?? "—" },
   { label: "Action", cell: (r) => <code>{r.action}</code> },
   {
     label: "Target",
-    cell: (r) =>
-      TARGET_PAGES[r.target_type] && r.target_id
-        ? (
-          <a href={TARGET_PAGES[r.target_type] + r.target_id}>
-            {r.target_type} {r.target_id.slice(0, 8)}
-          </a>
-        )
-        : `${r.target_type} ${r.target_id ?? ""}`,
+    cell: (r) => {
+      const name = `${r.target_type} ${r.target_name ?? r.target_id ?? ""}`.trim();
+      return TARGET_PAGES[r.target_type] && r.target_id
+        ? <a href={TARGET_PAGES[r.target_type] + r.target_id}>{name}</a>
+        : name;
+    },
   },
   { label: "Reason", class: "reason", cell: (r) => r.reason ?? "" },
-  { label: "Before", cell: (r) => <Json value={r.before} /> },
-  { label: "After", cell: (r) => <Json value={r.after} /> },
+  { label: "Change", cell: (r) => <Diff before={r.before} after={r.after} /> },
 ];
 
 export function auditRoutes(ctx: AppContext): Hono<AuthEnv> {

@@ -28,9 +28,10 @@ import { addDays, dayIn, daysFrom } from "../../lib/metrics/days.ts";
 import { recordAudit } from "../../lib/admin/audit.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, EmptyRow, formatCount, Table } from "./_layout.tsx";
+import { adminPage, EmptyRow, Table } from "./_layout.tsx";
 
 const DAYS = 30;
 

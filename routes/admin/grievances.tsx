@@ -21,6 +21,7 @@ import type { GrievanceFilter } from "../../lib/grievances/mod.ts";
 import { listAreas, listCategories } from "../../lib/grievances/taxonomy.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { adminForm, back } from "./_forms.ts";
 import {
   adminPage,
@@ -248,7 +249,7 @@ export function grievanceAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
             </a>
           </p>
           <Filters values={values} categories={categories} areas={areas} />
-          <p data-testid="total">{total.toLocaleString("en-US")} grievances</p>
+          <p data-testid="total">{formatCount(total)} grievances</p>
           <form id="bulk" method="post" action="/admin/grievances/bulk" class="filters">
             <input type="hidden" name="_csrf" value={csrf} />
             <input type="hidden" name="back" value={withQuery(c, {})} />

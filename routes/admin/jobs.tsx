@@ -8,9 +8,10 @@ import { resolveDeadLetter } from "../../lib/admin/jobs.ts";
 import { type DeadLetter, listDeadLetters } from "../../lib/jobs/dead_letters.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
+import { adminPage, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
 import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [

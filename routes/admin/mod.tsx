@@ -17,7 +17,7 @@
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../../lib/errors.ts";
-import type { AuthEnv } from "../_auth.ts";
+import { type AuthEnv, pageViewer } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminApiRoutes } from "./api.ts";
 import { auditRoutes } from "./audit.tsx";
@@ -31,13 +31,14 @@ import { webhookRoutes } from "./webhooks.tsx";
 import { notificationAdminRoutes } from "./notifications.tsx";
 import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
 import { grievanceAdminRoutes } from "./grievances.tsx";
+import { sandboxMailRoutes } from "./sandbox_mail.tsx";
 
 /**
  * Admins only, with an admin session. The role comes from the user's row as read for this request
  * (routes/_auth.ts): a demoted or disabled admin is refused at the very next request, whichever
  * process made the change.
  */
-export function requireAdmin(): MiddlewareHandler<AuthEnv> {
+export function requireAdmin(ctx: AppContext): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const auth = c.get("auth");
     const api = c.req.path.startsWith("/admin/api/");
@@ -54,6 +55,7 @@ export function requireAdmin(): MiddlewareHandler<AuthEnv> {
       throw new AppError("not_found", `Nothing is served at ${c.req.path}.`);
     }
     c.header("Cache-Control", "no-store");
+    if (!api) c.set("viewer", await pageViewer(c, ctx));
     await next();
   };
 }
@@ -71,13 +73,14 @@ const SECTIONS = [
   notificationAdminRoutes,
   notificationDeliveryRoutes,
   grievanceAdminRoutes,
+  sandboxMailRoutes,
   adminApiRoutes,
 ];
 
 /** Mounted at `/admin` in routes/_app.tsx. */
 export function adminRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAdmin());
+  app.use("*", requireAdmin(ctx));
   for (const section of SECTIONS) app.route("/", section(ctx));
   return app;
 }

@@ -13,10 +13,11 @@ import { METHOD_MODULES } from "../../lib/notifications/methods/mod.ts";
 import type { Channel, Topic } from "../../lib/notifications/model.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { isRefusal } from "../_errors.tsx";
 import { audit } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount } from "./_layout.tsx";
+import { adminPage } from "./_layout.tsx";
 import { type Column, ListTable, RowAction } from "./_list.tsx";
 import { ChannelFields, channelInput, TopicFields, topicInput } from "./notification_forms.tsx";
 

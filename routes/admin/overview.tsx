@@ -13,7 +13,11 @@ import { dayIn } from "../../lib/metrics/days.ts";
 import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, formatCount } from "./_layout.tsx";
+import { createFormat, formatCount } from "../../lib/format.ts";
+import { adminPage } from "./_layout.tsx";
+
+/** How many events the live feed keeps on screen. */
+export const FEED_SIZE = 30;
 
 export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -25,10 +29,13 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
     const range = isRange(asked) ? asked : 30;
     const now = new Date();
     const today = dayIn(now, tz);
-    const [figures, data] = await Promise.all([
-      computeDay(sql, today, tz),
-      overview(sql, { range, yesterday: yesterday(now, tz) }),
-    ]);
+    const format = createFormat(tz);
+    const figures = await computeDay(sql, today, tz);
+    const data = await overview(sql, {
+      range,
+      yesterday: yesterday(now, tz),
+      today: { day: today, rows: figures },
+    });
     const get = (metric: string, dims = "") =>
       Number(figures.find((f) => f.metric === metric && f.dims === dims)?.value ?? 0);
     const cards: [string, string][] = [
@@ -39,8 +46,8 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
         `${formatCount(get("messages.in"))} / ${formatCount(get("messages.out"))}`,
       ],
       ["Payments paid", formatCount(get("payments.paid"))],
-      ["Revenue USD", get("payments.paid_amount", "currency=USD").toFixed(2)],
-      ["Revenue ZiG", get("payments.paid_amount", "currency=ZiG").toFixed(2)],
+      ["Revenue", format.money("USD", get("payments.paid_amount", "currency=USD"))],
+      ["Revenue", format.money("ZiG", get("payments.paid_amount", "currency=ZiG"))],
       ["Tokens used", formatCount(get("wallet.tokens_used"))],
       ["Dead-lettered jobs", formatCount(get("jobs.dead_lettered"))],
       ["Webhook errors", formatCount(get("webhooks.errors"))],
@@ -51,7 +58,7 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <div class="overview">
           <section aria-labelledby="today">
-            <h2 id="today">Today so far ({today}, {tz})</h2>
+            <h2 id="today">Today so far ({format.date(now)})</h2>
             <div class="kpis" data-testid="today">
               {cards.map(([label, value]) => (
                 <div class="kpi">
@@ -67,7 +74,7 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
             </section>
             <aside aria-labelledby="feed">
               <h2 id="feed">Live</h2>
-              <Island of={LiveFeed} props={{ max: 30 }} />
+              <Island of={LiveFeed} props={{ max: FEED_SIZE, timeZone: tz }} />
             </aside>
           </div>
         </div>

@@ -25,9 +25,10 @@ import {
 } from "../../lib/payments/vocabulary.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, Json, pageOf, Time } from "./_layout.tsx";
+import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column, ListTable } from "./_list.tsx";
 
 /** One message exchanged with Paynow, as `paymentDetail` reads it. */
@@ -144,7 +145,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
     const id = c.req.param("id");
     const detail = UUID.test(id) ? await paymentDetail(sql, id) : null;
     if (!detail) throw notFound("This payment");
-    const { payment: p, events } = detail;
+    const { payment: p, events, polls } = detail;
     const final = isFinal(p.status as PaymentStatus);
     return adminPage(c, ctx, {
       title: `Payment ${p.reference}`,
@@ -176,8 +177,18 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
               <Time at={p.settled_at} tz={tz} />
             </dd>
             <dt>Polls</dt>
-            <dd>
-              {p.poll_count}, next <Time at={p.next_poll_at} tz={tz} />
+            <dd data-testid="payment-polls">
+              {formatCount(polls.count)}
+              {polls.lastAt && (
+                <>
+                  , last <Time at={polls.lastAt} tz={tz} />
+                </>
+              )}
+              {final ? ", no more (final)" : (
+                <>
+                  , next <Time at={p.next_poll_at} tz={tz} />
+                </>
+              )}
             </dd>
             <dt>Credited</dt>
             <dd>{p.credited_entry_id ? "yes" : "no"}</dd>

@@ -28,9 +28,10 @@ import { randomToken } from "../../lib/security/tokens.ts";
 import { getBalance } from "../../lib/wallet/ledger.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
+import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, formatCount, pageOf, Time } from "./_layout.tsx";
+import { adminPage, pageOf, Time } from "./_layout.tsx";
 import {
   AdminList,
   type Column,

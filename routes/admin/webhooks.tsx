@@ -12,7 +12,8 @@ import {
 } from "../../lib/whatsapp/webhook_log.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, formatCount, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { formatCount } from "../../lib/format.ts";
+import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
 import { AdminList, type Column, cursorUrl } from "./_list.tsx";
 
 const OUTCOMES = {

@@ -480,6 +480,8 @@ function pagesOf(ids: Ids): [string, string[]][] {
     [`/admin/grievances/${ids.grievance}/files/${ids.user}`, ["thumbnail"]],
     ["/admin/grievances/stats", []],
     ["/admin/grievances/settings", []],
+    // Shows e-mails the forms above caused (reset links to hostile addresses among them).
+    ["/admin/sandbox/mail", []],
     [`/track/files/${ids.user}`, []],
   ];
 }
