@@ -132,16 +132,23 @@ Deno.test("pages keep the statuses the API gives: 413, 415 and 429 with Retry-Af
     assert.equal(unbounded.status, 400, await unbounded.text());
 
     await freshMinuteIfLate(45_000);
-    const statuses: number[] = [];
+    let statuses: number[] = [];
     let last: Response | undefined;
-    for (let i = 0; i < 31 && last?.status !== 429; i++) {
-      // A different e-mail each time: the per-address limit is what this checks.
-      last = await postForm(app, "/login", visit, {
-        email: `nobody-${i}@example.com`,
-        password: "wrong password",
-      });
-      statuses.push(last.status);
-      if (last.status !== 429) await last.body?.cancel();
+    // The limit counts per minute of the clock: a loop that crosses into the next minute (a slow,
+    // loaded machine) starts a new count, so it goes on in that minute once more.
+    for (let attempt = 1; attempt <= 2 && last?.status !== 429; attempt++) {
+      const minute = Math.floor(Date.now() / 60_000);
+      statuses = [];
+      for (let i = 0; i < 31 && last?.status !== 429; i++) {
+        // A different e-mail each time: the per-address limit is what this checks.
+        last = await postForm(app, "/login", visit, {
+          email: `nobody-${attempt}-${i}@example.com`,
+          password: "wrong password",
+        });
+        statuses.push(last.status);
+        if (last.status !== 429) await last.body?.cancel();
+      }
+      if (Math.floor(Date.now() / 60_000) === minute) break;
     }
     assert.equal(last!.status, 429, statuses.join(","));
     assert.ok(statuses.slice(0, -1).every((s) => s === 401), statuses.join(","));
