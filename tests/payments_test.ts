@@ -10,6 +10,7 @@ import {
   claimDuePolls,
   hasOverduePolls,
   type Payments,
+  pollClaimed,
   pollDuePayments,
   pollPayment,
 } from "../lib/payments/mod.ts";
@@ -561,7 +562,7 @@ Deno.test("batch polling: a tick ahead of its slot claims first, polls each paym
     while (Date.now() < until && leased < 3) {
       [{ leased }] = await sql`select count(*)::int as leased from payments
                                where id = any(${[a.id, b.id, c.id]}::uuid[])
-                                 and next_poll_at > now() + interval '1 minute'`;
+                                 and poll_claim is not null`;
       if (leased < 3) await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(leased, 3, "claimed before their due time");
@@ -578,6 +579,60 @@ Deno.test("batch polling: a tick ahead of its slot claims first, polls each paym
     const rows = await sql`select poll_count from payments
                            where id = any(${[a.id, b.id, c.id, late.id]}::uuid[])`;
     assert.deepEqual(rows.map((r) => r.poll_count), [1, 1, 1, 1], "every answer recorded");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("batch polling: a claim lasts 30 s unless renewed; a slow batch renews it and records its answer; a batch whose claim was taken over records nothing", async () => {
+  const t = await setup();
+  try {
+    const sql = t.app.server.db.sql;
+    const [slow, taken] = await duePayments(t, 2);
+    const leaseOf = async (id: string) =>
+      (await sql`select next_poll_at from payments where id = ${id}`)[0].next_poll_at as Date;
+
+    // A batch whose Paynow answer is slow: its claim is short, and renewed while it waits.
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => answer = resolve);
+    let asking!: () => void;
+    const asked = new Promise<void>((resolve) => asking = resolve);
+    const slowPaynow = withPoll(t.app.server.payments, async (client, url) => {
+      asking();
+      await answered;
+      return client.poll(url);
+    });
+    await sql`update payments set next_poll_at = now() + interval '1 hour' where id = ${taken.id}`;
+    const ticking = pollDuePayments(slowPaynow, { renewEveryMs: 50 });
+    await asked;
+    const first = await leaseOf(slow.id);
+    const heldFor = first.getTime() - Date.now();
+    assert.ok(heldFor > 20_000 && heldFor <= 31_000, `claimed for ${heldFor} ms`);
+    const until = Date.now() + 5_000;
+    while ((await leaseOf(slow.id)).getTime() <= first.getTime() && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.ok((await leaseOf(slow.id)).getTime() > first.getTime(), "the lease was renewed");
+    answer();
+    assert.equal(await ticking, 1);
+    const [s] = await sql`select poll_count, poll_claim from payments where id = ${slow.id}`;
+    assert.deepEqual([s.poll_count, s.poll_claim], [1, null], "answer recorded, claim released");
+
+    // A batch that lost its claim (its lease ran out and another batch took the payment) records
+    // nothing: the one holding it now does.
+    await sql`update payments set next_poll_at = now() - interval '1 second' where id = ${taken.id}`;
+    const stale = await claimDuePolls(sql);
+    assert.equal(stale.length, 1);
+    await sql`update payments set next_poll_at = now() - interval '1 second' where id = ${taken.id}`;
+    const [holder] = await claimDuePolls(sql);
+    assert.notEqual(holder.poll_claim, stale[0].poll_claim);
+    const [outcome] = await pollClaimed(t.app.server.payments, stale);
+    assert.equal(outcome.error, undefined);
+    const [after] = await sql`select poll_count, poll_claim from payments where id = ${taken.id}`;
+    assert.deepEqual([after.poll_count, after.poll_claim], [0, holder.poll_claim]);
+    await pollClaimed(t.app.server.payments, [holder]);
+    const [done] = await sql`select poll_count, poll_claim from payments where id = ${taken.id}`;
+    assert.deepEqual([done.poll_count, done.poll_claim], [1, null]);
   } finally {
     await t.close();
   }

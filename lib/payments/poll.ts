@@ -5,21 +5,22 @@
  * a batch at a time, polls each batch at once and records the unchanged answers in one
  * statement; the jobs reconciler queues a tick when polls are overdue (a lost tick, a batch that
  * died with its process).
+ *
+ * A batch holds its payments by a claim (`poll_claim`, its own id) whose lease is `next_poll_at`:
+ * short, and renewed while the batch works (lib/jobs/lease.ts), so the polls of an instance that
+ * died are taken over within a minute; every answer is recorded only while the claim still holds.
  */
 import pLimit from "p-limit";
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
+import { LEASE_MS, RENEW_EVERY_MS, whileRenewing } from "../jobs/lease.ts";
 import { pollDelaySeconds, pollTickAt, queuePollTick } from "./jobs.ts";
 import { getPayment, type Payment, type PaymentRow, type Payments } from "./model.ts";
 import { applyStatus, expirePayment, OUTCOME_TO_STATUS, type StatusReport } from "./settle.ts";
 import { isFinal } from "./vocabulary.ts";
 
-/**
- * How long a claimed payment is held by the batch polling it: its `next_poll_at` meanwhile, so
- * a batch that dies with its process is picked up again by the reconciler once this runs out.
- * Longer than a batch can take (Paynow's time limit and retries per poll).
- */
-const POLL_LEASE_SECONDS = 120;
+/** How long a claim holds unless renewed: its `next_poll_at` meanwhile. */
+const POLL_LEASE_SECONDS = LEASE_MS / 1000;
 /** Payments claimed by one batch: polled at once, their unchanged answers recorded together. */
 export const POLL_BATCH_SIZE = 200;
 /** Batches one tick runs side by side while payments keep coming due by the full batch. */
@@ -30,6 +31,7 @@ const SETTLE_AT_ONCE = 8;
 /** What a poll reads of a claimed payment; `next_poll_at` is the claim's lease. */
 const CLAIMED = [
   "id",
+  "poll_claim",
   "status",
   "currency",
   "reference",
@@ -38,7 +40,9 @@ const CLAIMED = [
   "next_poll_at",
   "expires_at",
 ] as const;
-export type ClaimedPoll = Pick<PaymentRow, typeof CLAIMED[number]> & {
+export type ClaimedPoll = Pick<PaymentRow, Exclude<typeof CLAIMED[number], "poll_claim">> & {
+  /** The claiming batch's id: answers are recorded only while the payment still carries it. */
+  poll_claim: string;
   next_poll_at: Date;
   /** When the poll was due (before the claim moved `next_poll_at` to the lease). */
   due?: Date;
@@ -46,9 +50,9 @@ export type ClaimedPoll = Pick<PaymentRow, typeof CLAIMED[number]> & {
 
 /**
  * Claims up to `limit` pending payments whose poll is due (by `upTo` at the latest: the slot of
- * the tick, which may still be ahead). Each one's `next_poll_at` becomes the lease, so no other
- * batch, in this process or another, takes it until its answer is recorded; its due time comes
- * back as `due`. `SKIP LOCKED` lets batches on a server claim side by side without waiting for
+ * the tick, which may still be ahead) for a new batch. Each one's `next_poll_at` becomes the
+ * lease, so no other batch, in this process or another, takes it until its answer is recorded or
+ * the lease runs out unrenewed; its due time comes back as `due`. `SKIP LOCKED` lets batches on a server claim side by side without waiting for
  * each other; the embedded database runs one statement at a time, where the same statement is
  * simply exact.
  */
@@ -59,18 +63,27 @@ export async function claimDuePolls(
 ): Promise<ClaimedPoll[]> {
   return await sql<ClaimedPoll[]>`
     update payments p
-    set next_poll_at = date_trunc('milliseconds', now()) + ${POLL_LEASE_SECONDS} * interval '1 second'
+    set next_poll_at = now() + ${POLL_LEASE_SECONDS} * interval '1 second',
+        poll_claim = ${crypto.randomUUID()}
     from (select id, next_poll_at as due from payments
           where status in ('created', 'sent')
             and next_poll_at <= greatest(now(), ${upTo}::timestamptz)
           order by next_poll_at limit ${limit} for update skip locked) d
     where p.id = d.id
-    returning p.id, p.status, p.currency, p.reference, p.poll_url, p.poll_count, p.next_poll_at,
-              p.expires_at, d.due`;
+    returning p.id, p.poll_claim, p.status, p.currency, p.reference, p.poll_url, p.poll_count,
+              p.next_poll_at, p.expires_at, d.due`;
+}
+
+/** Extends the lease of each payment the batches `claims` still hold. */
+export async function renewPollClaims(sql: Sql, claims: string[]): Promise<boolean> {
+  if (claims.length === 0) return true;
+  await sql`update payments set next_poll_at = now() + ${POLL_LEASE_SECONDS} * interval '1 second'
+            where poll_claim = any(${claims}::uuid[]) and status in ('created', 'sent')`;
+  return true;
 }
 
 /** For the reconciler: pending payments whose poll is overdue (its tick was lost, or its batch). */
-export async function hasOverduePolls(sql: Sql, graceSeconds = 30): Promise<boolean> {
+export async function hasOverduePolls(sql: Sql, graceSeconds = 15): Promise<boolean> {
   const [row] = await sql<{ overdue: boolean }[]>`
     select exists (select 1 from payments
                    where status in ('created', 'sent')
@@ -109,6 +122,8 @@ export async function pollDuePayments(
     batchesAtOnce?: number;
     /** Told the ids of each batch as it is claimed (for observing how the tick splits). */
     onBatch?: (ids: string[]) => void;
+    /** How often the held claims are renewed. */
+    renewEveryMs?: number;
   } = {},
 ): Promise<number> {
   const batchSize = options.batchSize ?? POLL_BATCH_SIZE;
@@ -119,6 +134,8 @@ export async function pollDuePayments(
   let held = 0;
   let claiming = true;
   const ready: ClaimedPoll[][] = [];
+  /** The claims of the batches not finished yet, renewed together. */
+  const heldClaims = new Set<string>();
   // Whoever waits (pollers for a batch, the claimer for room) is woken by any change.
   let wake: () => void = () => {};
   let changed = new Promise<void>((resolve) => wake = resolve);
@@ -136,6 +153,7 @@ export async function pollDuePayments(
         if (rows.length > 0) {
           polled += rows.length;
           held += rows.length;
+          heldClaims.add(rows[0].poll_claim);
           ready.push(rows);
           options.onBatch?.(rows.map((r) => r.id));
           signal();
@@ -178,7 +196,8 @@ export async function pollDuePayments(
       // queueing its ticks go on meanwhile (and are waited for before the tick ends).
       let asked!: () => void;
       const answered = new Promise<void>((resolve) => asked = resolve);
-      const work = pollClaimed(deps, rows, asked, sendsDone);
+      const work = pollClaimed(deps, rows, asked, sendsDone)
+        .finally(() => heldClaims.delete(rows[0].poll_claim));
       tails.push(work);
       await Promise.race([answered, work]).catch(() => {});
       held -= rows.length;
@@ -186,14 +205,16 @@ export async function pollDuePayments(
     }
   };
 
-  const sides = [claim(), ...Array.from({ length: most }, poll)];
   let first: unknown = null;
-  for (const outcome of await Promise.allSettled(sides)) {
-    if (outcome.status === "rejected") first ??= outcome.reason;
-  }
-  for (const outcome of await Promise.allSettled(tails)) {
-    if (outcome.status === "rejected") first ??= outcome.reason;
-  }
+  await whileRenewing(() => renewPollClaims(deps.db.sql, [...heldClaims]), async () => {
+    const sides = [claim(), ...Array.from({ length: most }, poll)];
+    for (const outcome of await Promise.allSettled(sides)) {
+      if (outcome.status === "rejected") first ??= outcome.reason;
+    }
+    for (const outcome of await Promise.allSettled(tails)) {
+      if (outcome.status === "rejected") first ??= outcome.reason;
+    }
+  }, { log: deps.log, what: "payment polls", everyMs: options.renewEveryMs ?? RENEW_EVERY_MS });
   if (first) throw first;
   return polled;
 }
@@ -207,11 +228,16 @@ export async function pollPayment(deps: Payments, paymentId: string): Promise<Pa
   const sql = deps.db.sql;
   const [row] = await sql<ClaimedPoll[]>`
     update payments
-    set next_poll_at = date_trunc('milliseconds', now()) + ${POLL_LEASE_SECONDS} * interval '1 second'
+    set next_poll_at = now() + ${POLL_LEASE_SECONDS} * interval '1 second',
+        poll_claim = ${crypto.randomUUID()}
     where id = ${paymentId} and status in ('created', 'sent')
     returning ${sql([...CLAIMED])}`;
   if (row) {
-    const [outcome] = await pollClaimed(deps, [row]);
+    const [outcome] = await whileRenewing(
+      () => renewPollClaims(sql, [row.poll_claim]),
+      () => pollClaimed(deps, [row]),
+      { log: deps.log, what: "payment poll" },
+    );
     if (outcome.error !== undefined) throw outcome.error;
   }
   const after = await getPayment(sql, paymentId);
@@ -308,7 +334,7 @@ export async function pollClaimed(
 
 /**
  * Polls that changed nothing: each answer recorded and the next poll scheduled, for the whole
- * batch in one statement, for each payment only while the batch still holds it (its lease), it
+ * batch in one statement, for each payment only while the batch still holds its claim, it
  * is still in the status it was read in and not yet expired. Returns id → next due time of the
  * payments recorded; the others take the full path.
  */
@@ -320,20 +346,20 @@ async function recordUnchangedPolls(sql: Sql, answers: Answer[]): Promise<Map<st
       select * from unnest(
         ${column((a) => a.row.id)}::uuid[],
         ${column((a) => a.row.status)}::text[],
-        ${column((a) => a.row.next_poll_at.toISOString())}::timestamptz[],
+        ${column((a) => a.row.poll_claim)}::uuid[],
         ${column((a) => a.row.poll_count)}::int[],
         ${column((a) => pollDelaySeconds(a.row.poll_count + 1))}::int[],
         ${column((a) => a.report!.source)}::text[],
         ${column((a) => a.report!.status.message.raw)}::text[],
         ${column((a) => a.report!.status.status)}::text[]
-      ) as a(id, status, lease, poll_count, delay_seconds, source, raw, paynow_status)
+      ) as a(id, status, claim, poll_count, delay_seconds, source, raw, paynow_status)
     ), scheduled as (
       update payments p set poll_count = p.poll_count + 1,
         next_poll_at = least(now() + a.delay_seconds * interval '1 second', p.expires_at),
-        updated_at = now()
+        poll_claim = null, updated_at = now()
       from answer a
       where p.id = a.id and p.status = a.status and p.poll_count = a.poll_count
-        and p.next_poll_at = a.lease and p.expires_at > now()
+        and p.poll_claim = a.claim and p.expires_at > now()
       returning p.id, p.status, p.next_poll_at
     ), recorded as (
       insert into payment_events (payment_id, source, raw, paynow_status, status_from, note)
@@ -352,13 +378,14 @@ async function recordUnchangedPolls(sql: Sql, answers: Answer[]): Promise<Map<st
 async function rescheduleFailedPolls(sql: Sql, answers: Answer[]): Promise<Date[]> {
   const rows = await sql<{ next_poll_at: Date }[]>`
     update payments p
-    set next_poll_at = now() + a.delay_seconds * interval '1 second', updated_at = now()
+    set next_poll_at = now() + a.delay_seconds * interval '1 second', poll_claim = null,
+        updated_at = now()
     from unnest(
       ${answers.map((a) => a.row.id)}::uuid[],
-      ${answers.map((a) => a.row.next_poll_at.toISOString())}::timestamptz[],
+      ${answers.map((a) => a.row.poll_claim)}::uuid[],
       ${answers.map((a) => pollDelaySeconds(a.row.poll_count))}::int[]
-    ) as a(id, lease, delay_seconds)
-    where p.id = a.id and p.next_poll_at = a.lease and p.status in ('created', 'sent')
+    ) as a(id, claim, delay_seconds)
+    where p.id = a.id and p.poll_claim = a.claim and p.status in ('created', 'sent')
     returning p.next_poll_at`;
   return rows.map((r) => r.next_poll_at);
 }
@@ -387,9 +414,8 @@ async function settlePolled(
       next_poll_at = least(now() + ${
     pollDelaySeconds(row.poll_count + 1)
   } * interval '1 second', expires_at),
-      updated_at = now()
-    where id = ${row.id} and status in ('created', 'sent')
-      and next_poll_at = ${row.next_poll_at}
+      poll_claim = null, updated_at = now()
+    where id = ${row.id} and status in ('created', 'sent') and poll_claim = ${row.poll_claim}
     returning next_poll_at`;
   return scheduled?.next_poll_at ?? null;
 }
