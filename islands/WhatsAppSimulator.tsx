@@ -13,6 +13,8 @@ export interface WhatsAppSimulatorProps {
   phone: string;
   csrf: string;
   initial: Thread;
+  /** The zone times are written in (TZ_METRICS), as on every admin page. */
+  timeZone: string;
 }
 
 const POLL_MS = 1_000;
@@ -22,14 +24,14 @@ const TEXT_LIMIT = 4096;
 // not inside a word ("*151*2*4#" stays as typed, as on a phone).
 const INLINE =
   /(https?:\/\/[^\s<>"')]+)|(?<![\p{L}\p{N}])([*_~])(?!\s)([^\n]+?)(?<!\s)\2(?![\p{L}\p{N}])/gu;
-const STYLE: Record<string, (children: string) => JSX.Element> = {
-  "*": (t) => <strong>{t}</strong>,
-  "_": (t) => <em>{t}</em>,
-  "~": (t) => <s>{t}</s>,
+const STYLE: Record<string, (children: (string | JSX.Element)[]) => JSX.Element> = {
+  "*": (c) => <strong>{c}</strong>,
+  "_": (c) => <em>{c}</em>,
+  "~": (c) => <s>{c}</s>,
 };
 
-/** WhatsApp-formatted text as elements (never as HTML). */
-function Formatted({ text }: { text: string }) {
+/** WhatsApp-formatted text as elements (never as HTML); styles may nest (`_see *this*_`). */
+function inline(text: string): (string | JSX.Element)[] {
   const parts: (string | JSX.Element)[] = [];
   let at = 0;
   for (const m of text.matchAll(INLINE)) {
@@ -41,23 +43,28 @@ function Formatted({ text }: { text: string }) {
             {m[1]}
           </a>
         )
-        : STYLE[m[2]](m[3]),
+        : STYLE[m[2]](inline(m[3])),
     );
     at = m.index + m[0].length;
   }
   parts.push(text.slice(at));
-  return <p class="sim-text">{parts}</p>;
+  return parts;
 }
 
-const timeOf = (at: number) =>
-  new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+function Formatted({ text }: { text: string }) {
+  return <p class="sim-text">{inline(text)}</p>;
+}
+
+const timeOf = (at: number, timeZone: string) =>
+  new Date(at).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone });
 
 function Message(props: {
   item: ThreadItem;
   busy: boolean;
+  timeZone: string;
   onChoose(replyTo: string, id: string): void;
 }) {
-  const { item, busy, onChoose } = props;
+  const { item, busy, timeZone, onChoose } = props;
   const choose = (id: string) => () => onChoose(item.id, id);
   const failed = item.webhookStatus !== undefined && item.webhookStatus !== 200;
   return (
@@ -101,7 +108,7 @@ function Message(props: {
         </details>
       )}
       <p class="sim-meta">
-        <time dateTime={new Date(item.at).toISOString()}>{timeOf(item.at)}</time>
+        <time dateTime={new Date(item.at).toISOString()}>{timeOf(item.at, timeZone)}</time>
         {item.from === "user" && (
           <span class={failed ? "bad" : undefined}>
             {failed
@@ -116,7 +123,9 @@ function Message(props: {
   );
 }
 
-export default function WhatsAppSimulator({ phone, csrf, initial }: WhatsAppSimulatorProps) {
+export default function WhatsAppSimulator(
+  { phone, csrf, initial, timeZone }: WhatsAppSimulatorProps,
+) {
   const [thread, setThread] = useState<Thread>(initial);
   const [text, setText] = useState("");
   const [busy, setBusy] = useState(false);
@@ -214,6 +223,7 @@ export default function WhatsAppSimulator({ phone, csrf, initial }: WhatsAppSimu
             key={item.id}
             item={item}
             busy={busy}
+            timeZone={timeZone}
             onChoose={(replyTo, id) => void send({ type: "reply", replyTo, id })}
           />
         ))}

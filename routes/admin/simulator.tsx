@@ -107,11 +107,11 @@ export function simulatorRoutes(ctx: AppContext): Hono<AuthEnv> {
                   aria-invalid={problem ? "true" : undefined}
                   aria-describedby={problem ? "phone-problem" : "phone-hint"}
                 />
-                <small id="phone-hint">
-                  E.164, e.g. +263771111111 (or 0771111111). Each number is its own WhatsApp user,
-                  created at its first message.
-                </small>
               </label>
+              <small class="muted" id="phone-hint">
+                E.164, e.g. +263771111111 (or 0771111111). Each number is its own WhatsApp user,
+                created at its first message.
+              </small>
               {problem && <p id="phone-problem" class="form-error" role="alert">{problem}</p>}
               <button type="submit">Open this number</button>
             </form>
@@ -145,7 +145,12 @@ export function simulatorRoutes(ctx: AppContext): Hono<AuthEnv> {
           {thread && (
             <Island
               of={WhatsAppSimulatorChat}
-              props={{ phone, csrf: await pageCsrfToken(c, ctx), initial: thread }}
+              props={{
+                phone,
+                csrf: await pageCsrfToken(c, ctx),
+                initial: thread,
+                timeZone: ctx.config.tzMetrics,
+              }}
             />
           )}
         </div>
