@@ -134,11 +134,17 @@ export default function WhatsAppSimulator(
   const scroller = useRef<HTMLOListElement>(null);
   const url = `/admin/api/simulator/thread?phone=${encodeURIComponent(phone)}`;
 
+  // A poll and the refresh after a send may overlap: only the newest request's answer is shown.
+  const asked = useRef(0);
+
   async function refresh(): Promise<void> {
+    const mine = ++asked.current;
     try {
       const res = await fetch(url, { headers: { accept: "application/json" } });
       if (!res.ok) throw new Error(String(res.status));
-      setThread(await res.json());
+      const next: Thread = await res.json();
+      if (mine !== asked.current) return;
+      setThread(next);
       setLive(true);
     } catch {
       setLive(false);
