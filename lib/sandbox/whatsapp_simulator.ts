@@ -129,21 +129,6 @@ export const SimulatorSendSchema = z.discriminatedUnion("type", [
   }),
 ], { error: 'type must be "text" or "reply"' });
 
-/** A zod failure as the one error type, naming each field. */
-export function simulatorInputError(error: z.ZodError): AppError {
-  const issues = error.issues.map((i) => ({
-    field: i.path.join(".") || (i.code === "unrecognized_keys" ? "body" : "request"),
-    message: i.code === "unrecognized_keys"
-      ? `unknown field${i.keys.length > 1 ? "s" : ""}: ${i.keys.join(", ")}`
-      : i.message,
-  }));
-  return new AppError(
-    "validation_failed",
-    issues.map((i) => `${i.field}: ${i.message}`).join("; "),
-    { field: issues[0]?.field, issues },
-  );
-}
-
 /**
  * A phone number as WhatsApp numbers are written (E.164: `+`, country code, 7 to 15 digits;
  * spaces, dashes and brackets ignored; `00` for `+`), or a Zimbabwean local number (`07…`).
@@ -268,7 +253,7 @@ interface Sent {
 }
 
 export interface WhatsAppSimulator {
-  /** The default number, and the sandbox's details shown beside the composer. */
+  /** The number the page starts with ({@link SIMULATOR_DEFAULT_PHONE}). */
   readonly defaultPhone: string;
   /** Sends as `phone` (already parsed); resolves once the intake answered, with what was sent. */
   send(phone: string, input: SimulatorInput): Promise<ThreadItem>;

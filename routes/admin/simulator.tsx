@@ -18,7 +18,6 @@ import { AppError } from "../../lib/errors.ts";
 import { describeTestModePhones } from "../../lib/sandbox/paynow_model.ts";
 import {
   parseSimulatorPhone,
-  simulatorInputError,
   SimulatorSendSchema,
   type WhatsAppSimulator,
 } from "../../lib/sandbox/whatsapp_simulator.ts";
@@ -27,6 +26,7 @@ import WhatsAppSimulatorChat from "../../islands/WhatsAppSimulator.tsx";
 import { type AuthEnv, checkCsrf, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { errorEnvelope, refusalStatus } from "../_errors.tsx";
+import { validationError } from "../api/_openapi.ts";
 import { adminPage } from "./_layout.tsx";
 
 export const SIMULATOR_PATH = "/admin/simulator";
@@ -170,7 +170,7 @@ export function simulatorRoutes(ctx: AppContext): Hono<AuthEnv> {
       const simulator = simulatorOf(ctx);
       await checkCsrf(c, ctx, c.req.header("x-csrf-token"));
       const parsed = SimulatorSendSchema.safeParse(await readJson(c));
-      if (!parsed.success) throw simulatorInputError(parsed.error);
+      if (!parsed.success) throw validationError(parsed.error);
       const { phone: raw, ...input } = parsed.data;
       const phone = parseSimulatorPhone(raw);
       const message = await simulator.send(phone, input);
