@@ -51,7 +51,7 @@ function inline(text: string): (string | JSX.Element)[] {
   return parts;
 }
 
-function Formatted({ text }: { text: string }) {
+export function Formatted({ text }: { text: string }) {
   return <p class="sim-text">{inline(text)}</p>;
 }
 
