@@ -39,6 +39,7 @@ import { type AppMetrics, createMetrics } from "./observability/metrics.ts";
 import { createPayments, type Payments } from "./payments/model.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit.ts";
 import { startUpstreams, type UpstreamServices } from "./sandbox/mod.ts";
+import { createWhatsAppSimulator, type WhatsAppSimulator } from "./sandbox/whatsapp_simulator.ts";
 import { localFileStore } from "./storage/files.ts";
 import {
   type ChannelDeps,
@@ -102,6 +103,8 @@ export interface Services {
   whatsapp: ChannelDeps | null;
   /** The Telegram chat channel; null when TELEGRAM_WEBHOOK_SECRET is not set. */
   telegram: TelegramChannel | null;
+  /** The admin's WhatsApp simulator (/admin/simulator); null unless WhatsApp is sandboxed. */
+  whatsappSimulator: WhatsAppSimulator | null;
   queueStats(): Promise<QueueStats>;
   /** How the job reconciler's last runs went (/health). */
   reconciler(): ReconcilerState;
@@ -267,6 +270,14 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
         },
       })
       : null;
+    // Deliveries as a user of the sandboxed WhatsApp, through the same intake as Meta's.
+    const whatsappSimulator = upstreams.whatsappSandbox
+      ? createWhatsAppSimulator({
+        sandbox: upstreams.whatsappSandbox,
+        sql: db.sql,
+        receive: (request) => webhooks.receive(request),
+      })
+      : null;
     // A settled payment is told to the payer on WhatsApp ("Payment received…").
     if (whatsapp) events.observe((event) => void reactToEvent(whatsapp, event));
     // Telegram: the same assistant and wallet for a chat linked to an account.
@@ -320,6 +331,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       webhooks,
       whatsapp,
       telegram,
+      whatsappSimulator,
       queueStats: async () => ({
         backlog: await queue.backlog(),
         inFlight: queue.inFlight,

@@ -20,6 +20,7 @@ import type { RateLimiter } from "../lib/ratelimit.ts";
 import type { TelegramChannel } from "../lib/telegram/mod.ts";
 import type { Instances } from "../lib/instances.ts";
 import type { UpstreamServices } from "../lib/sandbox/mod.ts";
+import type { WhatsAppSimulator } from "../lib/sandbox/whatsapp_simulator.ts";
 
 export interface AppContext {
   config: Config;
@@ -55,4 +56,6 @@ export interface AppContext {
   telegram: TelegramChannel | null;
   /** The upstreams' parts pages read: the sandbox's mailbox (/admin/sandbox/mail). */
   upstreams: Pick<UpstreamServices, "mailbox">;
+  /** The WhatsApp simulator (/admin/simulator); null unless WhatsApp is sandboxed. */
+  whatsappSimulator: WhatsAppSimulator | null;
 }

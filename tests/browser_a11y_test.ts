@@ -1,7 +1,8 @@
 /**
  * Accessibility in a real browser (Debian chromium) with axe-core (npm `@axe-core/playwright`):
  * the home, sign-up, account and chat pages — the chat with an answer and a notice showing —
- * on a desktop and a phone, and the admin overview and the sandbox mailbox, have no violation of
+ * on a desktop and a phone, and the admin overview, the sandbox mailbox and the WhatsApp simulator
+ * (with the bot's menu open), have no violation of
  * "serious" or "critical" impact.
  */
 import assert from "node:assert/strict";
@@ -68,7 +69,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the admin overview and the sandbox mailbox have no serious or critical axe violation",
+  name:
+    "the admin overview, the sandbox mailbox and the WhatsApp simulator have no serious or critical axe violation",
   ignore: !chromiumAvailable(),
   async fn() {
     const admin = { email: "admin@example.com", password: "correct horse battery staple" };
@@ -84,6 +86,16 @@ Deno.test({
           found["/admin"] = await seriousViolations(page);
           await page.goto(app.url + "/admin/sandbox/mail");
           found["/admin/sandbox/mail"] = await seriousViolations(page);
+          await page.goto(app.url + `/admin/simulator?phone=%2B26377200${viewport.width}`);
+          await page.locator('[data-island="WhatsAppSimulator"][data-hydrated="true"]').waitFor();
+          await page.getByRole("textbox", { name: "Message", exact: true }).fill("hi");
+          await page.getByRole("button", { name: "Send", exact: true }).click();
+          const bot = page.locator('[data-testid="sim-message"][data-from="bot"]').last();
+          await bot.getByText("☰ Menu").click();
+          await bot.getByRole("button", { name: /^Buy tokens/ }).waitFor();
+          found["/admin/simulator with the menu open"] = await seriousViolations(page);
+          await page.goto(app.url + "/admin/simulator?phone=nope");
+          found["/admin/simulator with a problem"] = await seriousViolations(page);
           const all = Object.entries(found).flatMap(([path, list]) =>
             list.map((v) => `${viewport.width}px ${path}: ${v}`)
           );

@@ -202,6 +202,14 @@ export async function ensureDevelopmentAdmin(
   return { email: DEVELOPMENT_ADMIN_EMAIL, password };
 }
 
+/** The account of this phone number (E.164, as stored), if there is one. */
+export async function findUserByPhone(sql: Sql, phone: string): Promise<User | null> {
+  const [row] = await sql.unsafe<UserRow[]>(`select ${COLUMNS} from users where phone = $1`, [
+    phone,
+  ]);
+  return row ? toUser(row) : null;
+}
+
 /**
  * The account of a WhatsApp number, created on first contact (no e-mail, no password; the
  * number can be linked to a web login later) with its wallet and the signup grant, like a
@@ -212,13 +220,7 @@ export async function findOrCreatePhoneUser(
   phone: string,
   displayName?: string | null,
 ): Promise<{ user: User; created: boolean }> {
-  const find = async () => {
-    const [row] = await sql.unsafe<UserRow[]>(
-      `select ${COLUMNS} from users where phone = $1`,
-      [phone],
-    );
-    return row ? toUser(row) : null;
-  };
+  const find = () => findUserByPhone(sql, phone);
   const existing = await find();
   if (existing) return { user: existing, created: false };
   const grant = await getSetting(sql, "signup_grant_tokens");

@@ -11,6 +11,7 @@ import { type ReceivedMail, startFakeSmtp } from "./smtp.ts";
 import { startFakePaynow } from "./paynow.ts";
 import { startFakeOpenAI } from "./openai.ts";
 import { startFakeGraphApi } from "./whatsapp_graph.ts";
+import type { WhatsAppSandbox } from "./whatsapp_simulator.ts";
 import { MetaCloudProvider } from "../whatsapp/meta.ts";
 import { whatsappFromConfig, type WhatsAppSetup } from "../whatsapp/setup.ts";
 import { PaynowClient } from "../paynow/mod.ts";
@@ -32,6 +33,8 @@ export interface UpstreamServices {
   telegram: NotificationUpstreams["telegram"];
   /** The e-mails the built-in SMTP server received, when e-mail is sandboxed; null otherwise. */
   mailbox: SandboxMailbox | null;
+  /** The fake Graph API and its secrets, when WhatsApp is sandboxed (the simulator's); else null. */
+  whatsappSandbox: WhatsAppSandbox | null;
   close(): Promise<void>;
 }
 
@@ -110,17 +113,20 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     log.warn("sandbox: AI answers come from the built-in simulated model", { url: fake.url });
   }
   let whatsapp = whatsappFromConfig(config);
+  let whatsappSandbox: WhatsAppSandbox | null = null;
   if (config.sandboxed.includes("whatsapp")) {
     const graph = await startFakeGraphApi({ accessToken: crypto.randomUUID() });
     closers.push(() => graph.close());
     // Fixed, published values: the sandbox is never allowed in production, and a developer
     // signs test deliveries with them (lib/sandbox/whatsapp_sign.ts, docs/whatsapp.md).
     const verifyToken = SANDBOX_WHATSAPP.verifyToken;
+    const phoneNumberId = "100000000000001";
+    whatsappSandbox = { graph, appSecret: SANDBOX_WHATSAPP.appSecret, phoneNumberId };
     whatsapp = {
       provider: new MetaCloudProvider({
         accessToken: graph.accessToken,
         appSecret: SANDBOX_WHATSAPP.appSecret,
-        phoneNumberId: "100000000000001",
+        phoneNumberId,
         verifyToken,
         graphUrl: graph.url,
       }),
@@ -141,6 +147,7 @@ export async function startUpstreams(config: Config, log: Logger): Promise<Upstr
     slack: notify.slack,
     telegram: notify.telegram,
     mailbox,
+    whatsappSandbox,
     async close() {
       for (const close of closers.reverse()) await close();
     },

@@ -25,6 +25,8 @@ const NAV = [
 
 /** Shown while e-mail is sandboxed (routes/admin/sandbox_mail.tsx). */
 const SANDBOX_NAV = ["/admin/sandbox/mail", "Sandbox mail"] as const;
+/** Shown while WhatsApp is sandboxed (routes/admin/simulator.tsx). */
+const SIMULATOR_NAV = ["/admin/simulator", "WhatsApp simulator"] as const;
 
 /** Notices after a redirect (`?notice=…`), by code: the URL never carries text we display. */
 const NOTICES: Record<string, string> = {
@@ -83,9 +85,13 @@ export function adminPage(
           {/* A stylesheet link is allowed in the body; the shared layout's head is not ours. */}
           <link rel="stylesheet" href="/static/admin.css" />
           <nav class="admin-nav" aria-label="Admin">
-            {[...NAV, ...(ctx.upstreams.mailbox ? [SANDBOX_NAV] : [])].filter(([href]) =>
-              me.role === "admin" || href === "/admin/grievances"
-            ).map(([href, label]) => (
+            {[
+              ...NAV,
+              ...(ctx.upstreams.mailbox ? [SANDBOX_NAV] : []),
+              ...(ctx.whatsappSimulator ? [SIMULATOR_NAV] : []),
+            ].filter(([href]) => me.role === "admin" || href === "/admin/grievances").map((
+              [href, label],
+            ) => (
               <a key={href} href={href} aria-current={href === section ? "page" : undefined}>
                 {label}
               </a>

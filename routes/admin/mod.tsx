@@ -32,6 +32,7 @@ import { notificationAdminRoutes } from "./notifications.tsx";
 import { notificationDeliveryRoutes } from "./notification_deliveries.tsx";
 import { grievanceAdminRoutes } from "./grievances.tsx";
 import { sandboxMailRoutes } from "./sandbox_mail.tsx";
+import { simulatorRoutes } from "./simulator.tsx";
 
 /**
  * Admins only, with an admin session. The role comes from the user's row as read for this request
@@ -74,6 +75,7 @@ const SECTIONS = [
   notificationDeliveryRoutes,
   grievanceAdminRoutes,
   sandboxMailRoutes,
+  simulatorRoutes,
   adminApiRoutes,
 ];
 

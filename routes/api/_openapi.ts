@@ -11,21 +11,25 @@ import type { AuthEnv } from "../_auth.ts";
 
 export { z };
 
+/** A zod failure as the one error type: `validation_failed`, naming each field. */
+export function validationError(error: z.ZodError): AppError {
+  const issues = error.issues.map((i) => ({
+    field: i.path.join(".") || (i.code === "unrecognized_keys" ? "body" : "request"),
+    message: i.code === "unrecognized_keys"
+      ? `unknown field${i.keys.length > 1 ? "s" : ""}: ${i.keys.join(", ")}`
+      : i.message,
+  }));
+  return new AppError(
+    "validation_failed",
+    issues.map((i) => `${i.field}: ${i.message}`).join("; "),
+    { issues },
+  );
+}
+
 export function apiRouter(): OpenAPIHono<AuthEnv> {
   return new OpenAPIHono<AuthEnv>({
     defaultHook: (result) => {
-      if (result.success) return;
-      const issues = result.error.issues.map((i) => ({
-        field: i.path.join(".") || (i.code === "unrecognized_keys" ? "body" : "request"),
-        message: i.code === "unrecognized_keys"
-          ? `unknown field${i.keys.length > 1 ? "s" : ""}: ${i.keys.join(", ")}`
-          : i.message,
-      }));
-      throw new AppError(
-        "validation_failed",
-        issues.map((i) => `${i.field}: ${i.message}`).join("; "),
-        { issues },
-      );
+      if (!result.success) throw validationError(result.error);
     },
   });
 }

@@ -482,6 +482,9 @@ function pagesOf(ids: Ids): [string, string[]][] {
     ["/admin/grievances/settings", []],
     // Shows e-mails the forms above caused (reset links to hostile addresses among them).
     ["/admin/sandbox/mail", []],
+    // The WhatsApp simulator (its JSON send is fuzzed in simulator_test.ts).
+    ["/admin/simulator", ["phone"]],
+    ["/admin/api/simulator/thread", ["phone"]],
     [`/track/files/${ids.user}`, []],
   ];
 }
