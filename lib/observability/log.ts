@@ -28,10 +28,43 @@ export interface LoggerOptions {
 }
 
 const encoder = new TextEncoder();
-const stdoutSink = (line: string) => {
-  const bytes = encoder.encode(line + "\n");
+
+/** Lines waiting to be written: one write per turn of the event loop instead of one per line. */
+let pending: string[] = [];
+let pendingBytes = 0;
+let flushScheduled = false;
+/** Written at once past this size, so a burst never holds much in memory. */
+const FLUSH_AT_BYTES = 64 * 1024;
+
+/** Writes every pending line to standard output now. */
+export function flushStdout(): void {
+  flushScheduled = false;
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join(""));
+  pending = [];
+  pendingBytes = 0;
   for (let written = 0; written < bytes.length;) {
     written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+// Whatever ends the process (Deno.exit, an uncaught error, the end of the program) writes the
+// lines still pending first: the last lines before a crash are the ones most needed.
+for (const event of ["unload", "error", "unhandledrejection"]) {
+  globalThis.addEventListener(event, () => {
+    try {
+      flushStdout();
+    } catch { /* standard output is gone */ }
+  });
+}
+
+const stdoutSink = (line: string) => {
+  pending.push(line + "\n");
+  pendingBytes += line.length + 1;
+  if (pendingBytes >= FLUSH_AT_BYTES) return flushStdout();
+  if (!flushScheduled) {
+    flushScheduled = true;
+    Deno.unrefTimer(setTimeout(flushStdout, 0));
   }
 };
 
@@ -39,16 +72,21 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
   const sink = options.sink ?? stdoutSink;
   const base = options.fields ?? {};
+  const hasBase = Object.keys(base).length > 0;
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
     const record = {
       time: new Date().toISOString(),
       level,
       msg: maskText(message),
-      ...(maskDeep({ ...base, ...fields }) as LogFields),
+      ...(maskDeep(
+        fields === undefined ? base : hasBase ? { ...base, ...fields } : fields,
+      ) as LogFields),
     };
     try {
       sink(JSON.stringify(record));
+      // A warning or an error is written at once, with the lines before it.
+      if (sink === stdoutSink && RANK[level] >= RANK.warn) flushStdout();
     } catch { /* a broken sink must not break the work being logged */ }
   };
   return {
