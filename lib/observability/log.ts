@@ -29,12 +29,14 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
-/** Lines waiting to be written: one write per turn of the event loop instead of one per line. */
+/** Lines waiting to be written: one write every few milliseconds instead of one per line. */
 let pending: string[] = [];
 let pendingBytes = 0;
 let flushScheduled = false;
 /** Written at once past this size, so a burst never holds much in memory. */
 const FLUSH_AT_BYTES = 64 * 1024;
+/** How long an info line may wait for others to share its write. */
+const FLUSH_AFTER_MS = 10;
 
 /** Writes every pending line to standard output now. */
 export function flushStdout(): void {
@@ -64,7 +66,7 @@ const stdoutSink = (line: string) => {
   if (pendingBytes >= FLUSH_AT_BYTES) return flushStdout();
   if (!flushScheduled) {
     flushScheduled = true;
-    Deno.unrefTimer(setTimeout(flushStdout, 0));
+    Deno.unrefTimer(setTimeout(flushStdout, FLUSH_AFTER_MS));
   }
 };
 
@@ -72,17 +74,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = RANK[options.level ?? "info"];
   const sink = options.sink ?? stdoutSink;
   const base = options.fields ?? {};
-  const hasBase = Object.keys(base).length > 0;
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
-    const record = {
-      time: new Date().toISOString(),
-      level,
-      msg: maskText(message),
-      ...(maskDeep(
-        fields === undefined ? base : hasBase ? { ...base, ...fields } : fields,
-      ) as LogFields),
-    };
+    // Masked straight into the line's object: one object per line, however many fields.
+    const record: LogFields = { time: new Date().toISOString(), level, msg: maskText(message) };
+    for (const source of fields === undefined ? [base] : [base, fields]) {
+      for (const key in source) {
+        if (Object.hasOwn(source, key)) record[key] = maskDeep(source[key], 1);
+      }
+    }
     try {
       sink(JSON.stringify(record));
       // A warning or an error is written at once, with the lines before it.

@@ -1,5 +1,5 @@
 /**
- * The default sink writes standard output once per turn of the event loop: each line still
+ * The default sink writes standard output a few milliseconds after a line, many lines at once: each line still
  * reaches it, in order, whatever ends the process.
  */
 import assert from "node:assert/strict";
@@ -55,7 +55,7 @@ Deno.test("a warning is written at once, after the lines before it; a burst arri
   assert.deepEqual(burst.lines.map((l) => JSON.parse(l).i), [...Array(5000).keys()]);
 });
 
-Deno.test("info lines wait for the end of the turn: a console line printed meanwhile comes first", async () => {
+Deno.test("info lines wait a few milliseconds: a console line printed meanwhile comes first", async () => {
   const { lines } = await run(`log.info("buffered"); console.log("MARK");`);
   assert.deepEqual(messages(lines), ["MARK", "buffered"]);
 });
