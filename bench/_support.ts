@@ -347,6 +347,17 @@ export interface CpuLayout {
   generator: string | null;
   /** In words, for the output. */
   label: string;
+  /** Lets this process run on every CPU again (the benches after this one). */
+  release(): Promise<void>;
+}
+
+/** `taskset` on every thread of this process. */
+function tasksetSelf(cpus: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(TASKSET!, {
+    args: ["-a", "-c", "-p", cpus, String(Deno.pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
 }
 
 /**
@@ -356,30 +367,24 @@ export interface CpuLayout {
  */
 export async function pinForLoad(): Promise<CpuLayout> {
   const cores = navigator.hardwareConcurrency;
-  if (TASKSET === null || cores < 2) {
-    return {
-      server: null,
-      generator: null,
-      label: `unpinned (${TASKSET === null ? "no taskset" : "one CPU"}): server and load ` +
-        "generator share the CPUs with each other and the rest of the machine",
-    };
-  }
-  const pinned = await new Deno.Command(TASKSET, {
-    args: ["-a", "-c", "-p", "1", String(Deno.pid)],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
+  const unpinned = (why: string): CpuLayout => ({
+    server: null,
+    generator: null,
+    label: `unpinned (${why}): server and load generator share the CPUs with each other and ` +
+      "the rest of the machine",
+    release: () => Promise.resolve(),
+  });
+  if (TASKSET === null) return unpinned("no taskset");
+  if (cores < 2) return unpinned("one CPU");
+  const pinned = await tasksetSelf("1");
   if (!pinned.success) {
-    return {
-      server: null,
-      generator: null,
-      label: `unpinned (taskset failed: ${new TextDecoder().decode(pinned.stderr).trim()})`,
-    };
+    return unpinned(`taskset failed: ${new TextDecoder().decode(pinned.stderr).trim()}`);
   }
   return {
     server: "0",
     generator: "1",
     label: "server pinned to CPU 0, load generator (this process) to CPU 1",
+    release: async () => void await tasksetSelf(`0-${cores - 1}`),
   };
 }
 

@@ -37,6 +37,7 @@ import {
   machineBusySeconds,
   makeTempDir,
   ms,
+  onCleanup,
   ownCpuSeconds,
   percentile,
   pinForLoad,
@@ -421,6 +422,7 @@ export async function run(): Promise<void> {
 
     // 2. Load, closed loop: the baselines first, then Hurukuro; one server runs at a time.
     const layout = await pinForLoad();
+    onCleanup(() => layout.release());
     console.log(
       `HTTP load: ${loadGeneratorName()} in the bench process, ${CONNECTIONS} connections ` +
         `(closed loop), ${WARMUP_SECONDS} s warm-up + ${durationSeconds} s measured per target`,
