@@ -80,13 +80,13 @@ const PAGE_HEADINGS: Record<number, string> = {
 /** What an error answer needs: an {@link AppError}, or the same fields without its stack. */
 export type ErrorLike = Pick<AppError, "code" | "message" | "details">;
 
-/** Stands for the message while a page is rendered; no message can contain a NUL. */
+/** Stands for the message while a page is rendered (a NUL in a message is replaced). */
 const MESSAGE_SLOT = "\u0000";
 
 /**
  * Error pages differ only by their heading and message, so each heading's page is rendered once
  * (per island build) and the escaped message put in its place: a scanner's stream of 404s costs
- * a string join, not a render. Keyed by strings only, from the fixed headings below.
+ * a string join, not a render. Keyed by strings only, from the fixed headings above.
  */
 const pageHalves = new Map<string, [string, string]>();
 
