@@ -147,6 +147,13 @@ export interface StartServerOptions {
   denoFlags?: string[];
   /** Hurukuro itself: with BENCH_PROFILE_DIR set it writes a V8 CPU profile of the run there. */
   profiled?: boolean;
+  /** Run on these CPUs only (`taskset -c`, e.g. "0"); see {@link cpuLayout}. */
+  cpus?: string;
+  /**
+   * Once it has announced itself, its output is read and dropped unparsed (a server logging
+   * every request under load would otherwise cost the bench process a line split each).
+   */
+  quietAfterStart?: boolean;
 }
 
 /** `--cpu-prof` flags when BENCH_PROFILE_DIR is set (for servers started with `profiled`). */
@@ -178,11 +185,16 @@ export interface ServerProcess {
   stop(): Promise<StopResult>;
 }
 
-/** Calls `onLine` with each line of `stream` until it ends. */
-async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
+/** Calls `onLine` with each line of `stream` until it ends; while `skip()`, drops what it reads. */
+async function forEachLine(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+  skip: () => boolean = () => false,
+) {
   let buffer = "";
   const decoder = new TextDecoder();
   for await (const bytes of stream) {
+    if (skip()) continue;
     buffer += decoder.decode(bytes, { stream: true });
     let nl;
     while ((nl = buffer.indexOf("\n")) >= 0) {
@@ -201,15 +213,17 @@ async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (line: st
 export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
   refuseWhenClosing();
   const spawnedAt = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      ...(options.script === "main.ts" ? START_FLAGS : []),
-      ...(options.denoFlags ?? []),
-      ...(options.profiled ? profileFlags() : []),
-      options.script,
-    ],
+  const denoArgs = [
+    "run",
+    "-A",
+    ...(options.script === "main.ts" ? START_FLAGS : []),
+    ...(options.denoFlags ?? []),
+    ...(options.profiled ? profileFlags() : []),
+    options.script,
+  ];
+  const pinned = options.cpus !== undefined && TASKSET !== null;
+  const child = new Deno.Command(pinned ? TASKSET! : Deno.execPath(), {
+    args: pinned ? ["-c", options.cpus!, Deno.execPath(), ...denoArgs] : denoArgs,
     cwd: ROOT,
     env: { NO_COLOR: "1", ...options.env }, // plain text in the messages quoting its output
     stdin: "null",
@@ -221,12 +235,16 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
   let stderr = "";
   let announce: (url: string) => void = () => {};
   const announced = new Promise<string>((resolve) => announce = resolve);
+  let quiet = false;
   const drained = Promise.all([
     forEachLine(child.stdout, (line) => {
       if (stdout.push(line) > 500) stdout.shift();
       const match = ANNOUNCEMENT.exec(line);
-      if (match) announce(match[1]);
-    }),
+      if (match) {
+        announce(match[1]);
+        quiet = options.quietAfterStart === true;
+      }
+    }, () => quiet),
     forEachLine(child.stderr, (line) => stderr = (stderr + line + "\n").slice(-4000)),
   ]).catch(() => {});
 
@@ -310,6 +328,65 @@ export async function waitForOk(url: string, timeoutMs: number): Promise<number>
 }
 
 // --- CPU --------------------------------------------------------------------------------------
+
+/** The `taskset` command's path, or null where there is none. */
+export const TASKSET: string | null = (() => {
+  for (const path of ["/usr/bin/taskset", "/bin/taskset"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* not here */ }
+  }
+  return null;
+})();
+
+/** Where a load run's processes ran: figures compare only within one layout. */
+export interface CpuLayout {
+  /** `taskset -c` list for the server under test, or null when unpinned. */
+  server: string | null;
+  /** Likewise for this process (the load generator). */
+  generator: string | null;
+  /** In words, for the output. */
+  label: string;
+  /** Lets this process run on every CPU again (the benches after this one). */
+  release(): Promise<void>;
+}
+
+/** `taskset` on every thread of this process. */
+function tasksetSelf(cpus: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command(TASKSET!, {
+    args: ["-a", "-c", "-p", cpus, String(Deno.pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+}
+
+/**
+ * The server on the first CPU and this process (the load generator) on the second, where
+ * `taskset` exists and there are two CPUs or more; otherwise both unpinned. Pins this process's
+ * threads at once.
+ */
+export async function pinForLoad(): Promise<CpuLayout> {
+  const cores = navigator.hardwareConcurrency;
+  const unpinned = (why: string): CpuLayout => ({
+    server: null,
+    generator: null,
+    label: `unpinned (${why}): server and load generator share the CPUs with each other and ` +
+      "the rest of the machine",
+    release: () => Promise.resolve(),
+  });
+  if (TASKSET === null) return unpinned("no taskset");
+  if (cores < 2) return unpinned("one CPU");
+  const pinned = await tasksetSelf("1");
+  if (!pinned.success) {
+    return unpinned(`taskset failed: ${new TextDecoder().decode(pinned.stderr).trim()}`);
+  }
+  return {
+    server: "0",
+    generator: "1",
+    label: "server pinned to CPU 0, load generator (this process) to CPU 1",
+    release: async () => void await tasksetSelf(`0-${cores - 1}`),
+  };
+}
 
 /** CPU seconds (user + system) this process has used so far. */
 export function ownCpuSeconds(): number {

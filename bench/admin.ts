@@ -18,9 +18,9 @@ import { createUser } from "../lib/accounts/users.ts";
 import type { Sql } from "../lib/db/mod.ts";
 import { addDays, dayIn } from "../lib/metrics/days.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import { seedMetrics } from "../tasks/seed_metrics.ts";
 import { envNumber, integer, ms, onCleanup, percentile, seconds, table } from "./_support.ts";
+import { benchStorage } from "./_app.ts";
 
 export const description =
   "GET /admin (overview with a year of daily metrics) server time vs GET /account";
@@ -109,8 +109,8 @@ async function measure(server: RunningServer, cookie: string, path: string, n: n
 export async function run(): Promise<void> {
   const renders = envNumber("BENCH_RENDERS", 100, 10, 10_000);
   const todayMessages = envNumber("BENCH_TODAY_MESSAGES", 33_000, 0, 5_000_000);
-  const storage = await prepareStorage();
-  const removeStorage = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const removeStorage = storage.remove;
   try {
     const server = await start({
       env: {
@@ -118,7 +118,6 @@ export async function run(): Promise<void> {
         HOST: "127.0.0.1",
         PORT: "0",
         LOG_LEVEL: "warn",
-        ...storage.env,
       },
       log: createLogger({ level: "warn", sink: () => {} }),
       kvPath: null,

@@ -19,9 +19,9 @@ import { DiskFileStore } from "../lib/bots/storage.ts";
 import { vectorBytes, VectorIndex } from "../lib/bots/vectors.ts";
 import type { Knowledge } from "../lib/bots/knowledge.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import { loadFixture, makeBot } from "../tests/fixtures/retrieval/evaluate.ts";
-import { envNumber, integer, ms, onCleanup, percentile, table } from "./_support.ts";
+import { envNumber, integer, ms, percentile, table } from "./_support.ts";
+import { benchStorage } from "./_app.ts";
 import { run as runQuality } from "./retrieval.ts";
 
 export const description =
@@ -37,8 +37,8 @@ function stats(samples: number[]): string[] {
 export async function run(): Promise<void> {
   const ingestChunks = envNumber("BENCH_BOTS_INGEST_CHUNKS", 5_000, 10, 1_000_000);
   const chunks = envNumber("BENCH_BOTS_CHUNKS", 100_000, 100, 2_000_000);
-  const storage = await prepareStorage();
-  const cleanup = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const cleanup = storage.remove;
   const db = await storage.openDatabase();
   try {
     const sql = db.sql;

@@ -13,10 +13,8 @@
  * classified (and the floor: reports ÷ the priority lane's concurrency × the model's delay), and
  * the chat's time to first delta p50/p99 without and with the load.
  */
-import { join } from "node:path";
-import { startBenchApp } from "./_app.ts";
+import { benchStorage, startBenchApp } from "./_app.ts";
 import { delay, envNumber, integer, ms, onCleanup, percentile, table } from "./_support.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { LANE_CONCURRENCY } from "../lib/jobs/types.ts";
 import { createUser } from "../lib/accounts/users.ts";
@@ -86,19 +84,15 @@ export async function run(): Promise<void> {
   const aiDelay = envNumber("BENCH_AI_DELAY_MS", 500, 0, 10_000);
   const openai = await startFakeOpenAI({ firstTokenDelayMs: aiDelay, maxRecords: 100 });
   onCleanup(() => openai.close());
-  const storage = await prepareStorage();
-  onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
   const { running, problems, close } = await startBenchApp({
-    dataDir: storage.dataDir,
+    storage,
     logName: "grievances.log",
     env: {
-      ...storage.env,
       OPENAI_API_KEY: FAKE_OPENAI_KEY,
       OPENAI_BASE_URL: openai.baseUrl,
       LOG_LEVEL: "warn",
     },
-    kvPath: join(storage.dataDir, "kv.sqlite3"),
-    cron: false,
   });
   try {
     const { db, config, url } = running;

@@ -1,17 +1,24 @@
 /**
- * HTTP bench: how fast the real Hurukuro app answers, read against a plain `Deno.serve` baseline
- * measured in the same run, plus how long the server takes to start.
+ * HTTP bench: how fast the real Hurukuro app answers through the full middleware a user gets
+ * (request id, metrics, access log at LOG_LEVEL=info, security headers), read against plain
+ * `Deno.serve` baselines measured in the same run, plus how long the server takes to start.
  *
  * 1. Cold start: spawn main.ts as `deno task start` runs it, on a fresh, temporary DATA_DIR (the
  *    first start creates the embedded database), and time spawn → first 200 on `GET /health`;
  *    stop it, then do the same again on the same DATA_DIR (the second start must answer within
  *    3 s).
- * 2. Load: the baseline (bench/baseline_server.ts) and then Hurukuro, each in a child process
- *    of its own, are loaded by npm `autocannon` running here: 50 connections, a 1 s warm-up
- *    whose figures are dropped, then BENCH_SECONDS (default 5) measured per target. The JSON
- *    route is `GET /api/v1/wallet` with an API key (key lookup, the per-minute limit in KV, one
- *    query): a user and key are prepared in the database between the starts and the load, with
- *    the tier's limit raised so the bench measures answers, not 429s.
+ * 2. Load, closed loop to saturation: npm `autocannon` in this process keeps 50 connections
+ *    busy (each sends its next request when the last is answered), a 1 s warm-up whose figures
+ *    are dropped, then BENCH_SECONDS (default 5) measured per target. The server under test runs
+ *    pinned to CPU 0 and this process to CPU 1 where `taskset` exists (the layout is printed;
+ *    a ratio is printed only between rows measured in the same layout). Targets, one server at a
+ *    time: the baselines (bench/baseline_server.ts: a static file from memory, and the wallet's
+ *    `select` through postgres.js), then Hurukuro: `GET /static/app.css`, a 404, `GET /health`
+ *    and `GET /api/v1/wallet` with an API key (key and owner in one query, the per-minute limit
+ *    counted in memory, the balance query). A user and key are prepared in the database between
+ *    the starts and the load, with the tier's limit raised so the bench measures answers, not
+ *    429s. With DATABASE_URL set, both servers use a fresh database on that server instead of
+ *    the embedded one.
  *
  * Every request goes to a loopback address, and each load run stops after its duration.
  */
@@ -22,13 +29,18 @@ import { openDatabase } from "../lib/db/mod.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
 import {
   assertLoopback,
+  type CpuLayout,
+  delay,
   envNumber,
+  freshServerDatabase,
   integer,
   machineBusySeconds,
   makeTempDir,
   ms,
+  onCleanup,
   ownCpuSeconds,
   percentile,
+  pinForLoad,
   processCpuSeconds,
   ROOT,
   seconds,
@@ -40,11 +52,13 @@ import {
   waitForOk,
 } from "./_support.ts";
 
-export const description =
-  "GET /health and GET /api/v1/wallet (API key) of the real app vs a plain Deno.serve; cold start";
+export const description = "static file, 404, /health and /api/v1/wallet (API key) of the real " +
+  "app, closed loop, vs plain Deno.serve (+ postgres.js for the wallet's select); cold start";
 
 const CONNECTIONS = 50;
 const WARMUP_SECONDS = 1;
+/** Quiet time after Hurukuro answers its first /health, before the load. */
+const SETTLE_MS = 3_000;
 /** The target for a second start on an existing DATA_DIR. */
 const SECOND_START_TARGET_MS = 3_000;
 
@@ -106,34 +120,48 @@ function load(
 
 // --- Load figures -------------------------------------------------------------------------------
 
+interface Target {
+  label: string;
+  path: string;
+  headers?: Record<string, string>;
+  /** The status every answer should have (a 404 target expects 404s). */
+  status: number;
+}
+
 interface Figures {
   label: string;
+  /** Where the server and the load generator ran. */
+  layout: string;
+  /** Answers with the expected status per second. */
   reqPerSec: number;
   p50: number;
   p99: number;
-  /** Non-2xx answers, socket errors and timeouts during the measured run. */
+  /** Other statuses, socket errors and timeouts during the measured run. */
   failures: number;
   bytesPerResponse: number;
   /** CPU used during the measured run, as a share of one core; null when unreadable. */
   serverCpu: number | null;
+  /** The server's CPU time per answer, in µs: what a busy machine changes least. */
+  serverUsPerRequest: number | null;
   generatorCpu: number;
   /** CPU the rest of the machine (other processes) used meanwhile, likewise; null if unknown. */
   otherCpu: number | null;
 }
 
-/** Warm-up, then the measured run, against `server.url + path`. */
+/** Warm-up, then the measured run, against `server.url + target.path`. */
 async function measure(
-  label: string,
   server: ServerProcess,
-  path: string,
+  target: Target,
   durationSeconds: number,
-  headers: Record<string, string> = {},
+  layout: CpuLayout,
 ): Promise<Figures> {
-  const url = server.url + path;
+  const url = server.url + target.path;
+  const headers = target.headers ?? {};
   // Warm-up: JIT on both sides, connections, caches. Its figures are dropped.
   await load(url, WARMUP_SECONDS, undefined, headers);
 
   const latencies: number[] = [];
+  let other = 0;
   const cpuBefore = {
     own: ownCpuSeconds(),
     server: processCpuSeconds(server.pid),
@@ -141,36 +169,40 @@ async function measure(
   };
   const started = performance.now();
   const result = await load(url, durationSeconds, (status, _bytes, t) => {
-    if (status >= 200 && status < 300) latencies.push(t);
+    if (status === target.status) latencies.push(t);
+    else other++;
   }, headers);
   const wall = (performance.now() - started) / 1000;
   const serverAfter = processCpuSeconds(server.pid);
   const machineAfter = machineBusySeconds();
   const ownAfter = ownCpuSeconds();
 
-  if (result["2xx"] === 0) {
+  if (latencies.length === 0) {
     throw new Error(
-      `${url}: no 2xx answer in ${durationSeconds} s (${result.non2xx} non-2xx, ` +
+      `${url}: no ${target.status} answer in ${durationSeconds} s (${other} others, ` +
         `${result.errors} errors, ${result.timeouts} timeouts)`,
     );
   }
   const sorted = Float64Array.from(latencies).sort();
   const responses = result["2xx"] + result.non2xx;
-  const serverCpu = cpuBefore.server === null || serverAfter === null
+  const serverSeconds = cpuBefore.server === null || serverAfter === null
     ? null
-    : (serverAfter - cpuBefore.server) / wall;
+    : serverAfter - cpuBefore.server;
+  const serverCpu = serverSeconds === null ? null : serverSeconds / wall;
   const generatorCpu = (ownAfter - cpuBefore.own) / wall;
   const machineCpu = cpuBefore.machine === null || machineAfter === null
     ? null
     : (machineAfter - cpuBefore.machine) / wall;
   return {
-    label,
-    reqPerSec: result["2xx"] / result.duration,
+    label: target.label,
+    layout: layout.label,
+    reqPerSec: latencies.length / result.duration,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
-    failures: result.non2xx + result.errors + result.timeouts,
+    failures: other + result.errors + result.timeouts,
     bytesPerResponse: responses > 0 ? result.throughput.total / responses : 0,
     serverCpu,
+    serverUsPerRequest: serverSeconds === null ? null : serverSeconds * 1e6 / responses,
     generatorCpu,
     otherCpu: machineCpu === null || serverCpu === null
       ? null
@@ -182,12 +214,26 @@ async function measure(
 
 const API_ROUTE = "/api/v1/wallet";
 
+/** The database both servers use: the embedded one under DATA_DIR, or one on a server. */
+interface BenchDatabase {
+  /** Empty for the embedded database. */
+  url: string;
+  label: string;
+}
+
 /**
- * A user with an API key in the (stopped) server's embedded database, its tier's per-minute
- * limit raised out of the way. Returns the key.
+ * A user with an API key in the (stopped) server's database, its tier's per-minute limit raised
+ * out of the way. Returns the key and the user's id.
  */
-async function prepareApiKey(dataDir: string): Promise<string> {
-  const db = await openDatabase({ embeddedDir: `${dataDir}/pg`, log: memoryLogger("warn") });
+async function prepareApiKey(
+  dataDir: string,
+  database: BenchDatabase,
+): Promise<{ key: string; userId: string }> {
+  const db = await openDatabase({
+    databaseUrl: database.url || undefined,
+    embeddedDir: `${dataDir}/pg`,
+    log: memoryLogger("warn"),
+  });
   try {
     const user = await createUser(db.sql, {
       email: "bench@example.com",
@@ -195,7 +241,7 @@ async function prepareApiKey(dataDir: string): Promise<string> {
     });
     await db.sql`update tiers set requests_per_minute = 100000000
                  where name = (select tier from users where id = ${user.id})`;
-    return (await createApiKey(db.sql, user.id, "bench")).key;
+    return { key: (await createApiKey(db.sql, user.id, "bench")).key, userId: user.id };
   } finally {
     await db.close();
   }
@@ -206,16 +252,17 @@ async function prepareApiKey(dataDir: string): Promise<string> {
  * wins over a developer's `.env`: embedded database and KV under the temporary DATA_DIR, test
  * mode (sandboxed upstreams), a free loopback port.
  */
-function hurukuroEnv(dataDir: string, logLevel: "info" | "warn"): Record<string, string> {
+function hurukuroEnv(dataDir: string, database: BenchDatabase): Record<string, string> {
   return {
     HURUKURO_ENV: "test",
     HOST: "127.0.0.1",
     PORT: "0",
     DATA_DIR: dataDir,
-    DATABASE_URL: "", // empty → the embedded database under DATA_DIR/pg
+    DATABASE_URL: database.url, // empty → the embedded database under DATA_DIR/pg
     DENO_KV_PATH: "", // empty → DATA_DIR/kv.sqlite3
     SANDBOX: "",
-    LOG_LEVEL: logLevel,
+    // As users get it: every request logged (the access log is part of the path measured).
+    LOG_LEVEL: "info",
   };
 }
 
@@ -247,11 +294,15 @@ function logRecords(lines: string[]): Record<string, unknown>[] {
  * Starts Hurukuro on `dataDir`, times it to the first 200 on /health, and stops it. Runs at
  * LOG_LEVEL=info to read the server's own startup figures (/health requests are never logged).
  */
-async function coldStart(label: string, dataDir: string): Promise<ColdStart> {
+async function coldStart(
+  label: string,
+  dataDir: string,
+  database: BenchDatabase,
+): Promise<ColdStart> {
   const server = await startServer({
     name: `Hurukuro (${label})`,
     script: "main.ts",
-    env: hurukuroEnv(dataDir, "info"),
+    env: hurukuroEnv(dataDir, database),
     timeoutMs: 180_000,
   });
   let firstOkAt: number;
@@ -310,9 +361,27 @@ function limit(r: Figures): string {
   return "?";
 }
 
+/** Hurukuro's targets, each read against one baseline with the ratio it must reach. */
+interface Comparison {
+  target: Target;
+  baseline: string;
+  minRatio: number | null;
+}
+
+/** `row` against `base`: refused when the two ran in different process layouts. */
+function ratioCell(row: Figures, base: Figures | undefined, pick: (f: Figures) => number): string {
+  if (!base) return "";
+  if (row.layout !== base.layout) return "n/a (layout differs)";
+  return ratio(pick(row) / pick(base));
+}
+
 export async function run(): Promise<void> {
   const durationSeconds = envNumber("BENCH_SECONDS", 5, 0.5, 120);
   const dataDir = await makeTempDir("hurukuro-bench-");
+  const serverUrl = Deno.env.get("DATABASE_URL");
+  const database: BenchDatabase = serverUrl
+    ? { url: await freshServerDatabase(serverUrl, "http"), label: "a fresh PostgreSQL database" }
+    : { url: "", label: "the embedded database" };
   try {
     // 1. Cold starts, on a fresh DATA_DIR and then again on the same one.
     console.log(
@@ -320,10 +389,13 @@ export async function run(): Promise<void> {
         START_FLAGS.join(" ")
       } main.ts\` → first 200 on GET /health`,
     );
-    console.log(`  temporary DATA_DIR ${dataDir.path}; HURUKURO_ENV=test, LOG_LEVEL=info\n`);
+    console.log(
+      `  temporary DATA_DIR ${dataDir.path}; ${database.label}; HURUKURO_ENV=test, ` +
+        "LOG_LEVEL=info\n",
+    );
     const starts = [
-      await coldStart("1st start, fresh DATA_DIR", dataDir.path),
-      await coldStart("2nd start, same DATA_DIR", dataDir.path),
+      await coldStart("1st start, fresh DATA_DIR", dataDir.path, database),
+      await coldStart("2nd start, same DATA_DIR", dataDir.path, database),
     ];
     console.log(table(
       ["start", "URL printed", "first 200", "in start()", "stop", "notes"],
@@ -348,49 +420,100 @@ export async function run(): Promise<void> {
         ` the ${SECOND_START_TARGET_MS / 1000} s target\n`,
     );
 
-    // 2. Load: the baseline first, then Hurukuro; only one server runs at a time.
+    // 2. Load, closed loop: the baselines first, then Hurukuro; one server runs at a time.
+    const layout = await pinForLoad();
+    onCleanup(() => layout.release());
     console.log(
-      `HTTP load: ${loadGeneratorName()} in the bench process, ${CONNECTIONS} connections, ` +
-        `${WARMUP_SECONDS} s warm-up + ${durationSeconds} s measured per target`,
+      `HTTP load: ${loadGeneratorName()} in the bench process, ${CONNECTIONS} connections ` +
+        `(closed loop), ${WARMUP_SECONDS} s warm-up + ${durationSeconds} s measured per target`,
     );
+    console.log(`  layout: ${layout.label}`);
     console.log(
-      "  each server in its own child process; Hurukuro with HURUKURO_ENV=test, embedded " +
-        "database, LOG_LEVEL=warn (request logging off)\n",
+      `  each server in its own child process; Hurukuro with HURUKURO_ENV=test, ` +
+        `${database.label}, LOG_LEVEL=info (every request logged, as users get it)\n`,
     );
+    const { key, userId } = await prepareApiKey(dataDir.path, database);
+    const auth = { authorization: `Bearer ${key}` };
+    const STATIC = "/static/app.css";
+    const baselineTargets: Target[] = [
+      { label: "baseline  Deno.serve, static file", path: STATIC, status: 200 },
+      {
+        label: "baseline  Deno.serve + postgres.js select",
+        path: API_ROUTE,
+        headers: auth,
+        status: 200,
+      },
+    ];
+    const [staticBase, selectBase] = baselineTargets.map((t) => t.label);
+    const comparisons: Comparison[] = [
+      {
+        target: { label: `hurukuro  GET ${STATIC}`, path: STATIC, status: 200 },
+        baseline: staticBase,
+        minRatio: 0.3,
+      },
+      {
+        target: { label: "hurukuro  GET /nothing-here (404)", path: "/nothing-here", status: 404 },
+        baseline: staticBase,
+        minRatio: 0.3,
+      },
+      {
+        target: { label: "hurukuro  GET /health", path: "/health", status: 200 },
+        baseline: staticBase,
+        minRatio: null,
+      },
+      {
+        target: {
+          label: `hurukuro  GET ${API_ROUTE}, API key`,
+          path: API_ROUTE,
+          headers: auth,
+          status: 200,
+        },
+        baseline: selectBase,
+        minRatio: 0.5,
+      },
+    ];
+
     const rows: Figures[] = [];
-    const auth = { authorization: `Bearer ${await prepareApiKey(dataDir.path)}` };
-    const baseline = await startServer({ name: "baseline", script: "bench/baseline_server.ts" });
+    const baseline = await startServer({
+      name: "baseline",
+      script: "bench/baseline_server.ts",
+      cpus: layout.server ?? undefined,
+      env: {
+        BASELINE_DATABASE_URL: database.url,
+        BASELINE_EMBEDDED_DIR: database.url ? "" : `${dataDir.path}/pg`,
+        BASELINE_USER_ID: userId,
+      },
+    });
     try {
-      // Same path and headers as the JSON route below, so requests are byte for byte alike.
-      rows.push(
-        await measure(
-          "baseline  plain Deno.serve JSON",
-          baseline,
-          API_ROUTE,
-          durationSeconds,
-          auth,
-        ),
-      );
+      for (const target of baselineTargets) {
+        rows.push(await measure(baseline, target, durationSeconds, layout));
+      }
     } finally {
       await baseline.stop();
     }
     const hurukuro = await startServer({
       name: "Hurukuro",
       script: "main.ts",
-      env: hurukuroEnv(dataDir.path, "warn"),
+      env: hurukuroEnv(dataDir.path, database),
       timeoutMs: 180_000,
+      cpus: layout.server ?? undefined,
+      quietAfterStart: true,
+      profiled: true,
     });
     try {
       await waitForOk(`${hurukuro.url}/health`, 30_000);
-      rows.push(await measure("hurukuro  GET /health", hurukuro, "/health", durationSeconds));
-      rows.push(
-        await measure(`hurukuro  GET ${API_ROUTE}`, hurukuro, API_ROUTE, durationSeconds, auth),
-      );
+      // Work the start leaves running (the tokenizer's tables, first job sweeps) is not the
+      // request path's: let it finish before the first warm-up.
+      await delay(SETTLE_MS);
+      for (const { target } of comparisons) {
+        rows.push(await measure(hurukuro, target, durationSeconds, layout));
+      }
     } finally {
       await hurukuro.stop();
     }
 
-    const base = rows[0];
+    const byLabel = new Map(rows.map((r) => [r.label, r]));
+    const against = new Map(comparisons.map((c) => [c.target.label, c]));
     console.log(table(
       [
         "target",
@@ -399,35 +522,53 @@ export async function run(): Promise<void> {
         "p99 ms",
         "req/s vs base",
         "p99 vs base",
+        "goal",
         "failures",
         "bytes/resp",
+        "server µs/req",
         "server CPU",
         "bench CPU",
         "other CPU",
         "limit",
       ],
-      rows.map((r) => [
-        r.label,
-        integer(r.reqPerSec),
-        ms(r.p50),
-        ms(r.p99),
-        ratio(r.reqPerSec / base.reqPerSec),
-        ratio(r.p99 / base.p99),
-        integer(r.failures),
-        integer(r.bytesPerResponse),
-        percent(r.serverCpu),
-        percent(r.generatorCpu),
-        percent(r.otherCpu),
-        limit(r),
-      ]),
+      rows.map((r) => {
+        const comparison = against.get(r.label);
+        const base = comparison && byLabel.get(comparison.baseline);
+        const ratioShown = ratioCell(r, base, (f) => f.reqPerSec);
+        let goal = "";
+        if (comparison?.minRatio != null && base) {
+          goal = r.layout !== base.layout ? "n/a" : `≥ ${comparison.minRatio}: ` +
+            (r.reqPerSec / base.reqPerSec >= comparison.minRatio ? "met" : "NOT MET");
+        }
+        return [
+          r.label,
+          integer(r.reqPerSec),
+          ms(r.p50),
+          ms(r.p99),
+          ratioShown,
+          ratioCell(r, base, (f) => f.p99),
+          goal,
+          integer(r.failures),
+          integer(r.bytesPerResponse),
+          r.serverUsPerRequest === null ? "n/a" : integer(r.serverUsPerRequest),
+          percent(r.serverCpu),
+          percent(r.generatorCpu),
+          percent(r.otherCpu),
+          limit(r),
+        ];
+      }),
     ));
     console.log(
-      "  req/s counts 2xx answers; p50/p99 over 2xx latencies; failures = non-2xx + socket " +
-        "errors + timeouts.\n" +
+      `  static file and 404 are read against "${staticBase.replace(/\s+/g, " ")}", the wallet ` +
+        `against "${selectBase.replace(/\s+/g, " ")}".\n` +
+        "  req/s counts answers with the expected status (404 for the 404 target); p50/p99 over " +
+        "those; failures = other statuses + socket errors + timeouts.\n" +
+        "  server µs/req: the server's CPU time per answer (it changes least when other work " +
+        "shares the machine).\n" +
         "  CPU during the measured run, as a share of one core: server = the child process, " +
         "bench = this process (the load generator),\n  other = the rest of the machine. " +
         "limit = which side was near a full core (bench: that server could answer faster than\n" +
-        "  shown, and on the baseline row the ratios then flatter Hurukuro; ?: neither, e.g. " +
+        "  shown, and on a baseline row the ratios then flatter Hurukuro; ?: neither, e.g. " +
         "the cores were shared with other work).",
     );
     const failed = rows.filter((r) => r.failures > 0);
@@ -436,10 +577,12 @@ export async function run(): Promise<void> {
     }
     const contended = rows.filter((r) => r.otherCpu !== null && r.otherCpu >= 0.25);
     if (contended.length > 0) {
+      const worst = Math.max(...contended.map((r) => r.otherCpu!));
       console.log(
-        `  WARNING: other processes used ≥ 25% of a core during ` +
-          `${contended.map((r) => r.label.replace(/\s+/g, " ")).join(", ")}: figures are noisy, ` +
-          "run again on an idle machine",
+        `  WARNING: the machine was busy: other processes used ≥ 25% of a core during ` +
+          `${contended.length} of ${rows.length} runs (up to ${percent(worst)}): ` +
+          `${contended.map((r) => r.label.replace(/\s+/g, " ")).join(", ")}. ` +
+          "Figures are noisy; run again on an idle machine.",
       );
     }
   } finally {

@@ -16,9 +16,8 @@
  */
 import { join } from "node:path";
 import { z } from "zod";
-import { startBenchApp } from "./_app.ts";
+import { benchStorage, startBenchApp } from "./_app.ts";
 import { defineHandler, jobType, LANE_CONCURRENCY } from "../lib/jobs/types.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import {
   delay,
   envNumber,
@@ -212,11 +211,9 @@ async function hurukuro(
 ): Promise<Target> {
   const n = ++kvFiles;
   const { running, problems, close } = await startBenchApp({
-    dataDir: storage.dataDir,
+    storage,
     logName: `app-${n}.log`,
-    env: storage.env,
     kvPath: join(storage.dataDir, `kv-${n}.sqlite3`),
-    cron: false,
     extraHandlers: [benchHandler],
   });
   const queue = running.queue;
@@ -395,8 +392,8 @@ const percent = (share: number | null) => share === null ? "n/a" : `${Math.round
 export async function run(): Promise<void> {
   stray = 0;
   const jobs = envNumber("BENCH_JOBS", 10_000, 100, 1_000_000);
-  const storage = await prepareStorage();
-  const removeStorage = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const removeStorage = storage.remove;
   try {
     console.log(
       `Throughput: ${integer(jobs)} no-op jobs, first enqueue → last handler run ` +

@@ -16,9 +16,9 @@
 import { recordDay } from "../lib/metrics/daily.ts";
 import { dayBounds } from "../lib/metrics/daily.ts";
 import { addDays, daysFrom } from "../lib/metrics/days.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import { seedMetrics } from "../tasks/seed_metrics.ts";
 import { envNumber, integer, ms, onCleanup, percentile, seconds, table } from "./_support.ts";
+import { benchStorage } from "./_app.ts";
 
 export const description =
   "daily metrics backfill of a generated month (1M messages, 50k payments) vs a bare per-day count";
@@ -56,8 +56,8 @@ export async function run(): Promise<void> {
   const days = envNumber("BENCH_METRICS_DAYS", 30, 1, 366);
   const users = Math.max(100, Math.round(messages / 50));
 
-  const storage = await prepareStorage();
-  const removeStorage = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const removeStorage = storage.remove;
   try {
     const db = await storage.openDatabase();
     const closeDb = onCleanup(() => db.close());

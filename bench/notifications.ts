@@ -13,9 +13,7 @@
  * the p50/p99 from publish to sent (the publication's `created_at` to the delivery's `sent_at`,
  * both read from Postgres); for the bare loop, calls a second and the p50/p99 of one call.
  */
-import { join } from "node:path";
-import { startBenchApp } from "./_app.ts";
-import { prepareStorage } from "../tests/harness.ts";
+import { benchStorage, startBenchApp } from "./_app.ts";
 import { LANE_CONCURRENCY } from "../lib/jobs/types.ts";
 import { startFakeSlack } from "../lib/sandbox/slack.ts";
 import { startFakeTelegram } from "../lib/sandbox/telegram.ts";
@@ -59,21 +57,17 @@ export async function run(): Promise<void> {
   const bareMs = performance.now() - bareStarted;
   bareLatency.sort();
 
-  const storage = await prepareStorage();
-  onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
   const { running, problems, close } = await startBenchApp({
-    dataDir: storage.dataDir,
+    storage,
     logName: "notifications.log",
     env: {
-      ...storage.env,
       SLACK_TOKEN: slack.token,
       SLACK_API_URL: slack.url,
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_URL: telegram.url,
       LOG_LEVEL: "warn",
     },
-    kvPath: join(storage.dataDir, "kv.sqlite3"),
-    cron: false,
   });
   try {
     const { notifications, queue, db } = running;

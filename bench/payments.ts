@@ -21,20 +21,17 @@
  * A poll's lateness = when the app called Paynow − its due time. Polls per second = payments /
  * (first due time → last poll sent).
  */
-import { join } from "node:path";
 import pLimit from "p-limit";
-import { startBenchApp } from "./_app.ts";
+import { benchStorage, startBenchApp } from "./_app.ts";
 import { queuePollTick } from "../lib/payments/jobs.ts";
 import { PaynowClient } from "../lib/paynow/mod.ts";
 import { POLL_IN_FLIGHT } from "../lib/payments/mod.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import {
   delay,
   envNumber,
   integer,
   machineBusySeconds,
   ms,
-  onCleanup,
   ownCpuSeconds,
   percentile,
   startServer,
@@ -181,17 +178,14 @@ async function hurukuro(
   n: number,
 ): Promise<Outcome> {
   const { running, problems, close } = await startBenchApp({
-    dataDir: storage.dataDir,
+    storage,
     logName: "app.log",
     env: {
       PAYNOW_INTEGRATION_ID: INTEGRATION_ID,
       PAYNOW_INTEGRATION_KEY: INTEGRATION_KEY,
       PAYNOW_AUTH_EMAIL: AUTH_EMAIL,
       PAYNOW_BASE_URL: paynowUrl,
-      ...storage.env,
     },
-    kvPath: join(storage.dataDir, "kv.sqlite3"),
-    cron: false,
   });
   try {
     const client = running.payments.paynow.clients.USD;
@@ -261,8 +255,8 @@ const percent = (share: number | null) => share === null ? "n/a" : `${Math.round
 
 export async function run(): Promise<void> {
   const n = envNumber("BENCH_PAYMENTS", 10_000, 100, 200_000);
-  const storage = await prepareStorage();
-  const removeStorage = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const removeStorage = storage.remove;
   try {
     const paynow = await startServer({
       name: "fake Paynow",

@@ -5,16 +5,15 @@
  * On the DATABASE_URL server when set, else the embedded database.
  */
 import { HashingEmbedder } from "../lib/bots/embeddings.ts";
-import { prepareStorage } from "../tests/harness.ts";
 import { evaluateRetrieval, formatQuality } from "../tests/fixtures/retrieval/evaluate.ts";
-import { onCleanup } from "./_support.ts";
+import { benchStorage } from "./_app.ts";
 
 export const description =
   "retrieval quality (recall@5, MRR) of full text, vectors and hybrid on the labelled set";
 
 export async function run(): Promise<void> {
-  const storage = await prepareStorage();
-  const cleanup = onCleanup(() => storage.cleanup());
+  const storage = await benchStorage();
+  const cleanup = storage.remove;
   try {
     const db = await storage.openDatabase();
     try {

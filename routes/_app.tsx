@@ -7,7 +7,6 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { serveStatic } from "hono/deno";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
@@ -33,6 +32,7 @@ import { EMBED_SCRIPT_PATH, embedRoutes, embedScriptHeaders } from "./embed.ts";
 import { botPageRoutes } from "./bots.tsx";
 import { isUpload, UPLOAD_BODY_LIMIT } from "./_form.ts";
 import { reportRoutes } from "./report.tsx";
+import { serveStaticFromMemory } from "./_static.ts";
 
 const STATIC_ROOT = new URL("../", import.meta.url).pathname;
 
@@ -172,13 +172,13 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
 
   app.use(
     "/static/*",
-    serveStatic({
+    serveStaticFromMemory({
       root: STATIC_ROOT,
-      onFound: (path, c) => {
-        // Built bundles carry a content hash in their name, so they never change.
-        const immutable = path.includes("/static/build/") && /-[A-Z0-9]{8}\.js$/.test(path);
-        c.header("Cache-Control", immutable ? "public, max-age=31536000, immutable" : "no-cache");
-      },
+      // Built bundles carry a content hash in their name, so they never change.
+      cacheControl: (path) =>
+        path.startsWith("/static/build/") && /-[A-Z0-9]{8}\.js$/.test(path)
+          ? "public, max-age=31536000, immutable"
+          : "no-cache",
     }),
   );
   app.route("/", healthRoutes(ctx));
@@ -203,8 +203,9 @@ export function createApp(ctx: AppContext, options: { bodyLimit: number }): Hono
   app.route("/", reportRoutes(ctx));
   app.route("/admin", adminRoutes(ctx));
 
+  // A plain object, not an AppError: nothing is thrown, so no stack trace is worth capturing.
   app.notFound((c) =>
-    errorResponse(c, new AppError("not_found", `Nothing is served at ${c.req.path}.`))
+    errorResponse(c, { code: "not_found", message: `Nothing is served at ${c.req.path}.` })
   );
   app.onError((error, c) => {
     if (error instanceof AppError) return errorResponse(c, error);

@@ -118,9 +118,8 @@ async function identify(c: Context<AuthEnv>, ctx: AppContext): Promise<Auth | nu
     const token = m[1];
     if (token.startsWith(API_KEY_PREFIX)) {
       const key = await resolveApiKey(ctx.db.sql, token);
-      const user = key && await getUser(ctx.db.sql, key.userId);
-      if (!user) throw new AppError("unauthorized", "This API key is not valid or was revoked.");
-      return { user, via: "api_key", apiKeyId: key!.keyId, scopes: key!.scopes };
+      if (!key) throw new AppError("unauthorized", "This API key is not valid or was revoked.");
+      return { user: key.user, via: "api_key", apiKeyId: key.keyId, scopes: key.scopes };
     }
     const claims = await verifyAccessToken(ctx.config.appSecret, token);
     const user = claims && await getUser(ctx.db.sql, claims.sub);

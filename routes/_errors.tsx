@@ -6,8 +6,10 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { renderToString } from "preact-render-to-string";
 import { AppError, type ErrorCode } from "../lib/errors.ts";
-import { renderPage } from "./_render.tsx";
+import { islandManifest } from "../lib/islands/manifest.ts";
+import { Layout } from "./_layout.tsx";
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -28,7 +30,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   unavailable: 503,
 };
 
-export const errorStatus = (error: AppError): ContentfulStatusCode => STATUS[error.code];
+export const errorStatus = (error: ErrorLike): ContentfulStatusCode => STATUS[error.code];
 
 /** An error the caller can do something about (a 4xx), shown to them as it is. */
 export const isRefusal = (error: unknown): error is AppError =>
@@ -44,7 +46,7 @@ export function codeForStatus(status: number): ErrorCode {
 }
 
 /** The headers an error's answer carries. */
-export function errorHeaders(error: AppError): Record<string, string> {
+export function errorHeaders(error: ErrorLike): Record<string, string> {
   const headers: Record<string, string> = {};
   const wait = error.details?.retryAfterSeconds;
   if (typeof wait === "number" && wait > 0) headers["Retry-After"] = String(Math.ceil(wait));
@@ -53,13 +55,13 @@ export function errorHeaders(error: AppError): Record<string, string> {
 }
 
 /** Sets the error's headers on `c` and gives its status: for a page that shows the refusal. */
-export function refusalStatus(c: Context, error: AppError): ContentfulStatusCode {
+export function refusalStatus(c: Context, error: ErrorLike): ContentfulStatusCode {
   for (const [k, v] of Object.entries(errorHeaders(error))) c.header(k, v);
   return errorStatus(error);
 }
 
 export function errorEnvelope(
-  error: AppError,
+  error: ErrorLike,
 ): { error: { code: ErrorCode; message: string; details?: unknown } } {
   return {
     error: {
@@ -75,26 +77,55 @@ const PAGE_HEADINGS: Record<number, string> = {
   429: "Too many requests",
 };
 
+/** What an error answer needs: an {@link AppError}, or the same fields without its stack. */
+export type ErrorLike = Pick<AppError, "code" | "message" | "details">;
+
+/** Stands for the message while a page is rendered (a NUL in a message is replaced). */
+const MESSAGE_SLOT = "\u0000";
+
+/**
+ * Error pages differ only by their heading and message, so each heading's page is rendered once
+ * (per island build) and the escaped message put in its place: a scanner's stream of 404s costs
+ * a string join, not a render. Keyed by strings only, from the fixed headings above.
+ */
+const pageHalves = new Map<string, [string, string]>();
+
+const HTML_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+};
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (ch) => HTML_ESCAPES[ch]);
+
+function errorPage(title: string, heading: string, message: string): string {
+  const key = `${islandManifest().entry}\n${title}\n${heading}`;
+  let halves = pageHalves.get(key);
+  if (!halves) {
+    const html = "<!doctype html>" +
+      renderToString(
+        <Layout title={title}>
+          <div class="error-page">
+            <h1>{heading}</h1>
+            <p>{MESSAGE_SLOT}</p>
+            <p>
+              <a href="/">Back to the home page</a>
+            </p>
+          </div>
+        </Layout>,
+      );
+    const at = html.indexOf(MESSAGE_SLOT);
+    halves = [html.slice(0, at), html.slice(at + MESSAGE_SLOT.length)];
+    pageHalves.set(key, halves);
+  }
+  return halves[0] + escapeHtml(message.replaceAll("\u0000", "\uFFFD")) + halves[1];
+}
+
 /** The envelope for `/api`, a page elsewhere; either way with the error's status and headers. */
-export function errorResponse(c: Context, error: AppError): Response {
+export function errorResponse(c: Context, error: ErrorLike): Response {
   const status = refusalStatus(c, error);
   if (c.req.path.startsWith("/api/")) return c.json(errorEnvelope(error), status);
   const heading = PAGE_HEADINGS[status] ??
     (status >= 500 ? "Something went wrong" : "That did not work");
-  return renderPage(
-    c,
-    {
-      title: status === 404 ? "Not found" : heading,
-      body: (
-        <div class="error-page">
-          <h1>{heading}</h1>
-          <p>{error.message}</p>
-          <p>
-            <a href="/">Back to the home page</a>
-          </p>
-        </div>
-      ),
-    },
-    status,
-  );
+  return c.html(errorPage(status === 404 ? "Not found" : heading, heading, error.message), status);
 }

@@ -7,6 +7,7 @@ import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
 import type { ApiKeyScope } from "./scopes.ts";
+import { toUser, type User, userColumns, type UserRow } from "./users.ts";
 
 export const REFRESH_TOKEN_TTL_DAYS = 30;
 export const SESSION_TTL_DAYS = 14;
@@ -182,28 +183,33 @@ export async function revokeApiKey(sql: Sql, userId: string, keyId: string): Pro
 export const KEY_USE_RECORDED_EVERY = "1 minute";
 
 /**
- * The owner, id and scopes of a live key. Its use is recorded at most once a minute (so "last
- * used" is accurate to a minute), decided by the database's clock in the same read.
+ * A live key's id and scopes, and its owner read in the same query (a key authenticates every
+ * request it makes: one round trip, not two). Its use is recorded at most once a minute (so
+ * "last used" is accurate to a minute), decided by the database's clock in the same read.
  */
+const RESOLVE_API_KEY = `
+  select k.id as key_id, k.scopes as key_scopes,
+         (k.last_used_at is null or k.last_used_at < now() - '${KEY_USE_RECORDED_EVERY}'::interval)
+           as use_unrecorded,
+         ${userColumns("u")}
+  from api_keys k join users u on u.id = k.user_id
+  where k.key_hash = $1 and k.revoked_at is null`;
+
 export async function resolveApiKey(
   sql: Sql,
   key: string,
-): Promise<{ userId: string; keyId: string; scopes: ApiKeyScope[] } | null> {
-  const [row] = await sql<
-    { id: string; user_id: string; scopes: ApiKeyScope[] | null; use_unrecorded: boolean }[]
-  >`
-    select id, user_id, scopes,
-           (last_used_at is null or last_used_at < now() - ${KEY_USE_RECORDED_EVERY}::interval)
-             as use_unrecorded
-    from api_keys
-    where key_hash = ${await sha256Hex(key)} and revoked_at is null`;
+): Promise<{ userId: string; keyId: string; scopes: ApiKeyScope[]; user: User } | null> {
+  // Prepared: a plan kept saves a parse on every request.
+  const [row] = await sql.unsafe<
+    (UserRow & { key_id: string; key_scopes: ApiKeyScope[] | null; use_unrecorded: boolean })[]
+  >(RESOLVE_API_KEY, [await sha256Hex(key)], { prepare: true });
   if (!row) return null;
   if (row.use_unrecorded) {
     // The condition again: of simultaneous first requests, one writes.
     await sql`update api_keys set last_used_at = now()
-              where id = ${row.id}
+              where id = ${row.key_id}
                 and (last_used_at is null
                      or last_used_at < now() - ${KEY_USE_RECORDED_EVERY}::interval)`;
   }
-  return { userId: row.user_id, keyId: row.id, scopes: row.scopes ?? [] };
+  return { userId: row.id, keyId: row.key_id, scopes: row.key_scopes ?? [], user: toUser(row) };
 }

@@ -13,7 +13,12 @@ Deno.test("an API key's use is written at most once a minute, so its reads stay 
     const lastUsed = async () =>
       (await db.sql`select last_used_at from api_keys where id = ${key.id}`)[0].last_used_at;
 
-    assert.equal((await resolveApiKey(db.sql, key.key))?.keyId, key.id);
+    const resolved = await resolveApiKey(db.sql, key.key);
+    assert.equal(resolved?.keyId, key.id);
+    // The owner comes with the key, read in the same query.
+    assert.equal(resolved?.user.id, user.id);
+    assert.equal(resolved?.user.email, "k@example.com");
+    assert.equal(resolved?.user.disabled, false);
     const first = await lastUsed();
     assert.ok(first, "the first use is recorded");
 

@@ -55,6 +55,10 @@ export interface UserRow {
 
 const COLUMNS = "id, email, display_name, phone, role, tier, disabled_at, created_at";
 
+/** {@link COLUMNS} of `users` under the alias `as`, for a query that joins it. */
+export const userColumns = (as: string): string =>
+  COLUMNS.split(", ").map((column) => `${as}.${column}`).join(", ");
+
 export function toUser(row: UserRow): User {
   return {
     id: row.id,

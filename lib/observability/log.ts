@@ -28,10 +28,45 @@ export interface LoggerOptions {
 }
 
 const encoder = new TextEncoder();
-const stdoutSink = (line: string) => {
-  const bytes = encoder.encode(line + "\n");
+
+/** Lines waiting to be written: one write every few milliseconds instead of one per line. */
+let pending: string[] = [];
+let pendingBytes = 0;
+let flushScheduled = false;
+/** Written at once past this size, so a burst never holds much in memory. */
+const FLUSH_AT_BYTES = 64 * 1024;
+/** How long an info line may wait for others to share its write. */
+const FLUSH_AFTER_MS = 10;
+
+/** Writes every pending line to standard output now. */
+export function flushStdout(): void {
+  flushScheduled = false;
+  if (pending.length === 0) return;
+  const bytes = encoder.encode(pending.join(""));
+  pending = [];
+  pendingBytes = 0;
   for (let written = 0; written < bytes.length;) {
     written += Deno.stdout.writeSync(bytes.subarray(written));
+  }
+}
+
+// Whatever ends the process (Deno.exit, an uncaught error, the end of the program) writes the
+// lines still pending first: the last lines before a crash are the ones most needed.
+for (const event of ["unload", "error", "unhandledrejection"]) {
+  globalThis.addEventListener(event, () => {
+    try {
+      flushStdout();
+    } catch { /* standard output is gone */ }
+  });
+}
+
+const stdoutSink = (line: string) => {
+  pending.push(line + "\n");
+  pendingBytes += line.length + 1;
+  if (pendingBytes >= FLUSH_AT_BYTES) return flushStdout();
+  if (!flushScheduled) {
+    flushScheduled = true;
+    Deno.unrefTimer(setTimeout(flushStdout, FLUSH_AFTER_MS));
   }
 };
 
@@ -41,14 +76,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.fields ?? {};
   const write = (level: LogLevel, message: string, fields?: LogFields) => {
     if (RANK[level] < threshold) return;
-    const record = {
-      time: new Date().toISOString(),
-      level,
-      msg: maskText(message),
-      ...(maskDeep({ ...base, ...fields }) as LogFields),
-    };
+    // Masked straight into the line's object: one object per line, however many fields.
+    const record: LogFields = { time: new Date().toISOString(), level, msg: maskText(message) };
+    for (const source of fields === undefined ? [base] : [base, fields]) {
+      for (const key in source) {
+        if (Object.hasOwn(source, key)) record[key] = maskDeep(source[key], 1);
+      }
+    }
     try {
       sink(JSON.stringify(record));
+      // A warning or an error is written at once, with the lines before it.
+      if (sink === stdoutSink && RANK[level] >= RANK.warn) flushStdout();
     } catch { /* a broken sink must not break the work being logged */ }
   };
   return {

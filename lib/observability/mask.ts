@@ -29,9 +29,22 @@ export function maskPhone(text: string): string {
   });
 }
 
-/** Masks phones and e-mails in a string. */
+/** At least `n` ASCII digits in `text`: fewer cannot make a phone number. */
+function hasDigits(text: string, n: number): boolean {
+  for (let i = 0, seen = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57 && ++seen >= n) return true;
+  }
+  return false;
+}
+
+/**
+ * Masks phones and e-mails in a string. Most strings logged hold neither an `@` nor nine digits
+ * (every request's path and id are logged), and skip both patterns.
+ */
 export function maskText(text: string): string {
-  return maskPhone(maskEmail(text));
+  const masked = text.includes("@") ? maskEmail(text) : text;
+  return hasDigits(masked, 9) ? maskPhone(masked) : masked;
 }
 
 /** Masks every string inside a JSON-like value (objects, arrays, errors). */
@@ -43,6 +56,10 @@ export function maskDeep(value: unknown, depth = 0): unknown {
   }
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = maskDeep(v, depth + 1);
+  for (const k in value) {
+    if (Object.hasOwn(value, k)) {
+      out[k] = maskDeep((value as Record<string, unknown>)[k], depth + 1);
+    }
+  }
   return out;
 }
