@@ -20,7 +20,10 @@ import { readBodyWithin } from "./_body.ts";
 import type { AppContext } from "./_context.ts";
 
 const answer = (c: Context, a: WebhookAnswer) =>
-  c.body(a.body, a.status as 200, { "content-type": `${a.contentType}; charset=utf-8` });
+  c.body(a.body, a.status as 200, {
+    "content-type": `${a.contentType}; charset=utf-8`,
+    ...(a.retryAfterSeconds ? { "retry-after": String(a.retryAfterSeconds) } : {}),
+  });
 
 export function whatsappRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
