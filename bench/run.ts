@@ -27,6 +27,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   metrics: () => import("./metrics.ts"),
   chat: () => import("./chat.ts"),
   whatsapp: () => import("./whatsapp.ts"),
+  replies: () => import("./replies.ts"),
+  peer: () => import("./peer.ts"),
   notifications: () => import("./notifications.ts"),
   bots: () => import("./bots.ts"),
   retrieval: () => import("./retrieval.ts"),

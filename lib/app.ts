@@ -185,7 +185,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       log,
       config,
       metrics: metrics.jobs,
-      concurrency: options.concurrency,
+      concurrency: { replies: config.whatsapp.replyConcurrency, ...options.concurrency },
     });
     const scheduler = new CronScheduler({
       db,
@@ -246,6 +246,7 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       verifyToken: upstreams.whatsapp?.verifyToken,
       publicUrl: () => config.publicUrl,
       quarantined: metrics.whatsapp.quarantined,
+      backlog: config.whatsapp.webhookBacklog,
       enqueueReplies: async (phones) => {
         await queue.enqueueMany(whatsappReplyJob, phones.map((phone) => ({ payload: { phone } })));
       },

@@ -60,6 +60,9 @@ export interface Config {
     userRatePerMinute: number;
     /** Days the webhook log is kept. */
     webhookLogDays: number;
+    /** Phones answered at once (the `replies` lane: mostly waiting on the AI, so hundreds). */
+    replyConcurrency: number;
+    webhookBacklog: number; // webhooks waiting to be stored at most; beyond, 503 + Retry-After
   };
   paynow: {
     usd?: { integrationId: string; integrationKey: string };
@@ -186,6 +189,8 @@ const EnvSchema = z.object({
   WHATSAPP_SEND_RATE: z.coerce.number().int().min(1).max(10_000).default(80),
   WHATSAPP_USER_RATE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(20),
   WHATSAPP_WEBHOOK_LOG_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+  WHATSAPP_REPLY_CONCURRENCY: z.coerce.number().int().min(1).max(5_000).default(256),
+  WHATSAPP_WEBHOOK_BACKLOG: z.coerce.number().int().min(1).max(100_000).default(2_000),
   PAYNOW_INTEGRATION_ID: optionalText,
   PAYNOW_INTEGRATION_KEY: optionalText,
   PAYNOW_ZIG_INTEGRATION_ID: optionalText,
@@ -240,13 +245,9 @@ function decodeBase64Length(s: string): number {
   }
 }
 
-function decodeBase64(s: string): Uint8Array {
-  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-}
-
-function randomBase64(bytes: number): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))));
-}
+const decodeBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+const randomBase64 = (bytes: number) =>
+  btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))));
 
 /** Which upstreams have what they need to talk to the real service. */
 function configuredUpstreams(raw: RawEnv): Record<Upstream, string[]> {
@@ -336,9 +337,7 @@ export async function loadConfig(
       problems.push("ALLOW_PRIVATE_URL_HOSTS: never allowed in production");
     }
     if (raw.TELEGRAM_WEBHOOK_SECRET && !raw.TELEGRAM_BOT_TOKEN) {
-      problems.push(
-        "TELEGRAM_BOT_TOKEN: required with TELEGRAM_WEBHOOK_SECRET (replies are sent with it)",
-      );
+      problems.push("TELEGRAM_BOT_TOKEN: required with TELEGRAM_WEBHOOK_SECRET (replies use it)");
     }
     if (!raw.METRICS_TOKEN) {
       problems.push("METRICS_TOKEN: required in production (GET /metrics would be open)");
@@ -356,10 +355,9 @@ export async function loadConfig(
     ? { appSecret: raw.APP_SECRET!, encryptionKey: raw.ENCRYPTION_KEY! }
     : await developmentSecrets(dataDir, raw, options.persistSecrets ?? true);
 
-  const sandboxAllowed = !production && raw.SANDBOX !== "0";
-  const sandboxed = sandboxAllowed
-    ? (Object.keys(gaps) as Upstream[]).filter((u) => gaps[u].length > 0)
-    : [];
+  const sandboxed = production || raw.SANDBOX === "0"
+    ? []
+    : (Object.keys(gaps) as Upstream[]).filter((u) => gaps[u].length > 0);
 
   return {
     env: raw.HURUKURO_ENV,
@@ -416,6 +414,8 @@ export async function loadConfig(
       sendPerSecond: raw.WHATSAPP_SEND_RATE,
       userRatePerMinute: raw.WHATSAPP_USER_RATE_LIMIT,
       webhookLogDays: raw.WHATSAPP_WEBHOOK_LOG_DAYS,
+      replyConcurrency: raw.WHATSAPP_REPLY_CONCURRENCY,
+      webhookBacklog: raw.WHATSAPP_WEBHOOK_BACKLOG,
     },
     paynow: {
       usd: raw.PAYNOW_INTEGRATION_ID && raw.PAYNOW_INTEGRATION_KEY

@@ -15,30 +15,10 @@ import { Hono } from "hono";
 import { AppError } from "../lib/errors.ts";
 import { authentic, receiveUpdate, TELEGRAM_WEBHOOK_BODY_LIMIT } from "../lib/telegram/intake.ts";
 import type { AuthEnv } from "./_auth.ts";
+import { readBodyWithin } from "./_body.ts";
 import type { AppContext } from "./_context.ts";
 
 const PATH = "/api/telegram/webhook";
-
-/** The body, or null once it passes `limit` bytes (whatever Content-Length claimed). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
-  const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > limit) return null;
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
 
 export function telegramRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -48,7 +28,7 @@ export function telegramRoutes(ctx: AppContext): Hono<AuthEnv> {
     if (!authentic(telegram, c.req.raw.headers)) {
       throw new AppError("unauthorized", "Unauthorized.");
     }
-    const body = await readBody(c.req.raw, TELEGRAM_WEBHOOK_BODY_LIMIT);
+    const body = await readBodyWithin(c.req.raw, TELEGRAM_WEBHOOK_BODY_LIMIT);
     if (!body) {
       throw new AppError(
         "payload_too_large",

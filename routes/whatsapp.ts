@@ -16,30 +16,14 @@ import type { Context } from "hono";
 import type { ProviderName } from "../lib/whatsapp/types.ts";
 import { WEBHOOK_BODY_LIMIT, type WebhookAnswer } from "../lib/whatsapp/inbound.ts";
 import type { AuthEnv } from "./_auth.ts";
+import { readBodyWithin } from "./_body.ts";
 import type { AppContext } from "./_context.ts";
 
 const answer = (c: Context, a: WebhookAnswer) =>
-  c.body(a.body, a.status as 200, { "content-type": `${a.contentType}; charset=utf-8` });
-
-/** The body, or null once it passes `limit` bytes (whatever Content-Length claimed). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | null> {
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
+  c.body(a.body, a.status as 200, {
+    "content-type": `${a.contentType}; charset=utf-8`,
+    ...(a.retryAfterSeconds ? { "retry-after": String(a.retryAfterSeconds) } : {}),
+  });
 
 export function whatsappRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
@@ -60,7 +44,7 @@ export function whatsappRoutes(ctx: AppContext): Hono<AuthEnv> {
     };
     const limit = WEBHOOK_BODY_LIMIT[provider];
     const declared = Number(c.req.header("content-length") ?? NaN);
-    const body = declared > limit ? null : await readBody(c.req.raw, limit);
+    const body = await readBodyWithin(c.req.raw, limit);
     if (!body) return answer(c, await ctx.webhooks.tooLarge(request, declared || limit + 1));
     return answer(c, await ctx.webhooks.receive({ ...request, body }));
   };

@@ -115,6 +115,7 @@ export class JobQueue implements NamedEnqueuer {
       priority: pLimit(limits.priority),
       notifications: pLimit(limits.notifications),
       payments: pLimit(limits.payments),
+      replies: pLimit(limits.replies),
     };
     this.context = {
       config: options.config,

@@ -9,7 +9,7 @@ import type { Logger } from "../observability/log.ts";
 import type { Config } from "../config.ts";
 
 /** Each lane has its own concurrency limit: slow LLM calls never starve payment polls. */
-export type Lane = "default" | "llm" | "priority" | "notifications" | "payments";
+export type Lane = "default" | "llm" | "priority" | "notifications" | "payments" | "replies";
 
 export const LANE_CONCURRENCY: Record<Lane, number> = {
   default: 16,
@@ -22,6 +22,9 @@ export const LANE_CONCURRENCY: Record<Lane, number> = {
   // for two short statements, so a lane as narrow as the others would queue a burst of due polls
   // behind that wait.
   payments: 64,
+  // Answering a conversation: a few short statements around one AI call that waits seconds, so
+  // a lane sized for I/O (WHATSAPP_REPLY_CONCURRENCY overrides it per instance).
+  replies: 256,
 };
 
 export interface RetryPolicy {

@@ -137,7 +137,8 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
             order by seq limit 1`;
           if (!row) break;
           try {
-            await ch.gate.run(() => answerOne(ch, row));
+            // The sender is queued after the gate is left: a KV commit holds no database slot.
+            if (await ch.gate.run(() => answerOne(ch, row))) await kickSender(ch.jobs, phone);
           } catch (error) {
             // Retried by the job, in order; after its last attempt the message fails alone and
             // the phone's next message is answered.
@@ -227,7 +228,8 @@ type InboundRow =
 /** The phone's conversation state and, when linked, its user (a left join: all null if not). */
 type StoredSession = { state: unknown } & (UserRow | { [K in keyof UserRow]: null });
 
-async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<void> {
+/** Answers one message; true when replies were recorded for the sender to send. */
+async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<boolean> {
   const sql = ch.db.sql;
   const { id, phone } = row;
   const event = row.provider === "system" ? row.message : null;
@@ -327,7 +329,7 @@ async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<void> {
       returning 1
     )
     select count(*)::int as n from claimed`;
-  if (committed.n > 0 && replies.length > 0) await kickSender(ch.jobs, phone);
+  return committed.n > 0 && replies.length > 0;
 }
 
 function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: string): BotContext {

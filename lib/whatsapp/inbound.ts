@@ -14,10 +14,16 @@
  * anything signed, even when it cannot be understood (Meta would otherwise retry it for days):
  * the log row says what was wrong, and messages that cannot be answered are quarantined
  * (quarantine.ts); 503 when the database cannot take it (the provider retries).
+ *
+ * Intake is bounded: when `backlog` webhooks are already waiting to be stored, the next ones get
+ * 503 with `Retry-After` at once, before any work (not even a log row: under overload that write
+ * is what must not grow). The providers deliver them again later, so a saturated server slows
+ * its intake instead of letting waiting webhooks starve the replies of the messages it holds.
  */
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskPhone } from "../observability/mask.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { metaHandshake } from "./meta.ts";
 import {
   maskedSender,
@@ -56,6 +62,8 @@ export interface InboundDeps {
   publicUrl: () => string;
   /** Queues `whatsapp.reply` for these phones (after their messages are committed). */
   enqueueReplies(phones: string[]): Promise<void>;
+  /** Webhooks waiting to be stored at most; beyond, 503 with `Retry-After` (default: no bound). */
+  backlog?: number;
   /** Counts quarantined messages (quarantine.ts), e.g. a Prometheus counter. */
   quarantined?: { inc(labels: { provider: ProviderName; reason: QuarantineReason }): void };
 }
@@ -76,6 +84,8 @@ export interface WebhookAnswer {
   status: number;
   body: string;
   contentType: string;
+  /** For a 503: when to deliver again (the `Retry-After` header). */
+  retryAfterSeconds?: number;
 }
 
 interface LogRow extends WebhookLogColumns {
@@ -162,93 +172,26 @@ export function loggedBody(provider: ProviderName, raw: string): string {
   return maskPhone(cut);
 }
 
-/**
- * Writes batches of webhook work in one statement each. Requests that arrive while batches are
- * being written wait for the next one, so batching adds no delay when traffic is light. Up to
- * `concurrency` batches are written at once: a database server runs them side by side on its
- * own connections (the embedded database runs one statement at a time, so there it is 1).
- */
-export class GroupCommit<T, R> {
-  #queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  #writing = 0;
-  #scheduled = false;
-  #idle: Promise<void> = Promise.resolve();
-  #markIdle: () => void = () => {};
-
-  constructor(
-    readonly flush: (items: T[]) => Promise<R[]>,
-    readonly options: { max?: number; concurrency?: number } = {},
-  ) {}
-
-  /** Resolves once nothing is queued or being written. */
-  idle(): Promise<void> {
-    return this.#idle;
-  }
-
-  submit(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      if (this.#queue.length === 0 && this.#writing === 0 && !this.#scheduled) {
-        this.#idle = new Promise((done) => this.#markIdle = done);
-      }
-      this.#queue.push({ item, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // Let requests handled in this same tick join the batch.
-        queueMicrotask(() => {
-          this.#scheduled = false;
-          this.#write();
-        });
-      }
-    });
-  }
-
-  /**
-   * Writes a batch; if that fails, writes its items again one at a time, so that an item the
-   * database refuses fails alone and never takes the others of its batch with it.
-   */
-  async #settle(
-    batch: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[],
-  ): Promise<void> {
-    try {
-      const results = await this.flush(batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(results[i]));
-      return;
-    } catch (error) {
-      if (batch.length === 1) return batch[0].reject(error);
-    }
-    for (const b of batch) {
-      try {
-        b.resolve((await this.flush([b.item]))[0]);
-      } catch (error) {
-        b.reject(error);
-      }
-    }
-  }
-
-  #write(): void {
-    const concurrency = this.options.concurrency ?? 1;
-    while (this.#queue.length > 0 && this.#writing < concurrency) {
-      const batch = this.#queue.splice(0, this.options.max ?? 256);
-      this.#writing++;
-      this.#settle(batch)
-        .finally(() => {
-          this.#writing--;
-          this.#write();
-          if (this.#writing === 0 && this.#queue.length === 0 && !this.#scheduled) {
-            this.#markIdle();
-          }
-        });
-    }
-  }
-}
-
 /** Webhook batches written side by side on a database server (its pool has 10 connections). */
 const WRITES_AT_ONCE_ON_A_SERVER = 3;
+/** What a refused webhook is told: deliver again after this many seconds. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
+/**
+ * How long background work waits for the webhook's writes before its own database step: the
+ * webhook goes first, but under continuous intake its queue is never empty, and an unbounded
+ * wait would stop every reply.
+ */
+const INGEST_PRECEDENCE_MS = 20;
 
 /** Handles the webhook endpoints; one per app. */
 export class WebhookReceiver {
   readonly #deps: InboundDeps;
   readonly #commits: GroupCommit<Work, number>;
+  /** Webhooks received and not yet answered (the backlog bounded by `deps.backlog`). */
+  #waiting = 0;
+  /** Refused as busy since the last warning (one warning a few seconds at most). */
+  #refused = 0;
+  #warnedAt = 0;
 
   constructor(deps: InboundDeps) {
     this.#deps = deps;
@@ -257,9 +200,21 @@ export class WebhookReceiver {
     });
   }
 
-  /** Resolves when no webhook write is waiting (background work yields to these). */
+  /**
+   * Resolves when no webhook write is waiting, or after a few ms at most (background work lets
+   * the webhook's writes go first, without being starved by them).
+   */
   idle(): Promise<void> {
-    return this.#commits.idle();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      this.#commits.idle(),
+      new Promise<void>((done) => timer = setTimeout(done, INGEST_PRECEDENCE_MS)),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Webhooks received and not yet answered. */
+  get backlog(): number {
+    return this.#waiting;
   }
 
   /** Meta's verification GET: echo `hub.challenge` when the verify token matches, else 403. */
@@ -278,6 +233,32 @@ export class WebhookReceiver {
   }
 
   async receive(request: WebhookRequest): Promise<WebhookAnswer> {
+    if (this.#waiting >= (this.#deps.backlog ?? Infinity)) return this.#busy(request);
+    this.#waiting++;
+    try {
+      return await this.#receive(request);
+    } finally {
+      this.#waiting--;
+    }
+  }
+
+  /** The backlog is full: 503 and `Retry-After`, nothing written; a warning now and then. */
+  #busy(request: WebhookRequest): WebhookAnswer {
+    this.#refused++;
+    const now = Date.now();
+    if (now - this.#warnedAt >= 5_000) {
+      this.#deps.log.warn("WhatsApp webhooks refused: intake backlog full, the provider retries", {
+        provider: request.provider,
+        backlog: this.#waiting,
+        refused: this.#refused,
+      });
+      this.#warnedAt = now;
+      this.#refused = 0;
+    }
+    return { ...text(503, "Busy, try again later"), retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
+  }
+
+  async #receive(request: WebhookRequest): Promise<WebhookAnswer> {
     const { provider } = this.#deps;
     if (!provider) {
       await this.#record(request, request.body, 503, "WhatsApp is not configured").catch(() => {});
@@ -327,7 +308,7 @@ export class WebhookReceiver {
     } catch (error) {
       this.#deps.log.error("WhatsApp webhook could not be stored", { error });
       await this.#record(request, request.body, 503, "could not be stored").catch(() => {});
-      return text(503, "Try again later");
+      return { ...text(503, "Try again later"), retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
     }
     return ok(request.provider);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { GroupCommit } from "./inbound.ts";
+import { GroupCommit } from "./group_commit.ts";
 
 /** A flush whose batches finish when the test says so. */
 function heldFlush() {

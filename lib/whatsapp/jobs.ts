@@ -16,7 +16,7 @@ const Phone = z.string().regex(PHONE_NUMBER);
 export const whatsappReplyJob = jobType({
   name: "whatsapp.reply",
   schema: z.object({ phone: Phone }),
-  lane: "default",
+  lane: "replies",
   retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
 });
 

@@ -281,6 +281,9 @@ export class Pacer {
     const phoneAt = this.#nextForPhone.get(phone) ?? 0;
     const ahead = phoneAt - performance.now();
     if (ahead > maxWaitMs) return Math.ceil(ahead);
+    // The user's own gap is waited out before taking a turn: in the line of turns it would hold
+    // up every other user's send behind it.
+    if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
     const turn = this.#turns.then(async () => {
       const wait = Math.max(this.#last + this.interval, phoneAt) - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));

@@ -41,3 +41,25 @@ Deno.test("a send woken late pushes the next ones back instead of letting them g
   const gaps = went.slice(1).map((t, i) => t - went[i]);
   assert.ok(gaps.every((g) => g >= 49), `gaps ${gaps.map(Math.round)} ms`);
 });
+
+Deno.test("one user's gap holds up only that user's send, never the others' turns", async () => {
+  const pacer = new Pacer(1000, 250); // one every ~1 ms in all
+  const slow = "+263773333333";
+  assert.equal(await pacer.wait(slow), 0);
+  // Its next message waits out the 250 ms gap; meanwhile other users' messages go.
+  const started = performance.now();
+  let slowWent = 0;
+  const slowSend = pacer.wait(slow).then(() => slowWent = performance.now() - started);
+  const others = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) =>
+        pacer.wait(`+2637740000${String(i).padStart(2, "0")}`).then(() =>
+          performance.now() - started
+        ),
+    ),
+  );
+  await slowSend;
+  assert.ok(slowWent >= 240, `the user's own gap: ${Math.round(slowWent)} ms`);
+  assert.ok(Math.max(...others) < 150, `others went after ${others.map(Math.round)} ms`);
+});

@@ -1,0 +1,140 @@
+/**
+ * A closed-loop load to saturation (npm `autocannon`, in the bench process): `connections`
+ * keep-alive connections, each sending its next request as soon as the last is answered, so the
+ * rate found is the server's maximum, not an offered one. Each request can be different (a
+ * webhook needs a unique, signed body): `next()` gives it.
+ *
+ * The figures count 200s only as served; any other status (a 503 of a full backlog) is counted
+ * by status beside them, with its own latencies excluded from p50/p99.
+ */
+import autocannon from "autocannon";
+import {
+  assertLoopback,
+  machineBusySeconds,
+  ownCpuSeconds,
+  percentile,
+  processCpuSeconds,
+} from "./_support.ts";
+
+export const CONNECTIONS = 50;
+
+export interface LoadRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface ClosedLoopFigures {
+  label: string;
+  /** 200s per second. */
+  okPerSec: number;
+  ok: number;
+  /** Answers other than 200, by status. */
+  others: Record<number, number>;
+  /** Socket errors and timeouts. */
+  errors: number;
+  p50: number;
+  p99: number;
+  seconds: number;
+  /** CPU the server used, in cores; null when unreadable. */
+  serverCpu: number | null;
+  /** CPU the rest of the machine used meanwhile (not the server, not this process), in cores. */
+  otherCpu: number | null;
+}
+
+interface Tracker {
+  on(
+    event: "response",
+    fn: (client: unknown, status: number, bytes: number, ms: number) => void,
+  ): void;
+}
+type Run = (
+  options: Record<string, unknown>,
+  done: (
+    error: Error | null,
+    result: { duration: number; errors: number; timeouts: number },
+  ) => void,
+) => Tracker;
+
+/** Runs the load for `seconds` against `url` (POST), after a warm-up whose figures are dropped. */
+export async function closedLoop(options: {
+  label: string;
+  url: string;
+  seconds: number;
+  warmupSeconds?: number;
+  next: () => LoadRequest;
+  /** The server's pid, to read its CPU use. */
+  pid?: number;
+  connections?: number;
+  /** Stop after this many requests instead of after `seconds`. */
+  amount?: number;
+}): Promise<ClosedLoopFigures> {
+  assertLoopback(options.url);
+  const once = (seconds: number, onResponse?: (status: number, ms: number) => void) =>
+    new Promise<{ duration: number; errors: number; timeouts: number }>((resolve, reject) => {
+      const tracker = (autocannon as unknown as Run)({
+        url: options.url,
+        method: "POST",
+        connections: options.connections ?? CONNECTIONS,
+        duration: seconds,
+        ...(options.amount && seconds === options.seconds ? { amount: options.amount } : {}),
+        timeout: 30,
+        requests: [{
+          method: "POST",
+          setupRequest: (req: Record<string, unknown>) => {
+            const { body, headers } = options.next();
+            return { ...req, method: "POST", body, headers };
+          },
+        }],
+      }, (error, result) => error ? reject(error) : resolve(result));
+      if (onResponse) tracker.on("response", (_c, status, _b, ms) => onResponse(status, ms));
+    });
+  if (options.warmupSeconds ?? 1) await once(options.warmupSeconds ?? 1);
+
+  const latencies: number[] = [];
+  const others: Record<number, number> = {};
+  const before = {
+    own: ownCpuSeconds(),
+    server: options.pid ? processCpuSeconds(options.pid) : null,
+    machine: machineBusySeconds(),
+  };
+  const started = performance.now();
+  const result = await once(options.seconds, (status, ms) => {
+    if (status === 200) latencies.push(ms);
+    else others[status] = (others[status] ?? 0) + 1;
+  });
+  const wall = (performance.now() - started) / 1000;
+  const server = options.pid ? processCpuSeconds(options.pid) : null;
+  const machine = machineBusySeconds();
+  const own = ownCpuSeconds() - before.own;
+  const serverCpu = server === null || before.server === null
+    ? null
+    : (server - before.server) / wall;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    label: options.label,
+    okPerSec: latencies.length / result.duration,
+    ok: latencies.length,
+    others,
+    errors: result.errors + result.timeouts,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    seconds: result.duration,
+    serverCpu,
+    otherCpu: machine === null || before.machine === null
+      ? null
+      : Math.max(0, (machine - before.machine) / wall - (serverCpu ?? 0) - own / wall),
+  };
+}
+
+/** `503: 120` style summary of the non-200 answers. */
+export const othersText = (f: ClosedLoopFigures) =>
+  Object.entries(f.others).map(([s, n]) => `${s}: ${n}`).join(", ") || "none";
+
+/** A warning line when other processes used a fair share of the machine during a run. */
+export function busyWarning(figures: ClosedLoopFigures[]): string | null {
+  const busy = figures.filter((f) => (f.otherCpu ?? 0) >= 0.25);
+  if (busy.length === 0) return null;
+  return `WARNING: other processes used ${
+    busy.map((f) => `${f.otherCpu!.toFixed(1)} cores during "${f.label}"`).join(", ")
+  }; those figures are lower and noisier than on an idle machine.`;
+}
