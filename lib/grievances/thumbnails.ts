@@ -4,12 +4,11 @@
  * beside the photo (`<grievance>/<attachment>.thumb.jpg`). A photo that cannot be decoded gets
  * no thumbnail (the task fails with the reason; the photo itself is still served).
  */
-import { whileRenewing } from "../jobs/lease.ts";
 import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceThumbnailJob } from "./jobs.ts";
 import type { Task } from "./model.ts";
-import { announce, claimTask, failTask, finishTask, renewTask, taskEvent } from "./tasks.ts";
+import { announce, failTask, finishTask, runClaimedTask, taskEvent } from "./tasks.ts";
 
 export const THUMBNAIL_SIZE = 320;
 const WORKER_TIMEOUT_MS = 60_000;
@@ -36,19 +35,13 @@ export function makeThumbnail(bytes: Uint8Array, size = THUMBNAIL_SIZE): Promise
   });
 }
 
-export async function runThumbnail(
+/** The `grievances.thumbnail` job. Throws (for the queue to retry) until its last attempt. */
+export function runThumbnail(
   deps: GrievancesDeps,
   taskId: string,
   meta: Pick<JobMeta, "attempt">,
 ): Promise<void> {
-  const { sql } = deps.db;
-  const task = await claimTask(sql, taskId, "thumbnail");
-  if (!task) return;
-  await whileRenewing(
-    () => renewTask(sql, taskId),
-    () => thumbnailClaimed(deps, task, meta),
-    { log: deps.log, what: "grievances.thumbnail" },
-  );
+  return runClaimedTask(deps, taskId, "thumbnail", (task) => thumbnailClaimed(deps, task, meta));
 }
 
 async function thumbnailClaimed(
