@@ -4,7 +4,7 @@
  * `createRoute` so the OpenAPI document is generated from the very zod schemas that validate
  * requests: a route cannot drift from its documentation.
  */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { ROLES, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
 import type { AuthEnv } from "../_auth.ts";
@@ -62,6 +62,30 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 });
 
 export const bearer = [{ bearer: [] }];
+
+/**
+ * The route declarer of one part of the API behind the bearer token: each route it declares is
+ * tagged `tags` and answers the shared {@link errors} besides its own responses (a route's own
+ * answer for a status wins).
+ *
+ * @example
+ * const route = bearerRoutes(["bots"]);
+ * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ */
+export function bearerRoutes(tags: string[]) {
+  return <
+    P extends string,
+    R extends Omit<RouteConfig, "path" | "tags" | "security"> & { path: P },
+  >(
+    config: R,
+  ) =>
+    createRoute({
+      ...config,
+      tags,
+      security: bearer,
+      responses: { ...errors, ...config.responses },
+    });
+}
 
 export const UserSchema = z.object({
   id: z.uuid(),

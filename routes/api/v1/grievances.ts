@@ -13,7 +13,7 @@ import { STATUSES } from "../../../lib/grievances/model.ts";
 import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
 import { readUpload } from "../../_form.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearer, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -36,6 +36,8 @@ import {
   TaskSchema,
   TrackBody,
 } from "./grievance_schemas.ts";
+
+const route = bearerRoutes(tags);
 
 const notFound = () => new AppError("not_found", "This grievance does not exist.");
 
@@ -151,17 +153,14 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/grievances",
-      tags,
-      security: bearer,
       summary: "The queue (staff): filters, and exact search by phone or e-mail",
       request: { query: ListQuery },
       responses: {
         200: json(z.object({ grievances: z.array(GrievanceSchema), total: z.number() }), "Page"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -193,11 +192,9 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/grievances/{id}",
-      tags,
-      security: bearer,
       summary: "One grievance (staff), with its attachments, history and tasks",
       request: { params: Id },
       responses: {
@@ -210,7 +207,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "The grievance",
         ),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -271,14 +267,12 @@ export function grievanceRoutes(ctx: AppContext) {
   const ok = json(z.object({ ok: z.literal(true) }), "Done");
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/assign",
-      tags,
-      security: bearer,
       summary: 'Assign to a staff member ("me" for oneself) or unassign (null)',
       request: { params: Id, body: jsonBody(AssignBody) },
-      responses: { 200: ok, ...staffRefusals, ...errors },
+      responses: { 200: ok, ...staffRefusals },
     }),
     async (c) => {
       const actor = await requireStaff(c, ctx);
@@ -290,18 +284,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/status",
-      tags,
-      security: bearer,
       summary: "Move to another status (allowed transitions only; 409 names them)",
       request: { params: Id, body: jsonBody(StatusBody) },
       responses: {
         200: ok,
         409: json(z.any(), "Not an allowed transition"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -313,11 +304,9 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/bulk-status",
-      tags,
-      security: bearer,
       summary: "Move several grievances at once; each answered on its own",
       request: { body: jsonBody(BulkBody) },
       responses: {
@@ -330,7 +319,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "One result per id",
         ),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -342,18 +330,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/answer",
-      tags,
-      security: bearer,
       summary: "Answer the complainant on their channel (and optionally change the status)",
       request: { params: Id, body: jsonBody(AnswerBody) },
       responses: {
         200: json(z.object({ via: z.enum(["whatsapp", "email", "track"]) }), "Sent"),
         409: json(z.any(), "Not an allowed transition"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -365,18 +350,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/classify",
-      tags,
-      security: bearer,
       summary: "Retry a failed classification (a new task)",
       request: { params: Id },
       responses: {
         202: json(z.object({ taskId: z.uuid() }), "Queued"),
         409: json(z.any(), "Already classified, or under way"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
