@@ -43,3 +43,22 @@ export function Check(props: { name: string; checked: boolean; label: ComponentC
     </label>
   );
 }
+
+/** A labelled choice among `options` (`[value, label]` pairs), the `current` value selected. */
+export function Choice(props: {
+  label: ComponentChildren;
+  name: string;
+  current: string | undefined;
+  options: (readonly [value: string, label: string])[];
+}) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        {props.options.map(([value, label]) => (
+          <option value={value} selected={value === props.current}>{label}</option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -8,10 +8,12 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from "../../../lib/grievances/attachments.ts";
+import { reportFormInput } from "../../../lib/grievances/intake.ts";
 import type { Status } from "../../../lib/grievances/model.ts";
 import { STATUSES } from "../../../lib/grievances/model.ts";
 import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
+import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
 import { apiRouter, bearer, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
 import {
@@ -73,12 +75,7 @@ export function grievanceRoutes(ctx: AppContext) {
     const key = c.req.header("idempotency-key");
     const submitted = await g.submit(ctx.jobs, {
       channel: "api",
-      name: fields.name,
-      phone: fields.phone,
-      email: fields.email,
-      address: fields.address,
-      description: fields.description ?? "",
-      areaId: fields.area || null,
+      ...reportFormInput(fields),
       attachments: accepted,
       submittedBy: c.get("auth")?.user.id ?? null,
       intakeKey: key && /^[\w.:-]{8,200}$/.test(key) ? `api:${key}` : null,
@@ -256,12 +253,7 @@ export function grievanceRoutes(ctx: AppContext) {
       c.req.query("thumbnail") === "1",
     );
     if (!file) throw new AppError("not_found", "This attachment does not exist.");
-    return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
-      "Content-Type": file.mimeType,
-      "Content-Disposition": "attachment",
-      "Cache-Control": "private, no-store",
-      "X-Content-Type-Options": "nosniff",
-    });
+    return downloadResponse(c, file);
   });
 
   const ok = json(z.object({ ok: z.literal(true) }), "Done");
