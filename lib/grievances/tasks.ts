@@ -20,7 +20,7 @@ import type { Database, Sql } from "../db/mod.ts";
 import type { Tx } from "../wallet/ledger.ts";
 import { publish } from "../events.ts";
 import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
-import type { Enqueuer, JobType } from "../jobs/types.ts";
+import type { Enqueuer, JobMeta, JobType } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob, grievanceThumbnailJob } from "./jobs.ts";
@@ -101,6 +101,13 @@ export async function renewTask(sql: Sql, id: string): Promise<boolean> {
                          where id = ${id} and status = 'running' returning id`;
   return rows.length === 1;
 }
+
+/** What a task's job does with the task it claimed. */
+export type TaskWork = (
+  deps: GrievancesDeps,
+  task: Task,
+  meta: Pick<JobMeta, "attempt">,
+) => Promise<void>;
 
 /**
  * A task's job: claims the task and runs `work` on it, renewing the lease while the work runs,
