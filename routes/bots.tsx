@@ -455,25 +455,16 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
       });
     }));
 
-  app.post("/bots/:id/sources/:sourceId/retrain", (c) =>
-    act(c, c.req.param("id"), async (auth) => {
-      await retrainSource(
-        ctx.bots.sources,
-        actorOf(auth),
-        c.req.param("id"),
-        c.req.param("sourceId"),
-      );
-    }));
-
-  app.post("/bots/:id/sources/:sourceId/delete", (c) =>
-    act(c, c.req.param("id"), async (auth) => {
-      await deleteSource(
-        ctx.bots.sources,
-        actorOf(auth),
-        c.req.param("id"),
-        c.req.param("sourceId"),
-      );
-    }));
+  // A source's two buttons: learn it again, or forget it.
+  for (const [action, run] of [["retrain", retrainSource], ["delete", deleteSource]] as const) {
+    app.post(
+      `/bots/:id/sources/:sourceId/${action}`,
+      (c) =>
+        act(c, c.req.param("id"), async (auth) => {
+          await run(ctx.bots.sources, actorOf(auth), c.req.param("id"), c.req.param("sourceId"));
+        }),
+    );
+  }
 
   app.post("/bots/:id/webhooks", (c) =>
     act(c, c.req.param("id"), async (auth, values) => {
