@@ -32,6 +32,7 @@ import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage, EmptyRow, Table } from "./_layout.tsx";
+import { PostButton } from "../../islands/_post_button.tsx";
 
 const DAYS = 30;
 
@@ -206,10 +207,12 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td>{a.name}</td>
                   <td>{a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}`}</td>
                   <td>
-                    <form method="post" action={`/admin/grievances/settings/areas/${a.id}/delete`}>
-                      <input type="hidden" name="_csrf" value={csrf} />
-                      <button type="submit">Delete</button>
-                    </form>
+                    <PostButton
+                      action={`/admin/grievances/settings/areas/${a.id}/delete`}
+                      csrf={csrf}
+                    >
+                      Delete
+                    </PostButton>
                   </td>
                 </tr>
               ))}
