@@ -160,19 +160,28 @@ export function botRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/bots/{id}",
-      summary: "One bot",
-      request: { params: BotId },
-      responses: { 200: json(BotSchema, "The bot"), 404: notFound },
-    }),
-    async (c) => {
-      const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      return c.json(botJson(bot), 200);
-    },
-  );
+  /** A route on one bot, by its id, that answers with the bot once `act` is done. */
+  const botRoute = (
+    method: "get" | "post",
+    path: string,
+    summary: string,
+    act: (actor: ReturnType<typeof actorOf>, id: string) => Promise<Bot>,
+  ) =>
+    app.openapi(
+      route({
+        method,
+        path,
+        summary,
+        request: { params: BotId },
+        responses: { 200: json(BotSchema, "The bot"), 404: notFound },
+      }),
+      async (c) => {
+        const bot = await act(actorOf(requireAuth(c)), c.req.valid("param").id);
+        return c.json(botJson(bot), 200);
+      },
+    );
+
+  botRoute("get", "/bots/{id}", "One bot", (actor, id) => requireBot(sql, actor, id));
 
   app.openapi(
     route({
@@ -193,18 +202,11 @@ export function botRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "post",
-      path: "/bots/{id}/rotate-key",
-      summary: "Give the bot a new public key (the old embed snippet stops working)",
-      request: { params: BotId },
-      responses: { 200: json(BotSchema, "The bot"), 404: notFound },
-    }),
-    async (c) => {
-      const bot = await rotatePublicKey(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      return c.json(botJson(bot), 200);
-    },
+  botRoute(
+    "post",
+    "/bots/{id}/rotate-key",
+    "Give the bot a new public key (the old embed snippet stops working)",
+    (actor, id) => rotatePublicKey(sql, actor, id),
   );
 
   app.openapi(
