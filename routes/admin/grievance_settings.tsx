@@ -7,7 +7,7 @@
  * `/admin/grievances/settings` (admins): the categories the AI classifies into, the areas, and
  * the SLA hours of each priority. Every change is audited.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import GrievanceChart from "../../islands/GrievanceChart.tsx";
 import { Island } from "../../lib/islands/island.tsx";
 import { grievanceFigures } from "../../lib/grievances/stats.ts";
@@ -26,6 +26,7 @@ import { isRefusal } from "../_errors.tsx";
 import { dayBounds, readFigures } from "../../lib/metrics/daily.ts";
 import { addDays, dayIn, daysFrom } from "../../lib/metrics/days.ts";
 import { recordAudit } from "../../lib/admin/audit.ts";
+import type { Tx } from "../../lib/wallet/ledger.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
@@ -244,6 +245,28 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     return Number.isFinite(n) ? n : NaN;
   };
 
+  /**
+   * Saves what `save` makes with its audit entry, in one transaction, and goes back to the page
+   * with `notice`; input the domain refuses goes back as "invalid", nothing saved.
+   */
+  const savedWithAudit = async (
+    c: Context<AuthEnv>,
+    audit: { action: string; targetType: string },
+    notice: "saved" | "created",
+    save: (tx: Tx) => Promise<{ id: string }>,
+  ) => {
+    try {
+      await sql.begin(async (tx) => {
+        const saved = await save(tx);
+        await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
+      });
+    } catch (error) {
+      if (isRefusal(error)) return back(c, page, { problem: "invalid" });
+      throw error;
+    }
+    return back(c, page, { notice });
+  };
+
   app.post("/grievances/settings/sla", async (c) => {
     adminOnly(c);
     const form = await adminForm(c, ctx);
@@ -273,55 +296,35 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.post("/grievances/settings/categories", async (c) => {
     adminOnly(c);
     const form = await adminForm(c, ctx);
-    try {
-      await sql.begin(async (tx) => {
-        const saved = await saveCategory(tx, {
+    return await savedWithAudit(
+      c,
+      { action: "grievances.category", targetType: "grievance_category" },
+      "saved",
+      (tx) =>
+        saveCategory(tx, {
           slug: (form.slug ?? "").trim().toLowerCase(),
           name: form.name ?? "",
           description: form.description ?? "",
           active: form.active === "on",
           position: Math.trunc(Number(form.position)) || 0,
-        });
-        await recordAudit(tx, actorOf(c), {
-          action: "grievances.category",
-          targetType: "grievance_category",
-          targetId: saved.id,
-          after: saved,
-        });
-      });
-    } catch (error) {
-      if (isRefusal(error)) {
-        return back(c, page, { problem: "invalid" });
-      }
-      throw error;
-    }
-    return back(c, page, { notice: "saved" });
+        }),
+    );
   });
 
   app.post("/grievances/settings/areas", async (c) => {
     adminOnly(c);
     const form = await adminForm(c, ctx);
-    try {
-      await sql.begin(async (tx) => {
-        const area = await createArea(tx, {
+    return await savedWithAudit(
+      c,
+      { action: "grievances.area.create", targetType: "grievance_area" },
+      "created",
+      (tx) =>
+        createArea(tx, {
           name: form.name ?? "",
           latitude: coordinate(form.latitude),
           longitude: coordinate(form.longitude),
-        });
-        await recordAudit(tx, actorOf(c), {
-          action: "grievances.area.create",
-          targetType: "grievance_area",
-          targetId: area.id,
-          after: area,
-        });
-      });
-    } catch (error) {
-      if (isRefusal(error)) {
-        return back(c, page, { problem: "invalid" });
-      }
-      throw error;
-    }
-    return back(c, page, { notice: "created" });
+        }),
+    );
   });
 
   app.post("/grievances/settings/areas/:id/delete", async (c) => {
