@@ -61,6 +61,16 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
+/**
+ * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
+ * the time (ISO 8601) of the last item seen.
+ */
+export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
+    before: z.iso.datetime().optional().openapi({ description: beforeDescription }),
+  });
+
 export const bearer = [{ bearer: [] }];
 
 /**

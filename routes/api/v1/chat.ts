@@ -37,7 +37,15 @@ import {
 import { CHANNELS } from "../../../lib/channels.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  errors,
+  json,
+  jsonBody,
+  newestFirstQuery,
+  z,
+} from "../_openapi.ts";
 
 const route = bearerRoutes(["chat"]);
 
@@ -197,14 +205,7 @@ export function chatRoutes(ctx: AppContext) {
       method: "get",
       path: "/conversations",
       summary: "The signed-in user's conversations, most recently active first",
-      request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(30),
-          before: z.iso.datetime().optional().openapi({
-            description: "`lastActivityAt` of the last conversation seen",
-          }),
-        }),
-      },
+      request: { query: newestFirstQuery(30, "`lastActivityAt` of the last conversation seen") },
       responses: {
         200: json(z.object({ conversations: z.array(ConversationSchema) }), "Conversations"),
       },

@@ -18,7 +18,7 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, newestFirstQuery, z } from "../_openapi.ts";
 
 const PackageSchema = z.object({
   id: z.uuid(),
@@ -140,14 +140,7 @@ export function paymentRoutes(ctx: AppContext) {
       method: "get",
       path: "/payments",
       summary: "The signed-in user's payments, newest first",
-      request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
-          before: z.iso.datetime().optional().openapi({
-            description: "`createdAt` of the last payment seen",
-          }),
-        }),
-      },
+      request: { query: newestFirstQuery(20, "`createdAt` of the last payment seen") },
       responses: {
         200: json(z.object({ payments: z.array(PaymentSchema) }), "Payments"),
       },
