@@ -14,6 +14,7 @@ import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
 import { readAccountForm } from "./_form.ts";
 import { problemStatus, renderAccount } from "./page.tsx";
+import { PhoneInput } from "./_phone_input.tsx";
 
 const PhoneForm = z.object({ phone: textField().max(20, "a phone number is at most 20 digits") });
 const CodeForm = z.object({ code: textField().trim().regex(/^\d{6}$/, "enter the 6-digit code") });
@@ -114,15 +115,7 @@ export function PhoneSection(props: {
         )}
         <label>
           {props.linked ? "Link another number" : "WhatsApp number"}
-          <input
-            name="phone"
-            type="tel"
-            inputMode="tel"
-            autocomplete="tel"
-            placeholder="0771234567"
-            value={props.values.phone ?? ""}
-            required
-          />
+          <PhoneInput value={props.values.phone ?? ""} required />
         </label>
         <button type="submit">{pending ? "Send a new code" : "Send me a code"}</button>
       </form>

@@ -8,6 +8,7 @@ import {
 } from "../../lib/payments/mod.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
 import type { TestModePhone } from "../../lib/sandbox/paynow_model.ts";
+import { PhoneInput } from "./_phone_input.tsx";
 
 /** Mobile money first (most payers), then Paynow's own page. */
 const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
@@ -76,14 +77,7 @@ export function TopUpSection(props: {
             </label>
             <label>
               Mobile number that pays
-              <input
-                name="phone"
-                type="tel"
-                inputMode="tel"
-                autocomplete="tel"
-                placeholder="0771234567"
-                value={values.phone ?? props.phone ?? ""}
-              />
+              <PhoneInput value={values.phone ?? props.phone ?? ""} />
               <small>Not needed for the Paynow website.</small>
             </label>
             {props.testPhones && (
