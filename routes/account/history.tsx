@@ -4,8 +4,9 @@ import { METHOD_NAMES, type Payment, STATUS_NAMES } from "../../lib/payments/mod
 import type { UsageLine } from "../../lib/wallet/usage.ts";
 import type { ComponentChildren } from "preact";
 import { DataTable } from "../_table.tsx";
+import { AccountSection } from "./_section.tsx";
 
-/** One of the account page's histories: a titled section, its table or a line saying it is empty. */
+/** One of the account page's histories: its table, or a line saying it is empty. */
 function HistorySection(props: {
   id: string;
   title: string;
@@ -13,10 +14,9 @@ function HistorySection(props: {
   children: ComponentChildren;
 }) {
   return (
-    <section aria-labelledby={`${props.id}-title`} id={props.id}>
-      <h2 id={`${props.id}-title`}>{props.title}</h2>
+    <AccountSection id={props.id} title={props.title}>
       {props.empty === null ? props.children : <p class="muted">{props.empty}</p>}
-    </section>
+    </AccountSection>
   );
 }
 
