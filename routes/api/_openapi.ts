@@ -7,6 +7,7 @@
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { ROLES, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
+import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
 
 export { z };
@@ -70,6 +71,9 @@ export const newestFirstQuery = (defaultLimit: number, beforeDescription: string
     limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
     before: z.iso.datetime().optional().openapi({ description: beforeDescription }),
   });
+
+/** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
+export const IdParam = z.object({ id: textField().max(64) });
 
 export const bearer = [{ bearer: [] }];
 

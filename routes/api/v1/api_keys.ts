@@ -10,7 +10,7 @@ import { AppError } from "../../../lib/errors.ts";
 import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
 const route = bearerRoutes(["api-keys"]);
 
@@ -88,7 +88,7 @@ export function apiKeyRoutes(ctx: AppContext) {
       method: "delete",
       path: "/api-keys/{id}",
       summary: "Revoke a key",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key") },
     }),
     async (c) => {

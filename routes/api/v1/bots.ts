@@ -35,7 +35,7 @@ import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
 const route = bearerRoutes(["bots"]);
 
@@ -117,7 +117,6 @@ const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => ({
 });
 
 export const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
-const BotId = z.object({ id: textField().max(64) });
 const SourceId = z.object({ id: textField().max(64), sourceId: textField().max(64) });
 const notFound = json(z.any(), "No such bot (or not yours)");
 
@@ -172,7 +171,7 @@ export function botRoutes(ctx: AppContext) {
         method,
         path,
         summary,
-        request: { params: BotId },
+        request: { params: IdParam },
         responses: { 200: json(BotSchema, "The bot"), 404: notFound },
       }),
       async (c) => {
@@ -188,7 +187,7 @@ export function botRoutes(ctx: AppContext) {
       method: "patch",
       path: "/bots/{id}",
       summary: "Change a bot's settings",
-      request: { params: BotId, body: jsonBody(BotPatch) },
+      request: { params: IdParam, body: jsonBody(BotPatch) },
       responses: { 200: json(BotSchema, "The bot"), 404: notFound },
     }),
     async (c) => {
@@ -214,7 +213,7 @@ export function botRoutes(ctx: AppContext) {
       method: "delete",
       path: "/bots/{id}",
       summary: "Delete a bot with its sources, conversations and figures",
-      request: { params: BotId },
+      request: { params: IdParam },
       responses: { 204: { description: "Deleted" }, 404: notFound },
     }),
     async (c) => {
@@ -231,7 +230,7 @@ export function botRoutes(ctx: AppContext) {
       method: "get",
       path: "/bots/{id}/sources",
       summary: "The bot's training sources, each with its state",
-      request: { params: BotId },
+      request: { params: IdParam },
       responses: {
         200: json(z.object({ sources: z.array(SourceSchema) }), "Sources"),
         404: notFound,
@@ -256,7 +255,7 @@ export function botRoutes(ctx: AppContext) {
       method: "post",
       path: "/bots/{id}/sources/text",
       summary: "Teach the bot a text",
-      request: { params: BotId, body: jsonBody(TextSourceInput) },
+      request: { params: IdParam, body: jsonBody(TextSourceInput) },
       responses: { ...sourceCreated },
     }),
     async (c) => {
@@ -277,7 +276,7 @@ export function botRoutes(ctx: AppContext) {
       summary: "Teach the bot a web page, or every page of a sitemap",
       description: "The URL must be public: loopback, private, link-local and metadata " +
         "addresses are refused (422), also after redirects. robots.txt is honoured.",
-      request: { params: BotId, body: jsonBody(UrlSourceInput) },
+      request: { params: IdParam, body: jsonBody(UrlSourceInput) },
       responses: {
         ...sourceCreated,
         422: json(z.any(), "The URL may not be fetched; `details.reason` says why"),
@@ -302,7 +301,7 @@ export function botRoutes(ctx: AppContext) {
       description: `Accepted, judged by content: ${ACCEPTED_DESCRIPTION}. ` +
         "The largest file depends on the plan (413 names it).",
       request: {
-        params: BotId,
+        params: IdParam,
         body: { required: true, content: { "multipart/form-data": { schema: UploadSchema } } },
       },
       responses: {

@@ -32,7 +32,7 @@ import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
@@ -116,7 +116,7 @@ export function botAskRoutes(ctx: AppContext) {
       path: "/bots/{id}/messages",
       summary: "Ask your bot: the answer streams back as Server-Sent Events, with citations",
       description: "Resume a lost stream with `GET /api/v1/messages/{messageId}/stream`.",
-      request: { params: z.object({ id: textField().max(64) }), body: jsonBody(Question) },
+      request: { params: IdParam, body: jsonBody(Question) },
       responses: { ...eventStream, ...answerErrors },
     }),
     async (c) => {

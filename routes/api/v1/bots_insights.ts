@@ -19,11 +19,10 @@ import { AppError } from "../../../lib/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 
 const route = bearerRoutes(["bots"]);
-const BotId = z.object({ id: textField().max(64) });
 const notFound = json(z.any(), "No such bot (or not yours)");
 
 const Day = z.object({
@@ -81,7 +80,7 @@ export function botInsightRoutes(ctx: AppContext) {
       path: "/bots/{id}/analytics",
       summary: "The bot's figures per day, its top questions and those it could not answer",
       request: {
-        params: BotId,
+        params: IdParam,
         query: z.object({
           range: z.coerce.number().int().refine(
             (n) => (ANALYTICS_RANGES as readonly number[]).includes(n),
@@ -105,7 +104,7 @@ export function botInsightRoutes(ctx: AppContext) {
       method: "post",
       path: "/bots/{id}/webhooks",
       summary: "Register a webhook (its signing secret is in this answer only)",
-      request: { params: BotId, body: jsonBody(WebhookInput) },
+      request: { params: IdParam, body: jsonBody(WebhookInput) },
       responses: {
         201: json(WebhookSchema.extend({ secret: z.string() }), "The webhook and its secret"),
         404: notFound,
@@ -131,7 +130,7 @@ export function botInsightRoutes(ctx: AppContext) {
       method: "get",
       path: "/bots/{id}/webhooks",
       summary: "The bot's webhooks and their latest deliveries",
-      request: { params: BotId },
+      request: { params: IdParam },
       responses: {
         200: json(
           z.object({ webhooks: z.array(WebhookSchema), deliveries: z.array(DeliverySchema) }),
@@ -168,7 +167,7 @@ export function botInsightRoutes(ctx: AppContext) {
       method: "delete",
       path: "/bots/{id}/webhooks/{webhookId}",
       summary: "Remove a webhook",
-      request: { params: BotId.extend({ webhookId: textField().max(64) }) },
+      request: { params: IdParam.extend({ webhookId: textField().max(64) }) },
       responses: { 204: { description: "Removed" }, 404: notFound },
     }),
     async (c) => {

@@ -41,6 +41,7 @@ import {
   apiRouter,
   bearerRoutes,
   errors,
+  IdParam,
   json,
   jsonBody,
   newestFirstQuery,
@@ -238,7 +239,7 @@ export function chatRoutes(ctx: AppContext) {
       method: "get",
       path: "/conversations/{id}",
       summary: "One conversation with its messages",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(
           ConversationSchema.extend({ messages: z.array(MessageSchema) }),
@@ -267,7 +268,7 @@ export function chatRoutes(ctx: AppContext) {
       method: "post",
       path: "/conversations/{id}/close",
       summary: "Close one conversation (a new message to it starts a new one)",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such") },
     }),
     async (c) => {
@@ -290,7 +291,7 @@ export function chatRoutes(ctx: AppContext) {
         "A conversation that has idled out or been closed continues in a new one (its id is in " +
         "the `start` event). The answer's stream URL is in `Content-Location`.",
       request: {
-        params: z.object({ id: textField().max(64) }),
+        params: IdParam,
         body: jsonBody(AskBody),
       },
       responses: { ...eventStream, ...answerErrors },
@@ -334,7 +335,7 @@ export function chatRoutes(ctx: AppContext) {
       path: "/messages/{id}/stream",
       summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
       request: {
-        params: z.object({ id: textField().max(64) }),
+        params: IdParam,
         headers: z.object({ "last-event-id": textField().max(20).optional() }),
         query: z.object({ lastEventId: textField().max(20).optional() }),
       },
@@ -362,7 +363,7 @@ export function chatRoutes(ctx: AppContext) {
       method: "post",
       path: "/messages/{id}/stop",
       summary: "Stop an answer being generated (billed for what was generated)",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(z.object({ status: z.enum(["stopped", "finished"]) }), "Stopped, or over"),
         404: json(z.any(), "No such answer"),

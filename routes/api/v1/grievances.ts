@@ -15,7 +15,16 @@ import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
 import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
-import { apiRouter, bearer, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearer,
+  bearerRoutes,
+  errors,
+  IdParam,
+  json,
+  jsonBody,
+  z,
+} from "../_openapi.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -26,7 +35,6 @@ import {
   GrievanceSchema,
   historyJson,
   HistorySchema,
-  Id,
   ListQuery,
   requireStaff,
   staffRefusals,
@@ -135,7 +143,7 @@ export function grievanceRoutes(ctx: AppContext) {
       path: "/tasks/{id}",
       tags,
       summary: "A background task started for a grievance (queued, running, succeeded, failed)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(TaskSchema, "The task"),
         404: json(z.any(), "No such task"),
@@ -193,7 +201,7 @@ export function grievanceRoutes(ctx: AppContext) {
       method: "get",
       path: "/grievances/{id}",
       summary: "One grievance (staff), with its attachments, history and tasks",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(
           GrievanceSchema.extend({
@@ -263,7 +271,7 @@ export function grievanceRoutes(ctx: AppContext) {
       method: "post",
       path: "/grievances/{id}/assign",
       summary: 'Assign to a staff member ("me" for oneself) or unassign (null)',
-      request: { params: Id, body: jsonBody(AssignBody) },
+      request: { params: IdParam, body: jsonBody(AssignBody) },
       responses: { 200: ok, ...staffRefusals },
     }),
     async (c) => {
@@ -280,7 +288,7 @@ export function grievanceRoutes(ctx: AppContext) {
       method: "post",
       path: "/grievances/{id}/status",
       summary: "Move to another status (allowed transitions only; 409 names them)",
-      request: { params: Id, body: jsonBody(StatusBody) },
+      request: { params: IdParam, body: jsonBody(StatusBody) },
       responses: {
         200: ok,
         409: json(z.any(), "Not an allowed transition"),
@@ -326,7 +334,7 @@ export function grievanceRoutes(ctx: AppContext) {
       method: "post",
       path: "/grievances/{id}/answer",
       summary: "Answer the complainant on their channel (and optionally change the status)",
-      request: { params: Id, body: jsonBody(AnswerBody) },
+      request: { params: IdParam, body: jsonBody(AnswerBody) },
       responses: {
         200: json(z.object({ via: z.enum(["whatsapp", "email", "track"]) }), "Sent"),
         409: json(z.any(), "Not an allowed transition"),
@@ -346,7 +354,7 @@ export function grievanceRoutes(ctx: AppContext) {
       method: "post",
       path: "/grievances/{id}/classify",
       summary: "Retry a failed classification (a new task)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         202: json(z.object({ taskId: z.uuid() }), "Queued"),
         409: json(z.any(), "Already classified, or under way"),

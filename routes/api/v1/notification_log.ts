@@ -9,11 +9,10 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   deliveryJson,
   DeliverySchema,
-  Id,
   manage,
   notFound,
   publicationJson,
@@ -124,7 +123,7 @@ export function notificationLogRoutes(ctx: AppContext) {
       method: "get",
       path: "/notifications/deliveries/{id}",
       summary: "One delivery",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: { 200: json(DeliverySchema, "The delivery"), ...refusals },
     }),
     async (c) => {

@@ -4,12 +4,11 @@
  * and event routes are in notification_log.ts; the schemas in notification_schemas.ts.
  */
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   ChannelBody,
   channelJson,
   ChannelSchema,
-  Id,
   manage,
   notFound,
   refusals,
@@ -66,7 +65,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "get",
       path: "/notifications/channels/{id}",
       summary: "One channel",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: { 200: json(ChannelSchema, "The channel"), ...refusals },
     }),
     async (c) => {
@@ -82,7 +81,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "put",
       path: "/notifications/channels/{id}",
       summary: "Replace a channel's name, method and settings (the secret is kept if omitted)",
-      request: { params: Id, body: jsonBody(ChannelBody) },
+      request: { params: IdParam, body: jsonBody(ChannelBody) },
       responses: {
         200: json(ChannelSchema, "The channel"),
         409: json(z.any(), "A channel with this name exists"),
@@ -101,7 +100,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "delete",
       path: "/notifications/channels/{id}",
       summary: "Delete a channel (its past deliveries stay in the log)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: { 204: { description: "Deleted" }, ...refusals },
     }),
     async (c) => {
@@ -116,7 +115,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "post",
       path: "/notifications/channels/{id}/test",
       summary: "Send a test message now; answers what the upstream said",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(
           z.object({
@@ -178,7 +177,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "get",
       path: "/notifications/topics/{id}",
       summary: "One topic",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: { 200: json(TopicSchema, "The topic"), ...refusals },
     }),
     async (c) => {
@@ -194,7 +193,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "put",
       path: "/notifications/topics/{id}",
       summary: "Replace a topic's name, description and channels",
-      request: { params: Id, body: jsonBody(TopicBody) },
+      request: { params: IdParam, body: jsonBody(TopicBody) },
       responses: {
         200: json(TopicSchema, "The topic"),
         409: json(z.any(), "A topic with this name exists"),
@@ -213,7 +212,7 @@ export function notificationRoutes(ctx: AppContext) {
       method: "delete",
       path: "/notifications/topics/{id}",
       summary: "Delete a topic (what was published to it stays in the log)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: { 204: { description: "Deleted" }, ...refusals },
     }),
     async (c) => {

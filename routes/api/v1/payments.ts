@@ -18,7 +18,15 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, newestFirstQuery, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  IdParam,
+  json,
+  jsonBody,
+  newestFirstQuery,
+  z,
+} from "../_openapi.ts";
 
 const PackageSchema = z.object({
   id: z.uuid(),
@@ -160,7 +168,7 @@ export function paymentRoutes(ctx: AppContext) {
       method: "get",
       path: "/payments/{id}",
       summary: "One payment",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(PaymentSchema, "The payment"),
         404: json(z.any(), "No such payment"),
