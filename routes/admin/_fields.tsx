@@ -62,3 +62,19 @@ export function Choice(props: {
     </label>
   );
 }
+
+/** A form on a card of its own: its heading, then its fields; it posts with the CSRF token. */
+export function CardForm(props: {
+  action: string;
+  title: ComponentChildren;
+  csrf: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <form method="post" action={props.action} class="card stack">
+      <h3>{props.title}</h3>
+      <input type="hidden" name="_csrf" value={props.csrf} />
+      {props.children}
+    </form>
+  );
+}

@@ -34,6 +34,7 @@ import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage, EmptyRow, Table } from "./_layout.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
+import { CardForm } from "./_fields.tsx";
 
 const DAYS = 30;
 
@@ -171,9 +172,11 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               ))}
             </tbody>
           </Table>
-          <form method="post" action="/admin/grievances/settings/categories" class="card stack">
-            <h3>Add or change a category (by its slug)</h3>
-            <input type="hidden" name="_csrf" value={csrf} />
+          <CardForm
+            action="/admin/grievances/settings/categories"
+            title="Add or change a category (by its slug)"
+            csrf={csrf}
+          >
             <label>
               Slug <input name="slug" required pattern="[a-z0-9][a-z0-9_-]{0,39}" />
             </label>
@@ -191,7 +194,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               <input type="checkbox" name="active" value="on" checked /> Active
             </label>
             <button type="submit">Save category</button>
-          </form>
+          </CardForm>
           <h2>Areas</h2>
           <Table label="Areas">
             <thead>
@@ -219,9 +222,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               ))}
             </tbody>
           </Table>
-          <form method="post" action="/admin/grievances/settings/areas" class="card stack">
-            <h3>Add an area</h3>
-            <input type="hidden" name="_csrf" value={csrf} />
+          <CardForm action="/admin/grievances/settings/areas" title="Add an area" csrf={csrf}>
             <label>
               Name <input name="name" required maxLength={100} />
             </label>
@@ -232,7 +233,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               Longitude (optional) <input name="longitude" inputMode="decimal" />
             </label>
             <button type="submit">Add area</button>
-          </form>
+          </CardForm>
         </div>
       ),
     });
