@@ -108,33 +108,44 @@ export default function BotAnalytics({ botId, initial, ranges }: BotAnalyticsPro
         ))}
       </div>
       <div class="columns">
-        <section>
-          <h3>Asked most</h3>
-          {data.topQuestions.length === 0 ? <p class="muted">No questions yet.</p> : (
-            <ol>
-              {data.topQuestions.map((q) => (
-                <li>
-                  {q.question} <span class="muted">×{q.count}</span>
-                </li>
-              ))}
-            </ol>
-          )}
-        </section>
-        <section>
-          <h3>Not covered by its knowledge</h3>
-          {data.weakQuestions.length === 0
-            ? <p class="muted">Every question found something to answer from.</p>
-            : (
-              <ul data-testid="weak-questions">
-                {data.weakQuestions.map((q) => (
-                  <li>
-                    {q.question} <span class="muted">×{q.count}</span>
-                  </li>
-                ))}
-              </ul>
-            )}
-        </section>
+        <QuestionCounts
+          title="Asked most"
+          empty="No questions yet."
+          questions={data.topQuestions}
+          ordered
+        />
+        <QuestionCounts
+          title="Not covered by its knowledge"
+          empty="Every question found something to answer from."
+          questions={data.weakQuestions}
+          testId="weak-questions"
+        />
       </div>
     </div>
+  );
+}
+
+/** Questions with how often they were asked: a ranked list, or a plain one. */
+function QuestionCounts(props: {
+  title: string;
+  empty: string;
+  questions: Data["topQuestions"];
+  ordered?: boolean;
+  testId?: string;
+}) {
+  const items = props.questions.map((q) => (
+    <li>
+      {q.question} <span class="muted">×{q.count}</span>
+    </li>
+  ));
+  return (
+    <section>
+      <h3>{props.title}</h3>
+      {props.questions.length === 0
+        ? <p class="muted">{props.empty}</p>
+        : props.ordered
+        ? <ol>{items}</ol>
+        : <ul data-testid={props.testId}>{items}</ul>}
+    </section>
   );
 }

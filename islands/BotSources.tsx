@@ -6,6 +6,7 @@
  * work before (and without) this island's script.
  */
 import { useEffect, useState } from "preact/hooks";
+import { PostButton } from "./_post_button.tsx";
 
 export interface SourceRow {
   id: string;
@@ -88,14 +89,12 @@ export default function BotSources({ botId, csrf, sources: initial }: BotSources
               {s.description}
             </td>
             <td class="actions">
-              <form method="post" action={`/bots/${botId}/sources/${s.id}/retrain`}>
-                <input type="hidden" name="_csrf" value={csrf} />
-                <button type="submit">{s.status === "failed" ? "Retry" : "Retrain"}</button>
-              </form>
-              <form method="post" action={`/bots/${botId}/sources/${s.id}/delete`}>
-                <input type="hidden" name="_csrf" value={csrf} />
-                <button type="submit">Delete</button>
-              </form>
+              <PostButton action={`/bots/${botId}/sources/${s.id}/retrain`} csrf={csrf}>
+                {s.status === "failed" ? "Retry" : "Retrain"}
+              </PostButton>
+              <PostButton action={`/bots/${botId}/sources/${s.id}/delete`} csrf={csrf}>
+                Delete
+              </PostButton>
             </td>
           </tr>
         ))}

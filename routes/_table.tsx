@@ -11,3 +11,24 @@ export function ScrollTable(props: { label: string; children: ComponentChildren 
     </div>
   );
 }
+
+/** A table of data under its column headers, in a {@link ScrollTable}; `children` are its rows. */
+export function DataTable(props: {
+  label: string;
+  testId: string;
+  columns: ComponentChildren[];
+  children: ComponentChildren;
+}) {
+  return (
+    <ScrollTable label={props.label}>
+      <table data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.columns.map((column, i) => <th key={i} scope="col">{column}</th>)}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </ScrollTable>
+  );
+}

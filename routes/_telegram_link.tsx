@@ -4,6 +4,7 @@
  */
 import type { TelegramLink } from "../lib/telegram/links.ts";
 import { LINK_CODE_TTL_MINUTES } from "../lib/telegram/links.ts";
+import { PostButton } from "../islands/_post_button.tsx";
 
 export interface TelegramLinkProps {
   link: TelegramLink | null;
@@ -28,10 +29,7 @@ export function TelegramLinkSection(props: TelegramLinkProps) {
               Linked to Telegram{link.username ? ` (@${link.username})` : ""} since{" "}
               {link.linkedAt.toISOString().slice(0, 10)}: chat there with the same tokens.
             </p>
-            <form method="post" action="/account/telegram/unlink">
-              <input type="hidden" name="_csrf" value={csrf} />
-              <button type="submit">Unlink Telegram</button>
-            </form>
+            <PostButton action="/account/telegram/unlink" csrf={csrf}>Unlink Telegram</PostButton>
           </>
         )
         : <p>Chat with Hurukuro on Telegram too, with the same assistant and the same tokens.</p>}

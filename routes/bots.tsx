@@ -50,6 +50,7 @@ import { firstProblem, readForm } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
 import { actorOf } from "./api/v1/bots.ts";
 import { ANALYTICS_RANGES } from "./api/v1/bots_insights.ts";
+import { PostButton } from "../islands/_post_button.tsx";
 
 /** The settings form's fields, then validated as the API's patch (BotPatch). */
 const SettingsForm = z.object({
@@ -156,10 +157,9 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
           <h2>On your website</h2>
           <p>Paste this where the chat bubble should appear, on a page of an allowed website:</p>
           <pre><code data-testid="snippet">{snippet}</code></pre>
-          <form method="post" action={`/bots/${bot.id}/rotate-key`}>
-            <input type="hidden" name="_csrf" value={csrf} />
-            <button type="submit">New key (the old snippet stops working)</button>
-          </form>
+          <PostButton action={`/bots/${bot.id}/rotate-key`} csrf={csrf}>
+            New key (the old snippet stops working)
+          </PostButton>
 
           <h2>Knowledge</h2>
           <Island
@@ -455,25 +455,16 @@ export function botPageRoutes(ctx: AppContext): Hono<AuthEnv> {
       });
     }));
 
-  app.post("/bots/:id/sources/:sourceId/retrain", (c) =>
-    act(c, c.req.param("id"), async (auth) => {
-      await retrainSource(
-        ctx.bots.sources,
-        actorOf(auth),
-        c.req.param("id"),
-        c.req.param("sourceId"),
-      );
-    }));
-
-  app.post("/bots/:id/sources/:sourceId/delete", (c) =>
-    act(c, c.req.param("id"), async (auth) => {
-      await deleteSource(
-        ctx.bots.sources,
-        actorOf(auth),
-        c.req.param("id"),
-        c.req.param("sourceId"),
-      );
-    }));
+  // A source's two buttons: learn it again, or forget it.
+  for (const [action, run] of [["retrain", retrainSource], ["delete", deleteSource]] as const) {
+    app.post(
+      `/bots/:id/sources/:sourceId/${action}`,
+      (c) =>
+        act(c, c.req.param("id"), async (auth) => {
+          await run(ctx.bots.sources, actorOf(auth), c.req.param("id"), c.req.param("sourceId"));
+        }),
+    );
+  }
 
   app.post("/bots/:id/webhooks", (c) =>
     act(c, c.req.param("id"), async (auth, values) => {

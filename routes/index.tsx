@@ -15,7 +15,7 @@ import {
 import { type AuthEnv, pageViewer } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { renderPage } from "./_render.tsx";
-import { ScrollTable } from "./_table.tsx";
+import { DataTable } from "./_table.tsx";
 
 export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
   return new Hono<AuthEnv>().get("/", async (c) => {
@@ -98,33 +98,26 @@ export function homeRoutes(ctx: AppContext): Hono<AuthEnv> {
               ? <p class="muted">Token packages are not on sale right now.</p>
               : (
                 <>
-                  <ScrollTable label="Token packages and prices">
-                    <table data-testid="packages">
-                      <thead>
-                        <tr>
-                          <th scope="col">Package</th>
-                          <th scope="col">Tokens</th>
-                          {currencies.map((cur) => <th key={cur} scope="col">Price in {cur}</th>)}
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {packages.map((p) => (
-                          <tr>
-                            <td>{p.name}</td>
-                            <td class="num">{format.count(p.tokens)}</td>
-                            {currencies.map((cur) => {
-                              const price = p.prices[cur];
-                              return (
-                                <td key={cur} class="num">
-                                  {price ? format.money(cur, price) : "—"}
-                                </td>
-                              );
-                            })}
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </ScrollTable>
+                  <DataTable
+                    label="Token packages and prices"
+                    testId="packages"
+                    columns={["Package", "Tokens", ...currencies.map((cur) => `Price in ${cur}`)]}
+                  >
+                    {packages.map((p) => (
+                      <tr>
+                        <td>{p.name}</td>
+                        <td class="num">{format.count(p.tokens)}</td>
+                        {currencies.map((cur) => {
+                          const price = p.prices[cur];
+                          return (
+                            <td key={cur} class="num">
+                              {price ? format.money(cur, price) : "—"}
+                            </td>
+                          );
+                        })}
+                      </tr>
+                    ))}
+                  </DataTable>
                   <p class="muted">
                     Pay with {mobileMoney}, or on the {METHOD_NAMES.web}, through Paynow.
                   </p>

@@ -13,6 +13,7 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { ComponentChildren } from "preact";
 import { getCookie, setCookie } from "hono/cookie";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { tierCache } from "../lib/accounts/tiers.ts";
@@ -21,7 +22,7 @@ import {
   MAX_ATTACHMENT_BYTES,
   MAX_ATTACHMENTS,
 } from "../lib/grievances/attachments.ts";
-import { LIMITS, type Refusal } from "../lib/grievances/intake.ts";
+import { LIMITS, type Refusal, reportFormInput } from "../lib/grievances/intake.ts";
 import type { Grievance } from "../lib/grievances/model.ts";
 import { listAreas } from "../lib/grievances/taxonomy.ts";
 import { AppError } from "../lib/errors.ts";
@@ -29,6 +30,7 @@ import { isRefusal, refusalStatus } from "./_errors.tsx";
 import { hmacHex, timingSafeEqual } from "../lib/security/tokens.ts";
 import { type AuthEnv, checkCsrf, cookieOptions, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
+import { downloadResponse } from "./_download.ts";
 import { readForm, readUpload } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
 
@@ -38,6 +40,13 @@ const ACCEPT = ".jpg,.jpeg,.png,.pdf,.mp3,.wav,.ogg,.opus,image/jpeg,image/png,a
   "audio/mpeg,audio/wav,audio/ogg";
 
 type Values = Record<string, string>;
+/** A form's page: shown empty, or again with what was typed, the error and its status. */
+type FormPage = (
+  c: Context<AuthEnv>,
+  values?: Values,
+  error?: string,
+  status?: ContentfulStatusCode,
+) => Promise<Response>;
 
 function ReportForm(props: {
   csrf: string;
@@ -223,32 +232,43 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
   const sandboxed = ctx.config.sandboxed;
   const g = ctx.grievances;
 
-  const reportPage = async (
+  /** A page of the narrow column under its title as heading, as the forms' pages are. */
+  const narrowPage = (
     c: Context<AuthEnv>,
-    values: Values = {},
-    error?: string,
-    status: ContentfulStatusCode = 200,
+    title: string,
+    content: ComponentChildren,
+    status: ContentfulStatusCode,
   ) =>
     renderPage(c, {
-      title: "Report a problem",
+      title,
       sandboxed,
       body: (
         <div class="narrow">
-          <h1>Report a problem</h1>
-          <p class="lead">
-            Tell us what is wrong. You get a reference to follow your report on{" "}
-            <a href="/track">the tracking page</a>.
-          </p>
-          <ReportForm
-            csrf={await pageCsrfToken(c, ctx)}
-            nonce={values.nonce || crypto.randomUUID()}
-            areas={await listAreas(ctx.db.sql)}
-            values={values}
-            error={error}
-          />
+          <h1>{title}</h1>
+          {content}
         </div>
       ),
     }, status);
+
+  const reportPage: FormPage = async (c, values = {}, error, status = 200) =>
+    narrowPage(
+      c,
+      "Report a problem",
+      <>
+        <p class="lead">
+          Tell us what is wrong. You get a reference to follow your report on{" "}
+          <a href="/track">the tracking page</a>.
+        </p>
+        <ReportForm
+          csrf={await pageCsrfToken(c, ctx)}
+          nonce={values.nonce || crypto.randomUUID()}
+          areas={await listAreas(ctx.db.sql)}
+          values={values}
+          error={error}
+        />
+      </>,
+      status,
+    );
 
   app.get("/report", (c) => reportPage(c));
 
@@ -278,12 +298,7 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
     try {
       submitted = await g.submit(ctx.jobs, {
         channel: "web",
-        name: fields.name,
-        phone: fields.phone,
-        email: fields.email,
-        address: fields.address,
-        description: fields.description ?? "",
-        areaId: fields.area || null,
+        ...reportFormInput(fields),
         attachments: accepted,
         submittedBy: c.get("auth")?.user.id ?? null,
         intakeKey: nonce ? `web:${nonce}` : null,
@@ -318,22 +333,13 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
     }, 201);
   });
 
-  const trackPage = async (
-    c: Context<AuthEnv>,
-    values: Values = {},
-    error?: string,
-    status: ContentfulStatusCode = 200,
-  ) =>
-    renderPage(c, {
-      title: "Follow a report",
-      sandboxed,
-      body: (
-        <div class="narrow">
-          <h1>Follow a report</h1>
-          <TrackForm csrf={await pageCsrfToken(c, ctx)} values={values} error={error} />
-        </div>
-      ),
-    }, status);
+  const trackPage: FormPage = async (c, values = {}, error, status = 200) =>
+    narrowPage(
+      c,
+      "Follow a report",
+      <TrackForm csrf={await pageCsrfToken(c, ctx)} values={values} error={error} />,
+      status,
+    );
 
   app.get("/track", (c) => trackPage(c));
 
@@ -381,12 +387,7 @@ export function reportRoutes(ctx: AppContext): Hono<AuthEnv> {
         "This file does not exist, or your tracking pass expired: follow your report again.",
       );
     }
-    return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
-      "Content-Type": file.mimeType,
-      "Content-Disposition": "attachment",
-      "Cache-Control": "private, no-store",
-      "X-Content-Type-Options": "nosniff",
-    });
+    return downloadResponse(c, file);
   });
 
   return app;

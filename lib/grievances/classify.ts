@@ -18,14 +18,13 @@
 import { z } from "zod";
 import type { ChatMessage } from "../ai/mod.ts";
 import { AiError } from "../ai/mod.ts";
-import { whileRenewing } from "../jobs/lease.ts";
-import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
+import { JobFailure, retryDelayMs } from "../jobs/types.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob } from "./jobs.ts";
-import { PRIORITIES, type Task } from "./model.ts";
+import { PRIORITIES } from "./model.ts";
 import { rekeyGrievance } from "./rekey.ts";
 import { contextOf } from "./sealing.ts";
-import { announce, claimTask, failTask, finishTask, renewTask, taskEvent } from "./tasks.ts";
+import { announce, failTask, finishTask, taskEvent, type TaskWork } from "./tasks.ts";
 import { listCategories } from "./taxonomy.ts";
 
 /** The structured output's name: OpenAI's `json_schema.name` (the sandbox's fake knows it). */
@@ -136,28 +135,11 @@ async function transcripts(
   return out;
 }
 
-/** The `grievances.classify` job. Throws (for the queue to retry) until its last attempt. */
-export async function runClassification(
-  deps: GrievancesDeps,
-  taskId: string,
-  meta: Pick<JobMeta, "attempt">,
-): Promise<void> {
-  const { sql } = deps.db;
-  const task = await claimTask(sql, taskId, "classify");
-  if (!task) return;
-  // Renewed while the model works: a worker that dies holds the task for one lease only.
-  await whileRenewing(
-    () => renewTask(sql, taskId),
-    () => classifyClaimed(deps, task, meta),
-    { log: deps.log, what: "grievances.classify" },
-  );
-}
-
-async function classifyClaimed(
-  deps: GrievancesDeps,
-  task: Task,
-  meta: Pick<JobMeta, "attempt">,
-): Promise<void> {
+/**
+ * The `grievances.classify` job's work on its claimed task (tasks.ts `runClaimedTask`). Throws
+ * (for the queue to retry) until its last attempt.
+ */
+export const classifyTask: TaskWork = async (deps, task, meta) => {
   const { sql } = deps.db;
   const taskId = task.id;
   const [g] = await sql`select id, reference, submitted_by, ai_status
@@ -284,4 +266,4 @@ async function classifyClaimed(
     });
     await announce(deps.db, deps.log, to, "task_status", taskEvent(failed, g.reference));
   }
-}
+};

@@ -73,6 +73,21 @@ export interface SubmitInput {
   intakeKey?: string | null;
 }
 
+/**
+ * What a report form says (the `/report` page and `POST /api/v1/grievances` name their
+ * multipart fields alike): `area` is an area's id, empty for none.
+ */
+export function reportFormInput(fields: Record<string, string>) {
+  return {
+    name: fields.name,
+    phone: fields.phone,
+    email: fields.email,
+    address: fields.address,
+    description: fields.description ?? "",
+    areaId: fields.area || null,
+  } satisfies Partial<SubmitInput>;
+}
+
 export interface Submitted {
   id: string;
   reference: string;

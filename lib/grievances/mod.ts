@@ -15,7 +15,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Enqueuer, JobMeta } from "../jobs/types.ts";
-import { runClassification } from "./classify.ts";
+import { classifyTask } from "./classify.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { type IntakeFile, screenAttachments, submitGrievance, type SubmitInput } from "./intake.ts";
 import type { Status, TaskKind } from "./model.ts";
@@ -40,8 +40,8 @@ import {
   listGrievances,
 } from "./repository.ts";
 import { createSealer, normaliseEmail, normalisePhone, type Sealer } from "./sealing.ts";
-import { getTask, overdueTasks, tasksOf } from "./tasks.ts";
-import { runThumbnail } from "./thumbnails.ts";
+import { getTask, overdueTasks, runClaimedTask, tasksOf } from "./tasks.ts";
+import { thumbnailTask } from "./thumbnails.ts";
 import { trackGrievance } from "./track.ts";
 import { whatsappPort } from "./whatsapp.ts";
 
@@ -115,9 +115,10 @@ export function createGrievances(deps: GrievancesDeps) {
     },
     /** The `grievances.classify` job. */
     classify: (taskId: string, meta: Pick<JobMeta, "attempt">) =>
-      runClassification(deps, taskId, meta),
+      runClaimedTask(deps, taskId, "classify", (task) => classifyTask(deps, task, meta)),
     /** The `grievances.thumbnail` job. */
-    thumbnail: (taskId: string, meta: Pick<JobMeta, "attempt">) => runThumbnail(deps, taskId, meta),
+    thumbnail: (taskId: string, meta: Pick<JobMeta, "attempt">) =>
+      runClaimedTask(deps, taskId, "thumbnail", (task) => thumbnailTask(deps, task, meta)),
     /** The jobs' reconciler: tasks whose job was lost. */
     overdue: (kind: TaskKind) => overdueTasks(deps.db, kind),
     /** The WhatsApp flow's port ("Report a problem"). */

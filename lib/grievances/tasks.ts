@@ -19,9 +19,10 @@
 import type { Database, Sql } from "../db/mod.ts";
 import type { Tx } from "../wallet/ledger.ts";
 import { publish } from "../events.ts";
-import { LEASE_MS } from "../jobs/lease.ts";
-import type { Enqueuer, JobType } from "../jobs/types.ts";
+import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
+import type { Enqueuer, JobMeta, JobType } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
+import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob, grievanceThumbnailJob } from "./jobs.ts";
 import { isUuid, type Task, type TaskKind, type TaskStatus, toTask } from "./model.ts";
 
@@ -99,6 +100,33 @@ export async function renewTask(sql: Sql, id: string): Promise<boolean> {
                          set next_attempt_at = now() + ${LEASE_SECONDS} * interval '1 second'
                          where id = ${id} and status = 'running' returning id`;
   return rows.length === 1;
+}
+
+/** What a task's job does with the task it claimed. */
+export type TaskWork = (
+  deps: GrievancesDeps,
+  task: Task,
+  meta: Pick<JobMeta, "attempt">,
+) => Promise<void>;
+
+/**
+ * A task's job: claims the task and runs `work` on it, renewing the lease while the work runs,
+ * so a worker that dies holds the task for one lease only. Nothing to claim, nothing to do.
+ */
+export async function runClaimedTask(
+  deps: Pick<GrievancesDeps, "db" | "log">,
+  taskId: string,
+  kind: TaskKind,
+  work: (task: Task) => Promise<void>,
+): Promise<void> {
+  const { sql } = deps.db;
+  const task = await claimTask(sql, taskId, kind);
+  if (!task) return;
+  await whileRenewing(
+    () => renewTask(sql, taskId),
+    () => work(task),
+    { log: deps.log, what: JOB_OF[kind].name },
+  );
 }
 
 export async function finishTask(sql: Sql, id: string): Promise<Task> {

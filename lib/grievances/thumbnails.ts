@@ -4,12 +4,9 @@
  * beside the photo (`<grievance>/<attachment>.thumb.jpg`). A photo that cannot be decoded gets
  * no thumbnail (the task fails with the reason; the photo itself is still served).
  */
-import { whileRenewing } from "../jobs/lease.ts";
-import { JobFailure, type JobMeta, retryDelayMs } from "../jobs/types.ts";
-import type { GrievancesDeps } from "./deps.ts";
+import { JobFailure, retryDelayMs } from "../jobs/types.ts";
 import { grievanceThumbnailJob } from "./jobs.ts";
-import type { Task } from "./model.ts";
-import { announce, claimTask, failTask, finishTask, renewTask, taskEvent } from "./tasks.ts";
+import { announce, failTask, finishTask, taskEvent, type TaskWork } from "./tasks.ts";
 
 export const THUMBNAIL_SIZE = 320;
 const WORKER_TIMEOUT_MS = 60_000;
@@ -36,26 +33,11 @@ export function makeThumbnail(bytes: Uint8Array, size = THUMBNAIL_SIZE): Promise
   });
 }
 
-export async function runThumbnail(
-  deps: GrievancesDeps,
-  taskId: string,
-  meta: Pick<JobMeta, "attempt">,
-): Promise<void> {
-  const { sql } = deps.db;
-  const task = await claimTask(sql, taskId, "thumbnail");
-  if (!task) return;
-  await whileRenewing(
-    () => renewTask(sql, taskId),
-    () => thumbnailClaimed(deps, task, meta),
-    { log: deps.log, what: "grievances.thumbnail" },
-  );
-}
-
-async function thumbnailClaimed(
-  deps: GrievancesDeps,
-  task: Task,
-  meta: Pick<JobMeta, "attempt">,
-): Promise<void> {
+/**
+ * The `grievances.thumbnail` job's work on its claimed task (tasks.ts `runClaimedTask`). Throws
+ * (for the queue to retry) until its last attempt.
+ */
+export const thumbnailTask: TaskWork = async (deps, task, meta) => {
   const { sql } = deps.db;
   const taskId = task.id;
   const [row] = await sql`select a.id, a.storage_key, g.reference, g.submitted_by
@@ -89,4 +71,4 @@ async function thumbnailClaimed(
     deps.log.warn("thumbnail not made", { taskId, attempt: meta.attempt, error: message });
     if (again) throw new JobFailure(message);
   }
-}
+};

@@ -147,6 +147,33 @@ export function defineHandler<S extends z.ZodType>(
   return { type, handle, ...extra };
 }
 
+/**
+ * The handler of a job that works through one key's recorded work in order (a phone's
+ * messages, a chat's updates): it runs `work` on the payload's `key` while the channel is on
+ * (`deps` not null), and its reconcile sweep re-queues each key `overdue` finds, at most once a
+ * minute.
+ */
+export function keyedWorkHandler<S extends z.ZodType, K extends keyof z.output<S> & string, D>(
+  type: JobType<S>,
+  key: K,
+  deps: D | null,
+  work: (deps: D, value: z.output<S>[K]) => Promise<void>,
+  overdue: (db: Database) => Promise<z.output<S>[K][]>,
+): JobHandler<S> {
+  return defineHandler(type, async (payload) => {
+    if (deps) await work(deps, payload[key]);
+  }, {
+    async reconcile(ctx) {
+      if (!deps) return [];
+      const minute = Math.floor(Date.now() / 60_000);
+      return (await overdue(ctx.db)).map((value) => ({
+        payload: { [key]: value } as z.input<S>,
+        dedupeKey: `${value}:reconciled:${minute}`,
+      }));
+    },
+  });
+}
+
 /** A schedule: a cron pattern read in the metrics time zone (TZ_METRICS) unless it names one. */
 export interface CronJob<A extends z.ZodType = z.ZodType> {
   name: string;

@@ -33,6 +33,18 @@ export type FakeStep =
   /** 400 with the provider's "prompt too long" error. */
   | { kind: "context_too_long" };
 
+/** The answer's pace: the step's own waits (a scripted reply), else the fake's. */
+export function replyPace(
+  options: Pick<FakeModelOptions, "firstTokenDelayMs" | "deltaDelayMs">,
+  step: FakeStep | undefined,
+): { first: number; between: number } {
+  const own = step?.kind === "reply" ? step : undefined;
+  return {
+    first: own?.firstTokenDelayMs ?? options.firstTokenDelayMs ?? 0,
+    between: own?.deltaDelayMs ?? options.deltaDelayMs ?? 0,
+  };
+}
+
 export interface FakeModelOptions {
   /** Port to listen on; default 0 (a free one). */
   port?: number;

@@ -18,6 +18,7 @@ import {
   type FakeModelOptions,
   type FakeServer,
   jsonAnswer,
+  replyPace,
   type ReplyRequest,
   serveFake,
   STREAM_CUT,
@@ -211,14 +212,7 @@ async function messages(
   let deltas = splitDeltas(text);
   const stopReason = deltas.length > parsed.maxTokens ? "max_tokens" : "end_turn";
   deltas = deltas.slice(0, parsed.maxTokens);
-  const pace = {
-    first: step?.kind === "reply" && step.firstTokenDelayMs !== undefined
-      ? step.firstTokenDelayMs
-      : options.firstTokenDelayMs ?? 0,
-    between: step?.kind === "reply" && step.deltaDelayMs !== undefined
-      ? step.deltaDelayMs
-      : options.deltaDelayMs ?? 0,
-  };
+  const pace = replyPace(options, step);
   const id = fakeId("msg_");
   const headers = { "request-id": fakeId("req_"), "anthropic-organization-id": "org-fake" };
   const cut = step?.kind === "cut" ? step : undefined;

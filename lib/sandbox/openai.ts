@@ -22,6 +22,7 @@ import {
   type FakeModelOptions,
   type FakeServer,
   jsonAnswer,
+  replyPace,
   type ReplyRequest,
   serveFake,
   STREAM_CUT,
@@ -184,14 +185,7 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
       rejected_prediction_tokens: 0,
     },
   };
-  const pace = {
-    first: step?.kind === "reply" && step.firstTokenDelayMs !== undefined
-      ? step.firstTokenDelayMs
-      : options.firstTokenDelayMs ?? 0,
-    between: step?.kind === "reply" && step.deltaDelayMs !== undefined
-      ? step.deltaDelayMs
-      : options.deltaDelayMs ?? 0,
-  };
+  const pace = replyPace(options, step);
   const omitUsage = (step?.kind === "reply" && step.omitUsage) || options.omitUsage === true;
   const id = fakeId("chatcmpl-");
   const created = Math.floor(Date.now() / 1000);

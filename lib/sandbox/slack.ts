@@ -19,6 +19,7 @@
  * slack.failNext(1, { status: 429, retryAfterSeconds: 2 });
  */
 
+import { LoopbackFake } from "./loopback.ts";
 import { Recorded } from "./recorded.ts";
 
 export interface FakeSlackOptions {
@@ -54,9 +55,8 @@ export interface RecordedSlackCall {
   error?: string;
 }
 
-export class FakeSlack {
+export class FakeSlack extends LoopbackFake {
   readonly token: string;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #channels?: Set<string>;
   readonly #maxRecords: number;
   readonly #messages: Recorded<RecordedSlackMessage>;
@@ -66,15 +66,12 @@ export class FakeSlack {
   #seq = 0;
 
   private constructor(options: FakeSlackOptions) {
+    super(options.port);
     this.token = options.token ?? `xoxb-sandbox-${crypto.randomUUID()}`;
     this.#channels = options.channels ? new Set(options.channels) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
     this.#messages = new Recorded("fake Slack: messages", this.#maxRecords);
     this.#onMessage = options.onMessage;
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
-      (request) => this.#handle(request),
-    );
   }
 
   static start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
@@ -83,7 +80,7 @@ export class FakeSlack {
 
   /** The API base to configure as SLACK_API_URL, e.g. `http://127.0.0.1:43121/api`. */
   get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}/api`;
+    return `${this.origin}/api`;
   }
 
   get messages(): readonly RecordedSlackMessage[] {
@@ -114,14 +111,6 @@ export class FakeSlack {
     this.#failures.length = 0;
   }
 
-  async close(): Promise<void> {
-    await this.#server.shutdown();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
   #answer(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
     this.#calls.push({
       at: performance.now(),
@@ -132,7 +121,7 @@ export class FakeSlack {
     return Response.json(body, { status, headers });
   }
 
-  async #handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
       return Response.json({ messages: this.#messages.items.slice(-200) });

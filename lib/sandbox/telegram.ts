@@ -19,6 +19,7 @@
  * {@link FakeTelegram.calls} and {@link FakeTelegram.waitForMessages}.
  */
 
+import { LoopbackFake } from "./loopback.ts";
 import { Recorded } from "./recorded.ts";
 
 export interface FakeTelegramOptions {
@@ -152,9 +153,8 @@ function readableMarkup(markup: unknown): boolean {
     m.force_reply === true;
 }
 
-export class FakeTelegram {
+export class FakeTelegram extends LoopbackFake {
   readonly token: string;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #chats?: Set<string>;
   readonly #maxRecords: number;
   readonly #messages: Recorded<RecordedTelegramMessage>;
@@ -167,16 +167,13 @@ export class FakeTelegram {
   #updateId = 0;
 
   private constructor(options: FakeTelegramOptions) {
+    super(options.port);
     this.token = options.token ??
       `${100000 + Math.floor(Math.random() * 900000)}:sandbox-${crypto.randomUUID()}`;
     this.#chats = options.chats ? new Set(options.chats.map(String)) : undefined;
     this.#maxRecords = options.maxRecords ?? 10_000;
     this.#messages = new Recorded("fake Telegram: messages", this.#maxRecords);
     this.#onMessage = options.onMessage;
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
-      (request) => this.#handle(request),
-    );
   }
 
   static start(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
@@ -185,7 +182,7 @@ export class FakeTelegram {
 
   /** The API base to configure as TELEGRAM_API_URL, e.g. `http://127.0.0.1:43121`. */
   get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
+    return this.origin;
   }
 
   get messages(): readonly RecordedTelegramMessage[] {
@@ -241,14 +238,6 @@ export class FakeTelegram {
     this.#failures.length = 0;
   }
 
-  async close(): Promise<void> {
-    await this.#server.shutdown();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
   #answer(method: string, status: number, body: Record<string, unknown>) {
     this.#calls.push({
       at: performance.now(),
@@ -280,7 +269,7 @@ export class FakeTelegram {
     }
   }
 
-  async #handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
       return Response.json({ messages: this.#messages.items.slice(-200) });

@@ -26,6 +26,7 @@
  *   accountSid: twilio.accountSid, authToken: twilio.authToken, from: "+14155238886" });
  * const [sent] = await twilio.waitForMessages(1);
  */
+import { LoopbackFake } from "./loopback.ts";
 
 export interface FakeTwilioOptions {
   /** Default: a fixed "AC…" test SID. */
@@ -74,10 +75,9 @@ function hex(bytes: number): string {
     .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeTwilio {
+export class FakeTwilio extends LoopbackFake {
   readonly accountSid: string;
   readonly authToken: string;
-  readonly #api: Deno.HttpServer<Deno.NetAddr>;
   readonly #cdn: Deno.HttpServer<Deno.NetAddr>;
   readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
@@ -91,13 +91,15 @@ export class FakeTwilio {
   #requests = 0;
 
   private constructor(options: FakeTwilioOptions) {
+    super();
     this.accountSid = options.accountSid ?? "AC00000000000000000000000000000001";
     this.authToken = options.authToken ?? "test-twilio-token";
     this.#maxRecords = options.maxRecords ?? 10_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
-    const listen = { hostname: "127.0.0.1", port: 0, onListen: () => {} };
-    this.#api = Deno.serve(listen, (request) => this.#handle(request));
-    this.#cdn = Deno.serve(listen, (request) => this.#handleCdn(request));
+    this.#cdn = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request) => this.#handleCdn(request),
+    );
   }
 
   static start(options: FakeTwilioOptions = {}): Promise<FakeTwilio> {
@@ -106,7 +108,7 @@ export class FakeTwilio {
 
   /** Base URL for both the REST API and the messaging (typing) API. */
   get url(): string {
-    return `http://127.0.0.1:${this.#api.addr.port}`;
+    return this.origin;
   }
 
   get messages(): readonly RecordedTwilioMessage[] {
@@ -184,17 +186,13 @@ export class FakeTwilio {
     this.#cdnSawCredentials = false;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.#api.shutdown(), this.#cdn.shutdown()]);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.#cdn.shutdown()]);
   }
 
   // -------------------------------------------------------------------------------------------
 
-  async #handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     this.#requests++;
     const url = new URL(request.url);
     try {

@@ -28,6 +28,7 @@
  * // … run the reply job …
  * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
  */
+import { LoopbackFake } from "./loopback.ts";
 import {
   failureError,
   GraphError,
@@ -110,9 +111,8 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeGraphApi {
+export class FakeGraphApi extends LoopbackFake {
   readonly accessToken: string;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #options:
     & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs">>
     & {
@@ -129,6 +129,7 @@ export class FakeGraphApi {
   #requests = 0;
 
   private constructor(options: FakeGraphOptions) {
+    super(options.port);
     this.accessToken = options.accessToken ?? "test-graph-token";
     this.#sendLatencyMs = options.sendLatencyMs ?? 0;
     this.#options = {
@@ -138,10 +139,6 @@ export class FakeGraphApi {
       maxRecords: options.maxRecords ?? 10_000,
       ...(options.phoneNumberIds ? { phoneNumberIds: options.phoneNumberIds } : {}),
     };
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {} },
-      (request) => this.#handle(request),
-    );
   }
 
   static start(options: FakeGraphOptions = {}): Promise<FakeGraphApi> {
@@ -150,7 +147,7 @@ export class FakeGraphApi {
 
   /** Base URL to configure as the Graph URL, e.g. `http://127.0.0.1:43121`. */
   get url(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
+    return this.origin;
   }
 
   /** Messages sent so far, oldest first. */
@@ -260,17 +257,9 @@ export class FakeGraphApi {
     this.#media.clear();
   }
 
-  async close(): Promise<void> {
-    await this.#server.shutdown();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
   // -------------------------------------------------------------------------------------------
 
-  async #handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     this.#requests++;
     const url = new URL(request.url);
     let payload: unknown;

@@ -15,7 +15,7 @@ import { MAIN_MENU_ROWS, mainMenu, text } from "../whatsapp/bot/flows/menu.ts";
 import {
   type BotContext,
   type BotInput,
-  commandOf,
+  commandLeavingChat,
   NEW_SESSION,
   type Session,
   type Step,
@@ -77,9 +77,8 @@ export async function telegramStep(
   const input = withoutBotName(sent);
   if (input.kind === "text" && /^\/start\s*$/.test(input.text)) return atMenu(session);
   const inChat = session.state.flow === "chat";
-  const command = commandOf(input);
+  const command = await commandLeavingChat(ctx, session, input);
   if (command) {
-    if (inChat && command !== "reset" && command !== "help") await chat.leave(ctx);
     switch (command) {
       case "menu":
         return atMenu(session);

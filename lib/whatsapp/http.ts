@@ -120,6 +120,22 @@ export async function readJson(ctx: HttpContext, response: Response): Promise<un
   }
 }
 
+/** The JSON body of an answer that succeeded; a failed one is thrown as `toError` reads it. */
+export async function readSucceeded(
+  ctx: HttpContext,
+  response: Response,
+  toError: (status: number, body: unknown, headers: Headers) => WhatsAppError,
+): Promise<unknown> {
+  const body = await readJson(ctx, response);
+  if (!response.ok) throw toError(response.status, body, response.headers);
+  return body;
+}
+
+/** An answer without what the protocol promises in it (an id, a URL, matching bytes). */
+export function badResponse(provider: ProviderName, text: string): WhatsAppError {
+  return new WhatsAppError("bad_response", text, { provider });
+}
+
 /**
  * Reads a body but stops as soon as it passes `maxBytes`, so an oversized attachment costs at
  * most `maxBytes` of memory whatever `Content-Length` claimed (or omitted).

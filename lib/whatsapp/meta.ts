@@ -15,6 +15,7 @@ import {
   apiError,
   apiErrorOptions,
   arr,
+  badResponse,
   call,
   type HttpContext,
   httpContext,
@@ -23,6 +24,7 @@ import {
   obj,
   readCapped,
   readJson,
+  readSucceeded,
   requireOptions,
   str,
 } from "./http.ts";
@@ -160,9 +162,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
     const body = await this.#post(payload);
     const id = str(obj(arr(obj(body)?.messages)[0])?.id);
     if (!id) {
-      throw new WhatsAppError("bad_response", "Meta: send answered without a message id", {
-        provider: "meta",
-      });
+      throw badResponse("meta", "Meta: send answered without a message id");
     }
     return { providerMessageId: id };
   }
@@ -192,13 +192,10 @@ export class MetaCloudProvider implements WhatsAppProvider {
       `${this.#base}/${encodeURIComponent(ref.id)}`,
       { headers: auth },
     );
-    const info = obj(await readJson(this.#http, metaResponse));
-    if (!metaResponse.ok) throw metaApiError(metaResponse.status, info, metaResponse.headers);
+    const info = obj(await readSucceeded(this.#http, metaResponse, metaApiError));
     const url = str(info?.url);
     if (!url) {
-      throw new WhatsAppError("bad_response", "Meta: media answer without url", {
-        provider: "meta",
-      });
+      throw badResponse("meta", "Meta: media answer without url");
     }
     const declared = num(info?.file_size);
     if (declared !== undefined && declared > maxBytes) {
@@ -215,9 +212,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
     const bytes = await readCapped(this.#http, response, maxBytes);
     const expected = str(info?.sha256) ?? ref.sha256;
     if (expected && !(await matchesSha256(bytes, expected))) {
-      throw new WhatsAppError("bad_response", "Meta: media bytes do not match their SHA-256", {
-        provider: "meta",
-      });
+      throw badResponse("meta", "Meta: media bytes do not match their SHA-256");
     }
     return {
       bytes,
@@ -239,9 +234,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
         body: JSON.stringify(payload),
       },
     );
-    const body = await readJson(this.#http, response);
-    if (!response.ok) throw metaApiError(response.status, body, response.headers);
-    return body;
+    return readSucceeded(this.#http, response, metaApiError);
   }
 }
 

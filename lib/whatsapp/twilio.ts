@@ -16,6 +16,7 @@ import { TWILIO_TEXT_LIMIT } from "./format.ts";
 import { toBase64 } from "./crypto.ts";
 import {
   apiError,
+  badResponse,
   call,
   e164,
   type HttpContext,
@@ -24,6 +25,7 @@ import {
   obj,
   readCapped,
   readJson,
+  readSucceeded,
   requireOptions,
   str,
 } from "./http.ts";
@@ -210,9 +212,7 @@ export class TwilioProvider implements WhatsAppProvider {
     );
     const sid = str(obj(body)?.sid);
     if (!sid) {
-      throw new WhatsAppError("bad_response", "Twilio: send answered without a sid", {
-        provider: "twilio",
-      });
+      throw badResponse("twilio", "Twilio: send answered without a sid");
     }
     return { providerMessageId: sid };
   }
@@ -243,9 +243,7 @@ export class TwilioProvider implements WhatsAppProvider {
       if (response.status >= 300 && response.status < 400 && location) {
         await response.body?.cancel();
         if (hop >= MAX_REDIRECTS) {
-          throw new WhatsAppError("bad_response", "Twilio: too many media redirects", {
-            provider: "twilio",
-          });
+          throw badResponse("twilio", "Twilio: too many media redirects");
         }
         url = new URL(location, url);
         continue;
@@ -276,8 +274,6 @@ export class TwilioProvider implements WhatsAppProvider {
       },
       body: form.toString(),
     });
-    const body = await readJson(this.#http, response);
-    if (!response.ok) throw twilioApiError(response.status, body, response.headers);
-    return body;
+    return readSucceeded(this.#http, response, twilioApiError);
   }
 }

@@ -13,6 +13,7 @@ import { firstProblem } from "../_form.ts";
 import { readAccountForm } from "./_form.ts";
 import { renderAccount } from "./page.tsx";
 import { ScrollTable } from "../_table.tsx";
+import { AccountForm, AccountSection } from "./_section.tsx";
 
 const NewKeyForm = z.object({
   name: textField().trim().min(1, 'name the key (e.g. "my script")')
@@ -70,8 +71,7 @@ export function ApiKeysSection(props: {
 }) {
   const { keys, format } = props;
   return (
-    <section id="api-keys" aria-labelledby="api-keys-title">
-      <h2 id="api-keys-title">API keys</h2>
+    <AccountSection id="api-keys" title="API keys">
       <p>
         A key lets a script use the API as you (send it as{" "}
         <code>Authorization: Bearer hk_…</code>); its answers are paid from your balance.{" "}
@@ -124,15 +124,13 @@ export function ApiKeysSection(props: {
           </table>
         </ScrollTable>
       )}
-      <form method="post" action="/account/api-keys" class="stack narrow">
-        <input type="hidden" name="_csrf" value={props.csrf} />
-        {props.problem && <p role="alert" class="form-error">{props.problem}</p>}
+      <AccountForm action="/account/api-keys" csrf={props.csrf} problem={props.problem}>
         <label>
           New key's name
           <input name="name" maxLength={60} value={props.values.name ?? ""} required />
         </label>
         <button type="submit">Create a key</button>
-      </form>
-    </section>
+      </AccountForm>
+    </AccountSection>
   );
 }

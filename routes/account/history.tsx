@@ -2,93 +2,87 @@
 import type { Format } from "../../lib/format.ts";
 import { METHOD_NAMES, type Payment, STATUS_NAMES } from "../../lib/payments/mod.ts";
 import type { UsageLine } from "../../lib/wallet/usage.ts";
-import { ScrollTable } from "../_table.tsx";
+import type { ComponentChildren } from "preact";
+import { DataTable } from "../_table.tsx";
+import { AccountSection } from "./_section.tsx";
+
+/** One of the account page's histories: its table, or a line saying it is empty. */
+function HistorySection(props: {
+  id: string;
+  title: string;
+  empty: string | null;
+  children: ComponentChildren;
+}) {
+  return (
+    <AccountSection id={props.id} title={props.title}>
+      {props.empty === null ? props.children : <p class="muted">{props.empty}</p>}
+    </AccountSection>
+  );
+}
 
 export function PaymentHistory(props: { payments: Payment[]; format: Format }) {
   const { payments, format } = props;
   return (
-    <section aria-labelledby="payments-title" id="payments">
-      <h2 id="payments-title">Payments</h2>
-      {payments.length === 0
-        ? <p class="muted">No payments yet.</p>
-        : (
-          <ScrollTable label="Your payments">
-            <table data-testid="payments">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Tokens</th>
-                  <th scope="col">Amount</th>
-                  <th scope="col">Paid with</th>
-                  <th scope="col">Status</th>
-                </tr>
-              </thead>
-              <tbody>
-                {payments.map((p) => (
-                  <tr>
-                    <td>
-                      <time dateTime={p.createdAt.toISOString()}>
-                        {format.dateTime(p.createdAt)}
-                      </time>
-                    </td>
-                    <td class="num">{format.count(p.tokens)}</td>
-                    <td class="num">{format.money(p.currency, p.amount)}</td>
-                    <td>{METHOD_NAMES[p.method]}</td>
-                    <td>
-                      <span class={`pay-status pay-status-${p.status}`}>
-                        {STATUS_NAMES[p.status]}
-                      </span>
-                      {p.status === "sent" && (
-                        <>
-                          {" "}
-                          <a href={`/pay/return?payment=${p.id}`}>follow</a>
-                        </>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollTable>
-        )}
-    </section>
+    <HistorySection
+      id="payments"
+      title="Payments"
+      empty={payments.length === 0 ? "No payments yet." : null}
+    >
+      <DataTable
+        label="Your payments"
+        testId="payments"
+        columns={["When", "Tokens", "Amount", "Paid with", "Status"]}
+      >
+        {payments.map((p) => (
+          <tr>
+            <td>
+              <time dateTime={p.createdAt.toISOString()}>
+                {format.dateTime(p.createdAt)}
+              </time>
+            </td>
+            <td class="num">{format.count(p.tokens)}</td>
+            <td class="num">{format.money(p.currency, p.amount)}</td>
+            <td>{METHOD_NAMES[p.method]}</td>
+            <td>
+              <span class={`pay-status pay-status-${p.status}`}>
+                {STATUS_NAMES[p.status]}
+              </span>
+              {p.status === "sent" && (
+                <>
+                  {" "}
+                  <a href={`/pay/return?payment=${p.id}`}>follow</a>
+                </>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+    </HistorySection>
   );
 }
 
 export function UsageHistory(props: { usage: UsageLine[]; format: Format }) {
   const { usage, format } = props;
   return (
-    <section aria-labelledby="usage-title" id="usage">
-      <h2 id="usage-title">Usage</h2>
-      {usage.length === 0
-        ? <p class="muted">No answers paid for yet.</p>
-        : (
-          <ScrollTable label="What your answers cost">
-            <table data-testid="usage">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Cost</th>
-                </tr>
-              </thead>
-              <tbody>
-                {usage.map((u) => (
-                  <tr>
-                    <td>
-                      <time dateTime={u.at.toISOString()}>{format.dateTime(u.at)}</time>
-                    </td>
-                    <td>
-                      {u.description}
-                      {u.conversationTitle && <span class="muted">: {u.conversationTitle}</span>}
-                    </td>
-                    <td class="num">{format.count(u.cost)} tokens</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ScrollTable>
-        )}
-    </section>
+    <HistorySection
+      id="usage"
+      title="Usage"
+      empty={usage.length === 0 ? "No answers paid for yet." : null}
+    >
+      <DataTable label="What your answers cost" testId="usage" columns={["When", "What", "Cost"]}>
+        {usage.map((u) => (
+          <tr>
+            <td>
+              <time dateTime={u.at.toISOString()}>{format.dateTime(u.at)}</time>
+            </td>
+            <td>
+              {u.description}
+              {u.conversationTitle && <span class="muted">: {u.conversationTitle}</span>}
+            </td>
+            <td class="num">{format.count(u.cost)} tokens</td>
+          </tr>
+        ))}
+      </DataTable>
+    </HistorySection>
   );
 }

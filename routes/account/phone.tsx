@@ -14,6 +14,8 @@ import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
 import { readAccountForm } from "./_form.ts";
 import { problemStatus, renderAccount } from "./page.tsx";
+import { PhoneInput } from "./_phone_input.tsx";
+import { AccountForm, AccountSection } from "./_section.tsx";
 
 const PhoneForm = z.object({ phone: textField().max(20, "a phone number is at most 20 digits") });
 const CodeForm = z.object({ code: textField().trim().regex(/^\d{6}$/, "enter the 6-digit code") });
@@ -76,8 +78,7 @@ export function PhoneSection(props: {
 }) {
   const { pending, format } = props;
   return (
-    <section id="whatsapp" aria-labelledby="whatsapp-title">
-      <h2 id="whatsapp-title">WhatsApp</h2>
+    <AccountSection id="whatsapp" title="WhatsApp">
       {props.linked
         ? (
           <p data-testid="linked-phone">
@@ -87,11 +88,11 @@ export function PhoneSection(props: {
         )
         : <p>Link your WhatsApp number to chat there with this account's tokens.</p>}
       {pending && (
-        <form method="post" action="/account/phone/verify" class="stack narrow">
-          <input type="hidden" name="_csrf" value={props.csrf} />
-          {props.problem && props.codeProblem && (
-            <p role="alert" class="form-error">{props.problem}</p>
-          )}
+        <AccountForm
+          action="/account/phone/verify"
+          csrf={props.csrf}
+          problem={props.codeProblem && props.problem}
+        >
           <label>
             Code sent to {pending.phone}
             <input
@@ -105,27 +106,19 @@ export function PhoneSection(props: {
             <small>It is good until {format.time(pending.expiresAt)}.</small>
           </label>
           <button type="submit" class="primary">Link this number</button>
-        </form>
+        </AccountForm>
       )}
-      <form method="post" action="/account/phone" class="stack narrow">
-        <input type="hidden" name="_csrf" value={props.csrf} />
-        {props.problem && !props.codeProblem && (
-          <p role="alert" class="form-error">{props.problem}</p>
-        )}
+      <AccountForm
+        action="/account/phone"
+        csrf={props.csrf}
+        problem={!props.codeProblem && props.problem}
+      >
         <label>
           {props.linked ? "Link another number" : "WhatsApp number"}
-          <input
-            name="phone"
-            type="tel"
-            inputMode="tel"
-            autocomplete="tel"
-            placeholder="0771234567"
-            value={props.values.phone ?? ""}
-            required
-          />
+          <PhoneInput value={props.values.phone ?? ""} required />
         </label>
         <button type="submit">{pending ? "Send a new code" : "Send me a code"}</button>
-      </form>
-    </section>
+      </AccountForm>
+    </AccountSection>
   );
 }

@@ -10,6 +10,7 @@ import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
 import { readAccountForm } from "./_form.ts";
 import { renderAccount } from "./page.tsx";
+import { AccountForm, AccountSection } from "./_section.tsx";
 
 const ProfileForm = z.object({
   displayName: textField().trim().max(80, "a name is at most 80 characters"),
@@ -74,11 +75,8 @@ export function ProfileSection(props: {
 }) {
   const { user } = props;
   return (
-    <section id="profile" aria-labelledby="profile-title">
-      <h2 id="profile-title">Profile</h2>
-      <form method="post" action="/account/profile" class="stack narrow">
-        <input type="hidden" name="_csrf" value={props.csrf} />
-        {props.problem && <p role="alert" class="form-error">{props.problem}</p>}
+    <AccountSection id="profile" title="Profile">
+      <AccountForm action="/account/profile" csrf={props.csrf} problem={props.problem}>
         {user.email && (
           <p>
             E-mail: <strong>{user.email}</strong>
@@ -95,18 +93,15 @@ export function ProfileSection(props: {
           <small>Shown on your account and in greetings. Leave empty to use your e-mail.</small>
         </label>
         <button type="submit">Save profile</button>
-      </form>
-    </section>
+      </AccountForm>
+    </AccountSection>
   );
 }
 
 export function PasswordSection(props: { csrf: string; problem?: string }) {
   return (
-    <section id="password" aria-labelledby="password-title">
-      <h2 id="password-title">Password</h2>
-      <form method="post" action="/account/password" class="stack narrow">
-        <input type="hidden" name="_csrf" value={props.csrf} />
-        {props.problem && <p role="alert" class="form-error">{props.problem}</p>}
+    <AccountSection id="password" title="Password">
+      <AccountForm action="/account/password" csrf={props.csrf} problem={props.problem}>
         <label>
           Current password
           <input name="current" type="password" autocomplete="current-password" required />
@@ -128,7 +123,7 @@ export function PasswordSection(props: { csrf: string; problem?: string }) {
           <input name="confirm" type="password" autocomplete="new-password" required />
         </label>
         <button type="submit">Change password</button>
-      </form>
-    </section>
+      </AccountForm>
+    </AccountSection>
   );
 }

@@ -8,6 +8,8 @@ import {
 } from "../../lib/payments/mod.ts";
 import { randomToken } from "../../lib/security/tokens.ts";
 import type { TestModePhone } from "../../lib/sandbox/paynow_model.ts";
+import { PhoneInput } from "./_phone_input.tsx";
+import { AccountSection } from "./_section.tsx";
 
 /** Mobile money first (most payers), then Paynow's own page. */
 const METHODS = [...EXPRESS_METHODS, "web" as const].map((m) => [m, METHOD_NAMES[m]] as const);
@@ -25,8 +27,7 @@ export function TopUpSection(props: {
 }) {
   const { packages, currencies, format, values } = props;
   return (
-    <section id="top-up" aria-labelledby="top-up-title">
-      <h2 id="top-up-title">Buy tokens</h2>
+    <AccountSection id="top-up" title="Buy tokens">
       {packages.length === 0
         ? <p>Payments are not available right now.</p>
         : (
@@ -76,14 +77,7 @@ export function TopUpSection(props: {
             </label>
             <label>
               Mobile number that pays
-              <input
-                name="phone"
-                type="tel"
-                inputMode="tel"
-                autocomplete="tel"
-                placeholder="0771234567"
-                value={values.phone ?? props.phone ?? ""}
-              />
+              <PhoneInput value={values.phone ?? props.phone ?? ""} />
               <small>Not needed for the Paynow website.</small>
             </label>
             {props.testPhones && (
@@ -101,6 +95,6 @@ export function TopUpSection(props: {
             <button type="submit" class="primary">Buy tokens</button>
           </form>
         )}
-    </section>
+    </AccountSection>
   );
 }

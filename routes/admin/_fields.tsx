@@ -43,3 +43,38 @@ export function Check(props: { name: string; checked: boolean; label: ComponentC
     </label>
   );
 }
+
+/** A labelled choice among `options` (`[value, label]` pairs), the `current` value selected. */
+export function Choice(props: {
+  label: ComponentChildren;
+  name: string;
+  current: string | undefined;
+  options: (readonly [value: string, label: string])[];
+}) {
+  return (
+    <label>
+      {props.label}
+      <select name={props.name}>
+        {props.options.map(([value, label]) => (
+          <option value={value} selected={value === props.current}>{label}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** A form on a card of its own: its heading, then its fields; it posts with the CSRF token. */
+export function CardForm(props: {
+  action: string;
+  title: ComponentChildren;
+  csrf: string;
+  children: ComponentChildren;
+}) {
+  return (
+    <form method="post" action={props.action} class="card stack">
+      <h3>{props.title}</h3>
+      <input type="hidden" name="_csrf" value={props.csrf} />
+      {props.children}
+    </form>
+  );
+}

@@ -6,7 +6,9 @@
  */
 import type { Context } from "hono";
 import type { ComponentChildren } from "preact";
-import { EmptyRow, Pager, Table, withQuery } from "./_layout.tsx";
+import type { AuthEnv } from "../_auth.ts";
+import type { AppContext } from "../_context.ts";
+import { adminPage, EmptyRow, pageOf, Pager, Table, withQuery } from "./_layout.tsx";
 
 /** One column: its heading and what each row shows in it. */
 export interface Column<R> {
@@ -191,6 +193,42 @@ export function AdminList<R>(props: {
         : <CursorPager newest={paging.newest} older={paging.older} />}
     </>
   );
+}
+
+/**
+ * A list page searched with one box (`?q=`) and paged by number: `search` finds one page's rows
+ * (and one more) for the words searched for. The page's path is its section and the box's target.
+ */
+export async function searchListPage<R>(
+  c: Context<AuthEnv>,
+  ctx: AppContext,
+  list: {
+    title: string;
+    section: string;
+    searchHint: string;
+    columns: Column<R>[];
+    empty: string;
+    search: (q: string, page: { limit: number; offset: number }) => Promise<R[]>;
+  },
+): Promise<Response> {
+  const q = searchedFor(c);
+  const { page, offset, limit } = pageOf(c);
+  const rows = await list.search(q, { limit, offset });
+  return adminPage(c, ctx, {
+    title: list.title,
+    section: list.section,
+    children: (
+      <AdminList
+        c={c}
+        filters={searchBox(list.section, q, list.searchHint)}
+        label={list.title}
+        columns={list.columns}
+        rows={rows}
+        empty={list.empty}
+        paging={{ page, limit }}
+      />
+    ),
+  });
 }
 
 /** The page's own URL with `before` set to `cursor` (null: the newest page). */

@@ -17,7 +17,7 @@ import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { UUID } from "./_forms.ts";
 import { adminPage, PAGE_SIZE, pageOf, Pager, Time } from "./_layout.tsx";
-import { AdminList, type Column, searchBox, searchedFor } from "./_list.tsx";
+import { type Column, searchListPage } from "./_list.tsx";
 
 const conversationColumns = (tz: string): Column<ConversationRow>[] => [
   {
@@ -44,26 +44,15 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
   const sql = ctx.db.sql;
   const tz = ctx.config.tzMetrics;
 
-  app.get("/conversations", async (c) => {
-    const q = searchedFor(c);
-    const { page, offset, limit } = pageOf(c);
-    const rows = await searchConversations(sql, q, { limit, offset });
-    return adminPage(c, ctx, {
+  app.get("/conversations", (c) =>
+    searchListPage(c, ctx, {
       title: "Conversations",
       section: "/admin/conversations",
-      children: (
-        <AdminList
-          c={c}
-          filters={searchBox("/admin/conversations", q, "title, e-mail, phone or name")}
-          label="Conversations"
-          columns={conversationColumns(tz)}
-          rows={rows}
-          empty="No conversations match."
-          paging={{ page, limit }}
-        />
-      ),
-    });
-  });
+      searchHint: "title, e-mail, phone or name",
+      columns: conversationColumns(tz),
+      empty: "No conversations match.",
+      search: (q, page) => searchConversations(sql, q, page),
+    }));
 
   app.get("/conversations/:id", async (c) => {
     const id = c.req.param("id");

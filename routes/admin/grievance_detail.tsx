@@ -24,6 +24,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage, Table, Time } from "./_layout.tsx";
+import { CardForm } from "./_fields.tsx";
 
 const LABELS: Record<Status, string> = {
   submitted: "Submitted",
@@ -93,9 +94,7 @@ function Actions(props: {
   const moves = TRANSITIONS[g.status].filter((s) => canMove(g.status, s, "officer"));
   return (
     <div class="cards">
-      <form method="post" action={`${base}/assign`} class="card stack">
-        <h3>Officer</h3>
-        <input type="hidden" name="_csrf" value={csrf} />
+      <CardForm action={`${base}/assign`} title="Officer" csrf={csrf}>
         <label>
           Assign to
           <select name="assignee">
@@ -107,10 +106,8 @@ function Actions(props: {
           </select>
         </label>
         <button type="submit">Assign</button>
-      </form>
-      <form method="post" action={`${base}/status`} class="card stack">
-        <h3>Status</h3>
-        <input type="hidden" name="_csrf" value={csrf} />
+      </CardForm>
+      <CardForm action={`${base}/status`} title="Status" csrf={csrf}>
         <label>
           Move to
           <select name="status">
@@ -122,19 +119,15 @@ function Actions(props: {
           <textarea name="note" rows={2} maxLength={2000}></textarea>
         </label>
         <button type="submit" disabled={moves.length === 0}>Move</button>
-      </form>
-      <form method="post" action={`${base}/priority`} class="card stack">
-        <h3>Priority</h3>
-        <input type="hidden" name="_csrf" value={csrf} />
+      </CardForm>
+      <CardForm action={`${base}/priority`} title="Priority" csrf={csrf}>
         <select name="priority" aria-label="Priority">
           {PRIORITIES.map((p) => <option key={p} value={p} selected={p === g.priority}>{p}
           </option>)}
         </select>
         <button type="submit">Set priority</button>
-      </form>
-      <form method="post" action={`${base}/answer`} class="card stack">
-        <h3>Answer the complainant</h3>
-        <input type="hidden" name="_csrf" value={csrf} />
+      </CardForm>
+      <CardForm action={`${base}/answer`} title="Answer the complainant" csrf={csrf}>
         <label>
           Answer
           <textarea name="answer" rows={4} maxLength={4000} required></textarea>
@@ -154,7 +147,7 @@ function Actions(props: {
           </select>
         </label>
         <button type="submit">Send answer</button>
-      </form>
+      </CardForm>
     </div>
   );
 }

@@ -7,7 +7,7 @@
  * `/admin/grievances/settings` (admins): the categories the AI classifies into, the areas, and
  * the SLA hours of each priority. Every change is audited.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import GrievanceChart from "../../islands/GrievanceChart.tsx";
 import { Island } from "../../lib/islands/island.tsx";
 import { grievanceFigures } from "../../lib/grievances/stats.ts";
@@ -26,12 +26,15 @@ import { isRefusal } from "../_errors.tsx";
 import { dayBounds, readFigures } from "../../lib/metrics/daily.ts";
 import { addDays, dayIn, daysFrom } from "../../lib/metrics/days.ts";
 import { recordAudit } from "../../lib/admin/audit.ts";
+import type { Tx } from "../../lib/wallet/ledger.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage, EmptyRow, Table } from "./_layout.tsx";
+import { PostButton } from "../../islands/_post_button.tsx";
+import { CardForm } from "./_fields.tsx";
 
 const DAYS = 30;
 
@@ -169,9 +172,11 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               ))}
             </tbody>
           </Table>
-          <form method="post" action="/admin/grievances/settings/categories" class="card stack">
-            <h3>Add or change a category (by its slug)</h3>
-            <input type="hidden" name="_csrf" value={csrf} />
+          <CardForm
+            action="/admin/grievances/settings/categories"
+            title="Add or change a category (by its slug)"
+            csrf={csrf}
+          >
             <label>
               Slug <input name="slug" required pattern="[a-z0-9][a-z0-9_-]{0,39}" />
             </label>
@@ -189,7 +194,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               <input type="checkbox" name="active" value="on" checked /> Active
             </label>
             <button type="submit">Save category</button>
-          </form>
+          </CardForm>
           <h2>Areas</h2>
           <Table label="Areas">
             <thead>
@@ -206,18 +211,18 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                   <td>{a.name}</td>
                   <td>{a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}`}</td>
                   <td>
-                    <form method="post" action={`/admin/grievances/settings/areas/${a.id}/delete`}>
-                      <input type="hidden" name="_csrf" value={csrf} />
-                      <button type="submit">Delete</button>
-                    </form>
+                    <PostButton
+                      action={`/admin/grievances/settings/areas/${a.id}/delete`}
+                      csrf={csrf}
+                    >
+                      Delete
+                    </PostButton>
                   </td>
                 </tr>
               ))}
             </tbody>
           </Table>
-          <form method="post" action="/admin/grievances/settings/areas" class="card stack">
-            <h3>Add an area</h3>
-            <input type="hidden" name="_csrf" value={csrf} />
+          <CardForm action="/admin/grievances/settings/areas" title="Add an area" csrf={csrf}>
             <label>
               Name <input name="name" required maxLength={100} />
             </label>
@@ -228,7 +233,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
               Longitude (optional) <input name="longitude" inputMode="decimal" />
             </label>
             <button type="submit">Add area</button>
-          </form>
+          </CardForm>
         </div>
       ),
     });
@@ -239,6 +244,28 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     if (!v?.trim()) return null;
     const n = Number(v);
     return Number.isFinite(n) ? n : NaN;
+  };
+
+  /**
+   * Saves what `save` makes with its audit entry, in one transaction, and goes back to the page
+   * with `notice`; input the domain refuses goes back as "invalid", nothing saved.
+   */
+  const savedWithAudit = async (
+    c: Context<AuthEnv>,
+    audit: { action: string; targetType: string },
+    notice: "saved" | "created",
+    save: (tx: Tx) => Promise<{ id: string }>,
+  ) => {
+    try {
+      await sql.begin(async (tx) => {
+        const saved = await save(tx);
+        await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
+      });
+    } catch (error) {
+      if (isRefusal(error)) return back(c, page, { problem: "invalid" });
+      throw error;
+    }
+    return back(c, page, { notice });
   };
 
   app.post("/grievances/settings/sla", async (c) => {
@@ -270,55 +297,35 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
   app.post("/grievances/settings/categories", async (c) => {
     adminOnly(c);
     const form = await adminForm(c, ctx);
-    try {
-      await sql.begin(async (tx) => {
-        const saved = await saveCategory(tx, {
+    return await savedWithAudit(
+      c,
+      { action: "grievances.category", targetType: "grievance_category" },
+      "saved",
+      (tx) =>
+        saveCategory(tx, {
           slug: (form.slug ?? "").trim().toLowerCase(),
           name: form.name ?? "",
           description: form.description ?? "",
           active: form.active === "on",
           position: Math.trunc(Number(form.position)) || 0,
-        });
-        await recordAudit(tx, actorOf(c), {
-          action: "grievances.category",
-          targetType: "grievance_category",
-          targetId: saved.id,
-          after: saved,
-        });
-      });
-    } catch (error) {
-      if (isRefusal(error)) {
-        return back(c, page, { problem: "invalid" });
-      }
-      throw error;
-    }
-    return back(c, page, { notice: "saved" });
+        }),
+    );
   });
 
   app.post("/grievances/settings/areas", async (c) => {
     adminOnly(c);
     const form = await adminForm(c, ctx);
-    try {
-      await sql.begin(async (tx) => {
-        const area = await createArea(tx, {
+    return await savedWithAudit(
+      c,
+      { action: "grievances.area.create", targetType: "grievance_area" },
+      "created",
+      (tx) =>
+        createArea(tx, {
           name: form.name ?? "",
           latitude: coordinate(form.latitude),
           longitude: coordinate(form.longitude),
-        });
-        await recordAudit(tx, actorOf(c), {
-          action: "grievances.area.create",
-          targetType: "grievance_area",
-          targetId: area.id,
-          after: area,
-        });
-      });
-    } catch (error) {
-      if (isRefusal(error)) {
-        return back(c, page, { problem: "invalid" });
-      }
-      throw error;
-    }
-    return back(c, page, { notice: "created" });
+        }),
+    );
   });
 
   app.post("/grievances/settings/areas/:id/delete", async (c) => {

@@ -22,6 +22,7 @@ import { listAreas, listCategories } from "../../lib/grievances/taxonomy.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
+import { Choice } from "./_fields.tsx";
 import { adminForm, back } from "./_forms.ts";
 import {
   adminPage,
@@ -98,56 +99,48 @@ function Filters(props: {
   areas: { id: string; name: string }[];
 }) {
   const v = props.values;
-  const option = (value: string, label: string, current: string) => (
-    <option value={value} selected={value === current}>{label}</option>
-  );
+  const any = ["", "Any"] as const;
   return (
     <form method="get" action="/admin/grievances" class="filters" role="search">
-      <label>
-        Status
-        <select name="status">
-          {option("", "Any", v.status)}
-          {option("open", "Open", v.status)}
-          {STATUSES.map((s) => option(s, STATUS_LABELS[s], v.status))}
-        </select>
-      </label>
-      <label>
-        Category
-        <select name="category">
-          {option("", "Any", v.category)}
-          {props.categories.map((cat) => option(cat.slug, cat.name, v.category))}
-        </select>
-      </label>
-      <label>
-        Priority
-        <select name="priority">
-          {option("", "Any", v.priority)}
-          {PRIORITIES.map((p) => option(p, p, v.priority))}
-        </select>
-      </label>
-      <label>
-        Area
-        <select name="area">
-          {option("", "Any", v.area)}
-          {option("none", "No area", v.area)}
-          {props.areas.map((a) => option(a.id, a.name, v.area))}
-        </select>
-      </label>
-      <label>
-        Waiting
-        <select name="age">
-          {option("", "Any", v.age)}
-          {AGES.map((d) => option(String(d), `over ${d} day${d === 1 ? "" : "s"}`, v.age))}
-        </select>
-      </label>
-      <label>
-        Officer
-        <select name="assigned">
-          {option("", "Anyone", v.assigned)}
-          {option("me", "Me", v.assigned)}
-          {option("none", "Unassigned", v.assigned)}
-        </select>
-      </label>
+      <Choice
+        label="Status"
+        name="status"
+        current={v.status}
+        options={[any, ["open", "Open"], ...STATUSES.map((s) => [s, STATUS_LABELS[s]] as const)]}
+      />
+      <Choice
+        label="Category"
+        name="category"
+        current={v.category}
+        options={[any, ...props.categories.map((cat) => [cat.slug, cat.name] as const)]}
+      />
+      <Choice
+        label="Priority"
+        name="priority"
+        current={v.priority}
+        options={[any, ...PRIORITIES.map((p) => [p, p] as const)]}
+      />
+      <Choice
+        label="Area"
+        name="area"
+        current={v.area}
+        options={[any, ["none", "No area"], ...props.areas.map((a) => [a.id, a.name] as const)]}
+      />
+      <Choice
+        label="Waiting"
+        name="age"
+        current={v.age}
+        options={[
+          any,
+          ...AGES.map((d) => [String(d), `over ${d} day${d === 1 ? "" : "s"}`] as const),
+        ]}
+      />
+      <Choice
+        label="Officer"
+        name="assigned"
+        current={v.assigned}
+        options={[["", "Anyone"], ["me", "Me"], ["none", "Unassigned"]]}
+      />
       <label>
         <input type="checkbox" name="overdue" value="1" checked={v.overdue === "1"} /> Overdue
       </label>

@@ -30,6 +30,7 @@ import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column, ListTable } from "./_list.tsx";
+import { PostButton } from "../../islands/_post_button.tsx";
 
 /** One message exchanged with Paynow, as `paymentDetail` reads it. */
 type PaymentEventRow = NonNullable<Awaited<ReturnType<typeof paymentDetail>>>["events"][number];
@@ -200,10 +201,9 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
             )}
           </dl>
           {!final && (
-            <form method="post" action={`/admin/payments/${id}/poll`}>
-              <input type="hidden" name="_csrf" value={await pageCsrfToken(c, ctx)} />
-              <button type="submit">Poll now</button>
-            </form>
+            <PostButton action={`/admin/payments/${id}/poll`} csrf={await pageCsrfToken(c, ctx)}>
+              Poll now
+            </PostButton>
           )}
           <h2>Messages with Paynow</h2>
           <ListTable

@@ -25,7 +25,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { Check, Field } from "./_fields.tsx";
+import { CardForm, Check, Field } from "./_fields.tsx";
 import { adminPage } from "./_layout.tsx";
 
 const PAGE = "/admin/settings";
@@ -137,9 +137,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
           <h2>Tiers</h2>
           <div class="cards">
             {tiers.map((t) => (
-              <form method="post" action={`/admin/settings/tiers/${t.name}`} class="card stack">
-                <h3>{t.name}</h3>
-                <input type="hidden" name="_csrf" value={csrf} />
+              <CardForm action={`/admin/settings/tiers/${t.name}`} title={t.name} csrf={csrf}>
                 <Field
                   label="Requests a minute"
                   name="requests_per_minute"
@@ -153,7 +151,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                   inputMode="numeric"
                 />
                 <button type="submit">Save tier</button>
-              </form>
+              </CardForm>
             ))}
           </div>
 

@@ -31,15 +31,8 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, pageOf, Time } from "./_layout.tsx";
-import {
-  AdminList,
-  type Column,
-  CursorPager,
-  ListTable,
-  searchBox,
-  searchedFor,
-} from "./_list.tsx";
+import { adminPage, Time } from "./_layout.tsx";
+import { type Column, CursorPager, ListTable, searchListPage } from "./_list.tsx";
 import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
@@ -100,26 +93,15 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
   const sql = ctx.db.sql;
   const tz = ctx.config.tzMetrics;
 
-  app.get("/users", async (c) => {
-    const q = searchedFor(c);
-    const { page, offset, limit } = pageOf(c);
-    const rows = await searchUsers(sql, q, { limit, offset });
-    return adminPage(c, ctx, {
+  app.get("/users", (c) =>
+    searchListPage(c, ctx, {
       title: "Users",
       section: "/admin/users",
-      children: (
-        <AdminList
-          c={c}
-          filters={searchBox("/admin/users", q, "e-mail, phone or name")}
-          label="Users"
-          columns={userColumns(tz)}
-          rows={rows}
-          empty="No users match."
-          paging={{ page, limit }}
-        />
-      ),
-    });
-  });
+      searchHint: "e-mail, phone or name",
+      columns: userColumns(tz),
+      empty: "No users match.",
+      search: (q, page) => searchUsers(sql, q, page),
+    }));
 
   app.get("/users/:id", async (c) => {
     const id = c.req.param("id");

@@ -4,9 +4,10 @@
  * `createRoute` so the OpenAPI document is generated from the very zod schemas that validate
  * requests: a route cannot drift from its documentation.
  */
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
 import { ROLES, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
+import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
 
 export { z };
@@ -65,7 +66,44 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
+/**
+ * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
+ * the time (ISO 8601) of the last item seen.
+ */
+export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
+    before: z.iso.datetime().optional().openapi({ description: beforeDescription }),
+  });
+
+/** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
+export const IdParam = z.object({ id: textField().max(64) });
+
 export const bearer = [{ bearer: [] }];
+
+/**
+ * The route declarer of one part of the API behind the bearer token: each route it declares is
+ * tagged `tags` and answers the shared {@link errors} besides its own responses (a route's own
+ * answer for a status wins).
+ *
+ * @example
+ * const route = bearerRoutes(["bots"]);
+ * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ */
+export function bearerRoutes(tags: string[]) {
+  return <
+    P extends string,
+    R extends Omit<RouteConfig, "path" | "tags" | "security"> & { path: P },
+  >(
+    config: R,
+  ) =>
+    createRoute({
+      ...config,
+      tags,
+      security: bearer,
+      responses: { ...errors, ...config.responses },
+    });
+}
 
 export const UserSchema = z.object({
   id: z.uuid(),

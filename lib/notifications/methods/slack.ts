@@ -3,7 +3,7 @@ import { z } from "zod";
 import { createSlackClient, SlackError } from "../../slack/client.ts";
 import { textField } from "../../text.ts";
 import { toSlack, truncate } from "../render.ts";
-import { defineMethod, SendError } from "./types.ts";
+import { chatClientOptions, defineMethod, upstreamSendError } from "./types.ts";
 
 /** Slack truncates longer texts; a cut we make is marked. */
 const SLACK_TEXT_LIMIT = 39_000;
@@ -21,18 +21,12 @@ export const slack = defineMethod({
   validate: () => Promise.resolve([]),
   recipient: ({ channel }) => channel,
   async send(message, settings, secrets, services) {
-    const token = secrets.secret ?? services.slack.token;
-    if (!token) {
-      throw new SendError(
-        "Slack is not configured: set SLACK_TOKEN or give the channel a token",
-        false,
-      );
-    }
-    const client = createSlackClient({
-      token,
-      apiUrl: services.slack.apiUrl,
-      fetch: services.fetch,
-    });
+    const client = createSlackClient(chatClientOptions(
+      secrets.secret,
+      services.slack,
+      services,
+      "Slack is not configured: set SLACK_TOKEN or give the channel a token",
+    ));
     try {
       const posted = await client.postMessage({
         channel: settings.channel,
@@ -41,12 +35,7 @@ export const slack = defineMethod({
       return { providerMessageId: posted.ts, response: `ok: ts ${posted.ts} in ${posted.channel}` };
     } catch (error) {
       if (!(error instanceof SlackError)) throw error;
-      const f = error.failure;
-      throw new SendError(
-        error.message,
-        f.retryable,
-        f.retryAfterSeconds && f.retryAfterSeconds * 1000,
-      );
+      throw upstreamSendError(error.message, error.failure);
     }
   },
 });

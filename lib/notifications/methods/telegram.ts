@@ -3,7 +3,7 @@ import { z } from "zod";
 import { createTelegramClient, TELEGRAM_TEXT_LIMIT, TelegramError } from "../../telegram/client.ts";
 import { textField } from "../../text.ts";
 import { toPlainText, toTelegramHtml, truncate } from "../render.ts";
-import { defineMethod, SendError } from "./types.ts";
+import { chatClientOptions, defineMethod, upstreamSendError } from "./types.ts";
 
 export const telegram = defineMethod({
   label: "Telegram",
@@ -22,18 +22,12 @@ export const telegram = defineMethod({
   recipient: ({ chat_id }) =>
     chat_id.startsWith("@") ? chat_id : `${chat_id.slice(0, 4)}***${chat_id.slice(-2)}`,
   async send(message, settings, secrets, services) {
-    const token = secrets.secret ?? services.telegram.token;
-    if (!token) {
-      throw new SendError(
-        "Telegram is not configured: set TELEGRAM_BOT_TOKEN or give the channel a token",
-        false,
-      );
-    }
-    const client = createTelegramClient({
-      token,
-      apiUrl: services.telegram.apiUrl,
-      fetch: services.fetch,
-    });
+    const client = createTelegramClient(chatClientOptions(
+      secrets.secret,
+      services.telegram,
+      services,
+      "Telegram is not configured: set TELEGRAM_BOT_TOKEN or give the channel a token",
+    ));
     // Telegram counts the text it shows; a long message goes as plain text, cut to the limit,
     // rather than as HTML cut in the middle of a tag.
     const plain = toPlainText(message.title, message.text);
@@ -53,12 +47,7 @@ export const telegram = defineMethod({
       };
     } catch (error) {
       if (!(error instanceof TelegramError)) throw error;
-      const f = error.failure;
-      throw new SendError(
-        error.message,
-        f.retryable,
-        f.retryAfterSeconds && f.retryAfterSeconds * 1000,
-      );
+      throw upstreamSendError(error.message, error.failure);
     }
   },
 });

@@ -46,6 +46,36 @@ export class SendError extends Error {
   }
 }
 
+/**
+ * A chat upstream's failure (Slack's, Telegram's) as a `SendError`: retried when the upstream
+ * says it may be, after the wait it asked for.
+ */
+export function upstreamSendError(
+  message: string,
+  failure: { retryable: boolean; retryAfterSeconds?: number },
+): SendError {
+  return new SendError(
+    message,
+    failure.retryable,
+    failure.retryAfterSeconds && failure.retryAfterSeconds * 1000,
+  );
+}
+
+/**
+ * A chat upstream's client options (Slack's, Telegram's): the channel's own token, else the
+ * app's; a `SendError` naming what to set when there is neither.
+ */
+export function chatClientOptions(
+  ownToken: string | undefined,
+  upstream: { apiUrl: string; token?: string },
+  services: Pick<SendServices, "fetch">,
+  missing: string,
+): { token: string; apiUrl: string; fetch?: typeof fetch } {
+  const token = ownToken ?? upstream.token;
+  if (!token) throw new SendError(missing, false);
+  return { token, apiUrl: upstream.apiUrl, fetch: services.fetch };
+}
+
 /** The upstream services methods talk to, built once by the app (or a test). */
 export interface SendServices {
   mailer: Mailer;

@@ -52,6 +52,21 @@ export function commandOf(input: BotInput): Command | undefined {
 }
 
 /**
+ * The command a message means, if any, once the AI chat is left when the command takes the user
+ * out of it (all but "reset", which starts a new chat, and "help", which comes back to it).
+ */
+export async function commandLeavingChat(
+  ctx: BotContext,
+  session: Session,
+  input: BotInput,
+): Promise<Command | undefined> {
+  const command = commandOf(input);
+  const leaves = command !== undefined && command !== "reset" && command !== "help";
+  if (leaves && session.state.flow === "chat") await chat.leave(ctx);
+  return command;
+}
+
+/**
  * One step. `session` is null on first contact. Throws only on infrastructure failures (the
  * database, a bug): refusals of the AI or of Paynow are answered in words.
  */
@@ -66,9 +81,8 @@ export async function step(
   if (!session) return welcome.enter();
 
   const inChat = session.state.flow === "chat";
-  const command = commandOf(input);
+  const command = await commandLeavingChat(ctx, session, input);
   if (command) {
-    if (inChat && command !== "reset" && command !== "help") await chat.leave(ctx);
     switch (command) {
       case "menu":
         return menu.enter(ctx, session);

@@ -1,6 +1,5 @@
 /** `/api/v1/api-keys`: keys for programmatic clients, shown once, revocable. */
 import { textField } from "../../../lib/text.ts";
-import { createRoute } from "@hono/zod-openapi";
 import {
   type ApiKey,
   createApiKey,
@@ -11,9 +10,9 @@ import { AppError } from "../../../lib/errors.ts";
 import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
-const tags = ["api-keys"];
+const route = bearerRoutes(["api-keys"]);
 
 const ApiKeySchema = z.object({
   id: z.uuid(),
@@ -37,11 +36,9 @@ export function apiKeyRoutes(ctx: AppContext) {
   const app = apiRouter();
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/api-keys",
-      tags,
-      security: bearer,
       summary: "Create an API key (the secret is shown in this answer only)",
       description: "`scopes` (admins only) let the key do more than act as its owner: " +
         API_KEY_SCOPES.map((s) => `\`${s}\``).join(", ") + ".",
@@ -57,7 +54,6 @@ export function apiKeyRoutes(ctx: AppContext) {
           "The new key",
         ),
         403: json(z.any(), "Scopes asked for by someone who is not an admin"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -75,13 +71,11 @@ export function apiKeyRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/api-keys",
-      tags,
-      security: bearer,
       summary: "The signed-in user's live keys",
-      responses: { 200: json(z.object({ keys: z.array(ApiKeySchema) }), "Keys"), ...errors },
+      responses: { 200: json(z.object({ keys: z.array(ApiKeySchema) }), "Keys") },
     }),
     async (c) => {
       const keys = await listApiKeys(ctx.db.sql, requireAuth(c).user.id);
@@ -90,14 +84,12 @@ export function apiKeyRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/api-keys/{id}",
-      tags,
-      security: bearer,
       summary: "Revoke a key",
-      request: { params: z.object({ id: textField().max(64) }) },
-      responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key"), ...errors },
+      request: { params: IdParam },
+      responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key") },
     }),
     async (c) => {
       const revoked = await revokeApiKey(

@@ -6,7 +6,6 @@
  * wait ahead —, `processing 12/40 chunks`, `ready`, `failed: <reason>`), also pushed live to
  * the owner's `GET /api/v1/events` as `bot.source.updated`.
  */
-import { createRoute } from "@hono/zod-openapi";
 import {
   ACCEPTED_DESCRIPTION,
   addFileSource,
@@ -36,9 +35,9 @@ import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
-const tags = ["bots"];
+const route = bearerRoutes(["bots"]);
 
 export const BotSchema = z.object({
   id: z.uuid(),
@@ -118,7 +117,6 @@ const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => ({
 });
 
 export const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
-const BotId = z.object({ id: textField().max(64) });
 const SourceId = z.object({ id: textField().max(64), sourceId: textField().max(64) });
 const notFound = json(z.any(), "No such bot (or not yours)");
 
@@ -132,17 +130,14 @@ export function botRoutes(ctx: AppContext) {
   const sql = ctx.db.sql;
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots",
-      tags,
-      security: bearer,
       summary: "Create a bot",
       request: { body: jsonBody(BotInput) },
       responses: {
         201: json(BotSchema, "The bot"),
         403: json(z.any(), "Your plan's number of bots is reached"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -152,13 +147,11 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/bots",
-      tags,
-      security: bearer,
       summary: "The signed-in user's bots",
-      responses: { 200: json(z.object({ bots: z.array(BotSchema) }), "Bots"), ...errors },
+      responses: { 200: json(z.object({ bots: z.array(BotSchema) }), "Bots") },
     }),
     async (c) => {
       const list = await listBots(sql, requireAuth(c).user.id);
@@ -166,31 +159,36 @@ export function botRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/bots/{id}",
-      tags,
-      security: bearer,
-      summary: "One bot",
-      request: { params: BotId },
-      responses: { 200: json(BotSchema, "The bot"), 404: notFound, ...errors },
-    }),
-    async (c) => {
-      const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      return c.json(botJson(bot), 200);
-    },
-  );
+  /** A route on one bot, by its id, that answers with the bot once `act` is done. */
+  const botRoute = (
+    method: "get" | "post",
+    path: string,
+    summary: string,
+    act: (actor: ReturnType<typeof actorOf>, id: string) => Promise<Bot>,
+  ) =>
+    app.openapi(
+      route({
+        method,
+        path,
+        summary,
+        request: { params: IdParam },
+        responses: { 200: json(BotSchema, "The bot"), 404: notFound },
+      }),
+      async (c) => {
+        const bot = await act(actorOf(requireAuth(c)), c.req.valid("param").id);
+        return c.json(botJson(bot), 200);
+      },
+    );
+
+  botRoute("get", "/bots/{id}", "One bot", (actor, id) => requireBot(sql, actor, id));
 
   app.openapi(
-    createRoute({
+    route({
       method: "patch",
       path: "/bots/{id}",
-      tags,
-      security: bearer,
       summary: "Change a bot's settings",
-      request: { params: BotId, body: jsonBody(BotPatch) },
-      responses: { 200: json(BotSchema, "The bot"), 404: notFound, ...errors },
+      request: { params: IdParam, body: jsonBody(BotPatch) },
+      responses: { 200: json(BotSchema, "The bot"), 404: notFound },
     }),
     async (c) => {
       const bot = await updateBot(
@@ -203,31 +201,20 @@ export function botRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: "post",
-      path: "/bots/{id}/rotate-key",
-      tags,
-      security: bearer,
-      summary: "Give the bot a new public key (the old embed snippet stops working)",
-      request: { params: BotId },
-      responses: { 200: json(BotSchema, "The bot"), 404: notFound, ...errors },
-    }),
-    async (c) => {
-      const bot = await rotatePublicKey(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
-      return c.json(botJson(bot), 200);
-    },
+  botRoute(
+    "post",
+    "/bots/{id}/rotate-key",
+    "Give the bot a new public key (the old embed snippet stops working)",
+    (actor, id) => rotatePublicKey(sql, actor, id),
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/bots/{id}",
-      tags,
-      security: bearer,
       summary: "Delete a bot with its sources, conversations and figures",
-      request: { params: BotId },
-      responses: { 204: { description: "Deleted" }, 404: notFound, ...errors },
+      request: { params: IdParam },
+      responses: { 204: { description: "Deleted" }, 404: notFound },
     }),
     async (c) => {
       const files = await deleteBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
@@ -239,17 +226,14 @@ export function botRoutes(ctx: AppContext) {
   // ---- sources ------------------------------------------------------------------------------
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/bots/{id}/sources",
-      tags,
-      security: bearer,
       summary: "The bot's training sources, each with its state",
-      request: { params: BotId },
+      request: { params: IdParam },
       responses: {
         200: json(z.object({ sources: z.array(SourceSchema) }), "Sources"),
         404: notFound,
-        ...errors,
       },
     }),
     async (c) => {
@@ -267,14 +251,12 @@ export function botRoutes(ctx: AppContext) {
   };
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/sources/text",
-      tags,
-      security: bearer,
       summary: "Teach the bot a text",
-      request: { params: BotId, body: jsonBody(TextSourceInput) },
-      responses: { ...sourceCreated, ...errors },
+      request: { params: IdParam, body: jsonBody(TextSourceInput) },
+      responses: { ...sourceCreated },
     }),
     async (c) => {
       const source = await addTextSource(
@@ -288,19 +270,16 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/sources/url",
-      tags,
-      security: bearer,
       summary: "Teach the bot a web page, or every page of a sitemap",
       description: "The URL must be public: loopback, private, link-local and metadata " +
         "addresses are refused (422), also after redirects. robots.txt is honoured.",
-      request: { params: BotId, body: jsonBody(UrlSourceInput) },
+      request: { params: IdParam, body: jsonBody(UrlSourceInput) },
       responses: {
         ...sourceCreated,
         422: json(z.any(), "The URL may not be fetched; `details.reason` says why"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -315,21 +294,18 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/sources/file",
-      tags,
-      security: bearer,
       summary: "Teach the bot a file (multipart field `file`)",
       description: `Accepted, judged by content: ${ACCEPTED_DESCRIPTION}. ` +
         "The largest file depends on the plan (413 names it).",
       request: {
-        params: BotId,
+        params: IdParam,
         body: { required: true, content: { "multipart/form-data": { schema: UploadSchema } } },
       },
       responses: {
         ...sourceCreated,
-        ...errors,
         413: json(z.any(), "The file is larger than the plan allows; `details.limitBytes`"),
         415: json(z.any(), "Not a type a bot can learn from; `details.accepted` lists them"),
       },
@@ -354,14 +330,12 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/bots/{id}/sources/{sourceId}",
-      tags,
-      security: bearer,
       summary: "One source and its state",
       request: { params: SourceId },
-      responses: { 200: json(SourceSchema, "The source"), 404: notFound, ...errors },
+      responses: { 200: json(SourceSchema, "The source"), 404: notFound },
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");
@@ -377,16 +351,14 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/sources/{sourceId}/retrain",
-      tags,
-      security: bearer,
       summary: "Learn the source again (retry a failed one; re-read a changed page)",
       description: "The current chunks keep answering until the new ones are complete; then " +
         "they are replaced in one transaction.",
       request: { params: SourceId },
-      responses: { 200: json(SourceSchema, "The source, queued"), 404: notFound, ...errors },
+      responses: { 200: json(SourceSchema, "The source, queued"), 404: notFound },
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");
@@ -396,14 +368,12 @@ export function botRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/bots/{id}/sources/{sourceId}",
-      tags,
-      security: bearer,
       summary: "Forget a source (its chunks stop answering at once)",
       request: { params: SourceId },
-      responses: { 204: { description: "Deleted" }, 404: notFound, ...errors },
+      responses: { 204: { description: "Deleted" }, 404: notFound },
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");

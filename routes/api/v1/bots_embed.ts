@@ -32,11 +32,12 @@ import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
 const tags = ["bots"];
+const route = bearerRoutes(tags);
 
 /** Every path of the embed API starts so (routes/_app.tsx leaves their CORS to this module). */
 export const EMBED_API_PREFIX = "/api/v1/bots/embed/";
@@ -110,14 +111,12 @@ export function botAskRoutes(ctx: AppContext) {
   };
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/messages",
-      tags,
-      security: bearer,
       summary: "Ask your bot: the answer streams back as Server-Sent Events, with citations",
       description: "Resume a lost stream with `GET /api/v1/messages/{messageId}/stream`.",
-      request: { params: z.object({ id: textField().max(64) }), body: jsonBody(Question) },
+      request: { params: IdParam, body: jsonBody(Question) },
       responses: { ...eventStream, ...answerErrors },
     }),
     async (c) => {

@@ -4,7 +4,6 @@
  * endpoints it notifies (`conversation.started`, `message.created`, `feedback.given`, signed
  * `X-Hurukuro-Signature: t=<unix>,v1=<hex>`), with their delivery log.
  */
-import { createRoute } from "@hono/zod-openapi";
 import { botAnalytics } from "../../../lib/bots/analytics.ts";
 import {
   createWebhook,
@@ -20,11 +19,10 @@ import { AppError } from "../../../lib/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 
-const tags = ["bots"];
-const BotId = z.object({ id: textField().max(64) });
+const route = bearerRoutes(["bots"]);
 const notFound = json(z.any(), "No such bot (or not yours)");
 
 const Day = z.object({
@@ -77,14 +75,12 @@ export function botInsightRoutes(ctx: AppContext) {
   const sql = ctx.db.sql;
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/bots/{id}/analytics",
-      tags,
-      security: bearer,
       summary: "The bot's figures per day, its top questions and those it could not answer",
       request: {
-        params: BotId,
+        params: IdParam,
         query: z.object({
           range: z.coerce.number().int().refine(
             (n) => (ANALYTICS_RANGES as readonly number[]).includes(n),
@@ -92,7 +88,7 @@ export function botInsightRoutes(ctx: AppContext) {
           ).default(30),
         }),
       },
-      responses: { 200: json(AnalyticsSchema, "Figures"), 404: notFound, ...errors },
+      responses: { 200: json(AnalyticsSchema, "Figures"), 404: notFound },
     }),
     async (c) => {
       const bot = await requireBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
@@ -104,18 +100,15 @@ export function botInsightRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/bots/{id}/webhooks",
-      tags,
-      security: bearer,
       summary: "Register a webhook (its signing secret is in this answer only)",
-      request: { params: BotId, body: jsonBody(WebhookInput) },
+      request: { params: IdParam, body: jsonBody(WebhookInput) },
       responses: {
         201: json(WebhookSchema.extend({ secret: z.string() }), "The webhook and its secret"),
         404: notFound,
         422: json(z.any(), "The URL may not receive webhooks; `details.reason` says why"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -133,20 +126,17 @@ export function botInsightRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/bots/{id}/webhooks",
-      tags,
-      security: bearer,
       summary: "The bot's webhooks and their latest deliveries",
-      request: { params: BotId },
+      request: { params: IdParam },
       responses: {
         200: json(
           z.object({ webhooks: z.array(WebhookSchema), deliveries: z.array(DeliverySchema) }),
           "Webhooks and deliveries",
         ),
         404: notFound,
-        ...errors,
       },
     }),
     async (c) => {
@@ -173,14 +163,12 @@ export function botInsightRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/bots/{id}/webhooks/{webhookId}",
-      tags,
-      security: bearer,
       summary: "Remove a webhook",
-      request: { params: BotId.extend({ webhookId: textField().max(64) }) },
-      responses: { 204: { description: "Removed" }, 404: notFound, ...errors },
+      request: { params: IdParam.extend({ webhookId: textField().max(64) }) },
+      responses: { 204: { description: "Removed" }, 404: notFound },
     }),
     async (c) => {
       const { id, webhookId } = c.req.valid("param");

@@ -12,7 +12,6 @@
  * daily cap: 429, AI not configured: 503) are ordinary JSON errors.
  */
 import { textField } from "../../../lib/text.ts";
-import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { AppError } from "../../../lib/errors.ts";
 import { SSE_HEADERS, sseStream } from "../../_sse.ts";
@@ -38,9 +37,18 @@ import {
 import { CHANNELS } from "../../../lib/channels.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  errors,
+  IdParam,
+  json,
+  jsonBody,
+  newestFirstQuery,
+  z,
+} from "../_openapi.ts";
 
-const tags = ["chat"];
+const route = bearerRoutes(["chat"]);
 
 const ConversationSchema = z.object({
   id: z.uuid(),
@@ -169,11 +177,9 @@ export function chatRoutes(ctx: AppContext) {
   };
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/conversations",
-      tags,
-      security: bearer,
       summary: "Start a conversation (chat, with memory; or essay, one question)",
       request: {
         body: jsonBody(z.strictObject({
@@ -181,7 +187,7 @@ export function chatRoutes(ctx: AppContext) {
           title: textField().trim().max(120).optional(),
         })),
       },
-      responses: { 201: json(ConversationSchema, "The conversation"), ...errors },
+      responses: { 201: json(ConversationSchema, "The conversation") },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -196,23 +202,13 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/conversations",
-      tags,
-      security: bearer,
       summary: "The signed-in user's conversations, most recently active first",
-      request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(30),
-          before: z.iso.datetime().optional().openapi({
-            description: "`lastActivityAt` of the last conversation seen",
-          }),
-        }),
-      },
+      request: { query: newestFirstQuery(30, "`lastActivityAt` of the last conversation seen") },
       responses: {
         200: json(z.object({ conversations: z.array(ConversationSchema) }), "Conversations"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -226,13 +222,11 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/conversations/reset",
-      tags,
-      security: bearer,
       summary: "Close the open conversations of this channel: the next message starts afresh",
-      responses: { 204: { description: "Closed" }, ...errors },
+      responses: { 204: { description: "Closed" } },
     }),
     async (c) => {
       await resetConversation(services, requireAuth(c).user.id, channelOf(c));
@@ -241,20 +235,17 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/conversations/{id}",
-      tags,
-      security: bearer,
       summary: "One conversation with its messages",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(
           ConversationSchema.extend({ messages: z.array(MessageSchema) }),
           "The conversation",
         ),
         404: json(z.any(), "No such conversation"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -273,14 +264,12 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/conversations/{id}/close",
-      tags,
-      security: bearer,
       summary: "Close one conversation (a new message to it starts a new one)",
-      request: { params: z.object({ id: textField().max(64) }) },
-      responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such"), ...errors },
+      request: { params: IdParam },
+      responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such") },
     }),
     async (c) => {
       const closed = await closeConversation(
@@ -294,17 +283,15 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/conversations/{id}/messages",
-      tags,
-      security: bearer,
       summary: "Ask: the answer streams back as Server-Sent Events",
       description:
         "A conversation that has idled out or been closed continues in a new one (its id is in " +
         "the `start` event). The answer's stream URL is in `Content-Location`.",
       request: {
-        params: z.object({ id: textField().max(64) }),
+        params: IdParam,
         body: jsonBody(AskBody),
       },
       responses: { ...eventStream, ...answerErrors },
@@ -318,11 +305,9 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/essays",
-      tags,
-      security: bearer,
       summary: "Ask for an essay (no memory): the answer streams back as Server-Sent Events",
       request: { body: jsonBody(AskBody) },
       responses: { ...eventStream, ...answerErrors },
@@ -331,11 +316,9 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/chats",
-      tags,
-      security: bearer,
       summary: "Start a new chat with its first message: the answer streams back as SSE",
       description: "The new conversation's id is in the `start` event. A refused message " +
         "(402, 429, 503) starts no conversation.",
@@ -347,18 +330,16 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/messages/{id}/stream",
-      tags,
-      security: bearer,
       summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
       request: {
-        params: z.object({ id: textField().max(64) }),
+        params: IdParam,
         headers: z.object({ "last-event-id": textField().max(20).optional() }),
         query: z.object({ lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...eventStream, 404: json(z.any(), "No such answer"), ...errors },
+      responses: { ...eventStream, 404: json(z.any(), "No such answer") },
     }),
     async (c) => {
       const auth = requireAuth(c);
@@ -378,17 +359,14 @@ export function chatRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/messages/{id}/stop",
-      tags,
-      security: bearer,
       summary: "Stop an answer being generated (billed for what was generated)",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(z.object({ status: z.enum(["stopped", "finished"]) }), "Stopped, or over"),
         404: json(z.any(), "No such answer"),
-        ...errors,
       },
     }),
     async (c) => {

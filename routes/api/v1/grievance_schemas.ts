@@ -198,8 +198,6 @@ export const historyJson = (h: HistoryEntry): z.infer<typeof HistorySchema> => (
   createdAt: h.createdAt.toISOString(),
 });
 
-export const Id = z.object({ id: textField().max(64) });
-
 export const ListQuery = z.object({
   status: textField().max(100).optional().openapi({
     description: `Comma-separated: ${STATUSES.join(", ")}`,

@@ -8,12 +8,23 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from "../../../lib/grievances/attachments.ts";
+import { reportFormInput } from "../../../lib/grievances/intake.ts";
 import type { Status } from "../../../lib/grievances/model.ts";
 import { STATUSES } from "../../../lib/grievances/model.ts";
 import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
+import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearer,
+  bearerRoutes,
+  errors,
+  IdParam,
+  json,
+  jsonBody,
+  z,
+} from "../_openapi.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -24,7 +35,6 @@ import {
   GrievanceSchema,
   historyJson,
   HistorySchema,
-  Id,
   ListQuery,
   requireStaff,
   staffRefusals,
@@ -36,6 +46,8 @@ import {
   TaskSchema,
   TrackBody,
 } from "./grievance_schemas.ts";
+
+const route = bearerRoutes(tags);
 
 const notFound = () => new AppError("not_found", "This grievance does not exist.");
 
@@ -71,12 +83,7 @@ export function grievanceRoutes(ctx: AppContext) {
     const key = c.req.header("idempotency-key");
     const submitted = await g.submit(ctx.jobs, {
       channel: "api",
-      name: fields.name,
-      phone: fields.phone,
-      email: fields.email,
-      address: fields.address,
-      description: fields.description ?? "",
-      areaId: fields.area || null,
+      ...reportFormInput(fields),
       attachments: accepted,
       submittedBy: c.get("auth")?.user.id ?? null,
       intakeKey: key && /^[\w.:-]{8,200}$/.test(key) ? `api:${key}` : null,
@@ -136,7 +143,7 @@ export function grievanceRoutes(ctx: AppContext) {
       path: "/tasks/{id}",
       tags,
       summary: "A background task started for a grievance (queued, running, succeeded, failed)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(TaskSchema, "The task"),
         404: json(z.any(), "No such task"),
@@ -151,17 +158,14 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/grievances",
-      tags,
-      security: bearer,
       summary: "The queue (staff): filters, and exact search by phone or e-mail",
       request: { query: ListQuery },
       responses: {
         200: json(z.object({ grievances: z.array(GrievanceSchema), total: z.number() }), "Page"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -193,13 +197,11 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/grievances/{id}",
-      tags,
-      security: bearer,
       summary: "One grievance (staff), with its attachments, history and tasks",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(
           GrievanceSchema.extend({
@@ -210,7 +212,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "The grievance",
         ),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -260,25 +261,18 @@ export function grievanceRoutes(ctx: AppContext) {
       c.req.query("thumbnail") === "1",
     );
     if (!file) throw new AppError("not_found", "This attachment does not exist.");
-    return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
-      "Content-Type": file.mimeType,
-      "Content-Disposition": "attachment",
-      "Cache-Control": "private, no-store",
-      "X-Content-Type-Options": "nosniff",
-    });
+    return downloadResponse(c, file);
   });
 
   const ok = json(z.object({ ok: z.literal(true) }), "Done");
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/assign",
-      tags,
-      security: bearer,
       summary: 'Assign to a staff member ("me" for oneself) or unassign (null)',
-      request: { params: Id, body: jsonBody(AssignBody) },
-      responses: { 200: ok, ...staffRefusals, ...errors },
+      request: { params: IdParam, body: jsonBody(AssignBody) },
+      responses: { 200: ok, ...staffRefusals },
     }),
     async (c) => {
       const actor = await requireStaff(c, ctx);
@@ -290,18 +284,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/status",
-      tags,
-      security: bearer,
       summary: "Move to another status (allowed transitions only; 409 names them)",
-      request: { params: Id, body: jsonBody(StatusBody) },
+      request: { params: IdParam, body: jsonBody(StatusBody) },
       responses: {
         200: ok,
         409: json(z.any(), "Not an allowed transition"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -313,11 +304,9 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/bulk-status",
-      tags,
-      security: bearer,
       summary: "Move several grievances at once; each answered on its own",
       request: { body: jsonBody(BulkBody) },
       responses: {
@@ -330,7 +319,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "One result per id",
         ),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -342,18 +330,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/answer",
-      tags,
-      security: bearer,
       summary: "Answer the complainant on their channel (and optionally change the status)",
-      request: { params: Id, body: jsonBody(AnswerBody) },
+      request: { params: IdParam, body: jsonBody(AnswerBody) },
       responses: {
         200: json(z.object({ via: z.enum(["whatsapp", "email", "track"]) }), "Sent"),
         409: json(z.any(), "Not an allowed transition"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -365,18 +350,15 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/grievances/{id}/classify",
-      tags,
-      security: bearer,
       summary: "Retry a failed classification (a new task)",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         202: json(z.object({ taskId: z.uuid() }), "Queued"),
         409: json(z.any(), "Already classified, or under way"),
         ...staffRefusals,
-        ...errors,
       },
     }),
     async (c) => {

@@ -1,42 +1,37 @@
 /** `/api/v1/me`: the signed-in user's profile and phone linking. */
 import { textField } from "../../../lib/text.ts";
-import { createRoute } from "@hono/zod-openapi";
 import { confirmPhoneLink, startPhoneLink } from "../../../lib/accounts/phone_link.ts";
 import { getUser, updateProfile } from "../../../lib/accounts/users.ts";
 import { AppError } from "../../../lib/errors.ts";
 import { parseZimbabweMobile } from "../../../lib/paynow/phone.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
 
-const tags = ["me"];
+const route = bearerRoutes(["me"]);
 
 export function meRoutes(ctx: AppContext) {
   const app = apiRouter();
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/me",
-      tags,
-      security: bearer,
       summary: "The signed-in user",
-      responses: { 200: json(UserSchema, "The user"), ...errors },
+      responses: { 200: json(UserSchema, "The user") },
     }),
     (c) => c.json(userJson(requireAuth(c).user), 200),
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "patch",
       path: "/me",
-      tags,
-      security: bearer,
       summary: "Update the profile",
       request: {
         body: jsonBody(z.strictObject({ displayName: textField().trim().max(80).nullable() })),
       },
-      responses: { 200: json(UserSchema, "The updated user"), ...errors },
+      responses: { 200: json(UserSchema, "The updated user") },
     }),
     async (c) => {
       const auth = requireAuth(c);
@@ -46,11 +41,9 @@ export function meRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/me/phone",
-      tags,
-      security: bearer,
       summary: "Send a 6-digit code to a WhatsApp number to link it",
       request: {
         body: jsonBody(z.strictObject({
@@ -59,7 +52,6 @@ export function meRoutes(ctx: AppContext) {
       },
       responses: {
         202: json(z.object({ phone: z.string(), expiresInMinutes: z.number() }), "Code sent"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -75,16 +67,14 @@ export function meRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/me/phone/verify",
-      tags,
-      security: bearer,
       summary: "Confirm the code and link the number",
       request: {
         body: jsonBody(z.strictObject({ code: textField().regex(/^\d{6}$/, "six digits") })),
       },
-      responses: { 200: json(UserSchema, "The user, with the phone linked"), ...errors },
+      responses: { 200: json(UserSchema, "The user, with the phone linked") },
     }),
     async (c) => {
       const auth = requireAuth(c);

@@ -16,20 +16,26 @@ import { botAskRoutes } from "./bots_embed.ts";
 import { botInsightRoutes } from "./bots_insights.ts";
 import { grievanceRoutes } from "./grievances.ts";
 
+/** The areas, mounted in this order (the first route that matches answers). */
+const AREAS = [
+  statusRoutes,
+  authRoutes,
+  meRoutes,
+  walletRoutes,
+  apiKeyRoutes,
+  paymentRoutes,
+  eventRoutes,
+  chatRoutes,
+  notificationRoutes,
+  notificationLogRoutes,
+  botRoutes,
+  botAskRoutes,
+  botInsightRoutes,
+  grievanceRoutes,
+];
+
 export function apiV1Routes(ctx: AppContext) {
-  return apiRouter()
-    .route("/", statusRoutes(ctx))
-    .route("/", authRoutes(ctx))
-    .route("/", meRoutes(ctx))
-    .route("/", walletRoutes(ctx))
-    .route("/", apiKeyRoutes(ctx))
-    .route("/", paymentRoutes(ctx))
-    .route("/", eventRoutes(ctx))
-    .route("/", chatRoutes(ctx))
-    .route("/", notificationRoutes(ctx))
-    .route("/", notificationLogRoutes(ctx))
-    .route("/", botRoutes(ctx))
-    .route("/", botAskRoutes(ctx))
-    .route("/", botInsightRoutes(ctx))
-    .route("/", grievanceRoutes(ctx));
+  const api = apiRouter();
+  for (const routes of AREAS) api.route("/", routes(ctx));
+  return api;
 }

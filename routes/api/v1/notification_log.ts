@@ -3,18 +3,16 @@
  * log, per-channel rates and product event routes for admins (or `notifications:manage`)
  * (lib/notifications).
  */
-import { createRoute } from "@hono/zod-openapi";
 import { AppError } from "../../../lib/errors.ts";
 import { isCursor } from "../../../lib/notifications/log.ts";
 import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   deliveryJson,
   DeliverySchema,
-  Id,
   manage,
   notFound,
   publicationJson,
@@ -23,16 +21,16 @@ import {
   tags,
 } from "./notification_schemas.ts";
 
+const route = bearerRoutes(tags);
+
 export function notificationLogRoutes(ctx: AppContext) {
   const app = apiRouter();
   const n = ctx.notifications;
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/topics/{name}/publish",
-      tags,
-      security: bearer,
       summary: "Publish a message to a topic: one delivery per channel, each retried and logged",
       description: "`text` is markdown, rendered for each channel. Needs an API key with the " +
         "`notifications:publish` scope (or an admin). Send an `Idempotency-Key` header to make " +
@@ -50,7 +48,6 @@ export function notificationLogRoutes(ctx: AppContext) {
         404: json(z.any(), "No such topic"),
         409: json(z.any(), "The topic has no channels, or the key was used for another message"),
         403: refusals[403],
-        ...errors,
       },
     }),
     async (c) => {
@@ -74,11 +71,9 @@ export function notificationLogRoutes(ctx: AppContext) {
   // ---- the delivery log, rates, event routes ---------------------------------------------------
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/deliveries",
-      tags,
-      security: bearer,
       summary: "The delivery log, newest first, searchable",
       request: {
         query: z.object({
@@ -100,7 +95,6 @@ export function notificationLogRoutes(ctx: AppContext) {
           "Deliveries",
         ),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -125,14 +119,12 @@ export function notificationLogRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/deliveries/{id}",
-      tags,
-      security: bearer,
       summary: "One delivery",
-      request: { params: Id },
-      responses: { 200: json(DeliverySchema, "The delivery"), ...refusals, ...errors },
+      request: { params: IdParam },
+      responses: { 200: json(DeliverySchema, "The delivery"), ...refusals },
     }),
     async (c) => {
       manage(c);
@@ -143,11 +135,9 @@ export function notificationLogRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/stats",
-      tags,
-      security: bearer,
       summary: "Each channel's deliveries and success rate over the last days",
       request: {
         query: z.object({ days: z.coerce.number().int().min(1).max(365).default(7) }),
@@ -169,7 +159,6 @@ export function notificationLogRoutes(ctx: AppContext) {
           "Per channel",
         ),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -192,11 +181,9 @@ export function notificationLogRoutes(ctx: AppContext) {
   };
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/events",
-      tags,
-      security: bearer,
       summary: "The product's events and the topic each is published to",
       responses: eventRoutesAnswer,
     }),
@@ -207,11 +194,9 @@ export function notificationLogRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "put",
       path: "/notifications/events/{event}",
-      tags,
-      security: bearer,
       summary: "Route an event to a topic (null: stop publishing it)",
       request: {
         params: z.object({ event: textField().max(100) }),

@@ -138,5 +138,4 @@ export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> => ({
   sentAt: d.sentAt?.toISOString() ?? null,
 });
 
-export const Id = z.object({ id: textField().max(64) });
 export const notFound = (what: string) => new AppError("not_found", `This ${what} does not exist.`);

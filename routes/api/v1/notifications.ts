@@ -3,14 +3,12 @@
  * (or an admin's API key with `notifications:manage`) (lib/notifications). The log, publishing
  * and event routes are in notification_log.ts; the schemas in notification_schemas.ts.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   ChannelBody,
   channelJson,
   ChannelSchema,
-  Id,
   manage,
   notFound,
   refusals,
@@ -20,6 +18,8 @@ import {
   TopicSchema,
 } from "./notification_schemas.ts";
 
+const route = bearerRoutes(tags);
+
 export function notificationRoutes(ctx: AppContext) {
   const app = apiRouter();
   const n = ctx.notifications;
@@ -27,16 +27,13 @@ export function notificationRoutes(ctx: AppContext) {
   // ---- channels -------------------------------------------------------------------------------
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/channels",
-      tags,
-      security: bearer,
       summary: "Notification channels",
       responses: {
         200: json(z.object({ channels: z.array(ChannelSchema) }), "Channels"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -46,18 +43,15 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/notifications/channels",
-      tags,
-      security: bearer,
       summary: "Create a channel (settings checked by its method)",
       request: { body: jsonBody(ChannelBody) },
       responses: {
         201: json(ChannelSchema, "The channel"),
         409: json(z.any(), "A channel with this name exists"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -67,14 +61,12 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/channels/{id}",
-      tags,
-      security: bearer,
       summary: "One channel",
-      request: { params: Id },
-      responses: { 200: json(ChannelSchema, "The channel"), ...refusals, ...errors },
+      request: { params: IdParam },
+      responses: { 200: json(ChannelSchema, "The channel"), ...refusals },
     }),
     async (c) => {
       manage(c);
@@ -85,18 +77,15 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "put",
       path: "/notifications/channels/{id}",
-      tags,
-      security: bearer,
       summary: "Replace a channel's name, method and settings (the secret is kept if omitted)",
-      request: { params: Id, body: jsonBody(ChannelBody) },
+      request: { params: IdParam, body: jsonBody(ChannelBody) },
       responses: {
         200: json(ChannelSchema, "The channel"),
         409: json(z.any(), "A channel with this name exists"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -107,14 +96,12 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/notifications/channels/{id}",
-      tags,
-      security: bearer,
       summary: "Delete a channel (its past deliveries stay in the log)",
-      request: { params: Id },
-      responses: { 204: { description: "Deleted" }, ...refusals, ...errors },
+      request: { params: IdParam },
+      responses: { 204: { description: "Deleted" }, ...refusals },
     }),
     async (c) => {
       manage(c);
@@ -124,13 +111,11 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/notifications/channels/{id}/test",
-      tags,
-      security: bearer,
       summary: "Send a test message now; answers what the upstream said",
-      request: { params: Id },
+      request: { params: IdParam },
       responses: {
         200: json(
           z.object({
@@ -143,7 +128,6 @@ export function notificationRoutes(ctx: AppContext) {
           "The upstream's answer",
         ),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -155,16 +139,13 @@ export function notificationRoutes(ctx: AppContext) {
   // ---- topics ---------------------------------------------------------------------------------
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/topics",
-      tags,
-      security: bearer,
       summary: "Notification topics",
       responses: {
         200: json(z.object({ topics: z.array(TopicSchema) }), "Topics"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -174,18 +155,15 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/notifications/topics",
-      tags,
-      security: bearer,
       summary: "Create a topic with its channels",
       request: { body: jsonBody(TopicBody) },
       responses: {
         201: json(TopicSchema, "The topic"),
         409: json(z.any(), "A topic with this name exists"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -195,14 +173,12 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/notifications/topics/{id}",
-      tags,
-      security: bearer,
       summary: "One topic",
-      request: { params: Id },
-      responses: { 200: json(TopicSchema, "The topic"), ...refusals, ...errors },
+      request: { params: IdParam },
+      responses: { 200: json(TopicSchema, "The topic"), ...refusals },
     }),
     async (c) => {
       manage(c);
@@ -213,18 +189,15 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "put",
       path: "/notifications/topics/{id}",
-      tags,
-      security: bearer,
       summary: "Replace a topic's name, description and channels",
-      request: { params: Id, body: jsonBody(TopicBody) },
+      request: { params: IdParam, body: jsonBody(TopicBody) },
       responses: {
         200: json(TopicSchema, "The topic"),
         409: json(z.any(), "A topic with this name exists"),
         ...refusals,
-        ...errors,
       },
     }),
     async (c) => {
@@ -235,14 +208,12 @@ export function notificationRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/notifications/topics/{id}",
-      tags,
-      security: bearer,
       summary: "Delete a topic (what was published to it stays in the log)",
-      request: { params: Id },
-      responses: { 204: { description: "Deleted" }, ...refusals, ...errors },
+      request: { params: IdParam },
+      responses: { 204: { description: "Deleted" }, ...refusals },
     }),
     async (c) => {
       manage(c);

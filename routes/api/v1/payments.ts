@@ -18,7 +18,15 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  IdParam,
+  json,
+  jsonBody,
+  newestFirstQuery,
+  z,
+} from "../_openapi.ts";
 
 const PackageSchema = z.object({
   id: z.uuid(),
@@ -66,6 +74,7 @@ export function paymentJson(p: Payment): z.infer<typeof PaymentSchema> {
 }
 
 const tags = ["payments"];
+const route = bearerRoutes(tags);
 
 export function paymentRoutes(ctx: AppContext) {
   const app = apiRouter();
@@ -88,11 +97,9 @@ export function paymentRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/payments",
-      tags,
-      security: bearer,
       summary: "Buy a package",
       description:
         "`web` answers a `redirectUrl` for Paynow's page; `ecocash`/`onemoney`/`innbucks` push a prompt to `phone` and answer `instructions`. " +
@@ -112,7 +119,6 @@ export function paymentRoutes(ctx: AppContext) {
           PaymentSchema,
           "The payment (status `sent`, or `failed` with `error` if Paynow refused it)",
         ),
-        ...errors,
       },
     }),
     async (c) => {
@@ -138,23 +144,13 @@ export function paymentRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/payments",
-      tags,
-      security: bearer,
       summary: "The signed-in user's payments, newest first",
-      request: {
-        query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
-          before: z.iso.datetime().optional().openapi({
-            description: "`createdAt` of the last payment seen",
-          }),
-        }),
-      },
+      request: { query: newestFirstQuery(20, "`createdAt` of the last payment seen") },
       responses: {
         200: json(z.object({ payments: z.array(PaymentSchema) }), "Payments"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -168,17 +164,14 @@ export function paymentRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/payments/{id}",
-      tags,
-      security: bearer,
       summary: "One payment",
-      request: { params: z.object({ id: textField().max(64) }) },
+      request: { params: IdParam },
       responses: {
         200: json(PaymentSchema, "The payment"),
         404: json(z.any(), "No such payment"),
-        ...errors,
       },
     }),
     async (c) => {

@@ -1,12 +1,11 @@
 /** `/api/v1/wallet`: the balance and the ledger of the signed-in user's tokens. */
 import { textField } from "../../../lib/text.ts";
-import { createRoute } from "@hono/zod-openapi";
 import { getBalance, listEntries } from "../../../lib/wallet/ledger.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, json, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, z } from "../_openapi.ts";
 
-const tags = ["wallet"];
+const route = bearerRoutes(["wallet"]);
 
 const Balance = z.object({
   balance: z.number().int().openapi({ description: "Tokens owned" }),
@@ -27,23 +26,19 @@ export function walletRoutes(ctx: AppContext) {
   const app = apiRouter();
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/wallet",
-      tags,
-      security: bearer,
       summary: "The token balance",
-      responses: { 200: json(Balance, "The balance"), ...errors },
+      responses: { 200: json(Balance, "The balance") },
     }),
     async (c) => c.json(await getBalance(ctx.db.sql, requireAuth(c).user.id), 200),
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/wallet/ledger",
-      tags,
-      security: bearer,
       summary: "Ledger entries, newest first",
       request: {
         query: z.object({
@@ -58,7 +53,6 @@ export function walletRoutes(ctx: AppContext) {
           z.object({ entries: z.array(Entry), nextCursor: z.string().nullable() }),
           "A page",
         ),
-        ...errors,
       },
     }),
     async (c) => {
