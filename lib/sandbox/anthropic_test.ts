@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { defaultReply, fakePromptTokens, startFakeAnthropic } from "./anthropic.ts";
 import { splitDeltas } from "./ai_model.ts";
+import { rejection } from "../../tests/rejection.ts";
 
 const system = "You are a helpful assistant for Zimbabwean students.";
 const question = [{ role: "user" as const, content: "Explain photosynthesis briefly." }];
@@ -14,15 +15,6 @@ const conversation = [{ role: "system", content: system }, ...question];
 
 function sdk(fake: { apiKey: string; baseUrl: string }, maxRetries = 0) {
   return new Anthropic({ apiKey: fake.apiKey, baseURL: fake.baseUrl, maxRetries });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("the SDK receives the real event sequence, with input tokens first and output tokens last", async () => {

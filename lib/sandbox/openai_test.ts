@@ -6,20 +6,12 @@ import assert from "node:assert/strict";
 import OpenAI, { type APIError } from "openai";
 import { defaultReply, fakeEmbedding, fakePromptTokens, startFakeOpenAI } from "./openai.ts";
 import { splitDeltas } from "./ai_model.ts";
+import { rejection } from "../../tests/rejection.ts";
 
 const question = [{ role: "user" as const, content: "What is the capital of Zimbabwe?" }];
 
 function sdk(fake: { apiKey: string; baseUrl: string }, maxRetries = 0) {
   return new OpenAI({ apiKey: fake.apiKey, baseURL: fake.baseUrl, maxRetries });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("the SDK streams the fake's answer in many deltas, with the usage chunk last", async () => {
