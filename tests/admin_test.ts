@@ -4,7 +4,7 @@
  * the live feed. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { staffUser, startTestApp, type TestApp } from "./harness.ts";
 import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 import { createTestTables, testHandlers } from "./fixtures/test_jobs.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
@@ -60,11 +60,7 @@ async function signIn(app: TestApp, userId: string, admin: boolean): Promise<Bro
 async function setup(options: Parameters<typeof startTestApp>[0] = {}) {
   const app = await startTestApp(options);
   const sql = app.server.db.sql;
-  const admin = await createUser(sql, {
-    email: "boss@example.com",
-    password: "long enough password",
-    role: "admin",
-  });
+  const admin = await staffUser(app, "boss@example.com", "admin");
   const user = await createUser(sql, {
     email: "tendai@example.com",
     password: "long enough password",
