@@ -140,21 +140,23 @@ export async function waitFor<T>(
 /**
  * An empty database (no migrations applied) for tests of lib/db itself; drop it with `close`.
  */
-export async function freshDatabase(): Promise<{ db: Database; close(): Promise<void> }> {
+export async function freshDatabase(): Promise<
+  { db: Database; close(): Promise<void> } & AsyncDisposable
+> {
   const serverUrl = Deno.env.get("DATABASE_URL");
   const log = memoryLogger("warn");
   if (serverUrl) {
     const fresh = await freshServerDatabase(serverUrl);
     const db = await openDatabase({ databaseUrl: fresh.url, log, max: 4 });
-    return { db, close: async () => (await db.close(), await fresh.drop()) };
+    return closing({ db, close: async () => (await db.close(), await fresh.drop()) });
   }
   const dir = await Deno.makeTempDir({ prefix: "hurukuro-db-" });
   await cp(join(await templateDir(false), "pg"), join(dir, "pg"), { recursive: true });
   const db = await openDatabase({ embeddedDir: join(dir, "pg"), log });
-  return {
+  return closing({
     db,
     close: async () => (await db.close(), await Deno.remove(dir, { recursive: true })),
-  };
+  });
 }
 
 /**
