@@ -18,6 +18,7 @@ import { answerOnce } from "../lib/chat/mod.ts";
 import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
 import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { paynowEnv } from "./fixtures/paynow.ts";
+import { paidPayment } from "./fixtures/payments.ts";
 
 interface Browser {
   cookie: string;
@@ -629,14 +630,8 @@ Deno.test("the live feed streams payments changing status and jobs dying, as the
   const { app, sql, user, browser } = await setup();
   const abort = new AbortController();
   try {
+    await paidPayment(sql, user.id, "EARLY");
     const [pkg] = await sql`select id from token_packages order by position limit 1`;
-    const [early] = await sql`
-      insert into payments (user_id, package_id, tokens, currency, amount, method, reference,
-                            status, expires_at)
-      values (${user.id}, ${pkg.id}, 5000, 'USD', 1.00, 'ecocash', 'EARLY', 'paid',
-              now() + interval '1 hour') returning id`;
-    await sql`insert into payment_events (payment_id, source, status_from, status_to)
-              values (${early.id}, 'poll', 'sent', 'paid')`;
 
     const res = await app.fetch("/admin/api/feed", {
       headers: { cookie: browser.cookie },
