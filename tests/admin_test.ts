@@ -4,7 +4,7 @@
  * the live feed. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { staffUser, startTestApp, type TestApp } from "./harness.ts";
 import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 import { createTestTables, testHandlers } from "./fixtures/test_jobs.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
@@ -18,6 +18,7 @@ import { answerOnce } from "../lib/chat/mod.ts";
 import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
 import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { paynowEnv } from "./fixtures/paynow.ts";
+import { paidPayment } from "./fixtures/payments.ts";
 
 interface Browser {
   cookie: string;
@@ -60,11 +61,7 @@ async function signIn(app: TestApp, userId: string, admin: boolean): Promise<Bro
 async function setup(options: Parameters<typeof startTestApp>[0] = {}) {
   const app = await startTestApp(options);
   const sql = app.server.db.sql;
-  const admin = await createUser(sql, {
-    email: "boss@example.com",
-    password: "long enough password",
-    role: "admin",
-  });
+  const admin = await staffUser(app, "boss@example.com", "admin");
   const user = await createUser(sql, {
     email: "tendai@example.com",
     password: "long enough password",
@@ -633,14 +630,8 @@ Deno.test("the live feed streams payments changing status and jobs dying, as the
   const { app, sql, user, browser } = await setup();
   const abort = new AbortController();
   try {
+    await paidPayment(sql, user.id, "EARLY");
     const [pkg] = await sql`select id from token_packages order by position limit 1`;
-    const [early] = await sql`
-      insert into payments (user_id, package_id, tokens, currency, amount, method, reference,
-                            status, expires_at)
-      values (${user.id}, ${pkg.id}, 5000, 'USD', 1.00, 'ecocash', 'EARLY', 'paid',
-              now() + interval '1 hour') returning id`;
-    await sql`insert into payment_events (payment_id, source, status_from, status_to)
-              values (${early.id}, 'poll', 'sent', 'paid')`;
 
     const res = await app.fetch("/admin/api/feed", {
       headers: { cookie: browser.cookie },

@@ -3,7 +3,7 @@
  * started again, and finishes the same version without storing any chunk twice.
  */
 import assert from "node:assert/strict";
-import { prepareStorage, startServerProcess } from "./harness.ts";
+import { prepareStorage, signUp, startServerProcess } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { makePdf } from "./fixtures/documents.ts";
 
@@ -25,12 +25,7 @@ Deno.test("a 10 MB PDF ingests with live progress; killed midway, the restart fi
   const spawn = () => startServerProcess(env);
   try {
     const first = await spawn();
-    const signup = await (await fetch(first.url + "/api/v1/auth/signup", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: "pdf@example.com", password: "correct horse" }),
-    })).json();
-    const auth = { authorization: `Bearer ${signup.accessToken}` };
+    const { auth } = await signUp(first.url, "pdf@example.com");
     const bot = await (await fetch(first.url + "/api/v1/bots", {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },

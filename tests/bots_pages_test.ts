@@ -11,57 +11,53 @@ import { signup } from "./fixtures/bots.ts";
 import { EXECUTABLE_BYTES } from "./fixtures/documents.ts";
 
 Deno.test("bot pages: create by form, upload refused with its reason, others' bots 404", async () => {
-  const app = await startTestApp();
-  try {
-    const owner = await signup(app);
-    const other = await signup(app);
-    const sessionOf = async (id: string) => {
-      const { token } = await createSession(app.server.db.sql, id);
-      return {
-        cookie: `hk_session=${token}`,
-        csrf: await csrfTokenFor(app.server.config.appSecret, token),
-      };
+  await using app = await startTestApp();
+  const owner = await signup(app);
+  const other = await signup(app);
+  const sessionOf = async (id: string) => {
+    const { token } = await createSession(app.server.db.sql, id);
+    return {
+      cookie: `hk_session=${token}`,
+      csrf: await csrfTokenFor(app.server.config.appSecret, token),
     };
-    const me = await sessionOf(owner.id);
-    assert.equal((await app.fetch("/bots", { redirect: "manual" })).status, 303);
-    const created = await app.fetch("/bots", {
-      method: "POST",
-      headers: { cookie: me.cookie, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: me.csrf, name: "Helpdesk" }),
-      redirect: "manual",
-    });
-    assert.equal(created.status, 303);
-    const location = created.headers.get("location")!;
-    assert.match(location, /^\/bots\/[0-9a-f-]{36}$/);
-    const page = await app.fetch(location, { headers: { cookie: me.cookie } });
-    assert.equal(page.status, 200);
-    const html = await page.text();
-    assert.match(html, /embed\.js\?bot=hkb_/);
-    assert.match(html, /local hashing vectorizer \(sandbox\)/);
-    assert.match(html, /data-island="BotSources"/);
-    assert.match(html, /data-island="BotAnalytics"/);
+  };
+  const me = await sessionOf(owner.id);
+  assert.equal((await app.fetch("/bots", { redirect: "manual" })).status, 303);
+  const created = await app.fetch("/bots", {
+    method: "POST",
+    headers: { cookie: me.cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: me.csrf, name: "Helpdesk" }),
+    redirect: "manual",
+  });
+  assert.equal(created.status, 303);
+  const location = created.headers.get("location")!;
+  assert.match(location, /^\/bots\/[0-9a-f-]{36}$/);
+  const page = await app.fetch(location, { headers: { cookie: me.cookie } });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.match(html, /embed\.js\?bot=hkb_/);
+  assert.match(html, /local hashing vectorizer \(sandbox\)/);
+  assert.match(html, /data-island="BotSources"/);
+  assert.match(html, /data-island="BotAnalytics"/);
 
-    const form = new FormData();
-    form.set("_csrf", me.csrf);
-    form.set("file", new File([EXECUTABLE_BYTES as BlobPart], "guide.pdf"));
-    const refused = await app.fetch(`${location}/sources/file`, {
-      method: "POST",
-      headers: { cookie: me.cookie },
-      body: form,
-    });
-    assert.equal(refused.status, 415);
-    assert.match(await refused.text(), /x-elf.*PDF \(\.pdf, with text\)/s);
+  const form = new FormData();
+  form.set("_csrf", me.csrf);
+  form.set("file", new File([EXECUTABLE_BYTES as BlobPart], "guide.pdf"));
+  const refused = await app.fetch(`${location}/sources/file`, {
+    method: "POST",
+    headers: { cookie: me.cookie },
+    body: form,
+  });
+  assert.equal(refused.status, 415);
+  assert.match(await refused.text(), /x-elf.*PDF \(\.pdf, with text\)/s);
 
-    const stranger = await sessionOf(other.id);
-    assert.equal((await app.fetch(location, { headers: { cookie: stranger.cookie } })).status, 404);
-    const edit = await app.fetch(location, {
-      method: "POST",
-      headers: { cookie: stranger.cookie, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: stranger.csrf, name: "Mine now", temperature: "0.3" }),
-      redirect: "manual",
-    });
-    assert.equal(edit.status, 404);
-  } finally {
-    await app.close();
-  }
+  const stranger = await sessionOf(other.id);
+  assert.equal((await app.fetch(location, { headers: { cookie: stranger.cookie } })).status, 404);
+  const edit = await app.fetch(location, {
+    method: "POST",
+    headers: { cookie: stranger.cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: stranger.csrf, name: "Mine now", temperature: "0.3" }),
+    redirect: "manual",
+  });
+  assert.equal(edit.status, 404);
 });

@@ -49,160 +49,148 @@ async function upload(
 }
 
 Deno.test("bots: the owner creates, reads, changes and deletes a bot; others get 404", async () => {
-  const app = await startTestApp();
-  try {
-    // Which vector search and which embedder: said by /health (no pgvector here; the sandbox).
-    const health = await (await app.fetch("/health")).json();
-    assert.equal(health.retrieval, "in-process");
-    assert.match(health.embeddings, /^local hashing vectorizer \(sandbox\)/);
-    const owner = await signup(app);
-    const other = await signup(app);
-    const res = await app.fetch(
-      "/api/v1/bots",
-      json({
-        name: "Shop helper",
-        allowedOrigins: ["https://Shop.Example:443/", "http://localhost:3000"],
-      }, owner.auth),
-    );
-    assert.equal(res.status, 201, await res.clone().text());
-    const bot = await res.json();
-    assert.deepEqual(bot.allowedOrigins, ["https://shop.example", "http://localhost:3000"]);
-    assert.match(bot.publicKey, /^hkb_/);
-    assert.equal(bot.knowledgeOnly, true);
+  await using app = await startTestApp();
+  // Which vector search and which embedder: said by /health (no pgvector here; the sandbox).
+  const health = await (await app.fetch("/health")).json();
+  assert.equal(health.retrieval, "in-process");
+  assert.match(health.embeddings, /^local hashing vectorizer \(sandbox\)/);
+  const owner = await signup(app);
+  const other = await signup(app);
+  const res = await app.fetch(
+    "/api/v1/bots",
+    json({
+      name: "Shop helper",
+      allowedOrigins: ["https://Shop.Example:443/", "http://localhost:3000"],
+    }, owner.auth),
+  );
+  assert.equal(res.status, 201, await res.clone().text());
+  const bot = await res.json();
+  assert.deepEqual(bot.allowedOrigins, ["https://shop.example", "http://localhost:3000"]);
+  assert.match(bot.publicKey, /^hkb_/);
+  assert.equal(bot.knowledgeOnly, true);
 
-    for (const path of [`/api/v1/bots/${bot.id}`, `/api/v1/bots/${bot.id}/sources`]) {
-      assert.equal((await app.fetch(path, { headers: other.auth })).status, 404);
-    }
-    const stranger = await app.fetch(
-      `/api/v1/bots/${bot.id}`,
-      json({ name: "taken" }, other.auth, "PATCH"),
-    );
-    assert.equal(stranger.status, 404);
-    assert.equal(
-      (await app.fetch(`/api/v1/bots/${bot.id}`, { method: "DELETE", headers: other.auth }))
-        .status,
-      404,
-    );
-    const list = await (await app.fetch("/api/v1/bots", { headers: other.auth })).json();
-    assert.deepEqual(list.bots, []);
-
-    const bad = await app.fetch(
-      `/api/v1/bots/${bot.id}`,
-      json({ allowedOrigins: ["https://shop.example/path"] }, owner.auth, "PATCH"),
-    );
-    assert.equal(bad.status, 400);
-    assert.match((await bad.json()).error.message, /allowedOrigins/);
-    const nul = await app.fetch(
-      `/api/v1/bots/${bot.id}`,
-      json({ name: "a\u0000b" }, owner.auth, "PATCH"),
-    );
-    assert.equal(nul.status, 400);
-
-    const changed = await (await app.fetch(
-      `/api/v1/bots/${bot.id}`,
-      json({ instructions: "Be brief.", knowledgeOnly: false }, owner.auth, "PATCH"),
-    )).json();
-    assert.equal(changed.instructions, "Be brief.");
-    assert.equal(changed.knowledgeOnly, false);
-    assert.equal(changed.name, "Shop helper");
-
-    // The free plan allows two bots.
-    assert.equal((await app.fetch("/api/v1/bots", json({ name: "Two" }, owner.auth))).status, 201);
-    const third = await app.fetch("/api/v1/bots", json({ name: "Three" }, owner.auth));
-    assert.equal(third.status, 403);
-    assert.match((await third.json()).error.message, /free plan allows 2 bots/);
-
-    assert.equal(
-      (await app.fetch(`/api/v1/bots/${bot.id}`, { method: "DELETE", headers: owner.auth }))
-        .status,
-      204,
-    );
-    assert.equal((await app.fetch(`/api/v1/bots/${bot.id}`, { headers: owner.auth })).status, 404);
-  } finally {
-    await app.close();
+  for (const path of [`/api/v1/bots/${bot.id}`, `/api/v1/bots/${bot.id}/sources`]) {
+    assert.equal((await app.fetch(path, { headers: other.auth })).status, 404);
   }
+  const stranger = await app.fetch(
+    `/api/v1/bots/${bot.id}`,
+    json({ name: "taken" }, other.auth, "PATCH"),
+  );
+  assert.equal(stranger.status, 404);
+  assert.equal(
+    (await app.fetch(`/api/v1/bots/${bot.id}`, { method: "DELETE", headers: other.auth }))
+      .status,
+    404,
+  );
+  const list = await (await app.fetch("/api/v1/bots", { headers: other.auth })).json();
+  assert.deepEqual(list.bots, []);
+
+  const bad = await app.fetch(
+    `/api/v1/bots/${bot.id}`,
+    json({ allowedOrigins: ["https://shop.example/path"] }, owner.auth, "PATCH"),
+  );
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /allowedOrigins/);
+  const nul = await app.fetch(
+    `/api/v1/bots/${bot.id}`,
+    json({ name: "a\u0000b" }, owner.auth, "PATCH"),
+  );
+  assert.equal(nul.status, 400);
+
+  const changed = await (await app.fetch(
+    `/api/v1/bots/${bot.id}`,
+    json({ instructions: "Be brief.", knowledgeOnly: false }, owner.auth, "PATCH"),
+  )).json();
+  assert.equal(changed.instructions, "Be brief.");
+  assert.equal(changed.knowledgeOnly, false);
+  assert.equal(changed.name, "Shop helper");
+
+  // The free plan allows two bots.
+  assert.equal((await app.fetch("/api/v1/bots", json({ name: "Two" }, owner.auth))).status, 201);
+  const third = await app.fetch("/api/v1/bots", json({ name: "Three" }, owner.auth));
+  assert.equal(third.status, 403);
+  assert.match((await third.json()).error.message, /free plan allows 2 bots/);
+
+  assert.equal(
+    (await app.fetch(`/api/v1/bots/${bot.id}`, { method: "DELETE", headers: owner.auth }))
+      .status,
+    204,
+  );
+  assert.equal((await app.fetch(`/api/v1/bots/${bot.id}`, { headers: owner.auth })).status, 404);
 });
 
 Deno.test("bots: text, Word and PDF sources are learnt; bad files are refused with the reason", async () => {
-  const app = await startTestApp();
-  try {
-    const owner = await signup(app);
-    const bot = await (await app.fetch("/api/v1/bots", json({ name: "Docs" }, owner.auth))).json();
-    const text = await (await app.fetch(
-      `/api/v1/bots/${bot.id}/sources/text`,
-      json(
-        { title: "Returns", text: "# Returns\n\nItems may be returned within 30 days." },
-        owner.auth,
-      ),
-    )).json();
-    assert.equal(text.status, "queued");
-    assert.match(text.description, /^waiting/);
-    const ready = await waitForSource(app, owner.auth, bot.id, text.id);
-    assert.equal(ready.status, "ready", JSON.stringify(ready));
-    assert.equal(ready.chunksDone, ready.chunksTotal);
-
-    const docx = await upload(
-      app,
+  await using app = await startTestApp();
+  const owner = await signup(app);
+  const bot = await (await app.fetch("/api/v1/bots", json({ name: "Docs" }, owner.auth))).json();
+  const text = await (await app.fetch(
+    `/api/v1/bots/${bot.id}/sources/text`,
+    json(
+      { title: "Returns", text: "# Returns\n\nItems may be returned within 30 days." },
       owner.auth,
-      bot.id,
-      makeDocx([{ text: "Delivery", heading: 1 }, { text: "Parcels leave the depot daily." }]),
-      "delivery.docx",
-    );
-    assert.equal(docx.status, 201, await docx.clone().text());
-    const docxSource = await docx.json();
-    assert.equal(
-      docxSource.mediaType,
-      "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    );
-    assert.equal((await waitForSource(app, owner.auth, bot.id, docxSource.id)).status, "ready");
+    ),
+  )).json();
+  assert.equal(text.status, "queued");
+  assert.match(text.description, /^waiting/);
+  const ready = await waitForSource(app, owner.auth, bot.id, text.id);
+  assert.equal(ready.status, "ready", JSON.stringify(ready));
+  assert.equal(ready.chunksDone, ready.chunksTotal);
 
-    const disguised = await upload(app, owner.auth, bot.id, EXECUTABLE_BYTES, "manual.pdf");
-    assert.equal(disguised.status, 415);
-    const refusal = await disguised.json();
-    assert.match(refusal.error.message, /x-elf.*Upload plain text/s);
-    assert.ok(refusal.error.details.accepted.includes("application/pdf"));
+  const docx = await upload(
+    app,
+    owner.auth,
+    bot.id,
+    makeDocx([{ text: "Delivery", heading: 1 }, { text: "Parcels leave the depot daily." }]),
+    "delivery.docx",
+  );
+  assert.equal(docx.status, 201, await docx.clone().text());
+  const docxSource = await docx.json();
+  assert.equal(
+    docxSource.mediaType,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  );
+  assert.equal((await waitForSource(app, owner.auth, bot.id, docxSource.id)).status, "ready");
 
-    const big = await upload(app, owner.auth, bot.id, new Uint8Array(6 * 1024 * 1024), "big.txt");
-    assert.equal(big.status, 413);
-    assert.match((await big.json()).error.message, /up to 5 MB/);
+  const disguised = await upload(app, owner.auth, bot.id, EXECUTABLE_BYTES, "manual.pdf");
+  assert.equal(disguised.status, 415);
+  const refusal = await disguised.json();
+  assert.match(refusal.error.message, /x-elf.*Upload plain text/s);
+  assert.ok(refusal.error.details.accepted.includes("application/pdf"));
 
-    const scanned = await upload(
-      app,
-      owner.auth,
-      bot.id,
-      makePdf({ pages: [], scanned: true }),
-      "scan.pdf",
-    );
-    assert.equal(scanned.status, 201);
-    const failed = await waitForSource(app, owner.auth, bot.id, (await scanned.json()).id);
-    assert.equal(failed.status, "failed");
-    assert.equal(failed.description, "failed: no text found — upload a text PDF or paste the text");
-  } finally {
-    await app.close();
-  }
+  const big = await upload(app, owner.auth, bot.id, new Uint8Array(6 * 1024 * 1024), "big.txt");
+  assert.equal(big.status, 413);
+  assert.match((await big.json()).error.message, /up to 5 MB/);
+
+  const scanned = await upload(
+    app,
+    owner.auth,
+    bot.id,
+    makePdf({ pages: [], scanned: true }),
+    "scan.pdf",
+  );
+  assert.equal(scanned.status, 201);
+  const failed = await waitForSource(app, owner.auth, bot.id, (await scanned.json()).id);
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.description, "failed: no text found — upload a text PDF or paste the text");
 });
 
 Deno.test("bots: training URLs at private addresses are refused with 422 saying why", async () => {
-  const app = await startTestApp();
-  try {
-    const owner = await signup(app);
-    const bot = await (await app.fetch("/api/v1/bots", json({ name: "Web" }, owner.auth))).json();
-    for (
-      const [url, why] of [
-        ["https://127.0.0.1/", /loopback/],
-        ["https://[::1]/", /loopback/],
-        ["https://10.0.0.1/", /private/],
-        ["https://169.254.169.254/latest/meta-data/", /link-local/],
-        ["http://example.com/", /https/],
-        ["https://localhost/", /loopback/],
-      ] as const
-    ) {
-      const res = await app.fetch(`/api/v1/bots/${bot.id}/sources/url`, json({ url }, owner.auth));
-      assert.equal(res.status, 422, url);
-      assert.match((await res.json()).error.message, why, url);
-    }
-  } finally {
-    await app.close();
+  await using app = await startTestApp();
+  const owner = await signup(app);
+  const bot = await (await app.fetch("/api/v1/bots", json({ name: "Web" }, owner.auth))).json();
+  for (
+    const [url, why] of [
+      ["https://127.0.0.1/", /loopback/],
+      ["https://[::1]/", /loopback/],
+      ["https://10.0.0.1/", /private/],
+      ["https://169.254.169.254/latest/meta-data/", /link-local/],
+      ["http://example.com/", /https/],
+      ["https://localhost/", /loopback/],
+    ] as const
+  ) {
+    const res = await app.fetch(`/api/v1/bots/${bot.id}/sources/url`, json({ url }, owner.auth));
+    assert.equal(res.status, 422, url);
+    assert.match((await res.json()).error.message, why, url);
   }
 });
 
@@ -257,43 +245,39 @@ Deno.test("bots: a page is learnt and, retrained after it changed, replaced in o
 });
 
 Deno.test("bots: the owner asks through the API and gets a streamed answer citing its source", async () => {
-  const app = await startTestApp();
-  try {
-    const owner = await signup(app, 50_000);
-    const bot = await (await app.fetch("/api/v1/bots", json({ name: "Ask" }, owner.auth))).json();
-    const text = await (await app.fetch(
-      `/api/v1/bots/${bot.id}/sources/text`,
-      json({
-        title: "Opening hours",
-        text: "# Opening hours\n\nThe Harare shop opens at eight and closes at five.",
-      }, owner.auth),
-    )).json();
-    await waitForSource(app, owner.auth, bot.id, text.id);
-    const res = await app.fetch(
-      `/api/v1/bots/${bot.id}/messages`,
-      json({ text: "When does the Harare shop open?" }, owner.auth),
-    );
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-    const events = await readSse(res);
-    const names = events.map((e) => e.event);
-    assert.equal(names[0], "start");
-    assert.ok(names.filter((n) => n === "delta").length > 2);
-    assert.deepEqual(names.slice(-2), ["usage", "done"]);
-    const answer = events.filter((e) => e.event === "delta").map((e) => e.data.text).join("");
-    assert.match(answer, /\[1\]/);
-    const usage = events.find((e) => e.event === "usage")!.data;
-    assert.deepEqual(usage.citations, [
-      { n: 1, sourceId: text.id, title: "Opening hours", url: null },
-    ]);
-    assert.ok((usage.cost as number) > 0);
-    const [wallet] = await app.server.db.sql`
-      select balance from ledger_accounts where user_id = ${owner.id}`;
-    assert.equal(Number(wallet.balance), 50_000 - (usage.cost as number));
-    // The bot's conversation stays out of its owner's own chat.
-    const mine = await (await app.fetch("/api/v1/conversations", { headers: owner.auth })).json();
-    assert.deepEqual(mine.conversations, []);
-  } finally {
-    await app.close();
-  }
+  await using app = await startTestApp();
+  const owner = await signup(app, 50_000);
+  const bot = await (await app.fetch("/api/v1/bots", json({ name: "Ask" }, owner.auth))).json();
+  const text = await (await app.fetch(
+    `/api/v1/bots/${bot.id}/sources/text`,
+    json({
+      title: "Opening hours",
+      text: "# Opening hours\n\nThe Harare shop opens at eight and closes at five.",
+    }, owner.auth),
+  )).json();
+  await waitForSource(app, owner.auth, bot.id, text.id);
+  const res = await app.fetch(
+    `/api/v1/bots/${bot.id}/messages`,
+    json({ text: "When does the Harare shop open?" }, owner.auth),
+  );
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+  const events = await readSse(res);
+  const names = events.map((e) => e.event);
+  assert.equal(names[0], "start");
+  assert.ok(names.filter((n) => n === "delta").length > 2);
+  assert.deepEqual(names.slice(-2), ["usage", "done"]);
+  const answer = events.filter((e) => e.event === "delta").map((e) => e.data.text).join("");
+  assert.match(answer, /\[1\]/);
+  const usage = events.find((e) => e.event === "usage")!.data;
+  assert.deepEqual(usage.citations, [
+    { n: 1, sourceId: text.id, title: "Opening hours", url: null },
+  ]);
+  assert.ok((usage.cost as number) > 0);
+  const [wallet] = await app.server.db.sql`
+    select balance from ledger_accounts where user_id = ${owner.id}`;
+  assert.equal(Number(wallet.balance), 50_000 - (usage.cost as number));
+  // The bot's conversation stays out of its owner's own chat.
+  const mine = await (await app.fetch("/api/v1/conversations", { headers: owner.auth })).json();
+  assert.deepEqual(mine.conversations, []);
 });

@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { chromiumAvailable, withPage } from "./browser.ts";
-import { startTestApp } from "./harness.ts";
+import { ADMIN, appWithAdmin } from "./browser_users.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import type { Sql } from "../lib/db/mod.ts";
 import { addDays, dayIn } from "../lib/metrics/days.ts";
 import { seeded } from "./fixtures/metrics_data.ts";
+import { paidPayment } from "./fixtures/payments.ts";
 
-const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
 const USER = { email: "chipo@example.com", password: "another long password" };
 
 /** A year of stored daily figures, shaped differently in the last 30 days than before. */
@@ -82,118 +82,105 @@ Deno.test({
     "an admin sees the charts drawn, switches the range, adjusts a balance and finds it audited",
   ignore: !chromiumAvailable(),
   async fn() {
-    const app = await startTestApp({
-      env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
+    await using app = await appWithAdmin();
+    const sql = app.server.db.sql;
+    const yesterday = addDays(dayIn(new Date(), app.server.config.tzMetrics), -1);
+    await seedYear(sql, yesterday);
+    const user = await createUser(sql, { ...USER, displayName: "Chipo" });
+
+    await withPage(async ({ page, problems }) => {
+      const first = await page.goto(app.url + "/admin");
+      assert.equal(first?.status(), 200);
+      await page.waitForURL(/\/login\?next=%2Fadmin$/);
+      await logIn(page, ADMIN);
+      await page.waitForURL(app.url + "/admin");
+
+      const metrics = page.locator('[data-island="MetricsChart"][data-hydrated="true"]');
+      await metrics.waitFor();
+      await page.locator('.metrics[data-drawn="30"]').waitFor();
+      const shares = await inkedShares(page);
+      assert.deepEqual(Object.keys(shares).sort(), [
+        "latency",
+        "messages",
+        "payments",
+        "revenue",
+        "tokens",
+        "users",
+      ]);
+      for (const [chart, share] of Object.entries(shares)) {
+        assert.ok(share > 0.01, `${chart}: ${(share * 100).toFixed(2)} % of pixels drawn`);
+      }
+      assert.match(
+        await page.locator('[data-kpi="usersNew"] .change').textContent() ?? "",
+        /▲ \d+(\.\d)? % vs previous/,
+        "the last 30 days had twice the sign-ups of the 30 before",
+      );
+      await page.locator('.feed[data-state="live"]').waitFor();
+      // A payment settles while the admin watches: the live feed shows it.
+      await paidPayment(sql, user.id, "WATCHED-1");
+      const item = page.locator(".feed li", { hasText: "WATCHED-1" });
+      await item.waitFor();
+      assert.match(await item.textContent() ?? "", /Payment paid/);
+      await page.screenshot({ path: "/tmp/hurukuro-admin-overview.png", fullPage: true });
+
+      // The range switch redraws in place: no navigation, the page's state survives.
+      const before = await fingerprint(page, "messages");
+      await page.evaluate(() => (globalThis as Record<string, unknown>).__samePage = true);
+      const fetched = page.waitForResponse((r) =>
+        new URL(r.url()).pathname === "/admin/api/metrics"
+      );
+      await page.getByRole("button", { name: "90 days" }).click();
+      assert.equal((await fetched).status(), 200);
+      await page.locator('.metrics[data-drawn="90"]').waitFor();
+      assert.equal(
+        await page.evaluate(() => (globalThis as Record<string, unknown>).__samePage),
+        true,
+      );
+      assert.equal(new URL(page.url()).searchParams.get("range"), "90");
+      assert.equal(
+        await page.getByRole("button", { name: "90 days" }).getAttribute("aria-pressed"),
+        "true",
+      );
+      assert.notEqual(await fingerprint(page, "messages"), before, "the chart was redrawn");
+      for (const [chart, share] of Object.entries(await inkedShares(page))) {
+        assert.ok(share > 0.01, `${chart} after the switch`);
+      }
+      await page.screenshot({ path: "/tmp/hurukuro-admin-overview-90.png", fullPage: true });
+
+      // Users → search → the user → adjust → the audit log.
+      await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Users" })
+        .click();
+      await page.getByLabel("Search").fill("chipo");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByRole("link", { name: USER.email }).click();
+      await page.waitForURL(`${app.url}/admin/users/${user.id}`);
+      await page.getByLabel("Tokens (negative to take away)").fill("1234");
+      await page.getByLabel(/^Reason \(required/).fill("Goodwill credit after a failed top-up");
+      await page.getByRole("button", { name: "Adjust" }).click();
+      await page.waitForURL(/notice=adjusted/);
+      assert.equal(await page.getByRole("status").textContent(), "Balance adjusted.");
+      assert.equal(await page.getByTestId("balance").textContent(), "1234");
+
+      await page.getByRole("navigation", { name: "Admin" }).getByRole("link", {
+        name: "Audit log",
+      }).click();
+      const row = page.locator('tr[data-action="user.adjust_balance"]');
+      await row.waitFor();
+      assert.match(await row.textContent() ?? "", /Goodwill credit after a failed top-up/);
+      assert.match(await row.textContent() ?? "", /admin@example\.com/);
+      assert.match(await row.textContent() ?? "", /balance 0 → 1234/);
+
+      // Leaving the overview closes its event stream: chromium reports that as an aborted
+      // request, which is the stream ending, not a problem.
+      const real = problems.failedRequests.filter((r) =>
+        !(r.includes("/admin/api/feed") && r.includes("ERR_ABORTED"))
+      );
+      assert.deepEqual(real, []);
+      assert.deepEqual(problems.cspViolations, []);
+      assert.deepEqual(problems.pageErrors, []);
+      assert.deepEqual(problems.consoleErrors, []);
+      assert.deepEqual(problems.httpErrors, []);
     });
-    try {
-      const sql = app.server.db.sql;
-      const yesterday = addDays(dayIn(new Date(), app.server.config.tzMetrics), -1);
-      await seedYear(sql, yesterday);
-      const user = await createUser(sql, { ...USER, displayName: "Chipo" });
-
-      await withPage(async ({ page, problems }) => {
-        const first = await page.goto(app.url + "/admin");
-        assert.equal(first?.status(), 200);
-        await page.waitForURL(/\/login\?next=%2Fadmin$/);
-        await logIn(page, ADMIN);
-        await page.waitForURL(app.url + "/admin");
-
-        const metrics = page.locator('[data-island="MetricsChart"][data-hydrated="true"]');
-        await metrics.waitFor();
-        await page.locator('.metrics[data-drawn="30"]').waitFor();
-        const shares = await inkedShares(page);
-        assert.deepEqual(Object.keys(shares).sort(), [
-          "latency",
-          "messages",
-          "payments",
-          "revenue",
-          "tokens",
-          "users",
-        ]);
-        for (const [chart, share] of Object.entries(shares)) {
-          assert.ok(share > 0.01, `${chart}: ${(share * 100).toFixed(2)} % of pixels drawn`);
-        }
-        assert.match(
-          await page.locator('[data-kpi="usersNew"] .change').textContent() ?? "",
-          /▲ \d+(\.\d)? % vs previous/,
-          "the last 30 days had twice the sign-ups of the 30 before",
-        );
-        await page.locator('.feed[data-state="live"]').waitFor();
-        // A payment settles while the admin watches: the live feed shows it.
-        const [pkg] = await sql`select id from token_packages order by position limit 1`;
-        const [paid] = await sql`
-          insert into payments (user_id, package_id, tokens, currency, amount, method, reference,
-                                status, expires_at)
-          values (${user.id}, ${pkg.id}, 5000, 'USD', 1.00, 'ecocash', 'WATCHED-1', 'paid',
-                  now() + interval '1 hour') returning id`;
-        await sql`insert into payment_events (payment_id, source, status_from, status_to)
-                  values (${paid.id}, 'poll', 'sent', 'paid')`;
-        const item = page.locator(".feed li", { hasText: "WATCHED-1" });
-        await item.waitFor();
-        assert.match(await item.textContent() ?? "", /Payment paid/);
-        await page.screenshot({ path: "/tmp/hurukuro-admin-overview.png", fullPage: true });
-
-        // The range switch redraws in place: no navigation, the page's state survives.
-        const before = await fingerprint(page, "messages");
-        await page.evaluate(() => (globalThis as Record<string, unknown>).__samePage = true);
-        const fetched = page.waitForResponse((r) =>
-          new URL(r.url()).pathname === "/admin/api/metrics"
-        );
-        await page.getByRole("button", { name: "90 days" }).click();
-        assert.equal((await fetched).status(), 200);
-        await page.locator('.metrics[data-drawn="90"]').waitFor();
-        assert.equal(
-          await page.evaluate(() => (globalThis as Record<string, unknown>).__samePage),
-          true,
-        );
-        assert.equal(new URL(page.url()).searchParams.get("range"), "90");
-        assert.equal(
-          await page.getByRole("button", { name: "90 days" }).getAttribute("aria-pressed"),
-          "true",
-        );
-        assert.notEqual(await fingerprint(page, "messages"), before, "the chart was redrawn");
-        for (const [chart, share] of Object.entries(await inkedShares(page))) {
-          assert.ok(share > 0.01, `${chart} after the switch`);
-        }
-        await page.screenshot({ path: "/tmp/hurukuro-admin-overview-90.png", fullPage: true });
-
-        // Users → search → the user → adjust → the audit log.
-        await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Users" })
-          .click();
-        await page.getByLabel("Search").fill("chipo");
-        await page.getByRole("button", { name: "Search" }).click();
-        await page.getByRole("link", { name: USER.email }).click();
-        await page.waitForURL(`${app.url}/admin/users/${user.id}`);
-        await page.getByLabel("Tokens (negative to take away)").fill("1234");
-        await page.getByLabel(/^Reason \(required/).fill("Goodwill credit after a failed top-up");
-        await page.getByRole("button", { name: "Adjust" }).click();
-        await page.waitForURL(/notice=adjusted/);
-        assert.equal(await page.getByRole("status").textContent(), "Balance adjusted.");
-        assert.equal(await page.getByTestId("balance").textContent(), "1234");
-
-        await page.getByRole("navigation", { name: "Admin" }).getByRole("link", {
-          name: "Audit log",
-        }).click();
-        const row = page.locator('tr[data-action="user.adjust_balance"]');
-        await row.waitFor();
-        assert.match(await row.textContent() ?? "", /Goodwill credit after a failed top-up/);
-        assert.match(await row.textContent() ?? "", /admin@example\.com/);
-        assert.match(await row.textContent() ?? "", /balance 0 → 1234/);
-
-        // Leaving the overview closes its event stream: chromium reports that as an aborted
-        // request, which is the stream ending, not a problem.
-        const real = problems.failedRequests.filter((r) =>
-          !(r.includes("/admin/api/feed") && r.includes("ERR_ABORTED"))
-        );
-        assert.deepEqual(real, []);
-        assert.deepEqual(problems.cspViolations, []);
-        assert.deepEqual(problems.pageErrors, []);
-        assert.deepEqual(problems.consoleErrors, []);
-        assert.deepEqual(problems.httpErrors, []);
-      });
-    } finally {
-      await app.close();
-    }
   },
 });
 
@@ -201,50 +188,44 @@ Deno.test({
   name: "the dashboard fits a phone's width, and a normal user gets no access to /admin",
   ignore: !chromiumAvailable(),
   async fn() {
-    const app = await startTestApp({
-      env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
-    });
-    try {
-      const sql = app.server.db.sql;
-      await seedYear(sql, addDays(dayIn(new Date(), app.server.config.tzMetrics), -1));
-      await createUser(sql, USER);
-      await withPage(async ({ page, problems }) => {
-        await page.goto(app.url + "/login?next=/admin");
-        await logIn(page, ADMIN);
-        await page.waitForURL(app.url + "/admin");
-        await page.locator('.metrics[data-drawn="30"]').waitFor();
-        for (const path of ["/admin", "/admin/users", "/admin/payments", "/admin/settings"]) {
-          await page.goto(app.url + path);
-          const overflow = await page.evaluate(() =>
-            document.documentElement.scrollWidth - document.documentElement.clientWidth
-          );
-          assert.ok(overflow <= 0, `${path} is ${overflow}px wider than the phone`);
-        }
-        await page.goto(app.url + "/admin");
-        await page.locator('.metrics[data-drawn="30"]').waitFor();
-        const shares = await inkedShares(page);
-        assert.ok(Object.values(shares).every((s) => s > 0.01), JSON.stringify(shares));
-        await page.screenshot({ path: "/tmp/hurukuro-admin-phone.png", fullPage: true });
-        assert.deepEqual(problems.cspViolations, []);
-        assert.deepEqual(problems.pageErrors, []);
-      }, { viewport: { width: 390, height: 844 } });
+    await using app = await appWithAdmin();
+    const sql = app.server.db.sql;
+    await seedYear(sql, addDays(dayIn(new Date(), app.server.config.tzMetrics), -1));
+    await createUser(sql, USER);
+    await withPage(async ({ page, problems }) => {
+      await page.goto(app.url + "/login?next=/admin");
+      await logIn(page, ADMIN);
+      await page.waitForURL(app.url + "/admin");
+      await page.locator('.metrics[data-drawn="30"]').waitFor();
+      for (const path of ["/admin", "/admin/users", "/admin/payments", "/admin/settings"]) {
+        await page.goto(app.url + path);
+        const overflow = await page.evaluate(() =>
+          document.documentElement.scrollWidth - document.documentElement.clientWidth
+        );
+        assert.ok(overflow <= 0, `${path} is ${overflow}px wider than the phone`);
+      }
+      await page.goto(app.url + "/admin");
+      await page.locator('.metrics[data-drawn="30"]').waitFor();
+      const shares = await inkedShares(page);
+      assert.ok(Object.values(shares).every((s) => s > 0.01), JSON.stringify(shares));
+      await page.screenshot({ path: "/tmp/hurukuro-admin-phone.png", fullPage: true });
+      assert.deepEqual(problems.cspViolations, []);
+      assert.deepEqual(problems.pageErrors, []);
+    }, { viewport: { width: 390, height: 844 } });
 
-      await withPage(async ({ page, problems }) => {
-        await page.goto(app.url + "/login");
-        await logIn(page, USER);
-        await page.waitForURL(app.url + "/account");
-        for (const path of ["/admin", "/admin/users", "/admin/audit", "/admin/api/metrics"]) {
-          const res = await page.goto(app.url + path);
-          assert.equal(res?.status(), 404, path);
-        }
-        assert.equal(await page.locator("h1").textContent(), "Page not found");
-        // The 404s are the expected answers (chromium logs each as a console error too).
-        assert.equal(problems.httpErrors.length, 4);
-        assert.deepEqual(problems.cspViolations, []);
-        assert.deepEqual(problems.pageErrors, []);
-      });
-    } finally {
-      await app.close();
-    }
+    await withPage(async ({ page, problems }) => {
+      await page.goto(app.url + "/login");
+      await logIn(page, USER);
+      await page.waitForURL(app.url + "/account");
+      for (const path of ["/admin", "/admin/users", "/admin/audit", "/admin/api/metrics"]) {
+        const res = await page.goto(app.url + path);
+        assert.equal(res?.status(), 404, path);
+      }
+      assert.equal(await page.locator("h1").textContent(), "Page not found");
+      // The 404s are the expected answers (chromium logs each as a console error too).
+      assert.equal(problems.httpErrors.length, 4);
+      assert.deepEqual(problems.cspViolations, []);
+      assert.deepEqual(problems.pageErrors, []);
+    });
   },
 });

@@ -5,48 +5,40 @@
  */
 import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
-import { startTestApp } from "./harness.ts";
 import { createUser } from "../lib/accounts/users.ts";
-import { logInOnPage } from "./browser_users.ts";
+import { ADMIN, appWithAdmin, logInOnPage } from "./browser_users.ts";
 
-const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
 const USER = { email: "rudo@example.com", password: "forgotten long password" };
 
 Deno.test({
   name: "a password reset is completed through the sandbox mailbox",
   ignore: !chromiumAvailable(),
   async fn() {
-    const app = await startTestApp({
-      env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
-    });
-    try {
-      await createUser(app.server.db.sql, USER);
-      await withPage(async ({ page, problems }) => {
-        await page.goto(app.url + "/reset");
-        await page.getByLabel("E-mail").fill(USER.email);
-        await page.getByRole("button", { name: "E-mail me a reset link" }).click();
-        await page.getByText("a reset link is on its way").waitFor();
+    await using app = await appWithAdmin();
+    await createUser(app.server.db.sql, USER);
+    await withPage(async ({ page, problems }) => {
+      await page.goto(app.url + "/reset");
+      await page.getByLabel("E-mail").fill(USER.email);
+      await page.getByRole("button", { name: "E-mail me a reset link" }).click();
+      await page.getByText("a reset link is on its way").waitFor();
 
-        await logInOnPage(page, app, ADMIN, "/admin/sandbox/mail");
-        const newest = page.getByTestId("mail").first();
-        await newest.waitFor();
-        assert.match(await newest.textContent() ?? "", new RegExp(USER.email));
-        await newest.locator('a[href*="/reset?token="]').click();
-        await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
-        await page.getByLabel("New password").fill("a brand new long password");
-        await page.getByRole("button", { name: "Save new password" }).click();
-        await page.getByRole("heading", { name: "Password changed" }).waitFor();
-        assert.deepEqual(problems.all(), []);
-      });
-      const login = await app.fetch("/api/v1/auth/login", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: USER.email, password: "a brand new long password" }),
-      });
-      await login.body?.cancel();
-      assert.equal(login.status, 200);
-    } finally {
-      await app.close();
-    }
+      await logInOnPage(page, app, ADMIN, "/admin/sandbox/mail");
+      const newest = page.getByTestId("mail").first();
+      await newest.waitFor();
+      assert.match(await newest.textContent() ?? "", new RegExp(USER.email));
+      await newest.locator('a[href*="/reset?token="]').click();
+      await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
+      await page.getByLabel("New password").fill("a brand new long password");
+      await page.getByRole("button", { name: "Save new password" }).click();
+      await page.getByRole("heading", { name: "Password changed" }).waitFor();
+      assert.deepEqual(problems.all(), []);
+    });
+    const login = await app.fetch("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: USER.email, password: "a brand new long password" }),
+    });
+    await login.body?.cancel();
+    assert.equal(login.status, 200);
   },
 });

@@ -1,7 +1,7 @@
 /** A customer for browser tests: signed up through the API, logged in through the web page. */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import type { TestApp } from "./harness.ts";
+import { startTestApp, type TestApp } from "./harness.ts";
 import { post } from "../lib/wallet/ledger.ts";
 
 export interface TestCustomer {
@@ -50,3 +50,10 @@ export async function logInOnPage(
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForURL(app.url + next);
 }
+
+/** The first admin of {@link appWithAdmin}: created from ADMIN_EMAIL/ADMIN_PASSWORD at start. */
+export const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
+
+/** An app whose first admin is {@link ADMIN}, for tests that log in as them on the web page. */
+export const appWithAdmin = (): Promise<TestApp> =>
+  startTestApp({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } });

@@ -6,7 +6,7 @@
  * admin page's "Summary model" field.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp, waitFor } from "./harness.ts";
+import { staffUser, startTestApp, type TestApp, waitFor } from "./harness.ts";
 import {
   defaultReply,
   FAKE_OPENAI_KEY,
@@ -169,11 +169,7 @@ Deno.test("admin settings: the summary model of an AI configuration is saved, au
   const app: TestApp = await startTestApp();
   try {
     const sql = app.server.db.sql;
-    const admin = await createUser(sql, {
-      email: "boss@example.com",
-      password: "long enough password",
-      role: "admin",
-    });
+    const admin = await staffUser(app, "boss@example.com", "admin");
     const session = await createSession(sql, admin.id, { admin: true });
     const cookie = `hk_session=${session.token}`;
     const csrf = await csrfTokenFor(app.server.config.appSecret, session.token);

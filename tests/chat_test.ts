@@ -4,7 +4,7 @@
  * the grace period. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp, waitFor } from "./harness.ts";
+import { closing, startTestApp, type TestApp, waitFor } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
@@ -17,7 +17,7 @@ import {
   setChatSetting,
 } from "../lib/chat/mod.ts";
 
-export interface ChatSetup {
+export interface ChatSetup extends AsyncDisposable {
   app: TestApp;
   fake: FakeOpenAI;
   services: ChatServices;
@@ -31,7 +31,7 @@ export async function setupChat(
   const app = await startTestApp({
     env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl, ...options.env },
   });
-  return {
+  return closing({
     app,
     fake,
     services: app.server.chat,
@@ -39,7 +39,7 @@ export async function setupChat(
       await app.close();
       await fake.close();
     },
-  };
+  });
 }
 
 /** One chat message from WhatsApp, answered whole (the bot's path). */
@@ -64,12 +64,8 @@ function chatTest(
 ) {
   const [options, fn] = args.length === 1 ? [undefined, args[0]] : args;
   Deno.test(name, async () => {
-    const t = await setupChat(options);
-    try {
-      await fn(t);
-    } finally {
-      await t.close();
-    }
+    await using t = await setupChat(options);
+    await fn(t);
   });
 }
 
@@ -637,44 +633,36 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
 });
 
 Deno.test("the sandbox answers when no AI is configured", async () => {
-  const app = await startTestApp();
-  try {
-    assert.ok(app.server.config.sandboxed.includes("ai"));
-    const { userId } = await signup(app, 100_000);
-    const result = await answerOnce(app.server.chat, {
-      userId,
-      mode: "essay",
-      channel: "api",
-      text: "What is the sandbox?",
-    });
-    assert.ok(result.ok, JSON.stringify(result));
-    assert.match(result.text, /sandbox/);
-  } finally {
-    await app.close();
-  }
+  await using app = await startTestApp();
+  assert.ok(app.server.config.sandboxed.includes("ai"));
+  const { userId } = await signup(app, 100_000);
+  const result = await answerOnce(app.server.chat, {
+    userId,
+    mode: "essay",
+    channel: "api",
+    text: "What is the sandbox?",
+  });
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.match(result.text, /sandbox/);
 });
 
 Deno.test("not configured → a clear refusal, no stack trace", async () => {
-  const app = await startTestApp({ env: { SANDBOX: "0" } });
-  try {
-    const { userId, auth } = await signup(app, 100_000);
-    const result = await answerOnce(app.server.chat, {
-      userId,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Hello?",
-    });
-    assert.deepEqual(result, {
-      ok: false,
-      code: "not_configured",
-      userMessage: "The service is temporarily unavailable. Please contact support.",
-    });
-    const res = await app.fetch("/api/v1/essays", json({ text: "x" }, auth));
-    assert.equal(res.status, 503);
-    assert.equal((await res.json()).error.message, result.userMessage);
-  } finally {
-    await app.close();
-  }
+  await using app = await startTestApp({ env: { SANDBOX: "0" } });
+  const { userId, auth } = await signup(app, 100_000);
+  const result = await answerOnce(app.server.chat, {
+    userId,
+    mode: "chat",
+    channel: "whatsapp",
+    text: "Hello?",
+  });
+  assert.deepEqual(result, {
+    ok: false,
+    code: "not_configured",
+    userMessage: "The service is temporarily unavailable. Please contact support.",
+  });
+  const res = await app.fetch("/api/v1/essays", json({ text: "x" }, auth));
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).error.message, result.userMessage);
 });
 
 Deno.test("an answer left streaming by a dead process is marked failed at the next start", async () => {

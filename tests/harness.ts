@@ -8,6 +8,7 @@
  *   migration set (creating a PGlite directory costs 3–7 s) and copied for each app (~0.7 s).
  */
 import type { HealthReport } from "../lib/health.ts";
+import assert from "node:assert/strict";
 import postgres from "postgres";
 import { join } from "node:path";
 import { cp } from "node:fs/promises";
@@ -21,7 +22,15 @@ import { signAccessToken } from "../lib/accounts/jwt.ts";
 export const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = join(ROOT, "data", "test-cache");
 
-export interface TestApp {
+/**
+ * `resource` made disposable by its own `close()`, so that a test can write
+ * `await using t = await setup()` and have it closed however the test ends.
+ */
+export function closing<T extends { close(): Promise<void> }>(resource: T): T & AsyncDisposable {
+  return Object.assign(resource, { [Symbol.asyncDispose]: () => resource.close() });
+}
+
+export interface TestApp extends AsyncDisposable {
   url: string;
   server: RunningServer;
   /** Every log line the app wrote (JSON strings). */
@@ -131,21 +140,23 @@ export async function waitFor<T>(
 /**
  * An empty database (no migrations applied) for tests of lib/db itself; drop it with `close`.
  */
-export async function freshDatabase(): Promise<{ db: Database; close(): Promise<void> }> {
+export async function freshDatabase(): Promise<
+  { db: Database; close(): Promise<void> } & AsyncDisposable
+> {
   const serverUrl = Deno.env.get("DATABASE_URL");
   const log = memoryLogger("warn");
   if (serverUrl) {
     const fresh = await freshServerDatabase(serverUrl);
     const db = await openDatabase({ databaseUrl: fresh.url, log, max: 4 });
-    return { db, close: async () => (await db.close(), await fresh.drop()) };
+    return closing({ db, close: async () => (await db.close(), await fresh.drop()) });
   }
   const dir = await Deno.makeTempDir({ prefix: "hurukuro-db-" });
   await cp(join(await templateDir(false), "pg"), join(dir, "pg"), { recursive: true });
   const db = await openDatabase({ embeddedDir: join(dir, "pg"), log });
-  return {
+  return closing({
     db,
     close: async () => (await db.close(), await Deno.remove(dir, { recursive: true })),
-  };
+  });
 }
 
 /**
@@ -236,18 +247,18 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     if (ownStorage) await storage.cleanup();
     throw error;
   }
-  return {
+  return closing({
     url: server.url,
     server,
     logs: log.lines,
     dataDir: storage.dataDir,
     storage,
-    fetch: (path, init) => fetch(server.url + path, init),
+    fetch: (path: string, init?: RequestInit) => fetch(server.url + path, init),
     async close() {
       await server.shutdown();
       if (ownStorage) await storage.cleanup();
     },
-  };
+  });
 }
 
 /** Runs the project's own Deno on `args` as a child process (for start-up and crash tests). */
@@ -289,6 +300,26 @@ export async function staffUser(
   });
   const token = await signAccessToken(app.server.config.appSecret, { sub: user.id, role });
   return { id: user.id, email, headers: { authorization: `Bearer ${token}` } };
+}
+
+/**
+ * A new user signed up through the API of the server at `url` (an app's, or a spawned
+ * server's), failing unless it was created: the API's answer and the user's bearer header.
+ */
+export async function signUp(
+  url: string,
+  email = `user-${crypto.randomUUID()}@example.com`,
+  password = "long enough password",
+): Promise<{ accessToken: string; user: { id: string }; auth: { authorization: string } }> {
+  const res = await fetch(`${url}/api/v1/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 201, text);
+  const body = JSON.parse(text);
+  return { ...body, auth: { authorization: `Bearer ${body.accessToken}` } };
 }
 
 /** A body as JSON, or `{}` when it is empty or not JSON (the text has it). */
@@ -347,6 +378,8 @@ export interface ServerProcess {
   child: Deno.ChildProcess;
   /** The last lines it wrote to standard output (for a failure's message). */
   tail(): string;
+  /** Settles once its standard output has ended (it exited): `tail()` then has its last words. */
+  drained: Promise<void>;
 }
 
 /**
@@ -376,12 +409,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     await child.status;
     throw new Error(`the server did not start:\n${out.slice(-2_000)}`);
   }
-  (async () => {
+  const drained = (async () => {
     for (;;) {
       const { value, done } = await lines.read();
       if (done) break;
       out = (out + value).slice(-20_000);
     }
   })().catch(() => {});
-  return { url, child, tail: () => out.slice(-4_000) };
+  return { url, child, tail: () => out.slice(-4_000), drained };
 }

@@ -39,78 +39,66 @@ const sideEffects = async (app: TestApp) =>
     select key, runs from test_side_effects order by key`;
 
 Deno.test("a job that fails twice then succeeds runs 3 times and its side effect happens once", async () => {
-  const app = await jobApp();
-  try {
-    await app.server.queue.enqueue(flakyJob, { key: "flaky-1", failures: 2 });
-    const rows = await waitFor("the side effect", async () => {
-      const rows = await sideEffects(app);
-      return rows.length > 0 && rows;
-    });
-    await new Promise((r) => setTimeout(r, 200)); // room for a wrong extra run to show up
-    assert.equal(attempts.get("flaky-1"), 3);
-    assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [["flaky-1", 1]]);
-    assert.equal(rows.length, 1);
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
-    assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 1/);
-    assert.ok(app.logs.some((l) => l.includes('"msg":"job done"') && l.includes('"ms":')));
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  await app.server.queue.enqueue(flakyJob, { key: "flaky-1", failures: 2 });
+  const rows = await waitFor("the side effect", async () => {
+    const rows = await sideEffects(app);
+    return rows.length > 0 && rows;
+  });
+  await new Promise((r) => setTimeout(r, 200)); // room for a wrong extra run to show up
+  assert.equal(attempts.get("flaky-1"), 3);
+  assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [["flaky-1", 1]]);
+  assert.equal(rows.length, 1);
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
+  assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 1/);
+  assert.ok(app.logs.some((l) => l.includes('"msg":"job done"') && l.includes('"ms":')));
 });
 
 Deno.test("a job that always fails is dead-lettered with its last error, and a retry runs it again", async () => {
-  const app = await jobApp();
-  try {
-    await app.server.queue.enqueue(flakyJob, { key: "doomed", failures: 99 });
-    const [dead] = await waitFor("the dead letter", async () => {
-      const rows = await listDeadLetters(app.server.db);
-      return rows.length > 0 && rows;
-    });
-    assert.equal(dead.job, "test.flaky");
-    assert.equal(dead.attempts, 3);
-    assert.equal(dead.lastError, "planned failure 3 of doomed");
-    assert.deepEqual(dead.payload, { key: "doomed", failures: 99 });
-    const { body } = await healthOnce(
-      app,
-      (_, b) => b.queue.status === "ok" && b.queue.deadLetters > 0,
-    );
-    assert.equal(body.queue.status === "ok" && body.queue.deadLetters, 1);
+  await using app = await jobApp();
+  await app.server.queue.enqueue(flakyJob, { key: "doomed", failures: 99 });
+  const [dead] = await waitFor("the dead letter", async () => {
+    const rows = await listDeadLetters(app.server.db);
+    return rows.length > 0 && rows;
+  });
+  assert.equal(dead.job, "test.flaky");
+  assert.equal(dead.attempts, 3);
+  assert.equal(dead.lastError, "planned failure 3 of doomed");
+  assert.deepEqual(dead.payload, { key: "doomed", failures: 99 });
+  const { body } = await healthOnce(
+    app,
+    (_, b) => b.queue.status === "ok" && b.queue.deadLetters > 0,
+  );
+  assert.equal(body.queue.status === "ok" && body.queue.deadLetters, 1);
 
-    const before = attempts.get("doomed")!;
-    assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), true);
-    assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), false);
-    await waitFor(
-      "the retried job to run",
-      () => Promise.resolve(attempts.get("doomed")! > before),
-    );
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.flaky"\} 1/);
-  } finally {
-    await app.close();
-  }
+  const before = attempts.get("doomed")!;
+  assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), true);
+  assert.equal(await retryDeadLetter(app.server.db, app.server.queue, dead.id), false);
+  await waitFor(
+    "the retried job to run",
+    () => Promise.resolve(attempts.get("doomed")! > before),
+  );
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.flaky"\} 1/);
 });
 
 Deno.test("1,000 enqueues over 200 distinct dedupe keys execute 200 times", async () => {
-  const app = await jobApp({ concurrency: { llm: 32 } });
-  try {
-    const results = await Promise.all(
-      Array.from({ length: 1000 }, (_, i) =>
-        app.server.queue.enqueue(
-          sideEffectJob,
-          { key: `d${i % 200}` },
-          { dedupeKey: `d${i % 200}` },
-        )),
-    );
-    assert.equal(results.filter((r) => !r.deduplicated).length, 200);
-    await waitFor("200 side effects", async () => (await sideEffects(app)).length === 200);
-    await new Promise((r) => setTimeout(r, 300));
-    const rows = await sideEffects(app);
-    assert.equal(rows.length, 200);
-    assert.ok(rows.every((r) => r.runs === 1), "no key ran twice");
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp({ concurrency: { llm: 32 } });
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, (_, i) =>
+      app.server.queue.enqueue(
+        sideEffectJob,
+        { key: `d${i % 200}` },
+        { dedupeKey: `d${i % 200}` },
+      )),
+  );
+  assert.equal(results.filter((r) => !r.deduplicated).length, 200);
+  await waitFor("200 side effects", async () => (await sideEffects(app)).length === 200);
+  await new Promise((r) => setTimeout(r, 300));
+  const rows = await sideEffects(app);
+  assert.equal(rows.length, 200);
+  assert.ok(rows.every((r) => r.runs === 1), "no key ran twice");
 });
 
 /**
@@ -180,107 +168,91 @@ Deno.test("jobs queued together share KV messages and commits", async () => {
 });
 
 Deno.test("in a pack, a failing job is retried alone and the others are not run again", async () => {
-  const app = await jobApp();
-  try {
-    const keys = Array.from({ length: 8 }, (_, i) => `pack${i}`);
-    await app.server.queue.enqueueMany(
-      flakyJob,
-      keys.map((key) => ({ payload: { key, failures: key === "pack3" ? 2 : 0 } })),
-    );
-    await waitFor("all eight side effects", async () => (await sideEffects(app)).length === 8);
-    await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra run to show up
-    assert.deepEqual(
-      keys.map((key) => attempts.get(key)),
-      [1, 1, 1, 3, 1, 1, 1, 1],
-      "pack3 ran three times, every other job once",
-    );
-    assert.ok((await sideEffects(app)).every((r) => r.runs === 1));
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
-    assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 8/);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  const keys = Array.from({ length: 8 }, (_, i) => `pack${i}`);
+  await app.server.queue.enqueueMany(
+    flakyJob,
+    keys.map((key) => ({ payload: { key, failures: key === "pack3" ? 2 : 0 } })),
+  );
+  await waitFor("all eight side effects", async () => (await sideEffects(app)).length === 8);
+  await new Promise((r) => setTimeout(r, 300)); // room for a wrong extra run to show up
+  assert.deepEqual(
+    keys.map((key) => attempts.get(key)),
+    [1, 1, 1, 3, 1, 1, 1, 1],
+    "pack3 ran three times, every other job once",
+  );
+  assert.ok((await sideEffects(app)).every((r) => r.runs === 1));
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /hurukuro_jobs_retried_total\{job="test.flaky"\} 2/);
+  assert.match(metrics, /hurukuro_jobs_succeeded_total\{job="test.flaky"\} 8/);
 });
 
 Deno.test("a redelivered pack skips the jobs it already settled; a one-job message still runs", async () => {
-  const app = await jobApp();
-  try {
-    const kv = app.server.kv;
-    const entry = (id: string, key: string, attempt = 1) => ({
-      id,
-      job: "test.side_effect",
-      payload: { key },
-      attempt,
-      enqueuedAt: Date.now(),
-    });
-    // As a crash leaves it: r1 finished, r2's first attempt handed over to its retry, r3's
-    // second attempt still to run after its first was handed over, r4 never started.
-    await kv.set(["jobs", "done", "r1"], true);
-    await kv.set(["jobs", "done", "r2"], 1);
-    await kv.set(["jobs", "done", "r3"], 1);
-    await kv.enqueue({
-      v: 2,
-      pack: "p",
-      jobs: [entry("r1", "red1"), entry("r2", "red2"), entry("r3", "red3", 2), entry("r4", "red4")],
-    });
-    // A message in the one-job format queued before packs existed.
-    await kv.enqueue({ v: 1, ...entry("old", "v1-job") });
-    await waitFor("three side effects", async () => (await sideEffects(app)).length === 3);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [
-      ["red3", 1],
-      ["red4", 1],
-      ["v1-job", 1],
-    ]);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  const kv = app.server.kv;
+  const entry = (id: string, key: string, attempt = 1) => ({
+    id,
+    job: "test.side_effect",
+    payload: { key },
+    attempt,
+    enqueuedAt: Date.now(),
+  });
+  // As a crash leaves it: r1 finished, r2's first attempt handed over to its retry, r3's
+  // second attempt still to run after its first was handed over, r4 never started.
+  await kv.set(["jobs", "done", "r1"], true);
+  await kv.set(["jobs", "done", "r2"], 1);
+  await kv.set(["jobs", "done", "r3"], 1);
+  await kv.enqueue({
+    v: 2,
+    pack: "p",
+    jobs: [entry("r1", "red1"), entry("r2", "red2"), entry("r3", "red3", 2), entry("r4", "red4")],
+  });
+  // A message in the one-job format queued before packs existed.
+  await kv.enqueue({ v: 1, ...entry("old", "v1-job") });
+  await waitFor("three side effects", async () => (await sideEffects(app)).length === 3);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual((await sideEffects(app)).map((r) => [r.key, r.runs]), [
+    ["red3", 1],
+    ["red4", 1],
+    ["v1-job", 1],
+  ]);
 });
 
 Deno.test("a bad payload or delay is refused at the call and never queued", async () => {
-  const app = await jobApp();
-  try {
-    await assert.rejects(
-      // @ts-expect-error: the type system refuses it too
-      app.server.queue.enqueue(sideEffectJob, { key: 42 }),
-      (e) => e instanceof JobValidationError && /key/.test(e.message),
-    );
-    await assert.rejects(
-      app.server.queue.enqueue(sideEffectJob, { key: "x" }, { delay: 31 * 24 * 3600 * 1000 }),
-      JobValidationError,
-    );
-    assert.equal(await app.server.queue.backlog(), 0);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  await assert.rejects(
+    // @ts-expect-error: the type system refuses it too
+    app.server.queue.enqueue(sideEffectJob, { key: 42 }),
+    (e) => e instanceof JobValidationError && /key/.test(e.message),
+  );
+  await assert.rejects(
+    app.server.queue.enqueue(sideEffectJob, { key: "x" }, { delay: 31 * 24 * 3600 * 1000 }),
+    JobValidationError,
+  );
+  assert.equal(await app.server.queue.backlog(), 0);
 });
 
 Deno.test("enqueueMany queues the valid items and dead-letters a bad one (once, however often it comes back)", async () => {
-  const app = await jobApp();
-  try {
-    const items = [
-      { payload: { key: "many-a" } },
-      { payload: { key: 42 } as unknown as { key: string } },
-      { payload: { key: "many-b" } },
-    ];
-    const results = await app.server.queue.enqueueMany(sideEffectJob, items);
-    assert.deepEqual(results.map((r) => r.invalid === undefined), [true, false, true]);
-    assert.match(results[1].invalid!, /key/);
-    await waitFor("the valid side effects", async () => (await sideEffects(app)).length === 2);
-    assert.deepEqual((await sideEffects(app)).map((r) => r.key), ["many-a", "many-b"]);
-    // The same bad item again (a reconciler finding the same row each minute): one dead letter.
-    await app.server.queue.enqueueMany(sideEffectJob, [items[1]]);
-    const dead = await listDeadLetters(app.server.db);
-    assert.equal(dead.length, 1);
-    assert.equal(dead[0].job, "test.side_effect");
-    assert.deepEqual(dead[0].payload, { key: 42 });
-    assert.match(dead[0].lastError, /invalid payload/);
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.side_effect"\} 2/);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  const items = [
+    { payload: { key: "many-a" } },
+    { payload: { key: 42 } as unknown as { key: string } },
+    { payload: { key: "many-b" } },
+  ];
+  const results = await app.server.queue.enqueueMany(sideEffectJob, items);
+  assert.deepEqual(results.map((r) => r.invalid === undefined), [true, false, true]);
+  assert.match(results[1].invalid!, /key/);
+  await waitFor("the valid side effects", async () => (await sideEffects(app)).length === 2);
+  assert.deepEqual((await sideEffects(app)).map((r) => r.key), ["many-a", "many-b"]);
+  // The same bad item again (a reconciler finding the same row each minute): one dead letter.
+  await app.server.queue.enqueueMany(sideEffectJob, [items[1]]);
+  const dead = await listDeadLetters(app.server.db);
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0].job, "test.side_effect");
+  assert.deepEqual(dead[0].payload, { key: 42 });
+  assert.match(dead[0].lastError, /invalid payload/);
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /hurukuro_jobs_dead_lettered_total\{job="test.side_effect"\} 2/);
 });
 
 Deno.test("a reconciler that keeps failing turns /health degraded and is counted in /metrics", async () => {
@@ -292,65 +264,53 @@ Deno.test("a reconciler that keeps failing turns /health degraded and is counted
       return Promise.resolve([]);
     },
   });
-  const app = await jobApp({ extraHandlers: [...testHandlers, sweep] });
-  try {
-    // The start-up sweep already failed once.
-    await app.server.queue.reconcile();
-    assert.equal(app.server.queue.reconciler.consecutiveFailures, 2);
-    const notYet = await healthOnce(app, (_, b) => b.reconciler.consecutiveFailures === 2);
-    assert.equal(notYet.body.status, "ok", "two failures in a row are not yet a trend");
-    await app.server.queue.reconcile();
-    const failing = await healthOnce(app, (_, b) => b.status !== "ok");
-    assert.equal(failing.body.status, "degraded");
-    assert.equal(failing.body.reconciler.status, "failing");
-    assert.equal(failing.body.reconciler.consecutiveFailures, 3);
-    assert.equal(failing.status, 200, "the instance still serves: degraded, not down");
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /hurukuro_reconciler_failures_total\{job="test.sweep"\} 3/);
+  await using app = await jobApp({ extraHandlers: [...testHandlers, sweep] });
+  // The start-up sweep already failed once.
+  await app.server.queue.reconcile();
+  assert.equal(app.server.queue.reconciler.consecutiveFailures, 2);
+  const notYet = await healthOnce(app, (_, b) => b.reconciler.consecutiveFailures === 2);
+  assert.equal(notYet.body.status, "ok", "two failures in a row are not yet a trend");
+  await app.server.queue.reconcile();
+  const failing = await healthOnce(app, (_, b) => b.status !== "ok");
+  assert.equal(failing.body.status, "degraded");
+  assert.equal(failing.body.reconciler.status, "failing");
+  assert.equal(failing.body.reconciler.consecutiveFailures, 3);
+  assert.equal(failing.status, 200, "the instance still serves: degraded, not down");
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /hurukuro_reconciler_failures_total\{job="test.sweep"\} 3/);
 
-    broken = false;
-    await app.server.queue.reconcile();
-    const healed = await healthOnce(app, (_, b) => b.status === "ok");
-    assert.equal(healed.body.status, "ok");
-    assert.equal(healed.body.reconciler.consecutiveFailures, 0);
-  } finally {
-    await app.close();
-  }
+  broken = false;
+  await app.server.queue.reconcile();
+  const healed = await healthOnce(app, (_, b) => b.status === "ok");
+  assert.equal(healed.body.status, "ok");
+  assert.equal(healed.body.reconciler.consecutiveFailures, 0);
 });
 
 Deno.test("a delayed job waits for its delay; the backlog counts it until it is done", async () => {
-  const app = await jobApp();
-  try {
-    const queuedAt = Date.now();
-    await app.server.queue.enqueue(sideEffectJob, { key: "later" }, { delay: 400 });
-    assert.equal(await app.server.queue.backlog(), 1);
-    const [row] = await waitFor("the delayed job", async () => {
-      const rows = await app.server.db.sql`select at from test_side_effects where key = 'later'`;
-      return rows.length > 0 && rows;
-    });
-    assert.ok(row.at.getTime() - queuedAt >= 390, `ran after ${row.at.getTime() - queuedAt} ms`);
-    await waitFor("the backlog to drain", async () => (await app.server.queue.backlog()) === 0);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp();
+  const queuedAt = Date.now();
+  await app.server.queue.enqueue(sideEffectJob, { key: "later" }, { delay: 400 });
+  assert.equal(await app.server.queue.backlog(), 1);
+  const [row] = await waitFor("the delayed job", async () => {
+    const rows = await app.server.db.sql`select at from test_side_effects where key = 'later'`;
+    return rows.length > 0 && rows;
+  });
+  assert.ok(row.at.getTime() - queuedAt >= 390, `ran after ${row.at.getTime() - queuedAt} ms`);
+  await waitFor("the backlog to drain", async () => (await app.server.queue.backlog()) === 0);
 });
 
 Deno.test("lanes bound concurrency: 12 slow llm jobs never run more than 4 at once", async () => {
-  const app = await jobApp({ concurrency: { llm: 4 } });
-  try {
-    let peak = 0;
-    const sample = setInterval(() => peak = Math.max(peak, app.server.queue.inFlight), 5);
-    await app.server.queue.enqueueMany(
-      sideEffectJob,
-      Array.from({ length: 12 }, (_, i) => ({ payload: { key: `lane${i}`, sleepMs: 100 } })),
-    );
-    await waitFor("12 side effects", async () => (await sideEffects(app)).length === 12);
-    clearInterval(sample);
-    assert.ok(peak <= 4, `peak ${peak}`);
-    assert.ok(peak >= 2, `peak ${peak}: the lane ran jobs concurrently`);
-  } finally {
-    await app.close();
-  }
+  await using app = await jobApp({ concurrency: { llm: 4 } });
+  let peak = 0;
+  const sample = setInterval(() => peak = Math.max(peak, app.server.queue.inFlight), 5);
+  await app.server.queue.enqueueMany(
+    sideEffectJob,
+    Array.from({ length: 12 }, (_, i) => ({ payload: { key: `lane${i}`, sleepMs: 100 } })),
+  );
+  await waitFor("12 side effects", async () => (await sideEffects(app)).length === 12);
+  clearInterval(sample);
+  assert.ok(peak <= 4, `peak ${peak}`);
+  assert.ok(peak >= 2, `peak ${peak}: the lane ran jobs concurrently`);
 });
 
 Deno.test("SIGKILL with 100 jobs queued: after a restart all 100 complete, none twice", async () => {
@@ -498,27 +458,23 @@ Deno.test({
 });
 
 Deno.test("schedules are read in their time zone: 00:10 in Harare is 22:10 UTC", async () => {
-  const app = await startTestApp();
-  try {
-    const nightly = defineCron({
-      name: "test.nightly",
-      schedule: "10 0 * * *",
-      run: async () => {},
-    });
-    const scheduler = new CronScheduler({
-      db: app.server.db,
-      log: app.server.log,
-      context: app.server.queue.context,
-      crons: [nightly],
-      defaultTimeZone: "Africa/Harare",
-    });
-    assert.deepEqual(scheduler.due(new Date("2026-11-23T22:10:30Z")).map((c) => c.name), [
-      "test.nightly",
-    ]);
-    assert.deepEqual(scheduler.due(new Date("2026-11-24T00:10:00Z")), []);
-  } finally {
-    await app.close();
-  }
+  await using app = await startTestApp();
+  const nightly = defineCron({
+    name: "test.nightly",
+    schedule: "10 0 * * *",
+    run: async () => {},
+  });
+  const scheduler = new CronScheduler({
+    db: app.server.db,
+    log: app.server.log,
+    context: app.server.queue.context,
+    crons: [nightly],
+    defaultTimeZone: "Africa/Harare",
+  });
+  assert.deepEqual(scheduler.due(new Date("2026-11-23T22:10:30Z")).map((c) => c.name), [
+    "test.nightly",
+  ]);
+  assert.deepEqual(scheduler.due(new Date("2026-11-24T00:10:00Z")), []);
 });
 
 Deno.test("graceful stop: running jobs finish, waiting ones are delivered after the restart", async () => {

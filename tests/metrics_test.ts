@@ -151,92 +151,80 @@ const snapshot = (sql: Sql) =>
       from daily_metrics order by day, metric, dims`;
 
 Deno.test("each day's figures equal an independent count over the raw rows, midnight included", async () => {
-  const app = await startTestApp();
-  try {
-    const sql = app.server.db.sql;
-    await generateMetricsData(sql, {
-      // A day before and after the measured ones, which must not leak in.
-      from: new Date("2026-03-07T22:00:00Z"),
-      to: new Date("2026-03-12T22:00:00Z"),
-      edges: EDGES,
-    });
-    let nonZero = 0;
-    for (const day of DAYS) {
-      const expected = await expectedFigures(sql, day);
-      const computed = asMap(await computeDay(sql, day, TZ));
-      assertSameFigures(computed, expected);
-      nonZero += [...computed.values()].filter((v) => v !== 0).length;
-    }
-    // The data set exercises the figures (a broken generator would pass with all zeros).
-    assert.ok(nonZero > 100, `${nonZero} non-zero figures`);
-    const edge = await computeDay(sql, "2026-03-10", TZ);
-    assert.ok(edge.some((r) => r.metric === "payments.success_rate"));
-    assert.ok(edge.some((r) => r.metric === "users.active" && r.dims === "channel=whatsapp"));
-
-    // The same day in another time zone is another set of rows.
-    const utc = asMap(await computeDay(sql, "2026-03-10", "UTC"));
-    const harare = asMap(edge);
-    assert.notDeepEqual(utc, harare);
-  } finally {
-    await app.close();
+  await using app = await startTestApp();
+  const sql = app.server.db.sql;
+  await generateMetricsData(sql, {
+    // A day before and after the measured ones, which must not leak in.
+    from: new Date("2026-03-07T22:00:00Z"),
+    to: new Date("2026-03-12T22:00:00Z"),
+    edges: EDGES,
+  });
+  let nonZero = 0;
+  for (const day of DAYS) {
+    const expected = await expectedFigures(sql, day);
+    const computed = asMap(await computeDay(sql, day, TZ));
+    assertSameFigures(computed, expected);
+    nonZero += [...computed.values()].filter((v) => v !== 0).length;
   }
+  // The data set exercises the figures (a broken generator would pass with all zeros).
+  assert.ok(nonZero > 100, `${nonZero} non-zero figures`);
+  const edge = await computeDay(sql, "2026-03-10", TZ);
+  assert.ok(edge.some((r) => r.metric === "payments.success_rate"));
+  assert.ok(edge.some((r) => r.metric === "users.active" && r.dims === "channel=whatsapp"));
+
+  // The same day in another time zone is another set of rows.
+  const utc = asMap(await computeDay(sql, "2026-03-10", "UTC"));
+  const harare = asMap(edge);
+  assert.notDeepEqual(utc, harare);
 });
 
 Deno.test("storing a day again changes nothing; a key that no longer occurs is removed", async () => {
-  const app = await startTestApp();
-  try {
-    const sql = app.server.db.sql;
-    await generateMetricsData(sql, {
-      from: new Date("2026-03-08T22:00:00Z"),
-      to: new Date("2026-03-11T22:00:00Z"),
-      edges: EDGES,
-      seed: 7,
-    });
-    for (const day of DAYS) {
-      const first = await recordDay(sql, day, TZ);
-      assert.equal(first.changed, first.rows.length, "the first run writes every figure");
-    }
-    const before = await snapshot(sql);
-    assert.ok(before.length > 50);
-    for (const day of DAYS) assert.equal((await recordDay(sql, day, TZ)).changed, 0);
-    assert.deepEqual(await snapshot(sql), before, "no row was rewritten");
-
-    // The stored figures are what computeDay says.
-    const stored = await sql`select metric, dims, value from daily_metrics
-                             where day = '2026-03-10'`;
-    assert.deepEqual(asMap(stored as never), asMap(await computeDay(sql, "2026-03-10", TZ)));
-
-    // The WhatsApp messages of 03-10 are deleted: its per-channel rows go, its totals change.
-    await sql`delete from messages where channel = 'whatsapp'
-                and created_at >= '2026-03-09T22:00:00Z' and created_at < '2026-03-10T22:00:00Z'`;
-    const rerun = await recordDay(sql, "2026-03-10", TZ);
-    assert.ok(rerun.changed > 0);
-    const keys = (await sql`select metric, dims from daily_metrics where day = '2026-03-10'`)
-      .map((r) => `${r.metric}|${r.dims}`);
-    assert.ok(!keys.some((k) => k.includes("channel=whatsapp")), keys.join("\n"));
-    assert.ok(keys.includes("messages.in|"));
-    // Other days are untouched.
-    const others = (await snapshot(sql)).filter((r) => r.day !== "2026-03-10");
-    assert.deepEqual(others, before.filter((r) => r.day !== "2026-03-10"));
-  } finally {
-    await app.close();
+  await using app = await startTestApp();
+  const sql = app.server.db.sql;
+  await generateMetricsData(sql, {
+    from: new Date("2026-03-08T22:00:00Z"),
+    to: new Date("2026-03-11T22:00:00Z"),
+    edges: EDGES,
+    seed: 7,
+  });
+  for (const day of DAYS) {
+    const first = await recordDay(sql, day, TZ);
+    assert.equal(first.changed, first.rows.length, "the first run writes every figure");
   }
+  const before = await snapshot(sql);
+  assert.ok(before.length > 50);
+  for (const day of DAYS) assert.equal((await recordDay(sql, day, TZ)).changed, 0);
+  assert.deepEqual(await snapshot(sql), before, "no row was rewritten");
+
+  // The stored figures are what computeDay says.
+  const stored = await sql`select metric, dims, value from daily_metrics
+                           where day = '2026-03-10'`;
+  assert.deepEqual(asMap(stored as never), asMap(await computeDay(sql, "2026-03-10", TZ)));
+
+  // The WhatsApp messages of 03-10 are deleted: its per-channel rows go, its totals change.
+  await sql`delete from messages where channel = 'whatsapp'
+              and created_at >= '2026-03-09T22:00:00Z' and created_at < '2026-03-10T22:00:00Z'`;
+  const rerun = await recordDay(sql, "2026-03-10", TZ);
+  assert.ok(rerun.changed > 0);
+  const keys = (await sql`select metric, dims from daily_metrics where day = '2026-03-10'`)
+    .map((r) => `${r.metric}|${r.dims}`);
+  assert.ok(!keys.some((k) => k.includes("channel=whatsapp")), keys.join("\n"));
+  assert.ok(keys.includes("messages.in|"));
+  // Other days are untouched.
+  const others = (await snapshot(sql)).filter((r) => r.day !== "2026-03-10");
+  assert.deepEqual(others, before.filter((r) => r.day !== "2026-03-10"));
 });
 
 Deno.test("an empty day stores its totals as zero", async () => {
-  const app = await startTestApp();
-  try {
-    const sql = app.server.db.sql;
-    const rows = await computeDay(sql, "2026-01-01", TZ);
-    assert.ok(rows.length > 10);
-    assert.ok(rows.every((r) => r.dims === "" && Number(r.value) === 0), JSON.stringify(rows));
-    assert.ok(!rows.some((r) => r.metric === "payments.success_rate"), "no rate without payments");
-    assert.equal(await storeDay(sql, "2026-01-01", rows), rows.length);
-    assert.equal(await storeDay(sql, "2026-01-01", rows), 0);
-    await assert.rejects(storeDay(sql, "2026-02-30", rows), /not a day/);
-  } finally {
-    await app.close();
-  }
+  await using app = await startTestApp();
+  const sql = app.server.db.sql;
+  const rows = await computeDay(sql, "2026-01-01", TZ);
+  assert.ok(rows.length > 10);
+  assert.ok(rows.every((r) => r.dims === "" && Number(r.value) === 0), JSON.stringify(rows));
+  assert.ok(!rows.some((r) => r.metric === "payments.success_rate"), "no rate without payments");
+  assert.equal(await storeDay(sql, "2026-01-01", rows), rows.length);
+  assert.equal(await storeDay(sql, "2026-01-01", rows), 0);
+  await assert.rejects(storeDay(sql, "2026-02-30", rows), /not a day/);
 });
 
 Deno.test({

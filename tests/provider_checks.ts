@@ -1,29 +1,28 @@
 /**
  * Checks every AI provider must pass against its fake, registered as tests by lib/ai/*_test.ts
- * through {@link testProviderChecks}.
+ * through {@link testProviderChecks}, and what those files share to drive a provider.
  */
 import assert from "node:assert/strict";
-import { AiAbortedError, AiTimeoutError } from "../lib/ai/errors.ts";
-import type { AiProvider, ChatMessage } from "../lib/ai/types.ts";
-import { type FakeServer, untilAnswered } from "../lib/sandbox/ai_common.ts";
+import {
+  AiAbortedError,
+  AiBadKeyError,
+  AiError,
+  AiTimeoutError,
+  AiUpstreamError,
+} from "../lib/ai/errors.ts";
+import type { ProviderSettings } from "../lib/ai/provider.ts";
+import { countTextTokens } from "../lib/ai/tokens.ts";
+import type { AiProvider, ChatMessage, StreamEvent } from "../lib/ai/types.ts";
+import { type FakeModelOptions, type FakeServer, untilAnswered } from "../lib/sandbox/ai_common.ts";
+import { fakePromptTokens, splitDeltas } from "../lib/sandbox/ai_model.ts";
 import { collectGarbage } from "./gc.ts";
 
 /** The error that ended `events` within `ms`, or a failure if it did not end (never a hang). */
-async function endingError(events: AsyncIterable<unknown>, ms: number): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+function endingError(events: AsyncIterable<unknown>, ms: number): Promise<unknown> {
   const run = (async () => {
     for await (const _ of events) continue;
   })().then(() => undefined, (error: unknown) => error);
-  try {
-    return await Promise.race([
-      run,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(ms, run);
 }
 
 /**
@@ -79,18 +78,162 @@ async function checkRequestSentNotice(
   assert.deepEqual(seenByFake, [0, 1]);
 }
 
-/** A provider under test against its fake, as lib/ai/*_test.ts make them. */
-export type ProviderFixture = (
-  fake?: { firstTokenDelayMs?: number },
-  provider?: { retry?: { maxAttempts?: number } },
-) => Promise<{ ai: AiProvider; fake: FakeServer } & AsyncDisposable>;
+/** Quick retries, so that tests of retrying do not wait for production back-offs. */
+export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
 
-/** Registers the checks above as tests of one provider, `path` being its fake's answer route. */
-export function testProviderChecks(
-  fixture: ProviderFixture,
-  path: string,
-  question: ChatMessage[],
+/** Every event, the delta texts, and the error that ended the stream if one did. */
+export async function drain(
+  events: AsyncIterable<StreamEvent>,
+): Promise<{ events: StreamEvent[]; deltas: string[]; error?: unknown }> {
+  const seen: StreamEvent[] = [];
+  let error: unknown;
+  try {
+    for await (const event of events) seen.push(event);
+  } catch (thrown) {
+    error = thrown;
+  }
+  return { events: seen, deltas: seen.flatMap((e) => e.type === "delta" ? [e.text] : []), error };
+}
+
+/** Fails the test instead of hanging it when a broken timeout or abort never fires. */
+export async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `error`, asserted to be of `type`. */
+export function expectError<T extends AiError>(
+  error: unknown,
+  type: abstract new (...args: never[]) => T,
+): T {
+  assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+  return error;
+}
+
+/** A fake upstream as lib/sandbox/{openai,anthropic}.ts start them. */
+type Fake = FakeServer & { apiKey: string; baseUrl: string };
+
+/** One provider and its fake, as lib/ai/*_test.ts describe them to the shared checks. */
+export interface ProviderUnderTest<F extends Fake, P extends AiProvider> {
+  start: (options?: FakeModelOptions) => Promise<F>;
+  create: (settings: ProviderSettings) => P;
+  model: string;
+  /** The fake's answer route. */
+  path: string;
+  question: ChatMessage[];
+  /** Fields of the request body the provider sends for `question` (the rest is its own). */
+  sent: Record<string, unknown>;
+  /**
+   * The input tokens a stream cut mid-answer reports: the upstream's own count where it comes
+   * before the first delta (Anthropic's message_start), else our estimate.
+   */
+  cutInputTokens: number;
+}
+
+/** A provider against a fresh fake, both closed when the test's `await using` ends. */
+export function providerFixture<F extends Fake, P extends AiProvider>(
+  p: ProviderUnderTest<F, P>,
+) {
+  return async (fakeOptions: FakeModelOptions = {}, settings: Partial<ProviderSettings> = {}) => {
+    const fake = await p.start(fakeOptions);
+    const ai = p.create({
+      apiKey: fake.apiKey,
+      baseUrl: fake.baseUrl,
+      model: p.model,
+      timeoutMs: 2_000,
+      retry: FAST_RETRY,
+      ...settings,
+    });
+    return { fake, ai, [Symbol.asyncDispose]: () => fake.close() };
+  };
+}
+
+/**
+ * Registers the checks every provider must pass as tests of one provider: the stream's shape
+ * and usage, a wrong key, a stream cut mid-answer, a caller's abort, and the checks above.
+ */
+export function testProviderChecks<F extends Fake, P extends AiProvider>(
+  p: ProviderUnderTest<F, P>,
 ): void {
+  const fixture = providerFixture(p);
+  const { path, question } = p;
+
+  Deno.test("deltas arrive in order and the usage record comes last with the fake's counts", async () => {
+    const reply = "Harare is the capital of Zimbabwe; plants turn sunlight into sugar.";
+    await using t = await fixture({ reply });
+    const { events, deltas, error } = await drain(t.ai.stream(question));
+    assert.equal(error, undefined);
+    assert.deepEqual(deltas, splitDeltas(reply));
+    assert.equal(events.filter((e) => e.type === "usage").length, 1);
+    assert.deepEqual(events.at(-1), {
+      type: "usage",
+      inputTokens: fakePromptTokens(question),
+      outputTokens: splitDeltas(reply).length,
+      estimated: false,
+      finishReason: "stop",
+    });
+    const sent = t.fake.calls(path)[0].body as Record<string, unknown>;
+    for (const [field, value] of Object.entries(p.sent)) {
+      assert.deepEqual(sent[field], value, field);
+    }
+  });
+
+  Deno.test("a wrong key is a BadKey error at once, without a retry", async () => {
+    await using t = await fixture({}, { apiKey: "sk-not-the-right-one" });
+    const badKey = expectError((await drain(t.ai.stream(question))).error, AiBadKeyError);
+    assert.equal(badKey.status, 401);
+    assert.equal(badKey.retryable, false);
+    assert.doesNotMatch(badKey.userMessage, /key|401/i);
+    assert.equal(t.fake.calls(path).length, 1);
+  });
+
+  Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {
+    await using t = await fixture({ reply: "one two three four five six seven eight" });
+    for (const how of ["reset", "close", "error_event"] as const) {
+      const before = t.fake.calls(path).length;
+      t.fake.script({ kind: "cut", afterDeltas: 3, how });
+      const { events, deltas, error } = await drain(t.ai.stream(question));
+      assert.deepEqual(deltas, ["one", " two", " three"], how);
+      assert.ok(!events.some((e) => e.type === "usage"), `${how}: no usage record`);
+      const cut = expectError(error, AiUpstreamError);
+      assert.deepEqual(cut.partialUsage, {
+        inputTokens: p.cutInputTokens,
+        outputTokens: countTextTokens("one two three"),
+        estimated: true,
+      }, how);
+      assert.equal(t.fake.calls(path).length, before + 1, `${how}: one upstream call`);
+    }
+  });
+
+  Deno.test("aborting from the caller stops the upstream request: the fake sees the connection close", async () => {
+    await using t = await fixture({ deltaDelayMs: 25 });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    let error: unknown;
+    try {
+      for await (const event of t.ai.stream(question, {}, controller.signal)) {
+        if (event.type === "delta") seen.push(event.text);
+        if (seen.length === 3) controller.abort();
+      }
+    } catch (thrown) {
+      error = thrown;
+    }
+    const aborted = expectError(error, AiAbortedError);
+    assert.equal(seen.length, 3);
+    assert.equal(aborted.partialUsage?.outputTokens, countTextTokens(seen.join("")));
+    const [call] = t.fake.calls(path);
+    assert.equal(await call.closed, "disconnected");
+    assert.ok(call.deltasSent < 10, `the fake went on to send ${call.deltasSent} deltas`);
+    assert.equal(t.fake.calls(path).length, 1);
+  });
+
   Deno.test("the caller hears when each attempt's request is handed to the network", async () => {
     await using t = await fixture();
     await checkRequestSentNotice(t.ai, t.fake, path, question);

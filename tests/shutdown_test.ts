@@ -4,7 +4,7 @@
  * for all of it — within the grace period (fresh.config.ts `shutdownGraceMs`).
  */
 import assert from "node:assert/strict";
-import { denoCommand, prepareStorage } from "./harness.ts";
+import { prepareStorage, startServerProcess } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { post } from "../lib/wallet/ledger.ts";
@@ -30,33 +30,14 @@ Deno.test("SIGTERM while an essay streams: it finishes whole, complete and bille
     });
     await db.close();
   }
-  const child = denoCommand(["run", "-A", "main.ts"], {
+  const server = await startServerProcess({
     ...storage.env,
-    HURUKURO_ENV: "test",
-    PORT: "0",
     LOG_LEVEL: "info",
     OPENAI_API_KEY: FAKE_OPENAI_KEY,
     OPENAI_BASE_URL: fake.baseUrl,
-  }, { stderr: "null" }).spawn();
-  let out = "";
+  });
+  const { url, child } = server;
   try {
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const deadline = Date.now() + 60_000;
-    while (!/running at (http:\S+)/.test(out) && Date.now() < deadline) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      out += value;
-    }
-    const url = out.match(/running at (http:\S+)/)?.[1];
-    assert.ok(url, `the server did not start:\n${out.slice(-2_000)}`);
-    const stdout = (async () => {
-      for (;;) {
-        const { value, done } = await lines.read();
-        if (done) return;
-        out += value;
-      }
-    })();
-
     const login = await fetch(url + "/api/v1/auth/login", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -89,10 +70,10 @@ Deno.test("SIGTERM while an essay streams: it finishes whole, complete and bille
     assert.equal(done.data.status, "complete");
 
     const status = await child.status;
-    await stdout;
-    assert.equal(status.code, 0, out.slice(-2_000));
+    await server.drained;
+    assert.equal(status.code, 0, server.tail());
     assert.ok(performance.now() - killedAt < 12_000, "stopped within the grace period");
-    assert.match(out, /"msg":"stopped"/);
+    assert.match(server.tail(), /"msg":"stopped"/);
 
     const db = await storage.openDatabase();
     try {

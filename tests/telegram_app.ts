@@ -5,7 +5,7 @@
  * wait for the messages they cause.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
+import { closing, startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import {
   type FakeTelegram,
@@ -20,7 +20,7 @@ import { csrfTokenFor } from "../routes/_auth.ts";
 export const WEBHOOK_SECRET = "tg-webhook-secret-for-tests_0123456789";
 export const WEBHOOK_PATH = "/api/telegram/webhook";
 
-export interface TelegramSetup {
+export interface TelegramSetup extends AsyncDisposable {
   app: TestApp;
   telegram: FakeTelegram;
   openai: FakeOpenAI;
@@ -50,7 +50,7 @@ export async function setupTelegram(
     body: JSON.stringify({ url: app.url + WEBHOOK_PATH, secret_token: WEBHOOK_SECRET }),
   });
   assert.equal((await set.json()).ok, true);
-  return {
+  return closing({
     app,
     telegram,
     openai,
@@ -59,7 +59,7 @@ export async function setupTelegram(
       await telegram.close();
       await openai.close();
     },
-  };
+  });
 }
 
 export interface Browser {

@@ -4,7 +4,7 @@
  * and a wait for the replies they cause.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
+import { closing, startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import {
   type FakeGraphApi,
@@ -27,7 +27,7 @@ export const APP_SECRET = "meta-app-secret-for-tests";
 export const VERIFY_TOKEN = "verify-me-please";
 export const PAYNOW_KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
 
-export interface Setup {
+export interface Setup extends AsyncDisposable {
   app: TestApp;
   graph: FakeGraphApi;
   openai: FakeOpenAI;
@@ -66,7 +66,7 @@ export async function setup(
     },
   });
   if (options.grant) await setSetting(app.server.db.sql, "signup_grant_tokens", options.grant);
-  return {
+  return closing({
     app,
     graph,
     openai,
@@ -77,7 +77,7 @@ export async function setup(
       await openai.close();
       await paynow?.close();
     },
-  };
+  });
 }
 
 /** The app with WhatsApp through Twilio, pointed at the fake Twilio; the caller closes both. */

@@ -4,79 +4,43 @@
  */
 import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../sandbox/anthropic.ts";
-import { splitDeltas } from "../sandbox/ai_model.ts";
-import { testProviderChecks } from "../../tests/provider_checks.ts";
+import {
+  drain,
+  expectError,
+  providerFixture,
+  type ProviderUnderTest,
+  testProviderChecks,
+} from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
 import {
-  AiAbortedError,
-  AiBadKeyError,
   AiContextTooLongError,
-  AiError,
   AiNotSupportedError,
   AiRateLimitError,
   AiTimeoutError,
-  AiUpstreamError,
 } from "./errors.ts";
-import { countTextTokens } from "./tokens.ts";
-import type { ChatMessage, StreamEvent } from "./types.ts";
+import type { ChatMessage } from "./types.ts";
 
 const MESSAGES = "/v1/messages";
-const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
 const question: ChatMessage[] = [
   { role: "system", content: "You are Hurukuro, a helpful assistant." },
   { role: "user", content: "Explain photosynthesis in one sentence." },
 ];
+const anthropic: ProviderUnderTest<
+  Awaited<ReturnType<typeof startFakeAnthropic>>,
+  AnthropicProvider
+> = {
+  start: startFakeAnthropic,
+  create: (settings) => new AnthropicProvider(settings),
+  model: "claude-haiku-4-5",
+  path: MESSAGES,
+  question,
+  sent: { system: question[0].content, messages: question.slice(1), stream: true },
+  // message_start carries the upstream's input count before the first delta.
+  cutInputTokens: fakePromptTokens(question),
+};
+const fixture = providerFixture(anthropic);
 
-async function fixture(
-  options: Parameters<typeof startFakeAnthropic>[0] = {},
-  provider: Partial<ConstructorParameters<typeof AnthropicProvider>[0]> = {},
-) {
-  const fake = await startFakeAnthropic(options);
-  const ai = new AnthropicProvider({
-    apiKey: fake.apiKey,
-    baseUrl: fake.baseUrl,
-    model: "claude-haiku-4-5",
-    timeoutMs: 2_000,
-    retry: FAST_RETRY,
-    ...provider,
-  });
-  return { fake, ai, [Symbol.asyncDispose]: () => fake.close() };
-}
-
-async function drain(events: AsyncIterable<StreamEvent>) {
-  const seen: StreamEvent[] = [];
-  let error: unknown;
-  try {
-    for await (const event of events) seen.push(event);
-  } catch (thrown) {
-    error = thrown;
-  }
-  return { events: seen, deltas: seen.flatMap((e) => e.type === "delta" ? [e.text] : []), error };
-}
-
-function expectError<T extends AiError>(
-  error: unknown,
-  type: abstract new (...args: never[]) => T,
-): T {
-  assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-  return error;
-}
-
-Deno.test("deltas arrive in order and the usage record comes last with the fake's counts", async () => {
-  const reply = "Plants use sunlight to turn water and carbon dioxide into sugar.";
-  await using t = await fixture({ reply });
-  const { events, deltas, error } = await drain(t.ai.stream(question));
-  assert.equal(error, undefined);
-  assert.deepEqual(deltas, splitDeltas(reply));
-  assert.equal(events.filter((e) => e.type === "usage").length, 1);
-  assert.deepEqual(events.at(-1), {
-    type: "usage",
-    inputTokens: fakePromptTokens(question),
-    outputTokens: splitDeltas(reply).length,
-    estimated: false,
-    finishReason: "stop",
-  });
-});
+testProviderChecks(anthropic);
 
 Deno.test("the system prompt goes in `system`, not among the messages", async () => {
   await using t = await fixture();
@@ -137,18 +101,6 @@ Deno.test("529 overloaded and 500 are retried", async () => {
   assert.deepEqual(t.fake.calls(MESSAGES).map((r) => r.status), [529, 500, 200]);
 });
 
-Deno.test("a wrong key is a BadKey error without a retry", async () => {
-  await using t = await fixture();
-  const ai = new AnthropicProvider({
-    apiKey: "sk-ant-wrong",
-    baseUrl: t.fake.baseUrl,
-    model: "claude-haiku-4-5",
-    retry: FAST_RETRY,
-  });
-  expectError((await drain(ai.stream(question))).error, AiBadKeyError);
-  assert.equal(t.fake.calls(MESSAGES).length, 1);
-});
-
 Deno.test("prompt is too long is a context error; low credit is a quota error; neither retried", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "context_too_long" }, { kind: "rate_limit", quota: true });
@@ -164,44 +116,6 @@ Deno.test("an upstream that never answers times out", async () => {
   const deadline = setTimeout(() => t.fake.close(), 5_000); // fails the test, not hangs it
   expectError((await drain(t.ai.stream(question))).error, AiTimeoutError);
   clearTimeout(deadline);
-  assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
-});
-
-testProviderChecks(fixture, MESSAGES, question);
-
-Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {
-  await using t = await fixture({ reply: "one two three four five six seven eight" });
-  for (const how of ["reset", "close", "error_event"] as const) {
-    const before = t.fake.calls(MESSAGES).length;
-    t.fake.script({ kind: "cut", afterDeltas: 3, how });
-    const { events, deltas, error } = await drain(t.ai.stream(question));
-    assert.deepEqual(deltas, ["one", " two", " three"], how);
-    assert.ok(!events.some((e) => e.type === "usage"), how);
-    const cut = expectError(error, AiUpstreamError);
-    // The input count is the upstream's own (message_start came), the output is ours.
-    assert.deepEqual(cut.partialUsage, {
-      inputTokens: fakePromptTokens(question),
-      outputTokens: countTextTokens("one two three"),
-      estimated: true,
-    }, how);
-    assert.equal(t.fake.calls(MESSAGES).length, before + 1, how);
-  }
-});
-
-Deno.test("aborting from the caller stops the upstream request: the fake sees the connection close", async () => {
-  await using t = await fixture({ deltaDelayMs: 25 });
-  const controller = new AbortController();
-  let deltas = 0;
-  let error: unknown;
-  try {
-    for await (const event of t.ai.stream(question, {}, controller.signal)) {
-      if (event.type === "delta" && ++deltas === 2) controller.abort();
-    }
-  } catch (thrown) {
-    error = thrown;
-  }
-  expectError(error, AiAbortedError);
-  assert.equal(deltas, 2);
   assert.equal(await t.fake.calls(MESSAGES)[0].closed, "disconnected");
 });
 

@@ -6,33 +6,33 @@ import { createProvider } from "./factory.ts";
 
 const hello = [{ role: "user" as const, content: "Hello" }];
 
-Deno.test("createProvider builds a working OpenAI-compatible provider from configuration", async () => {
-  await using fake = await startFakeOpenAI({ reply: "Hi there." });
-  const ai = createProvider({
-    provider: "openai",
-    apiKey: fake.apiKey,
-    baseUrl: fake.baseUrl,
-    model: "gpt-4o-mini",
-    maxOutputTokens: 100,
-  });
-  assert.equal(ai.name, "openai");
-  assert.equal(ai.model, "gpt-4o-mini");
-  assert.equal((await ai.complete(hello)).text, "Hi there.");
-  assert.equal((fake.requests[0].body as { max_tokens?: number }).max_tokens, 100);
-});
-
-Deno.test("createProvider builds a working Anthropic provider from configuration", async () => {
-  await using fake = await startFakeAnthropic({ reply: "Hi there." });
-  const ai = createProvider({
+const providers = [
+  { provider: "openai", label: "OpenAI-compatible", start: startFakeOpenAI, model: "gpt-4o-mini" },
+  {
     provider: "anthropic",
-    apiKey: fake.apiKey,
-    baseUrl: fake.baseUrl,
+    label: "Anthropic",
+    start: startFakeAnthropic,
     model: "claude-haiku-4-5",
+  },
+] as const;
+
+for (const c of providers) {
+  Deno.test(`createProvider builds a working ${c.label} provider from configuration`, async () => {
+    await using fake = await c.start({ reply: "Hi there." });
+    const ai = createProvider({
+      provider: c.provider,
+      apiKey: fake.apiKey,
+      baseUrl: fake.baseUrl,
+      model: c.model,
+      maxOutputTokens: 100,
+    });
+    assert.equal(ai.name, c.provider);
+    assert.equal(ai.model, c.model);
+    assert.equal((await ai.complete(hello)).text, "Hi there.");
+    assert.equal((fake.requests[0].body as { max_tokens?: number }).max_tokens, 100);
+    if (c.provider === "anthropic") await assert.rejects(ai.embed(["x"]), AiNotSupportedError);
   });
-  assert.equal(ai.name, "anthropic");
-  assert.equal((await ai.complete(hello)).text, "Hi there.");
-  await assert.rejects(ai.embed(["x"]), AiNotSupportedError);
-});
+}
 
 Deno.test("a missing key, model or provider is 'not configured' before any request", () => {
   const cases = [

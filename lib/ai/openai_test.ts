@@ -10,99 +10,46 @@ import {
   startFakeOpenAI,
 } from "../sandbox/openai.ts";
 import { splitDeltas } from "../sandbox/ai_model.ts";
-import { testProviderChecks } from "../../tests/provider_checks.ts";
+import {
+  drain,
+  expectError,
+  FAST_RETRY,
+  providerFixture,
+  type ProviderUnderTest,
+  testProviderChecks,
+  within,
+} from "../../tests/provider_checks.ts";
 import {
   AiAbortedError,
   AiBadKeyError,
   AiBadRequestError,
   AiContextTooLongError,
-  AiError,
   AiRateLimitError,
   AiTimeoutError,
   AiUpstreamError,
 } from "./errors.ts";
 import { OpenAiProvider } from "./openai.ts";
 import { countTextTokens, estimateTokens } from "./tokens.ts";
-import type { ChatMessage, StreamEvent, StreamOptions } from "./types.ts";
+import type { ChatMessage, StreamOptions } from "./types.ts";
 
 const CHAT = "/v1/chat/completions";
-const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
 const question: ChatMessage[] = [
   { role: "system", content: "You are Hurukuro, a helpful assistant." },
   { role: "user", content: "What is the capital of Zimbabwe?" },
 ];
+const openai: ProviderUnderTest<Awaited<ReturnType<typeof startFakeOpenAI>>, OpenAiProvider> = {
+  start: startFakeOpenAI,
+  create: (settings) => new OpenAiProvider(settings),
+  model: "gpt-4o-mini",
+  path: CHAT,
+  question,
+  sent: { stream_options: { include_usage: true }, messages: question },
+  // The usage chunk comes last, so a cut stream's input count is our estimate.
+  cutInputTokens: estimateTokens(question),
+};
+const fixture = providerFixture(openai);
 
-async function fixture(
-  options: Parameters<typeof startFakeOpenAI>[0] = {},
-  provider: Partial<ConstructorParameters<typeof OpenAiProvider>[0]> = {},
-) {
-  const fake = await startFakeOpenAI(options);
-  const ai = new OpenAiProvider({
-    apiKey: fake.apiKey,
-    baseUrl: fake.baseUrl,
-    model: "gpt-4o-mini",
-    timeoutMs: 2_000,
-    retry: FAST_RETRY,
-    ...provider,
-  });
-  return { fake, ai, [Symbol.asyncDispose]: () => fake.close() };
-}
-
-/** Every event, and the error that ended the stream if one did. */
-async function drain(
-  events: AsyncIterable<StreamEvent>,
-): Promise<{ events: StreamEvent[]; deltas: string[]; error?: unknown }> {
-  const seen: StreamEvent[] = [];
-  try {
-    for await (const event of events) seen.push(event);
-    return { events: seen, deltas: texts(seen) };
-  } catch (error) {
-    return { events: seen, deltas: texts(seen), error };
-  }
-}
-
-const texts = (events: StreamEvent[]) => events.flatMap((e) => e.type === "delta" ? [e.text] : []);
-
-/** Fails the test instead of hanging it when a broken timeout or abort never fires. */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function expectError<T extends AiError>(
-  error: unknown,
-  type: abstract new (...args: never[]) => T,
-): T {
-  assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-  return error;
-}
-
-Deno.test("deltas arrive in order and the usage record comes last with the fake's counts", async () => {
-  await using t = await fixture({ reply: "Harare is the capital of Zimbabwe, on the Highveld." });
-  const { events, deltas, error } = await drain(t.ai.stream(question));
-  assert.equal(error, undefined);
-
-  const expected = splitDeltas("Harare is the capital of Zimbabwe, on the Highveld.");
-  assert.deepEqual(deltas, expected);
-  assert.equal(events.filter((e) => e.type === "usage").length, 1);
-  assert.deepEqual(events.at(-1), {
-    type: "usage",
-    inputTokens: fakePromptTokens(question),
-    outputTokens: expected.length,
-    estimated: false,
-    finishReason: "stop",
-  });
-  const sent = t.fake.calls(CHAT)[0].body as Record<string, unknown>;
-  assert.deepEqual(sent.stream_options, { include_usage: true });
-  assert.deepEqual(sent.messages, question);
-});
+testProviderChecks(openai);
 
 Deno.test("a server that omits usage gets it counted with gpt-tokenizer and marked estimated", async () => {
   const reply = "Harare, with about 1.5 million people, is the capital of Zimbabwe.";
@@ -194,22 +141,6 @@ Deno.test("an upstream that keeps failing gives up after maxAttempts with an ups
   assert.equal(t.fake.calls(CHAT).length, 3);
 });
 
-Deno.test("a wrong key is a BadKey error at once, without a retry", async () => {
-  await using t = await fixture();
-  const ai = new OpenAiProvider({
-    apiKey: "sk-not-the-right-one",
-    baseUrl: t.fake.baseUrl,
-    model: "m",
-    retry: FAST_RETRY,
-  });
-  const { error } = await drain(ai.stream(question));
-  const badKey = expectError(error, AiBadKeyError);
-  assert.equal(badKey.status, 401);
-  assert.equal(badKey.retryable, false);
-  assert.doesNotMatch(badKey.userMessage, /key|401/i);
-  assert.equal(t.fake.calls(CHAT).length, 1);
-});
-
 Deno.test("a prompt too long for the context window is its own error, not retried", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "context_too_long" });
@@ -231,16 +162,9 @@ Deno.test("another 4xx (unknown parameter, bad model) is a bad request, not retr
 });
 
 Deno.test("an upstream that never answers times out, every attempt, and the fake sees each one closed", async () => {
-  await using t = await fixture();
+  await using t = await fixture({}, { timeoutMs: 100, retry: { ...FAST_RETRY, maxAttempts: 2 } });
   t.fake.script({ kind: "hang" }, { kind: "hang" });
-  const ai = new OpenAiProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "m",
-    timeoutMs: 100,
-    retry: { ...FAST_RETRY, maxAttempts: 2 },
-  });
-  const { error } = await within(5_000, drain(ai.stream(question)));
+  const { error } = await within(5_000, drain(t.ai.stream(question)));
   const timeout = expectError(error, AiTimeoutError);
   assert.equal(timeout.attempts, 2);
   const calls = t.fake.calls(CHAT);
@@ -249,17 +173,10 @@ Deno.test("an upstream that never answers times out, every attempt, and the fake
 });
 
 Deno.test("a timeout is retried like any passing failure", async () => {
-  await using t = await fixture();
+  // Long enough that the retry's own answer never hits it on a busy machine.
+  await using t = await fixture({}, { timeoutMs: 1_000 });
   t.fake.script({ kind: "hang" });
-  const ai = new OpenAiProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "m",
-    // Long enough that the retry's own answer never hits it on a busy machine.
-    timeoutMs: 1_000,
-    retry: FAST_RETRY,
-  });
-  const { deltas, error } = await within(10_000, drain(ai.stream(question)));
+  const { deltas, error } = await within(10_000, drain(t.ai.stream(question)));
   assert.equal(error, undefined);
   assert.ok(deltas.length > 0);
   assert.equal(t.fake.calls(CHAT).length, 2);
@@ -288,24 +205,6 @@ Deno.test("the timeout is a silence limit: a slow first token within it is fine,
   expectError(late.error, AiTimeoutError);
 });
 
-Deno.test("a stream cut mid-answer yields the partial deltas, then an error, and is not retried", async () => {
-  await using t = await fixture({ reply: "one two three four five six seven eight nine ten" });
-  for (const how of ["reset", "close", "error_event"] as const) {
-    const before = t.fake.calls(CHAT).length;
-    t.fake.script({ kind: "cut", afterDeltas: 4, how });
-    const { events, deltas, error } = await drain(t.ai.stream(question));
-    assert.deepEqual(deltas, ["one", " two", " three", " four"], how);
-    assert.ok(!events.some((e) => e.type === "usage"), `${how}: no usage record`);
-    const cut = expectError(error, AiUpstreamError);
-    assert.deepEqual(cut.partialUsage, {
-      inputTokens: estimateTokens(question),
-      outputTokens: countTextTokens("one two three four"),
-      estimated: true,
-    }, how);
-    assert.equal(t.fake.calls(CHAT).length, before + 1, `${how}: one upstream call`);
-  }
-});
-
 Deno.test("a stream cut before its first delta is retried", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "cut", afterDeltas: 0 });
@@ -315,47 +214,17 @@ Deno.test("a stream cut before its first delta is retried", async () => {
   assert.equal(t.fake.calls(CHAT).length, 2);
 });
 
-Deno.test("aborting from the caller stops the upstream request: the fake sees the connection close", async () => {
-  await using t = await fixture({ deltaDelayMs: 25 });
-  const controller = new AbortController();
-  const seen: string[] = [];
-  let error: unknown;
-  try {
-    for await (const event of t.ai.stream(question, {}, controller.signal)) {
-      if (event.type === "delta") seen.push(event.text);
-      if (seen.length === 3) controller.abort();
-    }
-  } catch (thrown) {
-    error = thrown;
-  }
-  const aborted = expectError(error, AiAbortedError);
-  assert.equal(seen.length, 3);
-  assert.equal(aborted.partialUsage?.outputTokens, countTextTokens(seen.join("")));
-  const [call] = t.fake.calls(CHAT);
-  assert.equal(await call.closed, "disconnected");
-  assert.ok(call.deltasSent < 10, `the fake went on to send ${call.deltasSent} deltas`);
-  assert.equal(t.fake.calls(CHAT).length, 1);
-});
-
 Deno.test("an abort while the upstream is silent ends the stream at once, not at the timeout", async () => {
-  await using t = await fixture();
+  await using t = await fixture({}, { timeoutMs: 10_000 });
   t.fake.script({ kind: "hang" });
   const controller = new AbortController();
-  const ai = new OpenAiProvider({
-    apiKey: t.fake.apiKey,
-    baseUrl: t.fake.baseUrl,
-    model: "m",
-    timeoutMs: 10_000,
-  });
-  const pending = drain(ai.stream(question, {}, controller.signal));
+  const pending = drain(t.ai.stream(question, {}, controller.signal));
   while (t.fake.calls(CHAT).length === 0) await new Promise((r) => setTimeout(r, 5));
   controller.abort();
   const { error } = await within(5_000, pending);
   expectError(error, AiAbortedError);
   assert.equal(await t.fake.calls(CHAT)[0].closed, "disconnected");
 });
-
-testProviderChecks(fixture, CHAT, question);
 
 Deno.test("breaking out of the loop also closes the upstream request", async () => {
   await using t = await fixture({ deltaDelayMs: 25 });

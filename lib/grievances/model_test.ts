@@ -15,17 +15,10 @@ import {
   TASK_STATUSES,
   TRANSITIONS,
 } from "./model.ts";
+import { migrationChecks } from "../../tests/sql_checks.ts";
 
-const migration = await Deno.readTextFile(
-  new URL("../../migrations/0013_grievances.sql", import.meta.url),
-);
-
-/** The quoted values of the first CHECK list after `anchor`. */
-function listed(anchor: RegExp): string[] {
-  const m = migration.match(anchor);
-  assert.ok(m, `no ${anchor} in the migration`);
-  return [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]);
-}
+/** The quoted values of the first CHECK list after an anchor. */
+const listed = await migrationChecks("0013_grievances.sql");
 
 Deno.test("statuses, priorities, channels, kinds, actions and roles match the SQL CHECKs", () => {
   assert.deepEqual(listed(/check \(role in \(([^)]*)\)\)/), [...ROLES]);

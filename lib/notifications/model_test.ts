@@ -2,17 +2,10 @@
 import assert from "node:assert/strict";
 import { API_KEY_SCOPES } from "../accounts/scopes.ts";
 import { DELIVERY_STATUSES, METHODS, PRODUCT_EVENTS } from "./model.ts";
+import { migrationChecks, quoted } from "../../tests/sql_checks.ts";
 
-const migration = await Deno.readTextFile(
-  new URL("../../migrations/0011_notifications.sql", import.meta.url),
-);
-
-/** The quoted values of the first `<column> in (…)` (or `<@ array[…]`) after `anchor`. */
-function listed(anchor: RegExp): string[] {
-  const m = migration.match(anchor);
-  assert.ok(m, `no ${anchor} in the migration`);
-  return [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]);
-}
+/** The quoted values of the first `<column> in (…)` (or `<@ array[…]`) after an anchor. */
+const listed = await migrationChecks("0011_notifications.sql");
 
 /** The product events' CHECK as the last migration that redefines it has it. */
 async function latestEventCheck(): Promise<string[]> {
@@ -23,7 +16,7 @@ async function latestEventCheck(): Promise<string[]> {
   for (const file of files) {
     const text = await Deno.readTextFile(new URL(file, dir));
     const all = [...text.matchAll(/check \(event in \(([\s\S]*?)\)\)/g)];
-    if (all.length) found = [...all.at(-1)![1].matchAll(/'([^']+)'/g)].map((x) => x[1]);
+    if (all.length) found = quoted(all.at(-1)![1]);
   }
   return found;
 }

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { defaultReply, fakePromptTokens, startFakeAnthropic } from "./anthropic.ts";
 import { splitDeltas } from "./ai_model.ts";
+import { rejection } from "../../tests/rejection.ts";
+import { readToEnd } from "../../tests/sdk_stream.ts";
 
 const system = "You are a helpful assistant for Zimbabwean students.";
 const question = [{ role: "user" as const, content: "Explain photosynthesis briefly." }];
@@ -14,15 +16,6 @@ const conversation = [{ role: "system", content: system }, ...question];
 
 function sdk(fake: { apiKey: string; baseUrl: string }, maxRetries = 0) {
   return new Anthropic({ apiKey: fake.apiKey, baseURL: fake.baseUrl, maxRetries });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("the SDK receives the real event sequence, with input tokens first and output tokens last", async () => {
@@ -191,25 +184,15 @@ Deno.test("scripted failures reach the SDK as the errors Anthropic would cause",
 Deno.test("a stream cut mid-answer gives the SDK the deltas so far, then a reset or an error event", async () => {
   await using fake = await startFakeAnthropic();
   const client = sdk(fake);
-  const read = async () => {
-    const deltas: string[] = [];
-    try {
-      const stream = await client.messages.create({
-        model: "m",
-        max_tokens: 100,
-        messages: question,
-        stream: true,
-      });
-      for await (const event of stream) {
-        if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
-          deltas.push(event.delta.text);
-        }
-      }
-      return { deltas, error: undefined };
-    } catch (error) {
-      return { deltas, error };
-    }
-  };
+  const read = () =>
+    readToEnd(
+      () =>
+        client.messages.create({ model: "m", max_tokens: 100, messages: question, stream: true }),
+      (event) =>
+        event.type === "content_block_delta" && event.delta.type === "text_delta"
+          ? event.delta.text
+          : undefined,
+    );
   fake.script({ kind: "cut", afterDeltas: 4 });
   const reset = await read();
   assert.equal(reset.deltas.length, 4);

@@ -6,20 +6,13 @@ import assert from "node:assert/strict";
 import OpenAI, { type APIError } from "openai";
 import { defaultReply, fakeEmbedding, fakePromptTokens, startFakeOpenAI } from "./openai.ts";
 import { splitDeltas } from "./ai_model.ts";
+import { rejection } from "../../tests/rejection.ts";
+import { readToEnd } from "../../tests/sdk_stream.ts";
 
 const question = [{ role: "user" as const, content: "What is the capital of Zimbabwe?" }];
 
 function sdk(fake: { apiKey: string; baseUrl: string }, maxRetries = 0) {
   return new OpenAI({ apiKey: fake.apiKey, baseURL: fake.baseUrl, maxRetries });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail("expected a rejection");
 }
 
 Deno.test("the SDK streams the fake's answer in many deltas, with the usage chunk last", async () => {
@@ -207,23 +200,11 @@ Deno.test("the SDK's own retry honours the fake's retry-after-ms", async () => {
 Deno.test("a stream cut after N deltas gives the SDK N deltas, then a reset, a quiet end or an error event", async () => {
   await using fake = await startFakeOpenAI();
   const client = sdk(fake);
-  const read = async () => {
-    const deltas: string[] = [];
-    try {
-      const stream = await client.chat.completions.create({
-        model: "m",
-        messages: question,
-        stream: true,
-      });
-      for await (const chunk of stream) {
-        const text = chunk.choices[0]?.delta?.content;
-        if (text) deltas.push(text);
-      }
-      return { deltas, error: undefined };
-    } catch (error) {
-      return { deltas, error };
-    }
-  };
+  const read = () =>
+    readToEnd(
+      () => client.chat.completions.create({ model: "m", messages: question, stream: true }),
+      (chunk) => chunk.choices[0]?.delta?.content ?? undefined,
+    );
 
   fake.script({ kind: "cut", afterDeltas: 3 });
   const reset = await read();

@@ -14,6 +14,7 @@ import { PaynowClient } from "../paynow/client.ts";
 import { PaynowError } from "../paynow/errors.ts";
 import { paynowHash } from "../paynow/hash.ts";
 import { type FakePaynow, type FakePaynowOptions, startFakePaynow } from "./paynow.ts";
+import { rejection } from "../../tests/rejection.ts";
 
 const ID = "1201";
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
@@ -86,12 +87,6 @@ function checkout(merchant: Merchant, reference: string) {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<PaynowError> {
-  const error = await promise.then(() => undefined, (e) => e);
-  assert.ok(error instanceof PaynowError, `expected a PaynowError, got ${error}`);
-  return error;
-}
-
 Deno.test("a web payment is paid on the fake's page and the merchant is told", async () => {
   await withFake({}, async ({ fake, merchant, client }) => {
     const started = await client.initiateWeb(checkout(merchant, "WEB-1"));
@@ -137,7 +132,7 @@ Deno.test("each test-mode number ends as Paynow's test mode says, at the scaled 
       express("0772222222"),
       express("0773333333"),
     ]);
-    const refused = await rejection(express("0774444444"));
+    const refused = await rejection(express("0774444444"), PaynowError);
     assert.equal(refused.code, "rejected");
     assert.equal(refused.paynowError, "Insufficient balance");
     assert.equal(fake.payment("EXP-0774444444"), undefined, "no transaction for a refusal");
@@ -368,7 +363,7 @@ Deno.test("two integrations keep their keys and references apart", async () => {
     assert.notEqual(a.pollUrl, b.pollUrl);
     assert.equal(fake.payment("SAME-1", "2402")?.amount, "130.00");
     assert.equal(fake.payment("SAME-1", ID)?.amount, "5.00");
-    const error = await rejection(zig.poll(a.pollUrl));
+    const error = await rejection(zig.poll(a.pollUrl), PaynowError);
     assert.equal(error.code, "invalid_hash", "USD's poll answer is not signed with ZiG's key");
     assert.equal((await zig.poll(b.pollUrl)).amount, "130.00");
   });

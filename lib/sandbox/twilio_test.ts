@@ -13,7 +13,7 @@ import {
   twilioStatus,
 } from "./whatsapp_sign.ts";
 import { TwilioProvider } from "../whatsapp/twilio.ts";
-import { WhatsAppError } from "../whatsapp/types.ts";
+import { assertScriptedFailures, isKind } from "../../tests/whatsapp_errors.ts";
 
 const USER = "+263771234567";
 const PUBLIC_URL = "https://hurukuro.example/api/whatsapp/twilio";
@@ -39,10 +39,6 @@ async function postForm(fake: FakeTwilio, fields: Record<string, string>, token 
     body: new URLSearchParams(fields),
   });
   return { status: response.status, body: await response.json() };
-}
-
-function isKind(kind: string, check: (e: WhatsAppError) => boolean = () => true) {
-  return (e: unknown) => e instanceof WhatsAppError && e.kind === kind && check(e);
 }
 
 const whatsapp = { From: `whatsapp:${TEST_TWILIO_NUMBER}`, To: `whatsapp:${USER}` };
@@ -126,16 +122,12 @@ Deno.test("what Twilio refuses gets Twilio's error code and message", async () =
 Deno.test("failNext makes sends fail as Twilio does, then recover", async () => {
   await using fake = await startFakeTwilio();
   const provider = providerFor(fake);
-  const expected = [
+  await assertScriptedFailures(fake, provider, USER, [
     ["rate_limit", "rate_limited"],
     ["server_error", "server"],
     ["outside_window", "outside_window"],
     ["unauthorized", "unauthorized"],
-  ] as const;
-  for (const [failure, kind] of expected) {
-    fake.failNext(1, failure);
-    await assert.rejects(provider.send(USER, { type: "text", text: "x" }), isKind(kind), failure);
-  }
+  ]);
   fake.failNext(2);
   await assert.rejects(provider.send(USER, { type: "text", text: "x" }), isKind("rate_limited"));
   await assert.rejects(provider.send(USER, { type: "text", text: "x" }), isKind("rate_limited"));

@@ -15,7 +15,8 @@ import {
   TEST_PHONE_NUMBER_ID,
 } from "./whatsapp_sign.ts";
 import { MetaCloudProvider, metaMessagePayload } from "../whatsapp/meta.ts";
-import { type OutboundMessage, WhatsAppError } from "../whatsapp/types.ts";
+import type { OutboundMessage } from "../whatsapp/types.ts";
+import { assertScriptedFailures, isKind } from "../../tests/whatsapp_errors.ts";
 
 const USER = "+263771234567";
 
@@ -38,10 +39,6 @@ async function post(graph: FakeGraphApi, payload: unknown, token = graph.accessT
     body: typeof payload === "string" ? payload : JSON.stringify(payload),
   });
   return { status: response.status, body: await response.json() };
-}
-
-function isKind(kind: string, check: (e: WhatsAppError) => boolean = () => true) {
-  return (e: unknown) => e instanceof WhatsAppError && e.kind === kind && check(e);
 }
 
 const interactive = (type: string, action: unknown) => ({
@@ -228,16 +225,12 @@ Deno.test("failNext makes the next sends fail with 429/130429 and a Retry-After,
 Deno.test("failNext covers server errors, pair rate limits, the closed window and bad tokens", async () => {
   await using graph = await startFakeGraphApi();
   const meta = providerFor(graph);
-  const expected = [
+  await assertScriptedFailures(graph, meta, USER, [
     ["server_error", "server"],
     ["pair_rate_limit", "pair_rate_limited"],
     ["outside_window", "outside_window"],
     ["unauthorized", "unauthorized"],
-  ] as const;
-  for (const [failure, kind] of expected) {
-    graph.failNext(1, failure);
-    await assert.rejects(meta.send(USER, { type: "text", text: "x" }), isKind(kind), failure);
-  }
+  ]);
   graph.failNext(1, "server_error", { scope: "all" });
   await assert.rejects(meta.markRead("wamid.IN", { typing: false }), isKind("server"));
   assert.equal(graph.messages.length, 0);

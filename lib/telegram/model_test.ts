@@ -1,6 +1,7 @@
 /** The vocabularies written once in code are the ones migrations/0014_telegram.sql CHECKs. */
 import assert from "node:assert/strict";
 import { OUTBOUND_STATUSES, UPDATE_STATUSES } from "./model.ts";
+import { quoted } from "../../tests/sql_checks.ts";
 
 const migration = await Deno.readTextFile(
   new URL("../../migrations/0014_telegram.sql", import.meta.url),
@@ -12,7 +13,7 @@ function statusCheck(table: string): string[] {
   assert.ok(body, `no table ${table}`);
   const m = body.match(/check \(status in \(([^)]*)\)\)/);
   assert.ok(m, `no status CHECK in ${table}`);
-  return [...m[1].matchAll(/'([^']+)'/g)].map((x) => x[1]);
+  return quoted(m[1]);
 }
 
 Deno.test("update and outbound statuses match their CHECKs", () => {

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { startTestApp, type TestApp } from "../harness.ts";
+import { signUp, startTestApp, type TestApp } from "../harness.ts";
 import { createSession } from "../../lib/accounts/credentials.ts";
 import { post } from "../../lib/wallet/ledger.ts";
 import { csrfTokenFor } from "../../routes/_auth.ts";
@@ -258,13 +258,9 @@ async function setUp(app: TestApp): Promise<Fixture> {
   // A high allowance for every tier: the handlers, not the limiter, are under test here.
   await sql`update tiers set requests_per_minute = 1000000, daily_token_cap = 1000000000000`;
   const email = `fuzz-${crypto.randomUUID()}@example.com`;
-  const signed = await (await app.fetch("/api/v1/auth/signup", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: "correct horse" }),
-  })).json();
-  const userId = signed.user.id as string;
-  const token = { authorization: `Bearer ${signed.accessToken}` };
+  const signed = await signUp(app.url, email);
+  const userId = signed.user.id;
+  const token = signed.auth;
   await post(sql, {
     userId,
     kind: "purchase_credit",

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { startTestApp, type TestApp } from "../harness.ts";
+import { signUp, startTestApp, type TestApp } from "../harness.ts";
 import { createSession } from "../../lib/accounts/credentials.ts";
 import { csrfTokenFor } from "../../routes/_auth.ts";
 import { visitForm } from "../fixtures/forms.ts";
@@ -513,14 +513,7 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
   try {
     const sql = app.server.db.sql;
     await sql`update tiers set requests_per_minute = 1000000`;
-    const signed = await (await app.fetch("/api/v1/auth/signup", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        email: `form-${crypto.randomUUID()}@example.com`,
-        password: "long enough",
-      }),
-    })).json();
+    const signed = await signUp(app.url, `form-${crypto.randomUUID()}@example.com`);
     const [admin] = await sql`select id from users where email = ${ADMIN.email}`;
     const [pkg] = await sql`select id from token_packages limit 1`;
     const [ai] = await sql`select id from ai_configs limit 1`;

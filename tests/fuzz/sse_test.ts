@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { announceSeed, fuzzParams } from "./settings.ts";
 import { nasty } from "./hostile_webhooks.ts";
 import { sseEvents } from "../../lib/ai/sse.ts";
-import { startTestApp, type TestApp } from "../harness.ts";
+import { signUp, startTestApp, type TestApp } from "../harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../../lib/sandbox/openai.ts";
 import { post } from "../../lib/wallet/ledger.ts";
 
@@ -105,14 +105,7 @@ Deno.test("fuzz: garbage bytes in any chunks never make the SSE parser throw", a
 
 /** A user with tokens, and one finished answer of theirs whose text is `reply`. */
 async function userWithAnswer(app: TestApp, reply: string, fake: { script: (s: never) => void }) {
-  const signed = await (await app.fetch("/api/v1/auth/signup", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      email: `sse-${crypto.randomUUID()}@example.com`,
-      password: "correct horse",
-    }),
-  })).json();
+  const signed = await signUp(app.url, `sse-${crypto.randomUUID()}@example.com`);
   await post(app.server.db.sql, {
     userId: signed.user.id,
     kind: "purchase_credit",
@@ -120,7 +113,7 @@ async function userWithAnswer(app: TestApp, reply: string, fake: { script: (s: n
     idempotencyKey: `fuzz:${signed.user.id}`,
     description: "fuzz credit",
   });
-  const auth = { authorization: `Bearer ${signed.accessToken}` };
+  const auth = signed.auth;
   fake.script({ kind: "reply", text: reply } as never);
   const res = await app.fetch("/api/v1/chats", {
     method: "POST",

@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { announceSeed, fuzzParams } from "./settings.ts";
+import { ACCEPTABLE, settled } from "./intake.ts";
 import { FUZZ_CHATS, nastyText, telegramBody } from "./hostile_webhooks.ts";
 import { readUpdate } from "../../lib/telegram/update.ts";
 import { storable } from "../../lib/whatsapp/storable.ts";
@@ -40,81 +41,65 @@ Deno.test("fuzz: the Telegram update reader never throws and keeps only storable
   );
 });
 
-/** Statuses hostile deliveries may get: acknowledged (200) or refused as too large (413). */
-const ACCEPTABLE = new Set([200, 413]);
-
 /** Waits until no update is open, then checks that nothing died on the way. */
-async function settled(app: TestApp): Promise<void> {
-  const sql = app.server.db.sql;
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const [{ n }] = await sql`select count(*)::int as n from telegram_updates
-                              where status in ('pending', 'working')`;
-    if (n === 0) break;
-    if (Date.now() > until) throw new Error(`${n} updates still open`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const dead = await sql`select job, last_error from job_failures`;
-  assert.deepEqual([...dead], [], "no job died");
-  await app.server.queue.reconcile();
-  assert.equal(app.server.queue.reconciler.consecutiveFailures, 0);
-}
+const settledUpdates = (app: TestApp) =>
+  settled(app, "updates still open", async () => {
+    const [{ n }] = await app.server.db.sql`select count(*)::int as n from telegram_updates
+                                            where status in ('pending', 'working')`;
+    return n;
+  });
 
 Deno.test("fuzz: hostile Telegram deliveries beside valid ones: no 5xx, wrong secrets refused, every valid update recorded and answered or failed alone", async () => {
-  const t = await setupTelegram();
-  try {
-    const post = async (body: Uint8Array<ArrayBuffer> | string, secret = WEBHOOK_SECRET) => {
-      const res = await t.app.fetch(WEBHOOK_PATH, {
-        method: "POST",
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-telegram-bot-api-secret-token": secret,
-        },
-      });
-      await res.body?.cancel();
-      return res.status;
-    };
-    // Valid updates are numbered far from the hostile ones (which repeat small numbers).
-    let nextId = 50_000_000;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(telegramBody, { minLength: 1, maxLength: 4 }),
-        fc.array(fc.constantFrom(...FUZZ_CHATS), { minLength: 1, maxLength: 3 }),
-        nastyText.map((s) => s.slice(0, 300)),
-        async (hostile, senders, wrongSecret) => {
-          const valid = senders.map((chat) => ({
-            ...textUpdate(chat, "hello"),
-            update_id: nextId++,
-          }));
-          const [hostileStatus, validStatus, forged] = await Promise.all([
-            Promise.all(hostile.map((body) => post(body))),
-            Promise.all(valid.map((u) => post(JSON.stringify(u)))),
-            // Header values must be ISO-8859-1: the hostile text is squeezed into it.
-            post(
-              JSON.stringify(valid[0]),
-              wrongSecret.replace(/[^\x20-\x7e]/g, "?").trim() || "x",
-            ),
-          ]);
-          assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
-          assert.deepEqual(validStatus, valid.map(() => 200));
-          assert.equal(forged, 401);
-          const ids = valid.map((u) => u.update_id);
-          const stored = await t.app.server.db.sql`
-            select update_id from telegram_updates where update_id = any(${ids}::bigint[])`;
-          assert.equal(stored.length, ids.length, "every valid update recorded");
-        },
-      ),
-      fuzzParams(),
-    );
-    await settled(t.app);
-    const [{ n }] = await t.app.server.db.sql`
-      select count(*)::int as n from telegram_updates where status not in ('answered', 'skipped')`;
-    assert.equal(n, 0, "nothing failed");
-    const [{ hostile }] = await t.app.server.db.sql`
-      select count(*)::int as hostile from telegram_updates where update_id < 50000000`;
-    assert.ok(hostile > 0, "hostile updates reached the database too");
-  } finally {
-    await t.close();
-  }
+  await using t = await setupTelegram();
+  const post = async (body: Uint8Array<ArrayBuffer> | string, secret = WEBHOOK_SECRET) => {
+    const res = await t.app.fetch(WEBHOOK_PATH, {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-telegram-bot-api-secret-token": secret,
+      },
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  // Valid updates are numbered far from the hostile ones (which repeat small numbers).
+  let nextId = 50_000_000;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(telegramBody, { minLength: 1, maxLength: 4 }),
+      fc.array(fc.constantFrom(...FUZZ_CHATS), { minLength: 1, maxLength: 3 }),
+      nastyText.map((s) => s.slice(0, 300)),
+      async (hostile, senders, wrongSecret) => {
+        const valid = senders.map((chat) => ({
+          ...textUpdate(chat, "hello"),
+          update_id: nextId++,
+        }));
+        const [hostileStatus, validStatus, forged] = await Promise.all([
+          Promise.all(hostile.map((body) => post(body))),
+          Promise.all(valid.map((u) => post(JSON.stringify(u)))),
+          // Header values must be ISO-8859-1: the hostile text is squeezed into it.
+          post(
+            JSON.stringify(valid[0]),
+            wrongSecret.replace(/[^\x20-\x7e]/g, "?").trim() || "x",
+          ),
+        ]);
+        assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
+        assert.deepEqual(validStatus, valid.map(() => 200));
+        assert.equal(forged, 401);
+        const ids = valid.map((u) => u.update_id);
+        const stored = await t.app.server.db.sql`
+          select update_id from telegram_updates where update_id = any(${ids}::bigint[])`;
+        assert.equal(stored.length, ids.length, "every valid update recorded");
+      },
+    ),
+    fuzzParams(),
+  );
+  await settledUpdates(t.app);
+  const [{ n }] = await t.app.server.db.sql`
+    select count(*)::int as n from telegram_updates where status not in ('answered', 'skipped')`;
+  assert.equal(n, 0, "nothing failed");
+  const [{ hostile }] = await t.app.server.db.sql`
+    select count(*)::int as hostile from telegram_updates where update_id < 50000000`;
+  assert.ok(hostile > 0, "hostile updates reached the database too");
 });

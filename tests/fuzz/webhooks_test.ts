@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { announceSeed, fuzzParams } from "./settings.ts";
+import { ACCEPTABLE, settled } from "./intake.ts";
 import { FUZZ_PHONES, metaBody, twilioFields } from "./hostile_webhooks.ts";
 import { parseMetaWebhook } from "../../lib/whatsapp/meta.ts";
 import { parseTwilioWebhook } from "../../lib/whatsapp/twilio.ts";
@@ -66,27 +67,17 @@ Deno.test("fuzz: the Twilio parser never throws and returns storable messages", 
   );
 });
 
-/** Statuses hostile deliveries may get: stored (200) or refused as too large (413). */
-const ACCEPTABLE = new Set([200, 413]);
-
 /** Waits until no stored message is pending, then checks that nothing died on the way. */
-async function settled(app: TestApp): Promise<void> {
+async function settledMessages(app: TestApp): Promise<void> {
   const sql = app.server.db.sql;
-  const until = Date.now() + 60_000;
-  for (;;) {
+  await settled(app, "messages still pending", async () => {
     const [{ n }] = await sql`select count(*)::int as n from whatsapp_inbound
                               where status = 'pending'`;
-    if (n === 0) break;
-    if (Date.now() > until) throw new Error(`${n} messages still pending`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const dead = await sql`select job, last_error from job_failures`;
-  assert.deepEqual([...dead], [], "no job died");
+    return n;
+  });
   const [{ n: failed }] = await sql`select count(*)::int as n from whatsapp_webhook_log
                                     where status >= 500`;
   assert.equal(failed, 0, "no delivery failed");
-  await app.server.queue.reconcile();
-  assert.equal(app.server.queue.reconciler.consecutiveFailures, 0);
 }
 
 /** Accounts for the generators' valid numbers, made one at a time before the traffic. */
@@ -95,49 +86,45 @@ async function accounts(app: TestApp): Promise<void> {
 }
 
 Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
-  const t = await setup();
-  try {
-    await accounts(t.app);
-    const post = async (body: Uint8Array<ArrayBuffer> | string) => {
-      const res = await t.app.fetch("/api/whatsapp/webhook", {
-        method: "POST",
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-hub-signature-256": signMeta(APP_SECRET, body),
-        },
-      });
-      await res.body?.cancel();
-      return res.status;
-    };
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(metaBody, { minLength: 1, maxLength: 4 }),
-        fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
-        async (hostile, senders) => {
-          const valid = senders.map((phone) => metaText({ from: phone, text: "help" }));
-          const [hostileStatus, validStatus] = await Promise.all([
-            Promise.all(hostile.map(post)),
-            Promise.all(valid.map((m) => post(JSON.stringify(metaWebhook({ messages: [m] }))))),
-          ]);
-          assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
-          assert.deepEqual(validStatus, valid.map(() => 200));
-          const ids = valid.map((m) => m.message.id as string);
-          const stored = await t.app.server.db.sql`
-            select provider_message_id from whatsapp_inbound
-            where provider_message_id = any(${ids})`;
-          assert.equal(stored.length, ids.length, "every valid message stored");
-        },
-      ),
-      fuzzParams(),
-    );
-    await settled(t.app);
-    // Only phone numbers were ever stored.
-    const phones = await t.app.server.db.sql`select distinct phone from whatsapp_inbound`;
-    assert.ok(phones.every((r) => PHONE_NUMBER.test(r.phone)), JSON.stringify(phones));
-  } finally {
-    await t.close();
-  }
+  await using t = await setup();
+  await accounts(t.app);
+  const post = async (body: Uint8Array<ArrayBuffer> | string) => {
+    const res = await t.app.fetch("/api/whatsapp/webhook", {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature-256": signMeta(APP_SECRET, body),
+      },
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(metaBody, { minLength: 1, maxLength: 4 }),
+      fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
+      async (hostile, senders) => {
+        const valid = senders.map((phone) => metaText({ from: phone, text: "help" }));
+        const [hostileStatus, validStatus] = await Promise.all([
+          Promise.all(hostile.map(post)),
+          Promise.all(valid.map((m) => post(JSON.stringify(metaWebhook({ messages: [m] }))))),
+        ]);
+        assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
+        assert.deepEqual(validStatus, valid.map(() => 200));
+        const ids = valid.map((m) => m.message.id as string);
+        const stored = await t.app.server.db.sql`
+          select provider_message_id from whatsapp_inbound
+          where provider_message_id = any(${ids})`;
+        assert.equal(stored.length, ids.length, "every valid message stored");
+      },
+    ),
+    fuzzParams(),
+  );
+  await settledMessages(t.app);
+  // Only phone numbers were ever stored.
+  const phones = await t.app.server.db.sql`select distinct phone from whatsapp_inbound`;
+  assert.ok(phones.every((r) => PHONE_NUMBER.test(r.phone)), JSON.stringify(phones));
 });
 
 Deno.test("fuzz: hostile Twilio deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
@@ -176,7 +163,7 @@ Deno.test("fuzz: hostile Twilio deliveries beside valid ones: no 5xx, every vali
       ),
       fuzzParams(),
     );
-    await settled(app);
+    await settledMessages(app);
   } finally {
     await app.close();
     await fake.close();
