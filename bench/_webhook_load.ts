@@ -11,6 +11,7 @@ import {
   TEST_PHONE_NUMBER_ID,
 } from "../lib/sandbox/whatsapp_sign.ts";
 import type { ClosedLoopFigures, LoadRequest } from "./_closed_loop.ts";
+import { type ServerProcess, startServer } from "./_support.ts";
 
 export { TEST_PHONE_NUMBER_ID };
 export const APP_SECRET = "bench-app-secret";
@@ -63,3 +64,41 @@ export function deliveryPool(options: {
 
 /** The last `whatsapp` bench's closed-loop figures in this process (bare and Hurukuro). */
 export const lastWebhookRun: { bare?: ClosedLoopFigures; ours?: ClosedLoopFigures } = {};
+
+/**
+ * Hurukuro (main.ts) in a child process as the webhook benches run it: WhatsApp through Meta to the
+ * fake Graph API at `graphUrl`, no sandbox, warnings only, and no send limits (the fake has
+ * none; the per-phone allowance would refuse the bench); `env` adds to or overrides that.
+ */
+export function startWhatsAppServer(options: {
+  dataDir: string;
+  databaseUrl: string;
+  graphUrl: string;
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  return startServer({
+    name: "Hurukuro",
+    script: "main.ts",
+    profiled: true,
+    timeoutMs: 180_000,
+    env: {
+      HURUKURO_ENV: "test",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      DATA_DIR: options.dataDir,
+      DATABASE_URL: options.databaseUrl,
+      DENO_KV_PATH: "",
+      SANDBOX: "",
+      LOG_LEVEL: "warn",
+      WHATSAPP_PROVIDER: "meta",
+      WHATSAPP_TOKEN: GRAPH_TOKEN,
+      WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: "bench",
+      WHATSAPP_GRAPH_URL: options.graphUrl,
+      WHATSAPP_SEND_RATE: "10000",
+      WHATSAPP_USER_RATE_LIMIT: "100000",
+      ...options.env,
+    },
+  });
+}

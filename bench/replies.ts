@@ -32,13 +32,7 @@ import {
   startServer,
 } from "./_support.ts";
 import { closedLoop } from "./_closed_loop.ts";
-import {
-  APP_SECRET,
-  benchPhone,
-  deliveryPool,
-  GRAPH_TOKEN,
-  TEST_PHONE_NUMBER_ID,
-} from "./_webhook_load.ts";
+import { benchPhone, deliveryPool, GRAPH_TOKEN, startWhatsAppServer } from "./_webhook_load.ts";
 
 export const description =
   "WhatsApp replies end to end with a 200 ms fake AI vs a bare AI-call-and-send loop";
@@ -142,30 +136,13 @@ export async function run(): Promise<void> {
 
   let app: ServerProcess | undefined;
   try {
-    app = await startServer({
-      name: "Hurukuro",
-      script: "main.ts",
-      profiled: true,
-      timeoutMs: 180_000,
+    app = await startWhatsAppServer({
+      dataDir: dataDir.path,
+      databaseUrl,
+      graphUrl: graph.url,
       env: {
-        HURUKURO_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        DATA_DIR: dataDir.path,
-        DATABASE_URL: databaseUrl,
-        DENO_KV_PATH: "",
-        SANDBOX: "",
-        LOG_LEVEL: "warn",
         OPENAI_API_KEY: FAKE_OPENAI_KEY,
         OPENAI_BASE_URL: `${ai.url}/v1`,
-        WHATSAPP_PROVIDER: "meta",
-        WHATSAPP_TOKEN: GRAPH_TOKEN,
-        WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
-        WHATSAPP_APP_SECRET: APP_SECRET,
-        WHATSAPP_VERIFY_TOKEN: "bench",
-        WHATSAPP_GRAPH_URL: graph.url,
-        WHATSAPP_SEND_RATE: "10000",
-        WHATSAPP_USER_RATE_LIMIT: "100000",
         WHATSAPP_REPLY_CONCURRENCY: String(CONCURRENCY),
       },
     });

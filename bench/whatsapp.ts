@@ -34,13 +34,7 @@ import {
   table,
 } from "./_support.ts";
 import { busyWarning, closedLoop, type ClosedLoopFigures, othersText } from "./_closed_loop.ts";
-import {
-  APP_SECRET,
-  deliveryPool,
-  GRAPH_TOKEN,
-  lastWebhookRun,
-  TEST_PHONE_NUMBER_ID,
-} from "./_webhook_load.ts";
+import { deliveryPool, GRAPH_TOKEN, lastWebhookRun, startWhatsAppServer } from "./_webhook_load.ts";
 
 export const description =
   "signed WhatsApp webhooks to saturation vs a bare Deno.serve; replies under that load; p99 at 500/s";
@@ -170,31 +164,7 @@ export async function run(): Promise<void> {
 
   let app: ServerProcess | undefined;
   try {
-    app = await startServer({
-      name: "Hurukuro",
-      script: "main.ts",
-      profiled: true,
-      timeoutMs: 180_000,
-      env: {
-        HURUKURO_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        DATA_DIR: dataDir.path,
-        DATABASE_URL: databaseUrl,
-        DENO_KV_PATH: "",
-        SANDBOX: "",
-        LOG_LEVEL: "warn",
-        WHATSAPP_PROVIDER: "meta",
-        WHATSAPP_TOKEN: GRAPH_TOKEN,
-        WHATSAPP_PHONE_NUMBER_ID: TEST_PHONE_NUMBER_ID,
-        WHATSAPP_APP_SECRET: APP_SECRET,
-        WHATSAPP_VERIFY_TOKEN: "bench",
-        WHATSAPP_GRAPH_URL: graph.url,
-        // The fake has no throughput limits; the per-phone allowance would refuse the bench.
-        WHATSAPP_SEND_RATE: "10000",
-        WHATSAPP_USER_RATE_LIMIT: "100000",
-      },
-    });
+    app = await startWhatsAppServer({ dataDir: dataDir.path, databaseUrl, graphUrl: graph.url });
     const url = `${app.url}/api/whatsapp/webhook`;
     // Warm-up: every phone's first message (first contact creates the account and wallet),
     // answered before measuring.
