@@ -17,6 +17,9 @@ export { TEST_PHONE_NUMBER_ID };
 export const APP_SECRET = "bench-app-secret";
 export const GRAPH_TOKEN = "bench-graph-token";
 
+/** How many phones the webhook benches write as: enough that per-phone order is not the limit. */
+export const PHONES = 1_000;
+
 /** A phone of the bench's range: `phoneBase + i`. */
 export const benchPhone = (i: number) => String(263_780_000_000 + i);
 

@@ -32,12 +32,17 @@ import {
   startServer,
 } from "./_support.ts";
 import { closedLoop } from "./_closed_loop.ts";
-import { benchPhone, deliveryPool, GRAPH_TOKEN, startWhatsAppServer } from "./_webhook_load.ts";
+import {
+  benchPhone,
+  deliveryPool,
+  GRAPH_TOKEN,
+  PHONES,
+  startWhatsAppServer,
+} from "./_webhook_load.ts";
 
 export const description =
   "WhatsApp replies end to end with a 200 ms fake AI vs a bare AI-call-and-send loop";
 
-const PHONES = 1_000;
 const AI_MS = 200;
 const TARGET = 500;
 /** The reply lane the bench runs with, and the baseline's concurrency. */

@@ -34,12 +34,17 @@ import {
   table,
 } from "./_support.ts";
 import { busyWarning, closedLoop, type ClosedLoopFigures, othersText } from "./_closed_loop.ts";
-import { deliveryPool, GRAPH_TOKEN, lastWebhookRun, startWhatsAppServer } from "./_webhook_load.ts";
+import {
+  deliveryPool,
+  GRAPH_TOKEN,
+  lastWebhookRun,
+  PHONES,
+  startWhatsAppServer,
+} from "./_webhook_load.ts";
 
 export const description =
   "signed WhatsApp webhooks to saturation vs a bare Deno.serve; replies under that load; p99 at 500/s";
 
-const PHONES = 1_000;
 const FIXED_RATE = 500;
 const DUPLICATE_SHARE = 0.05;
 /** Messages answered with no intake, to find the unloaded reply rate. */
