@@ -376,7 +376,7 @@ export async function healthOnce(
 export interface ServerProcess {
   url: string;
   child: Deno.ChildProcess;
-  /** The last lines it wrote to standard output (for a failure's message). */
+  /** The last lines it wrote to standard output, then standard error's (for a failure's message). */
   tail(): string;
   /** Settles once its standard output has ended (it exited): `tail()` then has its last words. */
   drained: Promise<void>;
@@ -391,8 +391,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const child = denoCommand(
     ["run", "-A", "main.ts"],
     { HURUKURO_ENV: "test", PORT: "0", LOG_LEVEL: "warn", ...env },
-    { stderr: "null" },
   ).spawn();
+  // Standard error is kept (its tail) so that a process that exits early says why.
+  let errors = "";
+  const stderrDrained = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (chunk) => void (errors = (errors + chunk).slice(-8_000)) }),
+  ).catch(() => {});
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
   const deadline = Date.now() + 60_000;
@@ -406,8 +410,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
-    await child.status;
-    throw new Error(`the server did not start:\n${out.slice(-2_000)}`);
+    const status = await child.status;
+    await stderrDrained;
+    throw new Error(
+      `the server did not start (exit code ${status.code}):\n${out.slice(-2_000)}\n` +
+        `standard error:\n${errors.slice(-4_000)}`,
+    );
   }
   const drained = (async () => {
     for (;;) {
@@ -415,6 +423,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       if (done) break;
       out = (out + value).slice(-20_000);
     }
+    await stderrDrained;
   })().catch(() => {});
-  return { url, child, tail: () => out.slice(-4_000), drained };
+  const tail = () =>
+    out.slice(-4_000) + (errors ? `\nstandard error:\n${errors.slice(-4_000)}` : "");
+  return { url, child, tail, drained };
 }

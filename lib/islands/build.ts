@@ -64,8 +64,23 @@ async function readManifest(
  * Returns whether a build ran.
  */
 export async function buildIslands(
-  options: IslandBuildOptions,
+  shared: IslandBuildOptions,
 ): Promise<{ built: boolean; ms: number }> {
+  // Instances of one checkout (and test servers) share the folder: each mode builds into a
+  // subfolder of its own, one build at a time, so no start removes files another server links to.
+  const mode = shared.minify ? "minified" : "plain";
+  const options = {
+    ...shared,
+    outDir: join(shared.outDir, mode),
+    publicPath: `${shared.publicPath}${mode}/`,
+  };
+  await Deno.mkdir(shared.outDir, { recursive: true });
+  using lock = await Deno.open(join(shared.outDir, ".lock"), { create: true, write: true });
+  await lock.lock(true);
+  return await buildLocked(options);
+}
+
+async function buildLocked(options: IslandBuildOptions): Promise<{ built: boolean; ms: number }> {
   const started = performance.now();
   const islands = await listIslands(options.islandsDir);
   const lockFile = join(ROOT, "deno.lock");
