@@ -40,6 +40,7 @@ import { createPayments, type Payments } from "./payments/model.ts";
 import { createRateLimiter, type RateLimiter } from "./ratelimit.ts";
 import { startUpstreams, type UpstreamServices } from "./sandbox/mod.ts";
 import { createWhatsAppSimulator, type WhatsAppSimulator } from "./sandbox/whatsapp_simulator.ts";
+import { refreshAhead } from "./cache.ts";
 import { localFileStore } from "./storage/files.ts";
 import {
   type ChannelDeps,
@@ -49,6 +50,7 @@ import {
 } from "./whatsapp/channel.ts";
 import { WebhookReceiver } from "./whatsapp/inbound.ts";
 import { whatsappReplyJob } from "./whatsapp/jobs.ts";
+import { countUnanswered } from "./whatsapp/webhook_log.ts";
 import { createTelegramChannel, type TelegramChannel } from "./telegram/mod.ts";
 
 export interface AppOptions {
@@ -247,6 +249,11 @@ export async function buildApp(config: Config, options: AppOptions): Promise<App
       publicUrl: () => config.publicUrl,
       quarantined: metrics.whatsapp.quarantined,
       backlog: config.whatsapp.webhookBacklog,
+      unanswered: {
+        limit: config.whatsapp.unansweredLimit,
+        // Counted again every half second or so, off the request's path (lib/cache.ts).
+        count: refreshAhead(() => countUnanswered(db.sql), 1_000).get,
+      },
       enqueueReplies: async (phones) => {
         await queue.enqueueMany(whatsappReplyJob, phones.map((phone) => ({ payload: { phone } })));
       },

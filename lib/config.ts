@@ -1,13 +1,9 @@
 /**
  * The one configuration module: every environment variable (docs/configuration.md) is
- * read here, validated with zod, and turned into one typed object.
- *
- * Rules:
- * - production refuses to start on any missing or malformed variable, naming every problem in
- *   one message ({@link ConfigError});
- * - development and test generate `APP_SECRET` and `ENCRYPTION_KEY` once and keep them in
- *   `DATA_DIR/secrets.json` (mode 0600), so a fresh clone starts with no setup;
- * - an upstream that is not configured is served by the built-in sandbox outside production.
+ * read here, validated with zod, and turned into one typed object. Production refuses to start
+ * on any missing or malformed variable, naming every problem at once ({@link ConfigError});
+ * development and test generate `APP_SECRET` and `ENCRYPTION_KEY` once into
+ * `DATA_DIR/secrets.json` (mode 0600), and serve an upstream not configured from the sandbox.
  */
 import { z } from "zod";
 import { parse as parseDotenv } from "dotenv";
@@ -63,6 +59,7 @@ export interface Config {
     /** Phones answered at once (the `replies` lane: mostly waiting on the AI, so hundreds). */
     replyConcurrency: number;
     webhookBacklog: number; // webhooks waiting to be stored at most; beyond, 503 + Retry-After
+    unansweredLimit: number; // messages stored, not yet answered (all instances); beyond, 503
   };
   paynow: {
     usd?: { integrationId: string; integrationKey: string };
@@ -191,6 +188,7 @@ const EnvSchema = z.object({
   WHATSAPP_WEBHOOK_LOG_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
   WHATSAPP_REPLY_CONCURRENCY: z.coerce.number().int().min(1).max(5_000).default(256),
   WHATSAPP_WEBHOOK_BACKLOG: z.coerce.number().int().min(1).max(100_000).default(2_000),
+  WHATSAPP_UNANSWERED_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
   PAYNOW_INTEGRATION_ID: optionalText,
   PAYNOW_INTEGRATION_KEY: optionalText,
   PAYNOW_ZIG_INTEGRATION_ID: optionalText,
@@ -416,6 +414,7 @@ export async function loadConfig(
       webhookLogDays: raw.WHATSAPP_WEBHOOK_LOG_DAYS,
       replyConcurrency: raw.WHATSAPP_REPLY_CONCURRENCY,
       webhookBacklog: raw.WHATSAPP_WEBHOOK_BACKLOG,
+      unansweredLimit: raw.WHATSAPP_UNANSWERED_LIMIT,
     },
     paynow: {
       usd: raw.PAYNOW_INTEGRATION_ID && raw.PAYNOW_INTEGRATION_KEY

@@ -64,6 +64,43 @@ Deno.test("a full backlog answers 503 with Retry-After; nothing accepted is lost
   }
 });
 
+Deno.test("over WHATSAPP_UNANSWERED_LIMIT messages stored and not yet answered, webhooks get 503 until the replies catch up", async () => {
+  const t = await setup({ env: { WHATSAPP_UNANSWERED_LIMIT: "3" } });
+  try {
+    // Three messages waiting for their answers (stored by any instance).
+    const sql = t.app.server.db.sql;
+    const waiting = [1, 2, 3].map((i) => ({ id: `wamid.waiting${i}`, phone: phoneOf(300 + i) }));
+    for (const w of waiting) {
+      await sql`insert into whatsapp_inbound (provider, provider_message_id, phone, type, message)
+                values ('meta', ${w.id}, ${w.phone}, 'text', ${sql.json({ text: "hi" })})`;
+    }
+    const m = metaText({ from: phoneOf(310), text: "hi" });
+    const refused = await deliver(t.app, [m]);
+    await refused.body?.cancel();
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    assert.equal(await idsIn(t, [m.message.id as string]), 0, "nothing stored");
+
+    // Answered meanwhile: within a second or two (the count is a recent one), the retry is taken.
+    await sql`update whatsapp_inbound set status = 'answered', processed_at = now()
+              where provider_message_id like 'wamid.waiting%'`;
+    const until = Date.now() + 5_000;
+    let status = 503;
+    while (status === 503 && Date.now() < until) {
+      await sleep(250);
+      const res = await deliver(t.app, [m]);
+      await res.body?.cancel();
+      status = res.status;
+    }
+    assert.equal(status, 200);
+    assert.equal(await idsIn(t, [m.message.id as string]), 1);
+    await t.graph.waitForMessages(1, { timeoutMs: 15_000 });
+    assert.equal(t.graph.messages[0].to, phoneOf(310).slice(1));
+  } finally {
+    await t.close();
+  }
+});
+
 Deno.test("identical deliveries arriving together are stored and answered once", async () => {
   const t = await setup();
   try {

@@ -15,10 +15,11 @@
  * the log row says what was wrong, and messages that cannot be answered are quarantined
  * (quarantine.ts); 503 when the database cannot take it (the provider retries).
  *
- * Intake is bounded: when `backlog` webhooks are already waiting to be stored, the next ones get
- * 503 with `Retry-After` at once, before any work (not even a log row: under overload that write
- * is what must not grow). The providers deliver them again later, so a saturated server slows
- * its intake instead of letting waiting webhooks starve the replies of the messages it holds.
+ * Intake is bounded: when `backlog` webhooks are already waiting to be stored, or `unanswered`
+ * says more messages than its limit are stored and not yet answered (on every instance), the next
+ * ones get 503 with `Retry-After` at once, before any work (not even a log row: under overload
+ * that write is what must not grow). The providers deliver them again later, so a saturated
+ * server slows its intake instead of letting new messages starve the replies to those it holds.
  */
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../observability/log.ts";
@@ -64,6 +65,8 @@ export interface InboundDeps {
   enqueueReplies(phones: string[]): Promise<void>;
   /** Webhooks waiting to be stored at most; beyond, 503 with `Retry-After` (default: no bound). */
   backlog?: number;
+  /** Messages stored and not yet answered at most (a recent count); beyond, 503 likewise. */
+  unanswered?: { limit: number; count(): Promise<number> };
   /** Counts quarantined messages (quarantine.ts), e.g. a Prometheus counter. */
   quarantined?: { inc(labels: { provider: ProviderName; reason: QuarantineReason }): void };
 }
@@ -234,6 +237,11 @@ export class WebhookReceiver {
 
   async receive(request: WebhookRequest): Promise<WebhookAnswer> {
     if (this.#waiting >= (this.#deps.backlog ?? Infinity)) return this.#busy(request);
+    const unanswered = this.#deps.unanswered;
+    // A count that cannot be read refuses nothing: the bound protects replies, not the data.
+    if (unanswered && (await unanswered.count().catch(() => 0)) >= unanswered.limit) {
+      return this.#busy(request);
+    }
     this.#waiting++;
     try {
       return await this.#receive(request);
@@ -250,6 +258,7 @@ export class WebhookReceiver {
       this.#deps.log.warn("WhatsApp webhooks refused: intake backlog full, the provider retries", {
         provider: request.provider,
         backlog: this.#waiting,
+        unansweredLimit: this.#deps.unanswered?.limit,
         refused: this.#refused,
       });
       this.#warnedAt = now;

@@ -115,3 +115,10 @@ export async function channelStats(sql: Sql): Promise<ChannelStats> {
     dropped24h: outbound.dropped,
   };
 }
+
+/** Messages stored and not yet answered, on every instance (the intake's bound, inbound.ts). */
+export async function countUnanswered(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from whatsapp_inbound where status = 'pending'`;
+  return row.n;
+}
