@@ -1,7 +1,7 @@
 /**
- * Hurukuro's entry point: reads the configuration, builds the app (lib/app.ts), registers the job
- * handlers and schedules (jobs/), serves the routes (routes/), and stops in order on SIGINT or
- * SIGTERM. `start()` is also what the tests and benches call: they run this very wiring.
+ * Hurukuro's entry point: reads the configuration, builds the app (lib/app.ts), registers the jobs
+ * (jobs/), serves the routes (routes/), and stops in order on SIGINT or SIGTERM. `start()` is
+ * also what the tests and benches call: they run this very wiring.
  */
 import type { Hono } from "hono";
 import { webConfig } from "./fresh.config.ts";
@@ -10,6 +10,7 @@ import { type AppOptions, buildApp, type Services } from "./lib/app.ts";
 import { ConfigError, loadConfig, processEnv } from "./lib/config.ts";
 import { DataDirInUseError } from "./lib/db/embedded.ts";
 import { buildIslands } from "./lib/islands/build.ts";
+import { startBanner } from "./lib/banner.ts";
 import type { CronJob, JobHandler } from "./lib/jobs/types.ts";
 import { createLogger } from "./lib/observability/log.ts";
 import { createApp } from "./routes/_app.tsx";
@@ -40,12 +41,8 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
   const log = options.log ?? createLogger({ level: config.logLevel });
   const web = webConfig(config);
   const startedAt = performance.now();
-  const services = await buildApp(config, {
-    ...options,
-    log,
-    graceMs: web.shutdownGraceMs,
-    version: VERSION,
-  });
+  const graceMs = web.shutdownGraceMs;
+  const services = await buildApp(config, { ...options, log, graceMs, version: VERSION });
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   const stop = () => services.stop(async () => await server?.shutdown());
   try {
@@ -54,8 +51,7 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
     const islands = await buildIslands(web.islands);
     if (islands.built) log.info("islands built", { ms: Math.round(islands.ms) });
     await services.start({ cron: options.cron ?? true });
-    const context = { ...services, jobs: services.queue, version: VERSION };
-    const app = createApp(context, { bodyLimit: web.bodyLimit });
+    const app = createApp({ ...services, jobs: services.queue, version: VERSION }, web);
     server = Deno.serve({ hostname: web.hostname, port: web.port, onListen: () => {} }, app.fetch);
     const url = `http://${server.addr.hostname}:${server.addr.port}`;
     // PORT=0 picks a free port: links we hand out (Paynow return/result URLs) need the real one.
@@ -70,39 +66,12 @@ export async function start(options: StartOptions = {}): Promise<RunningServer> 
   }
 }
 
-/**
- * What a person starting the server needs, in a few lines: where it runs, where the dashboard
- * and the API documentation are, whether the sandbox answers for upstreams, and the sign-in of an
- * admin created by this very start (shown this once; it is never logged).
- */
-export function startBanner(
-  running: Pick<RunningServer, "url" | "config" | "firstAdmin">,
-): string {
-  const { url, config, firstAdmin } = running;
-  const sandbox = config.sandboxed.length ? `on (${config.sandboxed.join(", ")})` : "off";
-  const lines = [
-    `Hurukuro is running at ${url}`,
-    `  Admin:    ${url}/admin`,
-    `  API docs: ${url}/api/docs`,
-    `  Sandbox:  ${sandbox}`,
-  ];
-  if (firstAdmin) {
-    lines.push(
-      `  An admin was created for development; sign in once with it (shown only now):`,
-      `    e-mail:   ${firstAdmin.email}`,
-      `    password: ${firstAdmin.password}`,
-    );
-  }
-  return lines.join("\n");
-}
-
 if (import.meta.main) {
   try {
     const running = await start({ env: await processEnv() });
     console.log(startBanner(running));
     const stop = () => void running.shutdown().then(() => Deno.exit(0));
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
   } catch (error) {
     if (!(error instanceof ConfigError || error instanceof DataDirInUseError)) throw error;
     console.error(error.message);
