@@ -236,12 +236,13 @@ export class WebhookReceiver {
   }
 
   async receive(request: WebhookRequest): Promise<WebhookAnswer> {
-    if (this.#waiting >= (this.#deps.backlog ?? Infinity)) return this.#busy(request);
     const unanswered = this.#deps.unanswered;
     // A count that cannot be read refuses nothing: the bound protects replies, not the data.
     if (unanswered && (await unanswered.count().catch(() => 0)) >= unanswered.limit) {
       return this.#busy(request);
     }
+    // Checked and counted with no await between, so requests arriving together see each other.
+    if (this.#waiting >= (this.#deps.backlog ?? Infinity)) return this.#busy(request);
     this.#waiting++;
     try {
       return await this.#receive(request);
