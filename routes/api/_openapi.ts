@@ -61,6 +61,11 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
 });
 
+/** The `200` of an answer streamed as Server-Sent Events; `description` names its events. */
+export const eventStream = (description: string) => ({
+  200: { description, content: { "text/event-stream": { schema: z.string() } } },
+});
+
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
@@ -68,12 +73,13 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 
 /**
  * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
- * the time (ISO 8601) of the last item seen.
+ * the time (ISO 8601) of the last item seen, read as a `Date`.
  */
 export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
   z.object({
     limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
-    before: z.iso.datetime().optional().openapi({ description: beforeDescription }),
+    before: z.iso.datetime().optional().openapi({ description: beforeDescription })
+      .transform((before) => before ? new Date(before) : undefined),
   });
 
 /** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */

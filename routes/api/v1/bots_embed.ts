@@ -32,7 +32,16 @@ import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  errors,
+  eventStream,
+  IdParam,
+  json,
+  jsonBody,
+  z,
+} from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
@@ -49,12 +58,9 @@ const Question = z.strictObject({
 
 const VisitorQuestion = Question.extend({ visitorId: VisitorId });
 
-const eventStream = {
-  200: {
-    description: "`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`",
-    content: { "text/event-stream": { schema: z.string() } },
-  },
-};
+const answerStream = eventStream(
+  "`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`",
+);
 
 const answerErrors = {
   ...errors,
@@ -117,7 +123,7 @@ export function botAskRoutes(ctx: AppContext) {
       summary: "Ask your bot: the answer streams back as Server-Sent Events, with citations",
       description: "Resume a lost stream with `GET /api/v1/messages/{messageId}/stream`.",
       request: { params: IdParam, body: jsonBody(Question) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
     async (c) => {
       const auth = requireAuth(c);
@@ -193,7 +199,7 @@ export function botAskRoutes(ctx: AppContext) {
       tags: ["embed"],
       summary: "A visitor asks: the answer streams back as Server-Sent Events",
       request: { params: Key, body: jsonBody(VisitorQuestion) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
@@ -214,7 +220,7 @@ export function botAskRoutes(ctx: AppContext) {
         params: Key.extend({ messageId: textField().max(64) }),
         query: z.object({ visitorId: VisitorId, lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);

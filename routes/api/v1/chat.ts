@@ -40,7 +40,7 @@ import type { AppContext } from "../../_context.ts";
 import {
   apiRouter,
   bearerRoutes,
-  errors,
+  eventStream,
   IdParam,
   json,
   jsonBody,
@@ -104,15 +104,11 @@ const AskBody = z.strictObject({
   text: textField().trim().min(1, "write a message first").max(MAX_MESSAGE_CHARS),
 });
 
-const eventStream = {
-  200: {
-    description: "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
-    content: { "text/event-stream": { schema: z.string() } },
-  },
-};
+const answerStream = eventStream(
+  "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
+);
 
 const answerErrors = {
-  ...errors,
   402: json(z.any(), "Not enough tokens; `details.topUpUrl` says where to buy more"),
   404: json(z.any(), "No such conversation"),
   503: json(z.any(), "The AI is not configured"),
@@ -212,11 +208,11 @@ export function chatRoutes(ctx: AppContext) {
       },
     }),
     async (c) => {
-      const { limit, before } = c.req.valid("query");
-      const list = await listConversations(ctx.db.sql, requireAuth(c).user.id, {
-        limit,
-        before: before ? new Date(before) : undefined,
-      });
+      const list = await listConversations(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("query"),
+      );
       return c.json({ conversations: list.map(conversationJson) }, 200);
     },
   );
@@ -294,7 +290,7 @@ export function chatRoutes(ctx: AppContext) {
         params: IdParam,
         body: jsonBody(AskBody),
       },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
     (c) =>
       ask(c, {
@@ -310,7 +306,7 @@ export function chatRoutes(ctx: AppContext) {
       path: "/essays",
       summary: "Ask for an essay (no memory): the answer streams back as Server-Sent Events",
       request: { body: jsonBody(AskBody) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
     (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
   );
@@ -323,10 +319,9 @@ export function chatRoutes(ctx: AppContext) {
       description: "The new conversation's id is in the `start` event. A refused message " +
         "(402, 429, 503) starts no conversation.",
       request: { body: jsonBody(AskBody) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: { ...answerStream, ...answerErrors },
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text })) as never,
+    (c) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text }),
   );
 
   app.openapi(
@@ -339,7 +334,7 @@ export function chatRoutes(ctx: AppContext) {
         headers: z.object({ "last-event-id": textField().max(20).optional() }),
         query: z.object({ lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...eventStream, 404: json(z.any(), "No such answer") },
+      responses: { ...answerStream, 404: json(z.any(), "No such answer") },
     }),
     async (c) => {
       const auth = requireAuth(c);
