@@ -88,15 +88,11 @@ export const IdParam = z.object({ id: textField().max(64) });
 export const bearer = [{ bearer: [] }];
 
 /**
- * The route declarer of one part of the API behind the bearer token: each route it declares is
- * tagged `tags` and answers the shared {@link errors} besides its own responses (a route's own
- * answer for a status wins).
- *
- * @example
- * const route = bearerRoutes(["bots"]);
- * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ * The route declarer of one part of the API: each route it declares is tagged `tags`, needs the
+ * bearer token unless `open`, and answers the shared {@link errors} besides its own responses (a
+ * route's own answer for a status wins).
  */
-export function bearerRoutes(tags: string[]) {
+function routeDeclarer(tags: string[], open: boolean) {
   return <
     P extends string,
     R extends Omit<RouteConfig, "path" | "tags" | "security"> & { path: P },
@@ -106,10 +102,22 @@ export function bearerRoutes(tags: string[]) {
     createRoute({
       ...config,
       tags,
-      security: bearer,
+      ...(open ? {} : { security: bearer }),
       responses: { ...errors, ...config.responses },
     });
 }
+
+/**
+ * The declarer of routes behind the bearer token.
+ *
+ * @example
+ * const route = bearerRoutes(["bots"]);
+ * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ */
+export const bearerRoutes = (tags: string[]) => routeDeclarer(tags, false);
+
+/** The declarer of routes anyone may call (no bearer token). */
+export const openRoutes = (tags: string[]) => routeDeclarer(tags, true);
 
 export const UserSchema = z.object({
   id: z.uuid(),

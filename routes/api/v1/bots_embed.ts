@@ -11,7 +11,6 @@
  *   else. Visitors name themselves by an anonymous id their browser keeps; each may ask a few
  *   questions a minute, and the bot as many as its owner's plan allows.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type Bot,
@@ -35,18 +34,18 @@ import type { AppContext } from "../../_context.ts";
 import {
   apiRouter,
   bearerRoutes,
-  errors,
   eventStream,
   IdParam,
   json,
   jsonBody,
+  openRoutes,
   z,
 } from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
-const tags = ["bots"];
-const route = bearerRoutes(tags);
+const route = bearerRoutes(["bots"]);
+const embedRoute = openRoutes(["embed"]);
 
 /** Every path of the embed API starts so (routes/_app.tsx leaves their CORS to this module). */
 export const EMBED_API_PREFIX = "/api/v1/bots/embed/";
@@ -63,7 +62,6 @@ const answerStream = eventStream(
 );
 
 const answerErrors = {
-  ...errors,
   402: json(z.any(), "The bot's owner has no tokens left"),
   403: json(z.any(), "Not an allowed website, or the bot is switched off"),
   404: json(z.any(), "No such bot"),
@@ -153,10 +151,9 @@ export function botAskRoutes(ctx: AppContext) {
   const Key = z.object({ key: textField().max(64) });
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "get",
       path: "/bots/embed/{key}",
-      tags: ["embed"],
       summary: "The bot as its embed shows it, and the visitor's open conversation",
       request: { params: Key, query: z.object({ visitorId: VisitorId }) },
       responses: {
@@ -171,7 +168,6 @@ export function botAskRoutes(ctx: AppContext) {
         ),
         403: json(z.any(), "Not an allowed website"),
         404: json(z.any(), "No such bot"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -193,10 +189,9 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "post",
       path: "/bots/embed/{key}/messages",
-      tags: ["embed"],
       summary: "A visitor asks: the answer streams back as Server-Sent Events",
       request: { params: Key, body: jsonBody(VisitorQuestion) },
       responses: { ...answerStream, ...answerErrors },
@@ -211,10 +206,9 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "get",
       path: "/bots/embed/{key}/messages/{messageId}/stream",
-      tags: ["embed"],
       summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
       request: {
         params: Key.extend({ messageId: textField().max(64) }),
@@ -244,10 +238,9 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "post",
       path: "/bots/embed/{key}/messages/{messageId}/feedback",
-      tags: ["embed"],
       summary: "A visitor's thumbs up or down on an answer",
       request: {
         params: Key.extend({ messageId: textField().max(64) }),
@@ -257,7 +250,6 @@ export function botAskRoutes(ctx: AppContext) {
         204: { description: "Recorded" },
         403: json(z.any(), "Not an allowed website"),
         404: json(z.any(), "No such answer"),
-        ...errors,
       },
     }),
     async (c) => {

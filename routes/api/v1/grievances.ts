@@ -6,7 +6,6 @@
  * background task started for a grievance (the task id is the capability: it carries no personal
  * data).
  */
-import { createRoute } from "@hono/zod-openapi";
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from "../../../lib/grievances/attachments.ts";
 import { reportFormInput } from "../../../lib/grievances/intake.ts";
 import type { Status } from "../../../lib/grievances/model.ts";
@@ -23,6 +22,7 @@ import {
   IdParam,
   json,
   jsonBody,
+  openRoutes,
   z,
 } from "../_openapi.ts";
 import {
@@ -48,6 +48,7 @@ import {
 } from "./grievance_schemas.ts";
 
 const route = bearerRoutes(tags);
+const openRoute = openRoutes(tags);
 
 const notFound = () => new AppError("not_found", "This grievance does not exist.");
 
@@ -97,10 +98,9 @@ export function grievanceRoutes(ctx: AppContext) {
   });
 
   app.openapi(
-    createRoute({
+    openRoute({
       method: "post",
       path: "/grievances/track",
-      tags,
       summary: "Follow a report: its reference and the phone number it was made with",
       request: { body: jsonBody(TrackBody) },
       responses: {
@@ -138,16 +138,14 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    openRoute({
       method: "get",
       path: "/tasks/{id}",
-      tags,
       summary: "A background task started for a grievance (queued, running, succeeded, failed)",
       request: { params: IdParam },
       responses: {
         200: json(TaskSchema, "The task"),
         404: json(z.any(), "No such task"),
-        ...errors,
       },
     }),
     async (c) => {
