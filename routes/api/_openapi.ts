@@ -82,6 +82,15 @@ export const newestFirstQuery = (defaultLimit: number, beforeDescription: string
       .transform((before) => before ? new Date(before) : undefined),
   });
 
+/** The query parameter that asks for the page after the one that answered `nextCursor`. */
+export const cursorParam = textField().max(100).optional().openapi({
+  description: "`nextCursor` of the previous page",
+});
+
+/** A page of a list read by cursor: its `items`, and the cursor of the next (null: no more). */
+export const cursorPage = <T extends z.ZodRawShape>(items: T) =>
+  z.object({ ...items, nextCursor: z.string().nullable() });
+
 /** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
 export const IdParam = z.object({ id: textField().max(64) });
 

@@ -57,11 +57,9 @@ const Question = z.strictObject({
 
 const VisitorQuestion = Question.extend({ visitorId: VisitorId });
 
-const answerStream = eventStream(
-  "`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`",
-);
-
-const answerErrors = {
+/** The answers of asking: the stream, or a refusal known before it starts. */
+const answers = {
+  ...eventStream("`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`"),
   402: json(z.any(), "The bot's owner has no tokens left"),
   403: json(z.any(), "Not an allowed website, or the bot is switched off"),
   404: json(z.any(), "No such bot"),
@@ -121,7 +119,7 @@ export function botAskRoutes(ctx: AppContext) {
       summary: "Ask your bot: the answer streams back as Server-Sent Events, with citations",
       description: "Resume a lost stream with `GET /api/v1/messages/{messageId}/stream`.",
       request: { params: IdParam, body: jsonBody(Question) },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const auth = requireAuth(c);
@@ -194,7 +192,7 @@ export function botAskRoutes(ctx: AppContext) {
       path: "/bots/embed/{key}/messages",
       summary: "A visitor asks: the answer streams back as Server-Sent Events",
       request: { params: Key, body: jsonBody(VisitorQuestion) },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
@@ -214,7 +212,7 @@ export function botAskRoutes(ctx: AppContext) {
         params: Key.extend({ messageId: textField().max(64) }),
         query: z.object({ visitorId: VisitorId, lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);

@@ -108,7 +108,9 @@ const answerStream = eventStream(
   "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
 );
 
-const answerErrors = {
+/** The answers of asking: the stream, or a refusal known before it starts. */
+const answers = {
+  ...answerStream,
   402: json(z.any(), "Not enough tokens; `details.topUpUrl` says where to buy more"),
   404: json(z.any(), "No such conversation"),
   503: json(z.any(), "The AI is not configured"),
@@ -290,7 +292,7 @@ export function chatRoutes(ctx: AppContext) {
         params: IdParam,
         body: jsonBody(AskBody),
       },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     (c) =>
       ask(c, {
@@ -306,7 +308,7 @@ export function chatRoutes(ctx: AppContext) {
       path: "/essays",
       summary: "Ask for an essay (no memory): the answer streams back as Server-Sent Events",
       request: { body: jsonBody(AskBody) },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
   );
@@ -319,7 +321,7 @@ export function chatRoutes(ctx: AppContext) {
       description: "The new conversation's id is in the `start` event. A refused message " +
         "(402, 429, 503) starts no conversation.",
       request: { body: jsonBody(AskBody) },
-      responses: { ...answerStream, ...answerErrors },
+      responses: answers,
     }),
     (c) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text }),
   );

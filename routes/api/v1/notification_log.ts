@@ -9,7 +9,7 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, cursorPage, cursorParam, errors, json, jsonBody, z } from "../_openapi.ts";
 import {
   deliveryJson,
   DeliverySchema,
@@ -82,16 +82,11 @@ export function notificationLogRoutes(ctx: AppContext) {
           from: z.iso.datetime({ offset: true }).optional(),
           to: z.iso.datetime({ offset: true }).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
-          before: textField().max(100).optional().openapi({
-            description: "`nextCursor` of the previous page",
-          }),
+          before: cursorParam,
         }),
       },
       responses: {
-        200: json(
-          z.object({ deliveries: z.array(DeliverySchema), nextCursor: z.string().nullable() }),
-          "Deliveries",
-        ),
+        200: json(cursorPage({ deliveries: z.array(DeliverySchema) }), "Deliveries"),
         ...refusals,
       },
     }),
