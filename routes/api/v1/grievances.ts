@@ -14,17 +14,7 @@ import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
 import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
-import {
-  apiRouter,
-  bearer,
-  bearerRoutes,
-  errors,
-  IdParam,
-  json,
-  jsonBody,
-  openRoutes,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, openRoutes, z } from "../_openapi.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -57,20 +47,18 @@ export function grievanceRoutes(ctx: AppContext) {
   const g = ctx.grievances;
 
   // Multipart: documented here, read by readUpload (files bounded, text rule applied).
-  app.openAPIRegistry.registerPath({
+  app.openAPIRegistry.registerPath(openRoute({
     method: "post",
     path: "/grievances",
-    tags,
     summary: "Report a problem (multipart/form-data, attachments optional)",
     request: {
       body: { required: true, content: { "multipart/form-data": { schema: SubmitForm } } },
     },
     responses: {
       201: json(SubmittedSchema, "Received; `refused` lists files not added (wrong type)"),
-      ...errors,
       413: json(z.any(), "A file is over its type's limit (nothing was recorded)"),
     },
-  });
+  }));
   app.post("/grievances", async (c) => {
     const { fields, files } = await readUpload(c, {
       maxFiles: MAX_ATTACHMENTS,
@@ -117,7 +105,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "The report",
         ),
         404: json(z.any(), "No report with this reference and phone"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -230,11 +217,9 @@ export function grievanceRoutes(ctx: AppContext) {
     },
   );
 
-  app.openAPIRegistry.registerPath({
+  app.openAPIRegistry.registerPath(route({
     method: "get",
     path: "/grievances/{id}/attachments/{attachmentId}",
-    tags,
-    security: bearer,
     summary: "An attachment's bytes (staff); `?thumbnail=1` for a photo's thumbnail",
     request: {
       params: z.object({ id: z.string(), attachmentId: z.string() }),
@@ -246,9 +231,8 @@ export function grievanceRoutes(ctx: AppContext) {
         content: { "application/octet-stream": { schema: z.string() } },
       },
       ...staffRefusals,
-      ...errors,
     },
-  });
+  }));
   app.get("/grievances/:id/attachments/:attachmentId", async (c) => {
     const actor = await requireStaff(c, ctx);
     const found = await g.get(c.req.param("id"), actor.scope);

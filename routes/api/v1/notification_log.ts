@@ -9,7 +9,7 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, cursorPage, cursorParam, errors, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, cursorPage, cursorParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   deliveryJson,
   DeliverySchema,
@@ -161,7 +161,6 @@ export function notificationLogRoutes(ctx: AppContext) {
   const eventRoutesAnswer = {
     200: json(z.object({ events: z.array(EventRoute) }), "Routes"),
     ...refusals,
-    ...errors,
   };
 
   app.openapi(
