@@ -154,6 +154,7 @@ type Follow = (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promis
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();
   const services = ctx.chat;
+  const sql = ctx.db.sql;
   const channelOf = (c: Context<AuthEnv>) => requireAuth(c).via === "api_key" ? "api" : "web";
 
   const ask = async (
@@ -189,7 +190,7 @@ export function chatRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const conversation = await createConversation(ctx.db.sql, {
+      const conversation = await createConversation(sql, {
         userId: requireAuth(c).user.id,
         mode: body.mode,
         channel: channelOf(c),
@@ -210,11 +211,7 @@ export function chatRoutes(ctx: AppContext) {
       },
     }),
     async (c) => {
-      const list = await listConversations(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("query"),
-      );
+      const list = await listConversations(sql, requireAuth(c).user.id, c.req.valid("query"));
       return c.json({ conversations: list.map(conversationJson) }, 200);
     },
   );
@@ -248,12 +245,12 @@ export function chatRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const conversation = await getConversation(
-        ctx.db.sql,
+        sql,
         requireAuth(c).user.id,
         c.req.valid("param").id,
       );
       if (!conversation) throw new AppError("not_found", "This conversation does not exist.");
-      const messages = await listMessages(ctx.db.sql, conversation.id);
+      const messages = await listMessages(sql, conversation.id);
       return c.json(
         { ...conversationJson(conversation), messages: messages.map(messageJson) },
         200,
@@ -270,11 +267,7 @@ export function chatRoutes(ctx: AppContext) {
       responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such") },
     }),
     async (c) => {
-      const closed = await closeConversation(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("param").id,
-      );
+      const closed = await closeConversation(sql, requireAuth(c).user.id, c.req.valid("param").id);
       if (!closed) throw new AppError("not_found", "This conversation does not exist.");
       return c.body(null, 204);
     },
@@ -343,7 +336,7 @@ export function chatRoutes(ctx: AppContext) {
       const messageId = c.req.valid("param").id;
       const afterId = lastEventId(c);
       // Checked before the stream opens, so an unknown id is a plain 404.
-      const message = await getMessage(ctx.db.sql, auth.user.id, messageId);
+      const message = await getMessage(sql, auth.user.id, messageId);
       if (!message || message.role !== "assistant") {
         throw new AppError("not_found", "This answer does not exist.");
       }
