@@ -61,6 +61,11 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
 });
 
+/** The `200` of an answer streamed as Server-Sent Events; `description` names its events. */
+export const eventStream = (description: string) => ({
+  200: { description, content: { "text/event-stream": { schema: z.string() } } },
+});
+
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
@@ -68,13 +73,23 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 
 /**
  * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
- * the time (ISO 8601) of the last item seen.
+ * the time (ISO 8601) of the last item seen, read as a `Date`.
  */
 export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
   z.object({
     limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
-    before: z.iso.datetime().optional().openapi({ description: beforeDescription }),
+    before: z.iso.datetime().optional().openapi({ description: beforeDescription })
+      .transform((before) => before ? new Date(before) : undefined),
   });
+
+/** The query parameter that asks for the page after the one that answered `nextCursor`. */
+export const cursorParam = textField().max(100).optional().openapi({
+  description: "`nextCursor` of the previous page",
+});
+
+/** A page of a list read by cursor: its `items`, and the cursor of the next (null: no more). */
+export const cursorPage = <T extends z.ZodRawShape>(items: T) =>
+  z.object({ ...items, nextCursor: z.string().nullable() });
 
 /** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
 export const IdParam = z.object({ id: textField().max(64) });
@@ -82,15 +97,11 @@ export const IdParam = z.object({ id: textField().max(64) });
 export const bearer = [{ bearer: [] }];
 
 /**
- * The route declarer of one part of the API behind the bearer token: each route it declares is
- * tagged `tags` and answers the shared {@link errors} besides its own responses (a route's own
- * answer for a status wins).
- *
- * @example
- * const route = bearerRoutes(["bots"]);
- * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ * The route declarer of one part of the API: each route it declares is tagged `tags`, needs the
+ * bearer token unless `open`, and answers the shared {@link errors} besides its own responses (a
+ * route's own answer for a status wins).
  */
-export function bearerRoutes(tags: string[]) {
+function routeDeclarer(tags: string[], open: boolean) {
   return <
     P extends string,
     R extends Omit<RouteConfig, "path" | "tags" | "security"> & { path: P },
@@ -100,10 +111,22 @@ export function bearerRoutes(tags: string[]) {
     createRoute({
       ...config,
       tags,
-      security: bearer,
+      ...(open ? {} : { security: bearer }),
       responses: { ...errors, ...config.responses },
     });
 }
+
+/**
+ * The declarer of routes behind the bearer token.
+ *
+ * @example
+ * const route = bearerRoutes(["bots"]);
+ * app.openapi(route({ method: "get", path: "/bots", summary: "The bots", responses }), handler);
+ */
+export const bearerRoutes = (tags: string[]) => routeDeclarer(tags, false);
+
+/** The declarer of routes anyone may call (no bearer token). */
+export const openRoutes = (tags: string[]) => routeDeclarer(tags, true);
 
 export const UserSchema = z.object({
   id: z.uuid(),

@@ -5,7 +5,6 @@
  */
 import { announceSignUp } from "../../../lib/accounts/signed_up.ts";
 import { textField } from "../../../lib/text.ts";
-import { createRoute } from "@hono/zod-openapi";
 import {
   issueRefreshToken,
   revokeRefreshFamily,
@@ -19,7 +18,7 @@ import { AppError } from "../../../lib/errors.ts";
 import { loginDeps } from "../../_auth.ts";
 import { requestPasswordReset } from "../../_mail.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, errors, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
+import { apiRouter, json, jsonBody, openRoutes, userJson, UserSchema, z } from "../_openapi.ts";
 
 const Email = z.email().max(254).openapi({ example: "tendai@example.com" });
 const Password = textField().min(8, "choose at least 8 characters").max(256);
@@ -42,16 +41,15 @@ async function session(ctx: AppContext, user: User, refreshToken?: string) {
   };
 }
 
-const tags = ["auth"];
+const route = openRoutes(["auth"]);
 
 export function authRoutes(ctx: AppContext) {
   const app = apiRouter();
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/signup",
-      tags,
       summary: "Create an account",
       request: {
         body: jsonBody(z.strictObject({
@@ -63,7 +61,6 @@ export function authRoutes(ctx: AppContext) {
       responses: {
         201: json(Session, "The new account, signed in"),
         409: json(z.any(), "An account with this e-mail exists"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -76,16 +73,15 @@ export function authRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/login",
-      tags,
       summary: "Log in with e-mail and password",
       request: { body: jsonBody(z.strictObject({ email: Email, password: textField().max(256) })) },
       description: "After 5 wrong passwords in a row for one e-mail (known or not), log-ins for " +
         "it are refused with 429 and `Retry-After` for a window that doubles with each further " +
         "failure (15 s up to 15 minutes); a success or a password reset starts the count afresh.",
-      responses: { 200: json(Session, "Signed in"), ...errors },
+      responses: { 200: json(Session, "Signed in") },
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
@@ -95,15 +91,14 @@ export function authRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/refresh",
-      tags,
       summary: "Exchange a refresh token for new tokens",
       description:
         "Refresh tokens rotate: each is good once. Presenting one that was already used revokes every token of that sign-in.",
       request: { body: jsonBody(z.strictObject({ refreshToken: textField().min(1).max(200) })) },
-      responses: { 200: json(Session, "New tokens"), ...errors },
+      responses: { 200: json(Session, "New tokens") },
     }),
     async (c) => {
       const rotated = await rotateRefreshToken(ctx.db.sql, c.req.valid("json").refreshToken);
@@ -114,13 +109,12 @@ export function authRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/logout",
-      tags,
       summary: "Log out: revoke the refresh token and every token of its sign-in",
       request: { body: jsonBody(z.strictObject({ refreshToken: textField().min(1).max(200) })) },
-      responses: { 204: { description: "Logged out" }, ...errors },
+      responses: { 204: { description: "Logged out" } },
     }),
     async (c) => {
       await revokeRefreshFamily(ctx.db.sql, c.req.valid("json").refreshToken);
@@ -129,14 +123,13 @@ export function authRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/password-reset",
-      tags,
       summary: "E-mail a password reset link",
       description: "Always answers 202, whether or not the e-mail has an account.",
       request: { body: jsonBody(z.strictObject({ email: Email })) },
-      responses: { 202: json(z.object({ message: z.string() }), "Accepted"), ...errors },
+      responses: { 202: json(z.object({ message: z.string() }), "Accepted") },
     }),
     async (c) => {
       await requestPasswordReset(ctx, c.req.valid("json").email);
@@ -148,17 +141,15 @@ export function authRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/auth/password-reset/confirm",
-      tags,
       summary: "Set a new password with the token from the e-mailed link",
       request: {
         body: jsonBody(z.strictObject({ token: textField().min(1).max(200), password: Password })),
       },
       responses: {
         204: { description: "Password changed; every session is signed out" },
-        ...errors,
       },
     }),
     async (c) => {

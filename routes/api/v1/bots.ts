@@ -6,8 +6,10 @@
  * wait ahead —, `processing 12/40 chunks`, `ready`, `failed: <reason>`), also pushed live to
  * the owner's `GET /api/v1/events` as `bot.source.updated`.
  */
+import type { Context } from "hono";
 import {
   ACCEPTED_DESCRIPTION,
+  type Actor,
   addFileSource,
   addTextSource,
   addUrlSource,
@@ -23,8 +25,10 @@ import {
   requireBot,
   retrainSource,
   rotatePublicKey,
+  type Source,
   SOURCE_KINDS,
   SOURCE_STATUSES,
+  type SourceDeps,
   type SourceView,
   TextSourceInput,
   updateBot,
@@ -33,7 +37,7 @@ import {
 } from "../../../lib/bots/mod.ts";
 import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
-import { type Auth, requireAuth } from "../../_auth.ts";
+import { type Auth, type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
@@ -243,7 +247,16 @@ export function botRoutes(ctx: AppContext) {
     },
   );
 
-  const created = (s: Parameters<typeof view>[0]) => sourceJson(view(s, 0));
+  /** Teaches the bot of the path `input` with `add`, as its owner; answers the source, queued. */
+  const addSource = async <I>(
+    c: Context<AuthEnv>,
+    botId: string,
+    input: I,
+    add: (deps: SourceDeps, actor: Actor, botId: string, input: I) => Promise<Source>,
+  ) => {
+    const source = await add(ctx.bots.sources, actorOf(requireAuth(c)), botId, input);
+    return c.json(sourceJson(view(source, 0)), 201);
+  };
   const sourceCreated = {
     201: json(SourceSchema, "The source, queued for learning"),
     403: json(z.any(), "Your plan's number of sources is reached"),
@@ -258,15 +271,7 @@ export function botRoutes(ctx: AppContext) {
       request: { params: IdParam, body: jsonBody(TextSourceInput) },
       responses: { ...sourceCreated },
     }),
-    async (c) => {
-      const source = await addTextSource(
-        ctx.bots.sources,
-        actorOf(requireAuth(c)),
-        c.req.valid("param").id,
-        c.req.valid("json"),
-      );
-      return c.json(created(source), 201);
-    },
+    (c) => addSource(c, c.req.valid("param").id, c.req.valid("json"), addTextSource),
   );
 
   app.openapi(
@@ -282,15 +287,7 @@ export function botRoutes(ctx: AppContext) {
         422: json(z.any(), "The URL may not be fetched; `details.reason` says why"),
       },
     }),
-    async (c) => {
-      const source = await addUrlSource(
-        ctx.bots.sources,
-        actorOf(requireAuth(c)),
-        c.req.valid("param").id,
-        c.req.valid("json"),
-      );
-      return c.json(created(source), 201);
-    },
+    (c) => addSource(c, c.req.valid("param").id, c.req.valid("json"), addUrlSource),
   );
 
   app.openapi(
@@ -319,13 +316,8 @@ export function botRoutes(ctx: AppContext) {
         });
       }
       const name = form.title || (isStorableText(file.name) ? file.name : "");
-      const source = await addFileSource(
-        ctx.bots.sources,
-        actorOf(requireAuth(c)),
-        c.req.valid("param").id,
-        { name, bytes: new Uint8Array(await file.arrayBuffer()) },
-      );
-      return c.json(created(source), 201);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      return await addSource(c, c.req.valid("param").id, { name, bytes }, addFileSource);
     },
   );
 

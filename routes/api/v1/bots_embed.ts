@@ -11,7 +11,6 @@
  *   else. Visitors name themselves by an anonymous id their browser keeps; each may ask a few
  *   questions a minute, and the bot as many as its owner's plan allows.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type Bot,
@@ -32,12 +31,21 @@ import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import {
+  apiRouter,
+  bearerRoutes,
+  eventStream,
+  IdParam,
+  json,
+  jsonBody,
+  openRoutes,
+  z,
+} from "../_openapi.ts";
 import { actorOf } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
-const tags = ["bots"];
-const route = bearerRoutes(tags);
+const route = bearerRoutes(["bots"]);
+const embedRoute = openRoutes(["embed"]);
 
 /** Every path of the embed API starts so (routes/_app.tsx leaves their CORS to this module). */
 export const EMBED_API_PREFIX = "/api/v1/bots/embed/";
@@ -49,15 +57,9 @@ const Question = z.strictObject({
 
 const VisitorQuestion = Question.extend({ visitorId: VisitorId });
 
-const eventStream = {
-  200: {
-    description: "`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`",
-    content: { "text/event-stream": { schema: z.string() } },
-  },
-};
-
-const answerErrors = {
-  ...errors,
+/** The answers of asking: the stream, or a refusal known before it starts. */
+const answers = {
+  ...eventStream("`start`, `delta`…, `usage`, `done` (with `citations`) — or `error`"),
   402: json(z.any(), "The bot's owner has no tokens left"),
   403: json(z.any(), "Not an allowed website, or the bot is switched off"),
   404: json(z.any(), "No such bot"),
@@ -117,7 +119,7 @@ export function botAskRoutes(ctx: AppContext) {
       summary: "Ask your bot: the answer streams back as Server-Sent Events, with citations",
       description: "Resume a lost stream with `GET /api/v1/messages/{messageId}/stream`.",
       request: { params: IdParam, body: jsonBody(Question) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const auth = requireAuth(c);
@@ -147,10 +149,9 @@ export function botAskRoutes(ctx: AppContext) {
   const Key = z.object({ key: textField().max(64) });
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "get",
       path: "/bots/embed/{key}",
-      tags: ["embed"],
       summary: "The bot as its embed shows it, and the visitor's open conversation",
       request: { params: Key, query: z.object({ visitorId: VisitorId }) },
       responses: {
@@ -165,7 +166,6 @@ export function botAskRoutes(ctx: AppContext) {
         ),
         403: json(z.any(), "Not an allowed website"),
         404: json(z.any(), "No such bot"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -187,13 +187,12 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "post",
       path: "/bots/embed/{key}/messages",
-      tags: ["embed"],
       summary: "A visitor asks: the answer streams back as Server-Sent Events",
       request: { params: Key, body: jsonBody(VisitorQuestion) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
@@ -205,16 +204,15 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "get",
       path: "/bots/embed/{key}/messages/{messageId}/stream",
-      tags: ["embed"],
       summary: "Resume an answer's stream after `Last-Event-ID` (header or `lastEventId` query)",
       request: {
         params: Key.extend({ messageId: textField().max(64) }),
         query: z.object({ visitorId: VisitorId, lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
     async (c) => {
       const bot = await embedded(c, c.req.valid("param").key);
@@ -238,10 +236,9 @@ export function botAskRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    embedRoute({
       method: "post",
       path: "/bots/embed/{key}/messages/{messageId}/feedback",
-      tags: ["embed"],
       summary: "A visitor's thumbs up or down on an answer",
       request: {
         params: Key.extend({ messageId: textField().max(64) }),
@@ -251,7 +248,6 @@ export function botAskRoutes(ctx: AppContext) {
         204: { description: "Recorded" },
         403: json(z.any(), "Not an allowed website"),
         404: json(z.any(), "No such answer"),
-        ...errors,
       },
     }),
     async (c) => {

@@ -40,7 +40,7 @@ import type { AppContext } from "../../_context.ts";
 import {
   apiRouter,
   bearerRoutes,
-  errors,
+  eventStream,
   IdParam,
   json,
   jsonBody,
@@ -104,15 +104,13 @@ const AskBody = z.strictObject({
   text: textField().trim().min(1, "write a message first").max(MAX_MESSAGE_CHARS),
 });
 
-const eventStream = {
-  200: {
-    description: "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
-    content: { "text/event-stream": { schema: z.string() } },
-  },
-};
+const answerStream = eventStream(
+  "`start`, `delta`…, `usage`, `done` — or `error` — each with an `id`",
+);
 
-const answerErrors = {
-  ...errors,
+/** The answers of asking: the stream, or a refusal known before it starts. */
+const answers = {
+  ...answerStream,
   402: json(z.any(), "Not enough tokens; `details.topUpUrl` says where to buy more"),
   404: json(z.any(), "No such conversation"),
   503: json(z.any(), "The AI is not configured"),
@@ -156,6 +154,7 @@ type Follow = (onEntry: (e: StreamEntry) => void, signal: AbortSignal) => Promis
 export function chatRoutes(ctx: AppContext) {
   const app = apiRouter();
   const services = ctx.chat;
+  const sql = ctx.db.sql;
   const channelOf = (c: Context<AuthEnv>) => requireAuth(c).via === "api_key" ? "api" : "web";
 
   const ask = async (
@@ -191,7 +190,7 @@ export function chatRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const conversation = await createConversation(ctx.db.sql, {
+      const conversation = await createConversation(sql, {
         userId: requireAuth(c).user.id,
         mode: body.mode,
         channel: channelOf(c),
@@ -212,11 +211,7 @@ export function chatRoutes(ctx: AppContext) {
       },
     }),
     async (c) => {
-      const { limit, before } = c.req.valid("query");
-      const list = await listConversations(ctx.db.sql, requireAuth(c).user.id, {
-        limit,
-        before: before ? new Date(before) : undefined,
-      });
+      const list = await listConversations(sql, requireAuth(c).user.id, c.req.valid("query"));
       return c.json({ conversations: list.map(conversationJson) }, 200);
     },
   );
@@ -250,12 +245,12 @@ export function chatRoutes(ctx: AppContext) {
     }),
     async (c) => {
       const conversation = await getConversation(
-        ctx.db.sql,
+        sql,
         requireAuth(c).user.id,
         c.req.valid("param").id,
       );
       if (!conversation) throw new AppError("not_found", "This conversation does not exist.");
-      const messages = await listMessages(ctx.db.sql, conversation.id);
+      const messages = await listMessages(sql, conversation.id);
       return c.json(
         { ...conversationJson(conversation), messages: messages.map(messageJson) },
         200,
@@ -272,11 +267,7 @@ export function chatRoutes(ctx: AppContext) {
       responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such") },
     }),
     async (c) => {
-      const closed = await closeConversation(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("param").id,
-      );
+      const closed = await closeConversation(sql, requireAuth(c).user.id, c.req.valid("param").id);
       if (!closed) throw new AppError("not_found", "This conversation does not exist.");
       return c.body(null, 204);
     },
@@ -294,7 +285,7 @@ export function chatRoutes(ctx: AppContext) {
         params: IdParam,
         body: jsonBody(AskBody),
       },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
     (c) =>
       ask(c, {
@@ -310,7 +301,7 @@ export function chatRoutes(ctx: AppContext) {
       path: "/essays",
       summary: "Ask for an essay (no memory): the answer streams back as Server-Sent Events",
       request: { body: jsonBody(AskBody) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
     (c) => ask(c, { mode: "essay", text: c.req.valid("json").text }),
   );
@@ -323,10 +314,9 @@ export function chatRoutes(ctx: AppContext) {
       description: "The new conversation's id is in the `start` event. A refused message " +
         "(402, 429, 503) starts no conversation.",
       request: { body: jsonBody(AskBody) },
-      responses: { ...eventStream, ...answerErrors },
+      responses: answers,
     }),
-    // deno-lint-ignore no-explicit-any
-    ((c: any) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text })) as never,
+    (c) => ask(c, { mode: "chat", fresh: true, text: c.req.valid("json").text }),
   );
 
   app.openapi(
@@ -339,14 +329,14 @@ export function chatRoutes(ctx: AppContext) {
         headers: z.object({ "last-event-id": textField().max(20).optional() }),
         query: z.object({ lastEventId: textField().max(20).optional() }),
       },
-      responses: { ...eventStream, 404: json(z.any(), "No such answer") },
+      responses: { ...answerStream, 404: json(z.any(), "No such answer") },
     }),
     async (c) => {
       const auth = requireAuth(c);
       const messageId = c.req.valid("param").id;
       const afterId = lastEventId(c);
       // Checked before the stream opens, so an unknown id is a plain 404.
-      const message = await getMessage(ctx.db.sql, auth.user.id, messageId);
+      const message = await getMessage(sql, auth.user.id, messageId);
       if (!message || message.role !== "assistant") {
         throw new AppError("not_found", "This answer does not exist.");
       }

@@ -4,30 +4,23 @@
  * `task_status` and `classification_complete`), with a heartbeat comment every 15 s so proxies
  * keep the stream open.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { UserEvent } from "../../../lib/events.ts";
 import { liveSource, SSE_HEADERS, sseStream } from "../../_sse.ts";
 import { STAFF_EVENTS } from "../../../lib/grievances/tasks.ts";
 import { isStaff } from "../../../lib/accounts/users.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearer, errors, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, eventStream } from "../_openapi.ts";
+
+const route = bearerRoutes(["events"]);
 
 export function eventRoutes(ctx: AppContext) {
   return apiRouter().openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/events",
-      tags: ["events"],
-      security: bearer,
       summary: "Live events for the signed-in user (text/event-stream)",
-      responses: {
-        200: {
-          description: "`event: payment.updated` / `wallet.updated`, `data:` JSON",
-          content: { "text/event-stream": { schema: z.string() } },
-        },
-        ...errors,
-      },
+      responses: eventStream("`event: payment.updated` / `wallet.updated`, `data:` JSON"),
     }),
     (c) => {
       const auth = requireAuth(c);

@@ -6,7 +6,6 @@
  * background task started for a grievance (the task id is the capability: it carries no personal
  * data).
  */
-import { createRoute } from "@hono/zod-openapi";
 import { MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS } from "../../../lib/grievances/attachments.ts";
 import { reportFormInput } from "../../../lib/grievances/intake.ts";
 import type { Status } from "../../../lib/grievances/model.ts";
@@ -15,16 +14,7 @@ import { AppError } from "../../../lib/errors.ts";
 import type { AppContext } from "../../_context.ts";
 import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
-import {
-  apiRouter,
-  bearer,
-  bearerRoutes,
-  errors,
-  IdParam,
-  json,
-  jsonBody,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, openRoutes, z } from "../_openapi.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -48,6 +38,7 @@ import {
 } from "./grievance_schemas.ts";
 
 const route = bearerRoutes(tags);
+const openRoute = openRoutes(tags);
 
 const notFound = () => new AppError("not_found", "This grievance does not exist.");
 
@@ -56,20 +47,18 @@ export function grievanceRoutes(ctx: AppContext) {
   const g = ctx.grievances;
 
   // Multipart: documented here, read by readUpload (files bounded, text rule applied).
-  app.openAPIRegistry.registerPath({
+  app.openAPIRegistry.registerPath(openRoute({
     method: "post",
     path: "/grievances",
-    tags,
     summary: "Report a problem (multipart/form-data, attachments optional)",
     request: {
       body: { required: true, content: { "multipart/form-data": { schema: SubmitForm } } },
     },
     responses: {
       201: json(SubmittedSchema, "Received; `refused` lists files not added (wrong type)"),
-      ...errors,
       413: json(z.any(), "A file is over its type's limit (nothing was recorded)"),
     },
-  });
+  }));
   app.post("/grievances", async (c) => {
     const { fields, files } = await readUpload(c, {
       maxFiles: MAX_ATTACHMENTS,
@@ -97,10 +86,9 @@ export function grievanceRoutes(ctx: AppContext) {
   });
 
   app.openapi(
-    createRoute({
+    openRoute({
       method: "post",
       path: "/grievances/track",
-      tags,
       summary: "Follow a report: its reference and the phone number it was made with",
       request: { body: jsonBody(TrackBody) },
       responses: {
@@ -117,7 +105,6 @@ export function grievanceRoutes(ctx: AppContext) {
           "The report",
         ),
         404: json(z.any(), "No report with this reference and phone"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -138,16 +125,14 @@ export function grievanceRoutes(ctx: AppContext) {
   );
 
   app.openapi(
-    createRoute({
+    openRoute({
       method: "get",
       path: "/tasks/{id}",
-      tags,
       summary: "A background task started for a grievance (queued, running, succeeded, failed)",
       request: { params: IdParam },
       responses: {
         200: json(TaskSchema, "The task"),
         404: json(z.any(), "No such task"),
-        ...errors,
       },
     }),
     async (c) => {
@@ -232,11 +217,9 @@ export function grievanceRoutes(ctx: AppContext) {
     },
   );
 
-  app.openAPIRegistry.registerPath({
+  app.openAPIRegistry.registerPath(route({
     method: "get",
     path: "/grievances/{id}/attachments/{attachmentId}",
-    tags,
-    security: bearer,
     summary: "An attachment's bytes (staff); `?thumbnail=1` for a photo's thumbnail",
     request: {
       params: z.object({ id: z.string(), attachmentId: z.string() }),
@@ -248,9 +231,8 @@ export function grievanceRoutes(ctx: AppContext) {
         content: { "application/octet-stream": { schema: z.string() } },
       },
       ...staffRefusals,
-      ...errors,
     },
-  });
+  }));
   app.get("/grievances/:id/attachments/:attachmentId", async (c) => {
     const actor = await requireStaff(c, ctx);
     const found = await g.get(c.req.param("id"), actor.scope);

@@ -9,19 +9,17 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, errors, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, cursorPage, cursorParam, json, jsonBody, z } from "../_openapi.ts";
 import {
   deliveryJson,
   DeliverySchema,
   manage,
-  notFound,
   publicationJson,
   PublicationSchema,
+  readRoute,
   refusals,
-  tags,
+  route,
 } from "./notification_schemas.ts";
-
-const route = bearerRoutes(tags);
 
 export function notificationLogRoutes(ctx: AppContext) {
   const app = apiRouter();
@@ -84,16 +82,11 @@ export function notificationLogRoutes(ctx: AppContext) {
           from: z.iso.datetime({ offset: true }).optional(),
           to: z.iso.datetime({ offset: true }).optional(),
           limit: z.coerce.number().int().min(1).max(200).default(50),
-          before: textField().max(100).optional().openapi({
-            description: "`nextCursor` of the previous page",
-          }),
+          before: cursorParam,
         }),
       },
       responses: {
-        200: json(
-          z.object({ deliveries: z.array(DeliverySchema), nextCursor: z.string().nullable() }),
-          "Deliveries",
-        ),
+        200: json(cursorPage({ deliveries: z.array(DeliverySchema) }), "Deliveries"),
         ...refusals,
       },
     }),
@@ -118,21 +111,12 @@ export function notificationLogRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/notifications/deliveries/{id}",
-      summary: "One delivery",
-      request: { params: IdParam },
-      responses: { 200: json(DeliverySchema, "The delivery"), ...refusals },
-    }),
-    async (c) => {
-      manage(c);
-      const delivery = await n.deliveries.get(c.req.valid("param").id);
-      if (!delivery) throw notFound("delivery");
-      return c.json(deliveryJson(delivery), 200);
-    },
-  );
+  readRoute(app, "/notifications/deliveries", {
+    one: "delivery",
+    schema: DeliverySchema,
+    toJson: deliveryJson,
+    get: (id) => n.deliveries.get(id),
+  });
 
   app.openapi(
     route({
@@ -177,7 +161,6 @@ export function notificationLogRoutes(ctx: AppContext) {
   const eventRoutesAnswer = {
     200: json(z.object({ events: z.array(EventRoute) }), "Routes"),
     ...refusals,
-    ...errors,
   };
 
   app.openapi(

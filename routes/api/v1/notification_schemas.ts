@@ -1,8 +1,10 @@
 /**
  * The notifications API's schemas (written once: they validate requests and generate the OpenAPI
- * document) and the JSON each domain object is answered as. Secrets go in, never out: a channel
- * answers how its secret is found (`secret.source`), never its value.
+ * document), the JSON each domain object is answered as, and the routes channels and topics share
+ * (list, create, read, replace, delete). Secrets go in, never out: a channel answers how its
+ * secret is found (`secret.source`), never its value.
  */
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { AppError } from "../../../lib/errors.ts";
 import { METHODS } from "../../../lib/notifications/methods/mod.ts";
 import {
@@ -13,10 +15,11 @@ import {
   type Topic,
 } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
-import { requireAdminOrScope } from "../../_auth.ts";
-import { json, z } from "../_openapi.ts";
+import { type AuthEnv, requireAdminOrScope } from "../../_auth.ts";
+import { bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
 
 export const tags = ["notifications"];
+export const route = bearerRoutes(tags);
 export const manage = (c: Parameters<typeof requireAdminOrScope>[0]) =>
   requireAdminOrScope(c, "notifications:manage");
 
@@ -139,3 +142,126 @@ export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> => ({
 });
 
 export const notFound = (what: string) => new AppError("not_found", `This ${what} does not exist.`);
+
+/** `GET {path}/{id}` for managers: the `one` with that id, or a 404. */
+export function readRoute<T, S extends z.ZodType>(
+  app: OpenAPIHono<AuthEnv>,
+  path: string,
+  r: { one: string; schema: S; toJson: (t: T) => z.infer<S>; get(id: string): Promise<T | null> },
+) {
+  app.openapi(
+    route({
+      method: "get",
+      path: `${path}/{id}`,
+      summary: `One ${r.one}`,
+      request: { params: IdParam },
+      responses: { 200: json(r.schema, `The ${r.one}`), ...refusals },
+    }),
+    async (c) => {
+      manage(c);
+      const found = await r.get(c.req.valid("param").id);
+      if (!found) throw notFound(r.one);
+      return c.json(r.toJson(found), 200);
+    },
+  );
+}
+
+/** What the routes of {@link resourceRoutes} call: `ctx.notifications.channels` or `.topics`. */
+interface Store<T, I> {
+  list(): Promise<T[]>;
+  get(id: string): Promise<T | null>;
+  create(input: I): Promise<T>;
+  update(id: string, input: I): Promise<T>;
+  delete(id: string): Promise<boolean>;
+}
+
+/**
+ * The validated input of a route with a JSON body `B` (and an `{id}`), written out because Hono
+ * cannot compute it from a route whose body schema is a type parameter.
+ */
+type Body<B extends z.ZodType> = { in: { json: z.input<B> }; out: { json: z.output<B> } };
+type IdAndBody<B extends z.ZodType> = Body<B> & {
+  in: { param: z.input<typeof IdParam> };
+  out: { param: z.output<typeof IdParam> };
+};
+
+/**
+ * The routes of a named resource managers keep (channels, topics): list, create, read, replace,
+ * delete; a name taken is a 409, a missing id a 404.
+ */
+export function resourceRoutes<T, S extends z.ZodType, B extends z.ZodType>(
+  app: OpenAPIHono<AuthEnv>,
+  r: {
+    path: string;
+    one: string;
+    many: string;
+    schema: S;
+    body: B;
+    toJson: (t: T) => z.infer<S>;
+    store: Store<T, z.output<B>>;
+    summaries: { list: string; create: string; replace: string; delete: string };
+  },
+) {
+  const nameTaken = json(z.any(), `A ${r.one} with this name exists`);
+
+  app.openapi(
+    route({
+      method: "get",
+      path: r.path,
+      summary: r.summaries.list,
+      responses: {
+        200: json(
+          z.object({ [r.many]: z.array(r.schema) }),
+          r.many[0].toUpperCase() + r.many.slice(1),
+        ),
+        ...refusals,
+      },
+    }),
+    async (c) => {
+      manage(c);
+      return c.json({ [r.many]: (await r.store.list()).map(r.toJson) }, 200);
+    },
+  );
+
+  const create = route({
+    method: "post",
+    path: r.path,
+    summary: r.summaries.create,
+    request: { body: jsonBody(r.body) },
+    responses: { 201: json(r.schema, `The ${r.one}`), 409: nameTaken, ...refusals },
+  });
+  app.openapi<typeof create, Body<B>>(create, async (c) => {
+    manage(c);
+    return c.json(r.toJson(await r.store.create(c.req.valid("json"))), 201);
+  });
+
+  readRoute(app, r.path, { ...r, get: (id) => r.store.get(id) });
+
+  const replace = route({
+    method: "put",
+    path: `${r.path}/{id}`,
+    summary: r.summaries.replace,
+    request: { params: IdParam, body: jsonBody(r.body) },
+    responses: { 200: json(r.schema, `The ${r.one}`), 409: nameTaken, ...refusals },
+  });
+  app.openapi<typeof replace, IdAndBody<B>>(replace, async (c) => {
+    manage(c);
+    const updated = await r.store.update(c.req.valid("param").id, c.req.valid("json"));
+    return c.json(r.toJson(updated), 200);
+  });
+
+  app.openapi(
+    route({
+      method: "delete",
+      path: `${r.path}/{id}`,
+      summary: r.summaries.delete,
+      request: { params: IdParam },
+      responses: { 204: { description: "Deleted" }, ...refusals },
+    }),
+    async (c) => {
+      manage(c);
+      if (!await r.store.delete(c.req.valid("param").id)) throw notFound(r.one);
+      return c.body(null, 204);
+    },
+  );
+}

@@ -154,11 +154,11 @@ export function paymentRoutes(ctx: AppContext) {
       },
     }),
     async (c) => {
-      const { limit, before } = c.req.valid("query");
-      const payments = await listPaymentsForUser(ctx.db.sql, requireAuth(c).user.id, {
-        limit,
-        before: before ? new Date(before) : undefined,
-      });
+      const payments = await listPaymentsForUser(
+        ctx.db.sql,
+        requireAuth(c).user.id,
+        c.req.valid("query"),
+      );
       return c.json({ payments: payments.map(paymentJson) }, 200);
     },
   );

@@ -1,9 +1,8 @@
 /** `/api/v1/wallet`: the balance and the ledger of the signed-in user's tokens. */
-import { textField } from "../../../lib/text.ts";
 import { getBalance, listEntries } from "../../../lib/wallet/ledger.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, cursorPage, cursorParam, json, z } from "../_openapi.ts";
 
 const route = bearerRoutes(["wallet"]);
 
@@ -43,16 +42,11 @@ export function walletRoutes(ctx: AppContext) {
       request: {
         query: z.object({
           limit: z.coerce.number().int().min(1).max(100).default(20),
-          cursor: textField().max(100).optional().openapi({
-            description: "`nextCursor` of the previous page",
-          }),
+          cursor: cursorParam,
         }),
       },
       responses: {
-        200: json(
-          z.object({ entries: z.array(Entry), nextCursor: z.string().nullable() }),
-          "A page",
-        ),
+        200: json(cursorPage({ entries: z.array(Entry) }), "A page"),
       },
     }),
     async (c) => {
