@@ -11,7 +11,13 @@ import { type Context, Hono } from "hono";
 import GrievanceChart from "../../islands/GrievanceChart.tsx";
 import { Island } from "../../lib/islands/island.tsx";
 import { grievanceFigures } from "../../lib/grievances/stats.ts";
-import { PRIORITIES, type Priority, STATUSES } from "../../lib/grievances/model.ts";
+import {
+  type Area,
+  type Category,
+  PRIORITIES,
+  type Priority,
+  STATUSES,
+} from "../../lib/grievances/model.ts";
 import {
   createArea,
   deleteArea,
@@ -32,11 +38,32 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, EmptyRow, Table } from "./_layout.tsx";
+import { adminPage } from "./_layout.tsx";
+import { type Column, ListTable } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
 import { CardForm } from "./_fields.tsx";
 
 const DAYS = 30;
+
+const CATEGORY_COLUMNS: Column<Category>[] = [
+  { label: "Slug", cell: (cat) => cat.slug },
+  { label: "Name", cell: (cat) => cat.name },
+  { label: "Description", cell: (cat) => cat.description },
+  { label: "Active", cell: (cat) => cat.active ? "yes" : "no" },
+];
+
+const areaColumns = (csrf: string): Column<Area>[] => [
+  { label: "Name", cell: (a) => a.name },
+  { label: "Centre", cell: (a) => a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}` },
+  {
+    label: "",
+    cell: (a) => (
+      <PostButton action={`/admin/grievances/settings/areas/${a.id}/delete`} csrf={csrf}>
+        Delete
+      </PostButton>
+    ),
+  },
+];
 
 function adminOnly(
   c: { get(key: "auth"): { user: { role: string } } | null; req: { path: string } },
@@ -152,26 +179,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <button type="submit">Save</button>
           </form>
           <h2>Categories</h2>
-          <Table label="Categories">
-            <thead>
-              <tr>
-                <th>Slug</th>
-                <th>Name</th>
-                <th>Description</th>
-                <th>Active</th>
-              </tr>
-            </thead>
-            <tbody>
-              {categories.map((cat) => (
-                <tr>
-                  <td>{cat.slug}</td>
-                  <td>{cat.name}</td>
-                  <td>{cat.description}</td>
-                  <td>{cat.active ? "yes" : "no"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
+          <ListTable label="Categories" columns={CATEGORY_COLUMNS} rows={categories} />
           <CardForm
             action="/admin/grievances/settings/categories"
             title="Add or change a category (by its slug)"
@@ -196,32 +204,12 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <button type="submit">Save category</button>
           </CardForm>
           <h2>Areas</h2>
-          <Table label="Areas">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Centre</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <EmptyRow when={areas.length === 0} columns={3}>No areas yet.</EmptyRow>
-              {areas.map((a) => (
-                <tr>
-                  <td>{a.name}</td>
-                  <td>{a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}`}</td>
-                  <td>
-                    <PostButton
-                      action={`/admin/grievances/settings/areas/${a.id}/delete`}
-                      csrf={csrf}
-                    >
-                      Delete
-                    </PostButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
+          <ListTable
+            label="Areas"
+            columns={areaColumns(csrf)}
+            rows={areas}
+            empty="No areas yet."
+          />
           <CardForm action="/admin/grievances/settings/areas" title="Add an area" csrf={csrf}>
             <label>
               Name <input name="name" required maxLength={100} />
