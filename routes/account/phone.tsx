@@ -12,8 +12,8 @@ import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { readAccountForm } from "./_form.ts";
-import { problemStatus, renderAccount } from "./page.tsx";
+import { accountPosts } from "./_form.ts";
+import { problemStatus, refusal } from "./page.tsx";
 import { PhoneInput } from "./_phone_input.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
@@ -25,13 +25,10 @@ export function accountPhoneRoutes(
   limited: MiddlewareHandler<AuthEnv>,
 ): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  const post = accountPosts(app, ctx, limited);
 
-  app.post("/account/phone", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string, status: 400 | 429 = 400) =>
-      renderAccount(c, ctx, user, { problem: { form: "phone", message }, values, status });
+  post("/account/phone", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "phone", values);
     const parsed = PhoneForm.safeParse({ phone: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     const phone = parseZimbabweMobile(parsed.data.phone);
@@ -46,12 +43,8 @@ export function accountPhoneRoutes(
     return c.redirect("/account#whatsapp", 303);
   });
 
-  app.post("/account/phone/verify", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string, status: 400 | 429 = 400) =>
-      renderAccount(c, ctx, user, { problem: { form: "phoneCode", message }, values, status });
+  post("/account/phone/verify", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "phoneCode", values);
     const parsed = CodeForm.safeParse({ code: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     try {

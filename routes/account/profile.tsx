@@ -8,8 +8,8 @@ import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { readAccountForm } from "./_form.ts";
-import { renderAccount } from "./page.tsx";
+import { accountPosts } from "./_form.ts";
+import { refusal } from "./page.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
 const ProfileForm = z.object({
@@ -29,28 +29,19 @@ export function accountProfileRoutes(
   limited: MiddlewareHandler<AuthEnv>,
 ): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
+  const post = accountPosts(app, ctx, limited);
 
-  app.post("/account/profile", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
+  post("/account/profile", async (c, { user, values }) => {
     const parsed = ProfileForm.safeParse({ displayName: "", ...values });
     if (!parsed.success) {
-      return renderAccount(c, ctx, user, {
-        problem: { form: "profile", message: firstProblem(parsed.error) },
-        values,
-      });
+      return refusal(c, ctx, user, "profile", values)(firstProblem(parsed.error));
     }
     await updateProfile(ctx.db.sql, user.id, { displayName: parsed.data.displayName || null });
     return c.redirect("/account?done=profile#profile", 303);
   });
 
-  app.post("/account/password", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string) =>
-      renderAccount(c, ctx, user, { problem: { form: "password", message } });
+  post("/account/password", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "password");
     const parsed = PasswordForm.safeParse({ current: "", password: "", confirm: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     try {
