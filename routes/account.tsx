@@ -17,11 +17,11 @@ import { type AuthEnv, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { isRefusal } from "./_errors.tsx";
 import { firstProblem } from "./_form.ts";
-import { accountApiKeyRoutes } from "./account/api_keys.tsx";
+import { apiKeyForms } from "./account/api_keys.tsx";
 import { accountPosts } from "./account/_form.ts";
 import { doneNotice, refusal, renderAccount } from "./account/page.tsx";
-import { accountPhoneRoutes } from "./account/phone.tsx";
-import { accountProfileRoutes } from "./account/profile.tsx";
+import { phoneForms } from "./account/phone.tsx";
+import { profileForms } from "./account/profile.tsx";
 
 const TopUpForm = z.object({
   packageId: z.uuid("choose a package"),
@@ -61,9 +61,9 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
     if (!auth) return c.redirect("/login?next=/account", 303);
     return renderAccount(c, ctx, auth.user, { notice: doneNotice(c.req.query("done")) });
   });
-  app.route("/", accountPhoneRoutes(ctx, limited));
-  app.route("/", accountApiKeyRoutes(ctx, limited));
-  app.route("/", accountProfileRoutes(ctx, limited));
+  phoneForms(ctx, limitedPost);
+  apiKeyForms(ctx, limitedPost);
+  profileForms(ctx, limitedPost);
 
   // Starts a payment from the form: the Paynow website for `web`, else the phone's prompt with
   // the live status on /pay/return. A refusal (bad number, Paynow's error) shows on the form.

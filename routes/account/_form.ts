@@ -15,6 +15,8 @@ export interface AccountPost {
 }
 
 type AccountHandler = (c: Context<AuthEnv>, form: AccountPost) => Promise<Response>;
+/** Registers the POST handler of an account form at a path. */
+export type AccountPoster = (path: string, handle: AccountHandler) => void;
 
 /**
  * `post(path, handle)` registers an account form's POST on `app` (behind `limited` if given):
@@ -24,7 +26,7 @@ export function accountPosts(
   app: Hono<AuthEnv>,
   ctx: AppContext,
   limited?: MiddlewareHandler<AuthEnv>,
-): (path: string, handle: AccountHandler) => void {
+): AccountPoster {
   return (path, handle) => {
     const handler: Handler<AuthEnv> = async (c) => {
       const auth = c.get("auth");

@@ -2,15 +2,13 @@
  * API keys from the account page (`#api-keys`): create one with a name (its secret shown this
  * once), see when each was last used, revoke one. The API's /api-keys does the same for scripts.
  */
-import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { type ApiKey, createApiKey, revokeApiKey } from "../../lib/accounts/credentials.ts";
 import type { Format } from "../../lib/format.ts";
 import { textField } from "../../lib/text.ts";
-import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { accountPosts } from "./_form.ts";
+import type { AccountPoster } from "./_form.ts";
 import { refusal, renderAccount } from "./page.tsx";
 import { DataTable } from "../_table.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
@@ -21,13 +19,7 @@ const NewKeyForm = z.object({
 });
 const RevokeForm = z.object({ id: textField().max(64) });
 
-export function accountApiKeyRoutes(
-  ctx: AppContext,
-  limited: MiddlewareHandler<AuthEnv>,
-): Hono<AuthEnv> {
-  const app = new Hono<AuthEnv>();
-  const post = accountPosts(app, ctx, limited);
-
+export function apiKeyForms(ctx: AppContext, post: AccountPoster) {
   post("/account/api-keys", async (c, { user, values }) => {
     const parsed = NewKeyForm.safeParse({ name: "", ...values });
     if (!parsed.success) return refusal(c, ctx, user, "apiKey", values)(firstProblem(parsed.error));
@@ -45,8 +37,6 @@ export function accountApiKeyRoutes(
     }
     return c.redirect("/account?done=key-revoked#api-keys", 303);
   });
-
-  return app;
 }
 
 export function ApiKeysSection(props: {

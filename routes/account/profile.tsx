@@ -1,14 +1,12 @@
 /** The account page's profile (the name shown) and password change (`#profile`, `#password`). */
-import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { MIN_PASSWORD_LENGTH } from "../../lib/accounts/passwords.ts";
 import { changePassword, updateProfile, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
 import { textField } from "../../lib/text.ts";
-import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { accountPosts } from "./_form.ts";
+import type { AccountPoster } from "./_form.ts";
 import { refusal } from "./page.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
@@ -24,13 +22,7 @@ const PasswordForm = z.object({
   confirm: textField().max(256),
 }).refine((f) => f.password === f.confirm, { message: "the two new passwords differ" });
 
-export function accountProfileRoutes(
-  ctx: AppContext,
-  limited: MiddlewareHandler<AuthEnv>,
-): Hono<AuthEnv> {
-  const app = new Hono<AuthEnv>();
-  const post = accountPosts(app, ctx, limited);
-
+export function profileForms(ctx: AppContext, post: AccountPoster) {
   post("/account/profile", async (c, { user, values }) => {
     const parsed = ProfileForm.safeParse({ displayName: "", ...values });
     if (!parsed.success) {
@@ -54,8 +46,6 @@ export function accountProfileRoutes(
     }
     return c.redirect("/account?done=password#password", 303);
   });
-
-  return app;
 }
 
 export function ProfileSection(props: {
