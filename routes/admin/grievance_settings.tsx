@@ -38,7 +38,7 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage } from "./_layout.tsx";
+import { adminPage, Kpi } from "./_layout.tsx";
 import { type Column, ListTable } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
 import { CardForm } from "./_fields.tsx";
@@ -115,22 +115,16 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <a href="/admin/grievances">← The queue</a>
           </p>
           <div class="kpis" data-testid="today">
-            <div class="kpi">
-              <span class="kpi-label">New today</span>
-              <strong>{formatCount(today_("grievances.new"))}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Resolved today</span>
-              <strong>{formatCount(today_("grievances.resolved"))}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Median hours to first answer (today)</span>
-              <strong>{today_("grievances.first_response_median_hours").toFixed(1)}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Median hours to resolution (today)</span>
-              <strong>{today_("grievances.resolution_median_hours").toFixed(1)}</strong>
-            </div>
+            <Kpi label="New today" value={formatCount(today_("grievances.new"))} />
+            <Kpi label="Resolved today" value={formatCount(today_("grievances.resolved"))} />
+            <Kpi
+              label="Median hours to first answer (today)"
+              value={today_("grievances.first_response_median_hours").toFixed(1)}
+            />
+            <Kpi
+              label="Median hours to resolution (today)"
+              value={today_("grievances.resolution_median_hours").toFixed(1)}
+            />
           </div>
           <Island
             of={GrievanceChart}

@@ -12,7 +12,7 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { adminPage, Json, Kpi, PAGE_SIZE, Time } from "./_layout.tsx";
 import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
@@ -89,21 +89,19 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <>
           <div class="kpis">
-            <div class="kpi">
-              <span class="kpi-label">Backlog</span>
-              <strong data-testid="backlog">{formatCount(stats.backlog)}</strong>
-              <small>queued, not yet finished</small>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Running here</span>
-              <strong>{formatCount(stats.inFlight)}</strong>
-              <small>on this instance</small>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Dead letters</span>
-              <strong data-testid="dead-letters">{formatCount(stats.deadLetters)}</strong>
-              <small>waiting for an admin</small>
-            </div>
+            <Kpi
+              label="Backlog"
+              value={formatCount(stats.backlog)}
+              note="queued, not yet finished"
+              testId="backlog"
+            />
+            <Kpi label="Running here" value={formatCount(stats.inFlight)} note="on this instance" />
+            <Kpi
+              label="Dead letters"
+              value={formatCount(stats.deadLetters)}
+              note="waiting for an admin"
+              testId="dead-letters"
+            />
           </div>
           <h2>Instances</h2>
           <ListTable
