@@ -7,7 +7,7 @@
  * `/admin/grievances/settings` (admins): the categories the AI classifies into, the areas, and
  * the SLA hours of each priority. Every change is audited.
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import GrievanceChart from "../../islands/GrievanceChart.tsx";
 import { Island } from "../../lib/islands/island.tsx";
 import { grievanceFigures } from "../../lib/grievances/stats.ts";
@@ -229,26 +229,30 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
   };
 
   /**
-   * Saves what `save` makes with its audit entry, in one transaction, and goes back to the page
-   * with `notice`; input the domain refuses goes back as "invalid", nothing saved.
+   * An admin's form at `path` that saves what `save` makes of it with its audit entry, in one
+   * transaction, and goes back to the page with `notice`; input the domain refuses goes back as
+   * "invalid", nothing saved.
    */
-  const savedWithAudit = async (
-    c: Context<AuthEnv>,
+  const savingForm = (
+    path: string,
     audit: { action: string; targetType: string },
     notice: "saved" | "created",
-    save: (tx: Tx) => Promise<{ id: string }>,
-  ) => {
-    try {
-      await sql.begin(async (tx) => {
-        const saved = await save(tx);
-        await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
-      });
-    } catch (error) {
-      if (isRefusal(error)) return back(c, page, { problem: "invalid" });
-      throw error;
-    }
-    return back(c, page, { notice });
-  };
+    save: (tx: Tx, form: Record<string, string>) => Promise<{ id: string }>,
+  ) =>
+    app.post(path, async (c) => {
+      adminOnly(c);
+      const form = await adminForm(c, ctx);
+      try {
+        await sql.begin(async (tx) => {
+          const saved = await save(tx, form);
+          await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
+        });
+      } catch (error) {
+        if (isRefusal(error)) return back(c, page, { problem: "invalid" });
+        throw error;
+      }
+      return back(c, page, { notice });
+    });
 
   app.post("/grievances/settings/sla", async (c) => {
     adminOnly(c);
@@ -276,39 +280,31 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     return back(c, page, { notice: "saved" });
   });
 
-  app.post("/grievances/settings/categories", async (c) => {
-    adminOnly(c);
-    const form = await adminForm(c, ctx);
-    return await savedWithAudit(
-      c,
-      { action: "grievances.category", targetType: "grievance_category" },
-      "saved",
-      (tx) =>
-        saveCategory(tx, {
-          slug: (form.slug ?? "").trim().toLowerCase(),
-          name: form.name ?? "",
-          description: form.description ?? "",
-          active: form.active === "on",
-          position: Math.trunc(Number(form.position)) || 0,
-        }),
-    );
-  });
+  savingForm(
+    "/grievances/settings/categories",
+    { action: "grievances.category", targetType: "grievance_category" },
+    "saved",
+    (tx, form) =>
+      saveCategory(tx, {
+        slug: (form.slug ?? "").trim().toLowerCase(),
+        name: form.name ?? "",
+        description: form.description ?? "",
+        active: form.active === "on",
+        position: Math.trunc(Number(form.position)) || 0,
+      }),
+  );
 
-  app.post("/grievances/settings/areas", async (c) => {
-    adminOnly(c);
-    const form = await adminForm(c, ctx);
-    return await savedWithAudit(
-      c,
-      { action: "grievances.area.create", targetType: "grievance_area" },
-      "created",
-      (tx) =>
-        createArea(tx, {
-          name: form.name ?? "",
-          latitude: coordinate(form.latitude),
-          longitude: coordinate(form.longitude),
-        }),
-    );
-  });
+  savingForm(
+    "/grievances/settings/areas",
+    { action: "grievances.area.create", targetType: "grievance_area" },
+    "created",
+    (tx, form) =>
+      createArea(tx, {
+        name: form.name ?? "",
+        latitude: coordinate(form.latitude),
+        longitude: coordinate(form.longitude),
+      }),
+  );
 
   app.post("/grievances/settings/areas/:id/delete", async (c) => {
     adminOnly(c);
