@@ -121,22 +121,6 @@ export function Table(props: { children: ComponentChildren; label?: string }) {
   );
 }
 
-/** One key figure in a row of them (`.kpis`): its label, the figure, and a note under it. */
-export function Kpi(props: {
-  label: ComponentChildren;
-  value: ComponentChildren;
-  note?: ComponentChildren;
-  testId?: string;
-}) {
-  return (
-    <div class="kpi">
-      <span class="kpi-label">{props.label}</span>
-      <strong data-testid={props.testId}>{props.value}</strong>
-      {props.note !== undefined && <small>{props.note}</small>}
-    </div>
-  );
-}
-
 /** The row a table shows in place of rows when it has none. */
 export function EmptyRow(props: { when: boolean; columns: number; children: ComponentChildren }) {
   if (!props.when) return null;

@@ -12,7 +12,8 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, Json, Kpi, PAGE_SIZE, Time } from "./_layout.tsx";
+import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [

@@ -14,7 +14,8 @@ import { isRange, overview, RANGES } from "../../lib/metrics/overview.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { createFormat, formatCount } from "../../lib/format.ts";
-import { adminPage, Kpi } from "./_layout.tsx";
+import { adminPage } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 
 /** How many events the live feed keeps on screen. */
 export const FEED_SIZE = 30;

@@ -13,7 +13,8 @@ import {
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
-import { adminPage, Json, Kpi, PAGE_SIZE, Time } from "./_layout.tsx";
+import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 import { AdminList, type Column, cursorUrl } from "./_list.tsx";
 
 const OUTCOMES = {
