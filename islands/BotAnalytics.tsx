@@ -6,6 +6,7 @@
 import { useState } from "preact/hooks";
 import type { BotAnalytics as Data } from "../lib/bots/analytics.ts";
 import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
+import { Kpi } from "./_kpi.tsx";
 
 export interface BotAnalyticsProps {
   botId: string;
@@ -95,12 +96,7 @@ export default function BotAnalytics({ botId, initial, ranges }: BotAnalyticsPro
           ["👍 / 👎", `${t.thumbsUp} / ${t.thumbsDown}`],
           ["Tokens in / out", `${t.tokensIn} / ${t.tokensOut}`],
           ["Cost", t.cost],
-        ].map(([label, value]) => (
-          <div class="kpi">
-            <span class="kpi-label">{label}</span>
-            <strong>{value}</strong>
-          </div>
-        ))}
+        ].map(([label, value]) => <Kpi key={label} label={label} value={value} />)}
       </div>
       <div class="charts">
         {CHARTS.map((def) => (

@@ -8,20 +8,20 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import { tierCache } from "../lib/accounts/tiers.ts";
-import type { User } from "../lib/accounts/users.ts";
 import { AppError } from "../lib/errors.ts";
 import { resetConversation } from "../lib/chat/mod.ts";
 import { createLinkCode, unlinkUser } from "../lib/telegram/links.ts";
 import { textField } from "../lib/text.ts";
 import { CURRENCIES, PAYMENT_METHODS, startPayment } from "../lib/payments/mod.ts";
-import { type AuthEnv, checkCsrf, rateLimit } from "./_auth.ts";
+import { type AuthEnv, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { isRefusal } from "./_errors.tsx";
-import { firstProblem, readForm } from "./_form.ts";
-import { accountApiKeyRoutes } from "./account/api_keys.tsx";
-import { doneNotice, renderAccount } from "./account/page.tsx";
-import { accountPhoneRoutes } from "./account/phone.tsx";
-import { accountProfileRoutes } from "./account/profile.tsx";
+import { firstProblem } from "./_form.ts";
+import { apiKeyForms } from "./account/api_keys.tsx";
+import { accountPosts } from "./account/_form.ts";
+import { doneNotice, refusal, renderAccount } from "./account/page.tsx";
+import { phoneForms } from "./account/phone.tsx";
+import { profileForms } from "./account/profile.tsx";
 
 const TopUpForm = z.object({
   packageId: z.uuid("choose a package"),
@@ -53,55 +53,40 @@ export function topUpFormTargets(ctx: AppContext): (c: Context) => string {
 export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const limited = rateLimit(ctx, tierCache(ctx.db.sql));
-
-  /** The account page (routes/account/page.tsx), with the top-up form's problem if any. */
-  const accountPage = (
-    c: Context<AuthEnv>,
-    user: User,
-    problem?: string,
-    values: Record<string, string> = {},
-  ) =>
-    renderAccount(c, ctx, user, {
-      problem: problem ? { form: "topUp", message: problem } : undefined,
-      values,
-    });
+  const post = accountPosts(app, ctx);
+  const limitedPost = accountPosts(app, ctx, limited);
 
   app.get("/account", (c) => {
     const auth = c.get("auth");
     if (!auth) return c.redirect("/login?next=/account", 303);
     return renderAccount(c, ctx, auth.user, { notice: doneNotice(c.req.query("done")) });
   });
-  app.route("/", accountPhoneRoutes(ctx, limited));
-  app.route("/", accountApiKeyRoutes(ctx, limited));
-  app.route("/", accountProfileRoutes(ctx, limited));
+  phoneForms(ctx, limitedPost);
+  apiKeyForms(ctx, limitedPost);
+  profileForms(ctx, limitedPost);
 
   // Starts a payment from the form: the Paynow website for `web`, else the phone's prompt with
   // the live status on /pay/return. A refusal (bad number, Paynow's error) shows on the form.
-  app.post("/account/top-up", limited, async (c) => {
-    const auth = c.get("auth");
-    if (!auth) return c.redirect("/login?next=/account", 303);
-    const values = await readForm(c);
-    await checkCsrf(c, ctx, values._csrf);
+  limitedPost("/account/top-up", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "topUp", values);
     const parsed = TopUpForm.safeParse(values);
-    if (!parsed.success) return accountPage(c, auth.user, firstProblem(parsed.error), values);
+    if (!parsed.success) return refuse(firstProblem(parsed.error));
     const { nonce, ...choice } = parsed.data;
     let payment;
     try {
       payment = await startPayment(ctx.payments, {
-        userId: auth.user.id,
+        userId: user.id,
         ...choice,
         channel: "web",
         idempotencyKey: `account-form:${nonce}`,
       });
     } catch (error) {
-      if (isRefusal(error)) {
-        return accountPage(c, auth.user, error.message, values);
-      }
+      if (isRefusal(error)) return refuse(error.message);
       throw error;
     }
     if (payment.status === "failed") {
       // Paynow's refusal, already a sentence for the user (e.g. "Insufficient balance").
-      return accountPage(c, auth.user, payment.error ?? "Paynow refused the payment.", values);
+      return refuse(payment.error ?? "Paynow refused the payment.");
     }
     if (payment.method === "web" && payment.browserUrl) {
       return c.redirect(payment.browserUrl, 303);
@@ -110,30 +95,22 @@ export function accountRoutes(ctx: AppContext): Hono<AuthEnv> {
   });
 
   // Telegram: a one-time code shown in this answer only (no-store), and the unlink.
-  app.post("/account/telegram/code", async (c) => {
-    const auth = c.get("auth");
-    if (!auth) return c.redirect("/login?next=/account", 303);
-    const values = await readForm(c);
-    await checkCsrf(c, ctx, values._csrf);
+  post("/account/telegram/code", async (c, { user }) => {
     if (!ctx.telegram) throw new AppError("not_found", "Telegram is not available.");
     c.header("Cache-Control", "no-store");
     try {
-      const { code } = await createLinkCode(ctx.db.sql, ctx.telegram.codeSecret, auth.user.id);
-      return await renderAccount(c, ctx, auth.user, { telegram: { code } });
+      const { code } = await createLinkCode(ctx.db.sql, ctx.telegram.codeSecret, user.id);
+      return await renderAccount(c, ctx, user, { telegram: { code } });
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== "rate_limited") throw error;
-      return await renderAccount(c, ctx, auth.user, { telegram: { problem: error.message } });
+      return await renderAccount(c, ctx, user, { telegram: { problem: error.message } });
     }
   });
 
-  app.post("/account/telegram/unlink", async (c) => {
-    const auth = c.get("auth");
-    if (!auth) return c.redirect("/login?next=/account", 303);
-    const values = await readForm(c);
-    await checkCsrf(c, ctx, values._csrf);
-    if (await unlinkUser(ctx.db.sql, auth.user.id)) {
-      await resetConversation(ctx.chat, auth.user.id, "telegram");
-      ctx.log.info("Telegram chat unlinked from the account page", { userId: auth.user.id });
+  post("/account/telegram/unlink", async (c, { user }) => {
+    if (await unlinkUser(ctx.db.sql, user.id)) {
+      await resetConversation(ctx.chat, user.id, "telegram");
+      ctx.log.info("Telegram chat unlinked from the account page", { userId: user.id });
     }
     return c.redirect("/account#telegram", 303);
   });

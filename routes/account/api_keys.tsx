@@ -2,17 +2,15 @@
  * API keys from the account page (`#api-keys`): create one with a name (its secret shown this
  * once), see when each was last used, revoke one. The API's /api-keys does the same for scripts.
  */
-import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { type ApiKey, createApiKey, revokeApiKey } from "../../lib/accounts/credentials.ts";
 import type { Format } from "../../lib/format.ts";
 import { textField } from "../../lib/text.ts";
-import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { readAccountForm } from "./_form.ts";
-import { renderAccount } from "./page.tsx";
-import { ScrollTable } from "../_table.tsx";
+import type { AccountPoster } from "./_form.ts";
+import { refusal, renderAccount } from "./page.tsx";
+import { DataTable } from "../_table.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
 const NewKeyForm = z.object({
@@ -21,44 +19,24 @@ const NewKeyForm = z.object({
 });
 const RevokeForm = z.object({ id: textField().max(64) });
 
-export function accountApiKeyRoutes(
-  ctx: AppContext,
-  limited: MiddlewareHandler<AuthEnv>,
-): Hono<AuthEnv> {
-  const app = new Hono<AuthEnv>();
-
-  app.post("/account/api-keys", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
+export function apiKeyForms(ctx: AppContext, post: AccountPoster) {
+  post("/account/api-keys", async (c, { user, values }) => {
     const parsed = NewKeyForm.safeParse({ name: "", ...values });
-    if (!parsed.success) {
-      return renderAccount(c, ctx, user, {
-        problem: { form: "apiKey", message: firstProblem(parsed.error) },
-        values,
-      });
-    }
+    if (!parsed.success) return refusal(c, ctx, user, "apiKey", values)(firstProblem(parsed.error));
     const key = await createApiKey(ctx.db.sql, user.id, parsed.data.name);
     // Shown in this answer only: a redirect could not carry the secret without storing it.
     c.header("Cache-Control", "no-store");
     return renderAccount(c, ctx, user, { newKey: { name: key.name, key: key.key } });
   });
 
-  app.post("/account/api-keys/revoke", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
+  post("/account/api-keys/revoke", async (c, { user, values }) => {
     const parsed = RevokeForm.safeParse(values);
     const revoked = parsed.success && await revokeApiKey(ctx.db.sql, user.id, parsed.data.id);
     if (!revoked) {
-      return renderAccount(c, ctx, user, {
-        problem: { form: "apiKey", message: "That key does not exist or was already revoked." },
-      });
+      return refusal(c, ctx, user, "apiKey")("That key does not exist or was already revoked.");
     }
     return c.redirect("/account?done=key-revoked#api-keys", 303);
   });
-
-  return app;
 }
 
 export function ApiKeysSection(props: {
@@ -87,42 +65,37 @@ export function ApiKeysSection(props: {
         </div>
       )}
       {keys.length === 0 ? <p class="muted">No keys yet.</p> : (
-        <ScrollTable label="Your API keys">
-          <table data-testid="api-keys">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Starts with</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Revoke</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
-                <tr>
-                  <td>{k.name}</td>
-                  <td>
-                    <code>{k.prefix}…</code>
-                  </td>
-                  <td>{format.dateTime(k.createdAt)}</td>
-                  <td>{k.lastUsedAt ? format.dateTime(k.lastUsedAt) : "never"}</td>
-                  <td>
-                    <form method="post" action="/account/api-keys/revoke">
-                      <input type="hidden" name="_csrf" value={props.csrf} />
-                      <input type="hidden" name="id" value={k.id} />
-                      <button type="submit" class="danger" aria-label={`Revoke ${k.name}`}>
-                        Revoke
-                      </button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ScrollTable>
+        <DataTable
+          label="Your API keys"
+          testId="api-keys"
+          columns={[
+            "Name",
+            "Starts with",
+            "Created",
+            "Last used",
+            <span key="revoke" class="visually-hidden">Revoke</span>,
+          ]}
+        >
+          {keys.map((k) => (
+            <tr>
+              <td>{k.name}</td>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td>{format.dateTime(k.createdAt)}</td>
+              <td>{k.lastUsedAt ? format.dateTime(k.lastUsedAt) : "never"}</td>
+              <td>
+                <form method="post" action="/account/api-keys/revoke">
+                  <input type="hidden" name="_csrf" value={props.csrf} />
+                  <input type="hidden" name="id" value={k.id} />
+                  <button type="submit" class="danger" aria-label={`Revoke ${k.name}`}>
+                    Revoke
+                  </button>
+                </form>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <AccountForm action="/account/api-keys" csrf={props.csrf} problem={props.problem}>
         <label>

@@ -63,6 +63,20 @@ export function problemStatus(error: AppError): 400 | 429 {
   return error.code === "rate_limited" ? 429 : 400;
 }
 
+/**
+ * The answer to a problem with `form`: the page again with the message at that form, and what
+ * was typed (`values`) kept.
+ */
+export const refusal = (
+  c: Context<AuthEnv>,
+  ctx: AppContext,
+  user: User,
+  form: AccountForm,
+  values?: Record<string, string>,
+) =>
+(message: string, status?: 400 | 429) =>
+  renderAccount(c, ctx, user, { problem: { form, message }, values, status });
+
 export async function renderAccount(
   c: Context<AuthEnv>,
   ctx: AppContext,

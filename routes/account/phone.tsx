@@ -2,36 +2,25 @@
  * Linking a WhatsApp number from the account page (`#whatsapp`): the number gets a 6-digit code
  * over WhatsApp (lib/accounts/phone_link.ts, the API's /me/phone does the same), typed back here.
  */
-import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { confirmPhoneLink, startPhoneLink } from "../../lib/accounts/phone_link.ts";
 import type { Format } from "../../lib/format.ts";
 import { AppError } from "../../lib/errors.ts";
 import { parseZimbabweMobile } from "../../lib/paynow/phone.ts";
 import { textField } from "../../lib/text.ts";
-import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { readAccountForm } from "./_form.ts";
-import { problemStatus, renderAccount } from "./page.tsx";
+import type { AccountPoster } from "./_form.ts";
+import { problemStatus, refusal } from "./page.tsx";
 import { PhoneInput } from "./_phone_input.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
 const PhoneForm = z.object({ phone: textField().max(20, "a phone number is at most 20 digits") });
 const CodeForm = z.object({ code: textField().trim().regex(/^\d{6}$/, "enter the 6-digit code") });
 
-export function accountPhoneRoutes(
-  ctx: AppContext,
-  limited: MiddlewareHandler<AuthEnv>,
-): Hono<AuthEnv> {
-  const app = new Hono<AuthEnv>();
-
-  app.post("/account/phone", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string, status: 400 | 429 = 400) =>
-      renderAccount(c, ctx, user, { problem: { form: "phone", message }, values, status });
+export function phoneForms(ctx: AppContext, post: AccountPoster) {
+  post("/account/phone", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "phone", values);
     const parsed = PhoneForm.safeParse({ phone: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     const phone = parseZimbabweMobile(parsed.data.phone);
@@ -46,12 +35,8 @@ export function accountPhoneRoutes(
     return c.redirect("/account#whatsapp", 303);
   });
 
-  app.post("/account/phone/verify", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string, status: 400 | 429 = 400) =>
-      renderAccount(c, ctx, user, { problem: { form: "phoneCode", message }, values, status });
+  post("/account/phone/verify", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "phoneCode", values);
     const parsed = CodeForm.safeParse({ code: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     try {
@@ -62,8 +47,6 @@ export function accountPhoneRoutes(
     }
     return c.redirect("/account?done=phone#whatsapp", 303);
   });
-
-  return app;
 }
 
 export function PhoneSection(props: {

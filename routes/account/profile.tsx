@@ -1,15 +1,13 @@
 /** The account page's profile (the name shown) and password change (`#profile`, `#password`). */
-import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { MIN_PASSWORD_LENGTH } from "../../lib/accounts/passwords.ts";
 import { changePassword, updateProfile, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
 import { textField } from "../../lib/text.ts";
-import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { firstProblem } from "../_form.ts";
-import { readAccountForm } from "./_form.ts";
-import { renderAccount } from "./page.tsx";
+import type { AccountPoster } from "./_form.ts";
+import { refusal } from "./page.tsx";
 import { AccountForm, AccountSection } from "./_section.tsx";
 
 const ProfileForm = z.object({
@@ -24,33 +22,18 @@ const PasswordForm = z.object({
   confirm: textField().max(256),
 }).refine((f) => f.password === f.confirm, { message: "the two new passwords differ" });
 
-export function accountProfileRoutes(
-  ctx: AppContext,
-  limited: MiddlewareHandler<AuthEnv>,
-): Hono<AuthEnv> {
-  const app = new Hono<AuthEnv>();
-
-  app.post("/account/profile", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
+export function profileForms(ctx: AppContext, post: AccountPoster) {
+  post("/account/profile", async (c, { user, values }) => {
     const parsed = ProfileForm.safeParse({ displayName: "", ...values });
     if (!parsed.success) {
-      return renderAccount(c, ctx, user, {
-        problem: { form: "profile", message: firstProblem(parsed.error) },
-        values,
-      });
+      return refusal(c, ctx, user, "profile", values)(firstProblem(parsed.error));
     }
     await updateProfile(ctx.db.sql, user.id, { displayName: parsed.data.displayName || null });
     return c.redirect("/account?done=profile#profile", 303);
   });
 
-  app.post("/account/password", limited, async (c) => {
-    const form = await readAccountForm(c, ctx);
-    if (form.redirect) return form.redirect;
-    const { user, values } = form;
-    const refuse = (message: string) =>
-      renderAccount(c, ctx, user, { problem: { form: "password", message } });
+  post("/account/password", async (c, { user, values }) => {
+    const refuse = refusal(c, ctx, user, "password");
     const parsed = PasswordForm.safeParse({ current: "", password: "", confirm: "", ...values });
     if (!parsed.success) return refuse(firstProblem(parsed.error));
     try {
@@ -63,8 +46,6 @@ export function accountProfileRoutes(
     }
     return c.redirect("/account?done=password#password", 303);
   });
-
-  return app;
 }
 
 export function ProfileSection(props: {

@@ -5,7 +5,7 @@ import type { ComponentChildren } from "preact";
  * A labelled text input. `numeric` and `decimal` bring up a number pad on a phone; the server
  * still checks every value.
  */
-export function Field(props: {
+export interface FieldProps {
   label: ComponentChildren;
   name: string;
   value: string | number | null | undefined;
@@ -16,7 +16,9 @@ export function Field(props: {
   placeholder?: string;
   autocomplete?: string;
   hint?: ComponentChildren;
-}) {
+}
+
+export function Field(props: FieldProps) {
   return (
     <label>
       {props.label}

@@ -88,14 +88,16 @@ function cellClass<R>(column: Column<R>, row: R): string | undefined {
   return [column.num ? "num" : "", extra ?? ""].filter(Boolean).join(" ") || undefined;
 }
 
-/** A table of `rows` by `columns`, with `empty` in place of rows when there are none. */
+/** A table of `rows` by `columns`, with `empty` (if given) in place of rows when there are none. */
 export function ListTable<R>(props: {
   label: string;
   columns: Column<R>[];
   rows: R[];
-  empty: ComponentChildren;
+  empty?: ComponentChildren;
   /** Attributes of a row's `<tr>` (`data-…` for tests and styles). */
   rowAttributes?: (row: R) => Record<string, string>;
+  /** The `data-testid` of the rows' `<tbody>`. */
+  testId?: string;
 }) {
   return (
     <Table label={props.label}>
@@ -106,14 +108,17 @@ export function ListTable<R>(props: {
           ))}
         </tr>
       </thead>
-      <tbody>
+      <tbody data-testid={props.testId}>
         {props.rows.map((row) => (
           <tr {...props.rowAttributes?.(row)}>
             {props.columns.map((c) => <td key={c.label} class={cellClass(c, row)}>{c.cell(row)}
             </td>)}
           </tr>
         ))}
-        <EmptyRow when={props.rows.length === 0} columns={props.columns.length}>
+        <EmptyRow
+          when={props.rows.length === 0 && props.empty !== undefined}
+          columns={props.columns.length}
+        >
           {props.empty}
         </EmptyRow>
       </tbody>

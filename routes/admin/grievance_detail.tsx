@@ -23,7 +23,8 @@ import { isRefusal } from "../_errors.tsx";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, Table, Time } from "./_layout.tsx";
+import { adminPage, Time } from "./_layout.tsx";
+import { type Column, ListTable } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
 
 const LABELS: Record<Status, string> = {
@@ -62,6 +63,13 @@ function describe(h: HistoryEntry): string {
       return "Classification retried";
   }
 }
+
+const historyColumns = (tz: string): Column<HistoryEntry>[] => [
+  { label: "When", cell: (h) => <Time at={h.createdAt} tz={tz} /> },
+  { label: "Who", cell: (h) => h.actor?.email ?? "system" },
+  { label: "What", cell: describe },
+  { label: "Note", cell: (h) => h.note ?? "" },
+];
 
 function Field(props: { label: string; value: string | null | undefined }) {
   return (
@@ -252,28 +260,13 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
           <Actions g={found} csrf={csrf} staff={staff} />
           <section>
             <h2>History</h2>
-            <Table label="History">
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>Who</th>
-                  <th>What</th>
-                  <th>Note</th>
-                </tr>
-              </thead>
-              <tbody data-testid="history">
-                {history.map((h) => (
-                  <tr data-action={h.action}>
-                    <td>
-                      <Time at={h.createdAt} tz={tz} />
-                    </td>
-                    <td>{h.actor?.email ?? "system"}</td>
-                    <td>{describe(h)}</td>
-                    <td>{h.note ?? ""}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </Table>
+            <ListTable
+              label="History"
+              columns={historyColumns(tz)}
+              rows={history}
+              rowAttributes={(h) => ({ "data-action": h.action })}
+              testId="history"
+            />
           </section>
           <section>
             <h2>Background tasks</h2>

@@ -7,11 +7,17 @@
  * `/admin/grievances/settings` (admins): the categories the AI classifies into, the areas, and
  * the SLA hours of each priority. Every change is audited.
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import GrievanceChart from "../../islands/GrievanceChart.tsx";
 import { Island } from "../../lib/islands/island.tsx";
 import { grievanceFigures } from "../../lib/grievances/stats.ts";
-import { PRIORITIES, type Priority, STATUSES } from "../../lib/grievances/model.ts";
+import {
+  type Area,
+  type Category,
+  PRIORITIES,
+  type Priority,
+  STATUSES,
+} from "../../lib/grievances/model.ts";
 import {
   createArea,
   deleteArea,
@@ -32,11 +38,33 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, EmptyRow, Table } from "./_layout.tsx";
+import { adminPage } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
+import { type Column, ListTable } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
 import { CardForm } from "./_fields.tsx";
 
 const DAYS = 30;
+
+const CATEGORY_COLUMNS: Column<Category>[] = [
+  { label: "Slug", cell: (cat) => cat.slug },
+  { label: "Name", cell: (cat) => cat.name },
+  { label: "Description", cell: (cat) => cat.description },
+  { label: "Active", cell: (cat) => cat.active ? "yes" : "no" },
+];
+
+const areaColumns = (csrf: string): Column<Area>[] => [
+  { label: "Name", cell: (a) => a.name },
+  { label: "Centre", cell: (a) => a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}` },
+  {
+    label: "",
+    cell: (a) => (
+      <PostButton action={`/admin/grievances/settings/areas/${a.id}/delete`} csrf={csrf}>
+        Delete
+      </PostButton>
+    ),
+  },
+];
 
 function adminOnly(
   c: { get(key: "auth"): { user: { role: string } } | null; req: { path: string } },
@@ -88,22 +116,16 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <a href="/admin/grievances">← The queue</a>
           </p>
           <div class="kpis" data-testid="today">
-            <div class="kpi">
-              <span class="kpi-label">New today</span>
-              <strong>{formatCount(today_("grievances.new"))}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Resolved today</span>
-              <strong>{formatCount(today_("grievances.resolved"))}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Median hours to first answer (today)</span>
-              <strong>{today_("grievances.first_response_median_hours").toFixed(1)}</strong>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Median hours to resolution (today)</span>
-              <strong>{today_("grievances.resolution_median_hours").toFixed(1)}</strong>
-            </div>
+            <Kpi label="New today" value={formatCount(today_("grievances.new"))} />
+            <Kpi label="Resolved today" value={formatCount(today_("grievances.resolved"))} />
+            <Kpi
+              label="Median hours to first answer (today)"
+              value={today_("grievances.first_response_median_hours").toFixed(1)}
+            />
+            <Kpi
+              label="Median hours to resolution (today)"
+              value={today_("grievances.resolution_median_hours").toFixed(1)}
+            />
           </div>
           <Island
             of={GrievanceChart}
@@ -152,26 +174,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <button type="submit">Save</button>
           </form>
           <h2>Categories</h2>
-          <Table label="Categories">
-            <thead>
-              <tr>
-                <th>Slug</th>
-                <th>Name</th>
-                <th>Description</th>
-                <th>Active</th>
-              </tr>
-            </thead>
-            <tbody>
-              {categories.map((cat) => (
-                <tr>
-                  <td>{cat.slug}</td>
-                  <td>{cat.name}</td>
-                  <td>{cat.description}</td>
-                  <td>{cat.active ? "yes" : "no"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
+          <ListTable label="Categories" columns={CATEGORY_COLUMNS} rows={categories} />
           <CardForm
             action="/admin/grievances/settings/categories"
             title="Add or change a category (by its slug)"
@@ -196,32 +199,12 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             <button type="submit">Save category</button>
           </CardForm>
           <h2>Areas</h2>
-          <Table label="Areas">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Centre</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              <EmptyRow when={areas.length === 0} columns={3}>No areas yet.</EmptyRow>
-              {areas.map((a) => (
-                <tr>
-                  <td>{a.name}</td>
-                  <td>{a.latitude === null ? "—" : `${a.latitude}, ${a.longitude}`}</td>
-                  <td>
-                    <PostButton
-                      action={`/admin/grievances/settings/areas/${a.id}/delete`}
-                      csrf={csrf}
-                    >
-                      Delete
-                    </PostButton>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
+          <ListTable
+            label="Areas"
+            columns={areaColumns(csrf)}
+            rows={areas}
+            empty="No areas yet."
+          />
           <CardForm action="/admin/grievances/settings/areas" title="Add an area" csrf={csrf}>
             <label>
               Name <input name="name" required maxLength={100} />
@@ -247,26 +230,30 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
   };
 
   /**
-   * Saves what `save` makes with its audit entry, in one transaction, and goes back to the page
-   * with `notice`; input the domain refuses goes back as "invalid", nothing saved.
+   * An admin's form at `path` that saves what `save` makes of it with its audit entry, in one
+   * transaction, and goes back to the page with `notice`; input the domain refuses goes back as
+   * "invalid", nothing saved.
    */
-  const savedWithAudit = async (
-    c: Context<AuthEnv>,
+  const savingForm = (
+    path: string,
     audit: { action: string; targetType: string },
     notice: "saved" | "created",
-    save: (tx: Tx) => Promise<{ id: string }>,
-  ) => {
-    try {
-      await sql.begin(async (tx) => {
-        const saved = await save(tx);
-        await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
-      });
-    } catch (error) {
-      if (isRefusal(error)) return back(c, page, { problem: "invalid" });
-      throw error;
-    }
-    return back(c, page, { notice });
-  };
+    save: (tx: Tx, form: Record<string, string>) => Promise<{ id: string }>,
+  ) =>
+    app.post(path, async (c) => {
+      adminOnly(c);
+      const form = await adminForm(c, ctx);
+      try {
+        await sql.begin(async (tx) => {
+          const saved = await save(tx, form);
+          await recordAudit(tx, actorOf(c), { ...audit, targetId: saved.id, after: saved });
+        });
+      } catch (error) {
+        if (isRefusal(error)) return back(c, page, { problem: "invalid" });
+        throw error;
+      }
+      return back(c, page, { notice });
+    });
 
   app.post("/grievances/settings/sla", async (c) => {
     adminOnly(c);
@@ -294,39 +281,31 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
     return back(c, page, { notice: "saved" });
   });
 
-  app.post("/grievances/settings/categories", async (c) => {
-    adminOnly(c);
-    const form = await adminForm(c, ctx);
-    return await savedWithAudit(
-      c,
-      { action: "grievances.category", targetType: "grievance_category" },
-      "saved",
-      (tx) =>
-        saveCategory(tx, {
-          slug: (form.slug ?? "").trim().toLowerCase(),
-          name: form.name ?? "",
-          description: form.description ?? "",
-          active: form.active === "on",
-          position: Math.trunc(Number(form.position)) || 0,
-        }),
-    );
-  });
+  savingForm(
+    "/grievances/settings/categories",
+    { action: "grievances.category", targetType: "grievance_category" },
+    "saved",
+    (tx, form) =>
+      saveCategory(tx, {
+        slug: (form.slug ?? "").trim().toLowerCase(),
+        name: form.name ?? "",
+        description: form.description ?? "",
+        active: form.active === "on",
+        position: Math.trunc(Number(form.position)) || 0,
+      }),
+  );
 
-  app.post("/grievances/settings/areas", async (c) => {
-    adminOnly(c);
-    const form = await adminForm(c, ctx);
-    return await savedWithAudit(
-      c,
-      { action: "grievances.area.create", targetType: "grievance_area" },
-      "created",
-      (tx) =>
-        createArea(tx, {
-          name: form.name ?? "",
-          latitude: coordinate(form.latitude),
-          longitude: coordinate(form.longitude),
-        }),
-    );
-  });
+  savingForm(
+    "/grievances/settings/areas",
+    { action: "grievances.area.create", targetType: "grievance_area" },
+    "created",
+    (tx, form) =>
+      createArea(tx, {
+        name: form.name ?? "",
+        latitude: coordinate(form.latitude),
+        longitude: coordinate(form.longitude),
+      }),
+  );
 
   app.post("/grievances/settings/areas/:id/delete", async (c) => {
     adminOnly(c);

@@ -5,13 +5,15 @@
  */
 import { Hono } from "hono";
 import { resolveDeadLetter } from "../../lib/admin/jobs.ts";
+import type { InstanceInfo } from "../../lib/instances.ts";
 import { type DeadLetter, listDeadLetters } from "../../lib/jobs/dead_letters.ts";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, Json, PAGE_SIZE, Table, Time } from "./_layout.tsx";
+import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
@@ -48,6 +50,24 @@ const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
   },
 ];
 
+/** The running instances; `here` is the one that renders the page. */
+const instanceColumns = (tz: string, here: string): Column<InstanceInfo>[] => [
+  {
+    label: "Instance",
+    cell: (i) => (
+      <>
+        <code>{i.id}</code>
+        {i.id === here && <small>(this page's)</small>}
+      </>
+    ),
+  },
+  { label: "Host", cell: (i) => i.host },
+  { label: "Process", num: true, cell: (i) => i.pid },
+  { label: "Version", cell: (i) => i.version },
+  { label: "Started", cell: (i) => <Time at={i.startedAt} tz={tz} /> },
+  { label: "Last seen", cell: (i) => <Time at={i.lastSeenAt} tz={tz} /> },
+];
+
 export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const tz = ctx.config.tzMetrics;
@@ -70,54 +90,27 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <>
           <div class="kpis">
-            <div class="kpi">
-              <span class="kpi-label">Backlog</span>
-              <strong data-testid="backlog">{formatCount(stats.backlog)}</strong>
-              <small>queued, not yet finished</small>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Running here</span>
-              <strong>{formatCount(stats.inFlight)}</strong>
-              <small>on this instance</small>
-            </div>
-            <div class="kpi">
-              <span class="kpi-label">Dead letters</span>
-              <strong data-testid="dead-letters">{formatCount(stats.deadLetters)}</strong>
-              <small>waiting for an admin</small>
-            </div>
+            <Kpi
+              label="Backlog"
+              value={formatCount(stats.backlog)}
+              note="queued, not yet finished"
+              testId="backlog"
+            />
+            <Kpi label="Running here" value={formatCount(stats.inFlight)} note="on this instance" />
+            <Kpi
+              label="Dead letters"
+              value={formatCount(stats.deadLetters)}
+              note="waiting for an admin"
+              testId="dead-letters"
+            />
           </div>
           <h2>Instances</h2>
-          <Table label="Instances">
-            <thead>
-              <tr>
-                <th>Instance</th>
-                <th>Host</th>
-                <th class="num">Process</th>
-                <th>Version</th>
-                <th>Started</th>
-                <th>Last seen</th>
-              </tr>
-            </thead>
-            <tbody>
-              {instances.map((i) => (
-                <tr data-testid="instance">
-                  <td>
-                    <code>{i.id}</code>
-                    {i.id === ctx.instances.id && <small>(this page's)</small>}
-                  </td>
-                  <td>{i.host}</td>
-                  <td class="num">{i.pid}</td>
-                  <td>{i.version}</td>
-                  <td>
-                    <Time at={i.startedAt} tz={tz} />
-                  </td>
-                  <td>
-                    <Time at={i.lastSeenAt} tz={tz} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </Table>
+          <ListTable
+            label="Instances"
+            columns={instanceColumns(tz, ctx.instances.id)}
+            rows={instances}
+            rowAttributes={() => ({ "data-testid": "instance" })}
+          />
           <h2>Dead letters</h2>
           <ListTable
             label="Dead letters"

@@ -6,10 +6,10 @@
  * naming (a NOTIFY_* variable), storing or removing one.
  */
 import type { ChannelInput } from "../../lib/notifications/channels.ts";
-import { METHOD_MODULES, METHODS } from "../../lib/notifications/methods/mod.ts";
+import { type Method, METHOD_MODULES, METHODS } from "../../lib/notifications/methods/mod.ts";
 import type { Channel, Topic } from "../../lib/notifications/model.ts";
 import type { TopicInput } from "../../lib/notifications/topics.ts";
-import { Field } from "./_fields.tsx";
+import { Field, type FieldProps } from "./_fields.tsx";
 
 const list = (s: string | undefined) =>
   (s ?? "").split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
@@ -52,6 +52,22 @@ export function topicInput(v: Record<string, string>): TopicInput {
   return { name: v.name ?? "", description: v.description ?? "", channelIds };
 }
 
+/** Each method's settings fields, shown in a group of their own; `channelInput` reads them. */
+const SETTINGS_FIELDS: Record<Method, Omit<FieldProps, "value">[]> = {
+  email: [
+    { label: "To (addresses, comma-separated)", name: "to" },
+    { label: "Subject", name: "subject", maxLength: 200 },
+  ],
+  slack: [{ label: "Channel", name: "channel", placeholder: "#alerts" }],
+  telegram: [{ label: "Chat id", name: "chat_id", placeholder: "-1001234567890" }],
+  whatsapp: [
+    { label: "Numbers (E.164, comma-separated)", name: "numbers", placeholder: "+263771234567" },
+    { label: "Template for outside the 24-hour window", name: "template" },
+    { label: "Template language", name: "template_language" },
+  ],
+  webhook: [{ label: "URL (https)", name: "url", type: "url" }],
+};
+
 const text = (x: unknown) => x === undefined || x === null ? "" : String(x);
 
 /** The fields of a channel (its current values when editing; what was typed after a refusal). */
@@ -90,38 +106,12 @@ export function ChannelFields(
           ))}
         </select>
       </label>
-      <fieldset>
-        <legend>E-mail</legend>
-        <Field label="To (addresses, comma-separated)" name="to" value={v.to} />
-        <Field label="Subject" name="subject" value={v.subject} maxLength={200} />
-      </fieldset>
-      <fieldset>
-        <legend>Slack</legend>
-        <Field label="Channel" name="channel" value={v.channel} placeholder="#alerts" />
-      </fieldset>
-      <fieldset>
-        <legend>Telegram</legend>
-        <Field label="Chat id" name="chat_id" value={v.chat_id} placeholder="-1001234567890" />
-      </fieldset>
-      <fieldset>
-        <legend>WhatsApp</legend>
-        <Field
-          label="Numbers (E.164, comma-separated)"
-          name="numbers"
-          value={v.numbers}
-          placeholder="+263771234567"
-        />
-        <Field
-          label="Template for outside the 24-hour window"
-          name="template"
-          value={v.template}
-        />
-        <Field label="Template language" name="template_language" value={v.template_language} />
-      </fieldset>
-      <fieldset>
-        <legend>Webhook</legend>
-        <Field label="URL (https)" name="url" value={v.url} type="url" />
-      </fieldset>
+      {METHODS.map((m) => (
+        <fieldset key={m}>
+          <legend>{METHOD_MODULES[m].label}</legend>
+          {SETTINGS_FIELDS[m].map((f) => <Field key={f.name} {...f} value={v[f.name]} />)}
+        </fieldset>
+      ))}
       <fieldset>
         <legend>Secret (now: {secretNow})</legend>
         <p class="muted">

@@ -15,6 +15,7 @@ import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { createFormat, formatCount } from "../../lib/format.ts";
 import { adminPage } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 
 /** How many events the live feed keeps on screen. */
 export const FEED_SIZE = 30;
@@ -60,12 +61,7 @@ export function overviewRoutes(ctx: AppContext): Hono<AuthEnv> {
           <section aria-labelledby="today">
             <h2 id="today">Today so far ({format.date(now)})</h2>
             <div class="kpis" data-testid="today">
-              {cards.map(([label, value]) => (
-                <div class="kpi">
-                  <span class="kpi-label">{label}</span>
-                  <strong>{value}</strong>
-                </div>
-              ))}
+              {cards.map(([label, value]) => <Kpi key={label} label={label} value={value} />)}
             </div>
           </section>
           <div class="overview-grid">

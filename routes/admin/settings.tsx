@@ -80,13 +80,10 @@ const SettingsForm = z.object({
   payment_expiry_minutes: wholeNumber(1, 24 * 60),
 });
 
-function PackageFields(
-  props: { values?: PackageRow; csrf: string; submit: string },
-) {
+function PackageFields(props: { values?: PackageRow; submit: string }) {
   const v: Partial<PackageRow> = props.values ?? { active: true, position: 0 };
   return (
     <>
-      <input type="hidden" name="_csrf" value={props.csrf} />
       <Field label="Name" name="name" value={v.name} required maxLength={80} />
       <Field label="Tokens" name="tokens" value={v.tokens} inputMode="numeric" required />
       <Field label="Price USD" name="price_usd" value={v.price_usd} inputMode="decimal" />
@@ -123,15 +120,13 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
           </p>
           <div class="cards">
             {packages.map((p) => (
-              <form method="post" action={`/admin/settings/packages/${p.id}`} class="card stack">
-                <h3>{p.name}</h3>
-                <PackageFields values={p} csrf={csrf} submit="Save package" />
-              </form>
+              <CardForm action={`/admin/settings/packages/${p.id}`} title={p.name} csrf={csrf}>
+                <PackageFields values={p} submit="Save package" />
+              </CardForm>
             ))}
-            <form method="post" action="/admin/settings/packages" class="card stack">
-              <h3>New package</h3>
-              <PackageFields csrf={csrf} submit="Add package" />
-            </form>
+            <CardForm action="/admin/settings/packages" title="New package" csrf={csrf}>
+              <PackageFields submit="Add package" />
+            </CardForm>
           </div>
 
           <h2>Tiers</h2>
@@ -182,12 +177,16 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
           </p>
           <div class="cards">
             {aiConfigs.map((a) => (
-              <form method="post" action={`/admin/settings/ai/${a.id}`} class="card stack">
-                <h3>
-                  {a.name} <span class="muted">({a.provider})</span>
-                  {a.is_default && <span class="badge">default</span>}
-                </h3>
-                <input type="hidden" name="_csrf" value={csrf} />
+              <CardForm
+                action={`/admin/settings/ai/${a.id}`}
+                title={
+                  <>
+                    {a.name} <span class="muted">({a.provider})</span>
+                    {a.is_default && <span class="badge">default</span>}
+                  </>
+                }
+                csrf={csrf}
+              >
                 <Field label="Model" name="model" value={a.model} required maxLength={200} />
                 <Field
                   label="Base URL"
@@ -235,7 +234,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AuthEnv> {
                 />
                 <Check name="active" checked={Boolean(a.active)} label="Active" />
                 <button type="submit">Save configuration</button>
-              </form>
+              </CardForm>
             ))}
             {aiConfigs.length === 0 && (
               <p>None stored yet: the next start writes one from the environment.</p>

@@ -14,6 +14,7 @@ import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
+import { Kpi } from "../../islands/_kpi.tsx";
 import { AdminList, type Column, cursorUrl } from "./_list.tsx";
 
 const OUTCOMES = {
@@ -62,23 +63,20 @@ export function webhookRoutes(ctx: AppContext): Hono<AuthEnv> {
     };
     const [rows, stats] = await Promise.all([listWebhookLog(sql, filter), channelStats(sql)]);
     const shown = rows.slice(0, PAGE_SIZE);
-    const kpi = (label: string, value: number, note: string) => (
-      <div class="kpi">
-        <span class="kpi-label">{label}</span>
-        <strong>{formatCount(value)}</strong>
-        <small>{note}</small>
-      </div>
-    );
     return adminPage(c, ctx, {
       title: "WhatsApp webhooks",
       section: "/admin/webhooks",
       children: (
         <>
           <div class="kpis">
-            {kpi("Deliveries", stats.requests24h, `last 24 h, ${stats.refused24h} refused`)}
-            {kpi("Answered", stats.answered24h, `last 24 h, ${stats.pending} waiting`)}
-            {kpi("Outbox", stats.queued, "messages waiting to be sent")}
-            {kpi("Not delivered", stats.failed24h + stats.dropped24h, "failed or dropped, 24 h")}
+            {([
+              ["Deliveries", stats.requests24h, `last 24 h, ${stats.refused24h} refused`],
+              ["Answered", stats.answered24h, `last 24 h, ${stats.pending} waiting`],
+              ["Outbox", stats.queued, "messages waiting to be sent"],
+              ["Not delivered", stats.failed24h + stats.dropped24h, "failed or dropped, 24 h"],
+            ] as const).map(([label, value, note]) => (
+              <Kpi key={label} label={label} value={formatCount(value)} note={note} />
+            ))}
           </div>
           <AdminList
             c={c}
