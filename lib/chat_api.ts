@@ -1,6 +1,6 @@
 /**
  * What the clients of the chat platforms' bot APIs (lib/slack, lib/telegram) share: how one is
- * configured, and a JSON POST under a deadline. Imports nothing of ours.
+ * configured, how a call fails, and a JSON POST under a deadline. Imports nothing of ours.
  */
 
 /** A bot API client's configuration. */
@@ -11,6 +11,23 @@ export interface ChatApiOptions {
   apiUrl?: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
+}
+
+/** What a failed call tells; each platform's failure adds its own error fields. */
+export interface ChatApiFailure {
+  /** HTTP status, when the platform answered. */
+  status?: number;
+  /** How long the platform asked us to wait before sending again. */
+  retryAfterSeconds?: number;
+  /** Whether sending again can help (a rate limit, a 5xx, no answer). */
+  retryable: boolean;
+}
+
+/** A failed call: each platform's client throws its own subclass. */
+export class ChatApiError<F extends ChatApiFailure> extends Error {
+  constructor(message: string, readonly failure: F) {
+    super(message);
+  }
 }
 
 /**

@@ -16,24 +16,17 @@
  * const { ts } = await slack.postMessage({ channel: "#alerts", text: "*Payment failed*" });
  */
 
-import { type ChatApiOptions, postJson } from "../chat_api.ts";
+import { ChatApiError, type ChatApiFailure, type ChatApiOptions, postJson } from "../chat_api.ts";
 import { retryAfterMs } from "../retry_after.ts";
 
-export interface SlackFailure {
-  /** HTTP status, when Slack answered. */
-  status?: number;
+/** `retryAfterSeconds` is Slack's `Retry-After`. */
+export interface SlackFailure extends ChatApiFailure {
   /** Slack's error code (`channel_not_found`, `ratelimited`, …). */
   error?: string;
-  /** How long Slack asked us to wait (`Retry-After`). */
-  retryAfterSeconds?: number;
-  retryable: boolean;
 }
 
-export class SlackError extends Error {
+export class SlackError extends ChatApiError<SlackFailure> {
   override name = "SlackError";
-  constructor(message: string, readonly failure: SlackFailure) {
-    super(message);
-  }
 }
 
 /** `apiUrl` is `https://slack.com/api` unless given. */

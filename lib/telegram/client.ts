@@ -17,7 +17,7 @@
  * await telegram.sendMessage({ chat_id: 42, text: "<b>Paid</b>", parse_mode: "HTML" });
  */
 
-import { type ChatApiOptions, postJson } from "../chat_api.ts";
+import { ChatApiError, type ChatApiFailure, type ChatApiOptions, postJson } from "../chat_api.ts";
 
 /** The header carrying the `secret_token` given to `setWebhook`. */
 export const TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token";
@@ -25,23 +25,16 @@ export const TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token";
 /** Telegram's longest message text (after entity parsing). */
 export const TELEGRAM_TEXT_LIMIT = 4096;
 
-export interface TelegramFailure {
-  /** HTTP status, when Telegram answered. */
-  status?: number;
+/** `retryAfterSeconds` is Telegram's `parameters.retry_after`. */
+export interface TelegramFailure extends ChatApiFailure {
   /** `error_code` of Telegram's answer. */
   errorCode?: number;
   /** Telegram's `description` (e.g. "Bad Request: chat not found"). */
   description?: string;
-  /** `parameters.retry_after`: seconds to wait before sending again. */
-  retryAfterSeconds?: number;
-  retryable: boolean;
 }
 
-export class TelegramError extends Error {
+export class TelegramError extends ChatApiError<TelegramFailure> {
   override name = "TelegramError";
-  constructor(message: string, readonly failure: TelegramFailure) {
-    super(message);
-  }
 }
 
 /** `apiUrl` is `https://api.telegram.org` unless given. */
