@@ -26,6 +26,7 @@ import {
   type ReplyRequest,
   serveFake,
   STREAM_CUT,
+  streamDeltas,
 } from "./ai_common.ts";
 import {
   contentText,
@@ -234,28 +235,22 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
         logprobs: null,
         finish_reason: null,
       }]);
-      for (const [i, delta] of deltas.entries()) {
-        if (cut && i === cut.afterDeltas) break;
-        if (i > 0 && !(await exchange.wait(pace.between))) return;
-        yield chunk([{ index: 0, delta: { content: delta }, logprobs: null, finish_reason: null }]);
-        record.deltasSent++;
-      }
-      if (cut) {
-        if (cut.how === "close") return exchange.finish("cut");
-        if (cut.how === "error_event") {
-          exchange.finish("cut");
-          yield sse({
-            error: {
-              message: "The server had an error while processing your request. Sorry about that!",
-              type: "server_error",
-              param: null,
-              code: null,
-            },
-          });
-          return;
-        }
-        throw STREAM_CUT;
-      }
+      const more = yield* streamDeltas(
+        exchange,
+        deltas,
+        pace,
+        cut,
+        (content) => chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]),
+        sse({
+          error: {
+            message: "The server had an error while processing your request. Sorry about that!",
+            type: "server_error",
+            param: null,
+            code: null,
+          },
+        }),
+      );
+      if (!more) return;
       yield chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]);
       if (withUsage) yield chunk([], { usage });
       yield sse("[DONE]");
