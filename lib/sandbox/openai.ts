@@ -25,7 +25,6 @@ import {
   replyPace,
   type ReplyRequest,
   serveFake,
-  STREAM_CUT,
   streamDeltas,
 } from "./ai_common.ts";
 import {
@@ -123,11 +122,8 @@ export async function startFakeOpenAI(options: FakeModelOptions = {}): Promise<F
 
 async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Response> {
   const { record, step } = exchange;
-  const body = record.body as Record<string, unknown> | null;
-  if (!body || typeof body !== "object" || Array.isArray(body)) return unparsable();
-  if (typeof body.model !== "string" || !body.model) {
-    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
-  }
+  const body = modelRequest(record.body);
+  if (body instanceof Response) return body;
   const rawMessages = body.messages;
   if (!Array.isArray(rawMessages) || rawMessages.length === 0) {
     return openAiError(
@@ -265,11 +261,8 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
 
 async function embeddings(exchange: Exchange, options: FakeModelOptions): Promise<Response> {
   const { record, step } = exchange;
-  const body = record.body as Record<string, unknown> | null;
-  if (!body || typeof body !== "object" || Array.isArray(body)) return unparsable();
-  if (typeof body.model !== "string" || !body.model) {
-    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
-  }
+  const body = modelRequest(record.body);
+  if (body instanceof Response) return body;
   const input = typeof body.input === "string" ? [body.input] : body.input;
   if (!Array.isArray(input) || input.length === 0) {
     return openAiError(
@@ -323,17 +316,7 @@ async function embeddings(exchange: Exchange, options: FakeModelOptions): Promis
     model: body.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   });
-  if (step?.kind === "cut") {
-    return exchange.stream(
-      (async function* () {
-        yield answer.slice(0, Math.floor(answer.length / 2));
-        if (step.how === "close") return exchange.finish("cut");
-        throw STREAM_CUT;
-      })(),
-      { "content-type": "application/json" },
-    );
-  }
-  return new Response(answer, { headers: { "content-type": "application/json" } });
+  return jsonAnswer(exchange, answer, {}, step?.kind === "cut" ? step : undefined);
 }
 
 /**
@@ -413,15 +396,23 @@ function contextTooLong(window: number, requested: number): Response {
   );
 }
 
-function unparsable(): Response {
-  return openAiError(
-    400,
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't " +
-      "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was " +
-      "sent was not valid JSON.)",
-    "invalid_request_error",
-    null,
-  );
+/** A chat or embeddings request: a JSON object naming a model, else OpenAI's answer to it. */
+function modelRequest(raw: unknown): Record<string, unknown> & { model: string } | Response {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    return openAiError(
+      400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't " +
+        "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was " +
+        "sent was not valid JSON.)",
+      "invalid_request_error",
+      null,
+    );
+  }
+  const body = raw as Record<string, unknown>;
+  if (typeof body.model !== "string" || !body.model) {
+    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
+  }
+  return { ...body, model: body.model };
 }
 
 /** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */
