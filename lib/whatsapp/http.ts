@@ -121,15 +121,26 @@ export async function readJson(ctx: HttpContext, response: Response): Promise<un
   }
 }
 
+/** How a provider reads a failed answer (status, JSON body, headers) as a `WhatsAppError`. */
+type ToError = (status: number, body: unknown, headers: Headers) => WhatsAppError;
+
+/** Throws a failed answer as `toError` reads it; a successful one's body is left to read. */
+export async function requireOk(
+  ctx: HttpContext,
+  response: Response,
+  toError: ToError,
+): Promise<void> {
+  if (!response.ok) throw toError(response.status, await readJson(ctx, response), response.headers);
+}
+
 /** The JSON body of an answer that succeeded; a failed one is thrown as `toError` reads it. */
 export async function readSucceeded(
   ctx: HttpContext,
   response: Response,
-  toError: (status: number, body: unknown, headers: Headers) => WhatsAppError,
+  toError: ToError,
 ): Promise<unknown> {
-  const body = await readJson(ctx, response);
-  if (!response.ok) throw toError(response.status, body, response.headers);
-  return body;
+  await requireOk(ctx, response, toError);
+  return await readJson(ctx, response);
 }
 
 /** An answer without what the protocol promises in it (an id, a URL, matching bytes). */
