@@ -7,6 +7,7 @@
  * Each list is written once here; the zod enums, the types and the SQL CHECKs in
  * migrations/0011_notifications.sql derive from or are tested against these.
  */
+import { isUniqueViolation } from "../db/errors.ts";
 import { AppError } from "../errors.ts";
 import type { Method } from "./methods/mod.ts";
 
@@ -110,7 +111,7 @@ export async function withUniqueName<T>(
   try {
     return await write();
   } catch (error) {
-    if ((error as { code?: string } | null)?.code === "23505") {
+    if (isUniqueViolation(error)) {
       throw new AppError("conflict", `${what} named "${name}" already exists.`, { field: "name" });
     }
     throw error;
