@@ -2,6 +2,7 @@
  * A webhook's raw body read with a byte limit: what a signature is checked over, and what a
  * sender cannot inflate past the limit (whatever its Content-Length claims).
  */
+import { readWithin } from "../lib/bytes.ts";
 
 /**
  * The body's bytes, or null when it is over `limit`: at once when Content-Length says so, else
@@ -11,19 +12,5 @@ export async function readBodyWithin(request: Request, limit: number): Promise<U
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limit) return null;
   if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > limit) return null;
-    chunks.push(chunk);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  return await readWithin(request.body, limit);
 }

@@ -4,6 +4,7 @@
  */
 import { randomToken } from "../security/tokens.ts";
 import type { Sql } from "../db/mod.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { AppError } from "../errors.ts";
 import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.ts";
@@ -105,7 +106,7 @@ export async function createUser(
       return toUser(row);
     });
   } catch (error) {
-    if ((error as { code?: string }).code === "23505") {
+    if (isUniqueViolation(error)) {
       throw new AppError(
         "conflict",
         "An account with this e-mail already exists. Log in instead.",
@@ -239,7 +240,7 @@ export async function findOrCreatePhoneUser(
     });
     return { user, created: true };
   } catch (error) {
-    if ((error as { code?: string }).code === "23505") {
+    if (isUniqueViolation(error)) {
       const raced = await find();
       if (raced) return { user: raced, created: false };
     }

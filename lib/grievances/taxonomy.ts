@@ -3,6 +3,7 @@
  * grievances belong to (and officers may be limited to), and the SLA hours of each priority.
  */
 import type { Sql } from "../db/mod.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import type { Tx } from "../wallet/ledger.ts";
 import { AppError } from "../errors.ts";
 import {
@@ -14,8 +15,6 @@ import {
   toArea,
   toCategory,
 } from "./model.ts";
-
-const isUniqueViolation = (error: unknown) => (error as { code?: string } | null)?.code === "23505";
 
 export async function listCategories(sql: Sql, activeOnly = false): Promise<Category[]> {
   const rows = activeOnly

@@ -39,6 +39,12 @@ export const DEFAULT_RETRY: RetryPolicy = {
   backoffMs: [1_000, 5_000, 30_000, 120_000],
 };
 
+/** The jobs of a conversation (its replies, its sends): a person waits, so retries come soon. */
+export const CONVERSATION_RETRY: RetryPolicy = {
+  maxAttempts: 5,
+  backoffMs: [1_000, 5_000, 15_000, 60_000],
+};
+
 /**
  * What a handler throws to steer its own retries: `retryAfterMs` (an upstream's `Retry-After`)
  * makes the next attempt wait at least that long; `retryable: false` gives up at once, straight

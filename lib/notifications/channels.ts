@@ -11,7 +11,7 @@ import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import { type NotificationsDeps, sendServices, urlPolicy } from "./deps.ts";
 import { isMethod, type Method, methodModule, METHODS } from "./methods/mod.ts";
 import { SendError } from "./methods/types.ts";
-import { type Channel, type ChannelRow, isUniqueViolation, isUuid, toChannel } from "./model.ts";
+import { type Channel, type ChannelRow, isUuid, toChannel, withUniqueName } from "./model.ts";
 import { resolveSecrets, sealSecret } from "./secrets.ts";
 
 /**
@@ -136,9 +136,6 @@ async function secretColumns(
   return { secret_env: null, secret_sealed: await sealSecret(deps.config, id, secret.value) };
 }
 
-const conflict = (name: string) =>
-  new AppError("conflict", `A channel named "${name}" already exists.`, { field: "name" });
-
 export async function createChannel(
   deps: NotificationsDeps,
   input: ChannelInput,
@@ -147,7 +144,7 @@ export async function createChannel(
   const id = crypto.randomUUID();
   const secret = await secretColumns(deps, id, input.secret, v.method) ??
     { secret_env: null, secret_sealed: null };
-  try {
+  return await withUniqueName("A channel", v.name, async () => {
     const sql = deps.db.sql;
     const [row] = await sql<ChannelRow[]>`
       insert into notification_channels (id, name, method, settings, recipient, secret_env,
@@ -156,10 +153,7 @@ export async function createChannel(
               ${secret.secret_env}, ${secret.secret_sealed})
       returning *`;
     return toChannel(row);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw conflict(v.name);
-    throw error;
-  }
+  });
 }
 
 export async function updateChannel(
@@ -177,7 +171,7 @@ export async function updateChannel(
     hasSecret: current.secret.source !== "none",
   });
   const secret = await secretColumns(deps, id, given, v.method);
-  try {
+  return await withUniqueName("A channel", v.name, async () => {
     const sql = deps.db.sql;
     const replace = secret !== undefined;
     const [row] = await sql<ChannelRow[]>`
@@ -190,10 +184,7 @@ export async function updateChannel(
       where id = ${id} returning *`;
     if (!row) throw new AppError("not_found", "This channel does not exist.");
     return toChannel(row);
-  } catch (error) {
-    if (isUniqueViolation(error)) throw conflict(v.name);
-    throw error;
-  }
+  });
 }
 
 export async function getChannel(deps: NotificationsDeps, id: string): Promise<Channel | null> {

@@ -7,6 +7,8 @@
  * Each list is written once here; the zod enums, the types and the SQL CHECKs in
  * migrations/0011_notifications.sql derive from or are tested against these.
  */
+import { isUniqueViolation } from "../db/errors.ts";
+import { AppError } from "../errors.ts";
 import type { Method } from "./methods/mod.ts";
 
 export { METHODS } from "./methods/mod.ts";
@@ -97,9 +99,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Ids come from URLs and forms: anything else is "no such row", not a database error. */
 export const isUuid = (value: string) => UUID.test(value);
 
-/** A unique constraint refused the row (SQLSTATE 23505): a name already taken. */
-export const isUniqueViolation = (error: unknown) =>
-  (error as { code?: string } | null)?.code === "23505";
+/**
+ * Runs a write of a row whose name is unique: a unique constraint refusing it (SQLSTATE 23505)
+ * is a name already taken, a `conflict` on the `name` field (`what` is "A topic", "A channel").
+ */
+export async function withUniqueName<T>(
+  what: string,
+  name: string,
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new AppError("conflict", `${what} named "${name}" already exists.`, { field: "name" });
+    }
+    throw error;
+  }
+}
 
 /** A `notification_channels` row. */
 export interface ChannelRow {

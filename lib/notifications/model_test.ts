@@ -1,7 +1,8 @@
 /** The vocabularies written once in code are the ones the database's CHECKs list. */
 import assert from "node:assert/strict";
 import { API_KEY_SCOPES } from "../accounts/scopes.ts";
-import { DELIVERY_STATUSES, METHODS, PRODUCT_EVENTS } from "./model.ts";
+import { AppError } from "../errors.ts";
+import { DELIVERY_STATUSES, METHODS, PRODUCT_EVENTS, withUniqueName } from "./model.ts";
 import { migrationChecks, quoted } from "../../tests/sql_checks.ts";
 
 /** The quoted values of the first `<column> in (…)` (or `<@ array[…]`) after an anchor. */
@@ -26,4 +27,19 @@ Deno.test("methods, delivery statuses, events and scopes match the SQL CHECKs", 
   assert.deepEqual(listed(/check \(status in \(([^)]*)\)\)/), [...DELIVERY_STATUSES]);
   assert.deepEqual(await latestEventCheck(), [...PRODUCT_EVENTS]);
   assert.deepEqual(listed(/scopes <@ array\[([^\]]*)\]/), [...API_KEY_SCOPES]);
+});
+
+Deno.test("a name a unique constraint refuses is a conflict on the name field; other failures pass", async () => {
+  assert.equal(await withUniqueName("A topic", "ops", () => Promise.resolve(7)), 7);
+  const taken = await withUniqueName(
+    "A channel",
+    "ops",
+    () => Promise.reject(Object.assign(new Error("duplicate key"), { code: "23505" })),
+  ).catch((e) => e);
+  assert.ok(taken instanceof AppError);
+  assert.equal(taken.code, "conflict");
+  assert.equal(taken.message, 'A channel named "ops" already exists.');
+  assert.deepEqual(taken.details, { field: "name" });
+  const other = new Error("connection lost");
+  await assert.rejects(withUniqueName("A topic", "ops", () => Promise.reject(other)), other);
 });

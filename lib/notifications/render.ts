@@ -84,6 +84,13 @@ const PLAIN: Dialect = {
   bullet: "- ",
 };
 
+/** A mark's tag in markdown-it's tokens → the dialect's pair of strings around its text. */
+const MARKS: Record<string, "strong" | "em" | "strike"> = {
+  strong: "strong",
+  em: "em",
+  s: "strike",
+};
+
 function inline(tokens: Token[], d: Dialect): string {
   let out = "";
   const links: { start: number; href: string }[] = [];
@@ -100,22 +107,12 @@ function inline(tokens: Token[], d: Dialect): string {
         out += d.code(d.escape(t.content));
         break;
       case "strong_open":
-        out += d.strong[0];
-        break;
       case "strong_close":
-        out += d.strong[1];
-        break;
       case "em_open":
-        out += d.em[0];
-        break;
       case "em_close":
-        out += d.em[1];
-        break;
       case "s_open":
-        out += d.strike[0];
-        break;
       case "s_close":
-        out += d.strike[1];
+        out += d[MARKS[t.tag]][t.nesting === 1 ? 0 : 1];
         break;
       case "link_open":
         links.push({ start: out.length, href: t.attrGet("href") ?? "" });

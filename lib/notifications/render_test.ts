@@ -41,6 +41,14 @@ Deno.test("Telegram HTML: only the tags Telegram parses, and it parses them", ()
   assert.match(parsed.text, /<script>alert\(1\)<\/script> & co/);
 });
 
+Deno.test("strong, emphasis and strike marks, nested, in each dialect", () => {
+  const text = "**a _b ~~c~~_**";
+  assert.equal(toSlack(null, text), "*a _b ~c~_*");
+  assert.equal(toTelegramHtml(null, text), "<b>a <i>b <s>c</s></i></b>");
+  assert.equal(toWhatsApp(null, text), "*a _b ~c~_*");
+  assert.equal(toPlainText(null, text), "a b c");
+});
+
 Deno.test("WhatsApp and plain text: readable without markup", () => {
   assert.match(toWhatsApp(null, MESSAGE), /\*HK12\* for _Tendai_ <script>/);
   assert.match(toWhatsApp(null, MESSAGE), /the admin \(https:\/\/x\.test\/a\?b=1&c=2\)/);

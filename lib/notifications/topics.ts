@@ -7,7 +7,7 @@ import { z } from "zod";
 import { AppError } from "../errors.ts";
 import { textField, UNSTORABLE_TEXT } from "../text.ts";
 import type { NotificationsDeps } from "./deps.ts";
-import { isUniqueViolation, isUuid, type Topic, type TopicRow, toTopic } from "./model.ts";
+import { isUuid, type Topic, type TopicRow, toTopic, withUniqueName } from "./model.ts";
 
 export const TopicName = textField().trim().min(1).max(100).regex(
   /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
@@ -61,9 +61,6 @@ async function validateTopic(
   return { ...parsed.data!, channelIds: [...new Set(parsed.data!.channelIds)] };
 }
 
-const conflict = (name: string) =>
-  new AppError("conflict", `A topic named "${name}" already exists.`, { field: "name" });
-
 const SELECT = `select t.*, coalesce(
     (select array_agg(tc.channel_id order by tc.channel_id) from notification_topic_channels tc
      where tc.topic_id = t.id), '{}') as channel_ids
@@ -71,7 +68,7 @@ const SELECT = `select t.*, coalesce(
 
 export async function createTopic(deps: NotificationsDeps, input: TopicInput): Promise<Topic> {
   const v = await validateTopic(deps, input);
-  try {
+  return await withUniqueName("A topic", v.name, async () => {
     const id = await deps.db.sql.begin(async (tx) => {
       const [row] = await tx<{ id: string }[]>`
         insert into notification_topics (name, description)
@@ -83,10 +80,7 @@ export async function createTopic(deps: NotificationsDeps, input: TopicInput): P
       return row.id;
     });
     return (await getTopicById(deps, id))!;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw conflict(v.name);
-    throw error;
-  }
+  });
 }
 
 export async function updateTopic(
@@ -96,7 +90,7 @@ export async function updateTopic(
 ): Promise<Topic> {
   if (!isUuid(id)) throw new AppError("not_found", "This topic does not exist.");
   const v = await validateTopic(deps, input);
-  try {
+  return await withUniqueName("A topic", v.name, async () => {
     const found = await deps.db.sql.begin(async (tx) => {
       const rows = await tx`update notification_topics
                             set name = ${v.name}, description = ${v.description}, updated_at = now()
@@ -111,10 +105,7 @@ export async function updateTopic(
     });
     if (!found) throw new AppError("not_found", "This topic does not exist.");
     return (await getTopicById(deps, id))!;
-  } catch (error) {
-    if (isUniqueViolation(error)) throw conflict(v.name);
-    throw error;
-  }
+  });
 }
 
 export async function getTopicById(deps: NotificationsDeps, id: string): Promise<Topic | null> {

@@ -5,6 +5,7 @@
  */
 import { getSetting } from "../accounts/settings.ts";
 import type { Channel } from "../channels.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 import { AppError } from "../errors.ts";
 import { formatAmount, parseZimbabweMobile, PaynowError } from "../paynow/mod.ts";
 import { publishPaymentUpdated } from "./events.ts";
@@ -93,7 +94,7 @@ export async function startPayment(deps: Payments, input: StartPayment): Promise
       returning *`;
   } catch (error) {
     // Two requests with the same idempotency key raced: the other one's payment is the answer.
-    if ((error as { code?: string }).code === "23505" && input.idempotencyKey) {
+    if (isUniqueViolation(error) && input.idempotencyKey) {
       const existing = await byKey();
       if (existing) return existing;
     }

@@ -175,6 +175,32 @@ export function jsonAnswer(
   );
 }
 
+/**
+ * A streamed answer's deltas, each as `event(delta)`, paced and counted (`record.deltasSent`),
+ * broken off where a `cut` step says (`errorEvent` is the provider's in-stream error). Returns
+ * whether the stream goes on to its closing events.
+ */
+export async function* streamDeltas(
+  exchange: Exchange,
+  deltas: string[],
+  pace: { between: number },
+  cut: Extract<FakeStep, { kind: "cut" }> | undefined,
+  event: (delta: string) => string,
+  errorEvent: string,
+): AsyncGenerator<string, boolean> {
+  for (const [i, delta] of deltas.entries()) {
+    if (cut && i === cut.afterDeltas) break;
+    if (i > 0 && !(await exchange.wait(pace.between))) return false;
+    yield event(delta);
+    exchange.record.deltasSent++;
+  }
+  if (!cut) return true;
+  if (cut.how === "reset" || cut.how === undefined) throw STREAM_CUT;
+  exchange.finish("cut");
+  if (cut.how === "error_event") yield errorEvent;
+  return false;
+}
+
 class CutError extends Error {
   constructor() {
     super("response cut by the fake's script");

@@ -21,7 +21,7 @@ import {
   replyPace,
   type ReplyRequest,
   serveFake,
-  STREAM_CUT,
+  streamDeltas,
 } from "./ai_common.ts";
 import {
   contentText,
@@ -263,24 +263,15 @@ async function messages(
       if (!(await exchange.wait(pace.first))) return;
       yield event("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
       yield event("ping", {});
-      for (const [i, delta] of deltas.entries()) {
-        if (cut && i === cut.afterDeltas) break;
-        if (i > 0 && !(await exchange.wait(pace.between))) return;
-        yield event("content_block_delta", {
-          index: 0,
-          delta: { type: "text_delta", text: delta },
-        });
-        record.deltasSent++;
-      }
-      if (cut) {
-        if (cut.how === "close") return exchange.finish("cut");
-        if (cut.how === "error_event") {
-          exchange.finish("cut");
-          yield event("error", { error: { type: "overloaded_error", message: "Overloaded" } });
-          return;
-        }
-        throw STREAM_CUT;
-      }
+      const more = yield* streamDeltas(
+        exchange,
+        deltas,
+        pace,
+        cut,
+        (text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
+        event("error", { error: { type: "overloaded_error", message: "Overloaded" } }),
+      );
+      if (!more) return;
       yield event("content_block_stop", { index: 0 });
       yield event("message_delta", {
         delta: { stop_reason: stopReason, stop_sequence: null },

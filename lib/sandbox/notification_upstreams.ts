@@ -28,25 +28,27 @@ export async function startNotificationUpstreams(
     apiUrl: config.telegram.apiUrl,
     token: config.telegram.botToken,
   };
-  if (config.sandboxed.includes("slack")) {
-    const fake = await startFakeSlack({
-      onMessage: (m) => log.info("sandbox Slack message received", { channel: m.channel }),
-    });
+  /** A fake's address and token in place of the configured ones, said in the log. */
+  const useFake = (fake: { url: string; token: string; close(): Promise<void> }, says: string) => {
     closers.push(() => fake.close());
-    slack = { apiUrl: fake.url, token: fake.token };
-    log.warn("sandbox: Slack notifications go to the built-in Slack (see /_fake/messages)", {
-      url: fake.url,
-    });
+    log.warn(`sandbox: ${says} (see /_fake/messages)`, { url: fake.url });
+    return { apiUrl: fake.url, token: fake.token };
+  };
+  if (config.sandboxed.includes("slack")) {
+    slack = useFake(
+      await startFakeSlack({
+        onMessage: (m) => log.info("sandbox Slack message received", { channel: m.channel }),
+      }),
+      "Slack notifications go to the built-in Slack",
+    );
   }
   if (config.sandboxed.includes("telegram")) {
-    const fake = await startFakeTelegram({
-      onMessage: (m) => log.info("sandbox Telegram message received", { chatId: m.chatId }),
-    });
-    closers.push(() => fake.close());
-    telegram = { apiUrl: fake.url, token: fake.token };
-    log.warn("sandbox: Telegram messages go to the built-in Bot API (see /_fake/messages)", {
-      url: fake.url,
-    });
+    telegram = useFake(
+      await startFakeTelegram({
+        onMessage: (m) => log.info("sandbox Telegram message received", { chatId: m.chatId }),
+      }),
+      "Telegram messages go to the built-in Bot API",
+    );
   }
   return {
     slack,

@@ -25,7 +25,7 @@ import {
   replyPace,
   type ReplyRequest,
   serveFake,
-  STREAM_CUT,
+  streamDeltas,
 } from "./ai_common.ts";
 import {
   contentText,
@@ -122,11 +122,8 @@ export async function startFakeOpenAI(options: FakeModelOptions = {}): Promise<F
 
 async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Response> {
   const { record, step } = exchange;
-  const body = record.body as Record<string, unknown> | null;
-  if (!body || typeof body !== "object" || Array.isArray(body)) return unparsable();
-  if (typeof body.model !== "string" || !body.model) {
-    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
-  }
+  const body = modelRequest(record.body);
+  if (body instanceof Response) return body;
   const rawMessages = body.messages;
   if (!Array.isArray(rawMessages) || rawMessages.length === 0) {
     return openAiError(
@@ -234,28 +231,22 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
         logprobs: null,
         finish_reason: null,
       }]);
-      for (const [i, delta] of deltas.entries()) {
-        if (cut && i === cut.afterDeltas) break;
-        if (i > 0 && !(await exchange.wait(pace.between))) return;
-        yield chunk([{ index: 0, delta: { content: delta }, logprobs: null, finish_reason: null }]);
-        record.deltasSent++;
-      }
-      if (cut) {
-        if (cut.how === "close") return exchange.finish("cut");
-        if (cut.how === "error_event") {
-          exchange.finish("cut");
-          yield sse({
-            error: {
-              message: "The server had an error while processing your request. Sorry about that!",
-              type: "server_error",
-              param: null,
-              code: null,
-            },
-          });
-          return;
-        }
-        throw STREAM_CUT;
-      }
+      const more = yield* streamDeltas(
+        exchange,
+        deltas,
+        pace,
+        cut,
+        (content) => chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]),
+        sse({
+          error: {
+            message: "The server had an error while processing your request. Sorry about that!",
+            type: "server_error",
+            param: null,
+            code: null,
+          },
+        }),
+      );
+      if (!more) return;
       yield chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]);
       if (withUsage) yield chunk([], { usage });
       yield sse("[DONE]");
@@ -270,11 +261,8 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
 
 async function embeddings(exchange: Exchange, options: FakeModelOptions): Promise<Response> {
   const { record, step } = exchange;
-  const body = record.body as Record<string, unknown> | null;
-  if (!body || typeof body !== "object" || Array.isArray(body)) return unparsable();
-  if (typeof body.model !== "string" || !body.model) {
-    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
-  }
+  const body = modelRequest(record.body);
+  if (body instanceof Response) return body;
   const input = typeof body.input === "string" ? [body.input] : body.input;
   if (!Array.isArray(input) || input.length === 0) {
     return openAiError(
@@ -328,17 +316,7 @@ async function embeddings(exchange: Exchange, options: FakeModelOptions): Promis
     model: body.model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   });
-  if (step?.kind === "cut") {
-    return exchange.stream(
-      (async function* () {
-        yield answer.slice(0, Math.floor(answer.length / 2));
-        if (step.how === "close") return exchange.finish("cut");
-        throw STREAM_CUT;
-      })(),
-      { "content-type": "application/json" },
-    );
-  }
-  return new Response(answer, { headers: { "content-type": "application/json" } });
+  return jsonAnswer(exchange, answer, {}, step?.kind === "cut" ? step : undefined);
 }
 
 /**
@@ -418,15 +396,23 @@ function contextTooLong(window: number, requested: number): Response {
   );
 }
 
-function unparsable(): Response {
-  return openAiError(
-    400,
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't " +
-      "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was " +
-      "sent was not valid JSON.)",
-    "invalid_request_error",
-    null,
-  );
+/** A chat or embeddings request: a JSON object naming a model, else OpenAI's answer to it. */
+function modelRequest(raw: unknown): Record<string, unknown> & { model: string } | Response {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    return openAiError(
+      400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't " +
+        "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was " +
+        "sent was not valid JSON.)",
+      "invalid_request_error",
+      null,
+    );
+  }
+  const body = raw as Record<string, unknown>;
+  if (typeof body.model !== "string" || !body.model) {
+    return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
+  }
+  return { ...body, model: body.model };
 }
 
 /** OpenAI's error body: `{"error":{"message","type","param","code"}}`. */

@@ -36,16 +36,8 @@ import {
   TEST_MODE_PHONES,
 } from "./paynow_model.ts";
 
-export {
-  type FakePayment,
-  type FakePaynow,
-  type FakePaynowBehaviour,
-  type FakePaynowOptions,
-  type FakeRequest,
-  type FakeResultPost,
-  type FakeRule,
-  TEST_MODE_PHONES,
-};
+export type * from "./paynow_model.ts";
+export { TEST_MODE_PHONES };
 
 /** Paynow's hash of `fields` under `key` (values in order, `hash` fields left out). */
 function hashOf(fields: Fields, key: string): string {

@@ -38,6 +38,7 @@ import {
   isObj,
   type PendingFailure,
   randomId,
+  unknownObject,
   validateMessage,
 } from "./whatsapp_graph_rules.ts";
 
@@ -361,13 +362,7 @@ export class FakeGraphApi extends LoopbackFake {
     payload: unknown,
   ): { response: Response; message?: RecordedMessage } {
     if (this.#options.phoneNumberIds && !this.#options.phoneNumberIds.includes(phoneNumberId)) {
-      throw new GraphError(
-        400,
-        100,
-        `Unsupported post request. Object with ID '${phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
-        "",
-        { error_subcode: 33 },
-      );
+      throw unknownObject("post", phoneNumberId);
     }
     if (!isObj(payload)) throw invalid("The request body must be a JSON object");
     if (payload.messaging_product !== "whatsapp") {
@@ -437,13 +432,7 @@ export class FakeGraphApi extends LoopbackFake {
   #describeMedia(id: string): Response {
     const media = this.#media.get(id);
     if (!media) {
-      throw new GraphError(
-        400,
-        100,
-        `Unsupported get request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
-        "",
-        { error_subcode: 33 },
-      );
+      throw unknownObject("get", id);
     }
     const expires = Date.now() + this.#options.mediaUrlTtlMs;
     return Response.json({

@@ -51,6 +51,16 @@ export class GraphError extends Error {
 export const invalid = (details: string) =>
   new GraphError(400, 100, "(#100) Invalid parameter", details);
 
+/** Meta's answer for an id it does not know (a phone number id, a media id), by HTTP method. */
+export const unknownObject = (method: "get" | "post", id: string) =>
+  new GraphError(
+    400,
+    100,
+    `Unsupported ${method} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+    "",
+    { error_subcode: 33 },
+  );
+
 export const isObj = (v: unknown): v is Json =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 

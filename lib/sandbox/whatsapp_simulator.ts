@@ -200,6 +200,15 @@ const TemplatePayload = z.object({
   }),
 });
 
+/** What an interactive message shows besides its choices (its body, else the recorded text). */
+function interactiveTexts(i: z.infer<typeof Interactive>, recorded: string) {
+  return {
+    text: i.body?.text ?? recorded,
+    ...(i.header?.text ? { header: i.header.text } : {}),
+    ...(i.footer?.text ? { footer: i.footer.text } : {}),
+  };
+}
+
 /** A message the bot sent, as the thread shows it. */
 export function botItem(message: RecordedMessage): ThreadItem {
   const base = { id: message.id, from: "bot" as const, at: message.receivedAt };
@@ -209,9 +218,7 @@ export function botItem(message: RecordedMessage): ThreadItem {
     return {
       ...base,
       kind: "buttons",
-      text: i.body?.text ?? message.text,
-      ...(i.header?.text ? { header: i.header.text } : {}),
-      ...(i.footer?.text ? { footer: i.footer.text } : {}),
+      ...interactiveTexts(i, message.text),
       buttons: i.action.buttons.map((b) => ({ id: b.reply.id, title: b.reply.title })),
     };
   }
@@ -221,9 +228,7 @@ export function botItem(message: RecordedMessage): ThreadItem {
     return {
       ...base,
       kind: "list",
-      text: i.body?.text ?? message.text,
-      ...(i.header?.text ? { header: i.header.text } : {}),
-      ...(i.footer?.text ? { footer: i.footer.text } : {}),
+      ...interactiveTexts(i, message.text),
       list: { button: i.action.button, sections: i.action.sections },
     };
   }

@@ -9,40 +9,28 @@
  *
  * Plain `fetch` rather than `@slack/web-api`: one method, and that SDK's own retry queue would
  * hide rate limits from the job queue that retries our deliveries. Imports nothing of ours but
- * lib/retry_after.ts (a leaf).
+ * leaves (lib/retry_after.ts, lib/chat_api.ts).
  *
  * @example
  * const slack = createSlackClient({ token: "xoxb-…" });
  * const { ts } = await slack.postMessage({ channel: "#alerts", text: "*Payment failed*" });
  */
 
+import { ChatApiError, type ChatApiFailure, type ChatApiOptions, postJson } from "../chat_api.ts";
 import { retryAfterMs } from "../retry_after.ts";
 
-export interface SlackFailure {
-  /** HTTP status, when Slack answered. */
-  status?: number;
+/** `retryAfterSeconds` is Slack's `Retry-After`. */
+export interface SlackFailure extends ChatApiFailure {
   /** Slack's error code (`channel_not_found`, `ratelimited`, …). */
   error?: string;
-  /** How long Slack asked us to wait (`Retry-After`). */
-  retryAfterSeconds?: number;
-  retryable: boolean;
 }
 
-export class SlackError extends Error {
+export class SlackError extends ChatApiError<SlackFailure> {
   override name = "SlackError";
-  constructor(message: string, readonly failure: SlackFailure) {
-    super(message);
-  }
 }
 
-export interface SlackClientOptions {
-  /** A bot token (`xoxb-…`). */
-  token: string;
-  /** Default `https://slack.com/api` (SLACK_API_URL). */
-  apiUrl?: string;
-  timeoutMs?: number;
-  fetch?: typeof fetch;
-}
+/** `apiUrl` is `https://slack.com/api` unless given. */
+export type SlackClientOptions = ChatApiOptions;
 
 export interface PostMessage {
   /** A channel id (`C0123…`) or name (`#alerts`). */
@@ -74,31 +62,18 @@ export interface SlackClient {
 
 export function createSlackClient(options: SlackClientOptions): SlackClient {
   const apiUrl = (options.apiUrl ?? "https://slack.com/api").replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.timeoutMs ?? 15_000;
   return {
     async postMessage(message) {
-      let res: Response;
-      try {
-        res = await doFetch(`${apiUrl}/chat.postMessage`, {
-          method: "POST",
-          headers: {
-            authorization: `Bearer ${options.token}`,
-            "content-type": "application/json; charset=utf-8",
-          },
-          body: JSON.stringify({
-            channel: message.channel,
-            text: message.text,
-            mrkdwn: message.mrkdwn ?? true,
-          }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (error) {
-        const why = (error as Error)?.name === "TimeoutError"
-          ? "timed out"
-          : "could not be reached";
-        throw new SlackError(`Slack ${why}`, { retryable: true });
-      }
+      const res = await postJson(
+        options,
+        `${apiUrl}/chat.postMessage`,
+        {
+          authorization: `Bearer ${options.token}`,
+          "content-type": "application/json; charset=utf-8",
+        },
+        { channel: message.channel, text: message.text, mrkdwn: message.mrkdwn ?? true },
+        (why) => new SlackError(`Slack ${why}`, { retryable: true }),
+      );
       const wait = retryAfterMs(res.headers);
       const retryAfterSeconds = wait ? wait / 1000 : undefined;
       const body = await res.json().catch(() => null) as

@@ -10,12 +10,14 @@
  *
  * The token is part of every URL (`/bot<token>/…`), so no message or error this module makes
  * ever carries the URL. Plain `fetch` rather than grammy: two calls do not need a framework.
- * Imports nothing of ours.
+ * Imports nothing of ours but a leaf (lib/chat_api.ts).
  *
  * @example
  * const telegram = createTelegramClient({ token: "123:abc" });
  * await telegram.sendMessage({ chat_id: 42, text: "<b>Paid</b>", parse_mode: "HTML" });
  */
+
+import { ChatApiError, type ChatApiFailure, type ChatApiOptions, postJson } from "../chat_api.ts";
 
 /** The header carrying the `secret_token` given to `setWebhook`. */
 export const TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token";
@@ -23,33 +25,20 @@ export const TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token";
 /** Telegram's longest message text (after entity parsing). */
 export const TELEGRAM_TEXT_LIMIT = 4096;
 
-export interface TelegramFailure {
-  /** HTTP status, when Telegram answered. */
-  status?: number;
+/** `retryAfterSeconds` is Telegram's `parameters.retry_after`. */
+export interface TelegramFailure extends ChatApiFailure {
   /** `error_code` of Telegram's answer. */
   errorCode?: number;
   /** Telegram's `description` (e.g. "Bad Request: chat not found"). */
   description?: string;
-  /** `parameters.retry_after`: seconds to wait before sending again. */
-  retryAfterSeconds?: number;
-  retryable: boolean;
 }
 
-export class TelegramError extends Error {
+export class TelegramError extends ChatApiError<TelegramFailure> {
   override name = "TelegramError";
-  constructor(message: string, readonly failure: TelegramFailure) {
-    super(message);
-  }
 }
 
-export interface TelegramClientOptions {
-  /** The bot token from @BotFather (`123456:ABC…`). */
-  token: string;
-  /** Default `https://api.telegram.org` (TELEGRAM_API_URL). */
-  apiUrl?: string;
-  timeoutMs?: number;
-  fetch?: typeof fetch;
-}
+/** `apiUrl` is `https://api.telegram.org` unless given. */
+export type TelegramClientOptions = ChatApiOptions;
 
 export interface SendMessage {
   chat_id: number | string;
@@ -73,23 +62,15 @@ export interface TelegramClient {
 
 export function createTelegramClient(options: TelegramClientOptions): TelegramClient {
   const apiUrl = (options.apiUrl ?? "https://api.telegram.org").replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.timeoutMs ?? 15_000;
 
   async function call<T>(method: string, params: object): Promise<T> {
-    let res: Response;
-    try {
-      res = await doFetch(`${apiUrl}/bot${options.token}/${method}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(params),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      // The error's own text names the URL, and with it the token: never passed on.
-      const why = (error as Error)?.name === "TimeoutError" ? "timed out" : "could not be reached";
-      throw new TelegramError(`Telegram ${why}`, { retryable: true });
-    }
+    const res = await postJson(
+      options,
+      `${apiUrl}/bot${options.token}/${method}`,
+      { "content-type": "application/json" },
+      params,
+      (why) => new TelegramError(`Telegram ${why}`, { retryable: true }),
+    );
     const body = await res.json().catch(() => null) as
       | {
         ok?: boolean;

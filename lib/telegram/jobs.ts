@@ -7,7 +7,7 @@
  * nothing: the reconciler queues chats whose work waits too long.
  */
 import { z } from "zod";
-import { jobType } from "../jobs/types.ts";
+import { CONVERSATION_RETRY, jobType } from "../jobs/types.ts";
 import { TelegramId } from "./model.ts";
 
 /** Answer the chat's pending updates (the conversation). */
@@ -15,7 +15,7 @@ export const telegramReplyJob = jobType({
   name: "telegram.reply",
   schema: z.object({ chatId: TelegramId }),
   lane: "default",
-  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+  retry: CONVERSATION_RETRY,
 });
 
 /** Send the chat's queued messages, in order, with retries. */
@@ -23,5 +23,5 @@ export const telegramSendJob = jobType({
   name: "telegram.send",
   schema: z.object({ chatId: TelegramId }),
   lane: "notifications",
-  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+  retry: CONVERSATION_RETRY,
 });

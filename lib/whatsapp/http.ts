@@ -3,6 +3,7 @@
  * failures turned into `WhatsAppError("network")`, size-capped body reads, `Retry-After`, and a
  * failed answer mapped to its `WhatsAppError` kind.
  */
+import { readWithin } from "../bytes.ts";
 import { type ProviderName, WhatsAppError, type WhatsAppErrorOptions } from "./types.ts";
 
 export interface HttpContext {
@@ -120,15 +121,26 @@ export async function readJson(ctx: HttpContext, response: Response): Promise<un
   }
 }
 
+/** How a provider reads a failed answer (status, JSON body, headers) as a `WhatsAppError`. */
+type ToError = (status: number, body: unknown, headers: Headers) => WhatsAppError;
+
+/** Throws a failed answer as `toError` reads it; a successful one's body is left to read. */
+export async function requireOk(
+  ctx: HttpContext,
+  response: Response,
+  toError: ToError,
+): Promise<void> {
+  if (!response.ok) throw toError(response.status, await readJson(ctx, response), response.headers);
+}
+
 /** The JSON body of an answer that succeeded; a failed one is thrown as `toError` reads it. */
 export async function readSucceeded(
   ctx: HttpContext,
   response: Response,
-  toError: (status: number, body: unknown, headers: Headers) => WhatsAppError,
+  toError: ToError,
 ): Promise<unknown> {
-  const body = await readJson(ctx, response);
-  if (!response.ok) throw toError(response.status, body, response.headers);
-  return body;
+  await requireOk(ctx, response, toError);
+  return await readJson(ctx, response);
 }
 
 /** An answer without what the protocol promises in it (an id, a URL, matching bytes). */
@@ -157,36 +169,17 @@ export async function readCapped(
     throw tooLarge(`${declared} bytes`);
   }
   if (!response.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
+  let bytes: Uint8Array | null;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel();
-        throw tooLarge(`more than ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
+    bytes = await readWithin(response.body, maxBytes);
   } catch (cause) {
-    if (cause instanceof WhatsAppError) throw cause;
     throw new WhatsAppError("network", `${ctx.provider}: media download was cut off`, {
       provider: ctx.provider,
       cause,
     });
-  } finally {
-    reader.releaseLock();
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  if (!bytes) throw tooLarge(`more than ${maxBytes} bytes`);
+  return bytes;
 }
 
 /** Loose JSON access without `any`: the providers' answers are untrusted shapes. */

@@ -7,7 +7,7 @@
  * duplicated job changes nothing (the work is recorded in Postgres, the reconciler re-queues).
  */
 import { z } from "zod";
-import { jobType } from "../jobs/types.ts";
+import { CONVERSATION_RETRY, jobType } from "../jobs/types.ts";
 import { PHONE_NUMBER } from "./types.ts";
 
 const Phone = z.string().regex(PHONE_NUMBER);
@@ -17,7 +17,7 @@ export const whatsappReplyJob = jobType({
   name: "whatsapp.reply",
   schema: z.object({ phone: Phone }),
   lane: "replies",
-  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+  retry: CONVERSATION_RETRY,
 });
 
 /** Send the phone's queued outbound messages, in order, with retries and pacing. */
@@ -25,5 +25,5 @@ export const whatsappSendJob = jobType({
   name: "whatsapp.send",
   schema: z.object({ phone: Phone }),
   lane: "notifications",
-  retry: { maxAttempts: 5, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+  retry: CONVERSATION_RETRY,
 });

@@ -23,8 +23,8 @@ import {
   num,
   obj,
   readCapped,
-  readJson,
   readSucceeded,
+  requireOk,
   requireOptions,
   str,
 } from "./http.ts";
@@ -206,9 +206,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
       );
     }
     const response = await call(this.#http, url, { headers: auth });
-    if (!response.ok) {
-      throw metaApiError(response.status, await readJson(this.#http, response), response.headers);
-    }
+    await requireOk(this.#http, response, metaApiError);
     const bytes = await readCapped(this.#http, response, maxBytes);
     const expected = str(info?.sha256) ?? ref.sha256;
     if (expected && !(await matchesSha256(bytes, expected))) {

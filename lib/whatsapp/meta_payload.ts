@@ -101,8 +101,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
         type: "interactive",
         interactive: {
           type: "button",
-          ...headerFooter(message),
-          body: { text: fitText(requireText(message.body, "body"), META_LIMITS.interactiveBody) },
+          ...interactiveTexts(message),
           action: { buttons },
         },
       };
@@ -140,8 +139,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
         type: "interactive",
         interactive: {
           type: "list",
-          ...headerFooter(message),
-          body: { text: fitText(requireText(message.body, "body"), META_LIMITS.interactiveBody) },
+          ...interactiveTexts(message),
           action: {
             button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
             sections,
@@ -173,7 +171,8 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
   }
 }
 
-function headerFooter(message: { header?: string; footer?: string }): Json {
+/** What every interactive message shows besides its choices: header and footer if any, body. */
+function interactiveTexts(message: { header?: string; footer?: string; body: string }): Json {
   return {
     ...(message.header?.trim()
       ? { header: { type: "text", text: fitText(message.header, META_LIMITS.header) } }
@@ -181,5 +180,6 @@ function headerFooter(message: { header?: string; footer?: string }): Json {
     ...(message.footer?.trim()
       ? { footer: { text: fitText(message.footer, META_LIMITS.footer) } }
       : {}),
+    body: { text: fitText(requireText(message.body, "body"), META_LIMITS.interactiveBody) },
   };
 }

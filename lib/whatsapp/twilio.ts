@@ -24,8 +24,8 @@ import {
   num,
   obj,
   readCapped,
-  readJson,
   readSucceeded,
+  requireOk,
   requireOptions,
   str,
 } from "./http.ts";
@@ -248,13 +248,7 @@ export class TwilioProvider implements WhatsAppProvider {
         url = new URL(location, url);
         continue;
       }
-      if (!response.ok) {
-        throw twilioApiError(
-          response.status,
-          await readJson(this.#http, response),
-          response.headers,
-        );
-      }
+      await requireOk(this.#http, response, twilioApiError);
       const bytes = await readCapped(this.#http, response, maxBytes);
       return {
         bytes,
