@@ -7,7 +7,7 @@
  * The figures count 200s only as served; any other status (a 503 of a full backlog) is counted
  * by status beside them, with its own latencies excluded from p50/p99.
  */
-import autocannon from "autocannon";
+import { runLoad } from "./_autocannon.ts";
 import {
   assertLoopback,
   machineBusySeconds,
@@ -41,20 +41,6 @@ export interface ClosedLoopFigures {
   otherCpu: number | null;
 }
 
-interface Tracker {
-  on(
-    event: "response",
-    fn: (client: unknown, status: number, bytes: number, ms: number) => void,
-  ): void;
-}
-type Run = (
-  options: Record<string, unknown>,
-  done: (
-    error: Error | null,
-    result: { duration: number; errors: number; timeouts: number },
-  ) => void,
-) => Tracker;
-
 /** Runs the load for `seconds` against `url` (POST), after a warm-up whose figures are dropped. */
 export async function closedLoop(options: {
   label: string;
@@ -70,8 +56,8 @@ export async function closedLoop(options: {
 }): Promise<ClosedLoopFigures> {
   assertLoopback(options.url);
   const once = (seconds: number, onResponse?: (status: number, ms: number) => void) =>
-    new Promise<{ duration: number; errors: number; timeouts: number }>((resolve, reject) => {
-      const tracker = (autocannon as unknown as Run)({
+    runLoad(
+      {
         url: options.url,
         method: "POST",
         connections: options.connections ?? CONNECTIONS,
@@ -80,14 +66,14 @@ export async function closedLoop(options: {
         timeout: 30,
         requests: [{
           method: "POST",
-          setupRequest: (req: Record<string, unknown>) => {
+          setupRequest: (req) => {
             const { body, headers } = options.next();
             return { ...req, method: "POST", body, headers };
           },
         }],
-      }, (error, result) => error ? reject(error) : resolve(result));
-      if (onResponse) tracker.on("response", (_c, status, _b, ms) => onResponse(status, ms));
-    });
+      },
+      onResponse && ((status, _bytes, ms) => onResponse(status, ms)),
+    );
   if (options.warmupSeconds ?? 1) await once(options.warmupSeconds ?? 1);
 
   const latencies: number[] = [];

@@ -22,7 +22,7 @@
  *
  * Every request goes to a loopback address, and each load run stops after its duration.
  */
-import autocannon from "autocannon";
+import { type LoadResult, runLoad } from "./_autocannon.ts";
 import { createApiKey } from "../lib/accounts/credentials.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { openDatabase } from "../lib/db/mod.ts";
@@ -62,44 +62,7 @@ const SETTLE_MS = 3_000;
 /** The target for a second start on an existing DATA_DIR. */
 const SECOND_START_TARGET_MS = 3_000;
 
-// --- autocannon, typed for the part used here (the package ships no types) ---------------------
-
-interface LoadOptions {
-  url: string;
-  headers: Record<string, string>;
-  connections: number;
-  /** Seconds. */
-  duration: number;
-  /** Seconds before a request counts as timed out. */
-  timeout: number;
-}
-
-interface LoadResult {
-  /** Measured seconds. */
-  duration: number;
-  "2xx": number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  throughput: { total: number };
-}
-
-interface LoadTracker {
-  on(
-    event: "response",
-    listener: (client: unknown, status: number, bytes: number, ms: number) => void,
-  ): void;
-}
-
-type Autocannon = (
-  options: LoadOptions,
-  done: (error: Error | null, result: LoadResult) => void,
-) => LoadTracker;
-
-/**
- * One autocannon run. `onResponse` sees every response with its latency in fractional ms
- * (autocannon's own histogram keeps whole milliseconds, too coarse for a sub-ms p50).
- */
+/** One autocannon run against `url` with the bench's connections (GET, `headers`). */
 function load(
   url: string,
   durationSeconds: number,
@@ -107,15 +70,10 @@ function load(
   headers: Record<string, string> = {},
 ): Promise<LoadResult> {
   assertLoopback(url);
-  return new Promise((resolve, reject) => {
-    const tracker = (autocannon as unknown as Autocannon)(
-      { url, headers, connections: CONNECTIONS, duration: durationSeconds, timeout: 10 },
-      (error, result) => error ? reject(error) : resolve(result),
-    );
-    if (onResponse) {
-      tracker.on("response", (_client, status, bytes, t) => onResponse(status, bytes, t));
-    }
-  });
+  return runLoad(
+    { url, headers, connections: CONNECTIONS, duration: durationSeconds, timeout: 10 },
+    onResponse,
+  );
 }
 
 // --- Load figures -------------------------------------------------------------------------------

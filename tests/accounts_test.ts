@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
+import { appWithSmtp, PASSWORD, signUp, startTestApp } from "./harness.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { csrfTokenFor } from "../routes/_auth.ts";
 
@@ -15,22 +14,11 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   body: JSON.stringify(body),
 });
 
-async function signup(app: TestApp, email = `u-${crypto.randomUUID()}@example.com`) {
-  const res = await app.fetch("/api/v1/auth/signup", json({ email, password: "correct horse" }));
-  assert.equal(res.status, 201, await res.clone().text());
-  return { email, ...(await res.json()) } as {
-    email: string;
-    user: { id: string };
-    accessToken: string;
-    refreshToken: string;
-  };
-}
-
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 Deno.test("sign-up → log-in → refresh → reusing the old refresh token revokes the family → log-out", async () => {
   await using app = await startTestApp();
-  const created = await signup(app, "Tendai@Example.com");
+  const created = await signUp(app.url, "Tendai@Example.com");
   assert.equal(
     (await (await app.fetch("/api/v1/me", { headers: bearer(created.accessToken) })).json())
       .email,
@@ -55,7 +43,7 @@ Deno.test("sign-up → log-in → refresh → reusing the old refresh token revo
 
   const login = await (await app.fetch(
     "/api/v1/auth/login",
-    json({ email: "tendai@example.com", password: "correct horse" }),
+    json({ email: "tendai@example.com", password: PASSWORD }),
   )).json();
   const refreshed = await app.fetch(
     "/api/v1/auth/refresh",
@@ -104,84 +92,70 @@ Deno.test("sign-up → log-in → refresh → reusing the old refresh token revo
 });
 
 Deno.test("password reset end to end through a real SMTP server: the link works once", async () => {
-  const smtp = await startFakeSmtp();
-  const app = await startTestApp({
-    env: { SMTP_URL: smtp.url, MAIL_FROM: "Hurukuro <no-reply@hurukuro.test>" },
-  });
-  try {
-    const { email } = await signup(app);
-    const asked = await app.fetch("/api/v1/auth/password-reset", json({ email }));
-    assert.equal(asked.status, 202);
-    const nobody = await app.fetch(
-      "/api/v1/auth/password-reset",
-      json({ email: "ghost@example.com" }),
-    );
-    assert.equal(nobody.status, 202, "unknown e-mails get the same answer");
+  await using mailing = await appWithSmtp("Hurukuro <no-reply@hurukuro.test>");
+  const { app, smtp } = mailing;
+  const { email } = await signUp(app.url);
+  const asked = await app.fetch("/api/v1/auth/password-reset", json({ email }));
+  assert.equal(asked.status, 202);
+  const nobody = await app.fetch(
+    "/api/v1/auth/password-reset",
+    json({ email: "ghost@example.com" }),
+  );
+  assert.equal(nobody.status, 202, "unknown e-mails get the same answer");
 
-    const mail = await smtp.waitFor((m) => m.to.includes(email));
-    assert.equal(mail.from, "no-reply@hurukuro.test");
-    const link = mail.text.match(/(http:\/\/\S+\/reset\?token=\S+)/)![1];
-    assert.ok(link.startsWith(app.server.config.publicUrl));
-    const token = new URL(link).searchParams.get("token")!;
+  const mail = await smtp.waitFor((m) => m.to.includes(email));
+  assert.equal(mail.from, "no-reply@hurukuro.test");
+  const link = mail.text.match(/(http:\/\/\S+\/reset\?token=\S+)/)![1];
+  assert.ok(link.startsWith(app.server.config.publicUrl));
+  const token = new URL(link).searchParams.get("token")!;
 
-    // The link opens the new-password form.
-    const page = await app.fetch(new URL(link).pathname + new URL(link).search);
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /Choose a new password/);
+  // The link opens the new-password form.
+  const page = await app.fetch(new URL(link).pathname + new URL(link).search);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Choose a new password/);
 
-    const confirm = await app.fetch(
-      "/api/v1/auth/password-reset/confirm",
-      json({ token, password: "a brand new one" }),
-    );
-    assert.equal(confirm.status, 204);
-    assert.equal(
-      (await app.fetch("/api/v1/auth/login", json({ email, password: "a brand new one" }))).status,
-      200,
-    );
-    assert.equal(
-      (await app.fetch("/api/v1/auth/login", json({ email, password: "correct horse" }))).status,
-      401,
-    );
+  const confirm = await app.fetch(
+    "/api/v1/auth/password-reset/confirm",
+    json({ token, password: "a brand new one" }),
+  );
+  assert.equal(confirm.status, 204);
+  assert.equal(
+    (await app.fetch("/api/v1/auth/login", json({ email, password: "a brand new one" }))).status,
+    200,
+  );
+  assert.equal(
+    (await app.fetch("/api/v1/auth/login", json({ email, password: PASSWORD }))).status,
+    401,
+  );
 
-    const again = await app.fetch(
-      "/api/v1/auth/password-reset/confirm",
-      json({ token, password: "yet another one" }),
-    );
-    assert.equal(again.status, 400);
-    assert.match((await again.json()).error.message, /expired or was already used/);
-    assert.equal(smtp.messages.filter((m) => m.to.includes("ghost@example.com")).length, 0);
-  } finally {
-    await app.close();
-    await smtp.close();
-  }
+  const again = await app.fetch(
+    "/api/v1/auth/password-reset/confirm",
+    json({ token, password: "yet another one" }),
+  );
+  assert.equal(again.status, 400);
+  assert.match((await again.json()).error.message, /expired or was already used/);
+  assert.equal(smtp.messages.filter((m) => m.to.includes("ghost@example.com")).length, 0);
 });
 
 Deno.test("a reset link expires after its 30 minutes", async () => {
-  const smtp = await startFakeSmtp();
-  const app = await startTestApp({
-    env: { SMTP_URL: smtp.url, MAIL_FROM: "no-reply@hurukuro.test" },
-  });
-  try {
-    const { email } = await signup(app);
-    await app.fetch("/api/v1/auth/password-reset", json({ email }));
-    const mail = await smtp.waitFor((m) => m.to.includes(email));
-    const token = new URL(mail.text.match(/(http:\/\/\S+)/)![1]).searchParams.get("token")!;
-    await app.server.db.sql`update password_resets set expires_at = now() - interval '1 second'`;
-    const res = await app.fetch(
-      "/api/v1/auth/password-reset/confirm",
-      json({ token, password: "a brand new one" }),
-    );
-    assert.equal(res.status, 400);
-  } finally {
-    await app.close();
-    await smtp.close();
-  }
+  await using mailing = await appWithSmtp("no-reply@hurukuro.test");
+  const { app, smtp } = mailing;
+  const { email } = await signUp(app.url);
+  await app.fetch("/api/v1/auth/password-reset", json({ email }));
+  const mail = await smtp.waitFor((m) => m.to.includes(email));
+  const token = new URL(mail.text.match(/(http:\/\/\S+)/)![1]).searchParams.get("token")!;
+  await app.server.db.sql`update password_resets set expires_at = now() - interval '1 second'`;
+  const res = await app.fetch(
+    "/api/v1/auth/password-reset/confirm",
+    json({ token, password: "a brand new one" }),
+  );
+  assert.equal(res.status, 400);
 });
 
 Deno.test("API keys: shown once, work as bearer, owner-only, revocable", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
-  const bob = await signup(app);
+  const alice = await signUp(app.url);
+  const bob = await signUp(app.url);
   const created = await app.fetch(
     "/api/v1/api-keys",
     json({ name: "my script" }, bearer(alice.accessToken)),
@@ -217,7 +191,7 @@ Deno.test("API keys: shown once, work as bearer, owner-only, revocable", async (
 
 Deno.test("a change made elsewhere applies at the caller's next request", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const me = () => app.fetch("/api/v1/me", { headers: bearer(alice.accessToken) });
   assert.equal((await me()).status, 200);
   // Another process (or an operator in SQL) disables the account: nothing tells this one.
@@ -229,7 +203,7 @@ Deno.test("a change made elsewhere applies at the caller's next request", async 
 
 Deno.test("wallet balance and ledger are the caller's own", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const wallet = await (await app.fetch("/api/v1/wallet", { headers: bearer(alice.accessToken) }))
     .json();
   assert.deepEqual(wallet, { balance: 0, reserved: 0, available: 0 });
@@ -247,7 +221,7 @@ Deno.test("wallet balance and ledger are the caller's own", async () => {
 Deno.test("the signup grant setting gives new accounts their welcome tokens, once", async () => {
   await using app = await startTestApp();
   await app.server.db.sql`insert into settings (key, value) values ('signup_grant_tokens', '25')`;
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const wallet = await (await app.fetch("/api/v1/wallet", { headers: bearer(alice.accessToken) }))
     .json();
   assert.equal(wallet.balance, 25);
@@ -283,7 +257,7 @@ Deno.test("bad input gets a 4xx envelope naming the field, never a 500 or a part
 
 Deno.test("the 61st request in a minute on a 60 rpm tier gets 429 with Retry-After", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   await app.server.db.sql`update users set tier = 'standard' where id = ${alice.user.id}`;
   // Stay inside one fixed window: wait for a fresh minute if this one is nearly over.
   const intoMinute = Date.now() % 60_000;
@@ -306,7 +280,7 @@ Deno.test("the 61st request in a minute on a 60 rpm tier gets 429 with Retry-Aft
 
 Deno.test("browser sessions must send the CSRF token to change anything through the API", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const { token } = await createSession(app.server.db.sql, alice.user.id);
   const cookie = { cookie: `hk_session=${token}` };
   assert.equal(
@@ -357,7 +331,7 @@ Deno.test("the OpenAPI document validates and lists every /api/v1 route", async 
 
 Deno.test("linking a phone: a 6-digit code, five attempts, ten minutes", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const headers = bearer(alice.accessToken);
   const bad = await app.fetch("/api/v1/me/phone", json({ phone: "12345" }, headers));
   assert.equal(bad.status, 400);
@@ -449,7 +423,7 @@ Deno.test("anonymous callers are limited per IP address", async () => {
 
 Deno.test("the daily token cap of a tier refuses work past it, in a sentence", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
+  const alice = await signUp(app.url);
   const { post } = await import("../lib/wallet/ledger.ts");
   const { assertWithinDailyCap, listTiers } = await import("../lib/accounts/tiers.ts");
   const sql = app.server.db.sql;

@@ -7,13 +7,12 @@ import assert from "node:assert/strict";
 import { staffUser, startTestApp, type TestApp } from "./harness.ts";
 import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 import { createTestTables, testHandlers } from "./fixtures/test_jobs.ts";
-import { createSession } from "../lib/accounts/credentials.ts";
 import { getSetting } from "../lib/accounts/settings.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { recordDay } from "../lib/metrics/daily.ts";
 import { addDays, dayIn } from "../lib/metrics/days.ts";
 import { getBalance, post } from "../lib/wallet/ledger.ts";
-import { csrfTokenFor } from "../routes/_auth.ts";
+import { postForm, signedIn } from "./fixtures/forms.ts";
 import { answerOnce } from "../lib/chat/mod.ts";
 import { seedDefaultConfig, setApiKey } from "../lib/chat/configs.ts";
 import { startFakeOpenAI } from "../lib/sandbox/openai.ts";
@@ -30,13 +29,11 @@ interface Browser {
 }
 
 async function signIn(app: TestApp, userId: string, admin: boolean): Promise<Browser> {
-  const session = await createSession(app.server.db.sql, userId, { admin });
-  const cookie = `hk_session=${session.token}`;
-  const csrf = await csrfTokenFor(app.server.config.appSecret, session.token);
-  const get = (path: string) => app.fetch(path, { headers: { cookie }, redirect: "manual" });
+  const visit = await signedIn(app, userId, admin);
+  const get = (path: string) =>
+    app.fetch(path, { headers: { cookie: visit.cookie }, redirect: "manual" });
   return {
-    cookie,
-    csrf,
+    ...visit,
     get,
     async html(path) {
       const res = await get(path);
@@ -45,12 +42,7 @@ async function signIn(app: TestApp, userId: string, admin: boolean): Promise<Bro
       return body;
     },
     async submit(path, fields = {}) {
-      const res = await app.fetch(path, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ _csrf: csrf, ...fields }),
-        redirect: "manual",
-      });
+      const res = await postForm(app, path, visit, fields);
       const body = await res.text();
       assert.equal(res.status, 303, `${path}: ${res.status} ${body.slice(0, 300)}`);
       return res.headers.get("location")!;

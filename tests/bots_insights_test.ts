@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp } from "./harness.ts";
-import { json, signup } from "./fixtures/bots.ts";
+import { json, signup, textSource } from "./fixtures/bots.ts";
 import { readSse } from "./chat_sse.ts";
 import { SIGNATURE_HEADER, verifySignature } from "../lib/security/signing.ts";
 import { recordBotDay } from "../lib/bots/analytics.ts";
@@ -64,13 +64,10 @@ Deno.test("bot analytics and signed, retried webhooks from visitors' questions a
     );
     assert.equal(private422.status, 422);
 
-    const source = await (await app.fetch(
-      `/api/v1/bots/${bot.id}/sources/text`,
-      json(
-        { title: "Hours", text: "# Hours\n\nThe shop opens at nine every weekday." },
-        owner.auth,
-      ),
-    )).json();
+    const source = await textSource(app, owner.auth, bot.id, {
+      title: "Hours",
+      text: "# Hours\n\nThe shop opens at nine every weekday.",
+    });
     for (let i = 0; i < 200; i++) {
       const [row] = await app.server.db.sql`select status from bot_sources where id = ${source.id}`;
       if (row.status === "ready") break;

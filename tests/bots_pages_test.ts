@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestApp } from "./harness.ts";
-import { createSession } from "../lib/accounts/credentials.ts";
-import { csrfTokenFor } from "../routes/_auth.ts";
+import { signedIn } from "./fixtures/forms.ts";
 import { signup } from "./fixtures/bots.ts";
 import { EXECUTABLE_BYTES } from "./fixtures/documents.ts";
 
@@ -14,14 +13,7 @@ Deno.test("bot pages: create by form, upload refused with its reason, others' bo
   await using app = await startTestApp();
   const owner = await signup(app);
   const other = await signup(app);
-  const sessionOf = async (id: string) => {
-    const { token } = await createSession(app.server.db.sql, id);
-    return {
-      cookie: `hk_session=${token}`,
-      csrf: await csrfTokenFor(app.server.config.appSecret, token),
-    };
-  };
-  const me = await sessionOf(owner.id);
+  const me = await signedIn(app, owner.id);
   assert.equal((await app.fetch("/bots", { redirect: "manual" })).status, 303);
   const created = await app.fetch("/bots", {
     method: "POST",
@@ -51,7 +43,7 @@ Deno.test("bot pages: create by form, upload refused with its reason, others' bo
   assert.equal(refused.status, 415);
   assert.match(await refused.text(), /x-elf.*PDF \(\.pdf, with text\)/s);
 
-  const stranger = await sessionOf(other.id);
+  const stranger = await signedIn(app, other.id);
   assert.equal((await app.fetch(location, { headers: { cookie: stranger.cookie } })).status, 404);
   const edit = await app.fetch(location, {
     method: "POST",

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startTestApp, type TestApp, waitFor } from "./harness.ts";
 import { EXECUTABLE_BYTES, makeDocx, makePdf } from "./fixtures/documents.ts";
 import { readSse } from "./chat_sse.ts";
-import { json, signup } from "./fixtures/bots.ts";
+import { json, signup, textSource } from "./fixtures/bots.ts";
 import { startFakeWebsite } from "../lib/sandbox/website.ts";
 
 /** Waits (reading the database: the API is rate limited) for the source, then reads its view. */
@@ -123,13 +123,10 @@ Deno.test("bots: text, Word and PDF sources are learnt; bad files are refused wi
   await using app = await startTestApp();
   const owner = await signup(app);
   const bot = await (await app.fetch("/api/v1/bots", json({ name: "Docs" }, owner.auth))).json();
-  const text = await (await app.fetch(
-    `/api/v1/bots/${bot.id}/sources/text`,
-    json(
-      { title: "Returns", text: "# Returns\n\nItems may be returned within 30 days." },
-      owner.auth,
-    ),
-  )).json();
+  const text = await textSource(app, owner.auth, bot.id, {
+    title: "Returns",
+    text: "# Returns\n\nItems may be returned within 30 days.",
+  });
   assert.equal(text.status, "queued");
   assert.match(text.description, /^waiting/);
   const ready = await waitForSource(app, owner.auth, bot.id, text.id);
@@ -248,13 +245,10 @@ Deno.test("bots: the owner asks through the API and gets a streamed answer citin
   await using app = await startTestApp();
   const owner = await signup(app, 50_000);
   const bot = await (await app.fetch("/api/v1/bots", json({ name: "Ask" }, owner.auth))).json();
-  const text = await (await app.fetch(
-    `/api/v1/bots/${bot.id}/sources/text`,
-    json({
-      title: "Opening hours",
-      text: "# Opening hours\n\nThe Harare shop opens at eight and closes at five.",
-    }, owner.auth),
-  )).json();
+  const text = await textSource(app, owner.auth, bot.id, {
+    title: "Opening hours",
+    text: "# Opening hours\n\nThe Harare shop opens at eight and closes at five.",
+  });
   await waitForSource(app, owner.auth, bot.id, text.id);
   const res = await app.fetch(
     `/api/v1/bots/${bot.id}/messages`,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
-import { signup } from "./fixtures/bots.ts";
+import { signup, textSource } from "./fixtures/bots.ts";
 
 /** A website on its own origin (another loopback port) whose page embeds the bot. */
 function hostPage(appUrl: string, key: string) {
@@ -61,14 +61,10 @@ Deno.test({
         headers,
         body: JSON.stringify({ allowedOrigins: [site.url] }),
       });
-      const source = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/text`, {
-        method: "POST",
-        headers,
-        body: JSON.stringify({
-          title: "Delivery",
-          text: "# Delivery\n\nParcels to Bulawayo arrive in three working days.",
-        }),
-      })).json();
+      const source = await textSource(app, owner.auth, bot.id, {
+        title: "Delivery",
+        text: "# Delivery\n\nParcels to Bulawayo arrive in three working days.",
+      });
       for (let i = 0; i < 200; i++) {
         const s = await (await app.fetch(`/api/v1/bots/${bot.id}/sources/${source.id}`, {
           headers: owner.auth,

@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { chromiumAvailable, withPage } from "./browser.ts";
-import { startTestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
-import { post } from "../lib/wallet/ledger.ts";
+import { signUpByApi } from "./browser_users.ts";
+import { startChatApp } from "./chat_app.ts";
 
 const REPLY = "Here is **the answer**: <b>not bold</b> and a list:\n\n" +
   Array.from({ length: 12 }, (_, i) => `- point number ${i + 1} about maize`).join("\n");
@@ -16,83 +15,65 @@ Deno.test({
   name: "a user asks on /chat and sees the answer stream in; the balance drops",
   ignore: !chromiumAvailable(),
   async fn() {
-    const fake = await startFakeOpenAI({ reply: REPLY, deltaDelayMs: 40, firstTokenDelayMs: 50 });
-    const app = await startTestApp({
-      env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl },
+    await using chat = await startChatApp({
+      model: { reply: REPLY, deltaDelayMs: 40, firstTokenDelayMs: 50 },
     });
-    try {
-      const email = `chat-${crypto.randomUUID()}@example.com`;
-      const signup = await app.fetch("/api/v1/auth/signup", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email, password: "correct horse battery" }),
-      });
-      const { user } = await signup.json();
-      await post(app.server.db.sql, {
-        userId: user.id,
-        kind: "purchase_credit",
-        delta: 20_000,
-        idempotencyKey: `browser-chat:${user.id}`,
-        description: "test credit",
-      });
+    const { app } = chat;
+    const customer = await signUpByApi(app, { tokens: 20_000 });
 
-      await withPage(async ({ page, problems }) => {
-        await page.goto(app.url + "/chat");
-        await page.waitForURL(/\/login\?next=/);
-        await page.getByLabel("E-mail").fill(email);
-        await page.getByLabel("Password").fill("correct horse battery");
-        await page.getByRole("button", { name: "Log in" }).click();
-        await page.waitForURL(app.url + "/chat");
-        await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
-        assert.equal(await page.getByTestId("balance").textContent(), "20,000");
-        assert.ok(await page.getByRole("link", { name: "Chat" }).isVisible(), "in the site nav");
+    await withPage(async ({ page, problems }) => {
+      await page.goto(app.url + "/chat");
+      await page.waitForURL(/\/login\?next=/);
+      await page.getByLabel("E-mail").fill(customer.email);
+      await page.getByLabel("Password").fill(customer.password);
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.waitForURL(app.url + "/chat");
+      await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
+      assert.equal(await page.getByTestId("balance").textContent(), "20,000");
+      assert.ok(await page.getByRole("link", { name: "Chat" }).isVisible(), "in the site nav");
 
-        await page.getByTestId("chat-input").fill("How do I grow maize?");
-        await page.getByTestId("send").click();
-        const answer = page.getByTestId("answer").last();
-        // Sample the answer's text while it streams: it must grow in several steps.
-        const lengths: number[] = [];
-        const until = Date.now() + 15_000;
-        while (Date.now() < until) {
-          const text = (await answer.textContent().catch(() => "")) ?? "";
-          if (lengths.at(-1) !== text.length) lengths.push(text.length);
-          if (await page.getByTestId("send").isVisible().catch(() => false)) break;
-          await page.waitForTimeout(30);
-        }
-        // (Markdown can shorten the text for a moment — `**the` becomes bold `the` — and the
-        // "Thinking…" placeholder goes away with the first piece: count the steps up.)
-        const ups = lengths.filter((n, i) => i > 0 && n > lengths[i - 1]).length;
-        assert.ok(ups >= 5, `grew in steps: ${lengths.join(", ")}`);
-        assert.ok(lengths.at(-1)! > 200, `whole answer shown: ${lengths.join(", ")}`);
+      await page.getByTestId("chat-input").fill("How do I grow maize?");
+      await page.getByTestId("send").click();
+      const answer = page.getByTestId("answer").last();
+      // Sample the answer's text while it streams: it must grow in several steps.
+      const lengths: number[] = [];
+      const until = Date.now() + 15_000;
+      while (Date.now() < until) {
+        const text = (await answer.textContent().catch(() => "")) ?? "";
+        if (lengths.at(-1) !== text.length) lengths.push(text.length);
+        if (await page.getByTestId("send").isVisible().catch(() => false)) break;
+        await page.waitForTimeout(30);
+      }
+      // (Markdown can shorten the text for a moment — `**the` becomes bold `the` — and the
+      // "Thinking…" placeholder goes away with the first piece: count the steps up.)
+      const ups = lengths.filter((n, i) => i > 0 && n > lengths[i - 1]).length;
+      assert.ok(ups >= 5, `grew in steps: ${lengths.join(", ")}`);
+      assert.ok(lengths.at(-1)! > 200, `whole answer shown: ${lengths.join(", ")}`);
 
-        await page.getByText("point number 12 about maize").waitFor();
-        const html = await answer.innerHTML();
-        assert.match(html, /<strong>the answer<\/strong>/, "markdown rendered");
-        assert.match(html, /&lt;b&gt;not bold&lt;\/b&gt;/, "raw HTML shown as text");
-        assert.equal(await answer.locator("li").count(), 12);
+      await page.getByText("point number 12 about maize").waitFor();
+      const html = await answer.innerHTML();
+      assert.match(html, /<strong>the answer<\/strong>/, "markdown rendered");
+      assert.match(html, /&lt;b&gt;not bold&lt;\/b&gt;/, "raw HTML shown as text");
+      assert.equal(await answer.locator("li").count(), 12);
 
-        const balance = Number(
-          (await page.getByTestId("balance").textContent())!.replace(/,/g, ""),
-        );
-        const [row] = await app.server.db.sql`select cost from messages
-                                              where role = 'assistant' and user_id = ${user.id}`;
-        assert.ok(Number(row.cost) > 0);
-        assert.equal(balance, 20_000 - Number(row.cost), "the balance dropped by the cost");
+      const balance = Number(
+        (await page.getByTestId("balance").textContent())!.replace(/,/g, ""),
+      );
+      const [row] = await app.server.db.sql`select cost from messages
+                                            where role = 'assistant' and user_id = ${customer.id}`;
+      assert.ok(Number(row.cost) > 0);
+      assert.equal(balance, 20_000 - Number(row.cost), "the balance dropped by the cost");
 
-        assert.deepEqual(problems.all(), []);
+      assert.deepEqual(problems.all(), []);
 
-        // The conversation is listed and survives a reload.
-        await page.reload();
-        await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
-        // Leaving the page cut the live-events stream of the previous one: expected.
-        problems.clear();
-        await page.getByText("point number 12 about maize").waitFor();
-        assert.equal(await page.getByTestId("balance").textContent(), balance.toLocaleString("en"));
-        assert.deepEqual(problems.all(), []);
-      }, { viewport: { width: 390, height: 844 } });
-    } finally {
-      await app.close();
-      await fake.close();
-    }
+      // The conversation is listed and survives a reload.
+      await page.reload();
+      await page.locator('[data-island="Chat"][data-hydrated="true"]').waitFor();
+      // Leaving the page cut the live-events stream of the previous one: expected.
+      problems.clear();
+      await page.getByText("point number 12 about maize").waitFor();
+      assert.equal(await page.getByTestId("balance").textContent(), balance.toLocaleString("en"));
+      assert.deepEqual(problems.all(), []);
+    }, { viewport: { width: 390, height: 844 } });
   },
 });

@@ -1,8 +1,7 @@
 /** A customer for browser tests: signed up through the API, logged in through the web page. */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { startTestApp, type TestApp } from "./harness.ts";
-import { post } from "../lib/wallet/ledger.ts";
+import { credit, startTestApp, type TestApp } from "./harness.ts";
 
 export interface TestCustomer {
   id: string;
@@ -25,15 +24,7 @@ export async function signUpByApi(
   });
   assert.equal(res.status, 201, await res.clone().text());
   const body = await res.json();
-  if (options.tokens) {
-    await post(app.server.db.sql, {
-      userId: body.user.id,
-      kind: "purchase_credit",
-      delta: options.tokens,
-      idempotencyKey: `browser-credit:${crypto.randomUUID()}`,
-      description: "test credit",
-    });
-  }
+  if (options.tokens) await credit(app, body.user.id, options.tokens);
   return { id: body.user.id, email, password, accessToken: body.accessToken };
 }
 
@@ -54,6 +45,6 @@ export async function logInOnPage(
 /** The first admin of {@link appWithAdmin}: created from ADMIN_EMAIL/ADMIN_PASSWORD at start. */
 export const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
 
-/** An app whose first admin is {@link ADMIN}, for tests that log in as them on the web page. */
-export const appWithAdmin = (): Promise<TestApp> =>
-  startTestApp({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } });
+/** An app whose first admin is {@link ADMIN} (and `env`), for tests that act as them. */
+export const appWithAdmin = (env: Record<string, string> = {}): Promise<TestApp> =>
+  startTestApp({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...env } });

@@ -4,10 +4,9 @@
  * chat runtime and its streams are its own), as two instances do. Runs on both back ends.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { fundedUser, startTestApp, type TestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
-import { post } from "../lib/wallet/ledger.ts";
 import { pruneAnswerEvents } from "../lib/chat/answer_events.ts";
 import { setChatSetting, startStream } from "../lib/chat/mod.ts";
 import { deltas, readSse, type SseEvent } from "./chat_sse.ts";
@@ -34,37 +33,20 @@ function pairTest(name: string, fake: FakeModelOptions, fn: (t: Pair) => Promise
   });
 }
 
-const post_ = (body: unknown, headers: Record<string, string>) => ({
+const post = (body: unknown, headers: Record<string, string>) => ({
   method: "POST",
   headers: { "content-type": "application/json", ...headers },
   body: JSON.stringify(body),
 });
 
-async function signup(app: TestApp, tokens: number) {
-  const res = await app.fetch(
-    "/api/v1/auth/signup",
-    post_({ email: `r-${crypto.randomUUID()}@example.com`, password: "correct horse" }, {}),
-  );
-  assert.equal(res.status, 201, await res.clone().text());
-  const body = await res.json();
-  await post(app.server.db.sql, {
-    userId: body.user.id,
-    kind: "purchase_credit",
-    delta: tokens,
-    idempotencyKey: `test-credit:${crypto.randomUUID()}`,
-    description: "test credit",
-  });
-  return { userId: body.user.id as string, auth: { authorization: `Bearer ${body.accessToken}` } };
-}
-
 /** Asks on `app` and reads the answer until `deltasSeen` deltas, then drops the connection. */
 async function askAndDrop(app: TestApp, auth: Record<string, string>, deltasSeen: number) {
-  const conv = await app.fetch("/api/v1/conversations", post_({ mode: "chat" }, auth));
+  const conv = await app.fetch("/api/v1/conversations", post({ mode: "chat" }, auth));
   assert.equal(conv.status, 201);
   const id = (await conv.json()).id;
   const res = await app.fetch(
     `/api/v1/conversations/${id}/messages`,
-    post_({ text: "Tell me about Great Zimbabwe" }, auth),
+    post({ text: "Tell me about Great Zimbabwe" }, auth),
   );
   assert.equal(res.status, 200, await res.clone().text());
   let seen = 0;
@@ -99,7 +81,7 @@ pairTest(
     reply: "Great Zimbabwe was built of granite blocks without mortar. ".repeat(6),
   },
   async ({ a, b, fake }) => {
-    const { auth, userId } = await signup(a, 100_000);
+    const { auth, userId } = await fundedUser(a, 100_000);
     // A generates; its reader saw the first events, then its connection was cut.
     const started = await startStream(a.server.chat, {
       userId,
@@ -135,7 +117,7 @@ pairTest(
     assert.equal(fake.calls("/v1/chat/completions").length, 1);
 
     // Another user's answer is not theirs to read, on either instance.
-    const { auth: other } = await signup(b, 1);
+    const { auth: other } = await fundedUser(b, 1);
     for (const app of [a, b]) {
       const res = await resume(app, other, messageId, 0);
       assert.equal(res.status, 404);
@@ -148,7 +130,7 @@ pairTest(
   "stored events are pruned a while after the answer's end; a late resume then says how it ended",
   { reply: "Short answer." },
   async ({ a, b }) => {
-    const { auth } = await signup(a, 100_000);
+    const { auth } = await fundedUser(a, 100_000);
     const { messageId } = await askAndDrop(a, auth, 1_000);
     const [{ n }] = await a.server.db.sql`select count(*)::int as n from answer_events
                                            where message_id = ${messageId}`;
@@ -166,7 +148,7 @@ pairTest(
   "a reader following from another instance keeps the answer going past its grace period",
   { deltaDelayMs: 30, reply: "Mapungubwe traded gold with the coast. ".repeat(24) },
   async ({ a, b, fake }) => {
-    const { auth, userId } = await signup(a, 100_000);
+    const { auth, userId } = await fundedUser(a, 100_000);
     await setChatSetting(a.server.db.sql, "streamGraceSeconds", 1.5);
     await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
     // Nobody reads on A: only B's reader is there, far longer than the grace period.

@@ -4,8 +4,9 @@
  * the grace period. Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { closing, startTestApp, type TestApp, waitFor } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import { closing, fundedUser, startTestApp, type TestApp, waitFor } from "./harness.ts";
+import { type ChatApp, startChatApp } from "./chat_app.ts";
+import { type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import { deltas, readSse } from "./chat_sse.ts";
@@ -17,29 +18,16 @@ import {
   setChatSetting,
 } from "../lib/chat/mod.ts";
 
-export interface ChatSetup extends AsyncDisposable {
-  app: TestApp;
+export interface ChatSetup extends ChatApp {
   fake: FakeOpenAI;
   services: ChatServices;
-  close(): Promise<void>;
 }
 
 export async function setupChat(
   options: { fake?: FakeModelOptions; env?: Record<string, string> } = {},
 ): Promise<ChatSetup> {
-  const fake = await startFakeOpenAI(options.fake);
-  const app = await startTestApp({
-    env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl, ...options.env },
-  });
-  return closing({
-    app,
-    fake,
-    services: app.server.chat,
-    async close() {
-      await app.close();
-      await fake.close();
-    },
-  });
+  const chat = await startChatApp({ model: options.fake, env: options.env });
+  return closing({ ...chat, fake: chat.openai, services: chat.app.server.chat });
 }
 
 /** One chat message from WhatsApp, answered whole (the bot's path). */
@@ -53,6 +41,25 @@ async function countModelCalls(t: ChatSetup): Promise<() => number> {
   let started = 0;
   ai.provider.stream = (...args) => (started++, stream(...args));
   return () => started;
+}
+
+/**
+ * A funded user's essay, answered and paid for; `started()` then counts the model calls: for
+ * tests of what a change made elsewhere does to the next answer (`ask()` again).
+ */
+async function afterOnePaidAnswer(t: ChatSetup) {
+  const user = await fundedUser(t.app, 1_000_000);
+  const ask = () =>
+    answerOnce(t.services, {
+      userId: user.userId,
+      mode: "essay",
+      channel: "api",
+      text: "Tell me more.",
+    });
+  const first = await ask();
+  assert.ok(first.ok, JSON.stringify(first));
+  const balance = await balanceOf(t.app, user.userId);
+  return { ...user, ask, balance, started: await countModelCalls(t) };
 }
 
 /** A test with its own app and fake upstream (setupChat), closed whatever happens. */
@@ -75,30 +82,6 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   body: JSON.stringify(body),
 });
 
-export async function signup(app: TestApp, tokens = 0) {
-  const res = await app.fetch(
-    "/api/v1/auth/signup",
-    json({ email: `c-${crypto.randomUUID()}@example.com`, password: "correct horse" }),
-  );
-  assert.equal(res.status, 201, await res.clone().text());
-  const body = await res.json();
-  if (tokens > 0) await credit(app, body.user.id, tokens);
-  return {
-    userId: body.user.id as string,
-    auth: { authorization: `Bearer ${body.accessToken}` },
-  };
-}
-
-export async function credit(app: TestApp, userId: string, tokens: number) {
-  await post(app.server.db.sql, {
-    userId,
-    kind: "purchase_credit",
-    delta: tokens,
-    idempotencyKey: `test-credit:${crypto.randomUUID()}`,
-    description: "test credit",
-  });
-}
-
 export async function balanceOf(app: TestApp, userId: string) {
   const [row] = await app.server.db.sql`select balance, reserved from ledger_accounts
                                         where user_id = ${userId}`;
@@ -112,7 +95,7 @@ const sent = (fake: FakeOpenAI, i: number) =>
 chatTest(
   "answerOnce: a chat of 3 turns sends the earlier turns; an essay sends none; reset starts afresh",
   async (t) => {
-    const { userId } = await signup(t.app, 100_000);
+    const { userId } = await fundedUser(t.app, 100_000);
     const ask = (text: string, mode: "chat" | "essay" = "chat") =>
       answerOnce(t.services, { userId, mode, channel: "whatsapp", text });
 
@@ -160,7 +143,7 @@ chatTest(
 );
 
 chatTest("answerOnce: a conversation idles out after the TTL", async (t) => {
-  const { userId } = await signup(t.app, 100_000);
+  const { userId } = await fundedUser(t.app, 100_000);
   const first = await chatOnWhatsApp(t, userId, "Hi");
   assert.ok(first.ok);
   await setChatSetting(t.app.server.db.sql, "idleTtlMinutes", 10);
@@ -176,7 +159,7 @@ chatTest("answerOnce: a conversation idles out after the TTL", async (t) => {
 chatTest(
   "answerOnce: billing is the fake's reported usage × price; the balance drops by it",
   async (t) => {
-    const { userId } = await signup(t.app, 50_000);
+    const { userId } = await fundedUser(t.app, 50_000);
     await t.app.server.db.sql`update ai_configs
     set price_input_per_1k = 500, price_output_per_1k = 2000 where is_default`;
     await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
@@ -211,7 +194,7 @@ chatTest(
 chatTest(
   "answerOnce: too few tokens → insufficient_funds with the top-up URL; no conversation started",
   async (t) => {
-    const { userId } = await signup(t.app, 10);
+    const { userId } = await fundedUser(t.app, 10);
     const result = await chatOnWhatsApp(t, userId, "Hello");
     assert.equal(result.ok, false);
     assert.ok(!result.ok && result.code === "insufficient_funds");
@@ -227,16 +210,10 @@ chatTest(
 chatTest(
   "a wallet emptied elsewhere since the last answer: refused 402 before any model call, unbilled",
   async (t) => {
-    const { userId } = await signup(t.app, 1_000_000);
-    const ask = () =>
-      answerOnce(t.services, { userId, mode: "essay", channel: "api", text: "Tell me more." });
-    const first = await ask();
-    assert.ok(first.ok, JSON.stringify(first));
-    const paid = await balanceOf(t.app, userId);
-    const started = await countModelCalls(t);
+    const { userId, ask, balance: paid, started } = await afterOnePaidAnswer(t);
 
     // The wallet is emptied elsewhere (an admin's correction), just after an answer it paid for.
-    const admin = await signup(t.app);
+    const admin = await fundedUser(t.app);
     await post(t.app.server.db.sql, {
       userId,
       adminId: admin.userId,
@@ -255,13 +232,7 @@ chatTest(
 chatTest(
   "an account disabled elsewhere gets no answer and no model call",
   async (t) => {
-    const { userId, auth } = await signup(t.app, 1_000_000);
-    const ask = () =>
-      answerOnce(t.services, { userId, mode: "essay", channel: "api", text: "Tell me more." });
-    const first = await ask();
-    assert.ok(first.ok, JSON.stringify(first));
-    const before = await balanceOf(t.app, userId);
-    const started = await countModelCalls(t);
+    const { userId, auth, ask, balance: before, started } = await afterOnePaidAnswer(t);
 
     // Disabled elsewhere (another process, SQL): the answer's own read of the account refuses.
     await t.app.server.db.sql`update users set disabled_at = now() where id = ${userId}`;
@@ -284,7 +255,7 @@ chatTest(
 // ---- over HTTP: SSE --------------------------------------------------------------------------
 
 chatTest("GET /metrics counts the streamed answers being generated", async (t) => {
-  const { auth } = await signup(t.app, 1_000_000);
+  const { auth } = await fundedUser(t.app, 1_000_000);
   const generating = async () => {
     const text = await (await t.app.fetch("/metrics")).text();
     return Number(/^hurukuro_chat_streams_generating (\d+)$/m.exec(text)?.[1]);
@@ -328,7 +299,7 @@ async function abortedAnswer(t: ChatSetup, messageId: string) {
 chatTest("SSE: start, deltas in order, usage, done — each with an id; the answer is stored", {
   fake: { deltaDelayMs: 1 },
 }, async (t) => {
-  const { userId, auth } = await signup(t.app, 100_000);
+  const { userId, auth } = await fundedUser(t.app, 100_000);
   const id = await newConversation(t.app, auth);
   const res = await askHttp(t.app, auth, id, "How do I grow maize in Masvingo?");
   assert.equal(res.status, 200);
@@ -363,7 +334,7 @@ chatTest(
   "SSE: disconnect after 5 deltas, reconnect with Last-Event-ID → the rest, once; one upstream call",
   { fake: { deltaDelayMs: 15 } },
   async (t) => {
-    const { auth } = await signup(t.app, 100_000);
+    const { auth } = await fundedUser(t.app, 100_000);
     const id = await newConversation(t.app, auth);
     const res = await askHttp(t.app, auth, id, "Tell me a story about Mbuya Nehanda");
     let seen = 0;
@@ -410,7 +381,7 @@ chatTest(
     fake: { deltaDelayMs: 40, reply: "word ".repeat(400).trim() },
   },
   async (t) => {
-    const { userId, auth } = await signup(t.app, 100_000);
+    const { userId, auth } = await fundedUser(t.app, 100_000);
     await setChatSetting(t.app.server.db.sql, "streamGraceSeconds", 0.3);
     await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
     const id = await newConversation(t.app, auth);
@@ -437,7 +408,7 @@ chatTest(
   // The first token would come after a minute: only the abort can end this call in time.
   { fake: { firstTokenDelayMs: 120_000 } },
   async (t) => {
-    const { userId, auth } = await signup(t.app, 100_000);
+    const { userId, auth } = await fundedUser(t.app, 100_000);
     await setChatSetting(t.app.server.db.sql, "streamGraceSeconds", 0.3);
     await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
     const id = await newConversation(t.app, auth);
@@ -460,7 +431,7 @@ chatTest(
 chatTest("SSE: the stop button stops the answer and bills what was generated", {
   fake: { deltaDelayMs: 30, reply: "step ".repeat(300).trim() },
 }, async (t) => {
-  const { userId, auth } = await signup(t.app, 100_000);
+  const { userId, auth } = await fundedUser(t.app, 100_000);
   const id = await newConversation(t.app, auth);
   let seen = 0;
   let messageId = "";
@@ -492,7 +463,7 @@ chatTest("SSE: the stop button stops the answer and bills what was generated", {
 chatTest(
   "a failed call bills nothing and releases the reservation; the user's message is kept",
   async (t) => {
-    const { userId, auth } = await signup(t.app, 100_000);
+    const { userId, auth } = await fundedUser(t.app, 100_000);
     const id = await newConversation(t.app, auth);
     t.fake.script(
       { kind: "server_error" },
@@ -530,7 +501,7 @@ chatTest(
 );
 
 chatTest("429 then success → one answer, retried after retry-after", async (t) => {
-  const { auth } = await signup(t.app, 100_000);
+  const { auth } = await fundedUser(t.app, 100_000);
   const id = await newConversation(t.app, auth);
   t.fake.script({ kind: "rate_limit", retryAfterMs: 300 });
   const events = await readSse(await askHttp(t.app, auth, id, "Hello"));
@@ -547,7 +518,7 @@ chatTest("429 then success → one answer, retried after retry-after", async (t)
 });
 
 chatTest("402 with a human message and the top-up URL when the balance is too low", async (t) => {
-  const { auth } = await signup(t.app, 5);
+  const { auth } = await fundedUser(t.app, 5);
   const id = await newConversation(t.app, auth);
   const res = await askHttp(t.app, auth, id, "Hello");
   assert.equal(res.status, 402);
@@ -574,7 +545,7 @@ Deno.test("the stored API key is unreadable in a dump of ai_configs and absent f
     assert.ok(!text.includes("VerySecretKey"));
     assert.match(dump[0].api_key_encrypted, /^v1\./);
 
-    const { userId, auth } = await signup(app, 100_000);
+    const { userId, auth } = await fundedUser(app, 100_000);
     const bodies: string[] = [];
     const get = async (path: string, init?: RequestInit) => {
       const res = await app.fetch(path, init);
@@ -602,7 +573,7 @@ Deno.test("the stored API key is unreadable in a dump of ai_configs and absent f
 });
 
 chatTest("a long history is trimmed to the budget, newest turns kept", async (t) => {
-  const { userId } = await signup(t.app, 1_000_000);
+  const { userId } = await fundedUser(t.app, 1_000_000);
   const sql = t.app.server.db.sql;
   await sql`update ai_configs set context_tokens = 400 where is_default`;
   await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
@@ -635,7 +606,7 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
 Deno.test("the sandbox answers when no AI is configured", async () => {
   await using app = await startTestApp();
   assert.ok(app.server.config.sandboxed.includes("ai"));
-  const { userId } = await signup(app, 100_000);
+  const { userId } = await fundedUser(app, 100_000);
   const result = await answerOnce(app.server.chat, {
     userId,
     mode: "essay",
@@ -648,7 +619,7 @@ Deno.test("the sandbox answers when no AI is configured", async () => {
 
 Deno.test("not configured → a clear refusal, no stack trace", async () => {
   await using app = await startTestApp({ env: { SANDBOX: "0" } });
-  const { userId, auth } = await signup(app, 100_000);
+  const { userId, auth } = await fundedUser(app, 100_000);
   const result = await answerOnce(app.server.chat, {
     userId,
     mode: "chat",
@@ -670,7 +641,7 @@ Deno.test("an answer left streaming by a dead process is marked failed at the ne
   const storage = await prepareStorage();
   try {
     let app = await startTestApp({ storage });
-    const { userId } = await signup(app);
+    const { userId } = await fundedUser(app);
     const sql = app.server.db.sql;
     const [c] = await sql`insert into conversations (user_id, mode) values (${userId}, 'chat')
                           returning id`;
@@ -698,8 +669,8 @@ Deno.test("an answer left streaming by a dead process is marked failed at the ne
 chatTest(
   "conversations over HTTP: essays, list, reset, close, and other people's are 404",
   async (t) => {
-    const { auth } = await signup(t.app, 100_000);
-    const other = await signup(t.app, 100_000);
+    const { auth } = await fundedUser(t.app, 100_000);
+    const other = await fundedUser(t.app, 100_000);
     const essay = await readSse(
       await t.app.fetch("/api/v1/essays", json({ text: "The history of Harare" }, auth)),
     );
@@ -759,7 +730,7 @@ chatTest(
 chatTest(
   "the tier's daily cap refuses with 429 and a sentence; kept where it continues a conversation",
   async (t) => {
-    const { userId, auth } = await signup(t.app, 1_000_000);
+    const { userId, auth } = await fundedUser(t.app, 1_000_000);
     await t.app.server.db.sql`update tiers set daily_token_cap = 500 where name = 'free'`;
     const id = await newConversation(t.app, auth);
     const res = await askHttp(t.app, auth, id, "Hello");

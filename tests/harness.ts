@@ -18,6 +18,8 @@ import { migrate, MIGRATIONS_DIR, readMigrations } from "../lib/db/migrate.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { signAccessToken } from "../lib/accounts/jwt.ts";
+import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
+import { post } from "../lib/wallet/ledger.ts";
 
 export const ROOT = new URL("../", import.meta.url).pathname;
 const CACHE = join(ROOT, "data", "test-cache");
@@ -173,7 +175,13 @@ export interface TestStorage {
   cleanup(): Promise<void>;
 }
 
-export async function prepareStorage(): Promise<TestStorage> {
+/** Fresh storage for apps and child processes to share; `await using` removes it at the end. */
+export async function prepareStorage(): Promise<TestStorage & AsyncDisposable> {
+  const storage = await freshStorage();
+  return Object.assign(storage, { [Symbol.asyncDispose]: () => storage.cleanup() });
+}
+
+async function freshStorage(): Promise<TestStorage> {
   const dataDir = await Deno.makeTempDir({ prefix: "hurukuro-test-" });
   const serverUrl = Deno.env.get("DATABASE_URL");
   const log = memoryLogger("warn");
@@ -284,6 +292,31 @@ export function denoCommand(
   });
 }
 
+/** `app` and the fakes of the upstreams it talks to, closed together (the app first). */
+export function withFakes<Fakes extends Record<string, { close(): Promise<void> }>>(
+  app: TestApp,
+  fakes: Fakes,
+): { app: TestApp; close(): Promise<void> } & Fakes & AsyncDisposable {
+  return closing({
+    app,
+    ...fakes,
+    async close() {
+      await app.close();
+      for (const fake of Object.values(fakes)) await fake.close();
+    },
+  });
+}
+
+/** An app sending its e-mail from `mailFrom` to a fake SMTP server of its own. */
+export async function appWithSmtp(mailFrom: string) {
+  const smtp = await startFakeSmtp();
+  const app = await startTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: mailFrom } });
+  return withFakes(app, { smtp });
+}
+
+/** The password of the accounts the helpers below create. */
+export const PASSWORD = "long enough password";
+
 /**
  * A staff account (`admin` or `officer`) created directly in `app`'s database, with the bearer
  * header of an access token for it.
@@ -295,7 +328,7 @@ export async function staffUser(
 ): Promise<{ id: string; email: string; headers: { authorization: string } }> {
   const user = await createUser(app.server.db.sql, {
     email,
-    password: "long enough password",
+    password: PASSWORD,
     role,
   });
   const token = await signAccessToken(app.server.config.appSecret, { sub: user.id, role });
@@ -309,8 +342,14 @@ export async function staffUser(
 export async function signUp(
   url: string,
   email = `user-${crypto.randomUUID()}@example.com`,
-  password = "long enough password",
-): Promise<{ accessToken: string; user: { id: string }; auth: { authorization: string } }> {
+  password = PASSWORD,
+): Promise<{
+  email: string;
+  accessToken: string;
+  refreshToken: string;
+  user: { id: string };
+  auth: { authorization: string };
+}> {
   const res = await fetch(`${url}/api/v1/auth/signup`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -319,7 +358,28 @@ export async function signUp(
   const text = await res.text();
   assert.equal(res.status, 201, text);
   const body = JSON.parse(text);
-  return { ...body, auth: { authorization: `Bearer ${body.accessToken}` } };
+  return { email, ...body, auth: { authorization: `Bearer ${body.accessToken}` } };
+}
+
+/** Buys `tokens` into `userId`'s wallet in `app`'s ledger, as a paid top-up would. */
+export async function credit(app: TestApp, userId: string, tokens: number): Promise<void> {
+  await post(app.server.db.sql, {
+    userId,
+    kind: "purchase_credit",
+    delta: tokens,
+    idempotencyKey: `test-credit:${crypto.randomUUID()}`,
+    description: "test credit",
+  });
+}
+
+/** A new user signed up through `app`'s API with `tokens` in their wallet (none unless given). */
+export async function fundedUser(
+  app: TestApp,
+  tokens = 0,
+): Promise<{ userId: string; email: string; auth: { authorization: string } }> {
+  const { user, email, auth } = await signUp(app.url);
+  if (tokens > 0) await credit(app, user.id, tokens);
+  return { userId: user.id, email, auth };
 }
 
 /** A body as JSON, or `{}` when it is empty or not JSON (the text has it). */
@@ -330,6 +390,9 @@ export function jsonOrEmpty(text: string): Record<string, unknown> {
     return {};
   }
 }
+
+/** What {@link jsonApi} returns: `(method, path, body?, headers?)` → status, body, headers, text. */
+export type JsonApi = ReturnType<typeof jsonApi>;
 
 /**
  * A JSON API caller for `app`: sends `body` as JSON (when given) with `headers`, or with
@@ -353,6 +416,14 @@ export function jsonApi(app: TestApp, defaultHeaders: Record<string, string>) {
     const text = await res.text();
     return { status: res.status, body: jsonOrEmpty(text), headers: res.headers, text };
   };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The rows of `query` (a table and its `where`) in `app`'s database. */
+export async function count(app: TestApp, query: string): Promise<number> {
+  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
+  return row.n;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 import { listDeadLetters, retryDeadLetter } from "../lib/jobs/dead_letters.ts";
 import { JobValidationError } from "../lib/jobs/queue.ts";
 import { CronScheduler } from "../lib/jobs/cron.ts";
+import { twoSchedulers } from "./schedulers.ts";
 import { defineCron, defineHandler, type JobContext, jobType } from "../lib/jobs/types.ts";
 import { metricsDailyCron } from "../jobs/metrics_daily.ts";
 import { z } from "zod";
@@ -372,89 +373,60 @@ Deno.test("SIGKILL with 100 jobs queued: after a restart all 100 complete, none 
 });
 
 Deno.test("KV file deleted while recorded work is pending: the reconciler completes it, once", async () => {
-  const storage = await prepareStorage();
-  try {
-    const first = await jobApp({ storage, kvFile: true });
-    const ids = ["w1", "w2", "w3"];
-    for (const id of ids) {
-      await first.server.db.sql`insert into test_work (id, due_at)
-                                values (${id}, now() + interval '300 milliseconds')`;
-      const [row] = await first.server.db.sql`select due_at from test_work where id = ${id}`;
-      await first.server.queue.enqueue(recordedWorkJob, { id }, {
-        delay: 60_000,
-        dedupeKey: `${id}@${row.due_at.toISOString()}`,
-      });
-    }
-    await first.close();
-    await Deno.remove(join(storage.dataDir, "kv.sqlite3"));
-    await new Promise((r) => setTimeout(r, 350)); // the work is now overdue
-
-    const second = await jobApp({ storage, kvFile: true });
-    try {
-      await second.server.queue.reconcile();
-      await waitFor("the recorded work to be done", async () => {
-        const [{ n }] = await second.server.db.sql`
-          select count(*)::int as n from test_work where done_at is not null`;
-        return n === 3;
-      });
-      // A second sweep finds nothing: the work is claimed and done.
-      assert.equal(await second.server.queue.reconcile(), 0);
-      await new Promise((r) => setTimeout(r, 200));
-      const rows = await second.server.db.sql`select id, runs from test_work order by id`;
-      assert.deepEqual(rows.map((r) => [r.id, r.runs]), [["w1", 1], ["w2", 1], ["w3", 1]]);
-    } finally {
-      await second.close();
-    }
-  } finally {
-    await storage.cleanup();
+  await using storage = await prepareStorage();
+  const first = await jobApp({ storage, kvFile: true });
+  const ids = ["w1", "w2", "w3"];
+  for (const id of ids) {
+    await first.server.db.sql`insert into test_work (id, due_at)
+                              values (${id}, now() + interval '300 milliseconds')`;
+    const [row] = await first.server.db.sql`select due_at from test_work where id = ${id}`;
+    await first.server.queue.enqueue(recordedWorkJob, { id }, {
+      delay: 60_000,
+      dedupeKey: `${id}@${row.due_at.toISOString()}`,
+    });
   }
+  await first.close();
+  await Deno.remove(join(storage.dataDir, "kv.sqlite3"));
+  await new Promise((r) => setTimeout(r, 350)); // the work is now overdue
+
+  await using second = await jobApp({ storage, kvFile: true });
+  await second.server.queue.reconcile();
+  await waitFor("the recorded work to be done", async () => {
+    const [{ n }] = await second.server.db.sql`
+      select count(*)::int as n from test_work where done_at is not null`;
+    return n === 3;
+  });
+  // A second sweep finds nothing: the work is claimed and done.
+  assert.equal(await second.server.queue.reconcile(), 0);
+  await new Promise((r) => setTimeout(r, 200));
+  const rows = await second.server.db.sql`select id, runs from test_work order by id`;
+  assert.deepEqual(rows.map((r) => [r.id, r.runs]), [["w1", 1], ["w2", 1], ["w3", 1]]);
 });
 
-Deno.test({
-  name: "two instances on one database run each cron tick once",
-  async fn() {
-    const storage = await prepareStorage();
-    try {
-      let runs = 0;
-      const everyMinute = defineCron({
-        name: "test.every_minute",
-        schedule: "* * * * *",
-        run: async () => {
-          runs++;
-          await new Promise((r) => setTimeout(r, 50));
-        },
-      });
-      const a = await startTestApp({ storage, extraCrons: [everyMinute] });
-      // On the embedded database one process owns the data: the second "instance" shares the
-      // first one's database handle, exactly as two schedulers in one process would.
-      const bDb = storage.env.DATABASE_URL ? await storage.openDatabase() : a.server.db;
-      const b = new CronScheduler({
-        db: bDb,
-        log: a.server.log,
-        context: a.server.queue.context,
-        crons: [everyMinute],
-        defaultTimeZone: "Africa/Harare",
-        instance: "second",
-      });
-      try {
-        for (let minute = 0; minute < 3; minute++) {
-          const at = new Date(Date.UTC(2026, 10, 23, 10, minute, 0, 5));
-          const outcomes = await Promise.all([a.server.scheduler.tick(at), b.tick(at)]);
-          const names = outcomes.map((o) => o["test.every_minute"]).sort();
-          assert.deepEqual(names, ["claimed-elsewhere", "ran"]);
-        }
-        assert.equal(runs, 3);
-        const rows = await a.server.db.sql`select count(*)::int as n from cron_runs
-                                           where name = 'test.every_minute' and status = 'ok'`;
-        assert.equal(rows[0].n, 3);
-      } finally {
-        if (bDb !== a.server.db) await bDb.close();
-        await a.close();
-      }
-    } finally {
-      await storage.cleanup();
-    }
-  },
+Deno.test("two instances on one database run each cron tick once", async () => {
+  let runs = 0;
+  const everyMinute = defineCron({
+    name: "test.every_minute",
+    schedule: "* * * * *",
+    run: async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 50));
+    },
+  });
+  await using t = await twoSchedulers([everyMinute], "Africa/Harare", {
+    extraCrons: [everyMinute],
+  });
+  const { a, b } = t;
+  for (let minute = 0; minute < 3; minute++) {
+    const at = new Date(Date.UTC(2026, 10, 23, 10, minute, 0, 5));
+    const outcomes = await Promise.all([a.server.scheduler.tick(at), b.tick(at)]);
+    const names = outcomes.map((o) => o["test.every_minute"]).sort();
+    assert.deepEqual(names, ["claimed-elsewhere", "ran"]);
+  }
+  assert.equal(runs, 3);
+  const rows = await a.server.db.sql`select count(*)::int as n from cron_runs
+                                     where name = 'test.every_minute' and status = 'ok'`;
+  assert.equal(rows[0].n, 3);
 });
 
 Deno.test("schedules are read in their time zone: 00:10 in Harare is 22:10 UTC", async () => {
@@ -478,37 +450,29 @@ Deno.test("schedules are read in their time zone: 00:10 in Harare is 22:10 UTC",
 });
 
 Deno.test("graceful stop: running jobs finish, waiting ones are delivered after the restart", async () => {
-  const storage = await prepareStorage();
-  try {
-    const first = await jobApp({ storage, kvFile: true, concurrency: { llm: 2 } });
-    await first.server.queue.enqueueMany(
-      sideEffectJob,
-      Array.from({ length: 6 }, (_, i) => ({ payload: { key: `g${i}`, sleepMs: 300 } })),
-    );
-    await waitFor("two jobs running", () => Promise.resolve(first.server.queue.inFlight === 2));
-    await first.close();
-    const db = await storage.openDatabase();
-    const afterStop = await db.sql`select key from test_side_effects`;
-    await db.close();
-    assert.equal(afterStop.length, 2, "the two running jobs finished during the stop");
+  await using storage = await prepareStorage();
+  const first = await jobApp({ storage, kvFile: true, concurrency: { llm: 2 } });
+  await first.server.queue.enqueueMany(
+    sideEffectJob,
+    Array.from({ length: 6 }, (_, i) => ({ payload: { key: `g${i}`, sleepMs: 300 } })),
+  );
+  await waitFor("two jobs running", () => Promise.resolve(first.server.queue.inFlight === 2));
+  await first.close();
+  const db = await storage.openDatabase();
+  const afterStop = await db.sql`select key from test_side_effects`;
+  await db.close();
+  assert.equal(afterStop.length, 2, "the two running jobs finished during the stop");
 
-    // The rest were delivered but never acknowledged: KV hands them out again once their
-    // lease (a few seconds) has expired.
-    await new Promise((r) => setTimeout(r, 6_000));
-    const second = await jobApp({ storage, kvFile: true });
-    try {
-      await waitFor(
-        "all six side effects",
-        async () => (await sideEffects(second)).length === 6,
-        30_000,
-      );
-      assert.ok((await sideEffects(second)).every((r) => r.runs === 1));
-    } finally {
-      await second.close();
-    }
-  } finally {
-    await storage.cleanup();
-  }
+  // The rest were delivered but never acknowledged: KV hands them out again once their
+  // lease (a few seconds) has expired.
+  await new Promise((r) => setTimeout(r, 6_000));
+  await using second = await jobApp({ storage, kvFile: true });
+  await waitFor(
+    "all six side effects",
+    async () => (await sideEffects(second)).length === 6,
+    30_000,
+  );
+  assert.ok((await sideEffects(second)).every((r) => r.runs === 1));
 });
 
 Deno.test("deno task job claims a schedule's latest tick like the cron, runs a backfill by hand, and names what it cannot run", async () => {

@@ -4,10 +4,9 @@
  */
 import { formatCount } from "../lib/format.ts";
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
+import { fundedUser, startTestApp, type TestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { readSse } from "./chat_sse.ts";
-import { post } from "../lib/wallet/ledger.ts";
 
 const onServer = !!Deno.env.get("DATABASE_URL");
 
@@ -17,25 +16,11 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   body: JSON.stringify(body),
 });
 
+/** A user on `tier` with `tokens` in their wallet. */
 async function signup(app: TestApp, tier: string, tokens: number) {
-  const res = await app.fetch(
-    "/api/v1/auth/signup",
-    json({ email: `l-${crypto.randomUUID()}@example.com`, password: "correct horse" }),
-  );
-  assert.equal(res.status, 201, await res.clone().text());
-  const body = await res.json();
-  const userId = body.user.id as string;
-  await app.server.db.sql`update users set tier = ${tier} where id = ${userId}`;
-  if (tokens > 0) {
-    await post(app.server.db.sql, {
-      userId,
-      kind: "purchase_credit",
-      delta: tokens,
-      idempotencyKey: `limits-test:${crypto.randomUUID()}`,
-      description: "test credit",
-    });
-  }
-  return { userId, auth: { authorization: `Bearer ${body.accessToken}` } };
+  const user = await fundedUser(app, tokens);
+  await app.server.db.sql`update users set tier = ${tier} where id = ${user.userId}`;
+  return user;
 }
 
 async function ask(app: TestApp, auth: Record<string, string>, text: string) {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { denoCommand, prepareStorage, startTestApp } from "./harness.ts";
 import { generateMetricsData } from "./fixtures/metrics_data.ts";
 import type { Sql } from "../lib/db/mod.ts";
-import { CronScheduler } from "../lib/jobs/cron.ts";
+import { twoSchedulers } from "./schedulers.ts";
 import { computeDay, dimsKey, recordDay, storeDay } from "../lib/metrics/daily.ts";
 import { dayIn, daysFrom } from "../lib/metrics/days.ts";
 import { metricsDailyCron } from "../jobs/metrics_daily.ts";
@@ -23,6 +23,10 @@ const EDGES = [
   new Date("2026-03-10T21:59:59.999Z"),
   new Date("2026-03-10T22:00:00.000Z"),
 ];
+
+/** Generated raw rows from `from` to `to` (instants), with the edges above among them. */
+const generate = (sql: Sql, from: string, to: string, seed?: number) =>
+  generateMetricsData(sql, { from: new Date(from), to: new Date(to), edges: EDGES, seed });
 
 /** percentile_cont: linear interpolation between the closest ranks. */
 function percentileCont(values: number[], p: number): number | null {
@@ -153,12 +157,8 @@ const snapshot = (sql: Sql) =>
 Deno.test("each day's figures equal an independent count over the raw rows, midnight included", async () => {
   await using app = await startTestApp();
   const sql = app.server.db.sql;
-  await generateMetricsData(sql, {
-    // A day before and after the measured ones, which must not leak in.
-    from: new Date("2026-03-07T22:00:00Z"),
-    to: new Date("2026-03-12T22:00:00Z"),
-    edges: EDGES,
-  });
+  // A day before and after the measured ones, which must not leak in.
+  await generate(sql, "2026-03-07T22:00:00Z", "2026-03-12T22:00:00Z");
   let nonZero = 0;
   for (const day of DAYS) {
     const expected = await expectedFigures(sql, day);
@@ -181,12 +181,7 @@ Deno.test("each day's figures equal an independent count over the raw rows, midn
 Deno.test("storing a day again changes nothing; a key that no longer occurs is removed", async () => {
   await using app = await startTestApp();
   const sql = app.server.db.sql;
-  await generateMetricsData(sql, {
-    from: new Date("2026-03-08T22:00:00Z"),
-    to: new Date("2026-03-11T22:00:00Z"),
-    edges: EDGES,
-    seed: 7,
-  });
+  await generate(sql, "2026-03-08T22:00:00Z", "2026-03-11T22:00:00Z", 7);
   for (const day of DAYS) {
     const first = await recordDay(sql, day, TZ);
     assert.equal(first.changed, first.rows.length, "the first run writes every figure");
@@ -227,69 +222,44 @@ Deno.test("an empty day stores its totals as zero", async () => {
   await assert.rejects(storeDay(sql, "2026-02-30", rows), /not a day/);
 });
 
-Deno.test({
-  name: "two instances: the 00:10 tick records yesterday once, and days missed before it",
-  async fn() {
-    const storage = await prepareStorage();
-    try {
-      const a = await startTestApp({ storage });
-      const bDb = storage.env.DATABASE_URL ? await storage.openDatabase() : a.server.db;
-      const b = new CronScheduler({
-        db: bDb,
-        log: a.server.log,
-        context: a.server.queue.context,
-        crons: [metricsDailyCron],
-        defaultTimeZone: TZ,
-        instance: "second",
-      });
-      try {
-        const sql = a.server.db.sql;
-        await generateMetricsData(sql, {
-          from: new Date("2026-03-08T22:00:00Z"),
-          to: new Date("2026-03-11T22:00:00Z"),
-          edges: EDGES,
-        });
-        // 03-09 was recorded by an earlier tick; 03-03..03-08 and 03-10 were missed.
-        await recordDay(sql, "2026-03-09", TZ);
-        const recorded09 = await sql`select * from daily_metrics where day = '2026-03-09'`;
-        // 00:10 on 03-12 in Harare is 22:10 UTC on 03-11: yesterday is 03-11.
-        const at = new Date("2026-03-11T22:10:00.003Z");
-        assert.ok(a.server.scheduler.due(at).some((c) => c.name === "metrics.daily"));
-        const outcomes = await Promise.all([a.server.scheduler.tick(at), b.tick(at)]);
-        assert.deepEqual(outcomes.map((o) => o["metrics.daily"]).sort(), [
-          "claimed-elsewhere",
-          "ran",
-        ]);
-        const days = await sql`select day::text, count(*)::int as n from daily_metrics
-                               group by day order by day`;
-        assert.deepEqual(days.map((d) => d.day), daysFrom("2026-03-04", "2026-03-11"));
-        const runs = await sql`select status from cron_runs where name = 'metrics.daily'`;
-        assert.deepEqual(runs.map((r) => r.status), ["ok"]);
-        const written = a.logs.filter((l) => l.includes('"msg":"daily metrics recorded"'));
-        assert.equal(written.filter((l) => l.includes('"day":"2026-03-11"')).length, 1);
-        assert.equal(written.filter((l) => l.includes('"day":"2026-03-09"')).length, 0);
-        assert.deepEqual(
-          await sql`select * from daily_metrics where day = '2026-03-09'`,
-          recorded09,
-        );
-        const expected = await expectedFigures(sql, "2026-03-11");
-        const stored = await sql`select metric, dims, value from daily_metrics
-                                 where day = '2026-03-11'`;
-        assertSameFigures(asMap(stored as never), expected);
-        // Other minutes of the day are not its schedule.
-        assert.ok(
-          !a.server.scheduler.due(new Date("2026-03-11T22:11:00Z")).some((c) =>
-            c.name === "metrics.daily"
-          ),
-        );
-      } finally {
-        if (bDb !== a.server.db) await bDb.close();
-        await a.close();
-      }
-    } finally {
-      await storage.cleanup();
-    }
-  },
+Deno.test("two instances: the 00:10 tick records yesterday once, and days missed before it", async () => {
+  await using t = await twoSchedulers([metricsDailyCron], TZ);
+  const { a, b } = t;
+  const sql = a.server.db.sql;
+  await generate(sql, "2026-03-08T22:00:00Z", "2026-03-11T22:00:00Z");
+  // 03-09 was recorded by an earlier tick; 03-03..03-08 and 03-10 were missed.
+  await recordDay(sql, "2026-03-09", TZ);
+  const recorded09 = await sql`select * from daily_metrics where day = '2026-03-09'`;
+  // 00:10 on 03-12 in Harare is 22:10 UTC on 03-11: yesterday is 03-11.
+  const at = new Date("2026-03-11T22:10:00.003Z");
+  assert.ok(a.server.scheduler.due(at).some((c) => c.name === "metrics.daily"));
+  const outcomes = await Promise.all([a.server.scheduler.tick(at), b.tick(at)]);
+  assert.deepEqual(outcomes.map((o) => o["metrics.daily"]).sort(), [
+    "claimed-elsewhere",
+    "ran",
+  ]);
+  const days = await sql`select day::text, count(*)::int as n from daily_metrics
+                         group by day order by day`;
+  assert.deepEqual(days.map((d) => d.day), daysFrom("2026-03-04", "2026-03-11"));
+  const runs = await sql`select status from cron_runs where name = 'metrics.daily'`;
+  assert.deepEqual(runs.map((r) => r.status), ["ok"]);
+  const written = a.logs.filter((l) => l.includes('"msg":"daily metrics recorded"'));
+  assert.equal(written.filter((l) => l.includes('"day":"2026-03-11"')).length, 1);
+  assert.equal(written.filter((l) => l.includes('"day":"2026-03-09"')).length, 0);
+  assert.deepEqual(
+    await sql`select * from daily_metrics where day = '2026-03-09'`,
+    recorded09,
+  );
+  const expected = await expectedFigures(sql, "2026-03-11");
+  const stored = await sql`select metric, dims, value from daily_metrics
+                           where day = '2026-03-11'`;
+  assertSameFigures(asMap(stored as never), expected);
+  // Other minutes of the day are not its schedule.
+  assert.ok(
+    !a.server.scheduler.due(new Date("2026-03-11T22:11:00Z")).some((c) =>
+      c.name === "metrics.daily"
+    ),
+  );
 });
 
 Deno.test("the schedule's arguments: a range by hand, refused when malformed", () => {
@@ -311,11 +281,7 @@ Deno.test({
     try {
       const db = await storage.openDatabase();
       try {
-        await generateMetricsData(db.sql, {
-          from: new Date("2026-03-08T22:00:00Z"),
-          to: new Date("2026-03-11T22:00:00Z"),
-          edges: EDGES,
-        });
+        await generate(db.sql, "2026-03-08T22:00:00Z", "2026-03-11T22:00:00Z");
       } finally {
         await db.close();
       }

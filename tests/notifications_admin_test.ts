@@ -4,17 +4,15 @@
  * routes, the delivery log's search, audit rows, and no secret on any page.
  */
 import assert from "node:assert/strict";
-import { createSession } from "../lib/accounts/credentials.ts";
-import { csrfTokenFor } from "../routes/_auth.ts";
+import { postForm, signedIn } from "./fixtures/forms.ts";
 import { notificationWorld } from "./fixtures/notifications.ts";
 
 Deno.test("the notifications pages: forms, a test's answer, routes, the log, audit, no secret", async () => {
   const world = await notificationWorld();
   try {
     const { app } = world;
-    const session = await createSession(app.server.db.sql, world.admin.id, { admin: true });
-    const cookie = `hk_session=${session.token}`;
-    const csrf = await csrfTokenFor(app.server.config.appSecret, session.token);
+    const visit = await signedIn(app, world.admin.id, true);
+    const { cookie } = visit;
     const pages: string[] = [];
     const get = async (path: string) => {
       const res = await app.fetch(path, { headers: { cookie } });
@@ -24,12 +22,7 @@ Deno.test("the notifications pages: forms, a test's answer, routes, the log, aud
       return html;
     };
     const submit = async (path: string, fields: Record<string, string>) => {
-      const res = await app.fetch(path, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ _csrf: csrf, ...fields }),
-        redirect: "manual",
-      });
+      const res = await postForm(app, path, visit, fields);
       const html = await res.text();
       pages.push(html);
       return { status: res.status, location: res.headers.get("location"), html };

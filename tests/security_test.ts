@@ -5,10 +5,8 @@
  * Runs on whichever database back end the run uses.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
-import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
+import { appWithSmtp, fundedUser, PASSWORD, startTestApp } from "./harness.ts";
 import { postForm, visitForm } from "./fixtures/forms.ts";
-import { post } from "../lib/wallet/ledger.ts";
 import { createSession } from "../lib/accounts/credentials.ts";
 import { completePasswordReset, startPasswordReset } from "../lib/accounts/password_reset.ts";
 import { createMetrics } from "../lib/observability/metrics.ts";
@@ -22,17 +20,6 @@ const send = (method: string, body: unknown, headers: Record<string, string> = {
 });
 const json = (body: unknown, headers: Record<string, string> = {}) => send("POST", body, headers);
 
-async function signup(app: TestApp, email = `s-${crypto.randomUUID()}@example.com`) {
-  const res = await app.fetch("/api/v1/auth/signup", json({ email, password: "correct horse" }));
-  assert.equal(res.status, 201, await res.clone().text());
-  const body = await res.json();
-  return {
-    email,
-    id: body.user.id as string,
-    auth: { authorization: `Bearer ${body.accessToken}` },
-  };
-}
-
 /** Waits for the start of a fresh minute when this one is nearly over (fixed-window limits). */
 async function freshMinuteIfLate(lateMs: number) {
   const intoMinute = Date.now() % 60_000;
@@ -41,14 +28,7 @@ async function freshMinuteIfLate(lateMs: number) {
 
 Deno.test("NUL or an unpaired surrogate in any text field is a 400 naming the field, never a 500 or a write", async () => {
   await using app = await startTestApp();
-  const alice = await signup(app);
-  await post(app.server.db.sql, {
-    userId: alice.id,
-    kind: "purchase_credit",
-    delta: 100_000,
-    idempotencyKey: `test-credit:${alice.id}`,
-    description: "test credit",
-  });
+  const alice = await fundedUser(app, 100_000);
   const created = await app.fetch("/api/v1/conversations", json({ title: "ok" }, alice.auth));
   assert.equal(created.status, 201);
   const conversation = (await created.json()).id;
@@ -153,72 +133,65 @@ Deno.test("pages keep the statuses the API gives: 413, 415 and 429 with Retry-Af
 });
 
 Deno.test("password guessing is throttled per account, unknown e-mails alike, with an e-mail to the owner once", async () => {
-  const smtp = await startFakeSmtp();
-  const app = await startTestApp({
-    env: { SMTP_URL: smtp.url, MAIL_FROM: "Hurukuro <no-reply@hurukuro.test>" },
-  });
-  try {
-    // Fewer than the 30 anonymous requests a minute from one address are made here.
-    const alice = await signup(app);
-    const login = (email: string, password: string) =>
-      app.fetch("/api/v1/auth/login", json({ email, password }));
-    const guess = async (email: string) => {
-      const messages: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        const res = await login(email, `wrong guess ${i}`);
-        assert.equal(res.status, 401, `guess ${i + 1}`);
-        messages.push((await res.json()).error.message);
-      }
-      // Even the right password is not tried while the account is throttled.
-      const refused = await login(email, "correct horse");
-      assert.equal(refused.status, 429);
-      const retryAfter = Number(refused.headers.get("retry-after"));
-      assert.ok(retryAfter >= 1 && retryAfter <= 15 * 60, `Retry-After ${retryAfter}`);
-      const body = await refused.json();
-      assert.equal(body.error.code, "rate_limited");
-      return { messages, refusal: body.error.message.replace(/\d+/g, "N") as string };
-    };
-    const known = await guess(alice.email);
-    const unknown = await guess(`nobody-${crypto.randomUUID()}@example.com`);
-    assert.deepEqual(unknown, known, "an unknown e-mail is answered exactly like a real one");
-    assert.match(known.refusal, /Too many failed log-ins/);
-    assert.match(known.refusal, /reset your password/);
-
-    const alert = await smtp.waitFor((m) => m.to.includes(alice.email));
-    assert.match(alert.subject, /log-in/i);
-    assert.doesNotMatch(alert.text, /wrong guess/, "the guesses are not repeated to anyone");
-
-    // The window passes: one more failure throttles again (for longer), without a second e-mail.
-    const sql = app.server.db.sql;
-    await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
-    assert.equal((await login(alice.email, "wrong again")).status, 401);
-    const longer = await login(alice.email, "correct horse");
-    assert.equal(longer.status, 429);
-    await longer.body?.cancel();
-    assert.ok(Number(longer.headers.get("retry-after")) > 15, "the window doubled");
-
-    // A success ends the episode: the count starts again from zero.
-    await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
-    assert.equal((await login(alice.email, "correct horse")).status, 200);
-    for (let i = 0; i < 4; i++) {
-      assert.equal((await login(alice.email, "wrong")).status, 401, `fresh count ${i + 1}`);
+  await using mailing = await appWithSmtp("Hurukuro <no-reply@hurukuro.test>");
+  const { app, smtp } = mailing;
+  // Fewer than the 30 anonymous requests a minute from one address are made here.
+  const alice = await fundedUser(app);
+  const login = (email: string, password: string) =>
+    app.fetch("/api/v1/auth/login", json({ email, password }));
+  const guess = async (email: string) => {
+    const messages: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await login(email, `wrong guess ${i}`);
+      assert.equal(res.status, 401, `guess ${i + 1}`);
+      messages.push((await res.json()).error.message);
     }
-    assert.equal((await login(alice.email, "correct horse")).status, 200);
+    // Even the right password is not tried while the account is throttled.
+    const refused = await login(email, PASSWORD);
+    assert.equal(refused.status, 429);
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    assert.ok(retryAfter >= 1 && retryAfter <= 15 * 60, `Retry-After ${retryAfter}`);
+    const body = await refused.json();
+    assert.equal(body.error.code, "rate_limited");
+    return { messages, refusal: body.error.message.replace(/\d+/g, "N") as string };
+  };
+  const known = await guess(alice.email);
+  const unknown = await guess(`nobody-${crypto.randomUUID()}@example.com`);
+  assert.deepEqual(unknown, known, "an unknown e-mail is answered exactly like a real one");
+  assert.match(known.refusal, /Too many failed log-ins/);
+  assert.match(known.refusal, /reset your password/);
 
-    const metrics = await (await app.fetch("/metrics")).text();
-    assert.match(metrics, /^hurukuro_login_failures_total 15$/m);
-    assert.match(metrics, /^hurukuro_login_throttled_total 3$/m);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(smtp.messages.filter((m) => m.to.includes(alice.email)).length, 1);
-  } finally {
-    await app.close();
-    await smtp.close();
+  const alert = await smtp.waitFor((m) => m.to.includes(alice.email));
+  assert.match(alert.subject, /log-in/i);
+  assert.doesNotMatch(alert.text, /wrong guess/, "the guesses are not repeated to anyone");
+
+  // The window passes: one more failure throttles again (for longer), without a second e-mail.
+  const sql = app.server.db.sql;
+  await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
+  assert.equal((await login(alice.email, "wrong again")).status, 401);
+  const longer = await login(alice.email, PASSWORD);
+  assert.equal(longer.status, 429);
+  await longer.body?.cancel();
+  assert.ok(Number(longer.headers.get("retry-after")) > 15, "the window doubled");
+
+  // A success ends the episode: the count starts again from zero.
+  await sql`update login_throttles set blocked_until = now() - interval '1 second'`;
+  assert.equal((await login(alice.email, PASSWORD)).status, 200);
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await login(alice.email, "wrong")).status, 401, `fresh count ${i + 1}`);
   }
+  assert.equal((await login(alice.email, PASSWORD)).status, 200);
+
+  const metrics = await (await app.fetch("/metrics")).text();
+  assert.match(metrics, /^hurukuro_login_failures_total 15$/m);
+  assert.match(metrics, /^hurukuro_login_throttled_total 3$/m);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(smtp.messages.filter((m) => m.to.includes(alice.email)).length, 1);
 });
 
 Deno.test("the log-in form is throttled the same way, and resetting the password lifts it", async () => {
   await using app = await startTestApp();
-  const bob = await signup(app);
+  const bob = await fundedUser(app);
   const visit = await visitForm(app, "/login");
   for (let i = 0; i < 5; i++) {
     const res = await postForm(app, "/login", visit, { email: bob.email, password: "wrong" });
@@ -226,7 +199,7 @@ Deno.test("the log-in form is throttled the same way, and resetting the password
   }
   const page = await postForm(app, "/login", visit, {
     email: bob.email,
-    password: "correct horse",
+    password: PASSWORD,
   });
   assert.equal(page.status, 429);
   assert.ok(Number(page.headers.get("retry-after")) >= 1);
@@ -243,8 +216,8 @@ Deno.test("the log-in form is throttled the same way, and resetting the password
 
 Deno.test("cookie-authenticated changes from another origin are refused; bearer calls are not", async () => {
   await using app = await startTestApp({ env: { CORS_ORIGINS: "https://app.hurukuro.example" } });
-  const alice = await signup(app);
-  const { token } = await createSession(app.server.db.sql, alice.id);
+  const alice = await fundedUser(app);
+  const { token } = await createSession(app.server.db.sql, alice.userId);
   const cookieHeaders = {
     cookie: `hk_session=${token}`,
     "x-csrf-token": await csrfTokenFor(app.server.config.appSecret, token),
@@ -286,7 +259,7 @@ Deno.test("cookie-authenticated changes from another origin are refused; bearer 
     app,
     "/login",
     visit,
-    { email: alice.email, password: "correct horse" },
+    { email: alice.email, password: PASSWORD },
     { origin: "https://evil.example" },
   );
   assert.equal(form.status, 403);
@@ -327,7 +300,7 @@ Deno.test("SANDBOX=0 without SMTP_URL switches e-mail off instead of faking it",
   assert.ok(!logs.some((l) => /built-in SMTP/.test(l.msg)), "no fake SMTP server started");
   assert.equal(logs.filter((l) => /e-mail is off/.test(l.msg)).length, 1, "said once");
   // Asking for a reset link still answers as always (no e-mail is sent, nothing fails).
-  const { email } = await signup(app);
+  const { email } = await fundedUser(app);
   const res = await app.fetch("/api/v1/auth/password-reset", json({ email }));
   assert.equal(res.status, 202);
   await res.body?.cancel();

@@ -5,61 +5,45 @@
  * wait for the messages they cause.
  */
 import assert from "node:assert/strict";
-import { closing, startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import { count, sleep, type TestApp, type TestAppOptions, withFakes } from "./harness.ts";
+import { type ChatApp, startChatApp } from "./chat_app.ts";
 import {
   type FakeTelegram,
   type RecordedTelegramMessage,
   startFakeTelegram,
 } from "../lib/sandbox/telegram.ts";
 import { setSetting } from "../lib/accounts/settings.ts";
-import { createSession } from "../lib/accounts/credentials.ts";
 import { createUser, type User } from "../lib/accounts/users.ts";
-import { csrfTokenFor } from "../routes/_auth.ts";
+import { postForm, signedIn } from "./fixtures/forms.ts";
 
 export const WEBHOOK_SECRET = "tg-webhook-secret-for-tests_0123456789";
 export const WEBHOOK_PATH = "/api/telegram/webhook";
 
-export interface TelegramSetup extends AsyncDisposable {
-  app: TestApp;
+export interface TelegramSetup extends ChatApp {
   telegram: FakeTelegram;
-  openai: FakeOpenAI;
-  close(): Promise<void>;
 }
 
 export async function setupTelegram(
   options: { env?: Record<string, string>; app?: Omit<TestAppOptions, "env"> } = {},
 ): Promise<TelegramSetup> {
   const telegram = await startFakeTelegram();
-  const openai = await startFakeOpenAI();
-  const app = await startTestApp({
+  const chat = await startChatApp({
     ...options.app,
     env: {
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_URL: telegram.url,
       TELEGRAM_WEBHOOK_SECRET: WEBHOOK_SECRET,
       TELEGRAM_BOT_USERNAME: "HurukuroTestBot",
-      OPENAI_API_KEY: FAKE_OPENAI_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
       ...options.env,
     },
   });
   const set = await fetch(`${telegram.url}/bot${telegram.token}/setWebhook`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ url: app.url + WEBHOOK_PATH, secret_token: WEBHOOK_SECRET }),
+    body: JSON.stringify({ url: chat.app.url + WEBHOOK_PATH, secret_token: WEBHOOK_SECRET }),
   });
   assert.equal((await set.json()).ok, true);
-  return closing({
-    app,
-    telegram,
-    openai,
-    async close() {
-      await app.close();
-      await telegram.close();
-      await openai.close();
-    },
-  });
+  return withFakes(chat.app, { openai: chat.openai, telegram });
 }
 
 export interface Browser {
@@ -83,21 +67,8 @@ export async function signedInUser(
     password: "a-long-enough-password",
     role: options.admin ? "admin" : "user",
   });
-  const session = await createSession(sql, user.id, { admin: options.admin ?? false });
-  const cookie = `hk_session=${session.token}`;
-  const csrf = await csrfTokenFor(app.server.config.appSecret, session.token);
-  return {
-    user,
-    cookie,
-    csrf,
-    post: (path, fields = {}) =>
-      app.fetch(path, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ _csrf: csrf, ...fields }),
-        redirect: "manual",
-      }),
-  };
+  const visit = await signedIn(app, user.id, options.admin);
+  return { user, ...visit, post: (path, fields = {}) => postForm(app, path, visit, fields) };
 }
 
 /** A code from /account, as the page shows it. */
@@ -145,12 +116,7 @@ export const shown = (m: RecordedTelegramMessage) =>
   m.text.replace(/<[^>]*>/g, "").replaceAll("&lt;", "<").replaceAll("&gt;", ">")
     .replaceAll("&amp;", "&");
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function count(app: TestApp, query: string): Promise<number> {
-  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
-  return row.n;
-}
+export { count, sleep };
 
 /** Waits until no update is open and no message waits to be sent. */
 export async function settled(app: TestApp, timeoutMs = 15_000): Promise<void> {

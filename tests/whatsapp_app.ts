@@ -4,8 +4,15 @@
  * and a wait for the replies they cause.
  */
 import assert from "node:assert/strict";
-import { closing, startTestApp, type TestApp, type TestAppOptions } from "./harness.ts";
-import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
+import {
+  closing,
+  count,
+  sleep,
+  startTestApp,
+  type TestApp,
+  type TestAppOptions,
+} from "./harness.ts";
+import { type ChatApp, startChatApp } from "./chat_app.ts";
 import {
   type FakeGraphApi,
   type RecordedMessage,
@@ -27,12 +34,9 @@ export const APP_SECRET = "meta-app-secret-for-tests";
 export const VERIFY_TOKEN = "verify-me-please";
 export const PAYNOW_KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
 
-export interface Setup extends AsyncDisposable {
-  app: TestApp;
+export interface Setup extends ChatApp {
   graph: FakeGraphApi;
-  openai: FakeOpenAI;
   paynow?: FakePaynow;
-  close(): Promise<void>;
 }
 
 export async function setup(
@@ -47,11 +51,10 @@ export async function setup(
   } = {},
 ): Promise<Setup> {
   const graph = options.graph ?? await startFakeGraphApi();
-  const openai = await startFakeOpenAI();
   const paynow = options.paynow
     ? await startFakePaynow({ integrations: { "1201": PAYNOW_KEY }, timeScale: 0.01 })
     : undefined;
-  const app = await startTestApp({
+  const chat = await startChatApp({
     ...options.app,
     env: {
       WHATSAPP_TOKEN: graph.accessToken,
@@ -59,22 +62,18 @@ export async function setup(
       WHATSAPP_APP_SECRET: APP_SECRET,
       WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
       WHATSAPP_GRAPH_URL: graph.url,
-      OPENAI_API_KEY: FAKE_OPENAI_KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
       ...(paynow ? paynowEnv(paynow.url, PAYNOW_KEY) : {}),
       ...options.env,
     },
   });
-  if (options.grant) await setSetting(app.server.db.sql, "signup_grant_tokens", options.grant);
+  if (options.grant) await setSetting(chat.app.server.db.sql, "signup_grant_tokens", options.grant);
   return closing({
-    app,
+    ...chat,
     graph,
-    openai,
     paynow,
     async close() {
-      await app.close();
+      await chat.close();
       if (!options.graph) await graph.close();
-      await openai.close();
       await paynow?.close();
     },
   });
@@ -128,9 +127,4 @@ export async function say(
 
 export const text = (phone: string, body: string) => metaText({ from: phone, text: body });
 export const bodyOf = (m: RecordedMessage) => m.text;
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function count(app: TestApp, query: string): Promise<number> {
-  const [row] = await app.server.db.sql.unsafe(`select count(*)::int as n from ${query}`);
-  return row.n;
-}
+export { count, sleep };

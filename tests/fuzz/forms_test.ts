@@ -10,9 +10,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signUp, startTestApp, type TestApp } from "../harness.ts";
-import { createSession } from "../../lib/accounts/credentials.ts";
-import { csrfTokenFor } from "../../routes/_auth.ts";
-import { visitForm } from "../fixtures/forms.ts";
+import { signedIn, visitForm } from "../fixtures/forms.ts";
 import { hostileShortString, hostileString, MEGABYTE } from "./hostile.ts";
 import { announceSeed, fuzzParams } from "./settings.ts";
 
@@ -555,17 +553,10 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
       grievance: grievance.id,
       area: area.id as string,
     };
-    const sessionOf = async (userId: string, adminSession: boolean): Promise<Caller> => {
-      const { token } = await createSession(sql, userId, { admin: adminSession });
-      return {
-        cookie: `hk_session=${token}`,
-        csrf: await csrfTokenFor(app.server.config.appSecret, token),
-      };
-    };
     const callers: Record<Who, Caller> = {
       anonymous: await visitForm(app, "/login"),
-      user: await sessionOf(ids.user, false),
-      admin: await sessionOf(admin.id, true),
+      user: await signedIn(app, ids.user, false),
+      admin: await signedIn(app, admin.id, true),
     };
     let sent = 0;
 

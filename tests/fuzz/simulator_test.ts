@@ -12,9 +12,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { startTestApp } from "../harness.ts";
-import { createSession } from "../../lib/accounts/credentials.ts";
+import { signedIn } from "../fixtures/forms.ts";
 import { createUser } from "../../lib/accounts/users.ts";
-import { csrfTokenFor } from "../../routes/_auth.ts";
 import { hostileShortString, hostileString, hostileValue, MEGABYTE } from "./hostile.ts";
 import { announceSeed, fuzzParams } from "./settings.ts";
 
@@ -68,16 +67,9 @@ Deno.test("fuzz: the simulator's endpoints answer hostile input below 500; the b
       email: "fuzz-customer@example.com",
       password: "long enough password",
     });
-    const sessionOf = async (userId: string, adminSession: boolean) => {
-      const { token } = await createSession(sql, userId, { admin: adminSession });
-      return {
-        cookie: `hk_session=${token}`,
-        csrf: await csrfTokenFor(app.server.config.appSecret, token),
-      };
-    };
     const callers = {
-      admin: await sessionOf(admin.id, true),
-      customer: await sessionOf(customer.id, false),
+      admin: await signedIn(app, admin.id, true),
+      customer: await signedIn(app, customer.id, false),
       anonymous: { cookie: "", csrf: "" },
     };
     type Who = keyof typeof callers;

@@ -81,39 +81,37 @@ async function settledMessages(app: TestApp): Promise<void> {
 }
 
 /** Accounts for the generators' valid numbers, made one at a time before the traffic. */
-async function accounts(app: TestApp): Promise<void> {
+/**
+ * Posts generated hostile deliveries at the same moment as valid ones from the fuzz phones (whose
+ * accounts exist): each hostile one is answered acceptably, each valid one 200 and stored; then
+ * every stored message is answered or failed alone.
+ */
+async function hostileBesideValid<Hostile, Valid>(app: TestApp, webhook: {
+  hostile: fc.Arbitrary<Hostile>;
+  /** A valid delivery from `phone` and the id of its message. */
+  valid(phone: string): { delivery: Valid; id: string };
+  post(delivery: Hostile | Valid): Promise<Response>;
+}): Promise<void> {
   for (const phone of FUZZ_PHONES) await findOrCreatePhoneUser(app.server.db.sql, `+${phone}`);
-}
-
-Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
-  await using t = await setup();
-  await accounts(t.app);
-  const post = async (body: Uint8Array<ArrayBuffer> | string) => {
-    const res = await t.app.fetch("/api/whatsapp/webhook", {
-      method: "POST",
-      body,
-      headers: {
-        "content-type": "application/json",
-        "x-hub-signature-256": signMeta(APP_SECRET, body),
-      },
-    });
+  const status = async (delivery: Hostile | Valid) => {
+    const res = await webhook.post(delivery);
     await res.body?.cancel();
     return res.status;
   };
   await fc.assert(
     fc.asyncProperty(
-      fc.array(metaBody, { minLength: 1, maxLength: 4 }),
+      fc.array(webhook.hostile, { minLength: 1, maxLength: 4 }),
       fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
       async (hostile, senders) => {
-        const valid = senders.map((phone) => metaText({ from: phone, text: "help" }));
+        const valid = senders.map((phone) => webhook.valid(phone));
         const [hostileStatus, validStatus] = await Promise.all([
-          Promise.all(hostile.map(post)),
-          Promise.all(valid.map((m) => post(JSON.stringify(metaWebhook({ messages: [m] }))))),
+          Promise.all(hostile.map(status)),
+          Promise.all(valid.map((v) => status(v.delivery))),
         ]);
         assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
         assert.deepEqual(validStatus, valid.map(() => 200));
-        const ids = valid.map((m) => m.message.id as string);
-        const stored = await t.app.server.db.sql`
+        const ids = valid.map((v) => v.id);
+        const stored = await app.server.db.sql`
           select provider_message_id from whatsapp_inbound
           where provider_message_id = any(${ids})`;
         assert.equal(stored.length, ids.length, "every valid message stored");
@@ -121,7 +119,30 @@ Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid 
     ),
     fuzzParams(),
   );
-  await settledMessages(t.app);
+  await settledMessages(app);
+}
+
+Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
+  await using t = await setup();
+  await hostileBesideValid(t.app, {
+    hostile: metaBody,
+    valid(phone) {
+      const m = metaText({ from: phone, text: "help" });
+      return {
+        delivery: JSON.stringify(metaWebhook({ messages: [m] })),
+        id: m.message.id as string,
+      };
+    },
+    post: (body) =>
+      t.app.fetch("/api/whatsapp/webhook", {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-hub-signature-256": signMeta(APP_SECRET, body),
+        },
+      }),
+  });
   // Only phone numbers were ever stored.
   const phones = await t.app.server.db.sql`select distinct phone from whatsapp_inbound`;
   assert.ok(phones.every((r) => PHONE_NUMBER.test(r.phone)), JSON.stringify(phones));
@@ -130,40 +151,22 @@ Deno.test("fuzz: hostile Meta deliveries beside valid ones: no 5xx, every valid 
 Deno.test("fuzz: hostile Twilio deliveries beside valid ones: no 5xx, every valid message stored, all answered or failed alone", async () => {
   const { fake, app } = await twilioApp();
   try {
-    await accounts(app);
     const url = `${app.url}/api/whatsapp/twilio`;
-    const post = async (fields: Record<string, string>) => {
-      const signed = signedTwilioWebhook(fake.authToken, url, wellFormed(fields));
-      const res = await app.fetch("/api/whatsapp/twilio", {
-        method: "POST",
-        body: signed.body,
-        headers: signed.headers,
-      });
-      await res.body?.cancel();
-      return res.status;
-    };
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(twilioFields, { minLength: 1, maxLength: 4 }),
-        fc.array(fc.constantFrom(...FUZZ_PHONES), { minLength: 1, maxLength: 3 }),
-        async (hostile, senders) => {
-          const valid = senders.map((phone) => twilioInbound({ from: phone, body: "help" }));
-          const [hostileStatus, validStatus] = await Promise.all([
-            Promise.all(hostile.map(post)),
-            Promise.all(valid.map(post)),
-          ]);
-          assert.ok(hostileStatus.every((s) => ACCEPTABLE.has(s)), `${hostileStatus}`);
-          assert.deepEqual(validStatus, valid.map(() => 200));
-          const ids = valid.map((f) => f.MessageSid);
-          const stored = await app.server.db.sql`
-            select provider_message_id from whatsapp_inbound
-            where provider_message_id = any(${ids})`;
-          assert.equal(stored.length, ids.length, "every valid message stored");
-        },
-      ),
-      fuzzParams(),
-    );
-    await settledMessages(app);
+    await hostileBesideValid(app, {
+      hostile: twilioFields,
+      valid(phone) {
+        const fields = twilioInbound({ from: phone, body: "help" });
+        return { delivery: fields, id: fields.MessageSid };
+      },
+      post(fields) {
+        const signed = signedTwilioWebhook(fake.authToken, url, wellFormed(fields));
+        return app.fetch("/api/whatsapp/twilio", {
+          method: "POST",
+          body: signed.body,
+          headers: signed.headers,
+        });
+      },
+    });
   } finally {
     await app.close();
     await fake.close();
