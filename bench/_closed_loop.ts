@@ -41,19 +41,22 @@ export interface ClosedLoopFigures {
   otherCpu: number | null;
 }
 
-/** Runs the load for `seconds` against `url` (POST), after a warm-up whose figures are dropped. */
-export async function closedLoop(options: {
+export interface LoopOptions {
   label: string;
   url: string;
   seconds: number;
-  warmupSeconds?: number;
   next: () => LoadRequest;
   /** The server's pid, to read its CPU use. */
   pid?: number;
   connections?: number;
   /** Stop after this many requests instead of after `seconds`. */
   amount?: number;
-}): Promise<ClosedLoopFigures> {
+}
+
+/** Runs the load for `seconds` against `url` (POST), after a warm-up whose figures are dropped. */
+export async function closedLoop(
+  options: LoopOptions & { warmupSeconds?: number },
+): Promise<ClosedLoopFigures> {
   assertLoopback(options.url);
   const once = (seconds: number, onResponse?: (status: number, ms: number) => void) =>
     runLoad(
@@ -76,39 +79,57 @@ export async function closedLoop(options: {
     );
   if (options.warmupSeconds ?? 1) await once(options.warmupSeconds ?? 1);
 
+  const run = measuring(options.label, options.pid);
+  const result = await once(options.seconds, run.answered);
+  return run.done({ seconds: result.duration, errors: result.errors + result.timeouts });
+}
+
+/**
+ * The figures of one measured run: `answered` for each answer as it comes, `done` at the end
+ * (the server's CPU from its pid, and the rest of the machine's, over the run's wall time).
+ */
+export function measuring(label: string, pid?: number) {
   const latencies: number[] = [];
   const others: Record<number, number> = {};
   const before = {
     own: ownCpuSeconds(),
-    server: options.pid ? processCpuSeconds(options.pid) : null,
+    server: pid ? processCpuSeconds(pid) : null,
     machine: machineBusySeconds(),
   };
   const started = performance.now();
-  const result = await once(options.seconds, (status, ms) => {
-    if (status === 200) latencies.push(ms);
-    else others[status] = (others[status] ?? 0) + 1;
-  });
-  const wall = (performance.now() - started) / 1000;
-  const server = options.pid ? processCpuSeconds(options.pid) : null;
-  const machine = machineBusySeconds();
-  const own = ownCpuSeconds() - before.own;
-  const serverCpu = server === null || before.server === null
-    ? null
-    : (server - before.server) / wall;
-  const sorted = Float64Array.from(latencies).sort();
   return {
-    label: options.label,
-    okPerSec: latencies.length / result.duration,
-    ok: latencies.length,
-    others,
-    errors: result.errors + result.timeouts,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    seconds: result.duration,
-    serverCpu,
-    otherCpu: machine === null || before.machine === null
-      ? null
-      : Math.max(0, (machine - before.machine) / wall - (serverCpu ?? 0) - own / wall),
+    answered(status: number, ms: number) {
+      if (status === 200) latencies.push(ms);
+      else others[status] = (others[status] ?? 0) + 1;
+    },
+    get ok() {
+      return latencies.length;
+    },
+    done(run: { seconds?: number; errors: number }): ClosedLoopFigures {
+      const wall = (performance.now() - started) / 1000;
+      const seconds = run.seconds ?? wall;
+      const server = pid ? processCpuSeconds(pid) : null;
+      const machine = machineBusySeconds();
+      const own = ownCpuSeconds() - before.own;
+      const serverCpu = server === null || before.server === null
+        ? null
+        : (server - before.server) / wall;
+      const sorted = Float64Array.from(latencies).sort();
+      return {
+        label,
+        okPerSec: latencies.length / seconds,
+        ok: latencies.length,
+        others,
+        errors: run.errors,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        seconds,
+        serverCpu,
+        otherCpu: machine === null || before.machine === null
+          ? null
+          : Math.max(0, (machine - before.machine) / wall - (serverCpu ?? 0) - own / wall),
+      };
+    },
   };
 }
 
