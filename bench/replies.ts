@@ -27,6 +27,7 @@ import {
   freshServerDatabase,
   integer,
   makeTempDir,
+  processCpuSeconds,
   ROOT,
   type ServerProcess,
   startServer,
@@ -121,7 +122,11 @@ export async function run(): Promise<void> {
     },
     stdout: "piped",
   }).output();
-  const bareRun = JSON.parse(new TextDecoder().decode(bare.stdout)) as { jobs: number; ms: number };
+  const bareRun = JSON.parse(new TextDecoder().decode(bare.stdout)) as {
+    jobs: number;
+    ms: number;
+    cpuMs: number;
+  };
   const bareRate = bareRun.jobs / (bareRun.ms / 1000);
   await (await fetch(`${graph.url}/_fake/reset`, { method: "POST" })).body?.cancel();
 
@@ -165,9 +170,15 @@ export async function run(): Promise<void> {
     // The measure: round after round of questions, the pipeline saturated.
     const done = answered(countsUrl, expected + jobs);
     const intakeStarted = performance.now();
+    const cpuStarted = processCpuSeconds(app.pid);
     for (let q = 1; q <= rounds; q++) await deliverAll(url, pool(`q${q}`, `q${q}`));
     const intakeSeconds = (performance.now() - intakeStarted) / 1000;
     const { first, last } = await done;
+    const cpuEnded = processCpuSeconds(app.pid);
+    // CPU time per answer (webhook, reply, send): other work on the machine barely changes it.
+    const cpuMs = cpuStarted === null || cpuEnded === null
+      ? null
+      : (cpuEnded - cpuStarted) * 1000 / jobs;
     const rate = jobs / ((last - first) / 1000);
     await delay(2_000); // a late duplicate would show up here
 
@@ -195,7 +206,10 @@ export async function run(): Promise<void> {
         `the bare loop (target ≥ ${TARGET}/s: ${rate >= TARGET ? "met" : "MISSED"}); ` +
         `${integer(jobs)} questions delivered in ${intakeSeconds.toFixed(1)} s\n` +
         `  lost ${lost}, doubled ${doubled}, phones answered out of order ${outOfOrder} ` +
-        `(target 0/0/0: ${lost + doubled + outOfOrder === 0 ? "met" : "MISSED"})`,
+        `(target 0/0/0: ${lost + doubled + outOfOrder === 0 ? "met" : "MISSED"})` +
+        (cpuMs === null ? "" : `\n  CPU a reply: Hurukuro ${cpuMs.toFixed(2)} ms (at most ` +
+          `${integer(1000 / cpuMs)} replies/s on one core), the bare loop ` +
+          `${(bareRun.cpuMs / bareRun.jobs).toFixed(2)} ms`),
     );
   } finally {
     await app?.stop();

@@ -6,6 +6,7 @@
  */
 import { FAKE_OPENAI_KEY } from "../lib/sandbox/openai.ts";
 import { TEST_PHONE_NUMBER_ID } from "../lib/sandbox/whatsapp_sign.ts";
+import { ownCpuSeconds } from "./_support.ts";
 
 const jobs = Number(Deno.env.get("JOBS"));
 const concurrency = Number(Deno.env.get("CONCURRENCY"));
@@ -35,8 +36,10 @@ async function reply(i: number): Promise<void> {
 }
 
 const started = performance.now();
+const cpuStarted = ownCpuSeconds();
 let next = 0;
 await Promise.all(Array.from({ length: concurrency }, async () => {
   while (next < jobs) await reply(next++);
 }));
-console.log(JSON.stringify({ jobs, ms: performance.now() - started }));
+const ms = performance.now() - started;
+console.log(JSON.stringify({ jobs, ms, cpuMs: (ownCpuSeconds() - cpuStarted) * 1000 }));

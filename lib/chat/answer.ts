@@ -37,6 +37,7 @@ import {
   getBotConversation,
   getConversation,
   isOpen,
+  type Memory,
   type Mode,
 } from "./conversations.ts";
 import { ACCOUNT_DISABLED_MESSAGE, ChatError, NOT_CONFIGURED_MESSAGE } from "./errors.ts";
@@ -214,6 +215,8 @@ async function prepare(
   const settings = await runtime.settings();
 
   let conversation: Conversation | null = null;
+  /** The conversation's memory, when read with it. */
+  let remembered: Memory | null = null;
   let mode = input.mode;
   const bot = input.bot;
   if (input.conversationId) {
@@ -236,16 +239,17 @@ async function prepare(
       idleTtlMinutes: settings.idleTtlMinutes,
     });
   } else if (mode === "chat" && !input.fresh) {
-    conversation = await findOpenConversation(sql, {
+    const open = await findOpenConversation(sql, {
       userId: input.userId,
       channel: input.channel,
       idleTtlMinutes: settings.idleTtlMinutes,
     });
+    conversation = open?.conversation ?? null;
+    remembered = open?.memory ?? null;
   }
   // Turns a stored summary covers are not loaded: the summary stands in for them.
-  const memory = conversation
-    ? await conversationMemory(sql, conversation.id)
-    : { summary: null, turns: [] };
+  const memory = remembered ??
+    (conversation ? await conversationMemory(sql, conversation.id) : { summary: null, turns: [] });
   const history = memory.turns;
   const title = titleOf(text);
 

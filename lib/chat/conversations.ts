@@ -210,18 +210,38 @@ export function isOpen(c: Conversation, settings: ChatSettings, now = new Date()
     now.getTime() - c.lastActivityAt.getTime() < settings.idleTtlMinutes * 60_000;
 }
 
-/** The user's open chat conversation on `channel` within the idle TTL, if any. */
+/**
+ * The user's open chat conversation on `channel` within the idle TTL, if any, with its memory
+ * (see {@link conversationMemory}) read in the same statement.
+ */
 export async function findOpenConversation(
   sql: Sql,
   input: { userId: string; channel: Channel; idleTtlMinutes: number },
-): Promise<Conversation | null> {
-  const [row] = await sql<ConversationRow[]>`
-    select * from conversations
-    where user_id = ${input.userId} and channel = ${input.channel} and mode = 'chat'
-      and closed_at is null and bot_id is null
-      and last_activity_at > now() - ${input.idleTtlMinutes * 60} * interval '1 second'
-    order by last_activity_at desc limit 1`;
-  return row ? toConversation(row) : null;
+  limit = 100,
+): Promise<{ conversation: Conversation; memory: Memory } | null> {
+  const rows = await sql<
+    (ConversationRow & { turn_id: string | null; turn_role: Turn["role"]; turn_content: string })[]
+  >`
+    with c as (
+      select * from conversations
+      where user_id = ${input.userId} and channel = ${input.channel} and mode = 'chat'
+        and closed_at is null and bot_id is null
+        and last_activity_at > now() - ${input.idleTtlMinutes * 60} * interval '1 second'
+      order by last_activity_at desc limit 1
+    )
+    select c.*, m.id as turn_id, m.role as turn_role, m.content as turn_content
+    from c ${rememberedTurns(sql, limit)}
+    order by m.created_at, m.role desc`;
+  if (rows.length === 0) return null;
+  return {
+    conversation: toConversation(rows[0]),
+    memory: {
+      summary: rows[0].summary,
+      turns: rows.flatMap((r) =>
+        r.turn_id === null ? [] : [{ id: r.turn_id, role: r.turn_role, content: r.turn_content }]
+      ),
+    },
+  };
 }
 
 /** Closes every open conversation of the user on `channel`: the next message starts afresh. */
@@ -309,14 +329,10 @@ export async function conversationMemory(
   limit = 100,
 ): Promise<Memory> {
   const rows = await sql<MemoryRow[]>`
-    with c as (select summary, summary_through from conversations where id = ${conversationId})
+    with c as (select id, summary, summary_through from conversations
+               where id = ${conversationId})
     select c.summary, m.id, m.role, m.content
-    from c left join lateral (
-      select id, role, content, created_at from messages
-      where conversation_id = ${conversationId} and content <> ''
-        and (role = 'user' or status in ('complete', 'aborted'))
-        and created_at > coalesce(c.summary_through, '-infinity')
-      order by created_at desc, role desc limit ${limit}) m on true
+    from c ${rememberedTurns(sql, limit)}
     order by m.created_at, m.role desc`;
   return {
     summary: rows[0]?.summary ?? null,
@@ -325,6 +341,18 @@ export async function conversationMemory(
     ),
   };
 }
+
+/**
+ * The last `limit` turns `conversationMemory` describes of the conversation row `c` (its `id`
+ * and `summary_through`), as `m`: a lateral join, none giving one row of nulls.
+ */
+const rememberedTurns = (sql: Sql, limit: number) =>
+  sql`left join lateral (
+        select id, role, content, created_at from messages
+        where conversation_id = c.id and content <> ''
+          and (role = 'user' or status in ('complete', 'aborted'))
+          and created_at > coalesce(c.summary_through, '-infinity')
+        order by created_at desc, role desc limit ${limit}) m on true`;
 
 /**
  * Answers left `streaming` by a process that died mid-answer are marked failed (their

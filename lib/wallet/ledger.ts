@@ -61,7 +61,8 @@ export async function ensureUserAccount(tx: Tx, userId: string): Promise<void> {
            on conflict (user_id) do nothing`;
 }
 
-const SYSTEM_FOR: Record<EntryKind, SystemAccount> = {
+/** The system account each kind of entry moves tokens to or from. */
+export const SYSTEM_FOR: Record<EntryKind, SystemAccount> = {
   purchase_credit: "system:sales",
   usage_debit: "system:usage",
   refund: "system:refunds",

@@ -150,6 +150,42 @@ Deno.test("reservations racing for the same tokens: only those the wallet covers
   });
 });
 
+Deno.test("settlements racing on one wallet: each reservation debited once, the books balance", async () => {
+  await withDb(async (db) => {
+    const user = await newFundedUser(db, 1_000);
+    const cap = { cap: 10_000, timeZone: "UTC" };
+    const held = await Promise.all(Array.from(
+      { length: 20 },
+      () => reserve(db.sql, { userId: user.id, amount: 40, purpose: "chat", dailyCap: cap }),
+    ));
+    // Each settled twice at once, and all at once: 20 × 30 used, 10 of them released after.
+    const settled = await Promise.all(held.flatMap((r, i) => {
+      const used = i < 10 ? 30 : 0;
+      return [1, 2].map(() => settle(db.sql, r.id, used, { description: "answer" }));
+    }));
+    assert.equal(settled.filter((s) => s?.applied).length, 10, "one debit per used reservation");
+    assert.deepEqual(await getBalance(db.sql, user.id), {
+      balance: 700,
+      reserved: 0,
+      available: 700,
+    });
+    const [account] = await db.sql`select cap_used from ledger_accounts
+                                   where user_id = ${user.id}`;
+    assert.equal(Number(account.cap_used), 300, "the day's count holds what was debited");
+    const closed = await db.sql`select status, used from reservations where user_id = ${user.id}
+                                order by status`;
+    assert.deepEqual(
+      closed.map((r) => `${r.status}:${r.used}`).sort(),
+      [...Array(10).fill("released:0"), ...Array(10).fill("settled:30")],
+    );
+    await assert.rejects(
+      settle(db.sql, crypto.randomUUID(), 1, { description: "answer" }),
+      (e: { code?: string }) => e.code === "not_found",
+    );
+    await assertBooksBalance(db);
+  });
+});
+
 Deno.test("usage above the reservation is charged only up to what the wallet holds", async () => {
   await withDb(async (db) => {
     const user = await newFundedUser(db, 40);

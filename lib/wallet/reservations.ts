@@ -12,7 +12,7 @@
  */
 import type { Sql } from "../db/mod.ts";
 import { AppError } from "../errors.ts";
-import { postInTransaction, type PostResult } from "./ledger.ts";
+import { type PostResult, SYSTEM_FOR } from "./ledger.ts";
 
 export const DEFAULT_RESERVATION_TTL_MS = 10 * 60 * 1000;
 
@@ -105,7 +105,16 @@ export async function reserve(
 /**
  * Closes an open reservation: debits `used` tokens (what the work actually cost; more than
  * reserved is taken from the balance up to what is available) and releases the hold. Settling
- * twice changes nothing: the reservation id is the debit's idempotency key.
+ * twice changes nothing: the reservation is claimed while open, and its id is the debit's
+ * idempotency key.
+ *
+ * One statement (its own transaction), like {@link reserve}: every answer settles, and on the
+ * embedded database every statement holds the event loop. The reservation and then the wallet
+ * are locked (`for update`) before anything is computed, so the debit is figured from the
+ * wallet as it stands once no other writer holds it; the wallet's one update lifts the hold and
+ * takes the debit together (its CHECK, reserved ≤ balance, holds on the row as written), the
+ * system account is credited the same amount, and the day's count gives back the hold if it is
+ * still the reservation's day and takes what was debited.
  */
 export async function settle(
   sql: Sql,
@@ -116,42 +125,73 @@ export async function settle(
   if (!Number.isSafeInteger(used) || used < 0) {
     throw new AppError("validation_failed", "Usage is a whole, non-negative number of tokens.");
   }
-  return await sql.begin(async (tx) => {
-    const [r] = await tx`select user_id, amount, status, cap_day::text as cap_day
-                         from reservations where id = ${reservationId} for update`;
-    if (!r) throw new AppError("not_found", "This reservation does not exist.");
-    if (r.status !== "open") return null;
-    const held = Number(r.amount);
-    // The hold is lifted first, then the use is debited from what is then available: the
-    // wallet's CHECK (reserved ≤ balance) holds after every statement. The day's count gives
-    // back the hold if it is still the reservation's day (then takes what was debited).
-    await tx`update ledger_accounts
-             set reserved = reserved - ${held}, updated_at = now(),
-                 cap_used = case when cap_day = ${r.cap_day}::date
-                                 then greatest(0, cap_used - ${held}) else cap_used end
-             where user_id = ${r.user_id}`;
-    let result: PostResult | null = null;
-    if (used > 0) {
-      result = await postInTransaction(tx, {
-        userId: r.user_id,
-        kind: "usage_debit",
-        delta: -used,
-        idempotencyKey: `reservation:${reservationId}`,
-        description: entry.description,
-        reference: { reservationId, ...entry.reference },
-        capToAvailable: true,
-      });
-      if (result.applied) {
-        await tx`update ledger_accounts set cap_used = cap_used + ${-result.entry.delta}
-                 where user_id = ${r.user_id} and cap_day = ${r.cap_day}::date`;
-      }
-    }
-    await tx`update reservations
-             set status = ${used > 0 ? "settled" : "released"},
-                 used = ${result ? -result.entry.delta : 0}, closed_at = now()
-             where id = ${reservationId}`;
-    return result;
-  });
+  const reference = { reservationId, ...entry.reference };
+  const [row] = await sql<SettledRow[]>`
+    with claimed as (
+      select user_id, amount, cap_day from reservations
+      where id = ${reservationId} and status = 'open'
+      for update
+    ), wallet as (
+      select a.id, c.user_id, c.amount as held, c.cap_day,
+             least(${used}::bigint, greatest(0, a.balance - a.reserved + c.amount)) as debit
+      from ledger_accounts a join claimed c on a.user_id = c.user_id
+      for update of a
+    ), debited as (
+      update ledger_accounts a
+      set reserved = a.reserved - w.held, balance = a.balance - w.debit, updated_at = now(),
+          cap_used = case when a.cap_day = w.cap_day
+                          then greatest(0, a.cap_used - w.held) + w.debit
+                          else a.cap_used end
+      from wallet w where a.id = w.id
+      returning a.balance
+    ), credited as (
+      update ledger_accounts a set balance = a.balance + w.debit, updated_at = now()
+      from wallet w where a.name = ${SYSTEM_FOR.usage_debit} and w.debit > 0
+      returning a.id
+    ), posted as (
+      insert into ledger_entries (idempotency_key, kind, debit_account, credit_account, amount,
+                                  user_id, description, reference)
+      select ${`reservation:${reservationId}`}, 'usage_debit', w.id, c.id, w.debit, w.user_id,
+             ${entry.description}, ${sql.json(reference as never)}
+      from wallet w, credited c
+      returning id, created_at
+    ), closed as (
+      update reservations r
+      set status = ${used > 0 ? "settled" : "released"}, used = w.debit, closed_at = now()
+      from wallet w where r.id = ${reservationId}
+      returning r.id
+    )
+    select exists (select 1 from reservations where id = ${reservationId}) as found,
+           (select count(*) from closed)::int as closed,
+           (select debit from wallet) as debit,
+           (select balance from debited) as balance,
+           (select id from posted) as entry_id,
+           (select created_at from posted) as created_at`;
+  if (!row.found) throw new AppError("not_found", "This reservation does not exist.");
+  if (row.closed === 0 || used === 0) return null;
+  const debit = Number(row.debit);
+  return {
+    entry: {
+      id: row.entry_id ?? "",
+      kind: "usage_debit",
+      delta: -debit,
+      description: entry.description,
+      reference: debit > 0 ? reference : {},
+      createdAt: row.created_at ?? new Date(),
+    },
+    applied: debit > 0,
+    balance: Number(row.balance),
+  };
+}
+
+/** What {@link settle}'s statement answers (bigints as strings). */
+interface SettledRow {
+  found: boolean;
+  closed: number;
+  debit: string | null;
+  balance: string | null;
+  entry_id: string | null;
+  created_at: Date | null;
 }
 
 /** Releases a reservation without charging (the work failed before producing anything). */

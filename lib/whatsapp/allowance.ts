@@ -14,18 +14,29 @@ import type { Sql } from "../db/mod.ts";
 
 export type Allowance = "ok" | "warn" | "silent";
 
-/** Where `message` stands against the phone's `perMinute` allowance. */
-export async function allowanceOf(
-  sql: Sql,
-  message: { phone: string; seq: string | number | bigint; receivedAt: Date },
-  perMinute: number,
-): Promise<Allowance> {
-  const [row] = await sql`
-    select count(*)::int as earlier from whatsapp_inbound
-    where phone = ${message.phone} and provider <> 'system'
-      and received_at >= date_trunc('minute', ${message.receivedAt}::timestamptz)
-      and seq < ${String(message.seq)}`;
-  const earlier = row.earlier as number;
+/**
+ * How many of the phone's messages came before the inbound row aliased `i` in its minute: a
+ * scalar subquery for a query on `whatsapp_inbound i` (the reply job reads it with the row).
+ */
+export const earlierInMinute = (sql: Sql) =>
+  sql`(select count(*)::int from whatsapp_inbound e
+       where e.phone = i.phone and e.provider <> 'system'
+         and e.received_at >= date_trunc('minute', i.received_at) and e.seq < i.seq)`;
+
+/** Where a message with `earlier` messages before it in its minute stands against `perMinute`. */
+export function allowanceFor(earlier: number, perMinute: number): Allowance {
   if (earlier < perMinute) return "ok";
   return earlier === perMinute ? "warn" : "silent";
+}
+
+/** Where the stored message `seq` stands against its phone's `perMinute` allowance. */
+export async function allowanceOf(
+  sql: Sql,
+  message: { seq: string | number | bigint },
+  perMinute: number,
+): Promise<Allowance> {
+  const [row] = await sql<{ earlier: number }[]>`
+    select ${earlierInMinute(sql)} as earlier from whatsapp_inbound i
+    where i.seq = ${String(message.seq)}`;
+  return allowanceFor(row.earlier, perMinute);
 }

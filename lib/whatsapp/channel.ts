@@ -16,7 +16,13 @@ import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Instances } from "../instances.ts";
 import type { Logger } from "../observability/log.ts";
-import { findOrCreatePhoneUser, toUser, type User, type UserRow } from "../accounts/users.ts";
+import {
+  findOrCreatePhoneUser,
+  toUser,
+  type User,
+  userColumns,
+  type UserRow,
+} from "../accounts/users.ts";
 import { announceSignUp } from "../accounts/signed_up.ts";
 import type { HubEvent } from "../events.ts";
 import { type PaymentSettled, paymentSettledOf } from "../payments/events.ts";
@@ -34,7 +40,7 @@ import {
 import { text } from "./bot/flows/menu.ts";
 import { DISABLED, SLOW_DOWN, SOMETHING_WRONG } from "./bot/texts.ts";
 import { whatsappReplyJob } from "./jobs.ts";
-import { allowanceOf } from "./allowance.ts";
+import { allowanceFor, earlierInMinute } from "./allowance.ts";
 import { Gate } from "./gate.ts";
 import { createLeases, type Leases } from "./leases.ts";
 import { type MediaOutcome, storeMedia } from "./media.ts";
@@ -131,18 +137,18 @@ export async function answerPhone(ch: ChannelDeps, phone: string): Promise<void>
       await whileRenewing(() => lease.renew(), async () => {
         for (;;) {
           await ch.ingestIdle?.();
-          const [row] = await sql<InboundRow[]>`
-            select id, phone, provider, message, attempts, seq, received_at from whatsapp_inbound
-            where phone = ${phone} and status = 'pending'
-            order by seq limit 1`;
-          if (!row) break;
+          const pending = await nextPending(ch, phone);
+          if (!pending) break;
           try {
+            const done = await ch.gate.run(() => answerOne(ch, pending));
             // The sender is queued after the gate is left: a KV commit holds no database slot.
-            if (await ch.gate.run(() => answerOne(ch, row))) await kickSender(ch.jobs, phone);
+            if (done.toSend) await kickSender(ch.jobs, phone);
+            // Nothing else was pending as it committed; what came since is found on release.
+            if (!done.more) break;
           } catch (error) {
             // Retried by the job, in order; after its last attempt the message fails alone and
             // the phone's next message is answered.
-            if (!(await gaveUp(ch, row, error))) throw error;
+            if (!(await gaveUp(ch, pending.row, error))) throw error;
           }
         }
       }, { log: ch.log, what: "whatsapp.reply" });
@@ -225,23 +231,71 @@ type InboundRow =
     | { provider: "system"; message: PaymentEvent }
   );
 
-/** The phone's conversation state and, when linked, its user (a left join: all null if not). */
-type StoredSession = { state: unknown } & (UserRow | { [K in keyof UserRow]: null });
+/** A pending message with what answering it needs: the conversation as it stands, the user. */
+interface Pending {
+  row: InboundRow;
+  /** The phone's conversation state; null before its first message. */
+  state: unknown;
+  /** The user the phone is linked to, if it is. */
+  user: User | null;
+  /** The phone's messages before this one in its minute (the allowance). */
+  earlier: number;
+}
 
-/** Answers one message; true when replies were recorded for the sender to send. */
-async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<boolean> {
+/**
+ * The phone's next pending message, its conversation state, linked user and allowance count,
+ * in one read (the state and user through left joins: null before the first message).
+ */
+async function nextPending(ch: ChannelDeps, phone: string): Promise<Pending | null> {
   const sql = ch.db.sql;
+  const [found] = await sql<
+    (
+      & { inbound_id: string; message: unknown; state: unknown; earlier: number }
+      & Omit<InboundRow, "id" | "message">
+      & (UserRow | { [K in keyof UserRow]: null })
+    )[]
+  >`
+    select i.id as inbound_id, i.provider, i.message, i.attempts, i.seq, i.received_at,
+           ${earlierInMinute(sql)} as earlier, s.state,
+           ${sql.unsafe(userColumns("u"))}
+    from whatsapp_inbound i
+    left join whatsapp_sessions s on s.phone = i.phone
+    left join users u on u.id = s.user_id
+    where i.phone = ${phone} and i.status = 'pending'
+    order by i.seq limit 1`;
+  if (!found) return null;
+  return {
+    row: {
+      id: found.inbound_id,
+      phone,
+      provider: found.provider,
+      message: found.message,
+      attempts: found.attempts,
+      seq: found.seq,
+      received_at: found.received_at,
+    } as InboundRow,
+    state: found.state,
+    user: found.id ? toUser(found as UserRow) : null,
+    earlier: found.earlier,
+  };
+}
+
+/**
+ * Answers one message. `toSend`: replies were recorded for the sender; `more`: another message
+ * of the phone was pending when this one was recorded.
+ */
+async function answerOne(
+  ch: ChannelDeps,
+  pending: Pending,
+): Promise<{ toSend: boolean; more: boolean }> {
+  const sql = ch.db.sql;
+  const { row } = pending;
   const { id, phone } = row;
   const event = row.provider === "system" ? row.message : null;
   const inbound = row.provider === "system" ? null : row.message;
-  const [stored] = await sql<StoredSession[]>`
-    select s.state, u.id, u.email, u.display_name, u.phone, u.role, u.tier, u.disabled_at,
-           u.created_at
-    from whatsapp_sessions s left join users u on u.id = s.user_id
-    where s.phone = ${phone}`;
-  let session: Session | null = stored ? readSession(stored.state) : null;
+  let session: Session | null = pending.state === null ? null : readSession(pending.state);
 
-  let user: User | null = stored?.id ? toUser(stored) : null;
+  let user = pending.user;
   if (!user) {
     const profileName = inbound?.profileName ?? null;
     const found = await findOrCreatePhoneUser(sql, phone, profileName);
@@ -259,11 +313,7 @@ async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<boolean> {
   } else if (user.disabled) {
     replies = [text(DISABLED)];
   } else {
-    const allowed = await allowanceOf(
-      sql,
-      { phone, seq: row.seq, receivedAt: row.received_at },
-      ch.config.whatsapp.userRatePerMinute,
-    );
+    const allowed = allowanceFor(pending.earlier, ch.config.whatsapp.userRatePerMinute);
     if (allowed !== "ok") {
       ch.log.info("WhatsApp user over the rate limit", { phone, replied: allowed === "warn" });
       replies = allowed === "warn" ? [text(SLOW_DOWN)] : [];
@@ -306,7 +356,7 @@ async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<boolean> {
   // with the new state and the reply recorded together.
   const state = session ?? readSession(null);
   const parts = outgoingParts(replies, ch.provider.textLimit);
-  const [committed] = await sql`
+  const [committed] = await sql<{ n: number; more: boolean }[]>`
     with claimed as (
       update whatsapp_inbound set status = ${status}, processed_at = now(),
         attempts = attempts + 1, error = ${error}
@@ -328,8 +378,10 @@ async function answerOne(ch: ChannelDeps, row: InboundRow): Promise<boolean> {
       on conflict (inbound_id, part) do nothing
       returning 1
     )
-    select count(*)::int as n from claimed`;
-  return committed.n > 0 && replies.length > 0;
+    select (select count(*)::int from claimed) as n,
+           exists (select 1 from whatsapp_inbound
+                   where phone = ${phone} and status = 'pending' and id <> ${id}) as more`;
+  return { toSend: committed.n > 0 && replies.length > 0, more: committed.more };
 }
 
 function botContext(ch: ChannelDeps, user: User, phone: string, inboundId: string): BotContext {

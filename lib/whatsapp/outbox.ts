@@ -11,7 +11,7 @@
  * - The 24-hour window: outside it only a configured template may go (payment notices); anything
  *   else is dropped with the reason recorded and logged.
  */
-import type { Database } from "../db/mod.ts";
+import type { Database, Sql } from "../db/mod.ts";
 import { LEASE_MS, whileRenewing } from "../jobs/lease.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
@@ -148,12 +148,12 @@ async function sendQueued(
 ): Promise<number | null> {
   const sql = deps.db.sql;
   let windowOpen: boolean | null = null;
+  /** The next queued message as the last send's record read it (undefined: read it now). */
+  let next: QueuedRow | null | undefined;
   for (;;) {
     await deps.ingestIdle?.();
-    const [row] = await sql`
-      select o.*, s.last_inbound_at from whatsapp_outbound o
-      left join whatsapp_sessions s on s.phone = o.phone
-      where o.phone = ${phone} and o.status = 'queued' order by o.id limit 1`;
+    const row = next === undefined ? await nextQueued(sql, phone) : next;
+    next = undefined;
     if (!row) return null;
     const lastInbound = row.last_inbound_at as Date | null;
     windowOpen ??= !!lastInbound && Date.now() - lastInbound.getTime() < WINDOW_MS;
@@ -175,11 +175,18 @@ async function sendQueued(
       await deps.gate.outside(async () => {
         const sent = await deps.provider.send(phone, message);
         // Recorded at once, before this worker waits for anything (the gate, other work): the
-        // provider has no idempotency key, so a crash before this write sends it again.
-        await sql`update whatsapp_outbound set status = 'sent', sent_at = now(),
-                    attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
-                    error = null, not_before = null
-                  where id = ${id}`;
+        // provider has no idempotency key, so a crash before this write sends it again. The
+        // same statement reads the phone's next queued message (what came since is found
+        // when the lease is let go).
+        const [following] = await sql<QueuedRow[]>`
+          with sent as (
+            update whatsapp_outbound set status = 'sent', sent_at = now(),
+              attempts = attempts + 1, provider_message_id = ${sent.providerMessageId},
+              error = null, not_before = null
+            where id = ${id}
+          )
+          ${queuedAfter(sql, phone, id)}`;
+        next = following ?? null;
         await onSent();
       });
     } catch (error) {
@@ -219,6 +226,22 @@ async function sendQueued(
       await deps.gate.outside(() => new Promise((resolve) => setTimeout(resolve, wait)));
     }
   }
+}
+
+/** A queued `whatsapp_outbound` row and when its phone last wrote to us (the 24-hour window). */
+type QueuedRow = Record<string, unknown> & { last_inbound_at: Date | null };
+
+/** The phone's first queued message other than `except` (a row written in the same statement). */
+const queuedAfter = (sql: Sql, phone: string, except: string | null) =>
+  sql`select o.*, s.last_inbound_at from whatsapp_outbound o
+      left join whatsapp_sessions s on s.phone = o.phone
+      where o.phone = ${phone} and o.status = 'queued'
+        ${except === null ? sql`` : sql`and o.id <> ${except}`}
+      order by o.id limit 1`;
+
+async function nextQueued(sql: Sql, phone: string): Promise<QueuedRow | null> {
+  const [row] = await sql<QueuedRow[]>`${queuedAfter(sql, phone, null)}`;
+  return row ?? null;
 }
 
 async function drop(deps: OutboxDeps, id: string, phone: string, reason: string) {
