@@ -105,3 +105,21 @@ export function startWhatsAppServer(options: {
     },
   });
 }
+
+/** The fake Graph API the replies go to, in a process of its own, and where it counts them. */
+export async function startFakeGraph(): Promise<{ graph: ServerProcess; countsUrl: string }> {
+  const graph = await startServer({
+    name: "fake Graph API",
+    script: "bench/whatsapp_graph_server.ts",
+    env: { GRAPH_TOKEN },
+  });
+  return {
+    graph,
+    countsUrl: graph.stdout.map((l) => /counts at (\S+)/.exec(l)?.[1]).find(Boolean)!,
+  };
+}
+
+/** Messages the fake Graph API has received so far. */
+export async function sentCount(countsUrl: string): Promise<number> {
+  return (await (await fetch(`${countsUrl}/count`)).json() as { messages: number }).messages;
+}

@@ -32,12 +32,14 @@ import {
   type ServerProcess,
   startServer,
 } from "./_support.ts";
-import { closedLoop } from "./_closed_loop.ts";
+import { retryingLoop } from "./_retrying_loop.ts";
 import {
   benchPhone,
   deliveryPool,
   GRAPH_TOKEN,
   PHONES,
+  sentCount,
+  startFakeGraph,
   startWhatsAppServer,
 } from "./_webhook_load.ts";
 
@@ -49,21 +51,18 @@ const TARGET = 500;
 /** The reply lane the bench runs with, and the baseline's concurrency. */
 const CONCURRENCY = 256;
 
-async function sentCount(countsUrl: string): Promise<number> {
-  return (await (await fetch(`${countsUrl}/count`)).json() as { messages: number }).messages;
-}
-
 /** Sends every delivery of `pool` (a closed loop of 50 connections), all acknowledged. */
 async function deliverAll(url: string, pool: ReturnType<typeof deliveryPool>) {
-  const figures = await closedLoop({
+  // A 503 (intake bounded by WHATSAPP_UNANSWERED_LIMIT) is sent again after Retry-After, as Meta does.
+  const figures = await retryingLoop({
     label: "deliveries",
     url,
     seconds: 600,
     amount: pool.items.length,
-    warmupSeconds: 0,
     next: pool.next,
   });
-  const refused = Object.values(figures.others).reduce((a, b) => a + b, 0) + figures.errors;
+  const { 503: _retried, ...others } = figures.others;
+  const refused = Object.values(others).reduce((a, b) => a + b, 0) + figures.errors;
   if (refused > 0) throw new Error(`${refused} deliveries were not acknowledged`);
 }
 
@@ -93,12 +92,7 @@ export async function run(): Promise<void> {
     script: "bench/chat_fake.ts",
     env: { FAKE_FIRST_TOKEN_MS: String(AI_MS), FAKE_DELTA_MS: "0" },
   });
-  const graph = await startServer({
-    name: "fake Graph API",
-    script: "bench/whatsapp_graph_server.ts",
-    env: { GRAPH_TOKEN },
-  });
-  const countsUrl = graph.stdout.map((l) => /counts at (\S+)/.exec(l)?.[1]).find(Boolean)!;
+  const { graph, countsUrl } = await startFakeGraph();
   const adminUrl = Deno.env.get("DATABASE_URL");
   const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "replies") : "";
   console.log(

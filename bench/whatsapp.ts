@@ -39,9 +39,10 @@ import { busyWarning, closedLoop, type ClosedLoopFigures, othersText } from "./_
 import { retryingLoop } from "./_retrying_loop.ts";
 import {
   deliveryPool,
-  GRAPH_TOKEN,
   lastWebhookRun,
   PHONES,
+  sentCount,
+  startFakeGraph,
   startWhatsAppServer,
 } from "./_webhook_load.ts";
 
@@ -56,12 +57,6 @@ const DUPLICATE_SHARE = 0.05;
  */
 const BACKLOG_PROBE = 1_000;
 const DRAIN_LIMIT_MS = 600_000;
-
-/** Messages the fake Graph API has received so far. */
-async function sentCount(countsUrl: string): Promise<number> {
-  const res = await fetch(`${countsUrl}/count`);
-  return (await res.json() as { messages: number }).messages;
-}
 
 /** Waits until the fake has `total` messages (or the limit passes); seconds waited. */
 async function waitForReplies(countsUrl: string, total: number): Promise<number> {
@@ -135,12 +130,7 @@ function withRepeats<T>(plan: T[]): T[] {
 export async function run(): Promise<void> {
   const seconds = envNumber("BENCH_SECONDS", 5, 0.5, 120);
   const dataDir = await makeTempDir("hurukuro-bench-whatsapp-");
-  const graph = await startServer({
-    name: "fake Graph API",
-    script: "bench/whatsapp_graph_server.ts",
-    env: { GRAPH_TOKEN },
-  });
-  const countsUrl = graph.stdout.map((l) => /counts at (\S+)/.exec(l)?.[1]).find(Boolean)!;
+  const { graph, countsUrl } = await startFakeGraph();
   const adminUrl = Deno.env.get("DATABASE_URL");
   const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "whatsapp") : "";
   console.log(
