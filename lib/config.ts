@@ -59,7 +59,7 @@ export interface Config {
     /** Phones answered at once (the `replies` lane: mostly waiting on the AI, so hundreds). */
     replyConcurrency: number;
     webhookBacklog: number; // webhooks waiting to be stored at most; beyond, 503 + Retry-After
-    unansweredLimit: number; // messages stored, not yet answered (all instances); beyond, 503
+    unansweredLimit: number; // messages with no reply sent yet (all instances); beyond, 503
   };
   paynow: {
     usd?: { integrationId: string; integrationKey: string };

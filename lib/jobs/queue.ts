@@ -109,14 +109,9 @@ export class JobQueue implements NamedEnqueuer {
     this.#writer = new JobWriter(options.kv, options.metrics);
     this.register(options.handlers ?? []);
     const limits = { ...LANE_CONCURRENCY, ...options.concurrency };
-    this.#lanes = {
-      default: pLimit(limits.default),
-      llm: pLimit(limits.llm),
-      priority: pLimit(limits.priority),
-      notifications: pLimit(limits.notifications),
-      payments: pLimit(limits.payments),
-      replies: pLimit(limits.replies),
-    };
+    this.#lanes = Object.fromEntries(
+      Object.entries(limits).map(([lane, concurrency]) => [lane, pLimit(concurrency)]),
+    ) as Record<Lane, LimitFunction>;
     this.context = {
       config: options.config,
       db: options.db,

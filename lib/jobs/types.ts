@@ -9,7 +9,14 @@ import type { Logger } from "../observability/log.ts";
 import type { Config } from "../config.ts";
 
 /** Each lane has its own concurrency limit: slow LLM calls never starve payment polls. */
-export type Lane = "default" | "llm" | "priority" | "notifications" | "payments" | "replies";
+export type Lane =
+  | "default"
+  | "llm"
+  | "priority"
+  | "notifications"
+  | "payments"
+  | "replies"
+  | "sends";
 
 export const LANE_CONCURRENCY: Record<Lane, number> = {
   default: 16,
@@ -25,6 +32,9 @@ export const LANE_CONCURRENCY: Record<Lane, number> = {
   // Answering a conversation: a few short statements around one AI call that waits seconds, so
   // a lane sized for I/O (WHATSAPP_REPLY_CONCURRENCY overrides it per instance).
   replies: 256,
+  // Sending a conversation's messages: a few statements and one provider call each, paced per
+  // user by delayed jobs (not waits in a slot), so a narrow lane would hold back every reply.
+  sends: 64,
 };
 
 export interface RetryPolicy {

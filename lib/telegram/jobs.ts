@@ -14,7 +14,7 @@ import { TelegramId } from "./model.ts";
 export const telegramReplyJob = jobType({
   name: "telegram.reply",
   schema: z.object({ chatId: TelegramId }),
-  lane: "default",
+  lane: "replies",
   retry: CONVERSATION_RETRY,
 });
 
@@ -22,6 +22,6 @@ export const telegramReplyJob = jobType({
 export const telegramSendJob = jobType({
   name: "telegram.send",
   schema: z.object({ chatId: TelegramId }),
-  lane: "notifications",
+  lane: "sends",
   retry: CONVERSATION_RETRY,
 });

@@ -16,7 +16,7 @@
  * (quarantine.ts); 503 when the database cannot take it (the provider retries).
  *
  * Intake is bounded: when `backlog` webhooks are already waiting to be stored, or `unanswered`
- * says more messages than its limit are stored and not yet answered (on every instance), the next
+ * says more messages than its limit have no reply sent yet (on every instance), the next
  * ones get 503 with `Retry-After` at once, before any work (not even a log row: under overload
  * that write is what must not grow). The providers deliver them again later, so a saturated
  * server slows its intake instead of letting new messages starve the replies to those it holds.
@@ -65,7 +65,7 @@ export interface InboundDeps {
   enqueueReplies(phones: string[]): Promise<void>;
   /** Webhooks waiting to be stored at most; beyond, 503 with `Retry-After` (default: no bound). */
   backlog?: number;
-  /** Messages stored and not yet answered at most (a recent count); beyond, 503 likewise. */
+  /** Messages with no reply sent yet at most (a recent count); beyond, 503 likewise. */
   unanswered?: { limit: number; count(): Promise<number> };
   /** Counts quarantined messages (quarantine.ts), e.g. a Prometheus counter. */
   quarantined?: { inc(labels: { provider: ProviderName; reason: QuarantineReason }): void };

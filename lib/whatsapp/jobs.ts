@@ -24,6 +24,6 @@ export const whatsappReplyJob = jobType({
 export const whatsappSendJob = jobType({
   name: "whatsapp.send",
   schema: z.object({ phone: Phone }),
-  lane: "notifications",
+  lane: "sends",
   retry: CONVERSATION_RETRY,
 });

@@ -116,9 +116,13 @@ export async function channelStats(sql: Sql): Promise<ChannelStats> {
   };
 }
 
-/** Messages stored and not yet answered, on every instance (the intake's bound, inbound.ts). */
+/**
+ * Messages whose user has no reply yet, on every instance (the intake's bound, inbound.ts):
+ * stored and not answered, plus answers queued and not yet sent.
+ */
 export async function countUnanswered(sql: Sql): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
-    select count(*)::int as n from whatsapp_inbound where status = 'pending'`;
-  return row.n;
+    select (select count(*) from whatsapp_inbound where status = 'pending')
+         + (select count(*) from whatsapp_outbound where status = 'queued') as n`;
+  return Number(row.n);
 }
