@@ -4,7 +4,8 @@
  * lost with a KV file, or a worker that died mid-answer).
  */
 import { keyedWorkHandler } from "../lib/jobs/types.ts";
-import { answerPhone, type ChannelDeps, overdueReplies } from "../lib/whatsapp/channel.ts";
+import { answerPhone, type ChannelDeps } from "../lib/whatsapp/channel.ts";
+import { overdueReplies } from "../lib/whatsapp/sweeps.ts";
 import { whatsappReplyJob } from "../lib/whatsapp/jobs.ts";
 
 export const whatsappReplyHandler = (channel: ChannelDeps | null) =>

@@ -3,7 +3,7 @@
  * WHATSAPP_WEBHOOK_LOG_DAYS (default 14), and free per-phone leases kept for their last send.
  */
 import { defineCron } from "../lib/jobs/types.ts";
-import { pruneWebhookLog } from "../lib/whatsapp/channel.ts";
+import { pruneWebhookLog } from "../lib/whatsapp/sweeps.ts";
 import { pruneLeases } from "../lib/whatsapp/leases.ts";
 
 export const whatsappWebhookCleanupCron = defineCron({
