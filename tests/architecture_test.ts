@@ -105,3 +105,17 @@ Deno.test("the check finds each kind of upward import", () => {
   // Words in comments are not imports.
   assert.ok(!refused("lib/x.ts", ' * its handlers live in jobs/ (import from "../jobs/mod.ts")'));
 });
+
+Deno.test("no module in lib/ or routes/ is over 500 lines (split it by what it does)", async () => {
+  const long: string[] = [];
+  let files = 0;
+  for (const dir of ["lib", "routes"]) {
+    for await (const file of sourceFiles(dir)) {
+      files++;
+      const lines = (await Deno.readTextFile(join(ROOT, file))).split("\n").length - 1;
+      if (lines > 500) long.push(`${file}: ${lines} lines`);
+    }
+  }
+  assert.ok(files > 200, `read ${files} files`);
+  assert.deepEqual(long, []);
+});
