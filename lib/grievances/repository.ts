@@ -32,7 +32,7 @@ export const SEALED_COLUMNS = [
   "local_summary",
   "answer",
 ] as const;
-type SealedColumn = typeof SEALED_COLUMNS[number];
+export type SealedColumn = typeof SEALED_COLUMNS[number];
 
 /** A row of {@link SELECT} (the columns a {@link Grievance} is read from). */
 export type GrievanceRow =
