@@ -21,7 +21,7 @@ import { AiError } from "../ai/mod.ts";
 import { JobFailure, retryDelayMs } from "../jobs/types.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob } from "./jobs.ts";
-import { PRIORITIES } from "./model.ts";
+import { type AiStatus, PRIORITIES } from "./model.ts";
 import { rekeyGrievance } from "./rekey.ts";
 import { contextOf } from "./sealing.ts";
 import { announce, failTask, finishTask, taskEvent, type TaskWork } from "./tasks.ts";
@@ -110,22 +110,30 @@ async function transcripts(
   transcribe: ((audio: Uint8Array, mime: string) => Promise<string>) | null,
 ): Promise<string[]> {
   const { sql } = deps.db;
-  const rows = await sql`select id, mime_type, storage_key, key_id, transcript_sealed
-                         from grievance_attachments
-                         where grievance_id = ${grievanceId} and kind = 'audio'
-                         order by created_at, id`;
+  const rows = await sql<
+    {
+      id: string;
+      mime_type: string;
+      storage_key: string;
+      key_id: string;
+      transcript_sealed: string | null;
+    }[]
+  >`select id, mime_type, storage_key, key_id, transcript_sealed
+    from grievance_attachments
+    where grievance_id = ${grievanceId} and kind = 'audio'
+    order by created_at, id`;
   const out: string[] = [];
   for (const row of rows) {
-    const context = contextOf("attachment_transcript", row.id as string);
+    const context = contextOf("attachment_transcript", row.id);
     if (row.transcript_sealed) {
       const known = await deps.sealer.open(row.transcript_sealed, row.key_id, context);
       if (known) out.push(known);
       continue;
     }
     if (!transcribe) continue;
-    const bytes = await deps.files.get(row.storage_key as string);
+    const bytes = await deps.files.get(row.storage_key);
     if (!bytes) continue;
-    const text = await transcribe(bytes, row.mime_type as string);
+    const text = await transcribe(bytes, row.mime_type);
     // The row is under the current key (rekeyed before this runs).
     await sql`update grievance_attachments
               set transcript_sealed = ${await deps.sealer.seal(text, context)}
@@ -142,9 +150,11 @@ async function transcripts(
 export const classifyTask: TaskWork = async (deps, task, meta) => {
   const { sql } = deps.db;
   const taskId = task.id;
-  const [g] = await sql`select id, reference, submitted_by, ai_status
-                        from grievances where id = ${task.grievanceId}`;
-  const to = { submittedBy: (g?.submitted_by as string | null) ?? null };
+  const [g] = await sql<
+    { id: string; reference: string; submitted_by: string | null; ai_status: AiStatus }[]
+  >`select id, reference, submitted_by, ai_status
+    from grievances where id = ${task.grievanceId}`;
+  const to = { submittedBy: g?.submitted_by ?? null };
   const log = deps.log.child({ taskId, grievanceId: task.grievanceId, attempt: meta.attempt });
   if (!g || g.ai_status === "done") {
     // Deleted, or classified by another task meanwhile: nothing left to do.
@@ -162,7 +172,8 @@ export const classifyTask: TaskWork = async (deps, task, meta) => {
     const upstream = await deps.ai();
     if (!upstream) throw new Error("no AI configuration is active");
     const heard = await transcripts(deps, g.id, upstream.transcribe);
-    const [sealed] = await sql`select key_id, description_sealed from grievances
+    const [sealed] = await sql<{ key_id: string; description_sealed: string }[]>`
+                               select key_id, description_sealed from grievances
                                where id = ${g.id}`;
     const description = await deps.sealer.open(
       sealed.description_sealed,

@@ -176,39 +176,70 @@ export interface Task {
   updatedAt: Date;
 }
 
-type Row = Record<string, unknown>;
+/** A `grievance_tasks` row (the columns a {@link Task} is read from). */
+export interface TaskRow {
+  id: string;
+  grievance_id: string;
+  kind: TaskKind;
+  attachment_id: string | null;
+  status: TaskStatus;
+  attempts: number;
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
 
-export function toTask(row: Row): Task {
+export function toTask(row: TaskRow): Task {
   return {
-    id: row.id as string,
-    grievanceId: row.grievance_id as string,
-    kind: row.kind as TaskKind,
-    attachmentId: row.attachment_id as string | null,
-    status: row.status as TaskStatus,
+    id: row.id,
+    grievanceId: row.grievance_id,
+    kind: row.kind,
+    attachmentId: row.attachment_id,
+    status: row.status,
     attempts: Number(row.attempts),
-    error: row.error as string | null,
-    createdAt: row.created_at as Date,
-    startedAt: row.started_at as Date | null,
-    finishedAt: row.finished_at as Date | null,
-    updatedAt: row.updated_at as Date,
+    error: row.error,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    updatedAt: row.updated_at,
   };
 }
 
-export function toCategory(row: Row): Category {
+/** A `grievance_categories` row (the columns a {@link Category} is read from). */
+export interface CategoryRow {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  active: boolean;
+  position: number;
+}
+
+export function toCategory(row: CategoryRow): Category {
   return {
-    id: row.id as string,
-    slug: row.slug as string,
-    name: row.name as string,
-    description: row.description as string,
-    active: row.active as boolean,
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    description: row.description,
+    active: row.active,
     position: Number(row.position),
   };
 }
 
-export function toArea(row: Row): Area {
+/** A `grievance_areas` row (the columns an {@link Area} is read from). */
+export interface AreaRow {
+  id: string;
+  name: string;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export function toArea(row: AreaRow): Area {
   return {
-    id: row.id as string,
-    name: row.name as string,
+    id: row.id,
+    name: row.name,
     latitude: row.latitude === null ? null : Number(row.latitude),
     longitude: row.longitude === null ? null : Number(row.longitude),
   };

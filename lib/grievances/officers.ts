@@ -43,9 +43,12 @@ const notFound = () => new AppError("not_found", "This grievance does not exist.
 /** The grievance's row, locked, if the actor may act on it. */
 async function lockFor(tx: Tx, actor: Actor, id: string) {
   if (!isUuid(id)) throw notFound();
-  const [row] = await tx`select id, status, priority, area_id, key_id from grievances
-                         where id = ${id} for update`;
-  if (!row || (actor.scope !== null && !actor.scope.includes(row.area_id))) throw notFound();
+  const [row] = await tx<
+    { id: string; status: Status; priority: Priority; area_id: string | null; key_id: string }[]
+  >`select id, status, priority, area_id, key_id from grievances where id = ${id} for update`;
+  const inScope = (areaId: string | null) =>
+    actor.scope === null || (areaId !== null && actor.scope.includes(areaId));
+  if (!row || !inScope(row.area_id)) throw notFound();
   return row;
 }
 
@@ -72,7 +75,8 @@ export async function assign(
   let email: string | null = null;
   if (to !== null) {
     const [staff] = isUuid(to)
-      ? await sql`select email from users where id = ${to} and role in ('officer', 'admin')
+      ? await sql<{ email: string | null }[]>`select email from users
+                    where id = ${to} and role in ('officer', 'admin')
                     and disabled_at is null`
       : [];
     if (!staff) {
@@ -123,7 +127,7 @@ export async function moveStatus(
   const text = checkNote(note);
   await deps.db.sql.begin(async (tx) => {
     const row = await lockFor(tx, actor, id);
-    const from = row.status as Status;
+    const from = row.status;
     if (from === to) return;
     if (!canMove(from, to, "officer")) throw refuseMove(from, to);
     const closing = to === "resolved" || to === "rejected";
@@ -258,7 +262,7 @@ export async function answer(
       await recordHistory(tx, deps.sealer, {
         grievanceId: id,
         action: "status",
-        from: row.status as Status,
+        from: row.status,
         to: status,
         actorId: actor.id,
       });

@@ -8,12 +8,13 @@
 import type { Sql } from "../db/mod.ts";
 import type { Sealer } from "./sealing.ts";
 import { contextOf, normaliseEmail, normalisePhone } from "./sealing.ts";
-import { SEALED_COLUMNS } from "./repository.ts";
+import { type GrievanceRow, SEALED_COLUMNS, type SealedColumn } from "./repository.ts";
 
 /** Re-seals one grievance under the current key; false when it already was. */
 export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Promise<boolean> {
   return await sql.begin(async (tx) => {
-    const [row] = await tx`select * from grievances where id = ${id} for update`;
+    const [row] = await tx<Pick<GrievanceRow, "key_id" | `${SealedColumn}_sealed`>[]>`
+      select * from grievances where id = ${id} for update`;
     let changed = false;
     if (row && row.key_id !== sealer.keyId) {
       const values: Record<string, string | null> = {};
@@ -33,11 +34,18 @@ export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Prom
       await tx`update grievances set ${tx(values)}, key_id = ${sealer.keyId} where id = ${id}`;
       changed = true;
     }
-    const attachments = await tx`select id, key_id, filename_sealed, transcript_sealed
-                                 from grievance_attachments
-                                 where grievance_id = ${id} and key_id <> ${sealer.keyId}`;
+    const attachments = await tx<
+      {
+        id: string;
+        key_id: string;
+        filename_sealed: string | null;
+        transcript_sealed: string | null;
+      }[]
+    >`select id, key_id, filename_sealed, transcript_sealed
+      from grievance_attachments
+      where grievance_id = ${id} and key_id <> ${sealer.keyId}`;
     for (const a of attachments) {
-      const reseal = async (column: string) => {
+      const reseal = async (column: "filename" | "transcript") => {
         const context = contextOf(`attachment_${column}`, a.id);
         return await sealer.seal(
           await sealer.open(a[`${column}_sealed`], a.key_id, context),
@@ -49,8 +57,10 @@ export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Prom
                where id = ${a.id}`;
       changed = true;
     }
-    const notes = await tx`select id, key_id, note_sealed from grievance_history
-                           where grievance_id = ${id} and key_id <> ${sealer.keyId}`;
+    // The id is a bigint (read as a string); `key_id <> …` leaves out notes without a key.
+    const notes = await tx<{ id: string; key_id: string; note_sealed: string | null }[]>`
+      select id, key_id, note_sealed from grievance_history
+      where grievance_id = ${id} and key_id <> ${sealer.keyId}`;
     for (const n of notes) {
       const context = contextOf("history_note", id);
       const plain = await sealer.open(n.note_sealed, n.key_id, context);
@@ -64,10 +74,10 @@ export async function rekeyGrievance(sql: Sql, sealer: Sealer, id: string): Prom
 
 /** Grievances with anything sealed under another key than the current one. */
 export async function staleGrievances(sql: Sql, keyId: string, limit = 500): Promise<string[]> {
-  const rows = await sql`
+  const rows = await sql<{ id: string }[]>`
     select id from grievances where key_id <> ${keyId}
     union select grievance_id from grievance_attachments where key_id <> ${keyId}
     union select grievance_id from grievance_history where key_id <> ${keyId}
     limit ${limit}`;
-  return rows.map((r) => r.id as string);
+  return rows.map((r) => r.id);
 }

@@ -20,7 +20,51 @@ import {
 } from "./model.ts";
 import { contextOf, type Sealer, SecretDecryptError } from "./sealing.ts";
 
-type Row = Record<string, unknown>;
+/** The columns of `grievances` sealed at rest, in the order toGrievance reads them. */
+export const SEALED_COLUMNS = [
+  "name",
+  "phone",
+  "email",
+  "address",
+  "description",
+  "summary",
+  "translation",
+  "local_summary",
+  "answer",
+] as const;
+export type SealedColumn = typeof SEALED_COLUMNS[number];
+
+/** A row of {@link SELECT} (the columns a {@link Grievance} is read from). */
+export type GrievanceRow =
+  & {
+    id: string;
+    reference: string;
+    channel: Channel;
+    status: Status;
+    priority: Priority;
+    area_id: string | null;
+    area_name: string | null;
+    submitted_by: string | null;
+    key_id: string;
+    phone_index: string | null;
+    language: string | null;
+    confidence: number | null;
+    /** jsonb, parsed by postgres.js. */
+    categories: Grievance["categories"] | null;
+    ai_status: AiStatus;
+    ai_error: string | null;
+    assigned_to: string | null;
+    assigned_email: string | null;
+    assigned_at: Date | null;
+    answered_at: Date | null;
+    first_response_at: Date | null;
+    classified_at: Date | null;
+    resolved_at: Date | null;
+    created_at: Date;
+    updated_at: Date;
+    due_at: Date | null;
+  }
+  & { [C in SealedColumn as `${C}_sealed`]: string | null };
 
 /** The columns every read selects; `g` is `grievances`. */
 export const SELECT = `
@@ -40,13 +84,13 @@ export const SELECT = `
 /** Opens one sealed column of a grievance row; a key not held reads as null. */
 async function opened(
   sealer: Sealer,
-  row: Row,
-  column: string,
+  row: GrievanceRow,
+  column: SealedColumn,
   state: { readable: boolean },
 ): Promise<string | null> {
-  const sealed = row[`${column}_sealed`] as string | null;
+  const sealed = row[`${column}_sealed`];
   try {
-    return await sealer.open(sealed, row.key_id as string, contextOf(column, row.id as string));
+    return await sealer.open(sealed, row.key_id, contextOf(column, row.id));
   } catch (error) {
     if (!(error instanceof SecretDecryptError)) throw error;
     state.readable = false;
@@ -54,56 +98,45 @@ async function opened(
   }
 }
 
-/** The columns of `grievances` sealed at rest, in the order toGrievance reads them. */
-export const SEALED_COLUMNS = [
-  "name",
-  "phone",
-  "email",
-  "address",
-  "description",
-  "summary",
-  "translation",
-  "local_summary",
-  "answer",
-] as const;
-
 /** The grievance of a row, its personal data opened. */
-export async function toGrievance(sealer: Sealer, row: Row, now = new Date()): Promise<Grievance> {
+export async function toGrievance(
+  sealer: Sealer,
+  row: GrievanceRow,
+  now = new Date(),
+): Promise<Grievance> {
   const state = { readable: true };
   const [name, phone, email, address, description, summary, translation, localSummary, answer] =
     await Promise.all(
       SEALED_COLUMNS.map((c) => opened(sealer, row, c, state)),
     );
-  const dueAt = row.due_at as Date | null;
+  const dueAt = row.due_at;
   return {
-    id: row.id as string,
+    id: row.id,
     readable: state.readable,
-    reference: row.reference as string,
-    channel: row.channel as Channel,
-    status: row.status as Status,
-    priority: row.priority as Priority,
-    area: row.area_id ? { id: row.area_id as string, name: row.area_name as string } : null,
-    submittedBy: row.submitted_by as string | null,
+    reference: row.reference,
+    channel: row.channel,
+    status: row.status,
+    priority: row.priority,
+    area: row.area_id && row.area_name !== null ? { id: row.area_id, name: row.area_name } : null,
+    submittedBy: row.submitted_by,
     complainant: { name, phone, email, address },
     description: description ?? "",
-    language: row.language as string | null,
+    language: row.language,
     summary,
     translation,
     localSummary,
     confidence: row.confidence === null ? null : Number(row.confidence),
-    categories: (row.categories as Grievance["categories"] | null) ?? [],
-    ai: { status: row.ai_status as AiStatus, error: row.ai_error as string | null },
-    assignedTo: row.assigned_to
-      ? { id: row.assigned_to as string, email: row.assigned_email as string | null }
-      : null,
-    assignedAt: row.assigned_at as Date | null,
+    categories: row.categories ?? [],
+    ai: { status: row.ai_status, error: row.ai_error },
+    assignedTo: row.assigned_to ? { id: row.assigned_to, email: row.assigned_email } : null,
+    assignedAt: row.assigned_at,
     answer,
-    answeredAt: row.answered_at as Date | null,
-    firstResponseAt: row.first_response_at as Date | null,
-    classifiedAt: row.classified_at as Date | null,
-    resolvedAt: row.resolved_at as Date | null,
-    createdAt: row.created_at as Date,
-    updatedAt: row.updated_at as Date,
+    answeredAt: row.answered_at,
+    firstResponseAt: row.first_response_at,
+    classifiedAt: row.classified_at,
+    resolvedAt: row.resolved_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
     dueAt,
     overdue: dueAt !== null && dueAt.getTime() < now.getTime(),
   };
@@ -114,8 +147,9 @@ export type AreaScope = string[] | null;
 
 export async function areaScopeOf(sql: Sql, user: { id: string; role: string }) {
   if (user.role === "admin") return null;
-  const rows = await sql`select area_id from grievance_officer_areas where user_id = ${user.id}`;
-  return rows.length === 0 ? null : rows.map((r) => r.area_id as string);
+  const rows = await sql<{ area_id: string }[]>`select area_id from grievance_officer_areas
+                                                where user_id = ${user.id}`;
+  return rows.length === 0 ? null : rows.map((r) => r.area_id);
 }
 
 function scoped(sql: Sql, scope: AreaScope): Fragment {
@@ -130,13 +164,15 @@ export async function findGrievance(
   scope: AreaScope = null,
 ): Promise<Grievance | null> {
   if (!isUuid(id)) return null;
-  const [row] = await sql`${sql.unsafe(SELECT)} where g.id = ${id} and ${scoped(sql, scope)}`;
+  const [row] = await sql<GrievanceRow[]>`${sql.unsafe(SELECT)} where g.id = ${id} and ${
+    scoped(sql, scope)
+  }`;
   return row ? await toGrievance(sealer, row) : null;
 }
 
 /** A grievance's row by its reference (for tracking); its fields are opened by the caller. */
-export async function rowByReference(sql: Sql, reference: string): Promise<Row | null> {
-  const [row] = await sql`${sql.unsafe(SELECT)} where g.reference = ${reference}`;
+export async function rowByReference(sql: Sql, reference: string): Promise<GrievanceRow | null> {
+  const [row] = await sql<GrievanceRow[]>`${sql.unsafe(SELECT)} where g.reference = ${reference}`;
   return row ?? null;
 }
 
@@ -201,19 +237,34 @@ export async function listGrievances(
   filter: GrievanceFilter,
 ): Promise<Grievance[]> {
   const order = filter.order === "newest" ? sql`g.created_at desc` : sql`g.created_at asc`;
-  const rows = await sql`${sql.unsafe(SELECT)} where ${where(sql, filter)}
-                         order by ${order}, g.id
-                         limit ${Math.min(filter.limit ?? 50, 10_000)}
-                         offset ${filter.offset ?? 0}`;
+  const rows = await sql<GrievanceRow[]>`${sql.unsafe(SELECT)} where ${where(sql, filter)}
+                                         order by ${order}, g.id
+                                         limit ${Math.min(filter.limit ?? 50, 10_000)}
+                                         offset ${filter.offset ?? 0}`;
   const now = new Date();
   return await Promise.all(rows.map((r) => toGrievance(sealer, r, now)));
 }
 
 export async function countGrievances(sql: Sql, filter: GrievanceFilter): Promise<number> {
-  const [row] = await sql`select count(*)::int as n from grievances g
-                          join grievance_priorities p on p.priority = g.priority
-                          where ${where(sql, filter)}`;
-  return row.n as number;
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from grievances g
+                                           join grievance_priorities p on p.priority = g.priority
+                                           where ${where(sql, filter)}`;
+  return row.n;
+}
+
+/** A `grievance_attachments` row (the columns an {@link Attachment} is read from). */
+interface AttachmentRow {
+  id: string;
+  grievance_id: string;
+  kind: AttachmentKind;
+  mime_type: string;
+  size_bytes: number;
+  storage_key: string;
+  thumbnail_key: string | null;
+  key_id: string;
+  filename_sealed: string | null;
+  transcript_sealed: string | null;
+  created_at: Date;
 }
 
 export async function attachmentsOf(
@@ -221,15 +272,16 @@ export async function attachmentsOf(
   sealer: Sealer,
   grievanceId: string,
 ): Promise<Attachment[]> {
-  const rows = await sql`select * from grievance_attachments where grievance_id = ${grievanceId}
-                         order by created_at, id`;
+  const rows = await sql<AttachmentRow[]>`select * from grievance_attachments
+                                          where grievance_id = ${grievanceId}
+                                          order by created_at, id`;
   return await Promise.all(rows.map(async (r) => {
-    const open = async (column: string) => {
+    const open = async (column: "filename" | "transcript") => {
       try {
         return await sealer.open(
-          r[`${column}_sealed`] as string | null,
-          r.key_id as string,
-          contextOf(`attachment_${column}`, r.id as string),
+          r[`${column}_sealed`],
+          r.key_id,
+          contextOf(`attachment_${column}`, r.id),
         );
       } catch (error) {
         if (error instanceof SecretDecryptError) return null;
@@ -237,15 +289,15 @@ export async function attachmentsOf(
       }
     };
     return {
-      id: r.id as string,
-      grievanceId: r.grievance_id as string,
-      kind: r.kind as AttachmentKind,
-      mimeType: r.mime_type as string,
+      id: r.id,
+      grievanceId: r.grievance_id,
+      kind: r.kind,
+      mimeType: r.mime_type,
       sizeBytes: Number(r.size_bytes),
       filename: await open("filename"),
       transcript: await open("transcript"),
       hasThumbnail: r.thumbnail_key !== null,
-      createdAt: r.created_at as Date,
+      createdAt: r.created_at,
     };
   }));
 }
@@ -257,15 +309,30 @@ export async function attachmentFile(
   attachmentId: string,
 ): Promise<{ storageKey: string; thumbnailKey: string | null; mimeType: string } | null> {
   if (!isUuid(attachmentId) || !isUuid(grievanceId)) return null;
-  const [r] = await sql`select storage_key, thumbnail_key, mime_type from grievance_attachments
-                        where id = ${attachmentId} and grievance_id = ${grievanceId}`;
+  const [r] = await sql<
+    Pick<AttachmentRow, "storage_key" | "thumbnail_key" | "mime_type">[]
+  >`select storage_key, thumbnail_key, mime_type from grievance_attachments
+    where id = ${attachmentId} and grievance_id = ${grievanceId}`;
   return r
-    ? {
-      storageKey: r.storage_key as string,
-      thumbnailKey: r.thumbnail_key as string | null,
-      mimeType: r.mime_type as string,
-    }
+    ? { storageKey: r.storage_key, thumbnailKey: r.thumbnail_key, mimeType: r.mime_type }
     : null;
+}
+
+/** A `grievance_history` row with its actor's e-mail (what a {@link HistoryEntry} is read from). */
+interface HistoryRow {
+  /** A bigint: postgres.js reads it as a string. */
+  id: string;
+  grievance_id: string;
+  action: HistoryAction;
+  /** Written from the status vocabulary only (recordHistory). */
+  from_status: Status | null;
+  to_status: Status | null;
+  actor_id: string | null;
+  actor_email: string | null;
+  detail: string | null;
+  key_id: string | null;
+  note_sealed: string | null;
+  created_at: Date;
 }
 
 export async function historyOf(
@@ -273,17 +340,18 @@ export async function historyOf(
   sealer: Sealer,
   grievanceId: string,
 ): Promise<HistoryEntry[]> {
-  const rows = await sql`select h.*, u.email as actor_email from grievance_history h
-                         left join users u on u.id = h.actor_id
-                         where h.grievance_id = ${grievanceId} order by h.id`;
+  const rows = await sql<HistoryRow[]>`select h.*, u.email as actor_email from grievance_history h
+                                       left join users u on u.id = h.actor_id
+                                       where h.grievance_id = ${grievanceId} order by h.id`;
   return await Promise.all(rows.map(async (r) => {
     let note: string | null = null;
-    if (r.note_sealed) {
+    // A note is written with the key that sealed it; without one it cannot be opened.
+    if (r.note_sealed && r.key_id) {
       try {
         note = await sealer.open(
-          r.note_sealed as string,
-          r.key_id as string,
-          contextOf("history_note", r.grievance_id as string),
+          r.note_sealed,
+          r.key_id,
+          contextOf("history_note", r.grievance_id),
         );
       } catch (error) {
         if (!(error instanceof SecretDecryptError)) throw error;
@@ -291,15 +359,13 @@ export async function historyOf(
     }
     return {
       id: Number(r.id),
-      action: r.action as HistoryAction,
-      fromStatus: r.from_status as Status | null,
-      toStatus: r.to_status as Status | null,
-      actor: r.actor_id
-        ? { id: r.actor_id as string, email: r.actor_email as string | null }
-        : null,
-      detail: r.detail as string | null,
+      action: r.action,
+      fromStatus: r.from_status,
+      toStatus: r.to_status,
+      actor: r.actor_id ? { id: r.actor_id, email: r.actor_email } : null,
+      detail: r.detail,
       note,
-      createdAt: r.created_at as Date,
+      createdAt: r.created_at,
     };
   }));
 }

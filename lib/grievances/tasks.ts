@@ -24,7 +24,14 @@ import type { Enqueuer, JobMeta, JobType } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import type { GrievancesDeps } from "./deps.ts";
 import { grievanceClassifyJob, grievanceThumbnailJob } from "./jobs.ts";
-import { isUuid, type Task, type TaskKind, type TaskStatus, toTask } from "./model.ts";
+import {
+  isUuid,
+  type Task,
+  type TaskKind,
+  type TaskRow,
+  type TaskStatus,
+  toTask,
+} from "./model.ts";
 
 /**
  * The subscriber key of the staff's live events: officers' and admins' event streams subscribe
@@ -49,10 +56,10 @@ export async function createTask(
   kind: TaskKind,
   attachmentId: string | null = null,
 ): Promise<string> {
-  const [row] = await tx`insert into grievance_tasks
+  const [row] = await tx<{ id: string }[]>`insert into grievance_tasks
                            (grievance_id, kind, attachment_id, next_attempt_at)
                          values (${grievanceId}, ${kind}, ${attachmentId}, now()) returning id`;
-  return row.id as string;
+  return row.id;
 }
 
 /** Queues the jobs of recorded tasks (after their commit); the reconciler catches a failure. */
@@ -72,19 +79,21 @@ export async function queueTasks(
 
 export async function getTask(sql: Sql, id: string): Promise<Task | null> {
   if (!isUuid(id)) return null;
-  const [row] = await sql`select * from grievance_tasks where id = ${id}`;
+  const [row] = await sql<TaskRow[]>`select * from grievance_tasks where id = ${id}`;
   return row ? toTask(row) : null;
 }
 
 export async function tasksOf(sql: Sql, grievanceId: string): Promise<Task[]> {
-  const rows = await sql`select * from grievance_tasks where grievance_id = ${grievanceId}
+  const rows = await sql<
+    TaskRow[]
+  >`select * from grievance_tasks where grievance_id = ${grievanceId}
                          order by created_at, id`;
   return rows.map(toTask);
 }
 
 /** Claims a queued task (or one whose worker's lease ran out); null when there is nothing to do. */
 export async function claimTask(sql: Sql, id: string, kind: TaskKind): Promise<Task | null> {
-  const [row] = await sql`
+  const [row] = await sql<TaskRow[]>`
     update grievance_tasks set status = 'running', attempts = attempts + 1,
       started_at = coalesce(started_at, now()),
       next_attempt_at = now() + ${LEASE_SECONDS} * interval '1 second', updated_at = now()
@@ -130,7 +139,7 @@ export async function runClaimedTask(
 }
 
 export async function finishTask(sql: Sql, id: string): Promise<Task> {
-  const [row] = await sql`update grievance_tasks set status = 'succeeded', error = null,
+  const [row] = await sql<TaskRow[]>`update grievance_tasks set status = 'succeeded', error = null,
                             next_attempt_at = null, finished_at = now(), updated_at = now()
                           where id = ${id} returning *`;
   return toTask(row);
@@ -145,10 +154,10 @@ export async function failTask(
 ): Promise<Task> {
   const message = error.slice(0, 500);
   const [row] = retryInMs === null
-    ? await sql`update grievance_tasks set status = 'failed', error = ${message},
+    ? await sql<TaskRow[]>`update grievance_tasks set status = 'failed', error = ${message},
                   next_attempt_at = null, finished_at = now(), updated_at = now()
                 where id = ${id} returning *`
-    : await sql`update grievance_tasks set status = 'queued', error = ${message},
+    : await sql<TaskRow[]>`update grievance_tasks set status = 'queued', error = ${message},
                   next_attempt_at = now() + ${retryInMs} * interval '1 millisecond',
                   updated_at = now()
                 where id = ${id} returning *`;
@@ -164,7 +173,7 @@ export async function overdueTasks(
   db: Database,
   kind: TaskKind,
 ): Promise<{ payload: { taskId: string }; dedupeKey: string }[]> {
-  const rows = await db.sql`
+  const rows = await db.sql<{ id: string; next_attempt_at: Date }[]>`
     update grievance_tasks set status = 'queued',
       next_attempt_at = now() + ${LEASE_SECONDS} * interval '1 second', updated_at = now()
     where id in (
@@ -176,8 +185,8 @@ export async function overdueTasks(
       order by next_attempt_at limit 500 for update skip locked)
     returning id, next_attempt_at`;
   return rows.map((r) => ({
-    payload: { taskId: r.id as string },
-    dedupeKey: `${r.id}@${(r.next_attempt_at as Date).toISOString()}`,
+    payload: { taskId: r.id },
+    dedupeKey: `${r.id}@${r.next_attempt_at.toISOString()}`,
   }));
 }
 

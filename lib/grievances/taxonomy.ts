@@ -8,7 +8,9 @@ import type { Tx } from "../wallet/ledger.ts";
 import { AppError } from "../errors.ts";
 import {
   type Area,
+  type AreaRow,
   type Category,
+  type CategoryRow,
   isUuid,
   PRIORITIES,
   type Priority,
@@ -18,8 +20,10 @@ import {
 
 export async function listCategories(sql: Sql, activeOnly = false): Promise<Category[]> {
   const rows = activeOnly
-    ? await sql`select * from grievance_categories where active order by position, name`
-    : await sql`select * from grievance_categories order by position, name`;
+    ? await sql<
+      CategoryRow[]
+    >`select * from grievance_categories where active order by position, name`
+    : await sql<CategoryRow[]>`select * from grievance_categories order by position, name`;
   return rows.map(toCategory);
 }
 
@@ -51,7 +55,7 @@ function checkCategory(input: CategoryInput): void {
 /** Creates a category, or updates the one with this slug (slugs are stable). */
 export async function saveCategory(sql: Tx, input: CategoryInput): Promise<Category> {
   checkCategory(input);
-  const [row] = await sql`
+  const [row] = await sql<CategoryRow[]>`
     insert into grievance_categories (slug, name, description, active, position)
     values (${input.slug}, ${input.name.trim()}, ${input.description.trim().slice(0, 500)},
             ${input.active}, ${input.position})
@@ -62,7 +66,7 @@ export async function saveCategory(sql: Tx, input: CategoryInput): Promise<Categ
 }
 
 export async function listAreas(sql: Sql): Promise<Area[]> {
-  return (await sql`select * from grievance_areas order by name`).map(toArea);
+  return (await sql<AreaRow[]>`select * from grievance_areas order by name`).map(toArea);
 }
 
 export async function createArea(
@@ -87,7 +91,7 @@ export async function createArea(
     );
   }
   try {
-    const [row] = await sql`insert into grievance_areas (name, latitude, longitude)
+    const [row] = await sql<AreaRow[]>`insert into grievance_areas (name, latitude, longitude)
                             values (${name}, ${input.latitude}, ${input.longitude})
                             returning *`;
     return toArea(row);
@@ -144,8 +148,9 @@ export function nearestArea(
 }
 
 export async function officerAreas(sql: Sql, userId: string): Promise<string[]> {
-  const rows = await sql`select area_id from grievance_officer_areas where user_id = ${userId}`;
-  return rows.map((r) => r.area_id as string);
+  const rows = await sql<{ area_id: string }[]>`select area_id from grievance_officer_areas
+                                                where user_id = ${userId}`;
+  return rows.map((r) => r.area_id);
 }
 
 /** Limits an officer to `areaIds` (none: every area). */
@@ -161,9 +166,10 @@ export async function setOfficerAreas(sql: Sql, userId: string, areaIds: string[
 }
 
 export async function slaHours(sql: Sql): Promise<Record<Priority, number>> {
-  const rows = await sql`select priority, sla_hours from grievance_priorities`;
+  const rows = await sql<{ priority: Priority; sla_hours: number }[]>`
+    select priority, sla_hours from grievance_priorities`;
   const out = Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>;
-  for (const r of rows) out[r.priority as Priority] = Number(r.sla_hours);
+  for (const r of rows) out[r.priority] = Number(r.sla_hours);
   return out;
 }
 

@@ -40,14 +40,16 @@ export function makeThumbnail(bytes: Uint8Array, size = THUMBNAIL_SIZE): Promise
 export const thumbnailTask: TaskWork = async (deps, task, meta) => {
   const { sql } = deps.db;
   const taskId = task.id;
-  const [row] = await sql`select a.id, a.storage_key, g.reference, g.submitted_by
-                          from grievance_attachments a join grievances g on g.id = a.grievance_id
-                          where a.id = ${task.attachmentId}`;
+  const [row] = await sql<
+    { id: string; storage_key: string; reference: string; submitted_by: string | null }[]
+  >`select a.id, a.storage_key, g.reference, g.submitted_by
+    from grievance_attachments a join grievances g on g.id = a.grievance_id
+    where a.id = ${task.attachmentId}`;
   if (!row) {
     await finishTask(sql, taskId);
     return;
   }
-  const to = { submittedBy: row.submitted_by as string | null };
+  const to = { submittedBy: row.submitted_by };
   try {
     const bytes = await deps.files.get(row.storage_key);
     if (!bytes) throw new Error("the photo is missing from the file store");

@@ -29,7 +29,7 @@ export async function trackGrievance(
     rowByReference(deps.db.sql, reference),
     deps.sealer.indexes("phone", phone),
   ]);
-  const stored = (row?.phone_index as string | null | undefined) ?? STAND_IN;
+  const stored = row?.phone_index ?? STAND_IN;
   let match = false;
   for (const index of indexes) match = timingSafeEqual(stored, index) || match;
   if (!row || !match) return null;

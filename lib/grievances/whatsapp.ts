@@ -28,13 +28,13 @@ async function mediaFile(
   deps: GrievancesDeps,
   inboundId: string,
 ): Promise<{ bytes: Uint8Array; filename?: string } | null> {
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<{ path: string; filename: string | null }[]>`
     select m.path, i.message->>'filename' as filename
     from whatsapp_media m join whatsapp_inbound i on i.id = m.inbound_id
     where m.inbound_id = ${inboundId}`;
   if (!row) return null;
   try {
-    return { bytes: await Deno.readFile(row.path as string), filename: row.filename ?? undefined };
+    return { bytes: await Deno.readFile(row.path), filename: row.filename ?? undefined };
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
