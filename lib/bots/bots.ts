@@ -225,11 +225,11 @@ export async function rotatePublicKey(sql: Sql, actor: Actor, id: string): Promi
 export async function deleteBot(sql: Sql, actor: Actor, id: string): Promise<string[]> {
   const bot = await requireBot(sql, actor, id);
   return await sql.begin(async (tx) => {
-    const files = await tx`select storage_key from bot_sources
+    const files = await tx<{ storage_key: string }[]>`select storage_key from bot_sources
                            where bot_id = ${bot.id} and storage_key is not null`;
     // Its conversations and messages go with it; the ledger entries of what its answers cost
     // stay (the money moved).
     await tx`delete from bots where id = ${bot.id}`;
-    return files.map((f) => f.storage_key as string);
+    return files.map((f) => f.storage_key);
   });
 }

@@ -273,12 +273,12 @@ export async function deleteSource(
 ): Promise<void> {
   const { bot, source } = await getSource(deps, actor, botId, sourceId);
   const files = await deps.db.sql.begin(async (tx) => {
-    const keys = await tx`
+    const keys = await tx<{ storage_key: string }[]>`
       select storage_key from bot_sources
       where (id = ${source.id} or parent_id = ${source.id}) and storage_key is not null`;
     await tx`delete from bot_sources where id = ${source.id}`;
     await tx`update bots set knowledge_version = knowledge_version + 1 where id = ${bot.id}`;
-    return keys.map((k) => k.storage_key as string);
+    return keys.map((k) => k.storage_key);
   });
   for (const key of files) {
     await deps.knowledge.files.delete(key).catch((error) =>
