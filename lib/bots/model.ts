@@ -65,7 +65,7 @@ export interface BotRow {
   /** numeric: postgres.js returns it as text. */
   temperature: string;
   knowledge_only: boolean;
-  allowed_origins: string[] | null;
+  allowed_origins: string[];
   active: boolean;
   public_key: string;
   /** bigint: postgres.js returns it as text. */
