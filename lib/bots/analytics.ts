@@ -34,6 +34,32 @@ const FIGURES = [
   "thumbsDown",
 ] as const;
 
+/** One day's figures of one bot, as {@link computeBotDay} counts them (bigint sums as text). */
+interface BotDayRow {
+  bot_id: string;
+  conversations: number;
+  messages: number;
+  tokens_in: string;
+  tokens_out: string;
+  cost: string;
+  weak: number;
+  up: number;
+  down: number;
+}
+
+/** A `bot_daily_metrics` row, its day as text (bigint columns as text). */
+interface DailyMetricsRow {
+  day: string;
+  conversations: number;
+  messages: number;
+  tokens_in: string;
+  tokens_out: string;
+  cost: string;
+  weak_answers: number;
+  thumbs_up: number;
+  thumbs_down: number;
+}
+
 /** One day's figures of every bot with activity that day (or of one bot). */
 export async function computeBotDay(
   sql: Sql,
@@ -42,7 +68,7 @@ export async function computeBotDay(
   botId?: string,
 ): Promise<(BotDay & { botId: string })[]> {
   const { start, end } = await dayBounds(sql, day, timeZone);
-  const rows = await sql`
+  const rows = await sql<BotDayRow[]>`
     with m as (
       select bot_id, role, conversation_id, tokens_in, tokens_out, cost, knowledge_weak, feedback
       from messages
@@ -73,7 +99,7 @@ export async function computeBotDay(
       from m group by bot_id
     ) a on a.bot_id = b.bot_id`;
   return rows.map((r) => ({
-    botId: r.bot_id as string,
+    botId: r.bot_id,
     day,
     conversations: Number(r.conversations),
     messages: Number(r.messages),
@@ -144,7 +170,7 @@ export async function botAnalytics(
 ): Promise<BotAnalytics> {
   const to = dayIn(now, timeZone);
   const from = addDays(to, -(range - 1));
-  const stored = await sql`
+  const stored = await sql<DailyMetricsRow[]>`
     select day::text as day, conversations, messages, tokens_in, tokens_out, cost, weak_answers,
            thumbs_up, thumbs_down
     from bot_daily_metrics where bot_id = ${botId} and day between ${from}::date and ${to}::date`;
@@ -168,11 +194,13 @@ export async function botAnalytics(
   ) as Omit<BotDay, "day">;
   const { start } = await dayBounds(sql, from, timeZone);
   const [top, weak] = await Promise.all([
-    sql`select min(content) as question, count(*)::int as n from messages
+    sql<{ question: string; n: number }[]>`
+        select min(content) as question, count(*)::int as n from messages
         where bot_id = ${botId} and role = 'user' and created_at >= ${start}
         group by lower(regexp_replace(trim(content), '\\s+', ' ', 'g'))
         order by n desc, question limit 10`,
-    sql`select min(content) as question, count(*)::int as n, max(created_at) as last
+    sql<{ question: string; n: number; last: Date }[]>`
+        select min(content) as question, count(*)::int as n, max(created_at) as last
         from messages
         where bot_id = ${botId} and role = 'user' and knowledge_weak and created_at >= ${start}
         group by lower(regexp_replace(trim(content), '\\s+', ' ', 'g'))
@@ -187,7 +215,7 @@ export async function botAnalytics(
     weakQuestions: weak.map((r) => ({
       question: r.question,
       count: r.n,
-      lastAskedAt: (r.last as Date).toISOString(),
+      lastAskedAt: r.last.toISOString(),
     })),
   };
 }

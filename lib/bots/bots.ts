@@ -11,7 +11,15 @@ import { AppError } from "../errors.ts";
 import { randomToken } from "../security/tokens.ts";
 import { textField } from "../text.ts";
 import type { Role } from "../accounts/users.ts";
-import { type Bot, type BotLimits, PUBLIC_KEY_PREFIX, toBot, toLimits } from "./model.ts";
+import {
+  type Bot,
+  type BotLimits,
+  type BotRow,
+  type LimitsRow,
+  PUBLIC_KEY_PREFIX,
+  toBot,
+  toLimits,
+} from "./model.ts";
 
 /** Who acts on a bot: its owner, or an admin. */
 export interface Actor {
@@ -92,7 +100,7 @@ const isUuid = (id: string) => z.uuid().safeParse(id).success;
 
 /** What the user's tier allows them to do with bots. */
 export async function limitsFor(sql: Sql, userId: string): Promise<BotLimits> {
-  const [row] = await sql`
+  const [row] = await sql<LimitsRow[]>`
     select t.* from users u join tiers t on t.name = u.tier where u.id = ${userId}`;
   if (!row) throw new AppError("not_found", "This account does not exist.");
   return toLimits(row);
@@ -100,8 +108,9 @@ export async function limitsFor(sql: Sql, userId: string): Promise<BotLimits> {
 
 /** Models a bot may choose: those of the active AI configurations. */
 export async function availableModels(sql: Sql): Promise<string[]> {
-  const rows = await sql`select distinct model from ai_configs where active order by model`;
-  return rows.map((r) => r.model as string);
+  const rows = await sql<{ model: string }[]>`
+    select distinct model from ai_configs where active order by model`;
+  return rows.map((r) => r.model);
 }
 
 async function checkModel(sql: Sql, model: string | null | undefined): Promise<void> {
@@ -122,11 +131,11 @@ export async function createBot(sql: Sql, ownerId: string, input: BotInput): Pro
   const limits = await limitsFor(sql, ownerId);
   // The count and the insert in one statement: two requests at once cannot both pass the limit
   // by more than the one that commits first (the owner's row lock serialises them).
-  const rows = await sql.begin(async (tx) => {
+  const rows = await sql.begin(async (tx): Promise<BotRow[]> => {
     await tx`select id from users where id = ${ownerId} for update`;
     const [{ n }] = await tx`select count(*)::int as n from bots where owner_id = ${ownerId}`;
     if (n >= limits.botsMax) return [];
-    return await tx`
+    return await tx<BotRow[]>`
       insert into bots (owner_id, name, greeting, instructions, model, temperature,
                         knowledge_only, allowed_origins, active, public_key)
       values (${ownerId}, ${input.name}, ${input.greeting}, ${input.instructions}, ${input.model},
@@ -144,13 +153,13 @@ export async function createBot(sql: Sql, ownerId: string, input: BotInput): Pro
       { limit: limits.botsMax },
     );
   }
-  return toBot(rows[0] as Record<string, unknown>);
+  return toBot(rows[0]);
 }
 
 /** The bot, if `actor` may see it (its owner, or an admin); null otherwise. */
 export async function getBot(sql: Sql, actor: Actor, id: string): Promise<Bot | null> {
   if (!isUuid(id)) return null;
-  const [row] = await sql`select * from bots where id = ${id}`;
+  const [row] = await sql<BotRow[]>`select * from bots where id = ${id}`;
   if (!row) return null;
   const bot = toBot(row);
   return bot.ownerId === actor.id || actor.role === "admin" ? bot : null;
@@ -164,13 +173,15 @@ export async function requireBot(sql: Sql, actor: Actor, id: string): Promise<Bo
 }
 
 export async function listBots(sql: Sql, ownerId: string): Promise<Bot[]> {
-  const rows = await sql`select * from bots where owner_id = ${ownerId} order by created_at desc`;
+  const rows = await sql<
+    BotRow[]
+  >`select * from bots where owner_id = ${ownerId} order by created_at desc`;
   return rows.map(toBot);
 }
 
 export async function getBotByPublicKey(sql: Sql, key: string): Promise<Bot | null> {
   if (!key.startsWith(PUBLIC_KEY_PREFIX) || key.length > 64) return null;
-  const [row] = await sql`select * from bots where public_key = ${key}`;
+  const [row] = await sql<BotRow[]>`select * from bots where public_key = ${key}`;
   return row ? toBot(row) : null;
 }
 
@@ -188,7 +199,7 @@ export async function updateBot(
       Object.entries(patch).filter(([, v]) => v !== undefined),
     ),
   } as Bot;
-  const [row] = await sql`
+  const [row] = await sql<BotRow[]>`
     update bots set name = ${next.name}, greeting = ${next.greeting},
       instructions = ${next.instructions}, model = ${next.model},
       temperature = ${next.temperature}, knowledge_only = ${next.knowledgeOnly},
@@ -201,7 +212,7 @@ export async function updateBot(
 /** A new public key: the old embed snippet stops working at once. */
 export async function rotatePublicKey(sql: Sql, actor: Actor, id: string): Promise<Bot> {
   const bot = await requireBot(sql, actor, id);
-  const [row] = await sql`
+  const [row] = await sql<BotRow[]>`
     update bots set public_key = ${PUBLIC_KEY_PREFIX + randomToken(24)}, updated_at = now()
     where id = ${bot.id} returning *`;
   return toBot(row);
@@ -214,11 +225,11 @@ export async function rotatePublicKey(sql: Sql, actor: Actor, id: string): Promi
 export async function deleteBot(sql: Sql, actor: Actor, id: string): Promise<string[]> {
   const bot = await requireBot(sql, actor, id);
   return await sql.begin(async (tx) => {
-    const files = await tx`select storage_key from bot_sources
+    const files = await tx<{ storage_key: string }[]>`select storage_key from bot_sources
                            where bot_id = ${bot.id} and storage_key is not null`;
     // Its conversations and messages go with it; the ledger entries of what its answers cost
     // stay (the money moved).
     await tx`delete from bots where id = ${bot.id}`;
-    return files.map((f) => f.storage_key as string);
+    return files.map((f) => f.storage_key);
   });
 }

@@ -32,7 +32,7 @@ import { cleanText, extractInWorker, ExtractionError } from "./extract.ts";
 import { fetchPage, sitemapPages } from "./fetcher.ts";
 import type { IngestPayload } from "./jobs.ts";
 import type { Knowledge } from "./knowledge.ts";
-import { type Source, toSource } from "./model.ts";
+import { type Source, type SourceRow, toSource } from "./model.ts";
 import { fillVectorColumn } from "./pgvector.ts";
 import { learnWords } from "./retrieval.ts";
 import { addSitemapPages, announce } from "./sources.ts";
@@ -72,7 +72,7 @@ export async function ingestSource(
 }
 
 async function load(deps: IngestDeps, id: string): Promise<Source | null> {
-  const [row] = await deps.db.sql`select * from bot_sources where id = ${id}`;
+  const [row] = await deps.db.sql<SourceRow[]>`select * from bot_sources where id = ${id}`;
   return row ? toSource(row) : null;
 }
 
@@ -87,7 +87,7 @@ async function build(
   // Deleted, superseded by a newer version, or already finished: nothing to do.
   if (!initial || initial.version !== payload.version) return "skipped";
   if (initial.status === "ready" || initial.status === "failed") return "skipped";
-  const [started] = await sql`
+  const [started] = await sql<SourceRow[]>`
     update bot_sources set status = 'processing', heartbeat_at = now(), updated_at = now()
     where id = ${initial.id} and version = ${payload.version} returning *`;
   if (!started) return "skipped";
@@ -124,7 +124,7 @@ async function build(
     const titleUpdate = title && source.kind === "url" && source.title === source.url
       ? title
       : source.title;
-    const [counted] = await sql`
+    const [counted] = await sql<SourceRow[]>`
       update bot_sources set content_hash = ${hash}, chunks_total = ${chunks.length},
         chunks_done = ${done.size}, title = ${titleUpdate}, heartbeat_at = now(), updated_at = now()
       where id = ${source.id} and version = ${source.version} returning *`;
@@ -160,7 +160,7 @@ async function build(
         );
       }
       for (const c of batch) done.add(c.ordinal);
-      const [progress] = await sql`
+      const [progress] = await sql<SourceRow[]>`
         update bot_sources set chunks_done = ${done.size}, heartbeat_at = now(), updated_at = now()
         where id = ${source.id} and version = ${source.version} returning *`;
       if (!progress) return "skipped"; // retrained or deleted meanwhile
@@ -243,7 +243,7 @@ async function buildSitemap(deps: IngestDeps, source: Source): Promise<IngestOut
     timeoutMs: deps.knowledge.fetchTimeoutMs,
   }, SITEMAP_MAX_PAGES);
   const added = await addSitemapPages(deps, source, pages);
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<SourceRow[]>`
     update bot_sources set status = 'ready', ready_version = version, chunks_total = 0,
       chunks_done = 0, error = null, updated_at = now()
     where id = ${source.id} and version = ${source.version} returning *`;
@@ -266,7 +266,7 @@ async function finish(
                where source_id = ${source.id} and version = ${options.relabelFrom}`;
     }
     await tx`delete from bot_chunks where source_id = ${source.id} and version <> ${source.version}`;
-    const [updated] = await tx`
+    const [updated] = await tx<SourceRow[]>`
       update bot_sources set status = 'ready', ready_version = version, ready_hash = ${hash},
         content_hash = ${hash}, embedder = ${embedder}, error = null,
         chunks_total = (select count(*) from bot_chunks
@@ -287,7 +287,7 @@ async function finish(
 }
 
 async function fail(deps: IngestDeps, source: Source, reason: string): Promise<void> {
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<SourceRow[]>`
     update bot_sources set status = 'failed', error = ${reason.slice(0, 500)}, updated_at = now()
     where id = ${source.id} and version = ${source.version} returning *`;
   // The chunks of a failed version are dropped; those of the ready version keep answering.
@@ -303,10 +303,10 @@ export async function overdueSources(
   deps: { db: Database },
   quietSeconds = 60,
 ): Promise<IngestPayload[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<{ id: string; version: number }[]>`
     select id, version from bot_sources
     where status in ('queued', 'processing')
       and coalesce(heartbeat_at, queued_at) < now() - ${quietSeconds} * interval '1 second'
     order by queued_at limit 500`;
-  return rows.map((r) => ({ sourceId: r.id as string, version: Number(r.version) }));
+  return rows.map((r) => ({ sourceId: r.id, version: Number(r.version) }));
 }

@@ -54,22 +54,42 @@ export interface Bot {
   updatedAt: Date;
 }
 
-export function toBot(r: Record<string, unknown>): Bot {
+/** A `bots` row (the columns a {@link Bot} is read from). */
+export interface BotRow {
+  id: string;
+  owner_id: string;
+  name: string;
+  greeting: string;
+  instructions: string;
+  model: string | null;
+  /** numeric: postgres.js returns it as text. */
+  temperature: string;
+  knowledge_only: boolean;
+  allowed_origins: string[];
+  active: boolean;
+  public_key: string;
+  /** bigint: postgres.js returns it as text. */
+  knowledge_version: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toBot(r: BotRow): Bot {
   return {
-    id: r.id as string,
-    ownerId: r.owner_id as string,
-    name: r.name as string,
-    greeting: r.greeting as string,
-    instructions: r.instructions as string,
-    model: (r.model as string | null) ?? null,
+    id: r.id,
+    ownerId: r.owner_id,
+    name: r.name,
+    greeting: r.greeting,
+    instructions: r.instructions,
+    model: r.model ?? null,
     temperature: Number(r.temperature),
-    knowledgeOnly: r.knowledge_only as boolean,
-    allowedOrigins: (r.allowed_origins as string[] | null) ?? [],
-    active: r.active as boolean,
-    publicKey: r.public_key as string,
+    knowledgeOnly: r.knowledge_only,
+    allowedOrigins: r.allowed_origins ?? [],
+    active: r.active,
+    publicKey: r.public_key,
     knowledgeVersion: Number(r.knowledge_version),
-    createdAt: r.created_at as Date,
-    updatedAt: r.updated_at as Date,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -100,30 +120,57 @@ export interface Source {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export function toSource(r: Record<string, unknown>): Source {
+/** A `bot_sources` row (the columns a {@link Source} is read from; `body` is not one). */
+export interface SourceRow {
+  id: string;
+  bot_id: string;
+  kind: SourceKind;
+  title: string;
+  url: string | null;
+  storage_key: string | null;
+  media_type: string | null;
+  /** bigint: postgres.js returns it as text. */
+  byte_size: string | null;
+  parent_id: string | null;
+  status: SourceStatus;
+  error: string | null;
+  version: number;
+  ready_version: number | null;
+  content_hash: string | null;
+  ready_hash: string | null;
+  embedder: string | null;
+  chunks_total: number | null;
+  chunks_done: number;
+  queued_at: Date;
+  heartbeat_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toSource(r: SourceRow): Source {
   return {
-    id: r.id as string,
-    botId: r.bot_id as string,
-    kind: r.kind as SourceKind,
-    title: r.title as string,
-    url: (r.url as string | null) ?? null,
-    storageKey: (r.storage_key as string | null) ?? null,
-    mediaType: (r.media_type as string | null) ?? null,
+    id: r.id,
+    botId: r.bot_id,
+    kind: r.kind,
+    title: r.title,
+    url: r.url ?? null,
+    storageKey: r.storage_key ?? null,
+    mediaType: r.media_type ?? null,
     byteSize: num(r.byte_size),
-    parentId: (r.parent_id as string | null) ?? null,
-    status: r.status as SourceStatus,
-    error: (r.error as string | null) ?? null,
+    parentId: r.parent_id ?? null,
+    status: r.status,
+    error: r.error ?? null,
     version: Number(r.version),
     readyVersion: num(r.ready_version),
-    contentHash: (r.content_hash as string | null) ?? null,
-    readyHash: (r.ready_hash as string | null) ?? null,
-    embedder: (r.embedder as string | null) ?? null,
+    contentHash: r.content_hash ?? null,
+    readyHash: r.ready_hash ?? null,
+    embedder: r.embedder ?? null,
     chunksTotal: num(r.chunks_total),
     chunksDone: Number(r.chunks_done ?? 0),
-    queuedAt: r.queued_at as Date,
-    heartbeatAt: (r.heartbeat_at as Date | null) ?? null,
-    createdAt: r.created_at as Date,
-    updatedAt: r.updated_at as Date,
+    queuedAt: r.queued_at,
+    heartbeatAt: r.heartbeat_at ?? null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -158,9 +205,19 @@ export interface BotLimits {
   messagesPerMinute: number;
 }
 
-export function toLimits(r: Record<string, unknown>): BotLimits {
+/** The `tiers` columns a {@link BotLimits} is read from. */
+export interface LimitsRow {
+  name: string;
+  bots_max: number;
+  bot_sources_max: number;
+  /** bigint: postgres.js returns it as text. */
+  bot_file_max_bytes: string;
+  requests_per_minute: number;
+}
+
+export function toLimits(r: LimitsRow): BotLimits {
   return {
-    tier: r.name as string,
+    tier: r.name,
     botsMax: Number(r.bots_max),
     sourcesMax: Number(r.bot_sources_max),
     fileMaxBytes: Number(r.bot_file_max_bytes),

@@ -15,6 +15,7 @@
  */
 import type { Sql } from "../db/mod.ts";
 import type { Embedder } from "./embeddings.ts";
+import type { SourceKind } from "./model.ts";
 import { pgvectorSearch, type RetrievalMode } from "./pgvector.ts";
 import type { VectorHit, VectorIndex } from "./vectors.ts";
 
@@ -43,7 +44,7 @@ export async function fullTextSearch(
   // to_tsvector stems the words and drops stop words; the query ORs the known ones and the
   // corrections of the unknown ones, so a chunk need not hold every word of a question to be
   // found (ts_rank_cd prefers those that hold more of them, close together).
-  const rows = await sql`
+  const rows = await sql<{ id: string; score: number }[]>`
     with words as (
       select distinct w as lexeme
       from unnest(tsvector_to_array(to_tsvector('english', ${question}))) w
@@ -183,10 +184,23 @@ export async function retrieve(
   };
 }
 
+/** A `bot_chunks` row joined with the columns of its source a {@link Passage} shows. */
+interface PassageRow {
+  /** bigint: postgres.js returns it as text. */
+  id: string;
+  source_id: string;
+  heading: string;
+  content: string;
+  tokens: number;
+  title: string;
+  kind: SourceKind;
+  url: string | null;
+}
+
 /** The chunks with their sources, in the order of `ids`. */
 export async function loadPassages(sql: Sql, ids: number[]): Promise<Passage[]> {
   if (ids.length === 0) return [];
-  const rows = await sql`
+  const rows = await sql<PassageRow[]>`
     select c.id, c.source_id, c.heading, c.content, c.tokens, s.title, s.kind, s.url
     from bot_chunks c join bot_sources s on s.id = c.source_id
     where c.id = any(${ids}::bigint[])`;
@@ -196,12 +210,12 @@ export async function loadPassages(sql: Sql, ids: number[]): Promise<Passage[]> 
     return r
       ? [{
         chunkId: id,
-        sourceId: r.source_id as string,
-        sourceTitle: r.title as string,
-        sourceKind: r.kind as string,
-        url: (r.url as string | null) ?? null,
-        heading: r.heading as string,
-        content: r.content as string,
+        sourceId: r.source_id,
+        sourceTitle: r.title,
+        sourceKind: r.kind,
+        url: r.url ?? null,
+        heading: r.heading,
+        content: r.content,
         tokens: Number(r.tokens),
       }]
       : [];

@@ -16,7 +16,15 @@ import { type Actor, limitsFor, requireBot } from "./bots.ts";
 import { detectMediaType } from "./detect.ts";
 import { ingestDedupe, ingestJob } from "./jobs.ts";
 import type { Knowledge } from "./knowledge.ts";
-import { type Bot, describeStatus, type Source, type SourceKind, toSource } from "./model.ts";
+import {
+  type Bot,
+  type BotRow,
+  describeStatus,
+  type Source,
+  type SourceKind,
+  type SourceRow,
+  toSource,
+} from "./model.ts";
 
 export interface SourceDeps {
   db: Database;
@@ -72,7 +80,7 @@ async function insertSource(
     parentId?: string | null;
   },
 ): Promise<Source> {
-  const [created] = await deps.db.sql`
+  const [created] = await deps.db.sql<SourceRow[]>`
     insert into bot_sources (bot_id, kind, title, body, url, storage_key, media_type, byte_size,
                              parent_id)
     values (${bot.id}, ${row.kind}, ${row.title}, ${row.body ?? null}, ${row.url ?? null},
@@ -170,11 +178,12 @@ export async function addSitemapPages(
   sitemap: Source,
   urls: string[],
 ): Promise<number> {
-  const [botRow] = await deps.db.sql`select * from bots where id = ${sitemap.botId}`;
+  const [botRow] = await deps.db.sql<BotRow[]>`select * from bots where id = ${sitemap.botId}`;
   if (!botRow) return 0;
   const existing = new Set(
-    (await deps.db.sql`select url from bot_sources where parent_id = ${sitemap.id}`)
-      .map((r) => r.url as string),
+    (await deps.db.sql<Pick<SourceRow, "url">[]>`
+      select url from bot_sources where parent_id = ${sitemap.id}`)
+      .map((r) => r.url),
   );
   const limits = await limitsFor(deps.db.sql, botRow.owner_id);
   const [{ n }] = await deps.db.sql`
@@ -197,7 +206,7 @@ const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024 * 10) / 10} MB`;
 
 /** The bot's sources, oldest first, each with its state in words. */
 export async function listSources(deps: SourceDeps, bot: Bot): Promise<SourceView[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<(SourceRow & { ahead: number })[]>`
     select s.*,
       case when s.status = 'queued' then (
         select count(*)::int from bot_sources p
@@ -220,7 +229,9 @@ export async function getSource(
 ): Promise<{ bot: Bot; source: Source }> {
   const bot = await requireBot(deps.db.sql, actor, botId);
   const found = z.uuid().safeParse(sourceId).success
-    ? (await deps.db.sql`select * from bot_sources where id = ${sourceId} and bot_id = ${bot.id}`)[
+    ? (await deps.db.sql<
+      SourceRow[]
+    >`select * from bot_sources where id = ${sourceId} and bot_id = ${bot.id}`)[
       0
     ]
     : undefined;
@@ -239,7 +250,7 @@ export async function retrainSource(
   sourceId: string,
 ): Promise<Source> {
   const { source } = await getSource(deps, actor, botId, sourceId);
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<SourceRow[]>`
     update bot_sources set version = version + 1, status = 'queued', error = null,
       chunks_total = null, chunks_done = 0, content_hash = null, heartbeat_at = null,
       queued_at = now(), updated_at = now()
@@ -262,12 +273,12 @@ export async function deleteSource(
 ): Promise<void> {
   const { bot, source } = await getSource(deps, actor, botId, sourceId);
   const files = await deps.db.sql.begin(async (tx) => {
-    const keys = await tx`
+    const keys = await tx<{ storage_key: string }[]>`
       select storage_key from bot_sources
       where (id = ${source.id} or parent_id = ${source.id}) and storage_key is not null`;
     await tx`delete from bot_sources where id = ${source.id}`;
     await tx`update bots set knowledge_version = knowledge_version + 1 where id = ${bot.id}`;
-    return keys.map((k) => k.storage_key as string);
+    return keys.map((k) => k.storage_key);
   });
   for (const key of files) {
     await deps.knowledge.files.delete(key).catch((error) =>

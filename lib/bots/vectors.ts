@@ -142,14 +142,15 @@ async function load(sql: Sql, botId: string, embedder: string, version: number):
   let dims = 0;
   let after = 0;
   for (;;) {
-    const rows = await sql`
+    // bot_chunks.id is a bigint (text from postgres.js); the query keeps only stored vectors.
+    const rows = await sql<{ id: string; embedding: Uint8Array }[]>`
       select c.id, c.embedding from bot_chunks c
       join bot_sources s on s.id = c.source_id and s.ready_version = c.version
       where c.bot_id = ${botId} and s.embedder = ${embedder} and c.embedding is not null
         and c.id > ${after}
       order by c.id limit ${LOAD_BATCH}`;
     for (const row of rows) {
-      const bytes = row.embedding as Uint8Array;
+      const bytes = row.embedding;
       if (dims === 0) dims = bytes.byteLength >> 2;
       if (bytes.byteLength !== dims * 4) continue;
       ids.push(Number(row.id));

@@ -75,6 +75,18 @@ export interface VisitorMessage {
   createdAt: Date;
 }
 
+/** A `messages` row (the columns a {@link VisitorMessage} is read from). */
+interface VisitorMessageRow {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  status: string;
+  citations: Citation[] | null;
+  /** `FEEDBACK_VALUE` of the rating, null when none was given. */
+  feedback: number | null;
+  created_at: Date;
+}
+
 /** The visitor's open conversation with the bot and its messages (none: an empty list). */
 export async function visitorHistory(
   sql: Sql,
@@ -82,13 +94,13 @@ export async function visitorHistory(
   visitorId: string,
   idleTtlMinutes: number,
 ): Promise<{ conversationId: string | null; messages: VisitorMessage[] }> {
-  const [conversation] = await sql`
+  const [conversation] = await sql<{ id: string }[]>`
     select id from conversations
     where bot_id = ${bot.id} and visitor_id = ${visitorId} and closed_at is null
       and last_activity_at > now() - ${idleTtlMinutes * 60} * interval '1 second'
     order by last_activity_at desc limit 1`;
   if (!conversation) return { conversationId: null, messages: [] };
-  const rows = await sql`
+  const rows = await sql<VisitorMessageRow[]>`
     select id, role, content, status, citations, feedback, created_at from messages
     where conversation_id = ${conversation.id}
     order by created_at, role desc limit 200`;
@@ -99,7 +111,7 @@ export async function visitorHistory(
       role: r.role,
       content: r.content,
       status: r.status,
-      citations: (r.citations as Citation[] | null) ?? [],
+      citations: r.citations ?? [],
       feedback: r.feedback === 1 ? "up" : r.feedback === -1 ? "down" : null,
       createdAt: r.created_at,
     })),
@@ -130,11 +142,11 @@ export async function giveFeedback(
   rating: FeedbackRating,
 ): Promise<{ conversationId: string } | null> {
   if (!z.uuid().safeParse(messageId).success) return null;
-  const [row] = await sql`
+  const [row] = await sql<{ conversation_id: string }[]>`
     update messages m set feedback = ${FEEDBACK_VALUE[rating]}
     from conversations c
     where m.id = ${messageId} and m.bot_id = ${bot.id} and m.role = 'assistant'
       and c.id = m.conversation_id and c.visitor_id is not distinct from ${visitorId}
     returning m.conversation_id`;
-  return row ? { conversationId: row.conversation_id as string } : null;
+  return row ? { conversationId: row.conversation_id } : null;
 }

@@ -52,14 +52,25 @@ export interface Webhook {
   createdAt: Date;
 }
 
-function toWebhook(r: Record<string, unknown>): Webhook {
+/** A `bot_webhooks` row (the columns a {@link Webhook} is read from, and its secret). */
+interface WebhookRow {
+  id: string;
+  bot_id: string;
+  url: string;
+  events: WebhookEvent[];
+  secret_encrypted: string;
+  active: boolean;
+  created_at: Date;
+}
+
+function toWebhook(r: WebhookRow): Webhook {
   return {
-    id: r.id as string,
-    botId: r.bot_id as string,
-    url: r.url as string,
-    events: r.events as WebhookEvent[],
-    active: r.active as boolean,
-    createdAt: r.created_at as Date,
+    id: r.id,
+    botId: r.bot_id,
+    url: r.url,
+    events: r.events,
+    active: r.active,
+    createdAt: r.created_at,
   };
 }
 
@@ -75,17 +86,32 @@ export interface Delivery {
   deliveredAt: Date | null;
 }
 
-function toDelivery(r: Record<string, unknown>): Delivery {
+/** A `bot_webhook_deliveries` row (the columns a {@link Delivery} is read from, and its body). */
+interface DeliveryRow {
+  id: string;
+  webhook_id: string;
+  event: WebhookEvent;
+  payload: Record<string, unknown>;
+  status: DeliveryStatus;
+  attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  next_attempt_at: Date;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+function toDelivery(r: DeliveryRow): Delivery {
   return {
-    id: r.id as string,
-    webhookId: r.webhook_id as string,
-    event: r.event as WebhookEvent,
-    status: r.status as DeliveryStatus,
+    id: r.id,
+    webhookId: r.webhook_id,
+    event: r.event,
+    status: r.status,
     attempts: Number(r.attempts),
     responseStatus: r.response_status === null ? null : Number(r.response_status),
-    lastError: (r.last_error as string | null) ?? null,
-    createdAt: r.created_at as Date,
-    deliveredAt: (r.delivered_at as Date | null) ?? null,
+    lastError: r.last_error ?? null,
+    createdAt: r.created_at,
+    deliveredAt: r.delivered_at ?? null,
   };
 }
 
@@ -110,10 +136,10 @@ export async function createWebhook(
     );
   }
   const [{ n }] = await deps.db
-    .sql`select count(*)::int as n from bot_webhooks where bot_id = ${botId}`;
+    .sql<{ n: number }[]>`select count(*)::int as n from bot_webhooks where bot_id = ${botId}`;
   if (n >= 10) throw new AppError("forbidden", "A bot may have 10 webhooks at most.");
   const secret = SECRET_PREFIX + randomToken(32);
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<WebhookRow[]>`
     insert into bot_webhooks (bot_id, url, events, secret_encrypted)
     values (${botId}, ${url.href}, ${input.events}::text[],
             ${await encryptSecret(deps.encryptionKey, secret, SECRET_CONTEXT)})
@@ -122,7 +148,7 @@ export async function createWebhook(
 }
 
 export async function listWebhooks(deps: { db: Database }, botId: string): Promise<Webhook[]> {
-  const rows = await deps.db.sql`select * from bot_webhooks where bot_id = ${botId}
+  const rows = await deps.db.sql<WebhookRow[]>`select * from bot_webhooks where bot_id = ${botId}
                                  order by created_at`;
   return rows.map(toWebhook);
 }
@@ -144,7 +170,7 @@ export async function listDeliveries(
   botId: string,
   limit = 50,
 ): Promise<Delivery[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<DeliveryRow[]>`
     select d.* from bot_webhook_deliveries d join bot_webhooks w on w.id = d.webhook_id
     where w.bot_id = ${botId} order by d.created_at desc limit ${limit}`;
   return rows.map(toDelivery);
@@ -157,7 +183,7 @@ export async function emitEvent(
   event: WebhookEvent,
   data: Record<string, unknown>,
 ): Promise<number> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<{ id: string }[]>`
     insert into bot_webhook_deliveries (webhook_id, event, payload)
     select id, ${event}, ${
     deps.db.sql.json({
@@ -187,7 +213,9 @@ export async function sendDelivery(
   deliveryId: string,
   options: { lastAttempt?: boolean } = {},
 ): Promise<DeliveryOutcome> {
-  const [row] = await deps.db.sql`
+  const [row] = await deps.db.sql<
+    (DeliveryRow & Pick<WebhookRow, "url" | "secret_encrypted" | "active">)[]
+  >`
     select d.*, w.url, w.secret_encrypted, w.active from bot_webhook_deliveries d
     join bot_webhooks w on w.id = d.webhook_id where d.id = ${deliveryId}`;
   if (!row || row.status !== "pending" || !row.active) return "skipped";
@@ -233,9 +261,9 @@ export async function sendDelivery(
 
 /** Pending deliveries whose job went missing (a lost KV message): to queue again. */
 export async function overdueDeliveries(deps: { db: Database }): Promise<string[]> {
-  const rows = await deps.db.sql`
+  const rows = await deps.db.sql<{ id: string }[]>`
     select id from bot_webhook_deliveries
     where status = 'pending' and next_attempt_at < now() - interval '5 minutes'
     order by next_attempt_at limit 500`;
-  return rows.map((r) => r.id as string);
+  return rows.map((r) => r.id);
 }
