@@ -75,16 +75,27 @@ export interface InstancesDeps {
   deadAfterMs?: number;
 }
 
+/** An `app_instances` row. */
+interface InstanceRow {
+  id: string;
+  host: string;
+  pid: number;
+  version: string;
+  tz_metrics: string;
+  started_at: Date;
+  last_seen_at: Date;
+}
+
 /** One mapping from an `app_instances` row. */
-function toInstance(row: Record<string, unknown>): InstanceInfo {
+function toInstance(row: InstanceRow): InstanceInfo {
   return {
-    id: row.id as string,
-    host: row.host as string,
+    id: row.id,
+    host: row.host,
     pid: Number(row.pid),
-    version: row.version as string,
-    tzMetrics: row.tz_metrics as string,
-    startedAt: row.started_at as Date,
-    lastSeenAt: row.last_seen_at as Date,
+    version: row.version,
+    tzMetrics: row.tz_metrics,
+    startedAt: row.started_at,
+    lastSeenAt: row.last_seen_at,
   };
 }
 
@@ -119,7 +130,7 @@ export function createInstances(deps: InstancesDeps): Instances {
     try {
       // This instance's row is written and the others are read in one statement; the union
       // gives this one's row as just written.
-      const rows = await sql`
+      const rows = await sql<InstanceRow[]>`
         with beat as (
           insert into app_instances (id, host, pid, version, tz_metrics)
           values (${id}, ${host}, ${Deno.pid}, ${deps.version}, ${tz})
@@ -161,7 +172,7 @@ export function createInstances(deps: InstancesDeps): Instances {
     },
     async assertSameTimeZone() {
       if (alone) return;
-      const rows = await sql`
+      const rows = await sql<{ host: string; tz_metrics: string; seconds_ago: number }[]>`
         select host, tz_metrics,
                round(extract(epoch from now() - last_seen_at))::int as seconds_ago
         from app_instances
@@ -169,7 +180,7 @@ export function createInstances(deps: InstancesDeps): Instances {
           and last_seen_at > now() - ${deadAfterMs} * interval '1 millisecond'
         order by last_seen_at desc`;
       if (rows.length === 0) return;
-      const theirs = [...new Set(rows.map((r) => r.tz_metrics as string))].join(", ");
+      const theirs = [...new Set(rows.map((r) => r.tz_metrics))].join(", ");
       const seen = rows.map((r) => `${r.host}, seen ${r.seconds_ago} s ago`).join("; ");
       throw new ConfigError([
         `TZ_METRICS: this instance would count days in ${tz}, but ${rows.length} running ` +

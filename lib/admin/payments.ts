@@ -103,9 +103,10 @@ export async function pollPaymentNow(
   actor: AdminActor,
   id: string,
 ): Promise<"polled" | "final" | "paynow"> {
-  const [row] = await deps.db.sql`select status from payments where id = ${id}`;
+  const [row] = await deps.db.sql<{ status: PaymentStatus }[]>`
+    select status from payments where id = ${id}`;
   if (!row) throw notFound("This payment");
-  if (isFinal(row.status as PaymentStatus)) return "final";
+  if (isFinal(row.status)) return "final";
   let after: string;
   try {
     after = (await pollPayment(deps, id)).status;

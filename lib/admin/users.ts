@@ -194,13 +194,13 @@ export async function setOfficer(
     if (user.role === "admin") return "admin" as const;
     const before = {
       role: user.role,
-      areas: (await tx`select area_id from grievance_officer_areas where user_id = ${userId}
-                        order by area_id`).map((r) => r.area_id as string),
+      areas: (await tx<{ area_id: string }[]>`select area_id from grievance_officer_areas
+                        where user_id = ${userId} order by area_id`).map((r) => r.area_id),
     };
     const role = input.officer ? "officer" : "user";
     const areas = input.officer
-      ? (await tx`select id from grievance_areas where id = any(${input.areaIds}::uuid[])
-                  order by id`).map((r) => r.id as string)
+      ? (await tx<{ id: string }[]>`select id from grievance_areas
+                  where id = any(${input.areaIds}::uuid[]) order by id`).map((r) => r.id)
       : [];
     if (before.role === role && JSON.stringify(before.areas) === JSON.stringify(areas)) {
       return "unchanged" as const;

@@ -167,12 +167,12 @@ export class CronScheduler {
     cron: CronJob,
     scheduledFor: Date,
   ): Promise<{ instance: string; status: string; startedAt: Date } | null> {
-    const [row] = await this.#options.db.sql`
+    const [row] = await this.#options.db.sql<
+      { instance: string; status: string; started_at: Date }[]
+    >`
       select instance, status, started_at from cron_runs
       where name = ${cron.name} and scheduled_for = ${scheduledFor}`;
-    return row
-      ? { instance: row.instance, status: row.status, startedAt: row.started_at as Date }
-      : null;
+    return row ? { instance: row.instance, status: row.status, startedAt: row.started_at } : null;
   }
 
   /** Stops the minute tick and waits (bounded) for running ticks. */

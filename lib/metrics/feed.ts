@@ -119,13 +119,25 @@ function jobEvent(r: DeadLetterRow): FeedEvent {
   };
 }
 
+/** A user's message or an answer, with the time it counts from (created or completed). */
+interface MessageRow {
+  id: string;
+  conversation_id: string;
+  role: string;
+  status: string;
+  channel: Channel;
+  error_code: string | null;
+  excerpt: string;
+  at: Date;
+}
+
 const MESSAGE_COLUMNS = (sql: Sql) =>
   sql`m.id, m.conversation_id, m.role, m.status, m.channel, m.error_code,
       left(m.content, ${EXCERPT * 2}) as excerpt`;
 
 /** Users' messages stored after `since`, and answers finished after it, oldest first. */
 function messagesSince(sql: Sql, since: Date, limit: number) {
-  return sql`
+  return sql<MessageRow[]>`
     (select ${MESSAGE_COLUMNS(sql)}, m.created_at as at from messages m
      where m.role = 'user' and m.created_at > ${since} order by m.created_at limit ${limit})
     union all
@@ -136,7 +148,7 @@ function messagesSince(sql: Sql, since: Date, limit: number) {
 
 /** The newest users' messages and finished answers. */
 function latestMessages(sql: Sql, limit: number) {
-  return sql`
+  return sql<MessageRow[]>`
     (select ${MESSAGE_COLUMNS(sql)}, m.created_at as at from messages m
      where m.role = 'user' order by m.created_at desc limit ${limit})
     union all
@@ -145,13 +157,13 @@ function latestMessages(sql: Sql, limit: number) {
      order by m.completed_at desc limit ${limit})`;
 }
 
-function messageEvent(r: Record<string, unknown>): FeedEvent {
-  const where = CHANNEL_LABELS[r.channel as Channel] ?? String(r.channel);
+function messageEvent(r: MessageRow): FeedEvent {
+  const where = CHANNEL_LABELS[r.channel] ?? String(r.channel);
   const failed = r.status === "error";
   const text = maskText(String(r.excerpt ?? "").replace(/\s+/g, " ").trim());
   return {
     id: `message:${r.id}`,
-    at: (r.at as Date).toISOString(),
+    at: r.at.toISOString(),
     kind: "message",
     level: failed ? "warn" : "info",
     title: r.role === "user"
@@ -228,7 +240,7 @@ export function createAdminFeed(
       remember(e.id);
     }
     for (const role of ["user", "assistant"]) {
-      const side = messages.filter((r) => r.role === role).map((r) => r.at as Date);
+      const side = messages.filter((r) => r.role === role).map((r) => r.at);
       if (side.length < MESSAGES_PER_POLL) continue;
       const last = side.reduce((a, b) => (b > a ? b : a));
       if (last < seen) seen = last;

@@ -55,7 +55,7 @@ export async function createLinkCode(
     );
   }
   const code = randomCode();
-  const [row] = await sql`
+  const [row] = await sql<{ expires_at: Date }[]>`
     with voided as (
       update telegram_link_codes set expires_at = now()
       where user_id = ${userId} and used_at is null and expires_at > now()
@@ -64,7 +64,7 @@ export async function createLinkCode(
     values (${await codeHash(secret, code)}, ${userId},
             now() + ${LINK_CODE_TTL_MINUTES} * interval '1 minute')
     returning expires_at`;
-  return { code, expiresAt: row.expires_at as Date };
+  return { code, expiresAt: row.expires_at };
 }
 
 export interface TelegramLink {
@@ -74,12 +74,21 @@ export interface TelegramLink {
   linkedAt: Date;
 }
 
-function toLink(row: Record<string, unknown>): TelegramLink {
+/** A `telegram_links` row (the columns a {@link TelegramLink} is read from). */
+interface TelegramLinkRow {
+  /** A bigint: postgres.js reads it as a string. */
+  chat_id: string;
+  user_id: string;
+  username: string | null;
+  linked_at: Date;
+}
+
+function toLink(row: TelegramLinkRow): TelegramLink {
   return {
     chatId: Number(row.chat_id),
-    userId: row.user_id as string,
-    username: (row.username as string | null) ?? null,
-    linkedAt: row.linked_at as Date,
+    userId: row.user_id,
+    username: row.username ?? null,
+    linkedAt: row.linked_at,
   };
 }
 
@@ -102,7 +111,7 @@ export async function redeemLinkCode(
   if (!used) return null;
   // The account's other chat, if any, lets go first (one chat per account).
   await tx`delete from telegram_links where user_id = ${used.user_id} and chat_id <> ${input.chatId}`;
-  const [row] = await tx`
+  const [row] = await tx<TelegramLinkRow[]>`
     insert into telegram_links (chat_id, user_id, username, state)
     values (${input.chatId}, ${used.user_id}, ${input.username},
             ${tx.json(input.state as never)})
@@ -113,7 +122,9 @@ export async function redeemLinkCode(
 }
 
 export async function linkOfUser(sql: Sql, userId: string): Promise<TelegramLink | null> {
-  const [row] = await sql`select * from telegram_links where user_id = ${userId}`;
+  const [row] = await sql<
+    TelegramLinkRow[]
+  >`select * from telegram_links where user_id = ${userId}`;
   return row ? toLink(row) : null;
 }
 

@@ -42,17 +42,31 @@ export interface UpdateRow {
   receivedAt: Date;
 }
 
-export function toUpdate(row: Record<string, unknown>): UpdateRow {
+/** A `telegram_updates` row (the columns an {@link UpdateRow} is read from). */
+export interface TelegramUpdatesRow {
+  /** A bigint: postgres.js reads it as a string. */
+  update_id: string;
+  /** A bigint: postgres.js reads it as a string. */
+  chat_id: string;
+  username: string | null;
+  /** Parsed before use: another version may have written another shape. */
+  input: unknown;
+  status: UpdateStatus;
+  attempts: number;
+  received_at: Date;
+}
+
+export function toUpdate(row: TelegramUpdatesRow): UpdateRow {
   const input = StoredInput.safeParse(row.input);
   return {
     updateId: Number(row.update_id),
     chatId: Number(row.chat_id),
-    username: (row.username as string | null) ?? null,
+    username: row.username ?? null,
     // A row another version wrote in a shape this one does not read is answered as "other".
     input: input.success ? input.data : { kind: "other", what: "unknown" },
-    status: row.status as UpdateStatus,
+    status: row.status,
     attempts: Number(row.attempts),
-    receivedAt: row.received_at as Date,
+    receivedAt: row.received_at,
   };
 }
 
@@ -65,7 +79,20 @@ export interface OutboundRow {
   attempts: number;
 }
 
-export function toOutbound(row: Record<string, unknown>): OutboundRow {
+/** A `telegram_outbound` row (the columns an {@link OutboundRow} is read from). */
+export interface TelegramOutboundRow {
+  /** A bigserial: postgres.js reads it as a string. */
+  id: string;
+  /** A bigint: postgres.js reads it as a string. */
+  chat_id: string;
+  /** A bigint: postgres.js reads it as a string. */
+  update_id: string;
+  /** Parsed before use. */
+  message: unknown;
+  attempts: number;
+}
+
+export function toOutbound(row: TelegramOutboundRow): OutboundRow {
   return {
     id: String(row.id),
     chatId: Number(row.chat_id),

@@ -16,7 +16,7 @@ import type { Database } from "../db/mod.ts";
 import { TelegramError } from "./client.ts";
 import { telegramHtmlToPlain } from "./format.ts";
 import { telegramSendJob } from "./jobs.ts";
-import { maskChatId, type OutboundRow, toOutbound } from "./model.ts";
+import { maskChatId, type OutboundRow, type TelegramOutboundRow, toOutbound } from "./model.ts";
 import type { TelegramChannel } from "./mod.ts";
 
 const SEND_LEASE_SECONDS = 120;
@@ -47,7 +47,7 @@ export async function sendChat(t: TelegramChannel, chatId: number): Promise<void
 }
 
 async function claimHead(db: Database, chatId: number): Promise<OutboundRow | null> {
-  const [row] = await db.sql`
+  const [row] = await db.sql<TelegramOutboundRow[]>`
     update telegram_outbound set status = 'sending', attempts = attempts + 1,
       leased_until = now() + ${SEND_LEASE_SECONDS} * interval '1 second'
     where id = (select id from telegram_outbound

@@ -25,7 +25,13 @@ import { type TelegramContext, telegramMenu, telegramStep } from "./conversation
 import { telegramMessages } from "./format.ts";
 import { telegramReplyJob, telegramSendJob } from "./jobs.ts";
 import { redeemLinkCode, unlinkChat } from "./links.ts";
-import { maskChatId, type StoredInput, toUpdate, type UpdateRow } from "./model.ts";
+import {
+  maskChatId,
+  type StoredInput,
+  type TelegramUpdatesRow,
+  toUpdate,
+  type UpdateRow,
+} from "./model.ts";
 import type { TelegramChannel } from "./mod.ts";
 import { HOW_TO_LINK, LINK_REFUSED, LINK_TOO_MANY, LINKED, UNLINKED } from "./texts.ts";
 
@@ -57,7 +63,7 @@ export async function answerChat(t: TelegramChannel, chatId: number): Promise<vo
 }
 
 async function claimNext(db: Database, chatId: number): Promise<UpdateRow | null> {
-  const [row] = await db.sql`
+  const [row] = await db.sql<TelegramUpdatesRow[]>`
     update telegram_updates set status = 'working', attempts = attempts + 1,
       leased_until = now() + ${REPLY_LEASE_SECONDS} * interval '1 second'
     where update_id = (select update_id from telegram_updates

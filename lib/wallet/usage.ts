@@ -14,18 +14,27 @@ export interface UsageLine {
   conversationTitle: string | null;
 }
 
-function toUsageLine(row: Record<string, unknown>): UsageLine {
+/** A `usage_debit` ledger entry with its conversation's title (null when it is gone). */
+interface UsageRow {
+  created_at: Date;
+  description: string;
+  /** A bigint: postgres.js reads it as a string. */
+  amount: string;
+  title: string | null;
+}
+
+function toUsageLine(row: UsageRow): UsageLine {
   return {
-    at: row.created_at as Date,
-    description: row.description as string,
+    at: row.created_at,
+    description: row.description,
     cost: Number(row.amount),
-    conversationTitle: (row.title as string | null) ?? null,
+    conversationTitle: row.title ?? null,
   };
 }
 
 /** The user's most recent charges for answers, newest first. */
 export async function listUsage(sql: Sql, userId: string, limit = 20): Promise<UsageLine[]> {
-  const rows = await sql`
+  const rows = await sql<UsageRow[]>`
     select e.created_at, e.description, e.amount, c.title
     from ledger_entries e
     left join conversations c

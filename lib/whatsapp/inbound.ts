@@ -415,7 +415,7 @@ export class WebhookReceiver {
         })
       )
     );
-    const rows = await sql`
+    const rows = await sql<{ phone: string }[]>`
       with logged as (
         insert into whatsapp_webhook_log
           (received_at, provider, method, path, headers, body, body_bytes, status, processing_ms,
@@ -446,7 +446,7 @@ export class WebhookReceiver {
         returning 1
       )
       select distinct phone from stored`;
-    const phones = rows.map((r) => r.phone as string);
+    const phones = rows.map((r) => r.phone);
     if (phones.length > 0) {
       // Not awaited: the messages are stored, which is what the 200 promises, and the next
       // batch need not wait for the queue. A lost enqueue is the reconciler's to repair.

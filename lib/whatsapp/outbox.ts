@@ -155,13 +155,13 @@ async function sendQueued(
     const row = next === undefined ? await nextQueued(sql, phone) : next;
     next = undefined;
     if (!row) return null;
-    const lastInbound = row.last_inbound_at as Date | null;
+    const lastInbound = row.last_inbound_at;
     windowOpen ??= !!lastInbound && Date.now() - lastInbound.getTime() < WINDOW_MS;
-    const id = row.id as string;
-    const notBefore = row.not_before as Date | null;
+    const id = row.id;
+    const notBefore = row.not_before;
     if (notBefore && notBefore.getTime() > Date.now()) return notBefore.getTime() - Date.now();
-    const template = row.template as OutboundTemplate | null;
-    let message = row.message as OutboundMessage;
+    const template = row.template;
+    let message: OutboundMessage = row.message;
     if (!windowOpen) {
       if (!template) {
         await drop(deps, id, phone, "outside the 24-hour window and no template applies");
@@ -229,7 +229,15 @@ async function sendQueued(
 }
 
 /** A queued `whatsapp_outbound` row and when its phone last wrote to us (the 24-hour window). */
-type QueuedRow = Record<string, unknown> & { last_inbound_at: Date | null };
+interface QueuedRow {
+  /** A bigserial: postgres.js reads it as a string. */
+  id: string;
+  message: OutboundMessage;
+  template: OutboundTemplate | null;
+  attempts: number;
+  not_before: Date | null;
+  last_inbound_at: Date | null;
+}
 
 /** The phone's first queued message other than `except` (a row written in the same statement). */
 const queuedAfter = (sql: Sql, phone: string, except: string | null) =>
