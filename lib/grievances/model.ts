@@ -207,15 +207,8 @@ export function toTask(row: TaskRow): Task {
   };
 }
 
-/** A `grievance_categories` row (the columns a {@link Category} is read from). */
-export interface CategoryRow {
-  id: string;
-  slug: string;
-  name: string;
-  description: string;
-  active: boolean;
-  position: number;
-}
+/** A `grievance_categories` row: its columns are named and typed as a {@link Category}'s fields. */
+export type CategoryRow = Category;
 
 export function toCategory(row: CategoryRow): Category {
   return {
