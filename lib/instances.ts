@@ -21,6 +21,7 @@
  */
 import { type Config, ConfigError } from "./config.ts";
 import type { Database } from "./db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "./db/rows.ts";
 import type { Logger } from "./observability/log.ts";
 
 /** How often an instance says it is alive. */
@@ -75,27 +76,14 @@ export interface InstancesDeps {
   deadAfterMs?: number;
 }
 
-/** An `app_instances` row. */
-interface InstanceRow {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  tz_metrics: string;
-  started_at: Date;
-  last_seen_at: Date;
-}
+/** An `app_instances` row: its columns are named and typed as an {@link InstanceInfo}'s fields. */
+type InstanceRow = ColumnsOf<InstanceInfo>;
 
 /** One mapping from an `app_instances` row. */
 function toInstance(row: InstanceRow): InstanceInfo {
   return {
-    id: row.id,
-    host: row.host,
+    ...fieldsOf(row, ["id", "host", "version", "tz_metrics", "started_at", "last_seen_at"]),
     pid: Number(row.pid),
-    version: row.version,
-    tzMetrics: row.tz_metrics,
-    startedAt: row.started_at,
-    lastSeenAt: row.last_seen_at,
   };
 }
 

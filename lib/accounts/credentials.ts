@@ -4,6 +4,7 @@
  * secrets are stored (lib/security/tokens.ts).
  */
 import type { Sql } from "../db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import { AppError } from "../errors.ts";
 import { randomToken, sha256Hex } from "../security/tokens.ts";
 import type { ApiKeyScope } from "./scopes.ts";
@@ -143,22 +144,12 @@ export async function createApiKey(
   return { ...toApiKey(row), key };
 }
 
-interface ApiKeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  created_at: Date;
-  last_used_at: Date | null;
-  scopes: ApiKeyScope[] | null;
-}
+/** An `api_keys` row (the columns an {@link ApiKey} is read from). */
+type ApiKeyRow = ColumnsOf<Omit<ApiKey, "scopes">> & { scopes: ApiKeyScope[] | null };
 
 function toApiKey(row: ApiKeyRow): ApiKey {
   return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
+    ...fieldsOf(row, ["id", "name", "prefix", "created_at", "last_used_at"]),
     scopes: row.scopes ?? [],
   };
 }

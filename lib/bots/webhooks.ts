@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import type { Database } from "../db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
@@ -53,25 +54,10 @@ export interface Webhook {
 }
 
 /** A `bot_webhooks` row (the columns a {@link Webhook} is read from, and its secret). */
-interface WebhookRow {
-  id: string;
-  bot_id: string;
-  url: string;
-  events: WebhookEvent[];
-  secret_encrypted: string;
-  active: boolean;
-  created_at: Date;
-}
+type WebhookRow = ColumnsOf<Webhook> & { secret_encrypted: string };
 
 function toWebhook(r: WebhookRow): Webhook {
-  return {
-    id: r.id,
-    botId: r.bot_id,
-    url: r.url,
-    events: r.events,
-    active: r.active,
-    createdAt: r.created_at,
-  };
+  return fieldsOf(r, ["id", "bot_id", "url", "events", "active", "created_at"]);
 }
 
 export interface Delivery {
@@ -87,31 +73,17 @@ export interface Delivery {
 }
 
 /** A `bot_webhook_deliveries` row (the columns a {@link Delivery} is read from, and its body). */
-interface DeliveryRow {
-  id: string;
-  webhook_id: string;
-  event: WebhookEvent;
+type DeliveryRow = ColumnsOf<Delivery> & {
   payload: Record<string, unknown>;
-  status: DeliveryStatus;
-  attempts: number;
-  response_status: number | null;
-  last_error: string | null;
   next_attempt_at: Date;
-  created_at: Date;
-  delivered_at: Date | null;
-}
+};
 
 function toDelivery(r: DeliveryRow): Delivery {
   return {
-    id: r.id,
-    webhookId: r.webhook_id,
-    event: r.event,
-    status: r.status,
+    ...fieldsOf(r, ["id", "webhook_id", "event", "status"]),
     attempts: Number(r.attempts),
     responseStatus: r.response_status === null ? null : Number(r.response_status),
-    lastError: r.last_error ?? null,
-    createdAt: r.created_at,
-    deliveredAt: r.delivered_at ?? null,
+    ...fieldsOf(r, ["last_error", "created_at", "delivered_at"]),
   };
 }
 

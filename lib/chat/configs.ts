@@ -9,6 +9,7 @@ import { type AiProvider, createProvider, type ProviderName } from "../ai/mod.ts
 import type { Config } from "../config.ts";
 import { type RefreshAhead, refreshAhead } from "../cache.ts";
 import type { Sql } from "../db/mod.ts";
+import { fieldsOf } from "../db/rows.ts";
 import { decryptSecret, encryptSecret } from "../security/crypto.ts";
 import { CHAT_SYSTEM_PROMPT, ESSAY_SYSTEM_PROMPT } from "./prompts.ts";
 
@@ -65,11 +66,7 @@ interface AiConfigRow {
 
 function toConfig(r: AiConfigRow): AiConfig {
   return {
-    id: r.id,
-    name: r.name,
-    provider: r.provider,
-    model: r.model,
-    baseUrl: r.base_url,
+    ...fieldsOf(r, ["id", "name", "provider", "model", "base_url", "updated_at"]),
     hasKey: r.api_key_encrypted !== null,
     temperature: Number(r.temperature),
     maxOutputTokens: Number(r.max_output_tokens),
@@ -80,7 +77,6 @@ function toConfig(r: AiConfigRow): AiConfig {
     chatPrompt: r.system_prompt ?? CHAT_SYSTEM_PROMPT,
     essayPrompt: r.essay_system_prompt ?? ESSAY_SYSTEM_PROMPT,
     summaryModel: r.summary_model || null,
-    updatedAt: r.updated_at,
   };
 }
 

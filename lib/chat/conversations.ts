@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { Sql } from "../db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import type { Channel } from "../channels.ts";
 import type { Turn } from "./context.ts";
 
@@ -46,72 +47,45 @@ export interface Message {
   completedAt: Date | null;
 }
 
-/** A `conversations` row (the columns a {@link Conversation} is read from). */
-interface ConversationRow {
-  id: string;
-  user_id: string;
-  mode: Mode;
-  channel: Channel;
-  title: string | null;
-  summary: string | null;
-  created_at: Date;
-  last_activity_at: Date;
-  closed_at: Date | null;
-  bot_id: string | null;
-  visitor_id: string | null;
-}
+/** A `conversations` row: its columns are named and typed as a {@link Conversation}'s fields. */
+type ConversationRow = ColumnsOf<Conversation>;
 
 function toConversation(r: ConversationRow): Conversation {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    mode: r.mode,
-    channel: r.channel,
-    title: r.title,
-    summary: r.summary,
-    createdAt: r.created_at,
-    lastActivityAt: r.last_activity_at,
-    closedAt: r.closed_at,
-    botId: r.bot_id,
-    visitorId: r.visitor_id,
-  };
+  return fieldsOf(r, [
+    "id",
+    "user_id",
+    "mode",
+    "channel",
+    "title",
+    "summary",
+    "created_at",
+    "last_activity_at",
+    "closed_at",
+    "bot_id",
+    "visitor_id",
+  ]);
 }
 
 /** A `messages` row (the columns a {@link Message} is read from). */
-export interface MessageRow {
-  id: string;
-  conversation_id: string;
-  role: Message["role"];
-  content: string;
-  status: Message["status"];
-  model: string | null;
-  tokens_in: number | null;
-  tokens_out: number | null;
+export type MessageRow = ColumnsOf<Omit<Message, "cost">> & {
   /** A bigint: postgres.js reads it as a string. */
   cost: string | null;
-  latency_ms: number | null;
-  ttft_ms: number | null;
-  error_code: string | null;
-  created_at: Date;
-  completed_at: Date | null;
-}
+};
 
 function toMessage(r: MessageRow): Message {
   return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    role: r.role,
-    content: r.content,
-    status: r.status,
-    model: r.model,
-    tokensIn: r.tokens_in,
-    tokensOut: r.tokens_out,
+    ...fieldsOf(r, [
+      "id",
+      "conversation_id",
+      "role",
+      "content",
+      "status",
+      "model",
+      "tokens_in",
+      "tokens_out",
+    ]),
     cost: r.cost === null ? null : Number(r.cost),
-    latencyMs: r.latency_ms,
-    ttftMs: r.ttft_ms,
-    errorCode: r.error_code,
-    createdAt: r.created_at,
-    completedAt: r.completed_at,
+    ...fieldsOf(r, ["latency_ms", "ttft_ms", "error_code", "created_at", "completed_at"]),
   };
 }
 

@@ -6,6 +6,7 @@
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Channel } from "../channels.ts";
 import type { Database, Sql } from "../db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import type { PaynowClient } from "../paynow/mod.ts";
@@ -42,55 +43,36 @@ export interface Payment {
 }
 
 /** A row of `payments` as postgres.js returns it (bigint as a string, numeric as a string). */
-export interface PaymentRow {
-  id: string;
-  user_id: string;
-  package_id: string;
+export type PaymentRow = ColumnsOf<Omit<Payment, "tokens" | "credited">> & {
   tokens: string;
-  currency: Currency;
-  amount: string;
-  method: PaymentMethod;
-  phone: string | null;
-  channel: Channel;
-  reference: string;
   idempotency_key: string | null;
-  status: PaymentStatus;
   paynow_reference: string | null;
   poll_url: string | null;
-  browser_url: string | null;
-  instructions: string | null;
-  error: string | null;
-  flag: PaymentFlag | null;
   credited_entry_id: string | null;
   poll_count: number;
   next_poll_at: Date | null;
-  expires_at: Date;
-  created_at: Date;
   updated_at: Date;
-  settled_at: Date | null;
-}
+};
 
 export function toPayment(row: PaymentRow): Payment {
   return {
-    id: row.id,
-    userId: row.user_id,
-    packageId: row.package_id,
+    ...fieldsOf(row, ["id", "user_id", "package_id"]),
     tokens: Number(row.tokens),
-    currency: row.currency,
-    amount: String(row.amount),
-    method: row.method,
-    phone: row.phone,
-    channel: row.channel,
-    reference: row.reference,
-    status: row.status,
-    browserUrl: row.browser_url,
-    instructions: row.instructions,
-    error: row.error,
-    flag: row.flag,
+    ...fieldsOf(row, [
+      "currency",
+      "amount",
+      "method",
+      "phone",
+      "channel",
+      "reference",
+      "status",
+      "browser_url",
+      "instructions",
+      "error",
+      "flag",
+    ]),
     credited: row.credited_entry_id !== null,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    settledAt: row.settled_at,
+    ...fieldsOf(row, ["expires_at", "created_at", "settled_at"]),
   };
 }
 

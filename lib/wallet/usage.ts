@@ -15,31 +15,19 @@ export interface UsageLine {
 }
 
 /** A `usage_debit` ledger entry with its conversation's title (null when it is gone). */
-interface UsageRow {
-  created_at: Date;
-  description: string;
+type UsageRow = Omit<UsageLine, "cost"> & {
   /** A bigint: postgres.js reads it as a string. */
-  amount: string;
-  title: string | null;
-}
-
-function toUsageLine(row: UsageRow): UsageLine {
-  return {
-    at: row.created_at,
-    description: row.description,
-    cost: Number(row.amount),
-    conversationTitle: row.title ?? null,
-  };
-}
+  cost: string;
+};
 
 /** The user's most recent charges for answers, newest first. */
 export async function listUsage(sql: Sql, userId: string, limit = 20): Promise<UsageLine[]> {
   const rows = await sql<UsageRow[]>`
-    select e.created_at, e.description, e.amount, c.title
+    select e.created_at as at, e.description, e.amount as cost, c.title as "conversationTitle"
     from ledger_entries e
     left join conversations c
       on c.id::text = e.reference ->> 'conversationId' and c.user_id = e.user_id
     where e.user_id = ${userId} and e.kind = 'usage_debit'
     order by e.seq desc limit ${Math.min(Math.max(limit, 1), 100)}`;
-  return rows.map(toUsageLine);
+  return rows.map((row) => ({ ...row, cost: Number(row.cost) }));
 }

@@ -1,5 +1,6 @@
 /** Reading the webhook log and the channel's queues, for the admin page (routes/admin/webhooks). */
 import type { Sql } from "../db/mod.ts";
+import { allFieldsOf, type ColumnsOf } from "../db/rows.ts";
 
 export interface WebhookLogEntry {
   id: string;
@@ -17,41 +18,10 @@ export interface WebhookLogEntry {
 }
 
 /** The columns of a `whatsapp_webhook_log` row that are written as they are read. */
-export interface WebhookLogColumns {
-  provider: string;
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: string | null;
-  body_bytes: number;
-  status: number;
-  processing_ms: number;
-  messages: number;
-  error: string | null;
-}
+export type WebhookLogColumns = ColumnsOf<Omit<WebhookLogEntry, "id" | "receivedAt">>;
 
-/** A `whatsapp_webhook_log` row (the id is a bigserial: text). */
-interface WebhookLogRow extends WebhookLogColumns {
-  id: string;
-  received_at: Date;
-}
-
-function toWebhookLogEntry(r: WebhookLogRow): WebhookLogEntry {
-  return {
-    id: r.id,
-    receivedAt: r.received_at,
-    provider: r.provider,
-    method: r.method,
-    path: r.path,
-    headers: r.headers,
-    body: r.body,
-    bodyBytes: r.body_bytes,
-    status: r.status,
-    processingMs: r.processing_ms,
-    messages: r.messages,
-    error: r.error,
-  };
-}
+/** A `whatsapp_webhook_log` row: every column is an entry's field (the id is a bigserial: text). */
+type WebhookLogRow = ColumnsOf<WebhookLogEntry>;
 
 export interface WebhookLogFilter {
   provider?: "meta" | "twilio";
@@ -73,7 +43,7 @@ export async function listWebhookLog(sql: Sql, f: WebhookLogFilter): Promise<Web
   const where = conditions.reduce((acc, c) => sql`${acc} and ${c}`);
   const rows = await sql<WebhookLogRow[]>`select * from whatsapp_webhook_log where ${where}
                                           order by id desc limit ${f.limit}`;
-  return rows.map(toWebhookLogEntry);
+  return rows.map(allFieldsOf);
 }
 
 export interface ChannelStats {
