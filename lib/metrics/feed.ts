@@ -18,6 +18,7 @@
  */
 import { type Channel, CHANNEL_LABELS } from "../channels.ts";
 import type { Sql } from "../db/mod.ts";
+import type { PaymentRow } from "../payments/model.ts";
 import type { Logger } from "../observability/log.ts";
 import { maskText } from "../observability/mask.ts";
 
@@ -56,7 +57,7 @@ const EXCERPT = 160;
 const MESSAGES_PER_POLL = 500;
 
 /** A payment's event with the payment it is about (bigint and numeric columns as text). */
-interface PaymentEventRow {
+type PaymentEventRow = Pick<PaymentRow, "amount" | "currency" | "method" | "reference" | "flag"> & {
   id: string;
   payment_id: string;
   source: string;
@@ -64,12 +65,7 @@ interface PaymentEventRow {
   status_to: string | null;
   note: string | null;
   created_at: Date;
-  amount: string;
-  currency: string;
-  method: string;
-  reference: string;
-  flag: string | null;
-}
+};
 
 interface DeadLetterRow {
   id: string;
