@@ -4,6 +4,7 @@
  */
 import { randomToken } from "../security/tokens.ts";
 import type { Sql } from "../db/mod.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { AppError } from "../errors.ts";
 import { ensureUserAccount, postInTransaction, type Tx } from "../wallet/ledger.ts";
@@ -43,16 +44,7 @@ export interface User {
 }
 
 /** The columns of `users` a {@link User} is read from ({@link COLUMNS}). */
-export interface UserRow {
-  id: string;
-  email: string | null;
-  display_name: string | null;
-  phone: string | null;
-  role: Role;
-  tier: string;
-  disabled_at: Date | null;
-  created_at: Date;
-}
+export type UserRow = ColumnsOf<Omit<User, "disabled">> & { disabled_at: Date | null };
 
 const COLUMNS = "id, email, display_name, phone, role, tier, disabled_at, created_at";
 
@@ -62,12 +54,7 @@ export const userColumns = (as: string): string =>
 
 export function toUser(row: UserRow): User {
   return {
-    id: row.id,
-    email: row.email,
-    displayName: row.display_name,
-    phone: row.phone,
-    role: row.role,
-    tier: row.tier,
+    ...fieldsOf(row, ["id", "email", "display_name", "phone", "role", "tier"]),
     disabled: row.disabled_at !== null,
     createdAt: row.created_at,
   };

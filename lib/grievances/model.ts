@@ -7,6 +7,7 @@
  * Each list is written once here; the zod enums, the types and the SQL CHECKs in
  * migrations/0013_grievances.sql derive from or are tested against these.
  */
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 
 export const STATUSES = ["submitted", "classified", "in_review", "resolved", "rejected"] as const;
 export type Status = typeof STATUSES[number];
@@ -177,33 +178,13 @@ export interface Task {
 }
 
 /** A `grievance_tasks` row (the columns a {@link Task} is read from). */
-export interface TaskRow {
-  id: string;
-  grievance_id: string;
-  kind: TaskKind;
-  attachment_id: string | null;
-  status: TaskStatus;
-  attempts: number;
-  error: string | null;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  updated_at: Date;
-}
+export type TaskRow = ColumnsOf<Task>;
 
 export function toTask(row: TaskRow): Task {
   return {
-    id: row.id,
-    grievanceId: row.grievance_id,
-    kind: row.kind,
-    attachmentId: row.attachment_id,
-    status: row.status,
+    ...fieldsOf(row, ["id", "grievance_id", "kind", "attachment_id", "status"]),
     attempts: Number(row.attempts),
-    error: row.error,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    updatedAt: row.updated_at,
+    ...fieldsOf(row, ["error", "created_at", "started_at", "finished_at", "updated_at"]),
   };
 }
 

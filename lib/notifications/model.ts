@@ -8,6 +8,7 @@
  * migrations/0011_notifications.sql derive from or are tested against these.
  */
 import { isUniqueViolation } from "../db/errors.ts";
+import { type ColumnsOf, fieldsOf } from "../db/rows.ts";
 import { AppError } from "../errors.ts";
 import type { Method } from "./methods/mod.ts";
 
@@ -119,32 +120,20 @@ export async function withUniqueName<T>(
 }
 
 /** A `notification_channels` row. */
-export interface ChannelRow {
-  id: string;
-  name: string;
-  method: Method;
-  settings: Record<string, unknown>;
-  recipient: string;
+export type ChannelRow = ColumnsOf<Omit<Channel, "secret">> & {
   secret_env: string | null;
   secret_sealed: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+};
 
 export function toChannel(row: ChannelRow): Channel {
   return {
-    id: row.id,
-    name: row.name,
-    method: row.method,
-    settings: row.settings,
-    recipient: row.recipient,
+    ...fieldsOf(row, ["id", "name", "method", "settings", "recipient"]),
     secret: row.secret_env
       ? { source: "env", name: row.secret_env }
       : row.secret_sealed
       ? { source: "stored" }
       : { source: "none" },
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    ...fieldsOf(row, ["created_at", "updated_at"]),
   };
 }
 
