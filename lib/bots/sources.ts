@@ -10,11 +10,11 @@ import { publish } from "../events.ts";
 import { AppError } from "../errors.ts";
 import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
-import { checkUrl, SsrfError } from "../security/ssrf.ts";
 import { textField } from "../text.ts";
 import { type Actor, limitsFor, requireBot } from "./bots.ts";
 import { detectMediaType } from "./detect.ts";
 import { ingestDedupe, ingestJob } from "./jobs.ts";
+import { allowedUrl } from "./urls.ts";
 import type { Knowledge } from "./knowledge.ts";
 import {
   type Bot,
@@ -153,17 +153,7 @@ export async function addUrlSource(
   input: z.infer<typeof UrlSourceInput>,
 ): Promise<Source> {
   const bot = await requireBot(deps.db.sql, actor, botId);
-  let url: URL;
-  try {
-    url = await checkUrl(input.url, deps.knowledge.urlPolicy);
-  } catch (error) {
-    if (!(error instanceof SsrfError)) throw error;
-    throw new AppError(
-      "unprocessable",
-      `url: this address cannot be used for training: ${error.message}.`,
-      { field: "url", reason: error.message },
-    );
-  }
+  const url = await allowedUrl(input.url, deps.knowledge.urlPolicy, "be used for training");
   await checkRoom(deps, bot);
   return await insertSource(deps, bot, {
     kind: input.kind,

@@ -15,10 +15,11 @@ import type { Enqueuer } from "../jobs/types.ts";
 import type { Logger } from "../observability/log.ts";
 import { decryptSecret, encryptSecret } from "../security/crypto.ts";
 import { SIGNATURE_HEADER, signPayload } from "../security/signing.ts";
-import { checkUrl, guardedFetch, SsrfError, type UrlPolicy } from "../security/ssrf.ts";
+import { guardedFetch, SsrfError, type UrlPolicy } from "../security/ssrf.ts";
 import { randomToken } from "../security/tokens.ts";
 import { textField } from "../text.ts";
 import { webhookJob } from "./jobs.ts";
+import { allowedUrl } from "./urls.ts";
 import {
   type DeliveryStatus,
   WEBHOOK_EVENTS,
@@ -93,20 +94,7 @@ export async function createWebhook(
   botId: string,
   input: z.infer<typeof WebhookInput>,
 ): Promise<Webhook & { secret: string }> {
-  let url: URL;
-  try {
-    url = await checkUrl(input.url, deps.urlPolicy);
-  } catch (error) {
-    if (!(error instanceof SsrfError)) throw error;
-    throw new AppError(
-      "unprocessable",
-      `url: this address cannot receive webhooks: ${error.message}.`,
-      {
-        field: "url",
-        reason: error.message,
-      },
-    );
-  }
+  const url = await allowedUrl(input.url, deps.urlPolicy, "receive webhooks");
   const [{ n }] = await deps.db
     .sql<{ n: number }[]>`select count(*)::int as n from bot_webhooks where bot_id = ${botId}`;
   if (n >= 10) throw new AppError("forbidden", "A bot may have 10 webhooks at most.");
