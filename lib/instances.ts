@@ -82,8 +82,9 @@ type InstanceRow = ColumnsOf<InstanceInfo>;
 /** One mapping from an `app_instances` row. */
 function toInstance(row: InstanceRow): InstanceInfo {
   return {
-    ...fieldsOf(row, ["id", "host", "version", "tz_metrics", "started_at", "last_seen_at"]),
+    ...fieldsOf(row, ["id", "host"]),
     pid: Number(row.pid),
+    ...fieldsOf(row, ["version", "tz_metrics", "started_at", "last_seen_at"]),
   };
 }
 

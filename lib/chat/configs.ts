@@ -66,7 +66,7 @@ interface AiConfigRow {
 
 function toConfig(r: AiConfigRow): AiConfig {
   return {
-    ...fieldsOf(r, ["id", "name", "provider", "model", "base_url", "updated_at"]),
+    ...fieldsOf(r, ["id", "name", "provider", "model", "base_url"]),
     hasKey: r.api_key_encrypted !== null,
     temperature: Number(r.temperature),
     maxOutputTokens: Number(r.max_output_tokens),
@@ -77,6 +77,7 @@ function toConfig(r: AiConfigRow): AiConfig {
     chatPrompt: r.system_prompt ?? CHAT_SYSTEM_PROMPT,
     essayPrompt: r.essay_system_prompt ?? ESSAY_SYSTEM_PROMPT,
     summaryModel: r.summary_model || null,
+    updatedAt: r.updated_at,
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Rows read as domain objects. A column is most often a field of the domain type under its
  * snake_case name (`created_at` holds `createdAt`), read as it is: {@link fieldsOf} copies those,
- * so a mapping function writes out only the columns it converts.
+ * so a mapping function writes out only the columns it converts. It keeps the order of the
+ * domain type's fields (some objects go out as JSON as they are), interleaving runs of copied
+ * columns with the converted ones.
  */
 
 /** `created_at` → `createdAt`. */
