@@ -96,15 +96,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
       }));
       unique(buttons.map((b) => b.reply.id), "button ids");
       unique(buttons.map((b) => b.reply.title), "button titles (after shortening to 20 chars)");
-      return {
-        ...envelope,
-        type: "interactive",
-        interactive: {
-          type: "button",
-          ...interactiveTexts(message),
-          action: { buttons },
-        },
-      };
+      return interactive(envelope, "button", message, { buttons });
     }
     case "list": {
       const sectionCount = message.sections.length;
@@ -134,18 +126,10 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
         };
       });
       unique(sections.flatMap((s) => s.rows.map((r) => r.id)), "list row ids");
-      return {
-        ...envelope,
-        type: "interactive",
-        interactive: {
-          type: "list",
-          ...interactiveTexts(message),
-          action: {
-            button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
-            sections,
-          },
-        },
-      };
+      return interactive(envelope, "list", message, {
+        button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
+        sections,
+      });
     }
     case "template": {
       requireText(message.name, "template name");
@@ -171,9 +155,18 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
   }
 }
 
-/** What every interactive message shows besides its choices: header and footer if any, body. */
-function interactiveTexts(message: { header?: string; footer?: string; body: string }): Json {
-  return {
+/**
+ * An interactive message: its choices (`action`) and what every one shows besides them, header
+ * and footer if any, and the body.
+ */
+function interactive(
+  envelope: Json,
+  type: "button" | "list",
+  message: { header?: string; footer?: string; body: string },
+  action: Json,
+): Json {
+  const interactive = {
+    type,
     ...(message.header?.trim()
       ? { header: { type: "text", text: fitText(message.header, META_LIMITS.header) } }
       : {}),
@@ -181,5 +174,7 @@ function interactiveTexts(message: { header?: string; footer?: string; body: str
       ? { footer: { text: fitText(message.footer, META_LIMITS.footer) } }
       : {}),
     body: { text: fitText(requireText(message.body, "body"), META_LIMITS.interactiveBody) },
+    action,
   };
+  return { ...envelope, type: "interactive", interactive };
 }
