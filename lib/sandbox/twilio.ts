@@ -27,6 +27,7 @@
  * const [sent] = await twilio.waitForMessages(1);
  */
 import { LoopbackFake } from "./loopback.ts";
+import { SentMessages } from "./sent_messages.ts";
 
 export interface FakeTwilioOptions {
   /** Default: a fixed "AC…" test SID. */
@@ -81,12 +82,11 @@ export class FakeTwilio extends LoopbackFake {
   readonly #cdn: Deno.HttpServer<Deno.NetAddr>;
   readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
-  readonly #messages: RecordedTwilioMessage[] = [];
+  readonly #messages: SentMessages<RecordedTwilioMessage>;
   readonly #typing: RecordedTyping[] = [];
   readonly #failures: TwilioFailure[] = [];
   readonly #media = new Map<string, { bytes: Uint8Array; contentType: string }>();
   readonly #cdnTokens = new Map<string, string>();
-  readonly #listeners = new Set<(message: RecordedTwilioMessage) => void>();
   #cdnSawCredentials = false;
   #requests = 0;
 
@@ -95,6 +95,7 @@ export class FakeTwilio extends LoopbackFake {
     this.accountSid = options.accountSid ?? "AC00000000000000000000000000000001";
     this.authToken = options.authToken ?? "test-twilio-token";
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#messages = new SentMessages("fake Twilio", this.#maxRecords, (m) => m.body);
     this.#maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
     this.#cdn = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -112,7 +113,7 @@ export class FakeTwilio extends LoopbackFake {
   }
 
   get messages(): readonly RecordedTwilioMessage[] {
-    return this.#messages;
+    return this.#messages.items;
   }
 
   get typingIndicators(): readonly RecordedTyping[] {
@@ -141,8 +142,7 @@ export class FakeTwilio extends LoopbackFake {
   }
 
   onMessage(listener: (message: RecordedTwilioMessage) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#messages.onMessage(listener);
   }
 
   /** Resolves once at least `count` messages (to `to`, any notation) are recorded. */
@@ -150,35 +150,11 @@ export class FakeTwilio extends LoopbackFake {
     count: number,
     options: { to?: string; timeoutMs?: number } = {},
   ): Promise<RecordedTwilioMessage[]> {
-    const digits = (s: string) => s.replace(/\D/g, "");
-    const matching = () =>
-      options.to === undefined
-        ? [...this.#messages]
-        : this.#messages.filter((m) => digits(m.to) === digits(options.to!));
-    if (matching().length >= count) return Promise.resolve(matching());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(
-          new Error(
-            `fake Twilio: waited for ${count} message(s), got ${matching().length}: ${
-              JSON.stringify(matching().map((m) => m.body.slice(0, 60)))
-            }`,
-          ),
-        );
-      }, options.timeoutMs ?? 5_000);
-      const unsubscribe = this.onMessage(() => {
-        if (matching().length >= count) {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve(matching());
-        }
-      });
-    });
+    return this.#messages.waitFor(count, options);
   }
 
   reset(): void {
-    this.#messages.length = 0;
+    this.#messages.clear();
     this.#typing.length = 0;
     this.#failures.length = 0;
     this.#media.clear();
@@ -326,12 +302,6 @@ export class FakeTwilio extends LoopbackFake {
       receivedAt: Date.now(),
     };
     this.#messages.push(message);
-    if (this.#messages.length > this.#maxRecords) this.#messages.shift();
-    for (const listener of this.#listeners) {
-      try {
-        listener(message);
-      } catch { /* a listener's bug is not the client's error */ }
-    }
     const now = new Date().toUTCString().replace("GMT", "+0000");
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`;
     return Response.json({

@@ -29,6 +29,7 @@
  * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
  */
 import { LoopbackFake } from "./loopback.ts";
+import { SentMessages } from "./sent_messages.ts";
 import {
   failureError,
   GraphError,
@@ -119,13 +120,12 @@ export class FakeGraphApi extends LoopbackFake {
     & {
       phoneNumberIds?: string[];
     };
-  readonly #messages: RecordedMessage[] = [];
+  readonly #messages: SentMessages<RecordedMessage>;
   readonly #reads: RecordedRead[] = [];
   readonly #rejections: RecordedRejection[] = [];
   readonly #failures: PendingFailure[] = [];
   readonly #closedWindows = new Set<string>();
   readonly #media = new Map<string, StoredMedia>();
-  readonly #listeners = new Set<(message: RecordedMessage) => void>();
   readonly #sendLatencyMs: number;
   #requests = 0;
 
@@ -140,6 +140,11 @@ export class FakeGraphApi extends LoopbackFake {
       maxRecords: options.maxRecords ?? 10_000,
       ...(options.phoneNumberIds ? { phoneNumberIds: options.phoneNumberIds } : {}),
     };
+    this.#messages = new SentMessages(
+      "fake Graph API",
+      this.#options.maxRecords,
+      (m) => m.text,
+    );
   }
 
   static start(options: FakeGraphOptions = {}): Promise<FakeGraphApi> {
@@ -153,7 +158,7 @@ export class FakeGraphApi extends LoopbackFake {
 
   /** Messages sent so far, oldest first. */
   get messages(): readonly RecordedMessage[] {
-    return this.#messages;
+    return this.#messages.items;
   }
 
   get reads(): readonly RecordedRead[] {
@@ -207,8 +212,7 @@ export class FakeGraphApi extends LoopbackFake {
 
   /** Called for every recorded message; returns an unsubscribe function. */
   onMessage(listener: (message: RecordedMessage) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#messages.onMessage(listener);
   }
 
   /**
@@ -219,38 +223,12 @@ export class FakeGraphApi extends LoopbackFake {
     count: number,
     options: { to?: string; timeoutMs?: number } = {},
   ): Promise<RecordedMessage[]> {
-    const matching = () =>
-      options.to === undefined
-        ? [...this.#messages]
-        : this.#messages.filter((m) => digits(m.to) === digits(options.to!));
-    const now = matching();
-    if (now.length >= count) return Promise.resolve(now);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        const got = matching();
-        reject(
-          new Error(
-            `fake Graph API: waited for ${count} message(s)${
-              options.to ? ` to ${options.to}` : ""
-            }, got ${got.length}: ${JSON.stringify(got.map((m) => m.text.slice(0, 60)))}`,
-          ),
-        );
-      }, options.timeoutMs ?? 5_000);
-      const unsubscribe = this.onMessage(() => {
-        const got = matching();
-        if (got.length >= count) {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve(got);
-        }
-      });
-    });
+    return this.#messages.waitFor(count, options);
   }
 
   /** Forgets messages, reads, rejections, failures, closed windows and media. */
   reset(): void {
-    this.#messages.length = 0;
+    this.#messages.clear();
     this.#reads.length = 0;
     this.#rejections.length = 0;
     this.#failures.length = 0;
@@ -266,7 +244,7 @@ export class FakeGraphApi extends LoopbackFake {
     let payload: unknown;
     try {
       if (url.pathname === "/_fake/messages" && request.method === "GET") {
-        return Response.json({ messages: this.#messages, reads: this.#reads });
+        return Response.json({ messages: this.#messages.items, reads: this.#reads });
       }
       if (url.pathname === "/_fake/reset" && request.method === "POST") {
         this.reset();
@@ -413,12 +391,7 @@ export class FakeGraphApi extends LoopbackFake {
       payload,
       receivedAt: Date.now(),
     };
-    this.#record(this.#messages, message);
-    for (const listener of this.#listeners) {
-      try {
-        listener(message);
-      } catch { /* a listener's bug is not the client's error */ }
-    }
+    this.#messages.push(message);
     return {
       message,
       response: Response.json({
