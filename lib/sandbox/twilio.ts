@@ -26,8 +26,7 @@
  *   accountSid: twilio.accountSid, authToken: twilio.authToken, from: "+14155238886" });
  * const [sent] = await twilio.waitForMessages(1);
  */
-import { LoopbackFake } from "./loopback.ts";
-import { SentMessages } from "./sent_messages.ts";
+import { WhatsAppFake } from "./whatsapp_fake.ts";
 
 export interface FakeTwilioOptions {
   /** Default: a fixed "AC…" test SID. */
@@ -76,13 +75,12 @@ function hex(bytes: number): string {
     .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeTwilio extends LoopbackFake {
+export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
   readonly accountSid: string;
   readonly authToken: string;
   readonly #cdn: Deno.HttpServer<Deno.NetAddr>;
   readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
-  readonly #messages: SentMessages<RecordedTwilioMessage>;
   readonly #typing: RecordedTyping[] = [];
   readonly #failures: TwilioFailure[] = [];
   readonly #media = new Map<string, { bytes: Uint8Array; contentType: string }>();
@@ -91,11 +89,10 @@ export class FakeTwilio extends LoopbackFake {
   #requests = 0;
 
   private constructor(options: FakeTwilioOptions) {
-    super();
+    super("fake Twilio", (m) => m.body, { maxRecords: options.maxRecords });
     this.accountSid = options.accountSid ?? "AC00000000000000000000000000000001";
     this.authToken = options.authToken ?? "test-twilio-token";
     this.#maxRecords = options.maxRecords ?? 10_000;
-    this.#messages = new SentMessages("fake Twilio", this.#maxRecords, (m) => m.body);
     this.#maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
     this.#cdn = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -110,10 +107,6 @@ export class FakeTwilio extends LoopbackFake {
   /** Base URL for both the REST API and the messaging (typing) API. */
   get url(): string {
     return this.origin;
-  }
-
-  get messages(): readonly RecordedTwilioMessage[] {
-    return this.#messages.items;
   }
 
   get typingIndicators(): readonly RecordedTyping[] {
@@ -141,20 +134,8 @@ export class FakeTwilio extends LoopbackFake {
     return this.url + path;
   }
 
-  onMessage(listener: (message: RecordedTwilioMessage) => void): () => void {
-    return this.#messages.onMessage(listener);
-  }
-
-  /** Resolves once at least `count` messages (to `to`, any notation) are recorded. */
-  waitForMessages(
-    count: number,
-    options: { to?: string; timeoutMs?: number } = {},
-  ): Promise<RecordedTwilioMessage[]> {
-    return this.#messages.waitFor(count, options);
-  }
-
-  reset(): void {
-    this.#messages.clear();
+  override reset(): void {
+    super.reset();
     this.#typing.length = 0;
     this.#failures.length = 0;
     this.#media.clear();
@@ -301,7 +282,7 @@ export class FakeTwilio extends LoopbackFake {
       params: Object.fromEntries(form),
       receivedAt: Date.now(),
     };
-    this.#messages.push(message);
+    this.recordSent(message);
     const now = new Date().toUTCString().replace("GMT", "+0000");
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`;
     return Response.json({

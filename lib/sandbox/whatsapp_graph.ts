@@ -28,8 +28,7 @@
  * // … run the reply job …
  * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
  */
-import { LoopbackFake } from "./loopback.ts";
-import { SentMessages } from "./sent_messages.ts";
+import { WhatsAppFake } from "./whatsapp_fake.ts";
 import {
   failureError,
   GraphError,
@@ -113,14 +112,13 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeGraphApi extends LoopbackFake {
+export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
   readonly accessToken: string;
   readonly #options:
     & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs">>
     & {
       phoneNumberIds?: string[];
     };
-  readonly #messages: SentMessages<RecordedMessage>;
   readonly #reads: RecordedRead[] = [];
   readonly #rejections: RecordedRejection[] = [];
   readonly #failures: PendingFailure[] = [];
@@ -130,7 +128,7 @@ export class FakeGraphApi extends LoopbackFake {
   #requests = 0;
 
   private constructor(options: FakeGraphOptions) {
-    super(options.port);
+    super("fake Graph API", (m) => m.text, options);
     this.accessToken = options.accessToken ?? "test-graph-token";
     this.#sendLatencyMs = options.sendLatencyMs ?? 0;
     this.#options = {
@@ -140,11 +138,6 @@ export class FakeGraphApi extends LoopbackFake {
       maxRecords: options.maxRecords ?? 10_000,
       ...(options.phoneNumberIds ? { phoneNumberIds: options.phoneNumberIds } : {}),
     };
-    this.#messages = new SentMessages(
-      "fake Graph API",
-      this.#options.maxRecords,
-      (m) => m.text,
-    );
   }
 
   static start(options: FakeGraphOptions = {}): Promise<FakeGraphApi> {
@@ -154,11 +147,6 @@ export class FakeGraphApi extends LoopbackFake {
   /** Base URL to configure as the Graph URL, e.g. `http://127.0.0.1:43121`. */
   get url(): string {
     return this.origin;
-  }
-
-  /** Messages sent so far, oldest first. */
-  get messages(): readonly RecordedMessage[] {
-    return this.#messages.items;
   }
 
   get reads(): readonly RecordedRead[] {
@@ -210,25 +198,9 @@ export class FakeGraphApi extends LoopbackFake {
     return id;
   }
 
-  /** Called for every recorded message; returns an unsubscribe function. */
-  onMessage(listener: (message: RecordedMessage) => void): () => void {
-    return this.#messages.onMessage(listener);
-  }
-
-  /**
-   * Resolves with the recorded messages (to `to`, if given, in any notation) once there are at
-   * least `count`; rejects after `timeoutMs` saying what did arrive.
-   */
-  waitForMessages(
-    count: number,
-    options: { to?: string; timeoutMs?: number } = {},
-  ): Promise<RecordedMessage[]> {
-    return this.#messages.waitFor(count, options);
-  }
-
   /** Forgets messages, reads, rejections, failures, closed windows and media. */
-  reset(): void {
-    this.#messages.clear();
+  override reset(): void {
+    super.reset();
     this.#reads.length = 0;
     this.#rejections.length = 0;
     this.#failures.length = 0;
@@ -244,7 +216,7 @@ export class FakeGraphApi extends LoopbackFake {
     let payload: unknown;
     try {
       if (url.pathname === "/_fake/messages" && request.method === "GET") {
-        return Response.json({ messages: this.#messages.items, reads: this.#reads });
+        return Response.json({ messages: this.messages, reads: this.#reads });
       }
       if (url.pathname === "/_fake/reset" && request.method === "POST") {
         this.reset();
@@ -391,7 +363,7 @@ export class FakeGraphApi extends LoopbackFake {
       payload,
       receivedAt: Date.now(),
     };
-    this.#messages.push(message);
+    this.recordSent(message);
     return {
       message,
       response: Response.json({
