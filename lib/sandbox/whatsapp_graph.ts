@@ -346,12 +346,7 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
     const type = typeof payload.type === "string" ? payload.type : "text";
     const text = validateMessage(type, payload);
     if (type !== "template" && this.#closedWindows.has(digits(to))) {
-      throw new GraphError(
-        400,
-        131047,
-        "(#131047) Re-engagement message",
-        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-      );
+      throw failureError({ kind: "outside_window" });
     }
     const id = `wamid.${randomId(30)}`;
     const message: RecordedMessage = {

@@ -79,7 +79,8 @@ export function graphError(e: GraphError): Response {
   );
 }
 
-export function failureError(failure: PendingFailure): GraphError {
+/** The error Meta answers for `failure` (a scripted one, or a closed window met for real). */
+export function failureError(failure: Omit<PendingFailure, "scope">): GraphError {
   switch (failure.kind) {
     case "rate_limit":
       return new GraphError(
