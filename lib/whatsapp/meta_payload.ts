@@ -96,7 +96,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
       }));
       unique(buttons.map((b) => b.reply.id), "button ids");
       unique(buttons.map((b) => b.reply.title), "button titles (after shortening to 20 chars)");
-      return interactive(envelope, "button", message, { buttons });
+      return interactive(envelope, "button", interactiveTexts(message), { buttons });
     }
     case "list": {
       const sectionCount = message.sections.length;
@@ -126,7 +126,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
         };
       });
       unique(sections.flatMap((s) => s.rows.map((r) => r.id)), "list row ids");
-      return interactive(envelope, "list", message, {
+      return interactive(envelope, "list", interactiveTexts(message), {
         button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
         sections,
       });
@@ -155,18 +155,14 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
   }
 }
 
-/**
- * An interactive message: its choices (`action`) and what every one shows besides them, header
- * and footer if any, and the body.
- */
-function interactive(
-  envelope: Json,
-  type: "button" | "list",
-  message: { header?: string; footer?: string; body: string },
-  action: Json,
-): Json {
-  const interactive = {
-    type,
+/** An interactive message: its texts (`interactiveTexts`), then its choices (`action`). */
+function interactive(envelope: Json, type: "button" | "list", texts: Json, action: Json): Json {
+  return { ...envelope, type: "interactive", interactive: { type, ...texts, action } };
+}
+
+/** What every interactive message shows besides its choices: header and footer if any, body. */
+function interactiveTexts(message: { header?: string; footer?: string; body: string }): Json {
+  return {
     ...(message.header?.trim()
       ? { header: { type: "text", text: fitText(message.header, META_LIMITS.header) } }
       : {}),
@@ -174,7 +170,5 @@ function interactive(
       ? { footer: { text: fitText(message.footer, META_LIMITS.footer) } }
       : {}),
     body: { text: fitText(requireText(message.body, "body"), META_LIMITS.interactiveBody) },
-    action,
   };
-  return { ...envelope, type: "interactive", interactive };
 }
