@@ -5,7 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import type { BotAnalytics as Data } from "../lib/bots/analytics.ts";
-import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
+import { ChartFigure, dailyChart, RangeSwitch, useCharts } from "./_charts.tsx";
 import { Kpi } from "./_kpi.tsx";
 
 export interface BotAnalyticsProps {
@@ -75,18 +75,13 @@ export default function BotAnalytics({ botId, initial, ranges }: BotAnalyticsPro
   const t = data.totals;
   return (
     <div class="metrics" data-drawn={drawn ? "true" : undefined}>
-      <div class="range-switch" role="group" aria-label="Period">
-        {ranges.map((r) => (
-          <button
-            type="button"
-            aria-pressed={data.days.length === r}
-            onClick={() => choose(r)}
-          >
-            {r} days
-          </button>
-        ))}
-        <span class="muted">{data.from} to {data.to}</span>
-      </div>
+      <RangeSwitch
+        ranges={ranges}
+        current={data.days.length}
+        from={data.from}
+        to={data.to}
+        onChoose={choose}
+      />
       {problem && <p class="form-error" role="alert">{problem}</p>}
       <div class="kpis">
         {[

@@ -173,6 +173,15 @@ export default function Chat(props: ChatProps) {
     setMessages((list) => [...list.slice(0, -1), fn(list[list.length - 1])]);
   }
 
+  /** A refusal before any answer leaves no empty bubble; a cut answer keeps what came. */
+  function failLast() {
+    setMessages((list) => {
+      const last = list[list.length - 1];
+      if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
+      return [...list.slice(0, -1), { ...last, status: "error" }];
+    });
+  }
+
   async function send(event: Event) {
     event.preventDefault();
     const question = text.trim();
@@ -203,12 +212,7 @@ export default function Chat(props: ChatProps) {
     } catch (error) {
       const n = error as Notice;
       setNotice(n.kind ? n : { kind: "error", text: "The connection was lost. Please try again." });
-      // A refusal before any answer leaves no empty bubble; a cut answer keeps what came.
-      setMessages((list) => {
-        const last = list[list.length - 1];
-        if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
-        return [...list.slice(0, -1), { ...last, status: "error" }];
-      });
+      failLast();
     } finally {
       answering.current = null;
       setBusy(false);
@@ -249,11 +253,7 @@ export default function Chat(props: ChatProps) {
         patchLast((m) => ({ ...m, status: e.data.status as ShownMessage["status"] }));
       } else if (e.event === "error") {
         over = true;
-        setMessages((list) => {
-          const last = list[list.length - 1];
-          if (last?.role === "assistant" && !last.content) return list.slice(0, -1);
-          return [...list.slice(0, -1), { ...last, status: "error" }];
-        });
+        failLast();
         setNotice({ kind: "error", text: e.data.message as string });
       }
     };

@@ -7,7 +7,7 @@
  */
 import { useState } from "preact/hooks";
 import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
-import { ChartFigure, dailyChart, useCharts } from "./_charts.tsx";
+import { ChartFigure, dailyChart, RangeSwitch, useCharts } from "./_charts.tsx";
 import { formatCount, formatMoney, LOCALE } from "../lib/format.ts";
 
 export interface MetricsChartProps {
@@ -170,21 +170,14 @@ export default function MetricsChart({ initial, ranges }: MetricsChartProps) {
 
   return (
     <div class="metrics" data-range={data.range} data-drawn={drawn ?? undefined}>
-      <div class="range-switch" role="group" aria-label="Period">
-        {ranges.map((r) => (
-          <button
-            type="button"
-            aria-pressed={r === data.range}
-            disabled={loading}
-            onClick={() => choose(r)}
-          >
-            {r} days
-          </button>
-        ))}
-        <span class="muted">
-          {data.from} to {data.to}
-        </span>
-      </div>
+      <RangeSwitch
+        ranges={ranges}
+        current={data.range}
+        from={data.from}
+        to={data.to}
+        disabled={loading}
+        onChoose={choose}
+      />
       {problem && <p class="form-error" role="alert">{problem}</p>}
       <div class="kpis">
         {data.kpis.map((k) => (

@@ -1,7 +1,7 @@
 /**
  * What the chart islands share: chart.js, registered once, the options of a daily line or bar
- * chart, the figure around each canvas, and the hook that draws, redraws and destroys the
- * charts. Imported by islands only, so chart.js lands in their chunks and nowhere else. Charts
+ * chart, the figure around each canvas, the hook that draws, redraws and destroys the charts,
+ * and the switch between the periods they show. Imported by islands only, so chart.js lands in their chunks and nowhere else. Charts
  * draw on canvas without animation, and chart.js injects no stylesheet, so the page's strict CSP
  * (no inline script or style) holds.
  */
@@ -138,5 +138,31 @@ export function ChartFigure(
         <canvas ref={canvas} data-chart={def.key} role="img" aria-label={label} />
       </div>
     </figure>
+  );
+}
+
+/** The buttons that switch the period of a page's figures, and the dates the figures cover. */
+export function RangeSwitch(props: {
+  ranges: number[];
+  current: number;
+  from: string;
+  to: string;
+  disabled?: boolean;
+  onChoose: (range: number) => void;
+}) {
+  return (
+    <div class="range-switch" role="group" aria-label="Period">
+      {props.ranges.map((r) => (
+        <button
+          type="button"
+          aria-pressed={r === props.current}
+          disabled={props.disabled}
+          onClick={() => props.onChoose(r)}
+        >
+          {r} days
+        </button>
+      ))}
+      <span class="muted">{props.from} to {props.to}</span>
+    </div>
   );
 }

@@ -65,11 +65,21 @@ export abstract class AiError extends Error {
   }
 }
 
-/** 401/403: the API key is wrong, revoked or lacks access. Retrying cannot help. */
-export class AiBadKeyError extends AiError {
-  readonly code = "bad_key";
-  readonly userMessage = USER_MESSAGES.misconfigured;
+/** A kind of failure: its code, what its user is told, and whether a retry can help. */
+function aiErrorKind<C extends AiErrorCode>(
+  code: C,
+  userMessage: string,
+  { retryable = false } = {},
+) {
+  return class extends AiError {
+    readonly code = code;
+    readonly userMessage = userMessage;
+    override readonly retryable = retryable;
+  };
 }
+
+/** 401/403: the API key is wrong, revoked or lacks access. Retrying cannot help. */
+export class AiBadKeyError extends aiErrorKind("bad_key", USER_MESSAGES.misconfigured) {}
 
 /**
  * 429. A rate limit passes (retryable, `retryAfterMs` says when); an exhausted quota or credit
@@ -87,48 +97,29 @@ export class AiRateLimitError extends AiError {
 }
 
 /** The prompt does not fit the model's context window: trim the history and try again. */
-export class AiContextTooLongError extends AiError {
-  readonly code = "context_too_long";
-  readonly userMessage = USER_MESSAGES.contextTooLong;
-}
+export class AiContextTooLongError
+  extends aiErrorKind("context_too_long", USER_MESSAGES.contextTooLong) {}
 
 /** 5xx, overloaded, connection refused or reset, a stream that ended before the answer did. */
-export class AiUpstreamError extends AiError {
-  readonly code = "upstream_down";
-  override readonly retryable = true;
-  readonly userMessage = USER_MESSAGES.unavailable;
-}
+export class AiUpstreamError
+  extends aiErrorKind("upstream_down", USER_MESSAGES.unavailable, { retryable: true }) {}
 
 /** The upstream stayed silent longer than `timeoutMs`. */
-export class AiTimeoutError extends AiError {
-  readonly code = "timeout";
-  override readonly retryable = true;
-  readonly userMessage = USER_MESSAGES.timeout;
-}
+export class AiTimeoutError
+  extends aiErrorKind("timeout", USER_MESSAGES.timeout, { retryable: true }) {}
 
 /** No API key or model configured, or a provider name we do not know. */
-export class AiNotConfiguredError extends AiError {
-  readonly code = "not_configured";
-  readonly userMessage = USER_MESSAGES.misconfigured;
-}
+export class AiNotConfiguredError
+  extends aiErrorKind("not_configured", USER_MESSAGES.misconfigured) {}
 
 /** The provider has no such API (Anthropic has no embeddings). */
-export class AiNotSupportedError extends AiError {
-  readonly code = "not_supported";
-  readonly userMessage = USER_MESSAGES.notSupported;
-}
+export class AiNotSupportedError extends aiErrorKind("not_supported", USER_MESSAGES.notSupported) {}
 
 /** Any other 4xx (unknown model, invalid parameter): a bug or a misconfiguration on our side. */
-export class AiBadRequestError extends AiError {
-  readonly code = "bad_request";
-  readonly userMessage = USER_MESSAGES.misconfigured;
-}
+export class AiBadRequestError extends aiErrorKind("bad_request", USER_MESSAGES.misconfigured) {}
 
 /** The caller aborted (user pressed stop, client went away). */
-export class AiAbortedError extends AiError {
-  readonly code = "aborted";
-  readonly userMessage = USER_MESSAGES.aborted;
-}
+export class AiAbortedError extends aiErrorKind("aborted", USER_MESSAGES.aborted) {}
 
 export interface HttpFailure {
   status: number;

@@ -19,19 +19,13 @@
  * slack.failNext(1, { status: 429, retryAfterSeconds: 2 });
  */
 
-import { LoopbackFake } from "./loopback.ts";
-import { Recorded } from "./recorded.ts";
+import { ChatFake, type ChatFakeOptions } from "./chat_fake.ts";
 
-export interface FakeSlackOptions {
+export interface FakeSlackOptions extends ChatFakeOptions<RecordedSlackMessage> {
   /** The bot token to accept (default a random `xoxb-…`). */
   token?: string;
   /** If given, posts to other channels fail with `channel_not_found`. */
   channels?: string[];
-  /** Oldest records are dropped beyond this many (default 10,000). */
-  maxRecords?: number;
-  port?: number;
-  /** Called with each message accepted (the sandbox logs them). */
-  onMessage?: (message: RecordedSlackMessage) => void;
 }
 
 /** What the next calls answer instead of posting. */
@@ -55,23 +49,16 @@ export interface RecordedSlackCall {
   error?: string;
 }
 
-export class FakeSlack extends LoopbackFake {
+export class FakeSlack
+  extends ChatFake<RecordedSlackMessage, RecordedSlackCall, SlackScriptedFailure> {
   readonly token: string;
   readonly #channels?: Set<string>;
-  readonly #maxRecords: number;
-  readonly #messages: Recorded<RecordedSlackMessage>;
-  readonly #calls: RecordedSlackCall[] = [];
-  readonly #failures: SlackScriptedFailure[] = [];
-  readonly #onMessage?: (message: RecordedSlackMessage) => void;
   #seq = 0;
 
   private constructor(options: FakeSlackOptions) {
-    super(options.port);
+    super("fake Slack", options);
     this.token = options.token ?? `xoxb-sandbox-${crypto.randomUUID()}`;
     this.#channels = options.channels ? new Set(options.channels) : undefined;
-    this.#maxRecords = options.maxRecords ?? 10_000;
-    this.#messages = new Recorded("fake Slack: messages", this.#maxRecords);
-    this.#onMessage = options.onMessage;
   }
 
   static start(options: FakeSlackOptions = {}): Promise<FakeSlack> {
@@ -83,48 +70,19 @@ export class FakeSlack extends LoopbackFake {
     return `${this.origin}/api`;
   }
 
-  get messages(): readonly RecordedSlackMessage[] {
-    return this.#messages.items;
-  }
-
-  /** Every `chat.postMessage` call, failed or not, oldest first. */
-  get calls(): readonly RecordedSlackCall[] {
-    return this.#calls;
-  }
-
-  /** The next `n` calls answer `failure` instead of posting. */
-  failNext(n: number, failure: SlackScriptedFailure): void {
-    for (let i = 0; i < n; i++) this.#failures.push(failure);
-  }
-
-  /** Resolves once `count` messages (matching `match`) were posted. */
-  waitForMessages(
-    count: number,
-    options: { match?: (m: RecordedSlackMessage) => boolean; timeoutMs?: number } = {},
-  ): Promise<RecordedSlackMessage[]> {
-    return this.#messages.waitFor(count, options);
-  }
-
-  reset(): void {
-    this.#messages.clear();
-    this.#calls.length = 0;
-    this.#failures.length = 0;
-  }
-
   #answer(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-    this.#calls.push({
+    this.recordCall({
       at: performance.now(),
       status,
       ...(body.ok === false ? { error: String(body.error) } : {}),
     });
-    if (this.#calls.length > this.#maxRecords) this.#calls.shift();
     return Response.json(body, { status, headers });
   }
 
   protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
-      return Response.json({ messages: this.#messages.items.slice(-200) });
+      return Response.json({ messages: this.messages.slice(-200) });
     }
     if (url.pathname !== "/api/chat.postMessage") {
       return Response.json({ ok: false, error: "unknown_method" }, { status: 404 });
@@ -145,7 +103,7 @@ export class FakeSlack extends LoopbackFake {
     const bearer = request.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
     const token = bearer ?? (typeof payload.token === "string" ? payload.token : undefined);
 
-    const failure = this.#failures.shift();
+    const failure = this.nextFailure();
     if (failure) {
       if ("error" in failure) return this.#answer(200, { ok: false, error: failure.error });
       if (failure.status === 429) {
@@ -167,8 +125,7 @@ export class FakeSlack extends LoopbackFake {
 
     const ts = `${Math.floor(Date.now() / 1000)}.${String(++this.#seq).padStart(6, "0")}`;
     const message = { channel, text, ts, payload, receivedAt: performance.now() };
-    this.#messages.push(message);
-    this.#onMessage?.(message);
+    this.accept(message);
     return this.#answer(200, {
       ok: true,
       channel,

@@ -19,18 +19,13 @@
  * {@link FakeTelegram.calls} and {@link FakeTelegram.waitForMessages}.
  */
 
-import { LoopbackFake } from "./loopback.ts";
-import { Recorded } from "./recorded.ts";
+import { ChatFake, type ChatFakeOptions } from "./chat_fake.ts";
 
-export interface FakeTelegramOptions {
+export interface FakeTelegramOptions extends ChatFakeOptions<RecordedTelegramMessage> {
   /** The bot token to accept (default a random `123456:…`). */
   token?: string;
   /** If given, sends to other chats fail with "Bad Request: chat not found". */
   chats?: (number | string)[];
-  maxRecords?: number;
-  port?: number;
-  /** Called with each message accepted (the sandbox logs them). */
-  onMessage?: (message: RecordedTelegramMessage) => void;
 }
 
 export type TelegramScriptedFailure =
@@ -153,27 +148,20 @@ function readableMarkup(markup: unknown): boolean {
     m.force_reply === true;
 }
 
-export class FakeTelegram extends LoopbackFake {
+export class FakeTelegram
+  extends ChatFake<RecordedTelegramMessage, RecordedTelegramCall, TelegramScriptedFailure> {
   readonly token: string;
   readonly #chats?: Set<string>;
-  readonly #maxRecords: number;
-  readonly #messages: Recorded<RecordedTelegramMessage>;
-  readonly #calls: RecordedTelegramCall[] = [];
-  readonly #failures: TelegramScriptedFailure[] = [];
-  readonly #onMessage?: (message: RecordedTelegramMessage) => void;
   readonly #blocked = new Set<string>();
   #webhook: { url: string; secret: string | null } | null = null;
   #messageId = 0;
   #updateId = 0;
 
   private constructor(options: FakeTelegramOptions) {
-    super(options.port);
+    super("fake Telegram", options);
     this.token = options.token ??
       `${100000 + Math.floor(Math.random() * 900000)}:sandbox-${crypto.randomUUID()}`;
     this.#chats = options.chats ? new Set(options.chats.map(String)) : undefined;
-    this.#maxRecords = options.maxRecords ?? 10_000;
-    this.#messages = new Recorded("fake Telegram: messages", this.#maxRecords);
-    this.#onMessage = options.onMessage;
   }
 
   static start(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
@@ -185,14 +173,6 @@ export class FakeTelegram extends LoopbackFake {
     return this.origin;
   }
 
-  get messages(): readonly RecordedTelegramMessage[] {
-    return this.#messages.items;
-  }
-
-  get calls(): readonly RecordedTelegramCall[] {
-    return this.#calls;
-  }
-
   /** The webhook registered with `setWebhook`, if any. */
   get webhook(): { url: string; secret: string | null } | null {
     return this.#webhook;
@@ -201,17 +181,6 @@ export class FakeTelegram extends LoopbackFake {
   /** The user of `chatId` blocks the bot: sends to it answer 403 from now on. */
   block(chatId: number | string): void {
     this.#blocked.add(String(chatId));
-  }
-
-  failNext(n: number, failure: TelegramScriptedFailure): void {
-    for (let i = 0; i < n; i++) this.#failures.push(failure);
-  }
-
-  waitForMessages(
-    count: number,
-    options: { match?: (m: RecordedTelegramMessage) => boolean; timeoutMs?: number } = {},
-  ): Promise<RecordedTelegramMessage[]> {
-    return this.#messages.waitFor(count, options);
   }
 
   /**
@@ -232,20 +201,13 @@ export class FakeTelegram extends LoopbackFake {
     });
   }
 
-  reset(): void {
-    this.#messages.clear();
-    this.#calls.length = 0;
-    this.#failures.length = 0;
-  }
-
   #answer(method: string, status: number, body: Record<string, unknown>) {
-    this.#calls.push({
+    this.recordCall({
       at: performance.now(),
       method,
       status,
       ...(body.ok === false ? { description: String(body.description) } : {}),
     });
-    if (this.#calls.length > this.#maxRecords) this.#calls.shift();
     return Response.json(body, { status });
   }
 
@@ -272,7 +234,7 @@ export class FakeTelegram extends LoopbackFake {
   protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method === "GET" && url.pathname === "/_fake/messages") {
-      return Response.json({ messages: this.#messages.items.slice(-200) });
+      return Response.json({ messages: this.messages.slice(-200) });
     }
     const m = url.pathname.match(/^\/bot([^/]+)\/([A-Za-z]+)$/);
     if (!m) {
@@ -282,7 +244,7 @@ export class FakeTelegram extends LoopbackFake {
     }
     const [, token, method] = m;
     if (token !== this.token) return this.#refuse(method, 401, "Unauthorized");
-    const failure = this.#failures.shift();
+    const failure = this.nextFailure();
     if (failure) {
       if (failure.status === 429) {
         return this.#refuse(
@@ -362,8 +324,7 @@ export class FakeTelegram extends LoopbackFake {
       payload: params,
       receivedAt: performance.now(),
     };
-    this.#messages.push(message);
-    this.#onMessage?.(message);
+    this.accept(message);
     return this.#answer(method, 200, {
       ok: true,
       result: {

@@ -26,7 +26,7 @@
  *   accountSid: twilio.accountSid, authToken: twilio.authToken, from: "+14155238886" });
  * const [sent] = await twilio.waitForMessages(1);
  */
-import { LoopbackFake } from "./loopback.ts";
+import { WhatsAppFake } from "./whatsapp_fake.ts";
 
 export interface FakeTwilioOptions {
   /** Default: a fixed "AC…" test SID. */
@@ -75,23 +75,21 @@ function hex(bytes: number): string {
     .map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeTwilio extends LoopbackFake {
+export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
   readonly accountSid: string;
   readonly authToken: string;
   readonly #cdn: Deno.HttpServer<Deno.NetAddr>;
   readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
-  readonly #messages: RecordedTwilioMessage[] = [];
   readonly #typing: RecordedTyping[] = [];
   readonly #failures: TwilioFailure[] = [];
   readonly #media = new Map<string, { bytes: Uint8Array; contentType: string }>();
   readonly #cdnTokens = new Map<string, string>();
-  readonly #listeners = new Set<(message: RecordedTwilioMessage) => void>();
   #cdnSawCredentials = false;
   #requests = 0;
 
   private constructor(options: FakeTwilioOptions) {
-    super();
+    super("fake Twilio", (m) => m.body, { maxRecords: options.maxRecords });
     this.accountSid = options.accountSid ?? "AC00000000000000000000000000000001";
     this.authToken = options.authToken ?? "test-twilio-token";
     this.#maxRecords = options.maxRecords ?? 10_000;
@@ -109,10 +107,6 @@ export class FakeTwilio extends LoopbackFake {
   /** Base URL for both the REST API and the messaging (typing) API. */
   get url(): string {
     return this.origin;
-  }
-
-  get messages(): readonly RecordedTwilioMessage[] {
-    return this.#messages;
   }
 
   get typingIndicators(): readonly RecordedTyping[] {
@@ -140,45 +134,8 @@ export class FakeTwilio extends LoopbackFake {
     return this.url + path;
   }
 
-  onMessage(listener: (message: RecordedTwilioMessage) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /** Resolves once at least `count` messages (to `to`, any notation) are recorded. */
-  waitForMessages(
-    count: number,
-    options: { to?: string; timeoutMs?: number } = {},
-  ): Promise<RecordedTwilioMessage[]> {
-    const digits = (s: string) => s.replace(/\D/g, "");
-    const matching = () =>
-      options.to === undefined
-        ? [...this.#messages]
-        : this.#messages.filter((m) => digits(m.to) === digits(options.to!));
-    if (matching().length >= count) return Promise.resolve(matching());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(
-          new Error(
-            `fake Twilio: waited for ${count} message(s), got ${matching().length}: ${
-              JSON.stringify(matching().map((m) => m.body.slice(0, 60)))
-            }`,
-          ),
-        );
-      }, options.timeoutMs ?? 5_000);
-      const unsubscribe = this.onMessage(() => {
-        if (matching().length >= count) {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve(matching());
-        }
-      });
-    });
-  }
-
-  reset(): void {
-    this.#messages.length = 0;
+  override reset(): void {
+    super.reset();
     this.#typing.length = 0;
     this.#failures.length = 0;
     this.#media.clear();
@@ -325,13 +282,7 @@ export class FakeTwilio extends LoopbackFake {
       params: Object.fromEntries(form),
       receivedAt: Date.now(),
     };
-    this.#messages.push(message);
-    if (this.#messages.length > this.#maxRecords) this.#messages.shift();
-    for (const listener of this.#listeners) {
-      try {
-        listener(message);
-      } catch { /* a listener's bug is not the client's error */ }
-    }
+    this.recordSent(message);
     const now = new Date().toUTCString().replace("GMT", "+0000");
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`;
     return Response.json({

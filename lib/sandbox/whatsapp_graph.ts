@@ -28,7 +28,7 @@
  * // … run the reply job …
  * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
  */
-import { LoopbackFake } from "./loopback.ts";
+import { WhatsAppFake } from "./whatsapp_fake.ts";
 import {
   failureError,
   GraphError,
@@ -112,25 +112,23 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export class FakeGraphApi extends LoopbackFake {
+export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
   readonly accessToken: string;
   readonly #options:
     & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs">>
     & {
       phoneNumberIds?: string[];
     };
-  readonly #messages: RecordedMessage[] = [];
   readonly #reads: RecordedRead[] = [];
   readonly #rejections: RecordedRejection[] = [];
   readonly #failures: PendingFailure[] = [];
   readonly #closedWindows = new Set<string>();
   readonly #media = new Map<string, StoredMedia>();
-  readonly #listeners = new Set<(message: RecordedMessage) => void>();
   readonly #sendLatencyMs: number;
   #requests = 0;
 
   private constructor(options: FakeGraphOptions) {
-    super(options.port);
+    super("fake Graph API", (m) => m.text, options);
     this.accessToken = options.accessToken ?? "test-graph-token";
     this.#sendLatencyMs = options.sendLatencyMs ?? 0;
     this.#options = {
@@ -149,11 +147,6 @@ export class FakeGraphApi extends LoopbackFake {
   /** Base URL to configure as the Graph URL, e.g. `http://127.0.0.1:43121`. */
   get url(): string {
     return this.origin;
-  }
-
-  /** Messages sent so far, oldest first. */
-  get messages(): readonly RecordedMessage[] {
-    return this.#messages;
   }
 
   get reads(): readonly RecordedRead[] {
@@ -205,52 +198,9 @@ export class FakeGraphApi extends LoopbackFake {
     return id;
   }
 
-  /** Called for every recorded message; returns an unsubscribe function. */
-  onMessage(listener: (message: RecordedMessage) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /**
-   * Resolves with the recorded messages (to `to`, if given, in any notation) once there are at
-   * least `count`; rejects after `timeoutMs` saying what did arrive.
-   */
-  waitForMessages(
-    count: number,
-    options: { to?: string; timeoutMs?: number } = {},
-  ): Promise<RecordedMessage[]> {
-    const matching = () =>
-      options.to === undefined
-        ? [...this.#messages]
-        : this.#messages.filter((m) => digits(m.to) === digits(options.to!));
-    const now = matching();
-    if (now.length >= count) return Promise.resolve(now);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        const got = matching();
-        reject(
-          new Error(
-            `fake Graph API: waited for ${count} message(s)${
-              options.to ? ` to ${options.to}` : ""
-            }, got ${got.length}: ${JSON.stringify(got.map((m) => m.text.slice(0, 60)))}`,
-          ),
-        );
-      }, options.timeoutMs ?? 5_000);
-      const unsubscribe = this.onMessage(() => {
-        const got = matching();
-        if (got.length >= count) {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve(got);
-        }
-      });
-    });
-  }
-
   /** Forgets messages, reads, rejections, failures, closed windows and media. */
-  reset(): void {
-    this.#messages.length = 0;
+  override reset(): void {
+    super.reset();
     this.#reads.length = 0;
     this.#rejections.length = 0;
     this.#failures.length = 0;
@@ -266,7 +216,7 @@ export class FakeGraphApi extends LoopbackFake {
     let payload: unknown;
     try {
       if (url.pathname === "/_fake/messages" && request.method === "GET") {
-        return Response.json({ messages: this.#messages, reads: this.#reads });
+        return Response.json({ messages: this.messages, reads: this.#reads });
       }
       if (url.pathname === "/_fake/reset" && request.method === "POST") {
         this.reset();
@@ -396,12 +346,7 @@ export class FakeGraphApi extends LoopbackFake {
     const type = typeof payload.type === "string" ? payload.type : "text";
     const text = validateMessage(type, payload);
     if (type !== "template" && this.#closedWindows.has(digits(to))) {
-      throw new GraphError(
-        400,
-        131047,
-        "(#131047) Re-engagement message",
-        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
-      );
+      throw failureError({ kind: "outside_window" });
     }
     const id = `wamid.${randomId(30)}`;
     const message: RecordedMessage = {
@@ -413,12 +358,7 @@ export class FakeGraphApi extends LoopbackFake {
       payload,
       receivedAt: Date.now(),
     };
-    this.#record(this.#messages, message);
-    for (const listener of this.#listeners) {
-      try {
-        listener(message);
-      } catch { /* a listener's bug is not the client's error */ }
-    }
+    this.recordSent(message);
     return {
       message,
       response: Response.json({

@@ -1,8 +1,10 @@
 /**
- * What the fake Graph API refuses, as Meta does: the limits of interactive messages, the checks
- * of each message type, and Meta's error shape (`{error:{message,type,code,error_data:{details},
- * fbtrace_id}}`), for whatsapp_graph.ts.
+ * What the fake Graph API refuses, as Meta does: the limits of interactive messages (Meta's, as
+ * `META_LIMITS` lists them for our client), the checks of each message type, and Meta's error
+ * shape (`{error:{message,type,code,error_data:{details},fbtrace_id}}`), for whatsapp_graph.ts.
  */
+import { META_LIMITS } from "../whatsapp/meta_payload.ts";
+
 export type GraphFailure =
   | "rate_limit"
   | "pair_rate_limit"
@@ -17,22 +19,6 @@ export interface PendingFailure {
 }
 
 export type Json = Record<string, unknown>;
-
-export const LIMITS = {
-  text: 4096,
-  interactiveBody: 1024,
-  header: 60,
-  footer: 60,
-  buttonTitle: 20,
-  buttonId: 256,
-  listButton: 20,
-  sections: 10,
-  rows: 10,
-  sectionTitle: 24,
-  rowTitle: 24,
-  rowId: 200,
-  rowDescription: 72,
-};
 
 export class GraphError extends Error {
   constructor(
@@ -93,7 +79,8 @@ export function graphError(e: GraphError): Response {
   );
 }
 
-export function failureError(failure: PendingFailure): GraphError {
+/** The error Meta answers for `failure` (a scripted one, or a closed window met for real). */
+export function failureError(failure: Omit<PendingFailure, "scope">): GraphError {
   switch (failure.kind) {
     case "rate_limit":
       return new GraphError(
@@ -137,8 +124,8 @@ export function validateMessage(type: string, payload: Json): string {
     case "text": {
       const body = part.body;
       if (typeof body !== "string" || !body.trim()) throw invalid("text.body is required");
-      if (body.length > LIMITS.text) {
-        throw invalid(`text.body is ${body.length} characters; the maximum is ${LIMITS.text}`);
+      if (body.length > META_LIMITS.text) {
+        throw invalid(`text.body is ${body.length} characters; the maximum is ${META_LIMITS.text}`);
       }
       return body;
     }
@@ -179,19 +166,19 @@ function validateInteractive(part: Json): string {
   const body = textOf(
     isObj(part.body) ? part.body.text : undefined,
     "interactive.body.text",
-    LIMITS.interactiveBody,
+    META_LIMITS.interactiveBody,
   );
   if (part.header !== undefined) {
     if (!isObj(part.header) || part.header.type !== "text") {
       throw invalid("interactive.header.type must be 'text' here");
     }
-    textOf(part.header.text, "interactive.header.text", LIMITS.header);
+    textOf(part.header.text, "interactive.header.text", META_LIMITS.header);
   }
   if (part.footer !== undefined) {
     textOf(
       isObj(part.footer) ? part.footer.text : undefined,
       "interactive.footer.text",
-      LIMITS.footer,
+      META_LIMITS.footer,
     );
   }
   const action = isObj(part.action) ? part.action : undefined;
@@ -199,8 +186,10 @@ function validateInteractive(part: Json): string {
 
   if (part.type === "button") {
     const buttons = Array.isArray(action.buttons) ? action.buttons : [];
-    if (buttons.length < 1 || buttons.length > 3) {
-      throw invalid(`action.buttons must have 1 to 3 buttons, got ${buttons.length}`);
+    if (buttons.length < 1 || buttons.length > META_LIMITS.buttons) {
+      throw invalid(
+        `action.buttons must have 1 to ${META_LIMITS.buttons} buttons, got ${buttons.length}`,
+      );
     }
     const titles = new Set<string>();
     const ids = new Set<string>();
@@ -209,8 +198,8 @@ function validateInteractive(part: Json): string {
         ? button.reply
         : undefined;
       if (!reply) throw invalid("each button must be {type:'reply', reply:{id,title}}");
-      const id = textOf(reply.id, "button id", LIMITS.buttonId);
-      const title = textOf(reply.title, "button title", LIMITS.buttonTitle);
+      const id = textOf(reply.id, "button id", META_LIMITS.buttonId);
+      const title = textOf(reply.title, "button title", META_LIMITS.buttonTitle);
       if (titles.has(title)) throw invalid(`button titles must be unique: '${title}'`);
       if (ids.has(id)) throw invalid(`button ids must be unique: '${id}'`);
       titles.add(title);
@@ -219,10 +208,10 @@ function validateInteractive(part: Json): string {
     return body;
   }
   if (part.type === "list") {
-    textOf(action.button, "action.button", LIMITS.listButton);
+    textOf(action.button, "action.button", META_LIMITS.listButton);
     const sections = Array.isArray(action.sections) ? action.sections : [];
-    if (sections.length < 1 || sections.length > LIMITS.sections) {
-      throw invalid(`action.sections must have 1 to ${LIMITS.sections} sections`);
+    if (sections.length < 1 || sections.length > META_LIMITS.sections) {
+      throw invalid(`action.sections must have 1 to ${META_LIMITS.sections} sections`);
     }
     const ids = new Set<string>();
     let rows = 0;
@@ -230,19 +219,19 @@ function validateInteractive(part: Json): string {
       if (!isObj(section) || !Array.isArray(section.rows) || section.rows.length === 0) {
         throw invalid("each section needs rows");
       }
-      textOf(section.title, "section title", LIMITS.sectionTitle, sections.length > 1);
+      textOf(section.title, "section title", META_LIMITS.sectionTitle, sections.length > 1);
       for (const row of section.rows) {
         if (!isObj(row)) throw invalid("each row must be an object");
-        const id = textOf(row.id, "row id", LIMITS.rowId);
-        textOf(row.title, "row title", LIMITS.rowTitle);
-        textOf(row.description, "row description", LIMITS.rowDescription, false);
+        const id = textOf(row.id, "row id", META_LIMITS.rowId);
+        textOf(row.title, "row title", META_LIMITS.rowTitle);
+        textOf(row.description, "row description", META_LIMITS.rowDescription, false);
         if (ids.has(id)) throw invalid(`row ids must be unique: '${id}'`);
         ids.add(id);
         rows++;
       }
     }
-    if (rows > LIMITS.rows) {
-      throw invalid(`a list can have at most ${LIMITS.rows} rows, got ${rows}`);
+    if (rows > META_LIMITS.rows) {
+      throw invalid(`a list can have at most ${META_LIMITS.rows} rows, got ${rows}`);
     }
     return body;
   }

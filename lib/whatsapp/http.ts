@@ -6,20 +6,6 @@
 import { readWithin } from "../bytes.ts";
 import { type ProviderName, WhatsAppError, type WhatsAppErrorOptions } from "./types.ts";
 
-export interface HttpContext {
-  provider: ProviderName;
-  fetch: typeof fetch;
-  timeoutMs: number;
-}
-
-/** A provider's calls: its own `fetch` (tests) and a deadline per call, 15 s unless given. */
-export function httpContext(
-  provider: ProviderName,
-  options: { fetch?: typeof fetch; timeoutMs?: number },
-): HttpContext {
-  return { provider, fetch: options.fetch ?? fetch, timeoutMs: options.timeoutMs ?? 15_000 };
-}
-
 /** Throws when one of `keys` is missing or empty: a provider cannot start half-configured. */
 export function requireOptions<T>(what: string, options: T, keys: readonly (keyof T)[]): void {
   for (const key of keys) {
@@ -82,104 +68,112 @@ export function apiError(
   return new WhatsAppError("rejected", f.text, options);
 }
 
-/**
- * `fetch` with a deadline. The returned response's body is still under the same deadline, so a
- * provider that stalls mid-download cannot hang a job.
- */
-export async function call(ctx: HttpContext, url: string, init: RequestInit): Promise<Response> {
-  const signal = AbortSignal.timeout(ctx.timeoutMs);
-  try {
-    return await ctx.fetch(url, { ...init, signal });
-  } catch (cause) {
-    const timedOut = signal.aborted;
-    throw new WhatsAppError(
-      "network",
-      timedOut
-        ? `${ctx.provider}: no answer from ${new URL(url).host} within ${ctx.timeoutMs} ms`
-        : `${ctx.provider}: could not reach ${new URL(url).host}`,
-      { provider: ctx.provider, cause },
-    );
-  }
-}
-
-/** The body as JSON, or `undefined` if it is not JSON (error pages, proxies). Never throws. */
-export async function readJson(ctx: HttpContext, response: Response): Promise<unknown> {
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (cause) {
-    throw new WhatsAppError("network", `${ctx.provider}: the answer was cut off`, {
-      provider: ctx.provider,
-      status: response.status,
-      cause,
-    });
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** How a provider reads a failed answer (status, JSON body, headers) as a `WhatsAppError`. */
-type ToError = (status: number, body: unknown, headers: Headers) => WhatsAppError;
-
-/** Throws a failed answer as `toError` reads it; a successful one's body is left to read. */
-export async function requireOk(
-  ctx: HttpContext,
-  response: Response,
-  toError: ToError,
-): Promise<void> {
-  if (!response.ok) throw toError(response.status, await readJson(ctx, response), response.headers);
-}
-
-/** The JSON body of an answer that succeeded; a failed one is thrown as `toError` reads it. */
-export async function readSucceeded(
-  ctx: HttpContext,
-  response: Response,
-  toError: ToError,
-): Promise<unknown> {
-  await requireOk(ctx, response, toError);
-  return await readJson(ctx, response);
-}
-
 /** An answer without what the protocol promises in it (an id, a URL, matching bytes). */
 export function badResponse(provider: ProviderName, text: string): WhatsAppError {
   return new WhatsAppError("bad_response", text, { provider });
 }
 
+/** How a provider reads a failed answer (status, JSON body, headers) as a `WhatsAppError`. */
+export type ToError = (status: number, body: unknown, headers: Headers) => WhatsAppError;
+
 /**
- * Reads a body but stops as soon as it passes `maxBytes`, so an oversized attachment costs at
- * most `maxBytes` of memory whatever `Content-Length` claimed (or omitted).
+ * A provider's calls: its own `fetch` (tests), a deadline per call (15 s unless given), and its
+ * reading of a failed answer, which every call that checks an answer uses.
  */
-export async function readCapped(
-  ctx: HttpContext,
-  response: Response,
-  maxBytes: number,
-): Promise<Uint8Array> {
-  const tooLarge = (size: string) =>
-    new WhatsAppError(
-      "media_too_large",
-      `${ctx.provider}: media is ${size}, over the ${maxBytes}-byte limit`,
-      { provider: ctx.provider, status: response.status },
-    );
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge(`${declared} bytes`);
+export class HttpContext {
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+
+  constructor(
+    readonly provider: ProviderName,
+    options: { fetch?: typeof fetch; timeoutMs?: number },
+    readonly toError: ToError,
+  ) {
+    this.#fetch = options.fetch ?? fetch;
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
-  if (!response.body) return new Uint8Array();
-  let bytes: Uint8Array | null;
-  try {
-    bytes = await readWithin(response.body, maxBytes);
-  } catch (cause) {
-    throw new WhatsAppError("network", `${ctx.provider}: media download was cut off`, {
-      provider: ctx.provider,
-      cause,
-    });
+
+  /**
+   * `fetch` with a deadline. The returned response's body is still under the same deadline, so
+   * a provider that stalls mid-download cannot hang a job.
+   */
+  async call(url: string, init: RequestInit): Promise<Response> {
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      return await this.#fetch(url, { ...init, signal });
+    } catch (cause) {
+      const timedOut = signal.aborted;
+      throw new WhatsAppError(
+        "network",
+        timedOut
+          ? `${this.provider}: no answer from ${new URL(url).host} within ${this.#timeoutMs} ms`
+          : `${this.provider}: could not reach ${new URL(url).host}`,
+        { provider: this.provider, cause },
+      );
+    }
   }
-  if (!bytes) throw tooLarge(`more than ${maxBytes} bytes`);
-  return bytes;
+
+  /** The body as JSON, or `undefined` if it is not JSON (error pages, proxies). Never throws. */
+  async readJson(response: Response): Promise<unknown> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (cause) {
+      throw new WhatsAppError("network", `${this.provider}: the answer was cut off`, {
+        provider: this.provider,
+        status: response.status,
+        cause,
+      });
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Throws a failed answer as `toError` reads it; a successful one's body is left to read. */
+  async requireOk(response: Response): Promise<void> {
+    if (!response.ok) {
+      throw this.toError(response.status, await this.readJson(response), response.headers);
+    }
+  }
+
+  /** The JSON body of an answer that succeeded; a failed one is thrown as `toError` reads it. */
+  async readSucceeded(response: Response): Promise<unknown> {
+    await this.requireOk(response);
+    return await this.readJson(response);
+  }
+
+  /**
+   * Reads a body but stops as soon as it passes `maxBytes`, so an oversized attachment costs at
+   * most `maxBytes` of memory whatever `Content-Length` claimed (or omitted).
+   */
+  async readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+    const tooLarge = (size: string) =>
+      new WhatsAppError(
+        "media_too_large",
+        `${this.provider}: media is ${size}, over the ${maxBytes}-byte limit`,
+        { provider: this.provider, status: response.status },
+      );
+    const declared = Number(response.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      await response.body?.cancel();
+      throw tooLarge(`${declared} bytes`);
+    }
+    if (!response.body) return new Uint8Array();
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await readWithin(response.body, maxBytes);
+    } catch (cause) {
+      throw new WhatsAppError("network", `${this.provider}: media download was cut off`, {
+        provider: this.provider,
+        cause,
+      });
+    }
+    if (!bytes) throw tooLarge(`more than ${maxBytes} bytes`);
+    return bytes;
+  }
 }
 
 /** Loose JSON access without `any`: the providers' answers are untrusted shapes. */

@@ -16,15 +16,10 @@ import {
   apiErrorOptions,
   arr,
   badResponse,
-  call,
-  type HttpContext,
-  httpContext,
+  HttpContext,
   type Json,
   num,
   obj,
-  readCapped,
-  readSucceeded,
-  requireOk,
   requireOptions,
   str,
 } from "./http.ts";
@@ -136,7 +131,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
     this.#base = `${(options.graphUrl ?? DEFAULT_GRAPH_URL).replace(/\/+$/, "")}/${
       version.startsWith("v") ? version : `v${version}`
     }`;
-    this.#http = httpContext("meta", options);
+    this.#http = new HttpContext("meta", options, metaApiError);
     this.#maxMediaBytes = options.maxMediaBytes ?? DEFAULT_MAX_MEDIA_BYTES;
   }
 
@@ -187,12 +182,10 @@ export class MetaCloudProvider implements WhatsAppProvider {
     }
     const maxBytes = options.maxBytes ?? this.#maxMediaBytes;
     const auth = { authorization: `Bearer ${this.#options.accessToken}` };
-    const metaResponse = await call(
-      this.#http,
-      `${this.#base}/${encodeURIComponent(ref.id)}`,
-      { headers: auth },
-    );
-    const info = obj(await readSucceeded(this.#http, metaResponse, metaApiError));
+    const metaResponse = await this.#http.call(`${this.#base}/${encodeURIComponent(ref.id)}`, {
+      headers: auth,
+    });
+    const info = obj(await this.#http.readSucceeded(metaResponse));
     const url = str(info?.url);
     if (!url) {
       throw badResponse("meta", "Meta: media answer without url");
@@ -205,9 +198,9 @@ export class MetaCloudProvider implements WhatsAppProvider {
         { provider: "meta" },
       );
     }
-    const response = await call(this.#http, url, { headers: auth });
-    await requireOk(this.#http, response, metaApiError);
-    const bytes = await readCapped(this.#http, response, maxBytes);
+    const response = await this.#http.call(url, { headers: auth });
+    await this.#http.requireOk(response);
+    const bytes = await this.#http.readCapped(response, maxBytes);
     const expected = str(info?.sha256) ?? ref.sha256;
     if (expected && !(await matchesSha256(bytes, expected))) {
       throw badResponse("meta", "Meta: media bytes do not match their SHA-256");
@@ -220,8 +213,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
   }
 
   async #post(payload: Json): Promise<unknown> {
-    const response = await call(
-      this.#http,
+    const response = await this.#http.call(
       `${this.#base}/${this.#options.phoneNumberId}/messages`,
       {
         method: "POST",
@@ -232,7 +224,7 @@ export class MetaCloudProvider implements WhatsAppProvider {
         body: JSON.stringify(payload),
       },
     );
-    return readSucceeded(this.#http, response, metaApiError);
+    return this.#http.readSucceeded(response);
   }
 }
 

@@ -96,15 +96,7 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
       }));
       unique(buttons.map((b) => b.reply.id), "button ids");
       unique(buttons.map((b) => b.reply.title), "button titles (after shortening to 20 chars)");
-      return {
-        ...envelope,
-        type: "interactive",
-        interactive: {
-          type: "button",
-          ...interactiveTexts(message),
-          action: { buttons },
-        },
-      };
+      return interactive(envelope, "button", interactiveTexts(message), { buttons });
     }
     case "list": {
       const sectionCount = message.sections.length;
@@ -134,18 +126,10 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
         };
       });
       unique(sections.flatMap((s) => s.rows.map((r) => r.id)), "list row ids");
-      return {
-        ...envelope,
-        type: "interactive",
-        interactive: {
-          type: "list",
-          ...interactiveTexts(message),
-          action: {
-            button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
-            sections,
-          },
-        },
-      };
+      return interactive(envelope, "list", interactiveTexts(message), {
+        button: fitText(requireText(message.button, "list button"), META_LIMITS.listButton),
+        sections,
+      });
     }
     case "template": {
       requireText(message.name, "template name");
@@ -169,6 +153,11 @@ export function metaMessagePayload(to: string, message: OutboundMessage): Json {
       };
     }
   }
+}
+
+/** An interactive message: its texts (`interactiveTexts`), then its choices (`action`). */
+function interactive(envelope: Json, type: "button" | "list", texts: Json, action: Json): Json {
+  return { ...envelope, type: "interactive", interactive: { type, ...texts, action } };
 }
 
 /** What every interactive message shows besides its choices: header and footer if any, body. */

@@ -3,7 +3,8 @@
  *
  * Wire facts: https://www.twilio.com/docs/messaging/api.
  *
- * - Webhooks: the signature and the parsing are in twilio_webhook.ts.
+ * - Webhooks: the signature and the parsing are in twilio_webhook.ts; the message fields we send,
+ *   checked against Twilio's limits, in twilio_payload.ts.
  * - Twilio has no reply buttons or lists without pre-approved content templates, so menus are
  *   sent as numbered text (menu.ts) and the user answers with a number.
  * - A typing indicator exists (public beta, `POST messaging.twilio.com/v2/Indicators/Typing.json`,
@@ -14,36 +15,22 @@
  */
 import { TWILIO_TEXT_LIMIT } from "./format.ts";
 import { toBase64 } from "./crypto.ts";
-import {
-  apiError,
-  badResponse,
-  call,
-  e164,
-  type HttpContext,
-  httpContext,
-  num,
-  obj,
-  readCapped,
-  readSucceeded,
-  requireOk,
-  requireOptions,
-  str,
-} from "./http.ts";
+import { apiError, badResponse, e164, HttpContext, num, obj, requireOptions, str } from "./http.ts";
 import { retryAfterMs } from "../retry_after.ts";
-import { renderNumberedMenu } from "./menu.ts";
+import { invalid, twilioMessageFields } from "./twilio_payload.ts";
 import { parseForm, parseTwilioWebhook, verifyTwilioSignature } from "./twilio_webhook.ts";
-import {
-  type DownloadedMedia,
-  type DownloadOptions,
-  type MediaRef,
-  type OutboundMessage,
-  type ParsedWebhook,
-  type RawWebhook,
-  type SendResult,
-  WhatsAppError,
-  type WhatsAppProvider,
+import type {
+  DownloadedMedia,
+  DownloadOptions,
+  MediaRef,
+  OutboundMessage,
+  ParsedWebhook,
+  RawWebhook,
+  SendResult,
+  WhatsAppProvider,
 } from "./types.ts";
 
+export { twilioMessageFields } from "./twilio_payload.ts";
 export {
   type FormParams,
   parseForm,
@@ -79,61 +66,6 @@ export interface TwilioOptions {
   maxMediaBytes?: number;
   timeoutMs?: number;
   fetch?: typeof fetch;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Outbound
-
-function invalid(message: string): WhatsAppError {
-  return new WhatsAppError("invalid_message", message, { provider: "twilio" });
-}
-
-const CONTENT_SID = /^HX[0-9a-fA-F]{32}$/;
-
-/**
- * The form fields of a Messages API call for `message` (without From/To). Menus become numbered
- * text; templates need a Content SID (given as the name, or mapped by `contentSids`).
- */
-export function twilioMessageFields(
-  message: OutboundMessage,
-  contentSids: Record<string, string> = {},
-): Record<string, string> {
-  switch (message.type) {
-    case "text":
-      return { Body: checkBody(message.text) };
-    case "buttons":
-    case "list":
-      if (message.type === "buttons" && message.buttons.length === 0) {
-        throw invalid("a menu needs at least one choice");
-      }
-      if (message.type === "list" && message.sections.every((s) => s.rows.length === 0)) {
-        throw invalid("a menu needs at least one choice");
-      }
-      return { Body: checkBody(renderNumberedMenu(message)) };
-    case "template": {
-      const sid = CONTENT_SID.test(message.name) ? message.name : contentSids[message.name];
-      if (!sid) {
-        throw invalid(`no Twilio Content SID for template "${message.name}" (set contentSids)`);
-      }
-      const variables = Object.fromEntries(
-        (message.parameters ?? []).map((value, i) => [String(i + 1), value]),
-      );
-      return {
-        ContentSid: sid,
-        ...(Object.keys(variables).length ? { ContentVariables: JSON.stringify(variables) } : {}),
-      };
-    }
-  }
-}
-
-function checkBody(text: string): string {
-  if (!text.trim()) throw invalid("text must not be empty");
-  if (text.length > TWILIO_TEXT_LIMIT) {
-    throw invalid(
-      `text is ${text.length} chars, over Twilio's ${TWILIO_TEXT_LIMIT}: split it first`,
-    );
-  }
-  return text;
 }
 
 /** Twilio's "too many requests" (20429) and WhatsApp rate limit (63018). */
@@ -176,7 +108,7 @@ export class TwilioProvider implements WhatsAppProvider {
     this.#messagingUrl = (options.messagingUrl ?? DEFAULT_TWILIO_MESSAGING_URL).replace(/\/+$/, "");
     this.#authorization = "Basic " +
       toBase64(new TextEncoder().encode(`${options.accountSid}:${options.authToken}`));
-    this.#http = httpContext("twilio", options);
+    this.#http = new HttpContext("twilio", options, twilioApiError);
     this.#mediaOrigins = new Set(
       [this.#apiUrl, ...(options.mediaOrigins ?? [])].map((u) => new URL(u).origin),
     );
@@ -235,7 +167,7 @@ export class TwilioProvider implements WhatsAppProvider {
     }
     for (let hop = 0;; hop++) {
       const trusted = this.#mediaOrigins.has(url.origin);
-      const response = await call(this.#http, url.href, {
+      const response = await this.#http.call(url.href, {
         redirect: "manual",
         headers: trusted ? { authorization: this.#authorization } : {},
       });
@@ -248,8 +180,8 @@ export class TwilioProvider implements WhatsAppProvider {
         url = new URL(location, url);
         continue;
       }
-      await requireOk(this.#http, response, twilioApiError);
-      const bytes = await readCapped(this.#http, response, maxBytes);
+      await this.#http.requireOk(response);
+      const bytes = await this.#http.readCapped(response, maxBytes);
       return {
         bytes,
         mimeType: response.headers.get("content-type")?.split(";")[0].trim() || ref.mimeType ||
@@ -259,7 +191,7 @@ export class TwilioProvider implements WhatsAppProvider {
   }
 
   async #post(url: string, form: URLSearchParams): Promise<unknown> {
-    const response = await call(this.#http, url, {
+    const response = await this.#http.call(url, {
       method: "POST",
       headers: {
         authorization: this.#authorization,
@@ -268,6 +200,6 @@ export class TwilioProvider implements WhatsAppProvider {
       },
       body: form.toString(),
     });
-    return readSucceeded(this.#http, response, twilioApiError);
+    return this.#http.readSucceeded(response);
   }
 }
