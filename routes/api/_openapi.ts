@@ -56,6 +56,27 @@ export const errors = {
   429: error("Too many requests; see the Retry-After header"),
 };
 
+/** A time in an answer: ISO 8601 text, documented as `date-time`. */
+export const dateTime = () => z.string().openapi({ format: "date-time" });
+
+/** A field of a domain object as JSON answers it: a `Date` as ISO 8601 text, the rest as is. */
+type JsonField<V> = V extends Date ? string : V;
+
+/**
+ * The JSON answer `schema` documents for a domain object: the fields the schema names, taken from
+ * `value` (any other field stays out of the answer), dates as ISO 8601 text.
+ */
+export function jsonOf<S extends z.ZodObject, T extends Record<keyof z.output<S>, unknown>>(
+  schema: S,
+  value: T,
+): { [K in keyof z.output<S>]: JsonField<T[K]> } {
+  const fields = Object.keys(schema.shape).map((key) => {
+    const field = value[key as keyof T];
+    return [key, field instanceof Date ? field.toISOString() : field];
+  });
+  return Object.fromEntries(fields) as { [K in keyof z.output<S>]: JsonField<T[K]> };
+}
+
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
@@ -70,26 +91,6 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   required: true,
   content: { "application/json": { schema } },
 });
-
-/**
- * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
- * the time (ISO 8601) of the last item seen, read as a `Date`.
- */
-export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
-  z.object({
-    limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
-    before: z.iso.datetime().optional().openapi({ description: beforeDescription })
-      .transform((before) => before ? new Date(before) : undefined),
-  });
-
-/** The query parameter that asks for the page after the one that answered `nextCursor`. */
-export const cursorParam = textField().max(100).optional().openapi({
-  description: "`nextCursor` of the previous page",
-});
-
-/** A page of a list read by cursor: its `items`, and the cursor of the next (null: no more). */
-export const cursorPage = <T extends z.ZodRawShape>(items: T) =>
-  z.object({ ...items, nextCursor: z.string().nullable() });
 
 /** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
 export const IdParam = z.object({ id: textField().max(64) });
@@ -138,14 +139,4 @@ export const UserSchema = z.object({
   createdAt: z.string().openapi({ format: "date-time" }),
 }).openapi("User");
 
-export function userJson(u: User): z.infer<typeof UserSchema> {
-  return {
-    id: u.id,
-    email: u.email,
-    displayName: u.displayName,
-    phone: u.phone,
-    role: u.role,
-    tier: u.tier,
-    createdAt: u.createdAt.toISOString(),
-  };
-}
+export const userJson = (u: User): z.infer<typeof UserSchema> => jsonOf(UserSchema, u);

@@ -39,9 +39,10 @@ import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
 
-const route = bearerRoutes(["bots"]);
+/** The declarer of the bots' routes (here, in bots_insights.ts and bots_embed.ts). */
+export const route = bearerRoutes(["bots"]);
 
 export const BotSchema = z.object({
   id: z.uuid(),
@@ -60,20 +61,7 @@ export const BotSchema = z.object({
   updatedAt: z.string(),
 }).openapi("Bot");
 
-export const botJson = (b: Bot): z.infer<typeof BotSchema> => ({
-  id: b.id,
-  name: b.name,
-  greeting: b.greeting,
-  instructions: b.instructions,
-  model: b.model,
-  temperature: b.temperature,
-  knowledgeOnly: b.knowledgeOnly,
-  allowedOrigins: b.allowedOrigins,
-  active: b.active,
-  publicKey: b.publicKey,
-  createdAt: b.createdAt.toISOString(),
-  updatedAt: b.updatedAt.toISOString(),
-});
+export const botJson = (b: Bot): z.infer<typeof BotSchema> => jsonOf(BotSchema, b);
 
 const SourceSchema = z.object({
   id: z.uuid(),
@@ -99,30 +87,11 @@ const SourceSchema = z.object({
   updatedAt: z.string(),
 }).openapi("BotSource");
 
-const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => ({
-  id: s.id,
-  kind: s.kind,
-  title: s.title,
-  url: s.url,
-  mediaType: s.mediaType,
-  byteSize: s.byteSize,
-  parentId: s.parentId,
-  status: s.status,
-  description: s.description,
-  error: s.error,
-  ahead: s.ahead,
-  chunksDone: s.chunksDone,
-  chunksTotal: s.chunksTotal,
-  version: s.version,
-  readyVersion: s.readyVersion,
-  embedder: s.embedder,
-  createdAt: s.createdAt.toISOString(),
-  updatedAt: s.updatedAt.toISOString(),
-});
+const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => jsonOf(SourceSchema, s);
 
 export const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
 const SourceId = z.object({ id: textField().max(64), sourceId: textField().max(64) });
-const notFound = json(z.any(), "No such bot (or not yours)");
+export const notFound = json(z.any(), "No such bot (or not yours)");
 
 const UploadSchema = z.object({
   file: z.any().openapi({ type: "string", format: "binary" }),

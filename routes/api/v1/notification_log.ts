@@ -9,7 +9,8 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, cursorPage, cursorParam, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, json, jsonBody, z } from "../_openapi.ts";
+import { cursorPage, cursorParam } from "../_lists.ts";
 import {
   deliveryJson,
   DeliverySchema,

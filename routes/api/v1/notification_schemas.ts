@@ -16,7 +16,7 @@ import {
 } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAdminOrScope } from "../../_auth.ts";
-import { bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { bearerRoutes, dateTime, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
 
 export const tags = ["notifications"];
 export const route = bearerRoutes(tags);
@@ -43,20 +43,12 @@ export const ChannelSchema = z.object({
   settings: z.record(z.string(), z.unknown()),
   recipient: z.string().openapi({ description: "Masked, as the delivery log shows it" }),
   secret: SecretSchema,
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
+  updatedAt: dateTime(),
 }).openapi("NotificationChannel");
 
-export const channelJson = (ch: Channel): z.infer<typeof ChannelSchema> => ({
-  id: ch.id,
-  name: ch.name,
-  method: ch.method,
-  settings: ch.settings,
-  recipient: ch.recipient,
-  secret: ch.secret,
-  createdAt: ch.createdAt.toISOString(),
-  updatedAt: ch.updatedAt.toISOString(),
-});
+export const channelJson = (ch: Channel): z.infer<typeof ChannelSchema> =>
+  jsonOf(ChannelSchema, ch);
 
 export const ChannelBody = z.strictObject({
   name: textField().max(200),
@@ -82,18 +74,11 @@ export const TopicSchema = z.object({
   name: z.string(),
   description: z.string(),
   channelIds: z.array(z.uuid()),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
+  updatedAt: dateTime(),
 }).openapi("NotificationTopic");
 
-export const topicJson = (t: Topic): z.infer<typeof TopicSchema> => ({
-  id: t.id,
-  name: t.name,
-  description: t.description,
-  channelIds: t.channelIds,
-  createdAt: t.createdAt.toISOString(),
-  updatedAt: t.updatedAt.toISOString(),
-});
+export const topicJson = (t: Topic): z.infer<typeof TopicSchema> => jsonOf(TopicSchema, t);
 
 export const TopicBody = z.strictObject({
   name: textField().max(200).openapi({ example: "payment failed" }),
@@ -104,16 +89,12 @@ export const TopicBody = z.strictObject({
 export const PublicationSchema = z.object({
   id: z.uuid(),
   topic: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
   deliveries: z.array(z.object({ id: z.uuid(), channel: z.string(), method: z.enum(METHODS) })),
 }).openapi("NotificationPublication");
 
-export const publicationJson = (p: Publication): z.infer<typeof PublicationSchema> => ({
-  id: p.id,
-  topic: p.topic,
-  createdAt: p.createdAt.toISOString(),
-  deliveries: p.deliveries,
-});
+export const publicationJson = (p: Publication): z.infer<typeof PublicationSchema> =>
+  jsonOf(PublicationSchema, p);
 
 export const DeliverySchema = z.object({
   id: z.uuid(),
@@ -129,17 +110,13 @@ export const DeliverySchema = z.object({
   providerMessageId: z.string().nullable(),
   title: z.string().nullable(),
   text: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
-  sentAt: z.string().nullable().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
+  updatedAt: dateTime(),
+  sentAt: dateTime().nullable(),
 }).openapi("NotificationDelivery");
 
-export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> => ({
-  ...d,
-  createdAt: d.createdAt.toISOString(),
-  updatedAt: d.updatedAt.toISOString(),
-  sentAt: d.sentAt?.toISOString() ?? null,
-});
+export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> =>
+  jsonOf(DeliverySchema, d);
 
 export const notFound = (what: string) => new AppError("not_found", `This ${what} does not exist.`);
 

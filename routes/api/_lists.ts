@@ -1,0 +1,66 @@
+/**
+ * The API's lists read a page at a time: newest first (`limit` and `before`, a time), or by an
+ * opaque cursor (`nextCursor`).
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { textField } from "../../lib/text.ts";
+import { type AuthEnv, requireAuth } from "../_auth.ts";
+import { type bearerRoutes, json, z } from "./_openapi.ts";
+
+/**
+ * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
+ * the time (ISO 8601) of the last item seen, read as a `Date`.
+ */
+const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
+  z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
+    before: z.iso.datetime().optional().openapi({ description: beforeDescription })
+      .transform((before) => before ? new Date(before) : undefined),
+  });
+
+/**
+ * `GET path`: the signed-in user's `key` (a list, by the {@link newestFirstQuery} of
+ * `defaultLimit` items and `before`), each item as `toJson` answers it.
+ */
+export function newestFirstList<T, S extends z.ZodType>(
+  app: OpenAPIHono<AuthEnv>,
+  route: ReturnType<typeof bearerRoutes>,
+  r: {
+    path: string;
+    summary: string;
+    key: string;
+    schema: S;
+    defaultLimit: number;
+    before: string;
+    list: (userId: string, page: { limit: number; before?: Date }) => Promise<T[]>;
+    toJson: (item: T) => z.infer<S>;
+  },
+) {
+  app.openapi(
+    route({
+      method: "get",
+      path: r.path,
+      summary: r.summary,
+      request: { query: newestFirstQuery(r.defaultLimit, r.before) },
+      responses: {
+        200: json(
+          z.object({ [r.key]: z.array(r.schema) }),
+          r.key[0].toUpperCase() + r.key.slice(1),
+        ),
+      },
+    }),
+    async (c) => {
+      const items = await r.list(requireAuth(c).user.id, c.req.valid("query"));
+      return c.json({ [r.key]: items.map(r.toJson) }, 200);
+    },
+  );
+}
+
+/** The query parameter that asks for the page after the one that answered `nextCursor`. */
+export const cursorParam = textField().max(100).optional().openapi({
+  description: "`nextCursor` of the previous page",
+});
+
+/** A page of a list read by cursor: its `items`, and the cursor of the next (null: no more). */
+export const cursorPage = <T extends z.ZodRawShape>(items: T) =>
+  z.object({ ...items, nextCursor: z.string().nullable() });
