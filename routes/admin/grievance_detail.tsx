@@ -24,7 +24,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage, Time } from "./_layout.tsx";
-import { type Column, ListTable } from "./_list.tsx";
+import { type Column, TitledList } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
 
 const LABELS: Record<Status, string> = {
@@ -259,9 +259,8 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
           )}
           <Actions g={found} csrf={csrf} staff={staff} />
           <section>
-            <h2>History</h2>
-            <ListTable
-              label="History"
+            <TitledList
+              title="History"
               columns={historyColumns(tz)}
               rows={history}
               rowAttributes={(h) => ({ "data-action": h.action })}

@@ -27,7 +27,7 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
-import { adminForm, back, UUID } from "./_forms.ts";
+import { adminForm, back, foundById, UUID } from "./_forms.ts";
 import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column, ListTable } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
@@ -144,8 +144,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/payments/:id", async (c) => {
     const id = c.req.param("id");
-    const detail = UUID.test(id) ? await paymentDetail(sql, id) : null;
-    if (!detail) throw notFound("This payment");
+    const detail = await foundById(id, "This payment", (id) => paymentDetail(sql, id));
     const { payment: p, events, polls } = detail;
     const final = isFinal(p.status as PaymentStatus);
     return adminPage(c, ctx, {

@@ -30,9 +30,9 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
-import { adminForm, back, UUID } from "./_forms.ts";
+import { adminForm, back, foundById, UUID } from "./_forms.ts";
 import { adminPage, Time } from "./_layout.tsx";
-import { type Column, CursorPager, ListTable, searchListPage } from "./_list.tsx";
+import { type Column, CursorPager, ListTable, searchListPage, TitledList } from "./_list.tsx";
 import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
@@ -105,8 +105,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/users/:id", async (c) => {
     const id = c.req.param("id");
-    const user = UUID.test(id) ? await getUser(sql, id) : null;
-    if (!user) throw notFound("This user");
+    const user = await foundById(id, "This user", (id) => getUser(sql, id));
     const before = /^\d{1,19}$/.test(c.req.query("before") ?? "") ? c.req.query("before")! : null;
     const [wallet, tiers, entries, payments, trail] = await Promise.all([
       getBalance(sql, id).catch(() => null),
@@ -239,9 +238,8 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
             older={entries.length > 20 ? `/admin/users/${id}?before=${entries[19].seq}` : null}
           />
 
-          <h2>Payments</h2>
-          <ListTable
-            label="Payments"
+          <TitledList
+            title="Payments"
             columns={paymentColumns(tz)}
             rows={payments}
             empty="No payments."
@@ -269,7 +267,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
     const id = c.req.param("id");
     const form = await adminForm(c, ctx);
     const page = `/admin/users/${id}`;
-    if (!UUID.test(id) || !(await getUser(sql, id))) throw notFound("This user");
+    await foundById(id, "This user", (id) => getUser(sql, id));
     const parsed = Adjustment.safeParse(form);
     if (!parsed.success) {
       const field = parsed.error.issues[0].path[0];
