@@ -129,6 +129,8 @@ export const bearerRoutes = (tags: string[]) => routeDeclarer(tags, false);
 /** The declarer of routes anyone may call (no bearer token). */
 export const openRoutes = (tags: string[]) => routeDeclarer(tags, true);
 
+export type RouteDeclarer = ReturnType<typeof routeDeclarer>;
+
 export const UserSchema = z.object({
   id: z.uuid(),
   email: z.string().nullable(),

@@ -47,7 +47,7 @@ import {
   jsonOf,
   z,
 } from "../_openapi.ts";
-import { newestFirstList } from "../_lists.ts";
+import { newestFirstList } from "../_reads.ts";
 
 const route = bearerRoutes(["chat"]);
 

@@ -17,6 +17,7 @@ import {
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAdminOrScope } from "../../_auth.ts";
 import { bearerRoutes, dateTime, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
+import { readRoute } from "../_reads.ts";
 
 export const tags = ["notifications"];
 export const route = bearerRoutes(tags);
@@ -121,26 +122,20 @@ export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> =>
 export const notFound = (what: string) => new AppError("not_found", `This ${what} does not exist.`);
 
 /** `GET {path}/{id}` for managers: the `one` with that id, or a 404. */
-export function readRoute<T, S extends z.ZodType>(
+export function managedReadRoute<T, S extends z.ZodType>(
   app: OpenAPIHono<AuthEnv>,
   path: string,
   r: { one: string; schema: S; toJson: (t: T) => z.infer<S>; get(id: string): Promise<T | null> },
 ) {
-  app.openapi(
-    route({
-      method: "get",
-      path: `${path}/{id}`,
-      summary: `One ${r.one}`,
-      request: { params: IdParam },
-      responses: { 200: json(r.schema, `The ${r.one}`), ...refusals },
-    }),
-    async (c) => {
+  readRoute(app, route, {
+    ...r,
+    path,
+    responses: refusals,
+    find: (id, c) => {
       manage(c);
-      const found = await r.get(c.req.valid("param").id);
-      if (!found) throw notFound(r.one);
-      return c.json(r.toJson(found), 200);
+      return r.get(id);
     },
-  );
+  });
 }
 
 /** What the routes of {@link resourceRoutes} call: `ctx.notifications.channels` or `.topics`. */
@@ -212,7 +207,7 @@ export function resourceRoutes<T, S extends z.ZodType, B extends z.ZodType>(
     return c.json(r.toJson(await r.store.create(c.req.valid("json"))), 201);
   });
 
-  readRoute(app, r.path, { ...r, get: (id) => r.store.get(id) });
+  managedReadRoute(app, r.path, { ...r, get: (id) => r.store.get(id) });
 
   const replace = route({
     method: "put",

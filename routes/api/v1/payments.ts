@@ -18,8 +18,8 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
-import { newestFirstList } from "../_lists.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, jsonOf, z } from "../_openapi.ts";
+import { newestFirstList, readRoute } from "../_reads.ts";
 
 const PackageSchema = z.object({
   id: z.uuid(),
@@ -130,27 +130,14 @@ export function paymentRoutes(ctx: AppContext) {
     toJson: paymentJson,
   });
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/payments/{id}",
-      summary: "One payment",
-      request: { params: IdParam },
-      responses: {
-        200: json(PaymentSchema, "The payment"),
-        404: json(z.any(), "No such payment"),
-      },
-    }),
-    async (c) => {
-      const payment = await getPaymentForUser(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("param").id,
-      );
-      if (!payment) throw new AppError("not_found", "This payment does not exist.");
-      return c.json(paymentJson(payment), 200);
-    },
-  );
+  readRoute(app, route, {
+    path: "/payments",
+    one: "payment",
+    schema: PaymentSchema,
+    responses: { 404: json(z.any(), "No such payment") },
+    toJson: paymentJson,
+    find: (id, c) => getPaymentForUser(ctx.db.sql, requireAuth(c).user.id, id),
+  });
 
   return app;
 }

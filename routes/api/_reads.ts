@@ -1,11 +1,47 @@
 /**
- * The API's lists read a page at a time: newest first (`limit` and `before`, a time), or by an
- * opaque cursor (`nextCursor`).
+ * The API's reads: one item by its id, and lists read a page at a time, newest first (`limit`
+ * and `before`, a time) or by an opaque cursor (`nextCursor`).
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import { AppError } from "../../lib/errors.ts";
 import { textField } from "../../lib/text.ts";
 import { type AuthEnv, requireAuth } from "../_auth.ts";
-import { type bearerRoutes, json, z } from "./_openapi.ts";
+import { IdParam, json, type RouteDeclarer, z } from "./_openapi.ts";
+
+/**
+ * `GET {path}/{id}`: the `one` with that id, as `toJson` answers it, or a 404 ("This payment does
+ * not exist."). `find` is given the request too, to check who asks; `responses` are the route's
+ * other answers.
+ */
+export function readRoute<T, S extends z.ZodType>(
+  app: OpenAPIHono<AuthEnv>,
+  route: RouteDeclarer,
+  r: {
+    path: string;
+    one: string;
+    summary?: string;
+    schema: S;
+    responses: RouteConfig["responses"];
+    toJson: (t: T) => z.infer<S>;
+    find(id: string, c: Context<AuthEnv>): Promise<T | null>;
+  },
+) {
+  app.openapi(
+    route({
+      method: "get",
+      path: `${r.path}/{id}`,
+      summary: r.summary ?? `One ${r.one}`,
+      request: { params: IdParam },
+      responses: { 200: json(r.schema, `The ${r.one}`), ...r.responses },
+    }),
+    async (c) => {
+      const found = await r.find(c.req.valid("param").id, c);
+      if (!found) throw new AppError("not_found", `This ${r.one} does not exist.`);
+      return c.json(r.toJson(found), 200);
+    },
+  );
+}
 
 /**
  * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
@@ -24,7 +60,7 @@ const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
  */
 export function newestFirstList<T, S extends z.ZodType>(
   app: OpenAPIHono<AuthEnv>,
-  route: ReturnType<typeof bearerRoutes>,
+  route: RouteDeclarer,
   r: {
     path: string;
     summary: string;
