@@ -23,7 +23,7 @@ import { isRefusal } from "../_errors.tsx";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, Time } from "./_layout.tsx";
+import { adminPage, Fact, Time } from "./_layout.tsx";
 import { type Column, TitledList } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
 
@@ -72,12 +72,7 @@ const historyColumns = (tz: string): Column<HistoryEntry>[] => [
 ];
 
 function Field(props: { label: string; value: string | null | undefined }) {
-  return (
-    <>
-      <dt>{props.label}</dt>
-      <dd>{props.value || <span class="muted">—</span>}</dd>
-    </>
-  );
+  return <Fact term={props.label}>{props.value || <span class="muted">—</span>}</Fact>;
 }
 
 /** Who a grievance can be assigned to. */

@@ -31,7 +31,7 @@ import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
 import { adminForm, back, foundById, UUID } from "./_forms.ts";
-import { adminPage, Time } from "./_layout.tsx";
+import { adminPage, Fact, Time } from "./_layout.tsx";
 import { type Column, CursorPager, ListTable, searchListPage, TitledList } from "./_list.tsx";
 import { paymentColumns } from "./payments.tsx";
 
@@ -123,25 +123,18 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <>
           <dl class="facts">
-            <dt>Name</dt>
-            <dd>{user.displayName ?? "—"}</dd>
-            <dt>Phone</dt>
-            <dd>{user.phone ?? "—"}</dd>
-            <dt>Role</dt>
-            <dd>{user.role}</dd>
-            <dt>Tier</dt>
-            <dd data-testid="tier">{user.tier}</dd>
-            <dt>Status</dt>
-            <dd data-testid="status">{user.disabled ? "disabled" : "active"}</dd>
-            <dt>Joined</dt>
-            <dd>
+            <Fact term="Name">{user.displayName ?? "—"}</Fact>
+            <Fact term="Phone">{user.phone ?? "—"}</Fact>
+            <Fact term="Role">{user.role}</Fact>
+            <Fact term="Tier" testId="tier">{user.tier}</Fact>
+            <Fact term="Status" testId="status">{user.disabled ? "disabled" : "active"}</Fact>
+            <Fact term="Joined">
               <Time at={user.createdAt} tz={tz} />
-            </dd>
-            <dt>Balance</dt>
-            <dd>
+            </Fact>
+            <Fact term="Balance">
               <strong data-testid="balance">{wallet ? wallet.balance : "—"}</strong>
               {wallet && wallet.reserved > 0 && ` (${wallet.reserved} reserved)`}
-            </dd>
+            </Fact>
           </dl>
 
           <div class="cards actions">
