@@ -5,7 +5,6 @@
  * requests: a route cannot drift from its documentation.
  */
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
-import { ROLES, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
 import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
@@ -55,27 +54,6 @@ export const errors = {
   413: error("The body is too large"),
   429: error("Too many requests; see the Retry-After header"),
 };
-
-/** A time in an answer: ISO 8601 text, documented as `date-time`. */
-export const dateTime = () => z.string().openapi({ format: "date-time" });
-
-/** A field of a domain object as JSON answers it: a `Date` as ISO 8601 text, the rest as is. */
-type JsonField<V> = V extends Date ? string : V;
-
-/**
- * The JSON answer `schema` documents for a domain object: the fields the schema names, taken from
- * `value` (any other field stays out of the answer), dates as ISO 8601 text.
- */
-export function jsonOf<S extends z.ZodObject, T extends Record<keyof z.output<S>, unknown>>(
-  schema: S,
-  value: T,
-): { [K in keyof z.output<S>]: JsonField<T[K]> } {
-  const fields = Object.keys(schema.shape).map((key) => {
-    const field = value[key as keyof T];
-    return [key, field instanceof Date ? field.toISOString() : field];
-  });
-  return Object.fromEntries(fields) as { [K in keyof z.output<S>]: JsonField<T[K]> };
-}
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   description,
@@ -130,15 +108,3 @@ export const bearerRoutes = (tags: string[]) => routeDeclarer(tags, false);
 export const openRoutes = (tags: string[]) => routeDeclarer(tags, true);
 
 export type RouteDeclarer = ReturnType<typeof routeDeclarer>;
-
-export const UserSchema = z.object({
-  id: z.uuid(),
-  email: z.string().nullable(),
-  displayName: z.string().nullable(),
-  phone: z.string().nullable().openapi({ example: "+263771234567" }),
-  role: z.enum(ROLES),
-  tier: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
-}).openapi("User");
-
-export const userJson = (u: User): z.infer<typeof UserSchema> => jsonOf(UserSchema, u);

@@ -10,16 +10,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import {
-  apiRouter,
-  bearerRoutes,
-  dateTime,
-  IdParam,
-  json,
-  jsonBody,
-  jsonOf,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { dateTime, jsonOf } from "../_json.ts";
 
 const route = bearerRoutes(["api-keys"]);
 

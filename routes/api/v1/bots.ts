@@ -39,7 +39,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
 
 /** The declarer of the bots' routes (here, in bots_insights.ts and bots_embed.ts). */
 export const route = bearerRoutes(["bots"]);
@@ -92,6 +93,7 @@ const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => jsonOf(Sourc
 export const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
 const SourceId = z.object({ id: textField().max(64), sourceId: textField().max(64) });
 export const notFound = json(z.any(), "No such bot (or not yours)");
+const deleted = { 204: { description: "Deleted" }, 404: notFound };
 
 const UploadSchema = z.object({
   file: z.any().openapi({ type: "string", format: "binary" }),
@@ -187,7 +189,7 @@ export function botRoutes(ctx: AppContext) {
       path: "/bots/{id}",
       summary: "Delete a bot with its sources, conversations and figures",
       request: { params: IdParam },
-      responses: { 204: { description: "Deleted" }, 404: notFound },
+      responses: deleted,
     }),
     async (c) => {
       const files = await deleteBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
@@ -334,7 +336,7 @@ export function botRoutes(ctx: AppContext) {
       path: "/bots/{id}/sources/{sourceId}",
       summary: "Forget a source (its chunks stop answering at once)",
       request: { params: SourceId },
-      responses: { 204: { description: "Deleted" }, 404: notFound },
+      responses: deleted,
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");

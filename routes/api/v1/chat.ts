@@ -37,16 +37,8 @@ import {
 import { CHANNELS } from "../../../lib/channels.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import {
-  apiRouter,
-  bearerRoutes,
-  eventStream,
-  IdParam,
-  json,
-  jsonBody,
-  jsonOf,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, eventStream, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
 import { newestFirstList } from "../_reads.ts";
 
 const route = bearerRoutes(["chat"]);

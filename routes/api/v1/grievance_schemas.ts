@@ -25,7 +25,8 @@ import { isStaff } from "../../../lib/accounts/users.ts";
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { dateTime, json, jsonOf, z } from "../_openapi.ts";
+import { json, z } from "../_openapi.ts";
+import { dateTime, jsonOf, timestamps } from "../_json.ts";
 
 export const tags = ["grievances"];
 
@@ -113,8 +114,7 @@ export const GrievanceSchema = z.object({
   dueAt: dateTime().nullable(),
   overdue: z.boolean(),
   readable: z.boolean(),
-  createdAt: dateTime(),
-  updatedAt: dateTime(),
+  ...timestamps,
 }).openapi("Grievance");
 
 export const grievanceJson = (g: Grievance): z.infer<typeof GrievanceSchema> =>

@@ -16,7 +16,8 @@ import {
 } from "../../../lib/notifications/model.ts";
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAdminOrScope } from "../../_auth.ts";
-import { bearerRoutes, dateTime, IdParam, json, jsonBody, jsonOf, z } from "../_openapi.ts";
+import { bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { dateTime, jsonOf, timestamps } from "../_json.ts";
 import { readRoute } from "../_reads.ts";
 
 export const tags = ["notifications"];
@@ -44,8 +45,7 @@ export const ChannelSchema = z.object({
   settings: z.record(z.string(), z.unknown()),
   recipient: z.string().openapi({ description: "Masked, as the delivery log shows it" }),
   secret: SecretSchema,
-  createdAt: dateTime(),
-  updatedAt: dateTime(),
+  ...timestamps,
 }).openapi("NotificationChannel");
 
 export const channelJson = (ch: Channel): z.infer<typeof ChannelSchema> =>
@@ -75,8 +75,7 @@ export const TopicSchema = z.object({
   name: z.string(),
   description: z.string(),
   channelIds: z.array(z.uuid()),
-  createdAt: dateTime(),
-  updatedAt: dateTime(),
+  ...timestamps,
 }).openapi("NotificationTopic");
 
 export const topicJson = (t: Topic): z.infer<typeof TopicSchema> => jsonOf(TopicSchema, t);
@@ -111,8 +110,7 @@ export const DeliverySchema = z.object({
   providerMessageId: z.string().nullable(),
   title: z.string().nullable(),
   text: z.string(),
-  createdAt: dateTime(),
-  updatedAt: dateTime(),
+  ...timestamps,
   sentAt: dateTime().nullable(),
 }).openapi("NotificationDelivery");
 

@@ -18,7 +18,8 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, jsonOf, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
 import { newestFirstList, readRoute } from "../_reads.ts";
 
 const PackageSchema = z.object({
