@@ -102,6 +102,8 @@ export async function renderAccount(
   const problemOf = (form: AccountForm) =>
     state.problem?.form === form ? state.problem.message : undefined;
   const values = state.values ?? {};
+  /** The props every form section takes: the page's token, its problem, what was typed. */
+  const formOf = (form: AccountForm) => ({ csrf, problem: problemOf(form), values });
   return renderPage(c, {
     title: "Your account",
     sandboxed: ctx.config.sandboxed,
@@ -116,12 +118,10 @@ export async function renderAccount(
           <PlanSection tier={tier} allowance={allowance} format={format} />
         </div>
         <TopUpSection
-          csrf={csrf}
+          {...formOf("topUp")}
           packages={packages}
           currencies={currencies}
           format={format}
-          problem={problemOf("topUp")}
-          values={values}
           phone={user.phone}
           testPhones={ctx.config.sandboxed.includes("paynow")
             ? describeTestModePhones()
@@ -147,20 +147,8 @@ export async function renderAccount(
             botUsername={ctx.telegram.botUsername}
           />
         )}
-        <ApiKeysSection
-          csrf={csrf}
-          keys={keys}
-          format={format}
-          problem={problemOf("apiKey")}
-          values={values}
-          newKey={state.newKey}
-        />
-        <ProfileSection
-          csrf={csrf}
-          user={user}
-          problem={problemOf("profile")}
-          values={values}
-        />
+        <ApiKeysSection {...formOf("apiKey")} keys={keys} format={format} newKey={state.newKey} />
+        <ProfileSection {...formOf("profile")} user={user} />
         <PasswordSection csrf={csrf} problem={problemOf("password")} />
       </div>
     ),

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { type AuthEnv, checkCsrf } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { readForm } from "../_form.ts";
+import { notFound } from "../../lib/errors.ts";
 
 /** The form's string fields, after its CSRF token was checked. */
 export async function adminForm(
@@ -30,3 +31,17 @@ export function back(
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What `find` finds by `id`, or the 404 of `what` ("This user"): an id that is not a UUID names
+ * nothing, and is never sent to the database (whose uuid columns would refuse it).
+ */
+export async function foundById<T>(
+  id: string,
+  what: string,
+  find: (id: string) => Promise<T | null>,
+): Promise<T> {
+  const found = UUID.test(id) ? await find(id) : null;
+  if (!found) throw notFound(what);
+  return found;
+}

@@ -172,6 +172,16 @@ export function Time(props: { at: Date | string | null; tz: string }) {
 }
 
 /** Pretty JSON for before/after and payloads. */
+/** One line of a `<dl class="facts">`: the term, and what it is (`testId`: the `<dd>`'s test id). */
+export function Fact(props: { term: string; testId?: string; children: ComponentChildren }) {
+  return (
+    <>
+      <dt>{props.term}</dt>
+      <dd data-testid={props.testId}>{props.children}</dd>
+    </>
+  );
+}
+
 export function Json(props: { value: unknown }) {
   if (props.value === null || props.value === undefined) return <span>—</span>;
   return <pre class="json">{JSON.stringify(props.value, null, 2)}</pre>;

@@ -88,8 +88,7 @@ function cellClass<R>(column: Column<R>, row: R): string | undefined {
   return [column.num ? "num" : "", extra ?? ""].filter(Boolean).join(" ") || undefined;
 }
 
-/** A table of `rows` by `columns`, with `empty` (if given) in place of rows when there are none. */
-export function ListTable<R>(props: {
+interface ListTableProps<R> {
   label: string;
   columns: Column<R>[];
   rows: R[];
@@ -98,7 +97,10 @@ export function ListTable<R>(props: {
   rowAttributes?: (row: R) => Record<string, string>;
   /** The `data-testid` of the rows' `<tbody>`. */
   testId?: string;
-}) {
+}
+
+/** A table of `rows` by `columns`, with `empty` (if given) in place of rows when there are none. */
+export function ListTable<R>(props: ListTableProps<R>) {
   return (
     <Table label={props.label}>
       <thead>
@@ -123,6 +125,18 @@ export function ListTable<R>(props: {
         </EmptyRow>
       </tbody>
     </Table>
+  );
+}
+
+/** A {@link ListTable} under its heading `title`, which also labels the table. */
+export function TitledList<R>(
+  { title, ...table }: Omit<ListTableProps<R>, "label"> & { title: string },
+) {
+  return (
+    <>
+      <h2>{title}</h2>
+      <ListTable label={title} {...table} />
+    </>
   );
 }
 

@@ -11,11 +11,10 @@ import {
   getConversation,
   searchConversations,
 } from "../../lib/admin/conversations.ts";
-import { notFound } from "../../lib/errors.ts";
 import { maskText } from "../../lib/observability/mask.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { UUID } from "./_forms.ts";
+import { foundById } from "./_forms.ts";
 import { adminPage, PAGE_SIZE, pageOf, Pager, Time } from "./_layout.tsx";
 import { type Column, searchListPage } from "./_list.tsx";
 
@@ -56,8 +55,7 @@ export function conversationRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/conversations/:id", async (c) => {
     const id = c.req.param("id");
-    const conv = UUID.test(id) ? await getConversation(sql, id) : null;
-    if (!conv) throw notFound("This conversation");
+    const conv = await foundById(id, "This conversation", (id) => getConversation(sql, id));
     const { page } = pageOf(c);
     const limit = PAGE_SIZE * 2; // messages are short: twice a table's page
     const messages = await conversationMessages(sql, id, { limit, offset: (page - 1) * limit });

@@ -23,8 +23,8 @@ import { isRefusal } from "../_errors.tsx";
 import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { adminForm, back } from "./_forms.ts";
-import { adminPage, Time } from "./_layout.tsx";
-import { type Column, ListTable } from "./_list.tsx";
+import { adminPage, Fact, Time } from "./_layout.tsx";
+import { type Column, TitledList } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
 
 const LABELS: Record<Status, string> = {
@@ -72,12 +72,7 @@ const historyColumns = (tz: string): Column<HistoryEntry>[] => [
 ];
 
 function Field(props: { label: string; value: string | null | undefined }) {
-  return (
-    <>
-      <dt>{props.label}</dt>
-      <dd>{props.value || <span class="muted">—</span>}</dd>
-    </>
-  );
+  return <Fact term={props.label}>{props.value || <span class="muted">—</span>}</Fact>;
 }
 
 /** Who a grievance can be assigned to. */
@@ -259,9 +254,8 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
           )}
           <Actions g={found} csrf={csrf} staff={staff} />
           <section>
-            <h2>History</h2>
-            <ListTable
-              label="History"
+            <TitledList
+              title="History"
               columns={historyColumns(tz)}
               rows={history}
               rowAttributes={(h) => ({ "data-action": h.action })}

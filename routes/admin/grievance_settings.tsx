@@ -40,7 +40,7 @@ import { actorOf } from "./_audit.ts";
 import { adminForm, back } from "./_forms.ts";
 import { adminPage } from "./_layout.tsx";
 import { Kpi } from "../../islands/_kpi.tsx";
-import { type Column, ListTable } from "./_list.tsx";
+import { type Column, TitledList } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
 import { CardForm } from "./_fields.tsx";
 
@@ -173,8 +173,7 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             ))}
             <button type="submit">Save</button>
           </form>
-          <h2>Categories</h2>
-          <ListTable label="Categories" columns={CATEGORY_COLUMNS} rows={categories} />
+          <TitledList title="Categories" columns={CATEGORY_COLUMNS} rows={categories} />
           <CardForm
             action="/admin/grievances/settings/categories"
             title="Add or change a category (by its slug)"
@@ -198,9 +197,8 @@ export function grievanceSettingsRoutes(ctx: AppContext): Hono<AuthEnv> {
             </label>
             <button type="submit">Save category</button>
           </CardForm>
-          <h2>Areas</h2>
-          <ListTable
-            label="Areas"
+          <TitledList
+            title="Areas"
             columns={areaColumns(csrf)}
             rows={areas}
             empty="No areas yet."

@@ -14,7 +14,7 @@ import { actorOf } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage, Json, PAGE_SIZE, Time } from "./_layout.tsx";
 import { Kpi } from "../../islands/_kpi.tsx";
-import { type Column, CursorPager, ListTable, RowAction } from "./_list.tsx";
+import { type Column, CursorPager, RowAction, TitledList } from "./_list.tsx";
 
 const deadLetterColumns = (tz: string, csrf: string): Column<DeadLetter>[] => [
   {
@@ -104,16 +104,14 @@ export function jobRoutes(ctx: AppContext): Hono<AuthEnv> {
               testId="dead-letters"
             />
           </div>
-          <h2>Instances</h2>
-          <ListTable
-            label="Instances"
+          <TitledList
+            title="Instances"
             columns={instanceColumns(tz, ctx.instances.id)}
             rows={instances}
             rowAttributes={() => ({ "data-testid": "instance" })}
           />
-          <h2>Dead letters</h2>
-          <ListTable
-            label="Dead letters"
+          <TitledList
+            title="Dead letters"
             columns={deadLetterColumns(tz, csrf)}
             rows={shown}
             empty="No dead letters."

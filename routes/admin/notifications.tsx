@@ -18,7 +18,7 @@ import { isRefusal } from "../_errors.tsx";
 import { audit } from "./_audit.ts";
 import { adminForm, back, UUID } from "./_forms.ts";
 import { adminPage } from "./_layout.tsx";
-import { type Column, ListTable, RowAction } from "./_list.tsx";
+import { type Column, ListTable, RowAction, TitledList } from "./_list.tsx";
 import { ChannelFields, channelInput, TopicFields, topicInput } from "./notification_forms.tsx";
 
 const PAGE = "/admin/notifications";
@@ -161,9 +161,8 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
               <code>{extra.test.text}</code>
             </p>
           )}
-          <h2>Channels</h2>
-          <ListTable
-            label="Channels"
+          <TitledList
+            title="Channels"
             columns={channelColumns(csrf, statsOf)}
             rows={channels}
             empty="No channels yet."
@@ -175,9 +174,8 @@ export function notificationAdminRoutes(ctx: AppContext): Hono<AuthEnv> {
             </form>
           </details>
 
-          <h2>Topics</h2>
-          <ListTable
-            label="Topics"
+          <TitledList
+            title="Topics"
             columns={topicColumns(csrf, nameOf)}
             rows={topics}
             empty="No topics yet."

@@ -27,8 +27,8 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
-import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, Json, pageOf, Time } from "./_layout.tsx";
+import { adminForm, back, foundById, UUID } from "./_forms.ts";
+import { adminPage, Fact, Json, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column, ListTable } from "./_list.tsx";
 import { PostButton } from "../../islands/_post_button.tsx";
 
@@ -144,8 +144,7 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/payments/:id", async (c) => {
     const id = c.req.param("id");
-    const detail = UUID.test(id) ? await paymentDetail(sql, id) : null;
-    if (!detail) throw notFound("This payment");
+    const detail = await foundById(id, "This payment", (id) => paymentDetail(sql, id));
     const { payment: p, events, polls } = detail;
     const final = isFinal(p.status as PaymentStatus);
     return adminPage(c, ctx, {
@@ -154,31 +153,25 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <>
           <dl class="facts">
-            <dt>Status</dt>
-            <dd data-testid="payment-status">
+            <Fact term="Status" testId="payment-status">
               {p.status}
               {p.flag && <span class="badge bad">{p.flag}</span>}
-            </dd>
-            <dt>Amount</dt>
-            <dd>{p.currency} {p.amount} for {formatCount(Number(p.tokens))} tokens</dd>
-            <dt>Method</dt>
-            <dd>{p.method} ({p.channel})</dd>
-            <dt>User</dt>
-            <dd>
+            </Fact>
+            <Fact term="Amount">
+              {p.currency} {p.amount} for {formatCount(Number(p.tokens))} tokens
+            </Fact>
+            <Fact term="Method">{p.method} ({p.channel})</Fact>
+            <Fact term="User">
               <a href={`/admin/users/${p.user_id}`}>{p.email ?? p.user_id}</a>
-            </dd>
-            <dt>Paynow reference</dt>
-            <dd>{p.paynow_reference ?? "—"}</dd>
-            <dt>Started</dt>
-            <dd>
+            </Fact>
+            <Fact term="Paynow reference">{p.paynow_reference ?? "—"}</Fact>
+            <Fact term="Started">
               <Time at={p.created_at} tz={tz} />
-            </dd>
-            <dt>Settled</dt>
-            <dd>
+            </Fact>
+            <Fact term="Settled">
               <Time at={p.settled_at} tz={tz} />
-            </dd>
-            <dt>Polls</dt>
-            <dd data-testid="payment-polls">
+            </Fact>
+            <Fact term="Polls" testId="payment-polls">
               {formatCount(polls.count)}
               {polls.lastAt && (
                 <>
@@ -190,15 +183,9 @@ export function paymentRoutes(ctx: AppContext): Hono<AuthEnv> {
                   , next <Time at={p.next_poll_at} tz={tz} />
                 </>
               )}
-            </dd>
-            <dt>Credited</dt>
-            <dd>{p.credited_entry_id ? "yes" : "no"}</dd>
-            {p.error && (
-              <>
-                <dt>Error</dt>
-                <dd>{p.error}</dd>
-              </>
-            )}
+            </Fact>
+            <Fact term="Credited">{p.credited_entry_id ? "yes" : "no"}</Fact>
+            {p.error && <Fact term="Error">{p.error}</Fact>}
           </dl>
           {!final && (
             <PostButton action={`/admin/payments/${id}/poll`} csrf={await pageCsrfToken(c, ctx)}>

@@ -9,7 +9,7 @@ import { AppError } from "../../lib/errors.ts";
 import type { ReceivedMail } from "../../lib/sandbox/smtp.ts";
 import type { AuthEnv } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
-import { adminPage, Time } from "./_layout.tsx";
+import { adminPage, Fact, Time } from "./_layout.tsx";
 
 export const SANDBOX_MAIL_PATH = "/admin/sandbox/mail";
 
@@ -37,14 +37,11 @@ function Mail(props: { mail: ReceivedMail; tz: string }) {
     <article class="mail" data-testid="mail">
       <h2>{mail.subject || "(no subject)"}</h2>
       <dl class="facts">
-        <dt>To</dt>
-        <dd>{mail.to.join(", ")}</dd>
-        <dt>From</dt>
-        <dd>{mail.from}</dd>
-        <dt>Received</dt>
-        <dd>
+        <Fact term="To">{mail.to.join(", ")}</Fact>
+        <Fact term="From">{mail.from}</Fact>
+        <Fact term="Received">
           <Time at={mail.receivedAt} tz={tz} />
-        </dd>
+        </Fact>
       </dl>
       <TextWithLinks text={mail.text} />
     </article>

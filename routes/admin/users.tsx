@@ -30,9 +30,9 @@ import { type AuthEnv, pageCsrfToken } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { formatCount } from "../../lib/format.ts";
 import { actorOf } from "./_audit.ts";
-import { adminForm, back, UUID } from "./_forms.ts";
-import { adminPage, Time } from "./_layout.tsx";
-import { type Column, CursorPager, ListTable, searchListPage } from "./_list.tsx";
+import { adminForm, back, foundById, UUID } from "./_forms.ts";
+import { adminPage, Fact, Time } from "./_layout.tsx";
+import { type Column, CursorPager, ListTable, searchListPage, TitledList } from "./_list.tsx";
 import { paymentColumns } from "./payments.tsx";
 
 const Reason = textField().trim().min(3).max(500);
@@ -105,8 +105,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
 
   app.get("/users/:id", async (c) => {
     const id = c.req.param("id");
-    const user = UUID.test(id) ? await getUser(sql, id) : null;
-    if (!user) throw notFound("This user");
+    const user = await foundById(id, "This user", (id) => getUser(sql, id));
     const before = /^\d{1,19}$/.test(c.req.query("before") ?? "") ? c.req.query("before")! : null;
     const [wallet, tiers, entries, payments, trail] = await Promise.all([
       getBalance(sql, id).catch(() => null),
@@ -124,25 +123,18 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <>
           <dl class="facts">
-            <dt>Name</dt>
-            <dd>{user.displayName ?? "—"}</dd>
-            <dt>Phone</dt>
-            <dd>{user.phone ?? "—"}</dd>
-            <dt>Role</dt>
-            <dd>{user.role}</dd>
-            <dt>Tier</dt>
-            <dd data-testid="tier">{user.tier}</dd>
-            <dt>Status</dt>
-            <dd data-testid="status">{user.disabled ? "disabled" : "active"}</dd>
-            <dt>Joined</dt>
-            <dd>
+            <Fact term="Name">{user.displayName ?? "—"}</Fact>
+            <Fact term="Phone">{user.phone ?? "—"}</Fact>
+            <Fact term="Role">{user.role}</Fact>
+            <Fact term="Tier" testId="tier">{user.tier}</Fact>
+            <Fact term="Status" testId="status">{user.disabled ? "disabled" : "active"}</Fact>
+            <Fact term="Joined">
               <Time at={user.createdAt} tz={tz} />
-            </dd>
-            <dt>Balance</dt>
-            <dd>
+            </Fact>
+            <Fact term="Balance">
               <strong data-testid="balance">{wallet ? wallet.balance : "—"}</strong>
               {wallet && wallet.reserved > 0 && ` (${wallet.reserved} reserved)`}
-            </dd>
+            </Fact>
           </dl>
 
           <div class="cards actions">
@@ -239,9 +231,8 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
             older={entries.length > 20 ? `/admin/users/${id}?before=${entries[19].seq}` : null}
           />
 
-          <h2>Payments</h2>
-          <ListTable
-            label="Payments"
+          <TitledList
+            title="Payments"
             columns={paymentColumns(tz)}
             rows={payments}
             empty="No payments."
@@ -269,7 +260,7 @@ export function userRoutes(ctx: AppContext): Hono<AuthEnv> {
     const id = c.req.param("id");
     const form = await adminForm(c, ctx);
     const page = `/admin/users/${id}`;
-    if (!UUID.test(id) || !(await getUser(sql, id))) throw notFound("This user");
+    await foundById(id, "This user", (id) => getUser(sql, id));
     const parsed = Adjustment.safeParse(form);
     if (!parsed.success) {
       const field = parsed.error.issues[0].path[0];

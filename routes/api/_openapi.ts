@@ -5,7 +5,6 @@
  * requests: a route cannot drift from its documentation.
  */
 import { createRoute, OpenAPIHono, type RouteConfig, z } from "@hono/zod-openapi";
-import { ROLES, type User } from "../../lib/accounts/users.ts";
 import { AppError } from "../../lib/errors.ts";
 import { textField } from "../../lib/text.ts";
 import type { AuthEnv } from "../_auth.ts";
@@ -71,26 +70,6 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
   content: { "application/json": { schema } },
 });
 
-/**
- * The query of a list read newest first, a page at a time: how many (1 to 100), and `before`,
- * the time (ISO 8601) of the last item seen, read as a `Date`.
- */
-export const newestFirstQuery = (defaultLimit: number, beforeDescription: string) =>
-  z.object({
-    limit: z.coerce.number().int().min(1).max(100).default(defaultLimit),
-    before: z.iso.datetime().optional().openapi({ description: beforeDescription })
-      .transform((before) => before ? new Date(before) : undefined),
-  });
-
-/** The query parameter that asks for the page after the one that answered `nextCursor`. */
-export const cursorParam = textField().max(100).optional().openapi({
-  description: "`nextCursor` of the previous page",
-});
-
-/** A page of a list read by cursor: its `items`, and the cursor of the next (null: no more). */
-export const cursorPage = <T extends z.ZodRawShape>(items: T) =>
-  z.object({ ...items, nextCursor: z.string().nullable() });
-
 /** The `{id}` of a path: any text up to 64 characters (an id that names nothing is a 404). */
 export const IdParam = z.object({ id: textField().max(64) });
 
@@ -128,24 +107,4 @@ export const bearerRoutes = (tags: string[]) => routeDeclarer(tags, false);
 /** The declarer of routes anyone may call (no bearer token). */
 export const openRoutes = (tags: string[]) => routeDeclarer(tags, true);
 
-export const UserSchema = z.object({
-  id: z.uuid(),
-  email: z.string().nullable(),
-  displayName: z.string().nullable(),
-  phone: z.string().nullable().openapi({ example: "+263771234567" }),
-  role: z.enum(ROLES),
-  tier: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
-}).openapi("User");
-
-export function userJson(u: User): z.infer<typeof UserSchema> {
-  return {
-    id: u.id,
-    email: u.email,
-    displayName: u.displayName,
-    phone: u.phone,
-    role: u.role,
-    tier: u.tier,
-    createdAt: u.createdAt.toISOString(),
-  };
-}
+export type RouteDeclarer = ReturnType<typeof routeDeclarer>;

@@ -11,6 +11,7 @@ import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { dateTime, jsonOf } from "../_json.ts";
 
 const route = bearerRoutes(["api-keys"]);
 
@@ -18,19 +19,12 @@ const ApiKeySchema = z.object({
   id: z.uuid(),
   name: z.string(),
   prefix: z.string().openapi({ description: "The key's first characters, to recognise it" }),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  lastUsedAt: z.string().nullable().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
+  lastUsedAt: dateTime().nullable(),
   scopes: z.array(z.enum(API_KEY_SCOPES)),
 }).openapi("ApiKey");
 
-const keyJson = (k: ApiKey): z.infer<typeof ApiKeySchema> => ({
-  id: k.id,
-  name: k.name,
-  prefix: k.prefix,
-  createdAt: k.createdAt.toISOString(),
-  lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
-  scopes: k.scopes,
-});
+const keyJson = (k: ApiKey): z.infer<typeof ApiKeySchema> => jsonOf(ApiKeySchema, k);
 
 export function apiKeyRoutes(ctx: AppContext) {
   const app = apiRouter();

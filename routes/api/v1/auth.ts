@@ -18,7 +18,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { loginDeps } from "../../_auth.ts";
 import { requestPasswordReset } from "../../_mail.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, json, jsonBody, openRoutes, userJson, UserSchema, z } from "../_openapi.ts";
+import { apiRouter, json, jsonBody, openRoutes, z } from "../_openapi.ts";
+import { userJson, UserSchema } from "../_json.ts";
 
 const Email = z.email().max(254).openapi({ example: "tendai@example.com" });
 const Password = textField().min(8, "choose at least 8 characters").max(256);

@@ -40,8 +40,10 @@ import { isStorableText, textField } from "../../../lib/text.ts";
 import { type Auth, type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
 
-const route = bearerRoutes(["bots"]);
+/** The declarer of the bots' routes (here, in bots_insights.ts and bots_embed.ts). */
+export const route = bearerRoutes(["bots"]);
 
 export const BotSchema = z.object({
   id: z.uuid(),
@@ -60,20 +62,7 @@ export const BotSchema = z.object({
   updatedAt: z.string(),
 }).openapi("Bot");
 
-export const botJson = (b: Bot): z.infer<typeof BotSchema> => ({
-  id: b.id,
-  name: b.name,
-  greeting: b.greeting,
-  instructions: b.instructions,
-  model: b.model,
-  temperature: b.temperature,
-  knowledgeOnly: b.knowledgeOnly,
-  allowedOrigins: b.allowedOrigins,
-  active: b.active,
-  publicKey: b.publicKey,
-  createdAt: b.createdAt.toISOString(),
-  updatedAt: b.updatedAt.toISOString(),
-});
+export const botJson = (b: Bot): z.infer<typeof BotSchema> => jsonOf(BotSchema, b);
 
 const SourceSchema = z.object({
   id: z.uuid(),
@@ -99,30 +88,12 @@ const SourceSchema = z.object({
   updatedAt: z.string(),
 }).openapi("BotSource");
 
-const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => ({
-  id: s.id,
-  kind: s.kind,
-  title: s.title,
-  url: s.url,
-  mediaType: s.mediaType,
-  byteSize: s.byteSize,
-  parentId: s.parentId,
-  status: s.status,
-  description: s.description,
-  error: s.error,
-  ahead: s.ahead,
-  chunksDone: s.chunksDone,
-  chunksTotal: s.chunksTotal,
-  version: s.version,
-  readyVersion: s.readyVersion,
-  embedder: s.embedder,
-  createdAt: s.createdAt.toISOString(),
-  updatedAt: s.updatedAt.toISOString(),
-});
+const sourceJson = (s: SourceView): z.infer<typeof SourceSchema> => jsonOf(SourceSchema, s);
 
 export const actorOf = (auth: Auth) => ({ id: auth.user.id, role: auth.user.role });
 const SourceId = z.object({ id: textField().max(64), sourceId: textField().max(64) });
-const notFound = json(z.any(), "No such bot (or not yours)");
+export const notFound = json(z.any(), "No such bot (or not yours)");
+const deleted = { 204: { description: "Deleted" }, 404: notFound };
 
 const UploadSchema = z.object({
   file: z.any().openapi({ type: "string", format: "binary" }),
@@ -218,7 +189,7 @@ export function botRoutes(ctx: AppContext) {
       path: "/bots/{id}",
       summary: "Delete a bot with its sources, conversations and figures",
       request: { params: IdParam },
-      responses: { 204: { description: "Deleted" }, 404: notFound },
+      responses: deleted,
     }),
     async (c) => {
       const files = await deleteBot(sql, actorOf(requireAuth(c)), c.req.valid("param").id);
@@ -365,7 +336,7 @@ export function botRoutes(ctx: AppContext) {
       path: "/bots/{id}/sources/{sourceId}",
       summary: "Forget a source (its chunks stop answering at once)",
       request: { params: SourceId },
-      responses: { 204: { description: "Deleted" }, 404: notFound },
+      responses: deleted,
     }),
     async (c) => {
       const { id, sourceId } = c.req.valid("param");

@@ -31,20 +31,10 @@ import { textField } from "../../../lib/text.ts";
 import { visitorHistory } from "../../../lib/bots/visitors.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import {
-  apiRouter,
-  bearerRoutes,
-  eventStream,
-  IdParam,
-  json,
-  jsonBody,
-  openRoutes,
-  z,
-} from "../_openapi.ts";
-import { actorOf } from "./bots.ts";
+import { apiRouter, eventStream, IdParam, json, jsonBody, openRoutes, z } from "../_openapi.ts";
+import { actorOf, route } from "./bots.ts";
 import { lastEventId, relay } from "./chat.ts";
 
-const route = bearerRoutes(["bots"]);
 const embedRoute = openRoutes(["embed"]);
 
 /** Every path of the embed API starts so (routes/_app.tsx leaves their CORS to this module). */

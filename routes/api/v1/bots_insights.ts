@@ -19,11 +19,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { textField } from "../../../lib/text.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
-import { actorOf } from "./bots.ts";
-
-const route = bearerRoutes(["bots"]);
-const notFound = json(z.any(), "No such bot (or not yours)");
+import { apiRouter, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { actorOf, notFound, route } from "./bots.ts";
 
 const Day = z.object({
   day: z.string(),

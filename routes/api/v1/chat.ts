@@ -37,16 +37,9 @@ import {
 import { CHANNELS } from "../../../lib/channels.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import {
-  apiRouter,
-  bearerRoutes,
-  eventStream,
-  IdParam,
-  json,
-  jsonBody,
-  newestFirstQuery,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, eventStream, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
+import { newestFirstList } from "../_reads.ts";
 
 const route = bearerRoutes(["chat"]);
 
@@ -75,30 +68,10 @@ const MessageSchema = z.object({
   createdAt: z.string(),
 }).openapi("ChatMessage");
 
-const conversationJson = (c: Conversation): z.infer<typeof ConversationSchema> => ({
-  id: c.id,
-  mode: c.mode,
-  channel: c.channel,
-  title: c.title,
-  open: c.closedAt === null,
-  createdAt: c.createdAt.toISOString(),
-  lastActivityAt: c.lastActivityAt.toISOString(),
-});
+const conversationJson = (c: Conversation): z.infer<typeof ConversationSchema> =>
+  jsonOf(ConversationSchema, { ...c, open: c.closedAt === null });
 
-const messageJson = (m: Message): z.infer<typeof MessageSchema> => ({
-  id: m.id,
-  role: m.role,
-  content: m.content,
-  status: m.status,
-  model: m.model,
-  tokensIn: m.tokensIn,
-  tokensOut: m.tokensOut,
-  cost: m.cost,
-  latencyMs: m.latencyMs,
-  ttftMs: m.ttftMs,
-  errorCode: m.errorCode,
-  createdAt: m.createdAt.toISOString(),
-});
+const messageJson = (m: Message): z.infer<typeof MessageSchema> => jsonOf(MessageSchema, m);
 
 const AskBody = z.strictObject({
   text: textField().trim().min(1, "write a message first").max(MAX_MESSAGE_CHARS),
@@ -200,21 +173,16 @@ export function chatRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/conversations",
-      summary: "The signed-in user's conversations, most recently active first",
-      request: { query: newestFirstQuery(30, "`lastActivityAt` of the last conversation seen") },
-      responses: {
-        200: json(z.object({ conversations: z.array(ConversationSchema) }), "Conversations"),
-      },
-    }),
-    async (c) => {
-      const list = await listConversations(sql, requireAuth(c).user.id, c.req.valid("query"));
-      return c.json({ conversations: list.map(conversationJson) }, 200);
-    },
-  );
+  newestFirstList(app, route, {
+    path: "/conversations",
+    summary: "The signed-in user's conversations, most recently active first",
+    key: "conversations",
+    schema: ConversationSchema,
+    defaultLimit: 30,
+    before: "`lastActivityAt` of the last conversation seen",
+    list: (userId, page) => listConversations(sql, userId, page),
+    toJson: conversationJson,
+  });
 
   app.openapi(
     route({

@@ -26,6 +26,7 @@ import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { json, z } from "../_openapi.ts";
+import { dateTime, jsonOf, timestamps } from "../_json.ts";
 
 export const tags = ["grievances"];
 
@@ -50,24 +51,13 @@ export const TaskSchema = z.object({
   status: z.enum(TASK_STATUSES),
   attempts: z.number().int(),
   error: z.string().nullable(),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  startedAt: z.string().nullable().openapi({ format: "date-time" }),
-  finishedAt: z.string().nullable().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
+  startedAt: dateTime().nullable(),
+  finishedAt: dateTime().nullable(),
+  updatedAt: dateTime(),
 }).openapi("GrievanceTask");
 
-export const taskJson = (t: Task): z.infer<typeof TaskSchema> => ({
-  id: t.id,
-  grievanceId: t.grievanceId,
-  kind: t.kind,
-  status: t.status,
-  attempts: t.attempts,
-  error: t.error,
-  createdAt: t.createdAt.toISOString(),
-  startedAt: t.startedAt?.toISOString() ?? null,
-  finishedAt: t.finishedAt?.toISOString() ?? null,
-  updatedAt: t.updatedAt.toISOString(),
-});
+export const taskJson = (t: Task): z.infer<typeof TaskSchema> => jsonOf(TaskSchema, t);
 
 export const RefusalSchema = z.object({
   filename: z.string().nullable(),
@@ -95,8 +85,6 @@ export const SubmitForm = z.object({
   }),
 }).openapi("GrievanceSubmission");
 
-const date = () => z.string().openapi({ format: "date-time" });
-
 export const GrievanceSchema = z.object({
   id: z.uuid(),
   reference: z.string(),
@@ -120,43 +108,17 @@ export const GrievanceSchema = z.object({
   ai: z.object({ status: z.enum(AI_STATUSES), error: z.string().nullable() }),
   assignedTo: z.object({ id: z.uuid(), email: z.string().nullable() }).nullable(),
   answer: z.string().nullable(),
-  answeredAt: date().nullable(),
-  firstResponseAt: date().nullable(),
-  resolvedAt: date().nullable(),
-  dueAt: date().nullable(),
+  answeredAt: dateTime().nullable(),
+  firstResponseAt: dateTime().nullable(),
+  resolvedAt: dateTime().nullable(),
+  dueAt: dateTime().nullable(),
   overdue: z.boolean(),
   readable: z.boolean(),
-  createdAt: date(),
-  updatedAt: date(),
+  ...timestamps,
 }).openapi("Grievance");
 
-export const grievanceJson = (g: Grievance): z.infer<typeof GrievanceSchema> => ({
-  id: g.id,
-  reference: g.reference,
-  channel: g.channel,
-  status: g.status,
-  priority: g.priority,
-  area: g.area,
-  complainant: g.complainant,
-  description: g.description,
-  language: g.language,
-  summary: g.summary,
-  translation: g.translation,
-  localSummary: g.localSummary,
-  confidence: g.confidence,
-  categories: g.categories,
-  ai: g.ai,
-  assignedTo: g.assignedTo,
-  answer: g.answer,
-  answeredAt: g.answeredAt?.toISOString() ?? null,
-  firstResponseAt: g.firstResponseAt?.toISOString() ?? null,
-  resolvedAt: g.resolvedAt?.toISOString() ?? null,
-  dueAt: g.dueAt?.toISOString() ?? null,
-  overdue: g.overdue,
-  readable: g.readable,
-  createdAt: g.createdAt.toISOString(),
-  updatedAt: g.updatedAt.toISOString(),
-});
+export const grievanceJson = (g: Grievance): z.infer<typeof GrievanceSchema> =>
+  jsonOf(GrievanceSchema, g);
 
 export const AttachmentSchema = z.object({
   id: z.uuid(),
@@ -168,15 +130,8 @@ export const AttachmentSchema = z.object({
   hasThumbnail: z.boolean(),
 }).openapi("GrievanceAttachment");
 
-export const attachmentJson = (a: Attachment): z.infer<typeof AttachmentSchema> => ({
-  id: a.id,
-  kind: a.kind,
-  mimeType: a.mimeType,
-  sizeBytes: a.sizeBytes,
-  filename: a.filename,
-  transcript: a.transcript,
-  hasThumbnail: a.hasThumbnail,
-});
+export const attachmentJson = (a: Attachment): z.infer<typeof AttachmentSchema> =>
+  jsonOf(AttachmentSchema, a);
 
 export const HistorySchema = z.object({
   action: z.enum(HISTORY_ACTIONS),
@@ -185,18 +140,11 @@ export const HistorySchema = z.object({
   actor: z.object({ id: z.uuid(), email: z.string().nullable() }).nullable(),
   detail: z.string().nullable(),
   note: z.string().nullable(),
-  createdAt: date(),
+  createdAt: dateTime(),
 }).openapi("GrievanceHistoryEntry");
 
-export const historyJson = (h: HistoryEntry): z.infer<typeof HistorySchema> => ({
-  action: h.action,
-  fromStatus: h.fromStatus,
-  toStatus: h.toStatus,
-  actor: h.actor,
-  detail: h.detail,
-  note: h.note,
-  createdAt: h.createdAt.toISOString(),
-});
+export const historyJson = (h: HistoryEntry): z.infer<typeof HistorySchema> =>
+  jsonOf(HistorySchema, h);
 
 export const ListQuery = z.object({
   status: textField().max(100).optional().openapi({

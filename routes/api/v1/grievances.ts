@@ -15,6 +15,7 @@ import type { AppContext } from "../../_context.ts";
 import { downloadResponse } from "../../_download.ts";
 import { readUpload } from "../../_form.ts";
 import { apiRouter, bearerRoutes, IdParam, json, jsonBody, openRoutes, z } from "../_openapi.ts";
+import { readRoute } from "../_reads.ts";
 import {
   AnswerBody,
   AssignBody,
@@ -124,23 +125,15 @@ export function grievanceRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    openRoute({
-      method: "get",
-      path: "/tasks/{id}",
-      summary: "A background task started for a grievance (queued, running, succeeded, failed)",
-      request: { params: IdParam },
-      responses: {
-        200: json(TaskSchema, "The task"),
-        404: json(z.any(), "No such task"),
-      },
-    }),
-    async (c) => {
-      const task = await g.tasks.get(c.req.valid("param").id);
-      if (!task) throw new AppError("not_found", "This task does not exist.");
-      return c.json(taskJson(task), 200);
-    },
-  );
+  readRoute(app, openRoute, {
+    path: "/tasks",
+    one: "task",
+    summary: "A background task started for a grievance (queued, running, succeeded, failed)",
+    schema: TaskSchema,
+    responses: { 404: json(z.any(), "No such task") },
+    toJson: taskJson,
+    find: (id) => g.tasks.get(id),
+  });
 
   app.openapi(
     route({

@@ -6,7 +6,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { parseZimbabweMobile } from "../../../lib/paynow/phone.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, json, jsonBody, userJson, UserSchema, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { userJson, UserSchema } from "../_json.ts";
 
 const route = bearerRoutes(["me"]);
 

@@ -9,14 +9,15 @@ import { DELIVERY_STATUSES, PRODUCT_EVENTS } from "../../../lib/notifications/mo
 import { textField } from "../../../lib/text.ts";
 import { requireAdminOrScope } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, cursorPage, cursorParam, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, json, jsonBody, z } from "../_openapi.ts";
+import { cursorPage, cursorParam } from "../_reads.ts";
 import {
   deliveryJson,
   DeliverySchema,
   manage,
+  managedReadRoute,
   publicationJson,
   PublicationSchema,
-  readRoute,
   refusals,
   route,
 } from "./notification_schemas.ts";
@@ -111,7 +112,7 @@ export function notificationLogRoutes(ctx: AppContext) {
     },
   );
 
-  readRoute(app, "/notifications/deliveries", {
+  managedReadRoute(app, "/notifications/deliveries", {
     one: "delivery",
     schema: DeliverySchema,
     toJson: deliveryJson,

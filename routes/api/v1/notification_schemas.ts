@@ -17,6 +17,8 @@ import {
 import { textField } from "../../../lib/text.ts";
 import { type AuthEnv, requireAdminOrScope } from "../../_auth.ts";
 import { bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { dateTime, jsonOf, timestamps } from "../_json.ts";
+import { readRoute } from "../_reads.ts";
 
 export const tags = ["notifications"];
 export const route = bearerRoutes(tags);
@@ -43,20 +45,11 @@ export const ChannelSchema = z.object({
   settings: z.record(z.string(), z.unknown()),
   recipient: z.string().openapi({ description: "Masked, as the delivery log shows it" }),
   secret: SecretSchema,
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
+  ...timestamps,
 }).openapi("NotificationChannel");
 
-export const channelJson = (ch: Channel): z.infer<typeof ChannelSchema> => ({
-  id: ch.id,
-  name: ch.name,
-  method: ch.method,
-  settings: ch.settings,
-  recipient: ch.recipient,
-  secret: ch.secret,
-  createdAt: ch.createdAt.toISOString(),
-  updatedAt: ch.updatedAt.toISOString(),
-});
+export const channelJson = (ch: Channel): z.infer<typeof ChannelSchema> =>
+  jsonOf(ChannelSchema, ch);
 
 export const ChannelBody = z.strictObject({
   name: textField().max(200),
@@ -82,18 +75,10 @@ export const TopicSchema = z.object({
   name: z.string(),
   description: z.string(),
   channelIds: z.array(z.uuid()),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
+  ...timestamps,
 }).openapi("NotificationTopic");
 
-export const topicJson = (t: Topic): z.infer<typeof TopicSchema> => ({
-  id: t.id,
-  name: t.name,
-  description: t.description,
-  channelIds: t.channelIds,
-  createdAt: t.createdAt.toISOString(),
-  updatedAt: t.updatedAt.toISOString(),
-});
+export const topicJson = (t: Topic): z.infer<typeof TopicSchema> => jsonOf(TopicSchema, t);
 
 export const TopicBody = z.strictObject({
   name: textField().max(200).openapi({ example: "payment failed" }),
@@ -104,16 +89,12 @@ export const TopicBody = z.strictObject({
 export const PublicationSchema = z.object({
   id: z.uuid(),
   topic: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
+  createdAt: dateTime(),
   deliveries: z.array(z.object({ id: z.uuid(), channel: z.string(), method: z.enum(METHODS) })),
 }).openapi("NotificationPublication");
 
-export const publicationJson = (p: Publication): z.infer<typeof PublicationSchema> => ({
-  id: p.id,
-  topic: p.topic,
-  createdAt: p.createdAt.toISOString(),
-  deliveries: p.deliveries,
-});
+export const publicationJson = (p: Publication): z.infer<typeof PublicationSchema> =>
+  jsonOf(PublicationSchema, p);
 
 export const DeliverySchema = z.object({
   id: z.uuid(),
@@ -129,41 +110,30 @@ export const DeliverySchema = z.object({
   providerMessageId: z.string().nullable(),
   title: z.string().nullable(),
   text: z.string(),
-  createdAt: z.string().openapi({ format: "date-time" }),
-  updatedAt: z.string().openapi({ format: "date-time" }),
-  sentAt: z.string().nullable().openapi({ format: "date-time" }),
+  ...timestamps,
+  sentAt: dateTime().nullable(),
 }).openapi("NotificationDelivery");
 
-export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> => ({
-  ...d,
-  createdAt: d.createdAt.toISOString(),
-  updatedAt: d.updatedAt.toISOString(),
-  sentAt: d.sentAt?.toISOString() ?? null,
-});
+export const deliveryJson = (d: Delivery): z.infer<typeof DeliverySchema> =>
+  jsonOf(DeliverySchema, d);
 
 export const notFound = (what: string) => new AppError("not_found", `This ${what} does not exist.`);
 
 /** `GET {path}/{id}` for managers: the `one` with that id, or a 404. */
-export function readRoute<T, S extends z.ZodType>(
+export function managedReadRoute<T, S extends z.ZodType>(
   app: OpenAPIHono<AuthEnv>,
   path: string,
   r: { one: string; schema: S; toJson: (t: T) => z.infer<S>; get(id: string): Promise<T | null> },
 ) {
-  app.openapi(
-    route({
-      method: "get",
-      path: `${path}/{id}`,
-      summary: `One ${r.one}`,
-      request: { params: IdParam },
-      responses: { 200: json(r.schema, `The ${r.one}`), ...refusals },
-    }),
-    async (c) => {
+  readRoute(app, route, {
+    ...r,
+    path,
+    responses: refusals,
+    find: (id, c) => {
       manage(c);
-      const found = await r.get(c.req.valid("param").id);
-      if (!found) throw notFound(r.one);
-      return c.json(r.toJson(found), 200);
+      return r.get(id);
     },
-  );
+  });
 }
 
 /** What the routes of {@link resourceRoutes} call: `ctx.notifications.channels` or `.topics`. */
@@ -235,7 +205,7 @@ export function resourceRoutes<T, S extends z.ZodType, B extends z.ZodType>(
     return c.json(r.toJson(await r.store.create(c.req.valid("json"))), 201);
   });
 
-  readRoute(app, r.path, { ...r, get: (id) => r.store.get(id) });
+  managedReadRoute(app, r.path, { ...r, get: (id) => r.store.get(id) });
 
   const replace = route({
     method: "put",

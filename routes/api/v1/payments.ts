@@ -18,15 +18,9 @@ import {
 } from "../../../lib/payments/mod.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import {
-  apiRouter,
-  bearerRoutes,
-  IdParam,
-  json,
-  jsonBody,
-  newestFirstQuery,
-  z,
-} from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { jsonOf } from "../_json.ts";
+import { newestFirstList, readRoute } from "../_reads.ts";
 
 const PackageSchema = z.object({
   id: z.uuid(),
@@ -53,25 +47,8 @@ const PaymentSchema = z.object({
   expiresAt: z.string(),
 }).openapi("Payment");
 
-export function paymentJson(p: Payment): z.infer<typeof PaymentSchema> {
-  return {
-    id: p.id,
-    status: p.status,
-    packageId: p.packageId,
-    tokens: p.tokens,
-    currency: p.currency,
-    amount: p.amount,
-    method: p.method,
-    phone: p.phone,
-    reference: p.reference,
-    redirectUrl: p.browserUrl,
-    instructions: p.instructions,
-    error: p.error,
-    credited: p.credited,
-    createdAt: p.createdAt.toISOString(),
-    expiresAt: p.expiresAt.toISOString(),
-  };
-}
+export const paymentJson = (p: Payment): z.infer<typeof PaymentSchema> =>
+  jsonOf(PaymentSchema, { ...p, redirectUrl: p.browserUrl });
 
 const tags = ["payments"];
 const route = bearerRoutes(tags);
@@ -143,47 +120,25 @@ export function paymentRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/payments",
-      summary: "The signed-in user's payments, newest first",
-      request: { query: newestFirstQuery(20, "`createdAt` of the last payment seen") },
-      responses: {
-        200: json(z.object({ payments: z.array(PaymentSchema) }), "Payments"),
-      },
-    }),
-    async (c) => {
-      const payments = await listPaymentsForUser(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("query"),
-      );
-      return c.json({ payments: payments.map(paymentJson) }, 200);
-    },
-  );
+  newestFirstList(app, route, {
+    path: "/payments",
+    summary: "The signed-in user's payments, newest first",
+    key: "payments",
+    schema: PaymentSchema,
+    defaultLimit: 20,
+    before: "`createdAt` of the last payment seen",
+    list: (userId, page) => listPaymentsForUser(ctx.db.sql, userId, page),
+    toJson: paymentJson,
+  });
 
-  app.openapi(
-    route({
-      method: "get",
-      path: "/payments/{id}",
-      summary: "One payment",
-      request: { params: IdParam },
-      responses: {
-        200: json(PaymentSchema, "The payment"),
-        404: json(z.any(), "No such payment"),
-      },
-    }),
-    async (c) => {
-      const payment = await getPaymentForUser(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("param").id,
-      );
-      if (!payment) throw new AppError("not_found", "This payment does not exist.");
-      return c.json(paymentJson(payment), 200);
-    },
-  );
+  readRoute(app, route, {
+    path: "/payments",
+    one: "payment",
+    schema: PaymentSchema,
+    responses: { 404: json(z.any(), "No such payment") },
+    toJson: paymentJson,
+    find: (id, c) => getPaymentForUser(ctx.db.sql, requireAuth(c).user.id, id),
+  });
 
   return app;
 }

@@ -2,7 +2,8 @@
 import { getBalance, listEntries } from "../../../lib/wallet/ledger.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, cursorPage, cursorParam, json, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, z } from "../_openapi.ts";
+import { cursorPage, cursorParam } from "../_reads.ts";
 
 const route = bearerRoutes(["wallet"]);
 
