@@ -371,12 +371,7 @@ Deno.test({
       for (const [i, s] of servers.entries()) console.error(`--- instance ${i}:\n${s.tail()}`);
       throw error;
     } finally {
-      for (const server of servers) {
-        try {
-          server.child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        await server.child.status;
-      }
+      for (const server of servers) await server.stop();
       await db.close();
       await balancer.close();
       await Promise.all([graph.close(), openai.close(), paynow.close(), smtp.close()]);

@@ -120,12 +120,7 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
       `${twice} replies went twice; only the ${inFlight} in flight at the kill may`,
     );
   } finally {
-    if (server) {
-      try {
-        server.child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await server.child.status;
-    }
+    await server?.stop();
     await graph.close();
     await storage.cleanup();
   }
