@@ -12,7 +12,7 @@ import {
   assertLoopback,
   machineBusySeconds,
   ownCpuSeconds,
-  percentile,
+  p50AndP99,
   processCpuSeconds,
 } from "./_support.ts";
 
@@ -114,15 +114,13 @@ export function measuring(label: string, pid?: number) {
       const serverCpu = server === null || before.server === null
         ? null
         : (server - before.server) / wall;
-      const sorted = Float64Array.from(latencies).sort();
       return {
         label,
         okPerSec: latencies.length / seconds,
         ok: latencies.length,
         others,
         errors: run.errors,
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
+        ...p50AndP99(latencies),
         seconds,
         serverCpu,
         otherCpu: machine === null || before.machine === null

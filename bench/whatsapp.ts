@@ -24,13 +24,12 @@
  */
 import {
   assertLoopback,
+  childServerStorage,
   delay,
   envNumber,
-  freshServerDatabase,
   integer,
-  makeTempDir,
   ms,
-  percentile,
+  p50AndP99,
   type ServerProcess,
   startServer,
   table,
@@ -112,8 +111,7 @@ async function offer(
     sends.push(send(items[i]));
   }
   await Promise.all(sends);
-  const sorted = Float64Array.from(latencies).sort();
-  return { label, ok, refused, failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { label, ok, refused, failed, ...p50AndP99(latencies) };
 }
 
 /** The plan with some deliveries sent a second time, a little later (Meta's retries). */
@@ -129,10 +127,9 @@ function withRepeats<T>(plan: T[]): T[] {
 
 export async function run(): Promise<void> {
   const seconds = envNumber("BENCH_SECONDS", 5, 0.5, 120);
-  const dataDir = await makeTempDir("hurukuro-bench-whatsapp-");
+  const dataDir = await childServerStorage("whatsapp");
   const { graph, countsUrl } = await startFakeGraph();
-  const adminUrl = Deno.env.get("DATABASE_URL");
-  const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "whatsapp") : "";
+  const databaseUrl = dataDir.databaseUrl;
   console.log(
     `Closed loop, 50 connections, ${seconds} s per server (generator: this process); Hurukuro: ` +
       `main.ts, ${databaseUrl ? "PostgreSQL server (DATABASE_URL)" : "embedded database"}, ` +
