@@ -34,7 +34,12 @@ import {
   startServer,
   table,
 } from "./_support.ts";
-import { busyWarning, closedLoop, type ClosedLoopFigures, othersText } from "./_closed_loop.ts";
+import {
+  busyWarning,
+  closedLoop,
+  type ClosedLoopFigures,
+  closedLoopTable,
+} from "./_closed_loop.ts";
 import { retryingLoop } from "./_retrying_loop.ts";
 import {
   deliveryPool,
@@ -235,18 +240,7 @@ export async function run(): Promise<void> {
 
     lastWebhookRun.bare = bare;
     lastWebhookRun.ours = ours;
-    console.log(table(
-      ["closed loop", "200s/s", "p50 ms", "p99 ms", "other answers", "errors", "server CPU"],
-      [bare, ours].map((f) => [
-        f.label,
-        integer(f.okPerSec),
-        ms(f.p50),
-        ms(f.p99),
-        othersText(f),
-        integer(f.errors),
-        f.serverCpu === null ? "?" : `${f.serverCpu.toFixed(2)} cores`,
-      ]),
-    ));
+    console.log(closedLoopTable([bare, ours]));
     console.log("");
     console.log(table(
       [`fixed ${FIXED_RATE}/s`, "200s", "503s (sent again)", "failed", "p50 ms", "p99 ms"],
