@@ -10,10 +10,13 @@
 import { runLoad } from "./_autocannon.ts";
 import {
   assertLoopback,
+  integer,
   machineBusySeconds,
+  ms,
   ownCpuSeconds,
-  percentile,
+  p50AndP99,
   processCpuSeconds,
+  table,
 } from "./_support.ts";
 
 export const CONNECTIONS = 50;
@@ -114,15 +117,13 @@ export function measuring(label: string, pid?: number) {
       const serverCpu = server === null || before.server === null
         ? null
         : (server - before.server) / wall;
-      const sorted = Float64Array.from(latencies).sort();
       return {
         label,
         okPerSec: latencies.length / seconds,
         ok: latencies.length,
         others,
         errors: run.errors,
-        p50: percentile(sorted, 50),
-        p99: percentile(sorted, 99),
+        ...p50AndP99(latencies),
         seconds,
         serverCpu,
         otherCpu: machine === null || before.machine === null
@@ -136,6 +137,22 @@ export function measuring(label: string, pid?: number) {
 /** `503: 120` style summary of the non-200 answers. */
 export const othersText = (f: ClosedLoopFigures) =>
   Object.entries(f.others).map(([s, n]) => `${s}: ${n}`).join(", ") || "none";
+
+/** Closed-loop figures side by side, one run a row. */
+export function closedLoopTable(figures: ClosedLoopFigures[]): string {
+  return table(
+    ["closed loop", "200s/s", "p50 ms", "p99 ms", "other answers", "errors", "server CPU"],
+    figures.map((f) => [
+      f.label,
+      integer(f.okPerSec),
+      ms(f.p50),
+      ms(f.p99),
+      othersText(f),
+      integer(f.errors),
+      f.serverCpu === null ? "?" : `${f.serverCpu.toFixed(2)} cores`,
+    ]),
+  );
+}
 
 /** A warning line when other processes used a fair share of the machine during a run. */
 export function busyWarning(figures: ClosedLoopFigures[]): string | null {

@@ -456,8 +456,27 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** The median and the 99th percentile (nearest rank) of unsorted values; NaN when there are none. */
+export function p50AndP99(values: number[]): { p50: number; p99: number } {
+  const sorted = Float64Array.from(values).sort();
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
 /** Seconds with two decimals. */
 export const seconds = (msValue: number) => `${(msValue / 1000).toFixed(2)} s`;
+
+/**
+ * Where a child server under test keeps its data: a temporary DATA_DIR and, with DATABASE_URL
+ * set, a fresh database on that server (`databaseUrl` is empty for the embedded database under
+ * DATA_DIR). Both are removed at cleanup; `remove` removes the directory earlier.
+ */
+export async function childServerStorage(
+  label: string,
+): Promise<TempDir & { databaseUrl: string }> {
+  const dir = await makeTempDir(`hurukuro-bench-${label}-`);
+  const adminUrl = Deno.env.get("DATABASE_URL");
+  return { ...dir, databaseUrl: adminUrl ? await freshServerDatabase(adminUrl, label) : "" };
+}
 
 /**
  * A fresh database on the server `adminUrl` points at, dropped when the bench ends: a server run

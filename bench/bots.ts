@@ -20,7 +20,7 @@ import { vectorBytes, VectorIndex } from "../lib/bots/vectors.ts";
 import type { Knowledge } from "../lib/bots/knowledge.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
 import { loadFixture, makeBot } from "../tests/fixtures/retrieval/evaluate.ts";
-import { envNumber, integer, ms, percentile, table } from "./_support.ts";
+import { envNumber, integer, ms, p50AndP99, table } from "./_support.ts";
 import { benchStorage } from "./_app.ts";
 import { run as runQuality } from "./retrieval.ts";
 
@@ -30,8 +30,8 @@ export const description =
 const QUERIES = 200;
 
 function stats(samples: number[]): string[] {
-  const sorted = Float64Array.from(samples).sort();
-  return [ms(percentile(sorted, 50)), ms(percentile(sorted, 99))];
+  const { p50, p99 } = p50AndP99(samples);
+  return [ms(p50), ms(p99)];
 }
 
 export async function run(): Promise<void> {

@@ -35,11 +35,10 @@
  */
 import { createParser } from "eventsource-parser";
 import {
+  childServerStorage,
   delay,
   envNumber,
-  freshServerDatabase,
   integer,
-  makeTempDir,
   ms,
   percentile,
   type ServerProcess,
@@ -802,13 +801,9 @@ async function idleStreamsOnce(storage: Storage): Promise<[Held, Held]> {
 }
 
 export async function run(): Promise<void> {
-  const dir = await makeTempDir("hurukuro-bench-chat-");
+  const dir = await childServerStorage("chat");
   try {
-    const adminUrl = Deno.env.get("DATABASE_URL");
-    const storage: Storage = {
-      dataDir: dir.path,
-      databaseUrl: adminUrl ? await freshServerDatabase(adminUrl, "chat") : undefined,
-    };
+    const storage: Storage = { dataDir: dir.path, databaseUrl: dir.databaseUrl || undefined };
     console.log(
       `database: ${
         storage.databaseUrl

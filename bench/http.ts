@@ -39,7 +39,7 @@ import {
   ms,
   onCleanup,
   ownCpuSeconds,
-  percentile,
+  p50AndP99,
   pinForLoad,
   processCpuSeconds,
   ROOT,
@@ -141,7 +141,6 @@ async function measure(
         `${result.errors} errors, ${result.timeouts} timeouts)`,
     );
   }
-  const sorted = Float64Array.from(latencies).sort();
   const responses = result["2xx"] + result.non2xx;
   const serverSeconds = cpuBefore.server === null || serverAfter === null
     ? null
@@ -155,8 +154,7 @@ async function measure(
     label: target.label,
     layout: layout.label,
     reqPerSec: latencies.length / result.duration,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
+    ...p50AndP99(latencies),
     failures: other + result.errors + result.timeouts,
     bytesPerResponse: responses > 0 ? result.throughput.total / responses : 0,
     serverCpu,

@@ -12,16 +12,19 @@
  * - Nothing leaves the machine: the peer's calls to graph.facebook.com are answered in process
  *   (its HTTP client's adapter is replaced), so its replies cost it no network.
  */
-import { busyWarning, closedLoop, type ClosedLoopFigures } from "./_closed_loop.ts";
+import {
+  busyWarning,
+  closedLoop,
+  type ClosedLoopFigures,
+  closedLoopTable,
+} from "./_closed_loop.ts";
 import {
   assertLoopback,
   envNumber,
   integer,
   makeTempDir,
-  ms,
   onCleanup,
   startServer,
-  table,
   withTimeout,
 } from "./_support.ts";
 import { deliveryPool, lastWebhookRun } from "./_webhook_load.ts";
@@ -164,17 +167,7 @@ export async function run(): Promise<void> {
     await dir.remove();
   }
   const [bare, theirs] = rows;
-  console.log(table(
-    ["closed loop, 50 connections", "200s/s", "p50 ms", "p99 ms", "errors", "server CPU"],
-    rows.map((f) => [
-      f.label,
-      integer(f.okPerSec),
-      ms(f.p50),
-      ms(f.p99),
-      integer(f.errors + Object.values(f.others).reduce((a, b) => a + b, 0)),
-      f.serverCpu === null ? "?" : `${f.serverCpu.toFixed(2)} cores`,
-    ]),
-  ));
+  console.log(closedLoopTable(rows));
   const warning = busyWarning(rows);
   if (warning) console.log(`\n${warning}`);
   const peerRatio = theirs.okPerSec / bare.okPerSec;

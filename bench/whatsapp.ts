@@ -24,18 +24,22 @@
  */
 import {
   assertLoopback,
+  childServerStorage,
   delay,
   envNumber,
-  freshServerDatabase,
   integer,
-  makeTempDir,
   ms,
-  percentile,
+  p50AndP99,
   type ServerProcess,
   startServer,
   table,
 } from "./_support.ts";
-import { busyWarning, closedLoop, type ClosedLoopFigures, othersText } from "./_closed_loop.ts";
+import {
+  busyWarning,
+  closedLoop,
+  type ClosedLoopFigures,
+  closedLoopTable,
+} from "./_closed_loop.ts";
 import { retryingLoop } from "./_retrying_loop.ts";
 import {
   deliveryPool,
@@ -112,8 +116,7 @@ async function offer(
     sends.push(send(items[i]));
   }
   await Promise.all(sends);
-  const sorted = Float64Array.from(latencies).sort();
-  return { label, ok, refused, failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return { label, ok, refused, failed, ...p50AndP99(latencies) };
 }
 
 /** The plan with some deliveries sent a second time, a little later (Meta's retries). */
@@ -129,10 +132,9 @@ function withRepeats<T>(plan: T[]): T[] {
 
 export async function run(): Promise<void> {
   const seconds = envNumber("BENCH_SECONDS", 5, 0.5, 120);
-  const dataDir = await makeTempDir("hurukuro-bench-whatsapp-");
+  const dataDir = await childServerStorage("whatsapp");
   const { graph, countsUrl } = await startFakeGraph();
-  const adminUrl = Deno.env.get("DATABASE_URL");
-  const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "whatsapp") : "";
+  const databaseUrl = dataDir.databaseUrl;
   console.log(
     `Closed loop, 50 connections, ${seconds} s per server (generator: this process); Hurukuro: ` +
       `main.ts, ${databaseUrl ? "PostgreSQL server (DATABASE_URL)" : "embedded database"}, ` +
@@ -238,18 +240,7 @@ export async function run(): Promise<void> {
 
     lastWebhookRun.bare = bare;
     lastWebhookRun.ours = ours;
-    console.log(table(
-      ["closed loop", "200s/s", "p50 ms", "p99 ms", "other answers", "errors", "server CPU"],
-      [bare, ours].map((f) => [
-        f.label,
-        integer(f.okPerSec),
-        ms(f.p50),
-        ms(f.p99),
-        othersText(f),
-        integer(f.errors),
-        f.serverCpu === null ? "?" : `${f.serverCpu.toFixed(2)} cores`,
-      ]),
-    ));
+    console.log(closedLoopTable([bare, ours]));
     console.log("");
     console.log(table(
       [`fixed ${FIXED_RATE}/s`, "200s", "503s (sent again)", "failed", "p50 ms", "p99 ms"],

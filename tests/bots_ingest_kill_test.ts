@@ -90,8 +90,7 @@ Deno.test("a 10 MB PDF ingests with live progress; killed midway, the restart fi
       const progress = seen.filter((d) => /^processing \d+\/\d+ chunks$/.test(d));
       assert.ok(progress.length >= 2, `progress seen: ${seen.join(" → ")}`);
     } finally {
-      second.child.kill("SIGTERM");
-      await second.child.status;
+      await second.stop();
     }
     const check = await storage.openDatabase();
     try {

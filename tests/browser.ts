@@ -1,16 +1,15 @@
 /**
  * Browser tests: Debian's `chromium` driven by npm `playwright-core` (never a downloaded browser:
- * the system one needs no network). Every browser test is declared with
- * `ignore: !chromiumAvailable()`, so a machine without chromium skips them with one note on
- * stderr instead of failing.
+ * the system one needs no network). Every browser test is declared with `browserTest`, so a
+ * machine without chromium skips them with one note on stderr instead of failing.
  *
  * ```ts
- * Deno.test({ name: "…", ignore: !chromiumAvailable(), fn: () =>
+ * browserTest("…", () =>
  *   withPage(async ({ page, problems }) => {
  *     await page.goto(app.url + "/");
  *     …
  *     assert.deepEqual(problems.all(), []);
- *   }) });
+ *   }));
  * ```
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -44,6 +43,11 @@ export function chromiumAvailable(): boolean {
     );
   }
   return availability;
+}
+
+/** Declares a browser test, skipped where chromium is missing (see {@link chromiumAvailable}). */
+export function browserTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: !chromiumAvailable(), fn });
 }
 
 /** Launches headless Debian chromium. Close it (`browser.close()`) in a `finally`. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import AxeBuilder from "@axe-core/playwright";
 import type { Page } from "playwright-core";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { ADMIN, appWithAdmin, logInOnPage, signUpByApi } from "./browser_users.ts";
 import { startTestApp } from "./harness.ts";
 
@@ -44,10 +44,9 @@ async function expectNoSeriousViolations(
   }
 }
 
-Deno.test({
-  name: "home, sign-up, account and chat have no serious or critical axe violation",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "home, sign-up, account and chat have no serious or critical axe violation",
+  async () => {
     await using app = await startTestApp({
       env: { WHATSAPP_DISPLAY_NUMBER: "+263770001234" },
     });
@@ -76,13 +75,11 @@ Deno.test({
       await check("/chat with a message too long");
     });
   },
-});
+);
 
-Deno.test({
-  name:
-    "the admin overview, the sandbox mailbox and the WhatsApp simulator have no serious or critical axe violation",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the admin overview, the sandbox mailbox and the WhatsApp simulator have no serious or critical axe violation",
+  async () => {
     await using app = await appWithAdmin();
     await expectNoSeriousViolations(async (page, check) => {
       await logInOnPage(page, app, ADMIN, "/admin");
@@ -103,4 +100,4 @@ Deno.test({
       await check("/admin/simulator with a problem");
     });
   },
-});
+);

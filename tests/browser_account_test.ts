@@ -6,14 +6,13 @@
  * from the header.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { logInOnPage, signUpByApi } from "./browser_users.ts";
 import { startTestApp } from "./harness.ts";
 
-Deno.test({
-  name: "the account page: plan and caps, payments, usage, WhatsApp, API keys, password",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the account page: plan and caps, payments, usage, WhatsApp, API keys, password",
+  async () => {
     const app = await startTestApp();
     const sql = app.server.db.sql;
     try {
@@ -153,4 +152,4 @@ Deno.test({
       await app.close();
     }
   },
-});
+);

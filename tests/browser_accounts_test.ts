@@ -3,13 +3,12 @@
  * with the CSRF-protected forms and the session cookie doing their work.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 
-Deno.test({
-  name: "a visitor signs up, logs out and logs in again through the web pages",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "a visitor signs up, logs out and logs in again through the web pages",
+  async () => {
     await using app = await startTestApp();
     await withPage(async ({ page, problems }) => {
       await page.goto(app.url + "/signup");
@@ -49,4 +48,4 @@ Deno.test({
       assert.deepEqual(problems.all(), []);
     });
   },
-});
+);

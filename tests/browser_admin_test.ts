@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { ADMIN, appWithAdmin } from "./browser_users.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import type { Sql } from "../lib/db/mod.ts";
@@ -77,11 +77,9 @@ async function logIn(page: Page, who: { email: string; password: string }) {
   await page.getByRole("button", { name: "Log in" }).click();
 }
 
-Deno.test({
-  name:
-    "an admin sees the charts drawn, switches the range, adjusts a balance and finds it audited",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "an admin sees the charts drawn, switches the range, adjusts a balance and finds it audited",
+  async () => {
     await using app = await appWithAdmin();
     const sql = app.server.db.sql;
     const yesterday = addDays(dayIn(new Date(), app.server.config.tzMetrics), -1);
@@ -182,12 +180,11 @@ Deno.test({
       assert.deepEqual(problems.httpErrors, []);
     });
   },
-});
+);
 
-Deno.test({
-  name: "the dashboard fits a phone's width, and a normal user gets no access to /admin",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the dashboard fits a phone's width, and a normal user gets no access to /admin",
+  async () => {
     await using app = await appWithAdmin();
     const sql = app.server.db.sql;
     await seedYear(sql, addDays(dayIn(new Date(), app.server.config.tzMetrics), -1));
@@ -228,4 +225,4 @@ Deno.test({
       assert.deepEqual(problems.pageErrors, []);
     });
   },
-});
+);

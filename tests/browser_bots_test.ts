@@ -5,7 +5,7 @@
  * allow gets nothing: the API refuses it (403, no CORS) and the model is never called.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { signup, textSource } from "./fixtures/bots.ts";
@@ -32,10 +32,9 @@ function hostPage(appUrl: string, key: string) {
   return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
 }
 
-Deno.test({
-  name: "a bot embedded on an allowed website answers a visitor, streamed and cited",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "a bot embedded on an allowed website answers a visitor, streamed and cited",
+  async () => {
     const fake = await startFakeOpenAI({ deltaDelayMs: 25, firstTokenDelayMs: 30 });
     const app = await startTestApp({
       env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl },
@@ -132,4 +131,4 @@ Deno.test({
       await fake.close();
     }
   },
-});
+);

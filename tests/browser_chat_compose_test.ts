@@ -5,14 +5,13 @@
  * "…"; the icon button has a name; the sandbox model's Markdown shows formatted.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { logInOnPage, signUpByApi } from "./browser_users.ts";
 import { startTestApp } from "./harness.ts";
 
-Deno.test({
-  name: "the chat counts, estimates, keeps line breaks, cuts titles with …, formats answers",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the chat counts, estimates, keeps line breaks, cuts titles with …, formats answers",
+  async () => {
     const app = await startTestApp(); // the sandbox model answers
     try {
       const user = await signUpByApi(app, { tokens: 1_000_000 });
@@ -79,4 +78,4 @@ Deno.test({
       await app.close();
     }
   },
-});
+);

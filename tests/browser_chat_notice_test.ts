@@ -5,17 +5,16 @@
  * raw URL printed before the link.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { logInOnPage, signUpByApi } from "./browser_users.ts";
 import { startTestApp } from "./harness.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 
 const SIZES = [{ width: 1366, height: 768 }, { width: 390, height: 844 }];
 
-Deno.test({
-  name: "the out-of-tokens notice is fully visible above the message box on desktop and phone",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the out-of-tokens notice is fully visible above the message box on desktop and phone",
+  async () => {
     const fake = await startFakeOpenAI();
     const app = await startTestApp({
       env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl },
@@ -63,4 +62,4 @@ Deno.test({
       await fake.close();
     }
   },
-});
+);

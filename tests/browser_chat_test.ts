@@ -4,17 +4,16 @@
  * drop — on a phone-sized screen.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { signUpByApi } from "./browser_users.ts";
 import { startChatApp } from "./chat_app.ts";
 
 const REPLY = "Here is **the answer**: <b>not bold</b> and a list:\n\n" +
   Array.from({ length: 12 }, (_, i) => `- point number ${i + 1} about maize`).join("\n");
 
-Deno.test({
-  name: "a user asks on /chat and sees the answer stream in; the balance drops",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "a user asks on /chat and sees the answer stream in; the balance drops",
+  async () => {
     await using chat = await startChatApp({
       model: { reply: REPLY, deltaDelayMs: 40, firstTokenDelayMs: 50 },
     });
@@ -76,4 +75,4 @@ Deno.test({
       assert.deepEqual(problems.all(), []);
     }, { viewport: { width: 390, height: 844 } });
   },
-});
+);

@@ -5,17 +5,15 @@
  * console error. The rest of /admin does not exist for them.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 import { createUser } from "../lib/accounts/users.ts";
 
 const OFFICER = { email: "officer@example.com", password: "a long officer passphrase" };
 
-Deno.test({
-  name:
-    "an officer filters the queue, assigns a grievance, answers it, and the history shows each step",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "an officer filters the queue, assigns a grievance, answers it, and the history shows each step",
+  async () => {
     await using app = await startTestApp();
     const sql = app.server.db.sql;
     await createUser(sql, { ...OFFICER, role: "officer" });
@@ -94,4 +92,4 @@ Deno.test({
       assert.equal(elsewhere?.status(), 404);
     });
   },
-});
+);

@@ -4,17 +4,16 @@
  * where they pay and come back to /pay/return, which shows the payment settle by itself.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { logInOnPage, signUpByApi } from "./browser_users.ts";
 import { startTestApp } from "./harness.ts";
 import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 
 const KEY = "6c0b8d2e-52f4-4f0b-a4e8-9f1f4c6f2b11";
 
-Deno.test({
-  name: "Buy on the Paynow website: to Paynow's page, pay, back on /pay/return showing it paid",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "Buy on the Paynow website: to Paynow's page, pay, back on /pay/return showing it paid",
+  async () => {
     const paynow = await startFakePaynow({ integrations: { "1201": KEY }, timeScale: 0.01 });
     const app = await startTestApp({
       env: {
@@ -62,4 +61,4 @@ Deno.test({
       await paynow.close();
     }
   },
-});
+);

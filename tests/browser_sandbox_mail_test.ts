@@ -4,16 +4,15 @@
  * chooses a new password, which then logs in. Skipped with a note without chromium.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { ADMIN, appWithAdmin, logInOnPage } from "./browser_users.ts";
 
 const USER = { email: "rudo@example.com", password: "forgotten long password" };
 
-Deno.test({
-  name: "a password reset is completed through the sandbox mailbox",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "a password reset is completed through the sandbox mailbox",
+  async () => {
     await using app = await appWithAdmin();
     await createUser(app.server.db.sql, USER);
     await withPage(async ({ page, problems }) => {
@@ -41,4 +40,4 @@ Deno.test({
     await login.body?.cancel();
     assert.equal(login.status, 200);
   },
-});
+);

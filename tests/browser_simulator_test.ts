@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { ADMIN, appWithAdmin, logInOnPage } from "./browser_users.ts";
 import { getBalance } from "../lib/wallet/ledger.ts";
 import { findUserByPhone } from "../lib/accounts/users.ts";
@@ -19,11 +19,9 @@ async function say(page: Page, text: string) {
   await page.getByRole("button", { name: "Send", exact: true }).click();
 }
 
-Deno.test({
-  name:
-    "the WhatsApp simulator: hi, the menu, buying tokens with Paynow's test number, on a laptop and a phone",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the WhatsApp simulator: hi, the menu, buying tokens with Paynow's test number, on a laptop and a phone",
+  async () => {
     await using app = await appWithAdmin();
     await withPage(async ({ page, problems }) => {
       await logInOnPage(page, app, ADMIN, "/admin");
@@ -95,4 +93,4 @@ Deno.test({
       assert.deepEqual(problems.all(), []);
     }, { viewport: { width: 390, height: 844 } });
   },
-});
+);

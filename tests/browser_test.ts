@@ -5,13 +5,12 @@
  * page's strict CSP. Skipped with a note when chromium is absent.
  */
 import assert from "node:assert/strict";
-import { chromiumAvailable, withPage } from "./browser.ts";
+import { browserTest, withPage } from "./browser.ts";
 import { startTestApp } from "./harness.ts";
 
-Deno.test({
-  name: "the home page: what it is, the packages and prices, sign up / log in, WhatsApp",
-  ignore: !chromiumAvailable(),
-  async fn() {
+browserTest(
+  "the home page: what it is, the packages and prices, sign up / log in, WhatsApp",
+  async () => {
     await using app = await startTestApp({ env: { WHATSAPP_DISPLAY_NUMBER: "+263 77 000 1234" } });
     const packages = await app.server.db.sql`select name, tokens, price_usd from token_packages
                                              where active order by position, tokens`;
@@ -49,7 +48,7 @@ Deno.test({
       assert.deepEqual(problems.all(), [], "no errors or CSP violations");
     });
   },
-});
+);
 
 Deno.test("without a WhatsApp number configured, the home page offers no WhatsApp link", async () => {
   await using app = await startTestApp();

@@ -451,6 +451,8 @@ export interface ServerProcess {
   tail(): string;
   /** Settles once its standard output has ended (it exited): `tail()` then has its last words. */
   drained: Promise<void>;
+  /** Asks it to stop (SIGTERM, unless it is gone already) and waits until it has exited. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -498,5 +500,11 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   })().catch(() => {});
   const tail = () =>
     out.slice(-4_000) + (errors ? `\nstandard error:\n${errors.slice(-4_000)}` : "");
-  return { url, child, tail, drained };
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+  };
+  return { url, child, tail, drained, stop };
 }

@@ -343,8 +343,7 @@ Deno.test("SIGKILL while a payment is being polled: after the restart the poll r
       const wallet = await (await fetch(second.url + "/api/v1/wallet", { headers: auth })).json();
       assert.equal(wallet.balance, pkg.tokens);
     } finally {
-      second.child.kill("SIGTERM");
-      await second.child.status;
+      await second.stop();
     }
   } finally {
     await paynow.close();

@@ -18,13 +18,8 @@ import { type RecordedMessage, startFakeGraphApi } from "../lib/sandbox/whatsapp
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import { startFakePaynow } from "../lib/sandbox/paynow.ts";
 import { startFakeSmtp } from "../lib/sandbox/smtp.ts";
-import {
-  type MetaMessage,
-  metaText,
-  metaWebhook,
-  signedMetaWebhook,
-  TEST_PHONE_NUMBER_ID,
-} from "../lib/sandbox/whatsapp_sign.ts";
+import { type MetaMessage, metaText, TEST_PHONE_NUMBER_ID } from "../lib/sandbox/whatsapp_sign.ts";
+import { metaDelivery } from "./whatsapp_app.ts";
 import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
 import { post } from "../lib/wallet/ledger.ts";
 import type { Database } from "../lib/db/mod.ts";
@@ -242,12 +237,10 @@ Deno.test({
       assert.equal(openai.calls("/v1/chat/completions").length - callsBefore, 1, "one model call");
 
       const deliver = async (message: MetaMessage) => {
-        const signed = signedMetaWebhook(META_SECRET, metaWebhook({ messages: [message] }));
-        const res = await fetch(`${balancer.url}/api/whatsapp/webhook`, {
-          method: "POST",
-          body: signed.body,
-          headers: signed.headers,
-        });
+        const res = await fetch(
+          `${balancer.url}/api/whatsapp/webhook`,
+          metaDelivery([message], { secret: META_SECRET }),
+        );
         await res.body?.cancel();
         assert.equal(res.status, 200);
       };
@@ -371,12 +364,7 @@ Deno.test({
       for (const [i, s] of servers.entries()) console.error(`--- instance ${i}:\n${s.tail()}`);
       throw error;
     } finally {
-      for (const server of servers) {
-        try {
-          server.child.kill("SIGTERM");
-        } catch { /* already gone */ }
-        await server.child.status;
-      }
+      for (const server of servers) await server.stop();
       await db.close();
       await balancer.close();
       await Promise.all([graph.close(), openai.close(), paynow.close(), smtp.close()]);

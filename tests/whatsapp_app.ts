@@ -94,20 +94,24 @@ export async function twilioApp(): Promise<{ fake: FakeTwilio; app: TestApp }> {
   return { fake, app };
 }
 
+/** The POST Meta makes to the webhook for `messages` (or a raw body), signed with `secret`. */
+export function metaDelivery(
+  messages: MetaMessage[] | string,
+  options: { secret?: string; headers?: Record<string, string> } = {},
+): RequestInit {
+  const signed = signedMetaWebhook(
+    options.secret ?? APP_SECRET,
+    typeof messages === "string" ? messages : metaWebhook({ messages }),
+  );
+  return { method: "POST", body: signed.body, headers: { ...signed.headers, ...options.headers } };
+}
+
 export function deliver(
   app: TestApp,
   messages: MetaMessage[] | string,
   headers?: Record<string, string>,
 ) {
-  const signed = signedMetaWebhook(
-    APP_SECRET,
-    typeof messages === "string" ? messages : metaWebhook({ messages }),
-  );
-  return app.fetch("/api/whatsapp/webhook", {
-    method: "POST",
-    body: signed.body,
-    headers: { ...signed.headers, ...headers },
-  });
+  return app.fetch("/api/whatsapp/webhook", metaDelivery(messages, { headers }));
 }
 
 /** Sends one message and waits for the replies to it (`expect` new messages to that user). */

@@ -8,12 +8,8 @@ import assert from "node:assert/strict";
 import { prepareStorage, type ServerProcess, startServerProcess } from "./harness.ts";
 import { startFakeGraphApi } from "../lib/sandbox/whatsapp_graph.ts";
 import { findOrCreatePhoneUser } from "../lib/accounts/users.ts";
-import {
-  metaText,
-  metaWebhook,
-  signedMetaWebhook,
-  TEST_PHONE_NUMBER_ID,
-} from "../lib/sandbox/whatsapp_sign.ts";
+import { metaText, TEST_PHONE_NUMBER_ID } from "../lib/sandbox/whatsapp_sign.ts";
+import { metaDelivery } from "./whatsapp_app.ts";
 
 const APP_SECRET = "meta-app-secret-for-crash-tests";
 /** Users writing at once, each for the first time. */
@@ -57,13 +53,11 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
     });
     // Delivered at once; those the kill cuts off are retried after the restart, as Meta does.
     const deliver = async (url: string, message: ReturnType<typeof metaText>) => {
-      const signed = signedMetaWebhook(APP_SECRET, metaWebhook({ messages: [message] }));
       try {
-        const res = await fetch(`${url}/api/whatsapp/webhook`, {
-          method: "POST",
-          body: signed.body,
-          headers: signed.headers,
-        });
+        const res = await fetch(
+          `${url}/api/whatsapp/webhook`,
+          metaDelivery([message], { secret: APP_SECRET }),
+        );
         await res.body?.cancel();
         return res.status === 200;
       } catch {
@@ -120,12 +114,7 @@ Deno.test("SIGKILL during a burst of replies: after the restart everyone is answ
       `${twice} replies went twice; only the ${inFlight} in flight at the kill may`,
     );
   } finally {
-    if (server) {
-      try {
-        server.child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await server.child.status;
-    }
+    await server?.stop();
     await graph.close();
     await storage.cleanup();
   }

@@ -90,6 +90,22 @@ Deno.test("a failed statement nobody awaited makes the transaction fail, never a
 });
 
 const onServer = Boolean(Deno.env.get("DATABASE_URL"));
+
+/**
+ * A test on a fresh database that only runs on the PostgreSQL server: the embedded database has
+ * no server to close a connection or end an idle session.
+ */
+function serverOnlyTest(name: string, fn: (sql: Sql) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !onServer,
+    async fn() {
+      await using fresh = await freshDatabase();
+      await fn(fresh.db.sql);
+    },
+  });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How `promise` settled within `ms`: its error's message, "ok", or "still pending". */
@@ -105,13 +121,10 @@ async function outcomeWithin(promise: Promise<unknown>, ms: number): Promise<str
   }
 }
 
-Deno.test({
-  name: "a transaction whose connection the server closes while it waits fails at once; " +
+serverOnlyTest(
+  "a transaction whose connection the server closes while it waits fails at once; " +
     "nothing of it runs outside it, and the pool goes on",
-  ignore: !onServer, // the embedded database has no server to close a connection
-  async fn() {
-    await using fresh = await freshDatabase();
-    const { sql } = fresh.db;
+  async (sql) => {
     await sql`create table tx_lost (n integer)`;
     const tx = sql.begin(async (t) => {
       const [{ pid }] = await t`insert into tx_lost values (1) returning pg_backend_pid() as pid`;
@@ -132,15 +145,12 @@ Deno.test({
     assert.deepEqual((await sql`select n from tx_lost`).map((r) => r.n), [3]);
     assert.equal(await autocommit(sql), true);
   },
-});
+);
 
-Deno.test({
-  name: "a transaction left idle past idle_in_transaction_session_timeout fails at once, " +
+serverOnlyTest(
+  "a transaction left idle past idle_in_transaction_session_timeout fails at once, " +
     "keeping nothing",
-  ignore: !onServer,
-  async fn() {
-    await using fresh = await freshDatabase();
-    const { sql } = fresh.db;
+  async (sql) => {
     await sql`create table tx_idle (n integer)`;
     let refused: unknown = null;
     const tx = sql.begin(async (t) => {
@@ -160,15 +170,12 @@ Deno.test({
     assert.deepEqual((await sql`select n from tx_idle`).map((r) => r.n), []);
     assert.equal(await autocommit(sql), true);
   },
-});
+);
 
-Deno.test({
-  name: "a transaction whose connection is closed during a statement fails with that error, " +
+serverOnlyTest(
+  "a transaction whose connection is closed during a statement fails with that error, " +
     "without waiting for a rollback that cannot come",
-  ignore: !onServer,
-  async fn() {
-    await using fresh = await freshDatabase();
-    const { sql } = fresh.db;
+  async (sql) => {
     await sql`create table tx_cut (n integer)`;
     const tx = sql.begin(async (t) => {
       await t`insert into tx_cut values (1)`;
@@ -188,4 +195,4 @@ Deno.test({
     assert.deepEqual((await sql`select n from tx_cut`).map((r) => r.n), []);
     assert.equal(await autocommit(sql), true);
   },
-});
+);

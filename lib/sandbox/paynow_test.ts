@@ -373,96 +373,96 @@ Deno.test("two integrations keep their keys and references apart", async () => {
 
 const sdkConstants = createRequire(import.meta.url)("paynow/dist/constants.js");
 
-/** Points the SDK's hard-coded initiation URLs at the fake while `fn` runs. */
-async function withSdkAt(url: string, fn: () => Promise<void>): Promise<void> {
-  const saved = {
-    web: sdkConstants.URL_INITIATE_TRANSACTION,
-    mobile: sdkConstants.URL_INITIATE_MOBILE_TRANSACTION,
-  };
-  sdkConstants.URL_INITIATE_TRANSACTION = `${url}/interface/initiatetransaction`;
-  sdkConstants.URL_INITIATE_MOBILE_TRANSACTION = `${url}/interface/remotetransaction`;
-  try {
-    await fn();
-  } finally {
-    sdkConstants.URL_INITIATE_TRANSACTION = saved.web;
-    sdkConstants.URL_INITIATE_MOBILE_TRANSACTION = saved.mobile;
-  }
+/**
+ * Runs `fn` with the official SDK signing with `key`, its hard-coded initiation URLs pointed at a
+ * fresh fake while `fn` runs.
+ */
+async function withSdk(
+  key: string,
+  fn: (world: Omit<World, "client"> & { sdk: Paynow }) => Promise<void>,
+): Promise<void> {
+  await withFake({}, async ({ fake, merchant }) => {
+    const saved = {
+      web: sdkConstants.URL_INITIATE_TRANSACTION,
+      mobile: sdkConstants.URL_INITIATE_MOBILE_TRANSACTION,
+    };
+    sdkConstants.URL_INITIATE_TRANSACTION = `${fake.url}/interface/initiatetransaction`;
+    sdkConstants.URL_INITIATE_MOBILE_TRANSACTION = `${fake.url}/interface/remotetransaction`;
+    try {
+      const sdk = new Paynow(ID, key, merchant.resultUrl, "https://shop.example/return");
+      await fn({ sdk, fake, merchant });
+    } finally {
+      sdkConstants.URL_INITIATE_TRANSACTION = saved.web;
+      sdkConstants.URL_INITIATE_MOBILE_TRANSACTION = saved.mobile;
+    }
+  });
 }
 
 Deno.test("the official SDK's web checkout is accepted by the fake and verifies its answer", async () => {
-  await withFake({}, async ({ fake, merchant }) => {
-    await withSdkAt(fake.url, async () => {
-      const sdk = new Paynow(ID, KEY, merchant.resultUrl, "https://shop.example/return");
-      const payment = sdk.createPayment("Invoice 35", "");
-      payment.add("500 tokens", 5.5);
-      const response = await sdk.send(payment);
-      assert.equal(response?.success, true, JSON.stringify(response));
-      assert.equal(response.redirectUrl, fake.payments[0].browserUrl);
-      assert.equal(response.pollUrl, fake.payments[0].pollUrl);
+  await withSdk(KEY, async ({ sdk, fake, merchant }) => {
+    const payment = sdk.createPayment("Invoice 35", "");
+    payment.add("500 tokens", 5.5);
+    const response = await sdk.send(payment);
+    assert.equal(response?.success, true, JSON.stringify(response));
+    assert.equal(response.redirectUrl, fake.payments[0].browserUrl);
+    assert.equal(response.pollUrl, fake.payments[0].pollUrl);
 
-      // The SDK's quirks, as Paynow receives them: values encodeURI'd before hashing and then
-      // form-encoded again by axios (so Paynow stores "Invoice%2035"), the amount without two
-      // decimals, and the cart summary's last character cut off.
-      const received = fake.requests[0].values;
-      assert.equal(received.reference, "Invoice%2035");
-      assert.equal(received.amount, "5.5");
-      assert.equal(received.additionalinfo, "500%20token");
-      assert.deepEqual(fake.requests[0].fields.map(([n]) => n), [
-        "resulturl",
-        "returnurl",
-        "reference",
-        "amount",
-        "id",
-        "additionalinfo",
-        "authemail",
-        "status",
-        "hash",
-      ]);
+    // The SDK's quirks, as Paynow receives them: values encodeURI'd before hashing and then
+    // form-encoded again by axios (so Paynow stores "Invoice%2035"), the amount without two
+    // decimals, and the cart summary's last character cut off.
+    const received = fake.requests[0].values;
+    assert.equal(received.reference, "Invoice%2035");
+    assert.equal(received.amount, "5.5");
+    assert.equal(received.additionalinfo, "500%20token");
+    assert.deepEqual(fake.requests[0].fields.map(([n]) => n), [
+      "resulturl",
+      "returnurl",
+      "reference",
+      "amount",
+      "id",
+      "additionalinfo",
+      "authemail",
+      "status",
+      "hash",
+    ]);
 
-      await fake.complete("Invoice%2035", "Paid");
-      const update = sdk.parseStatusUpdate(merchant.bodies[0]);
-      assert.equal(update.status, "Paid");
-      assert.equal(update.amount, "5.50");
-    });
+    await fake.complete("Invoice%2035", "Paid");
+    const update = sdk.parseStatusUpdate(merchant.bodies[0]);
+    assert.equal(update.status, "Paid");
+    assert.equal(update.amount, "5.50");
   });
 });
 
 Deno.test("the official SDK's express checkout follows the test numbers on the fake", async () => {
-  await withFake({}, async ({ fake, merchant }) => {
-    await withSdkAt(fake.url, async () => {
-      const sdk = new Paynow(ID, KEY, merchant.resultUrl, "https://shop.example/return");
-      const payment = sdk.createPayment("SDK-EXPRESS", "shop@example.com");
-      payment.add("tokens", 2);
-      const response = await sdk.sendMobile(payment, "0771111111", "ecocash");
-      assert.equal(response?.success, true, JSON.stringify(response));
-      assert.match(response.instructions, /0771111111/);
+  await withSdk(KEY, async ({ sdk, fake }) => {
+    const payment = sdk.createPayment("SDK-EXPRESS", "shop@example.com");
+    payment.add("tokens", 2);
+    const response = await sdk.sendMobile(payment, "0771111111", "ecocash");
+    assert.equal(response?.success, true, JSON.stringify(response));
+    assert.match(response.instructions, /0771111111/);
 
-      const polled = await waitFor("the SDK to see Paid", async () => {
-        const r = await sdk.pollTransaction(response.pollUrl);
-        return r.status === "paid" ? r : undefined;
-      });
-      assert.equal(polled.status, "paid", "the SDK lower-cases statuses when polling");
-
-      const refused = await sdk.sendMobile(
-        sdk.createPayment("SDK-BROKE", "shop@example.com").add("tokens", 2),
-        "0774444444",
-        "ecocash",
-      );
-      assert.equal(refused.success, false);
-      assert.equal(refused.error, "Insufficient balance");
-      assert.equal(fake.payments.length, 1);
+    const polled = await waitFor("the SDK to see Paid", async () => {
+      const r = await sdk.pollTransaction(response.pollUrl);
+      return r.status === "paid" ? r : undefined;
     });
+    assert.equal(polled.status, "paid", "the SDK lower-cases statuses when polling");
+
+    const refused = await sdk.sendMobile(
+      sdk.createPayment("SDK-BROKE", "shop@example.com").add("tokens", 2),
+      "0774444444",
+      "ecocash",
+    );
+    assert.equal(refused.success, false);
+    assert.equal(refused.error, "Insufficient balance");
+    assert.equal(fake.payments.length, 1);
   });
 });
 
 Deno.test("the official SDK signing with the wrong key gets Paynow's Invalid Hash error", async () => {
-  await withFake({}, async ({ fake, merchant }) => {
-    await withSdkAt(fake.url, async () => {
-      const sdk = new Paynow(ID, "not-the-key", merchant.resultUrl, "https://shop.example/return");
-      const response = await sdk.send(sdk.createPayment("SDK-BAD", "").add("tokens", 1));
-      assert.equal(response.success, false);
-      assert.match(response.error, /^Invalid Hash\. {2}Hash should start with: [0-9A-F]{6}$/);
-      assert.equal(fake.payments.length, 0);
-    });
+  await withSdk("not-the-key", async ({ sdk, fake }) => {
+    const response = await sdk.send(sdk.createPayment("SDK-BAD", "").add("tokens", 1));
+    assert.equal(response.success, false);
+    assert.match(response.error, /^Invalid Hash\. {2}Hash should start with: [0-9A-F]{6}$/);
+    assert.equal(fake.payments.length, 0);
   });
 });

@@ -169,38 +169,33 @@ Deno.test("fitText shortens with an ellipsis, within the limit, without cutting 
   assert.equal(fitText("  spaced \n out  ", 20), "spaced out");
 });
 
-Deno.test("markdown emphasis becomes WhatsApp's: bold, italic, bold italic, strikethrough", () => {
-  assert.equal(markdownToWhatsApp("**bold** and __also bold__"), "*bold* and *also bold*");
-  assert.equal(markdownToWhatsApp("*italic* and _italic_"), "_italic_ and _italic_");
-  assert.equal(markdownToWhatsApp("***both***"), "*_both_*");
-  assert.equal(markdownToWhatsApp("~~gone~~"), "~gone~");
-  assert.equal(
-    markdownToWhatsApp("**bold with *italic* inside**"),
-    "*bold with _italic_ inside*",
-  );
-});
-
-Deno.test("arithmetic, snake_case and lone stars are left alone", () => {
-  assert.equal(markdownToWhatsApp("2 * 3 * 4 = 24"), "2 * 3 * 4 = 24");
-  assert.equal(markdownToWhatsApp("a*b*c"), "a*b*c");
-  assert.equal(markdownToWhatsApp("use snake_case_names"), "use snake_case_names");
-  assert.equal(markdownToWhatsApp("5 * 5"), "5 * 5");
-});
-
-Deno.test("headings become bold lines and lists get bullets", () => {
-  const md = [
-    "# Title",
-    "## Section **two**",
-    "- first",
-    "* second",
-    "+ third",
-    "  - nested",
-    "- [ ] todo",
-    "- [x] done",
-    "1. numbered stays",
-  ].join("\n");
-  assert.equal(
-    markdownToWhatsApp(md),
+/** Markdown in, WhatsApp text out: each entry is one test, its pairs checked in turn. */
+const CONVERSIONS: Record<string, [markdown: string, whatsApp: string][]> = {
+  "markdown emphasis becomes WhatsApp's: bold, italic, bold italic, strikethrough": [
+    ["**bold** and __also bold__", "*bold* and *also bold*"],
+    ["*italic* and _italic_", "_italic_ and _italic_"],
+    ["***both***", "*_both_*"],
+    ["~~gone~~", "~gone~"],
+    ["**bold with *italic* inside**", "*bold with _italic_ inside*"],
+  ],
+  "arithmetic, snake_case and lone stars are left alone": [
+    ["2 * 3 * 4 = 24", "2 * 3 * 4 = 24"],
+    ["a*b*c", "a*b*c"],
+    ["use snake_case_names", "use snake_case_names"],
+    ["5 * 5", "5 * 5"],
+  ],
+  "headings become bold lines and lists get bullets": [[
+    [
+      "# Title",
+      "## Section **two**",
+      "- first",
+      "* second",
+      "+ third",
+      "  - nested",
+      "- [ ] todo",
+      "- [x] done",
+      "1. numbered stays",
+    ].join("\n"),
     [
       "*Title*",
       "*Section two*",
@@ -212,51 +207,39 @@ Deno.test("headings become bold lines and lists get bullets", () => {
       "☑ done",
       "1. numbered stays",
     ].join("\n"),
-  );
-});
-
-Deno.test("a list item's emphasis is converted, not mistaken for the bullet", () => {
-  assert.equal(markdownToWhatsApp("* **Chat** keeps memory"), "• *Chat* keeps memory");
-});
-
-Deno.test("code fences stay ``` blocks, untouched inside, without the language tag", () => {
-  const md = "Run:\n\n```python\nx = a * b * c  # **not bold**\nprint(x)\n```\n\nDone **now**.";
-  assert.equal(
-    markdownToWhatsApp(md),
+  ]],
+  "a list item's emphasis is converted, not mistaken for the bullet": [
+    ["* **Chat** keeps memory", "• *Chat* keeps memory"],
+  ],
+  "code fences stay ``` blocks, untouched inside, without the language tag": [[
+    "Run:\n\n```python\nx = a * b * c  # **not bold**\nprint(x)\n```\n\nDone **now**.",
     "Run:\n\n```\nx = a * b * c  # **not bold**\nprint(x)\n```\n\nDone *now*.",
-  );
-});
+  ]],
+  "an unclosed code fence (a cut-off answer) is still kept as code": [
+    ["See:\n```js\nlet a = **b**;", "See:\n```\nlet a = **b**;\n```"],
+  ],
+  "inline code is kept and its stars are not formatting": [
+    ["call `f(**x**)` **now**", "call `f(**x**)` *now*"],
+  ],
+  "links become 'text (url)' and the url keeps its underscores and stars": [
+    [
+      "See [the docs](https://x.co/a_b_c*d*) and <https://y.co/_z_>.",
+      "See the docs (https://x.co/a_b_c*d*) and https://y.co/_z_.",
+    ],
+    ["[https://x.co](https://x.co)", "https://x.co"],
+    ["![a chart](https://x.co/c.png)", "a chart (https://x.co/c.png)"],
+  ],
+  "escaped markdown characters come out literal": [
+    ["\\*not italic\\* and \\# no heading", "*not italic* and # no heading"],
+  ],
+  "rules and runs of blank lines are tidied": [["a\n\n\n\n---\n\n\nb  ", "a\n\n———\n\nb"]],
+};
 
-Deno.test("an unclosed code fence (a cut-off answer) is still kept as code", () => {
-  assert.equal(markdownToWhatsApp("See:\n```js\nlet a = **b**;"), "See:\n```\nlet a = **b**;\n```");
-});
-
-Deno.test("inline code is kept and its stars are not formatting", () => {
-  assert.equal(markdownToWhatsApp("call `f(**x**)` **now**"), "call `f(**x**)` *now*");
-});
-
-Deno.test("links become 'text (url)' and the url keeps its underscores and stars", () => {
-  assert.equal(
-    markdownToWhatsApp("See [the docs](https://x.co/a_b_c*d*) and <https://y.co/_z_>."),
-    "See the docs (https://x.co/a_b_c*d*) and https://y.co/_z_.",
-  );
-  assert.equal(markdownToWhatsApp("[https://x.co](https://x.co)"), "https://x.co");
-  assert.equal(
-    markdownToWhatsApp("![a chart](https://x.co/c.png)"),
-    "a chart (https://x.co/c.png)",
-  );
-});
-
-Deno.test("escaped markdown characters come out literal", () => {
-  assert.equal(
-    markdownToWhatsApp("\\*not italic\\* and \\# no heading"),
-    "*not italic* and # no heading",
-  );
-});
-
-Deno.test("rules and runs of blank lines are tidied", () => {
-  assert.equal(markdownToWhatsApp("a\n\n\n\n---\n\n\nb  "), "a\n\n———\n\nb");
-});
+for (const [name, pairs] of Object.entries(CONVERSIONS)) {
+  Deno.test(name, () => {
+    for (const [markdown, whatsApp] of pairs) assert.equal(markdownToWhatsApp(markdown), whatsApp);
+  });
+}
 
 Deno.test("property: conversion never throws and never leaks its placeholders", () => {
   const alphabet = [
