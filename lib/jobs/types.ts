@@ -100,6 +100,17 @@ export function jobType<S extends z.ZodType>(
   };
 }
 
+/**
+ * A chat channel's two jobs, keyed by its conversation (a phone, a chat): `reply` answers what is
+ * pending, `send` sends what is queued. Each job means "this conversation may have work"; its
+ * handler works through everything open in order, so a lost or repeated job changes nothing.
+ */
+export function conversationJobs<S extends z.ZodType>(channel: string, key: S) {
+  const job = (verb: string, lane: Lane) =>
+    jobType({ name: `${channel}.${verb}`, schema: key, lane, retry: CONVERSATION_RETRY });
+  return { reply: job("reply", "replies"), send: job("send", "sends") };
+}
+
 export interface EnqueueOptions {
   /** Milliseconds to wait before delivery (≤ 30 days). */
   delay?: number;

@@ -7,21 +7,12 @@
  * nothing: the reconciler queues chats whose work waits too long.
  */
 import { z } from "zod";
-import { CONVERSATION_RETRY, jobType } from "../jobs/types.ts";
+import { conversationJobs } from "../jobs/types.ts";
 import { TelegramId } from "./model.ts";
 
-/** Answer the chat's pending updates (the conversation). */
-export const telegramReplyJob = jobType({
-  name: "telegram.reply",
-  schema: z.object({ chatId: TelegramId }),
-  lane: "replies",
-  retry: CONVERSATION_RETRY,
-});
-
-/** Send the chat's queued messages, in order, with retries. */
-export const telegramSendJob = jobType({
-  name: "telegram.send",
-  schema: z.object({ chatId: TelegramId }),
-  lane: "sends",
-  retry: CONVERSATION_RETRY,
-});
+/** `telegram.reply` answers the chat's pending updates; `telegram.send` sends its queued
+ * messages, in order, with retries. */
+export const { reply: telegramReplyJob, send: telegramSendJob } = conversationJobs(
+  "telegram",
+  z.object({ chatId: TelegramId }),
+);

@@ -7,23 +7,12 @@
  * duplicated job changes nothing (the work is recorded in Postgres, the reconciler re-queues).
  */
 import { z } from "zod";
-import { CONVERSATION_RETRY, jobType } from "../jobs/types.ts";
+import { conversationJobs } from "../jobs/types.ts";
 import { PHONE_NUMBER } from "./types.ts";
 
-const Phone = z.string().regex(PHONE_NUMBER);
-
-/** Answer the phone's pending inbound messages (the conversation machine). */
-export const whatsappReplyJob = jobType({
-  name: "whatsapp.reply",
-  schema: z.object({ phone: Phone }),
-  lane: "replies",
-  retry: CONVERSATION_RETRY,
-});
-
-/** Send the phone's queued outbound messages, in order, with retries and pacing. */
-export const whatsappSendJob = jobType({
-  name: "whatsapp.send",
-  schema: z.object({ phone: Phone }),
-  lane: "sends",
-  retry: CONVERSATION_RETRY,
-});
+/** `whatsapp.reply` answers the phone's pending inbound messages (the conversation machine);
+ * `whatsapp.send` sends its queued outbound messages, in order, with retries and pacing. */
+export const { reply: whatsappReplyJob, send: whatsappSendJob } = conversationJobs(
+  "whatsapp",
+  z.object({ phone: z.string().regex(PHONE_NUMBER) }),
+);
