@@ -56,7 +56,6 @@ Deno.test("the system prompt goes in `system`, not among the messages", async ()
   assert.deepEqual(sent.messages, history.slice(1));
   assert.equal(sent.max_tokens, 50);
   assert.equal(sent.temperature, 1, "clamped to Anthropic's 0–1");
-  assert.equal(sent.stream, true);
 });
 
 Deno.test("splitSystem joins system turns and merges consecutive turns of one role", () => {

@@ -81,10 +81,7 @@ export async function runAnswer(
   let messages = p.messages;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      const stream = attempt === 1 ? p.upstream : p.ai.provider.stream(messages, {
-        maxOutputTokens: p.maxOutputTokens,
-        temperature: p.temperature,
-      }, signal);
+      const stream = attempt === 1 ? p.upstream : p.call(messages);
       for await (const event of stream) {
         if (event.type === "delta") {
           ttftMs ??= Math.round(performance.now() - p.startedAt);
