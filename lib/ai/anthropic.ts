@@ -96,8 +96,12 @@ export class AnthropicProvider extends SdkProvider<AnthropicConfig> {
   protected request(messages: readonly ChatMessage[], options: StreamOptions) {
     const client = this.#client;
     const body = { ...this.#requestBody(messages, options), stream: false as const };
+    // Our deadline, given to the SDK as well: without one it refuses a non-streaming request
+    // whose output cap could take over 10 minutes (above ~21,000 tokens) instead of sending it.
+    const timeout = this.timeoutMs(options);
     return async (attemptSignal: AbortSignal): Promise<UpstreamAnswer> => {
       const message = await client.messages.create(body, {
+        timeout,
         signal: attemptSignal,
         fetchOptions: onRequestSent(options.onRequestSent),
       });

@@ -81,6 +81,13 @@ Deno.test("a max_tokens stop is reported as finish reason length", async () => {
   assert.equal(answer.usage.outputTokens, 4);
 });
 
+Deno.test("a whole answer with a large output cap is asked for, not refused by the SDK", async () => {
+  await using t = await fixture({ reply: "Photosynthesis turns light into sugar." });
+  const answer = await t.ai.complete(question, { maxOutputTokens: 64_000 });
+  assert.equal(answer.text, "Photosynthesis turns light into sugar.");
+  assert.equal((t.fake.calls(MESSAGES)[0].body as Record<string, unknown>).max_tokens, 64_000);
+});
+
 Deno.test("a 429 with retry-after-ms is waited out, then answered: two upstream calls", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "rate_limit", retryAfterMs: 250 });
