@@ -36,6 +36,11 @@ export async function publishProductEvent(db: Database, event: ProductEvent): Pr
 /** What an observer hears: every event, a user's (with `userId`) or the product's (`null`). */
 export type HubEvent = ProductEvent & { userId: string | null };
 
+/** Publishes several events, user or product (`userId: null`), in order and in one go. */
+export async function publishAll(db: Database, events: HubEvent[]): Promise<void> {
+  await db.notify(EVENTS_CHANNEL, ...events.map((event) => JSON.stringify(event)));
+}
+
 export interface EventHub {
   subscribe(userId: string, onEvent: (e: UserEvent) => void): () => void;
   /** Every event, for domains that react to what happens in the product (notifications). */

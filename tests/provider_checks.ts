@@ -242,4 +242,98 @@ export function testProviderChecks<F extends Fake, P extends AiProvider>(
     await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
     await checkSilentStreamEnds(t.ai, t.fake, path, question);
   });
+  testWholeAnswerChecks(p);
+}
+
+/** What a failed `complete` threw (a failure of the test if it answered). */
+async function completeError(promise: Promise<unknown>): Promise<unknown> {
+  return await promise.then(() => assert.fail("expected an error"), (error: unknown) => error);
+}
+
+/**
+ * `complete`: one non-streaming request per attempt (no event stream), with the same usage,
+ * retries, deadline, abort and error classification as a stream.
+ */
+function testWholeAnswerChecks<F extends Fake, P extends AiProvider>(
+  p: ProviderUnderTest<F, P>,
+): void {
+  const fixture = providerFixture(p);
+  const { path, question } = p;
+
+  Deno.test("a whole answer is one non-streaming request, with the fake's usage and finish reason", async () => {
+    const reply = "Harare is the capital of Zimbabwe; plants turn sunlight into sugar.";
+    await using t = await fixture({ reply });
+    const answer = await t.ai.complete(question);
+    assert.deepEqual(answer, {
+      text: reply,
+      usage: {
+        inputTokens: fakePromptTokens(question),
+        outputTokens: splitDeltas(reply).length,
+        estimated: false,
+      },
+      finishReason: "stop",
+    });
+    const [call] = t.fake.calls(path);
+    const sent = call.body as Record<string, unknown>;
+    assert.equal(sent.stream, false, "asked for the whole answer at once");
+    assert.equal(sent.stream_options, undefined);
+    assert.equal(t.fake.calls(path).length, 1);
+    const capped = await t.ai.complete(question, { maxOutputTokens: 2 });
+    assert.equal(capped.finishReason, "length");
+    assert.equal(capped.usage.outputTokens, 2);
+  });
+
+  Deno.test("a whole answer: a 429 is waited out and a 5xx retried, then answered", async () => {
+    await using t = await fixture();
+    t.fake.script({ kind: "rate_limit", retryAfterMs: 150 }, { kind: "server_error" });
+    const answer = await t.ai.complete(question);
+    assert.ok(answer.text.length > 0);
+    const calls = t.fake.calls(path);
+    assert.deepEqual(calls.map((c) => c.status), [429, 500, 200]);
+    assert.ok(calls[1].at - calls[0].at >= 150, `retried after ${calls[1].at - calls[0].at} ms`);
+  });
+
+  Deno.test("a whole answer: 5xx until the attempts run out is an upstream error saying how many", async () => {
+    await using t = await fixture({}, { retry: { ...FAST_RETRY, maxAttempts: 2 } });
+    t.fake.script({ kind: "server_error", status: 503 }, { kind: "server_error", status: 502 });
+    const down = expectError(await completeError(t.ai.complete(question)), AiError);
+    assert.equal(down.retryable, true);
+    assert.equal(down.status, 502);
+    assert.equal(down.attempts, 2);
+    assert.equal(t.fake.calls(path).length, 2);
+  });
+
+  Deno.test("a whole answer: a wrong key is a BadKey error at once, without a retry", async () => {
+    await using t = await fixture({}, { apiKey: "sk-not-the-right-one" });
+    expectError(await completeError(t.ai.complete(question)), AiBadKeyError);
+    assert.equal(t.fake.calls(path).length, 1);
+  });
+
+  Deno.test("a whole answer cut short is an upstream error, retried: no half answer is returned", async () => {
+    const reply = "one two three four five six seven eight";
+    await using t = await fixture({ reply });
+    t.fake.script({ kind: "cut", afterDeltas: 3, how: "close" });
+    const answer = await t.ai.complete(question);
+    assert.equal(answer.text, reply);
+    assert.equal(t.fake.calls(path).length, 2);
+  });
+
+  Deno.test("a whole answer that does not come within the limit times out and the request is closed", async () => {
+    await using t = await fixture({}, { timeoutMs: 150, retry: { maxAttempts: 1 } });
+    t.fake.script({ kind: "hang" });
+    const error = await within(5_000, completeError(t.ai.complete(question)));
+    assert.equal(expectError(error, AiTimeoutError).attempts, 1);
+    assert.equal(await t.fake.calls(path)[0].closed, "disconnected");
+  });
+
+  Deno.test("a whole answer: aborting from the caller stops the request", async () => {
+    await using t = await fixture({ firstTokenDelayMs: 60_000 });
+    const controller = new AbortController();
+    const failed = within(5_000, completeError(t.ai.complete(question, {}, controller.signal)));
+    while (t.fake.calls(path).length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expectError(await failed, AiAbortedError);
+    assert.equal(await t.fake.calls(path)[0].closed, "disconnected");
+    assert.equal(t.fake.calls(path).length, 1);
+  });
 }

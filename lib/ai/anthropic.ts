@@ -1,5 +1,6 @@
 /**
- * Anthropic's Messages API through the official `@anthropic-ai/sdk`, streamed.
+ * Anthropic's Messages API through the official `@anthropic-ai/sdk`, streamed (`stream`) or
+ * whole (`complete`, `stream: false`).
  *
  * The API differs from OpenAI's in ways this file absorbs: system prompts go in `system`, not
  * among the messages; `max_tokens` is required; input tokens arrive in `message_start` and
@@ -18,6 +19,7 @@ import {
 import { onRequestSent } from "./fetch.ts";
 import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
 import { retryAfterMs } from "../retry_after.ts";
+import type { UpstreamAnswer } from "./complete.ts";
 import type { UpstreamEvent } from "./stream.ts";
 import type { ChatMessage, Embeddings, FinishReason, StreamOptions } from "./types.ts";
 
@@ -46,7 +48,7 @@ export class AnthropicProvider extends SdkProvider<AnthropicConfig> {
 
   protected upstream(messages: readonly ChatMessage[], options: StreamOptions) {
     const client = this.#client;
-    const body = this.#requestBody(messages, options);
+    const body = { ...this.#requestBody(messages, options), stream: true as const };
     return async function* (attemptSignal: AbortSignal): AsyncIterable<UpstreamEvent> {
       const events = await client.messages.create(body, {
         signal: attemptSignal,
@@ -91,6 +93,29 @@ export class AnthropicProvider extends SdkProvider<AnthropicConfig> {
     };
   }
 
+  protected request(messages: readonly ChatMessage[], options: StreamOptions) {
+    const client = this.#client;
+    const body = { ...this.#requestBody(messages, options), stream: false as const };
+    // Our deadline, given to the SDK as well: without one it refuses a non-streaming request
+    // whose output cap could take over 10 minutes (above ~21,000 tokens) instead of sending it.
+    const timeout = this.timeoutMs(options);
+    return async (attemptSignal: AbortSignal): Promise<UpstreamAnswer> => {
+      const message = await client.messages.create(body, {
+        timeout,
+        signal: attemptSignal,
+        fetchOptions: onRequestSent(options.onRequestSent),
+      });
+      let text = "";
+      for (const block of message.content) if (block.type === "text") text += block.text;
+      return {
+        text,
+        inputTokens: message.usage ? inputTokensOf(message.usage) : undefined,
+        outputTokens: message.usage?.output_tokens ?? undefined,
+        finishReason: finishReason(message.stop_reason ?? ""),
+      };
+    };
+  }
+
   protected classify(error: unknown): AiError {
     return classifyAnthropicError(error);
   }
@@ -109,7 +134,6 @@ export class AnthropicProvider extends SdkProvider<AnthropicConfig> {
       model: options.model ?? config.model,
       max_tokens: options.maxOutputTokens ?? config.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
       messages: turns,
-      stream: true as const,
       ...(system ? { system } : {}),
       // Anthropic accepts 0–1 where OpenAI accepts 0–2; one configuration serves both.
       ...(temperature === undefined ? {} : { temperature: Math.min(1, temperature) }),

@@ -56,7 +56,6 @@ Deno.test("the system prompt goes in `system`, not among the messages", async ()
   assert.deepEqual(sent.messages, history.slice(1));
   assert.equal(sent.max_tokens, 50);
   assert.equal(sent.temperature, 1, "clamped to Anthropic's 0–1");
-  assert.equal(sent.stream, true);
 });
 
 Deno.test("splitSystem joins system turns and merges consecutive turns of one role", () => {
@@ -80,6 +79,13 @@ Deno.test("a max_tokens stop is reported as finish reason length", async () => {
   const answer = await t.ai.complete(question, { maxOutputTokens: 4 });
   assert.equal(answer.finishReason, "length");
   assert.equal(answer.usage.outputTokens, 4);
+});
+
+Deno.test("a whole answer with a large output cap is asked for, not refused by the SDK", async () => {
+  await using t = await fixture({ reply: "Photosynthesis turns light into sugar." });
+  const answer = await t.ai.complete(question, { maxOutputTokens: 64_000 });
+  assert.equal(answer.text, "Photosynthesis turns light into sugar.");
+  assert.equal((t.fake.calls(MESSAGES)[0].body as Record<string, unknown>).max_tokens, 64_000);
 });
 
 Deno.test("a 429 with retry-after-ms is waited out, then answered: two upstream calls", async () => {

@@ -2,8 +2,9 @@
  * OpenAI, and every server that speaks its Chat Completions API (Ollama, llama.cpp server, vLLM,
  * OpenRouter, …) through the official `openai` SDK with a configurable `baseURL`.
  *
- * Usage is requested in the stream (`stream_options.include_usage`) because that is what we
- * bill; servers that ignore the option get their usage counted locally, marked estimated.
+ * Answers come streamed (`stream`) or whole (`complete`, `stream: false`). Usage is requested in
+ * the stream (`stream_options.include_usage`) because that is what we bill; servers that report
+ * none get their usage counted locally, marked estimated.
  */
 import OpenAI from "openai";
 import {
@@ -15,6 +16,7 @@ import {
 } from "./errors.ts";
 import { onRequestSent } from "./fetch.ts";
 import { type ProviderSettings, SDK_CLIENT_OPTIONS, SdkProvider } from "./provider.ts";
+import type { UpstreamAnswer } from "./complete.ts";
 import { withRetry } from "./retry.ts";
 import { retryAfterMs } from "../retry_after.ts";
 import { AttemptSignal, type UpstreamEvent } from "./stream.ts";
@@ -54,7 +56,11 @@ export class OpenAiProvider extends SdkProvider<OpenAiConfig> {
 
   protected upstream(messages: readonly ChatMessage[], options: StreamOptions) {
     const client = this.#client;
-    const body = this.#requestBody(messages, options);
+    const body = {
+      ...this.#requestBody(messages, options),
+      stream: true as const,
+      stream_options: { include_usage: true },
+    };
     const provider = "openai";
     return async function* (attemptSignal: AbortSignal): AsyncIterable<UpstreamEvent> {
       // The SDK makes the request (and throws its errors for a failed status); the events are
@@ -96,6 +102,25 @@ export class OpenAiProvider extends SdkProvider<OpenAiConfig> {
           yield { type: "finish", reason: finishReason(choice.finish_reason) };
         }
       }
+    };
+  }
+
+  protected request(messages: readonly ChatMessage[], options: StreamOptions) {
+    const client = this.#client;
+    const body = { ...this.#requestBody(messages, options), stream: false as const };
+    return async (attemptSignal: AbortSignal): Promise<UpstreamAnswer> => {
+      const answer = await client.chat.completions.create(body, {
+        signal: attemptSignal,
+        fetchOptions: onRequestSent(options.onRequestSent),
+      });
+      const choice = answer.choices?.[0];
+      if (!choice) throw new AiUpstreamError("the answer had no choices", { provider: "openai" });
+      return {
+        text: choice.message?.content ?? "",
+        inputTokens: answer.usage?.prompt_tokens,
+        outputTokens: answer.usage?.completion_tokens,
+        finishReason: finishReason(choice.finish_reason ?? ""),
+      };
     };
   }
 
@@ -148,8 +173,6 @@ export class OpenAiProvider extends SdkProvider<OpenAiConfig> {
     return {
       model: options.model ?? config.model,
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
-      stream: true as const,
-      stream_options: { include_usage: true },
       ...(temperature === undefined ? {} : { temperature }),
       ...(maxTokens === undefined ? {} : { [maxTokensParam]: maxTokens }),
       ...(options.responseFormat

@@ -71,6 +71,18 @@ Deno.test("a server that omits usage gets it counted with gpt-tokenizer and mark
   assert.notEqual(countTextTokens(reply), splitDeltas(reply).length);
 });
 
+Deno.test("a whole answer from a server that omits usage is counted locally, marked estimated", async () => {
+  const reply = "Harare, with about 1.5 million people, is the capital of Zimbabwe.";
+  await using t = await fixture({ reply, omitUsage: true });
+  const answer = await t.ai.complete(question);
+  assert.deepEqual(answer.usage, {
+    inputTokens: estimateTokens(question),
+    outputTokens: countTextTokens(reply),
+    estimated: true,
+  });
+  assert.equal((t.fake.calls(CHAT)[0].body as Record<string, unknown>).stream, false);
+});
+
 Deno.test("a 429 with retry-after is waited out, then answered: one answer, two upstream calls", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "rate_limit", retryAfter: "1" });

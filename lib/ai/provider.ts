@@ -1,11 +1,12 @@
 /**
  * What the two SDK-backed providers share: their settings, and everything but the upstream's own
- * request and events — retries and the silence deadline (stream.ts), the whole answer collected
- * from the stream, the local token count.
+ * requests and answers — retries and the silence deadline (stream.ts for a streamed answer,
+ * complete.ts for a whole one), the local token count.
  */
+import { driveCompletion, type UpstreamAnswer } from "./complete.ts";
 import { aiFetch } from "./fetch.ts";
 import { DEFAULT_RETRY, type RetrySettings } from "./retry.ts";
-import { collect, DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
+import { DEFAULT_TIMEOUT_MS, driveStream, type UpstreamEvent } from "./stream.ts";
 import { estimateTokens } from "./tokens.ts";
 import type { AiError } from "./errors.ts";
 import type {
@@ -57,6 +58,12 @@ export abstract class SdkProvider<C extends ProviderSettings> implements AiProvi
     options: StreamOptions,
   ): (attemptSignal: AbortSignal) => AsyncIterable<UpstreamEvent>;
 
+  /** One non-streaming upstream request for `messages` (aborting its signal must abort it). */
+  protected abstract request(
+    messages: readonly ChatMessage[],
+    options: StreamOptions,
+  ): (attemptSignal: AbortSignal) => Promise<UpstreamAnswer>;
+
   /** What the SDK threw, as our typed error. */
   protected abstract classify(error: unknown): AiError;
 
@@ -85,10 +92,18 @@ export abstract class SdkProvider<C extends ProviderSettings> implements AiProvi
 
   complete(
     messages: readonly ChatMessage[],
-    options?: StreamOptions,
+    options: StreamOptions = {},
     signal?: AbortSignal,
   ): Promise<Completion> {
-    return collect(this.stream(messages, options, signal));
+    return driveCompletion({
+      provider: this.name,
+      request: this.request(messages, options),
+      classify: (error) => this.classify(error),
+      estimateInput: () => estimateTokens(messages),
+      timeoutMs: this.timeoutMs(options),
+      retry: this.retry,
+      signal,
+    });
   }
 
   countTokens(input: readonly ChatMessage[] | string): number {

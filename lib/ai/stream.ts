@@ -10,7 +10,7 @@
 import { AiAbortedError, AiError, AiTimeoutError, AiUpstreamError } from "./errors.ts";
 import { retryDelay, type RetrySettings, sleep } from "./retry.ts";
 import { countTextTokens } from "./tokens.ts";
-import type { Completion, FinishReason, ProviderName, StreamEvent } from "./types.ts";
+import type { FinishReason, ProviderName, StreamEvent } from "./types.ts";
 
 /** Longest silence tolerated from an upstream when neither the call nor the config says. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -182,17 +182,4 @@ function definedOnly(usage: { inputTokens?: number; outputTokens?: number }) {
   if (typeof usage.inputTokens === "number") out.inputTokens = usage.inputTokens;
   if (typeof usage.outputTokens === "number") out.outputTokens = usage.outputTokens;
   return out;
-}
-
-/** Gathers a stream into one {@link Completion}. */
-export async function collect(events: AsyncIterable<StreamEvent>): Promise<Completion> {
-  let text = "";
-  for await (const event of events) {
-    if (event.type === "delta") text += event.text;
-    else {
-      const { inputTokens, outputTokens, estimated, finishReason } = event;
-      return { text, usage: { inputTokens, outputTokens, estimated }, finishReason };
-    }
-  }
-  throw new AiUpstreamError("the stream ended without a usage record");
 }

@@ -20,7 +20,8 @@ export interface StreamOptions {
   /**
    * The longest the upstream may stay silent, per attempt: before the first chunk of the answer
    * arrives, and between two chunks. Not a cap on the whole answer, so a long essay that keeps
-   * streaming is never cut, while a hung upstream is given up on quickly.
+   * streaming is never cut, while a hung upstream is given up on quickly. A whole answer
+   * (`complete`) arrives at once, so there the limit covers its generation.
    */
   timeoutMs?: number;
   /**
@@ -86,7 +87,10 @@ export interface AiProvider {
     signal?: AbortSignal,
   ): AsyncIterable<StreamEvent>;
 
-  /** The whole answer at once (built on {@link stream}, so the same retries and errors). */
+  /**
+   * The whole answer at once, from one non-streaming request per attempt: the same retries,
+   * errors and usage rules as {@link stream}. Aborting `signal` ends it with `AiAbortedError`.
+   */
   complete(
     messages: readonly ChatMessage[],
     options?: StreamOptions,

@@ -13,7 +13,7 @@
  *    turns and the configuration has a summary model, queue their summary (summaries.ts).
  *    Never throws.
  */
-import { AiError, type ChatMessage } from "../ai/mod.ts";
+import { AiError, type ChatMessage, type StreamEvent } from "../ai/mod.ts";
 import { refreshAhead } from "../cache.ts";
 import { formatCount } from "../format.ts";
 import { assertWithinDailyCap, dailyCapError, tierCache } from "../accounts/tiers.ts";
@@ -45,7 +45,7 @@ import { StopWatch } from "./stop_watch.ts";
 import { MAX_MESSAGE_CHARS, titleOf } from "./title.ts";
 import { StreamRegistry } from "./streams.ts";
 import { AnswerEventStore } from "./answer_events.ts";
-import { type EagerStream, startUpstreamCall } from "./upstream.ts";
+import { type EagerStream, startUpstreamCall, wholeAnswerEvents } from "./upstream.ts";
 import { announceMessages } from "./run.ts";
 
 /** What the chat is built from. */
@@ -125,6 +125,11 @@ export interface AnswerInput {
   fresh?: boolean;
   /** A bot answers instead of the user's own assistant (the user is its owner, who pays). */
   bot?: BotAnswer;
+  /**
+   * The answer is sent whole (WhatsApp, Telegram): the model is asked for it in one
+   * non-streaming request, which costs less than reading it as a stream.
+   */
+  whole?: boolean;
 }
 
 /**
@@ -164,6 +169,8 @@ export interface PreparedAnswer {
   startedAt: number;
   /** The upstream call, already under way (started while the preparation wrote its rows). */
   upstream: EagerStream;
+  /** Another upstream call for `messages`, of the same kind (streamed or whole). */
+  call(messages: ChatMessage[]): AsyncIterable<StreamEvent>;
   /** Stops the upstream call (stop button, grace period over, caller's signal). */
   abort: AbortController;
 }
@@ -371,13 +378,13 @@ async function prepare(
 
     // The checks passed: the model starts on the answer; once its request has left, the rows
     // are written while it thinks.
-    const upstream = startUpstreamCall((onRequestSent) =>
-      ai.provider.stream(assembled.messages, {
-        maxOutputTokens,
-        temperature,
-        onRequestSent,
-      }, abort.signal)
-    );
+    const call = (messages: ChatMessage[], onRequestSent?: () => void) => {
+      const options = { maxOutputTokens, temperature, onRequestSent };
+      return input.whole
+        ? wholeAnswerEvents(ai.provider.complete(messages, options, abort.signal))
+        : ai.provider.stream(messages, options, abort.signal);
+    };
+    const upstream = startUpstreamCall((onRequestSent) => call(assembled.messages, onRequestSent));
     await upstream.left;
     if (estimate > 0) {
       try {
@@ -435,6 +442,7 @@ async function prepare(
       reservation,
       startedAt,
       upstream: upstream.stream,
+      call: (messages) => call(messages),
       abort,
     };
   } catch (error) {

@@ -66,7 +66,8 @@ export type AnswerOnceResult =
   | { ok: false; code: ChatErrorCode; userMessage: string };
 
 /**
- * Answers one user message without streaming (WhatsApp). Picks the user's open conversation of
+ * Answers one user message without streaming (WhatsApp, Telegram): the model is asked for the
+ * whole answer in one non-streaming request. Picks the user's open conversation of
  * that mode+channel within the idle TTL, or starts one; essay always fresh. Bills like the web.
  * Never throws for AI/billing problems: returns them.
  */
@@ -81,6 +82,7 @@ export async function answerOnce(
       mode: input.mode,
       channel: input.channel,
       text: input.text,
+      whole: true,
     });
   } catch (error) {
     if (error instanceof ChatError) {

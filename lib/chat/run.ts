@@ -17,7 +17,7 @@ import {
   type FinishReason,
   type Usage,
 } from "../ai/mod.ts";
-import { publish, publishProductEvent } from "../events.ts";
+import { type HubEvent, publishAll, publishProductEvent } from "../events.ts";
 import { getBalance } from "../wallet/ledger.ts";
 import { release, settle } from "../wallet/reservations.ts";
 import type { ChatServices, PreparedAnswer } from "./answer.ts";
@@ -25,7 +25,6 @@ import { priceOf } from "./context.ts";
 import { chatCodeOf, type ChatErrorCode } from "./errors.ts";
 import { summarizeDedupe, summarizeJob } from "./summaries.ts";
 
-/** Receives the answer as it is generated. */
 /**
  * Tells the product a conversation has new messages (the `conversation.message` product event,
  * which the notifications may mirror to a topic), once they are stored as they end. A lost
@@ -36,12 +35,16 @@ export function announceMessages(
   conversationId: string,
   messageIds: string[],
 ): void {
-  publishProductEvent(s.db, {
-    type: "conversation.message",
-    data: { conversationId, messageIds },
-  }).catch((error) => s.log.warn("new messages not announced", { conversationId, error }));
+  publishAll(s.db, [messagesEvent(conversationId, messageIds)])
+    .catch((error) => s.log.warn("new messages not announced", { conversationId, error }));
 }
 
+/** The `conversation.message` product event. */
+function messagesEvent(conversationId: string, messageIds: string[]): HubEvent {
+  return { userId: null, type: "conversation.message", data: { conversationId, messageIds } };
+}
+
+/** Receives the answer as it is generated. */
 export interface AnswerSink {
   delta(text: string): void;
 }
@@ -81,10 +84,7 @@ export async function runAnswer(
   let messages = p.messages;
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      const stream = attempt === 1 ? p.upstream : p.ai.provider.stream(messages, {
-        maxOutputTokens: p.maxOutputTokens,
-        temperature: p.temperature,
-      }, signal);
+      const stream = attempt === 1 ? p.upstream : p.call(messages);
       for await (const event of stream) {
         if (event.type === "delta") {
           ttftMs ??= Math.round(performance.now() - p.startedAt);
@@ -180,14 +180,17 @@ export async function runAnswer(
               usage_estimated = ${billed?.estimated ?? false}, cost = ${cost},
               latency_ms = ${latencyMs}, ttft_ms = ${ttftMs}, completed_at = now()
             where id = ${p.messageId}`;
-  if (cost > 0) {
-    await publish(s.db, {
-      userId: p.conversation.userId,
-      type: "wallet.updated",
-      data: { balance, reason: "usage", messageId: p.messageId },
-    }).catch((error) => log.error("wallet event not published", { error }));
-  }
-  announceMessages(s, p.conversation.id, [p.userMessageId, p.messageId]);
+  // The user's screens hear of the bill and the product of the new messages in one notice.
+  await publishAll(s.db, [
+    ...(cost > 0
+      ? [{
+        userId: p.conversation.userId,
+        type: "wallet.updated",
+        data: { balance, reason: "usage", messageId: p.messageId },
+      }]
+      : []),
+    messagesEvent(p.conversation.id, [p.userMessageId, p.messageId]),
+  ]).catch((error) => log.error("answer events not published", { error }));
   await queueSummary(s, p).catch((error) => log.warn("summary not queued", { error }));
   return {
     status,

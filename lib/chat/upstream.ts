@@ -2,7 +2,19 @@
  * The upstream call of an answer, started before the preparation has written its rows, so the
  * model's time to first token overlaps our database work instead of following it.
  */
-import type { StreamEvent } from "../ai/mod.ts";
+import type { Completion, StreamEvent } from "../ai/mod.ts";
+
+/**
+ * A whole answer (`complete`) as the events of a stream: its text as one delta, then its usage,
+ * so that one answer path serves streamed and whole answers alike.
+ */
+export async function* wholeAnswerEvents(
+  completion: Promise<Completion>,
+): AsyncGenerator<StreamEvent, void, undefined> {
+  const { text, usage, finishReason } = await completion;
+  if (text) yield { type: "delta", text };
+  yield { type: "usage", ...usage, finishReason };
+}
 
 /**
  * Pulls a stream from the moment it is made, buffering its events until they are read: the

@@ -29,8 +29,12 @@ export interface Database {
     name: string,
     fn: () => Promise<T>,
   ): Promise<{ ran: true; value: T } | { ran: false }>;
-  /** Publishes to every listener of `channel` (across processes on a real server). */
-  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Publishes to every listener of `channel` (across processes on a real server), in order; a
+   * few payloads go in one statement. Identical payloads of one call arrive once (Postgres
+   * folds repeats within a transaction).
+   */
+  notify(channel: string, ...payloads: string[]): Promise<void>;
   /** Subscribes to `channel`; returns the unsubscribe function. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   /** `true` when a trivial query answers within `timeoutMs`. */
@@ -133,8 +137,10 @@ function serverDatabase(sql: Sql, locks: Sql): Database {
         conn.release();
       }
     },
-    async notify(channel, payload) {
-      await sql.notify(channel, payload);
+    async notify(channel, ...payloads) {
+      if (payloads.length === 1) return void await sql.notify(channel, payloads[0]);
+      if (payloads.length === 0) return;
+      await sql`select pg_notify(${channel}, p) from unnest(${payloads}::text[]) as t(p)`;
     },
     async listen(channel, onPayload) {
       const { unlisten } = await sql.listen(channel, onPayload);
@@ -165,8 +171,8 @@ function embeddedDatabase(sql: Sql, stop: () => Promise<void>): Database {
         held.delete(name);
       }
     },
-    notify(channel, payload) {
-      bus.dispatchEvent(new MessageEvent(channel, { data: payload }));
+    notify(channel, ...payloads) {
+      for (const data of new Set(payloads)) bus.dispatchEvent(new MessageEvent(channel, { data }));
       return Promise.resolve();
     },
     listen(channel, onPayload) {

@@ -44,6 +44,21 @@ Deno.test("notify reaches listeners of the channel until they unlisten", async (
   }
 });
 
+Deno.test("several payloads of one notify reach listeners in order, a repeat once", async () => {
+  const { db, close } = await freshDatabase();
+  try {
+    const got: string[] = [];
+    const unlisten = await db.listen("events", (p) => got.push(p));
+    await db.notify("events", "a", "b", "a", "c");
+    await db.notify("events");
+    for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    await unlisten();
+    assert.deepEqual(got, ["a", "b", "c"]);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("ping answers true while up and false once closed", async () => {
   const { db, close } = await freshDatabase();
   assert.equal(await db.ping(), true);

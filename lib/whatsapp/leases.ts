@@ -21,8 +21,11 @@ export interface Lease {
    * server); null when unknown (never, or this process's own pacing knows it).
    */
   readonly lastSentAgoMs: number | null;
-  /** Records a send to the phone now (read by the next holder as `lastSentAgoMs`). */
-  sent(): Promise<void>;
+  /**
+   * Notes a send to the phone now, for the next holder's `lastSentAgoMs`. Written with the
+   * release (no statement per send): until then no other worker can send to the phone anyway.
+   */
+  sent(): void;
   /** Pushes the expiry forward (long AI answers); false if the lease was lost meanwhile. */
   renew(): Promise<boolean>;
   /** Lets go; true when new work may have arrived for the phone while it was held. */
@@ -60,7 +63,7 @@ function localLeases(): Leases {
       held.set(key, entry);
       return Promise.resolve({
         lastSentAgoMs: null,
-        sent: () => Promise.resolve(),
+        sent: () => {},
         renew: () => Promise.resolve(true),
         release() {
           held.delete(key);
@@ -87,11 +90,12 @@ function sharedLeases(db: Database): Leases {
           (extract(epoch from now() - last_sent_at) * 1000)::float8 as last_sent_ago_ms`;
       if (rows.length !== 1) return null;
       const ago = rows[0].last_sent_ago_ms as number | null;
+      /** When this holder last sent to the phone (performance.now()); null: not yet. */
+      let sentAt: number | null = null;
       return {
         lastSentAgoMs: ago === null ? null : Math.max(0, ago),
-        async sent() {
-          await sql`update whatsapp_leases set last_sent_at = now()
-                    where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
+        sent() {
+          sentAt = performance.now();
         },
         async renew() {
           const renewed = await sql`
@@ -102,7 +106,10 @@ function sharedLeases(db: Database): Leases {
         async release() {
           // A send lease's row stays (free) for its last send time; pruneLeases removes it.
           if (kind === "send") {
-            await sql`update whatsapp_leases set leased_until = '-infinity'
+            const sentAgoMs = sentAt === null ? null : performance.now() - sentAt;
+            await sql`update whatsapp_leases set leased_until = '-infinity',
+                        last_sent_at = coalesce(
+                          now() - ${sentAgoMs}::float8 * interval '1 millisecond', last_sent_at)
                       where phone = ${phone} and kind = ${kind} and holder = ${holder}`;
           } else {
             await sql`delete from whatsapp_leases

@@ -44,7 +44,7 @@ Deno.test("a send lease tells the next holder, on any instance, when the phone w
     const first = await a.acquire("+263771111111", "send", 30_000);
     assert.ok(first);
     assert.equal(first.lastSentAgoMs, null, "never sent to");
-    await first.sent();
+    first.sent();
     await first.release();
     const next = await b.acquire("+263771111111", "send", 30_000);
     assert.ok(next, "free once released");
@@ -61,5 +61,28 @@ Deno.test("a send lease tells the next holder, on any instance, when the phone w
     const held = await a.acquire("+263772222222", "send", 30_000);
     assert.equal(await pruneLeases(db), db.kind === "embedded" ? 0 : 1);
     await held?.release();
+  });
+});
+
+Deno.test("a send lease records when its last send went, not when it was let go", async () => {
+  await withDatabase(async (db) => {
+    if (db.kind !== "server") return; // one process: its own pacing knows the last send
+    const leases = createLeases(db);
+    const first = await leases.acquire("+263771111111", "send", 30_000);
+    assert.ok(first);
+    first.sent();
+    await new Promise((r) => setTimeout(r, 300));
+    await first.release();
+    const next = await leases.acquire("+263771111111", "send", 30_000);
+    assert.ok(next);
+    assert.ok(next.lastSentAgoMs !== null && next.lastSentAgoMs >= 290, `${next.lastSentAgoMs}`);
+    await next.release();
+    // A holder that sent nothing keeps the earlier record.
+    const idle = await leases.acquire("+263771111111", "send", 30_000);
+    assert.ok(idle);
+    await idle.release();
+    const last = await leases.acquire("+263771111111", "send", 30_000);
+    assert.ok(last?.lastSentAgoMs !== null && last!.lastSentAgoMs >= 290);
+    await last!.release();
   });
 });

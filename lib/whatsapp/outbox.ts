@@ -144,7 +144,7 @@ export async function drainOutbox(deps: OutboxDeps, phone: string): Promise<void
 async function sendQueued(
   deps: OutboxDeps,
   phone: string,
-  onSent: () => Promise<void>,
+  onSent: () => void,
 ): Promise<number | null> {
   const sql = deps.db.sql;
   let windowOpen: boolean | null = null;
@@ -187,7 +187,7 @@ async function sendQueued(
           )
           ${queuedAfter(sql, phone, id)}`;
         next = following ?? null;
-        await onSent();
+        onSent();
       });
     } catch (error) {
       if (!(error instanceof WhatsAppError)) throw error;
