@@ -104,7 +104,10 @@ Deno.test("the same update delivered twice is answered once, and billed once", a
 
   assert.equal(t.telegram.messages.length, before + 1, "one answer");
   assert.equal(await count(t.app, "telegram_updates where update_id = 900001"), 1);
-  assert.equal(t.openai.calls("/v1/chat/completions").length, 1, "one AI call");
+  const calls = t.openai.calls("/v1/chat/completions");
+  assert.equal(calls.length, 1, "one AI call");
+  // An essay may outlast the silence limit before its last word: it streams even when sent whole.
+  assert.equal((calls[0].body as { stream?: boolean }).stream, true);
   assert.equal(
     await count(
       t.app,

@@ -80,7 +80,10 @@ Deno.test("a signed message is acknowledged before the AI answers; 5 re-deliveri
     ),
     1,
   );
-  assert.equal(t.openai.calls("/v1/chat/completions").length, 1, "one AI call");
+  const calls = t.openai.calls("/v1/chat/completions");
+  assert.equal(calls.length, 1, "one AI call");
+  // Sent whole, so asked for whole: no stream to read.
+  assert.equal((calls[0].body as { stream?: boolean }).stream, false);
   assert.equal(await count(t.app, "whatsapp_webhook_log where status = 200"), 8);
 });
 

@@ -66,8 +66,8 @@ export type AnswerOnceResult =
   | { ok: false; code: ChatErrorCode; userMessage: string };
 
 /**
- * Answers one user message without streaming (WhatsApp, Telegram): the model is asked for the
- * whole answer in one non-streaming request. Picks the user's open conversation of
+ * Answers one user message whole (WhatsApp, Telegram): a chat answer is asked of the model in
+ * one non-streaming request, an essay is streamed and collected. Picks the user's open conversation of
  * that mode+channel within the idle TTL, or starts one; essay always fresh. Bills like the web.
  * Never throws for AI/billing problems: returns them.
  */
@@ -82,7 +82,9 @@ export async function answerOnce(
       mode: input.mode,
       channel: input.channel,
       text: input.text,
-      whole: true,
+      // An essay is long enough to outlast the silence limit, which a whole answer must beat
+      // from the request to its last word: essays stream, the rest comes in one response.
+      whole: input.mode !== "essay",
     });
   } catch (error) {
     if (error instanceof ChatError) {
