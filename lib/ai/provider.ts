@@ -74,20 +74,30 @@ export abstract class SdkProvider<C extends ProviderSettings> implements AiProvi
     return options.timeoutMs ?? this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
+  /** What a streamed and a whole call share: who answers, the error mapping, the count of the
+   * prompt, the deadline, the retries and the caller's signal. */
+  private callRules(
+    messages: readonly ChatMessage[],
+    options: StreamOptions,
+    signal?: AbortSignal,
+  ) {
+    return {
+      provider: this.name,
+      classify: (error: unknown) => this.classify(error),
+      estimateInput: () => estimateTokens(messages),
+      timeoutMs: this.timeoutMs(options),
+      retry: this.retry,
+      signal,
+    };
+  }
+
   stream(
     messages: readonly ChatMessage[],
     options: StreamOptions = {},
     signal?: AbortSignal,
   ): AsyncIterable<StreamEvent> {
-    return driveStream({
-      provider: this.name,
-      open: this.upstream(messages, options),
-      classify: (error) => this.classify(error),
-      estimateInput: () => estimateTokens(messages),
-      timeoutMs: this.timeoutMs(options),
-      retry: this.retry,
-      signal,
-    });
+    const open = this.upstream(messages, options);
+    return driveStream({ ...this.callRules(messages, options, signal), open });
   }
 
   complete(
@@ -95,15 +105,8 @@ export abstract class SdkProvider<C extends ProviderSettings> implements AiProvi
     options: StreamOptions = {},
     signal?: AbortSignal,
   ): Promise<Completion> {
-    return driveCompletion({
-      provider: this.name,
-      request: this.request(messages, options),
-      classify: (error) => this.classify(error),
-      estimateInput: () => estimateTokens(messages),
-      timeoutMs: this.timeoutMs(options),
-      retry: this.retry,
-      signal,
-    });
+    const request = this.request(messages, options);
+    return driveCompletion({ ...this.callRules(messages, options, signal), request });
   }
 
   countTokens(input: readonly ChatMessage[] | string): number {
