@@ -11,7 +11,7 @@ import {
   TEST_PHONE_NUMBER_ID,
 } from "../lib/sandbox/whatsapp_sign.ts";
 import type { ClosedLoopFigures, LoadRequest } from "./_closed_loop.ts";
-import { type ServerProcess, startServer } from "./_support.ts";
+import { delay, type ServerProcess, startServer } from "./_support.ts";
 
 export { TEST_PHONE_NUMBER_ID };
 export const APP_SECRET = "bench-app-secret";
@@ -122,4 +122,23 @@ export async function startFakeGraph(): Promise<{ graph: ServerProcess; countsUr
 /** Messages the fake Graph API has received so far. */
 export async function sentCount(countsUrl: string): Promise<number> {
   return (await (await fetch(`${countsUrl}/count`)).json() as { messages: number }).messages;
+}
+
+/**
+ * Waits until the fake Graph API has `total` messages, or `limitMs` passed: when the first one
+ * after the call came and when the wait ended (`performance.now()`), and how many there were.
+ */
+export async function waitForSent(countsUrl: string, total: number, limitMs = 600_000) {
+  const started = performance.now();
+  const base = await sentCount(countsUrl);
+  let first = 0;
+  for (;;) {
+    const sent = await sentCount(countsUrl);
+    const now = performance.now();
+    if (!first && sent > base) first = now;
+    if (sent >= total || now - started > limitMs) {
+      return { first: first || now, last: now, seconds: (now - started) / 1000, sent };
+    }
+    await delay(20);
+  }
 }

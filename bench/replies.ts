@@ -38,9 +38,9 @@ import {
   deliveryPool,
   GRAPH_TOKEN,
   PHONES,
-  sentCount,
   startFakeGraph,
   startWhatsAppServer,
+  waitForSent,
 } from "./_webhook_load.ts";
 
 export const description =
@@ -67,19 +67,13 @@ async function deliverAll(url: string, pool: ReturnType<typeof deliveryPool>) {
 }
 
 /** Waits until the fake has `total` messages; the time each new message arrived is sampled. */
-async function answered(countsUrl: string, total: number, limitMs = 600_000) {
-  const started = performance.now();
-  let first = 0;
-  const base = await sentCount(countsUrl);
-  for (;;) {
-    const n = await sentCount(countsUrl);
-    if (!first && n > base) first = performance.now();
-    if (n >= total) return { first: first || performance.now(), last: performance.now() };
-    if (performance.now() - started > limitMs) {
-      throw new Error(`only ${n} of ${total} messages answered in ${limitMs / 1000} s`);
-    }
-    await delay(20);
+/** Waits until `total` messages were sent; when the first and the last came. */
+async function answered(countsUrl: string, total: number) {
+  const wait = await waitForSent(countsUrl, total);
+  if (wait.sent < total) {
+    throw new Error(`only ${wait.sent} of ${total} messages answered in ${wait.seconds} s`);
   }
+  return wait;
 }
 
 export async function run(): Promise<void> {

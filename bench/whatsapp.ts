@@ -48,6 +48,7 @@ import {
   sentCount,
   startFakeGraph,
   startWhatsAppServer,
+  waitForSent,
 } from "./_webhook_load.ts";
 
 export const description =
@@ -61,16 +62,6 @@ const DUPLICATE_SHARE = 0.05;
  */
 const BACKLOG_PROBE = 1_000;
 const DRAIN_LIMIT_MS = 600_000;
-
-/** Waits until the fake has `total` messages (or the limit passes); seconds waited. */
-async function waitForReplies(countsUrl: string, total: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < DRAIN_LIMIT_MS) {
-    if (await sentCount(countsUrl) >= total) break;
-    await delay(100);
-  }
-  return (performance.now() - started) / 1000;
-}
 
 interface FixedFigures {
   label: string;
@@ -184,7 +175,7 @@ export async function run(): Promise<void> {
     const first = deliveryPool({ count: PHONES, phones: PHONES, phoneBase: 0, tag: "first" });
     await offer("warm-up", url, 250, first.items);
     let expected = PHONES;
-    const warmSeconds = await waitForReplies(countsUrl, expected);
+    const warmSeconds = (await waitForSent(countsUrl, expected, DRAIN_LIMIT_MS)).seconds;
 
     // The unloaded reply rate: a backlog delivered at once, answered with no intake after it.
     const probe = deliveryPool({ count: BACKLOG_PROBE, phones: PHONES, phoneBase: 0, tag: "p" });
@@ -198,7 +189,7 @@ export async function run(): Promise<void> {
     expected += BACKLOG_PROBE;
     const drainFrom = await sentCount(countsUrl);
     const drainStart = performance.now();
-    await waitForReplies(countsUrl, expected);
+    await waitForSent(countsUrl, expected, DRAIN_LIMIT_MS);
     const unloaded = (expected - drainFrom) / ((performance.now() - drainStart) / 1000);
 
     // The maximum, and the replies sent meanwhile.
@@ -212,7 +203,7 @@ export async function run(): Promise<void> {
     });
     const repliesUnderLoad = (await sentCount(countsUrl) - before) / ours.seconds;
     const handedOut = Math.min(fresh.used, fresh.items.length);
-    const drainMax = await waitForReplies(countsUrl, expected + ours.ok);
+    const drainMax = (await waitForSent(countsUrl, expected + ours.ok, DRAIN_LIMIT_MS)).seconds;
 
     // Latency at a fixed rate, once the backlog is answered.
     const fixedPlan = deliveryPool({
@@ -232,7 +223,7 @@ export async function run(): Promise<void> {
     // handed out (the last few in flight when the load stopped are stored but not counted).
     const low = expected + ours.ok + fixedPlan.items.length;
     const high = expected + handedOut + fixedPlan.items.length;
-    await waitForReplies(countsUrl, low);
+    await waitForSent(countsUrl, low, DRAIN_LIMIT_MS);
     await delay(2_000); // a late duplicate would show up here
     const received = await sentCount(countsUrl);
     const lost = Math.max(0, low - received);
