@@ -4,7 +4,7 @@
  * chat runtime and its streams are its own), as two instances do. Runs on both back ends.
  */
 import assert from "node:assert/strict";
-import { fundedUser, startTestApp, type TestApp } from "./harness.ts";
+import { fundedUser, startTestApp, type TestApp, waitFor } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { pruneAnswerEvents } from "../lib/chat/answer_events.ts";
@@ -132,8 +132,13 @@ pairTest(
   async ({ a, b }) => {
     const { auth } = await fundedUser(a, 100_000);
     const { messageId } = await askAndDrop(a, auth, 1_000);
-    const [{ n }] = await a.server.db.sql`select count(*)::int as n from answer_events
-                                           where message_id = ${messageId}`;
+    // The reader may see `done` before the store's write of it (at once, but in the background).
+    const n = await waitFor("the answer's last event stored", async () => {
+      const [row] = await a.server.db.sql<{ n: number; done: boolean }[]>`
+        select count(*)::int as n, bool_or(event = 'done') as done from answer_events
+        where message_id = ${messageId}`;
+      return row.done && row.n;
+    }, 5_000);
     assert.ok(n >= 3, `start, deltas, usage and done stored (${n})`);
     assert.equal(await pruneAnswerEvents(a.server.db), 0, "kept while recent");
     assert.equal(await pruneAnswerEvents(a.server.db, 0), n);
