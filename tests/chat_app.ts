@@ -5,6 +5,7 @@
 import { startTestApp, type TestApp, type TestAppOptions, withFakes } from "./harness.ts";
 import { FAKE_OPENAI_KEY, type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
+import { answerOnce, type ChatServices } from "../lib/chat/mod.ts";
 
 export interface ChatApp extends AsyncDisposable {
   app: TestApp;
@@ -25,3 +26,7 @@ export async function startChatApp(
   });
   return withFakes(app, { openai });
 }
+
+/** One chat message from WhatsApp, answered whole (the bot's path). */
+export const chatOnWhatsApp = (chat: ChatServices, userId: string, text: string) =>
+  answerOnce(chat, { userId, mode: "chat", channel: "whatsapp", text });

@@ -3,22 +3,13 @@
  * each refusal left a conversation holding only the question, which /chat then opened first.
  */
 import assert from "node:assert/strict";
-import { startTestApp, type TestApp } from "./harness.ts";
-import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../lib/sandbox/openai.ts";
-import { answerOnce } from "../lib/chat/mod.ts";
+import type { TestApp } from "./harness.ts";
+import { chatOnWhatsApp, startChatApp } from "./chat_app.ts";
 import { signUpByApi } from "./browser_users.ts";
 
 async function withChatApp(fn: (app: TestApp) => Promise<void>) {
-  const fake = await startFakeOpenAI();
-  const app = await startTestApp({
-    env: { OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: fake.baseUrl },
-  });
-  try {
-    await fn(app);
-  } finally {
-    await app.close();
-    await fake.close();
-  }
+  await using chat = await startChatApp();
+  await fn(chat.app);
 }
 
 const ask = (app: TestApp, token: string, path: string, text: string) =>
@@ -38,12 +29,7 @@ Deno.test("402 on a new chat, an essay or WhatsApp: no conversation is left behi
     const essay = await ask(app, user.accessToken, "/api/v1/essays", "Hello there");
     assert.equal(essay.status, 402);
     assert.match((await essay.json()).error.message, /enough tokens/);
-    const once = await answerOnce(app.server.chat, {
-      userId: user.id,
-      mode: "chat",
-      channel: "whatsapp",
-      text: "Hello",
-    });
+    const once = await chatOnWhatsApp(app.server.chat, user.id, "Hello");
     assert.ok(!once.ok && once.code === "insufficient_funds");
     assert.equal(await conversationsOf(app, user.id), 0);
     // The web's "New chat" asks its first question without creating the conversation first.

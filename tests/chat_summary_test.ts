@@ -15,9 +15,9 @@ import {
   type TestApp,
   waitFor,
 } from "./harness.ts";
-import { startChatApp } from "./chat_app.ts";
+import { chatOnWhatsApp, startChatApp } from "./chat_app.ts";
 import { defaultReply, type FakeRequest } from "../lib/sandbox/openai.ts";
-import { answerOnce, type ChatServices } from "../lib/chat/mod.ts";
+import type { ChatServices } from "../lib/chat/mod.ts";
 import { createUser } from "../lib/accounts/users.ts";
 import { postForm, signedIn } from "./fixtures/forms.ts";
 
@@ -45,12 +45,7 @@ async function setup(summaryModel: string | null) {
   await credit(chat.app, user.id, CREDIT);
   const services: ChatServices = chat.app.server.chat;
   const ask = async (text: string) => {
-    const result = await answerOnce(services, {
-      userId: user.id,
-      mode: "chat",
-      channel: "whatsapp",
-      text,
-    });
+    const result = await chatOnWhatsApp(services, user.id, text);
     assert.ok(result.ok, JSON.stringify(result));
     return result;
   };

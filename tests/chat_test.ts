@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { closing, fundedUser, startTestApp, type TestApp, waitFor } from "./harness.ts";
-import { type ChatApp, startChatApp } from "./chat_app.ts";
+import { type ChatApp, chatOnWhatsApp, startChatApp } from "./chat_app.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../lib/sandbox/openai.ts";
 import type { FakeModelOptions } from "../lib/sandbox/ai_common.ts";
 import { post } from "../lib/wallet/ledger.ts";
@@ -29,10 +29,6 @@ export async function setupChat(
   const chat = await startChatApp({ model: options.fake, env: options.env });
   return closing({ ...chat, fake: chat.openai, services: chat.app.server.chat });
 }
-
-/** One chat message from WhatsApp, answered whole (the bot's path). */
-const chatOnWhatsApp = (t: ChatSetup, userId: string, text: string) =>
-  answerOnce(t.services, { userId, mode: "chat", channel: "whatsapp", text });
 
 /** Counts the model calls started from now on (one stopped at once may never reach the fake). */
 async function countModelCalls(t: ChatSetup): Promise<() => number> {
@@ -144,13 +140,13 @@ chatTest(
 
 chatTest("answerOnce: a conversation idles out after the TTL", async (t) => {
   const { userId } = await fundedUser(t.app, 100_000);
-  const first = await chatOnWhatsApp(t, userId, "Hi");
+  const first = await chatOnWhatsApp(t.services, userId, "Hi");
   assert.ok(first.ok);
   await setChatSetting(t.app.server.db.sql, "idleTtlMinutes", 10);
   await t.app.server.db.sql`update conversations
     set last_activity_at = now() - interval '11 minutes' where id = ${first.conversationId}`;
   await new Promise((r) => setTimeout(r, 1_100)); // the settings cache
-  const later = await chatOnWhatsApp(t, userId, "Still there?");
+  const later = await chatOnWhatsApp(t.services, userId, "Still there?");
   assert.ok(later.ok);
   assert.notEqual(later.conversationId, first.conversationId);
   assert.equal(sent(t.fake, 1).messages.length, 2);
@@ -195,7 +191,7 @@ chatTest(
   "answerOnce: too few tokens → insufficient_funds with the top-up URL; no conversation started",
   async (t) => {
     const { userId } = await fundedUser(t.app, 10);
-    const result = await chatOnWhatsApp(t, userId, "Hello");
+    const result = await chatOnWhatsApp(t.services, userId, "Hello");
     assert.equal(result.ok, false);
     assert.ok(!result.ok && result.code === "insufficient_funds");
     assert.match(result.userMessage, /top up at http:\/\/127\.0\.0\.1:\d+\/account/i);
@@ -577,7 +573,7 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
   const sql = t.app.server.db.sql;
   await sql`update ai_configs set context_tokens = 400 where is_default`;
   await new Promise((r) => setTimeout(r, 1_100)); // the configuration cache
-  const first = await chatOnWhatsApp(t, userId, "turn 0");
+  const first = await chatOnWhatsApp(t.services, userId, "turn 0");
   assert.ok(first.ok);
   for (let i = 1; i <= 30; i++) {
     await sql`insert into messages (conversation_id, user_id, role, content, channel, mode,
@@ -589,7 +585,7 @@ chatTest("a long history is trimmed to the budget, newest turns kept", async (t)
                       ${`answer ${i}: ` + "dolor sit amet ".repeat(10)}, 'whatsapp', 'chat',
                       now() + ${i} * interval '1 second' + interval '1 millisecond')`;
   }
-  const result = await chatOnWhatsApp(t, userId, "the newest question");
+  const result = await chatOnWhatsApp(t.services, userId, "the newest question");
   assert.ok(result.ok);
   assert.equal(result.conversationId, first.conversationId);
   const messages = sent(t.fake, 1).messages;
@@ -620,12 +616,7 @@ Deno.test("the sandbox answers when no AI is configured", async () => {
 Deno.test("not configured → a clear refusal, no stack trace", async () => {
   await using app = await startTestApp({ env: { SANDBOX: "0" } });
   const { userId, auth } = await fundedUser(app, 100_000);
-  const result = await answerOnce(app.server.chat, {
-    userId,
-    mode: "chat",
-    channel: "whatsapp",
-    text: "Hello?",
-  });
+  const result = await chatOnWhatsApp(app.server.chat, userId, "Hello?");
   assert.deepEqual(result, {
     ok: false,
     code: "not_configured",
@@ -738,7 +729,7 @@ chatTest(
     const body = await res.json();
     assert.match(body.error.message, /of your 500 tokens for today/);
     assert.equal(body.error.details.reason, "cap_reached");
-    const once = await chatOnWhatsApp(t, userId, "Hi");
+    const once = await chatOnWhatsApp(t.services, userId, "Hi");
     assert.equal(once.ok, false);
     assert.ok(!once.ok && once.code === "cap_reached");
     const kept = await t.app.server.db.sql`select count(*)::int as n from messages

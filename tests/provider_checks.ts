@@ -78,6 +78,24 @@ async function checkRequestSentNotice(
   assert.deepEqual(seenByFake, [0, 1]);
 }
 
+/** The conversation a provider's tests ask: Hurukuro's system prompt, then `text` from the user. */
+export function questionOf(text: string): ChatMessage[] {
+  return [
+    { role: "system", content: "You are Hurukuro, a helpful assistant." },
+    { role: "user", content: text },
+  ];
+}
+
+/** The fake's answer in the checks of a whole answer, streamed or not. */
+const REPLY = "Harare is the capital of Zimbabwe; plants turn sunlight into sugar.";
+
+/** The usage the fake reports for answering `question` with `reply`. */
+const fakeUsage = (question: ChatMessage[], reply: string) => ({
+  inputTokens: fakePromptTokens(question),
+  outputTokens: splitDeltas(reply).length,
+  estimated: false,
+});
+
 /** Quick retries, so that tests of retrying do not wait for production back-offs. */
 export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
 
@@ -93,6 +111,14 @@ export async function drain(
     error = thrown;
   }
   return { events: seen, deltas: seen.flatMap((e) => e.type === "delta" ? [e.text] : []), error };
+}
+
+/** {@link drain}, asserting that the stream answered: deltas, and no error. */
+export async function drainAnswer(events: AsyncIterable<StreamEvent>) {
+  const drained = await drain(events);
+  assert.equal(drained.error, undefined);
+  assert.ok(drained.deltas.length > 0, "an answer");
+  return drained;
 }
 
 /** Fails the test instead of hanging it when a broken timeout or abort never fires. */
@@ -166,17 +192,14 @@ export function testProviderChecks<F extends Fake, P extends AiProvider>(
   const { path, question } = p;
 
   Deno.test("deltas arrive in order and the usage record comes last with the fake's counts", async () => {
-    const reply = "Harare is the capital of Zimbabwe; plants turn sunlight into sugar.";
-    await using t = await fixture({ reply });
+    await using t = await fixture({ reply: REPLY });
     const { events, deltas, error } = await drain(t.ai.stream(question));
     assert.equal(error, undefined);
-    assert.deepEqual(deltas, splitDeltas(reply));
+    assert.deepEqual(deltas, splitDeltas(REPLY));
     assert.equal(events.filter((e) => e.type === "usage").length, 1);
     assert.deepEqual(events.at(-1), {
       type: "usage",
-      inputTokens: fakePromptTokens(question),
-      outputTokens: splitDeltas(reply).length,
-      estimated: false,
+      ...fakeUsage(question, REPLY),
       finishReason: "stop",
     });
     const sent = t.fake.calls(path)[0].body as Record<string, unknown>;
@@ -242,7 +265,7 @@ export function testProviderChecks<F extends Fake, P extends AiProvider>(
     await using t = await fixture({ firstTokenDelayMs: 60_000 }, { retry: { maxAttempts: 1 } });
     await checkSilentStreamEnds(t.ai, t.fake, path, question);
   });
-  testWholeAnswerChecks(p);
+  testWholeAnswerChecks(fixture, p);
 }
 
 /** What a failed `complete` threw (a failure of the test if it answered). */
@@ -254,23 +277,16 @@ async function completeError(promise: Promise<unknown>): Promise<unknown> {
  * `complete`: one non-streaming request per attempt (no event stream), with the same usage,
  * retries, deadline, abort and error classification as a stream.
  */
-function testWholeAnswerChecks<F extends Fake, P extends AiProvider>(
-  p: ProviderUnderTest<F, P>,
+function testWholeAnswerChecks(
+  fixture: ReturnType<typeof providerFixture<Fake, AiProvider>>,
+  { path, question }: { path: string; question: ChatMessage[] },
 ): void {
-  const fixture = providerFixture(p);
-  const { path, question } = p;
-
   Deno.test("a whole answer is one non-streaming request, with the fake's usage and finish reason", async () => {
-    const reply = "Harare is the capital of Zimbabwe; plants turn sunlight into sugar.";
-    await using t = await fixture({ reply });
+    await using t = await fixture({ reply: REPLY });
     const answer = await t.ai.complete(question);
     assert.deepEqual(answer, {
-      text: reply,
-      usage: {
-        inputTokens: fakePromptTokens(question),
-        outputTokens: splitDeltas(reply).length,
-        estimated: false,
-      },
+      text: REPLY,
+      usage: fakeUsage(question, REPLY),
       finishReason: "stop",
     });
     const [call] = t.fake.calls(path);

@@ -8,6 +8,7 @@ import { answerOnce } from "../lib/chat/mod.ts";
 import type { FeedEvent } from "../lib/metrics/feed.ts";
 import { startFakeSlack } from "../lib/sandbox/slack.ts";
 import { readSse } from "./chat_sse.ts";
+import { slackTopic } from "./fixtures/notifications.ts";
 import { linkCode, say, settled, setupTelegram, signedInUser, sleep } from "./telegram_app.ts";
 
 const CHAT = 6_660_001;
@@ -94,15 +95,7 @@ Deno.test("messages are mirrored to Slack once an admin routes them to a topic, 
     await sleep(500);
     assert.equal(slack.messages.length, 0, "off by default");
 
-    const ops = await notifications.channels.create({
-      name: "operators",
-      method: "slack",
-      settings: { channel: "#conversations" },
-    });
-    const topic = await notifications.topics.create({
-      name: "conversations",
-      channelIds: [ops.id],
-    });
+    const { topic } = await slackTopic(notifications, "conversations", "#conversations");
     await notifications.events.route("conversation.message", topic.id);
 
     await say(t, CHAT, "Mirrored: what is 2 + 2?");

@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import { fakePromptTokens, startFakeAnthropic } from "../sandbox/anthropic.ts";
 import {
   drain,
+  drainAnswer,
   expectError,
   providerFixture,
   type ProviderUnderTest,
+  questionOf,
   testProviderChecks,
 } from "../../tests/provider_checks.ts";
 import { AnthropicProvider, splitSystem } from "./anthropic.ts";
@@ -21,10 +23,7 @@ import {
 import type { ChatMessage } from "./types.ts";
 
 const MESSAGES = "/v1/messages";
-const question: ChatMessage[] = [
-  { role: "system", content: "You are Hurukuro, a helpful assistant." },
-  { role: "user", content: "Explain photosynthesis in one sentence." },
-];
+const question = questionOf("Explain photosynthesis in one sentence.");
 const anthropic: ProviderUnderTest<
   Awaited<ReturnType<typeof startFakeAnthropic>>,
   AnthropicProvider
@@ -91,9 +90,7 @@ Deno.test("a whole answer with a large output cap is asked for, not refused by t
 Deno.test("a 429 with retry-after-ms is waited out, then answered: two upstream calls", async () => {
   await using t = await fixture();
   t.fake.script({ kind: "rate_limit", retryAfterMs: 250 });
-  const { deltas, error } = await drain(t.ai.stream(question));
-  assert.equal(error, undefined);
-  assert.ok(deltas.length > 0);
+  await drainAnswer(t.ai.stream(question));
   const [limited, answered] = t.fake.calls(MESSAGES);
   assert.equal(t.fake.calls(MESSAGES).length, 2);
   assert.ok(answered.at - limited.at >= 250, `retried after ${answered.at - limited.at} ms`);

@@ -1,34 +1,39 @@
 import assert from "node:assert/strict";
-import {
-  AiBadKeyError,
-  AiBadRequestError,
-  AiContextTooLongError,
-  AiRateLimitError,
-  AiTimeoutError,
-  AiUpstreamError,
-  errorFromHttp,
-  USER_MESSAGES,
-} from "./errors.ts";
+import * as errors from "./errors.ts";
 
-const http = (status: number, extra: Partial<Parameters<typeof errorFromHttp>[0]> = {}) =>
-  errorFromHttp({ status, message: `upstream said ${status}`, provider: "openai", ...extra });
+type HttpFailure = Partial<Parameters<typeof errors.errorFromHttp>[0]>;
+const http = (status: number, extra: HttpFailure = {}) =>
+  errors.errorFromHttp({
+    status,
+    message: `upstream said ${status}`,
+    provider: "openai",
+    ...extra,
+  });
 
 Deno.test("each HTTP failure maps to its typed error", () => {
-  assert.ok(http(401) instanceof AiBadKeyError);
-  assert.ok(http(403) instanceof AiBadKeyError);
-  assert.ok(http(429) instanceof AiRateLimitError);
-  assert.ok(http(500) instanceof AiUpstreamError);
-  assert.ok(http(503) instanceof AiUpstreamError);
-  assert.ok(http(529) instanceof AiUpstreamError);
-  assert.ok(http(408) instanceof AiUpstreamError);
-  assert.ok(http(400) instanceof AiBadRequestError);
-  assert.ok(http(404) instanceof AiBadRequestError);
-  assert.ok(http(400, { contextTooLong: true }) instanceof AiContextTooLongError);
+  const expected: [number, abstract new (...args: never[]) => errors.AiError, HttpFailure?][] = [
+    [401, errors.AiBadKeyError],
+    [403, errors.AiBadKeyError],
+    [429, errors.AiRateLimitError],
+    [500, errors.AiUpstreamError],
+    [503, errors.AiUpstreamError],
+    [529, errors.AiUpstreamError],
+    [408, errors.AiUpstreamError],
+    [400, errors.AiBadRequestError],
+    [404, errors.AiBadRequestError],
+    [400, errors.AiContextTooLongError, { contextTooLong: true }],
+  ];
+  for (const [status, type, extra] of expected) {
+    assert.ok(
+      http(status, extra) instanceof type,
+      `${status} ${JSON.stringify(extra)}: ${type.name}`,
+    );
+  }
 });
 
 Deno.test("a quota error is a rate limit that is not retryable, whatever its status", () => {
   const quota = http(400, { quota: true });
-  assert.ok(quota instanceof AiRateLimitError);
+  assert.ok(quota instanceof errors.AiRateLimitError);
   assert.equal(quota.quota, true);
   assert.equal(quota.retryable, false);
   assert.equal(http(429).retryable, true);
@@ -56,7 +61,7 @@ Deno.test("user messages are plain words and never the upstream's text", () => {
     http(401).userMessage,
     "The service is temporarily unavailable. Please contact support.",
   );
-  assert.equal(new AiTimeoutError("x").userMessage, USER_MESSAGES.timeout);
+  assert.equal(new errors.AiTimeoutError("x").userMessage, errors.USER_MESSAGES.timeout);
   for (const status of [400, 401, 429, 500]) {
     assert.ok(!http(status).userMessage.includes("upstream said"));
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { freshDatabase } from "../../tests/harness.ts";
+import type { Database } from "./mod.ts";
 
 Deno.test("tryWithLock excludes a second holder of the same name, not of another", async () => {
   const { db, close } = await freshDatabase();
@@ -27,36 +28,41 @@ Deno.test("tryWithLock excludes a second holder of the same name, not of another
   }
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A listener of `channel`: what it heard, and `stopAfter`, which gives it up to a second to
+ * hear `count` payloads, then unlistens. */
+async function listener(db: Database, channel: string) {
+  const heard: string[] = [];
+  const unlisten = await db.listen(channel, (p) => heard.push(p));
+  return {
+    heard,
+    async stopAfter(count: number) {
+      for (let i = 0; i < 50 && heard.length < count; i++) await sleep(20);
+      await unlisten();
+    },
+  };
+}
+
 Deno.test("notify reaches listeners of the channel until they unlisten", async () => {
-  const { db, close } = await freshDatabase();
-  try {
-    const got: string[] = [];
-    const unlisten = await db.listen("wallet_updated", (p) => got.push(p));
-    await db.notify("wallet_updated", "u1");
-    await db.notify("other", "x");
-    for (let i = 0; i < 50 && got.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
-    await unlisten();
-    await db.notify("wallet_updated", "u2");
-    await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(got, ["u1"]);
-  } finally {
-    await close();
-  }
+  await using fresh = await freshDatabase();
+  const { db } = fresh;
+  const wallet = await listener(db, "wallet_updated");
+  await db.notify("wallet_updated", "u1");
+  await db.notify("other", "x");
+  await wallet.stopAfter(1);
+  await db.notify("wallet_updated", "u2");
+  await sleep(100);
+  assert.deepEqual(wallet.heard, ["u1"]);
 });
 
 Deno.test("several payloads of one notify reach listeners in order, a repeat once", async () => {
-  const { db, close } = await freshDatabase();
-  try {
-    const got: string[] = [];
-    const unlisten = await db.listen("events", (p) => got.push(p));
-    await db.notify("events", "a", "b", "a", "c");
-    await db.notify("events");
-    for (let i = 0; i < 50 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
-    await unlisten();
-    assert.deepEqual(got, ["a", "b", "c"]);
-  } finally {
-    await close();
-  }
+  await using fresh = await freshDatabase();
+  const events = await listener(fresh.db, "events");
+  await fresh.db.notify("events", "a", "b", "a", "c");
+  await fresh.db.notify("events");
+  await events.stopAfter(3);
+  assert.deepEqual(events.heard, ["a", "b", "c"]);
 });
 
 Deno.test("ping answers true while up and false once closed", async () => {

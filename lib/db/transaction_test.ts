@@ -92,8 +92,9 @@ Deno.test("a failed statement nobody awaited makes the transaction fail, never a
 const onServer = Boolean(Deno.env.get("DATABASE_URL"));
 
 /**
- * A test on a fresh database that only runs on the PostgreSQL server: the embedded database has
- * no server to close a connection or end an idle session.
+ * A test on a fresh database with an empty table `kept (n integer)`, that only runs on the
+ * PostgreSQL server: the embedded database has no server to close a connection or end an idle
+ * session. Whatever the test did, no transaction may be left open after it.
  */
 function serverOnlyTest(name: string, fn: (sql: Sql) => Promise<void>): void {
   Deno.test({
@@ -101,10 +102,16 @@ function serverOnlyTest(name: string, fn: (sql: Sql) => Promise<void>): void {
     ignore: !onServer,
     async fn() {
       await using fresh = await freshDatabase();
-      await fn(fresh.db.sql);
+      const { sql } = fresh.db;
+      await sql`create table kept (n integer)`;
+      await fn(sql);
+      assert.equal(await autocommit(sql), true, "no transaction left open");
     },
   });
 }
+
+/** The values in the table `kept`. */
+const kept = async (sql: Sql) => (await sql`select n from kept`).map((r) => r.n);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -125,25 +132,23 @@ serverOnlyTest(
   "a transaction whose connection the server closes while it waits fails at once; " +
     "nothing of it runs outside it, and the pool goes on",
   async (sql) => {
-    await sql`create table tx_lost (n integer)`;
     const tx = sql.begin(async (t) => {
-      const [{ pid }] = await t`insert into tx_lost values (1) returning pg_backend_pid() as pid`;
+      const [{ pid }] = await t`insert into kept values (1) returning pg_backend_pid() as pid`;
       // What idle_in_transaction_session_timeout, a restart or a failover does to it.
       await sql`select pg_terminate_backend(${pid})`;
       await sleep(200);
       // Other callers' work meanwhile reopens the pool's connections, that one included.
       await Promise.all(Array.from({ length: 12 }, () => sql`select pg_sleep(0.01)`));
-      await t`insert into tx_lost values (2)`;
+      await t`insert into kept values (2)`;
     });
     assert.match(await outcomeWithin(tx, 5_000), /connection/i);
-    assert.deepEqual((await sql`select n from tx_lost`).map((r) => r.n), [], "nothing kept");
+    assert.deepEqual(await kept(sql), [], "nothing kept");
     assert.equal(
       await outcomeWithin(Promise.all(Array.from({ length: 20 }, () => sql`select 1`)), 5_000),
       "ok",
     );
-    await sql.begin((t) => t`insert into tx_lost values (3)`);
-    assert.deepEqual((await sql`select n from tx_lost`).map((r) => r.n), [3]);
-    assert.equal(await autocommit(sql), true);
+    await sql.begin((t) => t`insert into kept values (3)`);
+    assert.deepEqual(await kept(sql), [3]);
   },
 );
 
@@ -151,13 +156,12 @@ serverOnlyTest(
   "a transaction left idle past idle_in_transaction_session_timeout fails at once, " +
     "keeping nothing",
   async (sql) => {
-    await sql`create table tx_idle (n integer)`;
     let refused: unknown = null;
     const tx = sql.begin(async (t) => {
       await t`set local idle_in_transaction_session_timeout = 200`;
-      await t`insert into tx_idle values (1)`;
+      await t`insert into kept values (1)`;
       await sleep(600); // held up by something else than the database
-      await t`insert into tx_idle values (2)`.catch((e) => {
+      await t`insert into kept values (2)`.catch((e) => {
         refused = e;
         throw e;
       });
@@ -167,8 +171,7 @@ serverOnlyTest(
     assert.ok(performance.now() - started < 550, "failed when the server ended it");
     for (let i = 0; i < 50 && !refused; i++) await sleep(20);
     assert.ok(refused instanceof Error, "the statement after it was refused");
-    assert.deepEqual((await sql`select n from tx_idle`).map((r) => r.n), []);
-    assert.equal(await autocommit(sql), true);
+    assert.deepEqual(await kept(sql), []);
   },
 );
 
@@ -176,9 +179,8 @@ serverOnlyTest(
   "a transaction whose connection is closed during a statement fails with that error, " +
     "without waiting for a rollback that cannot come",
   async (sql) => {
-    await sql`create table tx_cut (n integer)`;
     const tx = sql.begin(async (t) => {
-      await t`insert into tx_cut values (1)`;
+      await t`insert into kept values (1)`;
       const [{ pid }] = await t`select pg_backend_pid() as pid`;
       const slow = t`select pg_sleep(30)`.execute();
       slow.catch(() => {}); // it fails before it is awaited
@@ -192,7 +194,6 @@ serverOnlyTest(
     // of the reopened connection, a driver matter of its own), and the pool answers.
     const after = Promise.allSettled(Array.from({ length: 20 }, () => sql`select 1`));
     assert.equal(await outcomeWithin(after, 5_000), "ok");
-    assert.deepEqual((await sql`select n from tx_cut`).map((r) => r.n), []);
-    assert.equal(await autocommit(sql), true);
+    assert.deepEqual(await kept(sql), []);
   },
 );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { denoEval } from "../../tests/deno_eval.ts";
 
 const BUILD = new URL("./build.ts", import.meta.url).href;
 const MANIFEST = new URL("./manifest.ts", import.meta.url).href;
@@ -17,14 +18,9 @@ async function buildInProcess(outDir: string, minify: boolean): Promise<string[]
     await buildIslands(${JSON.stringify(options)});
     const { entry, islands } = islandManifest();
     console.log(JSON.stringify([entry, ...Object.values(islands)]));`;
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", code],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(result.stderr);
-  assert.equal(result.code, 0, `the build failed: ${stderr.slice(-2_000)}`);
-  const urls: string[] = JSON.parse(new TextDecoder().decode(result.stdout));
+  const result = await denoEval(code);
+  assert.equal(result.code, 0, `the build failed: ${result.stderr.slice(-2_000)}`);
+  const urls: string[] = JSON.parse(result.stdout);
   assert.ok(urls.length > 1, "the entry and the islands");
   return urls;
 }

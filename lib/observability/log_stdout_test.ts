@@ -3,6 +3,7 @@
  * reaches it, in order, whatever ends the process.
  */
 import assert from "node:assert/strict";
+import { denoEval } from "../../tests/deno_eval.ts";
 
 const LOG = new URL("./log.ts", import.meta.url).href;
 
@@ -11,13 +12,8 @@ async function run(body: string): Promise<{ lines: string[]; code: number }> {
   const script = `import { createLogger } from ${JSON.stringify(LOG)};
 const log = createLogger({ level: "info" });
 ${body}`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", script],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  return { lines: text.split("\n").filter(Boolean), code: out.code };
+  const out = await denoEval(script);
+  return { lines: out.stdout.split("\n").filter(Boolean), code: out.code };
 }
 
 const messages = (lines: string[]) =>

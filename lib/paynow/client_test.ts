@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Paynow } from "paynow";
 import { formatAmount, PaynowClient } from "./client.ts";
 import { PaynowError } from "./errors.ts";
+import { OUR_INITIATE_FIELDS } from "../../tests/fixtures/paynow.ts";
 
 const ID = "1201";
 const KEY = "3e9fed89-60e1-4ce5-ab6e-6b1eb2d4f977";
@@ -94,18 +95,7 @@ Deno.test("initiateWeb sends the SDK's field order, form-encoded and signed", as
   assert.equal(calls.length, 1);
   assert.equal(calls[0].url, `${BASE}/interface/initiatetransaction`);
   const sent = [...new URLSearchParams(calls[0].body)];
-  assert.deepEqual(sent.map(([n]) => n), [
-    "resulturl",
-    "returnurl",
-    "reference",
-    "amount",
-    "id",
-    "additionalinfo",
-    "authemail",
-    "merchanttrace",
-    "status",
-    "hash",
-  ]);
+  assert.deepEqual(sent.map(([n]) => n), OUR_INITIATE_FIELDS);
   const values = Object.fromEntries(sent);
   assert.equal(values.amount, "5.00");
   assert.equal(values.returnurl, web.returnUrl);

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { metaApiError, MetaCloudProvider, type MetaOptions } from "./meta.ts";
 import { WhatsAppError } from "./types.ts";
+import { recordingFetch } from "../../tests/recording_fetch.ts";
 
 const SECRET = "app-secret-1234";
 
@@ -60,29 +61,6 @@ Deno.test("the closed 24-hour window, bad tokens and server failures map to thei
 
 // ---------------------------------------------------------------------------------------------
 // The provider's HTTP calls
-
-interface Call {
-  method: string;
-  url: string;
-  authorization: string | null;
-  body: string;
-}
-
-function recordingFetch(answer: (call: Call, n: number) => Response | Promise<Response>) {
-  const calls: Call[] = [];
-  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-    const request = new Request(input, init);
-    const call = {
-      method: request.method,
-      url: request.url,
-      authorization: request.headers.get("authorization"),
-      body: await request.text(),
-    };
-    calls.push(call);
-    return answer(call, calls.length);
-  }) as typeof fetch;
-  return { calls, fetch: fetchFn };
-}
 
 function provider(fetchFn: typeof fetch, extra: Partial<MetaOptions> = {}) {
   return new MetaCloudProvider({

@@ -7,6 +7,7 @@ import { createHmac } from "node:crypto";
 import { MetaCloudProvider } from "./meta.ts";
 import { metaHandshake, parseMetaWebhook, verifyMetaSignature } from "./meta_webhook.ts";
 import type { InboundMessage } from "./types.ts";
+import { assertEastgate, EASTGATE } from "../../tests/fixtures/whatsapp.ts";
 
 const SECRET = "app-secret-1234";
 const sign = (body: string | Uint8Array, secret = SECRET) =>
@@ -197,18 +198,7 @@ Deno.test("image, document and voice note carry a media id, mime type and their 
 });
 
 Deno.test("a shared location is parsed with coordinates, name and address", () => {
-  const m = only(delivery([{
-    ...from,
-    type: "location",
-    location: { latitude: -17.8292, longitude: 31.0522, name: "Eastgate", address: "Harare" },
-  }]));
-  assert.ok(m.type === "location");
-  assert.deepEqual([m.latitude, m.longitude, m.name, m.address], [
-    -17.8292,
-    31.0522,
-    "Eastgate",
-    "Harare",
-  ]);
+  assertEastgate(only(delivery([{ ...from, type: "location", location: EASTGATE }])));
 });
 
 Deno.test("types we do not handle become unsupported messages that can still be answered", () => {

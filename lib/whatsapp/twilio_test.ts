@@ -17,6 +17,8 @@ import {
   verifyTwilioSignature,
 } from "./twilio.ts";
 import { WhatsAppError } from "./types.ts";
+import { recordingFetch } from "../../tests/recording_fetch.ts";
+import { assertEastgate } from "../../tests/fixtures/whatsapp.ts";
 
 const TOKEN = "12345678901234567890123456789012";
 const URL_CALLED = "https://hurukuro.example/api/whatsapp/twilio?tenant=zw&x=a%20b";
@@ -223,13 +225,7 @@ Deno.test("template button taps, list choices, locations and replies are recogni
     Address: "Harare",
     Label: "Eastgate",
   }).messages[0];
-  assert.ok(location.type === "location");
-  assert.deepEqual([location.latitude, location.longitude, location.name, location.address], [
-    -17.8292,
-    31.0522,
-    "Eastgate",
-    "Harare",
-  ]);
+  assertEastgate(location);
 
   const reply = parse({ ...INBOUND, OriginalRepliedMessageSid: "SMaaa" }).messages[0];
   assert.deepEqual(reply.context, { id: "SMaaa" });
@@ -352,27 +348,6 @@ Deno.test("Twilio's errors map to kinds: rate limits, closed window, bad credent
 
 // ---------------------------------------------------------------------------------------------
 // The provider's HTTP calls
-
-interface Call {
-  url: string;
-  authorization: string | null;
-  body: string;
-}
-
-function recordingFetch(answer: (call: Call) => Response) {
-  const calls: Call[] = [];
-  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-    const request = new Request(input, init);
-    const call = {
-      url: request.url,
-      authorization: request.headers.get("authorization"),
-      body: await request.text(),
-    };
-    calls.push(call);
-    return answer(call);
-  }) as typeof fetch;
-  return { calls, fetch: fetchFn };
-}
 
 const BASIC = "Basic " + btoa("AC123:secret");
 

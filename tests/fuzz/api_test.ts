@@ -15,12 +15,12 @@ import { createSession } from "../../lib/accounts/credentials.ts";
 import { post } from "../../lib/wallet/ledger.ts";
 import { csrfTokenFor } from "../../routes/_auth.ts";
 import {
-  anyFor,
   hostileShortString,
   rawJsonBody,
   type Resolve,
   type Schema,
-  validFor,
+  type SchemaArbitraries,
+  schemaArbitraries,
 } from "./hostile.ts";
 import { announceSeed, fuzzParams } from "./settings.ts";
 
@@ -135,7 +135,11 @@ const printable = fc.string({
 });
 
 /** One request for `op`: its URL, headers and body, each part mostly right and often not. */
-function requestFor(op: Operation, resolve: Resolve, fixture: Fixture): fc.Arbitrary<Generated> {
+function requestFor(
+  op: Operation,
+  { validFor, anyFor }: SchemaArbitraries,
+  fixture: Fixture,
+): fc.Arbitrary<Generated> {
   const { known } = fixture;
   const pathParams = op.parameters.filter((p) => p.in === "path");
   const queryParams = op.parameters.filter((p) => p.in === "query");
@@ -144,7 +148,7 @@ function requestFor(op: Operation, resolve: Resolve, fixture: Fixture): fc.Arbit
     ...pathParams.map((p) =>
       fc.oneof(
         { weight: 3, arbitrary: fc.constantFrom(...known.ids) },
-        { weight: 1, arbitrary: validFor(p.schema, resolve, known).map(String) },
+        { weight: 1, arbitrary: validFor(p.schema).map(String) },
         { weight: 2, arbitrary: hostileShortString },
       )
     ),
@@ -154,7 +158,7 @@ function requestFor(op: Operation, resolve: Resolve, fixture: Fixture): fc.Arbit
   const query = fc.tuple(
     fc.tuple(
       ...queryParams.map((p) =>
-        fc.option(fc.oneof(validFor(p.schema, resolve, known).map(String), hostileShortString))
+        fc.option(fc.oneof(validFor(p.schema).map(String), hostileShortString))
       ),
     ),
     // Repeated and unknown parameters.
@@ -182,7 +186,7 @@ function requestFor(op: Operation, resolve: Resolve, fixture: Fixture): fc.Arbit
       { weight: 1, arbitrary: fc.constantFrom<string | null>("{}", "--x\r\nbroken", null) },
     )
     : op.body
-    ? fc.oneof(validFor(op.body, resolve, known), anyFor(op.body, resolve, known))
+    ? fc.oneof(validFor(op.body), anyFor(op.body))
       .chain((value) => rawJsonBody(value))
     : fc.option(fc.constantFrom("{}", '{"unexpected":true}', "not json"));
   const contentType = fc.oneof(
@@ -386,6 +390,7 @@ Deno.test("every API operation answers hostile input below 500, refusals in the 
     const doc = await (await app.fetch("/api/openapi.json")).json();
     const resolve: Resolve = (s) =>
       s.$ref ? doc.components.schemas[s.$ref.split("/").pop()!] as Schema : s;
+    const schemas = schemaArbitraries(resolve, fixture.known);
     const ops = operationsOf(doc);
     assert.ok(ops.length >= 25, `only ${ops.length} operations in the document`);
     let sent = 0;
@@ -393,7 +398,7 @@ Deno.test("every API operation answers hostile input below 500, refusals in the 
     for (const op of ops) {
       await t.step(`${op.method} ${op.path}`, async () => {
         await fc.assert(
-          fc.asyncProperty(requestFor(op, resolve, fixture), async (r) => {
+          fc.asyncProperty(requestFor(op, schemas, fixture), async (r) => {
             if (++sent % 20 === 0) await resetRateLimits(app);
             assertAnswer(op, r.path + r.query.slice(0, 200), await send(fixture, op, r));
           }),
@@ -410,7 +415,7 @@ Deno.test("every API operation answers hostile input below 500, refusals in the 
           fc.constantFrom(...withText).chain((op) =>
             fc.record({
               op: fc.constant(op),
-              body: op.body ? validFor(op.body, resolve, fixture.known) : fc.constant(null),
+              body: op.body ? schemas.validFor(op.body) : fc.constant(null),
               target: fc.nat(),
               bad,
             })

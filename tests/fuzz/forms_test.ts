@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { signUp, startTestApp, type TestApp } from "../harness.ts";
 import { signedIn, visitForm } from "../fixtures/forms.ts";
+import { slackTopic } from "../fixtures/notifications.ts";
 import { hostileShortString, hostileString, MEGABYTE } from "./hostile.ts";
 import { announceSeed, fuzzParams } from "./settings.ts";
 
@@ -516,12 +517,7 @@ Deno.test("every form and page answers hostile input below 500, without a stack 
     const [pkg] = await sql`select id from token_packages limit 1`;
     const [ai] = await sql`select id from ai_configs limit 1`;
     const { notifications } = app.server;
-    const channel = await notifications.channels.create({
-      name: "fuzz",
-      method: "slack",
-      settings: { channel: "#fuzz" },
-    });
-    const topic = await notifications.topics.create({ name: "fuzz", channelIds: [channel.id] });
+    const { channel, topic } = await slackTopic(notifications, "fuzz", "#fuzz");
     const auth = {
       authorization: `Bearer ${signed.accessToken}`,
       "content-type": "application/json",

@@ -143,92 +143,85 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 /** Resolves `$ref`s against the document's components. */
 export type Resolve = (schema: Schema) => Schema;
 
-/** Values the schema accepts (or nearly: lengths and formats are guessed, not promised). */
-export function validFor(
-  schema: Schema,
-  resolve: Resolve,
-  known: { ids: string[] },
-): fc.Arbitrary<unknown> {
-  const s = resolve(schema);
-  const alternatives = s.anyOf ?? s.oneOf;
-  if (alternatives) return fc.oneof(...alternatives.map((a) => validFor(a, resolve, known)));
-  if (s.enum) return fc.constantFrom(...s.enum);
-  const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
-  switch (type) {
-    case "string":
-      if (s.format === "uuid") return fc.oneof(fc.uuid(), fc.constantFrom(...known.ids));
-      if (s.format === "email") return fc.emailAddress();
-      if (s.format === "date-time") {
-        return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) })
-          .map((d) => d.toISOString());
-      }
-      return fc.string({
-        minLength: s.minLength ?? 0,
-        maxLength: Math.min(s.maxLength ?? 40, 200),
-      });
-    case "integer":
-      return fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 1_000_000 });
-    case "number":
-      return fc.double({ min: s.minimum ?? -1000, max: s.maximum ?? 1000, noNaN: true });
-    case "boolean":
-      return fc.boolean();
-    case "array":
-      return fc.array(s.items ? validFor(s.items, resolve, known) : hostileValue, {
-        maxLength: 3,
-      });
-    case "object":
-      return objectFor(s, resolve, known, "valid");
-    default:
-      return hostileValue;
+/**
+ * Arbitraries for the schemas of one API document: `resolve` follows its `$ref`s, and
+ * `known.ids` are ids that exist (so some requests reach real rows).
+ */
+export function schemaArbitraries(resolve: Resolve, known: { ids: string[] }) {
+  /** Values the schema accepts (or nearly: lengths and formats are guessed, not promised). */
+  function validFor(schema: Schema): fc.Arbitrary<unknown> {
+    const s = resolve(schema);
+    const alternatives = s.anyOf ?? s.oneOf;
+    if (alternatives) return fc.oneof(...alternatives.map(validFor));
+    if (s.enum) return fc.constantFrom(...s.enum);
+    const type = Array.isArray(s.type) ? s.type.find((t) => t !== "null") : s.type;
+    switch (type) {
+      case "string":
+        if (s.format === "uuid") return fc.oneof(fc.uuid(), fc.constantFrom(...known.ids));
+        if (s.format === "email") return fc.emailAddress();
+        if (s.format === "date-time") {
+          return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) })
+            .map((d) => d.toISOString());
+        }
+        return fc.string({
+          minLength: s.minLength ?? 0,
+          maxLength: Math.min(s.maxLength ?? 40, 200),
+        });
+      case "integer":
+        return fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 1_000_000 });
+      case "number":
+        return fc.double({ min: s.minimum ?? -1000, max: s.maximum ?? 1000, noNaN: true });
+      case "boolean":
+        return fc.boolean();
+      case "array":
+        return fc.array(s.items ? validFor(s.items) : hostileValue, { maxLength: 3 });
+      case "object":
+        return objectFor(s, "valid");
+      default:
+        return hostileValue;
+    }
   }
+
+  /** Mostly what the schema asks for, often something else (per field, so one bad field hides
+   * in an otherwise good body). */
+  function anyFor(schema: Schema): fc.Arbitrary<unknown> {
+    const s = resolve(schema);
+    const wrong = s.type === "string"
+      ? fc.oneof(hostileString, hostileValue)
+      : s.type === "integer" ||
+          s.type === "number"
+      ? fc.oneof(hostileNumber, hostileShortString, hostileValue)
+      : s.type === "object"
+      ? fc.oneof(objectFor(s, "any"), hostileValue)
+      : hostileValue;
+    return fc.oneof({ weight: 3, arbitrary: validFor(s) }, { weight: 2, arbitrary: wrong });
+  }
+
+  function objectFor(s: Schema, mode: "valid" | "any"): fc.Arbitrary<Record<string, unknown>> {
+    const props = Object.entries(s.properties ?? {});
+    const field = mode === "valid" ? validFor : anyFor;
+    const model = Object.fromEntries(props.map(([k, v]) => [k, field(v)]));
+    const complete = fc.record(model, { requiredKeys: s.required ?? [] });
+    const partial = fc.record(model, { requiredKeys: [] });
+    const extra = fc.dictionary(
+      fc.oneof(hostileShortString, fc.constant("__proto__")),
+      hostileValue,
+      {
+        maxKeys: 2,
+      },
+    );
+    return mode === "valid" ? complete : fc.oneof(
+      { weight: 4, arbitrary: complete },
+      { weight: 2, arbitrary: partial },
+      { weight: 1, arbitrary: fc.tuple(complete, extra).map(([a, b]) => ({ ...b, ...a })) },
+    );
+  }
+
+  return { validFor, anyFor };
 }
 
-/** Mostly what the schema asks for, often something else (per field, so one bad field hides in
- * an otherwise good body). */
-export function anyFor(
-  schema: Schema,
-  resolve: Resolve,
-  known: { ids: string[] },
-): fc.Arbitrary<unknown> {
-  const s = resolve(schema);
-  const wrong = s.type === "string"
-    ? fc.oneof(hostileString, hostileValue)
-    : s.type === "integer" ||
-        s.type === "number"
-    ? fc.oneof(hostileNumber, hostileShortString, hostileValue)
-    : s.type === "object"
-    ? fc.oneof(objectFor(s, resolve, known, "any"), hostileValue)
-    : hostileValue;
-  return fc.oneof({ weight: 3, arbitrary: validFor(s, resolve, known) }, {
-    weight: 2,
-    arbitrary: wrong,
-  });
-}
-
-function objectFor(
-  s: Schema,
-  resolve: Resolve,
-  known: { ids: string[] },
-  mode: "valid" | "any",
-): fc.Arbitrary<Record<string, unknown>> {
-  const props = Object.entries(s.properties ?? {});
-  const field = mode === "valid" ? validFor : anyFor;
-  const model = Object.fromEntries(props.map(([k, v]) => [k, field(v, resolve, known)]));
-  const complete = fc.record(model, { requiredKeys: s.required ?? [] });
-  const partial = fc.record(model, { requiredKeys: [] });
-  const extra = fc.dictionary(
-    fc.oneof(hostileShortString, fc.constant("__proto__")),
-    hostileValue,
-    {
-      maxKeys: 2,
-    },
-  );
-  return mode === "valid" ? complete : fc.oneof(
-    { weight: 4, arbitrary: complete },
-    { weight: 2, arbitrary: partial },
-    { weight: 1, arbitrary: fc.tuple(complete, extra).map(([a, b]) => ({ ...b, ...a })) },
-  );
-}
+/** What {@link schemaArbitraries} gives. */
+export type SchemaArbitraries = ReturnType<typeof schemaArbitraries>;
 
 /** A request body as bytes on the wire: JSON of `value`, or JSON mangled in the ways parsers
  * meet in the wild. */
