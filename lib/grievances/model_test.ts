@@ -16,9 +16,11 @@ import {
   TRANSITIONS,
 } from "./model.ts";
 import { migrationChecks } from "../../tests/sql_checks.ts";
+import { withDatabase } from "../../tests/harness.ts";
 
 /** The quoted values of the first CHECK list after an anchor. */
 const listed = await migrationChecks("0013_grievances.sql");
+const historyStatuses = await migrationChecks("0021_grievance_history_statuses.sql");
 
 Deno.test("statuses, priorities, channels, kinds, actions and roles match the SQL CHECKs", () => {
   assert.deepEqual(listed(/check \(role in \(([^)]*)\)\)/), [...ROLES]);
@@ -40,6 +42,10 @@ Deno.test("statuses, priorities, channels, kinds, actions and roles match the SQ
   assert.deepEqual(listed(/priority text primary key check \(priority in \(([^)]*)\)\)/), [
     ...PRIORITIES,
   ]);
+  for (const column of ["from_status", "to_status"]) {
+    const anchor = new RegExp(`check \\(${column} in \\(([^)]*)\\)\\)`);
+    assert.deepEqual(historyStatuses(anchor), [...STATUSES], column);
+  }
 });
 
 Deno.test("the transitions: the AI classifies submitted grievances only; officers move the rest", () => {
@@ -63,4 +69,21 @@ Deno.test("references read out and typed back", () => {
   assert.equal(normaliseReference("GRV-2026-00042"), "GRV-2026-00042");
   assert.equal(normaliseReference("grv202600042"), "GRV-2026-00042");
   assert.equal(normaliseReference("DROP TABLE"), null);
+});
+
+Deno.test("the database refuses a history row whose status is not a grievance's", async () => {
+  await withDatabase(async (db) => {
+    const [g] = await db.sql<{ id: string }[]>`
+      insert into grievances (id, reference, key_id, description_sealed, channel)
+      values (gen_random_uuid(), 'GRV-2026-99999', 'k1', 'x', 'web') returning id`;
+    await db.sql`insert into grievance_history (grievance_id, action, from_status, to_status)
+                 values (${g.id}, 'status', 'submitted', 'in_review')`;
+    for (const column of ["from_status", "to_status"]) {
+      await assert.rejects(
+        db.sql`insert into grievance_history (grievance_id, action, ${db.sql(column)})
+               values (${g.id}, 'status', 'lost')`,
+        new RegExp(`grievance_history_${column}`),
+      );
+    }
+  });
 });
