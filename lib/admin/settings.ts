@@ -9,7 +9,8 @@ import { getSetting, setSetting } from "../accounts/settings.ts";
 import type { Sql } from "../db/mod.ts";
 import { notFound } from "../errors.ts";
 import { encryptAiKey } from "../chat/configs.ts";
-import { type AdminActor, recordAudit } from "./audit.ts";
+import type { Tx } from "../wallet/ledger.ts";
+import { type AdminActor, type AuditEntry, recordAudit } from "./audit.ts";
 import type { PackageRow } from "../payments/packages.ts";
 
 export type { PackageRow };
@@ -35,6 +36,30 @@ const packageState = (r: PackageRow) => ({
   position: r.position,
 });
 
+/** What an admin's save did: "unchanged" when it changed nothing (and nothing was audited). */
+type Saved = "saved" | "unchanged";
+
+/** Row `id` of `table` (its `columns`), locked until the transaction ends; undefined if none. */
+async function lockById<Row>(tx: Tx, table: string, columns: string, id: string) {
+  const query = `select ${columns} from ${table} where id = $1 for update`;
+  const [row]: (Row | undefined)[] = await tx.unsafe<Row[]>(query, [id]);
+  return row;
+}
+
+/**
+ * Audits an admin's change of one thing (its state before and after, as the audit log records
+ * it), unless the two are the same: a save that changes nothing is not audited.
+ */
+async function auditChange(
+  tx: Tx,
+  actor: AdminActor,
+  change: AuditEntry & { before: unknown; after: unknown },
+): Promise<Saved> {
+  if (JSON.stringify(change.after) === JSON.stringify(change.before)) return "unchanged";
+  await recordAudit(tx, actor, change);
+  return "saved";
+}
+
 /** Every package, on sale or not, in display order. */
 export async function listAllPackages(sql: Sql): Promise<PackageRow[]> {
   return await sql.unsafe<PackageRow[]>(
@@ -47,12 +72,9 @@ export async function updatePackage(
   actor: AdminActor,
   id: string,
   p: PackageInput,
-): Promise<"saved" | "unchanged"> {
+): Promise<Saved> {
   return await sql.begin(async (tx) => {
-    const [before] = await tx.unsafe<PackageRow[]>(
-      `select ${PACKAGE_COLUMNS} from token_packages where id = $1 for update`,
-      [id],
-    );
+    const before = await lockById<PackageRow>(tx, "token_packages", PACKAGE_COLUMNS, id);
     if (!before) throw notFound("This package");
     const [after] = await tx.unsafe<PackageRow[]>(
       `update token_packages set name = $2, tokens = $3, price_usd = $4, price_zig = $5,
@@ -60,16 +82,13 @@ export async function updatePackage(
        where id = $1 returning ${PACKAGE_COLUMNS}`,
       [id, p.name, p.tokens, p.price_usd, p.price_zig, p.position, p.active],
     );
-    const [b, a] = [packageState(before), packageState(after)];
-    if (JSON.stringify(a) === JSON.stringify(b)) return "unchanged" as const;
-    await recordAudit(tx, actor, {
+    return await auditChange(tx, actor, {
       action: "package.update",
       targetType: "token_package",
       targetId: id,
-      before: b,
-      after: a,
+      before: packageState(before),
+      after: packageState(after),
     });
-    return "saved" as const;
   });
 }
 
@@ -99,30 +118,26 @@ export async function updateTier(
   actor: AdminActor,
   name: string,
   t: TierLimits,
-): Promise<"saved" | "unchanged"> {
+): Promise<Saved> {
   return await sql.begin(async (tx) => {
     const [before] = await tx`select requests_per_minute, daily_token_cap from tiers
                               where name = ${name} for update`;
     if (!before) throw notFound("This tier");
-    const b = {
-      requests_per_minute: before.requests_per_minute,
-      daily_token_cap: Number(before.daily_token_cap),
-    };
-    const after = {
-      requests_per_minute: t.requests_per_minute,
-      daily_token_cap: t.daily_token_cap,
-    };
-    if (JSON.stringify(b) === JSON.stringify(after)) return "unchanged" as const;
-    await tx`update tiers set requests_per_minute = ${t.requests_per_minute},
-               daily_token_cap = ${t.daily_token_cap} where name = ${name}`;
-    await recordAudit(tx, actor, {
+    const saved = await auditChange(tx, actor, {
       action: "tier.update",
       targetType: "tier",
       targetId: name,
-      before: b,
-      after,
+      before: {
+        requests_per_minute: before.requests_per_minute,
+        daily_token_cap: Number(before.daily_token_cap),
+      },
+      after: { requests_per_minute: t.requests_per_minute, daily_token_cap: t.daily_token_cap },
     });
-    return "saved" as const;
+    if (saved === "saved") {
+      await tx`update tiers set requests_per_minute = ${t.requests_per_minute},
+                 daily_token_cap = ${t.daily_token_cap} where name = ${name}`;
+    }
+    return saved;
   });
 }
 
@@ -148,18 +163,17 @@ export async function updateOperatorSettings(
   return await sql.begin(async (tx) => {
     let n = 0;
     for (const key of ["signup_grant_tokens", "payment_expiry_minutes"] as const) {
-      const before = await getSetting(tx, key);
-      const after = values[key];
-      if (before === after) continue;
-      await setSetting(tx, key, after);
-      await recordAudit(tx, actor, {
+      const saved = await auditChange(tx, actor, {
         action: "setting.update",
         targetType: "setting",
         targetId: key,
-        before: { value: before },
-        after: { value: after },
+        before: { value: await getSetting(tx, key) },
+        after: { value: values[key] },
       });
-      n++;
+      if (saved === "saved") {
+        await setSetting(tx, key, values[key]);
+        n++;
+      }
     }
     return n;
   });
@@ -229,15 +243,12 @@ export async function updateAiConfig(
   actor: AdminActor,
   id: string,
   input: AiConfigInput,
-): Promise<"saved" | "unchanged"> {
+): Promise<Saved> {
   const encrypted = typeof input.api_key === "string"
     ? await encryptAiKey(encryptionKey, input.api_key)
     : input.api_key;
   return await sql.begin(async (tx) => {
-    const [before] = await tx.unsafe<AiConfigState[]>(
-      `select ${AI_COLUMNS} from ai_configs where id = $1 for update`,
-      [id],
-    );
+    const before = await lockById<AiConfigState>(tx, "ai_configs", AI_COLUMNS, id);
     if (!before) throw notFound("This AI configuration");
     const [after] = await tx.unsafe<AiConfigState[]>(
       `update ai_configs set model = $2, base_url = $3, temperature = $4,
@@ -259,17 +270,16 @@ export async function updateAiConfig(
         input.summary_model,
       ],
     );
-    const [b, a] = [aiState(before), aiState(after)];
+    // A new key always counts as a change: the audit entry says it was replaced.
     const keyReplaced = typeof encrypted === "string";
-    if (JSON.stringify(a) === JSON.stringify(b) && !keyReplaced) return "unchanged" as const;
-    await tx`update ai_configs set updated_at = now() where id = ${id}`;
-    await recordAudit(tx, actor, {
+    const saved = await auditChange(tx, actor, {
       action: "ai_config.update",
       targetType: "ai_config",
       targetId: id,
-      before: b,
-      after: keyReplaced ? { ...a, key_replaced: true } : a,
+      before: aiState(before),
+      after: keyReplaced ? { ...aiState(after), key_replaced: true } : aiState(after),
     });
-    return "saved" as const;
+    if (saved === "saved") await tx`update ai_configs set updated_at = now() where id = ${id}`;
+    return saved;
   });
 }

@@ -23,28 +23,21 @@
  * sentence on the last attempt.
  */
 import type { Database } from "../db/mod.ts";
-import type { Logger } from "../observability/log.ts";
-import type { Enqueuer } from "../jobs/types.ts";
 import { sha256Hex } from "../security/tokens.ts";
 import { chunkText } from "./chunker.ts";
 import { detectMediaType } from "./detect.ts";
 import { cleanText, extractInWorker, ExtractionError } from "./extract.ts";
 import { fetchPage, sitemapPages } from "./fetcher.ts";
 import type { IngestPayload } from "./jobs.ts";
-import type { Knowledge } from "./knowledge.ts";
 import { type Source, type SourceRow, toSource } from "./model.ts";
 import { fillVectorColumn } from "./pgvector.ts";
 import { learnWords } from "./retrieval.ts";
-import { addSitemapPages, announce } from "./sources.ts";
+import { addSitemapPages, announce, type SourceDeps } from "./sources.ts";
 import { vectorBytes } from "./vectors.ts";
 import { AppError } from "../errors.ts";
 
-export interface IngestDeps {
-  db: Database;
-  jobs: Enqueuer;
-  log: Logger;
-  knowledge: Knowledge;
-}
+/** What adding a source needs: a sitemap's run adds its pages as sources of their own. */
+export type IngestDeps = SourceDeps;
 
 /** How often a run says it is alive while it works (the reconciler's threshold is far above). */
 const HEARTBEAT_MS = 5_000;

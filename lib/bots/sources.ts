@@ -37,6 +37,7 @@ export const TextSourceInput = z.strictObject({
   title: textField().trim().min(1, "give the text a title").max(200),
   text: textField().trim().min(1, "paste some text").max(1_000_000),
 });
+export type TextSourceInput = z.infer<typeof TextSourceInput>;
 
 export const UrlSourceInput = z.strictObject({
   url: textField().trim().max(2000),
@@ -44,6 +45,12 @@ export const UrlSourceInput = z.strictObject({
   kind: z.enum(["url", "sitemap"]).default("url"),
   title: textField().trim().max(200).optional(),
 });
+export type UrlSourceInput = z.infer<typeof UrlSourceInput>;
+
+export interface UploadedFile {
+  name: string;
+  bytes: Uint8Array;
+}
 
 /** A source as its owner sees it, with its state in words. */
 export interface SourceView extends Source {
@@ -96,28 +103,26 @@ async function insertSource(
   return source;
 }
 
-export async function addTextSource(
+/** Adds a source of one kind to the actor's bot (the routes call every kind alike). */
+export type AddSource<Input> = (
   deps: SourceDeps,
   actor: Actor,
   botId: string,
-  input: z.infer<typeof TextSourceInput>,
-): Promise<Source> {
+  input: Input,
+) => Promise<Source>;
+
+export const addTextSource: AddSource<TextSourceInput> = async (deps, actor, botId, input) => {
   const bot = await requireBot(deps.db.sql, actor, botId);
   await checkRoom(deps, bot);
   return await insertSource(deps, bot, { kind: "text", title: input.title, body: input.text });
-}
+};
 
 /**
  * An uploaded file: its type judged by its content (`unsupported_media_type` naming the accepted
  * types), its size by the owner's tier (`payload_too_large` naming the limit); stored, then
  * learnt in the background.
  */
-export async function addFileSource(
-  deps: SourceDeps,
-  actor: Actor,
-  botId: string,
-  file: { name: string; bytes: Uint8Array },
-): Promise<Source> {
+export const addFileSource: AddSource<UploadedFile> = async (deps, actor, botId, file) => {
   const bot = await requireBot(deps.db.sql, actor, botId);
   const limits = await limitsFor(deps.db.sql, bot.ownerId);
   if (file.bytes.byteLength > limits.fileMaxBytes) {
@@ -143,15 +148,10 @@ export async function addFileSource(
     await deps.knowledge.files.delete(key).catch(() => {});
     throw error;
   }
-}
+};
 
 /** A web page or a sitemap: refused at once (`unprocessable`) when the URL may not be fetched. */
-export async function addUrlSource(
-  deps: SourceDeps,
-  actor: Actor,
-  botId: string,
-  input: z.infer<typeof UrlSourceInput>,
-): Promise<Source> {
+export const addUrlSource: AddSource<UrlSourceInput> = async (deps, actor, botId, input) => {
   const bot = await requireBot(deps.db.sql, actor, botId);
   const url = await allowedUrl(input.url, deps.knowledge.urlPolicy, "be used for training");
   await checkRoom(deps, bot);
@@ -160,7 +160,7 @@ export async function addUrlSource(
     title: input.title || url.href.slice(0, 200),
     url: url.href,
   });
-}
+};
 
 /** Adds the pages of a sitemap as url sources of its own (as many as the tier still allows). */
 export async function addSitemapPages(

@@ -71,16 +71,15 @@ const WHATSAPP: Dialect = {
   bullet: "• ",
 };
 
+/** WhatsApp's text without its marks: links and quotes are spelled out the same way. */
 const PLAIN: Dialect = {
-  escape: (s) => s,
+  ...WHATSAPP,
   strong: ["", ""],
   em: ["", ""],
   strike: ["", ""],
   code: (t) => t,
   pre: (t) => t,
-  link: (text, href) => text && text !== href ? `${text} (${href})` : href,
   heading: (t) => t,
-  quote: (t) => t.split("\n").map((l) => `> ${l}`).join("\n"),
   bullet: "- ",
 };
 

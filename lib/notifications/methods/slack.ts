@@ -21,12 +21,7 @@ export const slack = defineMethod({
   validate: () => Promise.resolve([]),
   recipient: ({ channel }) => channel,
   async send(message, settings, secrets, services) {
-    const client = createSlackClient(chatClientOptions(
-      secrets.secret,
-      services.slack,
-      services,
-      "Slack is not configured: set SLACK_TOKEN or give the channel a token",
-    ));
+    const client = createSlackClient(chatClientOptions("slack", secrets, services));
     try {
       const posted = await client.postMessage({
         channel: settings.channel,

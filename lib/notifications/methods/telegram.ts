@@ -22,12 +22,7 @@ export const telegram = defineMethod({
   recipient: ({ chat_id }) =>
     chat_id.startsWith("@") ? chat_id : `${chat_id.slice(0, 4)}***${chat_id.slice(-2)}`,
   async send(message, settings, secrets, services) {
-    const client = createTelegramClient(chatClientOptions(
-      secrets.secret,
-      services.telegram,
-      services,
-      "Telegram is not configured: set TELEGRAM_BOT_TOKEN or give the channel a token",
-    ));
+    const client = createTelegramClient(chatClientOptions("telegram", secrets, services));
     // Telegram counts the text it shows; a long message goes as plain text, cut to the limit,
     // rather than as HTML cut in the middle of a tag.
     const plain = toPlainText(message.title, message.text);

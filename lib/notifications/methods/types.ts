@@ -61,19 +61,28 @@ export function upstreamSendError(
   );
 }
 
+/** Each chat upstream's name, and the app's own token it falls back to (named when unset). */
+const CHAT_UPSTREAMS = {
+  slack: { label: "Slack", tokenVariable: "SLACK_TOKEN" },
+  telegram: { label: "Telegram", tokenVariable: "TELEGRAM_BOT_TOKEN" },
+};
+
 /**
  * A chat upstream's client options (Slack's, Telegram's): the channel's own token, else the
  * app's; a `SendError` naming what to set when there is neither.
  */
 export function chatClientOptions(
-  ownToken: string | undefined,
-  upstream: { apiUrl: string; token?: string },
-  services: Pick<SendServices, "fetch">,
-  missing: string,
+  upstream: keyof typeof CHAT_UPSTREAMS,
+  secrets: Secrets,
+  services: Pick<SendServices, "fetch" | "slack" | "telegram">,
 ): { token: string; apiUrl: string; fetch?: typeof fetch } {
-  const token = ownToken ?? upstream.token;
-  if (!token) throw new SendError(missing, false);
-  return { token, apiUrl: upstream.apiUrl, fetch: services.fetch };
+  const token = secrets.secret ?? services[upstream].token;
+  if (!token) {
+    const { label, tokenVariable } = CHAT_UPSTREAMS[upstream];
+    const missing = `${label} is not configured: set ${tokenVariable} or give the channel a token`;
+    throw new SendError(missing, false);
+  }
+  return { token, apiUrl: services[upstream].apiUrl, fetch: services.fetch };
 }
 
 /** The upstream services methods talk to, built once by the app (or a test). */

@@ -44,6 +44,19 @@ const COMMANDS: Record<string, Command> = {
   balance: "balance",
 };
 
+/** A flow entered from wherever the user is (by a command or a menu row). */
+type Entered = { enter(ctx: BotContext, session: Session): Step | Promise<Step> };
+
+/** The flow each row of the main menu enters. */
+const MENU_FLOWS: Record<menu.MenuId, Entered> = {
+  "menu:chat": chat,
+  "menu:essay": essay,
+  "menu:buy": buy,
+  "menu:balance": balance,
+  "menu:help": help,
+  "menu:report": report,
+};
+
 /** The command a message means wherever the user is ("menu", "help"...), if any. */
 export function commandOf(input: BotInput): Command | undefined {
   if (input.kind === "choice" && input.id === "menu:main") return "menu";
@@ -82,22 +95,11 @@ export async function step(
 
   const inChat = session.state.flow === "chat";
   const command = await commandLeavingChat(ctx, session, input);
-  if (command) {
-    switch (command) {
-      case "menu":
-        return menu.enter(ctx, session);
-      case "help":
-        return help.enter(ctx, session);
-      case "stop":
-        return { session: { ...session, state: { flow: "menu" } }, replies: [menu.text(STOPPED)] };
-      case "reset":
-        return inChat ? chat.reset(ctx, session) : menu.enter(ctx, session);
-      case "buy":
-        return buy.enter(ctx, session);
-      case "balance":
-        return balance.enter(ctx, session);
-    }
+  if (command === "stop") {
+    return { session: { ...session, state: { flow: "menu" } }, replies: [menu.text(STOPPED)] };
   }
+  if (command === "reset") return inChat ? chat.reset(ctx, session) : menu.enter(ctx, session);
+  if (command) return { menu, help, buy, balance }[command].enter(ctx, session);
 
   if (input.kind === "choice" && input.id.startsWith("buy:pkg:")) {
     if (inChat) await chat.leave(ctx);
@@ -108,20 +110,7 @@ export async function step(
     : undefined;
   if (choice) {
     if (inChat && choice !== "menu:chat" && choice !== "menu:help") await chat.leave(ctx);
-    switch (choice) {
-      case "menu:chat":
-        return chat.enter(ctx, session);
-      case "menu:essay":
-        return essay.enter(ctx, session);
-      case "menu:buy":
-        return buy.enter(ctx, session);
-      case "menu:balance":
-        return balance.enter(ctx, session);
-      case "menu:help":
-        return help.enter(ctx, session);
-      case "menu:report":
-        return report.enter(ctx, session);
-    }
+    return MENU_FLOWS[choice].enter(ctx, session);
   }
 
   const reporting = session.state.flow === "report";
