@@ -34,6 +34,7 @@
  * BENCH_CHAT_PARTS (e.g. "1" or "2,3") runs some of the three parts.
  */
 import { createParser } from "eventsource-parser";
+import { chatCompletion } from "./_chat_completion.ts";
 import {
   childServerStorage,
   delay,
@@ -266,15 +267,10 @@ async function timeStream(res: Response, sent: number) {
 /** The upstream's own TTFD: the same kind of request, straight to the fake. */
 function upstreamTtfd(fakeUrl: string): Promise<number> {
   return chunkTtfd(() =>
-    fetch(`${fakeUrl}/v1/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${FAKE_OPENAI_KEY}` },
-      body: JSON.stringify({
-        model: "gpt-4o-mini",
-        stream: true,
-        stream_options: { include_usage: true },
-        messages: [{ role: "system", content: "essay" }, { role: "user", content: "question" }],
-      }),
+    chatCompletion(fakeUrl, FAKE_OPENAI_KEY, {
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: "system", content: "essay" }, { role: "user", content: "question" }],
     })
   );
 }

@@ -5,19 +5,16 @@
  * database, no SDK, no buffer), served by `Deno.serve` as Hurukuro is. UPSTREAM_URL names the
  * fake upstream.
  */
+import { chatCompletion } from "./_chat_completion.ts";
+
 const upstream = Deno.env.get("UPSTREAM_URL")!;
 const key = Deno.env.get("UPSTREAM_KEY")!;
 const START = new TextEncoder().encode("event: start\ndata: {}\n\n");
 
 const ask = () =>
-  fetch(`${upstream}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({
-      model: "gpt-4o-mini",
-      stream: true,
-      messages: [{ role: "user", content: "question" }],
-    }),
+  chatCompletion(upstream, key, {
+    stream: true,
+    messages: [{ role: "user", content: "question" }],
   });
 
 const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {

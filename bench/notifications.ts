@@ -26,6 +26,11 @@ export const description =
 
 const PUBLISHERS = 50;
 const TOPIC = "bench";
+/** The topic's channels: one for each fake, to where the bare loop sends too. */
+const CHANNELS = [
+  { name: "slack", method: "slack", settings: { channel: "#bench" } },
+  { name: "telegram", method: "telegram", settings: { chat_id: 42 } },
+];
 
 /** `fn(0 … n-1)`, with at most `inFlight` calls awaited at once. */
 async function pool(n: number, inFlight: number, fn: (i: number) => Promise<unknown>) {
@@ -71,17 +76,11 @@ export async function run(): Promise<void> {
   });
   try {
     const { notifications, queue, db } = running;
-    const a = await notifications.channels.create({
-      name: "slack",
-      method: "slack",
-      settings: { channel: "#bench" },
-    });
-    const b = await notifications.channels.create({
-      name: "telegram",
-      method: "telegram",
-      settings: { chat_id: 42 },
-    });
-    await notifications.topics.create({ name: TOPIC, channelIds: [a.id, b.id] });
+    const channelIds: string[] = [];
+    for (const channel of CHANNELS) {
+      channelIds.push((await notifications.channels.create(channel)).id);
+    }
+    await notifications.topics.create({ name: TOPIC, channelIds });
 
     const started = performance.now();
     await pool(

@@ -22,11 +22,10 @@ import { setSetting } from "../lib/accounts/settings.ts";
 import { memoryLogger } from "../lib/observability/log.ts";
 import { FAKE_OPENAI_KEY } from "../lib/sandbox/openai.ts";
 import {
+  childServerStorage,
   delay,
   envNumber,
-  freshServerDatabase,
   integer,
-  makeTempDir,
   processCpuSeconds,
   ROOT,
   type ServerProcess,
@@ -80,15 +79,14 @@ export async function run(): Promise<void> {
   const seconds = envNumber("BENCH_SECONDS", 5, 0.5, 120);
   // Enough questions to keep the pipeline saturated for about the bench's seconds at the target.
   const rounds = Math.max(2, Math.ceil((TARGET * seconds) / PHONES));
-  const dataDir = await makeTempDir("hurukuro-bench-replies-");
+  const dataDir = await childServerStorage("replies");
+  const databaseUrl = dataDir.databaseUrl;
   const ai = await startServer({
     name: "fake OpenAI",
     script: "bench/chat_fake.ts",
     env: { FAKE_FIRST_TOKEN_MS: String(AI_MS), FAKE_DELTA_MS: "0" },
   });
   const { graph, countsUrl } = await startFakeGraph();
-  const adminUrl = Deno.env.get("DATABASE_URL");
-  const databaseUrl = adminUrl ? await freshServerDatabase(adminUrl, "replies") : "";
   console.log(
     `${integer(PHONES)} phones × ${rounds} questions, AI answering in ${AI_MS} ms, ` +
       `${CONCURRENCY} replies at once; Hurukuro on ${

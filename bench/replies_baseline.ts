@@ -6,6 +6,7 @@
  */
 import { FAKE_OPENAI_KEY } from "../lib/sandbox/openai.ts";
 import { TEST_PHONE_NUMBER_ID } from "../lib/sandbox/whatsapp_sign.ts";
+import { chatCompletion } from "./_chat_completion.ts";
 import { ownCpuSeconds } from "./_support.ts";
 
 const jobs = Number(Deno.env.get("JOBS"));
@@ -15,10 +16,8 @@ const graph = Deno.env.get("GRAPH_URL")!;
 const token = Deno.env.get("GRAPH_TOKEN")!;
 
 async function reply(i: number): Promise<void> {
-  const res = await fetch(`${ai}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${FAKE_OPENAI_KEY}` },
-    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: `q${i}` }] }),
+  const res = await chatCompletion(ai, FAKE_OPENAI_KEY, {
+    messages: [{ role: "user", content: `q${i}` }],
   });
   const answer = await res.json() as { choices: { message: { content: string } }[] };
   const sent = await fetch(`${graph}/v21.0/${TEST_PHONE_NUMBER_ID}/messages`, {

@@ -3,7 +3,7 @@
  * named) and prints their figures. Each benchmark prints its own figures beside a baseline
  * measured in the same run, so numbers from different machines or days are never compared.
  *
- * A benchmark is a module exporting `description` and `run()`; register it in BENCHES below.
+ * A benchmark is a module exporting `description` and `run()`; register its name in BENCHES below.
  * Modules are imported only when selected, so one bench's dependencies never slow another.
  *
  * Settings (environment): BENCH_SECONDS, the measured duration per target (default 5).
@@ -18,26 +18,26 @@ export interface BenchModule {
   run(): Promise<void>;
 }
 
-/** Every benchmark, in the order they run. */
-const BENCHES: Record<string, () => Promise<BenchModule>> = {
-  http: () => import("./http.ts"),
-  jobs: () => import("./jobs.ts"),
-  payments: () => import("./payments.ts"),
-  admin: () => import("./admin.ts"),
-  metrics: () => import("./metrics.ts"),
-  chat: () => import("./chat.ts"),
-  whatsapp: () => import("./whatsapp.ts"),
-  replies: () => import("./replies.ts"),
-  peer: () => import("./peer.ts"),
-  notifications: () => import("./notifications.ts"),
-  bots: () => import("./bots.ts"),
-  retrieval: () => import("./retrieval.ts"),
-  grievances: () => import("./grievances.ts"),
-};
+/** Every benchmark, in the order they run: the module `./NAME.ts`, a {@link BenchModule}. */
+const BENCHES = [
+  "http",
+  "jobs",
+  "payments",
+  "admin",
+  "metrics",
+  "chat",
+  "whatsapp",
+  "replies",
+  "peer",
+  "notifications",
+  "bots",
+  "retrieval",
+  "grievances",
+];
 
 function usage(): string {
   return `usage: deno task bench [NAME…]   (BENCH_SECONDS=N sets the measured seconds per target)\n` +
-    `benchmarks: ${Object.keys(BENCHES).join(", ")}`;
+    `benchmarks: ${BENCHES.join(", ")}`;
 }
 
 /** Cores and the 1-minute load average, to tell a busy machine (noisy figures) afterwards. */
@@ -75,18 +75,17 @@ async function main(args: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  const unknown = args.filter((name) => !(name in BENCHES));
+  const unknown = args.filter((name) => !BENCHES.includes(name));
   if (unknown.length > 0) {
     console.error(`unknown benchmark: ${unknown.join(", ")}\n${usage()}`);
     return 2;
   }
-  const names = Object.keys(BENCHES);
-  const selected = args.length > 0 ? names.filter((name) => args.includes(name)) : names;
+  const selected = args.length > 0 ? BENCHES.filter((name) => args.includes(name)) : BENCHES;
 
   console.log(`${machineLine()}; Deno ${Deno.version.deno}`);
   const failed: string[] = [];
   for (const name of selected) {
-    const bench = await BENCHES[name]();
+    const bench: BenchModule = await import(`./${name}.ts`);
     console.log(`\n=== ${name}: ${bench.description}\n`);
     await warnWhenBusy();
     const started = performance.now();

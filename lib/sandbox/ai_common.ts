@@ -2,7 +2,7 @@
  * What the fake OpenAI-compatible and Anthropic servers share: the HTTP plumbing (a real server
  * on a loopback port, request records, disconnect detection, a clean close), the script of
  * failures a test queues. The simulated model (answers, token counts, embeddings) is in
- * ai_model.ts.
+ * ai_model.ts; how a chat answer is put on the wire, in ai_answer.ts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
@@ -32,18 +32,6 @@ export type FakeStep =
   | { kind: "cut"; afterDeltas: number; how?: "reset" | "close" | "error_event" }
   /** 400 with the provider's "prompt too long" error. */
   | { kind: "context_too_long" };
-
-/** The answer's pace: the step's own waits (a scripted reply), else the fake's. */
-export function replyPace(
-  options: Pick<FakeModelOptions, "firstTokenDelayMs" | "deltaDelayMs">,
-  step: FakeStep | undefined,
-): { first: number; between: number } {
-  const own = step?.kind === "reply" ? step : undefined;
-  return {
-    first: own?.firstTokenDelayMs ?? options.firstTokenDelayMs ?? 0,
-    between: own?.deltaDelayMs ?? options.deltaDelayMs ?? 0,
-  };
-}
 
 export interface FakeModelOptions {
   /** Port to listen on; default 0 (a free one). */
@@ -152,54 +140,6 @@ export async function untilAnswered(fake: FakeServer, path: string, n: number): 
 
 /** Thrown inside a stream generator to drop the connection (`reset`); returning closes it. */
 export const STREAM_CUT = Symbol("cut");
-
-/**
- * A non-streamed JSON answer; under a `cut` step, its first half and then the break the step
- * asks for.
- */
-export function jsonAnswer(
-  exchange: Exchange,
-  answer: string,
-  headers: Record<string, string>,
-  cut: Extract<FakeStep, { kind: "cut" }> | undefined,
-): Response {
-  const json = { ...headers, "content-type": "application/json" };
-  if (!cut) return new Response(answer, { headers: json });
-  return exchange.stream(
-    (async function* () {
-      yield answer.slice(0, Math.floor(answer.length / 2));
-      if (cut.how === "close") return exchange.finish("cut");
-      throw STREAM_CUT;
-    })(),
-    json,
-  );
-}
-
-/**
- * A streamed answer's deltas, each as `event(delta)`, paced and counted (`record.deltasSent`),
- * broken off where a `cut` step says (`errorEvent` is the provider's in-stream error). Returns
- * whether the stream goes on to its closing events.
- */
-export async function* streamDeltas(
-  exchange: Exchange,
-  deltas: string[],
-  pace: { between: number },
-  cut: Extract<FakeStep, { kind: "cut" }> | undefined,
-  event: (delta: string) => string,
-  errorEvent: string,
-): AsyncGenerator<string, boolean> {
-  for (const [i, delta] of deltas.entries()) {
-    if (cut && i === cut.afterDeltas) break;
-    if (i > 0 && !(await exchange.wait(pace.between))) return false;
-    yield event(delta);
-    exchange.record.deltasSent++;
-  }
-  if (!cut) return true;
-  if (cut.how === "reset" || cut.how === undefined) throw STREAM_CUT;
-  exchange.finish("cut");
-  if (cut.how === "error_event") yield errorEvent;
-  return false;
-}
 
 class CutError extends Error {
   constructor() {
@@ -436,5 +376,3 @@ function wait(ms: number, signal: AbortSignal): Promise<boolean> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
-
-// ---- the simulated model -------------------------------------------------------------------

@@ -14,25 +14,14 @@
  * const client = new Anthropic({ apiKey: fake.apiKey, baseURL: fake.baseUrl });
  */
 import {
-  type Exchange,
-  type FakeModelOptions,
-  type FakeServer,
-  jsonAnswer,
-  replyPace,
-  type ReplyRequest,
-  serveFake,
-  streamDeltas,
-} from "./ai_common.ts";
-import {
-  contentText,
-  fakeId,
-  fakePromptTokens,
-  json,
-  replyText,
-  retryHeaders,
-  splitDeltas,
-  sse,
-} from "./ai_model.ts";
+  answerChat,
+  chatDeltas,
+  type ChatRequest,
+  conversation,
+  scriptedFailure,
+} from "./ai_answer.ts";
+import { type Exchange, type FakeModelOptions, type FakeServer, serveFake } from "./ai_common.ts";
+import { contentText, fakeId, fakePromptTokens, json, sse } from "./ai_model.ts";
 
 export { type FakeRequest, type FakeStep } from "./ai_common.ts";
 export { defaultReply, fakePromptTokens, fakeTokenCount } from "./ai_model.ts";
@@ -47,6 +36,7 @@ export interface FakeAnthropic extends FakeServer {
 
 const MESSAGES = "/v1/messages";
 const COUNT_TOKENS = "/v1/messages/count_tokens";
+const ROLES = new Set(["user", "assistant"]);
 
 export async function startFakeAnthropic(options: FakeModelOptions = {}): Promise<FakeAnthropic> {
   const apiKey = options.apiKey ?? FAKE_ANTHROPIC_KEY;
@@ -86,11 +76,7 @@ export async function startFakeAnthropic(options: FakeModelOptions = {}): Promis
   return (Object.assign(server, { baseUrl: server.url, apiKey }));
 }
 
-interface ParsedBody {
-  model: string;
-  maxTokens: number;
-  stream: boolean;
-  conversation: ReplyRequest["messages"];
+interface ParsedBody extends ChatRequest {
   inputTokens: number;
 }
 
@@ -126,33 +112,32 @@ function parseMessagesBody(raw: unknown, needsMaxTokens: boolean): ParsedBody | 
       "messages: at least one message is required",
     );
   }
-  const conversation: ReplyRequest["messages"] = [];
+  const messages = conversation(
+    body.messages,
+    ROLES,
+    (i, role) =>
+      role === "system"
+        ? anthropicError(
+          400,
+          "invalid_request_error",
+          'messages: Unexpected role "system". The Messages API accepts a top-level `system` ' +
+            'parameter, not "system" as an input message role.',
+        )
+        : anthropicError(
+          400,
+          "invalid_request_error",
+          `messages.${i}.role: Input should be 'user' or 'assistant'`,
+        ),
+  );
+  if (messages instanceof Response) return messages;
   const system = contentText(body.system);
-  if (system) conversation.push({ role: "system", content: system });
-  for (const [i, m] of body.messages.entries()) {
-    if (m?.role === "system") {
-      return anthropicError(
-        400,
-        "invalid_request_error",
-        'messages: Unexpected role "system". The Messages API accepts a top-level `system` ' +
-          'parameter, not "system" as an input message role.',
-      );
-    }
-    if (m?.role !== "user" && m?.role !== "assistant") {
-      return anthropicError(
-        400,
-        "invalid_request_error",
-        `messages.${i}.role: Input should be 'user' or 'assistant'`,
-      );
-    }
-    conversation.push({ role: m.role, content: contentText(m.content) });
-  }
+  if (system) messages.unshift({ role: "system", content: system });
   return {
     model: body.model,
     maxTokens: typeof body.max_tokens === "number" ? body.max_tokens : Infinity,
     stream: body.stream === true,
-    conversation,
-    inputTokens: fakePromptTokens(conversation),
+    messages,
+    inputTokens: fakePromptTokens(messages),
   };
 }
 
@@ -161,39 +146,35 @@ async function messages(
   options: FakeModelOptions,
   parsed: ParsedBody,
 ): Promise<Response> {
-  const { record, step } = exchange;
-  switch (step?.kind) {
-    case "rate_limit":
-      return step.quota
+  const scripted = await scriptedFailure(exchange, {
+    rateLimit: (quota, headers) =>
+      quota
         ? anthropicError(
           400,
           "billing_error",
           "Your credit balance is too low to access the Anthropic API. Please go to Plans & " +
             "Billing to upgrade or purchase credits.",
-          retryHeaders(step),
+          headers,
         )
         : anthropicError(
           429,
           "rate_limit_error",
           "This request would exceed the rate limit for your organization of 50 requests per " +
             "minute. Please try again later.",
-          retryHeaders(step),
-        );
-    case "server_error": {
-      const status = step.status ?? 500;
-      return status === 529
-        ? anthropicError(529, "overloaded_error", "Overloaded", retryHeaders(step))
-        : anthropicError(status, "api_error", "Internal server error", retryHeaders(step));
-    }
-    case "hang":
-      return await exchange.hang();
-    case "context_too_long":
-      return anthropicError(
+          headers,
+        ),
+    serverError: (status, headers) =>
+      status === 529
+        ? anthropicError(529, "overloaded_error", "Overloaded", headers)
+        : anthropicError(status, "api_error", "Internal server error", headers),
+    contextTooLong: () =>
+      anthropicError(
         400,
         "invalid_request_error",
         "prompt is too long: 208310 tokens > 200000 maximum",
-      );
-  }
+      ),
+  });
+  if (scripted) return scripted;
   const window = options.contextWindow ?? 200_000;
   if (parsed.inputTokens > window) {
     return anthropicError(
@@ -203,84 +184,49 @@ async function messages(
     );
   }
 
-  const lastUser = parsed.conversation.findLast((m) => m.role === "user")?.content ?? "";
-  const text = replyText(options, step, {
-    model: parsed.model,
-    messages: parsed.conversation,
-    lastUserMessage: lastUser,
-  });
-  let deltas = splitDeltas(text);
-  const stopReason = deltas.length > parsed.maxTokens ? "max_tokens" : "end_turn";
-  deltas = deltas.slice(0, parsed.maxTokens);
-  const pace = replyPace(options, step);
+  const { model, inputTokens } = parsed;
+  const { deltas, truncated } = chatDeltas(options, exchange.step, parsed);
+  const stopReason = truncated ? "max_tokens" : "end_turn";
   const id = fakeId("msg_");
-  const headers = { "request-id": fakeId("req_"), "anthropic-organization-id": "org-fake" };
-  const cut = step?.kind === "cut" ? step : undefined;
-
-  if (!parsed.stream) {
-    if (!(await exchange.wait(pace.first))) return new Response(null, { status: 499 });
-    record.deltasSent = deltas.length;
-    const answer = JSON.stringify({
-      id,
-      type: "message",
-      role: "assistant",
-      model: parsed.model,
-      content: [{ type: "text", text: deltas.join("") }],
-      stop_reason: stopReason,
-      stop_sequence: null,
-      usage: {
-        input_tokens: parsed.inputTokens,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
-        output_tokens: deltas.length,
-        service_tier: "standard",
-      },
-    });
-    return jsonAnswer(exchange, answer, headers, cut);
-  }
-
+  const message = (content: unknown[], stop_reason: string | null, output_tokens: number) => ({
+    id,
+    type: "message",
+    role: "assistant",
+    model,
+    content,
+    stop_reason,
+    stop_sequence: null,
+    usage: {
+      input_tokens: inputTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      output_tokens,
+      service_tier: "standard",
+    },
+  });
   const event = (type: string, data: Record<string, unknown>) => sse({ type, ...data }, type);
-  return exchange.stream(
-    (async function* () {
-      yield event("message_start", {
-        message: {
-          id,
-          type: "message",
-          role: "assistant",
-          model: parsed.model,
-          content: [],
-          stop_reason: null,
-          stop_sequence: null,
-          usage: {
-            input_tokens: parsed.inputTokens,
-            cache_creation_input_tokens: 0,
-            cache_read_input_tokens: 0,
-            output_tokens: 1,
-            service_tier: "standard",
-          },
-        },
-      });
-      if (!(await exchange.wait(pace.first))) return;
-      yield event("content_block_start", { index: 0, content_block: { type: "text", text: "" } });
-      yield event("ping", {});
-      const more = yield* streamDeltas(
-        exchange,
-        deltas,
-        pace,
-        cut,
-        (text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
-        event("error", { error: { type: "overloaded_error", message: "Overloaded" } }),
-      );
-      if (!more) return;
-      yield event("content_block_stop", { index: 0 });
-      yield event("message_delta", {
-        delta: { stop_reason: stopReason, stop_sequence: null },
-        usage: { output_tokens: deltas.length },
-      });
-      yield event("message_stop", {});
-    })(),
-    { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" },
-  );
+  return answerChat(exchange, options, parsed.stream, deltas, {
+    headers: { "request-id": fakeId("req_"), "anthropic-organization-id": "org-fake" },
+    message: (text) => message([{ type: "text", text }], stopReason, deltas.length),
+    events: () => ({
+      start: [event("message_start", { message: message([], null, 1) })],
+      open: [
+        event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+        event("ping", {}),
+      ],
+      delta: (text) =>
+        event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
+      error: event("error", { error: { type: "overloaded_error", message: "Overloaded" } }),
+      close: [
+        event("content_block_stop", { index: 0 }),
+        event("message_delta", {
+          delta: { stop_reason: stopReason, stop_sequence: null },
+          usage: { output_tokens: deltas.length },
+        }),
+        event("message_stop", {}),
+      ],
+    }),
+  });
 }
 
 /** Anthropic's error body: `{"type":"error","error":{"type","message"},"request_id"}`. */

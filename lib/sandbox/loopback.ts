@@ -22,8 +22,8 @@ export abstract class LoopbackFake implements AsyncDisposable {
   /** Answers one request as the upstream would. */
   protected abstract handle(request: Request): Promise<Response>;
 
-  /** `http://127.0.0.1:<port>`. */
-  protected get origin(): string {
+  /** The base URL to configure the client with: `http://127.0.0.1:<port>`. */
+  get url(): string {
     return `http://127.0.0.1:${this.#server.addr.port}`;
   }
 

@@ -18,26 +18,21 @@
  * // ... fake.calls("/v1/chat/completions") to count upstream calls and read what was sent
  */
 import {
-  type Exchange,
-  type FakeModelOptions,
-  type FakeServer,
+  answerChat,
+  chatDeltas,
+  conversation,
+  type FailureAnswers,
   jsonAnswer,
-  replyPace,
-  type ReplyRequest,
-  serveFake,
-  streamDeltas,
-} from "./ai_common.ts";
+  scriptedFailure,
+} from "./ai_answer.ts";
+import { type Exchange, type FakeModelOptions, type FakeServer, serveFake } from "./ai_common.ts";
 import {
-  contentText,
   fakeEmbedding,
   fakeId,
   fakePromptTokens,
   fakeTokenCount,
   float32Base64,
   json,
-  replyText,
-  retryHeaders,
-  splitDeltas,
   sse,
 } from "./ai_model.ts";
 import {
@@ -137,39 +132,41 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
       "messages",
     );
   }
-  const messages: ReplyRequest["messages"] = [];
-  for (const [i, m] of rawMessages.entries()) {
-    if (!m || typeof m !== "object" || !ROLES.has(m.role)) {
-      return openAiError(
-        400,
-        `Invalid value: '${m?.role}'. Supported values are: 'system', 'assistant', 'user', ` +
-          "'function', 'tool', and 'developer'.",
-        "invalid_request_error",
-        "invalid_value",
-        `messages[${i}].role`,
-      );
-    }
-    messages.push({ role: m.role, content: contentText(m.content) });
-  }
+  const messages = conversation(rawMessages, ROLES, (i, role) =>
+    openAiError(
+      400,
+      `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', ` +
+        "'function', 'tool', and 'developer'.",
+      "invalid_request_error",
+      "invalid_value",
+      `messages[${i}].role`,
+    ));
+  if (messages instanceof Response) return messages;
 
-  const scripted = await scriptedFailure(exchange, "chat");
+  const scripted = await scriptedFailure(exchange, openAiFailures("chat"));
   if (scripted) return scripted;
 
   const promptTokens = fakePromptTokens(messages);
   const window = options.contextWindow ?? 128_000;
   if (promptTokens > window) return contextTooLong(window, promptTokens);
 
-  const lastUser = messages.findLast((m) => m.role === "user")?.content ?? "";
   // Grievance classification asks for its structured output by name: it gets parseable JSON.
   const format = (body.response_format as { json_schema?: { name?: unknown } } | undefined)
     ?.json_schema?.name;
-  const text = format === GRIEVANCE_FORMAT && !(step?.kind === "reply" && step.text !== undefined)
-    ? grievanceClassificationReply(messages)
-    : replyText(options, step, { model: body.model, messages, lastUserMessage: lastUser });
-  let deltas = splitDeltas(text);
-  const cap = numberOr(body.max_completion_tokens, numberOr(body.max_tokens, Infinity));
-  const finishReason = deltas.length > cap ? "length" : "stop";
-  if (deltas.length > cap) deltas = deltas.slice(0, Math.max(0, cap));
+  const request = {
+    model: body.model,
+    messages,
+    maxTokens: numberOr(body.max_completion_tokens, numberOr(body.max_tokens, Infinity)),
+    stream: body.stream === true,
+  };
+  const { deltas, truncated } = chatDeltas(
+    format === GRIEVANCE_FORMAT
+      ? { ...options, reply: () => grievanceClassificationReply(messages) }
+      : options,
+    step,
+    request,
+  );
+  const finishReason = truncated ? "length" : "stop";
   const usage = {
     prompt_tokens: promptTokens,
     completion_tokens: deltas.length,
@@ -182,35 +179,10 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
       rejected_prediction_tokens: 0,
     },
   };
-  const pace = replyPace(options, step);
   const omitUsage = (step?.kind === "reply" && step.omitUsage) || options.omitUsage === true;
   const id = fakeId("chatcmpl-");
   const created = Math.floor(Date.now() / 1000);
   const common = { id, created, model: body.model, system_fingerprint: "fp_hurukuro" };
-  const cut = step?.kind === "cut" ? step : undefined;
-  const headers = {
-    "x-request-id": fakeId("req_"),
-    "openai-processing-ms": "1",
-  };
-
-  if (body.stream !== true) {
-    if (!(await exchange.wait(pace.first))) return new Response(null, { status: 499 });
-    const answer = JSON.stringify({
-      ...common,
-      object: "chat.completion",
-      choices: [{
-        index: 0,
-        message: { role: "assistant", content: deltas.join(""), refusal: null, annotations: [] },
-        logprobs: null,
-        finish_reason: finishReason,
-      }],
-      ...(omitUsage ? {} : { usage }),
-      service_tier: "default",
-    });
-    record.deltasSent = deltas.length;
-    return jsonAnswer(exchange, answer, headers, cut);
-  }
-
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
   const withUsage = streamOptions?.include_usage === true && !omitUsage;
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
@@ -222,41 +194,44 @@ async function chat(exchange: Exchange, options: FakeModelOptions): Promise<Resp
       ...(withUsage ? { usage: null } : {}),
       ...extra,
     });
-  return exchange.stream(
-    (async function* () {
-      if (!(await exchange.wait(pace.first))) return;
-      yield chunk([{
+  return answerChat(exchange, options, request.stream, deltas, {
+    headers: { "x-request-id": fakeId("req_"), "openai-processing-ms": "1" },
+    message: (content) => ({
+      ...common,
+      object: "chat.completion",
+      choices: [{
+        index: 0,
+        message: { role: "assistant", content, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: finishReason,
+      }],
+      ...(omitUsage ? {} : { usage }),
+      service_tier: "default",
+    }),
+    events: () => ({
+      open: [chunk([{
         index: 0,
         delta: { role: "assistant", content: "", refusal: null },
         logprobs: null,
         finish_reason: null,
-      }]);
-      const more = yield* streamDeltas(
-        exchange,
-        deltas,
-        pace,
-        cut,
-        (content) => chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]),
-        sse({
-          error: {
-            message: "The server had an error while processing your request. Sorry about that!",
-            type: "server_error",
-            param: null,
-            code: null,
-          },
-        }),
-      );
-      if (!more) return;
-      yield chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]);
-      if (withUsage) yield chunk([], { usage });
-      yield sse("[DONE]");
-    })(),
-    {
-      ...headers,
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-    },
-  );
+      }])],
+      delta: (content) =>
+        chunk([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }]),
+      error: sse({
+        error: {
+          message: "The server had an error while processing your request. Sorry about that!",
+          type: "server_error",
+          param: null,
+          code: null,
+        },
+      }),
+      close: [
+        chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]),
+        ...(withUsage ? [chunk([], { usage })] : []),
+        sse("[DONE]"),
+      ],
+    }),
+  });
 }
 
 async function embeddings(exchange: Exchange, options: FakeModelOptions): Promise<Response> {
@@ -296,7 +271,7 @@ async function embeddings(exchange: Exchange, options: FakeModelOptions): Promis
     );
   }
 
-  const scripted = await scriptedFailure(exchange, "embeddings");
+  const scripted = await scriptedFailure(exchange, openAiFailures("embeddings"));
   if (scripted) return scripted;
   const tokens = texts.reduce((sum, t) => sum + fakeTokenCount(t), 0);
   if (texts.some((t) => fakeTokenCount(t) > 8192)) return contextTooLong(8192, tokens);
@@ -337,27 +312,23 @@ async function transcription(exchange: Exchange): Promise<Response> {
   if (!upload.model) {
     return openAiError(400, "you must provide a model parameter", "invalid_request_error", null);
   }
-  const scripted = await scriptedFailure(exchange, "transcriptions");
+  const scripted = await scriptedFailure(exchange, openAiFailures("transcriptions"));
   if (scripted) return scripted;
   return json({ text: transcriptionReply(upload.file) });
 }
 
-/** The response a scripted failure step asks for, or undefined to answer normally. */
-async function scriptedFailure(
-  exchange: Exchange,
-  what: "chat" | "embeddings" | "transcriptions",
-): Promise<Response | undefined> {
-  const step = exchange.step;
-  switch (step?.kind) {
-    case "rate_limit":
-      return step.quota
+/** OpenAI's answers to the scripted failures of a `what` request. */
+function openAiFailures(what: "chat" | "embeddings" | "transcriptions"): FailureAnswers {
+  return {
+    rateLimit: (quota, headers) =>
+      quota
         ? openAiError(
           429,
           "You exceeded your current quota, please check your plan and billing details.",
           "insufficient_quota",
           "insufficient_quota",
           null,
-          retryHeaders(step),
+          headers,
         )
         : openAiError(
           429,
@@ -366,23 +337,19 @@ async function scriptedFailure(
           "requests",
           "rate_limit_exceeded",
           null,
-          retryHeaders(step),
-        );
-    case "server_error":
-      return openAiError(
-        step.status ?? 500,
+          headers,
+        ),
+    serverError: (status, headers) =>
+      openAiError(
+        status,
         "The server had an error while processing your request. Sorry about that!",
         "server_error",
         null,
         null,
-        retryHeaders(step),
-      );
-    case "hang":
-      return await exchange.hang();
-    case "context_too_long":
-      return contextTooLong(128_000, 130_000);
-  }
-  return undefined;
+        headers,
+      ),
+    contextTooLong: () => contextTooLong(128_000, 130_000),
+  };
 }
 
 function contextTooLong(window: number, requested: number): Response {

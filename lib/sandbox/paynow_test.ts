@@ -14,6 +14,7 @@ import { PaynowClient } from "../paynow/client.ts";
 import { PaynowError } from "../paynow/errors.ts";
 import { paynowHash } from "../paynow/hash.ts";
 import { type FakePaynow, type FakePaynowOptions, startFakePaynow } from "./paynow.ts";
+import { SDK_INITIATE_FIELDS } from "../../tests/fixtures/paynow.ts";
 import { rejection } from "../../tests/rejection.ts";
 
 const ID = "1201";
@@ -414,17 +415,7 @@ Deno.test("the official SDK's web checkout is accepted by the fake and verifies 
     assert.equal(received.reference, "Invoice%2035");
     assert.equal(received.amount, "5.5");
     assert.equal(received.additionalinfo, "500%20token");
-    assert.deepEqual(fake.requests[0].fields.map(([n]) => n), [
-      "resulturl",
-      "returnurl",
-      "reference",
-      "amount",
-      "id",
-      "additionalinfo",
-      "authemail",
-      "status",
-      "hash",
-    ]);
+    assert.deepEqual(fake.requests[0].fields.map(([n]) => n), SDK_INITIATE_FIELDS);
 
     await fake.complete("Invoice%2035", "Paid");
     const update = sdk.parseStatusUpdate(merchant.bodies[0]);

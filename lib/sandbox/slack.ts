@@ -66,8 +66,8 @@ export class FakeSlack
   }
 
   /** The API base to configure as SLACK_API_URL, e.g. `http://127.0.0.1:43121/api`. */
-  get url(): string {
-    return `${this.origin}/api`;
+  override get url(): string {
+    return `${super.url}/api`;
   }
 
   #answer(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {

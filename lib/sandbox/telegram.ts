@@ -168,11 +168,6 @@ export class FakeTelegram
     return Promise.resolve(new FakeTelegram(options));
   }
 
-  /** The API base to configure as TELEGRAM_API_URL, e.g. `http://127.0.0.1:43121`. */
-  get url(): string {
-    return this.origin;
-  }
-
   /** The webhook registered with `setWebhook`, if any. */
   get webhook(): { url: string; secret: string | null } | null {
     return this.#webhook;

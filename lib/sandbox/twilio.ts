@@ -26,6 +26,7 @@
  *   accountSid: twilio.accountSid, authToken: twilio.authToken, from: "+14155238886" });
  * const [sent] = await twilio.waitForMessages(1);
  */
+import { Recorded } from "./recorded.ts";
 import { WhatsAppFake } from "./whatsapp_fake.ts";
 
 export interface FakeTwilioOptions {
@@ -79,21 +80,19 @@ export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
   readonly accountSid: string;
   readonly authToken: string;
   readonly #cdn: Deno.HttpServer<Deno.NetAddr>;
-  readonly #maxRecords: number;
   readonly #maxBodyBytes: number;
-  readonly #typing: RecordedTyping[] = [];
+  readonly #typing: Recorded<RecordedTyping>;
   readonly #failures: TwilioFailure[] = [];
   readonly #media = new Map<string, { bytes: Uint8Array; contentType: string }>();
   readonly #cdnTokens = new Map<string, string>();
   #cdnSawCredentials = false;
-  #requests = 0;
 
   private constructor(options: FakeTwilioOptions) {
     super("fake Twilio", (m) => m.body, { maxRecords: options.maxRecords });
     this.accountSid = options.accountSid ?? "AC00000000000000000000000000000001";
     this.authToken = options.authToken ?? "test-twilio-token";
-    this.#maxRecords = options.maxRecords ?? 10_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
+    this.#typing = new Recorded("fake Twilio: typing indicators", options.maxRecords);
     this.#cdn = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       (request) => this.#handleCdn(request),
@@ -104,17 +103,8 @@ export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
     return Promise.resolve(new FakeTwilio(options));
   }
 
-  /** Base URL for both the REST API and the messaging (typing) API. */
-  get url(): string {
-    return this.origin;
-  }
-
   get typingIndicators(): readonly RecordedTyping[] {
-    return this.#typing;
-  }
-
-  get requestCount(): number {
-    return this.#requests;
+    return this.#typing.items;
   }
 
   /** Whether any request to the "CDN" carried an Authorization header (it must not). */
@@ -136,7 +126,7 @@ export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
 
   override reset(): void {
     super.reset();
-    this.#typing.length = 0;
+    this.#typing.clear();
     this.#failures.length = 0;
     this.#media.clear();
     this.#cdnTokens.clear();
@@ -150,7 +140,6 @@ export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
   // -------------------------------------------------------------------------------------------
 
   protected async handle(request: Request): Promise<Response> {
-    this.#requests++;
     const url = new URL(request.url);
     try {
       const media = this.#media.get(url.pathname);
@@ -319,7 +308,6 @@ export class FakeTwilio extends WhatsAppFake<RecordedTwilioMessage> {
       throw new TwilioError(400, 20001, "messageId must be a Message SID (SM…) or Media SID (MM…)");
     }
     this.#typing.push({ messageId, channel, receivedAt: Date.now() });
-    if (this.#typing.length > this.#maxRecords) this.#typing.shift();
     return Response.json({ success: true });
   }
 }

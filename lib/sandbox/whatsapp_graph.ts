@@ -28,6 +28,7 @@
  * // … run the reply job …
  * const [reply] = await graph.waitForMessages(1, { to: "+263771234567" });
  */
+import { Recorded } from "./recorded.ts";
 import { WhatsAppFake } from "./whatsapp_fake.ts";
 import {
   failureError,
@@ -115,27 +116,27 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
   readonly accessToken: string;
   readonly #options:
-    & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs">>
+    & Required<Omit<FakeGraphOptions, "phoneNumberIds" | "port" | "sendLatencyMs" | "maxRecords">>
     & {
       phoneNumberIds?: string[];
     };
-  readonly #reads: RecordedRead[] = [];
-  readonly #rejections: RecordedRejection[] = [];
+  readonly #reads: Recorded<RecordedRead>;
+  readonly #rejections: Recorded<RecordedRejection>;
   readonly #failures: PendingFailure[] = [];
   readonly #closedWindows = new Set<string>();
   readonly #media = new Map<string, StoredMedia>();
   readonly #sendLatencyMs: number;
-  #requests = 0;
 
   private constructor(options: FakeGraphOptions) {
     super("fake Graph API", (m) => m.text, options);
     this.accessToken = options.accessToken ?? "test-graph-token";
     this.#sendLatencyMs = options.sendLatencyMs ?? 0;
+    this.#reads = new Recorded("fake Graph API: reads", options.maxRecords);
+    this.#rejections = new Recorded("fake Graph API: rejections", options.maxRecords);
     this.#options = {
       accessToken: this.accessToken,
       mediaUrlTtlMs: options.mediaUrlTtlMs ?? 5 * 60_000,
       maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-      maxRecords: options.maxRecords ?? 10_000,
       ...(options.phoneNumberIds ? { phoneNumberIds: options.phoneNumberIds } : {}),
     };
   }
@@ -144,22 +145,12 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
     return Promise.resolve(new FakeGraphApi(options));
   }
 
-  /** Base URL to configure as the Graph URL, e.g. `http://127.0.0.1:43121`. */
-  get url(): string {
-    return this.origin;
-  }
-
   get reads(): readonly RecordedRead[] {
-    return this.#reads;
+    return this.#reads.items;
   }
 
   get rejections(): readonly RecordedRejection[] {
-    return this.#rejections;
-  }
-
-  /** Every HTTP request received, failed or not. */
-  get requestCount(): number {
-    return this.#requests;
+    return this.#rejections.items;
   }
 
   /**
@@ -201,8 +192,8 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
   /** Forgets messages, reads, rejections, failures, closed windows and media. */
   override reset(): void {
     super.reset();
-    this.#reads.length = 0;
-    this.#rejections.length = 0;
+    this.#reads.clear();
+    this.#rejections.clear();
     this.#failures.length = 0;
     this.#closedWindows.clear();
     this.#media.clear();
@@ -211,12 +202,11 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
   // -------------------------------------------------------------------------------------------
 
   protected async handle(request: Request): Promise<Response> {
-    this.#requests++;
     const url = new URL(request.url);
     let payload: unknown;
     try {
       if (url.pathname === "/_fake/messages" && request.method === "GET") {
-        return Response.json({ messages: this.messages, reads: this.#reads });
+        return Response.json({ messages: this.messages, reads: this.#reads.items });
       }
       if (url.pathname === "/_fake/reset" && request.method === "POST") {
         this.reset();
@@ -260,7 +250,7 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
         : new GraphError(500, 1, "An unknown error has occurred.", String(error), {
           is_transient: true,
         });
-      this.#record(this.#rejections, {
+      this.#rejections.push({
         path: url.pathname,
         status: e.status,
         code: e.code,
@@ -330,7 +320,7 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
       if (typing !== undefined && (!isObj(typing) || typing.type !== "text")) {
         throw invalid("typing_indicator.type must be 'text'");
       }
-      this.#record(this.#reads, {
+      this.#reads.push({
         phoneNumberId,
         messageId: payload.message_id,
         typing: typing !== undefined,
@@ -395,13 +385,6 @@ export class FakeGraphApi extends WhatsAppFake<RecordedMessage> {
     return new Response(media.bytes as Uint8Array<ArrayBuffer>, {
       headers: { "content-type": media.mimeType, "content-length": String(media.bytes.length) },
     });
-  }
-
-  #record<T>(list: T[], item: T): void {
-    list.push(item);
-    if (list.length > this.#options.maxRecords) {
-      list.splice(0, list.length - this.#options.maxRecords);
-    }
   }
 }
 

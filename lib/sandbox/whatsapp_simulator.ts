@@ -129,14 +129,17 @@ export const SimulatorSendSchema = z.discriminatedUnion("type", [
   }),
 ], { error: 'type must be "text" or "reply"' });
 
+/** A `validation_failed` naming the simulator's input `field`. */
+const invalid = (field: string, why: string) =>
+  new AppError("validation_failed", `${field}: ${why}`, { field });
+
 /**
  * A phone number as WhatsApp numbers are written (E.164: `+`, country code, 7 to 15 digits;
  * spaces, dashes and brackets ignored; `00` for `+`), or a Zimbabwean local number (`07…`).
  * Throws a `validation_failed` naming `phone` otherwise.
  */
 export function parseSimulatorPhone(raw: string): string {
-  const refuse = (why: string) =>
-    new AppError("validation_failed", `phone: ${why}`, { field: "phone" });
+  const refuse = (why: string) => invalid("phone", why);
   if (!isStorableText(raw)) throw refuse(UNSTORABLE_TEXT);
   const compact = raw.trim().replace(/[\s\-.()]/g, "");
   if (compact === "") throw refuse("enter a phone number, e.g. +263771111111.");
@@ -167,29 +170,29 @@ const Interactive = z.object({
   body: TextPart.partial().optional(),
   footer: TextPart.partial().optional(),
 });
-const ButtonsPayload = z.object({
-  interactive: Interactive.extend({
-    type: z.literal("button"),
-    action: z.object({
-      buttons: z.array(z.object({ reply: z.object({ id: z.string(), title: z.string() }) })),
+const InteractivePayload = z.object({
+  interactive: z.discriminatedUnion("type", [
+    Interactive.extend({
+      type: z.literal("button"),
+      action: z.object({
+        buttons: z.array(z.object({ reply: z.object({ id: z.string(), title: z.string() }) })),
+      }),
     }),
-  }),
-});
-const ListPayload = z.object({
-  interactive: Interactive.extend({
-    type: z.literal("list"),
-    action: z.object({
-      button: z.string(),
-      sections: z.array(z.object({
-        title: z.string().optional(),
-        rows: z.array(z.object({
-          id: z.string(),
-          title: z.string(),
-          description: z.string().optional(),
+    Interactive.extend({
+      type: z.literal("list"),
+      action: z.object({
+        button: z.string(),
+        sections: z.array(z.object({
+          title: z.string().optional(),
+          rows: z.array(z.object({
+            id: z.string(),
+            title: z.string(),
+            description: z.string().optional(),
+          })),
         })),
-      })),
+      }),
     }),
-  }),
+  ]),
 });
 const TemplatePayload = z.object({
   template: z.object({
@@ -200,36 +203,22 @@ const TemplatePayload = z.object({
   }),
 });
 
-/** What an interactive message shows besides its choices (its body, else the recorded text). */
-function interactiveTexts(i: z.infer<typeof Interactive>, recorded: string) {
-  return {
-    text: i.body?.text ?? recorded,
-    ...(i.header?.text ? { header: i.header.text } : {}),
-    ...(i.footer?.text ? { footer: i.footer.text } : {}),
-  };
-}
-
 /** A message the bot sent, as the thread shows it. */
 export function botItem(message: RecordedMessage): ThreadItem {
   const base = { id: message.id, from: "bot" as const, at: message.receivedAt };
-  const buttons = ButtonsPayload.safeParse(message.payload);
-  if (buttons.success) {
-    const i = buttons.data.interactive;
+  const interactive = InteractivePayload.safeParse(message.payload);
+  if (interactive.success) {
+    // Its body (else the recorded text), header and footer, then its choices.
+    const i = interactive.data.interactive;
     return {
       ...base,
-      kind: "buttons",
-      ...interactiveTexts(i, message.text),
-      buttons: i.action.buttons.map((b) => ({ id: b.reply.id, title: b.reply.title })),
-    };
-  }
-  const list = ListPayload.safeParse(message.payload);
-  if (list.success) {
-    const i = list.data.interactive;
-    return {
-      ...base,
-      kind: "list",
-      ...interactiveTexts(i, message.text),
-      list: { button: i.action.button, sections: i.action.sections },
+      kind: i.type === "button" ? "buttons" : "list",
+      text: i.body?.text ?? message.text,
+      ...(i.header?.text ? { header: i.header.text } : {}),
+      ...(i.footer?.text ? { footer: i.footer.text } : {}),
+      ...(i.type === "button"
+        ? { buttons: i.action.buttons.map((b) => ({ id: b.reply.id, title: b.reply.title })) }
+        : { list: { button: i.action.button, sections: i.action.sections } }),
     };
   }
   const template = TemplatePayload.safeParse(message.payload);
@@ -288,22 +277,10 @@ export function createWhatsAppSimulator(deps: WhatsAppSimulatorDeps): WhatsAppSi
       };
     }
     const original = botMessagesTo(phone).find((m) => m.id === input.replyTo);
-    if (!original) {
-      throw new AppError(
-        "validation_failed",
-        "replyTo: the bot sent no message with this id to this number.",
-        { field: "replyTo" },
-      );
-    }
+    if (!original) throw invalid("replyTo", "the bot sent no message with this id to this number.");
     const shown = botItem(original);
     const choice = offered(shown).find((c) => c.id === input.id);
-    if (!choice) {
-      throw new AppError(
-        "validation_failed",
-        "id: that message offers no button or list row with this id.",
-        { field: "id" },
-      );
-    }
+    if (!choice) throw invalid("id", "that message offers no button or list row with this id.");
     const context = { id: original.id };
     const meta = shown.kind === "list"
       ? metaListReply({
