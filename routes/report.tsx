@@ -31,6 +31,7 @@ import { hmacHex, timingSafeEqual } from "../lib/security/tokens.ts";
 import { type AuthEnv, checkCsrf, cookieOptions, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { downloadResponse } from "./_download.ts";
+import { GrievanceAnswer } from "./_grievance_answer.tsx";
 import { readForm, readUpload } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
 
@@ -186,12 +187,7 @@ function TrackedReport(props: {
           </>
         )}
       </dl>
-      {g.answer && (
-        <section>
-          <h3>Our answer</h3>
-          <p class="answer">{g.answer}</p>
-        </section>
-      )}
+      <GrievanceAnswer answer={g.answer} title="Our answer" level={3} />
       {props.files.length > 0 && (
         <section>
           <h3>Your attachments</h3>

@@ -26,6 +26,7 @@ import { adminForm, back } from "./_forms.ts";
 import { adminPage, Fact, Time } from "./_layout.tsx";
 import { type Column, TitledList } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
+import { GrievanceAnswer } from "../_grievance_answer.tsx";
 
 export const STATUS_LABELS: Record<Status, string> = {
   submitted: "Submitted",
@@ -253,12 +254,7 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
               </ul>
             </section>
           )}
-          {found.answer && (
-            <section>
-              <h2>Answer given</h2>
-              <p class="answer">{found.answer}</p>
-            </section>
-          )}
+          <GrievanceAnswer answer={found.answer} title="Answer given" level={2} />
           <Actions g={found} csrf={csrf} staff={staff} />
           <section>
             <TitledList
