@@ -113,6 +113,7 @@ function ReportForm(props: {
 }
 
 function TrackForm(props: { csrf: string; values: Values; error?: string }) {
+  const v = props.values;
   return (
     <form method="post" action="/track" class="stack" novalidate>
       <input type="hidden" name="_csrf" value={props.csrf} />
@@ -123,19 +124,13 @@ function TrackForm(props: { csrf: string; values: Values; error?: string }) {
           name="reference"
           placeholder="GRV-2026-00042"
           autocomplete="off"
-          value={props.values.reference ?? ""}
+          value={v.reference ?? ""}
           required
         />
       </label>
       <label>
         Phone number you reported with
-        <input
-          name="phone"
-          type="tel"
-          autocomplete="tel"
-          value={props.values.phone ?? ""}
-          required
-        />
+        <input name="phone" type="tel" autocomplete="tel" value={v.phone ?? ""} required />
       </label>
       <button type="submit">Show my report</button>
     </form>
