@@ -5,7 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import type { BotAnalytics as Data } from "../lib/bots/analytics.ts";
-import { ChartFigure, dailyChart, RangeSwitch, useCharts } from "./_charts.tsx";
+import { chart, ChartFigure, dailyChart, RangeSwitch, useCharts } from "./_charts.tsx";
 import { Kpi } from "./_kpi.tsx";
 
 export interface BotAnalyticsProps {
@@ -14,37 +14,20 @@ export interface BotAnalyticsProps {
   ranges: number[];
 }
 
-const CHARTS: {
-  key: string;
-  title: string;
-  type: "line" | "bar";
-  lines: { label: string; color: string; pick: (d: Data["days"][number]) => number }[];
-}[] = [
-  {
-    key: "activity",
-    title: "Conversations and questions",
-    type: "bar",
-    lines: [
-      { label: "Conversations", color: "#2f6fdb", pick: (d) => d.conversations },
-      { label: "Questions", color: "#9bb8ef", pick: (d) => d.messages },
-    ],
-  },
-  {
-    key: "quality",
-    title: "Answers",
-    type: "bar",
-    lines: [
-      { label: "Weak or no knowledge", color: "#b26b00", pick: (d) => d.weakAnswers },
-      { label: "👍", color: "#0b7a53", pick: (d) => d.thumbsUp },
-      { label: "👎", color: "#b42318", pick: (d) => d.thumbsDown },
-    ],
-  },
-  {
-    key: "cost",
-    title: "Wallet tokens spent",
-    type: "line",
-    lines: [{ label: "Cost", color: "#7a3fd1", pick: (d) => d.cost }],
-  },
+type Day = Data["days"][number];
+const line = (label: string, color: string, pick: (d: Day) => number) => ({ label, color, pick });
+
+const CHARTS = [
+  chart("activity", "Conversations and questions", "bar", [
+    line("Conversations", "#2f6fdb", (d) => d.conversations),
+    line("Questions", "#9bb8ef", (d) => d.messages),
+  ]),
+  chart("quality", "Answers", "bar", [
+    line("Weak or no knowledge", "#b26b00", (d) => d.weakAnswers),
+    line("👍", "#0b7a53", (d) => d.thumbsUp),
+    line("👎", "#b42318", (d) => d.thumbsDown),
+  ]),
+  chart("cost", "Wallet tokens spent", "line", [line("Cost", "#7a3fd1", (d) => d.cost)]),
 ];
 
 const config = (def: typeof CHARTS[number], data: Data) =>

@@ -7,7 +7,14 @@
  */
 import { useState } from "preact/hooks";
 import type { Kpi, OverviewData, SeriesName } from "../lib/metrics/overview.ts";
-import { ChartFigure, dailyChart, RangeSwitch, useCharts } from "./_charts.tsx";
+import {
+  chart,
+  ChartFigure,
+  dailyChart,
+  type DailyChartDef,
+  RangeSwitch,
+  useCharts,
+} from "./_charts.tsx";
 import { formatCount, formatMoney, LOCALE } from "../lib/format.ts";
 
 export interface MetricsChartProps {
@@ -22,13 +29,6 @@ interface Line {
   color: string;
   values: (d: OverviewData) => Values;
   axis?: "y1";
-}
-
-interface ChartDef {
-  key: string;
-  title: string;
-  type: "line" | "bar";
-  lines: Line[];
 }
 
 const GREEN = "#0b7a53";
@@ -51,14 +51,7 @@ const line = (
   ...(axis ? { axis } : {}),
 });
 
-const chart = (key: string, title: string, type: ChartDef["type"], lines: Line[]): ChartDef => ({
-  key,
-  title,
-  type,
-  lines,
-});
-
-const CHARTS: ChartDef[] = [
+const CHARTS: DailyChartDef<Line>[] = [
   chart("users", "Users", "line", [
     line("New", GREEN, "usersNew"),
     line("Active", BLUE, "usersActive"),
@@ -96,7 +89,7 @@ const todayOnly = (d: OverviewData): OverviewData => ({
   ) as OverviewData["series"],
 });
 
-const config = (def: ChartDef, d: OverviewData) =>
+const config = (def: DailyChartDef<Line>, d: OverviewData) =>
   dailyChart({
     type: def.type,
     days: [...d.days, ...(d.today ? ["today"] : [])],

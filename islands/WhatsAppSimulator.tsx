@@ -15,10 +15,11 @@ export interface WhatsAppSimulatorProps {
   initial: Thread;
   /** The zone times are written in (TZ_METRICS), as on every admin page. */
   timeZone: string;
+  /** The longest text the simulator takes (the server's limit, WhatsApp's). */
+  textLimit: number;
 }
 
 const POLL_MS = 1_000;
-const TEXT_LIMIT = 4096;
 
 // A URL, or a WhatsApp style marker around text that does not start or end with a space and is
 // not inside a word ("*151*2*4#" stays as typed, as on a phone).
@@ -124,7 +125,7 @@ function Message(props: {
 }
 
 export default function WhatsAppSimulator(
-  { phone, csrf, initial, timeZone }: WhatsAppSimulatorProps,
+  { phone, csrf, initial, timeZone, textLimit }: WhatsAppSimulatorProps,
 ) {
   const [thread, setThread] = useState<Thread>(initial);
   const [text, setText] = useState("");
@@ -201,7 +202,7 @@ export default function WhatsAppSimulator(
     if (await send({ type: "text", text })) setText("");
   }
 
-  const tooLong = text.length > TEXT_LIMIT;
+  const tooLong = text.length > textLimit;
   return (
     <section class="sim-phone" aria-label={`WhatsApp chat as ${phone}`}>
       <header class="sim-top">
@@ -251,7 +252,7 @@ export default function WhatsAppSimulator(
       </form>
       {tooLong && (
         <p class="form-error" role="alert">
-          At most {TEXT_LIMIT} characters ({text.length} now).
+          At most {textLimit} characters ({text.length} now).
         </p>
       )}
     </section>

@@ -33,6 +33,21 @@ export interface ChartDef {
   title: string;
 }
 
+/** A daily line or bar chart of an island, with the lines it draws (each island's own kind). */
+export interface DailyChartDef<L> extends ChartDef {
+  type: "line" | "bar";
+  lines: L[];
+}
+
+export function chart<L>(
+  key: string,
+  title: string,
+  type: DailyChartDef<L>["type"],
+  lines: L[],
+): DailyChartDef<L> {
+  return { key, title, type, lines };
+}
+
 /** One line (or set of bars) of a daily chart. */
 export interface DailyLine {
   label: string;

@@ -31,6 +31,7 @@ import { hmacHex, timingSafeEqual } from "../lib/security/tokens.ts";
 import { type AuthEnv, checkCsrf, cookieOptions, pageCsrfToken, rateLimit } from "./_auth.ts";
 import type { AppContext } from "./_context.ts";
 import { downloadResponse } from "./_download.ts";
+import { GrievanceAnswer } from "./_grievance_answer.tsx";
 import { readForm, readUpload } from "./_form.ts";
 import { renderPage } from "./_render.tsx";
 
@@ -112,6 +113,7 @@ function ReportForm(props: {
 }
 
 function TrackForm(props: { csrf: string; values: Values; error?: string }) {
+  const v = props.values;
   return (
     <form method="post" action="/track" class="stack" novalidate>
       <input type="hidden" name="_csrf" value={props.csrf} />
@@ -122,19 +124,13 @@ function TrackForm(props: { csrf: string; values: Values; error?: string }) {
           name="reference"
           placeholder="GRV-2026-00042"
           autocomplete="off"
-          value={props.values.reference ?? ""}
+          value={v.reference ?? ""}
           required
         />
       </label>
       <label>
         Phone number you reported with
-        <input
-          name="phone"
-          type="tel"
-          autocomplete="tel"
-          value={props.values.phone ?? ""}
-          required
-        />
+        <input name="phone" type="tel" autocomplete="tel" value={v.phone ?? ""} required />
       </label>
       <button type="submit">Show my report</button>
     </form>
@@ -186,12 +182,7 @@ function TrackedReport(props: {
           </>
         )}
       </dl>
-      {g.answer && (
-        <section>
-          <h3>Our answer</h3>
-          <p class="answer">{g.answer}</p>
-        </section>
-      )}
+      <GrievanceAnswer answer={g.answer} title="Our answer" level={3} />
       {props.files.length > 0 && (
         <section>
           <h3>Your attachments</h3>

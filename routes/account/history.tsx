@@ -20,69 +20,66 @@ function HistorySection(props: {
   );
 }
 
-export function PaymentHistory(props: { payments: Payment[]; format: Format }) {
-  const { payments, format } = props;
+/** The account page's two histories: its payments, then what each answer cost. */
+export function Histories(props: { payments: Payment[]; usage: UsageLine[]; format: Format }) {
+  const { payments, usage, format } = props;
   return (
-    <HistorySection
-      id="payments"
-      title="Payments"
-      empty={payments.length === 0 ? "No payments yet." : null}
-    >
-      <DataTable
-        label="Your payments"
-        testId="payments"
-        columns={["When", "Tokens", "Amount", "Paid with", "Status"]}
+    <>
+      <HistorySection
+        id="payments"
+        title="Payments"
+        empty={payments.length === 0 ? "No payments yet." : null}
       >
-        {payments.map((p) => (
-          <tr>
-            <td>
-              <time dateTime={p.createdAt.toISOString()}>
-                {format.dateTime(p.createdAt)}
-              </time>
-            </td>
-            <td class="num">{format.count(p.tokens)}</td>
-            <td class="num">{format.money(p.currency, p.amount)}</td>
-            <td>{METHOD_NAMES[p.method]}</td>
-            <td>
-              <span class={`pay-status pay-status-${p.status}`}>
-                {STATUS_NAMES[p.status]}
-              </span>
-              {p.status === "sent" && (
-                <>
-                  {" "}
-                  <a href={`/pay/return?payment=${p.id}`}>follow</a>
-                </>
-              )}
-            </td>
-          </tr>
-        ))}
-      </DataTable>
-    </HistorySection>
-  );
-}
-
-export function UsageHistory(props: { usage: UsageLine[]; format: Format }) {
-  const { usage, format } = props;
-  return (
-    <HistorySection
-      id="usage"
-      title="Usage"
-      empty={usage.length === 0 ? "No answers paid for yet." : null}
-    >
-      <DataTable label="What your answers cost" testId="usage" columns={["When", "What", "Cost"]}>
-        {usage.map((u) => (
-          <tr>
-            <td>
-              <time dateTime={u.at.toISOString()}>{format.dateTime(u.at)}</time>
-            </td>
-            <td>
-              {u.description}
-              {u.conversationTitle && <span class="muted">: {u.conversationTitle}</span>}
-            </td>
-            <td class="num">{format.count(u.cost)} tokens</td>
-          </tr>
-        ))}
-      </DataTable>
-    </HistorySection>
+        <DataTable
+          label="Your payments"
+          testId="payments"
+          columns={["When", "Tokens", "Amount", "Paid with", "Status"]}
+        >
+          {payments.map((p) => (
+            <tr>
+              <td>
+                <time dateTime={p.createdAt.toISOString()}>
+                  {format.dateTime(p.createdAt)}
+                </time>
+              </td>
+              <td class="num">{format.count(p.tokens)}</td>
+              <td class="num">{format.money(p.currency, p.amount)}</td>
+              <td>{METHOD_NAMES[p.method]}</td>
+              <td>
+                <span class={`pay-status pay-status-${p.status}`}>
+                  {STATUS_NAMES[p.status]}
+                </span>
+                {p.status === "sent" && (
+                  <>
+                    {" "}
+                    <a href={`/pay/return?payment=${p.id}`}>follow</a>
+                  </>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
+      </HistorySection>
+      <HistorySection
+        id="usage"
+        title="Usage"
+        empty={usage.length === 0 ? "No answers paid for yet." : null}
+      >
+        <DataTable label="What your answers cost" testId="usage" columns={["When", "What", "Cost"]}>
+          {usage.map((u) => (
+            <tr>
+              <td>
+                <time dateTime={u.at.toISOString()}>{format.dateTime(u.at)}</time>
+              </td>
+              <td>
+                {u.description}
+                {u.conversationTitle && <span class="muted">: {u.conversationTitle}</span>}
+              </td>
+              <td class="num">{format.count(u.cost)} tokens</td>
+            </tr>
+          ))}
+        </DataTable>
+      </HistorySection>
+    </>
   );
 }

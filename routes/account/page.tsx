@@ -22,7 +22,7 @@ import { type AuthEnv, pageCsrfToken, staffHome } from "../_auth.ts";
 import type { AppContext } from "../_context.ts";
 import { renderPage } from "../_render.tsx";
 import { ApiKeysSection } from "./api_keys.tsx";
-import { PaymentHistory, UsageHistory } from "./history.tsx";
+import { Histories } from "./history.tsx";
 import { PhoneSection } from "./phone.tsx";
 import { BalanceSection, PlanSection } from "./plan.tsx";
 import { PasswordSection, ProfileSection } from "./profile.tsx";
@@ -127,8 +127,7 @@ export async function renderAccount(
             ? describeTestModePhones()
             : undefined}
         />
-        <PaymentHistory payments={payments} format={format} />
-        <UsageHistory usage={usage} format={format} />
+        <Histories payments={payments} usage={usage} format={format} />
         <PhoneSection
           csrf={csrf}
           linked={user.phone}

@@ -17,6 +17,8 @@ export interface Column<R> {
   num?: boolean;
   /** More classes for the cell, fixed or from the row. */
   class?: string | ((row: R) => string);
+  /** The cells' `data-testid`. */
+  testId?: string;
   cell: (row: R) => ComponentChildren;
 }
 
@@ -113,8 +115,9 @@ export function ListTable<R>(props: ListTableProps<R>) {
       <tbody data-testid={props.testId}>
         {props.rows.map((row) => (
           <tr {...props.rowAttributes?.(row)}>
-            {props.columns.map((c) => <td key={c.label} class={cellClass(c, row)}>{c.cell(row)}
-            </td>)}
+            {props.columns.map((c) => (
+              <td key={c.label} class={cellClass(c, row)} data-testid={c.testId}>{c.cell(row)}</td>
+            ))}
           </tr>
         ))}
         <EmptyRow

@@ -26,8 +26,9 @@ import { adminForm, back } from "./_forms.ts";
 import { adminPage, Fact, Time } from "./_layout.tsx";
 import { type Column, TitledList } from "./_list.tsx";
 import { CardForm } from "./_fields.tsx";
+import { GrievanceAnswer } from "../_grievance_answer.tsx";
 
-const LABELS: Record<Status, string> = {
+export const STATUS_LABELS: Record<Status, string> = {
   submitted: "Submitted",
   classified: "Classified",
   in_review: "In review",
@@ -52,7 +53,9 @@ function describe(h: HistoryEntry): string {
     case "classification_failed":
       return `Classification failed: ${h.detail ?? ""}`;
     case "status":
-      return `${LABELS[h.fromStatus!] ?? h.fromStatus} → ${LABELS[h.toStatus!] ?? h.toStatus}`;
+      return `${STATUS_LABELS[h.fromStatus!] ?? h.fromStatus} → ${
+        STATUS_LABELS[h.toStatus!] ?? h.toStatus
+      }`;
     case "assigned":
       return h.detail === "unassigned" ? "Unassigned" : `Assigned to ${h.detail}`;
     case "answered":
@@ -114,7 +117,7 @@ function Actions(props: {
         <label>
           Move to
           <select name="status">
-            {moves.map((s) => <option key={s} value={s}>{LABELS[s]}</option>)}
+            {moves.map((s) => <option key={s} value={s}>{STATUS_LABELS[s]}</option>)}
           </select>
         </label>
         <label>
@@ -145,8 +148,8 @@ function Actions(props: {
         <label>
           And move to
           <select name="status">
-            <option value="">(keep {LABELS[g.status]})</option>
-            {moves.map((s) => <option key={s} value={s}>{LABELS[s]}</option>)}
+            <option value="">(keep {STATUS_LABELS[g.status]})</option>
+            {moves.map((s) => <option key={s} value={s}>{STATUS_LABELS[s]}</option>)}
           </select>
         </label>
         <button type="submit">Send answer</button>
@@ -160,10 +163,16 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
   const g = ctx.grievances;
   const tz = ctx.config.tzMetrics;
 
-  app.get("/grievances/:id", async (c) => {
+  /** Grievance `id` if the signed-in staff member may see it, else a 404. */
+  const grievanceOf = async (c: Context<AuthEnv>, id: string): Promise<Grievance> => {
     const actor = await staffActor(c, ctx);
-    const found = await g.get(c.req.param("id"), actor.scope);
+    const found = await g.get(id, actor.scope);
     if (!found) throw notFound();
+    return found;
+  };
+
+  app.get("/grievances/:id", async (c) => {
+    const found = await grievanceOf(c, c.req.param("id"));
     const [attachments, history, tasks, staff, csrf] = await Promise.all([
       g.attachments(found.id),
       g.history(found.id),
@@ -178,9 +187,8 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
       children: (
         <div class="stack" data-testid="grievance">
           <p>
-            <strong data-testid="status">{LABELS[found.status]}</strong> · priority {found.priority}
-            {" "}
-            · {found.channel} · received <Time at={found.createdAt} tz={tz} />
+            <strong data-testid="status">{STATUS_LABELS[found.status]}</strong> · priority{" "}
+            {found.priority} · {found.channel} · received <Time at={found.createdAt} tz={tz} />
             {found.dueAt && (
               <>
                 {" "}· due <Time at={found.dueAt} tz={tz} />
@@ -246,12 +254,7 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
               </ul>
             </section>
           )}
-          {found.answer && (
-            <section>
-              <h2>Answer given</h2>
-              <p class="answer">{found.answer}</p>
-            </section>
-          )}
+          <GrievanceAnswer answer={found.answer} title="Answer given" level={2} />
           <Actions g={found} csrf={csrf} staff={staff} />
           <section>
             <TitledList
@@ -279,9 +282,7 @@ export function grievanceDetailRoutes(ctx: AppContext): Hono<AuthEnv> {
   });
 
   app.get("/grievances/:id/files/:file", async (c) => {
-    const actor = await staffActor(c, ctx);
-    const found = await g.get(c.req.param("id"), actor.scope);
-    if (!found) throw notFound();
+    const found = await grievanceOf(c, c.req.param("id"));
     const file = await g.file(found.id, c.req.param("file"), c.req.query("thumbnail") === "1");
     if (!file) throw new AppError("not_found", "This attachment does not exist.");
     return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {

@@ -18,6 +18,7 @@ import { AppError } from "../../lib/errors.ts";
 import { describeTestModePhones } from "../../lib/sandbox/paynow_model.ts";
 import {
   parseSimulatorPhone,
+  SIMULATOR_TEXT_LIMIT,
   SimulatorSendSchema,
   type WhatsAppSimulator,
 } from "../../lib/sandbox/whatsapp_simulator.ts";
@@ -150,6 +151,7 @@ export function simulatorRoutes(ctx: AppContext): Hono<AuthEnv> {
                 csrf: await pageCsrfToken(c, ctx),
                 initial: thread,
                 timeZone: ctx.config.tzMetrics,
+                textLimit: SIMULATOR_TEXT_LIMIT,
               }}
             />
           )}

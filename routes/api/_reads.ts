@@ -1,6 +1,7 @@
 /**
  * The API's reads: one item by its id, and lists read a page at a time, newest first (`limit`
- * and `before`, a time) or by an opaque cursor (`nextCursor`).
+ * and `before`, a time) or by an opaque cursor (`nextCursor`); and the one action on an item by
+ * its id that answers nothing but done (204) or not found (404).
  */
 import type { Context } from "hono";
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
@@ -39,6 +40,41 @@ export function readRoute<T, S extends z.ZodType>(
       const found = await r.find(c.req.valid("param").id, c);
       if (!found) throw new AppError("not_found", `This ${r.one} does not exist.`);
       return c.json(r.toJson(found), 200);
+    },
+  );
+}
+
+/**
+ * `method path` (a path ending in `/{id}`): `act` on the signed-in user's item with that id,
+ * which answers whether they had one; 204 (`done`) if so, else a 404 ("This API key does not
+ * exist.", documented as `missing`).
+ */
+export function ownItemAction(
+  app: OpenAPIHono<AuthEnv>,
+  route: RouteDeclarer,
+  r: {
+    method: "post" | "delete";
+    path: string;
+    summary: string;
+    one: string;
+    done: string;
+    missing: string;
+    act: (userId: string, id: string) => Promise<boolean>;
+  },
+) {
+  app.openapi(
+    route({
+      method: r.method,
+      path: r.path,
+      summary: r.summary,
+      request: { params: IdParam },
+      responses: { 204: { description: r.done }, 404: json(z.any(), r.missing) },
+    }),
+    async (c) => {
+      if (!await r.act(requireAuth(c).user.id, c.req.valid("param").id)) {
+        throw new AppError("not_found", `This ${r.one} does not exist.`);
+      }
+      return c.body(null, 204);
     },
   );
 }

@@ -10,7 +10,8 @@ import { AppError } from "../../../lib/errors.ts";
 import { API_KEY_SCOPES } from "../../../lib/accounts/scopes.ts";
 import { requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
-import { apiRouter, bearerRoutes, IdParam, json, jsonBody, z } from "../_openapi.ts";
+import { apiRouter, bearerRoutes, json, jsonBody, z } from "../_openapi.ts";
+import { ownItemAction } from "../_reads.ts";
 import { dateTime, jsonOf } from "../_json.ts";
 
 const route = bearerRoutes(["api-keys"]);
@@ -77,24 +78,15 @@ export function apiKeyRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "delete",
-      path: "/api-keys/{id}",
-      summary: "Revoke a key",
-      request: { params: IdParam },
-      responses: { 204: { description: "Revoked" }, 404: json(z.any(), "No such key") },
-    }),
-    async (c) => {
-      const revoked = await revokeApiKey(
-        ctx.db.sql,
-        requireAuth(c).user.id,
-        c.req.valid("param").id,
-      );
-      if (!revoked) throw new AppError("not_found", "This API key does not exist.");
-      return c.body(null, 204);
-    },
-  );
+  ownItemAction(app, route, {
+    method: "delete",
+    path: "/api-keys/{id}",
+    summary: "Revoke a key",
+    one: "API key",
+    done: "Revoked",
+    missing: "No such key",
+    act: (userId, id) => revokeApiKey(ctx.db.sql, userId, id),
+  });
 
   return app;
 }

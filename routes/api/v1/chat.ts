@@ -39,7 +39,7 @@ import { type AuthEnv, requireAuth } from "../../_auth.ts";
 import type { AppContext } from "../../_context.ts";
 import { apiRouter, bearerRoutes, eventStream, IdParam, json, jsonBody, z } from "../_openapi.ts";
 import { jsonOf } from "../_json.ts";
-import { newestFirstList } from "../_reads.ts";
+import { newestFirstList, ownItemAction } from "../_reads.ts";
 
 const route = bearerRoutes(["chat"]);
 
@@ -226,20 +226,15 @@ export function chatRoutes(ctx: AppContext) {
     },
   );
 
-  app.openapi(
-    route({
-      method: "post",
-      path: "/conversations/{id}/close",
-      summary: "Close one conversation (a new message to it starts a new one)",
-      request: { params: IdParam },
-      responses: { 204: { description: "Closed" }, 404: json(z.any(), "No such") },
-    }),
-    async (c) => {
-      const closed = await closeConversation(sql, requireAuth(c).user.id, c.req.valid("param").id);
-      if (!closed) throw new AppError("not_found", "This conversation does not exist.");
-      return c.body(null, 204);
-    },
-  );
+  ownItemAction(app, route, {
+    method: "post",
+    path: "/conversations/{id}/close",
+    summary: "Close one conversation (a new message to it starts a new one)",
+    one: "conversation",
+    done: "Closed",
+    missing: "No such",
+    act: (userId, id) => closeConversation(sql, userId, id),
+  });
 
   app.openapi(
     route({
