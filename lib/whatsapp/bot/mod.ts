@@ -29,20 +29,21 @@ const normalise = (s: string) =>
 
 type Command = "menu" | "help" | "stop" | "reset" | "buy" | "balance";
 
-const COMMANDS: Record<string, Command> = {
-  menu: "menu",
-  "main menu": "menu",
-  home: "menu",
-  help: "help",
-  stop: "stop",
-  cancel: "stop",
-  reset: "reset",
-  "new chat": "reset",
-  buy: "buy",
-  "buy tokens": "buy",
-  "top up": "buy",
-  balance: "balance",
-};
+/** What each command is called; a Map, so a word such as "constructor" is no command. */
+const COMMANDS = new Map<string, Command>([
+  ["menu", "menu"],
+  ["main menu", "menu"],
+  ["home", "menu"],
+  ["help", "help"],
+  ["stop", "stop"],
+  ["cancel", "stop"],
+  ["reset", "reset"],
+  ["new chat", "reset"],
+  ["buy", "buy"],
+  ["buy tokens", "buy"],
+  ["top up", "buy"],
+  ["balance", "balance"],
+]);
 
 /** A flow entered from wherever the user is (by a command or a menu row). */
 type Entered = { enter(ctx: BotContext, session: Session): Step | Promise<Step> };
@@ -61,7 +62,7 @@ const MENU_FLOWS: Record<menu.MenuId, Entered> = {
 export function commandOf(input: BotInput): Command | undefined {
   if (input.kind === "choice" && input.id === "menu:main") return "menu";
   if (input.kind !== "text") return undefined;
-  return COMMANDS[normalise(input.text)];
+  return COMMANDS.get(normalise(input.text));
 }
 
 /**
