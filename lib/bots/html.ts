@@ -58,7 +58,10 @@ const BLOCKS = new Set([
   "summary",
 ]);
 
-const HEADINGS: Record<string, number> = { h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, h6: 6 };
+/** A Map, as every table looked up by a name from outside: `<constructor>` is no heading. */
+const HEADINGS = new Map<string, number>(
+  Object.entries({ h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, h6: 6 }),
+);
 
 export interface HtmlText {
   /** The page's `<title>` (or its first heading), if any. */
@@ -96,10 +99,11 @@ export function htmlToText(html: string, maxChars = 20_000_000): HtmlText {
         skipDepth++;
         return;
       }
-      if (HEADINGS[name]) {
+      const level = HEADINGS.get(name);
+      if (level) {
         endLine(true);
-        heading = HEADINGS[name];
-        line = "#".repeat(heading) + " ";
+        heading = level;
+        line = "#".repeat(level) + " ";
       } else if (BLOCKS.has(name)) {
         endLine(name === "p" || name === "table" || name === "ul" || name === "ol");
         if (name === "li") line = "- ";
@@ -119,7 +123,7 @@ export function htmlToText(html: string, maxChars = 20_000_000): HtmlText {
         skipDepth--;
         return;
       }
-      if (HEADINGS[name] && heading) {
+      if (HEADINGS.get(name) && heading) {
         const text = line.replace(/^#+\s*/, "").replace(/\s+/g, " ").trim();
         if (!text) line = "";
         firstHeading ??= text || null;

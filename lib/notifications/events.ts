@@ -136,12 +136,12 @@ interface Occurrence {
   message: Message;
 }
 
-const PAYMENT_EVENT: Record<string, ProductEvent> = {
+const PAYMENT_EVENT = new Map<string, ProductEvent>(Object.entries({
   paid: "payment.paid",
   failed: "payment.failed",
   cancelled: "payment.failed",
   expired: "payment.expired",
-};
+}));
 
 function paymentMessage(p: Payment): Message {
   const how = p.method === "web" ? "Paynow web checkout" : p.method;
@@ -168,10 +168,10 @@ async function occurrenceOf(deps: Deps, e: HubEvent): Promise<Occurrence | null>
   const sql = deps.db.sql;
   switch (e.type) {
     case "payment.updated": {
-      const event = PAYMENT_EVENT[String(e.data.status)];
+      const event = PAYMENT_EVENT.get(String(e.data.status));
       if (!event || !e.userId) return null;
       const payment = await getPaymentForUser(sql, e.userId, String(e.data.id));
-      if (!payment || PAYMENT_EVENT[payment.status] !== event) return null;
+      if (!payment || PAYMENT_EVENT.get(payment.status) !== event) return null;
       return {
         event,
         key: `payment:${payment.id}:${payment.status}`,
@@ -342,7 +342,7 @@ export function createEventReactor(deps: Deps) {
       }
       // Which event this would be, told without a query: most hub events are none, or not routed.
       const event = e.type === "payment.updated"
-        ? PAYMENT_EVENT[String(e.data.status)]
+        ? PAYMENT_EVENT.get(String(e.data.status))
         : e.type === "job.dead_lettered" || e.type === "account.signed_up" ||
             e.type === "grievance.created"
         ? e.type

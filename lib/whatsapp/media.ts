@@ -13,7 +13,7 @@ import { type MediaRef, WhatsAppError, type WhatsAppProvider } from "./types.ts"
 const MB = 1024 * 1024;
 
 /** Accepted types: extension and largest size. */
-export const MEDIA_TYPES: Record<string, { ext: string; maxBytes: number }> = {
+export const MEDIA_TYPES = new Map<string, { ext: string; maxBytes: number }>(Object.entries({
   "image/jpeg": { ext: "jpg", maxBytes: 5 * MB },
   "image/png": { ext: "png", maxBytes: 5 * MB },
   "image/webp": { ext: "webp", maxBytes: 5 * MB },
@@ -29,7 +29,7 @@ export const MEDIA_TYPES: Record<string, { ext: string; maxBytes: number }> = {
   "audio/mp4": { ext: "m4a", maxBytes: 16 * MB },
   "audio/aac": { ext: "aac", maxBytes: 16 * MB },
   "audio/amr": { ext: "amr", maxBytes: 16 * MB },
-};
+}));
 
 const baseType = (mime: string | undefined) => (mime ?? "").split(";")[0].trim().toLowerCase();
 
@@ -57,14 +57,14 @@ export async function storeMedia(
     .sql`select 1 as x from whatsapp_media where inbound_id = ${inboundId}`;
   if (done) return { stored: true };
   const declared = baseType(ref.mimeType);
-  if (declared && !MEDIA_TYPES[declared]) {
+  if (declared && !MEDIA_TYPES.get(declared)) {
     deps.log.info("WhatsApp media of a type we do not keep", { inboundId, mimeType: declared });
     return { stored: false, reason: "type", mimeType: declared };
   }
   try {
-    const cap = MEDIA_TYPES[declared]?.maxBytes ?? 16 * MB;
+    const cap = MEDIA_TYPES.get(declared)?.maxBytes ?? 16 * MB;
     const media = await deps.provider.downloadMedia(ref, { maxBytes: cap });
-    const type = MEDIA_TYPES[baseType(media.mimeType)] ?? MEDIA_TYPES[declared];
+    const type = MEDIA_TYPES.get(baseType(media.mimeType)) ?? MEDIA_TYPES.get(declared);
     if (!type || media.bytes.byteLength > type.maxBytes) {
       deps.log.info("WhatsApp media refused after download", {
         inboundId,

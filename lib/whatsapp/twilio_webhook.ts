@@ -118,13 +118,14 @@ export function parseForm(body: Uint8Array | string): URLSearchParams {
   return new URLSearchParams(typeof body === "string" ? body : decoder.decode(body));
 }
 
-const STATUS_MAP: Record<string, StatusUpdate["status"]> = {
+/** Twilio's message statuses as ours (a Map: only these names are statuses). */
+const STATUS_MAP = new Map<string, StatusUpdate["status"]>(Object.entries({
   sent: "sent",
   delivered: "delivered",
   read: "read",
   failed: "failed",
   undelivered: "failed",
-};
+}));
 
 /**
  * Translates a Twilio webhook — an inbound message or a status callback (`MessageStatus`) —
@@ -145,7 +146,7 @@ function parseFields(params: URLSearchParams, receivedAt: number): ParsedWebhook
     const sid = field("MessageSid") ?? field("SmsMessageSid") ?? field("SmsSid");
     const messageStatus = field("MessageStatus")?.toLowerCase();
     if (messageStatus && messageStatus !== "received") {
-      const status = STATUS_MAP[messageStatus];
+      const status = STATUS_MAP.get(messageStatus);
       if (!sid) out.problems.push("status callback without MessageSid skipped");
       else if (!status) out.problems.push(`status ${JSON.stringify(messageStatus)} ignored`);
       else {

@@ -48,15 +48,15 @@ export interface AccountState {
   telegram?: { code?: string; problem?: string };
 }
 
-/** What `?done=` after a form's redirect says. */
-const DONE: Record<string, string> = {
+/** What `?done=` after a form's redirect says (a Map: `?done=constructor` says nothing). */
+const DONE = new Map<string, string>(Object.entries({
   profile: "Your profile is saved.",
   password: "Your password is changed.",
   phone: "Your WhatsApp number is linked.",
   "key-revoked": "The API key is revoked: it no longer works.",
-};
+}));
 
-export const doneNotice = (done: string | undefined) => (done ? DONE[done] : undefined);
+export const doneNotice = (done: string | undefined) => (done ? DONE.get(done) : undefined);
 
 /** The status a form's problem is answered with: a refusal for now is a 429, the rest a 400. */
 export function problemStatus(error: AppError): 400 | 429 {

@@ -28,8 +28,11 @@ const SANDBOX_NAV = ["/admin/sandbox/mail", "Sandbox mail"] as const;
 /** Shown while WhatsApp is sandboxed (routes/admin/simulator.tsx). */
 const SIMULATOR_NAV = ["/admin/simulator", "WhatsApp simulator"] as const;
 
-/** Notices after a redirect (`?notice=…`), by code: the URL never carries text we display. */
-const NOTICES: Record<string, string> = {
+/**
+ * Notices after a redirect (`?notice=…`), by code: the URL never carries text we display. Maps,
+ * so that `?notice=constructor` finds nothing.
+ */
+const NOTICES = new Map<string, string>(Object.entries({
   adjusted: "Balance adjusted.",
   tier: "Tier changed.",
   disabled: "Account disabled.",
@@ -43,9 +46,9 @@ const NOTICES: Record<string, string> = {
   deleted: "Deleted.",
   answered: "The answer was sent.",
   queued: "The classification was queued again.",
-};
+}));
 
-const PROBLEMS: Record<string, string> = {
+const PROBLEMS = new Map<string, string>(Object.entries({
   reason: "Give a reason (3 to 500 characters).",
   amount: "The amount must be a whole, non-zero number of tokens (at most 1,000,000,000).",
   insufficient: "The user does not have that many tokens available.",
@@ -56,7 +59,7 @@ const PROBLEMS: Record<string, string> = {
   gone: "This was already handled by someone else.",
   invalid: "Some values were not valid; nothing was saved.",
   some: "Some of the grievances could not be moved (not an allowed change); the others were.",
-};
+}));
 
 export interface AdminPageProps {
   title: string;
@@ -71,8 +74,8 @@ export function adminPage(
   { title, section, children }: AdminPageProps,
   status: 200 | 400 | 404 = 200,
 ): Response {
-  const notice = NOTICES[c.req.query("notice") ?? ""];
-  const problem = PROBLEMS[c.req.query("problem") ?? ""];
+  const notice = NOTICES.get(c.req.query("notice") ?? "");
+  const problem = PROBLEMS.get(c.req.query("problem") ?? "");
   const me = c.get("auth")!.user;
   return renderPage(
     c,

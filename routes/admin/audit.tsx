@@ -10,10 +10,10 @@ import type { AppContext } from "../_context.ts";
 import { adminPage, pageOf, Time } from "./_layout.tsx";
 import { AdminList, type Column } from "./_list.tsx";
 
-const TARGET_PAGES: Record<string, string> = {
+const TARGET_PAGES = new Map<string, string>(Object.entries({
   user: "/admin/users/",
   payment: "/admin/payments/",
-};
+}));
 
 /** A value of a before/after diff, short: JSON, or "—" when absent on that side. */
 const shown = (v: unknown) => v === undefined ? "—" : JSON.stringify(v);
@@ -42,8 +42,8 @@ const auditColumns = (tz: string): Column<AuditRow>[] => [
     label: "Target",
     cell: (r) => {
       const name = `${r.target_type} ${r.target_name ?? r.target_id ?? ""}`.trim();
-      return TARGET_PAGES[r.target_type] && r.target_id
-        ? <a href={TARGET_PAGES[r.target_type] + r.target_id}>{name}</a>
+      return TARGET_PAGES.get(r.target_type) && r.target_id
+        ? <a href={TARGET_PAGES.get(r.target_type) + r.target_id}>{name}</a>
         : name;
     },
   },

@@ -12,10 +12,11 @@ import { apiV1Routes } from "./v1/mod.ts";
 import { EMBED_API_PREFIX } from "./v1/bots_embed.ts";
 
 const SWAGGER_DIR = new URL("../../node_modules/swagger-ui-dist/", import.meta.url).pathname;
-const SWAGGER_ASSETS: Record<string, string> = {
+/** A Map: a path such as `constructor` must not find an inherited property. */
+const SWAGGER_ASSETS = new Map<string, string>(Object.entries({
   "swagger-ui.css": "text/css; charset=utf-8",
   "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-};
+}));
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -56,7 +57,7 @@ export function apiRoutes(ctx: AppContext): Hono<AuthEnv> {
   api.get("/api/docs", (c) => c.html(DOCS_PAGE));
   api.get("/api/docs/assets/:file", async (c) => {
     const file = c.req.param("file");
-    const type = SWAGGER_ASSETS[file];
+    const type = SWAGGER_ASSETS.get(file);
     if (!type) return c.notFound();
     const body = await Deno.readFile(SWAGGER_DIR + file);
     return c.body(body, 200, { "Content-Type": type, "Cache-Control": "public, max-age=86400" });

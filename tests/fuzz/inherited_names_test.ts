@@ -1,0 +1,43 @@
+/**
+ * Names every object inherits (`constructor`, `__proto__`, `toString`, ...) in each GET route's
+ * path parameters and in the query, for anonymous visitors and a signed-in admin: a table looked
+ * up by such a name must find nothing, so every answer is below 500. The routes come from the
+ * app itself, so a new one is covered without being listed here.
+ */
+import assert from "node:assert/strict";
+import { createUser } from "../../lib/accounts/users.ts";
+import { startTestApp } from "../harness.ts";
+import { signedIn } from "../fixtures/forms.ts";
+
+const INHERITED = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty"];
+
+Deno.test("fuzz: names an object inherits, in every GET route's path and query, answer below 500", async () => {
+  await using app = await startTestApp();
+  const admin = await createUser(app.server.db.sql, {
+    email: "inherited-admin@example.com",
+    password: "a long admin passphrase",
+    role: "admin",
+  });
+  const { cookie } = await signedIn(app, admin.id, true);
+  const paths = new Set<string>();
+  for (const route of app.server.app.routes) {
+    if (route.method !== "GET" && route.method !== "ALL") continue;
+    if (route.path.includes("*") || route.path.includes("{")) continue;
+    for (const name of INHERITED) paths.add(route.path.replace(/:[A-Za-z_]+/g, name));
+  }
+  assert.ok(paths.size > 50, `only ${paths.size} paths`);
+  const query = INHERITED.flatMap((name) =>
+    ["notice", "problem", "done", "range", "status", "page", name].map((key) => `${key}=${name}`)
+  ).join("&");
+  const failures: string[] = [];
+  for (const path of paths) {
+    for (const headers of [{}, { cookie }] as Record<string, string>[]) {
+      const res = await app.fetch(`${path}?${query}`, { headers, redirect: "manual" });
+      await res.body?.cancel();
+      if (res.status >= 500) {
+        failures.push(`${res.status} ${path}${"cookie" in headers ? " (admin)" : ""}`);
+      }
+    }
+  }
+  assert.deepEqual(failures, []);
+});
