@@ -92,11 +92,11 @@ export function parseTelegramHtml(html: string): { text: string } | { error: str
     }
     if (m[4] !== undefined) {
       const entity = m[4];
-      const named: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"' };
+      const named = new Map(Object.entries({ lt: "<", gt: ">", amp: "&", quot: '"' }));
       if (entity.startsWith("#")) {
         const code = entity[1] === "x" ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1));
         text += String.fromCodePoint(code);
-      } else if (named[entity]) text += named[entity];
+      } else if (named.has(entity)) text += named.get(entity);
       else return { error: `can't parse entities: Unsupported entity at byte offset ${m.index}` };
       continue;
     }

@@ -99,6 +99,7 @@ Deno.test("the fake's HTML check: Telegram's tags nested, its entities only", ()
   assert.ok("error" in parseTelegramHtml("<b><i>a</b></i>"));
   assert.ok("error" in parseTelegramHtml("a < b"));
   assert.ok("error" in parseTelegramHtml("&nbsp;"));
+  assert.ok("error" in parseTelegramHtml("&constructor;"), "an inherited name is no entity");
 });
 
 Deno.test("the fake reads keyboards as Telegram does, and a chat that blocked the bot answers 403", async () => {

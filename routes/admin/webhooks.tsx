@@ -58,7 +58,9 @@ export function webhookRoutes(ctx: AppContext): Hono<AuthEnv> {
     const filter: WebhookLogFilter = {
       limit: PAGE_SIZE + 1,
       ...(provider === "meta" || provider === "twilio" ? { provider } : {}),
-      ...(outcome && outcome in OUTCOMES ? { outcome: outcome as keyof typeof OUTCOMES } : {}),
+      ...(outcome && Object.hasOwn(OUTCOMES, outcome)
+        ? { outcome: outcome as keyof typeof OUTCOMES }
+        : {}),
       ...(c.req.query("before") ? { beforeId: c.req.query("before") } : {}),
     };
     const [rows, stats] = await Promise.all([listWebhookLog(sql, filter), channelStats(sql)]);
